@@ -1,0 +1,2 @@
+/** GPUOS: a persistent-kernel GPU runtime for Java. */
+package dev.gpuos;
