@@ -1,0 +1,144 @@
+package dev.gpuos.runtime;
+
+import dev.gpuos.runtime.layout.Layouts;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+
+/**
+ * Flyweight over {@code gpuos_host_control}, the pinned page both sides poll. The host writes only the first
+ * line (doorbell, park and abort requests); the agent writes only the second. Acquire/release pairs here match
+ * the agent's {@code ld.acquire.sys}/{@code st.release.sys}.
+ */
+public final class HostControl {
+    private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
+    private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
+
+    static final long SUBMITTED = Layouts.HOST_CONTROL.offset("submittedSeq");
+    static final long PARK_REQUEST = Layouts.HOST_CONTROL.offset("parkRequest");
+    static final long ABORT_REQUEST = Layouts.HOST_CONTROL.offset("abortRequest");
+    static final long COMPLETED = Layouts.HOST_CONTROL.offset("completedSeq");
+    static final long HEARTBEAT = Layouts.HOST_CONTROL.offset("heartbeat");
+    static final long GENERATION = Layouts.HOST_CONTROL.offset("generation");
+    static final long AGENT_STATE = Layouts.HOST_CONTROL.offset("agentState");
+    static final long FAULT_COUNT = Layouts.HOST_CONTROL.offset("faultCount");
+    static final long FAULT_LOG = Layouts.HOST_CONTROL.offset("faultLog");
+    static final long FAULT_ENTRY_BYTES = Layouts.FAULT_ENTRY.size();
+    static final long ENTRY_SEQ = Layouts.FAULT_ENTRY.offset("seq");
+    static final long ENTRY_WORD = Layouts.FAULT_ENTRY.offset("word");
+    static final long ENTRY_TAG = Layouts.FAULT_ENTRY.offset("tag");
+
+    private final MemorySegment page;
+
+    public HostControl(MemorySegment page) {
+        if (page.byteSize() < Layouts.HOST_CONTROL.size()) {
+            throw new IllegalArgumentException("control page of " + page.byteSize() + " bytes, need "
+                    + Layouts.HOST_CONTROL.size());
+        }
+        this.page = page;
+    }
+
+    /** Zeroes the page; only while no agent runs. */
+    public void reset() {
+        page.asSlice(0, Layouts.HOST_CONTROL.size()).fill((byte) 0);
+        VarHandle.fullFence();
+    }
+
+    public MemorySegment segment() {
+        return page;
+    }
+
+    public void publishSubmitted(long seqEnd) {
+        LONG.setRelease(page, SUBMITTED, seqEnd);
+    }
+
+    public long submitted() {
+        return (long) LONG.getAcquire(page, SUBMITTED);
+    }
+
+    public void requestPark(int generation) {
+        INT.setRelease(page, PARK_REQUEST, generation);
+    }
+
+    public void requestAbort() {
+        INT.setRelease(page, ABORT_REQUEST, 1);
+    }
+
+    public void clearAbort() {
+        INT.setRelease(page, ABORT_REQUEST, 0);
+    }
+
+    public long completed() {
+        return (long) LONG.getAcquire(page, COMPLETED);
+    }
+
+    public long heartbeat() {
+        return (long) LONG.getAcquire(page, HEARTBEAT);
+    }
+
+    public int generation() {
+        return (int) INT.getAcquire(page, GENERATION);
+    }
+
+    public int agentState() {
+        return (int) INT.getAcquire(page, AGENT_STATE);
+    }
+
+    /** Fault records mirrored so far; entry {@code i} lives at {@code i % FAULT_LOG}. */
+    public long faultCount() {
+        return (long) LONG.getAcquire(page, FAULT_COUNT);
+    }
+
+    private long entry(long index) {
+        return FAULT_LOG + (index % Layouts.FAULT_LOG) * FAULT_ENTRY_BYTES;
+    }
+
+    /** Seq of fault record {@code index}, or -1 if that record was already overwritten by a newer one. */
+    public long faultSeq(long index) {
+        long e = entry(index);
+        if ((long) LONG.getAcquire(page, e + ENTRY_TAG) != index + 1) {
+            return -1;
+        }
+        return (long) LONG.getAcquire(page, e + ENTRY_SEQ);
+    }
+
+    public int faultCode(long index) {
+        return (int) ((long) LONG.getAcquire(page, entry(index) + ENTRY_WORD) >>> 32);
+    }
+
+    public int faultOp(long index) {
+        return (int) (long) LONG.getAcquire(page, entry(index) + ENTRY_WORD);
+    }
+
+    // The agent's side, for the simulated device (dev.gpuos.runtime.sim) which plays the agent in Java.
+
+    public void agentPublishCompleted(long seq) {
+        LONG.setRelease(page, COMPLETED, seq);
+    }
+
+    public void agentHeartbeat(long beat) {
+        LONG.setOpaque(page, HEARTBEAT, beat);
+    }
+
+    public void agentState(int generation, int state) {
+        INT.setRelease(page, GENERATION, generation);
+        INT.setRelease(page, AGENT_STATE, state);
+    }
+
+    public int parkRequest() {
+        return (int) INT.getAcquire(page, PARK_REQUEST);
+    }
+
+    public boolean abortRequested() {
+        return (int) INT.getAcquire(page, ABORT_REQUEST) != 0;
+    }
+
+    /** Mirrors fault record {@code index} and publishes the count (the agent's order: entry, then count). */
+    public void agentFault(long index, long seq, int code, int op) {
+        long e = entry(index);
+        LONG.setRelease(page, e + ENTRY_SEQ, seq);
+        LONG.setRelease(page, e + ENTRY_WORD, ((long) code << 32) | (op & 0xFFFFFFFFL));
+        LONG.setRelease(page, e + ENTRY_TAG, index + 1);
+        LONG.setRelease(page, FAULT_COUNT, index + 1);
+    }
+}

@@ -1,0 +1,303 @@
+package dev.gpuos.runtime;
+
+import dev.gpuos.runtime.layout.DTypeCode;
+import dev.gpuos.runtime.layout.Layouts;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Tasks being prepared for one submission, staged off-heap in the exact descriptor layout so that submitting
+ * is a copy into the ring plus a few patched words. A batch is reused across submissions ({@link #clear()})
+ * and belongs to one thread at a time; writing a task allocates nothing.
+ *
+ * <p>Dependencies are either absolute seqs of earlier submissions or indices of earlier tasks in this batch;
+ * the latter are turned into seqs when the batch is written into the ring.
+ */
+public final class TaskBatch {
+    static final long TASK_BYTES = Layouts.TASK.size();
+    static final long OP = Layouts.TASK.offset("op");
+    static final long NTILES = Layouts.TASK.offset("ntiles");
+    static final long SEQ = Layouts.TASK.offset("seq");
+    static final long TILE_BASE = Layouts.TASK.offset("tileBase");
+    static final long FLAGS = Layouts.TASK.offset("flags");
+    static final long NDEPS = Layouts.TASK.offset("ndeps");
+    static final long NREFS = Layouts.TASK.offset("nrefs");
+    static final long TILE_SIZE = Layouts.TASK.offset("tileSize");
+    static final long DEPS = Layouts.TASK.offset("deps");
+    static final long ARGS = Layouts.TASK.offset("args");
+    static final long REFS = Layouts.TASK.offset("refs");
+    static final long REF_BYTES = Layouts.TENSOR_REF.size();
+    static final long REF_DATA = Layouts.TENSOR_REF.offset("data");
+    static final long REF_NUMEL = Layouts.TENSOR_REF.offset("numel");
+    static final long REF_DTYPE = Layouts.TENSOR_REF.offset("dtype");
+    static final long REF_NDIM = Layouts.TENSOR_REF.offset("ndim");
+    static final long REF_FLAGS = Layouts.TENSOR_REF.offset("flags");
+    static final long REF_SIZES = Layouts.TENSOR_REF.offset("sizes");
+    static final long REF_STRIDES = Layouts.TENSOR_REF.offset("strides");
+    static final long REF_AUX = Layouts.TENSOR_REF.offset("aux");
+
+    /** Marks a dependency word as "index within this batch" until the batch is written. */
+    static final long BATCH_DEP = 1L << 63;
+
+    private final Arena arena = Arena.ofAuto();
+    private MemorySegment staging;
+    private int[] logicalOps;
+    private int count;
+    private long tiles;
+    private final TaskWriter writer = new TaskWriter();
+
+    public TaskBatch() {
+        this(64);
+    }
+
+    public TaskBatch(int initialCapacity) {
+        int cap = Math.max(1, initialCapacity);
+        staging = arena.allocate(cap * TASK_BYTES, 64);
+        logicalOps = new int[cap];
+    }
+
+    public int size() {
+        return count;
+    }
+
+    /** Sum of ntiles over the batch. */
+    public long tiles() {
+        return tiles;
+    }
+
+    public TaskBatch clear() {
+        count = 0;
+        tiles = 0;
+        return this;
+    }
+
+    /**
+     * Appends a task and returns the writer positioned on it (valid until the next {@code add}).
+     *
+     * @param logicalOp operator id, resolved to a physical slot when the batch is submitted
+     * @param ntiles    number of tiles the worker blocks split the task into, 1..{@value Layouts#MAX_TILES_PER_TASK}
+     * @param tileSize  operator-defined tile extent (elements or rows), >= 1
+     */
+    public TaskWriter add(int logicalOp, int ntiles, int tileSize) {
+        if (ntiles < 1 || ntiles > Layouts.MAX_TILES_PER_TASK) {
+            throw new IllegalArgumentException("ntiles " + ntiles + " outside [1, " + Layouts.MAX_TILES_PER_TASK + "]");
+        }
+        if (tileSize < 1) {
+            throw new IllegalArgumentException("tileSize must be >= 1, was " + tileSize);
+        }
+        if (logicalOp < 0) {
+            throw new IllegalArgumentException("negative operator id " + logicalOp);
+        }
+        if (count == logicalOps.length) {
+            grow();
+        }
+        long base = count * TASK_BYTES;
+        staging.asSlice(base, TASK_BYTES).fill((byte) 0);
+        logicalOps[count] = logicalOp;
+        staging.set(ValueLayout.JAVA_INT, base + NTILES, ntiles);
+        staging.set(ValueLayout.JAVA_INT, base + TILE_SIZE, tileSize);
+        writer.at(base, count);
+        count++;
+        tiles += ntiles;
+        return writer;
+    }
+
+    /** Index the next {@link #add} will get: handy for dependencies within the batch. */
+    public int nextIndex() {
+        return count;
+    }
+
+    private void grow() {
+        int cap = logicalOps.length * 2;
+        MemorySegment bigger = arena.allocate(cap * TASK_BYTES, 64);
+        bigger.copyFrom(staging.asSlice(0, count * TASK_BYTES));
+        staging = bigger;
+        logicalOps = java.util.Arrays.copyOf(logicalOps, cap);
+    }
+
+    MemorySegment staging() {
+        return staging;
+    }
+
+    int logicalOp(int index) {
+        return logicalOps[index];
+    }
+
+    /** Flyweight that fills one staged descriptor. */
+    public final class TaskWriter {
+        private long base;
+        private int index;
+
+        private void at(long base, int index) {
+            this.base = base;
+            this.index = index;
+        }
+
+        /** Position of this task in its batch. */
+        public int index() {
+            return index;
+        }
+
+        public TaskWriter flags(int flags) {
+            staging.set(ValueLayout.JAVA_SHORT, base + FLAGS, (short) flags);
+            return this;
+        }
+
+        public TaskWriter arg(int i, long bits) {
+            checkIndex(i, Layouts.MAX_ARGS, "arg");
+            staging.set(ValueLayout.JAVA_LONG, base + ARGS + 8L * i, bits);
+            return this;
+        }
+
+        public TaskWriter argDouble(int i, double value) {
+            return arg(i, Double.doubleToRawLongBits(value));
+        }
+
+        /** Waits for an earlier submission's task. */
+        public TaskWriter dependsOnSeq(long seq) {
+            if (seq < 0) {
+                throw new IllegalArgumentException("negative seq " + seq);
+            }
+            return addDep(seq);
+        }
+
+        /** Waits for an earlier task of this batch. */
+        public TaskWriter dependsOn(int batchIndex) {
+            if (batchIndex < 0 || batchIndex >= index) {
+                throw new IllegalArgumentException("task " + index + " may depend only on earlier tasks of its batch, not "
+                        + batchIndex);
+            }
+            return addDep(BATCH_DEP | batchIndex);
+        }
+
+        private TaskWriter addDep(long word) {
+            int n = Byte.toUnsignedInt(staging.get(ValueLayout.JAVA_BYTE, base + NDEPS));
+            for (int d = 0; d < n; d++) {
+                if (staging.get(ValueLayout.JAVA_LONG, base + DEPS + 8L * d) == word) {
+                    return this;
+                }
+            }
+            if (n == Layouts.MAX_DEPS) {
+                throw new IllegalStateException("task already has " + Layouts.MAX_DEPS
+                        + " dependencies; join them through an earlier task");
+            }
+            staging.set(ValueLayout.JAVA_LONG, base + DEPS + 8L * n, word);
+            staging.set(ValueLayout.JAVA_BYTE, base + NDEPS, (byte) (n + 1));
+            return this;
+        }
+
+        /** A dense row-major 1-D operand of {@code numel} elements starting {@code byteOffset} into the buffer. */
+        public TaskWriter refContiguous(int i, DeviceBuffer buffer, long byteOffset, DTypeCode dtype, long numel) {
+            long extent = numel * dtype.byteSize;
+            checkBounds(buffer, byteOffset, byteOffset, byteOffset + extent, i);
+            long r = refBase(i);
+            staging.set(ValueLayout.JAVA_LONG, r + REF_DATA, buffer.address() + byteOffset);
+            staging.set(ValueLayout.JAVA_LONG, r + REF_NUMEL, numel);
+            staging.set(ValueLayout.JAVA_BYTE, r + REF_DTYPE, (byte) dtype.code);
+            staging.set(ValueLayout.JAVA_BYTE, r + REF_NDIM, (byte) 1);
+            staging.set(ValueLayout.JAVA_SHORT, r + REF_FLAGS, (short) Layouts.REF_CONTIGUOUS);
+            if (numel > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("1-D operand of " + numel + " elements exceeds 2^31-1: give it a shape");
+            }
+            staging.set(ValueLayout.JAVA_INT, r + REF_SIZES, (int) numel);
+            staging.set(ValueLayout.JAVA_LONG, r + REF_STRIDES, 1L);
+            bumpRefs(i);
+            return this;
+        }
+
+        /**
+         * A strided operand: {@code sizes} and {@code strides} (in elements, zero or negative allowed) of a view
+         * whose element 0 lies {@code byteOffset} into {@code buffer}. Every element the view can address must
+         * lie inside the buffer.
+         */
+        public TaskWriter ref(int i, DeviceBuffer buffer, long byteOffset, DTypeCode dtype, long[] sizes, long[] strides) {
+            int ndim = sizes.length;
+            if (ndim > Layouts.MAX_DIMS || strides.length != ndim) {
+                throw new IllegalArgumentException("operand " + i + ": " + ndim + " sizes / " + strides.length
+                        + " strides; at most " + Layouts.MAX_DIMS + " dims and one stride per dim");
+            }
+            long numel = 1;
+            long lo = 0;
+            long hi = 0;
+            boolean contiguous = true;
+            long expected = 1;
+            for (int d = ndim - 1; d >= 0; d--) {
+                long size = sizes[d];
+                if (size < 0 || size > Integer.MAX_VALUE) {
+                    throw new IllegalArgumentException("operand " + i + ": size " + size + " of dim " + d
+                            + " outside [0, 2^31-1]");
+                }
+                numel = Math.multiplyExact(numel, size);
+                if (size > 1) {
+                    long span = Math.multiplyExact(size - 1, strides[d]);
+                    if (span > 0) {
+                        hi += span;
+                    } else {
+                        lo += span;
+                    }
+                    if (strides[d] != expected) {
+                        contiguous = false;
+                    }
+                }
+                expected *= Math.max(size, 1);
+            }
+            long es = dtype.byteSize;
+            if (numel > 0) {
+                checkBounds(buffer, byteOffset, byteOffset + lo * es, byteOffset + (hi + 1) * es, i);
+            } else {
+                checkBounds(buffer, byteOffset, byteOffset, byteOffset, i);
+            }
+            long r = refBase(i);
+            staging.set(ValueLayout.JAVA_LONG, r + REF_DATA, buffer.address() + byteOffset);
+            staging.set(ValueLayout.JAVA_LONG, r + REF_NUMEL, numel);
+            staging.set(ValueLayout.JAVA_BYTE, r + REF_DTYPE, (byte) dtype.code);
+            staging.set(ValueLayout.JAVA_BYTE, r + REF_NDIM, (byte) ndim);
+            staging.set(ValueLayout.JAVA_SHORT, r + REF_FLAGS, (short) (contiguous ? Layouts.REF_CONTIGUOUS : 0));
+            for (int d = 0; d < ndim; d++) {
+                staging.set(ValueLayout.JAVA_INT, r + REF_SIZES + 4L * d, (int) sizes[d]);
+                staging.set(ValueLayout.JAVA_LONG, r + REF_STRIDES + 8L * d, strides[d]);
+            }
+            bumpRefs(i);
+            return this;
+        }
+
+        public TaskWriter refAux(int i, long aux) {
+            checkIndex(i, Layouts.MAX_REFS, "operand");
+            staging.set(ValueLayout.JAVA_LONG, refBase(i) + REF_AUX, aux);
+            return this;
+        }
+
+        private long refBase(int i) {
+            checkIndex(i, Layouts.MAX_REFS, "operand");
+            return base + REFS + REF_BYTES * i;
+        }
+
+        private void bumpRefs(int i) {
+            int n = Byte.toUnsignedInt(staging.get(ValueLayout.JAVA_BYTE, base + NREFS));
+            if (i + 1 > n) {
+                staging.set(ValueLayout.JAVA_BYTE, base + NREFS, (byte) (i + 1));
+            }
+        }
+    }
+
+    private static void checkIndex(int i, int limit, String what) {
+        if (i < 0 || i >= limit) {
+            throw new IndexOutOfBoundsException(what + " index " + i + " outside [0, " + limit + ")");
+        }
+    }
+
+    private static void checkBounds(DeviceBuffer buffer, long origin, long lo, long hi, int operand) {
+        if (buffer == null) {
+            throw new NullPointerException("operand " + operand + ": no buffer");
+        }
+        if (!buffer.isLive()) {
+            throw new IllegalStateException("operand " + operand + ": buffer at 0x" + Long.toHexString(buffer.address())
+                    + " was already released");
+        }
+        if (origin < 0 || lo < 0 || hi > buffer.byteSize()) {
+            throw new IndexOutOfBoundsException("operand " + operand + ": view reaches bytes [" + lo + ", " + hi
+                    + ") of a " + buffer.byteSize() + "-byte buffer");
+        }
+    }
+}

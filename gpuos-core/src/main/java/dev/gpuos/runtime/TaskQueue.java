@@ -1,0 +1,313 @@
+package dev.gpuos.runtime;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayDeque;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The host side of the task ring: writes descriptors into pinned host memory, rings the doorbell, applies
+ * backpressure, and tells callers when their tasks are complete.
+ *
+ * <p>Single writer: all ring writes happen under {@link #submitLock}, in seq order, so the ring is a plain
+ * array indexed by {@code seq & (capacity - 1)} and the doorbell is one release store. Slot {@code s} is
+ * rewritten only after task {@code s - capacity} completed (the agent's watermark passed it), which is what
+ * lets the device keep per-slot state without ever seeing two live tasks in one slot.
+ *
+ * <p>Nothing here makes a driver call: submitting is memory writes; waiting is polling the completion word
+ * the agent writes into the same pinned page. Liveness checks (which do call the driver) run at most every
+ * {@link #LIVENESS_PERIOD_NANOS} from a waiting thread or the tracker.
+ */
+public final class TaskQueue implements AutoCloseable {
+    /** How often a waiter without progress asks whether the worker is still alive. */
+    static final long LIVENESS_PERIOD_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+
+    /** Throws {@link WorkerDeadException} when the worker is gone. */
+    public interface Liveness {
+        void check();
+    }
+
+    private final MemorySegment hostRing;
+    private final long capacity;
+    private final long mask;
+    private final HostControl control;
+    private final Liveness liveness;
+    private final FaultLog faults;
+    private final ReentrantLock submitLock = new ReentrantLock();
+    private final CompletionTracker tracker;
+
+    // Guarded by submitLock.
+    private long nextSeq;
+    private long nextTile;
+    private int[] slots = new int[64];
+
+    private volatile RuntimeException dead;
+    private volatile boolean closed;
+
+    public TaskQueue(MemorySegment hostRing, long capacity, HostControl control, Liveness liveness,
+                     FaultLog.OperatorNames names) {
+        if (Long.bitCount(capacity) != 1) {
+            throw new IllegalArgumentException("capacity must be a power of two: " + capacity);
+        }
+        if (hostRing.byteSize() < capacity * TaskBatch.TASK_BYTES) {
+            throw new IllegalArgumentException("host ring of " + hostRing.byteSize() + " bytes cannot hold "
+                    + capacity + " descriptors");
+        }
+        this.hostRing = hostRing;
+        this.capacity = capacity;
+        this.mask = capacity - 1;
+        this.control = control;
+        this.liveness = liveness;
+        this.faults = new FaultLog(control, names);
+        this.tracker = new CompletionTracker(this);
+    }
+
+    public long capacity() {
+        return capacity;
+    }
+
+    /** Every task with seq below this is complete. */
+    public long completed() {
+        return control.completed();
+    }
+
+    /** Seqs below this were handed to the device. */
+    public long submitted() {
+        return control.submitted();
+    }
+
+    public HostControl control() {
+        return control;
+    }
+
+    /**
+     * Writes the batch into the ring and rings the doorbell. Blocks (up to {@code timeoutNanos}) while the
+     * ring is full. Returns the seq after the batch's last task: the batch holds seqs
+     * {@code [result - batch.size(), result)}.
+     */
+    public long submit(TaskBatch batch, SlotResolver resolver, long timeoutNanos) {
+        int n = batch.size();
+        if (n == 0) {
+            return control.submitted();
+        }
+        long deadline = System.nanoTime() + timeoutNanos;
+        submitLock.lock();
+        try {
+            checkUsable();
+            long first = nextSeq;
+            resolveAndValidate(batch, resolver, first);
+            long completedSeen = control.completed();
+            MemorySegment staging = batch.staging();
+            for (int i = 0; i < n; i++) {
+                long seq = first + i;
+                if (seq - completedSeen >= capacity) {
+                    control.publishSubmitted(seq);
+                    completedSeen = awaitRoom(seq, deadline, first, n);
+                }
+                long src = i * TaskBatch.TASK_BYTES;
+                long dst = (seq & mask) * TaskBatch.TASK_BYTES;
+                MemorySegment.copy(staging, src, hostRing, dst, TaskBatch.TASK_BYTES);
+                int ntiles = hostRing.get(ValueLayout.JAVA_INT, dst + TaskBatch.NTILES);
+                hostRing.set(ValueLayout.JAVA_INT, dst + TaskBatch.OP, slots[i]);
+                hostRing.set(ValueLayout.JAVA_LONG, dst + TaskBatch.SEQ, seq);
+                hostRing.set(ValueLayout.JAVA_LONG, dst + TaskBatch.TILE_BASE, nextTile);
+                int ndeps = Byte.toUnsignedInt(hostRing.get(ValueLayout.JAVA_BYTE, dst + TaskBatch.NDEPS));
+                for (int d = 0; d < ndeps; d++) {
+                    long at = dst + TaskBatch.DEPS + 8L * d;
+                    long word = hostRing.get(ValueLayout.JAVA_LONG, at);
+                    if ((word & TaskBatch.BATCH_DEP) != 0) {
+                        hostRing.set(ValueLayout.JAVA_LONG, at, first + (word & ~TaskBatch.BATCH_DEP));
+                    }
+                }
+                resolver.noteUse(slots[i], seq);
+                nextTile += ntiles;
+                nextSeq = seq + 1;
+                if ((i & 1023) == 1023) {
+                    control.publishSubmitted(nextSeq); // let the agent start on a long batch early
+                }
+            }
+            control.publishSubmitted(nextSeq);
+            return nextSeq;
+        } finally {
+            submitLock.unlock();
+        }
+    }
+
+    /** Like {@link #submit}, returning a future completed when every task of the batch is complete. */
+    public CompletableFuture<Void> submitAsync(TaskBatch batch, SlotResolver resolver, long timeoutNanos) {
+        var future = new CompletableFuture<Void>();
+        submitLock.lock();
+        try {
+            long end = submit(batch, resolver, timeoutNanos);
+            tracker.track(end - batch.size(), end, future);
+        } finally {
+            submitLock.unlock();
+        }
+        return future;
+    }
+
+    /** Runs {@code action} while no submission is in progress (used to flip operator aliases atomically). */
+    public void underSubmitLock(Runnable action) {
+        submitLock.lock();
+        try {
+            action.run();
+        } finally {
+            submitLock.unlock();
+        }
+    }
+
+    private void resolveAndValidate(TaskBatch batch, SlotResolver resolver, long first) {
+        int n = batch.size();
+        if (slots.length < n) {
+            slots = new int[Math.max(n, slots.length * 2)];
+        }
+        MemorySegment staging = batch.staging();
+        for (int i = 0; i < n; i++) {
+            slots[i] = resolver.slotFor(batch.logicalOp(i));
+            long base = i * TaskBatch.TASK_BYTES;
+            int ndeps = Byte.toUnsignedInt(staging.get(ValueLayout.JAVA_BYTE, base + TaskBatch.NDEPS));
+            for (int d = 0; d < ndeps; d++) {
+                long word = staging.get(ValueLayout.JAVA_LONG, base + TaskBatch.DEPS + 8L * d);
+                if ((word & TaskBatch.BATCH_DEP) == 0 && word >= first) {
+                    throw new IllegalArgumentException("task " + i + " depends on seq " + word
+                            + ", which was not submitted before this batch (next seq is " + first + ")");
+                }
+            }
+        }
+    }
+
+    private long awaitRoom(long seq, long deadline, long first, int n) {
+        long lastCheck = System.nanoTime();
+        int spins = 0;
+        while (true) {
+            long done = control.completed();
+            if (seq - done < capacity) {
+                return done;
+            }
+            long now = System.nanoTime();
+            if (now - deadline > 0) {
+                throw new QueueTimeoutException("task ring full (" + capacity + " tasks in flight) for longer than the"
+                        + " submit timeout; tasks [" + first + ", " + seq + ") of this batch were submitted, the other "
+                        + (n - (seq - first)) + " were not");
+            }
+            if (now - lastCheck > LIVENESS_PERIOD_NANOS) {
+                checkAlive();
+                lastCheck = now;
+            }
+            spins = backoff(spins);
+        }
+    }
+
+    /**
+     * Waits until every task with seq in {@code [from, to)} is complete; throws the first fault reported for
+     * one of them, {@link QueueTimeoutException} after the timeout, {@link WorkerDeadException} if the worker
+     * died.
+     */
+    public void await(long from, long to, long timeoutNanos) {
+        long start = System.nanoTime();
+        long lastCheck = start;
+        long seenCompleted = -1;
+        int spins = 0;
+        while (control.completed() < to) {
+            RuntimeException d = dead;
+            if (d != null) {
+                throw new WorkerDeadException("worker died while waiting for tasks [" + from + ", " + to + ")", d);
+            }
+            long now = System.nanoTime();
+            if (now - start > timeoutNanos) {
+                throw new QueueTimeoutException("tasks [" + from + ", " + to + ") not complete after "
+                        + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms (completed up to " + control.completed()
+                        + ", submitted up to " + control.submitted() + ")");
+            }
+            long c = control.completed();
+            if (c != seenCompleted) {
+                seenCompleted = c;
+                lastCheck = now;
+            } else if (now - lastCheck > LIVENESS_PERIOD_NANOS) {
+                checkAlive();
+                lastCheck = now;
+            }
+            spins = backoff(spins);
+        }
+        faults.poll();
+        TaskFaultException f = faults.firstIn(from, to);
+        if (f != null) {
+            throw f;
+        }
+    }
+
+    /** Spin briefly (microsecond latency matters), then yield the core in growing steps. */
+    static int backoff(int spins) {
+        if (spins < 2000) {
+            Thread.onSpinWait();
+        } else if (spins < 2100) {
+            Thread.yield();
+        } else {
+            LockSupport.parkNanos(Math.min(50_000L, 1_000L << Math.min(6, (spins - 2100) / 64)));
+        }
+        return spins + 1;
+    }
+
+    void checkAlive() {
+        RuntimeException d = dead;
+        if (d != null) {
+            throw d;
+        }
+        try {
+            liveness.check();
+        } catch (RuntimeException e) {
+            fail(e);
+            throw e;
+        }
+    }
+
+    FaultLog faults() {
+        return faults;
+    }
+
+    /** Marks the worker dead: every pending and future wait fails with {@code cause}. */
+    public void fail(RuntimeException cause) {
+        if (dead == null) {
+            dead = cause;
+        }
+        tracker.failAll(dead);
+    }
+
+    public RuntimeException deathCause() {
+        return dead;
+    }
+
+    private void checkUsable() {
+        if (closed) {
+            throw new IllegalStateException("task queue is closed");
+        }
+        RuntimeException d = dead;
+        if (d != null) {
+            throw new WorkerDeadException("worker is dead; no task can be submitted", d);
+        }
+    }
+
+    /** Number of futures not yet completed. */
+    public int pendingFutures() {
+        return tracker.pending();
+    }
+
+    /** Stops accepting work; pending futures fail with {@code cause} if not complete. */
+    public void close(RuntimeException cause) {
+        closed = true;
+        tracker.shutdown(cause);
+    }
+
+    @Override
+    public void close() {
+        close(new IllegalStateException("runtime closed before the task completed"));
+    }
+
+    // Visible to the tracker.
+    boolean isClosed() {
+        return closed;
+    }
+}

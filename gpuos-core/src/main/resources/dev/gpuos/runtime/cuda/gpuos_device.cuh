@@ -1,0 +1,113 @@
+// Device-side support shared by the worker and every operator.
+// The struct layouts come from gpuos_layout.cuh, generated from Layouts.java.
+#pragma once
+#include "gpuos_layout.cuh"
+
+// What an operator sees besides its task: scratch shared memory and where it runs.
+struct gpuos_env {
+    void* smem;                 // dynamic shared memory of this block, smemBytes long
+    unsigned int smemBytes;
+    unsigned int generation;
+};
+
+typedef void (*gpuos_op_fn)(const gpuos_task* task, unsigned int tile, const gpuos_env* env);
+
+// An operator is written as
+//     GPUOS_OP { ...body using task, tile, env... }
+// The JIT defines GPUOS_OP_SYMBOL per physical slot so that every version links under its own name.
+// The whole block (blockDim.x == GPUOS_BLOCK_THREADS threads) calls the operator for one tile; the worker
+// synchronizes the block before and after the call.
+//
+// Memory rule for operators: inputs may have been written by earlier tasks of the SAME running kernel, so
+// never read them through the non-coherent path (__ldg, or const __restrict__ pointers the compiler may turn
+// into LDG.CONSTANT). Plain loads are coherent here because the worker performs a gpu-scope acquire before
+// calling the operator.
+#ifdef GPUOS_OP_SYMBOL
+#define GPUOS_OP extern "C" __device__ __noinline__ void GPUOS_OP_SYMBOL( \
+    const gpuos_task* task, unsigned int tile, const gpuos_env* env)
+#endif
+
+namespace gpuos {
+
+__device__ __forceinline__ unsigned long long ld_acquire_gpu(const unsigned long long* p) {
+    unsigned long long v;
+    asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+
+__device__ __forceinline__ unsigned int ld_acquire_gpu(const unsigned int* p) {
+    unsigned int v;
+    asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+
+__device__ __forceinline__ unsigned long long ld_relaxed_gpu(const unsigned long long* p) {
+    unsigned long long v;
+    asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+
+// Host memory written by Java: system scope, so the host's release store orders the descriptors before it.
+__device__ __forceinline__ unsigned long long ld_acquire_sys(const unsigned long long* p) {
+    unsigned long long v;
+    asm volatile("ld.acquire.sys.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+
+__device__ __forceinline__ unsigned int ld_relaxed_sys(const unsigned int* p) {
+    unsigned int v;
+    asm volatile("ld.relaxed.sys.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+
+__device__ __forceinline__ void st_release_gpu(unsigned long long* p, unsigned long long v) {
+    asm volatile("st.release.gpu.global.u64 [%0], %1;" :: "l"(p), "l"(v) : "memory");
+}
+
+__device__ __forceinline__ void st_release_gpu(unsigned int* p, unsigned int v) {
+    asm volatile("st.release.gpu.global.u32 [%0], %1;" :: "l"(p), "r"(v) : "memory");
+}
+
+__device__ __forceinline__ void st_release_sys(unsigned long long* p, unsigned long long v) {
+    asm volatile("st.release.sys.global.u64 [%0], %1;" :: "l"(p), "l"(v) : "memory");
+}
+
+__device__ __forceinline__ void st_relaxed_sys(unsigned long long* p, unsigned long long v) {
+    asm volatile("st.relaxed.sys.global.u64 [%0], %1;" :: "l"(p), "l"(v) : "memory");
+}
+
+__device__ __forceinline__ void st_relaxed_sys(unsigned int* p, unsigned int v) {
+    asm volatile("st.relaxed.sys.global.u32 [%0], %1;" :: "l"(p), "r"(v) : "memory");
+}
+
+// Element address of a strided operand for a flat (row-major) index, dims broadcast by stride 0.
+__device__ __forceinline__ long long offset_of(const gpuos_tensor_ref& r, long long flat) {
+    if (r.flags & GPUOS_REF_CONTIGUOUS) return flat;
+    long long off = 0;
+    for (int d = r.ndim - 1; d >= 0; --d) {
+        long long size = r.sizes[d];
+        long long i = flat % size;
+        flat /= size;
+        off += i * r.strides[d];
+    }
+    return off;
+}
+
+// [begin, end) of the elements a tile covers, for operators that tile a flat index space.
+__device__ __forceinline__ void tile_range(const gpuos_task* task, unsigned int tile, long long numel,
+                                           long long* begin, long long* end) {
+    long long b = (long long)tile * task->tileSize;
+    long long e = b + task->tileSize;
+    *begin = b < numel ? b : numel;
+    *end = e < numel ? e : numel;
+}
+
+__device__ __forceinline__ double arg_f64(const gpuos_task* task, int i) {
+    return __longlong_as_double((long long)task->args[i]);
+}
+
+__device__ __forceinline__ long long arg_i64(const gpuos_task* task, int i) {
+    return (long long)task->args[i];
+}
+
+}  // namespace gpuos

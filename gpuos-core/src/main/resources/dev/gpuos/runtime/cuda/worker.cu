@@ -1,0 +1,345 @@
+// The GPUOS persistent worker: one generation of it runs as a single cooperative launch.
+//
+// Block 0 is the AGENT, the only block that touches host memory. It
+//   * reads the doorbell (gpuos_host_control.submittedSeq) over PCIe,
+//   * copies new descriptors from the host ring into the device ring at the same slots,
+//   * fills the tile map (tile ticket -> task seq), resets the per-task tile counters,
+//   * publishes them (pubSeq, then pubTiles, with release),
+//   * advances the completion watermark and mirrors it (and faults) to host memory,
+//   * honours park and abort requests.
+// Every other block is a WORKER. It takes a tile ticket with one atomicAdd, waits until the ticket is
+// published, looks its task up in the tile map, waits for the task's dependencies, runs the operator for
+// that tile with the whole block, and counts the tile done; the block finishing a task's last tile marks
+// the task done (done[slot] = seq + 1, release).
+//
+// Why this cannot deadlock. Tickets are handed out in order, and ticket order is task order (tileBase is a
+// prefix sum over seq). All blocks of the cooperative launch are co-resident, and a block that holds a
+// published ticket never gives it up: it runs it to completion. Dependencies point only to smaller seqs
+// (checked by the agent), whose tiles carry smaller tickets. Take the smallest ticket not yet finished: every
+// ticket below it is finished, so its task's dependencies (all tiles of smaller seqs, hence smaller tickets)
+// are complete, and the block holding it makes progress. By induction every published ticket finishes.
+// Parking keeps this true: the agent stops publishing first, and a block leaves only while holding a ticket
+// at or beyond the final pubTiles, so no published ticket is ever abandoned; the next generation restarts the
+// cursor at pubTiles.
+//
+// Memory ordering. Host -> agent: Java stores the descriptors, then the doorbell with release; the agent reads
+// the doorbell with ld.acquire.sys, then the descriptors (ordered behind it for the whole block by the barrier).
+// Agent -> workers: descriptors, tile map and counters, then pubSeq and pubTiles with st.release.gpu; workers
+// read pubTiles with ld.acquire.gpu. Worker -> worker (dependencies) and worker -> agent (watermark): operator
+// stores, __syncthreads, __threadfence, the tile counter, then done[slot] with st.release.gpu; readers use
+// ld.acquire.gpu. Agent -> host: completedSeq with st.release.sys.
+#include "gpuos_device.cuh"
+
+extern "C" __device__ gpuos_op_fn gpuos_op_table[];
+extern "C" __device__ unsigned int gpuos_op_count;
+
+using namespace gpuos;
+
+namespace {
+
+constexpr unsigned int kTaskVectors = sizeof(gpuos_task) / 16;
+static_assert(sizeof(gpuos_task) % 16 == 0, "descriptors are copied as 16-byte vectors");
+
+enum : int { CMD_IDLE = 0, CMD_STAGE = 1, CMD_EXIT = 2 };
+
+// Faults are logged, not fatal: the task still counts as finished (so nothing waits forever) and the host
+// fails its future from the log the agent mirrors.
+__device__ void report_fault(gpuos_queue_state* st, unsigned long long seq, unsigned int code, unsigned int op) {
+    const unsigned long long index = atomicAdd(&st->faultCount, 1ull);
+    gpuos_fault_entry* e = &st->faultLog[index % GPUOS_FAULT_LOG];
+    e->seq = seq;
+    e->word = ((unsigned long long)code << 32) | op;
+    st_release_gpu(&e->tag, index + 1);
+}
+
+__device__ __forceinline__ uint4 ld_volatile_v4(const uint4* p) {
+    uint4 v;
+    asm volatile("ld.volatile.global.v4.u32 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p) : "memory");
+    return v;
+}
+
+__device__ void agent_loop(const gpuos_params& p) {
+    __shared__ int s_cmd;
+    __shared__ unsigned long long s_from, s_to, s_watermark, s_pubSeq;
+    __shared__ unsigned int s_firstIncomplete;
+    __shared__ int s_bad;
+
+    gpuos_queue_state* st = (gpuos_queue_state*)p.state;
+    gpuos_host_control* ctrl = (gpuos_host_control*)p.control;
+    gpuos_task* ring = (gpuos_task*)p.ring;
+    const gpuos_task* hostRing = (const gpuos_task*)p.hostRing;
+    unsigned long long* tileMap = (unsigned long long*)p.tileMap;
+    unsigned int* tileDone = (unsigned int*)p.tileDone;
+    unsigned long long* done = (unsigned long long*)p.done;
+    const unsigned long long mask = p.capacity - 1;
+    const unsigned long long tileMask = p.tileCapacity - 1;
+
+    // Agent-private copies (thread 0 only); the device state is their published form.
+    unsigned long long pubSeq = 0, pubTiles = 0, watermark = 0, heartbeat = 0;
+    unsigned long long faultsMirrored = 0;
+    int parking = 0;
+    unsigned int sleepNs = 0;
+    if (threadIdx.x == 0) {
+        pubSeq = ld_acquire_gpu(&st->pubSeq);
+        pubTiles = ld_acquire_gpu(&st->pubTiles);
+        watermark = ld_acquire_gpu(&st->watermark);
+        faultsMirrored = ld_acquire_sys(&ctrl->faultCount);
+        parking = ld_acquire_gpu(&st->parking) != 0;
+        st_relaxed_sys(&ctrl->generation, p.generation);
+        st_relaxed_sys(&ctrl->agentState, (unsigned int)GPUOS_AGENT_RUNNING);
+        s_watermark = watermark;
+        s_pubSeq = pubSeq;
+    }
+
+    for (;;) {
+        // Decide what to do this round.
+        if (threadIdx.x == 0) {
+            int cmd = CMD_IDLE;
+            if (ld_relaxed_sys(&ctrl->abortRequest) != 0) {
+                st_release_gpu(&st->abort, 1u);
+                cmd = CMD_EXIT;
+            } else {
+                if (!parking && ld_relaxed_sys(&ctrl->parkRequest) == p.generation) {
+                    parking = 1;
+                    st_release_gpu(&st->parking, 1u);
+                }
+                if (!parking) {
+                    unsigned long long submitted = ld_acquire_sys(&ctrl->submittedSeq);
+                    if (submitted > pubSeq) {
+                        unsigned long long to = submitted - pubSeq > p.stageChunk ? pubSeq + p.stageChunk : submitted;
+                        s_from = pubSeq;
+                        s_to = to;
+                        cmd = CMD_STAGE;
+                    }
+                }
+            }
+            s_cmd = cmd;
+            s_bad = 0;
+        }
+        __syncthreads();
+        const int cmd = s_cmd;
+        if (cmd == CMD_EXIT) break;
+
+        if (cmd == CMD_STAGE) {
+            const unsigned long long from = s_from, to = s_to;
+            const unsigned long long n = to - from;
+            // Copy descriptors as 16-byte vectors, many loads in flight per thread to cover PCIe latency.
+            const unsigned long long vectors = n * kTaskVectors;
+            for (unsigned long long k = threadIdx.x; k < vectors; k += blockDim.x) {
+                unsigned long long seq = from + k / kTaskVectors;
+                unsigned int v = (unsigned int)(k % kTaskVectors);
+                const uint4* src = (const uint4*)(hostRing + (seq & mask)) + v;
+                uint4* dst = (uint4*)(ring + (seq & mask)) + v;
+                *dst = ld_volatile_v4(src);
+            }
+            __syncthreads();
+            // One warp per task: validate, fill the tile map, reset the tile counter.
+            const unsigned int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
+            for (unsigned long long seq = from + warp; seq < to; seq += warps) {
+                const gpuos_task* t = ring + (seq & mask);
+                unsigned int ntiles = t->ntiles;
+                bool ok = t->seq == seq && ntiles >= 1 && ntiles <= GPUOS_MAX_TILES_PER_TASK
+                          && t->ndeps <= GPUOS_MAX_DEPS && t->nrefs <= GPUOS_MAX_REFS;
+                for (int d = 0; ok && d < t->ndeps; ++d) ok = t->deps[d] < seq;
+                if (!ok) {
+                    if (lane == 0) s_bad = 1;
+                    continue;
+                }
+                for (unsigned int j = lane; j < ntiles; j += 32) tileMap[(t->tileBase + j) & tileMask] = seq;
+                if (lane == 0) tileDone[seq & mask] = 0;
+            }
+            __syncthreads();
+            if (threadIdx.x == 0) {
+                if (s_bad) {
+                    // A malformed descriptor would break the ticket prefix sum: stop everything, loudly.
+                    report_fault(st, from, GPUOS_FAULT_BAD_DESCRIPTOR, 0);
+                    st_release_gpu(&st->abort, 1u);
+                    s_cmd = CMD_EXIT;
+                } else {
+                    // Publish the longest prefix whose tiles fit in the tile map (tickets below the first tile
+                    // of the oldest incomplete task are finished, so their map entries may be reused).
+                    unsigned long long floor = watermark < pubSeq ? ring[watermark & mask].tileBase : pubTiles;
+                    unsigned long long end = to;
+                    while (end > from) {
+                        const gpuos_task* last = ring + ((end - 1) & mask);
+                        if (last->tileBase + last->ntiles - floor <= p.tileCapacity) break;
+                        --end;
+                    }
+                    const gpuos_task* first = ring + (from & mask);
+                    if (first->tileBase != pubTiles) {
+                        report_fault(st, from, GPUOS_FAULT_BAD_DESCRIPTOR, 0);
+                        st_release_gpu(&st->abort, 1u);
+                        s_cmd = CMD_EXIT;
+                    } else if (end > from) {
+                        const gpuos_task* last = ring + ((end - 1) & mask);
+                        __threadfence();
+                        pubSeq = end;
+                        pubTiles = last->tileBase + last->ntiles;
+                        st_release_gpu(&st->pubSeq, pubSeq);
+                        st_release_gpu(&st->pubTiles, pubTiles);
+                        s_pubSeq = pubSeq;
+                    }
+                }
+            }
+            __syncthreads();
+            if (s_cmd == CMD_EXIT) break;
+        }
+
+        // Advance the watermark, blockDim tasks per step.
+        bool advanced = false;
+        for (int round = 0; round < 64; ++round) {
+            const unsigned long long w = s_watermark, ps = s_pubSeq;
+            if (w >= ps) break;
+            if (threadIdx.x == 0) s_firstIncomplete = blockDim.x;
+            __syncthreads();
+            unsigned long long seq = w + threadIdx.x;
+            if (seq < ps) {
+                if (ld_acquire_gpu(&done[seq & mask]) != seq + 1) atomicMin(&s_firstIncomplete, threadIdx.x);
+            } else {
+                atomicMin(&s_firstIncomplete, threadIdx.x);
+            }
+            __syncthreads();
+            unsigned int step = s_firstIncomplete;
+            __syncthreads();
+            if (step == 0) break;
+            advanced = true;
+            if (threadIdx.x == 0) s_watermark = w + step;
+            __syncthreads();
+            if (step < blockDim.x) break;
+        }
+
+        if (threadIdx.x == 0) {
+            if (advanced) {
+                watermark = s_watermark;
+                st_release_gpu(&st->watermark, watermark);
+                st_release_sys(&ctrl->completedSeq, watermark);
+            }
+            // Mirror completed fault records in order; an entry is complete once its tag is written.
+            const unsigned long long before = faultsMirrored;
+            while (faultsMirrored < ld_acquire_gpu(&st->faultCount)) {
+                const gpuos_fault_entry* e = &st->faultLog[faultsMirrored % GPUOS_FAULT_LOG];
+                if (ld_acquire_gpu(&e->tag) != faultsMirrored + 1) break;
+                gpuos_fault_entry* m = &ctrl->faultLog[faultsMirrored % GPUOS_FAULT_LOG];
+                st_relaxed_sys(&m->seq, e->seq);
+                st_relaxed_sys(&m->word, e->word);
+                st_relaxed_sys(&m->tag, faultsMirrored + 1);
+                ++faultsMirrored;
+            }
+            if (faultsMirrored != before) st_release_sys(&ctrl->faultCount, faultsMirrored);
+            st_relaxed_sys(&ctrl->heartbeat, ++heartbeat);
+            if (parking && watermark == pubSeq) {
+                s_cmd = CMD_EXIT;
+            } else if (cmd == CMD_IDLE && !advanced) {
+                // Nothing moved: back off a little. One PCIe read per round already paces the agent.
+                sleepNs = sleepNs == 0 ? 32 : (sleepNs < 1024 ? sleepNs * 2 : sleepNs);
+                __nanosleep(sleepNs);
+            } else {
+                sleepNs = 0;
+            }
+        }
+        __syncthreads();
+        if (s_cmd == CMD_EXIT) break;
+    }
+
+    if (threadIdx.x == 0) {
+        unsigned int state = ld_acquire_gpu(&st->abort) ? GPUOS_AGENT_ABORTED : GPUOS_AGENT_PARKED;
+        if (state == GPUOS_AGENT_PARKED) {
+            __threadfence_system();
+        }
+        st_relaxed_sys(&ctrl->agentState, state);
+        __threadfence_system();
+    }
+}
+
+__device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
+    __shared__ unsigned long long s_seq;
+    __shared__ unsigned int s_tile;
+    __shared__ int s_exit;
+
+    gpuos_queue_state* st = (gpuos_queue_state*)p.state;
+    const gpuos_task* ring = (const gpuos_task*)p.ring;
+    const unsigned long long* tileMap = (const unsigned long long*)p.tileMap;
+    unsigned int* tileDone = (unsigned int*)p.tileDone;
+    unsigned long long* done = (unsigned long long*)p.done;
+    const unsigned long long mask = p.capacity - 1;
+    const unsigned long long tileMask = p.tileCapacity - 1;
+    const unsigned int opCount = gpuos_op_count;
+
+    for (;;) {
+        if (threadIdx.x == 0) {
+            int leave = 0;
+            unsigned long long seq = 0;
+            unsigned int tile = 0;
+            const unsigned long long ticket = atomicAdd(&st->tileCursor, 1ull);
+            unsigned int ns = 32;
+            for (;;) {
+                if (ticket < ld_acquire_gpu(&st->pubTiles)) break;
+                if (ld_acquire_gpu(&st->abort)) { leave = 1; break; }
+                if (ld_acquire_gpu(&st->parking)) {
+                    // pubTiles is final once parking is set: leave only with a ticket nobody published.
+                    if (ticket < ld_acquire_gpu(&st->pubTiles)) break;
+                    leave = 1;
+                    break;
+                }
+                __nanosleep(ns);
+                if (ns < p.spinMaxNs) ns *= 2;
+            }
+            if (!leave) {
+                seq = *(volatile const unsigned long long*)&tileMap[ticket & tileMask];
+                const gpuos_task* task = ring + (seq & mask);
+                tile = (unsigned int)(ticket - task->tileBase);
+                const unsigned int ndeps = task->ndeps;
+                for (unsigned int d = 0; d < ndeps && !leave; ++d) {
+                    const unsigned long long dep = task->deps[d];
+                    ns = 32;
+                    while (ld_acquire_gpu(&done[dep & mask]) < dep + 1) {
+                        if (ld_acquire_gpu(&st->abort)) { leave = 1; break; }
+                        __nanosleep(ns);
+                        if (ns < p.spinMaxNs) ns *= 2;
+                    }
+                }
+            }
+            s_seq = seq;
+            s_tile = tile;
+            s_exit = leave;
+        }
+        __syncthreads();
+        if (s_exit) return;
+        const unsigned long long seq = s_seq;
+        const gpuos_task* task = ring + (seq & mask);
+        const unsigned int op = task->op;
+        gpuos_op_fn fn = op < opCount ? gpuos_op_table[op] : nullptr;
+        if (fn != nullptr) {
+            fn(task, s_tile, &env);
+        } else if (threadIdx.x == 0) {
+            report_fault(st, seq, GPUOS_FAULT_BAD_OP, op);
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            __threadfence();
+            const unsigned int finished = atomicAdd(&tileDone[seq & mask], 1u) + 1;
+            if (finished == task->ntiles) {
+                __threadfence();
+                st_release_gpu(&done[seq & mask], seq + 1);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+extern "C" __global__ void __launch_bounds__(GPUOS_BLOCK_THREADS)
+gpuos_worker(const gpuos_params* __restrict__ params) {
+    extern __shared__ __align__(16) unsigned char gpuos_smem[];
+    const gpuos_params p = *params;
+    if (blockIdx.x == 0) {
+        agent_loop(p);
+    } else {
+        gpuos_env env;
+        env.smem = gpuos_smem;
+        env.smemBytes = p.smemBytes;
+        env.generation = p.generation;
+        worker_loop(p, env);
+    }
+}
