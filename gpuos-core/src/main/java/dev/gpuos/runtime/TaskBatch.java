@@ -103,6 +103,11 @@ public final class TaskBatch {
         return writer;
     }
 
+    /** Appends a task for a registered operator; see {@link #add(int, int, int)}. */
+    public TaskWriter add(OperatorRef op, int ntiles, int tileSize) {
+        return add(op.id(), ntiles, tileSize);
+    }
+
     /** Index the next {@link #add} will get: handy for dependencies within the batch. */
     public int nextIndex() {
         return count;

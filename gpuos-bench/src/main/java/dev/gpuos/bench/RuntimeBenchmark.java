@@ -1,0 +1,217 @@
+package dev.gpuos.bench;
+
+import dev.gpuos.GpuOS;
+import dev.gpuos.GpuOSOptions;
+import dev.gpuos.cuda.Driver;
+import dev.gpuos.runtime.OperatorRef;
+import dev.gpuos.runtime.TaskBatch;
+import dev.gpuos.runtime.layout.DTypeCode;
+import dev.gpuos.runtime.memory.DeviceBlock;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Measures the core runtime (issue: core runtime): single-task round trip, 10,000 independent adds end to end,
+ * a dependent chain, the generation-swap pause, and cold/warm JIT. Every figure is a median over repeats after
+ * warm-up; results are checked before they are reported.
+ */
+public final class RuntimeBenchmark {
+    private final PrintStream out;
+    private final Map<String, Object> results = new LinkedHashMap<>();
+
+    public RuntimeBenchmark(PrintStream out) {
+        this.out = out;
+    }
+
+    static String op(String name) {
+        try (InputStream in = RuntimeBenchmark.class.getResourceAsStream("ops/" + name + ".cu")) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public Map<String, Object> run(Path outDir) throws IOException {
+        Files.createDirectories(outDir);
+        Path coldCache = Files.createTempDirectory("gpuos-cold-cache");
+        GpuOSOptions cold = GpuOSOptions.defaults().withCacheDir(coldCache);
+
+        long t0 = System.nanoTime();
+        try (GpuOS os = GpuOS.start(cold)) {
+            long started = System.nanoTime();
+            OperatorRef add = os.register("add_f32", op("add_f32"));
+            long registered = System.nanoTime();
+            results.put("device", os.deviceName());
+            results.put("driver_version", Driver.driverVersion());
+            results.put("worker", os.stats().generation().toString());
+            results.put("jit_cold_start_ms", ms(started - t0));
+            results.put("jit_cold_register_ms", ms(registered - started));
+            out.printf("device: %s, driver %d, worker %s%n", os.deviceName(), Driver.driverVersion(),
+                    os.stats().generation());
+            measure(os, add);
+        }
+        long w0 = System.nanoTime();
+        try (GpuOS os = GpuOS.start(cold)) {
+            long started = System.nanoTime();
+            os.register("add_f32", op("add_f32"));
+            long registered = System.nanoTime();
+            results.put("jit_warm_start_ms", ms(started - w0));
+            results.put("jit_warm_register_ms", ms(registered - started));
+            results.put("jit_stats_warm", os.stats().jit().toString());
+        }
+        out.printf("JIT cold: start %.1f ms, register %.1f ms | warm: start %.1f ms, register %.1f ms%n",
+                results.get("jit_cold_start_ms"), results.get("jit_cold_register_ms"),
+                results.get("jit_warm_start_ms"), results.get("jit_warm_register_ms"));
+        Files.writeString(outDir.resolve("runtime.json"), Json.write(results));
+        return results;
+    }
+
+    private void measure(GpuOS os, OperatorRef add) {
+        OperatorRef nop = os.register("nop", op("nop"));
+        OperatorRef scale = os.register("scale_f32", op("scale_f32"));
+        int n = 1024;
+        int tasks = 10_000;
+        DeviceBlock a = os.allocate((long) tasks * n * 4);
+        DeviceBlock b = os.allocate((long) tasks * n * 4);
+        DeviceBlock c = os.allocate((long) tasks * n * 4);
+        float[] ones = new float[tasks * n];
+        Arrays.fill(ones, 1.0f);
+        os.upload(a, 0, MemorySegment.ofArray(ones));
+        Arrays.fill(ones, 2.0f);
+        os.upload(b, 0, MemorySegment.ofArray(ones));
+
+        // 1. single-task round trip (nop and a 1024-element add), submit + spin until complete
+        TaskBatch one = os.newBatch();
+        double[] rt = new double[20_000];
+        for (int i = -2000; i < rt.length; i++) {
+            one.clear();
+            one.add(nop, 1, 1);
+            long s = System.nanoTime();
+            os.run(one);
+            if (i >= 0) {
+                rt[i] = (System.nanoTime() - s) / 1e3;
+            }
+        }
+        report("round_trip_nop_us", rt);
+        double[] rtAdd = new double[10_000];
+        for (int i = -1000; i < rtAdd.length; i++) {
+            one.clear();
+            one.add(add, 1, n).refContiguous(0, c, 0, DTypeCode.F32, n).refContiguous(1, a, 0, DTypeCode.F32, n)
+                    .refContiguous(2, b, 0, DTypeCode.F32, n);
+            long s = System.nanoTime();
+            os.run(one);
+            if (i >= 0) {
+                rtAdd[i] = (System.nanoTime() - s) / 1e3;
+            }
+        }
+        report("round_trip_add1024_us", rtAdd);
+
+        // 2. 10,000 independent 1024-element adds from one thread: record + submit + wait
+        TaskBatch batch = new TaskBatch(tasks);
+        double[] e2e = new double[15];
+        double[] record = new double[e2e.length];
+        for (int r = -3; r < e2e.length; r++) {
+            long s = System.nanoTime();
+            batch.clear();
+            for (int t = 0; t < tasks; t++) {
+                long off = (long) t * n * 4;
+                batch.add(add, 1, n).refContiguous(0, c, off, DTypeCode.F32, n)
+                        .refContiguous(1, a, off, DTypeCode.F32, n).refContiguous(2, b, off, DTypeCode.F32, n);
+            }
+            long recorded = System.nanoTime();
+            os.run(batch);
+            if (r >= 0) {
+                e2e[r] = (System.nanoTime() - s) / 1e6;
+                record[r] = (recorded - s) / 1e6;
+            }
+        }
+        float[] check = new float[tasks * n];
+        os.download(MemorySegment.ofArray(check), c, 0);
+        for (int i = 0; i < check.length; i++) {
+            if (check[i] != 3.0f) {
+                throw new IllegalStateException("add result wrong at " + i + ": " + check[i]);
+            }
+        }
+        report("add10k_n1024_end_to_end_ms", e2e);
+        report("add10k_n1024_host_record_ms", record);
+
+        // 3. nop throughput: 100k tasks in one submission (the runtime's own cost per task)
+        TaskBatch nops = new TaskBatch(100_000);
+        double[] perTask = new double[7];
+        for (int r = -2; r < perTask.length; r++) {
+            nops.clear();
+            for (int t = 0; t < 100_000; t++) {
+                nops.add(nop, 1, 1);
+            }
+            long s = System.nanoTime();
+            os.run(nops);
+            if (r >= 0) {
+                perTask[r] = (System.nanoTime() - s) / 1e3 / 100_000 * 1000;
+            }
+        }
+        report("nop100k_ns_per_task", perTask);
+
+        // 4. a chain of 1000 dependent scale ops on 1024 elements
+        double[] chain = new double[9];
+        for (int r = -2; r < chain.length; r++) {
+            batch.clear();
+            for (int t = 0; t < 1000; t++) {
+                var w = batch.add(scale, 1, n).argDouble(0, 1.0).refContiguous(0, (t & 1) == 0 ? c : a, 0, DTypeCode.F32, n)
+                        .refContiguous(1, (t & 1) == 0 ? a : c, 0, DTypeCode.F32, n);
+                if (t > 0) {
+                    w.dependsOn(t - 1);
+                }
+            }
+            long s = System.nanoTime();
+            os.run(batch);
+            if (r >= 0) {
+                chain[r] = (System.nanoTime() - s) / 1e6;
+            }
+        }
+        report("chain1000_dependent_ms", chain);
+
+        // 5. generation swap pause: park + load + relaunch
+        double[] pause = new double[12];
+        double[] build = new double[pause.length];
+        for (int r = 0; r < pause.length; r++) {
+            long s = System.nanoTime();
+            os.replace("nop", "// version " + r + "\n" + op("nop"));
+            build[r] = (System.nanoTime() - s) / 1e6;
+            pause[r] = os.stats().lastPauseNanos() / 1e6;
+        }
+        report("swap_pause_ms", pause);
+        report("replace_total_ms", build);
+    }
+
+    private void report(String name, double[] samples) {
+        double[] s = samples.clone();
+        Arrays.sort(s);
+        double median = s[s.length / 2];
+        double p10 = s[(int) (s.length * 0.1)];
+        double p90 = s[Math.min(s.length - 1, (int) (s.length * 0.9))];
+        double p99 = s[Math.min(s.length - 1, (int) (s.length * 0.99))];
+        var m = new LinkedHashMap<String, Object>();
+        m.put("median", median);
+        m.put("p10", p10);
+        m.put("p90", p90);
+        m.put("p99", p99);
+        m.put("min", s[0]);
+        m.put("samples", s.length);
+        results.put(name, m);
+        out.printf("%-32s median %10.3f   p10 %10.3f   p90 %10.3f   p99 %10.3f   (n=%d)%n", name, median, p10, p90,
+                p99, s.length);
+    }
+
+    private static double ms(long nanos) {
+        return nanos / 1e6;
+    }
+}

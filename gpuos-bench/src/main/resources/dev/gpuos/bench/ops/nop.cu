@@ -1,0 +1,2 @@
+// Does nothing: measures the runtime's own cost per task.
+GPUOS_OP {}

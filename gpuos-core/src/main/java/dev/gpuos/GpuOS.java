@@ -1,0 +1,347 @@
+package dev.gpuos;
+
+import dev.gpuos.cuda.Driver;
+import dev.gpuos.jit.CudaCompiler;
+import dev.gpuos.jit.GenerationBuilder;
+import dev.gpuos.jit.JitCache;
+import dev.gpuos.runtime.DeviceBuffer;
+import dev.gpuos.runtime.DeviceRuntime;
+import dev.gpuos.runtime.GenerationImage;
+import dev.gpuos.runtime.OperatorRef;
+import dev.gpuos.runtime.SlotResolver;
+import dev.gpuos.runtime.TaskBatch;
+import dev.gpuos.runtime.TaskQueue;
+import dev.gpuos.runtime.memory.DeviceArena;
+import dev.gpuos.runtime.memory.DeviceBlock;
+import dev.gpuos.runtime.ops.AliasTable;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.AbstractMap;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A running GPUOS instance: one persistent worker kernel on one GPU, the task queue feeding it, the operators it
+ * can run, and the device memory tasks work on.
+ *
+ * <pre>{@code
+ * try (GpuOS os = GpuOS.start(GpuOSOptions.defaults())) {
+ *     OperatorRef add = os.register("add_f32", source);
+ *     TaskBatch batch = os.newBatch();
+ *     batch.add(add, 1, 1024).refContiguous(0, out, 0, F32, n) ...;
+ *     os.submitAsync(batch).join();
+ * }
+ * }</pre>
+ *
+ * <p>Operators are added and replaced while the worker runs. Each change compiles in the caller's thread while
+ * the current generation keeps serving, then swaps generations (park, load, relaunch: about a millisecond).
+ * When {@link #replace} returns, every task submitted after it runs the new code, every task submitted before
+ * it ran the old code, and the old code stays loaded until its last task completed.
+ */
+public final class GpuOS implements AutoCloseable {
+    private final GpuOSOptions options;
+    private final DeviceRuntime runtime;
+    private final GenerationBuilder builder;
+    private final AliasTable aliases;
+    private final DeviceArena arena;
+    private final Map<String, OperatorRef> byName = new ConcurrentHashMap<>();
+    private volatile String[] namesById = new String[0];
+    /** logical id -> physical slot of the running generation; replaced (copy-on-write) under the submit lock. */
+    private volatile int[] slotById = new int[0];
+    private final Object swapLock = new Object();
+    private final AtomicLong swaps = new AtomicLong();
+    private final Thread shutdownHook;
+    private volatile long lastPauseNanos;
+    private volatile long lastBuildNanos;
+    private volatile boolean closed;
+
+    private final SlotResolver resolver = new SlotResolver() {
+        @Override
+        public int slotFor(int logicalOp) {
+            int[] slots = slotById;
+            if (logicalOp >= slots.length || slots[logicalOp] < 0) {
+                throw new IllegalArgumentException("operator id " + logicalOp + " is not registered");
+            }
+            return slots[logicalOp];
+        }
+
+        @Override
+        public void noteUse(int slot, long seq) {
+            aliases.noteUse(slot, seq);
+        }
+    };
+
+    private GpuOS(GpuOSOptions options) {
+        this.options = options;
+        if (!Driver.isAvailable()) {
+            throw new GpuUnavailableException(Driver.unavailableReason());
+        }
+        this.aliases = new AliasTable(options.maxOperatorSlots());
+        this.runtime = DeviceRuntime.open(options.runtime(), this::nameOfSlot);
+        try {
+            int[] cc = Driver.computeCapability(runtime.deviceHandle());
+            String arch = "sm_" + cc[0] + cc[1];
+            JitCache cache = options.cacheDir() == null ? JitCache.defaultCache() : new JitCache(options.cacheDir());
+            this.builder = new GenerationBuilder(new CudaCompiler(cache, arch, options.maxRegisters()));
+            this.arena = new DeviceArena(new CudaDeviceMemory(runtime), options.slabBytes());
+            GenerationImage first = builder.build(new TreeMap<>());
+            lastBuildNanos = first.buildNanos();
+            runtime.launch(first);
+        } catch (RuntimeException e) {
+            runtime.close();
+            throw e;
+        }
+        this.shutdownHook = Thread.ofPlatform().unstarted(this::closeQuietly);
+        Runtime.getRuntime().addShutdownHook(shutdownHook);
+    }
+
+    /** Starts the worker on the configured GPU. Throws {@link GpuUnavailableException} without one. */
+    public static GpuOS start(GpuOSOptions options) {
+        return new GpuOS(options);
+    }
+
+    public static GpuOS start() {
+        return start(GpuOSOptions.defaults());
+    }
+
+    /** True when a CUDA driver and device are present; see {@link Driver#unavailableReason()} otherwise. */
+    public static boolean gpuAvailable() {
+        return Driver.isAvailable();
+    }
+
+    // ---- operators
+
+    /** Adds an operator and returns once a generation containing it runs. Compile errors leave everything as it was. */
+    public OperatorRef register(String name, String source) {
+        synchronized (swapLock) {
+            checkOpen();
+            if (byName.containsKey(name)) {
+                throw new IllegalArgumentException("operator '" + name + "' is already registered; use replace");
+            }
+            return install(name, source, false);
+        }
+    }
+
+    /** Replaces an operator's code; see the class comment for the ordering guarantee. */
+    public OperatorRef replace(String name, String source) {
+        synchronized (swapLock) {
+            checkOpen();
+            if (!byName.containsKey(name)) {
+                throw new IllegalArgumentException("operator '" + name + "' is not registered; known: " + byName.keySet());
+            }
+            return install(name, source, true);
+        }
+    }
+
+    /** Registers in a background thread; the current generation keeps running meanwhile. */
+    public CompletableFuture<OperatorRef> registerAsync(String name, String source) {
+        return CompletableFuture.supplyAsync(() -> register(name, source));
+    }
+
+    public OperatorRef operator(String name) {
+        OperatorRef ref = byName.get(name);
+        if (ref == null) {
+            throw new IllegalArgumentException("operator '" + name + "' is not registered; known: " + byName.keySet());
+        }
+        return ref;
+    }
+
+    private OperatorRef install(String name, String source, boolean replacing) {
+        AliasTable.SlotPlan plan = aliases.begin(name, source);
+        try {
+            builder.compileOperator(plan.slot(), name, source); // fail fast with NVRTC's log, before any pause
+            SortedMap<Integer, Map.Entry<String, String>> live = new TreeMap<>();
+            runtime.queue().underSubmitLock(() -> {
+                for (AliasTable.Slot s : aliases.liveSlots(runtime.queue().completed())) {
+                    live.put(s.slot(), new AbstractMap.SimpleImmutableEntry<>(s.name(), s.source()));
+                }
+            });
+            GenerationImage image = builder.build(live);
+            lastBuildNanos = image.buildNanos();
+            lastPauseNanos = runtime.swap(image);
+            swaps.incrementAndGet();
+        } catch (RuntimeException | Error e) {
+            aliases.abort(plan);
+            throw e;
+        }
+        OperatorRef[] result = new OperatorRef[1];
+        runtime.queue().underSubmitLock(() -> {
+            aliases.activate(plan);
+            OperatorRef ref = byName.get(name);
+            if (ref == null) {
+                ref = new OperatorRef(name, namesById.length);
+                String[] names = java.util.Arrays.copyOf(namesById, ref.id() + 1);
+                names[ref.id()] = name;
+                namesById = names;
+                byName.put(name, ref);
+            }
+            int[] slots = java.util.Arrays.copyOf(slotById, Math.max(slotById.length, ref.id() + 1));
+            slots[ref.id()] = plan.slot();
+            slotById = slots;
+            result[0] = ref;
+        });
+        return result[0];
+    }
+
+    private String nameOfSlot(int slot) {
+        String name = aliases.nameOfSlot(slot);
+        return name == null ? "no operator" : name;
+    }
+
+    // ---- tasks
+
+    /** A reusable batch; keep one per thread. */
+    public TaskBatch newBatch() {
+        return new TaskBatch();
+    }
+
+    /** Submits the batch; returns the seq after its last task (the batch is {@code [end - size, end)}). */
+    public long submit(TaskBatch batch) {
+        return runtime.queue().submit(batch, resolver, options.submitTimeoutNanos());
+    }
+
+    public CompletableFuture<Void> submitAsync(TaskBatch batch) {
+        return runtime.queue().submitAsync(batch, resolver, options.submitTimeoutNanos());
+    }
+
+    /** Waits until tasks {@code [from, to)} are complete (spinning: this is the low-latency path). */
+    public void await(long from, long to) {
+        runtime.queue().await(from, to, options.waitTimeoutNanos());
+        arena.advance(runtime.queue().completed());
+    }
+
+    /** Submits and waits. */
+    public void run(TaskBatch batch) {
+        long end = submit(batch);
+        await(end - batch.size(), end);
+    }
+
+    public TaskQueue queue() {
+        return runtime.queue();
+    }
+
+    // ---- memory
+
+    public DeviceArena memory() {
+        return arena;
+    }
+
+    /** Allocates device memory from the arena (256-byte aligned). */
+    public DeviceBlock allocate(long bytes) {
+        arena.advance(runtime.queue().completed());
+        return arena.allocate(bytes);
+    }
+
+    /** Returns a block; it is reused only after every task submitted so far has completed. */
+    public void release(DeviceBlock block) {
+        arena.release(block, runtime.queue().submitted() - 1);
+    }
+
+    /** Copies host bytes to device memory (synchronous; ordered before any task submitted afterwards). */
+    public void upload(DeviceBuffer dst, long dstOffset, MemorySegment src) {
+        checkRange(dst, dstOffset, src.byteSize());
+        runtime.makeCurrent();
+        if (src.isNative()) {
+            Driver.memcpyHtoD(dst.address() + dstOffset, src, src.byteSize());
+        } else {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment staged = a.allocate(src.byteSize(), 64);
+                staged.copyFrom(src);
+                Driver.memcpyHtoD(dst.address() + dstOffset, staged, src.byteSize());
+            }
+        }
+    }
+
+    /** Copies device bytes to the host; call after the tasks that wrote them completed. */
+    public void download(MemorySegment dst, DeviceBuffer src, long srcOffset) {
+        checkRange(src, srcOffset, dst.byteSize());
+        runtime.makeCurrent();
+        if (dst.isNative()) {
+            Driver.memcpyDtoH(dst, src.address() + srcOffset, dst.byteSize());
+        } else {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment staged = a.allocate(dst.byteSize(), 64);
+                Driver.memcpyDtoH(staged, src.address() + srcOffset, dst.byteSize());
+                dst.copyFrom(staged);
+            }
+        }
+    }
+
+    private static void checkRange(DeviceBuffer buffer, long offset, long bytes) {
+        if (!buffer.isLive()) {
+            throw new IllegalStateException("buffer was released");
+        }
+        if (offset < 0 || bytes < 0 || offset + bytes > buffer.byteSize()) {
+            throw new IndexOutOfBoundsException("bytes [" + offset + ", " + (offset + bytes) + ") outside a "
+                    + buffer.byteSize() + "-byte buffer");
+        }
+    }
+
+    // ---- introspection
+
+    public record Stats(DeviceRuntime.GenerationInfo generation, long swaps, long lastPauseNanos, long lastBuildNanos,
+                        CudaCompiler.Stats jit, long completed, long submitted) {}
+
+    public Stats stats() {
+        return new Stats(runtime.generationInfo(), swaps.get(), lastPauseNanos, lastBuildNanos,
+                builder.compiler().stats(), runtime.queue().completed(), runtime.queue().submitted());
+    }
+
+    public String deviceName() {
+        return Driver.deviceName(runtime.deviceHandle());
+    }
+
+    public DeviceRuntime runtime() {
+        return runtime;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("GpuOS is closed");
+        }
+    }
+
+    /** Drains submitted work (bounded), stops the worker, frees device memory. Idempotent. */
+    @Override
+    public void close() {
+        synchronized (swapLock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        try {
+            Runtime.getRuntime().removeShutdownHook(shutdownHook);
+        } catch (IllegalStateException shuttingDown) {
+            // called from the hook itself
+        }
+        runtime.close(arena::close);
+    }
+
+    private void closeQuietly() {
+        try {
+            close();
+        } catch (RuntimeException e) {
+            System.err.println("gpuos: close at JVM exit failed: " + e);
+        }
+    }
+
+    List<Integer> liveSlotsForTest() {
+        List<Integer> out = new ArrayList<>();
+        for (AliasTable.Slot s : aliases.liveSlots(runtime.queue().completed())) {
+            out.add(s.slot());
+        }
+        return out;
+    }
+
+    static long millis(long nanos) {
+        return TimeUnit.NANOSECONDS.toMillis(nanos);
+    }
+}

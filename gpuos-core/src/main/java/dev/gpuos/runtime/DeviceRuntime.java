@@ -1,0 +1,497 @@
+package dev.gpuos.runtime;
+
+import dev.gpuos.cuda.CudaException;
+import dev.gpuos.cuda.Driver;
+import dev.gpuos.runtime.layout.Layouts;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Owns the device side of one GPUOS instance on one GPU: the CUDA context, the queue memory, and the worker
+ * generations that run over it.
+ *
+ * <p>Lifecycle of a generation: {@link #launch} loads a linked module and starts the worker as one cooperative
+ * launch (every block co-resident, which the deadlock-freedom argument in worker.cu needs). {@link #swap} parks
+ * it (the agent stops publishing, blocks drain what was published and exit), and only then — the context being
+ * idle, as module loading requires — loads the next module, unloads the old one, and relaunches over the same
+ * queue memory. Submissions never stop: the host keeps writing the ring while the worker is parked.
+ */
+public final class DeviceRuntime implements AutoCloseable {
+
+    /** Sizing and tuning of the queue and the worker. */
+    public record Config(int device, long capacity, long tileCapacity, int smemBytes, int spinMaxNs, int stageChunk,
+                         int maxBlocksPerSm, long parkTimeoutNanos) {
+        public static Config defaults() {
+            return new Config(0, 1 << 15, 1 << 20, 16 * 1024, 1024, 256, 0, TimeUnit.SECONDS.toNanos(10));
+        }
+
+        public Config {
+            if (Long.bitCount(capacity) != 1 || Long.bitCount(tileCapacity) != 1) {
+                throw new IllegalArgumentException("capacity and tileCapacity must be powers of two");
+            }
+            if (tileCapacity < Layouts.MAX_TILES_PER_TASK) {
+                throw new IllegalArgumentException("tileCapacity must hold at least one maximal task ("
+                        + Layouts.MAX_TILES_PER_TASK + " tiles)");
+            }
+        }
+    }
+
+    /** What a launched generation looks like, for reports. */
+    public record GenerationInfo(int generation, int grid, int blockThreads, int registers, int localBytes,
+                                 int blocksPerSm) {}
+
+    private static final long STATE_PUB_TILES = Layouts.QUEUE_STATE.offset("pubTiles");
+    private static final long STATE_CURSOR = Layouts.QUEUE_STATE.offset("tileCursor");
+    private static final long STATE_PARKING = Layouts.QUEUE_STATE.offset("parking");
+    private static final long STATE_ABORT = Layouts.QUEUE_STATE.offset("abort");
+    private static final long STATE_FAULT_COUNT = Layouts.QUEUE_STATE.offset("faultCount");
+
+    private final Config config;
+    private final int device;
+    private final long context;
+    private final long stream;
+    private final long copyStream;
+    private final Arena hostArena = Arena.ofShared();
+    private final MemorySegment hostRing;
+    private final MemorySegment controlPage;
+    private final HostControl control;
+    private final MemorySegment scratch;
+    private final long ring;
+    private final long tileMap;
+    private final long tileDone;
+    private final long done;
+    private final long state;
+    private final long params;
+    private final List<Long> deviceAllocations = new ArrayList<>();
+    private final List<MemorySegment> pinned = new ArrayList<>();
+    private final TaskQueue queue;
+    private final ReentrantLock lifecycle = new ReentrantLock();
+    private final int smCount;
+
+    // Guarded by lifecycle.
+    private long module;
+    private long function;
+    private int generation;
+    private boolean running;
+    private boolean faulted;
+    private GenerationInfo info;
+    private long lastPauseNanos;
+    private volatile boolean closed;
+
+    private DeviceRuntime(Config config, FaultLog.OperatorNames names) {
+        this.config = config;
+        Driver.init();
+        this.device = Driver.device(config.device());
+        this.context = Driver.primaryCtxRetain(device);
+        Driver.ctxSetCurrent(context);
+        this.smCount = Driver.multiprocessorCount(device);
+        try {
+            this.stream = Driver.streamCreate(Driver.CU_STREAM_NON_BLOCKING);
+            this.copyStream = Driver.streamCreate(Driver.CU_STREAM_NON_BLOCKING);
+            long cap = config.capacity();
+            this.hostRing = pin(cap * Layouts.TASK.size());
+            this.controlPage = pin(Layouts.HOST_CONTROL.size());
+            this.control = new HostControl(controlPage);
+            control.reset();
+            this.ring = alloc(cap * Layouts.TASK.size());
+            this.tileMap = alloc(config.tileCapacity() * 8);
+            this.tileDone = alloc(cap * 4);
+            this.done = alloc(cap * 8);
+            this.state = alloc(Layouts.QUEUE_STATE.size());
+            this.params = alloc(Layouts.PARAMS.size());
+            this.scratch = hostArena.allocate(Math.max(Layouts.QUEUE_STATE.size(), Layouts.PARAMS.size()), 128);
+            for (long ptr : new long[] {ring, tileMap, tileDone, done, state, params}) {
+                Driver.memsetD8(ptr, 0, sizeOf(ptr));
+            }
+            this.queue = new TaskQueue(hostRing, cap, control, this::checkAlive, names);
+        } catch (RuntimeException e) {
+            releaseMemory();
+            Driver.primaryCtxRelease(device);
+            throw e;
+        }
+    }
+
+    /** Opens the runtime on the configured GPU; the worker starts with the first {@link #launch}. */
+    public static DeviceRuntime open(Config config, FaultLog.OperatorNames names) {
+        return new DeviceRuntime(config, names);
+    }
+
+    public TaskQueue queue() {
+        return queue;
+    }
+
+    public Config config() {
+        return config;
+    }
+
+    public long context() {
+        return context;
+    }
+
+    public int deviceHandle() {
+        return device;
+    }
+
+    /** Makes this runtime's context current on the calling thread (each thread that calls the driver needs it). */
+    public void makeCurrent() {
+        Driver.ctxSetCurrent(context);
+    }
+
+    public GenerationInfo generationInfo() {
+        lifecycle.lock();
+        try {
+            return info;
+        } finally {
+            lifecycle.unlock();
+        }
+    }
+
+    /** Park + load + relaunch time of the last swap. */
+    public long lastPauseNanos() {
+        return lastPauseNanos;
+    }
+
+    /** Starts the first generation. */
+    public GenerationInfo launch(GenerationImage image) {
+        lifecycle.lock();
+        try {
+            checkOpen();
+            if (running) {
+                throw new IllegalStateException("a generation is already running; use swap");
+            }
+            makeCurrent();
+            long mod = Driver.moduleLoadData(image.cubin());
+            start(mod);
+            return info;
+        } finally {
+            lifecycle.unlock();
+        }
+    }
+
+    /**
+     * Replaces the running generation with {@code image}. Tasks already published finish on the old code;
+     * everything else runs on the new one. Returns the pause (park + load + relaunch) in nanoseconds.
+     */
+    public long swap(GenerationImage image) {
+        lifecycle.lock();
+        try {
+            checkOpen();
+            makeCurrent();
+            long t0 = System.nanoTime();
+            if (running) {
+                park();
+            }
+            long mod = Driver.moduleLoadData(image.cubin());
+            if (module != 0) {
+                Driver.moduleUnload(module);
+                module = 0;
+            }
+            start(mod);
+            lastPauseNanos = System.nanoTime() - t0;
+            return lastPauseNanos;
+        } finally {
+            lifecycle.unlock();
+        }
+    }
+
+    /** Runs {@code action} with the worker parked and the context idle (e.g. to return memory to the driver). */
+    public void whileParked(Runnable action) {
+        lifecycle.lock();
+        try {
+            checkOpen();
+            makeCurrent();
+            boolean wasRunning = running;
+            if (wasRunning) {
+                park();
+            }
+            try {
+                action.run();
+            } finally {
+                if (wasRunning) {
+                    start(module);
+                }
+            }
+        } finally {
+            lifecycle.unlock();
+        }
+    }
+
+    /** True while no worker kernel runs (device memory may be freed). */
+    public boolean isIdle() {
+        return !running;
+    }
+
+    private void start(long mod) {
+        module = mod;
+        function = Driver.moduleGetFunction(mod, WorkerSources.KERNEL_NAME);
+        int smem = config.smemBytes();
+        if (smem > 48 * 1024) {
+            Driver.funcSetAttribute(function, Driver.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem);
+        }
+        int perSm = Driver.occupancyMaxActiveBlocksPerMultiprocessor(function, Layouts.BLOCK_THREADS, smem);
+        if (config.maxBlocksPerSm() > 0) {
+            perSm = Math.min(perSm, config.maxBlocksPerSm());
+        }
+        int grid = perSm * smCount;
+        if (grid < 2) {
+            throw new GpuOSException("the worker kernel fits " + perSm + " block(s) per SM on " + smCount
+                    + " SMs: it needs an agent block and at least one worker block");
+        }
+        generation++;
+        writeParams();
+        resetQueueStateForLaunch();
+        Driver.launchCooperativeKernel(function, grid, 1, 1, Layouts.BLOCK_THREADS, 1, 1, smem, stream, params);
+        running = true;
+        info = new GenerationInfo(generation, grid, Layouts.BLOCK_THREADS,
+                Driver.funcGetAttribute(Driver.CU_FUNC_ATTRIBUTE_NUM_REGS, function),
+                Driver.funcGetAttribute(Driver.CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES, function), perSm);
+    }
+
+    private void writeParams() {
+        MemorySegment p = scratch.asSlice(0, Layouts.PARAMS.size());
+        p.fill((byte) 0);
+        long hostRingDevice = Driver.memHostGetDevicePointer(hostRing);
+        long controlDevice = Driver.memHostGetDevicePointer(controlPage);
+        p.set(ValueLayout.JAVA_LONG, Layouts.PARAMS.offset("ring"), ring);
+        p.set(ValueLayout.JAVA_LONG, Layouts.PARAMS.offset("hostRing"), hostRingDevice);
+        p.set(ValueLayout.JAVA_LONG, Layouts.PARAMS.offset("tileMap"), tileMap);
+        p.set(ValueLayout.JAVA_LONG, Layouts.PARAMS.offset("tileDone"), tileDone);
+        p.set(ValueLayout.JAVA_LONG, Layouts.PARAMS.offset("done"), done);
+        p.set(ValueLayout.JAVA_LONG, Layouts.PARAMS.offset("state"), state);
+        p.set(ValueLayout.JAVA_LONG, Layouts.PARAMS.offset("control"), controlDevice);
+        p.set(ValueLayout.JAVA_LONG, Layouts.PARAMS.offset("capacity"), config.capacity());
+        p.set(ValueLayout.JAVA_LONG, Layouts.PARAMS.offset("tileCapacity"), config.tileCapacity());
+        p.set(ValueLayout.JAVA_INT, Layouts.PARAMS.offset("generation"), generation);
+        p.set(ValueLayout.JAVA_INT, Layouts.PARAMS.offset("smemBytes"), config.smemBytes());
+        p.set(ValueLayout.JAVA_INT, Layouts.PARAMS.offset("spinMaxNs"), config.spinMaxNs());
+        p.set(ValueLayout.JAVA_INT, Layouts.PARAMS.offset("stageChunk"), config.stageChunk());
+        Driver.memcpyHtoD(params, p, Layouts.PARAMS.size());
+    }
+
+    /**
+     * Between generations (context idle): blocks that left while holding an unpublished ticket advanced the
+     * cursor past pubTiles; every ticket below pubTiles was run, so the next generation restarts from pubTiles.
+     */
+    private void resetQueueStateForLaunch() {
+        MemorySegment s = scratch.asSlice(0, Layouts.QUEUE_STATE.size());
+        Driver.memcpyDtoH(s, state, Layouts.QUEUE_STATE.size());
+        long pubTiles = s.get(ValueLayout.JAVA_LONG, STATE_PUB_TILES);
+        s.set(ValueLayout.JAVA_LONG, STATE_CURSOR, pubTiles);
+        s.set(ValueLayout.JAVA_INT, STATE_PARKING, 0);
+        s.set(ValueLayout.JAVA_INT, STATE_ABORT, 0);
+        Driver.memcpyHtoD(state, s, Layouts.QUEUE_STATE.size());
+    }
+
+    /** Asks the agent to park and waits, bounded, until the kernel has exited. */
+    private void park() {
+        control.requestPark(generation);
+        long deadline = System.nanoTime() + config.parkTimeoutNanos();
+        int spins = 0;
+        try {
+            while (!Driver.streamQuery(stream)) {
+                if (System.nanoTime() - deadline > 0) {
+                    control.requestAbort();
+                    waitIdle(TimeUnit.SECONDS.toNanos(2));
+                    running = false;
+                    throw new GpuOSException("worker generation " + generation + " did not park within "
+                            + TimeUnit.NANOSECONDS.toMillis(config.parkTimeoutNanos()) + " ms; it was aborted");
+                }
+                spins = spins < 1000 ? spins + 1 : spins;
+                if (spins >= 1000) {
+                    Thread.onSpinWait();
+                }
+            }
+        } catch (CudaException e) {
+            markFaulted(e);
+            throw queue.deathCause();
+        }
+        running = false;
+        if (control.agentState() == Layouts.AGENT_ABORTED) {
+            RuntimeException dead = new WorkerDeadException("worker generation " + generation
+                    + " aborted (malformed descriptor; see the fault log)", null);
+            markFaulted(dead);
+            throw dead;
+        }
+    }
+
+    private void waitIdle(long timeoutNanos) {
+        long deadline = System.nanoTime() + timeoutNanos;
+        while (!Driver.streamQuery(stream) && System.nanoTime() - deadline < 0) {
+            Thread.onSpinWait();
+        }
+    }
+
+    /**
+     * The watchdog's question. A sticky CUDA error (a task faulted) or a kernel that exited while it should
+     * run both make the worker dead. Skipped while a swap or close holds the lifecycle (the kernel is parked
+     * on purpose then).
+     */
+    private void checkAlive() {
+        if (!lifecycle.tryLock()) {
+            return;
+        }
+        try {
+            if (!running || closed) {
+                return;
+            }
+            makeCurrent();
+            boolean exited;
+            try {
+                exited = Driver.streamQuery(stream);
+            } catch (CudaException e) {
+                markFaulted(e);
+                throw queue.deathCause();
+            }
+            if (exited) {
+                running = false;
+                String why = control.agentState() == Layouts.AGENT_ABORTED
+                        ? "worker aborted (malformed descriptor; see the fault log)"
+                        : "worker kernel exited without being asked to park";
+                WorkerDeadException dead = new WorkerDeadException(why, null);
+                markFaulted(dead);
+                throw dead;
+            }
+        } finally {
+            lifecycle.unlock();
+        }
+    }
+
+    private void markFaulted(RuntimeException cause) {
+        faulted = true;
+        running = false;
+        RuntimeException dead = cause instanceof WorkerDeadException w ? w
+                : new WorkerDeadException("worker kernel failed: " + cause.getMessage(), cause);
+        queue.fail(dead);
+    }
+
+    /** True once the worker died; the runtime must be closed (and a new one started). */
+    public boolean isFaulted() {
+        return faulted;
+    }
+
+    /**
+     * Drains what was submitted (bounded by the park timeout), stops the worker, frees device memory and
+     * releases the context. After a fault the context is reset instead, which frees everything at once.
+     */
+    @Override
+    public void close() {
+        close(() -> {});
+    }
+
+    /**
+     * Like {@link #close()}, running {@code whileIdle} after the worker stopped and before the context is
+     * released, so that owners of device memory can return it (skipped after a fault: the reset frees it all).
+     */
+    public void close(Runnable whileIdle) {
+        lifecycle.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            RuntimeException failure = null;
+            if (running && !faulted) {
+                try {
+                    makeCurrent();
+                    drainSubmitted();
+                    park();
+                } catch (RuntimeException e) {
+                    failure = e;
+                }
+            }
+            queue.close(new GpuOSException("runtime closed before the task completed"));
+            try {
+                makeCurrent();
+                if (faulted || failure != null) {
+                    Driver.primaryCtxReset(device);
+                    deviceAllocations.clear();
+                    module = 0;
+                } else {
+                    whileIdle.run();
+                    if (module != 0) {
+                        Driver.moduleUnload(module);
+                        module = 0;
+                    }
+                }
+                releaseMemory();
+            } finally {
+                Driver.primaryCtxRelease(device);
+                hostArena.close();
+            }
+        } finally {
+            lifecycle.unlock();
+        }
+    }
+
+    /** Close drains: it waits (bounded) for every submitted task before parking. */
+    private void drainSubmitted() {
+        long target = control.submitted();
+        long deadline = System.nanoTime() + config.parkTimeoutNanos();
+        while (control.completed() < target) {
+            if (System.nanoTime() - deadline > 0) {
+                control.requestAbort();
+                waitIdle(TimeUnit.SECONDS.toNanos(2));
+                running = false;
+                throw new GpuOSException("close: " + (target - control.completed())
+                        + " submitted tasks did not finish within the park timeout; the worker was aborted");
+            }
+            if (Driver.streamQuery(stream)) {
+                break;
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    private void releaseMemory() {
+        if (running) {
+            throw new IllegalStateException("device memory cannot be freed while a worker runs (cuMemFree would block)");
+        }
+        for (long ptr : deviceAllocations) {
+            Driver.memFree(ptr);
+        }
+        deviceAllocations.clear();
+        for (MemorySegment s : pinned) {
+            Driver.memFreeHost(s);
+        }
+        pinned.clear();
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("runtime is closed");
+        }
+        if (faulted) {
+            throw new WorkerDeadException("the worker died; close this runtime and start a new one", queue.deathCause());
+        }
+    }
+
+    /** Device pointer of fault count, for tests that inspect device state. */
+    long faultCountOffset() {
+        return STATE_FAULT_COUNT;
+    }
+
+    private final java.util.Map<Long, Long> sizes = new java.util.HashMap<>();
+
+    private long alloc(long bytes) {
+        long ptr = Driver.memAlloc(bytes);
+        deviceAllocations.add(ptr);
+        sizes.put(ptr, bytes);
+        return ptr;
+    }
+
+    private long sizeOf(long ptr) {
+        return sizes.get(ptr);
+    }
+
+    private MemorySegment pin(long bytes) {
+        MemorySegment s = Driver.memHostAlloc(bytes, Driver.CU_MEMHOSTALLOC_PORTABLE | Driver.CU_MEMHOSTALLOC_DEVICEMAP);
+        pinned.add(s);
+        s.fill((byte) 0);
+        return s;
+    }
+}

@@ -1,0 +1,80 @@
+package dev.gpuos.runtime;
+
+import dev.gpuos.runtime.layout.CudaHeader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SortedMap;
+
+/**
+ * The CUDA sources of the device side of the runtime: the generated layout header, the support header every
+ * operator includes, the worker kernel, and the per-generation dispatch table.
+ */
+public final class WorkerSources {
+    private WorkerSources() {}
+
+    public static final String DEVICE_HEADER = "gpuos_device.cuh";
+    public static final String WORKER_NAME = "worker.cu";
+    public static final String KERNEL_NAME = "gpuos_worker";
+    public static final String OP_SYMBOL_MACRO = "GPUOS_OP_SYMBOL";
+
+    private static final String LAYOUT = CudaHeader.generate();
+    private static final String DEVICE = resource(DEVICE_HEADER);
+    private static final String WORKER = resource(WORKER_NAME);
+
+    /** Headers every translation unit may include, by include name, in dependency order. */
+    public static Map<String, String> headers() {
+        var m = new LinkedHashMap<String, String>();
+        m.put(CudaHeader.FILE_NAME, LAYOUT);
+        m.put(DEVICE_HEADER, DEVICE);
+        return m;
+    }
+
+    public static String worker() {
+        return WORKER;
+    }
+
+    /** Link-time name of the operator in a slot. */
+    public static String symbolOf(int slot) {
+        return "gpuos_op_" + slot;
+    }
+
+    /**
+     * The dispatch table of one generation: slot -> operator symbol. Slots without an operator hold null, which
+     * the worker reports as a fault instead of jumping.
+     */
+    public static String dispatch(SortedMap<Integer, String> symbolsBySlot) {
+        int count = symbolsBySlot.isEmpty() ? 1 : symbolsBySlot.lastKey() + 1;
+        var out = new StringBuilder(256 + 64 * count);
+        out.append("// GENERATED dispatch table of one worker generation.\n");
+        out.append("#include \"").append(DEVICE_HEADER).append("\"\n");
+        for (String symbol : symbolsBySlot.values()) {
+            out.append("extern \"C\" __device__ void ").append(symbol)
+                    .append("(const gpuos_task*, unsigned int, const gpuos_env*);\n");
+        }
+        out.append("extern \"C\" __device__ gpuos_op_fn gpuos_op_table[").append(count).append("] = {");
+        for (int slot = 0; slot < count; slot++) {
+            out.append(slot == 0 ? "\n    " : ",\n    ");
+            String symbol = symbolsBySlot.get(slot);
+            out.append(symbol == null ? "nullptr" : symbol);
+        }
+        out.append("\n};\n");
+        out.append("extern \"C\" __device__ unsigned int gpuos_op_count = ").append(symbolsBySlot.isEmpty() ? 0 : count)
+                .append(";\n");
+        return out.toString();
+    }
+
+    private static String resource(String name) {
+        try (InputStream in = WorkerSources.class.getResourceAsStream("cuda/" + name)) {
+            if (in == null) {
+                throw new IllegalStateException("missing resource dev/gpuos/runtime/cuda/" + name);
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,367 @@
+package dev.gpuos;
+
+import static dev.gpuos.GpuTestSupport.assumeGpu;
+import static dev.gpuos.GpuTestSupport.op;
+import static dev.gpuos.GpuTestSupport.options;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.gpuos.cuda.NvrtcException;
+import dev.gpuos.runtime.OperatorRef;
+import dev.gpuos.runtime.TaskBatch;
+import dev.gpuos.runtime.WorkerDeadException;
+import dev.gpuos.runtime.layout.DTypeCode;
+import dev.gpuos.runtime.memory.DeviceBlock;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+@Tag("gpu")
+class GpuRuntimeTest {
+
+    @BeforeEach
+    void gpu() {
+        assumeGpu();
+    }
+
+    /** 100k random tasks of three operators, random tiles, strided and reversed views, cross-batch deps. */
+    @Test
+    void hundredThousandRandomTasksMatchTheCpuElementByElement() throws Exception {
+        final int tasks = 100_000;
+        final long seed = 0x5EED_0001L;
+        var rnd = new SplittableRandom(seed);
+        try (GpuOS os = GpuOS.start(options())) {
+            OperatorRef fill = os.register("fill_f32", op("fill_f32"));
+            OperatorRef add = os.register("add_mod_f32", op("add_mod_f32"));
+            OperatorRef axpb = os.register("axpb_f32", op("axpb_f32"));
+
+            int[] n = new int[tasks];
+            long[] offset = new long[tasks];
+            long total = 0;
+            for (int t = 0; t < tasks; t++) {
+                n[t] = 1 + rnd.nextInt(1500);
+                offset[t] = total;
+                total += n[t];
+            }
+            DeviceBlock out = os.allocate(total * 4);
+            float[][] expected = new float[tasks][];
+            long[] seqOf = new long[tasks];
+            TaskBatch batch = os.newBatch();
+            List<CompletableFuture<Void>> futures = new ArrayList<>();
+            int batchStart = 0;
+            for (int t = 0; t < tasks; t++) {
+                int tileSize = new int[] {128, 256, 1024}[rnd.nextInt(3)];
+                int ntiles = (n[t] + tileSize - 1) / tileSize;
+                int kind = t < 16 ? 0 : rnd.nextInt(5);
+                float[] e = new float[n[t]];
+                if (kind == 0) {
+                    float alpha = (float) rnd.nextDouble(-4, 4);
+                    float beta = (float) rnd.nextDouble(-0.01, 0.01);
+                    var w = batch.add(fill, ntiles, tileSize).argDouble(0, alpha).argDouble(1, beta);
+                    w.refContiguous(0, out, offset[t] * 4, DTypeCode.F32, n[t]);
+                    for (int i = 0; i < n[t]; i++) {
+                        e[i] = Math.fma((float) i, beta, alpha);
+                    }
+                } else if (kind <= 2) {
+                    int a = earlier(rnd, t);
+                    int b = earlier(rnd, t);
+                    var w = batch.add(add, ntiles, tileSize);
+                    w.refContiguous(0, out, offset[t] * 4, DTypeCode.F32, n[t]);
+                    w.refContiguous(1, out, offset[a] * 4, DTypeCode.F32, n[a]);
+                    w.refContiguous(2, out, offset[b] * 4, DTypeCode.F32, n[b]);
+                    dependOn(w, a, batchStart, seqOf);
+                    dependOn(w, b, batchStart, seqOf);
+                    for (int i = 0; i < n[t]; i++) {
+                        e[i] = expected[a][i % n[a]] + expected[b][i % n[b]];
+                    }
+                } else {
+                    int a = earlier(rnd, t);
+                    float alpha = (float) rnd.nextDouble(-2, 2);
+                    float beta = (float) rnd.nextDouble(-1, 1);
+                    boolean reversed = rnd.nextBoolean();
+                    var w = batch.add(axpb, ntiles, tileSize).argDouble(0, alpha).argDouble(1, beta);
+                    w.refContiguous(0, out, offset[t] * 4, DTypeCode.F32, n[t]);
+                    if (reversed) {
+                        w.ref(1, out, (offset[a] + n[a] - 1) * 4, DTypeCode.F32, new long[] {n[a]}, new long[] {-1});
+                    } else {
+                        w.refContiguous(1, out, offset[a] * 4, DTypeCode.F32, n[a]);
+                    }
+                    dependOn(w, a, batchStart, seqOf);
+                    for (int i = 0; i < n[t]; i++) {
+                        int j = i % n[a];
+                        float x = reversed ? expected[a][n[a] - 1 - j] : expected[a][j];
+                        e[i] = x * alpha + beta;
+                    }
+                }
+                expected[t] = e;
+                if (batch.size() == 1000 || t == tasks - 1) {
+                    int size = batch.size();
+                    futures.add(os.submitAsync(batch));
+                    long end = os.queue().submitted();
+                    for (int k = 0; k < size; k++) {
+                        seqOf[batchStart + k] = end - size + k;
+                    }
+                    batch.clear();
+                    batchStart = t + 1;
+                }
+            }
+            CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).get(120, TimeUnit.SECONDS);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment host = arena.allocate(total * 4, 64);
+                os.download(host, out, 0);
+                int mismatches = 0;
+                String first = null;
+                for (int t = 0; t < tasks; t++) {
+                    for (int i = 0; i < n[t]; i++) {
+                        float got = host.getAtIndex(ValueLayout.JAVA_FLOAT, offset[t] + i);
+                        if (Float.floatToIntBits(got) != Float.floatToIntBits(expected[t][i])) {
+                            if (first == null) {
+                                first = "task " + t + " element " + i + ": got " + got + ", expected " + expected[t][i];
+                            }
+                            mismatches++;
+                        }
+                    }
+                }
+                assertEquals(0, mismatches, "seed " + seed + ", first mismatch: " + first);
+            }
+        }
+    }
+
+    private static int earlier(SplittableRandom rnd, int t) {
+        return rnd.nextInt(4) == 0 ? rnd.nextInt(t) : t - 1 - rnd.nextInt(Math.min(t, 2000));
+    }
+
+    private static void dependOn(TaskBatch.TaskWriter w, int task, int batchStart, long[] seqOf) {
+        if (task >= batchStart) {
+            w.dependsOn(task - batchStart);
+        } else {
+            w.dependsOnSeq(seqOf[task]);
+        }
+    }
+
+    /**
+     * 4 threads stream at least 1M single-tile tasks while the main thread registers an operator and replaces
+     * another twice. Each task stamps the version that ran; per thread, versions never go backwards in submission
+     * order, no task is lost, and every task submitted after a replace returned ran the new version.
+     */
+    @Test
+    void registerAndReplaceWhileOneMillionTasksStream() throws Exception {
+        final int threads = 4;
+        final int perThreadMin = 250_000;
+        final int perThreadMax = 1_000_000;
+        final int batchSize = 500;
+        try (GpuOS os = GpuOS.start(options())) {
+            OperatorRef stamp = os.register("stamp_i32", "#define VERSION 1\n" + op("stamp_i32"));
+            DeviceBlock out = os.allocate((long) threads * perThreadMax * 4);
+            AtomicInteger minVersion = new AtomicInteger(1);
+            AtomicBoolean swapsDone = new AtomicBoolean();
+            AtomicInteger started = new AtomicInteger();
+            int[][] expectedMin = new int[threads][perThreadMax];
+            int[] submittedCount = new int[threads];
+            List<Thread> workers = new ArrayList<>();
+            List<Throwable> errors = java.util.Collections.synchronizedList(new ArrayList<>());
+            for (int th = 0; th < threads; th++) {
+                final int id = th;
+                Thread worker = Thread.ofPlatform().name("stream-" + id).start(() -> {
+                    try {
+                        TaskBatch batch = os.newBatch();
+                        int count = 0;
+                        List<CompletableFuture<Void>> pending = new ArrayList<>();
+                        while (count + batchSize <= perThreadMax && (count < perThreadMin || !swapsDone.get())) {
+                            int version = minVersion.get(); // read BEFORE submitting: a lower bound for this batch
+                            for (int k = 0; k < batchSize; k++) {
+                                batch.add(stamp, 1, 1).arg(0, (long) id * perThreadMax + count + k)
+                                        .refContiguous(0, out, 0, DTypeCode.I32, (long) threads * perThreadMax);
+                                expectedMin[id][count + k] = version;
+                            }
+                            pending.add(os.submitAsync(batch));
+                            batch.clear();
+                            count += batchSize;
+                            if (count == 20 * batchSize) {
+                                started.incrementAndGet();
+                            }
+                            if (pending.size() > 64) {
+                                pending.remove(0).get(60, TimeUnit.SECONDS);
+                            }
+                        }
+                        for (var f : pending) {
+                            f.get(60, TimeUnit.SECONDS);
+                        }
+                        submittedCount[id] = count;
+                    } catch (Throwable t) {
+                        errors.add(t);
+                    }
+                });
+                workers.add(worker);
+            }
+            while (started.get() < threads && errors.isEmpty()) {
+                Thread.sleep(1);
+            }
+            os.register("fill_f32", op("fill_f32"));
+            os.replace("stamp_i32", "#define VERSION 2\n" + op("stamp_i32"));
+            minVersion.set(2);
+            Thread.sleep(20);
+            os.replace("stamp_i32", "#define VERSION 3\n" + op("stamp_i32"));
+            minVersion.set(3);
+            swapsDone.set(true);
+            for (Thread w : workers) {
+                w.join(TimeUnit.MINUTES.toMillis(5));
+            }
+            if (!errors.isEmpty()) {
+                fail("streaming thread failed", errors.get(0));
+            }
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment host = arena.allocate((long) threads * perThreadMax * 4, 64);
+                os.download(host, out, 0);
+                long total = 0;
+                int[] seen = new int[4];
+                for (int th = 0; th < threads; th++) {
+                    int last = 0;
+                    for (int i = 0; i < submittedCount[th]; i++) {
+                        int v = host.getAtIndex(ValueLayout.JAVA_INT, (long) th * perThreadMax + i);
+                        if (v < 1 || v > 3) {
+                            fail("thread " + th + " task " + i + ": stamp " + v + " (lost or torn)");
+                        }
+                        if (v < last) {
+                            fail("thread " + th + " task " + i + ": version " + v + " after " + last);
+                        }
+                        if (v < expectedMin[th][i]) {
+                            fail("thread " + th + " task " + i + " was submitted after version " + expectedMin[th][i]
+                                    + " was live but ran version " + v);
+                        }
+                        last = v;
+                        seen[v]++;
+                    }
+                    total += submittedCount[th];
+                }
+                assertTrue(total >= 1_000_000, "streamed " + total + " tasks");
+                assertTrue(seen[1] > 0 && seen[3] > 0, "versions seen: v1=" + seen[1] + " v2=" + seen[2] + " v3=" + seen[3]);
+            }
+        }
+    }
+
+    /** Uncapped, the heavy operator links to ~254 registers; under the 128 cap it spills and stays exact. */
+    @Test
+    void registerHungryOperatorRunsCorrectlyUnderTheCap() throws Exception {
+        try (GpuOS os = GpuOS.start(options())) {
+            OperatorRef heavy = os.register("heavy_f32", op("heavy_f32"));
+            int n = 50_000;
+            float[] input = new float[n];
+            var rnd = new SplittableRandom(7);
+            for (int i = 0; i < n; i++) {
+                input[i] = (float) rnd.nextDouble(-1, 1);
+            }
+            DeviceBlock a = os.allocate(n * 4L);
+            DeviceBlock o = os.allocate(n * 4L);
+            os.upload(a, 0, MemorySegment.ofArray(input));
+            TaskBatch batch = os.newBatch();
+            batch.add(heavy, (n + 255) / 256, 256)
+                    .refContiguous(0, o, 0, DTypeCode.F32, n)
+                    .refContiguous(1, a, 0, DTypeCode.F32, n);
+            os.run(batch);
+            float[] got = new float[n];
+            os.download(MemorySegment.ofArray(got), o, 0);
+            for (int i = 0; i < n; i++) {
+                float[] v = new float[192];
+                for (int k = 0; k < 192; k++) {
+                    v[k] = input[(int) ((i + 7L * k) % n)];
+                }
+                for (int r = 0; r < 6; r++) {
+                    for (int k = 0; k < 192; k++) {
+                        v[k] = Math.fma(v[k], 0.25f, 0.5f * v[(k + 1) % 192]);
+                    }
+                }
+                float s = 0;
+                for (int k = 0; k < 192; k++) {
+                    s += v[k];
+                }
+                if (Float.floatToIntBits(s) != Float.floatToIntBits(got[i])) {
+                    fail("element " + i + ": got " + got[i] + ", expected " + s);
+                }
+            }
+            assertTrue(os.stats().generation().registers() <= 128,
+                    "worker registers " + os.stats().generation().registers() + " exceed the cap");
+        }
+    }
+
+    /** A compile error surfaces NVRTC's log; the runtime keeps serving the operators it has. */
+    @Test
+    void compileErrorLeavesTheRuntimeWorking() throws Exception {
+        try (GpuOS os = GpuOS.start(options())) {
+            OperatorRef fill = os.register("fill_f32", op("fill_f32"));
+            NvrtcException e = assertThrows(NvrtcException.class, () -> os.register("broken", op("broken")));
+            assertTrue(e.getMessage().contains("this_is_not_declared"), e.getMessage());
+            assertFillWorks(os, fill);
+        }
+    }
+
+    /**
+     * An operator that writes far out of bounds kills the kernel (sticky CUDA error): every pending future fails
+     * with the CUDA error, nothing hangs, close works, and a new instance in the same JVM runs correctly.
+     */
+    @Test
+    void faultingOperatorFailsPendingWorkAndTheNextStartWorks() throws Exception {
+        try (GpuOS os = GpuOS.start(options())) {
+            OperatorRef fill = os.register("fill_f32", op("fill_f32"));
+            OperatorRef oob = os.register("oob_f32", op("oob_f32"));
+            DeviceBlock buf = os.allocate(4096);
+            TaskBatch batch = os.newBatch();
+            batch.add(oob, 1, 1).refContiguous(0, buf, 0, DTypeCode.F32, 1024);
+            CompletableFuture<Void> bad = os.submitAsync(batch);
+            batch.clear();
+            List<CompletableFuture<Void>> after = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                batch.add(fill, 4, 256).argDouble(0, 1).argDouble(1, 0).refContiguous(0, buf, 0, DTypeCode.F32, 1024);
+                after.add(os.submitAsync(batch));
+                batch.clear();
+            }
+            long t0 = System.nanoTime();
+            ExecutionException failure = assertThrows(ExecutionException.class, () -> bad.get(30, TimeUnit.SECONDS));
+            long detectMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertInstanceOf(WorkerDeadException.class, failure.getCause());
+            assertTrue(String.valueOf(failure.getCause().getMessage()).contains("CUDA_ERROR"),
+                    failure.getCause().getMessage());
+            for (var f : after) {
+                ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
+                assertInstanceOf(WorkerDeadException.class, e.getCause());
+            }
+            batch.add(fill, 1, 1).argDouble(0, 0).argDouble(1, 0).refContiguous(0, buf, 0, DTypeCode.F32, 1);
+            assertThrows(WorkerDeadException.class, () -> os.submit(batch));
+            System.out.println("fault detected after " + detectMillis + " ms: " + failure.getCause().getMessage());
+        }
+        for (int round = 0; round < 2; round++) {
+            try (GpuOS os = GpuOS.start(options())) {
+                assertFillWorks(os, os.register("fill_f32", op("fill_f32")));
+            }
+        }
+    }
+
+    static void assertFillWorks(GpuOS os, OperatorRef fill) {
+        int n = 3000;
+        DeviceBlock buf = os.allocate(n * 4L);
+        TaskBatch batch = os.newBatch();
+        batch.add(fill, (n + 1023) / 1024, 1024).argDouble(0, 2.5).argDouble(1, 0.5)
+                .refContiguous(0, buf, 0, DTypeCode.F32, n);
+        os.run(batch);
+        float[] got = new float[n];
+        os.download(MemorySegment.ofArray(got), buf, 0);
+        for (int i = 0; i < n; i++) {
+            assertEquals(Math.fma((float) i, 0.5f, 2.5f), got[i], "element " + i);
+        }
+        os.release(buf);
+    }
+}
