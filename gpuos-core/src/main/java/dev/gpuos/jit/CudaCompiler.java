@@ -1,0 +1,201 @@
+package dev.gpuos.jit;
+
+import dev.gpuos.cuda.NvJitLink;
+import dev.gpuos.cuda.Nvrtc;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.function.Supplier;
+import java.util.regex.Pattern;
+
+/**
+ * Compiles units to relocatable cubins with NVRTC and links cubins with nvJitLink, both through a
+ * {@link JitCache}. It only compiles and links: generating the sources belongs to the layers above.
+ *
+ * <p>Every unit is compiled with {@code -rdc=true} so that operators compiled at different times can be linked
+ * against the same worker code; the driver cannot load such a cubin until nvJitLink has resolved it, hence
+ * {@link #link}. There is no LTO: linking cubins is fast, and each unit's cubin stays cacheable on its own.
+ */
+public final class CudaCompiler {
+    private static final Pattern ARCH = Pattern.compile("sm_[0-9]{2,3}[af]?");
+
+    /** Versions of the tools, as "major.minor"; part of every key since a new compiler makes new code. */
+    public record ToolVersions(String nvrtc, String nvJitLink) {
+        public ToolVersions {
+            Objects.requireNonNull(nvrtc, "nvrtc");
+            Objects.requireNonNull(nvJitLink, "nvJitLink");
+        }
+
+        /** Asks the loaded libraries; throws CudaUnavailableException when either is missing. */
+        public static ToolVersions loaded() {
+            int[] r = Nvrtc.version();
+            int[] l = NvJitLink.version();
+            return new ToolVersions(r[0] + "." + r[1], l[0] + "." + l[1]);
+        }
+    }
+
+    /**
+     * Cumulative and most recent timings; a hit's time is the cache lookup, a miss's is lookup + tool + write.
+     * For cold/warm JIT numbers: {@code last*Nanos} after a miss is the cold cost, after a hit the warm one.
+     */
+    public record Timings(long compileHits, long compileMisses, long compileNanos, long lastCompileNanos,
+                          boolean lastCompileHit, long linkHits, long linkMisses, long linkNanos,
+                          long lastLinkNanos, boolean lastLinkHit) {
+    }
+
+    private final JitCache cache;
+    private final String arch;
+    private final int maxRegisters;
+    private final ToolVersions versions;
+    private final Object timingLock = new Object();
+    private Timings timings = new Timings(0, 0, 0, 0, false, 0, 0, 0, 0, false);
+
+    /**
+     * @param arch         a real architecture such as "sm_90" (see {@link #archFor})
+     * @param maxRegisters per-thread register cap passed as -maxrregcount, 16..255, or 0 for no cap
+     */
+    public CudaCompiler(JitCache cache, String arch, int maxRegisters) {
+        this(cache, arch, maxRegisters, ToolVersions.loaded());
+    }
+
+    public CudaCompiler(JitCache cache, String arch, int maxRegisters, ToolVersions versions) {
+        this.cache = Objects.requireNonNull(cache, "cache");
+        this.arch = Objects.requireNonNull(arch, "arch");
+        this.versions = Objects.requireNonNull(versions, "versions");
+        if (!ARCH.matcher(arch).matches()) {
+            throw new IllegalArgumentException("arch must be a real GPU architecture like sm_90 (NVRTC emits no"
+                    + " cubin for a virtual compute_XX one), got '" + arch + "'");
+        }
+        if (maxRegisters != 0 && (maxRegisters < 16 || maxRegisters > 255)) {
+            throw new IllegalArgumentException("maxRegisters must be 0 (no cap) or 16..255, got " + maxRegisters);
+        }
+        this.maxRegisters = maxRegisters;
+    }
+
+    /** "sm_" + major + minor, e.g. {9, 0} -> "sm_90". */
+    public static String archFor(int[] computeCapability) {
+        if (computeCapability.length != 2 || computeCapability[0] < 1 || computeCapability[1] < 0) {
+            throw new IllegalArgumentException("compute capability must be {major, minor}, got "
+                    + java.util.Arrays.toString(computeCapability));
+        }
+        return "sm_" + computeCapability[0] + computeCapability[1];
+    }
+
+    public String arch() {
+        return arch;
+    }
+
+    public int maxRegisters() {
+        return maxRegisters;
+    }
+
+    public ToolVersions versions() {
+        return versions;
+    }
+
+    public JitCache cache() {
+        return cache;
+    }
+
+    /** The full NVRTC command line for {@code unit}: fixed options first, then the unit's own. */
+    public List<String> compileOptions(CompileUnit unit) {
+        List<String> options = new ArrayList<>();
+        options.add("--gpu-architecture=" + arch);
+        options.add("-rdc=true");
+        if (maxRegisters != 0) {
+            options.add("-maxrregcount=" + maxRegisters);
+        }
+        options.add("--std=c++17");
+        options.add("-default-device");
+        options.addAll(unit.options());
+        return List.copyOf(options);
+    }
+
+    public List<String> linkOptions() {
+        return maxRegisters == 0 ? List.of("-arch=" + arch)
+                : List.of("-arch=" + arch, "-maxrregcount=" + maxRegisters);
+    }
+
+    public CacheKey compileKey(CompileUnit unit) {
+        return CacheKey.builder("nvrtc-rdc-cubin")
+                .text("nvrtc", versions.nvrtc())
+                .text("nvjitlink", versions.nvJitLink())
+                .text("arch", arch)
+                .texts("options", compileOptions(unit))
+                .text("name", unit.name())
+                .text("source", unit.source())
+                .entries("header", unit.headers())
+                .build();
+    }
+
+    /** Inputs enter by name, kind and SHA-256 of their bytes, in order (link order can matter). */
+    public CacheKey linkKey(List<NvJitLink.Input> inputs) {
+        CacheKey.Builder b = CacheKey.builder("nvjitlink-cubin")
+                .text("nvrtc", versions.nvrtc())
+                .text("nvjitlink", versions.nvJitLink())
+                .text("arch", arch)
+                .texts("options", linkOptions())
+                .text("inputs", Integer.toString(inputs.size()));
+        for (NvJitLink.Input input : inputs) {
+            b.text("input.name", input.name()).text("input.kind", input.kind().name())
+                    .bytes("input.sha256", JitCache.sha256(input.data()));
+        }
+        return b.build();
+    }
+
+    /** A relocatable cubin for {@code unit}, from the cache or NVRTC. Throws NvrtcException with the log. */
+    public byte[] compileRelocatable(CompileUnit unit) {
+        Objects.requireNonNull(unit, "unit");
+        return cached(compileKey(unit), true,
+                () -> Nvrtc.compile(unit.name(), unit.source(), unit.headers(), compileOptions(unit)).cubin());
+    }
+
+    /** One loadable cubin from {@code inputs}, from the cache or nvJitLink. Throws NvJitLinkException. */
+    public byte[] link(List<NvJitLink.Input> inputs) {
+        List<NvJitLink.Input> copy = List.copyOf(inputs);
+        if (copy.isEmpty()) {
+            throw new IllegalArgumentException("link needs at least one input");
+        }
+        return cached(linkKey(copy), false, () -> NvJitLink.link(copy, linkOptions()).cubin());
+    }
+
+    public Timings timings() {
+        synchronized (timingLock) {
+            return timings;
+        }
+    }
+
+    private byte[] cached(CacheKey key, boolean compile, Supplier<byte[]> produce) {
+        long start = System.nanoTime();
+        Optional<byte[]> hit = cache.get(key);
+        byte[] result;
+        if (hit.isPresent()) {
+            result = hit.get();
+        } else {
+            result = produce.get();
+            cache.put(key, result);
+        }
+        record(compile, hit.isPresent(), System.nanoTime() - start);
+        return result;
+    }
+
+    private void record(boolean compile, boolean hit, long nanos) {
+        synchronized (timingLock) {
+            Timings t = timings;
+            timings = compile
+                    ? new Timings(t.compileHits() + (hit ? 1 : 0), t.compileMisses() + (hit ? 0 : 1),
+                            t.compileNanos() + nanos, nanos, hit, t.linkHits(), t.linkMisses(), t.linkNanos(),
+                            t.lastLinkNanos(), t.lastLinkHit())
+                    : new Timings(t.compileHits(), t.compileMisses(), t.compileNanos(), t.lastCompileNanos(),
+                            t.lastCompileHit(), t.linkHits() + (hit ? 1 : 0), t.linkMisses() + (hit ? 0 : 1),
+                            t.linkNanos() + nanos, nanos, hit);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "CudaCompiler(" + arch + ", maxrregcount " + maxRegisters + ", NVRTC " + versions.nvrtc()
+                + ", nvJitLink " + versions.nvJitLink() + ", " + cache + ")";
+    }
+}

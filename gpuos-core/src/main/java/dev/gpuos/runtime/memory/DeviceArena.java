@@ -1,0 +1,475 @@
+package dev.gpuos.runtime.memory;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.PriorityQueue;
+import java.util.TreeMap;
+
+/**
+ * Sub-allocates device memory in Java so that nothing is returned to the driver while a worker kernel runs.
+ *
+ * <p><b>Why.</b> {@code cuMemFree} waits until the context is idle, and the persistent worker keeps it busy
+ * forever, so a free during normal operation would hang the runtime. {@code cuMemAlloc} does work while a
+ * kernel runs. The arena therefore takes large slabs from {@link DeviceMemory} and splits them with a binary
+ * buddy allocator (power-of-two classes from 256 bytes, so every block is 256-byte aligned); requests above
+ * the largest class get a dedicated allocation. Idle slabs and dedicated allocations go back to the device
+ * only in {@link #trim()} or {@link #close()}, which refuse unless {@link DeviceMemory#freeAllowed()}.
+ *
+ * <p><b>Reuse after completion.</b> A block released with {@code lastUseSeq} is reusable only once the
+ * completion watermark passes it ({@code completedSeq > lastUseSeq}); until then a task still queued on the
+ * GPU may read or write it. Pending blocks wait in a queue ordered by {@code lastUseSeq}, so
+ * {@link #advance(long)} only touches blocks that actually became reusable.
+ *
+ * <p><b>Threads.</b> One lock guards all state; the critical sections are a few array operations except when
+ * a new slab is requested from the device.
+ */
+public final class DeviceArena implements AutoCloseable {
+
+    public static final long DEFAULT_SLAB_BYTES = 64L << 20;
+    /** Smallest size class, and the alignment of every block. */
+    public static final long MIN_BLOCK_BYTES = 256;
+
+    /** A slab taken from the device; {@code freeBytes} is guarded by the arena lock. */
+    static final class Slab {
+        final long base;
+        final long bytes;
+        long freeBytes;
+
+        Slab(long base, long bytes) {
+            this.base = base;
+            this.bytes = bytes;
+            this.freeBytes = bytes;
+        }
+    }
+
+    private final DeviceMemory device;
+    private final long slabBytes;
+    private final long largestClassBytes;
+    /** Buddy order of a whole slab: slabBytes = MIN_BLOCK_BYTES << slabOrder. */
+    private final int slabOrder;
+
+    private final Object lock = new Object();
+    // Everything below is guarded by lock, except completedSeq, which is also read without it.
+    private final FreeBlockSet[] freeByOrder;
+    private final List<Slab> slabs = new ArrayList<>();
+    private final PriorityQueue<DeviceBlock> pending =
+            new PriorityQueue<>(Comparator.comparingLong((DeviceBlock b) -> b.lastUseSeq));
+    /** Idle dedicated allocations: capacity to addresses. */
+    private final TreeMap<Long, ArrayDeque<Long>> idleDedicated = new TreeMap<>();
+    /** Every dedicated allocation held from the device (live, pending or idle): address to bytes. */
+    private final Map<Long, Long> dedicatedRegions = new HashMap<>();
+    private volatile long completedSeq;
+    private long bytesInUse;
+    private long blocksInUse;
+    private long bytesPendingReuse;
+    private long slabBytesHeld;
+    private long dedicatedBytesHeld;
+    private long allocations;
+    private long releases;
+    private boolean closed;
+
+    /** An arena with 64 MiB slabs whose largest size class is half a slab. */
+    public DeviceArena(DeviceMemory device) {
+        this(device, DEFAULT_SLAB_BYTES, DEFAULT_SLAB_BYTES / 2);
+    }
+
+    /**
+     * @param slabBytes         bytes requested from the device per slab; a power of two, at least 256
+     * @param largestClassBytes requests above this get a dedicated allocation; a power of two in
+     *                          [256, slabBytes]. Half a slab bounds the waste of one class block at 2x.
+     */
+    public DeviceArena(DeviceMemory device, long slabBytes, long largestClassBytes) {
+        this.device = Objects.requireNonNull(device, "device");
+        if (slabBytes < MIN_BLOCK_BYTES || Long.bitCount(slabBytes) != 1) {
+            throw new IllegalArgumentException("slabBytes must be a power of two >= " + MIN_BLOCK_BYTES
+                    + ", got " + slabBytes);
+        }
+        if (largestClassBytes < MIN_BLOCK_BYTES || largestClassBytes > slabBytes
+                || Long.bitCount(largestClassBytes) != 1) {
+            throw new IllegalArgumentException("largestClassBytes must be a power of two in [" + MIN_BLOCK_BYTES
+                    + ", " + slabBytes + "], got " + largestClassBytes);
+        }
+        this.slabBytes = slabBytes;
+        this.largestClassBytes = largestClassBytes;
+        this.slabOrder = orderOf(slabBytes);
+        this.freeByOrder = new FreeBlockSet[slabOrder + 1];
+        for (int i = 0; i <= slabOrder; i++) {
+            freeByOrder[i] = new FreeBlockSet();
+        }
+    }
+
+    /** The size class a request of {@code bytes} is rounded up to (for requests up to the largest class). */
+    static long sizeClassOf(long bytes) {
+        return MIN_BLOCK_BYTES << orderOf(bytes);
+    }
+
+    /** Buddy order: the smallest k with (256 << k) >= bytes. */
+    private static int orderOf(long bytes) {
+        if (bytes <= MIN_BLOCK_BYTES) {
+            return 0;
+        }
+        return 64 - Long.numberOfLeadingZeros(bytes - 1) - 8;
+    }
+
+    /**
+     * Hands out a block of at least {@code bytes}, 256-byte aligned.
+     *
+     * @throws DeviceOutOfMemoryException when neither reusable blocks nor the device can supply it; the arena
+     *                                    stays usable and later requests succeed once blocks are released
+     */
+    public DeviceBlock allocate(long bytes) {
+        if (bytes <= 0) {
+            throw new IllegalArgumentException("bytes must be positive, got " + bytes);
+        }
+        if (bytes > largestClassBytes) {
+            return allocateDedicated(bytes);
+        }
+        int order = orderOf(bytes);
+        synchronized (lock) {
+            requireOpen();
+            DeviceBlock block = carve(order, bytes);
+            if (block == null) {
+                reclaim();
+                block = carve(order, bytes);
+            }
+            if (block == null) {
+                addSlab(bytes);
+                block = carve(order, bytes);
+            }
+            return handOut(block);
+        }
+    }
+
+    /**
+     * Gives a block back. It is reused only once {@code completedSeq > lastUseSeq}, i.e. after every task that
+     * used it has completed; {@code lastUseSeq < 0} means no task used it, so it is reusable at once.
+     *
+     * @throws IllegalStateException if the block was already released or the arena is closed
+     */
+    public void release(DeviceBlock block, long lastUseSeq) {
+        Objects.requireNonNull(block, "block");
+        if (block.arena != this) {
+            throw new IllegalArgumentException(block + " belongs to another arena");
+        }
+        synchronized (lock) {
+            requireOpen();
+            if (block.isReleased()) {
+                throw new IllegalStateException("double release of " + block);
+            }
+            block.markReleased();
+            releases++;
+            blocksInUse--;
+            bytesInUse -= block.capacity();
+            if (lastUseSeq < completedSeq) {
+                makeReusable(block);
+            } else {
+                block.lastUseSeq = lastUseSeq;
+                pending.add(block);
+                bytesPendingReuse += block.capacity();
+            }
+        }
+    }
+
+    /**
+     * Moves the completion watermark: every task with seq &lt; {@code completedSeq} is complete. Blocks whose
+     * last use is below it become reusable. A watermark lower than one already seen is ignored.
+     */
+    public void advance(long completedSeq) {
+        if (completedSeq <= this.completedSeq) {
+            return;
+        }
+        synchronized (lock) {
+            if (completedSeq <= this.completedSeq) {
+                return;
+            }
+            this.completedSeq = completedSeq;
+            if (!closed) {
+                reclaim();
+            }
+        }
+    }
+
+    /** The highest watermark passed to {@link #advance(long)}. */
+    public long completedSeq() {
+        return completedSeq;
+    }
+
+    /**
+     * Returns wholly free slabs and idle dedicated allocations to the device.
+     *
+     * @return bytes returned to the device
+     * @throws IllegalStateException while a worker kernel runs ({@link DeviceMemory#freeAllowed()} is false)
+     */
+    public long trim() {
+        synchronized (lock) {
+            if (closed) {
+                return 0;
+            }
+            requireFreeAllowed("trim");
+            return trimLocked();
+        }
+    }
+
+    /**
+     * Returns every slab and dedicated allocation to the device, including those of blocks never released:
+     * like a scope, closing the arena ends the life of everything it handed out. Idempotent.
+     *
+     * @throws IllegalStateException while a worker kernel runs
+     */
+    @Override
+    public void close() {
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            requireFreeAllowed("close");
+            // Freed one at a time, forgetting each only after the driver accepted it, so a failure part-way
+            // leaves the arena describing exactly what it still holds.
+            for (Iterator<Slab> it = slabs.iterator(); it.hasNext(); ) {
+                Slab slab = it.next();
+                device.free(slab.base);
+                it.remove();
+                slabBytesHeld -= slab.bytes;
+            }
+            for (Iterator<Map.Entry<Long, Long>> it = dedicatedRegions.entrySet().iterator(); it.hasNext(); ) {
+                Map.Entry<Long, Long> region = it.next();
+                device.free(region.getKey());
+                it.remove();
+                dedicatedBytesHeld -= region.getValue();
+            }
+            for (FreeBlockSet set : freeByOrder) {
+                while (set.size() > 0) {
+                    set.remove(set.addressAt(set.size() - 1));
+                }
+            }
+            pending.clear();
+            bytesPendingReuse = 0;
+            idleDedicated.clear();
+            closed = true;
+        }
+    }
+
+    public ArenaStats stats() {
+        synchronized (lock) {
+            return statsLocked();
+        }
+    }
+
+    public long slabBytes() {
+        return slabBytes;
+    }
+
+    public long largestClassBytes() {
+        return largestClassBytes;
+    }
+
+    @Override
+    public String toString() {
+        return "DeviceArena[slabBytes=" + slabBytes + ", largestClassBytes=" + largestClassBytes + ", "
+                + stats() + "]";
+    }
+
+    private ArenaStats statsLocked() {
+        return new ArenaStats(bytesInUse, blocksInUse, bytesPendingReuse, slabBytesHeld, dedicatedBytesHeld,
+                allocations, releases);
+    }
+
+    private DeviceBlock handOut(DeviceBlock block) {
+        allocations++;
+        blocksInUse++;
+        bytesInUse += block.capacity();
+        return block;
+    }
+
+    /** Takes a free block of {@code order}, splitting a larger one if needed; null if none is free. */
+    private DeviceBlock carve(int order, long size) {
+        for (int j = order; j <= slabOrder; j++) {
+            FreeBlockSet set = freeByOrder[j];
+            int count = set.size();
+            if (count == 0) {
+                continue;
+            }
+            long address = set.addressAt(count - 1);
+            Slab slab = set.ownerAt(count - 1);
+            set.remove(address);
+            while (j > order) {
+                j--;
+                freeByOrder[j].add(address + (MIN_BLOCK_BYTES << j), slab);
+            }
+            long capacity = MIN_BLOCK_BYTES << order;
+            slab.freeBytes -= capacity;
+            return new DeviceBlock(this, slab, order, address, size, capacity);
+        }
+        return null;
+    }
+
+    private void makeReusable(DeviceBlock block) {
+        Slab slab = block.slab;
+        if (slab == null) {
+            idleDedicated.computeIfAbsent(block.capacity(), k -> new ArrayDeque<>()).push(block.address());
+            return;
+        }
+        slab.freeBytes += block.capacity();
+        long address = block.address();
+        int order = block.order;
+        // Coalesce with the buddy while it is free at the same order; buddies are relative to the slab base
+        // because the driver aligns slabs only to 256 bytes, not to their size.
+        while (order < slabOrder) {
+            long buddy = slab.base + ((address - slab.base) ^ (MIN_BLOCK_BYTES << order));
+            if (!freeByOrder[order].remove(buddy)) {
+                break;
+            }
+            address = Math.min(address, buddy);
+            order++;
+        }
+        freeByOrder[order].add(address, slab);
+    }
+
+    private void reclaim() {
+        while (!pending.isEmpty() && pending.peek().lastUseSeq < completedSeq) {
+            DeviceBlock block = pending.poll();
+            bytesPendingReuse -= block.capacity();
+            makeReusable(block);
+        }
+    }
+
+    private void addSlab(long requested) {
+        long base = allocateFromDevice(slabBytes, requested, "a new " + slabBytes + "-byte slab");
+        if ((base & (MIN_BLOCK_BYTES - 1)) != 0) {
+            throw new IllegalStateException("device returned slab address 0x" + Long.toHexString(base)
+                    + ", which is not " + MIN_BLOCK_BYTES + "-byte aligned (the slab is kept, unused)");
+        }
+        Slab slab = new Slab(base, slabBytes);
+        slabs.add(slab);
+        slabBytesHeld += slabBytes;
+        freeByOrder[slabOrder].add(base, slab);
+    }
+
+    private DeviceBlock allocateDedicated(long bytes) {
+        if (bytes > Long.MAX_VALUE - MIN_BLOCK_BYTES) {
+            throw new IllegalArgumentException("cannot allocate " + bytes + " bytes");
+        }
+        long capacity = (bytes + MIN_BLOCK_BYTES - 1) & -MIN_BLOCK_BYTES;
+        synchronized (lock) {
+            requireOpen();
+            // Reuse an idle allocation if it wastes at most half of itself.
+            Long idle = takeIdleDedicated(capacity, 2 * capacity);
+            if (idle == null) {
+                reclaim();
+                idle = takeIdleDedicated(capacity, 2 * capacity);
+            }
+            long address;
+            if (idle != null) {
+                address = idle;
+            } else {
+                try {
+                    address = allocateFromDevice(capacity, bytes, "a dedicated " + capacity + "-byte allocation");
+                    dedicatedRegions.put(address, capacity);
+                    dedicatedBytesHeld += capacity;
+                } catch (DeviceOutOfMemoryException e) {
+                    // Better to waste part of a larger idle allocation than to fail.
+                    Long larger = takeIdleDedicated(capacity, Long.MAX_VALUE);
+                    if (larger == null) {
+                        throw e;
+                    }
+                    address = larger;
+                }
+            }
+            return handOut(new DeviceBlock(this, null, -1, address, bytes, dedicatedRegions.get(address)));
+        }
+    }
+
+    /** Removes and returns an idle dedicated allocation with capacity in [min, max], or null. */
+    private Long takeIdleDedicated(long min, long max) {
+        Map.Entry<Long, ArrayDeque<Long>> entry = idleDedicated.ceilingEntry(min);
+        if (entry == null || entry.getKey() > max) {
+            return null;
+        }
+        Long address = entry.getValue().pop();
+        if (entry.getValue().isEmpty()) {
+            idleDedicated.remove(entry.getKey());
+        }
+        return address;
+    }
+
+    /** Asks the device for memory; when it is full and freeing is allowed, trims and asks once more. */
+    private long allocateFromDevice(long deviceBytes, long requested, String what) {
+        try {
+            return device.allocate(deviceBytes);
+        } catch (DeviceOutOfMemoryException first) {
+            if (device.freeAllowed() && trimLocked() > 0) {
+                try {
+                    return device.allocate(deviceBytes);
+                } catch (DeviceOutOfMemoryException second) {
+                    throw outOfMemory(requested, what, second);
+                }
+            }
+            throw outOfMemory(requested, what, first);
+        }
+    }
+
+    private DeviceOutOfMemoryException outOfMemory(long requested, String what, DeviceOutOfMemoryException cause) {
+        long free = device.freeBytes();
+        String hint = device.freeAllowed() ? ""
+                : "; idle memory cannot be returned to the device while a worker kernel runs";
+        return new DeviceOutOfMemoryException(requested, free, "cannot allocate " + requested + " bytes: needed "
+                + what + " but the device has " + free + " of " + device.totalBytes() + " bytes free; arena "
+                + statsLocked() + hint, cause);
+    }
+
+    private long trimLocked() {
+        long returned = 0;
+        for (Iterator<Slab> it = slabs.iterator(); it.hasNext(); ) {
+            Slab slab = it.next();
+            if (slab.freeBytes != slab.bytes) {
+                continue;
+            }
+            freeToDevice(slab.base);
+            if (!freeByOrder[slabOrder].remove(slab.base)) {
+                throw new AssertionError("wholly free slab 0x" + Long.toHexString(slab.base)
+                        + " is missing from the top-order free set");
+            }
+            it.remove();
+            slabBytesHeld -= slab.bytes;
+            returned += slab.bytes;
+        }
+        while (!idleDedicated.isEmpty()) {
+            Map.Entry<Long, ArrayDeque<Long>> entry = idleDedicated.firstEntry();
+            long address = entry.getValue().peek();
+            freeToDevice(address);
+            entry.getValue().pop();
+            if (entry.getValue().isEmpty()) {
+                idleDedicated.remove(entry.getKey());
+            }
+            dedicatedRegions.remove(address);
+            dedicatedBytesHeld -= entry.getKey();
+            returned += entry.getKey();
+        }
+        return returned;
+    }
+
+    /** The only path to {@link DeviceMemory#free} besides close, which checks the same condition first. */
+    private void freeToDevice(long address) {
+        requireFreeAllowed("free device memory");
+        device.free(address);
+    }
+
+    private void requireFreeAllowed(String action) {
+        if (!device.freeAllowed()) {
+            throw new IllegalStateException("cannot " + action + " while a worker kernel runs: the driver's free "
+                    + "waits for the context to go idle, which would block forever; park the worker first");
+        }
+    }
+
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("arena is closed");
+        }
+    }
+}

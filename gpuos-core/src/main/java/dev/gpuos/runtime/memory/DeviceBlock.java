@@ -1,0 +1,67 @@
+package dev.gpuos.runtime.memory;
+
+/**
+ * A piece of device memory handed out by a {@link DeviceArena}: 256-byte aligned, {@link #capacity()} bytes
+ * long, of which the caller asked for {@link #size()}.
+ *
+ * <p>A block is released exactly once, through {@link DeviceArena#release(DeviceBlock, long)}; the arena keeps
+ * the bookkeeping fields below and mutates them only under its lock.
+ */
+public final class DeviceBlock {
+
+    private final long address;
+    private final long size;
+    private final long capacity;
+    final DeviceArena arena;
+    /** The slab this block was carved from, or null for a dedicated allocation. */
+    final DeviceArena.Slab slab;
+    /** Buddy order within the slab (capacity = 256 << order); -1 for dedicated blocks. */
+    final int order;
+    /** Written under the arena lock; volatile so {@link #isReleased()} is meaningful from any thread. */
+    private volatile boolean released;
+    /** The block may be reused once completedSeq > lastUseSeq; set under the arena lock at release. */
+    long lastUseSeq;
+
+    DeviceBlock(DeviceArena arena, DeviceArena.Slab slab, int order, long address, long size, long capacity) {
+        this.arena = arena;
+        this.slab = slab;
+        this.order = order;
+        this.address = address;
+        this.size = size;
+        this.capacity = capacity;
+    }
+
+    /** Device address of the first byte; a multiple of 256. */
+    public long address() {
+        return address;
+    }
+
+    /** Bytes the caller asked for. */
+    public long size() {
+        return size;
+    }
+
+    /** Bytes actually reserved: the size class, or the dedicated allocation's size. */
+    public long capacity() {
+        return capacity;
+    }
+
+    /** True for a large request that got its own device allocation instead of a piece of a slab. */
+    public boolean isDedicated() {
+        return slab == null;
+    }
+
+    public boolean isReleased() {
+        return released;
+    }
+
+    void markReleased() {
+        released = true;
+    }
+
+    @Override
+    public String toString() {
+        return "DeviceBlock[address=0x" + Long.toHexString(address) + ", size=" + size + ", capacity=" + capacity
+                + (slab == null ? ", dedicated" : "") + (released ? ", released" : "") + "]";
+    }
+}

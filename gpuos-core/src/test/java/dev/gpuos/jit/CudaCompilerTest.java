@@ -1,0 +1,97 @@
+package dev.gpuos.jit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+
+import dev.gpuos.cuda.CudaUnavailableException;
+import dev.gpuos.cuda.NvJitLink;
+import dev.gpuos.cuda.Nvrtc;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CudaCompilerTest {
+    private static final CudaCompiler.ToolVersions V = new CudaCompiler.ToolVersions("13.0", "13.0");
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void archComesFromComputeCapability() {
+        assertEquals("sm_90", CudaCompiler.archFor(new int[] {9, 0}));
+        assertEquals("sm_100", CudaCompiler.archFor(new int[] {10, 0}));
+        assertEquals("sm_86", CudaCompiler.archFor(new int[] {8, 6}));
+        assertThrows(IllegalArgumentException.class, () -> CudaCompiler.archFor(new int[] {9}));
+    }
+
+    @Test
+    void rejectsVirtualArchAndImpossibleRegisterCaps() {
+        IllegalArgumentException arch = assertThrows(IllegalArgumentException.class,
+                () -> new CudaCompiler(JitCache.disabled(), "compute_90", 128, V));
+        assertTrue(arch.getMessage().contains("'compute_90'"), arch.getMessage());
+        IllegalArgumentException regs = assertThrows(IllegalArgumentException.class,
+                () -> new CudaCompiler(JitCache.disabled(), "sm_90", 300, V));
+        assertTrue(regs.getMessage().contains("got 300"), regs.getMessage());
+        new CudaCompiler(JitCache.disabled(), "sm_90a", 0, V);
+    }
+
+    @Test
+    void optionsAreFixedPrefixThenUnitOptions() {
+        CudaCompiler c = new CudaCompiler(JitCache.disabled(), "sm_90", 128, V);
+        CompileUnit u = new CompileUnit("k.cu", "", Map.of(), List.of("-DTILE=64", "-lineinfo"));
+        assertEquals(List.of("--gpu-architecture=sm_90", "-rdc=true", "-maxrregcount=128", "--std=c++17",
+                "-default-device", "-DTILE=64", "-lineinfo"), c.compileOptions(u));
+        assertEquals(List.of("-arch=sm_90", "-maxrregcount=128"), c.linkOptions());
+        assertEquals(List.of("-arch=sm_90"), new CudaCompiler(JitCache.disabled(), "sm_90", 0, V).linkOptions());
+    }
+
+    @Test
+    void headerOrderIsPreservedByCompileUnit() {
+        Map<String, String> ordered = new java.util.LinkedHashMap<>();
+        for (int i = 9; i >= 0; i--) {
+            ordered.put("h" + i + ".cuh", "" + i);
+        }
+        CompileUnit u = new CompileUnit("k.cu", "", ordered, List.of());
+        assertEquals(List.copyOf(ordered.keySet()), List.copyOf(u.headers().keySet()));
+    }
+
+    @Test
+    void cachedArtifactsAreServedWithoutTouchingTheTools() {
+        JitCache cache = JitCache.at(dir);
+        CudaCompiler c = new CudaCompiler(cache, "sm_90", 128, V);
+        CompileUnit u = new CompileUnit("op.cu", "__device__ float op(float x) { return x; }");
+        byte[] fakeCubin = {0x7f, 'E', 'L', 'F', 1, 2, 3};
+        cache.put(c.compileKey(u), fakeCubin);
+        assertArrayEquals(fakeCubin, c.compileRelocatable(u));
+
+        List<NvJitLink.Input> inputs = List.of(new NvJitLink.Input("op.cu", fakeCubin, NvJitLink.Kind.CUBIN));
+        byte[] fakeLinked = {9, 8, 7};
+        cache.put(c.linkKey(inputs), fakeLinked);
+        assertArrayEquals(fakeLinked, c.link(inputs));
+
+        CudaCompiler.Timings t = c.timings();
+        assertEquals(1, t.compileHits());
+        assertEquals(0, t.compileMisses());
+        assertTrue(t.lastCompileHit());
+        assertEquals(1, t.linkHits());
+        assertTrue(t.lastLinkHit());
+        assertTrue(t.compileNanos() >= t.lastCompileNanos() && t.lastCompileNanos() > 0, t.toString());
+    }
+
+    @Test
+    void missWithoutNvrtcReportsTheMissingLibraryAndCountsTheMiss() {
+        assumeFalse(Nvrtc.isAvailable(), "NVRTC is present; the GPU tests cover the real miss path");
+        CudaCompiler c = new CudaCompiler(JitCache.at(dir), "sm_90", 128, V);
+        CudaUnavailableException e = assertThrows(CudaUnavailableException.class,
+                () -> c.compileRelocatable(new CompileUnit("k.cu", "__global__ void k() {}")));
+        assertTrue(e.getMessage().contains("NVRTC"), e.getMessage());
+        assertFalse(c.timings().lastCompileHit());
+        assertEquals(0, c.cache().stats().writes(), "nothing may be cached for a failed compile");
+    }
+}
