@@ -1,6 +1,8 @@
 package dev.gpuos;
 
+import dev.gpuos.cuda.CudaOutOfMemoryException;
 import dev.gpuos.cuda.Driver;
+import dev.gpuos.runtime.memory.DeviceOutOfMemoryException;
 import dev.gpuos.runtime.DeviceRuntime;
 import dev.gpuos.runtime.memory.DeviceMemory;
 
@@ -15,7 +17,13 @@ final class CudaDeviceMemory implements DeviceMemory {
     @Override
     public long allocate(long bytes) {
         runtime.makeCurrent();
-        return Driver.memAlloc(bytes);
+        try {
+            return Driver.memAlloc(bytes);
+        } catch (CudaOutOfMemoryException e) {
+            long free = Driver.memGetInfo()[0];
+            throw new DeviceOutOfMemoryException(bytes, free, "cuMemAlloc of " + bytes + " bytes failed with "
+                    + free + " bytes free on the device", e);
+        }
     }
 
     @Override

@@ -14,6 +14,8 @@ import dev.gpuos.runtime.TaskQueue;
 import dev.gpuos.runtime.memory.DeviceArena;
 import dev.gpuos.runtime.memory.DeviceBlock;
 import dev.gpuos.runtime.ops.AliasTable;
+import dev.gpuos.runtime.ops.Slot;
+import dev.gpuos.runtime.ops.SlotPlan;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.AbstractMap;
@@ -88,9 +90,9 @@ public final class GpuOS implements AutoCloseable {
         try {
             int[] cc = Driver.computeCapability(runtime.deviceHandle());
             String arch = "sm_" + cc[0] + cc[1];
-            JitCache cache = options.cacheDir() == null ? JitCache.defaultCache() : new JitCache(options.cacheDir());
+            JitCache cache = options.cacheDir() == null ? JitCache.openDefault() : JitCache.at(options.cacheDir());
             this.builder = new GenerationBuilder(new CudaCompiler(cache, arch, options.maxRegisters()));
-            this.arena = new DeviceArena(new CudaDeviceMemory(runtime), options.slabBytes());
+            this.arena = new DeviceArena(new CudaDeviceMemory(runtime), options.slabBytes(), options.slabBytes() / 2);
             GenerationImage first = builder.build(new TreeMap<>());
             lastBuildNanos = first.buildNanos();
             runtime.launch(first);
@@ -154,18 +156,21 @@ public final class GpuOS implements AutoCloseable {
     }
 
     private OperatorRef install(String name, String source, boolean replacing) {
-        AliasTable.SlotPlan plan = aliases.begin(name, source);
+        SlotPlan plan = aliases.begin(name, source);
         try {
             builder.compileOperator(plan.slot(), name, source); // fail fast with NVRTC's log, before any pause
             SortedMap<Integer, Map.Entry<String, String>> live = new TreeMap<>();
+            List<Slot> liveSlots = new ArrayList<>();
             runtime.queue().underSubmitLock(() -> {
-                for (AliasTable.Slot s : aliases.liveSlots(runtime.queue().completed())) {
-                    live.put(s.slot(), new AbstractMap.SimpleImmutableEntry<>(s.name(), s.source()));
+                for (Slot s : aliases.liveSlots(runtime.queue().completed())) {
+                    live.put(s.index(), new AbstractMap.SimpleImmutableEntry<>(s.name(), s.source()));
+                    liveSlots.add(s);
                 }
             });
             GenerationImage image = builder.build(live);
             lastBuildNanos = image.buildNanos();
             lastPauseNanos = runtime.swap(image);
+            aliases.generationLoaded(liveSlots);
             swaps.incrementAndGet();
         } catch (RuntimeException | Error e) {
             aliases.abort(plan);
@@ -191,8 +196,7 @@ public final class GpuOS implements AutoCloseable {
     }
 
     private String nameOfSlot(int slot) {
-        String name = aliases.nameOfSlot(slot);
-        return name == null ? "no operator" : name;
+        return aliases.slotOwner(slot).map(v -> v.name() + " v" + v.version()).orElse("no operator");
     }
 
     // ---- tasks
@@ -287,11 +291,11 @@ public final class GpuOS implements AutoCloseable {
     // ---- introspection
 
     public record Stats(DeviceRuntime.GenerationInfo generation, long swaps, long lastPauseNanos, long lastBuildNanos,
-                        CudaCompiler.Stats jit, long completed, long submitted) {}
+                        CudaCompiler.Timings jit, long completed, long submitted) {}
 
     public Stats stats() {
         return new Stats(runtime.generationInfo(), swaps.get(), lastPauseNanos, lastBuildNanos,
-                builder.compiler().stats(), runtime.queue().completed(), runtime.queue().submitted());
+                builder.compiler().timings(), runtime.queue().completed(), runtime.queue().submitted());
     }
 
     public String deviceName() {
@@ -335,8 +339,8 @@ public final class GpuOS implements AutoCloseable {
 
     List<Integer> liveSlotsForTest() {
         List<Integer> out = new ArrayList<>();
-        for (AliasTable.Slot s : aliases.liveSlots(runtime.queue().completed())) {
-            out.add(s.slot());
+        for (Slot s : aliases.liveSlots(runtime.queue().completed())) {
+            out.add(s.index());
         }
         return out;
     }

@@ -8,7 +8,7 @@ import java.util.TreeMap;
  * Host-side reader of the fault records the agent mirrors into {@link HostControl}. Faults are kept by seq so
  * that whoever waits for a range of tasks can learn whether one of them faulted.
  */
-final class FaultLog {
+public final class FaultLog {
     private static final int KEEP = 4096;
 
     private final HostControl control;
@@ -18,7 +18,7 @@ final class FaultLog {
     private long lost;
 
     /** Names operator slots in fault messages. */
-    interface OperatorNames {
+    public interface OperatorNames {
         String nameOf(int slot);
     }
 

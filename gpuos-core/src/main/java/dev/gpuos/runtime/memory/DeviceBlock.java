@@ -7,7 +7,7 @@ package dev.gpuos.runtime.memory;
  * <p>A block is released exactly once, through {@link DeviceArena#release(DeviceBlock, long)}; the arena keeps
  * the bookkeeping fields below and mutates them only under its lock.
  */
-public final class DeviceBlock {
+public final class DeviceBlock implements dev.gpuos.runtime.DeviceBuffer {
 
     private final long address;
     private final long size;
@@ -32,6 +32,7 @@ public final class DeviceBlock {
     }
 
     /** Device address of the first byte; a multiple of 256. */
+    @Override
     public long address() {
         return address;
     }
@@ -53,6 +54,17 @@ public final class DeviceBlock {
 
     public boolean isReleased() {
         return released;
+    }
+
+    /** Usable bytes: the size asked for (tasks are bounds-checked against this). */
+    @Override
+    public long byteSize() {
+        return size;
+    }
+
+    @Override
+    public boolean isLive() {
+        return !released;
     }
 
     void markReleased() {
