@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# usage: scripts/gpu-check.sh JAVA_BIN OUT_DIR
+#
+# The whole GPU check, run on the GPU machine from a tree packed by scripts/device-pack.sh (jars in .dist/):
+#   nvidia-smi   what GPU and driver the machine has
+#   junit-gpu    the core tests tagged "gpu"                    (JUnit console launcher over the test classes)
+#   junit-rest   every other core test, as Surefire selects them
+#   bench        ./gpuos bench --out bench/                     (when the command line has a bench command)
+#   pytorch      bench/pytorch/run.py --out bench/              (when present and python3 exists)
+# Each step runs under `timeout`, its exit status is recorded, and a table closes the run. Exits non-zero
+# if any step failed or timed out.
+#
+# The device returns at most 8 files from OUT_DIR, so loose files live in a work folder under /tmp and OUT_DIR
+# gets exactly: gpu-check.log (everything printed), summary.txt (the table), results.tgz (reports, logs,
+# bench output). The log and summary grow as steps finish, so a run killed from outside still says how far
+# it got.
+#
+# Environment:
+#   GPUOS_CHECK_STEPS      steps to run, in order (default: "nvidia-smi junit-gpu junit-rest bench pytorch")
+#   GPUOS_CHECK_BUDGET_S   seconds for the whole check, bundling included (default 560: a device command
+#                          is killed at 600 s); each step's timeout is cut to what is left
+#   GPUOS_ALLOW_GPU_SKIPS  1: do not fail junit-gpu when gpu tests skip although nvidia-smi sees a GPU
+set -uo pipefail
+
+if (( $# != 2 )); then
+  echo "usage: $0 JAVA_BIN OUT_DIR" >&2
+  exit 2
+fi
+JAVA=$1
+OUT=$2
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DIST=$ROOT/.dist
+STEPS=${GPUOS_CHECK_STEPS:-nvidia-smi junit-gpu junit-rest bench pytorch}
+BUDGET=${GPUOS_CHECK_BUDGET_S:-560}
+RESERVE=20   # seconds kept back for the summary and the bundle
+JVM_FLAGS=(--enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xmx16g)
+# Surefire's default selection (Test*, *Test, *Tests, *TestCase; no nested classes), so both runs agree.
+JUNIT_CLASSES='^([^$]*\.)?(Test[^.$]*|[^.$]*(Test|Tests|TestCase))$'
+
+START=$SECONDS
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+LOG=$OUT/gpu-check.log
+SUMMARY=$OUT/summary.txt
+WORK=$(mktemp -d /tmp/gpu-check.XXXXXX)
+: > "$LOG"
+: > "$SUMMARY"
+ROWS=$WORK/steps.tsv
+: > "$ROWS"
+GPU_SEEN=0
+
+say() { printf '%s\n' "$*" | tee -a "$LOG"; }
+
+# record NAME STATUS RC SECONDS NOTE: a table row; FAIL and TIMEOUT make the check fail.
+record() {
+  printf '%s\t%s\t%s\t%s\t%s\n' "$@" >> "$ROWS"
+  printf '%-11s %-8s %-4s %5ss  %s\n' "$@" >> "$SUMMARY"
+  say "--- $1: $2 (rc $3, $4 s) $5"
+}
+
+HAVE_TIMEOUT=1
+command -v timeout >/dev/null 2>&1 || HAVE_TIMEOUT=0
+
+# run_step NAME LIMIT_S SIGNAL CMD...: runs CMD under the time left, output to the log and WORK/NAME.log.
+# At the limit CMD gets SIGNAL, then SIGKILL 10 s later: QUIT makes a JVM print its thread dump first, which
+# is what tells a hung kernel wait from a slow test.
+# Sets STEP_RC and STEP_SECONDS; STEP_RC is 124 on timeout, -1 when no time was left to start.
+run_step() {
+  local name=$1 limit=$2 signal=$3
+  shift 3
+  local left=$(( BUDGET - (SECONDS - START) - RESERVE ))
+  STEP_SECONDS=0
+  if (( left < 5 )); then
+    STEP_RC=-1
+    return
+  fi
+  (( limit > left )) && limit=$left
+  say ""
+  say "=== $name (timeout ${limit}s) $(date -u +%H:%M:%S)"
+  say "\$ $*"
+  local t0=$SECONDS
+  if (( HAVE_TIMEOUT )); then
+    timeout --signal="$signal" --kill-after=10 "$limit" "$@" < /dev/null 2>&1 | tee -a "$LOG" > "$WORK/$name.log"
+  else
+    "$@" < /dev/null 2>&1 | tee -a "$LOG" > "$WORK/$name.log"
+  fi
+  STEP_RC=${PIPESTATUS[0]}
+  # 124: timeout's own report; 131 (QUIT) and 137 (KILL): a JVM that died of the signals timeout sent.
+  if (( HAVE_TIMEOUT )) && (( STEP_RC == 131 || STEP_RC == 137 )) && (( SECONDS - t0 >= limit )); then
+    STEP_RC=124
+  fi
+  STEP_SECONDS=$(( SECONDS - t0 ))
+}
+
+# Turns STEP_RC into a table row; NOTE explains a success or a failure.
+finish_step() {
+  local name=$1 note=$2
+  if (( STEP_RC == -1 )); then
+    record "$name" TIMEOUT - 0 "not started: the ${BUDGET}s budget was spent"
+  elif (( STEP_RC == 124 )); then
+    record "$name" TIMEOUT 124 "$STEP_SECONDS" "killed by timeout; see $name.log. $note"
+  elif (( STEP_RC == 0 )); then
+    record "$name" ok 0 "$STEP_SECONDS" "$note"
+  else
+    record "$name" FAIL "$STEP_RC" "$STEP_SECONDS" "$note"
+  fi
+}
+
+# The count JUnit's console launcher prints in its closing box, e.g. "[  12 tests successful  ]".
+junit_count() {
+  local n
+  n=$(grep -Eo "\[ *[0-9]+ $2 " "$1" | tail -1 | grep -Eo '[0-9]+')
+  printf '%s\n' "${n:-?}"
+}
+
+step_nvidia_smi() {
+  if ! command -v nvidia-smi >/dev/null 2>&1; then
+    record nvidia-smi absent - 0 "nvidia-smi not found: no NVIDIA driver here, gpu tests will skip"
+    return
+  fi
+  run_step nvidia-smi 30 TERM bash -c 'nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader && nvidia-smi'
+  local gpu
+  gpu=$(head -1 "$WORK/nvidia-smi.log" 2>/dev/null)
+  (( STEP_RC == 0 )) && GPU_SEEN=1
+  finish_step nvidia-smi "${gpu:-no output}"
+}
+
+step_junit() {   # NAME TAG-OPTION LIMIT
+  local name=$1 tag_option=$2 limit=$3
+  local cp="$DIST/junit-platform-console-standalone.jar:$DIST/gpuos-core-tests:$DIST/gpuos-core.jar:$DIST/test-lib/*:$DIST/lib/*"
+  run_step "$name" "$limit" QUIT "$JAVA" "${JVM_FLAGS[@]}" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
+    --disable-banner --disable-ansi-colors --details=testfeed \
+    --scan-class-path="$DIST/gpuos-core-tests" --include-classname="$JUNIT_CLASSES" "$tag_option" \
+    --reports-dir="$WORK/junit/$name"
+  local log=$WORK/$name.log ok failed aborted skipped found broken
+  found=$(junit_count "$log" "tests found")
+  ok=$(junit_count "$log" "tests successful")
+  failed=$(junit_count "$log" "tests failed")
+  aborted=$(junit_count "$log" "tests aborted")
+  skipped=$(junit_count "$log" "tests skipped")
+  broken=$(junit_count "$log" "containers failed")
+  local note="$found found, $ok ok, $failed failed, $aborted aborted (assumption), $skipped skipped"
+  [[ $broken == 0 || $broken == '?' ]] || note="$note, $broken test classes failed to set up"
+  if [[ $name == junit-gpu && $STEP_RC == 0 && $GPU_SEEN == 1 && ${GPUOS_ALLOW_GPU_SKIPS:-0} != 1 ]] &&
+     [[ $aborted != 0 || $skipped != 0 ]]; then
+    # A gpu test that skips on a machine with a GPU has checked nothing: usually the driver failed to load.
+    STEP_RC=3
+    note="$note; gpu tests skipped although nvidia-smi sees a GPU (reasons in $name.log)"
+  fi
+  finish_step "$name" "$note"
+}
+
+java_classpath_bench() { printf '%s\n' "$DIST/gpuos-bench.jar:$DIST/gpuos-core.jar:$DIST/lib/*"; }
+
+step_bench() {
+  if ! "$JAVA" -cp "$(java_classpath_bench)" dev.gpuos.bench.Main help 2>/dev/null | grep -Eq '^ +bench +'; then
+    record bench absent - 0 "the command line has no 'bench' command yet"
+    return
+  fi
+  mkdir -p "$WORK/bench"
+  run_step bench 300 QUIT "$JAVA" "${JVM_FLAGS[@]}" -cp "$(java_classpath_bench)" dev.gpuos.bench.Main bench --out "$WORK/bench"
+  finish_step bench "output in bench/, log in bench.log"
+}
+
+step_pytorch() {
+  local script=$ROOT/bench/pytorch/run.py
+  if [[ ! -f $script ]]; then
+    record pytorch absent - 0 "no bench/pytorch/run.py"
+    return
+  fi
+  if ! command -v python3 >/dev/null 2>&1; then
+    record pytorch absent - 0 "python3 not found"
+    return
+  fi
+  mkdir -p "$WORK/bench"
+  run_step pytorch 300 TERM env PYTHONUNBUFFERED=1 python3 "$script" --out "$WORK/bench"
+  finish_step pytorch "output in bench/, log in pytorch.log"
+}
+
+say "gpu-check: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname), budget ${BUDGET}s, steps: $STEPS"
+if [[ -f $DIST/BUILD.txt ]]; then
+  sed 's/^/  /' "$DIST/BUILD.txt" | tee -a "$LOG"
+  cp "$DIST/BUILD.txt" "$WORK/"
+fi
+(( HAVE_TIMEOUT )) || say "gpu-check: WARNING: no 'timeout' command; steps run without a time limit"
+if [[ ! -d $DIST/gpuos-core-tests || ! -f $DIST/junit-platform-console-standalone.jar ]]; then
+  say "gpu-check: $DIST is missing or incomplete: run scripts/device-pack.sh first and carry .dist"
+  record setup FAIL - 0 "no .dist (run scripts/device-pack.sh)"
+elif ! java_version=$("$JAVA" -version 2>&1); then
+  say "gpu-check: $JAVA does not run: $java_version"
+  record setup FAIL - 0 "java does not run: $JAVA"
+else
+  say "  java: $JAVA ($(head -1 <<< "$java_version"))"
+  for step in $STEPS; do
+    case $step in
+      nvidia-smi) step_nvidia_smi ;;
+      junit-gpu) step_junit junit-gpu --include-tag=gpu 300 ;;
+      junit-rest) step_junit junit-rest --exclude-tag=gpu 180 ;;
+      bench) step_bench ;;
+      pytorch) step_pytorch ;;
+      *) record "$step" FAIL - 0 "unknown step (known: nvidia-smi junit-gpu junit-rest bench pytorch)" ;;
+    esac
+  done
+fi
+
+failed=$(awk -F'\t' '$2 == "FAIL" || $2 == "TIMEOUT"' "$ROWS" | wc -l)
+{
+  echo "gpu-check summary ($(( SECONDS - START )) s, $(date -u +%Y-%m-%dT%H:%M:%SZ))"
+  [[ -f $DIST/BUILD.txt ]] && sed 's/^/  /' "$DIST/BUILD.txt"
+  printf '%-11s %-8s %-4s %6s  %s\n' step status rc time note
+  while IFS=$'\t' read -r name status rc secs note; do
+    printf '%-11s %-8s %-4s %5ss  %s\n' "$name" "$status" "$rc" "$secs" "$note"
+  done < "$ROWS"
+  if (( failed == 0 )); then echo "RESULT: PASS"; else echo "RESULT: FAIL ($failed step(s) failed or timed out)"; fi
+} > "$SUMMARY"
+say ""
+tee -a "$LOG" < "$SUMMARY"
+
+cp "$SUMMARY" "$WORK/summary.txt"
+if tar -czf "$OUT/results.tgz" -C "$WORK" .; then
+  rm -rf "$WORK"
+else
+  say "gpu-check: could not write $OUT/results.tgz; loose files stay in $WORK"
+fi
+(( failed == 0 ))
