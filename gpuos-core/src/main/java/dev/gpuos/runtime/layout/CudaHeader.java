@@ -53,11 +53,13 @@ public final class CudaHeader {
         out.append("};\n");
         out.append("static_assert(sizeof(").append(s.cName()).append(") == ").append(s.size())
                 .append(", \"").append(s.cName()).append(" size differs from Layouts.java\");\n");
+        // NVRTC's front end lacks __builtin_offsetof; nvcc (CI) checks every offset, NVRTC checks sizes.
+        out.append("#ifndef __CUDACC_RTC__\n");
         for (var f : s.fields()) {
             out.append("static_assert(__builtin_offsetof(").append(s.cName()).append(", ").append(f.name())
                     .append(") == ").append(f.offset()).append(", \"").append(s.cName()).append('.')
                     .append(f.name()).append(" offset differs from Layouts.java\");\n");
         }
-        out.append('\n');
+        out.append("#endif\n\n");
     }
 }

@@ -1,0 +1,48 @@
+package dev.gpuos.bench;
+
+import dev.gpuos.GpuOS;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+
+/** {@code gpuos bench [--out DIR]}: runs the benchmarks on the GPU and writes results under DIR. */
+final class BenchCommand implements CliCommand {
+    private final PrintStream out;
+
+    BenchCommand(PrintStream out) {
+        this.out = out;
+    }
+
+    @Override
+    public String name() {
+        return "bench";
+    }
+
+    @Override
+    public String summary() {
+        return "measure the runtime on the GPU (round trip, 10k adds, chains, swap pause, JIT); --out DIR";
+    }
+
+    @Override
+    public int run(List<String> args) throws Exception {
+        Path outDir = Path.of("results");
+        for (int i = 0; i < args.size(); i++) {
+            switch (args.get(i)) {
+                case "--out" -> {
+                    if (i + 1 >= args.size()) {
+                        throw new CliUsageException("--out needs a directory");
+                    }
+                    outDir = Path.of(args.get(++i));
+                }
+                default -> throw new CliUsageException("unknown option " + args.get(i) + " (known: --out DIR)");
+            }
+        }
+        if (!GpuOS.gpuAvailable()) {
+            out.println("bench: no GPU here (" + dev.gpuos.cuda.Driver.unavailableReason()
+                    + "); the benchmarks measure the GPU runtime and need one");
+            return 1;
+        }
+        new RuntimeBenchmark(out).run(outDir);
+        return 0;
+    }
+}
