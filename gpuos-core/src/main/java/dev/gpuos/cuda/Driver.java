@@ -20,6 +20,9 @@ import java.lang.foreign.MemorySegment;
  * <p>Blocking: while any kernel runs in the context, cuModuleLoadData, cuModuleUnload and cuMemFree wait for the
  * whole context to go idle, so with a persistent kernel resident they must not be called on a path that the
  * kernel's progress depends on. cuMemAlloc, async copies and launches on other non-blocking streams proceed.
+ * Stream 0 is the legacy NULL stream (these bindings use the non-_ptsz exports): work on it waits for every
+ * blocking stream, so anything that must overtake a resident kernel goes on a {@link #CU_STREAM_NON_BLOCKING}
+ * stream, and the resident kernel itself should be launched on one too.
  */
 public final class Driver {
     public static final int CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 1;
