@@ -39,6 +39,7 @@ final class Downcalls {
     }
 
     /** Binds the first of {@code candidates} that the library exports (newest versioned name first). */
+    @SuppressWarnings("restricted") // the descriptor is the C prototype checked against the CUDA 13.0 headers
     MethodHandle bind(FunctionDescriptor descriptor, String... candidates) {
         MethodType type = descriptor.toMethodType();
         if (!library.isLoaded()) {

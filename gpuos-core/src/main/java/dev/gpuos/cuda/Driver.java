@@ -20,6 +20,9 @@ import java.lang.foreign.MemorySegment;
  * <p>Blocking: while any kernel runs in the context, cuModuleLoadData, cuModuleUnload and cuMemFree wait for the
  * whole context to go idle, so with a persistent kernel resident they must not be called on a path that the
  * kernel's progress depends on. cuMemAlloc, async copies and launches on other non-blocking streams proceed.
+ * Stream 0 is the legacy NULL stream (these bindings use the non-_ptsz exports): work on it waits for every
+ * blocking stream, so anything that must overtake a resident kernel goes on a {@link #CU_STREAM_NON_BLOCKING}
+ * stream, and the resident kernel itself should be launched on one too.
  */
 public final class Driver {
     public static final int CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 1;
@@ -101,11 +104,10 @@ public final class Driver {
             if ((int) cuGetErrorString.invokeExact(code, text) == CudaResult.SUCCESS) {
                 description = cString(text.get(ADDRESS, 0));
             }
+        } catch (CudaUnavailableException e) {
+            // No driver to describe it: the table name is the best we have.
         } catch (Throwable t) {
-            if (t instanceof Error e) {
-                throw e;
-            }
-            // The driver cannot describe it (not loaded): the table name is the best we have.
+            throw Downcalls.propagate(t);
         }
         if (code == CudaResult.ERROR_OUT_OF_MEMORY) {
             return new CudaOutOfMemoryException(function, name, description, -1, -1, -1);
@@ -113,6 +115,8 @@ public final class Driver {
         return new CudaException(function, code, name, description, detail);
     }
 
+    /** A NUL-terminated string owned by the library (error names, NVRTC error text): read, never freed. */
+    @SuppressWarnings("restricted")
     static String cString(MemorySegment pointer) {
         return pointer.equals(MemorySegment.NULL) ? null : pointer.reinterpret(Long.MAX_VALUE).getString(0);
     }
@@ -249,60 +253,20 @@ public final class Driver {
         }
     }
 
-    // ---- device and host memory --------------------------------------------------------------------------
+    // ---- device and host memory, copies and fills: see DriverMemory for the bodies -------------------------
 
     /** Throws {@link CudaOutOfMemoryException} with the requested size and the device's free/total bytes. */
     public static long memAlloc(long bytes) {
-        if (bytes <= 0) {
-            throw new IllegalArgumentException("memAlloc: size must be positive, got " + bytes);
-        }
-        int rc;
-        long dptr;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(JAVA_LONG);
-            rc = (int) cuMemAlloc.invokeExact(out, bytes);
-            dptr = out.get(JAVA_LONG, 0);
-        } catch (Throwable t) {
-            throw Downcalls.propagate(t);
-        }
-        if (rc == CudaResult.ERROR_OUT_OF_MEMORY) {
-            CudaException plain = error("cuMemAlloc", rc, null);
-            long[] info = memGetInfoOrUnknown();
-            throw new CudaOutOfMemoryException("cuMemAlloc", plain.errorName(), plain.description(), bytes,
-                    info[0], info[1]);
-        }
-        if (rc != CudaResult.SUCCESS) {
-            throw error("cuMemAlloc", rc, "requested " + bytes + " bytes");
-        }
-        return dptr;
+        return DriverMemory.memAlloc(bytes);
     }
 
     public static void memFree(long dptr) {
-        try {
-            check("cuMemFree", (int) cuMemFree.invokeExact(dptr));
-        } catch (Throwable t) {
-            throw Downcalls.propagate(t);
-        }
+        DriverMemory.memFree(dptr);
     }
 
     /** {free, total} bytes of the current context's device. */
     public static long[] memGetInfo() {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment free = arena.allocate(JAVA_LONG);
-            MemorySegment total = arena.allocate(JAVA_LONG);
-            check("cuMemGetInfo", (int) cuMemGetInfo.invokeExact(free, total));
-            return new long[] {free.get(JAVA_LONG, 0), total.get(JAVA_LONG, 0)};
-        } catch (Throwable t) {
-            throw Downcalls.propagate(t);
-        }
-    }
-
-    private static long[] memGetInfoOrUnknown() {
-        try {
-            return memGetInfo();
-        } catch (RuntimeException e) {
-            return new long[] {-1, -1};
-        }
+        return DriverMemory.memGetInfo();
     }
 
     /**
@@ -310,132 +274,48 @@ public final class Driver {
      * until {@link #memFreeHost} and must not be touched afterwards.
      */
     public static MemorySegment memHostAlloc(long bytes, int flags) {
-        if (bytes <= 0) {
-            throw new IllegalArgumentException("memHostAlloc: size must be positive, got " + bytes);
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ADDRESS);
-            int rc = (int) cuMemHostAlloc.invokeExact(out, bytes, flags);
-            if (rc == CudaResult.ERROR_OUT_OF_MEMORY) {
-                CudaException plain = error("cuMemHostAlloc", rc, null);
-                throw new CudaOutOfMemoryException("cuMemHostAlloc", plain.errorName(), plain.description(),
-                        bytes, -1, -1);
-            }
-            if (rc != CudaResult.SUCCESS) {
-                throw error("cuMemHostAlloc", rc, "requested " + bytes + " bytes, flags 0x"
-                        + Integer.toHexString(flags));
-            }
-            return out.get(ADDRESS, 0).reinterpret(bytes);
-        } catch (Throwable t) {
-            throw Downcalls.propagate(t);
-        }
+        return DriverMemory.memHostAlloc(bytes, flags);
     }
 
     public static void memFreeHost(MemorySegment hostMemory) {
-        try {
-            check("cuMemFreeHost", (int) cuMemFreeHost.invokeExact(hostMemory));
-        } catch (Throwable t) {
-            throw Downcalls.propagate(t);
-        }
+        DriverMemory.memFreeHost(hostMemory);
     }
 
     /** The device address of memory from {@link #memHostAlloc} with {@link #CU_MEMHOSTALLOC_DEVICEMAP}. */
     public static long memHostGetDevicePointer(MemorySegment hostMemory) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(JAVA_LONG);
-            check("cuMemHostGetDevicePointer",
-                    (int) cuMemHostGetDevicePointer.invokeExact(out, hostMemory, 0));
-            return out.get(JAVA_LONG, 0);
-        } catch (Throwable t) {
-            throw Downcalls.propagate(t);
-        }
+        return DriverMemory.memHostGetDevicePointer(hostMemory);
     }
-
-    // ---- copies and fills --------------------------------------------------------------------------------
 
     /** Heap segments are staged through a temporary native buffer (the driver needs a stable address). */
     public static void memcpyHtoD(long dst, MemorySegment src, long bytes) {
-        requireFits("memcpyHtoD", src, bytes);
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment from = src.isNative() ? src : arena.allocate(bytes, 16).copyFrom(src.asSlice(0, bytes));
-            check("cuMemcpyHtoD", (int) cuMemcpyHtoD.invokeExact(dst, from, bytes));
-        } catch (Throwable t) {
-            throw Downcalls.propagate(t);
-        }
+        DriverMemory.memcpyHtoD(dst, src, bytes);
     }
 
     public static void memcpyDtoH(MemorySegment dst, long src, long bytes) {
-        requireFits("memcpyDtoH", dst, bytes);
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment to = dst.isNative() ? dst : arena.allocate(bytes, 16);
-            check("cuMemcpyDtoH", (int) cuMemcpyDtoH.invokeExact(to, src, bytes));
-            if (to != dst) {
-                dst.asSlice(0, bytes).copyFrom(to);
-            }
-        } catch (Throwable t) {
-            throw Downcalls.propagate(t);
-        }
+        DriverMemory.memcpyDtoH(dst, src, bytes);
     }
 
     /** {@code src} must be native and stay valid until the stream passes this copy (pinned to be async). */
     public static void memcpyHtoDAsync(long dst, MemorySegment src, long bytes, long stream) {
-        requireFits("memcpyHtoDAsync", src, bytes);
-        requireNative("memcpyHtoDAsync", src);
-        try {
-            check("cuMemcpyHtoDAsync", (int) cuMemcpyHtoDAsync.invokeExact(dst, src, bytes, handle(stream)));
-        } catch (Throwable t) {
-            throw Downcalls.propagate(t);
-        }
+        DriverMemory.memcpyHtoDAsync(dst, src, bytes, stream);
     }
 
     public static void memcpyDtoHAsync(MemorySegment dst, long src, long bytes, long stream) {
-        requireFits("memcpyDtoHAsync", dst, bytes);
-        requireNative("memcpyDtoHAsync", dst);
-        try {
-            check("cuMemcpyDtoHAsync", (int) cuMemcpyDtoHAsync.invokeExact(dst, src, bytes, handle(stream)));
-        } catch (Throwable t) {
-            throw Downcalls.propagate(t);
-        }
+        DriverMemory.memcpyDtoHAsync(dst, src, bytes, stream);
     }
 
     public static void memcpyDtoD(long dst, long src, long bytes) {
-        try {
-            check("cuMemcpyDtoD", (int) cuMemcpyDtoD.invokeExact(dst, src, bytes));
-        } catch (Throwable t) {
-            throw Downcalls.propagate(t);
-        }
+        DriverMemory.memcpyDtoD(dst, src, bytes);
     }
 
     /** Sets {@code count} bytes to the low 8 bits of {@code value}. */
     public static void memsetD8(long dptr, int value, long count) {
-        try {
-            check("cuMemsetD8", (int) cuMemsetD8.invokeExact(dptr, (byte) value, count));
-        } catch (Throwable t) {
-            throw Downcalls.propagate(t);
-        }
+        DriverMemory.memsetD8(dptr, value, count);
     }
 
     /** Sets {@code count} 32-bit words (not bytes); {@code dptr} must be 4-byte aligned. */
     public static void memsetD32Async(long dptr, int value, long count, long stream) {
-        try {
-            check("cuMemsetD32Async", (int) cuMemsetD32Async.invokeExact(dptr, value, count, handle(stream)));
-        } catch (Throwable t) {
-            throw Downcalls.propagate(t);
-        }
-    }
-
-    private static void requireFits(String function, MemorySegment host, long bytes) {
-        if (bytes < 0 || bytes > host.byteSize()) {
-            throw new IndexOutOfBoundsException(function + ": " + bytes + " bytes requested but the host segment"
-                    + " holds " + host.byteSize() + " bytes");
-        }
-    }
-
-    private static void requireNative(String function, MemorySegment host) {
-        if (!host.isNative()) {
-            throw new IllegalArgumentException(function + " needs a native (preferably pinned) host segment: the"
-                    + " copy runs after the call returns, when a heap array may have moved");
-        }
+        DriverMemory.memsetD32Async(dptr, value, count, stream);
     }
 
     // ---- streams and events ------------------------------------------------------------------------------

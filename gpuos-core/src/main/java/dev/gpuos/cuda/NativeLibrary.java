@@ -52,6 +52,7 @@ final class NativeLibrary {
     }
 
     /** The real loader: dlopen through the FFM API. Libraries stay loaded for the life of the process. */
+    @SuppressWarnings("restricted") // loading native code is this package's job; surefire enables native access
     static final Loader SYSTEM_LOADER = nameOrPath -> nameOrPath.startsWith("/")
             ? SymbolLookup.libraryLookup(Path.of(nameOrPath), Arena.global())
             : SymbolLookup.libraryLookup(nameOrPath, Arena.global());

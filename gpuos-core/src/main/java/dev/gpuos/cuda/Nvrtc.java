@@ -154,11 +154,10 @@ public final class Nvrtc {
             MemorySegment text = (MemorySegment) nvrtcGetErrorString.invokeExact(rc);
             String s = Driver.cString(text);
             return s == null ? NvrtcException.name(rc) : s;
-        } catch (Throwable t) {
-            if (t instanceof Error e) {
-                throw e;
-            }
+        } catch (CudaUnavailableException e) {
             return NvrtcException.name(rc);
+        } catch (Throwable t) {
+            throw Downcalls.propagate(t);
         }
     }
 }

@@ -52,6 +52,9 @@ public final class CudaCompiler {
     private Timings timings = new Timings(0, 0, 0, 0, false, 0, 0, 0, 0, false);
 
     /**
+     * Reads the tool versions from the loaded NVRTC and nvJitLink, so it throws CudaUnavailableException when
+     * either library is missing.
+     *
      * @param arch         a real architecture such as "sm_90" (see {@link #archFor})
      * @param maxRegisters per-thread register cap passed as -maxrregcount, 16..255, or 0 for no cap
      */
