@@ -1,5 +1,6 @@
 package dev.gpuos;
 
+import dev.gpuos.cuda.CudaException;
 import dev.gpuos.cuda.Driver;
 import dev.gpuos.jit.CudaCompiler;
 import dev.gpuos.jit.GenerationBuilder;
@@ -64,6 +65,9 @@ public final class GpuOS implements AutoCloseable {
     private volatile long lastBuildNanos;
     private volatile boolean closed;
 
+    /** Set once a worker died of a sticky CUDA error: CUDA then refuses every later call in this process. */
+    private static volatile RuntimeException poisonedBy;
+
     private final SlotResolver resolver = new SlotResolver() {
         @Override
         public int slotFor(int logicalOp) {
@@ -85,8 +89,23 @@ public final class GpuOS implements AutoCloseable {
         if (!Driver.isAvailable()) {
             throw new GpuUnavailableException(Driver.unavailableReason());
         }
+        RuntimeException poison = poisonedBy;
+        if (poison != null) {
+            throw new GpuUnavailableException("an earlier worker in this process died with a sticky CUDA error ("
+                    + poison.getMessage() + "); CUDA refuses all further work in a process after such an error, "
+                    + "so a new GpuOS needs a new process");
+        }
         this.aliases = new AliasTable(options.maxOperatorSlots());
-        this.runtime = DeviceRuntime.open(options.runtime(), this::nameOfSlot);
+        try {
+            this.runtime = DeviceRuntime.open(options.runtime(), this::nameOfSlot);
+        } catch (CudaException e) {
+            if (e.isSticky()) {
+                poisonedBy = e;
+                throw new GpuUnavailableException("CUDA reports a sticky error from an earlier fault in this process ("
+                        + e.getMessage() + "); a new GpuOS needs a new process");
+            }
+            throw e;
+        }
         try {
             int[] cc = Driver.computeCapability(runtime.deviceHandle());
             String arch = "sm_" + cc[0] + cc[1];
@@ -326,7 +345,23 @@ public final class GpuOS implements AutoCloseable {
         } catch (IllegalStateException shuttingDown) {
             // called from the hook itself
         }
-        runtime.close(arena::close);
+        try {
+            runtime.close(arena::close);
+        } finally {
+            RuntimeException death = runtime.queue().deathCause();
+            if (runtime.isFaulted() && death != null && isSticky(death)) {
+                poisonedBy = death;
+            }
+        }
+    }
+
+    private static boolean isSticky(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof CudaException ce && ce.isSticky()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void closeQuietly() {

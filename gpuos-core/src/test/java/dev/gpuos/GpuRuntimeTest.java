@@ -9,7 +9,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.gpuos.cuda.Driver;
 import dev.gpuos.cuda.NvrtcException;
+import dev.gpuos.jit.CudaCompiler;
+import dev.gpuos.jit.GenerationBuilder;
+import dev.gpuos.jit.JitCache;
+import dev.gpuos.runtime.WorkerSources;
 import dev.gpuos.runtime.OperatorRef;
 import dev.gpuos.runtime.TaskBatch;
 import dev.gpuos.runtime.WorkerDeadException;
@@ -27,11 +32,25 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 @Tag("gpu")
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class GpuRuntimeTest {
+
+    @Test
+    @Order(1)
+    void startCloseStartInOneJvm() {
+        for (int round = 0; round < 3; round++) {
+            try (GpuOS os = GpuOS.start(options())) {
+                assertFillWorks(os, os.register("fill_f32", op("fill_f32")));
+            }
+        }
+    }
 
     @BeforeEach
     void gpu() {
@@ -257,6 +276,26 @@ class GpuRuntimeTest {
     /** Uncapped, the heavy operator links to ~254 registers; under the 128 cap it spills and stays exact. */
     @Test
     void registerHungryOperatorRunsCorrectlyUnderTheCap() throws Exception {
+        // Uncapped (255), the linked worker takes what the hungriest operator wants: show that this one is greedy.
+        Driver.init();
+        int dev = Driver.device(0);
+        long ctx = Driver.primaryCtxRetain(dev);
+        int uncappedRegisters;
+        try {
+            Driver.ctxSetCurrent(ctx);
+            var compiler = new CudaCompiler(JitCache.at(options().cacheDir()),
+                    CudaCompiler.archFor(Driver.computeCapability(dev)), 255);
+            var image = new GenerationBuilder(compiler).build(new java.util.TreeMap<>(java.util.Map.of(0,
+                    java.util.Map.entry("heavy_f32", op("heavy_f32")))));
+            long module = Driver.moduleLoadData(image.cubin());
+            uncappedRegisters = Driver.funcGetAttribute(Driver.CU_FUNC_ATTRIBUTE_NUM_REGS,
+                    Driver.moduleGetFunction(module, WorkerSources.KERNEL_NAME));
+            Driver.moduleUnload(module);
+        } finally {
+            Driver.primaryCtxRelease(dev);
+        }
+        System.out.println("heavy_f32: linked worker uses " + uncappedRegisters + " registers uncapped");
+        assertTrue(uncappedRegisters > 200, "heavy operator should want > 200 registers, links to " + uncappedRegisters);
         try (GpuOS os = GpuOS.start(options())) {
             OperatorRef heavy = os.register("heavy_f32", op("heavy_f32"));
             int n = 50_000;
@@ -293,6 +332,7 @@ class GpuRuntimeTest {
                     fail("element " + i + ": got " + got[i] + ", expected " + s);
                 }
             }
+            System.out.println("under the cap: " + os.stats().generation());
             assertTrue(os.stats().generation().registers() <= 128,
                     "worker registers " + os.stats().generation().registers() + " exceed the cap");
         }
@@ -311,10 +351,12 @@ class GpuRuntimeTest {
 
     /**
      * An operator that writes far out of bounds kills the kernel (sticky CUDA error): every pending future fails
-     * with the CUDA error, nothing hangs, close works, and a new instance in the same JVM runs correctly.
+     * with the CUDA error, nothing hangs, close works, and a new instance in the same JVM is refused with the reason
+     * (CUDA refuses all work in a process after a sticky error). Runs last: nothing can use the GPU after it.
      */
     @Test
-    void faultingOperatorFailsPendingWorkAndTheNextStartWorks() throws Exception {
+    @Order(Integer.MAX_VALUE)
+    void faultingOperatorFailsPendingWorkAndTheNextStartIsRefusedClearly() throws Exception {
         try (GpuOS os = GpuOS.start(options())) {
             OperatorRef fill = os.register("fill_f32", op("fill_f32"));
             OperatorRef oob = os.register("oob_f32", op("oob_f32"));
@@ -343,11 +385,9 @@ class GpuRuntimeTest {
             assertThrows(WorkerDeadException.class, () -> os.submit(batch));
             System.out.println("fault detected after " + detectMillis + " ms: " + failure.getCause().getMessage());
         }
-        for (int round = 0; round < 2; round++) {
-            try (GpuOS os = GpuOS.start(options())) {
-                assertFillWorks(os, os.register("fill_f32", op("fill_f32")));
-            }
-        }
+        // CUDA keeps a sticky error for the life of the process: a new instance must say so, not hang or crash.
+        GpuUnavailableException again = assertThrows(GpuUnavailableException.class, () -> GpuOS.start(options()));
+        assertTrue(again.getMessage().contains("new process"), again.getMessage());
     }
 
     static void assertFillWorks(GpuOS os, OperatorRef fill) {

@@ -226,6 +226,31 @@ public final class Driver {
         }
     }
 
+    /** Context flag: allow mapped pinned host memory (implied with unified addressing, stated anyway). */
+    public static final int CU_CTX_MAP_HOST = 0x08;
+
+    /**
+     * Creates a context of its own (made current on this thread). Unlike the primary context, it can be
+     * destroyed outright, which is how a process recovers from a sticky error such as an illegal address.
+     */
+    public static long ctxCreate(int flags, int dev) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ADDRESS);
+            check("cuCtxCreate", (int) cuCtxCreate.invokeExact(out, flags, dev));
+            return out.get(ADDRESS, 0).address();
+        } catch (Throwable t) {
+            throw Downcalls.propagate(t);
+        }
+    }
+
+    public static void ctxDestroy(long ctx) {
+        try {
+            check("cuCtxDestroy", (int) cuCtxDestroy.invokeExact(handle(ctx)));
+        } catch (Throwable t) {
+            throw Downcalls.propagate(t);
+        }
+    }
+
     public static void ctxSetCurrent(long ctx) {
         try {
             check("cuCtxSetCurrent", (int) cuCtxSetCurrent.invokeExact(handle(ctx)));

@@ -49,6 +49,8 @@ final class DriverSymbols {
     static final MethodHandle cuDevicePrimaryCtxRetain = LIB.bind(I_PI, "cuDevicePrimaryCtxRetain");
     static final MethodHandle cuDevicePrimaryCtxRelease = LIB.bind(I_I, "cuDevicePrimaryCtxRelease_v2");
     static final MethodHandle cuDevicePrimaryCtxReset = LIB.bind(I_I, "cuDevicePrimaryCtxReset_v2");
+    static final MethodHandle cuCtxCreate = LIB.bind(I_PII, "cuCtxCreate_v2");
+    static final MethodHandle cuCtxDestroy = LIB.bind(I_P, "cuCtxDestroy_v2");
     static final MethodHandle cuCtxSetCurrent = LIB.bind(I_P, "cuCtxSetCurrent");
     static final MethodHandle cuCtxGetCurrent = LIB.bind(I_P, "cuCtxGetCurrent");
     static final MethodHandle cuCtxSynchronize = LIB.bind(I_V, "cuCtxSynchronize");

@@ -27,7 +27,7 @@ public final class DeviceRuntime implements AutoCloseable {
     public record Config(int device, long capacity, long tileCapacity, int smemBytes, int spinMaxNs, int stageChunk,
                          int maxBlocksPerSm, long parkTimeoutNanos) {
         public static Config defaults() {
-            return new Config(0, 1 << 15, 1 << 20, 16 * 1024, 1024, 256, 0, TimeUnit.SECONDS.toNanos(10));
+            return new Config(0, 1 << 15, 1 << 20, 16 * 1024, 1024, 512, 0, TimeUnit.SECONDS.toNanos(10));
         }
 
         public Config {
@@ -87,7 +87,8 @@ public final class DeviceRuntime implements AutoCloseable {
         this.config = config;
         Driver.init();
         this.device = Driver.device(config.device());
-        this.context = Driver.primaryCtxRetain(device);
+        // A context of our own, not the primary one: after a sticky fault, destroying it is the recovery.
+        this.context = Driver.ctxCreate(Driver.CU_CTX_MAP_HOST, device);
         Driver.ctxSetCurrent(context);
         this.smCount = Driver.multiprocessorCount(device);
         try {
@@ -110,8 +111,7 @@ public final class DeviceRuntime implements AutoCloseable {
             }
             this.queue = new TaskQueue(hostRing, cap, control, this::checkAlive, names);
         } catch (RuntimeException e) {
-            releaseMemory();
-            Driver.primaryCtxRelease(device);
+            Driver.ctxDestroy(context);
             throw e;
         }
     }
@@ -407,21 +407,31 @@ public final class DeviceRuntime implements AutoCloseable {
             queue.close(new GpuOSException("runtime closed before the task completed"));
             try {
                 makeCurrent();
-                if (faulted || failure != null) {
-                    Driver.primaryCtxReset(device);
-                    deviceAllocations.clear();
-                    module = 0;
-                } else {
+                if (!faulted && failure == null) {
                     whileIdle.run();
                     if (module != 0) {
                         Driver.moduleUnload(module);
                         module = 0;
                     }
+                    Driver.streamDestroy(stream);
+                    Driver.streamDestroy(copyStream);
                 }
-                releaseMemory();
             } finally {
-                Driver.primaryCtxRelease(device);
+                // First invalidate every Java view of the pinned pages (a late reader gets an exception, not a
+                // crash), then free them; destroying the context frees whatever a fault left behind.
                 hostArena.close();
+                try {
+                    if (!faulted && failure == null) {
+                        releaseMemory();
+                    }
+                } finally {
+                    deviceAllocations.clear();
+                    pinned.clear();
+                    Driver.ctxDestroy(context);
+                }
+            }
+            if (failure != null) {
+                throw failure;
             }
         } finally {
             lifecycle.unlock();
@@ -489,9 +499,10 @@ public final class DeviceRuntime implements AutoCloseable {
     }
 
     private MemorySegment pin(long bytes) {
-        MemorySegment s = Driver.memHostAlloc(bytes, Driver.CU_MEMHOSTALLOC_PORTABLE | Driver.CU_MEMHOSTALLOC_DEVICEMAP);
-        pinned.add(s);
-        s.fill((byte) 0);
-        return s;
+        MemorySegment raw = Driver.memHostAlloc(bytes, Driver.CU_MEMHOSTALLOC_PORTABLE | Driver.CU_MEMHOSTALLOC_DEVICEMAP);
+        pinned.add(raw);
+        MemorySegment view = raw.reinterpret(hostArena, null);
+        view.fill((byte) 0);
+        return view;
     }
 }

@@ -38,6 +38,7 @@ using namespace gpuos;
 namespace {
 
 constexpr unsigned int kTaskVectors = sizeof(gpuos_task) / 16;
+constexpr int kCopyDepth = 8;
 static_assert(sizeof(gpuos_task) % 16 == 0, "descriptors are copied as 16-byte vectors");
 
 enum : int { CMD_IDLE = 0, CMD_STAGE = 1, CMD_EXIT = 2 };
@@ -76,7 +77,7 @@ __device__ void agent_loop(const gpuos_params& p) {
     const unsigned long long tileMask = p.tileCapacity - 1;
 
     // Agent-private copies (thread 0 only); the device state is their published form.
-    unsigned long long pubSeq = 0, pubTiles = 0, watermark = 0, heartbeat = 0;
+    unsigned long long pubSeq = 0, pubTiles = 0, watermark = 0, heartbeat = 0, tileFloor = 0;
     unsigned long long faultsMirrored = 0;
     int parking = 0;
     unsigned int sleepNs = 0;
@@ -84,6 +85,7 @@ __device__ void agent_loop(const gpuos_params& p) {
         pubSeq = ld_acquire_gpu(&st->pubSeq);
         pubTiles = ld_acquire_gpu(&st->pubTiles);
         watermark = ld_acquire_gpu(&st->watermark);
+        tileFloor = watermark < pubSeq ? ring[watermark & mask].tileBase : pubTiles;
         faultsMirrored = ld_acquire_sys(&ctrl->faultCount);
         parking = ld_acquire_gpu(&st->parking) != 0;
         st_relaxed_sys(&ctrl->generation, p.generation);
@@ -93,100 +95,16 @@ __device__ void agent_loop(const gpuos_params& p) {
     }
 
     for (;;) {
-        // Decide what to do this round.
+        // 1. Issue this round's host reads first (relaxed): their PCIe latency overlaps the watermark scan.
+        unsigned long long submitted = 0;
+        unsigned int parkRequest = 0, abortRequest = 0;
         if (threadIdx.x == 0) {
-            int cmd = CMD_IDLE;
-            if (ld_relaxed_sys(&ctrl->abortRequest) != 0) {
-                st_release_gpu(&st->abort, 1u);
-                cmd = CMD_EXIT;
-            } else {
-                if (!parking && ld_relaxed_sys(&ctrl->parkRequest) == p.generation) {
-                    parking = 1;
-                    st_release_gpu(&st->parking, 1u);
-                }
-                if (!parking) {
-                    unsigned long long submitted = ld_acquire_sys(&ctrl->submittedSeq);
-                    if (submitted > pubSeq) {
-                        unsigned long long to = submitted - pubSeq > p.stageChunk ? pubSeq + p.stageChunk : submitted;
-                        s_from = pubSeq;
-                        s_to = to;
-                        cmd = CMD_STAGE;
-                    }
-                }
-            }
-            s_cmd = cmd;
-            s_bad = 0;
-        }
-        __syncthreads();
-        const int cmd = s_cmd;
-        if (cmd == CMD_EXIT) break;
-
-        if (cmd == CMD_STAGE) {
-            const unsigned long long from = s_from, to = s_to;
-            const unsigned long long n = to - from;
-            // Copy descriptors as 16-byte vectors, many loads in flight per thread to cover PCIe latency.
-            const unsigned long long vectors = n * kTaskVectors;
-            for (unsigned long long k = threadIdx.x; k < vectors; k += blockDim.x) {
-                unsigned long long seq = from + k / kTaskVectors;
-                unsigned int v = (unsigned int)(k % kTaskVectors);
-                const uint4* src = (const uint4*)(hostRing + (seq & mask)) + v;
-                uint4* dst = (uint4*)(ring + (seq & mask)) + v;
-                *dst = ld_volatile_v4(src);
-            }
-            __syncthreads();
-            // One warp per task: validate, fill the tile map, reset the tile counter.
-            const unsigned int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
-            for (unsigned long long seq = from + warp; seq < to; seq += warps) {
-                const gpuos_task* t = ring + (seq & mask);
-                unsigned int ntiles = t->ntiles;
-                bool ok = t->seq == seq && ntiles >= 1 && ntiles <= GPUOS_MAX_TILES_PER_TASK
-                          && t->ndeps <= GPUOS_MAX_DEPS && t->nrefs <= GPUOS_MAX_REFS;
-                for (int d = 0; ok && d < t->ndeps; ++d) ok = t->deps[d] < seq;
-                if (!ok) {
-                    if (lane == 0) s_bad = 1;
-                    continue;
-                }
-                for (unsigned int j = lane; j < ntiles; j += 32) tileMap[(t->tileBase + j) & tileMask] = seq;
-                if (lane == 0) tileDone[seq & mask] = 0;
-            }
-            __syncthreads();
-            if (threadIdx.x == 0) {
-                if (s_bad) {
-                    // A malformed descriptor would break the ticket prefix sum: stop everything, loudly.
-                    report_fault(st, from, GPUOS_FAULT_BAD_DESCRIPTOR, 0);
-                    st_release_gpu(&st->abort, 1u);
-                    s_cmd = CMD_EXIT;
-                } else {
-                    // Publish the longest prefix whose tiles fit in the tile map (tickets below the first tile
-                    // of the oldest incomplete task are finished, so their map entries may be reused).
-                    unsigned long long floor = watermark < pubSeq ? ring[watermark & mask].tileBase : pubTiles;
-                    unsigned long long end = to;
-                    while (end > from) {
-                        const gpuos_task* last = ring + ((end - 1) & mask);
-                        if (last->tileBase + last->ntiles - floor <= p.tileCapacity) break;
-                        --end;
-                    }
-                    const gpuos_task* first = ring + (from & mask);
-                    if (first->tileBase != pubTiles) {
-                        report_fault(st, from, GPUOS_FAULT_BAD_DESCRIPTOR, 0);
-                        st_release_gpu(&st->abort, 1u);
-                        s_cmd = CMD_EXIT;
-                    } else if (end > from) {
-                        const gpuos_task* last = ring + ((end - 1) & mask);
-                        __threadfence();
-                        pubSeq = end;
-                        pubTiles = last->tileBase + last->ntiles;
-                        st_release_gpu(&st->pubSeq, pubSeq);
-                        st_release_gpu(&st->pubTiles, pubTiles);
-                        s_pubSeq = pubSeq;
-                    }
-                }
-            }
-            __syncthreads();
-            if (s_cmd == CMD_EXIT) break;
+            submitted = ld_relaxed_sys(&ctrl->submittedSeq);
+            parkRequest = ld_relaxed_sys(&ctrl->parkRequest);
+            abortRequest = ld_relaxed_sys(&ctrl->abortRequest);
         }
 
-        // Advance the watermark, blockDim tasks per step.
+        // 2. Advance the watermark, blockDim tasks per step.
         bool advanced = false;
         for (int round = 0; round < 64; ++round) {
             const unsigned long long w = s_watermark, ps = s_pubSeq;
@@ -209,6 +127,7 @@ __device__ void agent_loop(const gpuos_params& p) {
             if (step < blockDim.x) break;
         }
 
+        // 3. Publish completion and faults to the host; decide what to do with this round's host reads.
         if (threadIdx.x == 0) {
             if (advanced) {
                 watermark = s_watermark;
@@ -227,19 +146,119 @@ __device__ void agent_loop(const gpuos_params& p) {
                 ++faultsMirrored;
             }
             if (faultsMirrored != before) st_release_sys(&ctrl->faultCount, faultsMirrored);
-            st_relaxed_sys(&ctrl->heartbeat, ++heartbeat);
-            if (parking && watermark == pubSeq) {
-                s_cmd = CMD_EXIT;
-            } else if (cmd == CMD_IDLE && !advanced) {
-                // Nothing moved: back off a little. One PCIe read per round already paces the agent.
-                sleepNs = sleepNs == 0 ? 32 : (sleepNs < 1024 ? sleepNs * 2 : sleepNs);
+
+            int cmd = CMD_IDLE;
+            if (abortRequest != 0) {
+                st_release_gpu(&st->abort, 1u);
+                cmd = CMD_EXIT;
+            } else {
+                if (!parking && parkRequest == p.generation) {
+                    parking = 1;
+                    st_release_gpu(&st->parking, 1u);
+                }
+                if (!parking && submitted > pubSeq) {
+                    // Relaxed doorbell read + this fence = acquire: the descriptors below are the host's.
+                    asm volatile("fence.acq_rel.sys;" ::: "memory");
+                    s_from = pubSeq;
+                    s_to = submitted - pubSeq > p.stageChunk ? pubSeq + p.stageChunk : submitted;
+                    cmd = CMD_STAGE;
+                } else if (parking && watermark == pubSeq) {
+                    cmd = CMD_EXIT;
+                }
+            }
+            s_cmd = cmd;
+            s_bad = 0;
+            if ((++heartbeat & 63) == 0) st_relaxed_sys(&ctrl->heartbeat, heartbeat);
+            if (cmd == CMD_IDLE && !advanced && watermark == pubSeq) {
+                // Fully idle: back off a little (the PCIe read already paces each round).
+                sleepNs = sleepNs == 0 ? 32 : (sleepNs < 512 ? sleepNs * 2 : sleepNs);
                 __nanosleep(sleepNs);
             } else {
                 sleepNs = 0;
             }
         }
         __syncthreads();
-        if (s_cmd == CMD_EXIT) break;
+        const int cmd = s_cmd;
+        if (cmd == CMD_EXIT) break;
+
+        // 4. Stage: copy descriptors, fill the tile map, publish.
+        if (cmd == CMD_STAGE) {
+            const unsigned long long from = s_from, to = s_to;
+            const unsigned long long n = to - from;
+            // 16-byte vectors, kCopyDepth loads in flight per thread before the first store, to cover PCIe latency.
+            const unsigned long long vectors = n * kTaskVectors;
+            for (unsigned long long base = threadIdx.x; base < vectors; base += kCopyDepth * blockDim.x) {
+                uint4 v[kCopyDepth];
+#pragma unroll
+                for (int j = 0; j < kCopyDepth; ++j) {
+                    const unsigned long long k = base + (unsigned long long)j * blockDim.x;
+                    if (k < vectors) {
+                        const unsigned long long seq = from + k / kTaskVectors;
+                        v[j] = ld_volatile_v4((const uint4*)(hostRing + (seq & mask)) + k % kTaskVectors);
+                    }
+                }
+#pragma unroll
+                for (int j = 0; j < kCopyDepth; ++j) {
+                    const unsigned long long k = base + (unsigned long long)j * blockDim.x;
+                    if (k < vectors) {
+                        const unsigned long long seq = from + k / kTaskVectors;
+                        ((uint4*)(ring + (seq & mask)))[k % kTaskVectors] = v[j];
+                    }
+                }
+            }
+            __syncthreads();
+            // One thread per task (many tasks in flight, not one L2 round trip after another): validate, fill
+            // the tile map, reset the tile counter.
+            for (unsigned long long seq = from + threadIdx.x; seq < to; seq += blockDim.x) {
+                const gpuos_task* t = ring + (seq & mask);
+                const unsigned int ntiles = t->ntiles;
+                const unsigned int ndeps = t->ndeps;
+                const unsigned long long tileBase = t->tileBase;
+                bool ok = t->seq == seq && ntiles >= 1 && ntiles <= GPUOS_MAX_TILES_PER_TASK
+                          && ndeps <= GPUOS_MAX_DEPS && t->nrefs <= GPUOS_MAX_REFS;
+                for (unsigned int d = 0; ok && d < ndeps; ++d) ok = t->deps[d] < seq;
+                if (!ok) {
+                    s_bad = 1;
+                    continue;
+                }
+                for (unsigned int j = 0; j < ntiles; ++j) tileMap[(tileBase + j) & tileMask] = seq;
+                tileDone[seq & mask] = 0;
+            }
+            __syncthreads();
+            if (threadIdx.x == 0) {
+                const gpuos_task* first = ring + (from & mask);
+                if (s_bad || first->tileBase != pubTiles) {
+                    // A malformed descriptor would break the ticket prefix sum: stop everything, loudly.
+                    report_fault(st, from, GPUOS_FAULT_BAD_DESCRIPTOR, 0);
+                    st_release_gpu(&st->abort, 1u);
+                    s_cmd = CMD_EXIT;
+                } else {
+                    // Publish the longest prefix whose tiles fit in the tile map (tickets below the first tile
+                    // of the oldest incomplete task are finished, so their map entries may be reused). The floor
+                    // only grows, so a remembered one is a safe bound; it is re-read only when that bound fails.
+                    unsigned long long end = to;
+                    const gpuos_task* last = ring + ((end - 1) & mask);
+                    if (last->tileBase + last->ntiles - tileFloor > p.tileCapacity) {
+                        tileFloor = watermark < pubSeq ? ring[watermark & mask].tileBase : pubTiles;
+                        while (end > from) {
+                            last = ring + ((end - 1) & mask);
+                            if (last->tileBase + last->ntiles - tileFloor <= p.tileCapacity) break;
+                            --end;
+                        }
+                    }
+                    if (end > from) {
+                        __threadfence();
+                        pubSeq = end;
+                        pubTiles = last->tileBase + last->ntiles;
+                        st_release_gpu(&st->pubSeq, pubSeq);
+                        st_release_gpu(&st->pubTiles, pubTiles);
+                        s_pubSeq = pubSeq;
+                    }
+                }
+            }
+            __syncthreads();
+            if (s_cmd == CMD_EXIT) break;
+        }
     }
 
     if (threadIdx.x == 0) {
@@ -272,9 +291,9 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             unsigned long long seq = 0;
             unsigned int tile = 0;
             const unsigned long long ticket = atomicAdd(&st->tileCursor, 1ull);
-            unsigned int ns = 32;
             for (;;) {
-                if (ticket < ld_acquire_gpu(&st->pubTiles)) break;
+                const unsigned long long published = ld_acquire_gpu(&st->pubTiles);
+                if (ticket < published) break;
                 if (ld_acquire_gpu(&st->abort)) { leave = 1; break; }
                 if (ld_acquire_gpu(&st->parking)) {
                     // pubTiles is final once parking is set: leave only with a ticket nobody published.
@@ -282,8 +301,9 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
                     leave = 1;
                     break;
                 }
-                __nanosleep(ns);
-                if (ns < p.spinMaxNs) ns *= 2;
+                // The block holding the next ticket polls often; blocks further back in line poll less.
+                const unsigned long long distance = ticket - published;
+                __nanosleep(distance >= p.spinMaxNs / 64 ? p.spinMaxNs : 64 + (unsigned int)distance * 64);
             }
             if (!leave) {
                 seq = *(volatile const unsigned long long*)&tileMap[ticket & tileMask];
@@ -292,11 +312,12 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
                 const unsigned int ndeps = task->ndeps;
                 for (unsigned int d = 0; d < ndeps && !leave; ++d) {
                     const unsigned long long dep = task->deps[d];
-                    ns = 32;
+                    unsigned int ns = 0;
                     while (ld_acquire_gpu(&done[dep & mask]) < dep + 1) {
                         if (ld_acquire_gpu(&st->abort)) { leave = 1; break; }
-                        __nanosleep(ns);
-                        if (ns < p.spinMaxNs) ns *= 2;
+                        // Dependent chains are latency-bound: spin tight at first, then back off.
+                        if (ns) __nanosleep(ns);
+                        ns = ns == 0 ? 16 : (ns < p.spinMaxNs ? ns * 2 : ns);
                     }
                 }
             }
@@ -317,11 +338,17 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         }
         __syncthreads();
         if (threadIdx.x == 0) {
-            __threadfence();
-            const unsigned int finished = atomicAdd(&tileDone[seq & mask], 1u) + 1;
-            if (finished == task->ntiles) {
-                __threadfence();
+            // The barrier puts the block's operator stores before this thread's release in causality order,
+            // so the release (cumulative) publishes them with the task's completion.
+            const unsigned int ntiles = task->ntiles;
+            if (ntiles == 1) {
                 st_release_gpu(&done[seq & mask], seq + 1);
+            } else {
+                __threadfence();
+                if (atomicAdd(&tileDone[seq & mask], 1u) + 1 == ntiles) {
+                    __threadfence();
+                    st_release_gpu(&done[seq & mask], seq + 1);
+                }
             }
         }
     }
