@@ -33,6 +33,7 @@ public final class TaskBatch {
     static final long REF_DTYPE = Layouts.TENSOR_REF.offset("dtype");
     static final long REF_NDIM = Layouts.TENSOR_REF.offset("ndim");
     static final long REF_FLAGS = Layouts.TENSOR_REF.offset("flags");
+    static final long REF_RESERVED = Layouts.TENSOR_REF.offset("reserved");
     static final long REF_SIZES = Layouts.TENSOR_REF.offset("sizes");
     static final long REF_STRIDES = Layouts.TENSOR_REF.offset("strides");
     static final long REF_AUX = Layouts.TENSOR_REF.offset("aux");
@@ -93,7 +94,11 @@ public final class TaskBatch {
             grow();
         }
         long base = count * TASK_BYTES;
-        staging.asSlice(base, TASK_BYTES).fill((byte) 0);
+        // Only the header is cleared: operand records are written whole by ref()/refContiguous(), and only the
+        // first nrefs of them travel (see usedBytes).
+        for (long off = 0; off < REFS; off += 8) {
+            staging.set(ValueLayout.JAVA_LONG, base + off, 0L);
+        }
         logicalOps[count] = logicalOp;
         staging.set(ValueLayout.JAVA_INT, base + NTILES, ntiles);
         staging.set(ValueLayout.JAVA_INT, base + TILE_SIZE, tileSize);
@@ -119,6 +124,12 @@ public final class TaskBatch {
         bigger.copyFrom(staging.asSlice(0, count * TASK_BYTES));
         staging = bigger;
         logicalOps = java.util.Arrays.copyOf(logicalOps, cap);
+    }
+
+    /** Bytes of descriptor {@code index} that carry information: the header and its first nrefs operands. */
+    long usedBytes(int index) {
+        int nrefs = Byte.toUnsignedInt(staging.get(ValueLayout.JAVA_BYTE, index * TASK_BYTES + NREFS));
+        return REFS + nrefs * REF_BYTES;
     }
 
     MemorySegment staging() {
@@ -207,6 +218,12 @@ public final class TaskBatch {
             }
             staging.set(ValueLayout.JAVA_INT, r + REF_SIZES, (int) numel);
             staging.set(ValueLayout.JAVA_LONG, r + REF_STRIDES, 1L);
+            for (int d = 1; d < Layouts.MAX_DIMS; d++) {
+                staging.set(ValueLayout.JAVA_INT, r + REF_SIZES + 4L * d, 0);
+                staging.set(ValueLayout.JAVA_LONG, r + REF_STRIDES + 8L * d, 0L);
+            }
+            staging.set(ValueLayout.JAVA_INT, r + REF_RESERVED, 0);
+            staging.set(ValueLayout.JAVA_LONG, r + REF_AUX, 0L);
             bumpRefs(i);
             return this;
         }
@@ -259,10 +276,12 @@ public final class TaskBatch {
             staging.set(ValueLayout.JAVA_BYTE, r + REF_DTYPE, (byte) dtype.code);
             staging.set(ValueLayout.JAVA_BYTE, r + REF_NDIM, (byte) ndim);
             staging.set(ValueLayout.JAVA_SHORT, r + REF_FLAGS, (short) (contiguous ? Layouts.REF_CONTIGUOUS : 0));
-            for (int d = 0; d < ndim; d++) {
-                staging.set(ValueLayout.JAVA_INT, r + REF_SIZES + 4L * d, (int) sizes[d]);
-                staging.set(ValueLayout.JAVA_LONG, r + REF_STRIDES + 8L * d, strides[d]);
+            for (int d = 0; d < Layouts.MAX_DIMS; d++) {
+                staging.set(ValueLayout.JAVA_INT, r + REF_SIZES + 4L * d, d < ndim ? (int) sizes[d] : 0);
+                staging.set(ValueLayout.JAVA_LONG, r + REF_STRIDES + 8L * d, d < ndim ? strides[d] : 0L);
             }
+            staging.set(ValueLayout.JAVA_INT, r + REF_RESERVED, 0);
+            staging.set(ValueLayout.JAVA_LONG, r + REF_AUX, 0L);
             bumpRefs(i);
             return this;
         }

@@ -109,7 +109,7 @@ public final class TaskQueue implements AutoCloseable {
                 }
                 long src = i * TaskBatch.TASK_BYTES;
                 long dst = (seq & mask) * TaskBatch.TASK_BYTES;
-                MemorySegment.copy(staging, src, hostRing, dst, TaskBatch.TASK_BYTES);
+                MemorySegment.copy(staging, src, hostRing, dst, batch.usedBytes(i));
                 int ntiles = hostRing.get(ValueLayout.JAVA_INT, dst + TaskBatch.NTILES);
                 hostRing.set(ValueLayout.JAVA_INT, dst + TaskBatch.OP, slots[i]);
                 hostRing.set(ValueLayout.JAVA_LONG, dst + TaskBatch.SEQ, seq);

@@ -39,6 +39,9 @@ namespace {
 
 constexpr unsigned int kTaskVectors = sizeof(gpuos_task) / 16;
 constexpr int kCopyDepth = 8;
+constexpr unsigned int kHeaderVectors = (unsigned int)(sizeof(gpuos_task) - sizeof(gpuos_tensor_ref) * GPUOS_MAX_REFS) / 16;
+constexpr unsigned int kRefVectors = sizeof(gpuos_tensor_ref) / 16;
+constexpr unsigned long long kWholeCopyMax = 32;
 static_assert(sizeof(gpuos_task) % 16 == 0, "descriptors are copied as 16-byte vectors");
 
 enum : int { CMD_IDLE = 0, CMD_STAGE = 1, CMD_EXIT = 2 };
@@ -58,6 +61,34 @@ __device__ __forceinline__ uint4 ld_volatile_v4(const uint4* p) {
     asm volatile("ld.volatile.global.v4.u32 {%0,%1,%2,%3}, [%4];"
                  : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p) : "memory");
     return v;
+}
+
+// Copies vectors [first, first + count) of each descriptor in [from, from + n) from the host ring to the device
+// ring. Beyond the header, a vector is copied only if it belongs to one of the task's nrefs operands (the
+// header, already in the device ring, says how many); unused operand records are not read at all.
+__device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsigned long long from,
+                             unsigned long long n, unsigned int count, unsigned int first, unsigned long long mask) {
+    const unsigned long long vectors = n * count;
+    for (unsigned long long base = threadIdx.x; base < vectors; base += kCopyDepth * blockDim.x) {
+        uint4 v[kCopyDepth];
+        bool take[kCopyDepth];
+#pragma unroll
+        for (int j = 0; j < kCopyDepth; ++j) {
+            const unsigned long long k = base + (unsigned long long)j * blockDim.x;
+            const unsigned long long seq = from + k / count;
+            const unsigned int vec = first + (unsigned int)(k % count);
+            take[j] = k < vectors;
+            if (take[j] && first > 0) {
+                take[j] = (vec - kHeaderVectors) / kRefVectors < ring[seq & mask].nrefs;
+            }
+            if (take[j]) v[j] = ld_volatile_v4((const uint4*)(hostRing + (seq & mask)) + vec);
+        }
+#pragma unroll
+        for (int j = 0; j < kCopyDepth; ++j) {
+            const unsigned long long k = base + (unsigned long long)j * blockDim.x;
+            if (take[j]) ((uint4*)(ring + (from + k / count & mask)))[first + k % count] = v[j];
+        }
+    }
 }
 
 __device__ void agent_loop(const gpuos_params& p) {
@@ -185,26 +216,15 @@ __device__ void agent_loop(const gpuos_params& p) {
         if (cmd == CMD_STAGE) {
             const unsigned long long from = s_from, to = s_to;
             const unsigned long long n = to - from;
-            // 16-byte vectors, kCopyDepth loads in flight per thread before the first store, to cover PCIe latency.
-            const unsigned long long vectors = n * kTaskVectors;
-            for (unsigned long long base = threadIdx.x; base < vectors; base += kCopyDepth * blockDim.x) {
-                uint4 v[kCopyDepth];
-#pragma unroll
-                for (int j = 0; j < kCopyDepth; ++j) {
-                    const unsigned long long k = base + (unsigned long long)j * blockDim.x;
-                    if (k < vectors) {
-                        const unsigned long long seq = from + k / kTaskVectors;
-                        v[j] = ld_volatile_v4((const uint4*)(hostRing + (seq & mask)) + k % kTaskVectors);
-                    }
-                }
-#pragma unroll
-                for (int j = 0; j < kCopyDepth; ++j) {
-                    const unsigned long long k = base + (unsigned long long)j * blockDim.x;
-                    if (k < vectors) {
-                        const unsigned long long seq = from + k / kTaskVectors;
-                        ((uint4*)(ring + (seq & mask)))[k % kTaskVectors] = v[j];
-                    }
-                }
+            // 16-byte vectors, kCopyDepth loads in flight per thread before the first store, to cover PCIe
+            // latency. Small batches copy whole descriptors in one pass (latency); larger ones copy the headers,
+            // then only the operand records each task uses (bandwidth: a 0-operand task is 128 bytes, not 640).
+            if (n <= kWholeCopyMax) {
+                copy_vectors(hostRing, ring, from, n, kTaskVectors, 0, mask);
+            } else {
+                copy_vectors(hostRing, ring, from, n, kHeaderVectors, 0, mask);
+                __syncthreads();
+                copy_vectors(hostRing, ring, from, n, kTaskVectors - kHeaderVectors, kHeaderVectors, mask);
             }
             __syncthreads();
             // One thread per task (many tasks in flight, not one L2 round trip after another): validate, fill
@@ -223,6 +243,8 @@ __device__ void agent_loop(const gpuos_params& p) {
                 }
                 for (unsigned int j = 0; j < ntiles; ++j) tileMap[(tileBase + j) & tileMask] = seq;
                 tileDone[seq & mask] = 0;
+                // Operand records beyond nrefs were not copied: never let an operator see a stale pointer there.
+                for (unsigned int r = t->nrefs; r < GPUOS_MAX_REFS; ++r) ring[seq & mask].refs[r].data = 0;
             }
             __syncthreads();
             if (threadIdx.x == 0) {
