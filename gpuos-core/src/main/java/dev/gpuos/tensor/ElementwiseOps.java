@@ -34,40 +34,28 @@ final class ElementwiseOps {
         }
         DType promoted = op.promotedType(operands);
         op.checkAccepts(promoted);
-        return build(op, operands, first, shape, op.resultType(promoted), op.computeType(promoted), params);
+        return build(op, operands, first, shape, op.resultType(promoted), op.operandType(promoted), params);
     }
 
     /** Conversion (and contiguous copy when {@code target == t.dtype()}). */
     static Tensor cast(Tensor t, DType target) {
         t.ensureOpen();
-        return build(ElementwiseOp.CAST, List.of(t), t, t.shape(), target, castComputeType(t.dtype(), target), NO_PARAMS);
-    }
-
-    /**
-     * The compute type of a conversion: same-dtype copies keep their bits, conversions among F16/BF16/F32 go
-     * through F32, among integers through I64, anything else through F64 (exact for every source but I64 beyond
-     * 2^53).
-     */
-    static DType castComputeType(DType from, DType to) {
-        if (from == to) return to.computeType();
-        if (from.computeType() == DType.F32 && to.computeType() == DType.F32) return DType.F32;
-        if (!from.isFloating() && !to.isFloating()) return DType.I64;
-        return DType.F64;
+        // A conversion loads in the source dtype; all the rounding happens on store.
+        return build(ElementwiseOp.CAST, List.of(t), t, t.shape(), target, t.dtype(), NO_PARAMS);
     }
 
     /** Builds a node writing into {@code output} (an existing view, e.g. a slice for cat); not submitted. */
     static ElementwiseNode castInto(Tensor source, Tensor output) {
         Tensor in = broadcastView(source, output.shape());
-        return new ElementwiseNode(ElementwiseOp.CAST, List.of(in), output,
-                castComputeType(source.dtype(), output.dtype()), NO_PARAMS);
+        return new ElementwiseNode(ElementwiseOp.CAST, List.of(in), output, source.dtype(), NO_PARAMS);
     }
 
     private static Tensor build(ElementwiseOp op, List<Operand> operands, Tensor first, long[] shape, DType result,
-                                DType compute, double[] params) {
+                                DType operandType, double[] params) {
         List<Operand> broadcast = new ArrayList<>(operands.size());
         for (Operand o : operands) broadcast.add(o instanceof Tensor t ? broadcastView(t, shape) : o);
         Tensor out = Dispatch.allocateResult(first, result, shape);
-        return Dispatch.submitFresh(new ElementwiseNode(op, broadcast, out, compute, params));
+        return Dispatch.submitFresh(new ElementwiseNode(op, broadcast, out, operandType, params));
     }
 
     private static Tensor broadcastView(Tensor t, long[] shape) {

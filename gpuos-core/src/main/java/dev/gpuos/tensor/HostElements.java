@@ -96,6 +96,28 @@ public final class HostElements {
         }
     }
 
+    /** {@code v} converted to {@code t} and back, i.e. rounded to what {@code t} can hold. */
+    public static double round(DType t, double v) {
+        return switch (t) {
+            case F64 -> v;
+            case F32 -> (float) v;
+            case F16 -> Float.float16ToFloat(Float.floatToFloat16((float) v));
+            case BF16 -> BFloat16.toFloat(BFloat16.fromFloat((float) v));
+            case I32 -> (int) (long) v;
+            case I64 -> (long) v;
+            case BOOL -> v != 0 ? 1 : 0;
+        };
+    }
+
+    /** {@code v} converted to the integral or BOOL dtype {@code t} (wrapping for I32). */
+    public static long round(DType t, long v) {
+        return switch (t) {
+            case I32 -> (int) v;
+            case BOOL -> v != 0 ? 1 : 0;
+            default -> v;
+        };
+    }
+
     public static void setLong(MemorySegment s, DType t, long i, long v) {
         switch (t) {
             case I64 -> s.setAtIndex(LONG, i, v);

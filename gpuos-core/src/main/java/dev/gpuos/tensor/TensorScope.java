@@ -1,6 +1,7 @@
 package dev.gpuos.tensor;
 
 import java.lang.ref.Cleaner;
+import java.lang.ref.WeakReference;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -29,7 +30,9 @@ import java.util.Set;
 public final class TensorScope implements AutoCloseable, TensorFactory {
     private static final Cleaner CLEANER = Cleaner.create();
     private static final System.Logger LOG = System.getLogger(TensorScope.class.getName());
-    private static final ThreadLocal<Deque<TensorScope>> OPEN_ON_THREAD = ThreadLocal.withInitial(ArrayDeque::new);
+    // Weak, so that a scope its user forgot to close can still become unreachable and be cleaned.
+    private static final ThreadLocal<Deque<WeakReference<TensorScope>>> OPEN_ON_THREAD =
+            ThreadLocal.withInitial(ArrayDeque::new);
 
     /** The part the Cleaner may see: it must not reference the scope, or the scope would never become unreachable. */
     private static final class Owned implements Runnable {
@@ -71,15 +74,19 @@ public final class TensorScope implements AutoCloseable, TensorFactory {
     /** Opens a scope whose factories allocate on {@code backend}, and makes it current on this thread. */
     public static TensorScope open(Backend backend) {
         TensorScope scope = new TensorScope(backend);
-        OPEN_ON_THREAD.get().push(scope);
+        OPEN_ON_THREAD.get().push(new WeakReference<>(scope));
         return scope;
     }
 
     /** The innermost open scope of the calling thread. */
     public static Optional<TensorScope> current() {
-        Deque<TensorScope> stack = OPEN_ON_THREAD.get();
-        while (!stack.isEmpty() && !stack.peek().isOpen()) stack.pop();
-        return Optional.ofNullable(stack.peek());
+        Deque<WeakReference<TensorScope>> stack = OPEN_ON_THREAD.get();
+        while (!stack.isEmpty()) {
+            TensorScope top = stack.peek().get();
+            if (top != null && top.isOpen()) return Optional.of(top);
+            stack.pop();
+        }
+        return Optional.empty();
     }
 
     @Override
@@ -104,7 +111,7 @@ public final class TensorScope implements AutoCloseable, TensorFactory {
             owned.closedExplicitly = true;
         }
         cleanable.clean();
-        OPEN_ON_THREAD.get().remove(this);
+        OPEN_ON_THREAD.get().removeIf(ref -> ref.get() == this || ref.get() == null);
     }
 
     /** Number of buffers this scope currently owns. */

@@ -54,13 +54,24 @@ final class CpuElementwise {
             }
             return;
         }
+        DType opType = node.operandType();
+        double[] constD = new double[arity];
+        long[] constL = new long[arity];
+        for (int k = 0; k < arity; k++) {
+            if (scalars[k] == null) continue;
+            // Scalars convert to the common dtype first, like any operand (0.1 becomes 0.0999755859375 for F16).
+            constD[k] = scalars[k].kind() == DType.F64 ? HostElements.round(opType, scalars[k].doubleValue())
+                    : HostElements.round(opType, (double) scalars[k].longValue());
+            constL[k] = HostElements.round(opType, scalars[k].longValue());
+        }
         switch (node.computeType()) {
             case I64 -> {
                 LongKernel f = op.longKernel();
                 long[] v = new long[3];
                 for (long i = 0; i < n; i++, cur.next()) {
                     for (int k = 0; k < arity; k++) {
-                        v[k] = scalars[k] != null ? scalars[k].longValue() : HostElements.getLong(segs[k], types[k], cur.offset(k));
+                        v[k] = scalars[k] != null ? constL[k]
+                                : HostElements.round(opType, HostElements.getLong(segs[k], types[k], cur.offset(k)));
                     }
                     HostElements.setLong(outSeg, outType, cur.offset(arity), f.apply(v[0], v[1], v[2], p));
                 }
@@ -70,8 +81,7 @@ final class CpuElementwise {
                 double[] v = new double[3];
                 for (long i = 0; i < n; i++, cur.next()) {
                     for (int k = 0; k < arity; k++) {
-                        v[k] = scalars[k] != null ? (float) scalars[k].doubleValue()
-                                : HostElements.getFloat(segs[k], types[k], cur.offset(k));
+                        v[k] = scalars[k] != null ? constD[k] : loadFloat(segs[k], types[k], opType, cur.offset(k));
                     }
                     HostElements.setFloat(outSeg, outType, cur.offset(arity), (float) f.apply(v[0], v[1], v[2], p));
                 }
@@ -81,13 +91,19 @@ final class CpuElementwise {
                 double[] v = new double[3];
                 for (long i = 0; i < n; i++, cur.next()) {
                     for (int k = 0; k < arity; k++) {
-                        v[k] = scalars[k] != null ? scalars[k].doubleValue() : HostElements.getDouble(segs[k], types[k], cur.offset(k));
+                        v[k] = scalars[k] != null ? constD[k] : HostElements.getDouble(segs[k], types[k], cur.offset(k));
                     }
                     HostElements.setDouble(outSeg, outType, cur.offset(arity), f.apply(v[0], v[1], v[2], p));
                 }
             }
             default -> throw new IllegalStateException("compute type must be F32, F64 or I64, got " + node.computeType());
         }
+    }
+
+    // Operand of an F32-compute op: converted to the operand type (F16, BF16 or F32), then widened to float.
+    private static float loadFloat(MemorySegment seg, DType type, DType opType, long offset) {
+        float v = HostElements.getFloat(seg, type, offset);
+        return type == opType || opType == DType.F32 ? v : (float) HostElements.round(opType, v);
     }
 
     static void fill(FillNode node) {

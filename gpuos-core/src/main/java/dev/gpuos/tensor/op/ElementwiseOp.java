@@ -13,8 +13,8 @@ import java.util.regex.Pattern;
  * The one definition of every elementwise op, shared by all backends: its name and arity, its dtype rule, the
  * CPU scalar implementations and the CUDA C expression a GPU code generator splices into fused kernels.
  *
- * <p><b>CUDA templates.</b> Operands are {@code a}, {@code b}, {@code c} (already converted to the compute
- * type), op parameters are {@code p0}, {@code p1} (substituted as literals), and {@code T} is the compute type.
+ * <p><b>CUDA templates.</b> Operands are {@code a}, {@code b}, {@code c} (already converted to the node's
+ * operand type and then to its compute type), op parameters are {@code p0}, {@code p1} (substituted as literals), and {@code T} is the compute type.
  * Templates are written with float math functions ({@code expf}); {@link #cudaExpression} strips the
  * {@code f} suffix for F64 compute. Helpers named {@code gpuos_*} are defined in {@link #CUDA_PRELUDE}. F16 and
  * BF16 load into float and store back rounded (the code generator converts at load and store), so the
@@ -182,9 +182,13 @@ public enum ElementwiseOp {
         };
     }
 
-    /** The type the expression is evaluated in: F32, F64 or I64. */
-    public DType computeType(DType promoted) {
-        return rule == Rule.COMPARISON ? promoted.computeType() : resultType(promoted).computeType();
+    /**
+     * The common dtype every operand is converted to before computing (PyTorch's common dtype: scalars and
+     * lower-typed tensors are rounded to it first, so {@code f16_tensor.eq(0.1)} compares with 0.1 rounded to
+     * F16). The expression is then evaluated in {@code operandType.computeType()}.
+     */
+    public DType operandType(DType promoted) {
+        return rule == Rule.COMPARISON ? promoted : resultType(promoted);
     }
 
     private static final Pattern FLOAT_FUNCTION = Pattern.compile(
