@@ -80,8 +80,9 @@ public sealed interface TensorFactory permits TensorScope {
         if (!dtype.isFloating()) throw new UnsupportedDTypeException(name + " needs a floating dtype, got " + dtype);
     }
 
+    /** An empty {@code shape} means 1-D of the data's length, like torch.tensor([...]); use scalar() for 0-dim. */
     private Tensor upload(DType dtype, long[] shape, int length, BiConsumer<MemorySegment, Integer> encode) {
-        long[] s = Dispatch.checkShape(shape);
+        long[] s = shape.length == 0 ? new long[]{length} : Dispatch.checkShape(shape);
         if (Layout.numel(s) != length) {
             throw new ShapeMismatchException("data has " + length + " elements but shape " + java.util.Arrays.toString(s)
                     + " needs " + Layout.numel(s));
@@ -121,10 +122,12 @@ public sealed interface TensorFactory permits TensorScope {
         return upload(DType.BOOL, shape, data.length, (m, i) -> HostElements.setLong(m, DType.BOOL, i, data[i] ? 1 : 0));
     }
 
-    /** A 0-dim tensor (F32 for a double, like torch.tensor(1.5)). */
-    default Tensor scalar(double value) { return tensor(new float[]{(float) value}); }
+    /** A 0-dim F32 tensor, like torch.tensor(1.5). */
+    default Tensor scalar(double value) { return full(value, DType.F32); }
 
+    /** A 0-dim tensor of {@code dtype}. */
     default Tensor scalar(double value, DType dtype) { return full(value, dtype); }
 
-    default Tensor scalar(long value) { return tensor(new long[]{value}); }
+    /** A 0-dim I64 tensor, like torch.tensor(3). */
+    default Tensor scalar(long value) { return full(value, DType.I64); }
 }

@@ -57,6 +57,7 @@ final class TestData {
 
     /** Uploads reference values contiguously through the public factories. */
     static Tensor upload(TensorScope s, RefArray a) {
+        if (a.rank() == 0) return upload(s, new RefArray(a.dtype, new long[]{1}, a.v)).reshape();
         return switch (a.dtype) {
             case BOOL -> {
                 boolean[] b = new boolean[a.v.length];
