@@ -1,0 +1,72 @@
+package dev.gpuos.tensor;
+
+import dev.gpuos.tensor.op.OpNode;
+
+import java.util.Arrays;
+
+/**
+ * The last steps every op shares after validation: allocating its output in the right scope and handing the
+ * node to the backend. Validation always happens before this, so a rejected op allocates and records nothing.
+ */
+final class Dispatch {
+    private Dispatch() {}
+
+    /** Checks that all tensors are open and live on one backend; returns that backend. */
+    static Backend commonBackend(String opName, Tensor... tensors) {
+        Backend backend = null;
+        for (Tensor t : tensors) {
+            if (t == null) continue;
+            t.ensureOpen();
+            if (backend == null) backend = t.backend();
+            else if (t.backend() != backend) {
+                throw new IllegalArgumentException(opName + ": operands live on different backends ("
+                        + backend.name() + " and " + t.backend().name() + ")");
+            }
+        }
+        return backend;
+    }
+
+    static Tensor allocate(TensorScope owner, Backend backend, DType dtype, long[] shape) {
+        if (!owner.isOpen()) throw new TensorClosedException("the TensorScope that would own the result is closed");
+        long numel = Layout.numel(shape);
+        Storage storage = backend.allocate(dtype, numel);
+        owner.adopt(storage);
+        return new Tensor(storage, Layout.contiguous(shape), dtype, owner);
+    }
+
+    /** Result of an op on {@code first}: allocated on first's backend, owned by the current scope. */
+    static Tensor allocateResult(Tensor first, DType dtype, long[] shape) {
+        return allocate(TensorScope.forResult(first), first.backend(), dtype, shape);
+    }
+
+    /**
+     * Submits a node whose output buffer was freshly allocated for it; if the backend cannot run it, the
+     * buffer is freed again and the backend's exception propagates.
+     */
+    static Tensor submitFresh(OpNode node) {
+        Tensor out = node.output();
+        Backend backend = out.backend();
+        try {
+            backend.checkSupported(node);
+        } catch (RuntimeException e) {
+            out.scope().discard(out.storage());
+            throw e;
+        }
+        backend.submit(node);
+        return out;
+    }
+
+    /** Submits a node that writes into an existing buffer (e.g. one slice of a cat). */
+    static void submitInto(OpNode node) {
+        Backend backend = node.output().backend();
+        backend.checkSupported(node);
+        backend.submit(node);
+    }
+
+    static long[] checkShape(long[] shape) {
+        for (long s : shape) {
+            if (s < 0) throw new ShapeMismatchException("negative size in shape " + Arrays.toString(shape));
+        }
+        return shape.clone();
+    }
+}

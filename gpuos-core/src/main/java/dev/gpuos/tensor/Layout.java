@@ -1,0 +1,265 @@
+package dev.gpuos.tensor;
+
+import java.util.Arrays;
+
+/**
+ * Where the elements of a tensor view lie in its storage: sizes, strides (in elements, never negative, zero for
+ * broadcast dimensions) and the storage offset of element [0,...,0]. Immutable; every view op returns a new
+ * Layout over the same storage.
+ */
+public final class Layout {
+    private final long[] shape;
+    private final long[] strides;
+    private final long offset;
+
+    public Layout(long[] shape, long[] strides, long offset) {
+        if (shape.length != strides.length) {
+            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " and strides "
+                    + Arrays.toString(strides) + " differ in rank");
+        }
+        for (int d = 0; d < shape.length; d++) {
+            if (shape[d] < 0) throw new IllegalArgumentException("negative size in shape " + Arrays.toString(shape));
+            if (strides[d] < 0) {
+                throw new IllegalArgumentException("negative stride in strides " + Arrays.toString(strides));
+            }
+        }
+        if (offset < 0) throw new IllegalArgumentException("negative storage offset " + offset);
+        this.shape = shape.clone();
+        this.strides = strides.clone();
+        this.offset = offset;
+    }
+
+    public static Layout contiguous(long... shape) {
+        return new Layout(shape, contiguousStrides(shape), 0);
+    }
+
+    public static long[] contiguousStrides(long[] shape) {
+        long[] strides = new long[shape.length];
+        long stride = 1;
+        for (int d = shape.length - 1; d >= 0; d--) {
+            strides[d] = stride;
+            stride *= Math.max(shape[d], 1);
+        }
+        return strides;
+    }
+
+    public static long numel(long[] shape) {
+        long n = 1;
+        for (long s : shape) n = Math.multiplyExact(n, s);
+        return n;
+    }
+
+    public long[] shape() { return shape.clone(); }
+
+    public long[] strides() { return strides.clone(); }
+
+    public long size(int dim) { return shape[dim]; }
+
+    public long stride(int dim) { return strides[dim]; }
+
+    public long offset() { return offset; }
+
+    public int rank() { return shape.length; }
+
+    public long numel() { return numel(shape); }
+
+    /** C-contiguous, ignoring the strides of size-1 dimensions (as PyTorch does). */
+    public boolean isContiguous() {
+        long expected = 1;
+        for (int d = shape.length - 1; d >= 0; d--) {
+            if (shape[d] == 0) return true;
+            if (shape[d] != 1 && strides[d] != expected) return false;
+            expected *= shape[d];
+        }
+        return true;
+    }
+
+    /** One past the largest storage element index this view can touch (offset for empty views). */
+    public long extent() {
+        if (numel() == 0) return offset;
+        long last = offset;
+        for (int d = 0; d < shape.length; d++) last += (shape[d] - 1) * strides[d];
+        return last + 1;
+    }
+
+    /** The index {@code dim} normalised to [0, rank), accepting negative indices like PyTorch. */
+    public static int normalizeDim(int dim, int rank) {
+        int bound = Math.max(rank, 1); // a 0-dim tensor accepts dim 0 and -1, like PyTorch
+        if (dim < -bound || dim >= bound) {
+            throw new IndexOutOfBoundsException("dimension " + dim + " out of range [" + (-bound) + ", "
+                    + (bound - 1) + "] for a tensor of rank " + rank);
+        }
+        return dim < 0 ? dim + bound : dim;
+    }
+
+    /** The broadcast shape of two shapes (NumPy/PyTorch rules), or a ShapeMismatchException. */
+    public static long[] broadcastShapes(long[] a, long[] b) {
+        int rank = Math.max(a.length, b.length);
+        long[] out = new long[rank];
+        for (int i = 0; i < rank; i++) {
+            long sa = i < rank - a.length ? 1 : a[i - (rank - a.length)];
+            long sb = i < rank - b.length ? 1 : b[i - (rank - b.length)];
+            if (sa != sb && sa != 1 && sb != 1) {
+                throw new ShapeMismatchException("shapes " + Arrays.toString(a) + " and " + Arrays.toString(b)
+                        + " do not broadcast: size " + sa + " vs " + sb + " at dimension " + i);
+            }
+            out[i] = sa == 1 ? sb : sa;
+        }
+        return out;
+    }
+
+    /** This view expanded to {@code target} with zero strides for broadcast dimensions. */
+    public Layout broadcastTo(long[] target) {
+        if (target.length < shape.length) {
+            throw new ShapeMismatchException("cannot broadcast shape " + Arrays.toString(shape) + " to fewer dims "
+                    + Arrays.toString(target));
+        }
+        long[] newStrides = new long[target.length];
+        int lead = target.length - shape.length;
+        for (int i = 0; i < target.length; i++) {
+            if (i < lead) continue;
+            long s = shape[i - lead];
+            if (s == target[i]) newStrides[i] = strides[i - lead];
+            else if (s == 1) newStrides[i] = 0;
+            else {
+                throw new ShapeMismatchException("cannot broadcast shape " + Arrays.toString(shape) + " to "
+                        + Arrays.toString(target) + ": size " + s + " vs " + target[i] + " at dimension " + i);
+            }
+        }
+        return new Layout(target, newStrides, offset);
+    }
+
+    public Layout permute(int... dims) {
+        if (dims.length != shape.length) {
+            throw new IllegalArgumentException("permute needs " + shape.length + " dims, got " + Arrays.toString(dims));
+        }
+        long[] newShape = new long[dims.length], newStrides = new long[dims.length];
+        boolean[] seen = new boolean[dims.length];
+        for (int i = 0; i < dims.length; i++) {
+            int d = normalizeDim(dims[i], shape.length);
+            if (seen[d]) throw new IllegalArgumentException("permute repeats dimension " + d + " in " + Arrays.toString(dims));
+            seen[d] = true;
+            newShape[i] = shape[d];
+            newStrides[i] = strides[d];
+        }
+        return new Layout(newShape, newStrides, offset);
+    }
+
+    /** Elements start, start+step, ... below end of dimension {@code dim}; indices already clamped. */
+    public Layout slice(int dim, long start, long end, long step) {
+        long length = end <= start ? 0 : (end - start + step - 1) / step;
+        long[] newShape = shape.clone(), newStrides = strides.clone();
+        newShape[dim] = length;
+        newStrides[dim] = strides[dim] * step;
+        return new Layout(newShape, newStrides, offset + (length == 0 ? 0 : start * strides[dim]));
+    }
+
+    public Layout select(int dim, long index) {
+        long[] newShape = remove(shape, dim), newStrides = remove(strides, dim);
+        return new Layout(newShape, newStrides, offset + index * strides[dim]);
+    }
+
+    public Layout unsqueeze(int dim) {
+        long stride = dim < shape.length ? shape[dim] * strides[dim] : 1;
+        return new Layout(insert(shape, dim, 1), insert(strides, dim, Math.max(stride, 1)), offset);
+    }
+
+    public Layout squeeze(int dim) {
+        if (shape.length == 0 || shape[dim] != 1) return this;
+        return new Layout(remove(shape, dim), remove(strides, dim), offset);
+    }
+
+    public Layout squeezeAll() {
+        Layout l = this;
+        for (int d = shape.length - 1; d >= 0; d--) l = l.squeeze(d);
+        return l;
+    }
+
+    /**
+     * This view with a new shape of the same element count, if strides can express it (PyTorch's computeStride);
+     * null otherwise, in which case reshape has to copy.
+     */
+    public Layout viewAs(long[] newShape) {
+        if (numel(newShape) != numel()) {
+            throw new ShapeMismatchException("shape " + Arrays.toString(newShape) + " is invalid for " + numel()
+                    + " elements of shape " + Arrays.toString(shape));
+        }
+        if (numel() == 0 || shape.length == 0) return new Layout(newShape, contiguousStrides(newShape), offset);
+        long[] newStrides = new long[newShape.length];
+        int viewD = newShape.length - 1;
+        long chunkBaseStride = strides[shape.length - 1];
+        long tensorNumel = 1, viewNumel = 1;
+        for (int tensorD = shape.length - 1; tensorD >= 0; tensorD--) {
+            tensorNumel *= shape[tensorD];
+            boolean chunkEnds = tensorD == 0
+                    || (shape[tensorD - 1] != 1 && strides[tensorD - 1] != tensorNumel * chunkBaseStride);
+            if (chunkEnds) {
+                while (viewD >= 0 && (viewNumel < tensorNumel || newShape[viewD] == 1)) {
+                    newStrides[viewD] = viewNumel * chunkBaseStride;
+                    viewNumel *= newShape[viewD];
+                    viewD--;
+                }
+                if (viewNumel != tensorNumel) return null;
+                if (tensorD > 0) {
+                    chunkBaseStride = strides[tensorD - 1];
+                    tensorNumel = 1;
+                    viewNumel = 1;
+                }
+            }
+        }
+        if (viewD != -1) return null;
+        return new Layout(newShape, newStrides, offset);
+    }
+
+    /** Resolves a single -1 entry of a requested shape against the element count. */
+    public static long[] inferShape(long[] requested, long numel) {
+        long[] out = requested.clone();
+        int inferred = -1;
+        long known = 1;
+        for (int i = 0; i < out.length; i++) {
+            if (out[i] == -1) {
+                if (inferred >= 0) throw new ShapeMismatchException("only one dimension can be -1 in " + Arrays.toString(requested));
+                inferred = i;
+            } else if (out[i] < 0) {
+                throw new ShapeMismatchException("invalid size " + out[i] + " in shape " + Arrays.toString(requested));
+            } else {
+                known *= out[i];
+            }
+        }
+        if (inferred >= 0) {
+            if (known == 0 || numel % known != 0) {
+                throw new ShapeMismatchException("shape " + Arrays.toString(requested) + " is invalid for " + numel + " elements");
+            }
+            out[inferred] = numel / known;
+        }
+        return out;
+    }
+
+    static long[] remove(long[] a, int index) {
+        long[] out = new long[a.length - 1];
+        System.arraycopy(a, 0, out, 0, index);
+        System.arraycopy(a, index + 1, out, index, a.length - index - 1);
+        return out;
+    }
+
+    static long[] insert(long[] a, int index, long value) {
+        long[] out = new long[a.length + 1];
+        System.arraycopy(a, 0, out, 0, index);
+        out[index] = value;
+        System.arraycopy(a, index, out, index + 1, a.length - index);
+        return out;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Layout l && offset == l.offset && Arrays.equals(shape, l.shape) && Arrays.equals(strides, l.strides);
+    }
+
+    @Override
+    public int hashCode() { return Arrays.hashCode(shape) * 31 + Arrays.hashCode(strides) + Long.hashCode(offset); }
+
+    @Override
+    public String toString() {
+        return "Layout" + Arrays.toString(shape) + " strides " + Arrays.toString(strides) + " offset " + offset;
+    }
+}

@@ -1,0 +1,456 @@
+package dev.gpuos.tensor;
+
+import dev.gpuos.tensor.op.ElementwiseOp;
+import dev.gpuos.tensor.op.ReduceOp;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * An immutable view (dtype + {@link Layout}) over a {@link Storage}, owned by a {@link TensorScope}. Ops are
+ * fluent ({@code a.add(b).relu()}) and follow PyTorch semantics: broadcasting, type promotion
+ * ({@link TypePromotion}), NaN propagation, true division.
+ *
+ * <p>Ops return at once: the backend may run them later (a GPU backend batches them). Reading data
+ * ({@code toFloatArray()}, {@code item()}, ...) is a sync point. Every op validates at the call site and on bad
+ * input throws, before anything is allocated or recorded:
+ * <ul>
+ *   <li>{@link ShapeMismatchException} — shapes that do not broadcast or fit the op;</li>
+ *   <li>{@link UnsupportedDTypeException} — a dtype the op does not take;</li>
+ *   <li>{@link IndexOutOfBoundsException} — a dimension or index out of range, a view outside its storage;</li>
+ *   <li>{@link TensorClosedException} — a tensor whose scope was closed;</li>
+ *   <li>{@link UnsupportedOnBackendException} — an op the tensors' backend cannot run;</li>
+ *   <li>{@link IllegalArgumentException} — other bad arguments (operands on different backends, step 0, ...).</li>
+ * </ul>
+ */
+public final class Tensor implements Operand {
+    private final Storage storage;
+    private final Layout layout;
+    private final DType dtype;
+    private final TensorScope scope;
+
+    /** For backends and factories: a view over {@code storage}. Callers check that the view fits the storage. */
+    Tensor(Storage storage, Layout layout, DType dtype, TensorScope scope) {
+        this.storage = storage;
+        this.layout = layout;
+        this.dtype = dtype;
+        this.scope = scope;
+    }
+
+    // --- metadata ------------------------------------------------------------------------------------------------
+
+    public DType dtype() { return dtype; }
+
+    public long[] shape() { return layout.shape(); }
+
+    /** Size of dimension {@code dim} (negative counts from the end). */
+    public long size(int dim) { return layout.size(Layout.normalizeDim(dim, rank())); }
+
+    public int rank() { return layout.rank(); }
+
+    public long numel() { return layout.numel(); }
+
+    /** Strides in elements. */
+    public long[] strides() { return layout.strides(); }
+
+    /** Offset of element [0,...,0] in the storage, in elements. */
+    public long storageOffset() { return layout.offset(); }
+
+    public Layout layout() { return layout; }
+
+    public Storage storage() { return storage; }
+
+    public Backend backend() { return storage.backend(); }
+
+    /** The scope that owned this tensor when the view was made. */
+    public TensorScope scope() { return scope; }
+
+    public boolean isContiguous() { return layout.isContiguous(); }
+
+    public boolean isClosed() { return storage.isReleased(); }
+
+    void ensureOpen() {
+        if (storage.isReleased()) {
+            throw new TensorClosedException("tensor " + describe() + " is closed: its TensorScope was closed");
+        }
+    }
+
+    private Tensor withLayout(Layout l) {
+        ensureOpen();
+        return new Tensor(storage, l, dtype, scope);
+    }
+
+    /**
+     * Moves ownership of this tensor's buffer (and so of every view of it) to {@code target}, so it outlives
+     * the scope that created it. Returns a view whose {@link #scope()} is {@code target}.
+     */
+    public Tensor transferTo(TensorScope target) {
+        ensureOpen();
+        scope.transfer(storage, target);
+        return new Tensor(storage, layout, dtype, target);
+    }
+
+    // --- views (no copies) -----------------------------------------------------------------------------------------
+
+    /** A view with a new shape if strides allow it, else a contiguous copy; one size may be -1. */
+    public Tensor reshape(long... shape) {
+        ensureOpen();
+        long[] resolved = Layout.inferShape(shape, numel());
+        Layout l = layout.viewAs(resolved);
+        return l != null ? withLayout(l) : contiguous().view(resolved);
+    }
+
+    /** Like reshape, but never copies: throws ShapeMismatchException if strides cannot express the shape. */
+    public Tensor view(long... shape) {
+        ensureOpen();
+        long[] resolved = Layout.inferShape(shape, numel());
+        Layout l = layout.viewAs(resolved);
+        if (l == null) {
+            throw new ShapeMismatchException("view " + Arrays.toString(resolved) + " is not compatible with "
+                    + layout + "; use reshape (which copies)");
+        }
+        return withLayout(l);
+    }
+
+    public Tensor flatten() { return reshape(-1); }
+
+    public Tensor permute(int... dims) { return withLayout(layout.permute(dims)); }
+
+    public Tensor transpose(int dim0, int dim1) {
+        int[] order = new int[rank()];
+        for (int i = 0; i < order.length; i++) order[i] = i;
+        int a = Layout.normalizeDim(dim0, rank()), b = Layout.normalizeDim(dim1, rank());
+        if (rank() == 0) return withLayout(layout);
+        order[a] = b;
+        order[b] = a;
+        return permute(order);
+    }
+
+    /** Elements [start, start+length) of {@code dim}; start may be negative (counted from the end). */
+    public Tensor narrow(int dim, long start, long length) {
+        int d = Layout.normalizeDim(dim, rank());
+        long size = layout.size(d);
+        long s = start < 0 ? start + size : start;
+        if (s < 0 || length < 0 || s + length > size) {
+            throw new IndexOutOfBoundsException("narrow(" + dim + ", " + start + ", " + length + ") is outside [0, "
+                    + size + ") of " + describe());
+        }
+        return withLayout(layout.slice(d, s, s + length, 1));
+    }
+
+    /** Python slicing {@code [start:end]} along {@code dim}: negative indices wrap, out-of-range ones clamp. */
+    public Tensor slice(int dim, long start, long end) { return slice(dim, start, end, 1); }
+
+    /** Python slicing {@code [start:end:step]}, step &ge; 1. */
+    public Tensor slice(int dim, long start, long end, long step) {
+        int d = Layout.normalizeDim(dim, rank());
+        if (step < 1) throw new IllegalArgumentException("slice step must be >= 1, got " + step);
+        long size = layout.size(d);
+        long s = clampIndex(start < 0 ? start + size : start, size);
+        long e = clampIndex(end < 0 ? end + size : end, size);
+        return withLayout(layout.slice(d, s, Math.max(s, e), step));
+    }
+
+    private static long clampIndex(long i, long size) { return Math.max(0, Math.min(i, size)); }
+
+    /** Removes dimension {@code dim} by taking element {@code index} (negative counts from the end). */
+    public Tensor select(int dim, long index) {
+        if (rank() == 0) throw new IndexOutOfBoundsException("select() cannot be applied to a 0-dim tensor");
+        int d = Layout.normalizeDim(dim, rank());
+        long size = layout.size(d);
+        long i = index < 0 ? index + size : index;
+        if (i < 0 || i >= size) {
+            throw new IndexOutOfBoundsException("index " + index + " is out of range for dimension " + dim
+                    + " of size " + size);
+        }
+        return withLayout(layout.select(d, i));
+    }
+
+    /** Broadcasts size-1 dimensions (and new leading ones) to {@code sizes} with zero strides; -1 keeps a size. */
+    public Tensor expand(long... sizes) {
+        ensureOpen();
+        long[] target = sizes.clone();
+        int lead = target.length - rank();
+        if (lead < 0) {
+            throw new ShapeMismatchException("expand to " + Arrays.toString(sizes) + " has fewer dimensions than "
+                    + Arrays.toString(shape()));
+        }
+        for (int i = 0; i < target.length; i++) {
+            if (target[i] == -1) {
+                if (i < lead) throw new ShapeMismatchException("expand: -1 is not allowed for a new leading dimension");
+                target[i] = layout.size(i - lead);
+            }
+        }
+        return withLayout(layout.broadcastTo(Dispatch.checkShape(target)));
+    }
+
+    public Tensor broadcastTo(long... shape) { return expand(shape); }
+
+    public Tensor unsqueeze(int dim) {
+        int d = Layout.normalizeDim(dim, rank() + 1);
+        return withLayout(layout.unsqueeze(d));
+    }
+
+    /** Removes all size-1 dimensions. */
+    public Tensor squeeze() { return withLayout(layout.squeezeAll()); }
+
+    /** Removes dimension {@code dim} if its size is 1; otherwise returns an equal view, like PyTorch. */
+    public Tensor squeeze(int dim) {
+        if (rank() == 0) return withLayout(layout);
+        return withLayout(layout.squeeze(Layout.normalizeDim(dim, rank())));
+    }
+
+    /** An arbitrary strided view of this tensor's storage (strides &ge; 0, zero allowed). */
+    public Tensor asStrided(long[] shape, long[] strides, long storageOffset) {
+        ensureOpen();
+        Layout l = new Layout(Dispatch.checkShape(shape), strides, storageOffset);
+        long capacity = storage.byteSize() / dtype.byteSize();
+        if (l.extent() > capacity) {
+            throw new IndexOutOfBoundsException("view " + l + " is outside its storage: it reaches element "
+                    + (l.extent() - 1) + " but the storage holds " + capacity + " elements of " + dtype);
+        }
+        return withLayout(l);
+    }
+
+    /** This tensor if contiguous, else a contiguous copy. */
+    public Tensor contiguous() {
+        ensureOpen();
+        return isContiguous() ? this : ElementwiseOps.cast(this, dtype);
+    }
+
+    /** Conversion to another dtype (a new tensor), or this tensor if the dtype is already {@code target}. */
+    public Tensor to(DType target) {
+        ensureOpen();
+        return target == dtype ? this : ElementwiseOps.cast(this, target);
+    }
+
+    // --- elementwise -------------------------------------------------------------------------------------------------
+
+    /** Applies any elementwise op from the table; {@code params} are the op's p0, p1. */
+    public static Tensor elementwise(ElementwiseOp op, double[] params, Operand... operands) {
+        return ElementwiseOps.apply(op, params, operands);
+    }
+
+    private Tensor ew(ElementwiseOp op, Operand other) { return ElementwiseOps.apply(op, ElementwiseOps.NO_PARAMS, this, other); }
+
+    private Tensor ew(ElementwiseOp op, double... params) { return ElementwiseOps.apply(op, params, this); }
+
+    public Tensor add(Tensor other) { return ew(ElementwiseOp.ADD, other); }
+    public Tensor add(double other) { return ew(ElementwiseOp.ADD, Scalar.of(other)); }
+    public Tensor add(long other) { return ew(ElementwiseOp.ADD, Scalar.of(other)); }
+    public Tensor sub(Tensor other) { return ew(ElementwiseOp.SUB, other); }
+    public Tensor sub(double other) { return ew(ElementwiseOp.SUB, Scalar.of(other)); }
+    public Tensor sub(long other) { return ew(ElementwiseOp.SUB, Scalar.of(other)); }
+    public Tensor mul(Tensor other) { return ew(ElementwiseOp.MUL, other); }
+    public Tensor mul(double other) { return ew(ElementwiseOp.MUL, Scalar.of(other)); }
+    public Tensor mul(long other) { return ew(ElementwiseOp.MUL, Scalar.of(other)); }
+    /** True division: integer operands give F32. */
+    public Tensor div(Tensor other) { return ew(ElementwiseOp.DIV, other); }
+    public Tensor div(double other) { return ew(ElementwiseOp.DIV, Scalar.of(other)); }
+    public Tensor div(long other) { return ew(ElementwiseOp.DIV, Scalar.of(other)); }
+    /** Python {@code //}. Integer division by zero gives 0 (PyTorch raises; a GPU kernel cannot). */
+    public Tensor floorDivide(Tensor other) { return ew(ElementwiseOp.FLOOR_DIVIDE, other); }
+    public Tensor floorDivide(double other) { return ew(ElementwiseOp.FLOOR_DIVIDE, Scalar.of(other)); }
+    public Tensor floorDivide(long other) { return ew(ElementwiseOp.FLOOR_DIVIDE, Scalar.of(other)); }
+    /** Python {@code %} (sign of the divisor). Integer modulo zero gives 0. */
+    public Tensor remainder(Tensor other) { return ew(ElementwiseOp.REMAINDER, other); }
+    public Tensor remainder(double other) { return ew(ElementwiseOp.REMAINDER, Scalar.of(other)); }
+    public Tensor remainder(long other) { return ew(ElementwiseOp.REMAINDER, Scalar.of(other)); }
+    public Tensor pow(Tensor exponent) { return ew(ElementwiseOp.POW, exponent); }
+    public Tensor pow(double exponent) { return ew(ElementwiseOp.POW, Scalar.of(exponent)); }
+    /** Integer tensors reject negative integer exponents, like PyTorch. */
+    public Tensor pow(long exponent) {
+        ensureOpen();
+        if (!dtype.isFloating() && exponent < 0) {
+            throw new IllegalArgumentException("integers to negative integer powers are not allowed (" + dtype
+                    + " tensor ** " + exponent + ")");
+        }
+        return ew(ElementwiseOp.POW, Scalar.of(exponent));
+    }
+    /** Elementwise max; NaN wins. */
+    public Tensor maximum(Tensor other) { return ew(ElementwiseOp.MAXIMUM, other); }
+    /** Elementwise min; NaN wins. */
+    public Tensor minimum(Tensor other) { return ew(ElementwiseOp.MINIMUM, other); }
+
+    public Tensor eq(Tensor other) { return ew(ElementwiseOp.EQ, other); }
+    public Tensor eq(double other) { return ew(ElementwiseOp.EQ, Scalar.of(other)); }
+    public Tensor eq(long other) { return ew(ElementwiseOp.EQ, Scalar.of(other)); }
+    public Tensor ne(Tensor other) { return ew(ElementwiseOp.NE, other); }
+    public Tensor ne(double other) { return ew(ElementwiseOp.NE, Scalar.of(other)); }
+    public Tensor ne(long other) { return ew(ElementwiseOp.NE, Scalar.of(other)); }
+    public Tensor lt(Tensor other) { return ew(ElementwiseOp.LT, other); }
+    public Tensor lt(double other) { return ew(ElementwiseOp.LT, Scalar.of(other)); }
+    public Tensor lt(long other) { return ew(ElementwiseOp.LT, Scalar.of(other)); }
+    public Tensor le(Tensor other) { return ew(ElementwiseOp.LE, other); }
+    public Tensor le(double other) { return ew(ElementwiseOp.LE, Scalar.of(other)); }
+    public Tensor le(long other) { return ew(ElementwiseOp.LE, Scalar.of(other)); }
+    public Tensor gt(Tensor other) { return ew(ElementwiseOp.GT, other); }
+    public Tensor gt(double other) { return ew(ElementwiseOp.GT, Scalar.of(other)); }
+    public Tensor gt(long other) { return ew(ElementwiseOp.GT, Scalar.of(other)); }
+    public Tensor ge(Tensor other) { return ew(ElementwiseOp.GE, other); }
+    public Tensor ge(double other) { return ew(ElementwiseOp.GE, Scalar.of(other)); }
+    public Tensor ge(long other) { return ew(ElementwiseOp.GE, Scalar.of(other)); }
+
+    public Tensor neg() { return ew(ElementwiseOp.NEG); }
+    public Tensor abs() { return ew(ElementwiseOp.ABS); }
+    public Tensor relu() { return ew(ElementwiseOp.RELU); }
+    public Tensor exp() { return ew(ElementwiseOp.EXP); }
+    public Tensor log() { return ew(ElementwiseOp.LOG); }
+    public Tensor sqrt() { return ew(ElementwiseOp.SQRT); }
+    public Tensor rsqrt() { return ew(ElementwiseOp.RSQRT); }
+    public Tensor sin() { return ew(ElementwiseOp.SIN); }
+    public Tensor cos() { return ew(ElementwiseOp.COS); }
+    public Tensor tanh() { return ew(ElementwiseOp.TANH); }
+    public Tensor sigmoid() { return ew(ElementwiseOp.SIGMOID); }
+    /** gelu with the exact erf formulation. */
+    public Tensor gelu() { return ew(ElementwiseOp.GELU); }
+    /** gelu(approximate="tanh"). */
+    public Tensor geluTanh() { return ew(ElementwiseOp.GELU_TANH); }
+    public Tensor silu() { return ew(ElementwiseOp.SILU); }
+    public Tensor hardsigmoid() { return ew(ElementwiseOp.HARDSIGMOID); }
+    public Tensor hardswish() { return ew(ElementwiseOp.HARDSWISH); }
+    public Tensor leakyRelu() { return leakyRelu(0.01); }
+    public Tensor leakyRelu(double negativeSlope) { return ew(ElementwiseOp.LEAKY_RELU, negativeSlope); }
+    public Tensor elu() { return elu(1.0); }
+    public Tensor elu(double alpha) { return ew(ElementwiseOp.ELU, alpha); }
+    public Tensor softplus() { return softplus(1.0, 20.0); }
+    public Tensor softplus(double beta, double threshold) { return ew(ElementwiseOp.SOFTPLUS, beta, threshold); }
+    /** hardtanh = clamp(min, max) (the result dtype follows clamp's promotion). */
+    public Tensor hardtanh() { return hardtanh(-1, 1); }
+    public Tensor hardtanh(double min, double max) { return clamp(min, max); }
+    public Tensor clamp(double min, double max) { return clamp(Scalar.of(min), Scalar.of(max)); }
+    public Tensor clamp(long min, long max) { return clamp(Scalar.of(min), Scalar.of(max)); }
+    /** clamp with scalar or tensor bounds (bounds broadcast and promote like any operand). */
+    public Tensor clamp(Operand min, Operand max) {
+        return ElementwiseOps.apply(ElementwiseOp.CLAMP, ElementwiseOps.NO_PARAMS, this, min, max);
+    }
+    public Tensor clampMin(double min) { return ew(ElementwiseOp.MAXIMUM, Scalar.of(min)); }
+    public Tensor clampMin(long min) { return ew(ElementwiseOp.MAXIMUM, Scalar.of(min)); }
+    public Tensor clampMax(double max) { return ew(ElementwiseOp.MINIMUM, Scalar.of(max)); }
+    public Tensor clampMax(long max) { return ew(ElementwiseOp.MINIMUM, Scalar.of(max)); }
+
+    /** Elementwise {@code condition ? x : y}; condition must be BOOL. */
+    public static Tensor where(Tensor condition, Operand x, Operand y) {
+        return ElementwiseOps.apply(ElementwiseOp.WHERE, ElementwiseOps.NO_PARAMS, condition, x, y);
+    }
+
+    // --- reductions (axes may be negative; an empty axes array means all) ----------------------------------------
+
+    public Tensor sum() { return Reductions.reduce(ReduceOp.SUM, this, null, false); }
+    public Tensor sum(int[] axes, boolean keepdim) { return Reductions.reduce(ReduceOp.SUM, this, axes, keepdim); }
+    public Tensor mean() { return Reductions.reduce(ReduceOp.MEAN, this, null, false); }
+    public Tensor mean(int[] axes, boolean keepdim) { return Reductions.reduce(ReduceOp.MEAN, this, axes, keepdim); }
+    public Tensor prod() { return Reductions.reduce(ReduceOp.PROD, this, null, false); }
+    public Tensor prod(int[] axes, boolean keepdim) { return Reductions.reduce(ReduceOp.PROD, this, axes, keepdim); }
+    /** Largest element (NaN if any is NaN). */
+    public Tensor max() { return Reductions.reduce(ReduceOp.MAX, this, null, false); }
+    /** Largest values over {@code axes} (torch.amax). */
+    public Tensor max(int[] axes, boolean keepdim) { return Reductions.reduce(ReduceOp.MAX, this, axes, keepdim); }
+    public Tensor min() { return Reductions.reduce(ReduceOp.MIN, this, null, false); }
+    public Tensor min(int[] axes, boolean keepdim) { return Reductions.reduce(ReduceOp.MIN, this, axes, keepdim); }
+    /** Index of the first maximum in the flattened tensor (I64, 0-dim). */
+    public Tensor argmax() { return Reductions.reduce(ReduceOp.ARGMAX, this, null, false); }
+    public Tensor argmax(int dim, boolean keepdim) { return Reductions.reduce(ReduceOp.ARGMAX, this, new int[]{dim}, keepdim); }
+    public Tensor argmin() { return Reductions.reduce(ReduceOp.ARGMIN, this, null, false); }
+    public Tensor argmin(int dim, boolean keepdim) { return Reductions.reduce(ReduceOp.ARGMIN, this, new int[]{dim}, keepdim); }
+
+    // --- neural-network ops ----------------------------------------------------------------------------------------
+
+    public Tensor softmax(int dim) { return NnOps.softmax(this, dim, false); }
+    public Tensor logSoftmax(int dim) { return NnOps.softmax(this, dim, true); }
+    /** layer_norm over the trailing {@code normalizedShape}; weight and bias may be null. */
+    public Tensor layerNorm(long[] normalizedShape, Tensor weight, Tensor bias, double eps) {
+        return NnOps.layerNorm(this, normalizedShape, weight, bias, eps);
+    }
+    /** layer_norm over weight's shape with eps 1e-5. */
+    public Tensor layerNorm(Tensor weight, Tensor bias) { return layerNorm(weight.shape(), weight, bias, 1e-5); }
+    /** rms_norm over the trailing {@code normalizedShape}; weight may be null. */
+    public Tensor rmsNorm(long[] normalizedShape, Tensor weight, double eps) {
+        return NnOps.rmsNorm(this, normalizedShape, weight, eps);
+    }
+    /** rms_norm over weight's shape with eps = machine epsilon of the dtype, like PyTorch's default. */
+    public Tensor rmsNorm(Tensor weight) { return rmsNorm(weight.shape(), weight, NnOps.epsilon(dtype)); }
+
+    /** torch.matmul: 1-D operands are promoted to matrices and the extra dim removed; batch dims broadcast. */
+    public Tensor matmul(Tensor other) { return LinearAlgebra.matmul(this, other); }
+    /** Batched product of [b, n, k] and [b, k, m] (no broadcasting). */
+    public Tensor bmm(Tensor other) { return LinearAlgebra.bmm(this, other); }
+
+    /** Entries of this tensor at {@code index} (1-D I32/I64) along {@code dim}. */
+    public Tensor indexSelect(int dim, Tensor index) { return Indexing.indexSelect(this, dim, index); }
+    /** Rows of this [vocab, dim] weight for every entry of {@code indices}: shape indices.shape + [dim]. */
+    public Tensor embedding(Tensor indices) { return Indexing.embedding(this, indices); }
+    /** Concatenation along {@code dim}; dtypes promote. */
+    public static Tensor cat(int dim, Tensor... tensors) { return Indexing.cat(dim, List.of(tensors)); }
+    public static Tensor cat(int dim, List<Tensor> tensors) { return Indexing.cat(dim, tensors); }
+
+    // --- reading back (sync points) ----------------------------------------------------------------------------
+
+    private MemorySegment readElements() {
+        ensureOpen();
+        Tensor c = contiguous();
+        long bytes = numel() * dtype.byteSize();
+        MemorySegment host = MemorySegment.ofArray(new long[(int) Math.ceilDiv(bytes, 8)]).asSlice(0, bytes);
+        try {
+            if (bytes > 0) backend().read(c.storage, c.layout.offset() * dtype.byteSize(), host);
+        } finally {
+            if (c != this) c.scope.discard(c.storage);
+        }
+        return host;
+    }
+
+    /** All elements in row-major order, converted to float. */
+    public float[] toFloatArray() {
+        MemorySegment m = readElements();
+        float[] out = new float[Math.toIntExact(numel())];
+        for (int i = 0; i < out.length; i++) out[i] = HostElements.getFloat(m, dtype, i);
+        return out;
+    }
+
+    public double[] toDoubleArray() {
+        MemorySegment m = readElements();
+        double[] out = new double[Math.toIntExact(numel())];
+        for (int i = 0; i < out.length; i++) out[i] = HostElements.getDouble(m, dtype, i);
+        return out;
+    }
+
+    public long[] toLongArray() {
+        MemorySegment m = readElements();
+        long[] out = new long[Math.toIntExact(numel())];
+        for (int i = 0; i < out.length; i++) out[i] = HostElements.getLong(m, dtype, i);
+        return out;
+    }
+
+    public int[] toIntArray() {
+        long[] l = toLongArray();
+        int[] out = new int[l.length];
+        for (int i = 0; i < l.length; i++) out[i] = (int) l[i];
+        return out;
+    }
+
+    public boolean[] toBooleanArray() {
+        double[] d = toDoubleArray();
+        boolean[] out = new boolean[d.length];
+        for (int i = 0; i < d.length; i++) out[i] = d[i] != 0;
+        return out;
+    }
+
+    private void checkSingleElement() {
+        if (numel() != 1) throw new ShapeMismatchException("item() needs exactly one element, " + describe() + " has " + numel());
+    }
+
+    /** The only element, as a double. */
+    public double item() { checkSingleElement(); return toDoubleArray()[0]; }
+
+    public long longItem() { checkSingleElement(); return toLongArray()[0]; }
+
+    public boolean booleanItem() { checkSingleElement(); return toBooleanArray()[0]; }
+
+    private String describe() {
+        return "Tensor[" + dtype + " " + Arrays.toString(layout.shape()) + " on " + storage.backend().name() + "]";
+    }
+
+    @Override
+    public String toString() { return describe(); }
+}

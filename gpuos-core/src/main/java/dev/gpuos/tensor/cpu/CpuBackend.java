@@ -1,0 +1,137 @@
+package dev.gpuos.tensor.cpu;
+
+import dev.gpuos.tensor.Backend;
+import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.Storage;
+import dev.gpuos.tensor.Tensor;
+import dev.gpuos.tensor.op.ElementwiseNode;
+import dev.gpuos.tensor.op.FillNode;
+import dev.gpuos.tensor.op.IndexSelectNode;
+import dev.gpuos.tensor.op.MatmulNode;
+import dev.gpuos.tensor.op.NormNode;
+import dev.gpuos.tensor.op.OpNode;
+import dev.gpuos.tensor.op.ReduceNode;
+import dev.gpuos.tensor.op.SoftmaxNode;
+import dev.gpuos.tensor.op.UploadNode;
+import dev.gpuos.tensor.record.Recording;
+import dev.gpuos.tensor.record.Submission;
+
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The CPU backend: reference semantics for every op, and the fallback when no GPU is present. It supports
+ * every node type and dtype.
+ *
+ * <p>Two modes. <b>Eager</b> ({@link #shared()}, {@link #eager()}) runs each node inside submit. <b>Batched</b>
+ * ({@link #batched}) records nodes like a GPU backend and runs a whole {@link Submission} at a sync point, at a
+ * size bound or after a time bound; it exists so the lazy path of the API is exercised without a GPU. In
+ * batched mode a failure found while running (an index_select index out of range) is reported by the next
+ * {@link #read}, {@link #flush} or {@link #sync}.
+ */
+public final class CpuBackend implements Backend {
+    private static final CpuBackend SHARED = new CpuBackend("cpu", null, 0);
+
+    private final String name;
+    private final Recording recording;
+    private final AtomicLong executed = new AtomicLong();
+    private final AtomicLong submissions = new AtomicLong();
+    private final AtomicReference<RuntimeException> deferredFailure = new AtomicReference<>();
+
+    private CpuBackend(String name, Duration maxAge, int maxNodes) {
+        this.name = name;
+        this.recording = maxAge == null ? null : new Recording(maxNodes, maxAge, this::runSubmission);
+    }
+
+    /** The process-wide eager CPU backend (the default when no GPU backend is available). */
+    public static CpuBackend shared() { return SHARED; }
+
+    public static CpuBackend eager() { return new CpuBackend("cpu", null, 0); }
+
+    /** A backend that records nodes and runs them in submissions of at most {@code maxNodes}. */
+    public static CpuBackend batched(int maxNodes, Duration maxAge) {
+        return new CpuBackend("cpu-batched", maxAge, maxNodes);
+    }
+
+    @Override
+    public String name() { return name; }
+
+    @Override
+    public Storage allocate(DType dtype, long elementCount) {
+        return new HostStorage(this, Math.multiplyExact(elementCount, (long) dtype.byteSize()));
+    }
+
+    @Override
+    public void submit(OpNode node) {
+        if (recording == null) {
+            execute(node);
+            executed.incrementAndGet();
+        } else {
+            recording.record(node);
+        }
+    }
+
+    @Override
+    public void read(Storage storage, long byteOffset, MemorySegment destination) {
+        flush();
+        MemorySegment.copy(((HostStorage) storage).segment(), byteOffset, destination, 0, destination.byteSize());
+    }
+
+    @Override
+    public void flush() {
+        if (recording != null) recording.submit();
+        RuntimeException failure = deferredFailure.getAndSet(null);
+        if (failure != null) throw new IllegalStateException("a recorded op failed when it ran: " + failure.getMessage(), failure);
+    }
+
+    @Override
+    public void sync() { flush(); }
+
+    /** Nodes executed so far. */
+    public long executedCount() { return executed.get(); }
+
+    /** Submissions run so far (batched mode). */
+    public long submissionCount() { return submissions.get(); }
+
+    /** Nodes recorded but not yet run (batched mode). */
+    public int pendingCount() { return recording == null ? 0 : recording.pendingCount(); }
+
+    void beforeRelease(HostStorage storage) {
+        if (recording != null && recording.pendingCount() > 0) recording.submit();
+    }
+
+    private void runSubmission(Submission submission) {
+        submissions.incrementAndGet();
+        for (OpNode node : submission.nodes()) {
+            try {
+                execute(node);
+                executed.incrementAndGet();
+            } catch (RuntimeException e) {
+                deferredFailure.compareAndSet(null, e);
+                return;
+            }
+        }
+    }
+
+    static MemorySegment segment(Tensor t) {
+        return ((HostStorage) t.storage()).segment();
+    }
+
+    private static void execute(OpNode node) {
+        switch (node) {
+            case ElementwiseNode n -> CpuElementwise.run(n);
+            case FillNode n -> CpuElementwise.fill(n);
+            case UploadNode n -> CpuElementwise.upload(n);
+            case ReduceNode n -> CpuReductions.reduce(n);
+            case SoftmaxNode n -> CpuReductions.softmax(n);
+            case NormNode n -> CpuReductions.norm(n);
+            case MatmulNode n -> CpuLinearAlgebra.matmul(n);
+            case IndexSelectNode n -> CpuLinearAlgebra.indexSelect(n);
+        }
+    }
+
+    @Override
+    public String toString() { return "CpuBackend[" + name + "]"; }
+}
