@@ -16,7 +16,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 
 /** TaskQueue end to end on the simulated device: ring and tile-map wraparound, dependencies, faults, swaps. */
@@ -77,21 +76,31 @@ class SimulatedQueueTest {
         try (var rig = new SimRig(64, 256, 2 * perThread, SimulatedWorker.Config.DEFAULT)) {
             var streams = List.of(new TaskStream(rig, seed, 0, perThread, 20),
                     new TaskStream(rig, seed + 1, perThread, perThread, 20));
-            var done = new AtomicBoolean();
+            var swapFailure = new java.util.concurrent.atomic.AtomicReference<Throwable>();
+            // Swap i happens once i/21 of the tasks were submitted, so every swap parks a busy generation.
             var swapper = Thread.ofPlatform().start(() -> {
-                for (int i = 0; i < 20 && !done.get(); i++) {
-                    rig.swap();
-                    Pause.micros(500);
+                try {
+                    for (int i = 1; i <= 20; i++) {
+                        long due = 2L * perThread * i / 21;
+                        while (rig.queue.submitted() < due) {
+                            Pause.micros(100);
+                        }
+                        rig.swap();
+                    }
+                } catch (Throwable t) {
+                    swapFailure.set(t);
                 }
             });
             try {
                 runConcurrently(streams);
             } finally {
-                done.set(true);
                 swapper.join();
             }
+            if (swapFailure.get() != null) {
+                throw new AssertionError("swap failed", swapFailure.get());
+            }
             streams.forEach(TaskStream::verifyAll);
-            assertTrue(rig.device.current().generation() > 1, "no swap happened");
+            assertEquals(21, rig.device.current().generation());
         }
     }
 

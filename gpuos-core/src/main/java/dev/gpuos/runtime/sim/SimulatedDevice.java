@@ -121,8 +121,9 @@ public final class SimulatedDevice implements AutoCloseable {
     /** Starts the first generation, or the next one after {@link #park()}. */
     public synchronized SimulatedWorker launch(List<SimOp> ops, SimulatedWorker.Config config) {
         SimulatedWorker running = current;
-        if (running != null && !running.hasExited()) {
-            throw new IllegalStateException("generation " + running.generation() + " is still running; park it first");
+        if (running != null && !running.parked()) {
+            throw new IllegalStateException("generation " + running.generation() + (running.hasExited()
+                    ? " died; the queue state it left is not resumable" : " is still running; park it first"));
         }
         var next = new SimulatedWorker(this, nextGeneration++, ops, config);
         current = next;

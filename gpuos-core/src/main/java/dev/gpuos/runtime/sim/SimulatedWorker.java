@@ -105,6 +105,7 @@ public final class SimulatedWorker {
     private final AtomicInteger running = new AtomicInteger();
     private volatile boolean killed;
     private volatile boolean parkRequested;
+    private volatile boolean parked;
     private volatile Throwable crash;
 
     SimulatedWorker(SimulatedDevice dev, int generation, List<SimOp> ops, Config config) {
@@ -203,32 +204,36 @@ public final class SimulatedWorker {
                     long at = (seq & mask) * SimTask.BYTES;
                     MemorySegment.copy(hostRing, at, ring, at, SimTask.BYTES);
                 }
-                // Validate, fill the tile map, reset the tile counter (one warp per task on the GPU).
-                boolean bad = false;
+                // Validate every descriptor, tile bases included (one warp per task on the GPU; the smallest
+                // bad seq wins through atomicMin).
+                long badSeq = -1;
                 for (long seq = from; seq < to; seq++) {
                     task.at(seq & mask);
                     int ntiles = task.ntiles();
+                    long expectedBase = pubTiles;
+                    if (seq != from) {
+                        task.at((seq - 1) & mask);
+                        expectedBase = task.tileBase() + task.ntiles();
+                        task.at(seq & mask);
+                    }
                     boolean ok = task.seq() == seq && ntiles >= 1 && ntiles <= Layouts.MAX_TILES_PER_TASK
-                            && task.ndeps() <= Layouts.MAX_DEPS && task.nrefs() <= Layouts.MAX_REFS;
+                            && task.ndeps() <= Layouts.MAX_DEPS && task.nrefs() <= Layouts.MAX_REFS
+                            && task.tileBase() == expectedBase;
                     for (int d = 0; ok && d < task.ndeps(); d++) {
                         ok = Long.compareUnsigned(task.dep(d), seq) < 0;
                     }
-                    if (!ok) {
-                        bad = true;
-                        continue;
+                    if (!ok && badSeq < 0) {
+                        badSeq = seq;
                     }
-                    for (int j = 0; j < ntiles; j++) {
-                        dev.tileMap.set(ValueLayout.JAVA_LONG, ((task.tileBase() + j) & tileMask) * 8, seq);
-                    }
-                    dev.tileDone.set(ValueLayout.JAVA_INT, (seq & mask) * 4, 0);
                 }
-                if (bad) {
+                if (badSeq >= 0) {
                     // A malformed descriptor would break the ticket prefix sum: stop everything, loudly.
-                    reportFault(st, from, Layouts.FAULT_BAD_DESCRIPTOR, 0);
+                    reportFault(st, badSeq, Layouts.FAULT_BAD_DESCRIPTOR, 0);
                     INT.setRelease(st, ABORT, 1);
                     break;
                 }
-                // Publish the longest prefix whose tiles fit in the tile map.
+                // Publish the longest prefix whose tiles fit in the tile map (tickets below the first tile of
+                // the oldest incomplete task are finished, so their map entries may be reused).
                 long floor = watermark < pubSeq ? task.at(watermark & mask).tileBase() : pubTiles;
                 long end = to;
                 while (end > from) {
@@ -238,11 +243,16 @@ public final class SimulatedWorker {
                     }
                     --end;
                 }
-                if (task.at(from & mask).tileBase() != pubTiles) {
-                    reportFault(st, from, Layouts.FAULT_BAD_DESCRIPTOR, 0);
-                    INT.setRelease(st, ABORT, 1);
-                    break;
-                } else if (end > from) {
+                // Only now claim map entries, and only for that prefix: the entries the rest would take may
+                // still belong to published tickets that no block has looked up yet.
+                for (long seq = from; seq < end; seq++) {
+                    task.at(seq & mask);
+                    for (int j = 0; j < task.ntiles(); j++) {
+                        dev.tileMap.set(ValueLayout.JAVA_LONG, ((task.tileBase() + j) & tileMask) * 8, seq);
+                    }
+                    dev.tileDone.set(ValueLayout.JAVA_INT, (seq & mask) * 4, 0);
+                }
+                if (end > from) {
                     task.at((end - 1) & mask);
                     VarHandle.fullFence();
                     pubSeq = end;
@@ -267,19 +277,13 @@ public final class SimulatedWorker {
             if (advanced) {
                 watermark = w;
                 LONG.setRelease(st, WATERMARK, watermark);
+            }
+            // Every fault of a task below the watermark was reserved before that task's done flag, which was
+            // read with acquire above: mirror them all before the host may see the task complete.
+            faultsMirrored = mirrorFaults(st, ctrl, faultsMirrored, (long) LONG.getAcquire(st, FAULT_COUNT));
+            if (advanced) {
                 ctrl.agentPublishCompleted(watermark);
                 config.probe().agentPublishedCompletion(watermark);
-            }
-            // Mirror completed fault records in order; an entry is complete once its tag is written.
-            while (faultsMirrored < (long) LONG.getAcquire(st, FAULT_COUNT)) {
-                long e = FAULT_LOG + (faultsMirrored % Layouts.FAULT_LOG) * FAULT_ENTRY_BYTES;
-                if ((long) LONG.getAcquire(st, e + ENTRY_TAG) != faultsMirrored + 1) {
-                    break;
-                }
-                long seq = st.get(ValueLayout.JAVA_LONG, e + ENTRY_SEQ);
-                long word = st.get(ValueLayout.JAVA_LONG, e + ENTRY_WORD);
-                ctrl.agentFault(faultsMirrored, seq, (int) (word >>> 32), (int) word);
-                ++faultsMirrored;
             }
             ctrl.agentHeartbeat(++heartbeat);
             if (parking && watermark == pubSeq) {
@@ -292,8 +296,44 @@ public final class SimulatedWorker {
             }
         }
 
+        // Whatever made us leave (a bad descriptor, an abort), the host should be able to read why.
+        mirrorFaults(st, ctrl, faultsMirrored, (long) LONG.getAcquire(st, FAULT_COUNT));
         int state = (int) INT.getAcquire(st, ABORT) != 0 ? Layouts.AGENT_ABORTED : Layouts.AGENT_PARKED;
         ctrl.agentState(generation, state);
+    }
+
+    /**
+     * Copies device fault records {@code [mirrored, reserved)} to the host page in order, waiting for entries
+     * still being written (their writers are a few stores away). Records a newer one overwrote before they
+     * were copied are skipped: the host sees the gap and counts them lost, and mirroring goes on.
+     */
+    private long mirrorFaults(MemorySegment st, HostControl ctrl, long mirrored, long reserved) {
+        int ns = 32;
+        while (mirrored < reserved) {
+            if (reserved - mirrored > Layouts.FAULT_LOG) {
+                mirrored = reserved - Layouts.FAULT_LOG;
+                continue;
+            }
+            long e = FAULT_LOG + (mirrored % Layouts.FAULT_LOG) * FAULT_ENTRY_BYTES;
+            long tag = (long) LONG.getAcquire(st, e + ENTRY_TAG);
+            if (tag < mirrored + 1) {
+                nap(ns); // reserved, not yet written
+                ns = Math.min(ns * 2, config.spinMaxNs());
+                continue;
+            }
+            if (tag == mirrored + 1) {
+                long seq = st.get(ValueLayout.JAVA_LONG, e + ENTRY_SEQ);
+                long word = st.get(ValueLayout.JAVA_LONG, e + ENTRY_WORD);
+                VarHandle.fullFence();
+                // A record FAULT_LOG newer may have been reserved, and be overwriting the entry, meanwhile.
+                if ((long) LONG.getAcquire(st, FAULT_COUNT) - mirrored <= Layouts.FAULT_LOG) {
+                    ctrl.agentFault(mirrored, seq, (int) (word >>> 32), (int) word);
+                }
+            }
+            ++mirrored;
+            ns = 32;
+        }
+        return mirrored;
     }
 
     /** report_fault: reserve an entry, fill it, write its tag last with release. */
@@ -356,18 +396,20 @@ public final class SimulatedWorker {
                 return;
             }
             checkKilled();
+            // Read before the tile is counted: once it is, the task may complete and its slot be reused.
+            int ntiles = task.ntiles();
             int op = task.op();
             SimOp fn = Integer.compareUnsigned(op, opTable.length) < 0 ? opTable[op] : null;
             if (fn != null) {
                 fn.run(task, tile);
-            } else {
-                reportFault(st, seq, Layouts.FAULT_BAD_OP, op);
+            } else if (tile == 0) {
+                reportFault(st, seq, Layouts.FAULT_BAD_OP, op); // one record per task, not per tile
             }
             checkKilled();
             VarHandle.fullFence();
             int finished = (int) INT.getAndAdd(dev.tileDone, (seq & mask) * 4, 1) + 1;
             config.probe().workerCountedTile(seq, tile, finished);
-            if (finished == task.ntiles()) {
+            if (finished == ntiles) {
                 VarHandle.fullFence();
                 LONG.setRelease(dev.done, (seq & mask) * 8, seq + 1);
             }
@@ -408,6 +450,12 @@ public final class SimulatedWorker {
             throw new IllegalStateException("generation " + generation + " exited in agent state " + state
                     + " instead of parking");
         }
+        parked = true;
+    }
+
+    /** True once this generation parked cleanly, so the next one may continue from the queue state. */
+    public boolean parked() {
+        return parked;
     }
 
     void awaitExit() {
