@@ -28,6 +28,9 @@
 // read pubTiles with ld.acquire.gpu. Worker -> worker (dependencies) and worker -> agent (watermark): operator
 // stores, __syncthreads, __threadfence, the tile counter, then done[slot] with st.release.gpu; readers use
 // ld.acquire.gpu. Agent -> host: completedSeq with st.release.sys.
+// Faults: a worker writes its fault record (tag last) before it counts the tile, so before the task's done flag;
+// the agent mirrors every record reserved before the done flags it read, and only then publishes completedSeq:
+// the host never sees a faulted task complete without its fault.
 #include "gpuos_device.cuh"
 
 extern "C" __device__ gpuos_op_fn gpuos_op_table[];
@@ -50,6 +53,7 @@ enum : int { CMD_IDLE = 0, CMD_STAGE = 1, CMD_EXIT = 2 };
 // fails its future from the log the agent mirrors.
 __device__ void report_fault(gpuos_queue_state* st, unsigned long long seq, unsigned int code, unsigned int op) {
     const unsigned long long index = atomicAdd(&st->faultCount, 1ull);
+    __threadfence();  // the reservation is visible before the entry changes (mirror_faults relies on it)
     gpuos_fault_entry* e = &st->faultLog[index % GPUOS_FAULT_LOG];
     e->seq = seq;
     e->word = ((unsigned long long)code << 32) | op;
@@ -61,6 +65,46 @@ __device__ __forceinline__ uint4 ld_volatile_v4(const uint4* p) {
     asm volatile("ld.volatile.global.v4.u32 {%0,%1,%2,%3}, [%4];"
                  : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p) : "memory");
     return v;
+}
+
+// Copies device fault records [mirrored, reserved) to the host page in order; returns the new count. An entry
+// still being written (reserved, tag not yet stored) is waited for: its writer is a few stores away. Records a
+// newer one overwrote before they were copied are skipped: the host sees the gap and counts them as lost, and
+// mirroring goes on (waiting for a tag that can no longer appear would stop it for good).
+__device__ unsigned long long mirror_faults(gpuos_queue_state* st, gpuos_host_control* ctrl,
+                                            unsigned long long mirrored, unsigned long long reserved,
+                                            unsigned int spinMaxNs) {
+    const unsigned long long before = mirrored;
+    unsigned int ns = 32;
+    while (mirrored < reserved) {
+        if (reserved - mirrored > GPUOS_FAULT_LOG) {
+            mirrored = reserved - GPUOS_FAULT_LOG;
+            continue;
+        }
+        const gpuos_fault_entry* e = &st->faultLog[mirrored % GPUOS_FAULT_LOG];
+        const unsigned long long tag = ld_acquire_gpu(&e->tag);
+        if (tag < mirrored + 1) {
+            __nanosleep(ns);
+            if (ns < spinMaxNs) ns *= 2;
+            continue;
+        }
+        if (tag == mirrored + 1) {
+            const unsigned long long seq = *(volatile const unsigned long long*)&e->seq;
+            const unsigned long long word = *(volatile const unsigned long long*)&e->word;
+            __threadfence();
+            // A record FAULT_LOG newer may have been reserved, and be overwriting this entry, meanwhile.
+            if (ld_relaxed_gpu(&st->faultCount) - mirrored <= GPUOS_FAULT_LOG) {
+                gpuos_fault_entry* m = &ctrl->faultLog[mirrored % GPUOS_FAULT_LOG];
+                st_relaxed_sys(&m->seq, seq);
+                st_relaxed_sys(&m->word, word);
+                st_relaxed_sys(&m->tag, mirrored + 1);
+            }
+        }
+        ++mirrored;
+        ns = 32;
+    }
+    if (mirrored != before) st_release_sys(&ctrl->faultCount, mirrored);
+    return mirrored;
 }
 
 // Copies vectors [first, first + count) of each descriptor in [from, from + n) from the host ring to the device
@@ -93,9 +137,8 @@ __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsig
 
 __device__ void agent_loop(const gpuos_params& p) {
     __shared__ int s_cmd;
-    __shared__ unsigned long long s_from, s_to, s_watermark, s_pubSeq;
+    __shared__ unsigned long long s_from, s_to, s_end, s_watermark, s_pubSeq, s_pubTiles, s_badSeq;
     __shared__ unsigned int s_firstIncomplete;
-    __shared__ int s_bad;
 
     gpuos_queue_state* st = (gpuos_queue_state*)p.state;
     gpuos_host_control* ctrl = (gpuos_host_control*)p.control;
@@ -163,20 +206,11 @@ __device__ void agent_loop(const gpuos_params& p) {
             if (advanced) {
                 watermark = s_watermark;
                 st_release_gpu(&st->watermark, watermark);
-                st_release_sys(&ctrl->completedSeq, watermark);
             }
-            // Mirror completed fault records in order; an entry is complete once its tag is written.
-            const unsigned long long before = faultsMirrored;
-            while (faultsMirrored < ld_acquire_gpu(&st->faultCount)) {
-                const gpuos_fault_entry* e = &st->faultLog[faultsMirrored % GPUOS_FAULT_LOG];
-                if (ld_acquire_gpu(&e->tag) != faultsMirrored + 1) break;
-                gpuos_fault_entry* m = &ctrl->faultLog[faultsMirrored % GPUOS_FAULT_LOG];
-                st_relaxed_sys(&m->seq, e->seq);
-                st_relaxed_sys(&m->word, e->word);
-                st_relaxed_sys(&m->tag, faultsMirrored + 1);
-                ++faultsMirrored;
-            }
-            if (faultsMirrored != before) st_release_sys(&ctrl->faultCount, faultsMirrored);
+            // Every fault of a task below the watermark was reserved before that task's done flag, read with
+            // ld.acquire above: mirror them all before the host may see the task complete.
+            faultsMirrored = mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);
+            if (advanced) st_release_sys(&ctrl->completedSeq, watermark);
 
             int cmd = CMD_IDLE;
             if (abortRequest != 0) {
@@ -192,13 +226,14 @@ __device__ void agent_loop(const gpuos_params& p) {
                     asm volatile("fence.acq_rel.sys;" ::: "memory");
                     s_from = pubSeq;
                     s_to = submitted - pubSeq > p.stageChunk ? pubSeq + p.stageChunk : submitted;
+                    s_pubTiles = pubTiles;
                     cmd = CMD_STAGE;
                 } else if (parking && watermark == pubSeq) {
                     cmd = CMD_EXIT;
                 }
             }
             s_cmd = cmd;
-            s_bad = 0;
+            s_badSeq = ~0ull;
             if ((++heartbeat & 63) == 0) st_relaxed_sys(&ctrl->heartbeat, heartbeat);
             if (cmd == CMD_IDLE && !advanced && watermark == pubSeq) {
                 // Fully idle: back off a little (the PCIe read already paces each round).
@@ -227,31 +262,25 @@ __device__ void agent_loop(const gpuos_params& p) {
                 copy_vectors(hostRing, ring, from, n, kTaskVectors - kHeaderVectors, kHeaderVectors, mask);
             }
             __syncthreads();
-            // One thread per task (many tasks in flight, not one L2 round trip after another): validate, fill
-            // the tile map, reset the tile counter.
+            // One thread per task (many tasks in flight, not one L2 round trip after another): validate, tile
+            // bases included (each must continue the ticket prefix sum).
             for (unsigned long long seq = from + threadIdx.x; seq < to; seq += blockDim.x) {
                 const gpuos_task* t = ring + (seq & mask);
+                const gpuos_task* prev = ring + ((seq - 1) & mask);
+                const unsigned long long expectedBase = seq == from ? s_pubTiles : prev->tileBase + prev->ntiles;
                 const unsigned int ntiles = t->ntiles;
                 const unsigned int ndeps = t->ndeps;
-                const unsigned long long tileBase = t->tileBase;
                 bool ok = t->seq == seq && ntiles >= 1 && ntiles <= GPUOS_MAX_TILES_PER_TASK
-                          && ndeps <= GPUOS_MAX_DEPS && t->nrefs <= GPUOS_MAX_REFS;
+                          && ndeps <= GPUOS_MAX_DEPS && t->nrefs <= GPUOS_MAX_REFS && t->tileBase == expectedBase;
                 for (unsigned int d = 0; ok && d < ndeps; ++d) ok = t->deps[d] < seq;
-                if (!ok) {
-                    s_bad = 1;
-                    continue;
-                }
-                for (unsigned int j = 0; j < ntiles; ++j) tileMap[(tileBase + j) & tileMask] = seq;
-                tileDone[seq & mask] = 0;
-                // Operand records beyond nrefs were not copied: never let an operator see a stale pointer there.
-                for (unsigned int r = t->nrefs; r < GPUOS_MAX_REFS; ++r) ring[seq & mask].refs[r].data = 0;
+                if (!ok) atomicMin(&s_badSeq, seq);
             }
             __syncthreads();
             if (threadIdx.x == 0) {
-                const gpuos_task* first = ring + (from & mask);
-                if (s_bad || first->tileBase != pubTiles) {
+                s_end = from;
+                if (s_badSeq != ~0ull) {
                     // A malformed descriptor would break the ticket prefix sum: stop everything, loudly.
-                    report_fault(st, from, GPUOS_FAULT_BAD_DESCRIPTOR, 0);
+                    report_fault(st, s_badSeq, GPUOS_FAULT_BAD_DESCRIPTOR, 0);
                     st_release_gpu(&st->abort, 1u);
                     s_cmd = CMD_EXIT;
                 } else {
@@ -268,22 +297,40 @@ __device__ void agent_loop(const gpuos_params& p) {
                             --end;
                         }
                     }
-                    if (end > from) {
-                        __threadfence();
-                        pubSeq = end;
-                        pubTiles = last->tileBase + last->ntiles;
-                        st_release_gpu(&st->pubSeq, pubSeq);
-                        st_release_gpu(&st->pubTiles, pubTiles);
-                        s_pubSeq = pubSeq;
-                    }
+                    s_end = end;
                 }
             }
             __syncthreads();
             if (s_cmd == CMD_EXIT) break;
+            // Only now claim tile-map entries, and only for that prefix: the entries the rest would take may
+            // still belong to published tickets that no block has looked up yet.
+            const unsigned long long end = s_end;
+            for (unsigned long long seq = from + threadIdx.x; seq < end; seq += blockDim.x) {
+                gpuos_task* t = ring + (seq & mask);
+                const unsigned int ntiles = t->ntiles;
+                const unsigned long long tileBase = t->tileBase;
+                for (unsigned int j = 0; j < ntiles; ++j) tileMap[(tileBase + j) & tileMask] = seq;
+                tileDone[seq & mask] = 0;
+                // Operand records beyond nrefs were not copied: never let an operator see a stale pointer there.
+                for (unsigned int r = t->nrefs; r < GPUOS_MAX_REFS; ++r) t->refs[r].data = 0;
+            }
+            __syncthreads();
+            if (threadIdx.x == 0 && end > from) {
+                const gpuos_task* last = ring + ((end - 1) & mask);
+                __threadfence();
+                pubSeq = end;
+                pubTiles = last->tileBase + last->ntiles;
+                st_release_gpu(&st->pubSeq, pubSeq);
+                st_release_gpu(&st->pubTiles, pubTiles);
+                s_pubSeq = pubSeq;
+            }
+            __syncthreads();
         }
     }
 
     if (threadIdx.x == 0) {
+        // Whatever made the agent leave (a bad descriptor, an abort), the host should be able to read why.
+        mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);
         unsigned int state = ld_acquire_gpu(&st->abort) ? GPUOS_AGENT_ABORTED : GPUOS_AGENT_PARKED;
         if (state == GPUOS_AGENT_PARKED) {
             __threadfence_system();
@@ -352,17 +399,18 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         const unsigned long long seq = s_seq;
         const gpuos_task* task = ring + (seq & mask);
         const unsigned int op = task->op;
+        // Read before the tile is counted: once it is, the task may complete and its slot be reused.
+        const unsigned int ntiles = task->ntiles;
         gpuos_op_fn fn = op < opCount ? gpuos_op_table[op] : nullptr;
         if (fn != nullptr) {
             fn(task, s_tile, &env);
-        } else if (threadIdx.x == 0) {
-            report_fault(st, seq, GPUOS_FAULT_BAD_OP, op);
+        } else if (threadIdx.x == 0 && s_tile == 0) {
+            report_fault(st, seq, GPUOS_FAULT_BAD_OP, op);  // one record per task, not one per tile
         }
         __syncthreads();
         if (threadIdx.x == 0) {
             // The barrier puts the block's operator stores before this thread's release in causality order,
             // so the release (cumulative) publishes them with the task's completion.
-            const unsigned int ntiles = task->ntiles;
             if (ntiles == 1) {
                 st_release_gpu(&done[seq & mask], seq + 1);
             } else {
@@ -378,7 +426,8 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
 
 }  // namespace
 
-extern "C" __global__ void __launch_bounds__(GPUOS_BLOCK_THREADS)
+// Two blocks per SM: the register budget (128) every operator is compiled to as well.
+extern "C" __global__ void __launch_bounds__(GPUOS_BLOCK_THREADS, 2)
 gpuos_worker(const gpuos_params* __restrict__ params) {
     extern __shared__ __align__(16) unsigned char gpuos_smem[];
     const gpuos_params p = *params;

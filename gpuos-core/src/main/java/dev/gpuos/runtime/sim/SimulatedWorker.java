@@ -1,0 +1,513 @@
+package dev.gpuos.runtime.sim;
+
+import static dev.gpuos.runtime.sim.SimulatedDevice.ABORT;
+import static dev.gpuos.runtime.sim.SimulatedDevice.ENTRY_SEQ;
+import static dev.gpuos.runtime.sim.SimulatedDevice.ENTRY_TAG;
+import static dev.gpuos.runtime.sim.SimulatedDevice.ENTRY_WORD;
+import static dev.gpuos.runtime.sim.SimulatedDevice.FAULT_COUNT;
+import static dev.gpuos.runtime.sim.SimulatedDevice.FAULT_ENTRY_BYTES;
+import static dev.gpuos.runtime.sim.SimulatedDevice.FAULT_LOG;
+import static dev.gpuos.runtime.sim.SimulatedDevice.PARKING;
+import static dev.gpuos.runtime.sim.SimulatedDevice.PUB_SEQ;
+import static dev.gpuos.runtime.sim.SimulatedDevice.PUB_TILES;
+import static dev.gpuos.runtime.sim.SimulatedDevice.TILE_CURSOR;
+import static dev.gpuos.runtime.sim.SimulatedDevice.WATERMARK;
+
+import dev.gpuos.runtime.HostControl;
+import dev.gpuos.runtime.WorkerDeadException;
+import dev.gpuos.runtime.layout.Layouts;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * One generation of the persistent worker, played by Java threads: {@link #agentLoop()} is block 0 of
+ * {@code worker.cu}, each {@link #workerLoop(SimTask)} thread one worker block. Read the two side by side: the
+ * statements that touch shared memory are the same, in the same order, with the same orderings
+ * ({@code ld.acquire} = {@code getAcquire}, {@code st.release} = {@code setRelease}, relaxed/volatile =
+ * opaque, {@code __threadfence} = {@code fullFence}, {@code atomicAdd} = {@code getAndAdd}). A CUDA block's
+ * {@code __syncthreads} and shared variables become program order and locals here, because one Java thread
+ * does the whole block's work.
+ *
+ * <p>What the simulation can check is the protocol's logic under real interleavings (index arithmetic,
+ * wraparound, publication order, parking, faults); x86 is too strongly ordered to show a missing fence.
+ */
+public final class SimulatedWorker {
+    private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
+    private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
+    private static final int CMD_IDLE = 0;
+    private static final int CMD_STAGE = 1;
+    private static final int CMD_EXIT = 2;
+
+    /**
+     * Hooks at the protocol's racy points, called on the simulated thread (which they may block) so that a
+     * test can force an interleaving that real hardware produces only rarely.
+     */
+    public interface Probe {
+        /** The agent just stored pubSeq and pubTiles. */
+        default void agentPublished(long pubSeq, long pubTiles) {}
+
+        /** The agent just stored completedSeq into the host control page. */
+        default void agentPublishedCompletion(long completedSeq) {}
+
+        /** A worker just counted a finished tile ({@code finished} tiles of task {@code seq} are done). */
+        default void workerCountedTile(long seq, int tile, int finished) {}
+
+        Probe NONE = new Probe() {};
+    }
+
+    /**
+     * @param workers    worker blocks (threads) besides the agent
+     * @param stageChunk most tasks the agent stages per round ({@code gpuos_params.stageChunk})
+     * @param spinMaxNs  longest back-off of an idle thread ({@code gpuos_params.spinMaxNs})
+     */
+    public record Config(int workers, int stageChunk, int spinMaxNs, Probe probe) {
+        public static final Config DEFAULT = new Config(4, 256, 50_000, Probe.NONE);
+
+        public Config {
+            if (workers < 1 || stageChunk < 1 || spinMaxNs < 1) {
+                throw new IllegalArgumentException("workers " + workers + ", stageChunk " + stageChunk
+                        + " and spinMaxNs " + spinMaxNs + " must all be >= 1");
+            }
+        }
+
+        public Config withWorkers(int n) {
+            return new Config(n, stageChunk, spinMaxNs, probe);
+        }
+
+        public Config withStageChunk(int n) {
+            return new Config(workers, n, spinMaxNs, probe);
+        }
+
+        public Config withProbe(Probe p) {
+            return new Config(workers, stageChunk, spinMaxNs, p);
+        }
+    }
+
+    /** Unwinds a simulated thread that was killed: it stops wherever it is, like a faulted kernel. */
+    private static final class Killed extends RuntimeException {
+        Killed() {
+            super(null, null, false, false);
+        }
+    }
+
+    private final SimulatedDevice dev;
+    private final int generation;
+    private final SimOp[] opTable;
+    private final Config config;
+    private final long mask;
+    private final long tileMask;
+    private final Thread[] threads;
+    private final AtomicInteger running = new AtomicInteger();
+    private volatile boolean killed;
+    private volatile boolean parkRequested;
+    private volatile boolean parked;
+    private volatile Throwable crash;
+
+    SimulatedWorker(SimulatedDevice dev, int generation, List<SimOp> ops, Config config) {
+        this.dev = dev;
+        this.generation = generation;
+        this.opTable = ops.toArray(SimOp[]::new);
+        this.config = config;
+        this.mask = dev.capacity() - 1;
+        this.tileMask = dev.tileCapacity() - 1;
+        this.threads = new Thread[config.workers() + 1];
+        // Counted as running from construction, so liveness never sees a launched generation as exited.
+        running.set(threads.length);
+        threads[0] = Thread.ofPlatform().daemon().name("gpuos-sim-g" + generation + "-agent")
+                .unstarted(() -> body(this::agentLoop));
+        for (int i = 1; i < threads.length; i++) {
+            var task = new SimTask(dev, dev.ring);
+            threads[i] = Thread.ofPlatform().daemon().name("gpuos-sim-g" + generation + "-worker" + i)
+                    .unstarted(() -> body(() -> workerLoop(task)));
+        }
+    }
+
+    void start() {
+        for (Thread t : threads) {
+            t.start();
+        }
+    }
+
+    public int generation() {
+        return generation;
+    }
+
+    private void body(Runnable loop) {
+        try {
+            loop.run();
+        } catch (Killed k) {
+            // stopped mid-flight on purpose
+        } catch (Throwable t) {
+            // An operator (or the simulator) failed: on a GPU this is a sticky error that ends the whole grid.
+            if (crash == null) {
+                crash = t;
+            }
+            killed = true;
+        } finally {
+            running.decrementAndGet();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------- agent
+
+    private void agentLoop() {
+        MemorySegment st = dev.state;
+        HostControl ctrl = dev.control();
+        MemorySegment hostRing = dev.hostRing;
+        MemorySegment ring = dev.ring;
+        var task = new SimTask(dev, ring);
+
+        long pubSeq = (long) LONG.getAcquire(st, PUB_SEQ);
+        long pubTiles = (long) LONG.getAcquire(st, PUB_TILES);
+        long watermark = (long) LONG.getAcquire(st, WATERMARK);
+        long heartbeat = 0;
+        long faultsMirrored = ctrl.faultCount();
+        boolean parking = (int) INT.getAcquire(st, PARKING) != 0;
+        int sleepNs = 0;
+        ctrl.agentState(generation, Layouts.AGENT_RUNNING);
+
+        for (;;) {
+            checkKilled();
+            // Decide what to do this round.
+            int cmd = CMD_IDLE;
+            long from = 0;
+            long to = 0;
+            if (ctrl.abortRequested()) {
+                INT.setRelease(st, ABORT, 1);
+                cmd = CMD_EXIT;
+            } else {
+                if (!parking && ctrl.parkRequest() == generation) {
+                    parking = true;
+                    INT.setRelease(st, PARKING, 1);
+                }
+                if (!parking) {
+                    long submitted = ctrl.submitted();
+                    if (submitted > pubSeq) {
+                        to = submitted - pubSeq > config.stageChunk() ? pubSeq + config.stageChunk() : submitted;
+                        from = pubSeq;
+                        cmd = CMD_STAGE;
+                    }
+                }
+            }
+            if (cmd == CMD_EXIT) {
+                break;
+            }
+
+            if (cmd == CMD_STAGE) {
+                // Copy the descriptors (the doorbell's acquire above orders these reads after the host's writes).
+                for (long seq = from; seq < to; seq++) {
+                    long at = (seq & mask) * SimTask.BYTES;
+                    MemorySegment.copy(hostRing, at, ring, at, SimTask.BYTES);
+                }
+                // Validate every descriptor, tile bases included (one warp per task on the GPU; the smallest
+                // bad seq wins through atomicMin).
+                long badSeq = -1;
+                for (long seq = from; seq < to; seq++) {
+                    task.at(seq & mask);
+                    int ntiles = task.ntiles();
+                    long expectedBase = pubTiles;
+                    if (seq != from) {
+                        task.at((seq - 1) & mask);
+                        expectedBase = task.tileBase() + task.ntiles();
+                        task.at(seq & mask);
+                    }
+                    boolean ok = task.seq() == seq && ntiles >= 1 && ntiles <= Layouts.MAX_TILES_PER_TASK
+                            && task.ndeps() <= Layouts.MAX_DEPS && task.nrefs() <= Layouts.MAX_REFS
+                            && task.tileBase() == expectedBase;
+                    for (int d = 0; ok && d < task.ndeps(); d++) {
+                        ok = Long.compareUnsigned(task.dep(d), seq) < 0;
+                    }
+                    if (!ok && badSeq < 0) {
+                        badSeq = seq;
+                    }
+                }
+                if (badSeq >= 0) {
+                    // A malformed descriptor would break the ticket prefix sum: stop everything, loudly.
+                    reportFault(st, badSeq, Layouts.FAULT_BAD_DESCRIPTOR, 0);
+                    INT.setRelease(st, ABORT, 1);
+                    break;
+                }
+                // Publish the longest prefix whose tiles fit in the tile map (tickets below the first tile of
+                // the oldest incomplete task are finished, so their map entries may be reused).
+                long floor = watermark < pubSeq ? task.at(watermark & mask).tileBase() : pubTiles;
+                long end = to;
+                while (end > from) {
+                    task.at((end - 1) & mask);
+                    if (task.tileBase() + task.ntiles() - floor <= dev.tileCapacity()) {
+                        break;
+                    }
+                    --end;
+                }
+                // Only now claim map entries, and only for that prefix: the entries the rest would take may
+                // still belong to published tickets that no block has looked up yet.
+                for (long seq = from; seq < end; seq++) {
+                    task.at(seq & mask);
+                    for (int j = 0; j < task.ntiles(); j++) {
+                        dev.tileMap.set(ValueLayout.JAVA_LONG, ((task.tileBase() + j) & tileMask) * 8, seq);
+                    }
+                    dev.tileDone.set(ValueLayout.JAVA_INT, (seq & mask) * 4, 0);
+                }
+                if (end > from) {
+                    task.at((end - 1) & mask);
+                    VarHandle.fullFence();
+                    pubSeq = end;
+                    pubTiles = task.tileBase() + task.ntiles();
+                    LONG.setRelease(st, PUB_SEQ, pubSeq);
+                    LONG.setRelease(st, PUB_TILES, pubTiles);
+                    config.probe().agentPublished(pubSeq, pubTiles);
+                }
+            }
+
+            // Advance the watermark (the GPU checks blockDim tasks per step, at most 64 steps per round).
+            boolean advanced = false;
+            long w = watermark;
+            for (int k = 0; k < 64 * Layouts.BLOCK_THREADS && w < pubSeq; k++) {
+                if ((long) LONG.getAcquire(dev.done, (w & mask) * 8) != w + 1) {
+                    break;
+                }
+                w++;
+                advanced = true;
+            }
+
+            if (advanced) {
+                watermark = w;
+                LONG.setRelease(st, WATERMARK, watermark);
+            }
+            // Every fault of a task below the watermark was reserved before that task's done flag, which was
+            // read with acquire above: mirror them all before the host may see the task complete.
+            faultsMirrored = mirrorFaults(st, ctrl, faultsMirrored, (long) LONG.getAcquire(st, FAULT_COUNT));
+            if (advanced) {
+                ctrl.agentPublishCompleted(watermark);
+                config.probe().agentPublishedCompletion(watermark);
+            }
+            ctrl.agentHeartbeat(++heartbeat);
+            if (parking && watermark == pubSeq) {
+                break;
+            } else if (cmd == CMD_IDLE && !advanced) {
+                sleepNs = sleepNs == 0 ? 32 : Math.min(sleepNs * 2, config.spinMaxNs());
+                nap(sleepNs);
+            } else {
+                sleepNs = 0;
+            }
+        }
+
+        // Whatever made us leave (a bad descriptor, an abort), the host should be able to read why.
+        mirrorFaults(st, ctrl, faultsMirrored, (long) LONG.getAcquire(st, FAULT_COUNT));
+        int state = (int) INT.getAcquire(st, ABORT) != 0 ? Layouts.AGENT_ABORTED : Layouts.AGENT_PARKED;
+        ctrl.agentState(generation, state);
+    }
+
+    /**
+     * Copies device fault records {@code [mirrored, reserved)} to the host page in order, waiting for entries
+     * still being written (their writers are a few stores away). Records a newer one overwrote before they
+     * were copied are skipped: the host sees the gap and counts them lost, and mirroring goes on.
+     */
+    private long mirrorFaults(MemorySegment st, HostControl ctrl, long mirrored, long reserved) {
+        int ns = 32;
+        while (mirrored < reserved) {
+            if (reserved - mirrored > Layouts.FAULT_LOG) {
+                mirrored = reserved - Layouts.FAULT_LOG;
+                continue;
+            }
+            long e = FAULT_LOG + (mirrored % Layouts.FAULT_LOG) * FAULT_ENTRY_BYTES;
+            long tag = (long) LONG.getAcquire(st, e + ENTRY_TAG);
+            if (tag < mirrored + 1) {
+                nap(ns); // reserved, not yet written
+                ns = Math.min(ns * 2, config.spinMaxNs());
+                continue;
+            }
+            if (tag == mirrored + 1) {
+                long seq = st.get(ValueLayout.JAVA_LONG, e + ENTRY_SEQ);
+                long word = st.get(ValueLayout.JAVA_LONG, e + ENTRY_WORD);
+                VarHandle.fullFence();
+                // A record FAULT_LOG newer may have been reserved, and be overwriting the entry, meanwhile.
+                if ((long) LONG.getAcquire(st, FAULT_COUNT) - mirrored <= Layouts.FAULT_LOG) {
+                    ctrl.agentFault(mirrored, seq, (int) (word >>> 32), (int) word);
+                }
+            }
+            ++mirrored;
+            ns = 32;
+        }
+        return mirrored;
+    }
+
+    /** report_fault: reserve an entry, fill it, write its tag last with release. */
+    private static void reportFault(MemorySegment st, long seq, int code, int op) {
+        long index = (long) LONG.getAndAdd(st, FAULT_COUNT, 1L);
+        long e = FAULT_LOG + (index % Layouts.FAULT_LOG) * FAULT_ENTRY_BYTES;
+        st.set(ValueLayout.JAVA_LONG, e + ENTRY_SEQ, seq);
+        st.set(ValueLayout.JAVA_LONG, e + ENTRY_WORD, ((long) code << 32) | (op & 0xFFFFFFFFL));
+        LONG.setRelease(st, e + ENTRY_TAG, index + 1);
+    }
+
+    // --------------------------------------------------------------------------------------------- worker
+
+    private void workerLoop(SimTask task) {
+        MemorySegment st = dev.state;
+        for (;;) {
+            boolean leave = false;
+            long seq = 0;
+            int tile = 0;
+            long ticket = (long) LONG.getAndAdd(st, TILE_CURSOR, 1L);
+            int ns = 32;
+            for (;;) {
+                if (ticket < (long) LONG.getAcquire(st, PUB_TILES)) {
+                    break;
+                }
+                if ((int) INT.getAcquire(st, ABORT) != 0) {
+                    leave = true;
+                    break;
+                }
+                if ((int) INT.getAcquire(st, PARKING) != 0) {
+                    // pubTiles is final once parking is set: leave only with a ticket nobody published.
+                    if (ticket < (long) LONG.getAcquire(st, PUB_TILES)) {
+                        break;
+                    }
+                    leave = true;
+                    break;
+                }
+                nap(ns);
+                ns = Math.min(ns * 2, config.spinMaxNs());
+            }
+            if (!leave) {
+                seq = (long) LONG.getOpaque(dev.tileMap, (ticket & tileMask) * 8);
+                task.at(seq & mask);
+                tile = (int) (ticket - task.tileBase());
+                int ndeps = task.ndeps();
+                for (int d = 0; d < ndeps && !leave; d++) {
+                    long dep = task.dep(d);
+                    ns = 32;
+                    while ((long) LONG.getAcquire(dev.done, (dep & mask) * 8) < dep + 1) {
+                        if ((int) INT.getAcquire(st, ABORT) != 0) {
+                            leave = true;
+                            break;
+                        }
+                        nap(ns);
+                        ns = Math.min(ns * 2, config.spinMaxNs());
+                    }
+                }
+            }
+            if (leave) {
+                return;
+            }
+            checkKilled();
+            // Read before the tile is counted: once it is, the task may complete and its slot be reused.
+            int ntiles = task.ntiles();
+            int op = task.op();
+            SimOp fn = Integer.compareUnsigned(op, opTable.length) < 0 ? opTable[op] : null;
+            if (fn != null) {
+                fn.run(task, tile);
+            } else if (tile == 0) {
+                reportFault(st, seq, Layouts.FAULT_BAD_OP, op); // one record per task, not per tile
+            }
+            checkKilled();
+            VarHandle.fullFence();
+            int finished = (int) INT.getAndAdd(dev.tileDone, (seq & mask) * 4, 1) + 1;
+            config.probe().workerCountedTile(seq, tile, finished);
+            if (finished == ntiles) {
+                VarHandle.fullFence();
+                LONG.setRelease(dev.done, (seq & mask) * 8, seq + 1);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------ host-side control
+
+    /**
+     * __nanosleep stand-in. Short waits spin; longer ones give the core away, because the CI machine has two
+     * cores and a dozen simulated blocks.
+     */
+    private void nap(int ns) {
+        checkKilled();
+        if (ns <= 256) {
+            Thread.onSpinWait();
+        } else if (ns <= 2048) {
+            Thread.yield();
+        } else {
+            LockSupport.parkNanos(ns);
+        }
+    }
+
+    private void checkKilled() {
+        if (killed) {
+            throw new Killed();
+        }
+    }
+
+    /** Asks this generation to park and waits until all its threads exited. */
+    void park() {
+        parkRequested = true;
+        dev.control().requestPark(generation);
+        awaitExit();
+        checkAlive();
+        int state = dev.control().agentState();
+        if (state != Layouts.AGENT_PARKED) {
+            throw new IllegalStateException("generation " + generation + " exited in agent state " + state
+                    + " instead of parking");
+        }
+        parked = true;
+    }
+
+    /** True once this generation parked cleanly, so the next one may continue from the queue state. */
+    public boolean parked() {
+        return parked;
+    }
+
+    void awaitExit() {
+        for (Thread t : threads) {
+            try {
+                if (!t.join(java.time.Duration.ofSeconds(30))) {
+                    throw new IllegalStateException(t.getName() + " did not exit within 30 s");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for " + t.getName(), e);
+            }
+        }
+    }
+
+    /**
+     * Simulates a dead worker (a faulted kernel): every thread stops where it is, finishing nothing, and
+     * writes nothing more to the host page. Returns once they are all gone.
+     */
+    public void kill() {
+        killed = true;
+        for (Thread t : threads) {
+            LockSupport.unpark(t);
+        }
+        awaitExit();
+    }
+
+    public boolean hasExited() {
+        return running.get() == 0;
+    }
+
+    /** The exception a simulated block died of, or null. */
+    public Throwable crash() {
+        return crash;
+    }
+
+    void checkAlive() {
+        if (crash != null) {
+            throw new WorkerDeadException("simulated worker generation " + generation + " died: " + crash, crash);
+        }
+        if (killed) {
+            throw new WorkerDeadException("simulated worker generation " + generation + " died (killed)", null);
+        }
+        if (hasExited() && !parkRequested) {
+            throw new WorkerDeadException("simulated worker generation " + generation
+                    + " exited without being asked to park (agent state " + dev.control().agentState() + ")", null);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "SimulatedWorker[generation " + generation + ", " + config.workers() + " blocks, "
+                + TimeUnit.NANOSECONDS.toMicros(config.spinMaxNs()) + " us max back-off]";
+    }
+}

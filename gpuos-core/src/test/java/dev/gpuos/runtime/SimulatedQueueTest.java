@@ -1,0 +1,232 @@
+package dev.gpuos.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gpuos.runtime.layout.DTypeCode;
+import dev.gpuos.runtime.layout.Layouts;
+import dev.gpuos.runtime.sim.SimBuffer;
+import dev.gpuos.runtime.sim.SimulatedWorker;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** TaskQueue end to end on the simulated device: ring and tile-map wraparound, dependencies, faults, swaps. */
+class SimulatedQueueTest {
+    private static final long SEC = TimeUnit.SECONDS.toNanos(1);
+
+    private static void runConcurrently(List<TaskStream> streams) throws Exception {
+        var failures = new ArrayList<Throwable>();
+        var threads = new ArrayList<Thread>();
+        for (TaskStream s : streams) {
+            threads.add(Thread.ofPlatform().start(() -> {
+                try {
+                    var batch = new TaskBatch();
+                    while (!s.finished()) {
+                        s.step(batch);
+                    }
+                    s.awaitAll();
+                } catch (Throwable t) {
+                    synchronized (failures) {
+                        failures.add(t);
+                    }
+                }
+            }));
+        }
+        for (Thread t : threads) {
+            t.join();
+        }
+        if (!failures.isEmpty()) {
+            var e = new AssertionError("a submitting thread failed", failures.getFirst());
+            failures.stream().skip(1).forEach(e::addSuppressed);
+            throw e;
+        }
+    }
+
+    @Test
+    void hundredThousandRandomTasksFromFourThreadsThroughASmallRing() throws Exception {
+        long seed = 0x5EED_0001L;
+        int perThread = 25_000;
+        try (var rig = new SimRig(64, 256, 4 * perThread, SimulatedWorker.Config.DEFAULT)) {
+            var streams = new ArrayList<TaskStream>();
+            for (int t = 0; t < 4; t++) {
+                streams.add(new TaskStream(rig, seed + t, t * perThread, perThread, 40));
+            }
+            runConcurrently(streams);
+            streams.forEach(TaskStream::verifyAll);
+            assertEquals(4L * perThread, rig.queue.completed());
+            // The ring wrapped ~1500 times, the tile map far more; the device state agrees with the host.
+            assertEquals(rig.queue.submitted(), rig.device.pubSeq());
+            assertEquals(rig.queue.submitted(), rig.device.watermark());
+            assertEquals(0, rig.queue.pendingFutures());
+        }
+    }
+
+    @Test
+    void generationSwapsWhileTwoThreadsStreamLoseNothingAndKeepOrder() throws Exception {
+        long seed = 0x5EED_0002L;
+        int perThread = 6_000;
+        try (var rig = new SimRig(64, 256, 2 * perThread, SimulatedWorker.Config.DEFAULT)) {
+            var streams = List.of(new TaskStream(rig, seed, 0, perThread, 20),
+                    new TaskStream(rig, seed + 1, perThread, perThread, 20));
+            var swapFailure = new java.util.concurrent.atomic.AtomicReference<Throwable>();
+            // Swap i happens once i/21 of the tasks were submitted, so every swap parks a busy generation.
+            var swapper = Thread.ofPlatform().start(() -> {
+                try {
+                    for (int i = 1; i <= 20; i++) {
+                        long due = 2L * perThread * i / 21;
+                        while (rig.queue.submitted() < due) {
+                            Pause.micros(100);
+                        }
+                        rig.swap();
+                    }
+                } catch (Throwable t) {
+                    swapFailure.set(t);
+                }
+            });
+            try {
+                runConcurrently(streams);
+            } finally {
+                swapper.join();
+            }
+            if (swapFailure.get() != null) {
+                throw new AssertionError("swap failed", swapFailure.get());
+            }
+            streams.forEach(TaskStream::verifyAll);
+            assertEquals(21, rig.device.current().generation());
+        }
+    }
+
+    @Test
+    void fullRingWithParkedWorkerTimesOutAndOverwritesNothing() throws Exception {
+        try (var rig = new SimRig(64, 256, 200, SimulatedWorker.Config.DEFAULT)) {
+            SimBuffer out = rig.device.allocate(100 * 8);
+            rig.device.park();
+            var batch = new TaskBatch();
+            for (int i = 0; i < 100; i++) {
+                batch.add(SimRig.FILL, 1, 1).arg(0, i).arg(1, 1000 + i).arg(2, 0)
+                        .refContiguous(0, out, 8L * i, DTypeCode.I64, 1);
+            }
+            var e = assertThrows(QueueTimeoutException.class,
+                    () -> rig.queue.submit(batch, SlotResolver.IDENTITY, TimeUnit.MILLISECONDS.toNanos(200)));
+            assertTrue(e.getMessage().contains("tasks [0, 64) of this batch were submitted, the other 36 were not"),
+                    e.getMessage());
+            assertEquals(64, rig.queue.submitted());
+            for (int slot = 0; slot < 64; slot++) {
+                assertEquals(slot, rig.device.hostRing().get(ValueLayout.JAVA_LONG,
+                        slot * Layouts.TASK.size() + Layouts.TASK.offset("seq")), "host ring slot " + slot);
+            }
+            assertEquals(0, rig.queue.completed());
+
+            rig.device.launch(rig.ops, rig.config);
+            rig.queue.await(0, 64, 10 * SEC);
+            for (int i = 0; i < 100; i++) {
+                assertEquals(i < 64 ? 1000 + i : 0, out.segment().get(ValueLayout.JAVA_LONG, 8L * i), "element " + i);
+            }
+            // The queue is usable for the rest.
+            var rest = new TaskBatch();
+            for (int i = 64; i < 100; i++) {
+                rest.add(SimRig.FILL, 1, 1).arg(0, i).arg(1, 1000 + i).arg(2, 0)
+                        .refContiguous(0, out, 8L * i, DTypeCode.I64, 1);
+            }
+            long end = rig.queue.submit(rest, SlotResolver.IDENTITY, 10 * SEC);
+            rig.queue.await(64, end, 10 * SEC);
+            for (int i = 64; i < 100; i++) {
+                assertEquals(1000 + i, out.segment().get(ValueLayout.JAVA_LONG, 8L * i), "element " + i);
+            }
+        }
+    }
+
+    @Test
+    void badOperatorSlotFailsExactlyThatTask() throws Exception {
+        try (var rig = new SimRig(64, 256, 100, SimulatedWorker.Config.DEFAULT)) {
+            SimBuffer out = rig.device.allocate(10 * 8);
+            var futures = new ArrayList<CompletableFuture<Void>>();
+            var batch = new TaskBatch();
+            for (int i = 0; i < 10; i++) {
+                batch.clear().add(i == 5 ? 9 : SimRig.FILL, 2, 1).arg(0, i).arg(1, 7 * i).arg(2, 0)
+                        .refContiguous(0, out, 8L * i, DTypeCode.I64, 1);
+                futures.add(rig.queue.submitAsync(batch, SlotResolver.IDENTITY, SEC));
+            }
+            for (int i = 0; i < 10; i++) {
+                if (i == 5) {
+                    var e = assertThrows(ExecutionException.class, futures.get(i)::get);
+                    var f = assertInstanceOf(TaskFaultException.class, e.getCause());
+                    assertEquals(5, f.seq());
+                    assertEquals(Layouts.FAULT_BAD_OP, f.code());
+                    assertEquals(9, f.opSlot());
+                    assertTrue(f.getMessage().contains("slot 9 (op9)"), f.getMessage());
+                } else {
+                    futures.get(i).get(10, TimeUnit.SECONDS);
+                    assertEquals(7 * i, out.segment().get(ValueLayout.JAVA_LONG, 8L * i));
+                }
+            }
+            var f = assertThrows(TaskFaultException.class, () -> rig.queue.await(0, 10, SEC));
+            assertEquals(5, f.seq());
+            rig.queue.await(6, 10, SEC); // ranges without the faulty task are fine
+            // The runtime keeps working.
+            batch.clear().add(SimRig.FILL, 1, 1).arg(0, 20).arg(1, 99).arg(2, 0)
+                    .refContiguous(0, out, 0, DTypeCode.I64, 1);
+            long end = rig.queue.submit(batch, SlotResolver.IDENTITY, SEC);
+            rig.queue.await(end - 1, end, 10 * SEC);
+            assertEquals(99, out.segment().get(ValueLayout.JAVA_LONG, 0));
+        }
+    }
+
+    @Test
+    void killedWorkerFailsEveryPendingFutureAndWaiter() throws Exception {
+        try (var rig = new SimRig(64, 256, 100, SimulatedWorker.Config.DEFAULT)) {
+            rig.ops.set(SimRig.FILL, (task, tile) -> Pause.micros(2000));
+            rig.device.relaunch(rig.ops, rig.config);
+            SimBuffer out = rig.device.allocate(8);
+            var futures = new ArrayList<CompletableFuture<Void>>();
+            var batch = new TaskBatch();
+            for (int i = 0; i < 40; i++) {
+                var w = batch.clear().add(SimRig.FILL, 1, 1).refContiguous(0, out, 0, DTypeCode.I64, 1);
+                if (i > 0) {
+                    w.dependsOnSeq(i - 1); // a chain, so the tasks stay pending for a while
+                }
+                futures.add(rig.queue.submitAsync(batch, SlotResolver.IDENTITY, SEC));
+            }
+            var waiter = CompletableFuture.runAsync(() -> rig.queue.await(0, 40, 60 * SEC));
+            rig.device.current().kill();
+            long killedAt = System.nanoTime();
+            int failed = 0;
+            for (var f : futures) {
+                try {
+                    f.get(1, TimeUnit.SECONDS); // the tracker's watchdog has a 50 ms period
+                } catch (ExecutionException e) {
+                    assertInstanceOf(WorkerDeadException.class, e.getCause());
+                    assertTrue(e.getCause().getMessage().contains("killed"), e.getCause().getMessage());
+                    failed++;
+                }
+            }
+            assertTrue(failed > 0, "every task finished before the kill; the test proves nothing");
+            var e = assertThrows(ExecutionException.class, () -> waiter.get(1, TimeUnit.SECONDS));
+            assertInstanceOf(WorkerDeadException.class, e.getCause());
+            assertTrue(System.nanoTime() - killedAt < 2 * SEC, "failing the waiters took over 2 s");
+            assertThrows(WorkerDeadException.class, () -> rig.queue.submit(batch, SlotResolver.IDENTITY, SEC));
+        }
+    }
+
+    @Test
+    void operatorCrashKillsTheWorkerWithTheCause() {
+        try (var rig = new SimRig(64, 256, 100, SimulatedWorker.Config.DEFAULT)) {
+            SimBuffer out = rig.device.allocate(8);
+            var batch = new TaskBatch();
+            batch.add(SimRig.FILL, 1, 1).refContiguous(0, out, 0, DTypeCode.I64, 1);
+            rig.device.release(out); // the task now points at freed memory: an illegal address
+            long end = rig.queue.submit(batch, SlotResolver.IDENTITY, SEC);
+            var e = assertThrows(WorkerDeadException.class, () -> rig.queue.await(0, end, 10 * SEC));
+            assertTrue(String.valueOf(e.getCause()).contains("no live device buffer"), String.valueOf(e.getCause()));
+            assertFalse(rig.device.current().crash() == null);
+        }
+    }
+}
