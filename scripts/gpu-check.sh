@@ -16,7 +16,7 @@
 # it got.
 #
 # Environment:
-#   GPUOS_CHECK_STEPS      steps to run, in order (default: "nvidia-smi junit-gpu junit-rest bench pytorch")
+#   GPUOS_CHECK_STEPS      steps to run, in order (default: "nvidia-smi junit-gpu junit-rest bench pytorch junit-gpu-fault")
 #   GPUOS_CHECK_BUDGET_S   seconds for the whole check, bundling included (default 560: a device command
 #                          is killed at 600 s); each step's timeout is cut to what is left
 #   GPUOS_ALLOW_GPU_SKIPS  1: do not fail junit-gpu when gpu tests skip although nvidia-smi sees a GPU
@@ -30,7 +30,7 @@ JAVA=$1
 OUT=$2
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIST=$ROOT/.dist
-STEPS=${GPUOS_CHECK_STEPS:-nvidia-smi junit-gpu junit-rest bench pytorch}
+STEPS=${GPUOS_CHECK_STEPS:-nvidia-smi junit-gpu junit-rest bench pytorch junit-gpu-fault}
 BUDGET=${GPUOS_CHECK_BUDGET_S:-560}
 RESERVE=20   # seconds kept back for the summary and the bundle
 JVM_FLAGS=(--enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xmx16g)
@@ -125,12 +125,14 @@ step_nvidia_smi() {
   finish_step nvidia-smi "${gpu:-no output}"
 }
 
-step_junit() {   # NAME TAG-OPTION LIMIT
-  local name=$1 tag_option=$2 limit=$3
+step_junit() {   # NAME LIMIT TAG-OPTION...
+  local name=$1 limit=$2
+  shift 2
+  local tag_options=("$@")
   local cp="$DIST/junit-platform-console-standalone.jar:$DIST/gpuos-core-tests:$DIST/gpuos-core.jar:$DIST/test-lib/*:$DIST/lib/*"
   run_step "$name" "$limit" QUIT "$JAVA" "${JVM_FLAGS[@]}" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
     --disable-banner --disable-ansi-colors --details=testfeed \
-    --scan-class-path="$DIST/gpuos-core-tests" --include-classname="$JUNIT_CLASSES" "$tag_option" \
+    --scan-class-path="$DIST/gpuos-core-tests" --include-classname="$JUNIT_CLASSES" "${tag_options[@]}" \
     --reports-dir="$WORK/junit/$name"
   local log=$WORK/$name.log ok failed aborted skipped found broken
   found=$(junit_count "$log" "tests found")
@@ -141,7 +143,7 @@ step_junit() {   # NAME TAG-OPTION LIMIT
   broken=$(junit_count "$log" "containers failed")
   local note="$found found, $ok ok, $failed failed, $aborted aborted (assumption), $skipped skipped"
   [[ $broken == 0 || $broken == '?' ]] || note="$note, $broken test classes failed to set up"
-  if [[ $name == junit-gpu && $STEP_RC == 0 && $GPU_SEEN == 1 && ${GPUOS_ALLOW_GPU_SKIPS:-0} != 1 ]] &&
+  if [[ $name == junit-gpu* && $STEP_RC == 0 && $GPU_SEEN == 1 && ${GPUOS_ALLOW_GPU_SKIPS:-0} != 1 ]] &&
      [[ $aborted != 0 || $skipped != 0 ]]; then
     # A gpu test that skips on a machine with a GPU has checked nothing: usually the driver failed to load.
     STEP_RC=3
@@ -194,11 +196,13 @@ else
   for step in $STEPS; do
     case $step in
       nvidia-smi) step_nvidia_smi ;;
-      junit-gpu) step_junit junit-gpu --include-tag=gpu 300 ;;
-      junit-rest) step_junit junit-rest --exclude-tag=gpu 180 ;;
+      junit-gpu) step_junit junit-gpu 300 --include-tag=gpu --exclude-tag=gpu-fault ;;
+      # Faults that poison the CUDA context for the rest of the process get a JVM of their own, last.
+      junit-gpu-fault) step_junit junit-gpu-fault 120 --include-tag=gpu-fault ;;
+      junit-rest) step_junit junit-rest 180 --exclude-tag=gpu ;;
       bench) step_bench ;;
       pytorch) step_pytorch ;;
-      *) record "$step" FAIL - 0 "unknown step (known: nvidia-smi junit-gpu junit-rest bench pytorch)" ;;
+      *) record "$step" FAIL - 0 "unknown step (known: nvidia-smi junit-gpu junit-gpu-fault junit-rest bench pytorch)" ;;
     esac
   done
 fi

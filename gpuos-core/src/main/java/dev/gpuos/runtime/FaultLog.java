@@ -38,6 +38,11 @@ public final class FaultLog {
             } else {
                 int code = control.faultCode(consumed);
                 int op = control.faultOp(consumed);
+                if (control.faultCount() - consumed > Layouts.FAULT_LOG) {
+                    lost++; // overwritten while we read it: the fields may mix two records
+                    consumed++;
+                    continue;
+                }
                 bySeq.put(seq, new TaskFaultException(seq, code, op, describe(seq, code, op)));
                 if (bySeq.size() > KEEP) {
                     bySeq.pollFirstEntry();

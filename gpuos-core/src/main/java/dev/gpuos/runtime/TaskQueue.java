@@ -207,6 +207,7 @@ public final class TaskQueue implements AutoCloseable {
      * died.
      */
     public void await(long from, long to, long timeoutNanos) {
+        long lostBefore = faults.lost();
         long start = System.nanoTime();
         long lastCheck = start;
         long seenCompleted = -1;
@@ -236,6 +237,12 @@ public final class TaskQueue implements AutoCloseable {
         TaskFaultException f = faults.firstIn(from, to);
         if (f != null) {
             throw f;
+        }
+        long lost = faults.lost() - lostBefore;
+        if (lost > 0) {
+            throw new GpuOSException(lost + " fault records were overwritten before the host read them (more than "
+                    + dev.gpuos.runtime.layout.Layouts.FAULT_LOG + " faults at once); tasks [" + from + ", " + to
+                    + ") may include faulted ones");
         }
     }
 
