@@ -205,25 +205,20 @@ public final class TaskBatch {
 
         /** A dense row-major 1-D operand of {@code numel} elements starting {@code byteOffset} into the buffer. */
         public TaskWriter refContiguous(int i, DeviceBuffer buffer, long byteOffset, DTypeCode dtype, long numel) {
+            if (numel > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("1-D operand of " + numel + " elements exceeds 2^31-1: give it a shape");
+            }
             long extent = numel * dtype.byteSize;
             checkBounds(buffer, byteOffset, byteOffset, byteOffset + extent, i);
             long r = refBase(i);
+            staging.asSlice(r, REF_BYTES).fill((byte) 0);
             staging.set(ValueLayout.JAVA_LONG, r + REF_DATA, buffer.address() + byteOffset);
             staging.set(ValueLayout.JAVA_LONG, r + REF_NUMEL, numel);
             staging.set(ValueLayout.JAVA_BYTE, r + REF_DTYPE, (byte) dtype.code);
             staging.set(ValueLayout.JAVA_BYTE, r + REF_NDIM, (byte) 1);
             staging.set(ValueLayout.JAVA_SHORT, r + REF_FLAGS, (short) Layouts.REF_CONTIGUOUS);
-            if (numel > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException("1-D operand of " + numel + " elements exceeds 2^31-1: give it a shape");
-            }
             staging.set(ValueLayout.JAVA_INT, r + REF_SIZES, (int) numel);
             staging.set(ValueLayout.JAVA_LONG, r + REF_STRIDES, 1L);
-            for (int d = 1; d < Layouts.MAX_DIMS; d++) {
-                staging.set(ValueLayout.JAVA_INT, r + REF_SIZES + 4L * d, 0);
-                staging.set(ValueLayout.JAVA_LONG, r + REF_STRIDES + 8L * d, 0L);
-            }
-            staging.set(ValueLayout.JAVA_INT, r + REF_RESERVED, 0);
-            staging.set(ValueLayout.JAVA_LONG, r + REF_AUX, 0L);
             bumpRefs(i);
             return this;
         }

@@ -43,6 +43,9 @@ public final class TaskQueue implements AutoCloseable {
     private long nextSeq;
     private long nextTile;
     private int[] slots = new int[64];
+    private long batchFirst;
+    private int[] seen = new int[1024];
+    private int stamp;
 
     private volatile RuntimeException dead;
     private volatile boolean closed;
@@ -98,6 +101,7 @@ public final class TaskQueue implements AutoCloseable {
         try {
             checkUsable();
             long first = nextSeq;
+            batchFirst = first;
             resolveAndValidate(batch, resolver, first);
             long completedSeen = control.completed();
             MemorySegment staging = batch.staging();
@@ -122,7 +126,6 @@ public final class TaskQueue implements AutoCloseable {
                         hostRing.set(ValueLayout.JAVA_LONG, at, first + (word & ~TaskBatch.BATCH_DEP));
                     }
                 }
-                resolver.noteUse(slots[i], seq);
                 nextTile += ntiles;
                 nextSeq = seq + 1;
                 if ((i & 1023) == 1023) {
@@ -132,8 +135,29 @@ public final class TaskQueue implements AutoCloseable {
             control.publishSubmitted(nextSeq);
             return nextSeq;
         } finally {
+            noteUses(resolver);
             submitLock.unlock();
         }
+    }
+
+    /**
+     * Tells the resolver the last seq each slot was written with, once per distinct slot of the batch (seqs only
+     * grow, so a slot's last task in the batch carries its highest seq). Under the submit lock, like the writes.
+     */
+    private void noteUses(SlotResolver resolver) {
+        long written = nextSeq - batchFirst;
+        stamp++;
+        for (long i = written - 1; i >= 0; i--) {
+            int slot = slots[(int) i];
+            if (slot >= seen.length) {
+                seen = java.util.Arrays.copyOf(seen, Math.max(slot + 1, seen.length * 2));
+            }
+            if (seen[slot] != stamp) {
+                seen[slot] = stamp;
+                resolver.noteUse(slot, batchFirst + i);
+            }
+        }
+        batchFirst = nextSeq;
     }
 
     /** Like {@link #submit}, returning a future completed when every task of the batch is complete. */
