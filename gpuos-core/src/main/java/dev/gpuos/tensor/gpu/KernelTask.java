@@ -1,0 +1,34 @@
+package dev.gpuos.tensor.gpu;
+
+import dev.gpuos.runtime.TaskBatch;
+import dev.gpuos.tensor.op.OpNode;
+
+import java.util.List;
+
+/**
+ * What one GpuOS task runs: an operator (named by its source, which is its structure: the same source serves
+ * every shape), how it is tiled, its operands and scalar arguments, and the op nodes it carries out.
+ *
+ * @param name   a readable operator name; the library makes it unique with a hash of the source
+ * @param source the operator's CUDA source (without the runtime header, which the JIT adds)
+ * @param args   raw 64-bit argument words (long or double bits), at most 6
+ * @param nodes  the nodes whose effects this task has: their reads and writes give its dependencies
+ */
+record KernelTask(String name, String source, int ntiles, int tileSize, List<GpuView> refs, long[] args,
+                  List<OpNode> nodes) {
+
+    KernelTask {
+        refs = List.copyOf(refs);
+        args = args.clone();
+        nodes = List.copyOf(nodes);
+        if (refs.size() > 4 || args.length > 6) {
+            throw new IllegalArgumentException(name + ": " + refs.size() + " operands and " + args.length
+                    + " args exceed a task's 4 operands and 6 args");
+        }
+    }
+
+    void writeOperands(TaskBatch.TaskWriter w) {
+        for (int i = 0; i < refs.size(); i++) refs.get(i).write(w, i);
+        for (int i = 0; i < args.length; i++) w.arg(i, args[i]);
+    }
+}
