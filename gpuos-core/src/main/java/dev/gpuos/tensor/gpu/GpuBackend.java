@@ -38,6 +38,8 @@ import java.util.concurrent.atomic.LongAdder;
 public final class GpuBackend implements Backend {
     public static final int DEFAULT_MAX_NODES = 1024;
     public static final Duration DEFAULT_MAX_AGE = Duration.ofMillis(2);
+    /** Shared memory the operators use from env->smem: matmul's two 64x8 tiles of 8-byte accumulators. */
+    static final int MIN_SMEM_BYTES = 8 * 1024;
 
     /** Cumulative counts since the backend was created. */
     public record Stats(long submissions, long tasks, long joinTasks, long operatorsCompiled, long directUploads,
@@ -69,6 +71,11 @@ public final class GpuBackend implements Backend {
      * @param maxAge   ... or this long after the first pending node was recorded
      */
     public GpuBackend(GpuOS os, int maxNodes, Duration maxAge) {
+        int smem = os.runtime().config().smemBytes();
+        if (smem < MIN_SMEM_BYTES) {
+            throw new IllegalArgumentException("the GPU backend's operators need " + MIN_SMEM_BYTES
+                    + " bytes of shared memory per block (matmul tiles, block reductions); this GpuOS offers " + smem);
+        }
         this.os = os;
         this.operators = new OperatorLibrary(os);
         this.faultRecord = os.allocate(FamilyTasks.FAULT_BYTES);
@@ -146,8 +153,12 @@ public final class GpuBackend implements Backend {
     /** Nodes recorded and not yet submitted. */
     public int pendingCount() { return recording.pendingCount(); }
 
+    /**
+     * Submits whatever is pending, and waits for a submission another thread (the recording timer) is building:
+     * that one may reference the buffer about to be released, so it must reach the queue first.
+     */
     void beforeRelease() {
-        if (recording.pendingCount() > 0) recording.submit();
+        recording.submit();
     }
 
     private void runSubmission(Submission submission) {
