@@ -71,6 +71,7 @@ final class BatchPlanner {
         Set<Storage> touched = Collections.newSetFromMap(new IdentityHashMap<>());
         try {
             for (OpNode node : submission.nodes()) {
+                for (Storage s : node.reads()) ((GpuStorage) s).checkComputed();
                 if (node.output().numel() == 0) continue;
                 if (node instanceof UploadNode u) {
                     GpuStorage target = GpuStorage.of(u.output());

@@ -113,6 +113,7 @@ public final class GpuBackend implements Backend {
     public void read(Storage storage, long byteOffset, MemorySegment destination) {
         flush();
         GpuStorage g = (GpuStorage) storage;
+        g.checkComputed();
         long writer = g.lastWriter();
         if (writer >= 0) os.await(writer, writer + 1);
         checkIndexFaults();
@@ -169,6 +170,8 @@ public final class GpuBackend implements Backend {
                 if (s.lastIndexSelectEnd() > 0) indexSelectEnd = Math.max(indexSelectEnd, s.lastIndexSelectEnd());
             }
         } catch (RuntimeException e) {
+            // Nothing of this submission ran: reading (or computing from) its outputs must fail, not return garbage.
+            for (OpNode n : submission.nodes()) for (Storage s : n.writes()) ((GpuStorage) s).poison(e);
             if (!deferredFailure.compareAndSet(null, e)) deferredFailure.get().addSuppressed(e);
         }
     }

@@ -24,6 +24,8 @@ final class GpuStorage implements Storage {
     private volatile long lastWriter = -1;
     private long[] readers = new long[4];
     private int readerCount;
+    /** Set when a node writing this buffer could not be submitted: its contents were never computed. */
+    private volatile RuntimeException failure;
 
     GpuStorage(GpuBackend backend, DeviceBlock block, long byteSize) {
         this.backend = backend;
@@ -64,6 +66,20 @@ final class GpuStorage implements Storage {
         backend.beforeRelease();
         released = true;
         backend.os().release(block);
+    }
+
+    /** Marks the contents as never computed, because a submission writing them failed with {@code cause}. */
+    void poison(RuntimeException cause) {
+        failure = cause;
+    }
+
+    /** Throws if a failed submission should have written this buffer. */
+    void checkComputed() {
+        RuntimeException f = failure;
+        if (f != null) {
+            throw new IllegalStateException("this tensor's data was never computed: a submission writing it failed ("
+                    + f.getMessage() + ")", f);
+        }
     }
 
     // ---- dependency tracking (seqs are GpuOS task seqs)

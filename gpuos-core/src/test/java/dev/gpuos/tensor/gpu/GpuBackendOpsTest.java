@@ -27,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /**
  * The op suite of the CPU property tests run on the GPU backend and compared with the CPU backend on identical
  * seeded inputs: every elementwise op (every dtype covered: F32 plus a rotating second dtype per op, tensor and
- * scalar operands), casts between all dtypes, reductions (every op x dtype), softmax, norms, matmul, indexing,
+ * scalar operands), casts from and to every dtype, reductions (every op x dtype), softmax, norms, matmul, indexing,
  * fills. Inputs are contiguous, permuted, strided and expanded (zero-stride) views; every structure also runs
  * on a large shape, which must reuse its compiled operator. Seeds are in every failure message.
  */
@@ -105,15 +105,16 @@ class GpuBackendOpsTest {
         }
     }
 
+    /** Every dtype to itself (a bit copy of a strided view) and to three others; every target is reached 4 times. */
     @Test
-    void castsBetweenEveryPairOfDtypesMatchTheCpu() {
+    void castsMatchTheCpu() {
         for (int from = 0; from < ALL.length; from++) {
-            for (int to = 0; to < ALL.length; to++) {
+            for (int to : new int[]{from, (from + 1) % ALL.length, (from + 3) % ALL.length, (from + 5) % ALL.length}) {
                 long seed = 7000 + from * 10L + to;
                 SplittableRandom r = new SplittableRandom(seed);
                 DType target = ALL[to];
                 try (Twins tw = new Twins(gpu)) {
-                    Twin x = tw.random(r, ALL[from], new long[]{5, 4, 3}, true);
+                    Twin x = tw.random(r, ALL[from], new long[]{5, 4, 3}, true, LayoutKind.STRIDED);
                     Twin y = x.map(v -> v.to(target).contiguous());
                     // Bits of a same-dtype copy of a non-contiguous view; conversion otherwise.
                     Twins.assertClose(y, Twins.elementwiseTolerance(target), "cast " + ALL[from] + " -> " + target + " seed " + seed);
