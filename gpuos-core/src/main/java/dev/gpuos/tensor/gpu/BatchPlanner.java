@@ -97,7 +97,7 @@ final class BatchPlanner {
                 else tasks.add(taskOf((OpNode) item, staged));
             }
             OperatorRef[] ops = new OperatorRef[tasks.size()];
-            for (int t = 0; t < tasks.size(); t++) ops[t] = operators.get(tasks.get(t).name(), tasks.get(t).source());
+            for (int t = 0; t < tasks.size(); t++) ops[t] = operators.get(tasks.get(t));
             return submit(work, tasks, ops, completed);
         } finally {
             // The copy tasks were submitted (or never will be): the arena reuses a block only after every task
@@ -146,7 +146,7 @@ final class BatchPlanner {
                 indexSelect |= n instanceof IndexSelectNode;
             }
             deps.addAll(seqs);
-            if (deps.size() > Layouts.MAX_DEPS && join == null) join = operators.get("join", OperatorSources.JOIN);
+            if (deps.size() > Layouts.MAX_DEPS && join == null) join = operators.get("join", "", OperatorSources.JOIN);
             deps = joined(deps, join);
             TaskBatch.TaskWriter w = batch.add(ops[t], task.ntiles(), task.tileSize());
             index[t] = w.index();

@@ -34,6 +34,8 @@ final class ElementwiseKernels {
     private static final Pattern SYMBOL = Pattern.compile("\\b(a|b|c|p0|p1)\\b");
     /** Elements per tile at least: small tensors are one tile, large ones at most 4096 tiles. */
     static final int MIN_TILE = 1024;
+    /** What every elementwise operator source starts with: the support header and the op table's helpers. */
+    static final String PREFIX = OperatorSources.HEADER + ElementwiseOp.CUDA_PRELUDE;
 
     /** Where a member's operand comes from. */
     private record Source(char kind, int index) {
@@ -151,19 +153,23 @@ final class ElementwiseKernels {
         long[] args = run.args.stream().mapToLong(Long::longValue).toArray();
         StringBuilder name = new StringBuilder("ew");
         for (ElementwiseNode n : members) name.append('_').append(n.opName());
-        return new KernelTask(name.toString(), render(run), tiling[1], tiling[0], refs, args,
+        return new KernelTask(name.toString(), PREFIX, render(run), tiling[1], tiling[0], refs, args,
                 List.<OpNode>copyOf(members));
     }
 
-    /** The structure of a run of members: its operator source. Equal for every shape, stride and scalar value. */
+    /** The structure of a run of members: its operator source less {@link #PREFIX}; the same for every shape. */
     static String structure(List<ElementwiseNode> members) {
         return render(new Run(members));
     }
 
+    /** The whole operator source of a run of members. */
+    static String source(List<ElementwiseNode> members) {
+        return PREFIX + structure(members);
+    }
+
     private static String render(Run run) {
         int n = run.refCount();
-        StringBuilder s = new StringBuilder(4096);
-        s.append(OperatorSources.HEADER).append(ElementwiseOp.CUDA_PRELUDE);
+        StringBuilder s = new StringBuilder(2048);
         s.append("// GENERATED elementwise run:");
         for (ElementwiseNode m : run.members) s.append(' ').append(m.opName());
         s.append("\nGPUOS_OP {\n");

@@ -24,10 +24,19 @@ final class OperatorLibrary {
         this.os = os;
     }
 
-    /** The operator running {@code source}, registering it (compile + generation swap) the first time. */
-    synchronized OperatorRef get(String name, String source) {
-        OperatorRef ref = bySource.get(source);
+    /** The operator of a task, registering it (compile + generation swap) the first time its structure is seen. */
+    OperatorRef get(KernelTask task) {
+        return get(task.name(), task.prefix(), task.structure());
+    }
+
+    /**
+     * The operator whose source is {@code prefix + structure}. Only the structure is the key: prefixes are
+     * constant per kind of operator, and hashing them for every task would cost more than the lookup.
+     */
+    synchronized OperatorRef get(String name, String prefix, String structure) {
+        OperatorRef ref = bySource.get(structure);
         if (ref != null) return ref;
+        String source = prefix + structure;
         String unique = uniqueName(name, source);
         try {
             ref = os.register(unique, source);
@@ -41,7 +50,7 @@ final class OperatorLibrary {
                 throw alreadyRegistered;
             }
         }
-        bySource.put(source, ref);
+        bySource.put(structure, ref);
         return ref;
     }
 

@@ -27,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * operands), fused chains, and every hand-written family for every dtype it serves. No GPU needed.
  */
 class OperatorSourceCompileTest {
-    private static final String ELEMENTWISE_PREFIX = OperatorSources.HEADER + ElementwiseOp.CUDA_PRELUDE;
+    private static final String ELEMENTWISE_PREFIX = ElementwiseKernels.PREFIX;
 
     static ElementwiseNode node(ElementwiseOp op, List<Operand> operands, Tensor out, DType operandType, double... p) {
         return new ElementwiseNode(op, operands, out, operandType, p);
@@ -53,7 +53,7 @@ class OperatorSourceCompileTest {
                 }
                 DType result = op == ElementwiseOp.CAST ? (ti % 2 == 0 ? DType.F16 : t) : op.resultType(t);
                 DType operandType = op == ElementwiseOp.CAST ? t : op.operandType(t);
-                sources.add(ElementwiseKernels.structure(List.of(
+                sources.add(ElementwiseKernels.source(List.of(
                         node(op, operands, s.zeros(result, 4, 3), operandType, 0.25, 3.0))));
             }
         }
@@ -78,7 +78,7 @@ class OperatorSourceCompileTest {
         int runs = 0;
         for (Object item : ElementwiseFusion.plan(nodes)) {
             for (List<ElementwiseNode> run : ElementwiseKernels.runs((FusionGroup) item)) {
-                sources.add(ElementwiseKernels.structure(run));
+                sources.add(ElementwiseKernels.source(run));
                 runs++;
             }
         }
