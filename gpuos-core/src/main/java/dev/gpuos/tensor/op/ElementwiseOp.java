@@ -69,13 +69,19 @@ public enum ElementwiseOp {
     SIGMOID("sigmoid", 1, Rule.FLOAT_MATH, (a, b, c, p) -> ScalarMath.sigmoid(a), "(T(1) / (T(1) + expf(-a)))"),
 
     // --- activations: floating dtypes only (PyTorch rejects integer inputs) -----------------------------------
-    /** gelu with the exact erf form: x/2 * (1 + erf(x / sqrt 2)). */
+    /**
+     * gelu with the exact erf form: x/2 * (1 + erf(x / sqrt 2)). The CUDA form uses 1 + erf(y) = erfc(-y), which
+     * does not cancel for negative x (in float, 1 + erff(y) loses all digits below about -3).
+     */
     GELU("gelu", 1, Rule.FLOAT_ONLY, (a, b, c, p) -> a * 0.5 * (1 + ScalarMath.erf(a * 0.7071067811865476)),
-            "(a * T(0.5) * (T(1) + erff(a * T(0.70710678118654752440))))"),
-    /** gelu(approximate="tanh"): x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))). */
+            "(a * T(0.5) * erfcf(-a * T(0.70710678118654752440)))"),
+    /**
+     * gelu(approximate="tanh"): x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))). The CUDA form uses
+     * (1 + tanh(y)) / 2 = 1 / (1 + exp(-2y)), which does not cancel for negative x.
+     */
     GELU_TANH("gelu_tanh", 1, Rule.FLOAT_ONLY,
             (a, b, c, p) -> 0.5 * a * (1 + Math.tanh(0.7978845608028654 * (a + 0.044715 * a * a * a))),
-            "(T(0.5) * a * (T(1) + tanhf(T(0.79788456080286535588) * (a + T(0.044715) * a * a * a))))"),
+            "(a / (T(1) + expf(T(-1.59576912160573071176) * (a + T(0.044715) * a * a * a))))"),
     SILU("silu", 1, Rule.FLOAT_ONLY, (a, b, c, p) -> a / (1 + Math.exp(-a)), "(a / (T(1) + expf(-a)))"),
     HARDSIGMOID("hardsigmoid", 1, Rule.FLOAT_ONLY,
             (a, b, c, p) -> ScalarMath.minimum(ScalarMath.maximum(a + 3, 0), 6) / 6,
@@ -192,7 +198,7 @@ public enum ElementwiseOp {
     }
 
     private static final Pattern FLOAT_FUNCTION = Pattern.compile(
-            "\\b(expf|logf|sqrtf|rsqrtf|sinf|cosf|tanhf|erff|expm1f|log1pf|fabsf|powf)\\(");
+            "\\b(expf|logf|sqrtf|rsqrtf|sinf|cosf|tanhf|erff|erfcf|expm1f|log1pf|fabsf|powf)\\(");
 
     /**
      * This op's CUDA C expression for the compute type {@code compute} (F32, F64 or I64), with operands

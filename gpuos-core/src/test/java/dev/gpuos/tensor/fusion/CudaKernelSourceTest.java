@@ -52,7 +52,7 @@ class CudaKernelSourceTest {
             assertEquals(3, g.nodes().size());
             assertEquals(List.of(x, bias.expand(4, 3)).size(), g.inputs().size());
             String src = CudaKernelSource.render(g, "fused_add_gelu_gt");
-            assertTrue(src.contains("erff("), src);
+            assertTrue(src.contains("erfcf("), src);
             assertTrue(src.contains("(s0)") && src.contains("(s1)"), "consumers read producers from registers:\n" + src);
             assertTrue(src.contains("__half2float(in0["), src);
             compile(src);

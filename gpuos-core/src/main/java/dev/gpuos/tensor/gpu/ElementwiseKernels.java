@@ -1,0 +1,281 @@
+package dev.gpuos.tensor.gpu;
+
+import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.HostElements;
+import dev.gpuos.tensor.Operand;
+import dev.gpuos.tensor.Scalar;
+import dev.gpuos.tensor.Tensor;
+import dev.gpuos.tensor.fusion.FusionGroup;
+import dev.gpuos.tensor.op.ElementwiseNode;
+import dev.gpuos.tensor.op.ElementwiseOp;
+import dev.gpuos.tensor.op.OpNode;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Elementwise runs as GpuOS operators. A {@link FusionGroup} is cut into runs that fit one task (at most 4
+ * operands: memory inputs plus one output per member, since every member's result is stored; at most 6 scalar
+ * words: scalar operands and op parameters). Each run becomes one task whose operator source depends only on
+ * the run's structure (ops, dtypes, which operand comes from where); shapes, strides, offsets and scalar
+ * values travel in the task, so one compiled operator serves every shape and every scalar value.
+ *
+ * <p>The generated operator walks its tile's flat indices; when every operand is contiguous it indexes them
+ * flat, otherwise it decomposes the index once over the (coalesced) shape and applies each operand's strides.
+ * A member's value is kept in its output's storage type, so a consumer sees exactly what it would read back
+ * from memory and fusion never changes results; conversions are those of the CPU backend.
+ */
+final class ElementwiseKernels {
+    private ElementwiseKernels() {}
+
+    static final int MAX_REFS = 4, MAX_ARGS = 6, MAX_DIMS = 8;
+    private static final Pattern SYMBOL = Pattern.compile("\\b(a|b|c|p0|p1)\\b");
+    /** Elements per tile at least: small tensors are one tile, large ones at most 4096 tiles. */
+    static final int MIN_TILE = 1024;
+    /** What every elementwise operator source starts with: the support header and the op table's helpers. */
+    static final String PREFIX = OperatorSources.HEADER + ElementwiseOp.CUDA_PRELUDE;
+
+    /** Where a member's operand comes from. */
+    private record Source(char kind, int index) {
+        static Source input(int i) { return new Source('i', i); }
+        static Source member(int j) { return new Source('m', j); }
+        static Source arg(int slot) { return new Source('s', slot); }
+    }
+
+    /** One run analysed: its memory inputs, operand sources, argument words and coalesced dims. */
+    private static final class Run {
+        final List<ElementwiseNode> members;
+        final List<Tensor> inputs = new ArrayList<>();
+        final List<Source[]> sources = new ArrayList<>();
+        final List<int[]> paramSlots = new ArrayList<>();
+        final List<Long> args = new ArrayList<>();
+        final long[][] dims;
+
+        Run(List<ElementwiseNode> members) {
+            this.members = List.copyOf(members);
+            for (int m = 0; m < members.size(); m++) {
+                ElementwiseNode node = members.get(m);
+                List<Operand> operands = node.operands();
+                Source[] src = new Source[operands.size()];
+                for (int k = 0; k < operands.size(); k++) {
+                    if (operands.get(k) instanceof Scalar s) {
+                        src[k] = Source.arg(args.size());
+                        args.add(scalarBits(s, node.operandType(), node.computeType()));
+                    } else {
+                        Tensor t = (Tensor) operands.get(k);
+                        int producer = producer(m, t);
+                        src[k] = producer >= 0 ? Source.member(producer) : Source.input(inputIndex(t));
+                    }
+                }
+                sources.add(src);
+                String template = node.op().cudaExpression(node.computeType());
+                int[] slots = {-1, -1};
+                double[] params = node.params();
+                for (int p = 0; p < 2; p++) {
+                    if (template != null && template.contains("p" + p)) {
+                        slots[p] = args.size();
+                        args.add(Double.doubleToRawLongBits(p < params.length ? params[p] : 0));
+                    }
+                }
+                paramSlots.add(slots);
+            }
+            long[] shape = members.getFirst().output().shape();
+            List<long[]> strides = new ArrayList<>();
+            for (Tensor t : inputs) strides.add(t.strides());
+            for (ElementwiseNode n : members) strides.add(n.output().strides());
+            dims = Dims.coalesce(shape, strides.toArray(long[][]::new));
+        }
+
+        int refCount() { return inputs.size() + members.size(); }
+
+        boolean fitsOneTask() {
+            return refCount() <= MAX_REFS && args.size() <= MAX_ARGS && dims[0].length <= MAX_DIMS;
+        }
+
+        /** The last earlier member whose output {@code t} is, element for element, or -1. */
+        private int producer(int before, Tensor t) {
+            for (int j = before - 1; j >= 0; j--) {
+                Tensor o = members.get(j).output();
+                if (o.storage() == t.storage() && o.dtype() == t.dtype() && o.layout().equals(t.layout())) return j;
+            }
+            return -1;
+        }
+
+        private int inputIndex(Tensor t) {
+            for (int i = 0; i < inputs.size(); i++) {
+                Tensor u = inputs.get(i);
+                if (u.storage() == t.storage() && u.dtype() == t.dtype() && u.layout().equals(t.layout())) return i;
+            }
+            inputs.add(t);
+            return inputs.size() - 1;
+        }
+    }
+
+    /** The tasks of a fusion group, in order. */
+    static List<KernelTask> tasks(FusionGroup group) {
+        return runs(group).stream().map(ElementwiseKernels::task).toList();
+    }
+
+    /** A fusion group cut greedily into runs that each fit one task. */
+    static List<List<ElementwiseNode>> runs(FusionGroup group) {
+        List<List<ElementwiseNode>> out = new ArrayList<>();
+        List<ElementwiseNode> run = new ArrayList<>();
+        for (ElementwiseNode node : group.nodes()) {
+            if (!run.isEmpty()) {
+                List<ElementwiseNode> trial = new ArrayList<>(run);
+                trial.add(node);
+                if (!new Run(trial).fitsOneTask()) {
+                    out.add(List.copyOf(run));
+                    run.clear();
+                }
+            }
+            run.add(node);
+        }
+        if (!run.isEmpty()) out.add(List.copyOf(run));
+        return out;
+    }
+
+    /** One task for a run of members (a single node always fits; see {@link GpuSupport}). */
+    static KernelTask task(List<ElementwiseNode> members) {
+        Run run = new Run(members);
+        if (!run.fitsOneTask()) {
+            throw new IllegalStateException("elementwise run of " + members.size() + " nodes needs " + run.refCount()
+                    + " operands, " + run.args.size() + " args and " + run.dims[0].length + " dims");
+        }
+        List<GpuView> refs = new ArrayList<>();
+        int k = 1;
+        for (Tensor t : run.inputs) refs.add(GpuView.of(t, run.dims[0], run.dims[k++]));
+        for (ElementwiseNode n : run.members) refs.add(GpuView.of(n.output(), run.dims[0], run.dims[k++]));
+        long numel = members.getFirst().output().numel();
+        int[] tiling = Dims.tiling(numel, MIN_TILE);
+        long[] args = run.args.stream().mapToLong(Long::longValue).toArray();
+        StringBuilder name = new StringBuilder("ew");
+        for (ElementwiseNode n : members) name.append('_').append(n.opName());
+        return new KernelTask(name.toString(), PREFIX, render(run), tiling[1], tiling[0], refs, args,
+                List.<OpNode>copyOf(members));
+    }
+
+    /** The structure of a run of members: its operator source less {@link #PREFIX}; the same for every shape. */
+    static String structure(List<ElementwiseNode> members) {
+        return render(new Run(members));
+    }
+
+    /** The whole operator source of a run of members. */
+    static String source(List<ElementwiseNode> members) {
+        return PREFIX + structure(members);
+    }
+
+    private static String render(Run run) {
+        int n = run.refCount();
+        StringBuilder s = new StringBuilder(2048);
+        s.append("// GENERATED elementwise run:");
+        for (ElementwiseNode m : run.members) s.append(' ').append(m.opName());
+        s.append("\nGPUOS_OP {\n");
+        for (int r = 0; r < n; r++) {
+            DType t = r < run.inputs.size() ? run.inputs.get(r).dtype() : run.members.get(r - run.inputs.size()).output().dtype();
+            String st = OperatorSources.storageType(t);
+            s.append("    ").append(st).append("* r").append(r).append(" = (").append(st).append("*)task->refs[")
+                    .append(r).append("].data;\n");
+        }
+        for (int m = 0; m < run.members.size(); m++) {
+            ElementwiseNode node = run.members.get(m);
+            String ct = node.computeType().cudaType();
+            for (Source src : run.sources.get(m)) {
+                if (src.kind() != 's') continue;
+                s.append("    const ").append(ct).append(" a").append(src.index()).append(" = ")
+                        .append(node.computeType() == DType.I64 ? "gpuos::arg_i64(task, " : "(" + ct + ")gpuos::arg_f64(task, ")
+                        .append(src.index()).append(");\n");
+            }
+            for (int slot : run.paramSlots.get(m)) {
+                if (slot >= 0) s.append("    const double a").append(slot).append(" = gpuos::arg_f64(task, ").append(slot).append(");\n");
+            }
+        }
+        s.append("    const gt::Indexer<").append(n).append("> ix(task);\n");
+        s.append("    long long begin, end;\n");
+        s.append("    gpuos::tile_range(task, tile, task->refs[0].numel, &begin, &end);\n");
+        s.append("    for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) {\n");
+        s.append("        long long o[").append(n).append("];\n");
+        s.append("        ix.offsets(i, o);\n");
+        for (int m = 0; m < run.members.size(); m++) renderMember(run, m, s);
+        s.append("    }\n}\n");
+        return s.toString();
+    }
+
+    private static void renderMember(Run run, int m, StringBuilder s) {
+        ElementwiseNode node = run.members.get(m);
+        DType out = node.output().dtype(), compute = node.computeType(), opType = node.operandType();
+        String st = OperatorSources.storageType(out);
+        Source[] sources = run.sources.get(m);
+        int outRef = run.inputs.size() + m;
+        s.append("        // ").append(node.opName()).append(" -> ").append(out).append('\n');
+        if (node.op() == ElementwiseOp.CAST && sources[0].kind() != 's' && storageOf(run, sources[0]) == out) {
+            // A same-dtype copy moves bits, so NaN payloads survive like on the CPU.
+            s.append("        const ").append(st).append(" s").append(m).append(" = ").append(raw(sources[0])).append(";\n");
+        } else {
+            String ct = compute.cudaType();
+            String[] names = new String[sources.length];
+            for (int k = 0; k < sources.length; k++) {
+                Source src = sources[k];
+                if (src.kind() == 's') {
+                    names[k] = "a" + src.index();
+                    continue;
+                }
+                names[k] = "x" + m + "_" + k;
+                s.append("        const ").append(ct).append(' ').append(names[k]).append(" = ")
+                        .append(load(storageOf(run, src), opType, compute, raw(src))).append(";\n");
+            }
+            int[] slots = run.paramSlots.get(m);
+            String expr = SYMBOL.matcher(node.op().cudaExpression(compute)).replaceAll(r -> Matcher.quoteReplacement(
+                    switch (r.group(1)) {
+                        case "a" -> names[0];
+                        case "b" -> names[1];
+                        case "c" -> names[2];
+                        case "p0" -> "a" + slots[0];
+                        default -> "a" + slots[1];
+                    }));
+            String from = switch (compute) {
+                case F32 -> "gt::from_f32";
+                case F64 -> "gt::from_f64";
+                default -> "gt::from_i64";
+            };
+            s.append("        const ").append(st).append(" s").append(m).append(" = ").append(from).append('<').append(st)
+                    .append(">((").append(ct).append(")(").append(expr).append("));\n");
+        }
+        s.append("        r").append(outRef).append("[o[").append(outRef).append("]] = s").append(m).append(";\n");
+    }
+
+    private static DType storageOf(Run run, Source src) {
+        return src.kind() == 'i' ? run.inputs.get(src.index()).dtype() : run.members.get(src.index()).output().dtype();
+    }
+
+    private static String raw(Source src) {
+        return src.kind() == 'i' ? "r" + src.index() + "[o[" + src.index() + "]]" : "s" + src.index();
+    }
+
+    /** A stored value to the compute type, rounded through the operand type first (HostElements semantics). */
+    static String load(DType storage, DType opType, DType compute, String raw) {
+        return switch (compute) {
+            case F32 -> {
+                String v = "gt::to_f32(" + raw + ")";
+                if (storage == opType || opType == DType.F32) yield v;
+                yield (opType == DType.F16 ? "gt::round_f16(" : "gt::round_bf16(") + v + ")";
+            }
+            case F64 -> "gt::to_f64(" + raw + ")";
+            default -> {
+                String v = "gt::to_i64(" + raw + ")";
+                if (storage == opType || opType == DType.I64) yield v;
+                yield (opType == DType.I32 ? "gt::round_i32(" : "gt::round_bool(") + v + ")";
+            }
+        };
+    }
+
+    /** A scalar operand converted to the operand type (CPU semantics), as the raw word the kernel reads. */
+    static long scalarBits(Scalar s, DType opType, DType compute) {
+        if (compute == DType.I64) return HostElements.round(opType, s.longValue());
+        double v = s.kind() == DType.F64 ? HostElements.round(opType, s.doubleValue())
+                : HostElements.round(opType, (double) s.longValue());
+        return Double.doubleToRawLongBits(v);
+    }
+}

@@ -1,0 +1,173 @@
+package dev.gpuos.tensor.gpu;
+
+import dev.gpuos.runtime.DeviceBuffer;
+import dev.gpuos.runtime.layout.DTypeCode;
+import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.Scalar;
+import dev.gpuos.tensor.Tensor;
+import dev.gpuos.tensor.gpu.OperatorSources.Family;
+import dev.gpuos.tensor.op.FillNode;
+import dev.gpuos.tensor.op.FillPattern;
+import dev.gpuos.tensor.op.IndexSelectNode;
+import dev.gpuos.tensor.op.MatmulNode;
+import dev.gpuos.tensor.op.NormNode;
+import dev.gpuos.tensor.op.OpNode;
+import dev.gpuos.tensor.op.ReduceNode;
+import dev.gpuos.tensor.op.SoftmaxNode;
+import dev.gpuos.tensor.op.UploadNode;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Tasks for the hand-written operator families (one operator per family and element dtype, sources in
+ * {@code dev/gpuos/tensor/*.cu}). Each builder views its tensors the way the operator walks them (reduced or
+ * normalised dims last, batch dims first), coalesces dims, and puts the op's parameters into args; the
+ * comment at the top of each .cu file is the contract for refs and args.
+ */
+final class FamilyTasks {
+    private FamilyTasks() {}
+
+    /** Rows at least this long are reduced by a whole block, shorter ones by one warp per row. */
+    static final int BLOCK_ROW = 1024;
+    static final int WARPS_PER_BLOCK = 8;
+
+    private static KernelTask family(Family f, DType t, int ntiles, int tileSize, List<GpuView> refs, long[] args,
+                                     OpNode node) {
+        return new KernelTask(OperatorSources.familyName(f, t), "", OperatorSources.family(f, t), ntiles, tileSize,
+                refs, args, List.of(node));
+    }
+
+    /** Whole-block teams for long rows, or when there are too few rows to keep warps of many blocks busy. */
+    private static boolean blockTeams(long rows, long len) {
+        return len >= BLOCK_ROW || (len >= 128 && rows < 256);
+    }
+
+    private static int[] rowTiling(long rows, boolean block) {
+        return Dims.tiling(rows, block ? 1 : WARPS_PER_BLOCK);
+    }
+
+    static KernelTask reduce(ReduceNode n) {
+        Tensor in = n.input();
+        int rank = in.rank();
+        boolean[] reduced = new boolean[rank];
+        for (int a : n.axes()) reduced[a] = true;
+        int[] kept = java.util.stream.IntStream.range(0, rank).filter(d -> !reduced[d]).toArray();
+        int[] red = java.util.stream.IntStream.range(0, rank).filter(d -> reduced[d]).toArray();
+        long[] shape = in.shape(), strides = in.strides();
+        long[][] k = Dims.coalesce(Dims.pick(shape, kept), Dims.pick(strides, kept));
+        long[][] r = Dims.coalesce(Dims.pick(shape, red), Dims.pick(strides, red));
+        long groups = n.output().numel(), len = Dims.product(r[0]);
+        boolean block = blockTeams(groups, len);
+        int[] tiling = rowTiling(groups, block);
+        List<GpuView> refs = List.of(GpuView.of(in, Dims.concat(k[0], r[0]), Dims.concat(k[1], r[1])),
+                GpuView.flat(n.output()));
+        long[] args = {n.op().ordinal(), k[0].length, block ? 1 : 0, groups};
+        return family(Family.REDUCE, in.dtype(), tiling[1], tiling[0], refs, args, n);
+    }
+
+    static KernelTask softmax(SoftmaxNode n) {
+        Tensor in = n.input(), out = n.output();
+        int dim = n.dim();
+        int[] others = java.util.stream.IntStream.range(0, in.rank()).filter(d -> d != dim).toArray();
+        long[][] c = Dims.coalesce(Dims.pick(in.shape(), others), Dims.pick(in.strides(), others),
+                Dims.pick(out.strides(), others));
+        long len = in.size(dim), rows = Dims.product(c[0]);
+        boolean block = len >= BLOCK_ROW;
+        int[] tiling = rowTiling(rows, block);
+        List<GpuView> refs = List.of(
+                GpuView.of(in, Dims.concat(c[0], len), Dims.concat(c[1], in.strides()[dim])),
+                GpuView.of(out, Dims.concat(c[0], len), Dims.concat(c[2], out.strides()[dim])));
+        long[] args = {n.log() ? 1 : 0, block ? 1 : 0, rows};
+        return family(Family.SOFTMAX, in.dtype(), tiling[1], tiling[0], refs, args, n);
+    }
+
+    static KernelTask norm(NormNode n) {
+        Tensor in = n.input(), out = n.output(), w = n.weight(), b = n.bias();
+        int rank = in.rank(), lead = rank - n.normalizedDims();
+        int[] ld = Dims.range(0, lead), td = Dims.range(lead, rank);
+        long[][] l = Dims.coalesce(Dims.pick(in.shape(), ld), Dims.pick(in.strides(), ld), Dims.pick(out.strides(), ld));
+        long[] inT = Dims.pick(in.strides(), td), outT = Dims.pick(out.strides(), td);
+        long[] wT = w != null ? w.strides() : inT, bT = b != null ? b.strides() : inT;
+        long[][] t = Dims.coalesce(Dims.pick(in.shape(), td), inT, outT, wT, bT);
+        long rows = Dims.product(l[0]), len = Dims.product(t[0]);
+        boolean block = blockTeams(rows, len);
+        int[] tiling = rowTiling(rows, block);
+        GpuView input = GpuView.of(in, Dims.concat(l[0], t[0]), Dims.concat(l[1], t[1]));
+        List<GpuView> refs = List.of(input,
+                GpuView.of(out, Dims.concat(l[0], t[0]), Dims.concat(l[2], t[2])),
+                w != null ? GpuView.of(w, t[0], t[3]) : input,
+                b != null ? GpuView.of(b, t[0], t[4]) : input);
+        long[] args = {n.kind() == NormNode.Kind.RMS ? 1 : 0, Double.doubleToRawLongBits(n.eps()), l[0].length,
+                w != null ? 1 : 0, b != null ? 1 : 0, block ? 1 : 0};
+        return family(Family.NORM, in.dtype(), tiling[1], tiling[0], refs, args, n);
+    }
+
+    static final int MATMUL_TILE = 64;
+
+    static KernelTask matmul(MatmulNode n) {
+        Tensor a = n.a(), b = n.b(), out = n.output();
+        int rank = out.rank(), nb = rank - 2;
+        int[] bd = Dims.range(0, nb);
+        long[][] c = Dims.coalesce(Dims.pick(out.shape(), bd), Dims.pick(a.strides(), bd), Dims.pick(b.strides(), bd),
+                Dims.pick(out.strides(), bd));
+        long rows = a.size(rank - 2), inner = a.size(rank - 1), cols = b.size(rank - 1);
+        long batches = Dims.product(c[0]);
+        long total = Math.multiplyExact(batches, Math.multiplyExact(Math.ceilDiv(rows, MATMUL_TILE),
+                Math.ceilDiv(cols, MATMUL_TILE)));
+        int ntiles = (int) Math.min(total, dev.gpuos.runtime.layout.Layouts.MAX_TILES_PER_TASK);
+        long[] as = a.strides(), bs = b.strides(), os = out.strides();
+        List<GpuView> refs = List.of(
+                GpuView.of(a, Dims.concat(c[0], rows, inner), Dims.concat(c[1], as[rank - 2], as[rank - 1])),
+                GpuView.of(b, Dims.concat(c[0], inner, cols), Dims.concat(c[2], bs[rank - 2], bs[rank - 1])),
+                GpuView.of(out, Dims.concat(c[0], rows, cols), Dims.concat(c[3], os[rank - 2], os[rank - 1])));
+        return family(Family.MATMUL, a.dtype(), ntiles, 1, refs, new long[]{c[0].length, total}, n);
+    }
+
+    /** Bytes of the fault record that index_select operators share: flag, index, size, dim. */
+    static final long FAULT_BYTES = 32;
+
+    static KernelTask indexSelect(IndexSelectNode n, DeviceBuffer faultRecord) {
+        Tensor out = n.output();
+        int[] tiling = Dims.tiling(out.numel(), ElementwiseKernels.MIN_TILE);
+        List<GpuView> refs = List.of(GpuView.of(n.input()), GpuView.of(n.index()), GpuView.of(out),
+                new GpuView(faultRecord, DTypeCode.I64, 0, new long[]{4}, new long[]{1}));
+        return family(Family.INDEX_SELECT, n.input().dtype(), tiling[1], tiling[0], refs, new long[]{n.dim()}, n);
+    }
+
+    static KernelTask fill(FillNode n) {
+        Tensor out = n.output();
+        DType t = out.dtype();
+        long[][] c = Dims.coalesce(out.shape(), out.strides());
+        long[] args = switch (n.pattern()) {
+            case FillPattern.Constant(Scalar v) -> t.isFloating() || t == DType.BOOL
+                    ? new long[]{0, Double.doubleToRawLongBits(v.doubleValue())}
+                    : new long[]{1, v.longValue()};
+            case FillPattern.Arange(Scalar start, Scalar step) ->
+                    !t.isFloating() && start.kind() != DType.F64 && step.kind() != DType.F64
+                            ? new long[]{2, start.longValue(), step.longValue()}
+                            : new long[]{3, bits(start.doubleValue()), bits(step.doubleValue())};
+            case FillPattern.Uniform(long seed, double low, double high) -> new long[]{4, seed, bits(low), bits(high)};
+            case FillPattern.Normal(long seed, double mean, double std) -> new long[]{5, seed, bits(mean), bits(std)};
+        };
+        int[] tiling = Dims.tiling(out.numel(), ElementwiseKernels.MIN_TILE);
+        return family(Family.FILL, t, tiling[1], tiling[0], List.of(GpuView.of(out, c[0], c[1])), args, n);
+    }
+
+    /** Copies a staged upload into its (contiguous) destination. */
+    static KernelTask copy(UploadNode n, DeviceBuffer staged) {
+        Tensor out = n.output();
+        long bytes = n.hostData().byteSize();
+        int[] tiling = Dims.tiling(bytes, 4 * ElementwiseKernels.MIN_TILE);
+        List<GpuView> refs = new ArrayList<>();
+        refs.add(new GpuView(staged, DTypeCode.U8, 0, new long[]{bytes}, new long[]{1}));
+        refs.add(new GpuView(GpuStorage.of(out).block(), DTypeCode.U8, out.storageOffset() * out.dtype().byteSize(),
+                new long[]{bytes}, new long[]{1}));
+        return new KernelTask("copy_bytes", "", OperatorSources.COPY_BYTES, tiling[1], tiling[0], refs, new long[0],
+                List.of(n));
+    }
+
+    private static long bits(double v) {
+        return Double.doubleToRawLongBits(v);
+    }
+}

@@ -1,0 +1,208 @@
+package dev.gpuos.tensor.gpu;
+
+import dev.gpuos.GpuOS;
+import dev.gpuos.runtime.memory.DeviceBlock;
+import dev.gpuos.tensor.Backend;
+import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.Storage;
+import dev.gpuos.tensor.op.OpNode;
+import dev.gpuos.tensor.record.Recording;
+import dev.gpuos.tensor.record.Submission;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * The GPU backend: tensors live in the device arena of a running {@link GpuOS}, ops are recorded and every
+ * submission of the {@link Recording} (at a sync point, after {@code maxNodes} nodes or {@code maxAge}) becomes
+ * one task batch for the persistent worker (see {@link BatchPlanner}). Operators are generated per kernel
+ * structure and compiled once: shapes, strides and scalars travel in the tasks.
+ *
+ * <pre>{@code
+ * try (GpuOS os = GpuOS.start();
+ *      TensorScope scope = TensorScope.open(new GpuBackend(os))) {
+ *     Tensor x = scope.randn(1, DType.F32, 64, 256);
+ *     float[] y = x.gelu().sum(new int[]{1}, false).toFloatArray();
+ * }
+ * }</pre>
+ *
+ * <p>The backend does not own the GpuOS: close the scopes first, then the GpuOS. Failures found while building
+ * or running a submission (a compile error, an index_select index out of range) are thrown by the next
+ * {@link #read}, {@link #flush} or {@link #sync} as an IllegalStateException with the cause attached, like the
+ * batched CPU backend.
+ */
+public final class GpuBackend implements Backend {
+    public static final int DEFAULT_MAX_NODES = 1024;
+    public static final Duration DEFAULT_MAX_AGE = Duration.ofMillis(2);
+    /** Shared memory the operators use from env->smem: matmul's two 64x8 tiles of 8-byte accumulators. */
+    static final int MIN_SMEM_BYTES = 8 * 1024;
+
+    /** Cumulative counts since the backend was created. */
+    public record Stats(long submissions, long tasks, long joinTasks, long operatorsCompiled, long directUploads,
+                        long stagedUploads) {}
+
+    static final class Counters {
+        final LongAdder submissions = new LongAdder(), tasks = new LongAdder(), joinTasks = new LongAdder();
+        final LongAdder directUploads = new LongAdder(), stagedUploads = new LongAdder();
+    }
+
+    private final GpuOS os;
+    private final Recording recording;
+    private final OperatorLibrary operators;
+    private final BatchPlanner planner;
+    private final DeviceBlock faultRecord;
+    private final Counters counters = new Counters();
+    private final AtomicReference<RuntimeException> deferredFailure = new AtomicReference<>();
+    private final Object progress = new Object();
+    private long submittedEnd;        // seq after the last task this backend submitted (guarded by progress)
+    private long syncedEnd;           // faults of tasks below this were already reported by sync
+    private long indexSelectEnd;      // seq after the last index_select task not yet checked for bad indices
+
+    public GpuBackend(GpuOS os) {
+        this(os, DEFAULT_MAX_NODES, DEFAULT_MAX_AGE);
+    }
+
+    /**
+     * @param maxNodes a submission is made once this many nodes are pending
+     * @param maxAge   ... or this long after the first pending node was recorded
+     */
+    public GpuBackend(GpuOS os, int maxNodes, Duration maxAge) {
+        int smem = os.runtime().config().smemBytes();
+        if (smem < MIN_SMEM_BYTES) {
+            throw new IllegalArgumentException("the GPU backend's operators need " + MIN_SMEM_BYTES
+                    + " bytes of shared memory per block (matmul tiles, block reductions); this GpuOS offers " + smem);
+        }
+        this.os = os;
+        this.operators = new OperatorLibrary(os);
+        this.faultRecord = os.allocate(FamilyTasks.FAULT_BYTES);
+        try (Arena a = Arena.ofConfined()) {
+            os.upload(faultRecord, 0, a.allocate(FamilyTasks.FAULT_BYTES));
+        }
+        this.planner = new BatchPlanner(os, operators, faultRecord, counters);
+        this.recording = new Recording(maxNodes, maxAge, this::runSubmission);
+    }
+
+    @Override
+    public String name() { return "gpu"; }
+
+    /** The GpuOS this backend runs on. */
+    public GpuOS os() { return os; }
+
+    @Override
+    public Storage allocate(DType dtype, long elementCount) {
+        long bytes = Math.multiplyExact(elementCount, (long) dtype.byteSize());
+        // The arena has no empty blocks; an empty tensor gets one byte that no task ever touches.
+        return new GpuStorage(this, os.allocate(Math.max(bytes, 1)), bytes);
+    }
+
+    @Override
+    public void checkSupported(OpNode node) {
+        GpuSupport.check(node, name());
+    }
+
+    @Override
+    public void submit(OpNode node) {
+        recording.record(node);
+    }
+
+    @Override
+    public void read(Storage storage, long byteOffset, MemorySegment destination) {
+        flush();
+        GpuStorage g = (GpuStorage) storage;
+        g.checkComputed();
+        long writer = g.lastWriter();
+        if (writer >= 0) os.await(writer, writer + 1);
+        checkIndexFaults();
+        os.download(destination, g.block(), byteOffset);
+    }
+
+    @Override
+    public void flush() {
+        recording.submit();
+        RuntimeException failure = deferredFailure.getAndSet(null);
+        if (failure != null) {
+            throw new IllegalStateException("a recorded op failed when it ran on the gpu backend: " + failure.getMessage(),
+                    failure);
+        }
+    }
+
+    @Override
+    public void sync() {
+        flush();
+        long from, to;
+        synchronized (progress) {
+            from = syncedEnd;
+            to = submittedEnd;
+        }
+        if (to > 0) os.await(from, to);
+        synchronized (progress) {
+            syncedEnd = Math.max(syncedEnd, to);
+        }
+        checkIndexFaults();
+    }
+
+    /** Counters: submissions, tasks (joins included), operators this backend compiled, uploads. */
+    public Stats stats() {
+        return new Stats(counters.submissions.sum(), counters.tasks.sum(), counters.joinTasks.sum(),
+                operators.registered(), counters.directUploads.sum(), counters.stagedUploads.sum());
+    }
+
+    /** Nodes recorded and not yet submitted. */
+    public int pendingCount() { return recording.pendingCount(); }
+
+    /**
+     * Submits whatever is pending, and waits for a submission another thread (the recording timer) is building:
+     * that one may reference the buffer about to be released, so it must reach the queue first.
+     */
+    void beforeRelease() {
+        recording.submit();
+    }
+
+    private void runSubmission(Submission submission) {
+        try {
+            BatchPlanner.Submitted s = planner.run(submission);
+            synchronized (progress) {
+                if (s.end() > 0) submittedEnd = Math.max(submittedEnd, s.end());
+                if (s.lastIndexSelectEnd() > 0) indexSelectEnd = Math.max(indexSelectEnd, s.lastIndexSelectEnd());
+            }
+        } catch (RuntimeException e) {
+            // Nothing of this submission ran: reading (or computing from) its outputs must fail, not return garbage.
+            for (OpNode n : submission.nodes()) for (Storage s : n.writes()) ((GpuStorage) s).poison(e);
+            if (!deferredFailure.compareAndSet(null, e)) deferredFailure.get().addSuppressed(e);
+        }
+    }
+
+    /**
+     * Raises a bad index_select index once every index_select task submitted so far has completed (operators
+     * cannot throw: they record the first bad index in a small device block).
+     */
+    private void checkIndexFaults() {
+        long until;
+        synchronized (progress) {
+            until = indexSelectEnd;
+        }
+        if (until == 0 || os.queue().completed() < until) return;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment record = a.allocate(FamilyTasks.FAULT_BYTES, 8);
+            os.download(record, faultRecord, 0);
+            synchronized (progress) {
+                if (indexSelectEnd == until) indexSelectEnd = 0;
+            }
+            if (record.getAtIndex(ValueLayout.JAVA_LONG, 0) == 0) return;
+            os.upload(faultRecord, 0, a.allocate(FamilyTasks.FAULT_BYTES));
+            long index = record.getAtIndex(ValueLayout.JAVA_LONG, 1), size = record.getAtIndex(ValueLayout.JAVA_LONG, 2);
+            long dim = record.getAtIndex(ValueLayout.JAVA_LONG, 3);
+            IndexOutOfBoundsException cause = new IndexOutOfBoundsException("index_select: index " + index
+                    + " is out of range for dimension " + dim + " of size " + size);
+            throw new IllegalStateException("a recorded op failed when it ran on the gpu backend: " + cause.getMessage(),
+                    cause);
+        }
+    }
+
+    @Override
+    public String toString() { return "GpuBackend[" + os.deviceName() + "]"; }
+}

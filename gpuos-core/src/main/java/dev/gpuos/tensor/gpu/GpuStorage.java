@@ -1,0 +1,124 @@
+package dev.gpuos.tensor.gpu;
+
+import dev.gpuos.runtime.memory.DeviceBlock;
+import dev.gpuos.tensor.Backend;
+import dev.gpuos.tensor.Storage;
+import dev.gpuos.tensor.Tensor;
+import dev.gpuos.tensor.TensorClosedException;
+
+import java.util.Arrays;
+
+/**
+ * A device buffer of the GPU backend: a block of the GpuOS arena. It also remembers which submitted tasks touch
+ * it, so that a later submission's tasks can wait for exactly those (dependencies across submissions): the
+ * last writer, and the readers since that write.
+ */
+final class GpuStorage implements Storage {
+    private final GpuBackend backend;
+    private final DeviceBlock block;
+    private final long byteSize;
+    private volatile boolean released;
+    private boolean releasing;
+
+    // Written only by the thread that builds submissions (one at a time); lastWriter is also read by read().
+    private volatile long lastWriter = -1;
+    private long[] readers = new long[4];
+    private int readerCount;
+    /** Set when a node writing this buffer could not be submitted: its contents were never computed. */
+    private volatile RuntimeException failure;
+
+    GpuStorage(GpuBackend backend, DeviceBlock block, long byteSize) {
+        this.backend = backend;
+        this.block = block;
+        this.byteSize = byteSize;
+    }
+
+    static GpuStorage of(Tensor t) {
+        if (!(t.storage() instanceof GpuStorage g)) {
+            throw new IllegalArgumentException(t + " does not live on a GPU backend");
+        }
+        return g;
+    }
+
+    @Override
+    public Backend backend() { return backend; }
+
+    @Override
+    public long byteSize() { return byteSize; }
+
+    @Override
+    public boolean isReleased() { return released; }
+
+    /** The device block; throws {@link TensorClosedException} once released. */
+    DeviceBlock block() {
+        if (released) throw new TensorClosedException("device buffer of " + byteSize + " bytes was released");
+        return block;
+    }
+
+    @Override
+    public void release() {
+        synchronized (this) {
+            if (releasing) return;
+            releasing = true;
+        }
+        // Recorded nodes that touch this buffer are submitted first; the arena then keeps the block until every
+        // task submitted so far has completed.
+        backend.beforeRelease();
+        released = true;
+        backend.os().release(block);
+    }
+
+    /** Marks the contents as never computed, because a submission writing them failed with {@code cause}. */
+    void poison(RuntimeException cause) {
+        failure = cause;
+    }
+
+    /** Throws if a failed submission should have written this buffer. */
+    void checkComputed() {
+        RuntimeException f = failure;
+        if (f != null) {
+            throw new IllegalStateException("this tensor's data was never computed: a submission writing it failed ("
+                    + f.getMessage() + ")", f);
+        }
+    }
+
+    // ---- dependency tracking (seqs are GpuOS task seqs)
+
+    long lastWriter() { return lastWriter; }
+
+    /** True if no task that touches this buffer may still be running. */
+    boolean idle(long completed) {
+        if (lastWriter >= completed) return false;
+        for (int i = 0; i < readerCount; i++) if (readers[i] >= completed) return false;
+        return true;
+    }
+
+    /** Seqs a task writing this buffer must wait for: the last writer and every reader since, if not complete. */
+    void hazardsForWrite(long completed, java.util.function.LongConsumer sink) {
+        if (lastWriter >= completed) sink.accept(lastWriter);
+        for (int i = 0; i < readerCount; i++) if (readers[i] >= completed) sink.accept(readers[i]);
+    }
+
+    /** Seq a task reading this buffer must wait for (the last writer), or -1. */
+    long hazardForRead(long completed) {
+        return lastWriter >= completed ? lastWriter : -1;
+    }
+
+    void noteRead(long seq, long completed) {
+        int live = 0;
+        for (int i = 0; i < readerCount; i++) if (readers[i] >= completed) readers[live++] = readers[i];
+        readerCount = live;
+        if (readerCount == readers.length) readers = Arrays.copyOf(readers, readerCount * 2);
+        readers[readerCount++] = seq;
+    }
+
+    void noteWrite(long seq) {
+        lastWriter = seq;
+        readerCount = 0;
+    }
+
+    @Override
+    public String toString() {
+        return "GpuStorage[" + byteSize + " bytes" + (released ? ", released" : "") + "]";
+    }
+}

@@ -1,0 +1,71 @@
+package dev.gpuos.tensor.gpu;
+
+import dev.gpuos.GpuOS;
+import dev.gpuos.runtime.OperatorRef;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Operators this backend registered with its GpuOS, keyed by source: a kernel structure compiles and swaps in
+ * a new worker generation once, then every task with that structure reuses it, whatever its shapes. Names carry
+ * a hash of the source, so two backends over one GpuOS share operators instead of colliding.
+ */
+final class OperatorLibrary {
+    private final GpuOS os;
+    private final Map<String, OperatorRef> bySource = new ConcurrentHashMap<>();
+    private int registered;
+
+    OperatorLibrary(GpuOS os) {
+        this.os = os;
+    }
+
+    /** The operator of a task, registering it (compile + generation swap) the first time its structure is seen. */
+    OperatorRef get(KernelTask task) {
+        return get(task.name(), task.prefix(), task.structure());
+    }
+
+    /**
+     * The operator whose source is {@code prefix + structure}. Only the structure is the key: prefixes are
+     * constant per kind of operator, and hashing them for every task would cost more than the lookup.
+     */
+    synchronized OperatorRef get(String name, String prefix, String structure) {
+        OperatorRef ref = bySource.get(structure);
+        if (ref != null) return ref;
+        String source = prefix + structure;
+        String unique = uniqueName(name, source);
+        try {
+            ref = os.register(unique, source);
+            registered++;
+        } catch (IllegalArgumentException alreadyRegistered) {
+            // Another backend over the same GpuOS registered this very source (the name hashes it).
+            try {
+                ref = os.operator(unique);
+            } catch (IllegalArgumentException missing) {
+                alreadyRegistered.addSuppressed(missing);
+                throw alreadyRegistered;
+            }
+        }
+        bySource.put(structure, ref);
+        return ref;
+    }
+
+    /** Operators this library registered (each one a compile and a generation swap). */
+    synchronized int registered() {
+        return registered;
+    }
+
+    static String uniqueName(String name, String source) {
+        try {
+            byte[] digest = MessageDigest.getInstance("SHA-256").digest(source.getBytes(StandardCharsets.UTF_8));
+            String safe = name.replaceAll("[^A-Za-z0-9_]", "_");
+            return (safe.length() > 48 ? safe.substring(0, 48) : safe) + "_" + HexFormat.of().formatHex(digest, 0, 6);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+    }
+}

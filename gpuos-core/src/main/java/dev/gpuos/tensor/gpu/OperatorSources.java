@@ -1,0 +1,78 @@
+package dev.gpuos.tensor.gpu;
+
+import dev.gpuos.tensor.DType;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The CUDA sources of tensor operators, from the resources in {@code dev/gpuos/tensor/}: the support header
+ * {@code gpuos_tensor.cuh} (prepended to every operator), the hand-written families (reduce, softmax, norm,
+ * matmul, index_select, fill) instantiated per dtype by a few macros, and the dtype-free helpers (join,
+ * copy_bytes). Sources are built once and shared, so equal structures are equal (and identical) strings.
+ */
+final class OperatorSources {
+    private OperatorSources() {}
+
+    static final String HEADER = resource("gpuos_tensor.cuh");
+    private static final Map<String, String> FAMILIES = new ConcurrentHashMap<>();
+
+    /** Operator families with one instance per element dtype. */
+    enum Family {
+        REDUCE("reduce"), SOFTMAX("softmax"), NORM("norm"), MATMUL("matmul"), INDEX_SELECT("index_select"),
+        FILL("fill");
+
+        final String file;
+
+        Family(String file) { this.file = file; }
+    }
+
+    /** CUDA storage type of a dtype in operator code. */
+    static String storageType(DType t) {
+        return switch (t) {
+            case F32 -> "float";
+            case F64 -> "double";
+            case I32 -> "int";
+            case I64 -> "long long";
+            case F16 -> "gt::f16_t";
+            case BF16 -> "gt::bf16_t";
+            case BOOL -> "gt::bool_t";
+        };
+    }
+
+    static String familyName(Family f, DType t) {
+        return f.file + "_" + t.name().toLowerCase(Locale.ROOT);
+    }
+
+    static String family(Family f, DType t) {
+        return FAMILIES.computeIfAbsent(familyName(f, t), k -> {
+            // Matmul accumulates F16/BF16/F32 in float, F64 in double, integers in 64 bits (wrapping).
+            String acc = t.isFloating() ? (t == DType.F64 ? "double" : "float") : "long long";
+            String conv = t.isFloating() ? (t == DType.F64 ? "f64" : "f32") : "i64";
+            return "#define GT_T " + storageType(t) + "\n"
+                    + "#define GT_DTYPE " + GpuView.code(t).code + "\n"
+                    + "#define GT_FLOATING " + t.isFloating() + "\n"
+                    + "#define GT_ACC " + acc + "\n"
+                    + "#define GT_TO_ACC gt::to_" + conv + "\n"
+                    + "#define GT_FROM_ACC gt::from_" + conv + "\n"
+                    + HEADER + "#line 1 \"" + f.file + ".cu\"\n" + resource(f.file + ".cu");
+        });
+    }
+
+    static final String JOIN = resource("join.cu");
+    static final String COPY_BYTES = HEADER + "#line 1 \"copy_bytes.cu\"\n" + resource("copy_bytes.cu");
+
+    static String resource(String name) {
+        try (InputStream in = OperatorSources.class.getResourceAsStream("/dev/gpuos/tensor/" + name)) {
+            if (in == null) throw new IllegalStateException("missing resource dev/gpuos/tensor/" + name);
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,134 @@
+package dev.gpuos.tensor.gpu;
+
+import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.Operand;
+import dev.gpuos.tensor.Scalar;
+import dev.gpuos.tensor.Tensor;
+import dev.gpuos.tensor.TensorScope;
+import dev.gpuos.tensor.UnsupportedOnBackendException;
+import dev.gpuos.tensor.cpu.CpuBackend;
+import dev.gpuos.tensor.fusion.ElementwiseFusion;
+import dev.gpuos.tensor.fusion.FusionGroup;
+import dev.gpuos.tensor.op.ElementwiseNode;
+import dev.gpuos.tensor.op.ElementwiseOp;
+import dev.gpuos.tensor.op.OpNode;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.gpuos.tensor.gpu.OperatorSourceCompileTest.node;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Structure keys, run cutting and dims coalescing of the GPU backend, checked without a GPU. */
+class ElementwiseStructureTest {
+
+    @Test
+    void sameStructureWithOtherShapesStridesAndScalarsGivesTheSameKey() {
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            Tensor a = s.ones(DType.F32, 4, 3), out1 = s.zeros(DType.F32, 4, 3);
+            Tensor b = s.ones(DType.F32, 5, 7, 2).permute(2, 0, 1), out2 = s.zeros(DType.F32, 2, 5, 7);
+            Tensor c = s.ones(DType.F32, 1).expand(1000), out3 = s.zeros(DType.F32, 1000);
+            String k1 = key(node(ElementwiseOp.ADD, List.of(a, Scalar.of(2.0)), out1, DType.F32));
+            String k2 = key(node(ElementwiseOp.ADD, List.of(b, Scalar.of(-7.5)), out2, DType.F32));
+            String k3 = key(node(ElementwiseOp.ADD, List.of(c, Scalar.of(3L)), out3, DType.F32));
+            assertEquals(k1, k2);
+            assertEquals(k1, k3);
+            assertEquals(OperatorLibrary.uniqueName("ew_add", k1), OperatorLibrary.uniqueName("ew_add", k2));
+            // A different structure: another dtype, a tensor instead of a scalar, another op.
+            Tensor h = s.ones(DType.F16, 4, 3), outH = s.zeros(DType.F16, 4, 3);
+            assertNotEquals(k1, key(node(ElementwiseOp.ADD, List.of(h, Scalar.of(2.0)), outH, DType.F16)));
+            assertNotEquals(k1, key(node(ElementwiseOp.ADD, List.of(a, a), out1, DType.F32)));
+            assertNotEquals(k1, key(node(ElementwiseOp.SUB, List.of(a, Scalar.of(2.0)), out1, DType.F32)));
+            assertNotEquals(OperatorLibrary.uniqueName("ew_add", k1),
+                    OperatorLibrary.uniqueName("ew_add", key(node(ElementwiseOp.SUB, List.of(a, Scalar.of(2.0)), out1, DType.F32))));
+        }
+    }
+
+    @Test
+    void paramsTravelAsArgsNotAsCode() {
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            Tensor a = s.ones(DType.F32, 8), out = s.zeros(DType.F32, 8);
+            assertEquals(key(node(ElementwiseOp.LEAKY_RELU, List.of(a), out, DType.F32, 0.01)),
+                    key(node(ElementwiseOp.LEAKY_RELU, List.of(a), out, DType.F32, 0.3)));
+        }
+    }
+
+    private static String key(ElementwiseNode n) {
+        return ElementwiseKernels.structure(List.of(n));
+    }
+
+    @Test
+    void aChainOfUnaryOpsIsCutIntoFourOperandRuns() {
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            Tensor x = s.ones(DType.F32, 6, 5);
+            List<OpNode> nodes = new ArrayList<>();
+            Tensor prev = x;
+            for (int i = 0; i < 9; i++) {
+                Tensor next = s.zeros(DType.F32, 6, 5);
+                nodes.add(node(i % 2 == 0 ? ElementwiseOp.MUL : ElementwiseOp.ADD, List.of(prev, Scalar.of(1.5)), next, DType.F32));
+                prev = next;
+            }
+            List<Object> plan = ElementwiseFusion.plan(nodes);
+            assertEquals(1, plan.size());
+            List<List<ElementwiseNode>> runs = ElementwiseKernels.runs(assertInstanceOf(FusionGroup.class, plan.getFirst()));
+            // Each run: one input plus three stored outputs = 4 operands, three scalar args.
+            assertEquals(List.of(3, 3, 3), runs.stream().map(List::size).toList());
+            String src = ElementwiseKernels.structure(runs.get(1));
+            assertTrue(src.contains("gt::to_f32(s0)") && src.contains("gt::to_f32(s1)"),
+                    "members read their producers from registers:\n" + src);
+        }
+    }
+
+    @Test
+    void threeMembersWithTwoScalarWordsEachFillOneTask() {
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            Tensor x = s.ones(DType.F32, 3), out1 = s.zeros(DType.F32, 3), out2 = s.zeros(DType.F32, 3);
+            List<Operand> clamp = List.of(x, Scalar.of(-1.0), Scalar.of(1.0));
+            ElementwiseNode first = node(ElementwiseOp.CLAMP, clamp, out1, DType.F32);
+            ElementwiseNode second = node(ElementwiseOp.SOFTPLUS, List.of(out1), out2, DType.F32, 1.0, 20.0);
+            ElementwiseNode third = node(ElementwiseOp.CLAMP, List.of(out2, Scalar.of(0.0), Scalar.of(2.0)),
+                    s.zeros(DType.F32, 3), DType.F32);
+            FusionGroup g = (FusionGroup) ElementwiseFusion.plan(List.of(first, second, third)).getFirst();
+            // 4 operands allow at most 3 members, and a member takes at most 2 words: 6 args always fit.
+            List<List<ElementwiseNode>> runs = ElementwiseKernels.runs(g);
+            assertEquals(List.of(3), runs.stream().map(List::size).toList());
+            String src = ElementwiseKernels.structure(runs.getFirst());
+            for (int i = 0; i < 6; i++) assertTrue(src.contains("(task, " + i + ")"), "arg " + i + " is read:\n" + src);
+        }
+    }
+
+    @Test
+    void coalescingMergesWhatEveryOperandWalksAsOneDimension() {
+        long[][] c = Dims.coalesce(new long[]{2, 3, 4}, new long[]{12, 4, 1}, new long[]{0, 4, 1});
+        assertArrayEquals(new long[]{2, 12}, c[0]);
+        assertArrayEquals(new long[]{12, 1}, c[1]);
+        assertArrayEquals(new long[]{0, 1}, c[2]);
+        long[][] p = Dims.coalesce(new long[]{2, 1, 3}, new long[]{1, 99, 2});
+        assertArrayEquals(new long[]{2, 3}, p[0], "size-1 dims drop, transposed dims stay apart");
+        assertArrayEquals(new long[]{1, 2}, p[1]);
+        assertArrayEquals(new long[0], Dims.coalesce(new long[]{1, 1}, new long[]{5, 7})[0]);
+        assertArrayEquals(new int[]{1024, 1}, Dims.tiling(10, 1024));
+        assertArrayEquals(new int[]{2442, 4096}, Dims.tiling(10_000_000, 1024));
+    }
+
+    @Test
+    void viewsBeyondEightDimensionsAreRejectedNamingTheOpAndTheBackend() {
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            long[] shape = {2, 2, 2, 2, 2, 2, 2, 2, 2};
+            Tensor x = s.ones(DType.F32, shape).permute(8, 7, 6, 5, 4, 3, 2, 1, 0);
+            ElementwiseNode n = node(ElementwiseOp.ADD, List.of(x, x), s.zeros(DType.F32, shape), DType.F32);
+            UnsupportedOnBackendException e = assertThrows(UnsupportedOnBackendException.class,
+                    () -> GpuSupport.check(n, "gpu"));
+            assertTrue(e.getMessage().contains("add") && e.getMessage().contains("gpu"), e.getMessage());
+            // Nine dims that coalesce are fine.
+            Tensor y = s.ones(DType.F32, shape);
+            GpuSupport.check(node(ElementwiseOp.ADD, List.of(y, y), s.zeros(DType.F32, shape), DType.F32), "gpu");
+        }
+    }
+}
