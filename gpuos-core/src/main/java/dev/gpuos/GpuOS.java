@@ -146,7 +146,7 @@ public final class GpuOS implements AutoCloseable {
             if (byName.containsKey(name)) {
                 throw new IllegalArgumentException("operator '" + name + "' is already registered; use replace");
             }
-            return install(name, source, false);
+            return install(Map.of(name, source)).getFirst();
         }
     }
 
@@ -157,8 +157,13 @@ public final class GpuOS implements AutoCloseable {
             if (!byName.containsKey(name)) {
                 throw new IllegalArgumentException("operator '" + name + "' is not registered; known: " + byName.keySet());
             }
-            return install(name, source, true);
+            return install(Map.of(name, source)).getFirst();
         }
+    }
+
+    /** True if an operator of this name is registered. */
+    public boolean hasOperator(String name) {
+        return byName.containsKey(name);
     }
 
     /** Registers in a background thread; the current generation keeps running meanwhile. */
@@ -174,10 +179,30 @@ public final class GpuOS implements AutoCloseable {
         return ref;
     }
 
-    private OperatorRef install(String name, String source, boolean replacing) {
-        SlotPlan plan = aliases.begin(name, source);
+    /**
+     * Adds several operators with ONE generation swap (one link, one pause), e.g. every new kernel structure a
+     * submission needs. All or nothing: a compile error in any of them leaves everything as it was.
+     */
+    public List<OperatorRef> registerAll(Map<String, String> sourcesByName) {
+        synchronized (swapLock) {
+            checkOpen();
+            for (String name : sourcesByName.keySet()) {
+                if (byName.containsKey(name)) {
+                    throw new IllegalArgumentException("operator '" + name + "' is already registered; use replace");
+                }
+            }
+            return install(sourcesByName);
+        }
+    }
+
+    private List<OperatorRef> install(Map<String, String> sourcesByName) {
+        List<SlotPlan> plans = new ArrayList<>();
         try {
-            builder.compileOperator(plan.slot(), name, source); // fail fast with NVRTC's log, before any pause
+            for (var e : sourcesByName.entrySet()) {
+                SlotPlan plan = aliases.begin(e.getKey(), e.getValue());
+                plans.add(plan);
+                builder.compileOperator(plan.slot(), e.getKey(), e.getValue()); // fail fast, before any pause
+            }
             SortedMap<Integer, Map.Entry<String, String>> live = new TreeMap<>();
             List<Slot> liveSlots = new ArrayList<>();
             runtime.queue().underSubmitLock(() -> {
@@ -192,26 +217,30 @@ public final class GpuOS implements AutoCloseable {
             aliases.generationLoaded(liveSlots);
             swaps.incrementAndGet();
         } catch (RuntimeException | Error e) {
-            aliases.abort(plan);
+            for (SlotPlan plan : plans) {
+                aliases.abort(plan);
+            }
             throw e;
         }
-        OperatorRef[] result = new OperatorRef[1];
+        List<OperatorRef> result = new ArrayList<>();
         runtime.queue().underSubmitLock(() -> {
-            aliases.activate(plan);
-            OperatorRef ref = byName.get(name);
-            if (ref == null) {
-                ref = new OperatorRef(name, namesById.length);
-                String[] names = java.util.Arrays.copyOf(namesById, ref.id() + 1);
-                names[ref.id()] = name;
-                namesById = names;
-                byName.put(name, ref);
+            for (SlotPlan plan : plans) {
+                aliases.activate(plan);
+                OperatorRef ref = byName.get(plan.name());
+                if (ref == null) {
+                    ref = new OperatorRef(plan.name(), namesById.length);
+                    String[] names = java.util.Arrays.copyOf(namesById, ref.id() + 1);
+                    names[ref.id()] = plan.name();
+                    namesById = names;
+                    byName.put(plan.name(), ref);
+                }
+                int[] slots = java.util.Arrays.copyOf(slotById, Math.max(slotById.length, ref.id() + 1));
+                slots[ref.id()] = plan.slot();
+                slotById = slots;
+                result.add(ref);
             }
-            int[] slots = java.util.Arrays.copyOf(slotById, Math.max(slotById.length, ref.id() + 1));
-            slots[ref.id()] = plan.slot();
-            slotById = slots;
-            result[0] = ref;
         });
-        return result[0];
+        return result;
     }
 
     private String nameOfSlot(int slot) {

@@ -97,7 +97,7 @@ final class BatchPlanner {
                 else tasks.add(taskOf((OpNode) item, staged));
             }
             OperatorRef[] ops = new OperatorRef[tasks.size()];
-            for (int t = 0; t < tasks.size(); t++) ops[t] = operators.get(tasks.get(t));
+            System.arraycopy(operators.getAll(tasks), 0, ops, 0, tasks.size());
             return submit(work, tasks, ops, completed);
         } finally {
             // The copy tasks were submitted (or never will be): the arena reuses a block only after every task

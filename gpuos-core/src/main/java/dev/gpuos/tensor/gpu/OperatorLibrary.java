@@ -54,6 +54,39 @@ final class OperatorLibrary {
         return ref;
     }
 
+    /**
+     * The operators of a submission's tasks, in order. Structures never seen before are registered together:
+     * one link and one generation swap for the whole submission, however many are new.
+     */
+    synchronized OperatorRef[] getAll(java.util.List<KernelTask> tasks) {
+        var fresh = new java.util.LinkedHashMap<String, String>();
+        var freshStructures = new java.util.HashMap<String, String>();
+        for (KernelTask task : tasks) {
+            String structure = task.structure();
+            if (bySource.containsKey(structure) || freshStructures.containsKey(structure)) continue;
+            String source = task.prefix() + structure;
+            String unique = uniqueName(task.name(), source);
+            if (os.hasOperator(unique)) {
+                bySource.put(structure, os.operator(unique)); // registered by another backend over this GpuOS
+                continue;
+            }
+            fresh.put(unique, source);
+            freshStructures.put(structure, unique);
+        }
+        if (!fresh.isEmpty()) {
+            var refs = os.registerAll(fresh);
+            registered += refs.size();
+            for (var ref : refs) {
+                for (var e : freshStructures.entrySet()) {
+                    if (e.getValue().equals(ref.name())) bySource.put(e.getKey(), ref);
+                }
+            }
+        }
+        OperatorRef[] ops = new OperatorRef[tasks.size()];
+        for (int t = 0; t < ops.length; t++) ops[t] = bySource.get(tasks.get(t).structure());
+        return ops;
+    }
+
     /** Operators this library registered (each one a compile and a generation swap). */
     synchronized int registered() {
         return registered;
