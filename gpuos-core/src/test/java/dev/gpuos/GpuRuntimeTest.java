@@ -10,11 +10,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.gpuos.cuda.Driver;
+import dev.gpuos.cuda.NvJitLinkException;
 import dev.gpuos.cuda.NvrtcException;
 import dev.gpuos.jit.CudaCompiler;
 import dev.gpuos.jit.GenerationBuilder;
 import dev.gpuos.jit.JitCache;
-import dev.gpuos.runtime.WorkerSources;
 import dev.gpuos.runtime.OperatorRef;
 import dev.gpuos.runtime.TaskBatch;
 import dev.gpuos.runtime.WorkerDeadException;
@@ -273,29 +273,23 @@ class GpuRuntimeTest {
         }
     }
 
-    /** Uncapped, the heavy operator links to ~254 registers; under the 128 cap it spills and stays exact. */
+    /** Uncapped, the heavy operator wants ~254 registers; compiled to the 128 cap it spills and stays exact. */
     @Test
     void registerHungryOperatorRunsCorrectlyUnderTheCap() throws Exception {
-        // Uncapped (255), the linked worker takes what the hungriest operator wants: show that this one is greedy.
+        // Compiled without the cap (255), the operator wants ~254 registers; the worker kernel is capped at 128
+        // (2 blocks per SM), and the linker refuses the mismatch instead of producing a kernel that would fail.
         Driver.init();
         int dev = Driver.device(0);
-        long ctx = Driver.primaryCtxRetain(dev);
-        int uncappedRegisters;
-        try {
-            Driver.ctxSetCurrent(ctx);
-            var compiler = new CudaCompiler(JitCache.at(options().cacheDir()),
-                    CudaCompiler.archFor(Driver.computeCapability(dev)), 255);
-            var image = new GenerationBuilder(compiler).build(new java.util.TreeMap<>(java.util.Map.of(0,
-                    java.util.Map.entry("heavy_f32", op("heavy_f32")))));
-            long module = Driver.moduleLoadData(image.cubin());
-            uncappedRegisters = Driver.funcGetAttribute(Driver.CU_FUNC_ATTRIBUTE_NUM_REGS,
-                    Driver.moduleGetFunction(module, WorkerSources.KERNEL_NAME));
-            Driver.moduleUnload(module);
-        } finally {
-            Driver.primaryCtxRelease(dev);
-        }
-        System.out.println("heavy_f32: linked worker uses " + uncappedRegisters + " registers uncapped");
-        assertTrue(uncappedRegisters > 200, "heavy operator should want > 200 registers, links to " + uncappedRegisters);
+        var uncapped = new CudaCompiler(JitCache.at(options().cacheDir()),
+                CudaCompiler.archFor(Driver.computeCapability(dev)), 255);
+        var refused = assertThrows(NvJitLinkException.class, () -> new GenerationBuilder(uncapped).build(
+                new java.util.TreeMap<>(java.util.Map.of(0, java.util.Map.entry("heavy_f32", op("heavy_f32"))))));
+        var wanted = java.util.regex.Pattern.compile("regcount of (\\d+)").matcher(refused.getMessage());
+        assertTrue(wanted.find(), refused.getMessage());
+        int uncappedRegisters = Integer.parseInt(wanted.group(1));
+        System.out.println("heavy_f32 uncapped wants " + uncappedRegisters + " registers; link refused: "
+                + refused.getMessage().lines().filter(l -> l.contains("regcount")).findFirst().orElse(""));
+        assertTrue(uncappedRegisters > 200, "heavy operator should want > 200 registers, wants " + uncappedRegisters);
         try (GpuOS os = GpuOS.start(options())) {
             OperatorRef heavy = os.register("heavy_f32", op("heavy_f32"));
             int n = 50_000;

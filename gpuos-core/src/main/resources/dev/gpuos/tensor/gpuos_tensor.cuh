@@ -4,7 +4,7 @@
 // no system headers, and cuda_fp16.h / cuda_bf16.h are not guaranteed to be there.
 //
 // Conversions follow dev.gpuos.tensor.HostElements: float to integer truncates toward zero and saturates, NaN
-// gives 0 (PTX cvt.rzi does both, like Java's casts); to BOOL is "!= 0" (NaN is true); F16 and BF16 round to
+// gives 0 (like Java's casts; cvt.rzi saturates, NaN is mapped to 0 by hand: cvt.rzi.s64 gives INT64_MIN); to BOOL is "!= 0" (NaN is true); F16 and BF16 round to
 // nearest even; doubles narrow to F16/BF16 through float, as c10::Half(double) does; I32 stores wrap after a
 // conversion to 64 bits, like Java's (int) (long) v.
 
@@ -52,10 +52,13 @@ __device__ __forceinline__ double to_f64(int v) { return v; }
 __device__ __forceinline__ double to_f64(long long v) { return (double)v; }
 __device__ __forceinline__ double to_f64(bool_t v) { return v.v != 0 ? 1.0 : 0.0; }
 
-__device__ __forceinline__ long long to_i64(float v) { return (long long)v; }
-__device__ __forceinline__ long long to_i64(double v) { return (long long)v; }
-__device__ __forceinline__ long long to_i64(f16_t v) { return (long long)h2f(v.bits); }
-__device__ __forceinline__ long long to_i64(bf16_t v) { return (long long)bf2f(v.bits); }
+// Float to 64-bit integer like Java: truncate, saturate, NaN -> 0 (PTX cvt.rzi.s64 gives INT64_MIN for NaN).
+__device__ __forceinline__ long long f2ll(float v) { return v != v ? 0ll : (long long)v; }
+__device__ __forceinline__ long long f2ll(double v) { return v != v ? 0ll : (long long)v; }
+__device__ __forceinline__ long long to_i64(float v) { return f2ll(v); }
+__device__ __forceinline__ long long to_i64(double v) { return f2ll(v); }
+__device__ __forceinline__ long long to_i64(f16_t v) { return f2ll(h2f(v.bits)); }
+__device__ __forceinline__ long long to_i64(bf16_t v) { return f2ll(bf2f(v.bits)); }
 __device__ __forceinline__ long long to_i64(int v) { return v; }
 __device__ __forceinline__ long long to_i64(long long v) { return v; }
 __device__ __forceinline__ long long to_i64(bool_t v) { return v.v != 0 ? 1 : 0; }
@@ -72,8 +75,8 @@ template <> __device__ __forceinline__ float from_f32<float>(float v) { return v
 template <> __device__ __forceinline__ double from_f32<double>(float v) { return v; }
 template <> __device__ __forceinline__ f16_t from_f32<f16_t>(float v) { return f16_t{f2h(v)}; }
 template <> __device__ __forceinline__ bf16_t from_f32<bf16_t>(float v) { return bf16_t{f2bf(v)}; }
-template <> __device__ __forceinline__ int from_f32<int>(float v) { return (int)(long long)v; }
-template <> __device__ __forceinline__ long long from_f32<long long>(float v) { return (long long)v; }
+template <> __device__ __forceinline__ int from_f32<int>(float v) { return (int)f2ll(v); }
+template <> __device__ __forceinline__ long long from_f32<long long>(float v) { return f2ll(v); }
 template <> __device__ __forceinline__ bool_t from_f32<bool_t>(float v) { return bool_t{(unsigned char)(v != 0.0f)}; }
 
 template <typename S> __device__ __forceinline__ S from_f64(double v);
@@ -81,8 +84,8 @@ template <> __device__ __forceinline__ float from_f64<float>(double v) { return 
 template <> __device__ __forceinline__ double from_f64<double>(double v) { return v; }
 template <> __device__ __forceinline__ f16_t from_f64<f16_t>(double v) { return f16_t{f2h((float)v)}; }
 template <> __device__ __forceinline__ bf16_t from_f64<bf16_t>(double v) { return bf16_t{f2bf((float)v)}; }
-template <> __device__ __forceinline__ int from_f64<int>(double v) { return (int)(long long)v; }
-template <> __device__ __forceinline__ long long from_f64<long long>(double v) { return (long long)v; }
+template <> __device__ __forceinline__ int from_f64<int>(double v) { return (int)f2ll(v); }
+template <> __device__ __forceinline__ long long from_f64<long long>(double v) { return f2ll(v); }
 template <> __device__ __forceinline__ bool_t from_f64<bool_t>(double v) { return bool_t{(unsigned char)(v != 0.0)}; }
 
 template <typename S> __device__ __forceinline__ S from_i64(long long v);
@@ -111,7 +114,7 @@ __device__ __forceinline__ long long load_i64(const gpuos_tensor_ref& r, long lo
     switch (r.dtype) {
         case GPUOS_DTYPE_I32: return ((const int*)r.data)[off];
         case GPUOS_DTYPE_I64: return ((const long long*)r.data)[off];
-        default: return (long long)load_f64(r, off);
+        default: return f2ll(load_f64(r, off));
     }
 }
 
