@@ -284,7 +284,7 @@ class GpuRuntimeTest {
                 CudaCompiler.archFor(Driver.computeCapability(dev)), 255);
         var refused = assertThrows(NvJitLinkException.class, () -> new GenerationBuilder(uncapped).build(
                 new java.util.TreeMap<>(java.util.Map.of(0, java.util.Map.entry("heavy_f32", op("heavy_f32"))))));
-        var wanted = java.util.regex.Pattern.compile("regcount of (\\d+)").matcher(refused.getMessage());
+        var wanted = java.util.regex.Pattern.compile("with regcount of (\\d+)").matcher(refused.getMessage());
         assertTrue(wanted.find(), refused.getMessage());
         int uncappedRegisters = Integer.parseInt(wanted.group(1));
         System.out.println("heavy_f32 uncapped wants " + uncappedRegisters + " registers; link refused: "
