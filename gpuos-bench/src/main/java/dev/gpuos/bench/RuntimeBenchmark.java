@@ -102,6 +102,33 @@ public final class RuntimeBenchmark {
             }
         }
         report("round_trip_nop_us", rt);
+
+        // Where a round trip goes: the device timestamps one task's path (GPU globaltimer, ns).
+        String[] legs = {"agent_stage_us", "worker_pickup_us", "operator_us", "agent_completion_us", "device_span_us",
+                "host_and_pcie_us"};
+        double[][] legSamples = new double[legs.length][2000];
+        var control = os.queue().control();
+        for (int i = -200; i < 2000; i++) {
+            one.clear();
+            one.add(nop, 1, 1).traced();
+            control.traceSeq(os.queue().submitted());
+            long s = System.nanoTime();
+            os.run(one);
+            double total = (System.nanoTime() - s) / 1e3;
+            long[] t = control.trace();
+            if (i >= 0) {
+                legSamples[0][i] = (t[1] - t[0]) / 1e3;
+                legSamples[1][i] = (t[2] - t[1]) / 1e3;
+                legSamples[2][i] = (t[3] - t[2]) / 1e3;
+                legSamples[3][i] = (t[4] - t[3]) / 1e3;
+                legSamples[4][i] = (t[4] - t[0]) / 1e3;
+                legSamples[5][i] = total - legSamples[4][i];
+            }
+        }
+        control.traceSeq(-1);
+        for (int l = 0; l < legs.length; l++) {
+            report("round_trip_leg_" + legs[l], legSamples[l]);
+        }
         double[] rtAdd = new double[10_000];
         for (int i = -1000; i < rtAdd.length; i++) {
             one.clear();

@@ -21,6 +21,8 @@ public final class HostControl {
     static final long HEARTBEAT = Layouts.HOST_CONTROL.offset("heartbeat");
     static final long GENERATION = Layouts.HOST_CONTROL.offset("generation");
     static final long AGENT_STATE = Layouts.HOST_CONTROL.offset("agentState");
+    static final long TRACE_SEQ = Layouts.HOST_CONTROL.offset("traceSeq");
+    static final long TRACE_DOORBELL = Layouts.HOST_CONTROL.offset("traceDoorbell");
     static final long FAULT_COUNT = Layouts.HOST_CONTROL.offset("faultCount");
     static final long FAULT_LOG = Layouts.HOST_CONTROL.offset("faultLog");
     static final long FAULT_ENTRY_BYTES = Layouts.FAULT_ENTRY.size();
@@ -41,7 +43,27 @@ public final class HostControl {
     /** Zeroes the page; only while no agent runs. */
     public void reset() {
         page.asSlice(0, Layouts.HOST_CONTROL.size()).fill((byte) 0);
-        VarHandle.fullFence();
+        LONG.setRelease(page, TRACE_SEQ, -1L);
+    }
+
+    /**
+     * Asks the device to timestamp one task's path (doorbell seen, published, operator start, done, completion
+     * published; GPU globaltimer nanoseconds), for finding where latency goes. -1 traces nothing.
+     */
+    public void traceSeq(long seq) {
+        for (int i = 0; i < 5; i++) {
+            LONG.setRelease(page, TRACE_DOORBELL + 8L * i, 0L);
+        }
+        LONG.setRelease(page, TRACE_SEQ, seq);
+    }
+
+    /** The five timestamps of the traced task (0 where not reached yet), in path order. */
+    public long[] trace() {
+        long[] t = new long[5];
+        for (int i = 0; i < 5; i++) {
+            t[i] = (long) LONG.getAcquire(page, TRACE_DOORBELL + 8L * i);
+        }
+        return t;
     }
 
     public MemorySegment segment() {

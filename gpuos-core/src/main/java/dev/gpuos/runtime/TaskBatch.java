@@ -156,7 +156,19 @@ public final class TaskBatch {
         }
 
         public TaskWriter flags(int flags) {
-            staging.set(ValueLayout.JAVA_SHORT, base + FLAGS, (short) flags);
+            if ((flags & ~0x7FFF) != 0) {
+                throw new IllegalArgumentException("operator flags must fit in 15 bits (bit 15 is the runtime's): 0x"
+                        + Integer.toHexString(flags));
+            }
+            short old = staging.get(ValueLayout.JAVA_SHORT, base + FLAGS);
+            staging.set(ValueLayout.JAVA_SHORT, base + FLAGS, (short) ((old & Layouts.TASK_FLAG_TRACE) | flags));
+            return this;
+        }
+
+        /** Marks this task to be timestamped on the device (with {@link HostControl#traceSeq}). */
+        public TaskWriter traced() {
+            short old = staging.get(ValueLayout.JAVA_SHORT, base + FLAGS);
+            staging.set(ValueLayout.JAVA_SHORT, base + FLAGS, (short) (old | Layouts.TASK_FLAG_TRACE));
             return this;
         }
 

@@ -50,6 +50,9 @@ public final class Layouts {
     public static final int AGENT_PARKED = 2;
     public static final int AGENT_ABORTED = 3;
 
+    /** {@code gpuos_task.flags} bit the runtime reserves: the worker timestamps this task (see traceSeq). */
+    public static final int TASK_FLAG_TRACE = 0x8000;
+
     /** {@code gpuos_tensor_ref.flags}: the elements are dense and row-major (strides may be ignored). */
     public static final int REF_CONTIGUOUS = 1;
 
@@ -84,7 +87,7 @@ public final class Layouts {
             .field("ntiles", U32, "host", "number of tiles, 1..MAX_TILES_PER_TASK")
             .field("seq", U64, "host", "global sequence number; slot = seq & (capacity - 1)")
             .field("tileBase", U64, "host", "global tile ticket of tile 0 (prefix sum of ntiles)")
-            .field("flags", U16, "host", "operator-defined flags")
+            .field("flags", U16, "host", "operator-defined flags; bit 15 (TASK_FLAG_TRACE) is the runtime's")
             .field("ndeps", U8, "host", "number of valid deps")
             .field("nrefs", U8, "host", "number of valid refs")
             .field("tileSize", U32, "host", "elements (or rows) per tile, operator-defined")
@@ -116,11 +119,18 @@ public final class Layouts {
             .field("submittedSeq", U64, "host (release)", "doorbell: descriptors for every seq < submittedSeq are written")
             .field("parkRequest", U32, "host", "generation number the host asks to park")
             .field("abortRequest", U32, "host", "non-zero: abort the running generation")
+            .field("traceSeq", U64, "host", "seq whose path through the device is timestamped (~0: none)")
             .alignTo(128)
             .field("completedSeq", U64, "agent (release)", "completion watermark: every seq < completedSeq is done")
             .field("heartbeat", U64, "agent", "incremented by the agent's loop; stalls mean a dead or hung worker")
             .field("generation", U32, "agent", "generation number of the running agent")
             .field("agentState", U32, "agent", "AGENT_* state of the generation named in 'generation'")
+            .field("traceDoorbell", U64, "agent", "globaltimer ns: round in which the agent read the traced task's doorbell")
+            .field("tracePublished", U64, "agent", "globaltimer ns: traced task published to the workers")
+            .field("traceStart", U64, "worker", "globaltimer ns: a block starts the traced task's operator")
+            .field("traceEnd", U64, "worker", "globaltimer ns: the traced task marked done")
+            .field("traceCompleted", U64, "agent", "globaltimer ns: completion watermark passed the traced task")
+            .alignTo(128)
             .field("faultCount", U64, "agent (release, after the entries)", "fault records mirrored so far")
             .nested("faultLog", FAULT_ENTRY, FAULT_LOG, "agent", "mirror of the device fault log")
             .alignTo(128)
@@ -166,6 +176,7 @@ public final class Layouts {
         m.put("FAULT_BAD_OP", (long) FAULT_BAD_OP);
         m.put("FAULT_BAD_DESCRIPTOR", (long) FAULT_BAD_DESCRIPTOR);
         m.put("REF_CONTIGUOUS", (long) REF_CONTIGUOUS);
+        m.put("TASK_FLAG_TRACE", (long) TASK_FLAG_TRACE);
         m.put("AGENT_NOT_STARTED", (long) AGENT_NOT_STARTED);
         m.put("AGENT_RUNNING", (long) AGENT_RUNNING);
         m.put("AGENT_PARKED", (long) AGENT_PARKED);

@@ -86,6 +86,12 @@ __device__ __forceinline__ void st_relaxed_sys(unsigned int* p, unsigned int v) 
     asm volatile("st.relaxed.sys.global.u32 [%0], %1;" :: "l"(p), "r"(v) : "memory");
 }
 
+__device__ __forceinline__ unsigned long long global_ns() {
+    unsigned long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+
 // Element address of a strided operand for a flat (row-major) index, dims broadcast by stride 0.
 __device__ __forceinline__ long long offset_of(const gpuos_tensor_ref& r, long long flat) {
     if (r.flags & GPUOS_REF_CONTIGUOUS) return flat;

@@ -170,12 +170,14 @@ __device__ void agent_loop(const gpuos_params& p) {
 
     for (;;) {
         // 1. Issue this round's host reads first (relaxed): their PCIe latency overlaps the watermark scan.
-        unsigned long long submitted = 0;
+        unsigned long long submitted = 0, traceSeq = ~0ull, roundStart = 0;
         unsigned int parkRequest = 0, abortRequest = 0;
         if (threadIdx.x == 0) {
+            roundStart = global_ns();
             submitted = ld_relaxed_sys(&ctrl->submittedSeq);
             parkRequest = ld_relaxed_sys(&ctrl->parkRequest);
             abortRequest = ld_relaxed_sys(&ctrl->abortRequest);
+            traceSeq = ld_relaxed_sys(&ctrl->traceSeq);
         }
 
         // 2. Advance the watermark, blockDim tasks per step.
@@ -203,6 +205,7 @@ __device__ void agent_loop(const gpuos_params& p) {
 
         // 3. Publish completion and faults to the host; decide what to do with this round's host reads.
         if (threadIdx.x == 0) {
+            const unsigned long long previousWatermark = watermark;
             if (advanced) {
                 watermark = s_watermark;
                 st_release_gpu(&st->watermark, watermark);
@@ -210,7 +213,12 @@ __device__ void agent_loop(const gpuos_params& p) {
             // Every fault of a task below the watermark was reserved before that task's done flag, read with
             // ld.acquire above: mirror them all before the host may see the task complete.
             faultsMirrored = mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);
-            if (advanced) st_release_sys(&ctrl->completedSeq, watermark);
+            if (advanced) {
+                if (traceSeq >= previousWatermark && traceSeq < watermark) {
+                    st_relaxed_sys(&ctrl->traceCompleted, global_ns());
+                }
+                st_release_sys(&ctrl->completedSeq, watermark);
+            }
 
             int cmd = CMD_IDLE;
             if (abortRequest != 0) {
@@ -227,6 +235,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                     s_from = pubSeq;
                     s_to = submitted - pubSeq > p.stageChunk ? pubSeq + p.stageChunk : submitted;
                     s_pubTiles = pubTiles;
+                    if (traceSeq >= s_from && traceSeq < s_to) st_relaxed_sys(&ctrl->traceDoorbell, roundStart);
                     cmd = CMD_STAGE;
                 } else if (parking && watermark == pubSeq) {
                     cmd = CMD_EXIT;
@@ -323,6 +332,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                 st_release_gpu(&st->pubSeq, pubSeq);
                 st_release_gpu(&st->pubTiles, pubTiles);
                 s_pubSeq = pubSeq;
+                if (traceSeq >= from && traceSeq < end) st_relaxed_sys(&ctrl->tracePublished, global_ns());
             }
             __syncthreads();
         }
@@ -401,6 +411,8 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         const unsigned int op = task->op;
         // Read before the tile is counted: once it is, the task may complete and its slot be reused.
         const unsigned int ntiles = task->ntiles;
+        const bool traced = (task->flags & GPUOS_TASK_FLAG_TRACE) != 0;
+        if (traced && threadIdx.x == 0) st_relaxed_sys(&((gpuos_host_control*)p.control)->traceStart, global_ns());
         gpuos_op_fn fn = op < opCount ? gpuos_op_table[op] : nullptr;
         if (fn != nullptr) {
             fn(task, s_tile, &env);
@@ -413,6 +425,7 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             // so the release (cumulative) publishes them with the task's completion.
             if (ntiles == 1) {
                 st_release_gpu(&done[seq & mask], seq + 1);
+                if (traced) st_relaxed_sys(&((gpuos_host_control*)p.control)->traceEnd, global_ns());
             } else {
                 __threadfence();
                 if (atomicAdd(&tileDone[seq & mask], 1u) + 1 == ntiles) {
