@@ -42,6 +42,7 @@ namespace {
 
 constexpr unsigned int kTaskVectors = sizeof(gpuos_task) / 16;
 constexpr int kCopyDepth = 8;
+constexpr unsigned int kPublisherThread = 32;  // lane 0 of warp 1: the agent's completion publisher
 constexpr unsigned int kHeaderVectors = (unsigned int)(sizeof(gpuos_task) - sizeof(gpuos_tensor_ref) * GPUOS_MAX_REFS) / 16;
 constexpr unsigned int kRefVectors = sizeof(gpuos_tensor_ref) / 16;
 constexpr unsigned long long kWholeCopyMax = 32;
@@ -137,7 +138,8 @@ __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsig
 
 __device__ void agent_loop(const gpuos_params& p) {
     __shared__ int s_cmd;
-    __shared__ unsigned long long s_from, s_to, s_end, s_watermark, s_pubSeq, s_pubTiles, s_badSeq;
+    __shared__ unsigned long long s_from, s_to, s_end, s_watermark, s_pubSeq, s_pubTiles, s_badSeq, s_traceSeq;
+    __shared__ unsigned long long s_lastEnd;
     __shared__ unsigned int s_firstIncomplete;
 
     gpuos_queue_state* st = (gpuos_queue_state*)p.state;
@@ -150,23 +152,30 @@ __device__ void agent_loop(const gpuos_params& p) {
     const unsigned long long mask = p.capacity - 1;
     const unsigned long long tileMask = p.tileCapacity - 1;
 
-    // Agent-private copies (thread 0 only); the device state is their published form.
-    unsigned long long pubSeq = 0, pubTiles = 0, watermark = 0, heartbeat = 0, tileFloor = 0;
-    unsigned long long faultsMirrored = 0;
+    // Agent-private copies; the device state is their published form. Thread 0 owns publication (pubSeq,
+    // pubTiles, tileFloor, parking), thread kPublisherThread owns completion (completionPublished,
+    // faultsMirrored, heartbeat); shared memory carries what one needs of the other's.
+    unsigned long long pubSeq = 0, pubTiles = 0, tileFloor = 0;
+    unsigned long long completionPublished = 0, faultsMirrored = 0, heartbeat = 0;
     int parking = 0;
     unsigned int sleepNs = 0;
     if (threadIdx.x == 0) {
         pubSeq = ld_acquire_gpu(&st->pubSeq);
         pubTiles = ld_acquire_gpu(&st->pubTiles);
-        watermark = ld_acquire_gpu(&st->watermark);
+        const unsigned long long watermark = ld_acquire_gpu(&st->watermark);
         tileFloor = watermark < pubSeq ? ring[watermark & mask].tileBase : pubTiles;
-        faultsMirrored = ld_acquire_sys(&ctrl->faultCount);
         parking = ld_acquire_gpu(&st->parking) != 0;
         st_relaxed_sys(&ctrl->generation, p.generation);
         st_relaxed_sys(&ctrl->agentState, (unsigned int)GPUOS_AGENT_RUNNING);
         s_watermark = watermark;
         s_pubSeq = pubSeq;
+        s_traceSeq = ~0ull;
     }
+    if (threadIdx.x == kPublisherThread) {
+        completionPublished = ld_acquire_gpu(&st->watermark);
+        faultsMirrored = ld_acquire_sys(&ctrl->faultCount);
+    }
+    __syncthreads();
 
     for (;;) {
         // 1. Issue this round's host reads first (relaxed): their PCIe latency overlaps the watermark scan.
@@ -203,23 +212,26 @@ __device__ void agent_loop(const gpuos_params& p) {
             if (step < blockDim.x) break;
         }
 
-        // 3. Publish completion and faults to the host; decide what to do with this round's host reads.
-        if (threadIdx.x == 0) {
-            const unsigned long long previousWatermark = watermark;
-            if (advanced) {
-                watermark = s_watermark;
-                st_release_gpu(&st->watermark, watermark);
-            }
+        // 3. Two agent threads with separate jobs, so that neither waits for the other's memory traffic: thread 32
+        //    publishes completion (its system-scope release waits only for its own fast device loads), thread 0
+        //    waits for this round's PCIe reads and decides what to stage.
+        if (threadIdx.x == kPublisherThread) {
+            const unsigned long long previous = completionPublished, w = s_watermark;
+            if (w != previous) st_release_gpu(&st->watermark, w);
             // Every fault of a task below the watermark was reserved before that task's done flag, read with
             // ld.acquire above: mirror them all before the host may see the task complete.
             faultsMirrored = mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);
-            if (advanced) {
-                if (traceSeq >= previousWatermark && traceSeq < watermark) {
-                    st_relaxed_sys(&ctrl->traceCompleted, global_ns());
-                }
-                st_release_sys(&ctrl->completedSeq, watermark);
+            if (w != previous) {
+                const unsigned long long traced = s_traceSeq;
+                if (traced >= previous && traced < w) st_relaxed_sys(&ctrl->traceCompleted, global_ns());
+                st_release_sys(&ctrl->completedSeq, w);
+                completionPublished = w;
             }
-
+            if ((++heartbeat & 63) == 0) st_relaxed_sys(&ctrl->heartbeat, heartbeat);
+        }
+        if (threadIdx.x == 0) {
+            const unsigned long long watermark = s_watermark;
+            s_traceSeq = traceSeq;
             int cmd = CMD_IDLE;
             if (abortRequest != 0) {
                 st_release_gpu(&st->abort, 1u);
@@ -243,7 +255,6 @@ __device__ void agent_loop(const gpuos_params& p) {
             }
             s_cmd = cmd;
             s_badSeq = ~0ull;
-            if ((++heartbeat & 63) == 0) st_relaxed_sys(&ctrl->heartbeat, heartbeat);
             if (cmd == CMD_IDLE && !advanced && watermark == pubSeq) {
                 // Fully idle: back off a little (the PCIe read already paces each round).
                 sleepNs = sleepNs == 0 ? 32 : (sleepNs < 512 ? sleepNs * 2 : sleepNs);
@@ -283,6 +294,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                           && ndeps <= GPUOS_MAX_DEPS && t->nrefs <= GPUOS_MAX_REFS && t->tileBase == expectedBase;
                 for (unsigned int d = 0; ok && d < ndeps; ++d) ok = t->deps[d] < seq;
                 if (!ok) atomicMin(&s_badSeq, seq);
+                if (seq == to - 1) s_lastEnd = t->tileBase + ntiles;  // saves thread 0 a dependent L2 read
             }
             __syncthreads();
             if (threadIdx.x == 0) {
@@ -297,11 +309,11 @@ __device__ void agent_loop(const gpuos_params& p) {
                     // of the oldest incomplete task are finished, so their map entries may be reused). The floor
                     // only grows, so a remembered one is a safe bound; it is re-read only when that bound fails.
                     unsigned long long end = to;
-                    const gpuos_task* last = ring + ((end - 1) & mask);
-                    if (last->tileBase + last->ntiles - tileFloor > p.tileCapacity) {
+                    if (s_lastEnd - tileFloor > p.tileCapacity) {
+                        const unsigned long long watermark = s_watermark;
                         tileFloor = watermark < pubSeq ? ring[watermark & mask].tileBase : pubTiles;
                         while (end > from) {
-                            last = ring + ((end - 1) & mask);
+                            const gpuos_task* last = ring + ((end - 1) & mask);
                             if (last->tileBase + last->ntiles - tileFloor <= p.tileCapacity) break;
                             --end;
                         }
@@ -338,9 +350,12 @@ __device__ void agent_loop(const gpuos_params& p) {
         }
     }
 
-    if (threadIdx.x == 0) {
+    if (threadIdx.x == kPublisherThread) {
         // Whatever made the agent leave (a bad descriptor, an abort), the host should be able to read why.
         mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
         unsigned int state = ld_acquire_gpu(&st->abort) ? GPUOS_AGENT_ABORTED : GPUOS_AGENT_PARKED;
         if (state == GPUOS_AGENT_PARKED) {
             __threadfence_system();
