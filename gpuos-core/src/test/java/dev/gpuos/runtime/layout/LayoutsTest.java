@@ -63,6 +63,9 @@ class LayoutsTest {
         if (w.startsWith("agent")) {
             return "agent";
         }
+        if (w.startsWith("trace")) {
+            return "trace"; // debugging stamps of one task: a line of their own, off every hot line
+        }
         if (w.contains("worker")) {
             return "workers";
         }
