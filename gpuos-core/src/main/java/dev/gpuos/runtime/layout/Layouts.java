@@ -125,6 +125,7 @@ public final class Layouts {
             .field("heartbeat", U64, "agent", "incremented by the agent's loop; stalls mean a dead or hung worker")
             .field("generation", U32, "agent", "generation number of the running agent")
             .field("agentState", U32, "agent", "AGENT_* state of the generation named in 'generation'")
+            .alignTo(128)
             .field("traceDoorbell", U64, "trace (agent or worker, traced task only)", "agent: globaltimer ns: round in which the agent read the traced task's doorbell")
             .field("tracePublished", U64, "trace (agent or worker, traced task only)", "agent: globaltimer ns: traced task published to the workers")
             .field("traceStart", U64, "trace (agent or worker, traced task only)", "worker: globaltimer ns: a block starts the traced task's operator")

@@ -183,10 +183,12 @@ __device__ void agent_loop(const gpuos_params& p) {
         unsigned int parkRequest = 0, abortRequest = 0;
         if (threadIdx.x == 0) {
             roundStart = global_ns();
-            submitted = ld_relaxed_sys(&ctrl->submittedSeq);
             parkRequest = ld_relaxed_sys(&ctrl->parkRequest);
             abortRequest = ld_relaxed_sys(&ctrl->abortRequest);
             traceSeq = ld_relaxed_sys(&ctrl->traceSeq);
+            // Acquire: the descriptors this round copies are ordered after it. Issued last, so the three reads
+            // above are already in flight; the scan below overlaps the PCIe round trip.
+            submitted = ld_acquire_sys(&ctrl->submittedSeq);
         }
 
         // 2. Advance the watermark, blockDim tasks per step.
@@ -220,11 +222,21 @@ __device__ void agent_loop(const gpuos_params& p) {
             if (w != previous) st_release_gpu(&st->watermark, w);
             // Every fault of a task below the watermark was reserved before that task's done flag, read with
             // ld.acquire above: mirror them all before the host may see the task complete.
+            const unsigned long long faultsBefore = faultsMirrored;
             faultsMirrored = mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);
             if (w != previous) {
                 const unsigned long long traced = s_traceSeq;
                 if (traced >= previous && traced < w) st_relaxed_sys(&ctrl->traceCompleted, global_ns());
-                st_release_sys(&ctrl->completedSeq, w);
+                // The host reads results only through copies the device's engines make after it saw this
+                // word; those read device memory at gpu scope. A gpu-scope fence orders the workers' results
+                // (observed through the done flags) before it, without a system-wide fence's PCIe round trip.
+                // When fault records went out this round, a system-scope release keeps them first.
+                if (faultsMirrored != faultsBefore) {
+                    st_release_sys(&ctrl->completedSeq, w);
+                } else {
+                    __threadfence();
+                    st_relaxed_sys(&ctrl->completedSeq, w);
+                }
                 completionPublished = w;
             }
             if ((++heartbeat & 63) == 0) st_relaxed_sys(&ctrl->heartbeat, heartbeat);
@@ -242,8 +254,6 @@ __device__ void agent_loop(const gpuos_params& p) {
                     st_release_gpu(&st->parking, 1u);
                 }
                 if (!parking && submitted > pubSeq) {
-                    // Relaxed doorbell read + this fence = acquire: the descriptors below are the host's.
-                    asm volatile("fence.acq_rel.sys;" ::: "memory");
                     s_from = pubSeq;
                     s_to = submitted - pubSeq > p.stageChunk ? pubSeq + p.stageChunk : submitted;
                     s_pubTiles = pubTiles;
@@ -366,9 +376,12 @@ __device__ void agent_loop(const gpuos_params& p) {
 }
 
 __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
-    __shared__ unsigned long long s_seq;
+    __shared__ unsigned long long s_seq, s_ticket;
     __shared__ unsigned int s_tile;
     __shared__ int s_exit;
+    // The task's descriptor, copied once per tile: the operator (and the dependency check) read it from shared
+    // memory instead of going back to L2 after every acquire has invalidated L1.
+    __shared__ __align__(16) gpuos_task s_task;
 
     gpuos_queue_state* st = (gpuos_queue_state*)p.state;
     const gpuos_task* ring = (const gpuos_task*)p.ring;
@@ -383,7 +396,6 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         if (threadIdx.x == 0) {
             int leave = 0;
             unsigned long long seq = 0;
-            unsigned int tile = 0;
             const unsigned long long ticket = atomicAdd(&st->tileCursor, 1ull);
             for (;;) {
                 const unsigned long long published = ld_acquire_gpu(&st->pubTiles);
@@ -399,30 +411,38 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
                 const unsigned long long distance = ticket - published;
                 __nanosleep(distance >= p.spinMaxNs / 64 ? p.spinMaxNs : 64 + (unsigned int)distance * 64);
             }
-            if (!leave) {
-                seq = *(volatile const unsigned long long*)&tileMap[ticket & tileMask];
-                const gpuos_task* task = ring + (seq & mask);
-                tile = (unsigned int)(ticket - task->tileBase);
-                const unsigned int ndeps = task->ndeps;
-                for (unsigned int d = 0; d < ndeps && !leave; ++d) {
-                    const unsigned long long dep = task->deps[d];
-                    unsigned int ns = 0;
-                    while (ld_acquire_gpu(&done[dep & mask]) < dep + 1) {
-                        if (ld_acquire_gpu(&st->abort)) { leave = 1; break; }
-                        // Dependent chains are latency-bound: spin tight at first, then back off.
-                        if (ns) __nanosleep(ns);
-                        ns = ns == 0 ? 16 : (ns < p.spinMaxNs ? ns * 2 : ns);
-                    }
-                }
-            }
+            if (!leave) seq = *(volatile const unsigned long long*)&tileMap[ticket & tileMask];
             s_seq = seq;
-            s_tile = tile;
+            s_ticket = ticket;
             s_exit = leave;
         }
         __syncthreads();
         if (s_exit) return;
         const unsigned long long seq = s_seq;
-        const gpuos_task* task = ring + (seq & mask);
+        // Ordered after thread 0's acquire of pubTiles by the barrier; volatile: L2, never a stale L1 line.
+        for (unsigned int v = threadIdx.x; v < kTaskVectors; v += blockDim.x) {
+            ((uint4*)&s_task)[v] = ld_volatile_v4((const uint4*)(ring + (seq & mask)) + v);
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            int leave = 0;
+            const unsigned int ndeps = s_task.ndeps;
+            for (unsigned int d = 0; d < ndeps && !leave; ++d) {
+                const unsigned long long dep = s_task.deps[d];
+                unsigned int ns = 0;
+                while (ld_acquire_gpu(&done[dep & mask]) < dep + 1) {
+                    if (ld_acquire_gpu(&st->abort)) { leave = 1; break; }
+                    // Dependent chains are latency-bound: spin tight at first, then back off.
+                    if (ns) __nanosleep(ns);
+                    ns = ns == 0 ? 16 : (ns < p.spinMaxNs ? ns * 2 : ns);
+                }
+            }
+            s_tile = (unsigned int)(s_ticket - s_task.tileBase);
+            s_exit = leave;
+        }
+        __syncthreads();
+        if (s_exit) return;
+        const gpuos_task* task = &s_task;
         const unsigned int op = task->op;
         // Read before the tile is counted: once it is, the task may complete and its slot be reused.
         const unsigned int ntiles = task->ntiles;
