@@ -227,7 +227,11 @@ class GpuRuntimeTest {
                 });
                 workers.add(worker);
             }
+            long startDeadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
             while (started.get() < threads && errors.isEmpty()) {
+                if (System.nanoTime() > startDeadline) {
+                    fail(started.get() + " of " + threads + " streaming threads submitted their first 20 batches in 5 min");
+                }
                 Thread.sleep(1);
             }
             os.register("fill_f32", op("fill_f32"));
@@ -238,7 +242,9 @@ class GpuRuntimeTest {
             minVersion.set(3);
             swapsDone.set(true);
             for (Thread w : workers) {
-                w.join(TimeUnit.MINUTES.toMillis(5));
+                if (!w.join(java.time.Duration.ofMinutes(5))) {
+                    fail(w.getName() + " still streaming 5 min after the swaps", errors.isEmpty() ? null : errors.get(0));
+                }
             }
             if (!errors.isEmpty()) {
                 fail("streaming thread failed", errors.get(0));

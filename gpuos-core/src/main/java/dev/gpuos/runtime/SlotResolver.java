@@ -8,6 +8,11 @@ package dev.gpuos.runtime;
 public interface SlotResolver {
     int slotFor(int logicalOp);
 
+    /**
+     * Called once per distinct slot of a submitted batch, after its tasks were written, with the seq of the
+     * slot's LAST task in the batch (its highest seq there); not once per task, and in no particular order. Only
+     * tasks actually written count: a batch cut short by a timeout reports the slots of its written prefix.
+     */
     void noteUse(int slot, long seq);
 
     /** Logical op == physical slot; for tests and fixed operator sets. */

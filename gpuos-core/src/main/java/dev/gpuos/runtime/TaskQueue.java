@@ -44,8 +44,8 @@ public final class TaskQueue implements AutoCloseable {
     private long nextTile;
     private int[] slots = new int[64];
     private long batchFirst;
-    private int[] seen = new int[1024];
-    private int stamp;
+    private long[] seen = new long[1024]; // seen[slot] == stamp: slot already noted for this batch
+    private long stamp; // long: an int would wrap to 0, the value of never-seen slots, after 2^32 batches
 
     private volatile RuntimeException dead;
     private volatile boolean closed;

@@ -146,7 +146,7 @@ class JitCacheTest {
                 }));
             }
             for (Future<?> f : futures) {
-                f.get();
+                f.get(1, java.util.concurrent.TimeUnit.MINUTES);
             }
         } finally {
             pool.shutdownNow();

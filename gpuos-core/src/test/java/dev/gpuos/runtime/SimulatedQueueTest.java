@@ -11,22 +11,28 @@ import dev.gpuos.runtime.layout.Layouts;
 import dev.gpuos.runtime.sim.SimBuffer;
 import dev.gpuos.runtime.sim.SimulatedWorker;
 import java.lang.foreign.ValueLayout;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /** TaskQueue end to end on the simulated device: ring and tile-map wraparound, dependencies, faults, swaps. */
 class SimulatedQueueTest {
     private static final long SEC = TimeUnit.SECONDS.toNanos(1);
 
+    /** Longest a test waits for its own threads; every wait on the queue inside them is shorter. */
+    private static final Duration THREAD_BOUND = Duration.ofMinutes(3);
+
     private static void runConcurrently(List<TaskStream> streams) throws Exception {
         var failures = new ArrayList<Throwable>();
         var threads = new ArrayList<Thread>();
         for (TaskStream s : streams) {
-            threads.add(Thread.ofPlatform().start(() -> {
+            threads.add(Thread.ofPlatform().daemon().name("stream-" + threads.size()).start(() -> {
                 try {
                     var batch = new TaskBatch();
                     while (!s.finished()) {
@@ -40,12 +46,22 @@ class SimulatedQueueTest {
                 }
             }));
         }
+        long deadline = System.nanoTime() + THREAD_BOUND.toNanos();
         for (Thread t : threads) {
-            t.join();
+            joinBy(t, deadline);
         }
         if (!failures.isEmpty()) {
             var e = new AssertionError("a submitting thread failed", failures.getFirst());
             failures.stream().skip(1).forEach(e::addSuppressed);
+            throw e;
+        }
+    }
+
+    /** Joins {@code t} by {@code deadline} (System.nanoTime), or fails showing where it is stuck. */
+    private static void joinBy(Thread t, long deadline) throws InterruptedException {
+        if (!t.join(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())))) {
+            var e = new AssertionError(t.getName() + " still running after " + THREAD_BOUND + "; stuck at:");
+            e.setStackTrace(t.getStackTrace());
             throw e;
         }
     }
@@ -76,13 +92,24 @@ class SimulatedQueueTest {
         try (var rig = new SimRig(64, 256, 2 * perThread, SimulatedWorker.Config.DEFAULT)) {
             var streams = List.of(new TaskStream(rig, seed, 0, perThread, 20),
                     new TaskStream(rig, seed + 1, perThread, perThread, 20));
-            var swapFailure = new java.util.concurrent.atomic.AtomicReference<Throwable>();
-            // Swap i happens once i/21 of the tasks were submitted, so every swap parks a busy generation.
-            var swapper = Thread.ofPlatform().start(() -> {
+            var swapFailure = new AtomicReference<Throwable>();
+            var streamsStopped = new AtomicBoolean();
+            // Swap i happens once i/21 of the tasks were submitted, so every swap parks a busy generation. The
+            // streams may stop early (a failure); then the count is never reached and the swapper must give up.
+            var swapper = Thread.ofPlatform().daemon().name("swapper").start(() -> {
                 try {
                     for (int i = 1; i <= 20; i++) {
                         long due = 2L * perThread * i / 21;
+                        long deadline = System.nanoTime() + THREAD_BOUND.toNanos();
                         while (rig.queue.submitted() < due) {
+                            if (streamsStopped.get() && rig.queue.submitted() < due) {
+                                throw new AssertionError("swap " + i + " waits for " + due + " submitted tasks, but the"
+                                        + " streams stopped at " + rig.queue.submitted());
+                            }
+                            if (System.nanoTime() > deadline) {
+                                throw new AssertionError("swap " + i + ": still " + rig.queue.submitted() + " of " + due
+                                        + " tasks submitted after " + THREAD_BOUND);
+                            }
                             Pause.micros(100);
                         }
                         rig.swap();
@@ -94,7 +121,8 @@ class SimulatedQueueTest {
             try {
                 runConcurrently(streams);
             } finally {
-                swapper.join();
+                streamsStopped.set(true);
+                joinBy(swapper, System.nanoTime() + THREAD_BOUND.toNanos());
             }
             if (swapFailure.get() != null) {
                 throw new AssertionError("swap failed", swapFailure.get());

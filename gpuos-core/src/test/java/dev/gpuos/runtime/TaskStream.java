@@ -62,12 +62,15 @@ final class TaskStream {
         int first = made;
         int n = Math.min(count - made, 1 + rnd.nextInt(maxBatch));
         batch.clear();
+        // The queue reports one noteUse per distinct slot, with the seq of that slot's LAST task in the batch;
+        // the batch's seqs are contiguous, so each report pins them all: seq of task i = reported - last + i.
+        int[] lastIndexOfSlot = {-1, -1, -1};
         for (int i = 0; i < n; i++) {
-            add(batch, first, made++);
+            lastIndexOfSlot[add(batch, first, made++)] = i;
         }
+        long[] noted = {-1, -1, -1};
+        int[] notes = new int[3];
         SlotResolver recordSeqs = new SlotResolver() {
-            int next = first;
-
             @Override
             public int slotFor(int logicalOp) {
                 return logicalOp;
@@ -75,27 +78,51 @@ final class TaskStream {
 
             @Override
             public void noteUse(int slot, long seq) {
-                seqOf[next++] = seq;
+                // No assertions here: this runs inside the queue's finally block.
+                notes[slot]++;
+                noted[slot] = seq;
             }
         };
+        long end = -1;
         if (rnd.nextBoolean()) {
             futures.add(rig.queue.submitAsync(batch, recordSeqs, TIMEOUT));
         } else {
-            long end = rig.queue.submit(batch, recordSeqs, TIMEOUT);
-            assertEquals(seqOf[first + n - 1] + 1, end, "seed " + seed);
+            end = rig.queue.submit(batch, recordSeqs, TIMEOUT);
+        }
+        long base = -1;
+        for (int slot = 0; slot < 3; slot++) {
+            String where = "seed " + seed + ": batch of tasks [" + first + ", " + (first + n) + "), slot " + slot;
+            if (lastIndexOfSlot[slot] < 0) {
+                assertEquals(0, notes[slot], where + " is unused but was noted");
+                continue;
+            }
+            assertEquals(1, notes[slot], where + ": noteUse calls");
+            long slotBase = noted[slot] - lastIndexOfSlot[slot];
+            if (base >= 0) {
+                assertEquals(base, slotBase, where + ": noted seq " + noted[slot] + " is not the seq of its last task "
+                        + lastIndexOfSlot[slot] + " (batch starts at seq " + base + " per another slot)");
+            }
+            base = slotBase;
+        }
+        for (int i = 0; i < n; i++) {
+            seqOf[first + i] = base + i;
+        }
+        if (end >= 0) {
+            assertEquals(base + n, end, "seed " + seed + ": submit returned " + end + ", noteUse says the batch started at " + base);
             if (rnd.nextInt(8) == 0) {
                 rig.queue.await(end - n, end, TIMEOUT);
                 verify(first + rnd.nextInt(n));
             }
         }
-        maxEnd = Math.max(maxEnd, seqOf[first + n - 1] + 1);
+        maxEnd = Math.max(maxEnd, base + n);
     }
 
     private int pickEarlier(int k) {
         return rnd.nextInt(10) == 0 ? rnd.nextInt(k) : k - 1 - rnd.nextInt(Math.min(k, 100));
     }
 
-    private void add(TaskBatch batch, int batchFirst, int k) {
+    /** Adds task {@code k} to the batch and its model; returns its operator slot. */
+    private int add(TaskBatch batch, int batchFirst, int k) {
         int op = k == 0 ? SimRig.FILL : rnd.nextInt(3);
         int nt = 1 + rnd.nextInt(8);
         int tileSize = 1 + rnd.nextInt(4);
@@ -143,6 +170,7 @@ final class TaskStream {
         ntiles[k] = nt;
         expected[k] = e;
         deps[k] = d;
+        return op;
     }
 
     private static long region(int k) {

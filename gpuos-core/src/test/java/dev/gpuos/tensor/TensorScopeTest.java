@@ -52,7 +52,7 @@ class TensorScopeTest {
             AtomicReference<Tensor> result = new AtomicReference<>();
             Thread t = new Thread(() -> result.set(x.add(x)));
             t.start();
-            t.join();
+            assertTrue(t.join(java.time.Duration.ofMinutes(1)), "the adding thread did not finish within 1 min");
             assertSame(s, result.get().scope());
             assertArrayEquals(new float[]{2, 2}, result.get().toFloatArray());
         }

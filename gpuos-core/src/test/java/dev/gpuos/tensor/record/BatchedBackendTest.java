@@ -78,7 +78,7 @@ class BatchedBackendTest {
                     }
                 }));
             }
-            for (int t = 0; t < 4; t++) assertArrayEquals(new float[]{16 * (t + 50)}, results.get(t).get(), "thread " + t);
+            for (int t = 0; t < 4; t++) assertArrayEquals(new float[]{16 * (t + 50)}, results.get(t).get(1, java.util.concurrent.TimeUnit.MINUTES), "thread " + t);
         } finally {
             pool.shutdown();
         }
