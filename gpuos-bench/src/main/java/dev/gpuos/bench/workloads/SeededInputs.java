@@ -61,7 +61,15 @@ public final class SeededInputs {
      * four and the last element (bit-exact) and the float64 sum (to a relative 1e-9, since summation order
      * differs between Java and numpy).
      */
-    public record Fingerprint(long count, float[] head, float last, double sum) {}
+    public record Fingerprint(long count, float[] head, float last, double sum) {
+        public int[] headBits() {
+            int[] bits = new int[head.length];
+            for (int i = 0; i < head.length; i++) {
+                bits[i] = Float.floatToRawIntBits(head[i]);
+            }
+            return bits;
+        }
+    }
 
     public static Fingerprint fingerprint(float[] values) {
         double sum = 0;

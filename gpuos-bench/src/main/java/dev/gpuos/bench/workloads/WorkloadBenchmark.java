@@ -179,8 +179,18 @@ public final class WorkloadBenchmark {
                 float[] values = spec.generate();
                 host.put(spec.name(), values);
                 SeededInputs.Fingerprint f = SeededInputs.fingerprint(values);
-                prints.put(spec.name(), Map.of("shape", spec.shape(), "seed", spec.seed(), "lo", spec.lo(),
-                        "span", spec.span(), "count", f.count(), "head", f.head(), "last", f.last(), "sum", f.sum()));
+                Map<String, Object> print = new LinkedHashMap<>();
+                print.put("shape", spec.shape());
+                print.put("seed", spec.seed());
+                print.put("lo", spec.lo());
+                print.put("span", spec.span());
+                print.put("count", f.count());
+                print.put("head", f.head());
+                // bits, so that the comparison in run.py does not depend on parsing decimal floats
+                print.put("head_bits", f.headBits());
+                print.put("last_bits", Float.floatToRawIntBits(f.last()));
+                print.put("sum", f.sum());
+                prints.put(spec.name(), print);
             }
             fingerprints.put(c.key(), prints);
             for (Configuration cfg : applicable) {
