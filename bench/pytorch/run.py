@@ -8,7 +8,7 @@ sides generated the same inputs.
 
 Run after `gpuos bench --out DIR` to get the GPUOS cross-check; without it the torch rows are still written.
 Progress goes to stdout, one line per configuration and case. Time: about 2-3 minutes on an H100; the run
-stops starting new work at --budget-s (default 270 s) and torch.compile gets --compile-limit-s per compile.
+stops starting new work at --budget-s (default 230 s) and torch.compile gets --compile-limit-s per compile.
 """
 
 import argparse
@@ -252,7 +252,7 @@ def parse(argv):
     p.add_argument("--repeats", type=int, default=9)
     p.add_argument("--compile-repeats", type=int, default=7)
     p.add_argument("--warmups", type=int, default=2, help="runs before timing, the checked first run included")
-    p.add_argument("--budget-s", type=float, default=270)
+    p.add_argument("--budget-s", type=float, default=230)
     p.add_argument("--compile-limit-s", type=float, default=60)
     p.add_argument("--skip-compile", action="store_true")
     p.add_argument("--keep-probes", action="store_true", help="keep GPUOS probe files after comparing them")
