@@ -118,7 +118,7 @@ class Bench:
         reference = stack_rows(rows)
         del rows
         times, note = self.measure(lambda: fn(inputs), self.args.repeats)
-        self.add(cases.row(case, "torch_eager", times, first_ms, "ok", 0.0,
+        self.add(cases.row(case, "torch_eager", times, first_ms, "ok", None,
                            "; ".join(n for n in (note, input_note) if n), {"reference": True}))
         self.check_gpuos(case, reference, input_note)
 
@@ -235,7 +235,11 @@ class Bench:
         if self.args.skip_compile:
             self.not_run.append({"config": "torch_compile", "reason": "--skip-compile"})
         else:
+            # One case of each workload first, so a budget that runs out still leaves every workload a row.
+            firsts = {}
             for case in selected:
+                firsts.setdefault(case.workload, case)
+            for case in list(firsts.values()) + [c for c in selected if c not in firsts.values()]:
                 self.compiled(case)
                 self.save()
         self.save()
