@@ -7,6 +7,7 @@
 #   junit-rest   every other core test, as Surefire selects them
 #   bench        ./gpuos bench --out bench/                     (when the command line has a bench command)
 #   pytorch      bench/pytorch/run.py --out bench/              (when present and python3 exists)
+#   charts       bench/charts.py bench/: table.md (+ PNGs with matplotlib) from the bench and pytorch results
 # Each step runs under `timeout`, its exit status is recorded, and a table closes the run. Exits non-zero
 # if any step failed or timed out.
 #
@@ -16,7 +17,8 @@
 # it got.
 #
 # Environment:
-#   GPUOS_CHECK_STEPS      steps to run, in order (default: "nvidia-smi junit-gpu junit-rest bench pytorch junit-gpu-fault")
+#   GPUOS_CHECK_STEPS      steps to run, in order (default: "nvidia-smi junit-gpu junit-rest bench pytorch charts
+#                          junit-gpu-fault")
 #   GPUOS_CHECK_BUDGET_S   seconds for the whole check, bundling included (default 560: a device command
 #                          is killed at 600 s); each step's timeout is cut to what is left
 #   GPUOS_ALLOW_GPU_SKIPS  1: do not fail junit-gpu when gpu tests skip although nvidia-smi sees a GPU
@@ -30,7 +32,7 @@ JAVA=$1
 OUT=$2
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIST=$ROOT/.dist
-STEPS=${GPUOS_CHECK_STEPS:-nvidia-smi junit-gpu junit-rest bench pytorch junit-gpu-fault}
+STEPS=${GPUOS_CHECK_STEPS:-nvidia-smi junit-gpu junit-rest bench pytorch charts junit-gpu-fault}
 BUDGET=${GPUOS_CHECK_BUDGET_S:-560}
 RESERVE=20   # seconds kept back for the summary and the bundle
 JVM_FLAGS=(--enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xmx16g)
@@ -179,6 +181,16 @@ step_pytorch() {
   finish_step pytorch "output in bench/, log in pytorch.log"
 }
 
+step_charts() {
+  local script=$ROOT/bench/charts.py
+  if [[ ! -f $script ]] || ! command -v python3 >/dev/null 2>&1; then
+    record charts absent - 0 "no bench/charts.py or no python3"
+    return
+  fi
+  run_step charts 60 TERM python3 "$script" "$WORK/bench"
+  finish_step charts "table.md and PNGs in bench/"
+}
+
 say "gpu-check: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname), budget ${BUDGET}s, steps: $STEPS"
 if [[ -f $DIST/BUILD.txt ]]; then
   sed 's/^/  /' "$DIST/BUILD.txt" | tee -a "$LOG"
@@ -202,7 +214,8 @@ else
       junit-rest) step_junit junit-rest 180 --exclude-tag=gpu ;;
       bench) step_bench ;;
       pytorch) step_pytorch ;;
-      *) record "$step" FAIL - 0 "unknown step (known: nvidia-smi junit-gpu junit-gpu-fault junit-rest bench pytorch)" ;;
+      charts) step_charts ;;
+      *) record "$step" FAIL - 0 "unknown step (known: nvidia-smi junit-gpu junit-gpu-fault junit-rest bench pytorch charts)" ;;
     esac
   done
 fi

@@ -20,12 +20,13 @@ final class BenchCommand implements CliCommand {
 
     @Override
     public String summary() {
-        return "measure the runtime on the GPU (round trip, 10k adds, chains, swap pause, JIT); --out DIR";
+        return "measure the runtime on the GPU (round trip, 10k adds, chains, swap pause, JIT) and workloads W1-W6; --out DIR [--only runtime|workloads]";
     }
 
     @Override
     public int run(List<String> args) throws Exception {
         Path outDir = Path.of("results");
+        String only = "all";
         for (int i = 0; i < args.size(); i++) {
             switch (args.get(i)) {
                 case "--out" -> {
@@ -34,7 +35,14 @@ final class BenchCommand implements CliCommand {
                     }
                     outDir = Path.of(args.get(++i));
                 }
-                default -> throw new CliUsageException("unknown option " + args.get(i) + " (known: --out DIR)");
+                case "--only" -> {
+                    if (i + 1 >= args.size() || !List.of("runtime", "workloads").contains(args.get(i + 1))) {
+                        throw new CliUsageException("--only needs 'runtime' or 'workloads'");
+                    }
+                    only = args.get(++i);
+                }
+                default -> throw new CliUsageException("unknown option " + args.get(i)
+                        + " (known: --out DIR, --only runtime|workloads)");
             }
         }
         if (!GpuOS.gpuAvailable()) {
@@ -42,7 +50,12 @@ final class BenchCommand implements CliCommand {
                     + "); the benchmarks measure the GPU runtime and need one");
             return 1;
         }
-        new RuntimeBenchmark(out).run(outDir);
+        if (!only.equals("workloads")) {
+            new RuntimeBenchmark(out).run(outDir);
+        }
+        if (!only.equals("runtime")) {
+            new dev.gpuos.bench.workloads.WorkloadBenchmark(out).run(outDir);
+        }
         return 0;
     }
 }

@@ -1,0 +1,181 @@
+package dev.gpuos.bench.workloads;
+
+import dev.gpuos.runtime.SlotResolver;
+import dev.gpuos.runtime.TaskBatch;
+import dev.gpuos.runtime.TaskQueue;
+import dev.gpuos.runtime.layout.DTypeCode;
+import dev.gpuos.runtime.sim.SimBuffer;
+import dev.gpuos.runtime.sim.SimOp;
+import dev.gpuos.runtime.sim.SimulatedDevice;
+import dev.gpuos.runtime.sim.SimulatedWorker;
+import dev.gpuos.tensor.Backend;
+import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.Storage;
+import dev.gpuos.tensor.Tensor;
+import dev.gpuos.tensor.TensorScope;
+import dev.gpuos.tensor.op.OpNode;
+import dev.gpuos.tensor.record.Recording;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.Blackhole;
+
+/**
+ * Host cost of one op, in ns, without a GPU (goal: at most 100 ns). Three real paths, each per op:
+ * <ul>
+ *   <li>{@code tensorRecord}: {@code a.add(b)} through the tensor API front end (shape and dtype checks,
+ *       output allocation call, op node, scope ownership) into a {@link Recording} that hands a submission to a
+ *       sink every 1024 nodes, as the GPU backend's does. The backend hands out storage that owns no memory and
+ *       the sink drops submissions, so this is the recording layer alone: not the GPU backend's batch planner
+ *       (fusion, operator lookup, hazards), which needs a GPU (the GPU run reports the whole streamed host cost
+ *       as {@code record_ms} of each {@code gpuos} row).</li>
+ *   <li>{@code taskWrite}: one task descriptor with three dense operands written into a {@link TaskBatch}.</li>
+ *   <li>{@code taskWriteSubmitAwait}: the same plus {@link TaskQueue#submit} into the ring of a
+ *       {@link SimulatedDevice} and waiting for completion; the simulated worker (Java threads) runs a no-op
+ *       operator, so its own per-task cost is in this figure too, and its threads share the CPUs with the
+ *       benchmark thread.</li>
+ * </ul>
+ * Run: {@code java -cp 'gpuos-bench.jar:gpuos-core.jar:lib/*' org.openjdk.jmh.Main HostCostBenchmark}.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
+public class HostCostBenchmark {
+    static final int OPS = 1024;
+    static final int N = 1024;
+
+    /** A backend whose storage owns no memory and whose recording drops every submission. */
+    static final class RecordingOnlyBackend implements Backend {
+        final LongAdder dropped = new LongAdder();
+        final Recording recording = new Recording(1024, Duration.ofMillis(2), s -> dropped.add(s.nodes().size()));
+
+        @Override
+        public String name() {
+            return "recording-only";
+        }
+
+        @Override
+        public Storage allocate(DType dtype, long elementCount) {
+            long bytes = elementCount * dtype.byteSize();
+            Backend self = this;
+            return new Storage() {
+                private boolean released;
+
+                public Backend backend() { return self; }
+                public long byteSize() { return bytes; }
+                public boolean isReleased() { return released; }
+                public void release() { released = true; }
+            };
+        }
+
+        @Override
+        public void submit(OpNode node) {
+            recording.record(node);
+        }
+
+        @Override
+        public void read(Storage storage, long byteOffset, MemorySegment destination) {
+            throw new UnsupportedOperationException("the recording-only backend holds no data");
+        }
+
+        @Override
+        public void flush() {
+            recording.submit();
+        }
+
+        @Override
+        public void sync() {
+            flush();
+        }
+    }
+
+    private RecordingOnlyBackend backend;
+    private TensorScope inputs;
+    private Tensor a;
+    private Tensor b;
+
+    private SimulatedDevice device;
+    private TaskQueue queue;
+    private TaskBatch batch;
+    private SimBuffer out;
+    private SimBuffer x;
+    private SimBuffer y;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        backend = new RecordingOnlyBackend();
+        inputs = TensorScope.open(backend);
+        a = inputs.zeros(DType.F32, N);
+        b = inputs.zeros(DType.F32, N);
+
+        device = new SimulatedDevice(1 << 16, 1 << 20);
+        SimOp nop = (task, tile) -> {};
+        device.launch(List.of(nop), SimulatedWorker.Config.DEFAULT.withWorkers(1));
+        queue = new TaskQueue(device.hostRing(), device.capacity(), device.control(), device.liveness(),
+                slot -> "nop");
+        batch = new TaskBatch(OPS);
+        out = device.allocate((long) OPS * N * 4);
+        x = device.allocate((long) OPS * N * 4);
+        y = device.allocate((long) OPS * N * 4);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        inputs.close();
+        queue.close();
+        device.close();
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    public void tensorRecord(Blackhole bh) {
+        try (TensorScope scope = TensorScope.open(backend)) {
+            for (int i = 0; i < OPS; i++) {
+                bh.consume(a.add(b));
+            }
+        }
+    }
+
+    private void writeTasks() {
+        batch.clear();
+        for (int t = 0; t < OPS; t++) {
+            long off = (long) t * N * 4;
+            batch.add(0, 1, N).refContiguous(0, out, off, DTypeCode.F32, N).refContiguous(1, x, off, DTypeCode.F32, N)
+                    .refContiguous(2, y, off, DTypeCode.F32, N);
+        }
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    public TaskBatch taskWrite() {
+        writeTasks();
+        return batch;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    public long taskWriteSubmitAwait() {
+        writeTasks();
+        long end = queue.submit(batch, SlotResolver.IDENTITY, TimeUnit.SECONDS.toNanos(30));
+        queue.await(end - OPS, end, TimeUnit.SECONDS.toNanos(30));
+        return end;
+    }
+}
