@@ -85,6 +85,14 @@ final class DemoCommand implements CliCommand {
                     firstRunMillis);
             timeStreamed(gpu, "GPU");
             timeStreamed(CpuBackend.eager(), "CPU");
+            if (System.getenv("GPUOS_PROFILE") != null) {
+                try (StackSampler sampler = new StackSampler(Thread.currentThread())) {
+                    for (int i = 0; i < 5; i++) {
+                        timeStreamed(gpu, "GPU (profiled)");
+                    }
+                    sampler.print(out, 40);
+                }
+            }
         }
         return 0;
     }

@@ -153,13 +153,42 @@ final class ElementwiseKernels {
         long[] args = run.args.stream().mapToLong(Long::longValue).toArray();
         StringBuilder name = new StringBuilder("ew");
         for (ElementwiseNode n : members) name.append('_').append(n.opName());
-        return new KernelTask(name.toString(), PREFIX, render(run), tiling[1], tiling[0], refs, args,
+        return new KernelTask(name.toString(), PREFIX, rendered(run), tiling[1], tiling[0], refs, args,
                 List.<OpNode>copyOf(members));
+    }
+
+    /** Rendered sources by structure key: rendering (with its regex substitutions) happens once per structure. */
+    private static final java.util.concurrent.ConcurrentHashMap<String, String> RENDERED =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    private static String rendered(Run run) {
+        return RENDERED.computeIfAbsent(structureKey(run), k -> render(run));
+    }
+
+    /**
+     * Everything {@link #render} reads, compactly: the dtype of each operand, and per member its op, compute,
+     * operand and output dtypes, where each operand comes from, and its parameter slots. Equal keys render
+     * equal sources; building the key costs a fraction of rendering.
+     */
+    private static String structureKey(Run run) {
+        StringBuilder k = new StringBuilder(32 + 16 * run.members.size());
+        for (Tensor t : run.inputs) k.append((char) ('A' + t.dtype().ordinal()));
+        k.append('|');
+        for (int m = 0; m < run.members.size(); m++) {
+            ElementwiseNode node = run.members.get(m);
+            k.append(node.op().ordinal()).append(':').append((char) ('A' + node.computeType().ordinal()))
+                    .append((char) ('A' + node.operandType().ordinal()))
+                    .append((char) ('A' + node.output().dtype().ordinal()));
+            for (Source src : run.sources.get(m)) k.append(src.kind()).append(src.index());
+            for (int slot : run.paramSlots.get(m)) k.append('p').append(slot);
+            k.append(';');
+        }
+        return k.toString();
     }
 
     /** The structure of a run of members: its operator source less {@link #PREFIX}; the same for every shape. */
     static String structure(List<ElementwiseNode> members) {
-        return render(new Run(members));
+        return rendered(new Run(members));
     }
 
     /** The whole operator source of a run of members. */
