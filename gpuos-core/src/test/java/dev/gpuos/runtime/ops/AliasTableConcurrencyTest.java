@@ -121,7 +121,20 @@ class AliasTableConcurrencyTest {
                 int replaced = 0;
                 while (replaced < REPLACES && !done.get()) {
                     String name = NAMES[random.nextInt(NAMES.length)];
-                    SlotPlan plan = table.begin(name, name + " source " + replaced);
+                    SlotPlan plan = null;
+                    // All slots may be held by superseded versions whose tasks are still in flight (a submitter
+                    // preempted mid-task): as the runtime would, let tasks complete, reload, and try again.
+                    for (int attempt = 0; plan == null; attempt++) {
+                        try {
+                            plan = table.begin(name, name + " source " + replaced);
+                        } catch (IllegalStateException exhausted) {
+                            if (attempt >= 200 || done.get()) {
+                                throw exhausted;
+                            }
+                            load(table, loaded, watermark(nextSeq, inFlight));
+                            awaitProgress(progress, done, 50);
+                        }
+                    }
                     slotOfVersion.get(name).put(plan.version(), plan.slot());
                     awaitProgress(progress, done, 50);
                     if (random.nextInt(8) == 0) {
