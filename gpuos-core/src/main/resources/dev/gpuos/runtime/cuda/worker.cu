@@ -459,8 +459,9 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             // The barrier puts the block's operator stores before this thread's release in causality order,
             // so the release (cumulative) publishes them with the task's completion.
             if (ntiles == 1) {
-                st_release_gpu(&done[seq & mask], seq + 1);
+                // Stamped before the release: once done is visible the host may read the trace.
                 if (traced) st_relaxed_sys(&((gpuos_host_control*)p.control)->traceEnd, global_ns());
+                st_release_gpu(&done[seq & mask], seq + 1);
             } else {
                 __threadfence();
                 if (atomicAdd(&tileDone[seq & mask], 1u) + 1 == ntiles) {
