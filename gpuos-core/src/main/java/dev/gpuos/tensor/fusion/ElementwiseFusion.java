@@ -19,11 +19,17 @@ public final class ElementwiseFusion {
     private ElementwiseFusion() {}
 
     /** Each element of the result is either a FusionGroup or an OpNode that runs alone, in execution order. */
+    /**
+     * Longest group. A task carries 4 operands and every member's output is stored, so a task holds at most a
+     * few members anyway; the bound keeps {@code fits} (which looks at every member) linear in the submission.
+     */
+    static final int MAX_GROUP = 16;
+
     public static List<Object> plan(List<OpNode> nodes) {
         List<Object> out = new ArrayList<>();
         List<ElementwiseNode> run = new ArrayList<>();
         for (OpNode node : nodes) {
-            if (node instanceof ElementwiseNode e && (run.isEmpty() || fits(run, e))) {
+            if (node instanceof ElementwiseNode e && (run.isEmpty() || (run.size() < MAX_GROUP && fits(run, e)))) {
                 run.add(e);
                 continue;
             }
