@@ -15,6 +15,8 @@ import java.lang.foreign.ValueLayout;
  * the latter are turned into seqs when the batch is written into the ring.
  */
 public final class TaskBatch {
+    // Unaligned layouts on purpose: every offset here is naturally aligned by construction (Layouts), and the
+    // aligned layouts' per-access alignment check was the single hottest frame of the tensor API's submit path.
     static final long TASK_BYTES = Layouts.TASK.size();
     static final long OP = Layouts.TASK.offset("op");
     static final long NTILES = Layouts.TASK.offset("ntiles");
@@ -97,11 +99,11 @@ public final class TaskBatch {
         // Only the header is cleared: operand records are written whole by ref()/refContiguous(), and only the
         // first nrefs of them travel (see usedBytes).
         for (long off = 0; off < REFS; off += 8) {
-            staging.set(ValueLayout.JAVA_LONG, base + off, 0L);
+            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, base + off, 0L);
         }
         logicalOps[count] = logicalOp;
-        staging.set(ValueLayout.JAVA_INT, base + NTILES, ntiles);
-        staging.set(ValueLayout.JAVA_INT, base + TILE_SIZE, tileSize);
+        staging.set(ValueLayout.JAVA_INT_UNALIGNED, base + NTILES, ntiles);
+        staging.set(ValueLayout.JAVA_INT_UNALIGNED, base + TILE_SIZE, tileSize);
         writer.at(base, count);
         count++;
         tiles += ntiles;
@@ -160,21 +162,21 @@ public final class TaskBatch {
                 throw new IllegalArgumentException("operator flags must fit in 15 bits (bit 15 is the runtime's): 0x"
                         + Integer.toHexString(flags));
             }
-            short old = staging.get(ValueLayout.JAVA_SHORT, base + FLAGS);
-            staging.set(ValueLayout.JAVA_SHORT, base + FLAGS, (short) ((old & Layouts.TASK_FLAG_TRACE) | flags));
+            short old = staging.get(ValueLayout.JAVA_SHORT_UNALIGNED, base + FLAGS);
+            staging.set(ValueLayout.JAVA_SHORT_UNALIGNED, base + FLAGS, (short) ((old & Layouts.TASK_FLAG_TRACE) | flags));
             return this;
         }
 
         /** Marks this task to be timestamped on the device (with {@link HostControl#traceSeq}). */
         public TaskWriter traced() {
-            short old = staging.get(ValueLayout.JAVA_SHORT, base + FLAGS);
-            staging.set(ValueLayout.JAVA_SHORT, base + FLAGS, (short) (old | Layouts.TASK_FLAG_TRACE));
+            short old = staging.get(ValueLayout.JAVA_SHORT_UNALIGNED, base + FLAGS);
+            staging.set(ValueLayout.JAVA_SHORT_UNALIGNED, base + FLAGS, (short) (old | Layouts.TASK_FLAG_TRACE));
             return this;
         }
 
         public TaskWriter arg(int i, long bits) {
             checkIndex(i, Layouts.MAX_ARGS, "arg");
-            staging.set(ValueLayout.JAVA_LONG, base + ARGS + 8L * i, bits);
+            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, base + ARGS + 8L * i, bits);
             return this;
         }
 
@@ -202,7 +204,7 @@ public final class TaskBatch {
         private TaskWriter addDep(long word) {
             int n = Byte.toUnsignedInt(staging.get(ValueLayout.JAVA_BYTE, base + NDEPS));
             for (int d = 0; d < n; d++) {
-                if (staging.get(ValueLayout.JAVA_LONG, base + DEPS + 8L * d) == word) {
+                if (staging.get(ValueLayout.JAVA_LONG_UNALIGNED, base + DEPS + 8L * d) == word) {
                     return this;
                 }
             }
@@ -210,7 +212,7 @@ public final class TaskBatch {
                 throw new IllegalStateException("task already has " + Layouts.MAX_DEPS
                         + " dependencies; join them through an earlier task");
             }
-            staging.set(ValueLayout.JAVA_LONG, base + DEPS + 8L * n, word);
+            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, base + DEPS + 8L * n, word);
             staging.set(ValueLayout.JAVA_BYTE, base + NDEPS, (byte) (n + 1));
             return this;
         }
@@ -224,13 +226,13 @@ public final class TaskBatch {
             checkBounds(buffer, byteOffset, byteOffset, byteOffset + extent, i);
             long r = refBase(i);
             staging.asSlice(r, REF_BYTES).fill((byte) 0);
-            staging.set(ValueLayout.JAVA_LONG, r + REF_DATA, buffer.address() + byteOffset);
-            staging.set(ValueLayout.JAVA_LONG, r + REF_NUMEL, numel);
+            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, r + REF_DATA, buffer.address() + byteOffset);
+            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, r + REF_NUMEL, numel);
             staging.set(ValueLayout.JAVA_BYTE, r + REF_DTYPE, (byte) dtype.code);
             staging.set(ValueLayout.JAVA_BYTE, r + REF_NDIM, (byte) 1);
-            staging.set(ValueLayout.JAVA_SHORT, r + REF_FLAGS, (short) Layouts.REF_CONTIGUOUS);
-            staging.set(ValueLayout.JAVA_INT, r + REF_SIZES, (int) numel);
-            staging.set(ValueLayout.JAVA_LONG, r + REF_STRIDES, 1L);
+            staging.set(ValueLayout.JAVA_SHORT_UNALIGNED, r + REF_FLAGS, (short) Layouts.REF_CONTIGUOUS);
+            staging.set(ValueLayout.JAVA_INT_UNALIGNED, r + REF_SIZES, (int) numel);
+            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, r + REF_STRIDES, 1L);
             bumpRefs(i);
             return this;
         }
@@ -278,24 +280,24 @@ public final class TaskBatch {
                 checkBounds(buffer, byteOffset, byteOffset, byteOffset, i);
             }
             long r = refBase(i);
-            staging.set(ValueLayout.JAVA_LONG, r + REF_DATA, buffer.address() + byteOffset);
-            staging.set(ValueLayout.JAVA_LONG, r + REF_NUMEL, numel);
+            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, r + REF_DATA, buffer.address() + byteOffset);
+            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, r + REF_NUMEL, numel);
             staging.set(ValueLayout.JAVA_BYTE, r + REF_DTYPE, (byte) dtype.code);
             staging.set(ValueLayout.JAVA_BYTE, r + REF_NDIM, (byte) ndim);
-            staging.set(ValueLayout.JAVA_SHORT, r + REF_FLAGS, (short) (contiguous ? Layouts.REF_CONTIGUOUS : 0));
+            staging.set(ValueLayout.JAVA_SHORT_UNALIGNED, r + REF_FLAGS, (short) (contiguous ? Layouts.REF_CONTIGUOUS : 0));
             for (int d = 0; d < Layouts.MAX_DIMS; d++) {
-                staging.set(ValueLayout.JAVA_INT, r + REF_SIZES + 4L * d, d < ndim ? (int) sizes[d] : 0);
-                staging.set(ValueLayout.JAVA_LONG, r + REF_STRIDES + 8L * d, d < ndim ? strides[d] : 0L);
+                staging.set(ValueLayout.JAVA_INT_UNALIGNED, r + REF_SIZES + 4L * d, d < ndim ? (int) sizes[d] : 0);
+                staging.set(ValueLayout.JAVA_LONG_UNALIGNED, r + REF_STRIDES + 8L * d, d < ndim ? strides[d] : 0L);
             }
-            staging.set(ValueLayout.JAVA_INT, r + REF_RESERVED, 0);
-            staging.set(ValueLayout.JAVA_LONG, r + REF_AUX, 0L);
+            staging.set(ValueLayout.JAVA_INT_UNALIGNED, r + REF_RESERVED, 0);
+            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, r + REF_AUX, 0L);
             bumpRefs(i);
             return this;
         }
 
         public TaskWriter refAux(int i, long aux) {
             checkIndex(i, Layouts.MAX_REFS, "operand");
-            staging.set(ValueLayout.JAVA_LONG, refBase(i) + REF_AUX, aux);
+            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, refBase(i) + REF_AUX, aux);
             return this;
         }
 

@@ -114,16 +114,16 @@ public final class TaskQueue implements AutoCloseable {
                 long src = i * TaskBatch.TASK_BYTES;
                 long dst = (seq & mask) * TaskBatch.TASK_BYTES;
                 MemorySegment.copy(staging, src, hostRing, dst, batch.usedBytes(i));
-                int ntiles = hostRing.get(ValueLayout.JAVA_INT, dst + TaskBatch.NTILES);
-                hostRing.set(ValueLayout.JAVA_INT, dst + TaskBatch.OP, slots[i]);
-                hostRing.set(ValueLayout.JAVA_LONG, dst + TaskBatch.SEQ, seq);
-                hostRing.set(ValueLayout.JAVA_LONG, dst + TaskBatch.TILE_BASE, nextTile);
+                int ntiles = hostRing.get(ValueLayout.JAVA_INT_UNALIGNED, dst + TaskBatch.NTILES);
+                hostRing.set(ValueLayout.JAVA_INT_UNALIGNED, dst + TaskBatch.OP, slots[i]);
+                hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, dst + TaskBatch.SEQ, seq);
+                hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, dst + TaskBatch.TILE_BASE, nextTile);
                 int ndeps = Byte.toUnsignedInt(hostRing.get(ValueLayout.JAVA_BYTE, dst + TaskBatch.NDEPS));
                 for (int d = 0; d < ndeps; d++) {
                     long at = dst + TaskBatch.DEPS + 8L * d;
-                    long word = hostRing.get(ValueLayout.JAVA_LONG, at);
+                    long word = hostRing.get(ValueLayout.JAVA_LONG_UNALIGNED, at);
                     if ((word & TaskBatch.BATCH_DEP) != 0) {
-                        hostRing.set(ValueLayout.JAVA_LONG, at, first + (word & ~TaskBatch.BATCH_DEP));
+                        hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, at, first + (word & ~TaskBatch.BATCH_DEP));
                     }
                 }
                 nextTile += ntiles;
@@ -194,7 +194,7 @@ public final class TaskQueue implements AutoCloseable {
             long base = i * TaskBatch.TASK_BYTES;
             int ndeps = Byte.toUnsignedInt(staging.get(ValueLayout.JAVA_BYTE, base + TaskBatch.NDEPS));
             for (int d = 0; d < ndeps; d++) {
-                long word = staging.get(ValueLayout.JAVA_LONG, base + TaskBatch.DEPS + 8L * d);
+                long word = staging.get(ValueLayout.JAVA_LONG_UNALIGNED, base + TaskBatch.DEPS + 8L * d);
                 if ((word & TaskBatch.BATCH_DEP) == 0 && word >= first) {
                     throw new IllegalArgumentException("task " + i + " depends on seq " + word
                             + ", which was not submitted before this batch (next seq is " + first + ")");
