@@ -2,6 +2,7 @@ package dev.gpuos.bench;
 
 import dev.gpuos.GpuOS;
 import dev.gpuos.GpuOSOptions;
+import dev.gpuos.bench.workloads.ResultFiles;
 import dev.gpuos.cuda.Driver;
 import dev.gpuos.runtime.OperatorRef;
 import dev.gpuos.runtime.TaskBatch;
@@ -71,7 +72,7 @@ public final class RuntimeBenchmark {
         out.printf("JIT cold: start %.1f ms, register %.1f ms | warm: start %.1f ms, register %.1f ms%n",
                 results.get("jit_cold_start_ms"), results.get("jit_cold_register_ms"),
                 results.get("jit_warm_start_ms"), results.get("jit_warm_register_ms"));
-        Files.writeString(outDir.resolve("runtime.json"), Json.write(results));
+        ResultFiles.writeAtomically(outDir.resolve("runtime.json"), ResultFiles.json(results));
         return results;
     }
 
