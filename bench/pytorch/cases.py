@@ -142,8 +142,17 @@ def small_cases():
 
 # ---- accuracy (as Accuracy.java) -------------------------------------------------------------------------------
 
-def max_rel_error_numpy(actual, reference):
-    """Rows of `actual` vs rows of `reference` (2-D): max of |x - r| / max(|r|, 1e-3 * max|row of r|, 1e-30).
+def floor_fraction(tolerance):
+    """As Accuracy.Tolerance: elementwise rows are judged per element (tiny elements against 1e-3 of their
+    row's largest magnitude); accumulating rows (reductions, matmul, softmax) normwise, against the row's
+    largest magnitude, because a sum rounds relative to its terms and an element that cancels to near zero
+    keeps an absolute error a per-element bound would call huge."""
+    return 1e-3 if tolerance <= ELEMENTWISE else 1.0
+
+
+def max_rel_error_numpy(actual, reference, tolerance):
+    """Rows of `actual` vs rows of `reference` (2-D): max of |x - r| / max(|r|, f * max|row of r|, 1e-30), f from
+    floor_fraction(tolerance).
 
     NaN or infinity where the reference is finite, and a shape mismatch, are infinite error."""
     import numpy as np
@@ -156,7 +165,7 @@ def max_rel_error_numpy(actual, reference):
     a = a.reshape(a.shape[0], -1)
     r = r.reshape(r.shape[0], -1)
     scale = np.abs(r).max(axis=1, keepdims=True)
-    floor = np.maximum(1e-3 * scale, 1e-30)
+    floor = np.maximum(floor_fraction(tolerance) * scale, 1e-30)
     with np.errstate(invalid="ignore", over="ignore"):
         err = np.abs(a - r) / np.maximum(np.abs(r), floor)
     bad = ~np.isfinite(a) & ~((a == r) | (np.isnan(a) & np.isnan(r)))

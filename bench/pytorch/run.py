@@ -130,7 +130,7 @@ class Bench:
             graph = Graph(fn, inputs)
             _, rows = timed(graph.replay)
             first_ms = (time.perf_counter() - t0) * 1e3  # warm-up run, capture and first replay
-            err = max_rel_error(stack_rows(rows), reference)
+            err = max_rel_error(stack_rows(rows), reference, case.tolerance)
             times, note = self.measure(graph.replay, self.args.repeats)
             self.add(cases.row(case, "torch_cuda_graph", times, first_ms, cases.status(err, case.tolerance), err,
                                note, {"capture_ms": graph.capture_ms}))
@@ -160,7 +160,7 @@ class Bench:
                      "tolerance": case.tolerance, "against": "torch_eager"}
             try:
                 rows = cases.read_probe(path, case, probe.shape[1])
-                err = cases.max_rel_error_numpy(rows, probe)
+                err = cases.max_rel_error_numpy(rows, probe, case.tolerance)
                 entry["max_rel_err"] = err
                 entry["status"] = "INPUT-MISMATCH" if input_note else cases.status(err, case.tolerance)
                 entry["note"] = input_note
@@ -203,7 +203,7 @@ class Bench:
         finally:
             signal.signal(signal.SIGALRM, previous)
         try:
-            err = max_rel_error(stack_rows(rows), reference)
+            err = max_rel_error(stack_rows(rows), reference, case.tolerance)
             del rows
             times, note = self.measure(lambda: fn(inputs), self.args.compile_repeats)
             self.add(cases.row(case, "torch_compile", times, first_ms, cases.status(err, case.tolerance), err, note,

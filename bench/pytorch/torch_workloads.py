@@ -93,8 +93,9 @@ def stack_rows(rows):
     return torch.stack([r.reshape(-1) for r in rows])
 
 
-def max_rel_error(actual, reference):
+def max_rel_error(actual, reference, tolerance):
     """cases.max_rel_error_numpy on the GPU, for outputs too large to copy to the host (W1: 655 MB)."""
+    fraction = cases.floor_fraction(tolerance)
     if actual.shape != reference.shape:
         return math.inf
     worst = 0.0
@@ -102,7 +103,7 @@ def max_rel_error(actual, reference):
         a = actual[start:start + 2048].double()
         r = reference[start:start + 2048].double()
         scale = r.abs().amax(dim=1, keepdim=True)
-        floor = torch.clamp(1e-3 * scale, min=1e-30)
+        floor = torch.clamp(fraction * scale, min=1e-30)
         err = (a - r).abs() / torch.maximum(r.abs(), floor)
         bad = ~torch.isfinite(a) & ~((a == r) | (torch.isnan(a) & torch.isnan(r)))
         err = torch.where(bad, torch.full_like(err, math.inf), torch.nan_to_num(err, nan=0.0))

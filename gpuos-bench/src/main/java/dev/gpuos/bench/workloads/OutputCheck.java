@@ -19,7 +19,7 @@ final class OutputCheck {
 
     static Accuracy run(WorkloadCase c, Map<String, float[]> inputs, IntFunction<float[]> rowOf, Path probeDir,
                         String config) {
-        Accuracy accuracy = new Accuracy();
+        Accuracy accuracy = new Accuracy(c.tolerance());
         int[] probes = c.probeRows();
         List<float[]> probeRows = new ArrayList<>(probes.length);
         int nextProbe = 0;
@@ -47,11 +47,11 @@ final class OutputCheck {
     }
 
     static String status(Accuracy a, WorkloadCase c) {
-        return a.within(c.tolerance()) ? ResultRow.OK : ResultRow.FAILED_CHECK;
+        return a.within() ? ResultRow.OK : ResultRow.FAILED_CHECK;
     }
 
     static String note(Accuracy a, WorkloadCase c) {
-        return a.within(c.tolerance()) ? "" : "max rel err " + a.maxError() + " > " + c.tolerance().bound + " at "
+        return a.within() ? "" : "max rel err " + a.maxError() + " > " + c.tolerance().bound + " at "
                 + a.worst();
     }
 }

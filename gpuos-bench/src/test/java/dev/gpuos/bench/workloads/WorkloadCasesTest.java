@@ -44,12 +44,12 @@ class WorkloadCasesTest {
             try (WorkloadCase.Recorded r = c.record(in)) {
                 scope.sync();
                 assertEquals(c.rows(), r.rows().size(), c + ": one output per row");
-                Accuracy a = new Accuracy();
+                Accuracy a = new Accuracy(c.tolerance());
                 for (int k = 0; k < c.rows(); k++) {
                     float[] row = r.rows().get(k).toFloatArray();
                     a.addRow(k, row, c.reference(host, k));
                 }
-                assertTrue(a.within(c.tolerance()), c + ": max rel err " + a.maxError() + " at " + a.worst());
+                assertTrue(a.within(), c + ": max rel err " + a.maxError() + " at " + a.worst());
                 assertTrue(backend.submissionCount() >= 1, c + ": the batched backend never submitted");
             }
         }
@@ -76,7 +76,7 @@ class WorkloadCasesTest {
             }
         }
         assertEquals(c.rows(), p.rows().size());
-        Accuracy acc = new Accuracy();
+        Accuracy acc = new Accuracy(c.tolerance());
         for (int k = 0; k < c.rows(); k++) {
             BinaryProgram.Operand at = p.rows().get(k);
             float[] row = java.util.Arrays.copyOfRange(buffers.get(at.buffer()), (int) at.element(),
