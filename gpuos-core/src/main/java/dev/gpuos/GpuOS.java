@@ -27,7 +27,6 @@ import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -401,15 +400,4 @@ public final class GpuOS implements AutoCloseable {
         }
     }
 
-    List<Integer> liveSlotsForTest() {
-        List<Integer> out = new ArrayList<>();
-        for (Slot s : aliases.liveSlots(runtime.queue().completed())) {
-            out.add(s.index());
-        }
-        return out;
-    }
-
-    static long millis(long nanos) {
-        return TimeUnit.NANOSECONDS.toMillis(nanos);
-    }
 }

@@ -49,7 +49,6 @@ public final class DeviceRuntime implements AutoCloseable {
     private static final long STATE_CURSOR = Layouts.QUEUE_STATE.offset("tileCursor");
     private static final long STATE_PARKING = Layouts.QUEUE_STATE.offset("parking");
     private static final long STATE_ABORT = Layouts.QUEUE_STATE.offset("abort");
-    private static final long STATE_FAULT_COUNT = Layouts.QUEUE_STATE.offset("faultCount");
 
     private final Config config;
     private final int device;
@@ -106,9 +105,6 @@ public final class DeviceRuntime implements AutoCloseable {
             this.state = alloc(Layouts.QUEUE_STATE.size());
             this.params = alloc(Layouts.PARAMS.size());
             this.scratch = hostArena.allocate(Math.max(Layouts.QUEUE_STATE.size(), Layouts.PARAMS.size()), 128);
-            for (long ptr : new long[] {ring, tileMap, tileDone, done, state, params}) {
-                Driver.memsetD8(ptr, 0, sizeOf(ptr));
-            }
             this.queue = new TaskQueue(hostRing, cap, control, this::checkAlive, names);
         } catch (RuntimeException e) {
             Driver.ctxDestroy(context);
@@ -480,22 +476,12 @@ public final class DeviceRuntime implements AutoCloseable {
         }
     }
 
-    /** Device pointer of fault count, for tests that inspect device state. */
-    long faultCountOffset() {
-        return STATE_FAULT_COUNT;
-    }
-
-    private final java.util.Map<Long, Long> sizes = new java.util.HashMap<>();
-
+    /** Device memory for the queue, zeroed (a zero done[] entry means "not complete" for every seq). */
     private long alloc(long bytes) {
         long ptr = Driver.memAlloc(bytes);
         deviceAllocations.add(ptr);
-        sizes.put(ptr, bytes);
+        Driver.memsetD8(ptr, 0, bytes);
         return ptr;
-    }
-
-    private long sizeOf(long ptr) {
-        return sizes.get(ptr);
     }
 
     private MemorySegment pin(long bytes) {

@@ -1,5 +1,7 @@
 package dev.gpuos.runtime;
 
+import static dev.gpuos.runtime.layout.TaskFields.*;
+
 import dev.gpuos.runtime.layout.DTypeCode;
 import dev.gpuos.runtime.layout.Layouts;
 import java.lang.foreign.Arena;
@@ -17,29 +19,6 @@ import java.lang.foreign.ValueLayout;
 public final class TaskBatch {
     // Unaligned layouts on purpose: every offset here is naturally aligned by construction (Layouts), and the
     // aligned layouts' per-access alignment check was the single hottest frame of the tensor API's submit path.
-    static final long TASK_BYTES = Layouts.TASK.size();
-    static final long OP = Layouts.TASK.offset("op");
-    static final long NTILES = Layouts.TASK.offset("ntiles");
-    static final long SEQ = Layouts.TASK.offset("seq");
-    static final long TILE_BASE = Layouts.TASK.offset("tileBase");
-    static final long FLAGS = Layouts.TASK.offset("flags");
-    static final long NDEPS = Layouts.TASK.offset("ndeps");
-    static final long NREFS = Layouts.TASK.offset("nrefs");
-    static final long TILE_SIZE = Layouts.TASK.offset("tileSize");
-    static final long DEPS = Layouts.TASK.offset("deps");
-    static final long ARGS = Layouts.TASK.offset("args");
-    static final long REFS = Layouts.TASK.offset("refs");
-    static final long REF_BYTES = Layouts.TENSOR_REF.size();
-    static final long REF_DATA = Layouts.TENSOR_REF.offset("data");
-    static final long REF_NUMEL = Layouts.TENSOR_REF.offset("numel");
-    static final long REF_DTYPE = Layouts.TENSOR_REF.offset("dtype");
-    static final long REF_NDIM = Layouts.TENSOR_REF.offset("ndim");
-    static final long REF_FLAGS = Layouts.TENSOR_REF.offset("flags");
-    static final long REF_RESERVED = Layouts.TENSOR_REF.offset("reserved");
-    static final long REF_SIZES = Layouts.TENSOR_REF.offset("sizes");
-    static final long REF_STRIDES = Layouts.TENSOR_REF.offset("strides");
-    static final long REF_AUX = Layouts.TENSOR_REF.offset("aux");
-
     /** Marks a dependency word as "index within this batch" until the batch is written. */
     static final long BATCH_DEP = 1L << 63;
 

@@ -1,8 +1,8 @@
 package dev.gpuos.runtime;
 
+import dev.gpuos.runtime.layout.TaskFields;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -55,7 +55,7 @@ public final class TaskQueue implements AutoCloseable {
         if (Long.bitCount(capacity) != 1) {
             throw new IllegalArgumentException("capacity must be a power of two: " + capacity);
         }
-        if (hostRing.byteSize() < capacity * TaskBatch.TASK_BYTES) {
+        if (hostRing.byteSize() < capacity * TaskFields.TASK_BYTES) {
             throw new IllegalArgumentException("host ring of " + hostRing.byteSize() + " bytes cannot hold "
                     + capacity + " descriptors");
         }
@@ -111,16 +111,16 @@ public final class TaskQueue implements AutoCloseable {
                     control.publishSubmitted(seq);
                     completedSeen = awaitRoom(seq, deadline, first, n);
                 }
-                long src = i * TaskBatch.TASK_BYTES;
-                long dst = (seq & mask) * TaskBatch.TASK_BYTES;
+                long src = i * TaskFields.TASK_BYTES;
+                long dst = (seq & mask) * TaskFields.TASK_BYTES;
                 MemorySegment.copy(staging, src, hostRing, dst, batch.usedBytes(i));
-                int ntiles = hostRing.get(ValueLayout.JAVA_INT_UNALIGNED, dst + TaskBatch.NTILES);
-                hostRing.set(ValueLayout.JAVA_INT_UNALIGNED, dst + TaskBatch.OP, slots[i]);
-                hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, dst + TaskBatch.SEQ, seq);
-                hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, dst + TaskBatch.TILE_BASE, nextTile);
-                int ndeps = Byte.toUnsignedInt(hostRing.get(ValueLayout.JAVA_BYTE, dst + TaskBatch.NDEPS));
+                int ntiles = hostRing.get(ValueLayout.JAVA_INT_UNALIGNED, dst + TaskFields.NTILES);
+                hostRing.set(ValueLayout.JAVA_INT_UNALIGNED, dst + TaskFields.OP, slots[i]);
+                hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, dst + TaskFields.SEQ, seq);
+                hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, dst + TaskFields.TILE_BASE, nextTile);
+                int ndeps = Byte.toUnsignedInt(hostRing.get(ValueLayout.JAVA_BYTE, dst + TaskFields.NDEPS));
                 for (int d = 0; d < ndeps; d++) {
-                    long at = dst + TaskBatch.DEPS + 8L * d;
+                    long at = dst + TaskFields.DEPS + 8L * d;
                     long word = hostRing.get(ValueLayout.JAVA_LONG_UNALIGNED, at);
                     if ((word & TaskBatch.BATCH_DEP) != 0) {
                         hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, at, first + (word & ~TaskBatch.BATCH_DEP));
@@ -191,10 +191,10 @@ public final class TaskQueue implements AutoCloseable {
         MemorySegment staging = batch.staging();
         for (int i = 0; i < n; i++) {
             slots[i] = resolver.slotFor(batch.logicalOp(i));
-            long base = i * TaskBatch.TASK_BYTES;
-            int ndeps = Byte.toUnsignedInt(staging.get(ValueLayout.JAVA_BYTE, base + TaskBatch.NDEPS));
+            long base = i * TaskFields.TASK_BYTES;
+            int ndeps = Byte.toUnsignedInt(staging.get(ValueLayout.JAVA_BYTE, base + TaskFields.NDEPS));
             for (int d = 0; d < ndeps; d++) {
-                long word = staging.get(ValueLayout.JAVA_LONG_UNALIGNED, base + TaskBatch.DEPS + 8L * d);
+                long word = staging.get(ValueLayout.JAVA_LONG_UNALIGNED, base + TaskFields.DEPS + 8L * d);
                 if ((word & TaskBatch.BATCH_DEP) == 0 && word >= first) {
                     throw new IllegalArgumentException("task " + i + " depends on seq " + word
                             + ", which was not submitted before this batch (next seq is " + first + ")");

@@ -1,5 +1,7 @@
 package dev.gpuos.runtime.sim;
 
+import static dev.gpuos.runtime.layout.TaskFields.*;
+
 import dev.gpuos.runtime.layout.DTypeCode;
 import dev.gpuos.runtime.layout.Layouts;
 import java.lang.foreign.MemorySegment;
@@ -11,27 +13,7 @@ import java.lang.foreign.ValueLayout;
  * The helpers mirror those of {@code gpuos_device.cuh} ({@code tile_range}, {@code offset_of}, {@code arg_f64}).
  */
 public final class SimTask {
-    static final long BYTES = Layouts.TASK.size();
-    static final long OP = Layouts.TASK.offset("op");
-    static final long NTILES = Layouts.TASK.offset("ntiles");
-    static final long SEQ = Layouts.TASK.offset("seq");
-    static final long TILE_BASE = Layouts.TASK.offset("tileBase");
-    static final long FLAGS = Layouts.TASK.offset("flags");
-    static final long NDEPS = Layouts.TASK.offset("ndeps");
-    static final long NREFS = Layouts.TASK.offset("nrefs");
-    static final long TILE_SIZE = Layouts.TASK.offset("tileSize");
-    static final long DEPS = Layouts.TASK.offset("deps");
-    static final long ARGS = Layouts.TASK.offset("args");
-    static final long REFS = Layouts.TASK.offset("refs");
-    private static final long REF_BYTES = Layouts.TENSOR_REF.size();
-    private static final long REF_DATA = Layouts.TENSOR_REF.offset("data");
-    private static final long REF_NUMEL = Layouts.TENSOR_REF.offset("numel");
-    private static final long REF_DTYPE = Layouts.TENSOR_REF.offset("dtype");
-    private static final long REF_NDIM = Layouts.TENSOR_REF.offset("ndim");
-    private static final long REF_FLAGS = Layouts.TENSOR_REF.offset("flags");
-    private static final long REF_SIZES = Layouts.TENSOR_REF.offset("sizes");
-    private static final long REF_STRIDES = Layouts.TENSOR_REF.offset("strides");
-    private static final long REF_AUX = Layouts.TENSOR_REF.offset("aux");
+    static final long BYTES = TASK_BYTES;
 
     private final SimulatedDevice device;
     private final MemorySegment ring;
