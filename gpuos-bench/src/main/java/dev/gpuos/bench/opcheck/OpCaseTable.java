@@ -11,8 +11,10 @@ import dev.gpuos.tensor.op.ElementwiseOp;
 import dev.gpuos.tensor.op.ReduceOp;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Function;
+import java.util.stream.Collectors;
 
 import static dev.gpuos.bench.opcheck.Cases.in;
 import static dev.gpuos.bench.opcheck.Cases.index;
@@ -355,7 +357,7 @@ public final class OpCaseTable {
     }
 
     private static OpCase axesCase(OpFamilyRef f, DType d, ReduceOp op, String torch, Input a, int[] axes, boolean keepdim) {
-        return Cases.of(f, d, "dims" + tuple(axes).replaceAll("[^0-9,-]", "") + (keepdim ? "-keepdim" : "")
+        return Cases.of(f, d, "dims" + Arrays.stream(axes).mapToObj(Integer::toString).collect(Collectors.joining(",")) + (keepdim ? "-keepdim" : "")
                         + (a.view() == View.CONTIGUOUS ? "" : "-" + a.view()),
                 torch + "(a, dim=" + tuple(axes) + ", keepdim=" + Cases.py(keepdim) + ")", NORMWISE, inputs(a),
                 x -> reduceAxes(op, x.getFirst(), axes, keepdim), "axes", axes, "keepdim", keepdim);

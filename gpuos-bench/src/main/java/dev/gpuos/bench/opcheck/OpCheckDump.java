@@ -212,14 +212,18 @@ public final class OpCheckDump {
         };
     }
 
-    /** The elements of {@code t} in row-major order, in its dtype's little-endian encoding (a sync point). */
+    /**
+     * The elements of {@code t} in row-major order, in its dtype's encoding in native order (little-endian on the
+     * x86-64 and AArch64 hosts GPUOS runs on); a sync point.
+     */
     static byte[] elementBytes(Tensor t) {
         DType d = t.dtype();
         int n = Math.toIntExact(t.numel());
         MemorySegment bytes = MemorySegment.ofArray(new byte[n * d.byteSize()]);
         if (d.isFloating()) {
             double[] v = t.toDoubleArray();
-            for (int i = 0; i < n; i++) HostElements.setDouble(bytes, d, i, v[i]);
+            // One NaN for all: its sign and payload depend on the order the op met its NaN operands; not compared.
+            for (int i = 0; i < n; i++) HostElements.setDouble(bytes, d, i, Double.isNaN(v[i]) ? Double.NaN : v[i]);
         } else {
             long[] v = t.toLongArray();
             for (int i = 0; i < n; i++) HostElements.setLong(bytes, d, i, v[i]);
