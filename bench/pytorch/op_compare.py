@@ -13,7 +13,8 @@ them, and the result is compared with GPUOS's output:
   * integer and bool results must be equal;
   * floating results: the error must be within the tolerance of the case's check and dtype (TOLERANCE):
       elementwise  max over elements of |x - r| / max(|r|, floor)
-      normwise     max over rows (the last dimension) of max|x - r| / max(max|r|, floor)
+      normwise     max over rows of max|x - r| / max(max|r|, floor), a row being the last dimension of size > 1
+                   of the result (a keepdim reduction's trailing 1s do not make rows of one element)
     where x is GPUOS, r is PyTorch, infinities must match exactly (they are skipped in the max), and floor is
     the dtype's machine epsilon: a result that cancelled to below eps (inputs are O(1)) has no relative digits
     left, so it is judged absolutely, at tolerance x eps.
@@ -82,6 +83,10 @@ KNOWN_DIFFERENCES = {
         "PyTorch computes x/2 * (1 + tanh(y)), which cancels for x < -3; GPUOS computes the same function as "
         "x / (1 + exp(-2y)). Reference: that form, evaluated by PyTorch in float64.",
         torch="a / (1 + torch.exp(-1.5957691216057308 * (a + 0.044715 * a * a * a)))"),
+    "sub(*)/BOOL/*": Known(
+        "differs",
+        "PyTorch rejects subtraction with any bool operand; GPUOS rejects only bool - bool (its dtype rule looks at "
+        "the promoted dtype), so bool - 2.5 computes 1.0 - 2.5 = -1.5 as float32 and bool - 3 as int64."),
     "floorDivide(long)/I32/by-zero": Known(
         "differs",
         "integer division by zero: PyTorch raises ZeroDivisionError on the CPU and returns an unspecified value "
@@ -209,6 +214,12 @@ def normwise_error(x, r, row, floor):
     return worst
 
 
+def row_length(shape):
+    """The length of a normwise row: the last dimension of size > 1 (1 for a single element)."""
+    longer = [s for s in shape if s > 1]
+    return longer[-1] if longer else 1
+
+
 def exact_mismatches(x, r):
     return sum(1 for a, b in zip(x, r) if a != b)
 
@@ -225,7 +236,7 @@ def compare(x, r, dtype, check, shape):
     if check == "elementwise":
         err = elementwise_error(x, r, FLOOR[dtype])
     else:
-        err = normwise_error(x, r, shape[-1] if shape else 1, FLOOR[dtype])
+        err = normwise_error(x, r, row_length(shape), FLOOR[dtype])
     note = "%d NaN positions differ" % nans if nans else ""
     return err, tol, nans == 0 and err <= tol, note
 
@@ -331,9 +342,12 @@ def report(directory, manifest, rows, device):
     failed = counts.get("FAIL", 0)
     summary = {"gpuos_backend": manifest.get("backend"), "gpuos_device": manifest.get("device"),
                "torch_device": device, "cases": len(rows), "counts": counts, "failed": failed}
+    # JSON has no infinity: an infinite error is written as the string "inf".
+    json_rows = [dict(r, max_rel_err=fmt_err(r["max_rel_err"]) if r["max_rel_err"] == math.inf else r["max_rel_err"])
+                 for r in rows]
     with open(os.path.join(directory, "op_compare.json"), "w") as f:
         json.dump({"summary": summary, "tolerance": {"%s/%s" % k: v for k, v in TOLERANCE.items()},
-                   "floor": FLOOR, "rows": rows}, f, indent=1, allow_nan=False, default=str)
+                   "floor": FLOOR, "rows": json_rows}, f, indent=1, allow_nan=False, default=str)
     md = ["# GPUOS vs PyTorch, op by op", "",
           "GPUOS backend `%s` (%s), PyTorch on `%s`: %d cases, %s." % (
               manifest.get("backend"), manifest.get("device"), device, len(rows),
@@ -371,6 +385,11 @@ def main(argv):
     # Full float32 matmul on both sides: no TF32.
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
+    for flag in ("allow_fp16_reduced_precision_reduction", "allow_bf16_reduced_precision_reduction"):
+        try:  # accumulate 16-bit products in float32, as GPUOS does (older torch lacks the bf16 flag)
+            setattr(torch.backends.cuda.matmul, flag, False)
+        except (AttributeError, AssertionError):
+            pass
     rows = [run_case(torch, directory, c, device) for c in manifest["cases"]]
     # The log gets the rows that need a look; op_compare.md has them all.
     for line in table([r for r in rows if r["status"] not in ("pass", "both-reject")]):
@@ -408,6 +427,7 @@ def self_test():
     expect("normwise rows", normwise_error([1.0, 100.001, 0.5, 0.0], [1.0, 100.0, 0.5, 0.0], 2, 1e-7) < 1.1e-5, True)
     expect("normwise cancel", normwise_error([1.0, 1e-6], [1.0, 0.0], 2, 1e-7), 1e-6)
     expect("normwise inf", normwise_error([-inf, 1.0], [-inf, 1.0], 2, 1e-7), 0.0)
+    expect("row length", [row_length([4, 5, 1]), row_length([1, 5, 1]), row_length([]), row_length([3])], [5, 5, 1, 3])
     # compare(): tolerance by check and dtype, exact integers, NaN positions.
     expect("f32 pass", compare([1.000001], [1.0], "float32", "elementwise", [1])[2], True)
     expect("f32 fail", compare([1.0001], [1.0], "float32", "elementwise", [1])[2], False)
@@ -417,6 +437,7 @@ def self_test():
     expect("int exact", compare([3, 4], [3, 5], "int32", "elementwise", [2])[:3], (1.0, 0.0, False))
     expect("known lookup", known_difference("gelu()/F16/special").kind, "reference")
     expect("known none", known_difference("add(Tensor)/F32/broadcast"), None)
+    expect("known sub", known_difference("sub(double)/BOOL/scalar").kind, "differs")
     # A tiny dump on disk: validate() reads what a Java dump writes.
     with tempfile.TemporaryDirectory() as d:
         with open(os.path.join(d, "c0000_a.bin"), "wb") as f:
