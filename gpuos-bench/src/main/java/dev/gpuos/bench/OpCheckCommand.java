@@ -14,9 +14,10 @@ import java.util.List;
 import java.util.function.Predicate;
 
 /**
- * {@code gpuos opcheck --out DIR [--backend gpu|cpu] [--only TEXT]}: runs every op of the tensor API on seeded
- * inputs (special values, every dtype, strided and zero-stride views) and dumps inputs and outputs for
- * {@code bench/pytorch/op_compare.py}, which compares them with PyTorch.
+ * {@code gpuos opcheck --out DIR [--backend gpu|cpu] [--only TEXT] [--chunk N]}: runs every op of the tensor API on
+ * seeded inputs (special values, every dtype, strided and zero-stride views) and dumps inputs and outputs for
+ * {@code bench/pytorch/op_compare.py}, which compares them with PyTorch. {@code --only} keeps the cases whose id
+ * contains TEXT; {@code --chunk} is how many cases are recorded before each read-back (default 200).
  */
 final class OpCheckCommand implements CliCommand {
     private final PrintStream out;
@@ -32,7 +33,7 @@ final class OpCheckCommand implements CliCommand {
 
     @Override
     public String summary() {
-        return "dump every tensor op on seeded inputs for bench/pytorch/op_compare.py; --out DIR [--backend gpu|cpu] [--only TEXT]";
+        return "dump every tensor op on seeded inputs for bench/pytorch/op_compare.py; --out DIR [--backend gpu|cpu] [--only TEXT] [--chunk N]";
     }
 
     @Override
@@ -40,11 +41,12 @@ final class OpCheckCommand implements CliCommand {
         Path dir = null;
         String backend = null;
         Predicate<String> filter = id -> true;
+        int chunk = OpCheckDump.DEFAULT_CHUNK;
         for (int i = 0; i < args.size(); i++) {
             String option = args.get(i);
-            if (i + 1 >= args.size() || !List.of("--out", "--backend", "--only").contains(option)) {
+            if (i + 1 >= args.size() || !List.of("--out", "--backend", "--only", "--chunk").contains(option)) {
                 throw new CliUsageException("unknown option or missing value: " + option
-                        + " (known: --out DIR, --backend gpu|cpu, --only TEXT)");
+                        + " (known: --out DIR, --backend gpu|cpu, --only TEXT, --chunk N)");
             }
             String value = args.get(++i);
             switch (option) {
@@ -54,6 +56,14 @@ final class OpCheckCommand implements CliCommand {
                         throw new CliUsageException("--backend needs 'gpu' or 'cpu', got " + value);
                     }
                     backend = value;
+                }
+                case "--chunk" -> {
+                    try {
+                        chunk = Integer.parseInt(value);
+                    } catch (NumberFormatException e) {
+                        chunk = 0;
+                    }
+                    if (chunk < 1) throw new CliUsageException("--chunk needs a positive number of cases, got " + value);
                 }
                 default -> filter = id -> id.contains(value);
             }
@@ -66,12 +76,16 @@ final class OpCheckCommand implements CliCommand {
             out.println("opcheck: no GPU here (" + Driver.unavailableReason() + "); use --backend cpu");
             return 1;
         }
-        OpCheckDump dump = new OpCheckDump(out);
+        OpCheckDump dump = new OpCheckDump(out, chunk);
         OpCheckDump.Summary summary;
         if (gpu && !"cpu".equals(backend)) {
             try (GpuOS os = GpuOS.start(GpuOSOptions.defaults())) {
                 // Record whole chunks before submitting: the new kernels of a chunk compile in one generation swap.
-                summary = dump.run(new GpuBackend(os, 1 << 16, Duration.ofMinutes(1)), os.deviceName(), dir, filter);
+                GpuBackend gpuBackend = new GpuBackend(os, 1 << 16, Duration.ofMinutes(1));
+                summary = dump.run(gpuBackend, os.deviceName(), dir, filter);
+                GpuBackend.Stats stats = gpuBackend.stats();
+                out.printf("opcheck: GPU backend: %d submissions, %d tasks, %d operators compiled%n",
+                        stats.submissions(), stats.tasks(), stats.operatorsCompiled());
             }
         } else {
             if (backend == null) {

@@ -33,6 +33,7 @@ class OpCheckCommandTest {
         assertThrows(CliUsageException.class, () -> command.run(List.of("--out")));
         assertThrows(CliUsageException.class, () -> command.run(List.of("--out", "x", "--backend", "tpu")));
         assertThrows(CliUsageException.class, () -> command.run(List.of("--frobnicate", "1")));
+        assertThrows(CliUsageException.class, () -> command.run(List.of("--out", "x", "--chunk", "0")));
     }
 
     @Test

@@ -5,7 +5,6 @@ import dev.gpuos.bench.opcheck.OpCase.Input;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Tensor;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -81,12 +80,5 @@ final class Cases {
             case F32 -> "float32";
             case F64 -> "float64";
         };
-    }
-
-    @SafeVarargs
-    static <T> List<T> concat(List<T>... lists) {
-        List<T> out = new ArrayList<>();
-        for (List<T> l : lists) out.addAll(l);
-        return out;
     }
 }

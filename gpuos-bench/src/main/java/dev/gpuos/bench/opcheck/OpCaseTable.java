@@ -281,7 +281,8 @@ public final class OpCaseTable {
         OpFamilyRef mul = new OpFamilyRef("mul(Tensor)", "MUL");
         OpFamilyRef div = new OpFamilyRef("div(Tensor)", "DIV");
         OpFamilyRef where = new OpFamilyRef("where(Tensor,Operand,Operand)", "WHERE");
-        return new OpFamily("add(Tensor)", "ADD", List.of(F32), d -> List.of(
+        // One run (the dtype argument is unused): each case names its own api and dtypes.
+        return new OpFamily("promotion", "mixed dtypes", List.of(F32), d -> List.of(
                 Cases.of(add, I32, "promote-i32+f16", "torch.add(a, b)", ELEMENTWISE,
                         inputs(in("a", I32, MIXED, 4, 6), in("b", F16, MIXED, 6)), x -> x.get(0).add(x.get(1))),
                 Cases.of(mul, F16, "promote-f16*bf16", "torch.mul(a, b)", ELEMENTWISE,

@@ -34,16 +34,23 @@ import java.util.function.Predicate;
 public final class OpCheckDump {
     public static final String MANIFEST = "manifest.json";
     public static final String FORMAT = "gpuos-opcheck/1";
-    /** Cases recorded before one read-back; bounds the GPU's generation swaps to (cases / CHUNK). */
-    static final int CHUNK = 200;
+    /** Cases recorded before one read-back, by default; the GPU's generation swaps are about cases / chunk. */
+    public static final int DEFAULT_CHUNK = 200;
 
     /** What a dump did: cases with outputs, cases GPUOS rejected (dtype), cases that failed, and the time taken. */
     public record Summary(int computed, int rejected, int errors, long millis) {}
 
     private final PrintStream out;
+    private final int chunk;
 
     public OpCheckDump(PrintStream out) {
+        this(out, DEFAULT_CHUNK);
+    }
+
+    public OpCheckDump(PrintStream out, int chunk) {
+        if (chunk < 1) throw new IllegalArgumentException("chunk must be >= 1, got " + chunk);
         this.out = out;
+        this.chunk = chunk;
     }
 
     /** Every case of the table, in table order; {@code filter} selects by case id. */
@@ -65,8 +72,8 @@ public final class OpCheckDump {
         List<OpCase> cases = cases(filter);
         List<Map<String, Object>> entries = new ArrayList<>();
         int[] counts = new int[3];
-        for (int start = 0; start < cases.size(); start += CHUNK) {
-            runChunk(backend, dir, cases, start, Math.min(cases.size(), start + CHUNK), entries, counts);
+        for (int start = 0; start < cases.size(); start += chunk) {
+            runChunk(backend, dir, cases, start, Math.min(cases.size(), start + chunk), entries, counts);
         }
         long millis = (System.nanoTime() - t0) / 1_000_000;
         Map<String, Object> manifest = new LinkedHashMap<>();
@@ -84,6 +91,7 @@ public final class OpCheckDump {
 
     private void runChunk(Backend backend, Path dir, List<OpCase> cases, int from, int to,
                           List<Map<String, Object>> entries, int[] counts) throws IOException {
+        long t0 = System.nanoTime();
         try (TensorScope scope = TensorScope.open(backend)) {
             List<Pending> pending = new ArrayList<>();
             for (int i = from; i < to; i++) {
@@ -109,6 +117,7 @@ public final class OpCheckDump {
                     fail(entry, e, counts);
                 }
             }
+            long recorded = System.nanoTime();
             for (Pending p : pending) {
                 try {
                     String file = String.format("c%04d_out.bin", p.number());
@@ -124,6 +133,9 @@ public final class OpCheckDump {
                     fail(p.entry(), e, counts);
                 }
             }
+            // On the GPU the first read-back submits the chunk: its time includes compiling the chunk's new kernels.
+            out.printf("opcheck: cases %d-%d of %d: recorded in %d ms, ran and read back in %d ms%n", from + 1, to,
+                    cases.size(), (recorded - t0) / 1_000_000, (System.nanoTime() - recorded) / 1_000_000);
         }
     }
 

@@ -16,5 +16,4 @@ import java.util.function.Function;
  */
 public record OpFamily(String api, String kernel, List<DType> dtypes, Function<DType, List<OpCase>> cases) {
     public static final List<DType> ALL = List.of(DType.values());
-    public static final List<DType> FLOATING = List.of(DType.F16, DType.BF16, DType.F32, DType.F64);
 }
