@@ -23,7 +23,8 @@ A case GPUOS rejected (UnsupportedDTypeException) is run too: PyTorch rejecting 
 accepting it is reported as an acceptance difference (not a failure: the issue's criteria are numeric).
 Known semantic differences are in KNOWN_DIFFERENCES with their reason; none is skipped silently.
 
-Exit status: 0 when every case passes, 1 on any mismatch, 2 on bad usage or a missing torch.
+Exit status: 0 when every case passes, 1 on any mismatch or an incomplete dump (opcheck stopped early; its
+finished cases are still compared), 2 on bad usage or a missing torch.
 
     python3 bench/pytorch/op_compare.py --validate DIR   # manifest and file sizes only (no torch needed)
     python3 bench/pytorch/op_compare.py --self-test      # the error measures on synthetic data (no torch needed)
@@ -340,7 +341,8 @@ def report(directory, manifest, rows, device):
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     failed = counts.get("FAIL", 0)
-    summary = {"gpuos_backend": manifest.get("backend"), "gpuos_device": manifest.get("device"),
+    complete = manifest.get("complete", True)
+    summary = {"complete_dump": complete, "gpuos_backend": manifest.get("backend"), "gpuos_device": manifest.get("device"),
                "torch_device": device, "cases": len(rows), "counts": counts, "failed": failed}
     # JSON has no infinity: an infinite error is written as the string "inf".
     json_rows = [dict(r, max_rel_err=fmt_err(r["max_rel_err"]) if r["max_rel_err"] == math.inf else r["max_rel_err"])
@@ -352,6 +354,7 @@ def report(directory, manifest, rows, device):
           "GPUOS backend `%s` (%s), PyTorch on `%s`: %d cases, %s." % (
               manifest.get("backend"), manifest.get("device"), device, len(rows),
               ", ".join("%d %s" % (v, k) for k, v in sorted(counts.items()))),
+          "" if complete else "**The dump is incomplete** (opcheck stopped early): only its finished cases are here.",
           "", "Error measures and tolerances: see `bench/pytorch/op_compare.py`. `both-reject`: GPUOS and PyTorch "
           "both reject the dtype; `accept-diff`: GPUOS rejects what PyTorch accepts; `known`: a documented "
           "difference.", "", "## Known differences", ""]
@@ -397,8 +400,10 @@ def main(argv):
     for p in problems:
         print("manifest problem: " + p)
     failed = report(directory, manifest, rows, device)
-    print("op_compare: %d cases, %d failed; %s" % (len(rows), failed, os.path.join(directory, "op_compare.md")))
-    return 1 if failed or problems else 0
+    complete = manifest.get("complete", True)
+    print("op_compare: %d cases%s, %d failed; %s" % (len(rows), "" if complete else " (INCOMPLETE dump)", failed,
+                                                    os.path.join(directory, "op_compare.md")))
+    return 1 if failed or problems or not complete else 0
 
 
 # --- self test (no torch) ------------------------------------------------------------------------------------------

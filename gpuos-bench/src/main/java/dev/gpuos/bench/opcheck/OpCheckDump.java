@@ -72,19 +72,27 @@ public final class OpCheckDump {
         List<OpCase> cases = cases(filter);
         List<Map<String, Object>> entries = new ArrayList<>();
         int[] counts = new int[3];
+        // The manifest is rewritten after every chunk, so a dump stopped by a timeout still has its finished cases.
         for (int start = 0; start < cases.size(); start += chunk) {
-            runChunk(backend, dir, cases, start, Math.min(cases.size(), start + chunk), entries, counts);
+            int end = Math.min(cases.size(), start + chunk);
+            runChunk(backend, dir, cases, start, end, entries, counts);
+            writeManifest(dir, backend, device, entries, end == cases.size(), (System.nanoTime() - t0) / 1_000_000);
         }
-        long millis = (System.nanoTime() - t0) / 1_000_000;
+        if (cases.isEmpty()) writeManifest(dir, backend, device, entries, true, 0);
+        return new Summary(counts[0], counts[1], counts[2], (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    private static void writeManifest(Path dir, Backend backend, String device, List<Map<String, Object>> entries,
+                                      boolean complete, long millis) throws IOException {
         Map<String, Object> manifest = new LinkedHashMap<>();
         manifest.put("format", FORMAT);
         manifest.put("backend", backend.name());
         manifest.put("device", device);
         manifest.put("created", Instant.now().toString());
+        manifest.put("complete", complete);
         manifest.put("dump_ms", millis);
         manifest.put("cases", entries);
         ResultFiles.writeAtomically(dir.resolve(MANIFEST), ResultFiles.json(manifest));
-        return new Summary(counts[0], counts[1], counts[2], millis);
     }
 
     private record Pending(OpCase op, int number, List<Tensor> views, Tensor result, Map<String, Object> entry) {}
