@@ -265,7 +265,10 @@ def build_input(torch, directory, spec, device):
 def evaluate(torch, expression, inputs):
     scope = {"torch": torch, "F": torch.nn.functional}
     scope.update(inputs)
-    return eval(expression, {"__builtins__": {"float": float}}, scope)  # expressions come from our own manifest
+    # Expressions come from our own manifest. Full builtins: torch 2.11's Python-scalar paths import lazily, and an
+    # import under a restricted __builtins__ fails with KeyError: '__import__'.
+    import builtins
+    return eval(expression, {"__builtins__": builtins}, scope)
 
 
 def flat_values(torch, t):

@@ -104,11 +104,17 @@ final class GpuStorage implements Storage {
         return lastWriter >= completed ? lastWriter : -1;
     }
 
+    /**
+     * Completed readers are dropped only when the list is full, so a buffer read by many tasks (every row of a
+     * batch is a view of one input) costs O(1) per read, not a scan of every reader so far.
+     */
     void noteRead(long seq, long completed) {
-        int live = 0;
-        for (int i = 0; i < readerCount; i++) if (readers[i] >= completed) readers[live++] = readers[i];
-        readerCount = live;
-        if (readerCount == readers.length) readers = Arrays.copyOf(readers, readerCount * 2);
+        if (readerCount == readers.length) {
+            int live = 0;
+            for (int i = 0; i < readerCount; i++) if (readers[i] >= completed) readers[live++] = readers[i];
+            readerCount = live;
+            if (readerCount > readers.length / 2) readers = Arrays.copyOf(readers, readers.length * 2);
+        }
         readers[readerCount++] = seq;
     }
 
