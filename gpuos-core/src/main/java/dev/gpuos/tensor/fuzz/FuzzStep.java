@@ -54,25 +54,44 @@ public record FuzzStep(int out, FuzzOp op, int[] in, long[] args, Scalar[] scala
     /** A copy with different integer arguments (the shrinker's shape reductions). */
     FuzzStep withArgs(long[] newArgs) { return new FuzzStep(out, op, in, newArgs, scalars, dtype); }
 
-    /** The step as a line of Java-like code, e.g. {@code t3 = t1.add(t2)}. */
+    /** The step as a line of Java code against the Tensor API, e.g. {@code t3 = t1.add(t2)}. */
     public String code() {
         String lhs = out >= 0 ? "t" + out + " = " : "";
-        String tensors = Arrays.stream(in).mapToObj(i -> "t" + i).collect(Collectors.joining(", "));
+        String self = in.length > 0 ? "t" + in[0] : "";
         String rest = IntStream.range(1, in.length).mapToObj(i -> "t" + in[i]).collect(Collectors.joining(", "));
         String sc = Arrays.stream(scalars).map(FuzzStep::literal).collect(Collectors.joining(", "));
         String a = Arrays.stream(args).mapToObj(Long::toString).collect(Collectors.joining(", "));
-        String self = in.length > 0 ? "t" + in[0] : "";
+        String tail = args.length > 1 ? Arrays.stream(args, 1, args.length).mapToObj(Long::toString)
+                .collect(Collectors.joining(", ")) : "";
+        boolean keep = args.length > 0 && args[0] != 0;
         return lhs + switch (op) {
             case INPUT -> "input(" + dtype + ", " + Arrays.toString(shapeOfInput()) + ", seed " + args[0] + ", "
                     + FuzzInputs.Style.values()[(int) args[1]] + ", " + FuzzInputs.Values.values()[(int) args[2]]
                     + (args[3] > 0 ? " < " + args[3] : "") + ")";
             case SYNC -> in.length == 0 ? "scope.sync()" : self + ".toDoubleArray()";
-            case CAST -> self + ".to(" + dtype + ")";
-            case WHERE -> "Tensor.where(" + join(tensors, sc) + ")";
-            case CAT -> "Tensor.cat(" + a + ", " + tensors + ")";
-            case CLAMP, LAYER_NORM, RMS_NORM -> self + "." + op.apiName() + "(" + join(join(rest, sc), a) + ")";
-            default -> self + "." + op.apiName() + "(" + join(join(rest, sc), a) + ")";
+            case CAST -> self + ".to(DType." + dtype + ")";
+            case WHERE -> "Tensor.where(" + join("t" + in[0], join(rest, sc)) + ")";
+            case CAT -> "Tensor.cat(" + a + ", " + Arrays.stream(in).mapToObj(i -> "t" + i)
+                    .collect(Collectors.joining(", ")) + ")";
+            case MAXIMUM, MINIMUM -> self + "." + (in.length > 1 ? javaName() + "(" + rest
+                    : (op == FuzzOp.MAXIMUM ? "clampMin(" : "clampMax(") + sc) + ")";
+            case SUM, MEAN, PROD, MAX, MIN -> self + "." + javaName()
+                    + (args.length <= 1 ? "()" : "(new int[]{" + tail + "}, " + keep + ")");
+            case ARGMAX, ARGMIN -> self + "." + javaName() + (args.length == 0 ? "()" : "(" + tail + ", " + keep + ")");
+            case LAYER_NORM, RMS_NORM -> self + "." + javaName() + "(last " + a + " dims, "
+                    + join(in.length > 1 ? rest : "null", op == FuzzOp.LAYER_NORM && in.length < 3 ? "null" : "")
+                    + ", " + sc + ")";
+            case INDEX_SELECT -> self + ".indexSelect(" + a + ", " + rest + ")";
+            case PERMUTE, EXPAND, RESHAPE -> self + "." + javaName() + "(" + a + ")";
+            default -> self + "." + javaName() + "(" + join(join(rest, sc), a) + ")";
         };
+    }
+
+    private String javaName() {
+        String[] words = op.apiName().split("_");
+        StringBuilder b = new StringBuilder(words[0]);
+        for (int i = 1; i < words.length; i++) b.append(Character.toUpperCase(words[i].charAt(0))).append(words[i].substring(1));
+        return b.toString();
     }
 
     /** The logical shape of an INPUT step. */
