@@ -88,7 +88,15 @@ abstract class ProgramPool {
 
     Facts any() { return live.get(r.nextInt(live.size())); }
 
+    /**
+     * Mostly small shapes of rank 0-4 (sizes up to 16, now and then 0); one in 25 is a few long rows, so that
+     * reductions, softmax and norms also take the paths for rows of 128 to 2048 elements (a whole GPU block per row).
+     */
     long[] randomShape() {
+        if (r.nextInt(25) == 0) {
+            long len = new long[]{128, 300, 1024, 2048}[r.nextInt(4)];
+            return r.nextBoolean() ? new long[]{len} : new long[]{1 + r.nextInt(2), len};
+        }
         int rank = new int[]{0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 4, 4}[r.nextInt(13)];
         long[] s = new long[rank];
         for (int i = 0; i < rank; i++) s[i] = r.nextInt(40) == 0 ? 0 : SIZES[r.nextInt(SIZES.length)];
