@@ -1,6 +1,5 @@
 package dev.gpuos.tensor;
 
-import dev.gpuos.tensor.RefElementwise.RefOperand;
 import dev.gpuos.tensor.fuzz.FuzzInputs;
 import dev.gpuos.tensor.fuzz.FuzzOp;
 import dev.gpuos.tensor.fuzz.FuzzProgram;
@@ -341,6 +340,4 @@ final class FuzzReference {
         }
         return out;
     }
-
-    static RefOperand operand(RefArray a) { return new RefOperand(a, 0, null); }
 }

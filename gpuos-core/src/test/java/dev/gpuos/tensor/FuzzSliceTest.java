@@ -2,8 +2,6 @@ package dev.gpuos.tensor;
 
 import dev.gpuos.tensor.cpu.CpuBackend;
 import dev.gpuos.tensor.fuzz.DifferentialFuzzer;
-import dev.gpuos.tensor.fuzz.FuzzProgram;
-import dev.gpuos.tensor.fuzz.FuzzRun;
 import dev.gpuos.tensor.fuzz.Interpreter;
 import org.junit.jupiter.api.Test;
 
@@ -23,7 +21,6 @@ class FuzzSliceTest {
     @Test
     void cpuBackendMatchesTheReference() {
         CpuBackend cpu = CpuBackend.eager();
-        java.util.Map<FuzzProgram, FuzzRun> lastCpu = new java.util.IdentityHashMap<>();
         DifferentialFuzzer fuzzer = new DifferentialFuzzer(
                 p -> FuzzReference.run(p, Interpreter.run(p, cpu)),
                 p -> Interpreter.run(p, cpu));
