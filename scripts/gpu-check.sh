@@ -10,6 +10,8 @@
 #   bench        ./gpuos bench --out bench/                     (when the command line has a bench command)
 #   pytorch      bench/pytorch/run.py --out bench/              (when present and python3 exists)
 #   charts       bench/charts.py bench/: table.md (+ PNGs with matplotlib) from the bench and pytorch results
+#   fuzz         ./gpuos fuzz --backend gpu --minutes M --out fuzz/: differential fuzzing, GPU vs CPU backend
+#                (GPUOS_FUZZ_S seconds, default 120; fewer if the budget is short)
 # Each step runs under `timeout`, its exit status is recorded, and a table closes the run. Exits non-zero
 # if any step failed or timed out.
 #
@@ -19,8 +21,9 @@
 # it got.
 #
 # Environment:
-#   GPUOS_CHECK_STEPS      steps to run, in order (default: "nvidia-smi junit-gpu junit-rest opcheck bench
-#                          pytorch charts junit-gpu-fault")
+#   GPUOS_CHECK_STEPS      steps to run, in order (default: "nvidia-smi junit-gpu junit-rest bench pytorch charts
+#                          opcheck fuzz junit-gpu-fault"); a whole check may need two device calls, e.g.
+#                          "nvidia-smi junit-gpu junit-rest bench pytorch charts" then "opcheck fuzz junit-gpu-fault"
 #   GPUOS_CHECK_BUDGET_S   seconds for the whole check, bundling included (default 560: a device command
 #                          is killed at 600 s); each step's timeout is cut to what is left
 #   GPUOS_ALLOW_GPU_SKIPS  1: do not fail junit-gpu when gpu tests skip although nvidia-smi sees a GPU
@@ -34,7 +37,7 @@ JAVA=$1
 OUT=$2
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIST=$ROOT/.dist
-STEPS=${GPUOS_CHECK_STEPS:-nvidia-smi junit-gpu junit-rest opcheck bench pytorch charts junit-gpu-fault}
+STEPS=${GPUOS_CHECK_STEPS:-nvidia-smi junit-gpu junit-rest bench pytorch charts opcheck fuzz junit-gpu-fault}
 BUDGET=${GPUOS_CHECK_BUDGET_S:-560}
 RESERVE=20   # seconds kept back for the summary and the bundle
 JVM_FLAGS=(--enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xmx16g)
@@ -214,6 +217,27 @@ step_charts() {
   finish_step charts "table.md and PNGs in bench/"
 }
 
+# Fuzzes for GPUOS_FUZZ_S seconds (--minutes stops it on time; the step's timeout adds room for the JVM, the
+# worker's start and shrinking). Fails on any mismatch; reproducers and fuzz-summary.json are in fuzz/.
+step_fuzz() {
+  if ! "$JAVA" -cp "$(java_classpath_bench)" dev.gpuos.bench.Main help 2>/dev/null | grep -Eq '^ +fuzz +'; then
+    record fuzz absent - 0 "the command line has no 'fuzz' command"
+    return
+  fi
+  local seconds=${GPUOS_FUZZ_S:-120} left=$(( BUDGET - (SECONDS - START) - RESERVE - 60 ))
+  (( seconds > left )) && seconds=$left
+  if (( seconds < 10 )); then
+    record fuzz TIMEOUT - 0 "not started: the ${BUDGET}s budget was spent"
+    return
+  fi
+  mkdir -p "$WORK/fuzz"
+  run_step fuzz $(( seconds + 60 )) QUIT "$JAVA" "${JVM_FLAGS[@]}" -cp "$(java_classpath_bench)" dev.gpuos.bench.Main fuzz \
+    --backend gpu --programs 100000000 --minutes "$(awk -v s="$seconds" 'BEGIN { printf "%.2f", s / 60 }')" --out "$WORK/fuzz"
+  local done
+  done=$(grep -Eo '[0-9,]+ programs \(seeds [0-9]+\.\.[0-9]+\), [0-9,]+ ops, [0-9]+ mismatches' "$WORK/fuzz.log" | tail -1)
+  finish_step fuzz "${done:-no summary line}; reproducers in fuzz.log, fuzz/fuzz-summary.json"
+}
+
 say "gpu-check: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname), budget ${BUDGET}s, steps: $STEPS"
 if [[ -f $DIST/BUILD.txt ]]; then
   sed 's/^/  /' "$DIST/BUILD.txt" | tee -a "$LOG"
@@ -239,7 +263,8 @@ else
       bench) step_bench ;;
       pytorch) step_pytorch ;;
       charts) step_charts ;;
-      *) record "$step" FAIL - 0 "unknown step (known: nvidia-smi junit-gpu junit-gpu-fault junit-rest opcheck bench pytorch charts)" ;;
+      fuzz) step_fuzz ;;
+      *) record "$step" FAIL - 0 "unknown step (known: nvidia-smi junit-gpu junit-gpu-fault junit-rest opcheck bench pytorch charts fuzz)" ;;
     esac
   done
 fi

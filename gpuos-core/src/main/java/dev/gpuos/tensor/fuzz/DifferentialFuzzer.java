@@ -1,0 +1,135 @@
+package dev.gpuos.tensor.fuzz;
+
+import dev.gpuos.tensor.fuzz.Tolerance.Mismatch;
+
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * Runs generated programs on two sides (a backend under test and the side it must agree with) and collects
+ * mismatches with shrunk reproducers. Program {@code i} of a run uses seed {@code firstSeed + i}, so
+ * {@code --seed S --programs 1} replays one program.
+ */
+public final class DifferentialFuzzer {
+    /** At most this many failures are shrunk and kept; later ones are only counted. */
+    public static final int MAX_REPORTED = 10;
+
+    private final Function<FuzzProgram, FuzzRun> expected;
+    private final Function<FuzzProgram, FuzzRun> actual;
+    private final ProgramGenerator generator = new ProgramGenerator();
+
+    public DifferentialFuzzer(Function<FuzzProgram, FuzzRun> expected, Function<FuzzProgram, FuzzRun> actual) {
+        this.expected = expected;
+        this.actual = actual;
+    }
+
+    public record Failure(long seed, Mismatch mismatch, String reproducer) {}
+
+    /**
+     * @param rejected steps the API rejected on the expected side (the generator means to make none)
+     */
+    public record Report(long programs, long ops, Map<FuzzOp, Long> opCounts, long rejected, long mismatches,
+                         List<Failure> failures, Duration elapsed) {
+        public double programsPerSecond() { return programs / Math.max(1e-9, elapsed.toNanos() / 1e9); }
+    }
+
+    private static <T> T join(Future<T> f) {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for the expected run", e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("the expected side failed: " + e.getCause(), e.getCause());
+        }
+    }
+
+    /** The first mismatch of {@code program}, if any. */
+    public Optional<Mismatch> check(FuzzProgram program) {
+        return Tolerance.compare(program, expected.apply(program), actual.apply(program));
+    }
+
+    /**
+     * Runs up to {@code programs} programs from {@code firstSeed}, stopping early once {@code budget} is spent;
+     * {@code progress} gets a line every {@code progressEvery} programs and one per failure.
+     */
+    public Report run(long firstSeed, long programs, Duration budget, long progressEvery, Consumer<String> progress) {
+        int threads = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
+        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "fuzz-expected");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            return run(firstSeed, programs, budget, progressEvery, progress, pool, threads * 4);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private record Prepared(long seed, FuzzProgram program, FuzzRun expected) {}
+
+    /**
+     * Generation and the expected side run ahead on {@code pool} (up to {@code lookahead} programs), while this
+     * thread runs the actual side in seed order: a GPU backend under test is never kept waiting for the CPU.
+     */
+    private Report run(long firstSeed, long programs, Duration budget, long progressEvery, Consumer<String> progress,
+                       ExecutorService pool, int lookahead) {
+        long start = System.nanoTime(), deadline = start + budget.toNanos();
+        Map<FuzzOp, Long> counts = new EnumMap<>(FuzzOp.class);
+        List<Failure> failures = new ArrayList<>();
+        long done = 0, ops = 0, rejected = 0, mismatches = 0;
+        Deque<Future<Prepared>> ahead = new ArrayDeque<>();
+        long queued = 0;
+        for (long i = 0; i < programs && System.nanoTime() < deadline; i++) {
+            while (queued < programs && ahead.size() < lookahead) {
+                long seed = firstSeed + queued++;
+                ahead.add(pool.submit(() -> {
+                    FuzzProgram p = generator.generate(seed);
+                    return new Prepared(seed, p, expected.apply(p));
+                }));
+            }
+            Prepared next = join(ahead.removeFirst());
+            long seed = next.seed();
+            FuzzProgram p = next.program();
+            FuzzRun e = next.expected(), a = actual.apply(p);
+            for (FuzzStep s : p.steps()) {
+                if (s.op() == FuzzOp.INPUT) continue;
+                Outcome o = s.out() >= 0 ? e.outcomes().get(s.out()) : null;
+                if (o != null && !o.ok()) { rejected++; continue; }
+                counts.merge(s.op(), 1L, Long::sum);
+                ops++;
+            }
+            Optional<Mismatch> m = Tolerance.compare(p, e, a);
+            done++;
+            if (m.isPresent()) {
+                mismatches++;
+                if (failures.size() < MAX_REPORTED && System.nanoTime() < deadline) {
+                    Shrinker.Result shrunk = new Shrinker(this::check).shrink(p, m.get());
+                    String text = Shrinker.reproducer(seed, shrunk, expected.apply(shrunk.program()));
+                    failures.add(new Failure(seed, m.get(), text));
+                    progress.accept("MISMATCH " + text);
+                } else {
+                    progress.accept("MISMATCH seed " + seed + ": " + m.get() + " (not shrunk: " + MAX_REPORTED + " already reported or time is up)");
+                }
+            }
+            if (progressEvery > 0 && done % progressEvery == 0) {
+                progress.accept(String.format("%,d programs, %,d ops, %d mismatches, %.1f s", done, ops, mismatches,
+                        (System.nanoTime() - start) / 1e9));
+            }
+        }
+        return new Report(done, ops, counts, rejected, mismatches, failures, Duration.ofNanos(System.nanoTime() - start));
+    }
+}

@@ -1,0 +1,102 @@
+package dev.gpuos.tensor.fuzz;
+
+import dev.gpuos.tensor.DType;
+
+import java.util.Arrays;
+import java.util.Optional;
+
+/**
+ * Compares two runs of one program tensor by tensor: dtypes, shapes and errors must agree; integer and BOOL
+ * values exactly; floating values within the dtype's tolerance (F32 1e-5, reductions and other accumulating
+ * ops 1e-4, F16/BF16 1e-2, F64 1e-9); NaN only where the other has NaN, and infinities equal.
+ *
+ * <p>A floating element passes when {@code |actual - expected| <= tol * max(|expected|, scale)}. The scale is
+ * the largest finite magnitude among the step's inputs (at least 1): rounding differences in operands of that
+ * size, carried through a subtraction, are what a correct backend may show. For accumulating ops the scale also
+ * includes the largest magnitude of the result itself (a normwise check, like the workload checks), because their
+ * rounding grows with the terms summed, not with each element.
+ */
+public final class Tolerance {
+    private Tolerance() {}
+
+    /** The first tensor where the runs disagree, in program order. */
+    public static Optional<Mismatch> compare(FuzzProgram program, FuzzRun expected, FuzzRun actual) {
+        if (expected.crash() != null || actual.crash() != null) {
+            if (expected.crash() != null && actual.crash() != null) return Optional.empty();
+            return Optional.of(new Mismatch(program.steps().getLast(), "run crashed: expected "
+                    + (expected.crash() == null ? "no crash" : expected.crash()) + ", actual "
+                    + (actual.crash() == null ? "no crash" : actual.crash())));
+        }
+        for (FuzzStep step : program.steps()) {
+            if (step.out() < 0) continue;
+            Outcome e = expected.outcomes().get(step.out()), a = actual.outcomes().get(step.out());
+            if (e == null || a == null) continue;
+            String why = compare(step, e, a, scale(step, expected));
+            if (why != null) return Optional.of(new Mismatch(step, why));
+        }
+        return Optional.empty();
+    }
+
+    private static double scale(FuzzStep step, FuzzRun expected) {
+        double scale = 1;
+        for (int id : step.in()) {
+            Outcome o = expected.outcomes().get(id);
+            if (o != null && o.ok()) scale = Math.max(scale, maxFinite(o.values()));
+        }
+        return scale;
+    }
+
+    static String compare(FuzzStep step, Outcome e, Outcome a, double inputScale) {
+        if (!e.ok() || !a.ok()) {
+            if (!e.ok() && !a.ok() && errorClass(e).equals(errorClass(a))) return null;
+            return "expected " + e.describe() + ", actual " + a.describe();
+        }
+        if (e.dtype() != a.dtype() || !Arrays.equals(e.shape(), a.shape())) {
+            return "expected " + e.describe() + ", actual " + a.describe();
+        }
+        boolean accumulating = step.op().kind() == FuzzOp.Kind.ACCUMULATING;
+        double tol = tolerance(e.dtype(), accumulating);
+        double scale = accumulating ? Math.max(inputScale, maxFinite(e.values())) : inputScale;
+        double[] ev = e.values(), av = a.values();
+        for (int i = 0; i < ev.length; i++) {
+            if (!close(ev[i], av[i], tol, scale)) {
+                return "element " + i + " of " + e.describe() + ": expected " + ev[i] + ", actual " + av[i]
+                        + " (tolerance " + tol + " x max(|expected|, " + scale + "))"
+                        + (ev.length <= 16 ? "\n    expected " + Arrays.toString(ev) + "\n    actual   " + Arrays.toString(av) : "");
+            }
+        }
+        return null;
+    }
+
+    static boolean close(double e, double a, double tol, double scale) {
+        if (Double.isNaN(e) || Double.isNaN(a)) return Double.isNaN(e) && Double.isNaN(a);
+        if (Double.isInfinite(e) || Double.isInfinite(a)) return e == a;
+        return Math.abs(a - e) <= tol * Math.max(Math.abs(e), scale);
+    }
+
+    public static double tolerance(DType t, boolean accumulating) {
+        return switch (t) {
+            case F64 -> 1e-9;
+            case F32 -> accumulating ? 1e-4 : 1e-5;
+            case F16, BF16 -> 1e-2;
+            case BOOL, I32, I64 -> 0;
+        };
+    }
+
+    private static String errorClass(Outcome o) {
+        int colon = o.error().indexOf(':');
+        return colon < 0 ? o.error() : o.error().substring(0, colon);
+    }
+
+    static double maxFinite(double[] v) {
+        double m = 0;
+        for (double x : v) if (Double.isFinite(x)) m = Math.max(m, Math.abs(x));
+        return m;
+    }
+
+    /** The first disagreement: the step whose tensor differs, and how. */
+    public record Mismatch(FuzzStep step, String detail) {
+        @Override
+        public String toString() { return "t" + step.out() + " (" + step.op().apiName() + "): " + detail; }
+    }
+}
