@@ -25,6 +25,8 @@ public final class TaskBatch {
     private final Arena arena = Arena.ofAuto();
     private MemorySegment staging;
     private int[] logicalOps;
+    /** The buffer behind each operand ({@code index * MAX_REFS + operand}), rechecked for liveness at submit. */
+    private DeviceBuffer[] operands;
     private int count;
     private long tiles;
     private final TaskWriter writer = new TaskWriter();
@@ -37,6 +39,7 @@ public final class TaskBatch {
         int cap = Math.max(1, initialCapacity);
         staging = arena.allocate(cap * TASK_BYTES, 64);
         logicalOps = new int[cap];
+        operands = new DeviceBuffer[cap * Layouts.MAX_REFS];
     }
 
     public int size() {
@@ -81,6 +84,7 @@ public final class TaskBatch {
             staging.set(ValueLayout.JAVA_LONG_UNALIGNED, base + off, 0L);
         }
         logicalOps[count] = logicalOp;
+        java.util.Arrays.fill(operands, count * Layouts.MAX_REFS, (count + 1) * Layouts.MAX_REFS, null);
         staging.set(ValueLayout.JAVA_INT_UNALIGNED, base + NTILES, ntiles);
         staging.set(ValueLayout.JAVA_INT_UNALIGNED, base + TILE_SIZE, tileSize);
         writer.at(base, count);
@@ -105,6 +109,7 @@ public final class TaskBatch {
         bigger.copyFrom(staging.asSlice(0, count * TASK_BYTES));
         staging = bigger;
         logicalOps = java.util.Arrays.copyOf(logicalOps, cap);
+        operands = java.util.Arrays.copyOf(operands, cap * Layouts.MAX_REFS);
     }
 
     /** Bytes of descriptor {@code index} that carry information: the header and its first nrefs operands. */
@@ -119,6 +124,27 @@ public final class TaskBatch {
 
     int logicalOp(int index) {
         return logicalOps[index];
+    }
+
+    /**
+     * Refuses a task whose operand buffer was released after the task was recorded: its descriptor would carry
+     * a pointer into memory the arena may already have handed to someone else. Called by the queue before it
+     * writes anything of the batch.
+     */
+    void checkOperandsLive(int index) {
+        int nrefs = Byte.toUnsignedInt(staging.get(ValueLayout.JAVA_BYTE, index * TASK_BYTES + NREFS));
+        for (int r = 0; r < nrefs; r++) {
+            DeviceBuffer b = operands[index * Layouts.MAX_REFS + r];
+            if (b == null) {
+                throw new IllegalStateException("task " + index + " operand " + r + " was never set (operands "
+                        + "below the highest one set must all be set)");
+            }
+            if (!b.isLive()) {
+                throw new IllegalStateException("task " + index + " operand " + r + ": buffer at 0x"
+                        + Long.toHexString(b.address()) + " was released after the task was recorded; nothing of "
+                        + "this batch was submitted");
+            }
+        }
     }
 
     /** Flyweight that fills one staged descriptor. */
@@ -212,7 +238,7 @@ public final class TaskBatch {
             staging.set(ValueLayout.JAVA_SHORT_UNALIGNED, r + REF_FLAGS, (short) Layouts.REF_CONTIGUOUS);
             staging.set(ValueLayout.JAVA_INT_UNALIGNED, r + REF_SIZES, (int) numel);
             staging.set(ValueLayout.JAVA_LONG_UNALIGNED, r + REF_STRIDES, 1L);
-            bumpRefs(i);
+            bumpRefs(i, buffer);
             return this;
         }
 
@@ -270,7 +296,7 @@ public final class TaskBatch {
             }
             staging.set(ValueLayout.JAVA_INT_UNALIGNED, r + REF_RESERVED, 0);
             staging.set(ValueLayout.JAVA_LONG_UNALIGNED, r + REF_AUX, 0L);
-            bumpRefs(i);
+            bumpRefs(i, buffer);
             return this;
         }
 
@@ -285,7 +311,8 @@ public final class TaskBatch {
             return base + REFS + REF_BYTES * i;
         }
 
-        private void bumpRefs(int i) {
+        private void bumpRefs(int i, DeviceBuffer buffer) {
+            operands[index * Layouts.MAX_REFS + i] = buffer;
             int n = Byte.toUnsignedInt(staging.get(ValueLayout.JAVA_BYTE, base + NREFS));
             if (i + 1 > n) {
                 staging.set(ValueLayout.JAVA_BYTE, base + NREFS, (byte) (i + 1));
@@ -302,6 +329,9 @@ public final class TaskBatch {
     private static void checkBounds(DeviceBuffer buffer, long origin, long lo, long hi, int operand) {
         if (buffer == null) {
             throw new NullPointerException("operand " + operand + ": no buffer");
+        }
+        if (buffer.address() == 0) {
+            throw new IllegalArgumentException("operand " + operand + ": buffer has a null device address");
         }
         if (!buffer.isLive()) {
             throw new IllegalStateException("operand " + operand + ": buffer at 0x" + Long.toHexString(buffer.address())

@@ -193,6 +193,7 @@ public final class TaskQueue implements AutoCloseable {
         MemorySegment staging = batch.staging();
         for (int i = 0; i < n; i++) {
             slots[i] = resolver.slotFor(batch.logicalOp(i));
+            batch.checkOperandsLive(i);
             long base = i * TaskFields.TASK_BYTES;
             int ndeps = Byte.toUnsignedInt(staging.get(ValueLayout.JAVA_BYTE, base + TaskFields.NDEPS));
             for (int d = 0; d < ndeps; d++) {
