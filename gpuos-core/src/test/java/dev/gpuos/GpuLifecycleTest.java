@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.gpuos.cuda.NvrtcException;
 import dev.gpuos.runtime.OperatorRef;
 import dev.gpuos.runtime.TaskBatch;
 import dev.gpuos.runtime.WorkerDeadException;
@@ -16,6 +17,7 @@ import dev.gpuos.runtime.layout.DTypeCode;
 import dev.gpuos.runtime.memory.ArenaStats;
 import dev.gpuos.runtime.memory.DeviceBlock;
 import dev.gpuos.runtime.memory.DeviceOutOfMemoryException;
+import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -112,6 +114,23 @@ class GpuLifecycleTest {
         }
         try (GpuOS again = GpuOS.start(options())) {
             GpuRuntimeTest.assertFillWorks(again, again.register("fill_f32", op("fill_f32")));
+        }
+    }
+
+    /** A replace whose source does not compile: NVRTC's log in the exception, the old version keeps serving. */
+    @Test
+    void compileErrorInAReplaceKeepsTheOldVersionServing() {
+        try (GpuOS os = GpuOS.start(options())) {
+            OperatorRef stamp = os.register("stamp_i32", "#define VERSION 1\n" + op("stamp_i32"));
+            var e = assertThrows(NvrtcException.class, () -> os.replace("stamp_i32", op("broken")));
+            assertTrue(e.getMessage().contains("this_is_not_declared"), e.getMessage());
+            DeviceBlock out = os.allocate(4);
+            TaskBatch batch = os.newBatch();
+            batch.add(stamp, 1, 1).arg(0, 0).refContiguous(0, out, 0, DTypeCode.I32, 1);
+            os.run(batch);
+            int[] got = new int[1];
+            os.download(MemorySegment.ofArray(got), out, 0);
+            assertEquals(1, got[0], "the old version should have run");
         }
     }
 

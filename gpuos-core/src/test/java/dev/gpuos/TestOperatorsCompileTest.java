@@ -51,5 +51,4 @@ class TestOperatorsCompileTest {
             assertEquals(0, p.exitValue(), "nvcc " + name + ":\n" + out);
         }
     }
-
 }

@@ -59,7 +59,7 @@ public class AliasTableLincheckTest {
 
     @Test
     void acquireIsLinearizableAgainstReplaceAndRetire() {
-        new ModelCheckingOptions().iterations(4).invocationsPerIteration(200).threads(3).actorsPerThread(3)
+        new ModelCheckingOptions().iterations(3).invocationsPerIteration(200).threads(3).actorsPerThread(3)
                 .check(AliasTableLincheckTest.class);
     }
 }
