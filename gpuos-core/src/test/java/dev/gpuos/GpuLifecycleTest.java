@@ -292,7 +292,12 @@ class GpuLifecycleTest {
             total += mine.size();
         }
         assertTrue(os.runtime().isIdle(), "a worker kernel runs after close");
-        assertThrows(IllegalStateException.class, () -> os.allocate(256));
+        var closedUse = assertThrows(IllegalStateException.class, () -> os.allocate(256));
+        assertTrue(closedUse.getMessage().contains("closed"), closedUse.getMessage());
+        assertThrows(IllegalStateException.class,
+                () -> os.download(MemorySegment.ofArray(new int[1]), blocks.get(0), 0));
+        assertThrows(IllegalStateException.class, () -> os.abortWorker("after close"));
+        os.close(); // idempotent
         System.out.println("close under load: " + closeMillis + " ms, " + total + " futures all completed normally");
         try (GpuOS again = GpuOS.start(options())) {
             GpuRuntimeTest.assertFillWorks(again, again.register("fill_f32", op("fill_f32")));

@@ -168,7 +168,8 @@ class GpuStressTest {
             for (int k = 0; k < tasks; k += 8) {
                 batch.clear();
                 for (int i = k; i < k + 8; i++) {
-                    var w = batch.add(spin, 1, 1).arg(0, i).arg(1, 20_000).refContiguous(0, out, 0, DTypeCode.I32, tasks);
+                    var w = batch.add(spin, 1, 1).arg(0, i).arg(1, 20_000)
+                            .refContiguous(0, out, 0, DTypeCode.I32, tasks);
                     if (i > k) {
                         w.dependsOn(i - k - 1);
                     } else if (lastSeq >= 0) {
@@ -207,7 +208,8 @@ class GpuStressTest {
             }
             long first = os.queue().submitted();
             var e = assertThrows(QueueTimeoutException.class, () -> os.submit(batch));
-            Matcher m = Pattern.compile("tasks \\[(\\d+), (\\d+)\\) of this batch were submitted").matcher(e.getMessage());
+            Matcher m = Pattern.compile("tasks \\[(\\d+), (\\d+)\\) of this batch were submitted")
+                    .matcher(e.getMessage());
             assertTrue(m.find(), e.getMessage());
             assertEquals(first, Long.parseLong(m.group(1)));
             long submittedEnd = Long.parseLong(m.group(2));

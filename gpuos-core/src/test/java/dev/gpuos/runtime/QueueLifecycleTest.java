@@ -29,8 +29,8 @@ class QueueLifecycleTest {
     private static final Duration THREAD_BOUND = Duration.ofMinutes(2);
 
     /**
-     * 16 threads x 62,500 tasks (1M), 8 writing disjoint parts of one shared buffer and 8 their own buffers, mixing submit+await
-     * and submitAsync through a 256-task ring: every element checked, nothing lost, no deadlock.
+     * 16 threads x 62,500 tasks (1M), 8 writing disjoint parts of one shared buffer and 8 their own buffers,
+     * mixing submit+await and submitAsync through a 256-task ring: every element checked, nothing lost, no deadlock.
      */
     @Test
     void sixteenThreadsOnSharedAndSeparateBuffersLoseNothing() throws Exception {
