@@ -61,9 +61,10 @@ mvn -B -q dependency:copy \
 [[ -f .dist/junit-platform-console-standalone.jar ]] ||
   { echo "device-pack: junit-platform-console-standalone $junit_version did not resolve" >&2; exit 1; }
 
-# The console launcher brings JUnit itself; anything else the core tests use must travel too.
+# The console launcher brings JUnit itself; anything else the core tests use must travel too, except Lincheck
+# and its dependencies: its test (tag lincheck) needs java.instrument, which the jlinked runtime lacks.
 mvn -B -q dependency:copy-dependencies -pl gpuos-core -DincludeScope=test \
-  -DexcludeGroupIds=org.junit,org.junit.jupiter,org.junit.platform,org.opentest4j,org.apiguardian,org.jspecify \
+  -DexcludeGroupIds=org.junit,org.junit.jupiter,org.junit.platform,org.opentest4j,org.apiguardian,org.jspecify,org.jetbrains.lincheck,org.jetbrains.kotlin,org.jetbrains.kotlinx,org.jetbrains,net.bytebuddy,org.ow2.asm,org.java-websocket,org.slf4j \
   -DoutputDirectory="$ROOT/.dist/test-lib"
 for jar in .dist/test-lib/*.jar; do
   [[ -e $jar && -e .dist/lib/${jar##*/} ]] && rm "$jar"   # already in lib/

@@ -258,7 +258,7 @@ else
       junit-gpu) step_junit junit-gpu 300 --include-tag=gpu --exclude-tag=gpu-fault ;;
       # Faults that poison the CUDA context for the rest of the process get a JVM of their own, last.
       junit-gpu-fault) step_junit junit-gpu-fault 120 --include-tag=gpu-fault ;;
-      junit-rest) step_junit junit-rest 180 --exclude-tag=gpu ;;
+      junit-rest) step_junit junit-rest 180 --exclude-tag=gpu --exclude-tag=lincheck ;;
       opcheck) step_opcheck ;;
       bench) step_bench ;;
       pytorch) step_pytorch ;;

@@ -12,6 +12,7 @@ import dev.gpuos.runtime.OperatorRef;
 import dev.gpuos.runtime.SlotResolver;
 import dev.gpuos.runtime.TaskBatch;
 import dev.gpuos.runtime.TaskQueue;
+import dev.gpuos.runtime.WorkerDeadException;
 import dev.gpuos.runtime.memory.DeviceArena;
 import dev.gpuos.runtime.memory.DeviceBlock;
 import dev.gpuos.runtime.ops.AliasTable;
@@ -27,6 +28,7 @@ import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -46,6 +48,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * the current generation keeps serving, then swaps generations (park, load, relaunch: about a millisecond).
  * When {@link #replace} returns, every task submitted after it runs the new code, every task submitted before
  * it ran the old code, and the old code stays loaded until its last task completed.
+ *
+ * <p><b>Ending.</b> {@link #close()} drains: it refuses new work at once and lets every task submitted before
+ * it complete normally (bounded by the park timeout), then stops the worker. {@link #abortWorker} cancels:
+ * it stops the worker mid-batch and fails every pending task with a {@link WorkerDeadException}. Neither
+ * leaves a kernel running, and after either a new instance can start in the same process. A task that faults
+ * on the GPU (a trap, an illegal address) is different: CUDA then refuses all further work in the process, so
+ * a new instance needs a new process and {@link #start} says so. A JVM that exits without close runs close
+ * from a shutdown hook, so it exits after at most the drain bound.
  */
 public final class GpuOS implements AutoCloseable {
     private final GpuOSOptions options;
@@ -255,10 +265,12 @@ public final class GpuOS implements AutoCloseable {
 
     /** Submits the batch; returns the seq after its last task (the batch is {@code [end - size, end)}). */
     public long submit(TaskBatch batch) {
+        checkOpen();
         return runtime.queue().submit(batch, resolver, options.submitTimeoutNanos());
     }
 
     public CompletableFuture<Void> submitAsync(TaskBatch batch) {
+        checkOpen();
         return runtime.queue().submitAsync(batch, resolver, options.submitTimeoutNanos());
     }
 
@@ -286,17 +298,20 @@ public final class GpuOS implements AutoCloseable {
 
     /** Allocates device memory from the arena (256-byte aligned). */
     public DeviceBlock allocate(long bytes) {
+        checkOpen();
         arena.advance(runtime.queue().completed());
         return arena.allocate(bytes);
     }
 
     /** Returns a block; it is reused only after every task submitted so far has completed. */
     public void release(DeviceBlock block) {
+        checkOpen();
         arena.release(block, runtime.queue().submitted() - 1);
     }
 
     /** Copies host bytes to device memory (synchronous; ordered before any task submitted afterwards). */
     public void upload(DeviceBuffer dst, long dstOffset, MemorySegment src) {
+        checkOpen();
         checkRange(dst, dstOffset, src.byteSize());
         runtime.makeCurrent();
         if (src.isNative()) {
@@ -312,6 +327,7 @@ public final class GpuOS implements AutoCloseable {
 
     /** Copies device bytes to the host; call after the tasks that wrote them completed. */
     public void download(MemorySegment dst, DeviceBuffer src, long srcOffset) {
+        checkOpen();
         checkRange(src, srcOffset, dst.byteSize());
         runtime.makeCurrent();
         if (dst.isNative()) {
@@ -322,6 +338,23 @@ public final class GpuOS implements AutoCloseable {
                 Driver.memcpyDtoH(staged, src.address() + srcOffset, dst.byteSize());
                 dst.copyFrom(staged);
             }
+        }
+    }
+
+    /**
+     * Returns idle device memory (wholly free slabs, released dedicated blocks) to the driver. The driver's
+     * free waits for an idle context, so this parks the worker around it (about a millisecond, like a swap);
+     * the arena itself refuses to free while a worker runs.
+     *
+     * @return bytes returned to the device
+     */
+    public long trimMemory() {
+        synchronized (swapLock) {
+            checkOpen();
+            arena.advance(runtime.queue().completed());
+            long[] returned = new long[1];
+            runtime.whileParked(() -> returned[0] = arena.trim());
+            return returned[0];
         }
     }
 
@@ -359,7 +392,26 @@ public final class GpuOS implements AutoCloseable {
         }
     }
 
-    /** Drains submitted work (bounded), stops the worker, frees device memory. Idempotent. */
+    /**
+     * Kills the worker mid-batch without draining (see the class comment): every pending future and waiter
+     * fails with the returned {@link WorkerDeadException}, within the kernel's exit (a running tile finishes
+     * first; bounded by 1 s) plus the tracker's poll. Submissions fail from then on; {@link #close()} this
+     * instance, after which {@link #start} works again in this process.
+     */
+    public WorkerDeadException abortWorker(String why) {
+        synchronized (swapLock) {
+            checkOpen();
+            return runtime.abort(why, TimeUnit.SECONDS.toNanos(1));
+        }
+    }
+
+    /**
+     * Drains, never cancels: submissions are refused from the moment close begins, every task submitted before
+     * completes normally, then the worker stops and device memory is freed. Returns within the park timeout
+     * ({@link DeviceRuntime.Config#parkTimeoutNanos()}, default 10 s) plus about 2 s; past the park timeout
+     * the worker is aborted, the unfinished tasks fail with a {@link dev.gpuos.runtime.GpuOSException} and close
+     * throws it. No worker kernel runs once close returned, normally or not. Idempotent.
+     */
     @Override
     public void close() {
         synchronized (swapLock) {

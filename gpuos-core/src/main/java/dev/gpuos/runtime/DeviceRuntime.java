@@ -72,12 +72,12 @@ public final class DeviceRuntime implements AutoCloseable {
     private final ReentrantLock lifecycle = new ReentrantLock();
     private final int smCount;
 
-    // Guarded by lifecycle.
+    // Guarded by lifecycle; running and faulted are also read without it (isIdle, isFaulted).
     private long module;
     private long function;
     private int generation;
-    private boolean running;
-    private boolean faulted;
+    private volatile boolean running;
+    private volatile boolean faulted;
     private GenerationInfo info;
     private long lastPauseNanos;
     private volatile boolean closed;
@@ -182,7 +182,17 @@ public final class DeviceRuntime implements AutoCloseable {
             if (running) {
                 park();
             }
-            long mod = Driver.moduleLoadData(image.cubin());
+            long mod;
+            try {
+                mod = Driver.moduleLoadData(image.cubin());
+            } catch (CudaException e) {
+                // E.g. out of device memory for the new module: keep serving on the generation we have rather
+                // than leave the queue with no worker (its waiters would only learn of it at their timeout).
+                if (module != 0 && !e.isSticky()) {
+                    start(module);
+                }
+                throw e;
+            }
             if (module != 0) {
                 Driver.moduleUnload(module);
                 module = 0;
@@ -315,10 +325,54 @@ public final class DeviceRuntime implements AutoCloseable {
         }
     }
 
-    private void waitIdle(long timeoutNanos) {
+    /** Spins until the worker kernel exited or the timeout passed; true if it exited. */
+    private boolean waitIdle(long timeoutNanos) {
         long deadline = System.nanoTime() + timeoutNanos;
-        while (!Driver.streamQuery(stream) && System.nanoTime() - deadline < 0) {
+        while (!Driver.streamQuery(stream)) {
+            if (System.nanoTime() - deadline > 0) {
+                return false;
+            }
             Thread.onSpinWait();
+        }
+        return true;
+    }
+
+    /**
+     * Stops the worker now, without draining (the host-side kill): the agent stops publishing, worker blocks
+     * leave after the tile they are running, and every pending future and waiter fails with the returned
+     * {@link WorkerDeadException}. Submissions fail from then on; close the runtime.
+     *
+     * <p>Unlike a faulting task this leaves no sticky CUDA error (the kernel exits normally), so a new runtime
+     * can start in the same process. Pending work fails only after the kernel exited (bounded by
+     * {@code exitTimeoutNanos}), so no task still writes memory its owner may reuse once its future failed.
+     *
+     * @return the cause every pending task failed with
+     */
+    public WorkerDeadException abort(String why, long exitTimeoutNanos) {
+        lifecycle.lock();
+        try {
+            checkOpen();
+            String message = "worker stopped by the host: " + why;
+            if (running) {
+                makeCurrent();
+                control.requestAbort();
+                try {
+                    if (!waitIdle(exitTimeoutNanos)) {
+                        message += "; the kernel had not exited " + TimeUnit.NANOSECONDS.toMillis(exitTimeoutNanos)
+                                + " ms later (an operator that does not return?), close destroys the context";
+                    }
+                } catch (CudaException e) {
+                    markFaulted(e); // the kernel faulted before it saw the request: that is the cause
+                    RuntimeException d = queue.deathCause();
+                    return d instanceof WorkerDeadException w ? w : new WorkerDeadException(message, d);
+                }
+                running = false;
+            }
+            WorkerDeadException dead = new WorkerDeadException(message, null);
+            markFaulted(dead);
+            return dead;
+        } finally {
+            lifecycle.unlock();
         }
     }
 
@@ -371,8 +425,12 @@ public final class DeviceRuntime implements AutoCloseable {
     }
 
     /**
-     * Drains what was submitted (bounded by the park timeout), stops the worker, frees device memory and
-     * releases the context. After a fault the context is reset instead, which frees everything at once.
+     * Drains, never cancels: new submissions are refused from the moment close begins (a submission already
+     * in progress finishes writing its batch), every task submitted before that runs to completion and its
+     * future completes normally, then the worker parks, device memory is freed and the context released. The
+     * drain is bounded by the park timeout; past it the worker is aborted, the tasks not yet complete fail with
+     * a {@link GpuOSException}, and close throws. After a fault nothing is drained: pending work already failed
+     * and destroying the context frees everything at once. No worker kernel runs once close returned.
      */
     @Override
     public void close() {
@@ -391,6 +449,10 @@ public final class DeviceRuntime implements AutoCloseable {
             }
             closed = true;
             RuntimeException failure = null;
+            if (!queue.stopAccepting(config.parkTimeoutNanos())) {
+                failure = new GpuOSException("close: a submission still held the queue after the park timeout "
+                        + "(a submitter waiting for room in a full ring that does not drain?)");
+            }
             if (running && !faulted) {
                 try {
                     makeCurrent();

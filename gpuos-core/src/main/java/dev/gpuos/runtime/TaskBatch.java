@@ -32,6 +32,8 @@ public final class TaskBatch {
 
     private long[] words;
     private int[] logicalOps;
+    /** The buffer behind each operand ({@code index * MAX_REFS + operand}), rechecked for liveness at submit. */
+    private DeviceBuffer[] operands;
     private int count;
     private long tiles;
     private final TaskWriter writer = new TaskWriter();
@@ -44,6 +46,7 @@ public final class TaskBatch {
         int cap = Math.max(1, initialCapacity);
         words = new long[cap * TASK_WORDS];
         logicalOps = new int[cap];
+        operands = new DeviceBuffer[cap * Layouts.MAX_REFS];
     }
 
     public int size() {
@@ -86,6 +89,7 @@ public final class TaskBatch {
         // first nrefs of them travel (see usedBytes).
         java.util.Arrays.fill(words, count * TASK_WORDS, count * TASK_WORDS + (int) (REFS / 8), 0L);
         logicalOps[count] = logicalOp;
+        java.util.Arrays.fill(operands, count * Layouts.MAX_REFS, (count + 1) * Layouts.MAX_REFS, null);
         putInt(base + NTILES, ntiles);
         putInt(base + TILE_SIZE, tileSize);
         writer.at(base, count);
@@ -108,6 +112,7 @@ public final class TaskBatch {
         int cap = logicalOps.length * 2;
         words = java.util.Arrays.copyOf(words, cap * TASK_WORDS);
         logicalOps = java.util.Arrays.copyOf(logicalOps, cap);
+        operands = java.util.Arrays.copyOf(operands, cap * Layouts.MAX_REFS);
     }
 
     // ---- little-endian field access over the word array (offsets are byte offsets, naturally aligned)
@@ -175,6 +180,27 @@ public final class TaskBatch {
 
     int logicalOp(int index) {
         return logicalOps[index];
+    }
+
+    /**
+     * Refuses a task whose operand buffer was released after the task was recorded: its descriptor would carry
+     * a pointer into memory the arena may already have handed to someone else. Called by the queue before it
+     * writes anything of the batch.
+     */
+    void checkOperandsLive(int index) {
+        int nrefs = nrefs(index);
+        for (int r = 0; r < nrefs; r++) {
+            DeviceBuffer b = operands[index * Layouts.MAX_REFS + r];
+            if (b == null) {
+                throw new IllegalStateException("task " + index + " operand " + r + " was never set (operands "
+                        + "below the highest one set must all be set)");
+            }
+            if (!b.isLive()) {
+                throw new IllegalStateException("task " + index + " operand " + r + ": buffer at 0x"
+                        + Long.toHexString(b.address()) + " was released after the task was recorded; nothing of "
+                        + "this batch was submitted");
+            }
+        }
     }
 
     /** Flyweight that fills one staged descriptor. */
@@ -268,7 +294,7 @@ public final class TaskBatch {
             putShort(r + REF_FLAGS, Layouts.REF_CONTIGUOUS);
             putInt(r + REF_SIZES, (int) numel);
             putLong(r + REF_STRIDES, 1L);
-            bumpRefs(i);
+            bumpRefs(i, buffer);
             return this;
         }
 
@@ -325,7 +351,7 @@ public final class TaskBatch {
                 putInt(r + REF_SIZES + 4L * d, (int) sizes[d]);
                 putLong(r + REF_STRIDES + 8L * d, strides[d]);
             }
-            bumpRefs(i);
+            bumpRefs(i, buffer);
             return this;
         }
 
@@ -340,7 +366,8 @@ public final class TaskBatch {
             return base + REFS + REF_BYTES * i;
         }
 
-        private void bumpRefs(int i) {
+        private void bumpRefs(int i, DeviceBuffer buffer) {
+            operands[index * Layouts.MAX_REFS + i] = buffer;
             int n = (int) bits(base + NREFS, 8);
             if (i + 1 > n) {
                 putByte(base + NREFS, i + 1);
@@ -357,6 +384,9 @@ public final class TaskBatch {
     private static void checkBounds(DeviceBuffer buffer, long origin, long lo, long hi, int operand) {
         if (buffer == null) {
             throw new NullPointerException("operand " + operand + ": no buffer");
+        }
+        if (buffer.address() == 0) {
+            throw new IllegalArgumentException("operand " + operand + ": buffer has a null device address");
         }
         if (!buffer.isLive()) {
             throw new IllegalStateException("operand " + operand + ": buffer at 0x" + Long.toHexString(buffer.address())

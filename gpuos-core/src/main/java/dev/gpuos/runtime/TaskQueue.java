@@ -55,6 +55,8 @@ public final class TaskQueue implements AutoCloseable {
     private long stamp; // long: an int would wrap to 0, the value of never-seen slots, after 2^32 batches
 
     private volatile RuntimeException dead;
+    /** Set first by close: submissions that have not taken the submit lock yet are refused. */
+    private volatile boolean closing;
     private volatile boolean closed;
 
     public TaskQueue(MemorySegment hostRing, long capacity, HostControl control, Liveness liveness,
@@ -198,6 +200,7 @@ public final class TaskQueue implements AutoCloseable {
         }
         for (int i = 0; i < n; i++) {
             slots[i] = resolver.slotFor(batch.logicalOp(i));
+            batch.checkOperandsLive(i);
             int ndeps = batch.ndeps(i);
             for (int d = 0; d < ndeps; d++) {
                 long word = batch.dep(i, d);
@@ -318,8 +321,9 @@ public final class TaskQueue implements AutoCloseable {
     }
 
     private void checkUsable() {
-        if (closed) {
-            throw new IllegalStateException("task queue is closed");
+        if (closing || closed) {
+            throw new IllegalStateException("task queue is closed (the runtime was closed); nothing of this batch "
+                    + "was submitted");
         }
         RuntimeException d = dead;
         if (d != null) {
@@ -330,6 +334,26 @@ public final class TaskQueue implements AutoCloseable {
     /** Number of futures not yet completed. */
     public int pendingFutures() {
         return tracker.pending();
+    }
+
+    /**
+     * Refuses every submission from now on and waits, up to {@code timeoutNanos}, for the one in progress to
+     * finish writing its batch. Afterwards {@link #submitted()} is final: a drain up to it drains everything.
+     *
+     * @return false if a submission still held the queue at the timeout
+     */
+    public boolean stopAccepting(long timeoutNanos) {
+        closing = true;
+        try {
+            if (submitLock.tryLock(timeoutNanos, TimeUnit.NANOSECONDS)) {
+                submitLock.unlock();
+                return true;
+            }
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
     }
 
     /** Stops accepting work; pending futures fail with {@code cause} if not complete. */

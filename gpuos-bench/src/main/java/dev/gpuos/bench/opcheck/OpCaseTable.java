@@ -149,6 +149,11 @@ public final class OpCaseTable {
             }
             return cases;
         }));
+        // In place into a fresh contiguous F64 copy (every dtype converts to F64 exactly), source broadcast.
+        t.add(family("copyFrom(Tensor)", ElementwiseOp.CAST, (f, d) -> List.of(
+                Cases.of(f, d, "broadcast-into-f64", "b.contiguous().copy_(a)", ELEMENTWISE,
+                        inputs(in("a", d, MIXED, 7), in("b", F64, MIXED, 5, 7).as(View.TRANSPOSED)),
+                        x -> x.get(1).contiguous().copyFrom(x.get(0))))));
         t.add(family("contiguous()", ElementwiseOp.CAST, (f, d) -> List.of(
                 Cases.of(f, d, "transposed", "a.contiguous()", ELEMENTWISE, inputs(in("a", d, MIXED, 5, 6).as(View.TRANSPOSED)),
                         x -> x.getFirst().contiguous()))));

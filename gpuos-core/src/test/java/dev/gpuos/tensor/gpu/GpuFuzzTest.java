@@ -43,7 +43,7 @@ class GpuFuzzTest {
         CpuBackend cpu = CpuBackend.eager();
         DifferentialFuzzer fuzzer = new DifferentialFuzzer(p -> Interpreter.run(p, cpu), p -> Interpreter.run(p, gpu));
         StringBuilder log = new StringBuilder();
-        DifferentialFuzzer.Report report = fuzzer.run(FIRST_SEED, 500, Duration.ofSeconds(120), 100, line -> {
+        DifferentialFuzzer.Report report = fuzzer.run(FIRST_SEED, 500, Duration.ofSeconds(40), 100, line -> {
             System.out.println(line);
             log.append(line).append('\n');
         });
