@@ -53,6 +53,8 @@ final class BatchPlanner {
     private final DeviceBlock faultRecord;
     private final TaskBatch batch = new TaskBatch(256);
     private final GpuBackend.Counters counters;
+    /** [interp tier, issue 6] set by GpuBackend when tiering is on; null: every operator is native. */
+    TieredOperators tiers;
 
     /** Outcome of one submission: the seq after its last task (0 if it had no task) and its index_select end. */
     record Submitted(long end, long lastIndexSelectEnd) {}
@@ -97,7 +99,8 @@ final class BatchPlanner {
                 else tasks.add(taskOf((OpNode) item, staged));
             }
             OperatorRef[] ops = new OperatorRef[tasks.size()];
-            System.arraycopy(operators.getAll(tasks), 0, ops, 0, tasks.size());
+            // [interp tier, issue 6] with tiering, new elementwise structures are replaced in `tasks` by interpreted ones
+            System.arraycopy(tiers != null ? tiers.resolve(tasks) : operators.getAll(tasks), 0, ops, 0, tasks.size());
             return submit(work, tasks, ops, completed);
         } finally {
             // The copy tasks were submitted (or never will be): the arena reuses a block only after every task

@@ -1,0 +1,237 @@
+package dev.gpuos.tensor.gpu;
+
+import dev.gpuos.GpuOS;
+import dev.gpuos.runtime.OperatorRef;
+import dev.gpuos.runtime.layout.Layouts;
+import dev.gpuos.tensor.interp.InterpreterSource;
+import dev.gpuos.tensor.interp.Program;
+import dev.gpuos.tensor.interp.ProgramCompiler;
+import dev.gpuos.tensor.interp.ProgramStore;
+import dev.gpuos.tensor.op.ElementwiseNode;
+import dev.gpuos.tensor.op.OpNode;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Two tiers for elementwise operators (issue 6). A run whose structure has no native operator yet runs at once
+ * on the INTERPRETER, a built-in operator registered when this object is made (one generation swap, before any
+ * work) and then part of every later generation: the run is compiled to an op program (microseconds), the
+ * program is copied to device memory while the worker runs, and the task names it. No swap, no pause.
+ *
+ * <p>The native operator is compiled and swapped in by a background thread when the {@link Policy} says the
+ * pause is worth it: once a structure was interpreted {@code promoteAfterUses} times, or
+ * {@code promoteAfterNanos} after it was first seen. A promotion takes EVERY structure still interpreted, so
+ * one link and one pause serve them all. Tasks resolved after the swap returned use the native operator; the
+ * tasks already submitted keep their program, which stays in device memory.
+ *
+ * <p>Threads: {@link #resolve} is called by the planner (one thread at a time); promotion runs on one daemon
+ * thread. They share only {@link Entry#nativeRef} (volatile) and the entry map.
+ */
+public final class TieredOperators {
+    private static final Logger LOG = Logger.getLogger(TieredOperators.class.getName());
+
+    /** When a structure's native operator is worth a generation swap. */
+    public record Policy(int promoteAfterUses, long promoteAfterNanos) {
+        /** Never promote: everything new stays interpreted (for measuring the interpreter). */
+        public static final Policy NEVER = new Policy(Integer.MAX_VALUE, Long.MAX_VALUE);
+        public static final Policy DEFAULT = new Policy(64, TimeUnit.MILLISECONDS.toNanos(20));
+
+        /**
+         * {@code gpuos.interp} = {@code on} enables tiering (default off); {@code gpuos.interp.uses} and
+         * {@code gpuos.interp.ms} override the defaults. Null when tiering is off.
+         */
+        public static Policy fromSystemProperties() {
+            if (!"on".equalsIgnoreCase(System.getProperty("gpuos.interp", "off"))) return null;
+            int uses = Integer.getInteger("gpuos.interp.uses", DEFAULT.promoteAfterUses);
+            long ms = Long.getLong("gpuos.interp.ms", TimeUnit.NANOSECONDS.toMillis(DEFAULT.promoteAfterNanos));
+            return new Policy(uses, ms == Long.MAX_VALUE ? Long.MAX_VALUE : TimeUnit.MILLISECONDS.toNanos(ms));
+        }
+    }
+
+    /** Cumulative counts. */
+    public record Stats(long interpretedTasks, long nativeTasks, long programs, long promotions, long promotedOperators,
+                        long failedPromotions) {}
+
+    /** The interpreter's operator name: its source hashed, so backends over one GpuOS share it. */
+    static final String INTERPRETER_NAME = OperatorLibrary.uniqueName("gpuos_interp", InterpreterSource.operatorSource());
+
+    private static final class Entry {
+        final String unique, source;
+        final long program;          // device address, 0: not interpretable
+        final long firstNanos = System.nanoTime();
+        final AtomicLong uses = new AtomicLong();
+        volatile OperatorRef nativeRef;
+        volatile boolean failed;     // the native compile failed: stay interpreted
+
+        Entry(String unique, String source, long program, OperatorRef nativeRef) {
+            this.unique = unique;
+            this.source = source;
+            this.program = program;
+            this.nativeRef = nativeRef;
+        }
+    }
+
+    private final GpuOS os;
+    private final OperatorLibrary natives;
+    private final Policy policy;
+    private final ProgramStore programs;
+    private final OperatorRef interpreter;
+    private final Map<String, Entry> entries = new ConcurrentHashMap<>();
+    private final ScheduledExecutorService promoter = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "gpuos-tier-promoter");
+        t.setDaemon(true);
+        return t;
+    });
+    private final LongAdder interpretedTasks = new LongAdder(), nativeTasks = new LongAdder();
+    private final AtomicLong promotions = new AtomicLong(), promotedOperators = new AtomicLong(),
+            failedPromotions = new AtomicLong();
+
+    TieredOperators(GpuOS os, OperatorLibrary natives, Policy policy) {
+        long smem = os.runtime().config().smemBytes(), need = InterpreterSource.smemBytes(Layouts.BLOCK_THREADS);
+        if (smem < need) {
+            throw new IllegalArgumentException("the interpreter needs " + need + " bytes of shared memory per block; "
+                    + "this GpuOS offers " + smem);
+        }
+        this.os = os;
+        this.natives = natives;
+        this.policy = policy;
+        this.programs = new ProgramStore(os);
+        this.interpreter = ensureInterpreter(os);
+    }
+
+    private static OperatorRef ensureInterpreter(GpuOS os) {
+        if (os.hasOperator(INTERPRETER_NAME)) return os.operator(INTERPRETER_NAME);
+        try {
+            return os.register(INTERPRETER_NAME, InterpreterSource.operatorSource());
+        } catch (IllegalArgumentException raced) {
+            return os.operator(INTERPRETER_NAME); // another backend over this GpuOS registered it meanwhile
+        }
+    }
+
+    public OperatorRef interpreter() {
+        return interpreter;
+    }
+
+    /**
+     * The operators of a submission's tasks. An elementwise task whose structure has no native operator yet is
+     * REPLACED in {@code tasks} by the same task naming its program, and gets the interpreter; every other task
+     * gets its native operator from the library (registered there if new, as without tiering).
+     */
+    OperatorRef[] resolve(List<KernelTask> tasks) {
+        OperatorRef[] ops = new OperatorRef[tasks.size()];
+        List<KernelTask> nativeTasks = new ArrayList<>();
+        List<Integer> nativeAt = new ArrayList<>();
+        for (int i = 0; i < tasks.size(); i++) {
+            KernelTask task = tasks.get(i);
+            Entry e = elementwise(task) ? entries.computeIfAbsent(task.structure(), s -> newEntry(task)) : null;
+            OperatorRef ref = e == null ? null : e.nativeRef;
+            if (ref != null) {
+                ops[i] = ref;
+                this.nativeTasks.increment();
+            } else if (e != null && e.program != 0) {
+                long[] args = Arrays.copyOf(task.args(), Layouts.MAX_ARGS);
+                args[InterpreterSource.PROGRAM_ARG] = e.program;
+                tasks.set(i, new KernelTask(task.name(), task.prefix(), task.structure(), task.ntiles(), task.tileSize(),
+                        task.refs(), args, task.nodes()));
+                ops[i] = interpreter;
+                interpretedTasks.increment();
+                long uses = e.uses.incrementAndGet();
+                if (uses == 1 && policy.promoteAfterNanos() != Long.MAX_VALUE) {
+                    promoter.schedule(this::promotePending, policy.promoteAfterNanos(), TimeUnit.NANOSECONDS);
+                }
+                if (uses == policy.promoteAfterUses()) promoter.execute(this::promotePending);
+            } else {
+                nativeTasks.add(task);
+                nativeAt.add(i);
+            }
+        }
+        if (!nativeTasks.isEmpty()) {
+            OperatorRef[] refs = natives.getAll(nativeTasks);
+            for (int k = 0; k < refs.length; k++) ops[nativeAt.get(k)] = refs[k];
+            this.nativeTasks.add(refs.length);
+        }
+        return ops;
+    }
+
+    private static boolean elementwise(KernelTask task) {
+        if (!task.prefix().equals(ElementwiseKernels.PREFIX)) return false;
+        for (OpNode n : task.nodes()) if (!(n instanceof ElementwiseNode)) return false;
+        return true;
+    }
+
+    private Entry newEntry(KernelTask task) {
+        String source = task.source();
+        String unique = OperatorLibrary.uniqueName(task.name(), source);
+        if (os.hasOperator(unique)) return new Entry(unique, source, 0, os.operator(unique)); // warm: native already
+        long address = 0;
+        if (task.args().length <= InterpreterSource.PROGRAM_ARG) {
+            try {
+                @SuppressWarnings("unchecked")
+                List<ElementwiseNode> members = (List<ElementwiseNode>) (List<?>) task.nodes();
+                Program p = ProgramCompiler.compile(members);
+                if (p.refs() == task.refs().size() && p.args() == task.args().length) {
+                    address = programs.address(task.structure(), p);
+                } else {
+                    LOG.warning("op program of " + task.name() + " disagrees with the native task (" + p.refs() + "/"
+                            + task.refs().size() + " operands, " + p.args() + "/" + task.args().length + " args): native only");
+                }
+            } catch (ProgramCompiler.NotInterpretable why) {
+                LOG.fine(() -> task.name() + " runs natively: " + why.getMessage());
+            }
+        }
+        return new Entry(unique, source, address, null);
+    }
+
+    /** Registers every still-interpreted structure with one generation swap (promoter thread only). */
+    private void promotePending() {
+        Map<String, String> fresh = new LinkedHashMap<>();
+        Map<String, Entry> byName = new LinkedHashMap<>();
+        for (Entry e : entries.values()) {
+            if (e.nativeRef != null || e.failed || e.program == 0) continue;
+            if (os.hasOperator(e.unique)) {
+                e.nativeRef = os.operator(e.unique);
+                continue;
+            }
+            fresh.put(e.unique, e.source);
+            byName.put(e.unique, e);
+        }
+        if (fresh.isEmpty()) return;
+        try {
+            for (OperatorRef ref : os.registerAll(fresh)) byName.get(ref.name()).nativeRef = ref;
+            promotions.incrementAndGet();
+            promotedOperators.addAndGet(fresh.size());
+        } catch (RuntimeException failure) {
+            for (Entry e : byName.values()) e.failed = true;
+            failedPromotions.incrementAndGet();
+            LOG.log(Level.WARNING, "native versions of " + fresh.size() + " interpreted operators failed; they stay interpreted", failure);
+        }
+    }
+
+    /** Promotes every interpreted structure now and waits for the swap (tests, benchmarks, warm-up). */
+    public void promoteNow() {
+        try {
+            promoter.submit(this::promotePending).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    public Stats stats() {
+        return new Stats(interpretedTasks.sum(), nativeTasks.sum(), programs.size(), promotions.get(),
+                promotedOperators.get(), failedPromotions.get());
+    }
+}
