@@ -167,6 +167,37 @@ public final class ProgramCompiler {
         return inputs.size() - 1;
     }
 
+    /** The task's operands in order: memory inputs by first use, then one output per member. */
+    public static List<Tensor> operands(List<ElementwiseNode> members) {
+        List<Tensor> inputs = new ArrayList<>();
+        for (int j = 0; j < members.size(); j++) {
+            for (Operand o : members.get(j).operands()) {
+                if (o instanceof Tensor t && producer(members, j, t) < 0) inputIndex(inputs, t);
+            }
+        }
+        List<Tensor> all = new ArrayList<>(inputs);
+        for (ElementwiseNode n : members) all.add(n.output());
+        return all;
+    }
+
+    /** The task's argument words: per member, its scalar operands, then the parameters its template names. */
+    public static long[] args(List<ElementwiseNode> members) {
+        List<Long> args = new ArrayList<>();
+        for (ElementwiseNode node : members) {
+            for (Operand o : node.operands()) {
+                if (o instanceof Scalar s) args.add(scalarBits(s, node.operandType(), node.computeType()));
+            }
+            String template = node.op().cudaExpression(node.computeType());
+            double[] params = node.params();
+            for (int p = 0; p < 2; p++) {
+                if (template != null && template.contains("p" + p)) {
+                    args.add(Double.doubleToRawLongBits(p < params.length ? params[p] : 0));
+                }
+            }
+        }
+        return args.stream().mapToLong(Long::longValue).toArray();
+    }
+
     /** A scalar operand's argument word, as the native path writes it (ElementwiseKernels.scalarBits). */
     public static long scalarBits(Scalar s, DType opType, DType compute) {
         if (compute == DType.I64) return HostElements.round(opType, s.longValue());
