@@ -212,6 +212,10 @@ public final class TieredOperators {
             for (OperatorRef ref : os.registerAll(fresh)) byName.get(ref.name()).nativeRef = ref;
             promotions.incrementAndGet();
             promotedOperators.addAndGet(fresh.size());
+        } catch (IllegalArgumentException nameTaken) {
+            // Another backend over this GpuOS registered one of these meanwhile: adopt those, retry the rest.
+            for (Entry e : byName.values()) if (os.hasOperator(e.unique)) e.nativeRef = os.operator(e.unique);
+            promoter.execute(this::promotePending);
         } catch (RuntimeException failure) {
             for (Entry e : byName.values()) e.failed = true;
             failedPromotions.incrementAndGet();

@@ -1,0 +1,212 @@
+package dev.gpuos.bench;
+
+import dev.gpuos.GpuOS;
+import dev.gpuos.GpuOSOptions;
+import dev.gpuos.bench.workloads.ResultFiles;
+import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.Tensor;
+import dev.gpuos.tensor.TensorScope;
+import dev.gpuos.tensor.gpu.GpuBackend;
+import dev.gpuos.tensor.gpu.TieredOperators;
+import dev.gpuos.tensor.op.ElementwiseOp;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * {@code gpuos bench --only interp}: the interpreter tier of issue 6. (1) Register to first correct result of
+ * never-seen expressions, interpreted (no swap) and native (compile + swap); (2) interpreted vs native time of
+ * W1/W2-style ops on one GpuOS; (3) a W2-style run end to end with the tier policy off and on, cold (fresh
+ * GpuOS, empty JIT cache: every op new) and warm (fresh GpuOS, JIT cache filled). Results: {@code interp.json}.
+ */
+final class InterpBenchmark {
+    private final PrintStream out;
+    private final Map<String, Object> results = new LinkedHashMap<>();
+
+    InterpBenchmark(PrintStream out) {
+        this.out = out;
+    }
+
+    private static final ElementwiseOp[] UNARY = {ElementwiseOp.EXP, ElementwiseOp.SIN, ElementwiseOp.COS,
+            ElementwiseOp.TANH, ElementwiseOp.SIGMOID, ElementwiseOp.RELU, ElementwiseOp.NEG, ElementwiseOp.ABS,
+            ElementwiseOp.SILU, ElementwiseOp.GELU, ElementwiseOp.HARDSWISH, ElementwiseOp.SQRT};
+
+    /** The k-th of 132 distinct 3-member structures: x * 1.37, then two different unary ops. */
+    private static Tensor fresh(Tensor x, int k) {
+        int i = k % UNARY.length, j = (i + 1 + k / UNARY.length) % UNARY.length;
+        Tensor y = x.mul(1.37);
+        y = Tensor.elementwise(UNARY[i], new double[0], y);
+        return Tensor.elementwise(UNARY[j], new double[0], y);
+    }
+
+    void run(Path outDir) throws IOException {
+        Files.createDirectories(outDir);
+        Path cache = Files.createTempDirectory("gpuos-interp-cache");
+        try (GpuOS os = GpuOS.start(GpuOSOptions.defaults().withCacheDir(cache))) {
+            results.put("device", os.deviceName());
+            GpuBackend interp = new GpuBackend(os, TieredOperators.Policy.NEVER);
+            GpuBackend nativeOnly = new GpuBackend(os, (TieredOperators.Policy) null);
+            firstResult(os, interp, nativeOnly);
+            throughput(interp, nativeOnly);
+        }
+        w2EndToEnd();
+        ResultFiles.writeAtomically(outDir.resolve("interp.json"), ResultFiles.json(results));
+        out.println("interp: results in " + outDir.resolve("interp.json"));
+    }
+
+    private void firstResult(GpuOS os, GpuBackend interp, GpuBackend nativeOnly) {
+        try (TensorScope s = TensorScope.open(interp); TensorScope n = TensorScope.open(nativeOnly)) {
+            Tensor x = s.randn(1, DType.F32, 64, 1024), xn = n.randn(1, DType.F32, 64, 1024);
+            x.toFloatArray();
+            xn.toFloatArray();
+            // Warm the host path (class loading, JIT of the Java code) on a few structures first.
+            for (int k = 100; k < 110; k++) fresh(x, k).toFloatArray();
+            int count = 40;
+            double[] lat = new double[count];
+            long swaps = os.stats().swaps();
+            for (int k = 0; k < count; k++) {
+                long t0 = System.nanoTime();
+                float[] r = fresh(x, k).toFloatArray();
+                lat[k] = (System.nanoTime() - t0) / 1e6;
+                if (r.length != 64 * 1024) throw new IllegalStateException("short result");
+            }
+            results.put("interp_first_result_ms", stats(lat));
+            results.put("interp_first_result_swaps", os.stats().swaps() - swaps);
+            double[] nat = new double[5];
+            for (int k = 0; k < nat.length; k++) {
+                long t0 = System.nanoTime();
+                fresh(xn, 50 + k).toFloatArray();
+                nat[k] = (System.nanoTime() - t0) / 1e6;
+            }
+            results.put("native_first_result_ms", stats(nat));
+            results.put("native_swap_pause_ms", os.stats().lastPauseNanos() / 1e6);
+            out.printf("interp: register -> first correct result, new expression: interpreted median %.3f ms (p90 %.3f, "
+                            + "%d swaps); native (compile + swap) median %.1f ms%n", median(lat), pct(lat, 0.9),
+                    os.stats().swaps() - swaps - nat.length, median(nat));
+        }
+    }
+
+    private void throughput(GpuBackend interp, GpuBackend nativeOnly) {
+        Map<String, Object> rows = new LinkedHashMap<>();
+        for (int log2 : new int[]{16, 20, 24}) {
+            long n = 1L << log2;
+            for (String kind : new String[]{"add", "mul_cos_add", "w2_chain"}) {
+                Function<Tensor[], Tensor> f = switch (kind) {
+                    case "add" -> v -> v[0].add(v[1]);
+                    case "mul_cos_add" -> v -> v[0].mul(1.37).cos().add(0.61);
+                    default -> v -> v[0].add(v[1]).mul(v[2]).relu().sigmoid().div(v[3]);
+                };
+                double ti = time(interp, n, f), tn = time(nativeOnly, n, f);
+                rows.put(kind + "_n" + n, Map.of("interpreted_ms", ti, "native_ms", tn, "ratio", ti / tn));
+                out.printf("interp: %-12s n=2^%d interpreted %.3f ms, native %.3f ms (x%.2f)%n", kind, log2, ti, tn, ti / tn);
+            }
+        }
+        results.put("throughput", rows);
+        // W1-style: 10,000 independent adds of 1024 elements through the tensor API.
+        double wi = w1(interp), wn = w1(nativeOnly);
+        results.put("w1_10k_adds_ms", Map.of("interpreted", wi, "native", wn));
+        out.printf("interp: W1 10k adds n=1024: interpreted %.2f ms, native %.2f ms%n", wi, wn);
+    }
+
+    /** Median ms of one submission of f over n-element operands (sync, no download). */
+    private static double time(GpuBackend b, long n, Function<Tensor[], Tensor> f) {
+        try (TensorScope s = TensorScope.open(b)) {
+            Tensor[] v = {s.randn(1, DType.F32, n), s.randn(2, DType.F32, n), s.randn(3, DType.F32, n),
+                    s.rand(4, DType.F32, n).add(1.0)};
+            b.sync();
+            double[] t = new double[15];
+            for (int i = -3; i < t.length; i++) {
+                try (TensorScope inner = TensorScope.open(b)) {
+                    long t0 = System.nanoTime();
+                    f.apply(v);
+                    b.sync();
+                    if (i >= 0) t[i] = (System.nanoTime() - t0) / 1e6;
+                }
+            }
+            return median(t);
+        }
+    }
+
+    private static double w1(GpuBackend b) {
+        try (TensorScope s = TensorScope.open(b)) {
+            Tensor a = s.randn(1, DType.F32, 10_000, 1024), c = s.randn(2, DType.F32, 10_000, 1024);
+            b.sync();
+            double[] t = new double[5];
+            for (int rep = -1; rep < t.length; rep++) {
+                try (TensorScope inner = TensorScope.open(b)) {
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i < 10_000; i++) a.select(0, i).add(c.select(0, i));
+                    b.sync();
+                    if (rep >= 0) t[rep] = (System.nanoTime() - t0) / 1e6;
+                }
+            }
+            return median(t);
+        }
+    }
+
+    /** W2-style (200 x add, mul, relu, sigmoid, div on 2048 elements), policy off/on, cold and warm JIT cache. */
+    private void w2EndToEnd() throws IOException {
+        Map<String, Object> rows = new LinkedHashMap<>();
+        for (boolean tiered : new boolean[]{false, true}) {
+            Path cache = Files.createTempDirectory("gpuos-interp-w2");
+            for (String phase : new String[]{"cold", "warm"}) {
+                try (GpuOS os = GpuOS.start(GpuOSOptions.defaults().withCacheDir(cache))) {
+                    GpuBackend b = new GpuBackend(os, tiered ? TieredOperators.Policy.DEFAULT : null);
+                    long swaps0 = os.stats().swaps();
+                    double[] t = new double[8];
+                    for (int rep = 0; rep < t.length; rep++) t[rep] = w2(b);
+                    long swaps = os.stats().swaps() - swaps0;
+                    Map<String, Object> row = new LinkedHashMap<>();
+                    row.put("first_run_ms", t[0]);
+                    row.put("later_runs_ms", Arrays.copyOfRange(t, 1, t.length));
+                    row.put("swaps", swaps);
+                    if (b.tiers() != null) row.put("tier_stats", b.tiers().stats().toString());
+                    String key = "w2_" + (tiered ? "tiered" : "native") + "_" + phase;
+                    rows.put(key, row);
+                    out.printf("interp: %-18s first run %.1f ms, later %s ms, %d swaps%n", key, t[0],
+                            Arrays.toString(Arrays.stream(t, 1, t.length).map(x -> Math.round(x * 100) / 100.0).toArray()), swaps);
+                }
+            }
+        }
+        results.put("w2_end_to_end", rows);
+    }
+
+    private static double w2(GpuBackend b) {
+        int iters = 200, n = 2048;
+        try (TensorScope s = TensorScope.open(b)) {
+            Tensor a = s.randn(21, DType.F32, iters, n), c = s.randn(22, DType.F32, iters, n),
+                    m = s.randn(23, DType.F32, iters, n), d = s.rand(24, DType.F32, iters, n).add(1.0);
+            b.sync();
+            long t0 = System.nanoTime();
+            List<Tensor> rows = new ArrayList<>();
+            for (int k = 0; k < iters; k++) {
+                Tensor x = a.select(0, k).add(c.select(0, k));
+                rows.add(x.mul(m.select(0, k)).relu().sigmoid().div(d.select(0, k)));
+            }
+            b.sync();
+            return (System.nanoTime() - t0) / 1e6;
+        }
+    }
+
+    private static Map<String, Object> stats(double[] v) {
+        return Map.of("median", median(v), "p90", pct(v, 0.9), "max", Arrays.stream(v).max().orElse(0), "n", v.length);
+    }
+
+    private static double median(double[] v) {
+        return pct(v, 0.5);
+    }
+
+    private static double pct(double[] v, double q) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s[Math.min(s.length - 1, (int) Math.floor(q * (s.length - 1) + 0.5))];
+    }
+}
