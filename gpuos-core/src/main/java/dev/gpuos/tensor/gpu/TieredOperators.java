@@ -181,17 +181,33 @@ public final class TieredOperators {
                 @SuppressWarnings("unchecked")
                 List<ElementwiseNode> members = (List<ElementwiseNode>) (List<?>) task.nodes();
                 Program p = ProgramCompiler.compile(members);
-                if (p.refs() == task.refs().size() && p.args() == task.args().length) {
+                if (sameInterface(members, task)) {
                     address = programs.address(task.structure(), p);
                 } else {
-                    LOG.warning("op program of " + task.name() + " disagrees with the native task (" + p.refs() + "/"
-                            + task.refs().size() + " operands, " + p.args() + "/" + task.args().length + " args): native only");
+                    LOG.warning("op program of " + task.name() + " disagrees with the native task's operands or "
+                            + "arguments; it runs natively only");
                 }
             } catch (ProgramCompiler.NotInterpretable why) {
                 LOG.fine(() -> task.name() + " runs natively: " + why.getMessage());
             }
         }
         return new Entry(unique, source, address, null);
+    }
+
+    /**
+     * True if the program's task interface (the same operands in the same order, the same argument words) is the native task's: the
+     * compiler follows ElementwiseKernels' layout, and this guards against the two drifting apart.
+     */
+    private static boolean sameInterface(List<ElementwiseNode> members, KernelTask task) {
+        List<dev.gpuos.tensor.Tensor> operands = ProgramCompiler.operands(members);
+        if (operands.size() != task.refs().size()) return false;
+        for (int i = 0; i < operands.size(); i++) {
+            dev.gpuos.tensor.Tensor t = operands.get(i);
+            GpuView v = task.refs().get(i);
+            if (GpuView.code(t.dtype()) != v.dtype() || GpuStorage.of(t).block() != v.buffer()
+                    || t.storageOffset() * t.dtype().byteSize() != v.byteOffset()) return false;
+        }
+        return Arrays.equals(ProgramCompiler.args(members), task.args());
     }
 
     /** Registers every still-interpreted structure with one generation swap (promoter thread only). */

@@ -99,6 +99,64 @@ class InterpreterHostTest {
         }
     }
 
+    /** Random runs of 1-3 members: random ops, dtypes, scalars, casts and views, as many as fit one task. */
+    @Test
+    void randomFusedRunsAgreeWithTheCpuBackend() throws Exception {
+        HostInterpreter.assumeNvcc();
+        ElementwiseOp[] ops = ElementwiseOp.values();
+        DType[] dtypes = DType.values();
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            List<Built> cases = new ArrayList<>();
+            for (int trial = 0; cases.size() < 400 && trial < 5000; trial++) {
+                SplittableRandom r = new SplittableRandom(1000 + trial);
+                List<ElementwiseNode> members = new ArrayList<>();
+                List<Tensor> inputs = new ArrayList<>();
+                Tensor cur = input(s, dtypes[r.nextInt(dtypes.length)], r.nextBoolean(), false);
+                inputs.add(cur);
+                int m = 1 + r.nextInt(3);
+                StringBuilder label = new StringBuilder("fuzz " + trial + ":");
+                for (int j = 0; j < m; j++) {
+                    ElementwiseOp op = ops[r.nextInt(ops.length)];
+                    if (op == ElementwiseOp.CAST) {
+                        DType to = dtypes[r.nextInt(dtypes.length)];
+                        Tensor o = out(s, to);
+                        members.add(new ElementwiseNode(op, List.of(cur), o, cur.dtype(), new double[0]));
+                        label.append(" cast->").append(to);
+                        cur = o;
+                        continue;
+                    }
+                    List<Operand> operands = new ArrayList<>();
+                    for (int k = 0; k < op.arity(); k++) {
+                        boolean cond = op == ElementwiseOp.WHERE && k == 0;
+                        int roll = r.nextInt(3);
+                        if (k == (op == ElementwiseOp.WHERE ? 1 : 0)) operands.add(cur);
+                        else if (cond) operands.add(cur.dtype() == DType.BOOL ? cur : input(s, DType.BOOL, r.nextBoolean(), false));
+                        else if (roll == 0) operands.add(scalarOf(cur.dtype()));
+                        else if (roll == 1) operands.add(cur);
+                        else operands.add(input(s, dtypes[r.nextInt(dtypes.length)], false, r.nextBoolean()));
+                    }
+                    DType promoted;
+                    try {
+                        promoted = op.promotedType(operands);
+                        op.checkAccepts(promoted);
+                    } catch (UnsupportedDTypeException e) {
+                        break;
+                    }
+                    Tensor o = out(s, op.resultType(promoted));
+                    members.add(new ElementwiseNode(op, operands, o, op.operandType(promoted),
+                            new double[]{r.nextDouble(0.01, 2), r.nextDouble(-1, 3)}));
+                    label.append(' ').append(op.opName()).append(operands.stream().map(x -> x instanceof Scalar sc ? "(" + sc + ")" : "[" + ((Tensor) x).dtype() + "]").toList());
+                    cur = o;
+                }
+                if (members.isEmpty() || ProgramCompiler.operands(members).size() > 4) continue;
+                if (ProgramCompiler.args(members).length > InterpreterSource.PROGRAM_ARG) continue;
+                cases.add(run(label.toString(), members));
+            }
+            assertTrue(cases.size() >= 300, "only " + cases.size() + " fuzz cases fit one task");
+            check(cases);
+        }
+    }
+
     @Test
     void programsFitTheRegisterFileAndCarryTheNativeTaskInterface() {
         try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
@@ -170,7 +228,8 @@ class InterpreterHostTest {
         for (int i = 0; i < n; i++) {
             double x = switch (t.category()) {
                 case FLOATING -> i < special.length && !broadcast ? special[i] : rnd.nextDouble(-4, 4);
-                case INTEGRAL -> rnd.nextInt(-20, 21);
+                // Some beyond F16's and BF16's integers, so rounding through a float operand type shows.
+                case INTEGRAL -> rnd.nextInt(4) == 0 ? rnd.nextInt(-100_000, 100_001) : rnd.nextInt(-20, 21);
                 case BOOL -> rnd.nextBoolean() ? 1 : 0;
             };
             v[i] = HostElements.round(t, x);
@@ -228,6 +287,7 @@ class InterpreterHostTest {
                 if (diff != null) failures.add(b.label() + " output " + (k - firstOut) + ": " + diff + "\n" + b.hostCase().program().disassemble());
             }
         }
+        System.out.println("[interp] host interpreter: " + cases.size() + " cases, " + failures.size() + " differ");
         if (!failures.isEmpty()) fail(failures.size() + " of " + cases.size() + " cases differ:\n" + String.join("\n", failures.subList(0, Math.min(8, failures.size()))));
     }
 
