@@ -9,6 +9,8 @@ import dev.gpuos.tensor.interp.ProgramCompiler;
 import dev.gpuos.tensor.interp.ProgramStore;
 import dev.gpuos.tensor.op.ElementwiseNode;
 import dev.gpuos.tensor.op.OpNode;
+import dev.gpuos.tensor.op.ReduceNode;
+import dev.gpuos.tensor.op.ReduceOp;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -25,9 +27,9 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Two tiers for elementwise operators (issue 6). A run whose structure has no native operator yet runs at once
+ * Two tiers for elementwise runs and reductions (issue 6). A task whose operator is not native yet runs at once
  * on the INTERPRETER, a built-in operator registered when this object is made (one generation swap, before any
- * work) and then part of every later generation: the run is compiled to an op program (microseconds), the
+ * work) and then part of every later generation: the run (or the reduce op) is compiled to an op program (microseconds), the
  * program is copied to device memory while the worker runs, and the task names it. No swap, no pause.
  *
  * <p>The native operator is compiled and swapped in by a background thread when the {@link Policy} says the
@@ -135,7 +137,8 @@ public final class TieredOperators {
         List<Integer> nativeAt = new ArrayList<>();
         for (int i = 0; i < tasks.size(); i++) {
             KernelTask task = tasks.get(i);
-            Entry e = elementwise(task) ? entries.computeIfAbsent(task.structure(), s -> newEntry(task)) : null;
+            String key = key(task);
+            Entry e = key == null ? null : entries.computeIfAbsent(key, k -> newEntry(task));
             OperatorRef ref = e == null ? null : e.nativeRef;
             if (ref != null) {
                 ops[i] = ref;
@@ -165,10 +168,23 @@ public final class TieredOperators {
         return ops;
     }
 
-    private static boolean elementwise(KernelTask task) {
-        if (!task.prefix().equals(ElementwiseKernels.PREFIX)) return false;
-        for (OpNode n : task.nodes()) if (!(n instanceof ElementwiseNode)) return false;
-        return true;
+    /** The entry key of a task the interpreter may take (null: native only). */
+    private static String key(KernelTask task) {
+        if (task.nodes().size() == 1 && task.nodes().getFirst() instanceof ReduceNode r) {
+            // One native operator per dtype serves every reduce op; one program per (dtype, op).
+            return task.args().length == 4 && r.op() != ReduceOp.ARGMAX && r.op() != ReduceOp.ARGMIN
+                    ? task.structure() + "#reduce:" + r.op() : null;
+        }
+        if (!task.prefix().equals(ElementwiseKernels.PREFIX)) return null;
+        for (OpNode n : task.nodes()) if (!(n instanceof ElementwiseNode)) return null;
+        return task.structure();
+    }
+
+    private static Program compile(KernelTask task) {
+        if (task.nodes().getFirst() instanceof ReduceNode r) return ProgramCompiler.compileReduce(r.op(), r.input().dtype());
+        @SuppressWarnings("unchecked")
+        List<ElementwiseNode> members = (List<ElementwiseNode>) (List<?>) task.nodes();
+        return ProgramCompiler.compile(members);
     }
 
     private Entry newEntry(KernelTask task) {
@@ -178,11 +194,9 @@ public final class TieredOperators {
         long address = 0;
         if (task.args().length <= InterpreterSource.PROGRAM_ARG) {
             try {
-                @SuppressWarnings("unchecked")
-                List<ElementwiseNode> members = (List<ElementwiseNode>) (List<?>) task.nodes();
-                Program p = ProgramCompiler.compile(members);
-                if (sameInterface(members, task)) {
-                    address = programs.address(task.structure(), p);
+                Program p = compile(task);
+                if (sameInterface(p, task)) {
+                    address = programs.address(key(task), p);
                 } else {
                     LOG.warning("op program of " + task.name() + " disagrees with the native task's operands or "
                             + "arguments; it runs natively only");
@@ -198,7 +212,11 @@ public final class TieredOperators {
      * True if the program's task interface (the same operands in the same order, the same argument words) is the native task's: the
      * compiler follows ElementwiseKernels' layout, and this guards against the two drifting apart.
      */
-    private static boolean sameInterface(List<ElementwiseNode> members, KernelTask task) {
+    private static boolean sameInterface(Program p, KernelTask task) {
+        if (p.refs() != task.refs().size() || p.args() != task.args().length) return false;
+        if (task.nodes().getFirst() instanceof ReduceNode) return true;  // FamilyTasks.reduce's fixed interface
+        @SuppressWarnings("unchecked")
+        List<ElementwiseNode> members = (List<ElementwiseNode>) (List<?>) task.nodes();
         List<dev.gpuos.tensor.Tensor> operands = ProgramCompiler.operands(members);
         if (operands.size() != task.refs().size()) return false;
         for (int i = 0; i < operands.size(); i++) {
@@ -213,7 +231,7 @@ public final class TieredOperators {
     /** Registers every still-interpreted structure with one generation swap (promoter thread only). */
     private void promotePending() {
         Map<String, String> fresh = new LinkedHashMap<>();
-        Map<String, Entry> byName = new LinkedHashMap<>();
+        Map<String, List<Entry>> byName = new LinkedHashMap<>();  // several reduce ops share one native operator
         for (Entry e : entries.values()) {
             if (e.nativeRef != null || e.failed || e.program == 0) continue;
             if (os.hasOperator(e.unique)) {
@@ -221,19 +239,21 @@ public final class TieredOperators {
                 continue;
             }
             fresh.put(e.unique, e.source);
-            byName.put(e.unique, e);
+            byName.computeIfAbsent(e.unique, k -> new ArrayList<>()).add(e);
         }
         if (fresh.isEmpty()) return;
         try {
-            for (OperatorRef ref : os.registerAll(fresh)) byName.get(ref.name()).nativeRef = ref;
+            for (OperatorRef ref : os.registerAll(fresh)) for (Entry e : byName.get(ref.name())) e.nativeRef = ref;
             promotions.incrementAndGet();
             promotedOperators.addAndGet(fresh.size());
         } catch (IllegalArgumentException nameTaken) {
             // Another backend over this GpuOS registered one of these meanwhile: adopt those, retry the rest.
-            for (Entry e : byName.values()) if (os.hasOperator(e.unique)) e.nativeRef = os.operator(e.unique);
+            for (List<Entry> es : byName.values()) {
+                for (Entry e : es) if (os.hasOperator(e.unique)) e.nativeRef = os.operator(e.unique);
+            }
             promoter.execute(this::promotePending);
         } catch (RuntimeException failure) {
-            for (Entry e : byName.values()) e.failed = true;
+            for (List<Entry> es : byName.values()) for (Entry e : es) e.failed = true;
             failedPromotions.incrementAndGet();
             LOG.log(Level.WARNING, "native versions of " + fresh.size() + " interpreted operators failed; they stay interpreted", failure);
         }

@@ -39,7 +39,7 @@ public final class InterpreterSource {
 
     /** Shared memory the interpreter needs per block of {@code threads}. */
     public static long smemBytes(int threads) {
-        return (long) (MAX_REGS * threads + MAX_INSTRS) * 8;
+        return (long) (MAX_REGS * threads + MAX_INSTRS + 32) * 8;  // registers, program, team scratch
     }
 
     static String generateOps() {

@@ -27,7 +27,10 @@ public enum Opcode {
     /** Operand b's element = register a (compute type z) converted to dtype x; dst = the stored raw bits. */
     STORE,
     /** Operand b's element = raw register a of dtype x (a same-dtype copy moves bits); dst = the same bits. */
-    STORE_RAW;
+    STORE_RAW,
+    /** The whole program (instruction 1): reduce groups with reduce.cu's task interface; x = ReduceOp (sum, prod,
+     *  mean, max, min), y = input dtype. */
+    REDUCE;
 
     public int code() {
         return ordinal();

@@ -7,6 +7,7 @@ import dev.gpuos.tensor.Scalar;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.op.ElementwiseNode;
 import dev.gpuos.tensor.op.ElementwiseOp;
+import dev.gpuos.tensor.op.ReduceOp;
 
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
@@ -119,6 +120,19 @@ public final class ProgramCompiler {
         bytes[6] = (byte) InterpreterSource.VERSION;
         bytes[7] = (byte) InterpreterSource.MAGIC;
         return new Program(bytes, refs, args, registers);
+    }
+
+    /**
+     * A reduction program: the task interface is the native reduce family's (refs: the input viewed as
+     * [kept..., reduced...] and the flat output; args: op, kept dims, whole-block flag, groups), so a task built
+     * for the native operator runs it unchanged. Sum, prod, mean, max and min; argmax/argmin run natively.
+     */
+    public static Program compileReduce(ReduceOp op, DType input) {
+        if (op == ReduceOp.ARGMAX || op == ReduceOp.ARGMIN) throw new NotInterpretable(op.opName() + " runs natively");
+        ByteArrayOutputStream code = new ByteArrayOutputStream(16);
+        emit(code, Opcode.PROGRAM, 0, 2, 0, 2, 4, InterpreterSource.VERSION, InterpreterSource.MAGIC);
+        emit(code, Opcode.REDUCE, 0, 0, 0, 0, op.ordinal(), code(input), 0);
+        return new Program(code.toByteArray(), 2, 4, 0);
     }
 
     private static void emitStore(ByteArrayOutputStream code, Opcode op, int dst, int src, int member, int dtype, int cc) {

@@ -336,4 +336,84 @@ GPUOS_HD void run_element(const instr* prog, unsigned int n, const regs& r, cons
     }
 }
 
+
+// ---- reductions: the task interface of reduce.cu (refs[0] = input viewed as [kept..., reduced...], refs[1] =
+// flat output; args 0 = op, 1 = kept dims, 2 = whole-block teams, 3 = groups), one REDUCE instruction
+// (x = op, y = input dtype). Lanes accumulate elements lane, lane + team size, ... and teams combine exactly
+// as gt::team_reduce does, so results equal the native operator's bit for bit (same order of operations).
+// Floating inputs accumulate in double, integers in 64 bits; max/min: NaN if any element is NaN.
+enum { GI_R_SUM = 0, GI_R_PROD = 1, GI_R_MEAN = 2, GI_R_MAX = 3, GI_R_MIN = 4 };
+
+GPUOS_HD bool is_floating_dtype(unsigned int d) {
+    return d == GPUOS_DTYPE_F32 || d == GPUOS_DTYPE_F64 || d == GPUOS_DTYPE_F16 || d == GPUOS_DTYPE_BF16;
+}
+
+// Element offset of row-major index idx over dims [from, to) of a ref (gt::offset_in).
+GPUOS_HD long long offset_in(const gpuos_tensor_ref& r, int from, int to, long long idx) {
+    long long off = 0;
+    for (int d = to - 1; d >= from; --d) {
+        const long long size = r.sizes[d];
+        off += (idx % size) * r.strides[d];
+        idx /= size;
+    }
+    return off;
+}
+
+GPUOS_HD long long extent(const gpuos_tensor_ref& r, int from, int to) {
+    long long n = 1;
+    for (int d = from; d < to; ++d) n *= r.sizes[d];
+    return n;
+}
+
+GPUOS_HD double acc_load(double*, unsigned long long raw, unsigned int dtype) { return raw_to_f64(raw, dtype); }
+GPUOS_HD long long acc_load(long long*, unsigned long long raw, unsigned int dtype) { return raw_to_i64(raw, dtype); }
+
+template <typename Acc> GPUOS_HD Acc acc_lowest();
+template <> GPUOS_HD double acc_lowest<double>() { return -u2d(0x7ff0000000000000ull); }
+template <> GPUOS_HD long long acc_lowest<long long>() { return (long long)0x8000000000000000ull; }
+template <typename Acc> GPUOS_HD Acc acc_highest();
+template <> GPUOS_HD double acc_highest<double>() { return u2d(0x7ff0000000000000ull); }
+template <> GPUOS_HD long long acc_highest<long long>() { return 0x7fffffffffffffffll; }
+
+template <typename Acc> GPUOS_HD Acc reduce_init(unsigned int op) {
+    return op == GI_R_PROD ? Acc(1) : op == GI_R_MAX ? acc_lowest<Acc>() : op == GI_R_MIN ? acc_highest<Acc>() : Acc(0);
+}
+
+template <typename Acc> GPUOS_HD Acc reduce_combine(unsigned int op, Acc p, Acc q) {
+    if (op == GI_R_SUM || op == GI_R_MEAN) return p + q;
+    if (op == GI_R_PROD) return p * q;
+    if (p != p) return p;
+    if (q != q) return q;
+    if (op == GI_R_MAX) return p > q ? p : q;
+    return p < q ? p : q;
+}
+
+// This lane's partial result for group g.
+template <typename Acc>
+GPUOS_HD Acc reduce_partial(const gpuos_task* task, unsigned int op, unsigned int dtype, long long g, unsigned int lane,
+                            unsigned int size) {
+    const gpuos_tensor_ref& in = task->refs[0];
+    const int kept = (int)task->args[1];
+    const long long len = extent(in, kept, in.ndim);
+    const long long base = offset_in(in, 0, kept, g);
+    Acc acc = reduce_init<Acc>(op);
+    for (long long r = lane; r < len; r += size) {
+        acc = reduce_combine<Acc>(op, acc, acc_load((Acc*)0, load_raw(in.data, base + offset_in(in, kept, in.ndim, r), dtype), dtype));
+    }
+    return acc;
+}
+
+// Stores group g's result (reduce.cu's lane-0 store).
+GPUOS_HD void reduce_store(const gpuos_task* task, unsigned int op, unsigned int dtype, long long g, double acc) {
+    const gpuos_tensor_ref& in = task->refs[0];
+    const long long len = extent(in, (int)task->args[1], in.ndim);
+    double v = acc;
+    if (op == GI_R_MEAN) v = len == 0 ? u2d(0x7ff8000000000000ull) : v / (double)len;
+    store_raw(task->refs[1].data, g, dtype, from_f64(v, dtype));
+}
+GPUOS_HD void reduce_store(const gpuos_task* task, unsigned int op, unsigned int dtype, long long g, long long acc) {
+    if (op == GI_R_SUM || op == GI_R_PROD) store_raw(task->refs[1].data, g, GPUOS_DTYPE_I64, (unsigned long long)acc);
+    else store_raw(task->refs[1].data, g, dtype, from_i64(acc, dtype));
+}
+
 }  // namespace gi

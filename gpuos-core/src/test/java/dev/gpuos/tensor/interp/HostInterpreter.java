@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The interpreter core ({@code gpuos_interp.cuh} with the generated part) compiled by nvcc into a HOST program,
  * which runs op programs over host buffers exactly as the device does over a tile (same {@code run_element},
- * same offsets), so CI checks the interpreter without a GPU. Skips without nvcc.
+ * same offsets; reductions one lane per group), so CI checks the interpreter without a GPU. Skips without nvcc.
  *
  * <p>Protocol (little-endian, stdin): per case: i32 instructions, the program, i64 args[6], i32 operands,
  * i64 numel, per operand: i32 dtype, i32 ndim, i64 sizes[ndim], i64 strides[ndim], i32 flags, i64 bytes, the
@@ -82,6 +82,16 @@ final class HostInterpreter {
                         }
                         const unsigned int n = gi::program_length(prog[0]);
                         if (n != (unsigned int)ninstr) { fprintf(stderr, "bad program header\\n"); return 2; }
+                        if (n >= 2 && prog[1].op == GPUOS_IOP_REDUCE) {
+                            // One lane per group (the device's teams combine the same partials in a fixed order).
+                            const unsigned int op = prog[1].x, dtype = prog[1].y;
+                            for (long long g = 0; g < (long long)task.args[3]; ++g) {
+                                if (gi::is_floating_dtype(dtype)) gi::reduce_store(&task, op, dtype, g, gi::reduce_partial<double>(&task, op, dtype, g, 0, 1));
+                                else gi::reduce_store(&task, op, dtype, g, gi::reduce_partial<long long>(&task, op, dtype, g, 0, 1));
+                            }
+                            for (int k = 0; k < nrefs; ++k) fwrite(bufs[k].data(), 1, bufs[k].size() - 8, stdout);
+                            continue;
+                        }
                         unsigned long long words[GPUOS_INTERP_MAX_REGS] = {0};
                         const gi::regs regs{words, 1};
                         const bool flat = gi::all_contiguous(&task);

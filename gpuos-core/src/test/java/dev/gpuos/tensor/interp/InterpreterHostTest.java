@@ -11,6 +11,8 @@ import dev.gpuos.tensor.UnsupportedDTypeException;
 import dev.gpuos.tensor.cpu.CpuBackend;
 import dev.gpuos.tensor.op.ElementwiseNode;
 import dev.gpuos.tensor.op.ElementwiseOp;
+import dev.gpuos.tensor.op.ReduceNode;
+import dev.gpuos.tensor.op.ReduceOp;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
@@ -34,7 +36,15 @@ class InterpreterHostTest {
     static final long ROWS = 3, COLS = 37;
 
     /** One case: the members, their CPU results (computed by the CPU backend), and what to send. */
-    private record Built(String label, List<ElementwiseNode> members, HostInterpreter.Case hostCase) {}
+    private record Built(String label, List<ElementwiseNode> members, HostInterpreter.Case hostCase, List<Tensor> operands) {
+        Built(String label, List<ElementwiseNode> members, HostInterpreter.Case hostCase) {
+            this(label, members, hostCase, ProgramCompiler.operands(members));
+        }
+
+        int outputs() {
+            return members.isEmpty() ? 1 : members.size();
+        }
+    }
 
     private final SplittableRandom rnd = new SplittableRandom(6);
 
@@ -153,6 +163,31 @@ class InterpreterHostTest {
                 cases.add(run(label.toString(), members));
             }
             assertTrue(cases.size() >= 300, "only " + cases.size() + " fuzz cases fit one task");
+            check(cases);
+        }
+    }
+
+    /** sum, prod, mean, max, min of every dtype over the last dim of a contiguous and of a transposed input. */
+    @Test
+    void reductionsAgreeWithTheCpuBackend() throws Exception {
+        HostInterpreter.assumeNvcc();
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            List<Built> cases = new ArrayList<>();
+            for (ReduceOp op : new ReduceOp[]{ReduceOp.SUM, ReduceOp.PROD, ReduceOp.MEAN, ReduceOp.MAX, ReduceOp.MIN}) {
+                for (DType t : DType.values()) {
+                    if (op == ReduceOp.MEAN && !t.isFloating()) continue;
+                    for (boolean transposed : new boolean[]{false, true}) {
+                        Tensor x = input(s, t, transposed);          // ROWS x COLS (a transposed view when asked)
+                        Tensor o = s.zeros(op.resultType(t), ROWS);
+                        ReduceNode node = new ReduceNode(op, x, new int[]{1}, false, o);
+                        Program program = ProgramCompiler.compileReduce(op, t);
+                        long[] args = {op.ordinal(), 1, 0, ROWS};
+                        HostInterpreter.Case c = new HostInterpreter.Case(program, args, ROWS, List.of(ref(x), ref(o)));
+                        ((CpuBackend) x.backend()).submit(node);
+                        cases.add(new Built(op.opName() + " " + t + (transposed ? " transposed" : ""), List.of(), c, List.of(x, o)));
+                    }
+                }
+            }
             check(cases);
         }
     }
@@ -278,8 +313,8 @@ class InterpreterHostTest {
         List<String> failures = new ArrayList<>();
         for (int c = 0; c < cases.size(); c++) {
             Built b = cases.get(c);
-            List<Tensor> operands = ProgramCompiler.operands(b.members());
-            int firstOut = operands.size() - b.members().size();
+            List<Tensor> operands = b.operands();
+            int firstOut = operands.size() - b.outputs();
             for (int k = firstOut; k < operands.size(); k++) {
                 Tensor expected = operands.get(k);
                 byte[] want = bytesOf(expected, expected.numel());
