@@ -39,7 +39,13 @@ import java.util.logging.Logger;
  * tasks already submitted keep their program, which stays in device memory.
  *
  * <p>Threads: {@link #resolve} is called by the planner (one thread at a time); promotion runs on one daemon
- * thread. They share only {@link Entry#nativeRef} (volatile) and the entry map.
+ * thread. They share only {@link Entry#nativeRef} (volatile) and the entry map. The promoter never takes the
+ * library's lock, so interpreted and already-native tasks keep flowing while it compiles; a task needing a
+ * native-only operator that is not registered yet (a new matmul dtype) waits for GpuOS's swap lock, as it
+ * would for any registration.
+ *
+ * <p>Default: off (GpuBackend reads {@code gpuos.interp}); the GPU checks of this tier had not run when it
+ * was written.
  */
 public final class TieredOperators {
     private static final Logger LOG = Logger.getLogger(TieredOperators.class.getName());
@@ -252,6 +258,9 @@ public final class TieredOperators {
                 for (Entry e : es) if (os.hasOperator(e.unique)) e.nativeRef = os.operator(e.unique);
             }
             promoter.execute(this::promotePending);
+        } catch (IllegalStateException closed) {
+            // The GpuOS closed under a scheduled promotion: nothing left to promote into.
+            LOG.fine(() -> "promotion skipped: " + closed.getMessage());
         } catch (RuntimeException failure) {
             for (List<Entry> es : byName.values()) for (Entry e : es) e.failed = true;
             failedPromotions.incrementAndGet();
