@@ -3,6 +3,10 @@ package dev.gpuos.bench;
 import dev.gpuos.GpuOS;
 import dev.gpuos.GpuOSOptions;
 import dev.gpuos.bench.workloads.ResultFiles;
+import dev.gpuos.runtime.OperatorRef;
+import dev.gpuos.runtime.TaskBatch;
+import dev.gpuos.runtime.layout.DTypeCode;
+import dev.gpuos.runtime.memory.DeviceBlock;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.TensorScope;
@@ -12,6 +16,9 @@ import dev.gpuos.tensor.op.ElementwiseOp;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,11 +26,15 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
 /**
  * {@code gpuos bench --only interp}: the interpreter tier of issue 6. (1) Register to first correct result of
- * never-seen expressions, interpreted (no swap) and native (compile + swap); (2) interpreted vs native time of
+ * never-seen expressions, interpreted (no swap) and native (compile + swap), and the zero-pause timeline
+ * (interp_timeline.csv); (2) interpreted vs native time of
  * W1/W2-style ops on one GpuOS; (3) a W2-style run end to end with the tier policy off and on, cold (fresh
  * GpuOS, empty JIT cache: every op new) and warm (fresh GpuOS, JIT cache filled). Results: {@code interp.json}.
  */
@@ -55,6 +66,7 @@ final class InterpBenchmark {
             GpuBackend interp = new GpuBackend(os, TieredOperators.Policy.NEVER);
             GpuBackend nativeOnly = new GpuBackend(os, (TieredOperators.Policy) null);
             firstResult(os, interp, nativeOnly);
+            timeline(os, outDir);
             throughput(interp, nativeOnly);
         }
         w2EndToEnd();
@@ -78,8 +90,9 @@ final class InterpBenchmark {
                 lat[k] = (System.nanoTime() - t0) / 1e6;
                 if (r.length != 64 * 1024) throw new IllegalStateException("short result");
             }
+            long interpSwaps = os.stats().swaps() - swaps;
             results.put("interp_first_result_ms", stats(lat));
-            results.put("interp_first_result_swaps", os.stats().swaps() - swaps);
+            results.put("interp_first_result_swaps", interpSwaps);
             double[] nat = new double[5];
             for (int k = 0; k < nat.length; k++) {
                 long t0 = System.nanoTime();
@@ -90,7 +103,99 @@ final class InterpBenchmark {
             results.put("native_swap_pause_ms", os.stats().lastPauseNanos() / 1e6);
             out.printf("interp: register -> first correct result, new expression: interpreted median %.3f ms (p90 %.3f, "
                             + "%d swaps); native (compile + swap) median %.1f ms%n", median(lat), pct(lat, 0.9),
-                    os.stats().swaps() - swaps - nat.length, median(nat));
+                    interpSwaps, median(nat));
+        }
+    }
+
+    /**
+     * The zero-pause timeline: a stream of tasks of another operator (each stamps %globaltimer) runs throughout;
+     * a never-seen expression runs interpreted, later it is promoted (one swap). interp_timeline.csv has every
+     * stamp (task index, microseconds since the first); the JSON the phases and the longest gap in each.
+     */
+    private void timeline(GpuOS os, Path outDir) throws IOException {
+        GpuBackend tiered = new GpuBackend(os, TieredOperators.Policy.NEVER);
+        OperatorRef stamp = os.register("interp_bench_stamp", """
+                GPUOS_OP {
+                    if (threadIdx.x == 0) ((unsigned long long*)task->refs[0].data)[task->args[0]] = gpuos::global_ns();
+                }""");
+        final int capacity = 1 << 18;
+        DeviceBlock stamps = os.allocate(8L * capacity);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicLong issued = new AtomicLong();
+        CompletableFuture<Void> stream = CompletableFuture.runAsync(() -> {
+            TaskBatch[] batches = {new TaskBatch(64), new TaskBatch(64)};
+            CompletableFuture<?>[] inFlight = new CompletableFuture<?>[2];
+            for (int k = 0; !stop.get() && issued.get() + 32 <= capacity; k++) {
+                int slot = k & 1;
+                if (inFlight[slot] != null) inFlight[slot].join();
+                TaskBatch b = batches[slot].clear();
+                for (int i = 0; i < 32; i++) {
+                    b.add(stamp, 1, 1).refContiguous(0, stamps, 0, DTypeCode.I64, capacity).arg(0, issued.getAndIncrement());
+                }
+                inFlight[slot] = os.submitAsync(b);
+            }
+            for (CompletableFuture<?> f : inFlight) if (f != null) f.join();
+        });
+        Map<String, Object> row = new LinkedHashMap<>();
+        try (TensorScope s = TensorScope.open(tiered)) {
+            Tensor x = s.randn(5, DType.F32, 64, 1024);
+            x.toFloatArray();
+            sleep(100);
+            long swaps = os.stats().swaps(), i0 = issued.get(), t0 = System.nanoTime();
+            fresh(x, 120).toFloatArray();
+            long latency = System.nanoTime() - t0, i1 = issued.get();
+            row.put("interp_first_result_ms", latency / 1e6);
+            row.put("interp_swaps", os.stats().swaps() - swaps);
+            sleep(100);
+            long i2 = issued.get();
+            tiered.tiers().promoteNow();
+            long i3 = issued.get();
+            row.put("promotion_pause_ms", os.stats().lastPauseNanos() / 1e6);
+            sleep(100);
+            stop.set(true);
+            stream.join();
+            int n = (int) issued.get();
+            long[] t = new long[n];
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment host = a.allocate(8L * n);
+                os.download(host, stamps, 0);
+                for (int i = 0; i < n; i++) t[i] = host.getAtIndex(ValueLayout.JAVA_LONG, i);
+            }
+            row.put("stream_tasks", n);
+            row.put("interp_phase_tasks", new long[]{i0, i1});
+            row.put("max_gap_us_interp_phase", maxGap(t, i0, Math.min(n, i1 + 64)) / 1e3);
+            row.put("max_gap_us_before", maxGap(t, 0, i0) / 1e3);
+            row.put("max_gap_us_promotion", maxGap(t, i2, Math.min(n, i3 + 64)) / 1e3);
+            long first = Arrays.stream(t).min().orElse(0);
+            StringBuilder csv = new StringBuilder("task,t_us\n");
+            for (int i = 0; i < n; i++) csv.append(i).append(',').append((t[i] - first) / 1e3).append('\n');
+            ResultFiles.writeAtomically(outDir.resolve("interp_timeline.csv"), csv.toString());
+            out.printf("interp: timeline: new op interpreted in %.3f ms (%d swaps) while %d stream tasks ran; max gap "
+                            + "%.1f us then (%.1f us before), %.1f us around the promotion swap (pause %.3f ms)%n",
+                    latency / 1e6, row.get("interp_swaps"), i1 - i0, row.get("max_gap_us_interp_phase"),
+                    row.get("max_gap_us_before"), row.get("max_gap_us_promotion"), row.get("promotion_pause_ms"));
+        } finally {
+            stop.set(true);
+            stream.join();
+            os.release(stamps);
+        }
+        results.put("timeline", row);
+    }
+
+    private static long maxGap(long[] t, long from, long to) {
+        if (to - from < 2) return 0;
+        long[] w = Arrays.copyOfRange(t, (int) from, (int) to);
+        Arrays.sort(w);
+        long max = 0;
+        for (int i = 1; i < w.length; i++) max = Math.max(max, w[i] - w[i - 1]);
+        return max;
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -166,7 +271,7 @@ final class InterpBenchmark {
                     long swaps = os.stats().swaps() - swaps0;
                     Map<String, Object> row = new LinkedHashMap<>();
                     row.put("first_run_ms", t[0]);
-                    row.put("later_runs_ms", Arrays.copyOfRange(t, 1, t.length));
+                    row.put("later_runs_ms", Arrays.stream(t, 1, t.length).boxed().toList());
                     row.put("swaps", swaps);
                     if (b.tiers() != null) row.put("tier_stats", b.tiers().stats().toString());
                     String key = "w2_" + (tiered ? "tiered" : "native") + "_" + phase;
