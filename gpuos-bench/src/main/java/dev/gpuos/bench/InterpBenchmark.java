@@ -109,8 +109,9 @@ final class InterpBenchmark {
 
     /**
      * The zero-pause timeline: a stream of tasks of another operator (each stamps %globaltimer) runs throughout;
-     * a never-seen expression runs interpreted, later it is promoted (one swap). interp_timeline.csv has every
-     * stamp (task index, microseconds since the first); the JSON the phases and the longest gap in each.
+     * a never-seen expression runs interpreted, later it is promoted (one swap). interp_timeline.csv has the
+     * stamps around both phases (task index, microseconds since the first stamp, phase); the JSON the longest gap
+     * in each phase.
      */
     private void timeline(GpuOS os, Path outDir) throws IOException {
         GpuBackend tiered = new GpuBackend(os, TieredOperators.Policy.NEVER);
@@ -118,7 +119,7 @@ final class InterpBenchmark {
                 GPUOS_OP {
                     if (threadIdx.x == 0) ((unsigned long long*)task->refs[0].data)[task->args[0]] = gpuos::global_ns();
                 }""");
-        final int capacity = 1 << 18;
+        final int capacity = 1 << 22;  // ~2 stamps per microsecond for a few hundred ms
         DeviceBlock stamps = os.allocate(8L * capacity);
         AtomicBoolean stop = new AtomicBoolean();
         AtomicLong issued = new AtomicLong();
@@ -167,8 +168,13 @@ final class InterpBenchmark {
             row.put("max_gap_us_before", maxGap(t, 0, i0) / 1e3);
             row.put("max_gap_us_promotion", maxGap(t, i2, Math.min(n, i3 + 64)) / 1e3);
             long first = Arrays.stream(t).min().orElse(0);
-            StringBuilder csv = new StringBuilder("task,t_us\n");
-            for (int i = 0; i < n; i++) csv.append(i).append(',').append((t[i] - first) / 1e3).append('\n');
+            // Stamps around the two phases only (the whole stream is millions of rows).
+            StringBuilder csv = new StringBuilder("task,t_us,phase\n");
+            for (int i = 0; i < n; i++) {
+                String phase = i >= i0 && i < i1 ? "interpreting" : i >= i2 && i < i3 ? "promoting" : "";
+                boolean near = (i >= i0 - 5000 && i < i1 + 5000) || (i >= i2 - 5000 && i < i3 + 5000);
+                if (near) csv.append(i).append(',').append((t[i] - first) / 1e3).append(',').append(phase).append('\n');
+            }
             ResultFiles.writeAtomically(outDir.resolve("interp_timeline.csv"), csv.toString());
             out.printf("interp: timeline: new op interpreted in %.3f ms (%d swaps) while %d stream tasks ran; max gap "
                             + "%.1f us then (%.1f us before), %.1f us around the promotion swap (pause %.3f ms)%n",

@@ -209,6 +209,8 @@ public final class TieredOperators {
                 }
             } catch (ProgramCompiler.NotInterpretable why) {
                 LOG.fine(() -> task.name() + " runs natively: " + why.getMessage());
+            } catch (RuntimeException uploadFailed) {
+                LOG.log(Level.WARNING, task.name() + ": its op program could not be stored; it runs natively", uploadFailed);
             }
         }
         return new Entry(unique, source, address, null);

@@ -269,7 +269,7 @@ class InterpreterGpuTest {
                 GPUOS_OP {
                     if (threadIdx.x == 0) ((unsigned long long*)task->refs[0].data)[task->args[0]] = gpuos::global_ns();
                 }""");
-        final int capacity = 1 << 18;
+        final int capacity = 1 << 22;  // ~2 stamps per microsecond for a few hundred ms
         DeviceBlock stamps = os.allocate(8L * capacity);
         AtomicBoolean stop = new AtomicBoolean();
         AtomicLong issued = new AtomicLong();
