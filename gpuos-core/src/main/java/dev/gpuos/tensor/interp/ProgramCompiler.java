@@ -81,7 +81,6 @@ public final class ProgramCompiler {
             }
             int result = m + 3;
             registers = Math.max(registers, result + 1);
-            int outRef = -1; // patched once the inputs are known: inputs.size() + j, fixed after all members
             boolean rawCopy = node.op() == ElementwiseOp.CAST && !scalar[0] && storage[0] == out;
             if (rawCopy) {
                 emitStore(code, Opcode.STORE_RAW, j, rawRef[0], j, code(out), 0);
