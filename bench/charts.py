@@ -15,8 +15,8 @@ import math
 import os
 import sys
 
-CONFIGS = ["gpuos", "gpuos_raw", "java_launch_per_op", "torch_eager", "torch_cuda_graph", "torch_compile"]
-TITLES = {"gpuos": "GPUOS", "gpuos_raw": "GPUOS raw tasks", "java_launch_per_op": "Java launch/op",
+CONFIGS = ["gpuos", "gpuos_replay", "gpuos_raw", "java_launch_per_op", "torch_eager", "torch_cuda_graph", "torch_compile"]
+TITLES = {"gpuos": "GPUOS", "gpuos_replay": "GPUOS replay", "gpuos_raw": "GPUOS raw tasks", "java_launch_per_op": "Java launch/op",
           "torch_eager": "torch eager", "torch_cuda_graph": "CUDA graph", "torch_compile": "torch.compile"}
 
 
@@ -37,7 +37,8 @@ def merge(gpuos, torch):
         for r in (doc or {}).get("rows", []):
             row = dict(r)
             row["verdict"] = verdict(row, checks.get((r["workload"], r["case"], r["config"])),
-                                     torch is not None and r["config"] in ("gpuos", "gpuos_raw", "java_launch_per_op"))
+                                     torch is not None and r["config"] in ("gpuos", "gpuos_replay", "gpuos_raw",
+                                                                         "java_launch_per_op"))
             merged.setdefault((r["workload"], r["case"]), {})[r["config"]] = row
     return merged
 
@@ -88,14 +89,18 @@ def table(merged, gpuos, torch):
         keys = ["device", "driver_version", "java", "nvrtc_version", "torch", "cuda", "python"]
         lines.append(f"- {name}: " + ", ".join(f"{k} {env[k]}" for k in keys if env.get(k) is not None))
     lines += ["", "Median wall time in ms (p10–p90) of the whole workload; `*`: GPUOS rows not cross-checked against "
-              "PyTorch eager (run.py did not see them). Speedup = PyTorch time / GPUOS time.", ""]
+              "PyTorch eager (run.py did not see them). Speedup = PyTorch time / GPUOS time. GPUOS: the tensor API streamed as "
+              "written; GPUOS replay: the same program captured once, each run one submission of its task batch "
+              "(like a CUDA graph replay).", ""]
     header = ["workload", "case"] + [TITLES[c] for c in present] + ["GPUOS vs eager", "GPUOS vs graph",
-                                                                   "GPUOS vs compile"]
+                                                                   "GPUOS vs compile", "replay vs eager",
+                                                                   "replay vs graph"]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
     for (workload, case), rows in merged.items():
         cells = [workload, case] + [cell(rows.get(c)) for c in present]
         cells += [fmt_speedup(speedup(rows, "gpuos", t)) for t in ("torch_eager", "torch_cuda_graph", "torch_compile")]
+        cells += [fmt_speedup(speedup(rows, "gpuos_replay", t)) for t in ("torch_eager", "torch_cuda_graph")]
         lines.append("| " + " | ".join(cells) + " |")
     notes = []
     for doc in (gpuos, torch):
@@ -127,6 +132,7 @@ def charts(merged, out_dir):
     if w1:
         fig, ax = plt.subplots(figsize=(8, 5))
         for base, against, style in (("gpuos", "torch_eager", "o-"), ("gpuos", "torch_cuda_graph", "s-"),
+                                     ("gpuos_replay", "torch_eager", "o:"), ("gpuos_replay", "torch_cuda_graph", "s:"),
                                      ("gpuos_raw", "torch_eager", "o--"), ("gpuos_raw", "torch_cuda_graph", "s--")):
             pts = [(n, speedup(rows, base, against)) for n, rows in w1]
             pts = [(n, s) for n, s in pts if s is not None]

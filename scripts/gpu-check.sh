@@ -5,6 +5,8 @@
 #   nvidia-smi   what GPU and driver the machine has
 #   junit-gpu    the core tests tagged "gpu"                    (JUnit console launcher over the test classes)
 #   junit-rest   every other core test, as Surefire selects them
+#   opcheck      ./gpuos opcheck --out opcheck/: every tensor op on seeded inputs, dumped; then
+#                bench/pytorch/op_compare.py opcheck/ (row op-compare) when python3 with torch exists
 #   bench        ./gpuos bench --out bench/                     (when the command line has a bench command)
 #   pytorch      bench/pytorch/run.py --out bench/              (when present and python3 exists)
 #   charts       bench/charts.py bench/: table.md (+ PNGs with matplotlib) from the bench and pytorch results
@@ -17,8 +19,8 @@
 # it got.
 #
 # Environment:
-#   GPUOS_CHECK_STEPS      steps to run, in order (default: "nvidia-smi junit-gpu junit-rest bench pytorch charts
-#                          junit-gpu-fault")
+#   GPUOS_CHECK_STEPS      steps to run, in order (default: "nvidia-smi junit-gpu junit-rest opcheck bench
+#                          pytorch charts junit-gpu-fault")
 #   GPUOS_CHECK_BUDGET_S   seconds for the whole check, bundling included (default 560: a device command
 #                          is killed at 600 s); each step's timeout is cut to what is left
 #   GPUOS_ALLOW_GPU_SKIPS  1: do not fail junit-gpu when gpu tests skip although nvidia-smi sees a GPU
@@ -32,7 +34,7 @@ JAVA=$1
 OUT=$2
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIST=$ROOT/.dist
-STEPS=${GPUOS_CHECK_STEPS:-nvidia-smi junit-gpu junit-rest bench pytorch charts junit-gpu-fault}
+STEPS=${GPUOS_CHECK_STEPS:-nvidia-smi junit-gpu junit-rest opcheck bench pytorch charts junit-gpu-fault}
 BUDGET=${GPUOS_CHECK_BUDGET_S:-560}
 RESERVE=20   # seconds kept back for the summary and the bundle
 JVM_FLAGS=(--enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xmx16g)
@@ -166,6 +168,27 @@ step_bench() {
   finish_step bench "output in bench/, log in bench.log"
 }
 
+# The op-by-op comparison with PyTorch (issue 3): the dump, then the comparison as a row of its own, so that a
+# dump that failed and a result that differs read apart. Everything lands in opcheck/ in results.tgz.
+step_opcheck() {
+  if ! "$JAVA" -cp "$(java_classpath_bench)" dev.gpuos.bench.Main help 2>/dev/null | grep -Eq '^ +opcheck +'; then
+    record opcheck absent - 0 "the command line has no 'opcheck' command"
+    return
+  fi
+  local dir=$WORK/opcheck script=$ROOT/bench/pytorch/op_compare.py
+  mkdir -p "$dir"
+  run_step opcheck 120 QUIT "$JAVA" "${JVM_FLAGS[@]}" -cp "$(java_classpath_bench)" dev.gpuos.bench.Main opcheck --out "$dir"
+  finish_step opcheck "$(grep -E '^opcheck: [0-9]+ cases' "$WORK/opcheck.log" | tail -1 | sed 's/; .*//')"
+  # A dump stopped by its timeout still has a manifest of the chunks it finished: compare those.
+  [[ -f $dir/manifest.json ]] || return
+  if [[ ! -f $script ]] || ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import torch' >/dev/null 2>&1; then
+    record op-compare absent - 0 "no bench/pytorch/op_compare.py, python3 or torch"
+    return
+  fi
+  run_step op-compare 90 TERM env PYTHONUNBUFFERED=1 python3 "$script" "$dir"
+  finish_step op-compare "$(grep -E '^op_compare: ' "$WORK/op-compare.log" | tail -1 | sed 's/; .*//'); table in opcheck/op_compare.md"
+}
+
 step_pytorch() {
   local script=$ROOT/bench/pytorch/run.py
   if [[ ! -f $script ]]; then
@@ -212,10 +235,11 @@ else
       # Faults that poison the CUDA context for the rest of the process get a JVM of their own, last.
       junit-gpu-fault) step_junit junit-gpu-fault 120 --include-tag=gpu-fault ;;
       junit-rest) step_junit junit-rest 180 --exclude-tag=gpu ;;
+      opcheck) step_opcheck ;;
       bench) step_bench ;;
       pytorch) step_pytorch ;;
       charts) step_charts ;;
-      *) record "$step" FAIL - 0 "unknown step (known: nvidia-smi junit-gpu junit-gpu-fault junit-rest bench pytorch charts)" ;;
+      *) record "$step" FAIL - 0 "unknown step (known: nvidia-smi junit-gpu junit-gpu-fault junit-rest opcheck bench pytorch charts)" ;;
     esac
   done
 fi

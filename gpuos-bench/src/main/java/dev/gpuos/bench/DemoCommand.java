@@ -125,6 +125,7 @@ final class DemoCommand implements CliCommand {
                     if (sampler != null) {
                         sampler.print(out, 45);
                     }
+                    if (backend instanceof GpuBackend g) out.println(g.plannerProfile());
                 }
             }
         }

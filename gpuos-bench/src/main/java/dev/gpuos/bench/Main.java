@@ -58,7 +58,8 @@ public final class Main {
     /** The commands of the real command line, writing to the process's standard streams. */
     static Main standard() {
         PrintStream out = System.out;
-        return new Main(List.of(new InfoCommand(out, new GpuProbe()), new BenchCommand(out), new DemoCommand(out)), out, System.err,
+        return new Main(List.of(new InfoCommand(out, new GpuProbe()), new BenchCommand(out), new DemoCommand(out),
+                new OpCheckCommand(out)), out, System.err,
                 System.getProperty(LAUNCHER_PROPERTY));
     }
 

@@ -4,12 +4,9 @@ import static dev.gpuos.runtime.layout.TaskFields.*;
 
 import dev.gpuos.runtime.layout.DTypeCode;
 import dev.gpuos.runtime.layout.Layouts;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
- * Tasks being prepared for one submission, staged off-heap in the exact descriptor layout so that submitting
+ * Tasks being prepared for one submission, staged in the exact descriptor layout so that submitting
  * is a copy into the ring plus a few patched words. A batch is reused across submissions ({@link #clear()})
  * and belongs to one thread at a time; writing a task allocates nothing.
  *
@@ -17,13 +14,23 @@ import java.lang.foreign.ValueLayout;
  * the latter are turned into seqs when the batch is written into the ring.
  */
 public final class TaskBatch {
-    // Unaligned layouts on purpose: every offset here is naturally aligned by construction (Layouts), and the
-    // aligned layouts' per-access alignment check was the single hottest frame of the tensor API's submit path.
+    // Staged in a plain long[] on purpose: MemorySegment accessors are shared JDK code whose type profiles
+    // the CPU backend's heap segments pollute, and on the H100 run the tensor API's submit path then spent
+    // most of its time in their alignment checks and deoptimizations. Array stores have no such cliff; the
+    // queue moves each descriptor into the ring with one bulk copy.
     /** Marks a dependency word as "index within this batch" until the batch is written. */
     static final long BATCH_DEP = 1L << 63;
+    /** Descriptor size in 8-byte words. */
+    static final int TASK_WORDS = (int) (TASK_BYTES / 8);
 
-    private final Arena arena = Arena.ofAuto();
-    private MemorySegment staging;
+    static {
+        if (TASK_BYTES % 8 != 0 || REF_BYTES % 8 != 0) {
+            throw new ExceptionInInitializerError("descriptor sizes must be multiples of 8 bytes: task " + TASK_BYTES
+                    + ", ref " + REF_BYTES);
+        }
+    }
+
+    private long[] words;
     private int[] logicalOps;
     private int count;
     private long tiles;
@@ -35,7 +42,7 @@ public final class TaskBatch {
 
     public TaskBatch(int initialCapacity) {
         int cap = Math.max(1, initialCapacity);
-        staging = arena.allocate(cap * TASK_BYTES, 64);
+        words = new long[cap * TASK_WORDS];
         logicalOps = new int[cap];
     }
 
@@ -74,15 +81,13 @@ public final class TaskBatch {
         if (count == logicalOps.length) {
             grow();
         }
-        long base = count * TASK_BYTES;
+        long base = (long) count * TASK_BYTES;
         // Only the header is cleared: operand records are written whole by ref()/refContiguous(), and only the
         // first nrefs of them travel (see usedBytes).
-        for (long off = 0; off < REFS; off += 8) {
-            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, base + off, 0L);
-        }
+        java.util.Arrays.fill(words, count * TASK_WORDS, count * TASK_WORDS + (int) (REFS / 8), 0L);
         logicalOps[count] = logicalOp;
-        staging.set(ValueLayout.JAVA_INT_UNALIGNED, base + NTILES, ntiles);
-        staging.set(ValueLayout.JAVA_INT_UNALIGNED, base + TILE_SIZE, tileSize);
+        putInt(base + NTILES, ntiles);
+        putInt(base + TILE_SIZE, tileSize);
         writer.at(base, count);
         count++;
         tiles += ntiles;
@@ -101,20 +106,71 @@ public final class TaskBatch {
 
     private void grow() {
         int cap = logicalOps.length * 2;
-        MemorySegment bigger = arena.allocate(cap * TASK_BYTES, 64);
-        bigger.copyFrom(staging.asSlice(0, count * TASK_BYTES));
-        staging = bigger;
+        words = java.util.Arrays.copyOf(words, cap * TASK_WORDS);
         logicalOps = java.util.Arrays.copyOf(logicalOps, cap);
     }
 
-    /** Bytes of descriptor {@code index} that carry information: the header and its first nrefs operands. */
-    long usedBytes(int index) {
-        int nrefs = Byte.toUnsignedInt(staging.get(ValueLayout.JAVA_BYTE, index * TASK_BYTES + NREFS));
-        return REFS + nrefs * REF_BYTES;
+    // ---- little-endian field access over the word array (offsets are byte offsets, naturally aligned)
+
+    private long getLong(long off) {
+        return words[(int) (off >>> 3)];
     }
 
-    MemorySegment staging() {
-        return staging;
+    private void putLong(long off, long v) {
+        words[(int) (off >>> 3)] = v;
+    }
+
+    private long bits(long off, int width) {
+        int shift = (int) (off & 7) * 8;
+        long mask = width == 64 ? -1L : (1L << width) - 1;
+        return (words[(int) (off >>> 3)] >>> shift) & mask;
+    }
+
+    private void putBits(long off, int width, long v) {
+        int i = (int) (off >>> 3);
+        int shift = (int) (off & 7) * 8;
+        long mask = ((1L << width) - 1) << shift;
+        words[i] = (words[i] & ~mask) | ((v << shift) & mask);
+    }
+
+    private void putInt(long off, int v) {
+        putBits(off, 32, v & 0xFFFF_FFFFL);
+    }
+
+    private void putShort(long off, int v) {
+        putBits(off, 16, v & 0xFFFFL);
+    }
+
+    private void putByte(long off, int v) {
+        putBits(off, 8, v & 0xFFL);
+    }
+
+    // ---- what the queue reads
+
+    /** Bytes of descriptor {@code index} that carry information: the header and its first nrefs operands. */
+    long usedBytes(int index) {
+        return REFS + nrefs(index) * REF_BYTES;
+    }
+
+    int nrefs(int index) {
+        return (int) bits((long) index * TASK_BYTES + NREFS, 8);
+    }
+
+    int ntiles(int index) {
+        return (int) bits((long) index * TASK_BYTES + NTILES, 32);
+    }
+
+    int ndeps(int index) {
+        return (int) bits((long) index * TASK_BYTES + NDEPS, 8);
+    }
+
+    long dep(int index, int d) {
+        return getLong((long) index * TASK_BYTES + DEPS + 8L * d);
+    }
+
+    /** The words of descriptor {@code index} (TASK_WORDS long), for the queue to copy and patch. */
+    long[] words() {
+        return words;
     }
 
     int logicalOp(int index) {
@@ -141,21 +197,21 @@ public final class TaskBatch {
                 throw new IllegalArgumentException("operator flags must fit in 15 bits (bit 15 is the runtime's): 0x"
                         + Integer.toHexString(flags));
             }
-            short old = staging.get(ValueLayout.JAVA_SHORT_UNALIGNED, base + FLAGS);
-            staging.set(ValueLayout.JAVA_SHORT_UNALIGNED, base + FLAGS, (short) ((old & Layouts.TASK_FLAG_TRACE) | flags));
+            int old = (int) bits(base + FLAGS, 16);
+            putShort(base + FLAGS, (old & Layouts.TASK_FLAG_TRACE) | flags);
             return this;
         }
 
         /** Marks this task to be timestamped on the device (with {@link HostControl#traceSeq}). */
         public TaskWriter traced() {
-            short old = staging.get(ValueLayout.JAVA_SHORT_UNALIGNED, base + FLAGS);
-            staging.set(ValueLayout.JAVA_SHORT_UNALIGNED, base + FLAGS, (short) (old | Layouts.TASK_FLAG_TRACE));
+            int old = (int) bits(base + FLAGS, 16);
+            putShort(base + FLAGS, old | Layouts.TASK_FLAG_TRACE);
             return this;
         }
 
         public TaskWriter arg(int i, long bits) {
             checkIndex(i, Layouts.MAX_ARGS, "arg");
-            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, base + ARGS + 8L * i, bits);
+            putLong(base + ARGS + 8L * i, bits);
             return this;
         }
 
@@ -181,9 +237,9 @@ public final class TaskBatch {
         }
 
         private TaskWriter addDep(long word) {
-            int n = Byte.toUnsignedInt(staging.get(ValueLayout.JAVA_BYTE, base + NDEPS));
+            int n = (int) bits(base + NDEPS, 8);
             for (int d = 0; d < n; d++) {
-                if (staging.get(ValueLayout.JAVA_LONG_UNALIGNED, base + DEPS + 8L * d) == word) {
+                if (getLong(base + DEPS + 8L * d) == word) {
                     return this;
                 }
             }
@@ -191,8 +247,8 @@ public final class TaskBatch {
                 throw new IllegalStateException("task already has " + Layouts.MAX_DEPS
                         + " dependencies; join them through an earlier task");
             }
-            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, base + DEPS + 8L * n, word);
-            staging.set(ValueLayout.JAVA_BYTE, base + NDEPS, (byte) (n + 1));
+            putLong(base + DEPS + 8L * n, word);
+            putByte(base + NDEPS, n + 1);
             return this;
         }
 
@@ -204,14 +260,14 @@ public final class TaskBatch {
             long extent = numel * dtype.byteSize;
             checkBounds(buffer, byteOffset, byteOffset, byteOffset + extent, i);
             long r = refBase(i);
-            staging.asSlice(r, REF_BYTES).fill((byte) 0);
-            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, r + REF_DATA, buffer.address() + byteOffset);
-            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, r + REF_NUMEL, numel);
-            staging.set(ValueLayout.JAVA_BYTE, r + REF_DTYPE, (byte) dtype.code);
-            staging.set(ValueLayout.JAVA_BYTE, r + REF_NDIM, (byte) 1);
-            staging.set(ValueLayout.JAVA_SHORT_UNALIGNED, r + REF_FLAGS, (short) Layouts.REF_CONTIGUOUS);
-            staging.set(ValueLayout.JAVA_INT_UNALIGNED, r + REF_SIZES, (int) numel);
-            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, r + REF_STRIDES, 1L);
+            java.util.Arrays.fill(words, (int) (r >>> 3), (int) ((r + REF_BYTES) >>> 3), 0L);
+            putLong(r + REF_DATA, buffer.address() + byteOffset);
+            putLong(r + REF_NUMEL, numel);
+            putByte(r + REF_DTYPE, dtype.code);
+            putByte(r + REF_NDIM, 1);
+            putShort(r + REF_FLAGS, Layouts.REF_CONTIGUOUS);
+            putInt(r + REF_SIZES, (int) numel);
+            putLong(r + REF_STRIDES, 1L);
             bumpRefs(i);
             return this;
         }
@@ -259,24 +315,23 @@ public final class TaskBatch {
                 checkBounds(buffer, byteOffset, byteOffset, byteOffset, i);
             }
             long r = refBase(i);
-            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, r + REF_DATA, buffer.address() + byteOffset);
-            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, r + REF_NUMEL, numel);
-            staging.set(ValueLayout.JAVA_BYTE, r + REF_DTYPE, (byte) dtype.code);
-            staging.set(ValueLayout.JAVA_BYTE, r + REF_NDIM, (byte) ndim);
-            staging.set(ValueLayout.JAVA_SHORT_UNALIGNED, r + REF_FLAGS, (short) (contiguous ? Layouts.REF_CONTIGUOUS : 0));
-            for (int d = 0; d < Layouts.MAX_DIMS; d++) {
-                staging.set(ValueLayout.JAVA_INT_UNALIGNED, r + REF_SIZES + 4L * d, d < ndim ? (int) sizes[d] : 0);
-                staging.set(ValueLayout.JAVA_LONG_UNALIGNED, r + REF_STRIDES + 8L * d, d < ndim ? strides[d] : 0L);
+            java.util.Arrays.fill(words, (int) (r >>> 3), (int) ((r + REF_BYTES) >>> 3), 0L);
+            putLong(r + REF_DATA, buffer.address() + byteOffset);
+            putLong(r + REF_NUMEL, numel);
+            putByte(r + REF_DTYPE, dtype.code);
+            putByte(r + REF_NDIM, ndim);
+            putShort(r + REF_FLAGS, contiguous ? Layouts.REF_CONTIGUOUS : 0);
+            for (int d = 0; d < ndim; d++) {
+                putInt(r + REF_SIZES + 4L * d, (int) sizes[d]);
+                putLong(r + REF_STRIDES + 8L * d, strides[d]);
             }
-            staging.set(ValueLayout.JAVA_INT_UNALIGNED, r + REF_RESERVED, 0);
-            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, r + REF_AUX, 0L);
             bumpRefs(i);
             return this;
         }
 
         public TaskWriter refAux(int i, long aux) {
             checkIndex(i, Layouts.MAX_REFS, "operand");
-            staging.set(ValueLayout.JAVA_LONG_UNALIGNED, refBase(i) + REF_AUX, aux);
+            putLong(refBase(i) + REF_AUX, aux);
             return this;
         }
 
@@ -286,9 +341,9 @@ public final class TaskBatch {
         }
 
         private void bumpRefs(int i) {
-            int n = Byte.toUnsignedInt(staging.get(ValueLayout.JAVA_BYTE, base + NREFS));
+            int n = (int) bits(base + NREFS, 8);
             if (i + 1 > n) {
-                staging.set(ValueLayout.JAVA_BYTE, base + NREFS, (byte) (i + 1));
+                putByte(base + NREFS, i + 1);
             }
         }
     }

@@ -43,6 +43,13 @@ public final class TaskQueue implements AutoCloseable {
     private long nextSeq;
     private long nextTile;
     private int[] slots = new int[64];
+    /** One descriptor being patched on its way into the ring (under the submit lock). */
+    private final long[] scratch = new long[TaskBatch.TASK_WORDS];
+    // Word positions of the fields the queue patches (offsets are naturally aligned, see Layouts).
+    private static final int OP_WORD = (int) (TaskFields.OP >>> 3), SEQ_WORD = (int) (TaskFields.SEQ >>> 3);
+    private static final int TILE_BASE_WORD = (int) (TaskFields.TILE_BASE >>> 3), DEPS_WORD = (int) (TaskFields.DEPS >>> 3);
+    private static final int OP_SHIFT = (int) (TaskFields.OP & 7) * 8;
+    private static final long OP_MASK = 0xFFFF_FFFFL << OP_SHIFT;
     private long batchFirst;
     private long[] seen = new long[1024]; // seen[slot] == stamp: slot already noted for this batch
     private long stamp; // long: an int would wrap to 0, the value of never-seen slots, after 2^32 batches
@@ -104,28 +111,29 @@ public final class TaskQueue implements AutoCloseable {
             batchFirst = first;
             resolveAndValidate(batch, resolver, first);
             long completedSeen = control.completed();
-            MemorySegment staging = batch.staging();
+            long[] words = batch.words();
             for (int i = 0; i < n; i++) {
                 long seq = first + i;
                 if (seq - completedSeen >= capacity) {
                     control.publishSubmitted(seq);
                     completedSeen = awaitRoom(seq, deadline, first, n);
                 }
-                long src = i * TaskFields.TASK_BYTES;
-                long dst = (seq & mask) * TaskFields.TASK_BYTES;
-                MemorySegment.copy(staging, src, hostRing, dst, batch.usedBytes(i));
-                int ntiles = hostRing.get(ValueLayout.JAVA_INT_UNALIGNED, dst + TaskFields.NTILES);
-                hostRing.set(ValueLayout.JAVA_INT_UNALIGNED, dst + TaskFields.OP, slots[i]);
-                hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, dst + TaskFields.SEQ, seq);
-                hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, dst + TaskFields.TILE_BASE, nextTile);
-                int ndeps = Byte.toUnsignedInt(hostRing.get(ValueLayout.JAVA_BYTE, dst + TaskFields.NDEPS));
+                // Patch a copy (the batch may be submitted again), then one bulk copy into the ring.
+                int usedWords = (int) (batch.usedBytes(i) / 8);
+                System.arraycopy(words, i * TaskBatch.TASK_WORDS, scratch, 0, usedWords);
+                int ntiles = batch.ntiles(i);
+                scratch[OP_WORD] = (scratch[OP_WORD] & ~OP_MASK) | ((slots[i] & 0xFFFF_FFFFL) << OP_SHIFT);
+                scratch[SEQ_WORD] = seq;
+                scratch[TILE_BASE_WORD] = nextTile;
+                int ndeps = batch.ndeps(i);
                 for (int d = 0; d < ndeps; d++) {
-                    long at = dst + TaskFields.DEPS + 8L * d;
-                    long word = hostRing.get(ValueLayout.JAVA_LONG_UNALIGNED, at);
+                    long word = scratch[DEPS_WORD + d];
                     if ((word & TaskBatch.BATCH_DEP) != 0) {
-                        hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, at, first + (word & ~TaskBatch.BATCH_DEP));
+                        scratch[DEPS_WORD + d] = first + (word & ~TaskBatch.BATCH_DEP);
                     }
                 }
+                long dst = (seq & mask) * TaskFields.TASK_BYTES;
+                MemorySegment.copy(scratch, 0, hostRing, ValueLayout.JAVA_LONG_UNALIGNED, dst, usedWords);
                 nextTile += ntiles;
                 nextSeq = seq + 1;
                 if ((i & 1023) == 1023) {
@@ -188,13 +196,11 @@ public final class TaskQueue implements AutoCloseable {
         if (slots.length < n) {
             slots = new int[Math.max(n, slots.length * 2)];
         }
-        MemorySegment staging = batch.staging();
         for (int i = 0; i < n; i++) {
             slots[i] = resolver.slotFor(batch.logicalOp(i));
-            long base = i * TaskFields.TASK_BYTES;
-            int ndeps = Byte.toUnsignedInt(staging.get(ValueLayout.JAVA_BYTE, base + TaskFields.NDEPS));
+            int ndeps = batch.ndeps(i);
             for (int d = 0; d < ndeps; d++) {
-                long word = staging.get(ValueLayout.JAVA_LONG_UNALIGNED, base + TaskFields.DEPS + 8L * d);
+                long word = batch.dep(i, d);
                 if ((word & TaskBatch.BATCH_DEP) == 0 && word >= first) {
                     throw new IllegalArgumentException("task " + i + " depends on seq " + word
                             + ", which was not submitted before this batch (next seq is " + first + ")");

@@ -225,6 +225,32 @@ public final class Tensor implements Operand {
         return target == dtype ? this : ElementwiseOps.cast(this, target);
     }
 
+    /**
+     * Copies {@code source} into this tensor in place (PyTorch's {@code copy_}): broadcast to this shape and
+     * converted to this dtype. Recorded like any op: ops recorded before see the old values, later ones the
+     * new. The way to feed new inputs to a captured GPU program. Returns this tensor.
+     *
+     * @throws ShapeMismatchException   if {@code source} does not broadcast to this shape
+     * @throws IllegalArgumentException if this view writes some element twice (a zero stride), or source and
+     *                                  destination are different views of one buffer
+     */
+    public Tensor copyFrom(Tensor source) {
+        Dispatch.commonBackend("copyFrom", this, source);
+        long[] shape = shape(), strides = strides();
+        for (int d = 0; d < shape.length; d++) {
+            if (shape[d] > 1 && strides[d] == 0) {
+                throw new IllegalArgumentException("copyFrom: destination " + this + " has a zero stride in dim " + d
+                        + ", so it would write some elements more than once; copy into a contiguous tensor");
+            }
+        }
+        if (source.storage() == storage && !source.layout().equals(layout)) {
+            throw new IllegalArgumentException("copyFrom: source " + source + " and destination " + this
+                    + " are different views of one buffer; copy from source.contiguous() instead");
+        }
+        Dispatch.submitInto(ElementwiseOps.castInto(source, this));
+        return this;
+    }
+
     // --- elementwise -------------------------------------------------------------------------------------------------
 
     /** Applies any elementwise op from the table; {@code params} are the op's p0, p1. */

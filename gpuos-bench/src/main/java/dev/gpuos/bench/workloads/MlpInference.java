@@ -60,6 +60,11 @@ public final class MlpInference extends WorkloadCase {
     }
 
     @Override
+    public String notReplayable() {
+        return "its requests are recorded by " + threads + " threads, and a capture takes one recording thread";
+    }
+
+    @Override
     public Recorded record(Map<String, Tensor> in) {
         Tensor x = in.get("x"), w1 = in.get("w1"), b1 = in.get("b1"), w2 = in.get("w2"), b2 = in.get("b2");
         Tensor[] rows = new Tensor[requests];

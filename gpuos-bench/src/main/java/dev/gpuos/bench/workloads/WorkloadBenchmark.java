@@ -24,7 +24,8 @@ import java.util.function.Supplier;
  * {@code workloads_gpuos.json} / {@code .csv} (rewritten after every case, so a run cut short still leaves its
  * rows) plus probe rows for {@code bench/pytorch/run.py} to compare with PyTorch eager.
  *
- * <p>Configurations: {@code gpuos} (tensor API, batched, one sync at the end), {@code gpuos_raw} (W1 and W5 as
+ * <p>Configurations: {@code gpuos} (tensor API, batched, one sync at the end), {@code gpuos_replay} (the same
+ * program captured once, each run one replay of its task batch), {@code gpuos_raw} (W1 and W5 as
  * raw tasks) and, after the GpuOS instance closed, {@code java_launch_per_op} (W1 and W5, one cuLaunchKernel
  * per op).
  */
@@ -110,13 +111,19 @@ public final class WorkloadBenchmark {
             };
             StreamedRun streamed = new StreamedRun(backend, counters, probes);
             RawTaskRun raw = new RawTaskRun(os, probes);
-            runPhase(outDir, List.of(streamedConfiguration(streamed), rawConfiguration(raw)));
+            ReplayRun replay = new ReplayRun(backend, counters, probes);
+            runPhase(outDir, List.of(streamedConfiguration(streamed), replayConfiguration(replay), rawConfiguration(raw)));
         }
         try (LaunchPerOpRun launches = new LaunchPerOpRun(probes)) {
             runPhase(outDir, List.of(launchConfiguration(launches)));
         } catch (RuntimeException e) {
             notRun.add(Map.of("config", LaunchPerOpRun.CONFIG, "reason", "could not set up: " + e));
             out.println("workloads: " + LaunchPerOpRun.CONFIG + " could not run: " + e);
+        }
+        for (WorkloadCase c : plan.cases()) {
+            if (c.notReplayable() != null) {
+                notRun.add(Map.of("config", ReplayRun.CONFIG, "workloads", c.workload(), "reason", c.notReplayable()));
+            }
         }
         notRun.add(Map.of("config", RawTaskRun.CONFIG, "workloads", "W2 W3 W4 W6", "reason",
                 "raw tasks are written where a workload is one binary operator per op (W1, W5); the others are "
@@ -243,6 +250,16 @@ public final class WorkloadBenchmark {
             public String notApplicable(WorkloadCase c) { return null; }
             public ResultRow run(WorkloadCase c, Map<String, float[]> host, Repeats r) throws Exception {
                 return run.run(c, STREAMED, host, r);
+            }
+        };
+    }
+
+    private static Configuration replayConfiguration(ReplayRun run) {
+        return new Configuration() {
+            public String name() { return ReplayRun.CONFIG; }
+            public String notApplicable(WorkloadCase c) { return c.notReplayable(); }
+            public ResultRow run(WorkloadCase c, Map<String, float[]> host, Repeats r) throws Exception {
+                return run.run(c, host, r);
             }
         };
     }

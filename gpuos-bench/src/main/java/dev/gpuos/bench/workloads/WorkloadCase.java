@@ -62,6 +62,14 @@ public abstract class WorkloadCase {
     public abstract double[] reference(Map<String, float[]> inputs, int row);
 
     /** The same workload as raw tasks of one binary operator, where that makes sense (W1, W5). */
+    /**
+     * Null if {@link #record} can be captured once and replayed ({@code GpuBackend.capture}: one recording
+     * thread, no uploads, no reads), else why not.
+     */
+    public String notReplayable() {
+        return null;
+    }
+
     public Optional<BinaryProgram> rawProgram() {
         return Optional.empty();
     }

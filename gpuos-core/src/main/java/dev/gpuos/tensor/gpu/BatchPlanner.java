@@ -23,7 +23,6 @@ import dev.gpuos.tensor.record.Submission;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -67,46 +66,132 @@ final class BatchPlanner {
     }
 
     Submitted run(Submission submission) {
+        long t0 = System.nanoTime();
         long completed = os.queue().completed();
-        List<OpNode> work = new ArrayList<>();
         Map<OpNode, DeviceBlock> staged = new IdentityHashMap<>();
-        Set<Storage> touched = Collections.newSetFromMap(new IdentityHashMap<>());
         try {
-            for (OpNode node : submission.nodes()) {
-                for (Storage s : node.reads()) ((GpuStorage) s).checkComputed();
-                if (node.output().numel() == 0) continue;
-                if (node instanceof UploadNode u) {
-                    GpuStorage target = GpuStorage.of(u.output());
-                    long offset = u.output().storageOffset() * u.output().dtype().byteSize();
-                    if (!touched.contains(target) && target.idle(completed)) {
-                        os.upload(target.block(), offset, u.hostData());
-                        counters.directUploads.increment();
-                        continue;
-                    }
-                    DeviceBlock stage = os.allocate(u.hostData().byteSize());
-                    staged.put(u, stage);
-                    os.upload(stage, 0, u.hostData());
-                    counters.stagedUploads.increment();
-                }
-                touched.addAll(node.reads());
-                touched.addAll(node.writes());
-                work.add(node);
-            }
+            List<OpNode> work = prepare(submission, completed, staged, false);
             if (work.isEmpty()) return new Submitted(0, 0);
-            List<KernelTask> tasks = new ArrayList<>();
-            for (Object item : ElementwiseFusion.plan(work)) {
-                if (item instanceof FusionGroup g) tasks.addAll(ElementwiseKernels.tasks(g));
-                else tasks.add(taskOf((OpNode) item, staged));
+            counters.phase(0, System.nanoTime() - t0, work.size());
+            Tasks planned = tasksOf(work, staged, true);
+            long t1 = System.nanoTime();
+            int[] index = build(batch, submission, work, planned, completed);
+            long t2 = System.nanoTime();
+            long end = os.submit(batch);
+            long t3 = System.nanoTime();
+            long base = end - batch.size();
+            counters.submissions.increment();
+            counters.tasks.add(batch.size());
+            long lastIndexSelectEnd = 0;
+            for (int t = 0; t < planned.tasks.size(); t++) {
+                long seq = base + index[t];
+                for (OpNode n : planned.tasks.get(t).nodes()) {
+                    for (Storage s : n.reads()) ((GpuStorage) s).noteRead(seq, completed);
+                    for (Storage s : n.writes()) ((GpuStorage) s).noteWrite(seq);
+                    if (n instanceof IndexSelectNode) lastIndexSelectEnd = seq + 1;
+                }
             }
-            OperatorRef[] ops = new OperatorRef[tasks.size()];
-            // [interp tier, issue 6] with tiering, new elementwise structures are replaced in `tasks` by interpreted ones
-            System.arraycopy(tiers != null ? tiers.resolve(tasks) : operators.getAll(tasks), 0, ops, 0, tasks.size());
-            return submit(work, tasks, ops, completed);
+            counters.phase(4, t2 - t1, 0);
+            counters.phase(5, t3 - t2, 0);
+            counters.phase(6, System.nanoTime() - t3, 0);
+            return new Submitted(end, lastIndexSelectEnd);
         } finally {
             // The copy tasks were submitted (or never will be): the arena reuses a block only after every task
             // submitted so far has completed.
             for (DeviceBlock b : staged.values()) os.release(b);
         }
+    }
+
+    /**
+     * Plans a captured program once into a batch of its own (see {@link GpuReplay}): no hazards on earlier
+     * submissions (a replay starts after everything before it has completed) and no uploads (their host data
+     * would be copied once, not per run).
+     */
+    GpuReplay capture(GpuBackend backend, Submission submission) {
+        List<OpNode> work = prepare(submission, Long.MAX_VALUE, Map.of(), true);
+        Tasks planned = tasksOf(work, Map.of(), false);  // a replay is the warm path: native operators
+        TaskBatch own = new TaskBatch(Math.max(1, planned.tasks.size()));
+        int[] index = build(own, submission, work, planned, Long.MAX_VALUE);
+        List<GpuStorage> read = new ArrayList<>(), written = new ArrayList<>();
+        List<Integer> readAt = new ArrayList<>(), writtenAt = new ArrayList<>();
+        Map<Storage, Integer> lastWrite = new IdentityHashMap<>();
+        int indexSelectAt = -1;
+        for (int t = 0; t < planned.tasks.size(); t++) {
+            for (OpNode n : planned.tasks.get(t).nodes()) {
+                for (Storage s : n.reads()) {
+                    read.add((GpuStorage) s);
+                    readAt.add(index[t]);
+                }
+                for (Storage s : n.writes()) lastWrite.put(s, index[t]);
+                if (n instanceof IndexSelectNode) indexSelectAt = Math.max(indexSelectAt, index[t]);
+            }
+        }
+        for (var e : lastWrite.entrySet()) {
+            written.add((GpuStorage) e.getKey());
+            writtenAt.add(e.getValue());
+        }
+        return new GpuReplay(backend, own, work.size(), read, readAt, written, writtenAt, indexSelectAt);
+    }
+
+    /**
+     * Checks inputs, drops nodes without effect and performs or stages uploads; returns the nodes that become
+     * tasks. A capture refuses uploads.
+     */
+    private List<OpNode> prepare(Submission submission, long completed, Map<OpNode, DeviceBlock> staged, boolean capture) {
+        List<OpNode> work = new ArrayList<>(submission.nodes().size());
+        boolean uploads = false;
+        for (OpNode node : submission.nodes()) uploads |= node instanceof UploadNode;
+        // Only an upload asks whether an earlier node of this submission touches its target.
+        Set<Storage> touched = uploads ? Collections.newSetFromMap(new IdentityHashMap<>()) : null;
+        for (OpNode node : submission.nodes()) {
+            for (Storage s : node.reads()) ((GpuStorage) s).checkComputed();
+            if (node.output().numel() == 0) continue;
+            if (node instanceof UploadNode u) {
+                if (capture) {
+                    throw new IllegalArgumentException("a captured program may not upload host data (tensors created"
+                            + " from Java arrays, rand/randn): the data would be copied once, not on every run; create"
+                            + " " + u.output() + " before the capture");
+                }
+                GpuStorage target = GpuStorage.of(u.output());
+                long offset = u.output().storageOffset() * u.output().dtype().byteSize();
+                if (!touched.contains(target) && target.idle(completed)) {
+                    os.upload(target.block(), offset, u.hostData());
+                    counters.directUploads.increment();
+                    continue;
+                }
+                DeviceBlock stage = os.allocate(u.hostData().byteSize());
+                staged.put(u, stage);
+                os.upload(stage, 0, u.hostData());
+                counters.stagedUploads.increment();
+            }
+            if (touched != null) {
+                touched.addAll(node.reads());
+                touched.addAll(node.writes());
+            }
+            work.add(node);
+        }
+        return work;
+    }
+
+    /** The tasks of a submission's nodes and their operators (compiled and swapped in when new). */
+    private record Tasks(List<KernelTask> tasks, OperatorRef[] ops) {}
+
+    private Tasks tasksOf(List<OpNode> work, Map<OpNode, DeviceBlock> staged, boolean interpretable) {
+        long t1 = System.nanoTime();
+        List<Object> plan = ElementwiseFusion.plan(work);
+        long t2 = System.nanoTime();
+        List<KernelTask> tasks = new ArrayList<>();
+        for (Object item : plan) {
+            if (item instanceof FusionGroup g) tasks.addAll(ElementwiseKernels.tasks(g));
+            else tasks.add(taskOf((OpNode) item, staged));
+        }
+        long t3 = System.nanoTime();
+        // [interp tier, issue 6] with tiering, new elementwise/reduce structures are replaced in `tasks` by interpreted ones
+        OperatorRef[] ops = tiers != null && interpretable ? tiers.resolve(tasks) : operators.getAll(tasks);
+        counters.phase(1, t2 - t1, 0);
+        counters.phase(2, t3 - t2, 0);
+        counters.phase(3, System.nanoTime() - t3, 0);
+        return new Tasks(tasks, ops);
     }
 
     private KernelTask taskOf(OpNode node, Map<OpNode, DeviceBlock> staged) {
@@ -122,61 +207,97 @@ final class BatchPlanner {
         };
     }
 
-    private Submitted submit(List<OpNode> work, List<KernelTask> tasks, OperatorRef[] ops, long completed) {
-        Map<OpNode, Integer> taskOfNode = new IdentityHashMap<>();
+    /**
+     * Writes the tasks into {@code target} (cleared first) with their dependencies: edges among the nodes, and
+     * hazards on tasks of earlier submissions not complete at {@code completed}. Returns each task's index in
+     * the batch (join tasks take indices too).
+     */
+    private int[] build(TaskBatch target, Submission submission, List<OpNode> work, Tasks planned, long completed) {
+        List<KernelTask> tasks = planned.tasks;
+        Map<OpNode, Integer> taskOfNode = new IdentityHashMap<>(work.size() * 2);
         for (int t = 0; t < tasks.size(); t++) for (OpNode n : tasks.get(t).nodes()) taskOfNode.put(n, t);
-        List<Set<Integer>> before = new ArrayList<>();
-        for (int t = 0; t < tasks.size(); t++) before.add(new LinkedHashSet<>());
-        for (Dependency d : Submission.dependenciesOf(work)) {
+        // Edges between tasks, as (to, from) pairs sorted by 'to': no per-task collections.
+        List<Dependency> edges = work.size() == submission.nodes().size() ? submission.dependencies()
+                : Submission.dependenciesOf(work);  // dropped nodes (empty, uploaded directly) shift indices
+        long[] pairs = new long[edges.size()];
+        int np = 0;
+        for (Dependency d : edges) {
             int from = taskOfNode.get(work.get(d.before())), to = taskOfNode.get(work.get(d.after()));
-            if (from != to) before.get(to).add(from);
+            if (from != to) pairs[np++] = ((long) to << 32) | from;
         }
-        batch.clear();
+        java.util.Arrays.sort(pairs, 0, np);
+        target.clear();
         int[] index = new int[tasks.size()];
-        boolean indexSelect = false;
         OperatorRef join = null;
+        Deps deps = new Deps();
+        int p = 0;
         for (int t = 0; t < tasks.size(); t++) {
             KernelTask task = tasks.get(t);
-            List<Long> deps = new ArrayList<>();  // >= 0: seq of an earlier submission; < 0: ~(batch index)
-            for (int b : before.get(t)) deps.add(~(long) index[b]);
-            Set<Long> seqs = new LinkedHashSet<>();
+            deps.clear();
+            for (; p < np && (int) (pairs[p] >>> 32) == t; p++) deps.add(~(long) index[(int) pairs[p]]);
             for (OpNode n : task.nodes()) {
                 for (Storage s : n.reads()) {
                     long w = ((GpuStorage) s).hazardForRead(completed);
-                    if (w >= 0) seqs.add(w);
+                    if (w >= 0) deps.add(w);
                 }
-                for (Storage s : n.writes()) ((GpuStorage) s).hazardsForWrite(completed, seqs::add);
-                indexSelect |= n instanceof IndexSelectNode;
+                for (Storage s : n.writes()) ((GpuStorage) s).hazardsForWrite(completed, deps);
             }
-            deps.addAll(seqs);
-            if (deps.size() > Layouts.MAX_DEPS && join == null) join = operators.get("join", "", OperatorSources.JOIN);
-            deps = joined(deps, join);
-            TaskBatch.TaskWriter w = batch.add(ops[t], task.ntiles(), task.tileSize());
+            List<Long> list = deps.distinct();
+            if (list.size() > Layouts.MAX_DEPS && join == null) join = operators.get("join", "", OperatorSources.JOIN);
+            list = joined(target, list, join);
+            TaskBatch.TaskWriter w = target.add(planned.ops[t], task.ntiles(), task.tileSize());
             index[t] = w.index();
             task.writeOperands(w);
-            for (long d : deps) {
+            for (long d : list) {
                 if (d < 0) w.dependsOn((int) ~d);
                 else w.dependsOnSeq(d);
             }
         }
-        long end = os.submit(batch);
-        long base = end - batch.size();
-        counters.submissions.increment();
-        counters.tasks.add(batch.size());
-        long lastIndexSelectEnd = 0;
-        for (int t = 0; t < tasks.size(); t++) {
-            long seq = base + index[t];
-            for (OpNode n : tasks.get(t).nodes()) {
-                for (Storage s : n.reads()) ((GpuStorage) s).noteRead(seq, completed);
-                for (Storage s : n.writes()) ((GpuStorage) s).noteWrite(seq);
-                if (n instanceof IndexSelectNode) lastIndexSelectEnd = seq + 1;
-            }
+        return index;
+    }
+
+    /** One task's dependency words (>= 0: seq of an earlier submission; < 0: ~(batch index)), reused per task. */
+    private static final class Deps implements java.util.function.LongConsumer {
+        private long[] words = new long[16];
+        private int n;
+
+        void clear() { n = 0; }
+
+        void add(long word) {
+            if (n == words.length) words = java.util.Arrays.copyOf(words, n * 2);
+            words[n++] = word;
         }
-        return new Submitted(end, indexSelect ? lastIndexSelectEnd : 0);
+
+        @Override
+        public void accept(long word) { add(word); }
+
+        /** The words without repeats, in first-seen order (the order only decides how joins group them). */
+        List<Long> distinct() {
+            List<Long> out = new ArrayList<>(n);
+            outer:
+            for (int i = 0; i < n; i++) {
+                long w = words[i];
+                if (n > 32) {
+                    if (!seen(w, i)) out.add(w);
+                    continue;
+                }
+                for (int j = 0; j < i; j++) if (words[j] == w) continue outer;
+                out.add(w);
+            }
+            return out;
+        }
+
+        private java.util.Set<Long> big;
+
+        /** For long lists (a buffer read by many tasks): a set instead of the quadratic scan. */
+        private boolean seen(long w, int i) {
+            if (i == 0) big = new java.util.HashSet<>();
+            return !big.add(w);
+        }
     }
 
     /** Reduces a dependency list to at most 6 entries by adding join tasks (each waits on up to 6). */
-    private List<Long> joined(List<Long> deps, OperatorRef join) {
+    private List<Long> joined(TaskBatch batch, List<Long> deps, OperatorRef join) {
         while (deps.size() > Layouts.MAX_DEPS) {
             List<Long> next = new ArrayList<>();
             for (int i = 0; i < deps.size(); i += Layouts.MAX_DEPS) {

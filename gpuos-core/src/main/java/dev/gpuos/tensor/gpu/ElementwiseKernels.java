@@ -118,8 +118,41 @@ final class ElementwiseKernels {
         return runs(group).stream().map(ElementwiseKernels::task).toList();
     }
 
-    /** A fusion group cut greedily into runs that each fit one task. */
+    /**
+     * A fusion group cut greedily into runs that each fit one task. Operand and argument counts are kept
+     * incrementally with the same identity rules as {@link Run} (which {@link #task} still checks), so cutting
+     * costs no trial analysis per node. Coalescing never adds dims, so a run of nodes that fit alone fits in dims.
+     */
     static List<List<ElementwiseNode>> runs(FusionGroup group) {
+        if (group.nodes().getFirst().output().shape().length > MAX_DIMS) return runsByTrial(group);
+        List<List<ElementwiseNode>> out = new ArrayList<>();
+        List<ElementwiseNode> run = new ArrayList<>();
+        List<Tensor> inputs = new ArrayList<>();
+        List<Tensor> fresh = new ArrayList<>(4);
+        int args = 0;
+        for (ElementwiseNode node : group.nodes()) {
+            int nodeArgs = argWords(node);
+            newInputs(run, inputs, node, fresh);
+            if (!run.isEmpty() && (inputs.size() + fresh.size() + run.size() + 1 > MAX_REFS || args + nodeArgs > MAX_ARGS)) {
+                out.add(List.copyOf(run));
+                run.clear();
+                inputs.clear();
+                args = 0;
+                newInputs(run, inputs, node, fresh);
+            }
+            run.add(node);
+            inputs.addAll(fresh);
+            args += nodeArgs;
+        }
+        if (!run.isEmpty()) out.add(List.copyOf(run));
+        return out;
+    }
+
+    /**
+     * The same cut found by analysing every trial run: needed past {@link #MAX_DIMS} dims, where whether
+     * operands coalesce below the limit depends on the whole run.
+     */
+    static List<List<ElementwiseNode>> runsByTrial(FusionGroup group) {
         List<List<ElementwiseNode>> out = new ArrayList<>();
         List<ElementwiseNode> run = new ArrayList<>();
         for (ElementwiseNode node : group.nodes()) {
@@ -137,6 +170,35 @@ final class ElementwiseKernels {
         return out;
     }
 
+    /** The memory operands of {@code node} that neither a member of {@code run} produces nor {@code inputs} holds. */
+    private static void newInputs(List<ElementwiseNode> run, List<Tensor> inputs, ElementwiseNode node, List<Tensor> fresh) {
+        fresh.clear();
+        for (Operand o : node.operands()) {
+            if (!(o instanceof Tensor t)) continue;
+            boolean known = false;
+            for (int j = run.size() - 1; j >= 0 && !known; j--) known = sameView(run.get(j).output(), t);
+            for (int i = 0; i < inputs.size() && !known; i++) known = sameView(inputs.get(i), t);
+            for (int i = 0; i < fresh.size() && !known; i++) known = sameView(fresh.get(i), t);
+            if (!known) fresh.add(t);
+        }
+    }
+
+    private static boolean sameView(Tensor u, Tensor t) {
+        return u.storage() == t.storage() && u.dtype() == t.dtype() && u.layout().equals(t.layout());
+    }
+
+    /** Argument words a member takes: its scalar operands and the parameters its expression reads. */
+    private static int argWords(ElementwiseNode node) {
+        int n = 0;
+        for (Operand o : node.operands()) if (o instanceof Scalar) n++;
+        String template = node.op().cudaExpression(node.computeType());
+        if (template != null) {
+            if (template.contains("p0")) n++;
+            if (template.contains("p1")) n++;
+        }
+        return n;
+    }
+
     /** One task for a run of members (a single node always fits; see {@link GpuSupport}). */
     static KernelTask task(List<ElementwiseNode> members) {
         Run run = new Run(members);
@@ -151,18 +213,23 @@ final class ElementwiseKernels {
         long numel = members.getFirst().output().numel();
         int[] tiling = Dims.tiling(numel, MIN_TILE);
         long[] args = run.args.stream().mapToLong(Long::longValue).toArray();
-        StringBuilder name = new StringBuilder("ew");
-        for (ElementwiseNode n : members) name.append('_').append(n.opName());
-        return new KernelTask(name.toString(), PREFIX, rendered(run), tiling[1], tiling[0], refs, args,
-                List.<OpNode>copyOf(members));
+        Rendered r = rendered(run);
+        return new KernelTask(r.name(), PREFIX, r.source(), tiling[1], tiling[0], refs, args, List.<OpNode>copyOf(members));
     }
 
+    /** A structure's readable operator name and its source (less {@link #PREFIX}). */
+    private record Rendered(String name, String source) {}
+
     /** Rendered sources by structure key: rendering (with its regex substitutions) happens once per structure. */
-    private static final java.util.concurrent.ConcurrentHashMap<String, String> RENDERED =
+    private static final java.util.concurrent.ConcurrentHashMap<String, Rendered> RENDERED =
             new java.util.concurrent.ConcurrentHashMap<>();
 
-    private static String rendered(Run run) {
-        return RENDERED.computeIfAbsent(structureKey(run), k -> render(run));
+    private static Rendered rendered(Run run) {
+        return RENDERED.computeIfAbsent(structureKey(run), k -> {
+            StringBuilder name = new StringBuilder("ew");
+            for (ElementwiseNode n : run.members) name.append('_').append(n.opName());
+            return new Rendered(name.toString(), render(run));
+        });
     }
 
     /**
@@ -188,7 +255,7 @@ final class ElementwiseKernels {
 
     /** The structure of a run of members: its operator source less {@link #PREFIX}; the same for every shape. */
     static String structure(List<ElementwiseNode> members) {
-        return rendered(new Run(members));
+        return rendered(new Run(members)).source();
     }
 
     /** The whole operator source of a run of members. */

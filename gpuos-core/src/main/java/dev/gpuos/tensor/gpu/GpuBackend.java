@@ -13,6 +13,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -48,7 +49,23 @@ public final class GpuBackend implements Backend {
     static final class Counters {
         final LongAdder submissions = new LongAdder(), tasks = new LongAdder(), joinTasks = new LongAdder();
         final LongAdder directUploads = new LongAdder(), stagedUploads = new LongAdder();
+        /** Planner time per phase (see {@link #PHASES}) and the nodes planned: where a submission's host time goes. */
+        final LongAdder[] phaseNanos = new LongAdder[PHASES.size()];
+        final LongAdder plannedNodes = new LongAdder();
+
+        Counters() {
+            for (int i = 0; i < phaseNanos.length; i++) phaseNanos[i] = new LongAdder();
+        }
+
+        void phase(int i, long nanos, int nodes) {
+            phaseNanos[i].add(nanos);
+            if (nodes > 0) plannedNodes.add(nodes);
+        }
     }
+
+    /** The planner's phases, in order, as {@link #plannerProfile()} names them. */
+    static final List<String> PHASES = List.of("prepare+uploads", "fusion", "task build", "operator lookup",
+            "deps+hazards+descriptors", "queue submit", "note uses");
 
     private final GpuOS os;
     private final Recording recording;
@@ -164,10 +181,61 @@ public final class GpuBackend implements Backend {
         checkIndexFaults();
     }
 
+    /**
+     * Captures {@code program} (ops recorded by this thread while it runs) as a {@link GpuReplay}: planned into
+     * one task batch now, submitted again by every {@link GpuReplay#run()}. Whatever was recorded before is
+     * submitted first. The program may not read data or sync (there is nothing to read until a run), nor
+     * upload host data; other threads may not record on this backend meanwhile. The program is not executed
+     * by the capture: call run().
+     */
+    public GpuReplay capture(Runnable program) {
+        flush();
+        recording.beginCapture();
+        Submission captured;
+        try {
+            program.run();
+        } finally {
+            captured = recording.endCapture();
+        }
+        for (OpNode n : captured.nodes()) checkSupported(n);
+        return planner.capture(this, captured);
+    }
+
+    void runReplay(GpuReplay replay) {
+        sync();
+        recording.betweenSubmissions(() -> {
+            replay.checkLive();
+            long completed = os.queue().completed();
+            long end = os.submit(replay.batch);
+            replay.noteRun(end - replay.batch.size(), completed);
+            counters.submissions.increment();
+            counters.tasks.add(replay.batch.size());
+            synchronized (progress) {
+                submittedEnd = Math.max(submittedEnd, end);
+                if (replay.indexSelectAt >= 0) {
+                    indexSelectEnd = Math.max(indexSelectEnd, end - replay.batch.size() + replay.indexSelectAt + 1);
+                }
+            }
+        });
+    }
+
     /** Counters: submissions, tasks (joins included), operators this backend compiled, uploads. */
     public Stats stats() {
         return new Stats(counters.submissions.sum(), counters.tasks.sum(), counters.joinTasks.sum(),
                 operators.registered(), counters.directUploads.sum(), counters.stagedUploads.sum());
+    }
+
+    /** Host time the planner spent per phase since this backend was created, in ns per planned node. */
+    public String plannerProfile() {
+        long nodes = Math.max(1, counters.plannedNodes.sum());
+        StringBuilder s = new StringBuilder("planner, ns per node over " + counters.plannedNodes.sum() + " nodes:");
+        long total = 0;
+        for (int i = 0; i < PHASES.size(); i++) {
+            long ns = counters.phaseNanos[i].sum();
+            total += ns;
+            s.append(String.format(" %s %.0f;", PHASES.get(i), (double) ns / nodes));
+        }
+        return s.append(String.format(" total %.0f", (double) total / nodes)).toString();
     }
 
     /** Nodes recorded and not yet submitted. */

@@ -2,6 +2,7 @@ package dev.gpuos.tensor.op;
 
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Operand;
+import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
 
 import java.util.ArrayList;
@@ -13,15 +14,45 @@ import java.util.List;
  * converted on load to {@code operandType} (the common dtype; this may round, e.g. 0.1 to F16) and then to
  * {@link #computeType()} (F32, F64 or I64), the expression is evaluated there, and the result is converted to the
  * output dtype on store.
- *
- * @param params op parameters (p0, p1 of the CUDA template), e.g. the slope of leaky_relu; never mutated
  */
-public record ElementwiseNode(ElementwiseOp op, List<Operand> operands, Tensor output, DType operandType,
-                              double[] params) implements OpNode {
-    public ElementwiseNode {
-        operands = List.copyOf(operands);
-        params = params.clone();
+public final class ElementwiseNode implements OpNode {
+    private final ElementwiseOp op;
+    private final List<Operand> operands;
+    private final Tensor output;
+    private final DType operandType;
+    private final double[] params;
+    // Asked for several times per node while a batching backend plans: computed once.
+    private final List<Tensor> inputs;
+    private final List<Storage> reads;
+    private final List<Storage> writes;
+
+    public ElementwiseNode(ElementwiseOp op, List<Operand> operands, Tensor output, DType operandType, double[] params) {
+        this.op = op;
+        this.operands = List.copyOf(operands);
+        this.output = output;
+        this.operandType = operandType;
+        this.params = params.clone();
+        List<Tensor> in = new ArrayList<>(this.operands.size());
+        List<Storage> rd = new ArrayList<>(this.operands.size());
+        for (Operand o : this.operands) {
+            if (o instanceof Tensor t) {
+                in.add(t);
+                if (!rd.contains(t.storage())) rd.add(t.storage());
+            }
+        }
+        this.inputs = List.copyOf(in);
+        this.reads = List.copyOf(rd);
+        this.writes = List.of(output.storage());
     }
+
+    public ElementwiseOp op() { return op; }
+
+    public List<Operand> operands() { return operands; }
+
+    @Override
+    public Tensor output() { return output; }
+
+    public DType operandType() { return operandType; }
 
     /** F32 for F16/BF16/F32 operand types, F64 for F64, I64 for integers and BOOL. */
     public DType computeType() { return operandType.computeType(); }
@@ -30,12 +61,19 @@ public record ElementwiseNode(ElementwiseOp op, List<Operand> operands, Tensor o
     public String opName() { return op.opName(); }
 
     @Override
-    public List<Tensor> inputs() {
-        List<Tensor> out = new ArrayList<>();
-        for (Operand o : operands) if (o instanceof Tensor t) out.add(t);
-        return out;
-    }
+    public List<Tensor> inputs() { return inputs; }
 
     @Override
+    public List<Storage> reads() { return reads; }
+
+    @Override
+    public List<Storage> writes() { return writes; }
+
+    /** Op parameters (p0, p1 of the CUDA template), e.g. the slope of leaky_relu; a copy. */
     public double[] params() { return params.clone(); }
+
+    @Override
+    public String toString() {
+        return "ElementwiseNode[" + op.opName() + " " + operands + " -> " + output + "]";
+    }
 }

@@ -206,7 +206,23 @@ public enum ElementwiseOp {
      * (it then never computes in I64).
      */
     public String cudaExpression(DType compute) {
-        return switch (compute) {
+        int k = switch (compute) {
+            case F32 -> 0;
+            case F64 -> 1;
+            case I64 -> 2;
+            default -> throw new IllegalArgumentException("compute type must be F32, F64 or I64, got " + compute);
+        };
+        String[] cache = expressions;
+        if (cache[k] == null) cache[k] = renderExpression(compute); // a benign race: every thread renders the same
+        return cache[k] == NO_EXPRESSION ? null : cache[k];
+    }
+
+    /** cudaExpression per compute type (F32, F64, I64), rendered on first use; planning asks for it per task. */
+    private final String[] expressions = new String[3];
+    private static final String NO_EXPRESSION = new String("<none>");
+
+    private String renderExpression(DType compute) {
+        String e = switch (compute) {
             case F32 -> cudaFloating.replace("T(", "float(");
             case F64 -> {
                 Matcher m = FLOAT_FUNCTION.matcher(cudaFloating);
@@ -216,6 +232,7 @@ public enum ElementwiseOp {
             case I64 -> cudaIntegral == null ? null : cudaIntegral.replace("T(", "(long long)(");
             default -> throw new IllegalArgumentException("compute type must be F32, F64 or I64, got " + compute);
         };
+        return e == null ? NO_EXPRESSION : e;
     }
 
     /** Device helpers referenced by the templates; a generated kernel source must include this once. */

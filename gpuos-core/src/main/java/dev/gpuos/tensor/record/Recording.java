@@ -28,6 +28,7 @@ public final class Recording {
     private final Consumer<Submission> sink;
     private final Object submitLock = new Object();
     private List<OpNode> pending = new ArrayList<>();
+    private Thread holder;  // the capturing thread, or null (guarded by this)
     private long generation;
     private long nextSequence;
 
@@ -42,7 +43,12 @@ public final class Recording {
     public void record(OpNode node) {
         boolean full;
         synchronized (this) {
+            if (holder != null && holder != Thread.currentThread()) {
+                throw new IllegalStateException("this backend is capturing a program on thread '" + holder.getName()
+                        + "'; record from that thread only until the capture ends");
+            }
             pending.add(node);
+            if (holder != null) return;  // a capture takes everything as one submission at its end
             if (pending.size() == 1) {
                 long scheduledGeneration = generation;
                 TIMER.schedule(() -> submitIfStill(scheduledGeneration), maxAge.toNanos(), TimeUnit.NANOSECONDS);
@@ -52,6 +58,42 @@ public final class Recording {
         if (full) submit();
     }
 
+    /**
+     * Starts a capture on the calling thread: from now on nothing is submitted by the size or time bound, and
+     * other threads may not record, until {@link #endCapture} hands every node recorded since as one
+     * submission. Whatever was pending before is submitted first.
+     */
+    public void beginCapture() {
+        synchronized (submitLock) {
+            submit();
+            synchronized (this) {
+                if (holder != null) throw new IllegalStateException("a capture is already running on thread '"
+                        + holder.getName() + "'");
+                holder = Thread.currentThread();
+                generation++;  // a timer scheduled before the capture finds nothing of its own
+            }
+        }
+    }
+
+    /** Ends the capture begun on this thread; returns its nodes as one submission (not handed to the sink). */
+    public Submission endCapture() {
+        synchronized (submitLock) {
+            synchronized (this) {
+                if (holder != Thread.currentThread()) throw new IllegalStateException("no capture on this thread");
+                holder = null;
+            }
+            Submission s = drain();
+            return s == null ? Submission.of(nextSequence++, List.of()) : s;
+        }
+    }
+
+    /** Runs {@code action} between submissions: no submission is being built while it runs. */
+    public void betweenSubmissions(Runnable action) {
+        synchronized (submitLock) {
+            action.run();
+        }
+    }
+
     public synchronized int pendingCount() {
         return pending.size();
     }
@@ -59,6 +101,13 @@ public final class Recording {
     /** Hands everything pending to the sink (on this thread); returns false if nothing was pending. */
     public boolean submit() {
         synchronized (submitLock) {
+            synchronized (this) {
+                if (holder == Thread.currentThread()) {
+                    throw new IllegalStateException("a sync point (reading data, flush, sync, freeing a tensor) inside a"
+                            + " captured program: a capture records ops only; read results after running it");
+                }
+                if (holder != null) return false;  // the capture's nodes go as one submission at its end
+            }
             Submission s = drain();
             if (s == null) return false;
             sink.accept(s);
@@ -68,7 +117,7 @@ public final class Recording {
 
     private void submitIfStill(long scheduledGeneration) {
         synchronized (this) {
-            if (generation != scheduledGeneration || pending.isEmpty()) return;
+            if (generation != scheduledGeneration || pending.isEmpty() || holder != null) return;
         }
         submit();
     }

@@ -104,6 +104,38 @@ class ElementwiseStructureTest {
     }
 
     @Test
+    void incrementalRunCuttingEqualsCuttingByTrialAnalysis() {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(42);
+        ElementwiseOp[] unary = {ElementwiseOp.RELU, ElementwiseOp.EXP, ElementwiseOp.NEG};
+        ElementwiseOp[] binary = {ElementwiseOp.ADD, ElementwiseOp.MUL, ElementwiseOp.MAXIMUM};
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            for (int trial = 0; trial < 300; trial++) {
+                long[] shape = {1 + rnd.nextInt(3), 1 + rnd.nextInt(4)};
+                List<Tensor> pool = new ArrayList<>(List.of(s.ones(DType.F32, shape), s.ones(DType.F32, shape[1]).expand(shape),
+                        s.ones(DType.F32, shape[1], shape[0]).transpose(0, 1)));
+                List<OpNode> nodes = new ArrayList<>();
+                for (int i = 0, n = 1 + rnd.nextInt(14); i < n; i++) {
+                    Tensor out = s.zeros(DType.F32, shape);
+                    Tensor a = pool.get(rnd.nextInt(pool.size()));
+                    Operand b = rnd.nextInt(4) == 0 ? Scalar.of(rnd.nextDouble()) : pool.get(rnd.nextInt(pool.size()));
+                    ElementwiseNode node = switch (rnd.nextInt(4)) {
+                        case 0 -> node(unary[rnd.nextInt(unary.length)], List.of(a), out, DType.F32);
+                        case 1 -> node(ElementwiseOp.LEAKY_RELU, List.of(a), out, DType.F32, rnd.nextDouble());
+                        case 2 -> node(ElementwiseOp.CLAMP, List.of(a, Scalar.of(-1.0), Scalar.of(1.0)), out, DType.F32);
+                        default -> node(binary[rnd.nextInt(binary.length)], List.of(a, b), out, DType.F32);
+                    };
+                    nodes.add(node);
+                    pool.add(out);
+                }
+                for (Object item : ElementwiseFusion.plan(nodes)) {
+                    if (!(item instanceof FusionGroup g)) continue;
+                    assertEquals(ElementwiseKernels.runsByTrial(g), ElementwiseKernels.runs(g), "trial " + trial);
+                }
+            }
+        }
+    }
+
+    @Test
     void coalescingMergesWhatEveryOperandWalksAsOneDimension() {
         long[][] c = Dims.coalesce(new long[]{2, 3, 4}, new long[]{12, 4, 1}, new long[]{0, 4, 1});
         assertArrayEquals(new long[]{2, 12}, c[0]);

@@ -58,4 +58,36 @@ class SubmissionTest {
             assertEquals(List.of(2, 2, 1), seen.stream().map(sub -> sub.nodes().size()).toList());
         }
     }
+    @Test
+    void aCaptureHoldsEveryNodeForOneSubmissionAndRefusesSyncPointsAndOtherThreads() throws Exception {
+        List<Submission> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Recording r = new Recording(2, java.time.Duration.ofMillis(1), seen::add);
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            Tensor x = s.ones(DType.F32, 1);
+            r.record(node(ElementwiseOp.NEG, x, x));            // pending before: submitted by beginCapture
+            r.beginCapture();
+            for (int i = 0; i < 7; i++) r.record(node(ElementwiseOp.NEG, x, x));  // past maxNodes and maxAge
+            Thread.sleep(20);
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, r::submit);
+            Throwable[] other = new Throwable[1];
+            Thread t = new Thread(() -> {
+                try {
+                    r.record(node(ElementwiseOp.NEG, x, x));
+                } catch (Throwable e) {
+                    other[0] = e;
+                }
+                org.junit.jupiter.api.Assertions.assertFalse(r.submit(), "another thread's flush leaves the capture alone");
+            });
+            t.start();
+            t.join();
+            org.junit.jupiter.api.Assertions.assertInstanceOf(IllegalStateException.class, other[0]);
+            assertEquals(List.of(1), seen.stream().map(sub -> sub.nodes().size()).toList());
+            Submission captured = r.endCapture();
+            assertEquals(7, captured.nodes().size());
+            assertEquals(6, captured.dependencies().stream().filter(d -> d.hazard() == Hazard.RAW).count());
+            r.record(node(ElementwiseOp.NEG, x, x));            // normal recording again
+            r.submit();
+            assertEquals(List.of(1, 1), seen.stream().map(sub -> sub.nodes().size()).toList());
+        }
+    }
 }

@@ -1,0 +1,80 @@
+package dev.gpuos.bench.workloads;
+
+import dev.gpuos.tensor.Tensor;
+import dev.gpuos.tensor.TensorScope;
+import dev.gpuos.tensor.gpu.GpuBackend;
+import dev.gpuos.tensor.gpu.GpuReplay;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * "Recorded once and replayed": the case's tensor-API program is captured once ({@link GpuBackend#capture}:
+ * recording, fusion and planning happen there, reported as the first run together with the first execution),
+ * then every timed run is {@link GpuReplay#run()} plus a sync: one submission of the prepared task batch, the
+ * GPUOS counterpart of replaying a CUDA graph. The outputs of the first replay are checked like every other
+ * configuration's.
+ */
+final class ReplayRun {
+    static final String CONFIG = "gpuos_replay";
+
+    private final GpuBackend backend;
+    private final Supplier<Map<String, Long>> counters;
+    private final Path probeDir;
+
+    ReplayRun(GpuBackend backend, Supplier<Map<String, Long>> counters, Path probeDir) {
+        this.backend = backend;
+        this.counters = counters;
+        this.probeDir = probeDir;
+    }
+
+    ResultRow run(WorkloadCase c, Map<String, float[]> host, Repeats repeats) throws Exception {
+        try (TensorScope inputScope = TensorScope.open(backend)) {
+            Map<String, Tensor> inputs = new LinkedHashMap<>();
+            for (InputSpec spec : c.inputs()) {
+                inputs.put(spec.name(), spec.upload(inputScope, host.get(spec.name())));
+            }
+            inputScope.sync();
+            try (TensorScope runScope = TensorScope.open(backend)) {
+                Map<String, Long> before = counters.get();
+                long t0 = System.nanoTime();
+                WorkloadCase.Recorded[] recorded = new WorkloadCase.Recorded[1];
+                GpuReplay replay = backend.capture(() -> recorded[0] = c.record(inputs));
+                double captureMs = Repeats.msSince(t0);
+                try (WorkloadCase.Recorded r = recorded[0]) {
+                    replay.run();
+                    runScope.sync();
+                    double firstMs = Repeats.msSince(t0);
+                    Accuracy accuracy = OutputCheck.run(c, host, k -> r.rows().get(k).toFloatArray(), probeDir, CONFIG);
+                    Map<String, Long> afterFirst = counters.get();
+                    double[] times = repeats.measure(() -> {
+                        long s = System.nanoTime();
+                        replay.run();
+                        runScope.sync();
+                        return Repeats.msSince(s);
+                    });
+                    Map<String, Long> afterAll = counters.get();
+                    Map<String, Object> extra = new LinkedHashMap<>();
+                    extra.put("capture_ms", captureMs);
+                    extra.put("replay_tasks", replay.taskCount());
+                    extra.put("replay_nodes", replay.nodeCount());
+                    for (var e : afterAll.entrySet()) {
+                        long first = afterFirst.getOrDefault(e.getKey(), 0L) - before.getOrDefault(e.getKey(), 0L);
+                        long timed = e.getValue() - afterFirst.getOrDefault(e.getKey(), 0L);
+                        extra.put(e.getKey() + "_first_run", first);
+                        extra.put(e.getKey() + "_per_run", (double) timed / Math.max(1, times.length));
+                    }
+                    String note = OutputCheck.note(accuracy, c);
+                    if (times.length < repeats.repeats()) {
+                        note = (note.isEmpty() ? "" : note + "; ") + "only " + times.length + " of " + repeats.repeats()
+                                + " repeats: time budget";
+                    }
+                    return new ResultRow(c.workload(), c.label(), CONFIG, c.description(), c.ops(), Samples.of(times),
+                            firstMs, OutputCheck.status(accuracy, c), accuracy.maxError(), c.tolerance().bound, note, extra);
+                }
+            }
+        }
+    }
+}

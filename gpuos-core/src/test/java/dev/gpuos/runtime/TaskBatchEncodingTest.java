@@ -1,0 +1,91 @@
+package dev.gpuos.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.gpuos.runtime.layout.DTypeCode;
+import dev.gpuos.runtime.layout.Layouts;
+import dev.gpuos.runtime.layout.TaskFields;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The batch packs descriptor fields into a word array by hand; this reads them back through the layout's byte
+ * offsets (little-endian MemorySegment accessors, an independent decoding) for random tasks.
+ */
+class TaskBatchEncodingTest {
+    record Buf(long address, long byteSize) implements DeviceBuffer {
+        public boolean isLive() { return true; }
+    }
+
+    @Test
+    void everyFieldReadsBackThroughTheLayoutOffsets() {
+        SplittableRandom rnd = new SplittableRandom(7);
+        TaskBatch batch = new TaskBatch(2);
+        Buf buf = new Buf(0x7f00_0000_0000L, 1L << 30);
+        int tasks = 50;
+        long[][] expectArgs = new long[tasks][];
+        int[][] expectSizes = new int[tasks][];
+        long[][] expectStrides = new long[tasks][];
+        int[] flags = new int[tasks];
+        for (int t = 0; t < tasks; t++) {
+            TaskBatch.TaskWriter w = batch.add(t + 1, 1 + rnd.nextInt(4096), 1 + rnd.nextInt(100_000));
+            flags[t] = rnd.nextInt(0x8000);
+            w.flags(flags[t]);
+            if (t % 3 == 0) w.traced();
+            expectArgs[t] = new long[Layouts.MAX_ARGS];
+            for (int a = 0; a < Layouts.MAX_ARGS; a++) w.arg(a, expectArgs[t][a] = rnd.nextLong());
+            int ndim = 1 + rnd.nextInt(Layouts.MAX_DIMS);
+            long[] sizes = new long[ndim], strides = new long[ndim];
+            for (int d = 0; d < ndim; d++) {
+                sizes[d] = 1 + rnd.nextInt(3);
+                strides[d] = rnd.nextInt(5) - 2;
+            }
+            w.ref(0, buf, 1L << 20, DTypeCode.F32, sizes, strides);
+            w.refContiguous(1, buf, 64, DTypeCode.I64, 1000 + t);
+            w.refAux(1, 0xABCDL + t);
+            expectSizes[t] = new int[ndim];
+            for (int d = 0; d < ndim; d++) expectSizes[t][d] = (int) sizes[d];
+            expectStrides[t] = strides;
+            if (t > 0) w.dependsOn(t - 1);
+            w.dependsOnSeq(1000 + t);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment image = arena.allocate(TaskFields.TASK_BYTES * tasks, 8);
+            MemorySegment.copy(batch.words(), 0, image, ValueLayout.JAVA_LONG_UNALIGNED, 0,
+                    (int) (TaskFields.TASK_BYTES / 8) * tasks);
+            for (int t = 0; t < tasks; t++) {
+                long b = t * TaskFields.TASK_BYTES;
+                assertEquals(batch.ntiles(t), image.get(ValueLayout.JAVA_INT_UNALIGNED, b + TaskFields.NTILES));
+                int f = Short.toUnsignedInt(image.get(ValueLayout.JAVA_SHORT_UNALIGNED, b + TaskFields.FLAGS));
+                assertEquals(flags[t] | (t % 3 == 0 ? Layouts.TASK_FLAG_TRACE : 0), f, "flags of task " + t);
+                assertEquals(2, Byte.toUnsignedInt(image.get(ValueLayout.JAVA_BYTE, b + TaskFields.NREFS)));
+                int ndeps = t > 0 ? 2 : 1;
+                assertEquals(ndeps, Byte.toUnsignedInt(image.get(ValueLayout.JAVA_BYTE, b + TaskFields.NDEPS)));
+                assertEquals(1000L + t, image.get(ValueLayout.JAVA_LONG_UNALIGNED, b + TaskFields.DEPS + 8L * (ndeps - 1)));
+                if (t > 0) {
+                    assertEquals(TaskBatch.BATCH_DEP | (t - 1), image.get(ValueLayout.JAVA_LONG_UNALIGNED, b + TaskFields.DEPS));
+                }
+                for (int a = 0; a < Layouts.MAX_ARGS; a++) {
+                    assertEquals(expectArgs[t][a], image.get(ValueLayout.JAVA_LONG_UNALIGNED, b + TaskFields.ARGS + 8L * a));
+                }
+                long r = b + TaskFields.REFS;
+                assertEquals(buf.address() + (1L << 20), image.get(ValueLayout.JAVA_LONG_UNALIGNED, r + TaskFields.REF_DATA));
+                assertEquals(DTypeCode.F32.code, image.get(ValueLayout.JAVA_BYTE, r + TaskFields.REF_DTYPE));
+                int ndim = expectSizes[t].length;
+                assertEquals(ndim, image.get(ValueLayout.JAVA_BYTE, r + TaskFields.REF_NDIM));
+                for (int d = 0; d < Layouts.MAX_DIMS; d++) {
+                    assertEquals(d < ndim ? expectSizes[t][d] : 0, image.get(ValueLayout.JAVA_INT_UNALIGNED, r + TaskFields.REF_SIZES + 4L * d));
+                    assertEquals(d < ndim ? expectStrides[t][d] : 0, image.get(ValueLayout.JAVA_LONG_UNALIGNED, r + TaskFields.REF_STRIDES + 8L * d));
+                }
+                long r1 = r + TaskFields.REF_BYTES;
+                assertEquals(buf.address() + 64, image.get(ValueLayout.JAVA_LONG_UNALIGNED, r1 + TaskFields.REF_DATA));
+                assertEquals(1000L + t, image.get(ValueLayout.JAVA_LONG_UNALIGNED, r1 + TaskFields.REF_NUMEL));
+                assertEquals(Layouts.REF_CONTIGUOUS, image.get(ValueLayout.JAVA_SHORT_UNALIGNED, r1 + TaskFields.REF_FLAGS));
+                assertEquals(0xABCDL + t, image.get(ValueLayout.JAVA_LONG_UNALIGNED, r1 + TaskFields.REF_AUX));
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+package dev.gpuos.tensor.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gpuos.GpuOS;
+import dev.gpuos.GpuTestSupport;
+import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.Tensor;
+import dev.gpuos.tensor.TensorScope;
+import dev.gpuos.tensor.cpu.CpuBackend;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** Capture once, run many times: results equal the CPU backend's for every run, with inputs changed between runs. */
+@Tag("gpu")
+class GpuReplayTest {
+    static GpuOS os;
+
+    @BeforeAll
+    static void start() {
+        GpuTestSupport.assumeGpu();
+        os = GpuOS.start(GpuTestSupport.options());
+    }
+
+    @AfterAll
+    static void stop() {
+        if (os != null) os.close();
+    }
+
+    /** A small MLP step, a softmax, 50 independent adds and a dependent chain: every kind of task and edge. */
+    private static List<Tensor> program(Tensor x, Tensor w, Tensor b, Tensor rows) {
+        List<Tensor> out = new ArrayList<>();
+        Tensor h = x.matmul(w).add(b).gelu();
+        out.add(h);
+        out.add(h.softmax(1));
+        for (int i = 0; i < 50; i++) out.add(rows.select(0, i).add(rows.select(0, 49 - i)));
+        Tensor y = x;
+        for (int i = 0; i < 30; i++) y = y.mul(1.01).add(0.001);
+        out.add(y.sum(new int[]{1}, false));
+        return out;
+    }
+
+    @Test
+    void replayedRunsEqualTheCpuBackendAsInputsChange() {
+        GpuBackend gpu = new GpuBackend(os, 1024, Duration.ofMillis(1));
+        try (TensorScope g = TensorScope.open(gpu); TensorScope c = TensorScope.open(CpuBackend.eager())) {
+            Tensor gx = g.randn(1, DType.F32, 1, 64), gw = g.randn(2, DType.F32, 64, 32), gb = g.randn(3, DType.F32, 32);
+            Tensor grows = g.randn(4, DType.F32, 50, 700);
+            g.sync();
+            List<Tensor>[] gpuOut = new List[1];
+            GpuReplay replay = gpu.capture(() -> gpuOut[0] = program(gx, gw, gb, grows));
+            assertTrue(replay.taskCount() >= 50, "tasks: " + replay.taskCount());
+            long tasksBefore = gpu.stats().tasks();
+            for (int run = 0; run < 4; run++) {
+                if (run > 0) {
+                    // New inputs, copied in place outside the capture.
+                    gx.copyFrom(g.randn(100 + run, DType.F32, 1, 64));
+                    grows.copyFrom(g.randn(200 + run, DType.F32, 50, 700));
+                }
+                replay.run();
+                Tensor cx = c.tensor(gx.toFloatArray(), 1, 64), cw = c.tensor(gw.toFloatArray(), 64, 32);
+                Tensor cb = c.tensor(gb.toFloatArray(), 32), crows = c.tensor(grows.toFloatArray(), 50, 700);
+                List<Tensor> expected = program(cx, cw, cb, crows);
+                for (int k = 0; k < expected.size(); k++) {
+                    float[] e = expected.get(k).toFloatArray(), a = gpuOut[0].get(k).toFloatArray();
+                    assertEquals(e.length, a.length);
+                    for (int i = 0; i < e.length; i++) {
+                        assertEquals(e[i], a[i], 2e-5 * Math.max(1, Math.abs(e[i])), "run " + run + " output " + k + " [" + i + "]");
+                    }
+                }
+            }
+            assertEquals(4, replay.runs());
+            assertTrue(gpu.stats().tasks() - tasksBefore >= 4L * replay.taskCount());
+        }
+    }
+
+    @Test
+    void aCaptureRefusesUploadsAndSyncPointsAndLeavesTheBackendUsable() {
+        GpuBackend gpu = new GpuBackend(os, 1024, Duration.ofMillis(1));
+        try (TensorScope g = TensorScope.open(gpu)) {
+            Tensor x = g.ones(DType.F32, 8);
+            IllegalArgumentException upload = assertThrows(IllegalArgumentException.class,
+                    () -> gpu.capture(() -> x.add(g.tensor(new float[]{1, 2, 3, 4, 5, 6, 7, 8}, 8))));
+            assertTrue(upload.getMessage().contains("upload"), upload.getMessage());
+            IllegalStateException read = assertThrows(IllegalStateException.class,
+                    () -> gpu.capture(() -> x.add(1.0).toFloatArray()));
+            assertTrue(read.getMessage().contains("sync point"), read.getMessage());
+            assertArrayEquals(new float[]{3, 3, 3, 3, 3, 3, 3, 3}, x.add(2.0).toFloatArray());
+            // A replay over a closed tensor refuses to run.
+            Tensor[] out = new Tensor[1];
+            GpuReplay r;
+            try (TensorScope inner = TensorScope.open(gpu)) {
+                Tensor tmp = inner.ones(DType.F32, 8);
+                inner.sync();
+                r = gpu.capture(() -> out[0] = tmp.add(x));
+                r.run();
+                assertArrayEquals(new float[]{2, 2, 2, 2, 2, 2, 2, 2}, out[0].toFloatArray());
+            }
+            assertThrows(RuntimeException.class, r::run);
+        }
+    }
+}
