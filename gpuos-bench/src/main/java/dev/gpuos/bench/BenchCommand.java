@@ -36,19 +36,23 @@ final class BenchCommand implements CliCommand {
                     outDir = Path.of(args.get(++i));
                 }
                 case "--only" -> {
-                    if (i + 1 >= args.size() || !List.of("runtime", "workloads").contains(args.get(i + 1))) {
-                        throw new CliUsageException("--only needs 'runtime' or 'workloads'");
+                    if (i + 1 >= args.size() || !List.of("runtime", "workloads", "interp").contains(args.get(i + 1))) {
+                        throw new CliUsageException("--only needs 'runtime', 'workloads' or 'interp'");
                     }
                     only = args.get(++i);
                 }
                 default -> throw new CliUsageException("unknown option " + args.get(i)
-                        + " (known: --out DIR, --only runtime|workloads)");
+                        + " (known: --out DIR, --only runtime|workloads|interp)");
             }
         }
         if (!GpuOS.gpuAvailable()) {
             out.println("bench: no GPU here (" + dev.gpuos.cuda.Driver.unavailableReason()
                     + "); the benchmarks measure the GPU runtime and need one");
             return 1;
+        }
+        if (only.equals("interp")) {  // issue 6: the interpreter tier (only on request)
+            new InterpBenchmark(out).run(outDir);
+            return 0;
         }
         if (!only.equals("workloads")) {
             new RuntimeBenchmark(out).run(outDir);

@@ -52,6 +52,8 @@ final class BatchPlanner {
     private final DeviceBlock faultRecord;
     private final TaskBatch batch = new TaskBatch(256);
     private final GpuBackend.Counters counters;
+    /** [interp tier, issue 6] set by GpuBackend when tiering is on; null: every operator is native. */
+    TieredOperators tiers;
 
     /** Outcome of one submission: the seq after its last task (0 if it had no task) and its index_select end. */
     record Submitted(long end, long lastIndexSelectEnd) {}
@@ -71,7 +73,7 @@ final class BatchPlanner {
             List<OpNode> work = prepare(submission, completed, staged, false);
             if (work.isEmpty()) return new Submitted(0, 0);
             counters.phase(0, System.nanoTime() - t0, work.size());
-            Tasks planned = tasksOf(work, staged);
+            Tasks planned = tasksOf(work, staged, true);
             long t1 = System.nanoTime();
             int[] index = build(batch, submission, work, planned, completed);
             long t2 = System.nanoTime();
@@ -107,7 +109,7 @@ final class BatchPlanner {
      */
     GpuReplay capture(GpuBackend backend, Submission submission) {
         List<OpNode> work = prepare(submission, Long.MAX_VALUE, Map.of(), true);
-        Tasks planned = tasksOf(work, Map.of());
+        Tasks planned = tasksOf(work, Map.of(), false);  // a replay is the warm path: native operators
         TaskBatch own = new TaskBatch(Math.max(1, planned.tasks.size()));
         int[] index = build(own, submission, work, planned, Long.MAX_VALUE);
         List<GpuStorage> read = new ArrayList<>(), written = new ArrayList<>();
@@ -174,7 +176,7 @@ final class BatchPlanner {
     /** The tasks of a submission's nodes and their operators (compiled and swapped in when new). */
     private record Tasks(List<KernelTask> tasks, OperatorRef[] ops) {}
 
-    private Tasks tasksOf(List<OpNode> work, Map<OpNode, DeviceBlock> staged) {
+    private Tasks tasksOf(List<OpNode> work, Map<OpNode, DeviceBlock> staged, boolean interpretable) {
         long t1 = System.nanoTime();
         List<Object> plan = ElementwiseFusion.plan(work);
         long t2 = System.nanoTime();
@@ -184,7 +186,8 @@ final class BatchPlanner {
             else tasks.add(taskOf((OpNode) item, staged));
         }
         long t3 = System.nanoTime();
-        OperatorRef[] ops = operators.getAll(tasks);
+        // [interp tier, issue 6] with tiering, new elementwise/reduce structures are replaced in `tasks` by interpreted ones
+        OperatorRef[] ops = tiers != null && interpretable ? tiers.resolve(tasks) : operators.getAll(tasks);
         counters.phase(1, t2 - t1, 0);
         counters.phase(2, t3 - t2, 0);
         counters.phase(3, System.nanoTime() - t3, 0);

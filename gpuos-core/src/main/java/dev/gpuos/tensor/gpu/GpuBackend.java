@@ -73,6 +73,7 @@ public final class GpuBackend implements Backend {
     private final BatchPlanner planner;
     private final DeviceBlock faultRecord;
     private final Counters counters = new Counters();
+    private final TieredOperators tiers;  // [interp tier, issue 6] null: native only
     private final AtomicReference<RuntimeException> deferredFailure = new AtomicReference<>();
     private final Object progress = new Object();
     private long submittedEnd;        // seq after the last task this backend submitted (guarded by progress)
@@ -84,10 +85,23 @@ public final class GpuBackend implements Backend {
     }
 
     /**
+     * [interp tier, issue 6] With a policy, new elementwise structures run on the in-kernel interpreter at once and
+     * their native operators come in later generation swaps ({@link TieredOperators}); null: native only. The
+     * other constructors take the policy from the {@code gpuos.interp} system properties (default off).
+     */
+    public GpuBackend(GpuOS os, TieredOperators.Policy tierPolicy) {
+        this(os, DEFAULT_MAX_NODES, DEFAULT_MAX_AGE, tierPolicy);
+    }
+
+    /**
      * @param maxNodes a submission is made once this many nodes are pending
      * @param maxAge   ... or this long after the first pending node was recorded
      */
     public GpuBackend(GpuOS os, int maxNodes, Duration maxAge) {
+        this(os, maxNodes, maxAge, TieredOperators.Policy.fromSystemProperties());
+    }
+
+    public GpuBackend(GpuOS os, int maxNodes, Duration maxAge, TieredOperators.Policy tierPolicy) {
         int smem = os.runtime().config().smemBytes();
         if (smem < MIN_SMEM_BYTES) {
             throw new IllegalArgumentException("the GPU backend's operators need " + MIN_SMEM_BYTES
@@ -100,11 +114,16 @@ public final class GpuBackend implements Backend {
             os.upload(faultRecord, 0, a.allocate(FamilyTasks.FAULT_BYTES));
         }
         this.planner = new BatchPlanner(os, operators, faultRecord, counters);
+        this.tiers = tierPolicy == null ? null : new TieredOperators(os, operators, tierPolicy);  // [interp tier]
+        planner.tiers = tiers;
         this.recording = new Recording(maxNodes, maxAge, this::runSubmission);
     }
 
     @Override
     public String name() { return "gpu"; }
+
+    /** [interp tier, issue 6] The interpreter tier, or null when this backend runs native operators only. */
+    public TieredOperators tiers() { return tiers; }
 
     /** The GpuOS this backend runs on. */
     public GpuOS os() { return os; }
