@@ -255,7 +255,7 @@ else
   for step in $STEPS; do
     case $step in
       nvidia-smi) step_nvidia_smi ;;
-      junit-gpu) step_junit junit-gpu 300 --include-tag=gpu --exclude-tag=gpu-fault ;;
+      junit-gpu) step_junit junit-gpu 420 --include-tag=gpu --exclude-tag=gpu-fault ;;
       # Faults that poison the CUDA context for the rest of the process get a JVM of their own, last.
       junit-gpu-fault) step_junit junit-gpu-fault 120 --include-tag=gpu-fault ;;
       junit-rest) step_junit junit-rest 180 --exclude-tag=gpu --exclude-tag=lincheck ;;

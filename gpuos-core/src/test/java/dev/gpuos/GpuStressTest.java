@@ -243,6 +243,7 @@ class GpuStressTest {
             DeviceBlock out = os.allocate(4L * threads * cap);
             AtomicInteger liveVersion = new AtomicInteger(1);
             AtomicBoolean done = new AtomicBoolean();
+            java.util.concurrent.atomic.AtomicInteger atLastVersion = new java.util.concurrent.atomic.AtomicInteger();
             CountDownLatch streaming = new CountDownLatch(threads);
             long[][] batchSeq = new long[threads][cap / batchSize];
             int[][] batchMin = new int[threads][cap / batchSize];
@@ -270,6 +271,9 @@ class GpuStressTest {
                             long end = os.submit(batch);
                             batchSeq[id][b] = end - batchSize;
                             batchMin[id][b] = version;
+                            if (version == replaces + 1) {
+                                atLastVersion.incrementAndGet();
+                            }
                             inFlight.add(new long[] {end - batchSize, end});
                             b++;
                             if (b == 10) {
@@ -297,6 +301,11 @@ class GpuStressTest {
                 liveVersion.set(v);
             }
             long swapMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            // Stop only once every thread has streamed under the last version (or ran out of room).
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (atLastVersion.get() < threads && System.nanoTime() < until) {
+                Thread.sleep(1);
+            }
             done.set(true);
             joinAll(workers);
             if (!failures.isEmpty()) {

@@ -74,8 +74,7 @@ final class OperatorLibrary {
             freshStructures.put(structure, unique);
         }
         if (!fresh.isEmpty()) {
-            var refs = os.registerAll(fresh);
-            registered += refs.size();
+            var refs = registerAllRacing(fresh);
             for (var ref : refs) {
                 for (var e : freshStructures.entrySet()) {
                     if (e.getValue().equals(ref.name())) bySource.put(e.getKey(), ref);
@@ -85,6 +84,34 @@ final class OperatorLibrary {
         OperatorRef[] ops = new OperatorRef[tasks.size()];
         for (int t = 0; t < ops.length; t++) ops[t] = bySource.get(tasks.get(t).structure());
         return ops;
+    }
+
+    /**
+     * registerAll, tolerating another library over the same GpuOS (a second backend, the interpreter tier's
+     * promotion) registering some of the same sources meanwhile: those are looked up, the rest registered.
+     */
+    private java.util.List<OperatorRef> registerAllRacing(java.util.Map<String, String> fresh) {
+        var pending = new java.util.LinkedHashMap<>(fresh);
+        var found = new java.util.ArrayList<OperatorRef>();
+        for (int attempt = 0; ; attempt++) {
+            for (var it = pending.keySet().iterator(); it.hasNext(); ) {
+                String name = it.next();
+                if (os.hasOperator(name)) {
+                    found.add(os.operator(name));
+                    it.remove();
+                }
+            }
+            if (pending.isEmpty()) return found;
+            try {
+                var refs = new java.util.ArrayList<>(os.registerAll(pending));
+                registered += refs.size();
+                refs.addAll(found);
+                return refs;
+            } catch (IllegalArgumentException e) {
+                boolean raced = pending.keySet().stream().anyMatch(os::hasOperator);
+                if (!raced || attempt == 3) throw e;
+            }
+        }
     }
 
     /** Operators this library registered (each one a compile and a generation swap). */
