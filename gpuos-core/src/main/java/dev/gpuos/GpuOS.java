@@ -313,32 +313,14 @@ public final class GpuOS implements AutoCloseable {
     public void upload(DeviceBuffer dst, long dstOffset, MemorySegment src) {
         checkOpen();
         checkRange(dst, dstOffset, src.byteSize());
-        runtime.makeCurrent();
-        if (src.isNative()) {
-            Driver.memcpyHtoD(dst.address() + dstOffset, src, src.byteSize());
-        } else {
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment staged = a.allocate(src.byteSize(), 64);
-                staged.copyFrom(src);
-                Driver.memcpyHtoD(dst.address() + dstOffset, staged, src.byteSize());
-            }
-        }
+        runtime.copyToDevice(dst.address() + dstOffset, src);
     }
 
     /** Copies device bytes to the host; call after the tasks that wrote them completed. */
     public void download(MemorySegment dst, DeviceBuffer src, long srcOffset) {
         checkOpen();
         checkRange(src, srcOffset, dst.byteSize());
-        runtime.makeCurrent();
-        if (dst.isNative()) {
-            Driver.memcpyDtoH(dst, src.address() + srcOffset, dst.byteSize());
-        } else {
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment staged = a.allocate(dst.byteSize(), 64);
-                Driver.memcpyDtoH(staged, src.address() + srcOffset, dst.byteSize());
-                dst.copyFrom(staged);
-            }
-        }
+        runtime.copyToHost(dst, src.address() + srcOffset);
     }
 
     /**

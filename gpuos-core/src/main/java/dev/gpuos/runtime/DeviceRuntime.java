@@ -538,6 +538,49 @@ public final class DeviceRuntime implements AutoCloseable {
         }
     }
 
+    /** Pinned bytes one copy moves at a time through {@link #copyToDevice} and {@link #copyToHost}. */
+    static final long STAGING_BYTES = 4L << 20;
+    private final Object copyLock = new Object();
+    private MemorySegment copyStaging;  // pinned, allocated on first use (guarded by copyLock)
+
+    /**
+     * Copies {@code src} to device address {@code dst} and returns once the bytes are in device memory, while the
+     * worker keeps running: through pinned staging on the runtime's own non-blocking copy stream. (A plain
+     * cuMemcpyHtoD from pageable memory may return before its DMA has landed: a task submitted right after
+     * could read stale bytes.)
+     */
+    public void copyToDevice(long dst, MemorySegment src) {
+        synchronized (copyLock) {
+            makeCurrent();
+            MemorySegment staging = copyStaging();
+            for (long off = 0, n = src.byteSize(); off < n; off += STAGING_BYTES) {
+                long chunk = Math.min(STAGING_BYTES, n - off);
+                MemorySegment.copy(src, off, staging, 0, chunk);
+                Driver.memcpyHtoDAsync(dst + off, staging, chunk, copyStream);
+                Driver.streamSynchronize(copyStream);
+            }
+        }
+    }
+
+    /** Copies device bytes at {@code src} into {@code dst}, the same way (complete when this returns). */
+    public void copyToHost(MemorySegment dst, long src) {
+        synchronized (copyLock) {
+            makeCurrent();
+            MemorySegment staging = copyStaging();
+            for (long off = 0, n = dst.byteSize(); off < n; off += STAGING_BYTES) {
+                long chunk = Math.min(STAGING_BYTES, n - off);
+                Driver.memcpyDtoHAsync(staging, src + off, chunk, copyStream);
+                Driver.streamSynchronize(copyStream);
+                MemorySegment.copy(staging, 0, dst, off, chunk);
+            }
+        }
+    }
+
+    private MemorySegment copyStaging() {
+        if (copyStaging == null) copyStaging = pin(STAGING_BYTES);
+        return copyStaging;
+    }
+
     /** Device memory for the queue, zeroed (a zero done[] entry means "not complete" for every seq). */
     private long alloc(long bytes) {
         long ptr = Driver.memAlloc(bytes);
