@@ -109,10 +109,11 @@ final class DemoCommand implements CliCommand {
                 b[i] = scope.randn(i + 1_000_000L, DType.F32, 1024);
             }
             scope.sync();
-            for (int round = 0; round < 3; round++) {
+            int rounds = Integer.parseInt(System.getenv().getOrDefault("GPUOS_PROFILE_ROUNDS", "3"));
+            for (int round = 0; round < rounds; round++) {
                 Tensor last = null;
                 try (TensorScope inner = TensorScope.open(backend);
-                     StackSampler sampler = round == 2 ? new StackSampler(Thread.currentThread()) : null) {
+                     StackSampler sampler = round == rounds - 1 ? new StackSampler(Thread.currentThread()) : null) {
                     long t0 = System.nanoTime();
                     for (int i = 0; i < a.length; i++) {
                         last = a[i].add(b[i]);

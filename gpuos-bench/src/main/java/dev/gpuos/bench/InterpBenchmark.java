@@ -82,16 +82,30 @@ final class InterpBenchmark {
             // Warm the host path (class loading, JIT of the Java code) on a few structures first.
             for (int k = 100; k < 110; k++) fresh(x, k).toFloatArray();
             int count = 40;
-            double[] lat = new double[count];
+            double[] lat = new double[count], recordMs = new double[count], planMs = new double[count];
+            double[] awaitReadMs = new double[count];
             long swaps = os.stats().swaps();
             for (int k = 0; k < count; k++) {
                 long t0 = System.nanoTime();
-                float[] r = fresh(x, k).toFloatArray();
-                lat[k] = (System.nanoTime() - t0) / 1e6;
+                Tensor y = fresh(x, k);
+                long t1 = System.nanoTime();
+                interp.flush();  // planning: program compile + upload, task build, submit
+                long t2 = System.nanoTime();
+                float[] r = y.toFloatArray();
+                long t3 = System.nanoTime();
+                lat[k] = (t3 - t0) / 1e6;
+                recordMs[k] = (t1 - t0) / 1e6;
+                planMs[k] = (t2 - t1) / 1e6;
+                awaitReadMs[k] = (t3 - t2) / 1e6;
                 if (r.length != 64 * 1024) throw new IllegalStateException("short result");
             }
             long interpSwaps = os.stats().swaps() - swaps;
             results.put("interp_first_result_ms", stats(lat));
+            results.put("interp_first_result_record_ms", stats(recordMs));
+            results.put("interp_first_result_plan_submit_ms", stats(planMs));
+            results.put("interp_first_result_await_read_ms", stats(awaitReadMs));
+            out.printf("interp: first result legs (median): record %.3f ms, plan + program upload + submit %.3f ms, "
+                    + "await + read 256 KiB %.3f ms%n", median(recordMs), median(planMs), median(awaitReadMs));
             results.put("interp_first_result_swaps", interpSwaps);
             double[] nat = new double[5];
             for (int k = 0; k < nat.length; k++) {

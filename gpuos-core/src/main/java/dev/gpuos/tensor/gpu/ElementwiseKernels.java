@@ -115,7 +115,10 @@ final class ElementwiseKernels {
 
     /** The tasks of a fusion group, in order. */
     static List<KernelTask> tasks(FusionGroup group) {
-        return runs(group).stream().map(ElementwiseKernels::task).toList();
+        List<List<ElementwiseNode>> runs = runs(group);
+        List<KernelTask> out = new ArrayList<>(runs.size());
+        for (List<ElementwiseNode> run : runs) out.add(task(run));
+        return out;
     }
 
     /**
@@ -212,7 +215,8 @@ final class ElementwiseKernels {
         for (ElementwiseNode n : run.members) refs.add(GpuView.of(n.output(), run.dims[0], run.dims[k++]));
         long numel = members.getFirst().output().numel();
         int[] tiling = Dims.tiling(numel, MIN_TILE);
-        long[] args = run.args.stream().mapToLong(Long::longValue).toArray();
+        long[] args = new long[run.args.size()];
+        for (int i = 0; i < args.length; i++) args[i] = run.args.get(i);
         Rendered r = rendered(run);
         return new KernelTask(r.name(), PREFIX, r.source(), tiling[1], tiling[0], refs, args, List.<OpNode>copyOf(members));
     }

@@ -38,7 +38,7 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class GpuBackend implements Backend {
     public static final int DEFAULT_MAX_NODES = 1024;
-    public static final Duration DEFAULT_MAX_AGE = Duration.ofMillis(2);
+    public static final Duration DEFAULT_MAX_AGE = Duration.ofMillis(1);
     /** Shared memory the operators use from env->smem: matmul's two 64x8 tiles of 8-byte accumulators. */
     static final int MIN_SMEM_BYTES = 8 * 1024;
 

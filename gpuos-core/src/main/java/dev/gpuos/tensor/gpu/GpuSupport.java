@@ -1,5 +1,6 @@
 package dev.gpuos.tensor.gpu;
 
+import dev.gpuos.tensor.Layout;
 import dev.gpuos.tensor.Operand;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.UnsupportedOnBackendException;
@@ -28,14 +29,10 @@ final class GpuSupport {
     static final int MAX_DIMS = 8;
 
     static void check(OpNode node, String backendName) {
-        for (Tensor t : tensors(node)) {
-            for (long s : t.shape()) {
-                if (s > Integer.MAX_VALUE) {
-                    throw unsupported(node, backendName, "dimension of " + s + " elements in "
-                            + Arrays.toString(t.shape()) + " exceeds a task operand's 2^31-1");
-                }
-            }
-        }
+        checkSizes(node, node.output(), backendName);
+        for (Tensor t : node.inputs()) checkSizes(node, t, backendName);
+        // Every op's operands have at most as many dims as the output or input rank: within the limit, done.
+        if (node.output().rank() <= MAX_DIMS && maxInputRank(node) <= MAX_DIMS) return;
         int dims = switch (node) {
             case ElementwiseNode n -> {
                 List<long[]> strides = new ArrayList<>();
@@ -67,10 +64,21 @@ final class GpuSupport {
         };
     }
 
-    private static List<Tensor> tensors(OpNode node) {
-        List<Tensor> all = new ArrayList<>(node.inputs());
-        all.add(node.output());
-        return all;
+    private static void checkSizes(OpNode node, Tensor t, String backendName) {
+        Layout layout = t.layout();
+        for (int d = 0, rank = layout.rank(); d < rank; d++) {
+            long s = layout.size(d);
+            if (s > Integer.MAX_VALUE) {
+                throw unsupported(node, backendName, "dimension of " + s + " elements in "
+                        + Arrays.toString(t.shape()) + " exceeds a task operand's 2^31-1");
+            }
+        }
+    }
+
+    private static int maxInputRank(OpNode node) {
+        int r = 0;
+        for (Tensor t : node.inputs()) r = Math.max(r, t.rank());
+        return r;
     }
 
     private static UnsupportedOnBackendException unsupported(OpNode node, String backendName, String why) {

@@ -28,28 +28,43 @@ public record Submission(long sequence, List<OpNode> nodes, List<Dependency> dep
     }
 
     public static List<Dependency> dependenciesOf(List<OpNode> nodes) {
-        Map<Storage, Integer> lastWriter = new IdentityHashMap<>();
-        Map<Storage, List<Integer>> readersSinceWrite = new IdentityHashMap<>();
+        // One map lookup per buffer touch: the buffer's last writer and its readers since, in one object.
+        Map<Storage, Access> state = new IdentityHashMap<>(Math.max(16, nodes.size() * 2));
         List<Dependency> edges = new ArrayList<>();
         for (int j = 0; j < nodes.size(); j++) {
             OpNode node = nodes.get(j);
-            for (Storage s : node.reads()) {
-                Integer w = lastWriter.get(s);
-                if (w != null) edges.add(new Dependency(w, j, Hazard.RAW, s));
+            List<Storage> reads = node.reads(), writes = node.writes();
+            for (Storage s : reads) {
+                Access a = state.get(s);
+                if (a != null && a.lastWriter >= 0) edges.add(new Dependency(a.lastWriter, j, Hazard.RAW, s));
             }
-            for (Storage s : node.writes()) {
-                Integer w = lastWriter.get(s);
-                if (w != null) edges.add(new Dependency(w, j, Hazard.WAW, s));
-                for (int r : readersSinceWrite.getOrDefault(s, List.of())) {
-                    if (r != j) edges.add(new Dependency(r, j, Hazard.WAR, s));
+            for (Storage s : writes) {
+                Access a = state.get(s);
+                if (a == null) continue;
+                if (a.lastWriter >= 0) edges.add(new Dependency(a.lastWriter, j, Hazard.WAW, s));
+                for (int k = 0; k < a.readerCount; k++) {
+                    if (a.readers[k] != j) edges.add(new Dependency(a.readers[k], j, Hazard.WAR, s));
                 }
             }
-            for (Storage s : node.reads()) readersSinceWrite.computeIfAbsent(s, k -> new ArrayList<>()).add(j);
-            for (Storage s : node.writes()) {
-                lastWriter.put(s, j);
-                readersSinceWrite.remove(s);
+            for (Storage s : reads) state.computeIfAbsent(s, k -> new Access()).addReader(j);
+            for (Storage s : writes) {
+                Access a = state.computeIfAbsent(s, k -> new Access());
+                a.lastWriter = j;
+                a.readerCount = 0;
             }
         }
         return edges;
+    }
+
+    /** A buffer's last writer in the node list (-1: none yet) and the nodes that read it since. */
+    private static final class Access {
+        int lastWriter = -1;
+        int[] readers = new int[2];
+        int readerCount;
+
+        void addReader(int j) {
+            if (readerCount == readers.length) readers = java.util.Arrays.copyOf(readers, readerCount * 2);
+            readers[readerCount++] = j;
+        }
     }
 }
