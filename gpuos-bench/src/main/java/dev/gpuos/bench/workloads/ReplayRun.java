@@ -60,19 +60,8 @@ final class ReplayRun {
                     extra.put("capture_ms", captureMs);
                     extra.put("replay_tasks", replay.taskCount());
                     extra.put("replay_nodes", replay.nodeCount());
-                    for (var e : afterAll.entrySet()) {
-                        long first = afterFirst.getOrDefault(e.getKey(), 0L) - before.getOrDefault(e.getKey(), 0L);
-                        long timed = e.getValue() - afterFirst.getOrDefault(e.getKey(), 0L);
-                        extra.put(e.getKey() + "_first_run", first);
-                        extra.put(e.getKey() + "_per_run", (double) timed / Math.max(1, times.length));
-                    }
-                    String note = OutputCheck.note(accuracy, c);
-                    if (times.length < repeats.repeats()) {
-                        note = (note.isEmpty() ? "" : note + "; ") + "only " + times.length + " of " + repeats.repeats()
-                                + " repeats: time budget";
-                    }
-                    return new ResultRow(c.workload(), c.label(), CONFIG, c.description(), c.ops(), Samples.of(times),
-                            firstMs, OutputCheck.status(accuracy, c), accuracy.maxError(), c.tolerance().bound, note, extra);
+                    StreamedRun.counterDeltas(extra, before, afterFirst, afterAll, times.length);
+                    return StreamedRun.row(c, CONFIG, times, firstMs, accuracy, repeats, extra);
                 }
             }
         }

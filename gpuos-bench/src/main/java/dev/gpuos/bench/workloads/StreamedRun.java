@@ -65,19 +65,31 @@ final class StreamedRun {
             double recordMedian = Samples.of(recordMs.stream().mapToDouble(Double::doubleValue).toArray()).median();
             extra.put("record_ms", recordMedian);
             extra.put("record_ns_per_op", recordMedian * 1e6 / Math.max(1, c.ops()));
-            for (var e : afterAll.entrySet()) {
-                long first = afterFirst.getOrDefault(e.getKey(), 0L) - beforeFirst.getOrDefault(e.getKey(), 0L);
-                long timed = e.getValue() - afterFirst.getOrDefault(e.getKey(), 0L);
-                extra.put(e.getKey() + "_first_run", first);
-                extra.put(e.getKey() + "_per_run", (double) timed / Math.max(1, times.length));
-            }
-            String note = OutputCheck.note(accuracy, c);
-            if (times.length < repeats.repeats()) {
-                note = (note.isEmpty() ? "" : note + "; ") + "only " + times.length + " of " + repeats.repeats()
-                        + " repeats: time budget";
-            }
-            return new ResultRow(c.workload(), c.label(), config, c.description(), c.ops(), Samples.of(times), firstMs,
-                    OutputCheck.status(accuracy, c), accuracy.maxError(), c.tolerance().bound, note, extra);
+            counterDeltas(extra, beforeFirst, afterFirst, afterAll, times.length);
+            return row(c, config, times, firstMs, accuracy, repeats, extra);
         }
+    }
+
+    /** Backend counters (submissions, tasks, ...) of the first run and per timed run, into {@code extra}. */
+    static void counterDeltas(Map<String, Object> extra, Map<String, Long> before, Map<String, Long> afterFirst,
+                              Map<String, Long> afterAll, int timedRuns) {
+        for (var e : afterAll.entrySet()) {
+            long first = afterFirst.getOrDefault(e.getKey(), 0L) - before.getOrDefault(e.getKey(), 0L);
+            long timed = e.getValue() - afterFirst.getOrDefault(e.getKey(), 0L);
+            extra.put(e.getKey() + "_first_run", first);
+            extra.put(e.getKey() + "_per_run", (double) timed / Math.max(1, timedRuns));
+        }
+    }
+
+    /** The result row of a tensor-API configuration, noting a time budget that cut the repeats short. */
+    static ResultRow row(WorkloadCase c, String config, double[] times, double firstMs, Accuracy accuracy, Repeats repeats,
+                         Map<String, Object> extra) {
+        String note = OutputCheck.note(accuracy, c);
+        if (times.length < repeats.repeats()) {
+            note = (note.isEmpty() ? "" : note + "; ") + "only " + times.length + " of " + repeats.repeats()
+                    + " repeats: time budget";
+        }
+        return new ResultRow(c.workload(), c.label(), config, c.description(), c.ops(), Samples.of(times), firstMs,
+                OutputCheck.status(accuracy, c), accuracy.maxError(), c.tolerance().bound, note, extra);
     }
 }
