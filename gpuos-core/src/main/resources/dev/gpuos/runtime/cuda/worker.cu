@@ -46,7 +46,6 @@ constexpr unsigned int kPublisherThread = 32;  // lane 0 of warp 1: the agent's 
 constexpr unsigned int kHeaderVectors = (unsigned int)(sizeof(gpuos_task) - sizeof(gpuos_tensor_ref) * GPUOS_MAX_REFS) / 16;
 constexpr unsigned int kRefVectors = sizeof(gpuos_tensor_ref) / 16;
 constexpr unsigned long long kWholeCopyMax = 32;
-constexpr unsigned int kDepSpinMaxNs = 256;  // longest sleep between polls of a dependency's done flag
 static_assert(sizeof(gpuos_task) % 16 == 0, "descriptors are copied as 16-byte vectors");
 
 enum : int { CMD_IDLE = 0, CMD_STAGE = 1, CMD_EXIT = 2 };
@@ -433,11 +432,9 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
                 unsigned int ns = 0;
                 while (ld_acquire_gpu(&done[dep & mask]) < dep + 1) {
                     if (ld_acquire_gpu(&st->abort)) { leave = 1; break; }
-                    // Dependent chains are latency-bound: spin tight at first, then back off, but only to
-                    // kDepSpinMaxNs: a block here holds a published tile and polls one L2 line, so polling is
-                    // cheap, while every sleep past the producer's completion adds to each step of a chain.
+                    // Dependent chains are latency-bound: spin tight at first, then back off.
                     if (ns) __nanosleep(ns);
-                    ns = ns == 0 ? 16 : (ns < kDepSpinMaxNs ? ns * 2 : ns);
+                    ns = ns == 0 ? 16 : (ns < p.spinMaxNs ? ns * 2 : ns);
                 }
             }
             s_tile = (unsigned int)(s_ticket - s_task.tileBase);
