@@ -7,6 +7,7 @@ import dev.gpuos.tensor.Backend;
 import dev.gpuos.tensor.cpu.CpuBackend;
 import dev.gpuos.tensor.fuzz.DifferentialFuzzer;
 import dev.gpuos.tensor.fuzz.FuzzOp;
+import dev.gpuos.tensor.fuzz.GpuTier;
 import dev.gpuos.tensor.fuzz.Interpreter;
 import dev.gpuos.tensor.gpu.GpuBackend;
 
@@ -24,6 +25,12 @@ import java.util.Map;
  * and on the eager CPU backend; mismatches beyond the dtype tolerances are shrunk and printed as reproducers
  * (seed + op list). {@code --backend cpu} tests the batched CPU backend (the lazy path) against the eager one;
  * the CI slice checks the CPU backend itself against an independent reference (FuzzSliceTest).
+ *
+ * <p>On the GPU, {@code --tier} picks the code path of elementwise structures: {@code interp} (default: the
+ * in-kernel interpreter, never promoted, so nothing of that kind compiles and thousands of programs run per
+ * minute), {@code native} (every new structure compiled) or {@code tiered} (the default policy). Programs run
+ * in rounds of {@code --round K} sharing their syncs, so a native round compiles its new structures in one
+ * generation swap; a program that mismatches is run again alone and shrunk.
  */
 final class FuzzCommand implements CliCommand {
     private final PrintStream out;
@@ -40,7 +47,7 @@ final class FuzzCommand implements CliCommand {
     @Override
     public String summary() {
         return "differential fuzzing of the tensor API against the CPU backend; [--programs N] [--seed S] "
-                + "[--backend gpu|cpu] [--out DIR] [--minutes M]";
+                + "[--backend gpu|cpu] [--tier interp|native|tiered] [--round K] [--out DIR] [--minutes M]";
     }
 
     @Override
@@ -49,6 +56,8 @@ final class FuzzCommand implements CliCommand {
         String backend = GpuOS.gpuAvailable() ? "gpu" : "cpu";
         Path outDir = Path.of("results", "fuzz");
         double minutes = 60;
+        GpuTier tier = GpuTier.INTERP;
+        int round = 0;  // 0: the tier's default
         for (int i = 0; i < args.size(); i++) {
             String a = args.get(i);
             if (i + 1 >= args.size()) throw new CliUsageException(a + " needs a value");
@@ -59,12 +68,24 @@ final class FuzzCommand implements CliCommand {
                     case "--seed" -> seed = Long.parseLong(v);
                     case "--minutes" -> minutes = Double.parseDouble(v);
                     case "--out" -> outDir = Path.of(v);
+                    case "--round" -> {
+                        round = Integer.parseInt(v);
+                        if (round < 1) throw new CliUsageException("--round needs a count >= 1");
+                    }
+                    case "--tier" -> {
+                        try {
+                            tier = GpuTier.parse(v);
+                        } catch (IllegalArgumentException e) {
+                            throw new CliUsageException("--tier needs interp, native or tiered");
+                        }
+                    }
                     case "--backend" -> {
                         if (!v.equals("gpu") && !v.equals("cpu")) throw new CliUsageException("--backend needs gpu or cpu");
                         backend = v;
                     }
                     default -> throw new CliUsageException("unknown option " + a
-                            + " (known: --programs N, --seed S, --backend gpu|cpu, --out DIR, --minutes M)");
+                            + " (known: --programs N, --seed S, --backend gpu|cpu, --tier interp|native|tiered, --round K,"
+                            + " --out DIR, --minutes M)");
                 }
             } catch (NumberFormatException e) {
                 throw new CliUsageException(a + " needs a number, got '" + v + "'");
@@ -76,36 +97,55 @@ final class FuzzCommand implements CliCommand {
         }
         Duration budget = Duration.ofMillis((long) (minutes * 60_000));
         long every = Math.max(100, Math.min(10_000, programs / 20));
-        out.printf("fuzz: %,d programs from seed %d on %s vs cpu (eager), at most %.1f min%n", programs, seed, backend, minutes);
         if (backend.equals("cpu")) {
+            if (round == 0) round = 1;
+            out.printf("fuzz: %,d programs from seed %d on cpu (batched) vs cpu (eager), rounds of %d, at most %.1f min%n",
+                    programs, seed, round, minutes);
             Backend batched = CpuBackend.batched(GpuBackend.DEFAULT_MAX_NODES, GpuBackend.DEFAULT_MAX_AGE);
-            return finish(fuzz(batched, seed, programs, budget, every), "cpu-batched", seed, outDir, Map.of());
+            return finish(fuzz(batched, round, seed, programs, budget, every), "cpu-batched", seed, outDir, Map.of());
         }
+        if (round == 0) round = tier.defaultRound();
+        out.printf("fuzz: %,d programs from seed %d on gpu (tier %s, rounds of %d) vs cpu (eager), at most %.1f min%n",
+                programs, seed, tier.label(), round, minutes);
         try (GpuOS os = GpuOS.start(GpuOSOptions.defaults())) {
-            GpuBackend gpu = new GpuBackend(os);
+            GpuBackend gpu = tier.backend(os, round);
             out.println("fuzz: GPU " + os.deviceName());
-            DifferentialFuzzer.Report report = fuzz(gpu, seed, programs, budget, every);
+            DifferentialFuzzer.Report report = fuzz(gpu, round, seed, programs, budget, every);
+            out.println("fuzz: tier " + tier.label() + ": " + GpuTier.describe(gpu));
             GpuBackend.Stats s = gpu.stats();
             Map<String, Object> stats = new LinkedHashMap<>();
             stats.put("device", os.deviceName());
+            stats.put("tier", tier.label());
             stats.put("submissions", s.submissions());
             stats.put("tasks", s.tasks());
             stats.put("operatorsCompiled", s.operatorsCompiled());
+            if (gpu.tiers() != null) {
+                var t = gpu.tiers().stats();
+                stats.put("interpretedTasks", t.interpretedTasks());
+                stats.put("nativeTasks", t.nativeTasks());
+                stats.put("opPrograms", t.programs());
+                stats.put("promotions", t.promotions());
+                stats.put("promotedOperators", t.promotedOperators());
+            }
             return finish(report, "gpu", seed, outDir, stats);
         }
     }
 
-    private DifferentialFuzzer.Report fuzz(Backend tested, long seed, long programs, Duration budget, long every) {
+    private DifferentialFuzzer.Report fuzz(Backend tested, int round, long seed, long programs, Duration budget,
+                                           long every) {
         CpuBackend cpu = CpuBackend.eager();
-        DifferentialFuzzer fuzzer = new DifferentialFuzzer(p -> Interpreter.run(p, cpu), p -> Interpreter.run(p, tested));
+        DifferentialFuzzer fuzzer = new DifferentialFuzzer(p -> Interpreter.run(p, cpu), p -> Interpreter.run(p, tested),
+                ps -> Interpreter.runRound(ps, tested), round);
         return fuzzer.run(seed, programs, budget, every, line -> out.println("fuzz: " + line));
     }
 
     private int finish(DifferentialFuzzer.Report r, String backend, long seed, Path outDir, Map<String, Object> device)
             throws Exception {
+        Object tier = device.getOrDefault("tier", "-"), compiles = device.getOrDefault("operatorsCompiled", "-");
         out.printf("fuzz: %,d programs (seeds %d..%d), %,d ops, %d mismatches, %d steps rejected by the API, "
-                        + "%.1f s, %.0f programs/s%n", r.programs(), seed, seed + r.programs() - 1, r.ops(),
-                r.mismatches(), r.rejected(), r.elapsed().toMillis() / 1e3, r.programsPerSecond());
+                        + "%.1f s, %.0f programs/s, tier %s, rounds of %d, %s operators compiled%n", r.programs(), seed,
+                seed + r.programs() - 1, r.ops(), r.mismatches(), r.rejected(), r.elapsed().toMillis() / 1e3,
+                r.programsPerSecond(), tier, r.roundSize(), compiles);
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("backend", backend);
         json.put("against", "cpu (eager)");
@@ -113,6 +153,10 @@ final class FuzzCommand implements CliCommand {
         json.put("programs", r.programs());
         json.put("ops", r.ops());
         json.put("mismatches", r.mismatches());
+        json.put("mismatchesOnlyInRound", r.roundOnly());
+        json.put("roundSize", r.roundSize());
+        json.put("tier", tier);
+        json.put("operatorsCompiled", compiles);
         json.put("rejectedSteps", r.rejected());
         json.put("elapsedSeconds", r.elapsed().toMillis() / 1e3);
         json.put("programsPerSecond", r.programsPerSecond());
@@ -135,8 +179,8 @@ final class FuzzCommand implements CliCommand {
         ResultFiles.writeAtomically(file, ResultFiles.json(json));
         out.println("fuzz: summary in " + file);
         if (r.mismatches() > 0) {
-            out.println("fuzz: replay one program with: ./gpuos fuzz --backend " + (backend.equals("gpu") ? "gpu" : "cpu")
-                    + " --programs 1 --seed " + r.failures().getFirst().seed());
+            out.println("fuzz: replay one program with: ./gpuos fuzz --backend " + (backend.equals("gpu") ? "gpu --tier " + tier : "cpu")
+                    + " --round 1 --programs 1 --seed " + r.failures().getFirst().seed());
         }
         return r.mismatches() == 0 ? 0 : 1;
     }

@@ -48,4 +48,31 @@ class FuzzShrinkerTest {
         assertEquals(FuzzOp.EXP, culprit.op());
         assertTrue(f.reproducer().contains(".exp()"), f.reproducer());
     }
+
+    @Test
+    void inRoundsAMismatchIsRunAloneAndShrunk() {
+        CpuBackend cpu = CpuBackend.eager();
+        FaultInjectingBackend broken = new FaultInjectingBackend(ElementwiseOp.SIN, ElementwiseOp.COS);
+        DifferentialFuzzer fuzzer = new DifferentialFuzzer(p -> Interpreter.run(p, cpu), p -> Interpreter.run(p, broken),
+                ps -> Interpreter.runRound(ps, broken), 16);
+        DifferentialFuzzer.Report report = fuzzer.run(1, 400, Duration.ofMinutes(5), 0, l -> {});
+        assertTrue(report.mismatches() > 0, "sin computed as cos went unnoticed in rounds");
+        assertEquals(0, report.roundOnly(), "a broken op fails alone too");
+        for (DifferentialFuzzer.Failure f : report.failures()) {
+            assertEquals(FuzzOp.SIN, f.mismatch().step().op(), f.reproducer());
+            assertTrue(f.reproducer().contains(".sin()"), f.reproducer());
+        }
+    }
+
+    @Test
+    void roundsOnTheBatchedBackendAgreeWithTheEagerOne() {
+        CpuBackend cpu = CpuBackend.eager();
+        CpuBackend batched = CpuBackend.batched(1 << 16, Duration.ofSeconds(30));
+        DifferentialFuzzer fuzzer = new DifferentialFuzzer(p -> Interpreter.run(p, cpu), p -> Interpreter.run(p, batched),
+                ps -> Interpreter.runRound(ps, batched), 16);
+        StringBuilder log = new StringBuilder();
+        DifferentialFuzzer.Report report = fuzzer.run(5_000, 480, Duration.ofMinutes(5), 0, l -> log.append(l).append('\n'));
+        assertEquals(480, report.programs());
+        assertEquals(0, report.mismatches(), log.toString());
+    }
 }

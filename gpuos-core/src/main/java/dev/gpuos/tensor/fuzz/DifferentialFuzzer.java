@@ -28,20 +28,40 @@ public final class DifferentialFuzzer {
 
     private final Function<FuzzProgram, FuzzRun> expected;
     private final Function<FuzzProgram, FuzzRun> actual;
+    private final Function<List<FuzzProgram>, List<FuzzRun>> actualRound;
+    private final int roundSize;
     private final ProgramGenerator generator = new ProgramGenerator();
 
+    /** Every program runs alone on the actual side. */
     public DifferentialFuzzer(Function<FuzzProgram, FuzzRun> expected, Function<FuzzProgram, FuzzRun> actual) {
+        this(expected, actual, null, 1);
+    }
+
+    /**
+     * Programs run on the actual side in rounds of {@code roundSize} through {@code actualRound} (e.g.
+     * {@link Interpreter#runRound}: one submission per phase for the whole round, so a compiling backend pays
+     * one generation swap per round, not one per program). A program that mismatches in its round is run again
+     * alone through {@code actual}, which also shrinks it.
+     */
+    public DifferentialFuzzer(Function<FuzzProgram, FuzzRun> expected, Function<FuzzProgram, FuzzRun> actual,
+                              Function<List<FuzzProgram>, List<FuzzRun>> actualRound, int roundSize) {
+        if (roundSize < 1 || (roundSize > 1 && actualRound == null)) {
+            throw new IllegalArgumentException("rounds of " + roundSize + " need a round function");
+        }
         this.expected = expected;
         this.actual = actual;
+        this.actualRound = actualRound;
+        this.roundSize = roundSize;
     }
 
     public record Failure(long seed, Mismatch mismatch, String reproducer) {}
 
     /**
-     * @param rejected steps the API rejected on the expected side (the generator means to make none)
+     * @param rejected  steps the API rejected on the expected side (the generator means to make none)
+     * @param roundOnly mismatches (counted in {@code mismatches}) seen in a round that the program alone did not repeat
      */
     public record Report(long programs, long ops, Map<FuzzOp, Long> opCounts, long rejected, long mismatches,
-                         List<Failure> failures, Duration elapsed) {
+                         long roundOnly, int roundSize, List<Failure> failures, Duration elapsed) {
         public double programsPerSecond() { return programs / Math.max(1e-9, elapsed.toNanos() / 1e9); }
     }
 
@@ -90,10 +110,11 @@ public final class DifferentialFuzzer {
         long start = System.nanoTime(), deadline = start + budget.toNanos();
         Map<FuzzOp, Long> counts = new EnumMap<>(FuzzOp.class);
         List<Failure> failures = new ArrayList<>();
-        long done = 0, ops = 0, rejected = 0, mismatches = 0;
+        long done = 0, ops = 0, rejected = 0, mismatches = 0, roundOnly = 0;
         Deque<Future<Prepared>> ahead = new ArrayDeque<>();
         long queued = 0;
-        for (long i = 0; i < programs && System.nanoTime() < deadline; i++) {
+        lookahead = Math.max(lookahead, 2 * roundSize);
+        while (done < programs && System.nanoTime() < deadline) {
             while (queued < programs && ahead.size() < lookahead) {
                 long seed = firstSeed + queued++;
                 ahead.add(pool.submit(() -> {
@@ -101,35 +122,51 @@ public final class DifferentialFuzzer {
                     return new Prepared(seed, p, expected.apply(p));
                 }));
             }
-            Prepared next = join(ahead.removeFirst());
-            long seed = next.seed();
-            FuzzProgram p = next.program();
-            FuzzRun e = next.expected(), a = actual.apply(p);
-            for (FuzzStep s : p.steps()) {
-                if (s.op() == FuzzOp.INPUT) continue;
-                Outcome o = s.out() >= 0 ? e.outcomes().get(s.out()) : null;
-                if (o != null && !o.ok()) { rejected++; continue; }
-                counts.merge(s.op(), 1L, Long::sum);
-                ops++;
-            }
-            Optional<Mismatch> m = Tolerance.compare(p, e, a);
-            done++;
-            if (m.isPresent()) {
-                mismatches++;
-                if (failures.size() < MAX_REPORTED && System.nanoTime() < deadline) {
-                    Shrinker.Result shrunk = new Shrinker(this::check).shrink(p, m.get());
-                    String text = Shrinker.reproducer(seed, shrunk, expected.apply(shrunk.program()));
-                    failures.add(new Failure(seed, m.get(), text));
-                    progress.accept("MISMATCH " + text);
-                } else {
-                    progress.accept("MISMATCH seed " + seed + ": " + m.get() + " (not shrunk: " + MAX_REPORTED + " already reported or time is up)");
+            List<Prepared> round = new ArrayList<>();
+            while (round.size() < roundSize && !ahead.isEmpty()) round.add(join(ahead.removeFirst()));
+            List<FuzzRun> actualRuns = roundSize == 1 ? List.of(actual.apply(round.getFirst().program()))
+                    : actualRound.apply(round.stream().map(Prepared::program).toList());
+            for (int r = 0; r < round.size(); r++) {
+                Prepared next = round.get(r);
+                long seed = next.seed();
+                FuzzProgram p = next.program();
+                FuzzRun e = next.expected(), a = actualRuns.get(r);
+                for (FuzzStep s : p.steps()) {
+                    if (s.op() == FuzzOp.INPUT) continue;
+                    Outcome o = s.out() >= 0 ? e.outcomes().get(s.out()) : null;
+                    if (o != null && !o.ok()) { rejected++; continue; }
+                    counts.merge(s.op(), 1L, Long::sum);
+                    ops++;
+                }
+                Optional<Mismatch> m = Tolerance.compare(p, e, a);
+                done++;
+                if (m.isPresent()) {
+                    mismatches++;
+                    Optional<Mismatch> alone = roundSize == 1 ? m : check(p);
+                    if (alone.isEmpty()) {
+                        roundOnly++;
+                        String text = "seed " + seed + " mismatched only in its round of " + round.size()
+                                + " (seeds " + round.getFirst().seed() + ".." + round.getLast().seed() + "): " + m.get()
+                                + "; alone it passes, so it is not shrunk";
+                        if (failures.size() < MAX_REPORTED) failures.add(new Failure(seed, m.get(), text));
+                        progress.accept("MISMATCH " + text);
+                    } else if (failures.size() < MAX_REPORTED && System.nanoTime() < deadline) {
+                        Shrinker.Result shrunk = new Shrinker(this::check).shrink(p, alone.get());
+                        String text = Shrinker.reproducer(seed, shrunk, expected.apply(shrunk.program()));
+                        failures.add(new Failure(seed, alone.get(), text));
+                        progress.accept("MISMATCH " + text);
+                    } else {
+                        progress.accept("MISMATCH seed " + seed + ": " + alone.get() + " (not shrunk: " + MAX_REPORTED
+                                + " already reported or time is up)");
+                    }
+                }
+                if (progressEvery > 0 && done % progressEvery == 0) {
+                    progress.accept(String.format("%,d programs, %,d ops, %d mismatches, %.1f s", done, ops, mismatches,
+                            (System.nanoTime() - start) / 1e9));
                 }
             }
-            if (progressEvery > 0 && done % progressEvery == 0) {
-                progress.accept(String.format("%,d programs, %,d ops, %d mismatches, %.1f s", done, ops, mismatches,
-                        (System.nanoTime() - start) / 1e9));
-            }
         }
-        return new Report(done, ops, counts, rejected, mismatches, failures, Duration.ofNanos(System.nanoTime() - start));
+        return new Report(done, ops, counts, rejected, mismatches, roundOnly, roundSize, failures,
+                Duration.ofNanos(System.nanoTime() - start));
     }
 }

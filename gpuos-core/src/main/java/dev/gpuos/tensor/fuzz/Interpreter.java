@@ -19,7 +19,8 @@ import java.util.Map;
  * submission more, not one per tensor.
  *
  * <p>A step the API rejects (or that throws while running) becomes that tensor's {@link Outcome#error()};
- * steps reading it are skipped. Backends must agree on errors too.
+ * steps reading it are skipped. Backends must agree on errors too. {@link #runRound} runs many programs with
+ * shared syncs (amortizing a GPU backend's compiles over them).
  */
 public final class Interpreter {
     private Interpreter() {}
@@ -55,18 +56,107 @@ public final class Interpreter {
         return new FuzzRun(outcomes, null);
     }
 
-    private static void readAll(Map<Integer, Tensor> live, Map<Integer, Outcome> outcomes) {
-        List<Integer> ids = new ArrayList<>(live.keySet());
-        List<Tensor> dense = new ArrayList<>();
-        for (int id : ids) {
-            Tensor t = live.get(id);
-            try {
-                dense.add(t.contiguous());
-            } catch (RuntimeException e) {
-                dense.add(null);
-                outcomes.put(id, Outcome.failed(describe(e)));
+    /**
+     * Runs {@code programs} together in one scope, in lockstep: each phase records every program's steps up to
+     * its next SYNC step, then makes one backend sync for all of them, so a batching backend sees one submission
+     * per phase (a GPU backend compiles every new structure of the phase in one link and one generation swap).
+     * A program's submission boundaries are still its own syncs. The final reads also share one sync.
+     *
+     * <p>A sync that throws cannot be attributed to one program: every program of the round gets that crash
+     * (the fuzzer re-runs such programs alone).
+     */
+    public static List<FuzzRun> runRound(List<FuzzProgram> programs, Backend backend) {
+        int n = programs.size();
+        List<Map<Integer, Tensor>> live = new ArrayList<>();
+        List<Map<Integer, Outcome>> outcomes = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            live.add(new LinkedHashMap<>());
+            outcomes.add(new LinkedHashMap<>());
+        }
+        String[] crash = new String[n];
+        int[] next = new int[n];
+        try (TensorScope scope = TensorScope.open(backend)) {
+            boolean more = true;
+            while (more) {
+                more = false;
+                Tensor[] reads = new Tensor[n];  // what a SYNC step with an operand reads, made dense before the sync
+                for (int i = 0; i < n; i++) {
+                    List<FuzzStep> steps = programs.get(i).steps();
+                    while (crash[i] == null && next[i] < steps.size()) {
+                        FuzzStep s = steps.get(next[i]++);
+                        if (s.op() != FuzzOp.SYNC) {
+                            record(s, live.get(i), outcomes.get(i), scope);
+                            continue;
+                        }
+                        Tensor t = s.inputCount() == 0 ? null : live.get(i).get(s.input(0));
+                        try {
+                            if (t != null) reads[i] = t.contiguous();
+                        } catch (RuntimeException | AssertionError e) {
+                            crash[i] = "sync failed: " + describe(e);
+                        }
+                        break;
+                    }
+                    more |= crash[i] == null && next[i] < steps.size();
+                }
+                scope.sync();
+                for (int i = 0; i < n; i++) {
+                    if (reads[i] == null || crash[i] != null) continue;
+                    try {
+                        reads[i].toDoubleArray();
+                    } catch (RuntimeException | AssertionError e) {
+                        crash[i] = "sync failed: " + describe(e);
+                    }
+                }
+            }
+            List<List<Tensor>> dense = new ArrayList<>();
+            for (int i = 0; i < n; i++) dense.add(crash[i] == null ? contiguous(live.get(i), outcomes.get(i)) : null);
+            scope.sync();
+            for (int i = 0; i < n; i++) if (crash[i] == null) read(live.get(i), dense.get(i), outcomes.get(i));
+        } catch (RuntimeException e) {
+            String why = "round of " + n + " programs failed: " + describe(e);
+            for (int i = 0; i < n; i++) if (crash[i] == null) crash[i] = why;
+        }
+        List<FuzzRun> runs = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) runs.add(new FuzzRun(outcomes.get(i), crash[i]));
+        return runs;
+    }
+
+    /** Records one non-SYNC step; a step the API rejects becomes its tensor's outcome. */
+    private static void record(FuzzStep step, Map<Integer, Tensor> live, Map<Integer, Outcome> outcomes,
+                               TensorScope scope) {
+        for (int id : step.in()) {
+            if (!live.containsKey(id)) {
+                if (step.out() >= 0) outcomes.put(step.out(), Outcome.failed("skipped: an input failed"));
+                return;
             }
         }
+        try {
+            live.put(step.out(), apply(step, live, scope));
+        } catch (RuntimeException | AssertionError e) {
+            outcomes.put(step.out(), Outcome.failed(describe(e)));
+        }
+    }
+
+    private static void readAll(Map<Integer, Tensor> live, Map<Integer, Outcome> outcomes) {
+        read(live, contiguous(live, outcomes), outcomes);
+    }
+
+    /** Every live tensor made contiguous (null where that threw), in the order of {@code live}. */
+    private static List<Tensor> contiguous(Map<Integer, Tensor> live, Map<Integer, Outcome> outcomes) {
+        List<Tensor> dense = new ArrayList<>();
+        for (Map.Entry<Integer, Tensor> e : live.entrySet()) {
+            try {
+                dense.add(e.getValue().contiguous());
+            } catch (RuntimeException ex) {
+                dense.add(null);
+                outcomes.put(e.getKey(), Outcome.failed(describe(ex)));
+            }
+        }
+        return dense;
+    }
+
+    private static void read(Map<Integer, Tensor> live, List<Tensor> dense, Map<Integer, Outcome> outcomes) {
+        List<Integer> ids = new ArrayList<>(live.keySet());
         for (int i = 0; i < ids.size(); i++) {
             Tensor t = live.get(ids.get(i)), c = dense.get(i);
             if (c == null) continue;

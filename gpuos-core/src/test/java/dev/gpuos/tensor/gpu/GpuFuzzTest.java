@@ -4,6 +4,7 @@ import dev.gpuos.GpuOS;
 import dev.gpuos.GpuTestSupport;
 import dev.gpuos.tensor.cpu.CpuBackend;
 import dev.gpuos.tensor.fuzz.DifferentialFuzzer;
+import dev.gpuos.tensor.fuzz.GpuTier;
 import dev.gpuos.tensor.fuzz.Interpreter;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -16,21 +17,20 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The differential fuzzer on the GPU backend: 500 generated programs (a fixed seed range) against the CPU
- * backend. Bounded in time as well, since every new fused structure is compiled once: the test needs at least
- * 100 programs done. Failures print shrunk reproducers; {@code ./gpuos fuzz --seed S --programs 1} replays one.
+ * The differential fuzzer on the GPU backend against the CPU backend, once per code path of elementwise
+ * structures: the interpreter tier (never promoted: no compiles, so thousands of programs) and native operators
+ * (every new structure compiled, in rounds that share one generation swap). Both are bounded in time and need a
+ * minimum done. Failures print shrunk reproducers; {@code ./gpuos fuzz --tier T --round 1 --seed S --programs 1}
+ * replays one.
  */
 @Tag("gpu")
 class GpuFuzzTest {
-    static final long FIRST_SEED = 1_000_000;
     static GpuOS os;
-    static GpuBackend gpu;
 
     @BeforeAll
     static void start() {
         GpuTestSupport.assumeGpu();
         os = GpuOS.start(GpuTestSupport.options());
-        gpu = new GpuBackend(os);
     }
 
     @AfterAll
@@ -39,17 +39,33 @@ class GpuFuzzTest {
     }
 
     @Test
-    void gpuBackendMatchesTheCpuOnGeneratedPrograms() {
+    void interpreterTierMatchesTheCpuOnGeneratedPrograms() {
+        fuzz(GpuTier.INTERP, 2_000_000, 2_000, Duration.ofSeconds(40), 500);
+    }
+
+    @Test
+    void nativeOperatorsMatchTheCpuOnGeneratedPrograms() {
+        fuzz(GpuTier.NATIVE, 1_000_000, 200, Duration.ofSeconds(60), 100);
+    }
+
+    private static void fuzz(GpuTier tier, long firstSeed, int programs, Duration bound, int needed) {
+        GpuBackend gpu = tier.backend(os, tier.defaultRound());
         CpuBackend cpu = CpuBackend.eager();
-        DifferentialFuzzer fuzzer = new DifferentialFuzzer(p -> Interpreter.run(p, cpu), p -> Interpreter.run(p, gpu));
+        DifferentialFuzzer fuzzer = new DifferentialFuzzer(p -> Interpreter.run(p, cpu), p -> Interpreter.run(p, gpu),
+                ps -> Interpreter.runRound(ps, gpu), tier.defaultRound());
         StringBuilder log = new StringBuilder();
-        DifferentialFuzzer.Report report = fuzzer.run(FIRST_SEED, 500, Duration.ofSeconds(40), 100, line -> {
+        DifferentialFuzzer.Report report = fuzzer.run(firstSeed, programs, bound, programs / 10, line -> {
             System.out.println(line);
             log.append(line).append('\n');
         });
-        System.out.printf("gpu fuzz: %d programs, %d ops, %.0f programs/s, %s%n", report.programs(), report.ops(),
-                report.programsPerSecond(), gpu.stats());
+        System.out.printf("gpu fuzz, tier %s, rounds of %d: %d programs, %d ops, %.0f programs/s, %s%n", tier.label(),
+                report.roundSize(), report.programs(), report.ops(), report.programsPerSecond(), GpuTier.describe(gpu));
         assertEquals(0, report.mismatches(), log.toString());
-        assertTrue(report.programs() >= 100, "only " + report.programs() + " programs in the time bound");
+        assertTrue(report.programs() >= needed, "only " + report.programs() + " programs in " + bound.toSeconds()
+                + " s (tier " + tier.label() + "): " + GpuTier.describe(gpu));
+        if (tier == GpuTier.INTERP) {
+            assertTrue(gpu.tiers().stats().interpretedTasks() > 0, "nothing ran interpreted: " + GpuTier.describe(gpu));
+            assertEquals(0, gpu.tiers().stats().promotions(), "the interp tier promoted: " + GpuTier.describe(gpu));
+        }
     }
 }
