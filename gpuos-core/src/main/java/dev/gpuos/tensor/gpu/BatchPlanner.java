@@ -144,7 +144,8 @@ final class BatchPlanner {
         // Only an upload asks whether an earlier node of this submission touches its target.
         Set<Storage> touched = uploads ? Collections.newSetFromMap(new IdentityHashMap<>()) : null;
         for (OpNode node : submission.nodes()) {
-            for (Storage s : node.reads()) ((GpuStorage) s).checkComputed();
+            if (!capture && unrunnable(node)) continue;
+            if (capture) for (Storage s : node.reads()) ((GpuStorage) s).checkComputed();
             if (node.output().numel() == 0) continue;
             if (node instanceof UploadNode u) {
                 if (capture) {
@@ -171,6 +172,42 @@ final class BatchPlanner {
             work.add(node);
         }
         return work;
+    }
+
+    /**
+     * A node that cannot run: it touches a released buffer (a tensor closed by another thread after the op passed
+     * its open check), or reads one whose contents were never computed. It is dropped and what it writes is
+     * marked never computed, with the reason: reading that tensor (or using it in a later op) throws, while the
+     * rest of the submission, other threads' ops included, runs.
+     */
+    private static boolean unrunnable(OpNode node) {
+        RuntimeException why = null;
+        for (Storage s : node.reads()) {
+            GpuStorage g = (GpuStorage) s;
+            if (g.isReleased()) {
+                why = new dev.gpuos.tensor.TensorClosedException(node.opName() + " read a tensor whose buffer was released"
+                        + " (its scope closed) before the op was submitted");
+                break;
+            }
+            try {
+                g.checkComputed();
+            } catch (IllegalStateException e) {
+                why = e;
+                break;
+            }
+        }
+        if (why == null) {
+            for (Storage s : node.writes()) {
+                if (s.isReleased()) {
+                    why = new dev.gpuos.tensor.TensorClosedException(node.opName() + " wrote a tensor whose buffer was "
+                            + "released (its scope closed) before the op was submitted");
+                    break;
+                }
+            }
+        }
+        if (why == null) return false;
+        for (Storage s : node.writes()) ((GpuStorage) s).poison(why);
+        return true;
     }
 
     /** The tasks of a submission's nodes and their operators (compiled and swapped in when new). */
