@@ -3,7 +3,8 @@
 #
 # The whole GPU check, run on the GPU machine from a tree packed by scripts/device-pack.sh (jars in .dist/):
 #   nvidia-smi   what GPU and driver the machine has
-#   junit-gpu    the core tests tagged "gpu"                    (JUnit console launcher over the test classes)
+#   junit-gpu    the core tests tagged "gpu" except "gpu-fuzz" (JUnit console launcher over the test classes)
+#   junit-gpu-fuzz  GpuFuzzTest (tag "gpu-fuzz"), not in the default list: the fuzz step runs the fuzzer longer
 #   junit-rest   every other core test, as Surefire selects them
 #   opcheck      ./gpuos opcheck --out opcheck/: every tensor op on seeded inputs, dumped; then
 #                bench/pytorch/op_compare.py opcheck/ (row op-compare) when python3 with torch exists
@@ -272,7 +273,8 @@ else
   for step in $STEPS; do
     case $step in
       nvidia-smi) step_nvidia_smi ;;
-      junit-gpu) step_junit junit-gpu 420 --include-tag=gpu --exclude-tag=gpu-fault ;;
+      junit-gpu) step_junit junit-gpu 420 --include-tag=gpu --exclude-tag=gpu-fault --exclude-tag=gpu-fuzz ;;
+      junit-gpu-fuzz) step_junit junit-gpu-fuzz 200 --include-tag=gpu-fuzz ;;
       # Faults that poison the CUDA context for the rest of the process get a JVM of their own, last.
       junit-gpu-fault) step_junit junit-gpu-fault 120 --include-tag=gpu-fault ;;
       junit-rest) step_junit junit-rest 180 --exclude-tag=gpu --exclude-tag=lincheck ;;
@@ -281,7 +283,7 @@ else
       pytorch) step_pytorch ;;
       charts) step_charts ;;
       fuzz) step_fuzz ;;
-      *) record "$step" FAIL - 0 "unknown step (known: nvidia-smi junit-gpu junit-gpu-fault junit-rest opcheck bench pytorch charts fuzz)" ;;
+      *) record "$step" FAIL - 0 "unknown step (known: nvidia-smi junit-gpu junit-gpu-fuzz junit-gpu-fault junit-rest opcheck bench pytorch charts fuzz)" ;;
     esac
   done
 fi

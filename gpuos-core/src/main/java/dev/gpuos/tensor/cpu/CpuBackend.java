@@ -4,6 +4,7 @@ import dev.gpuos.tensor.Backend;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
+import dev.gpuos.tensor.TensorClosedException;
 import dev.gpuos.tensor.op.ElementwiseNode;
 import dev.gpuos.tensor.op.FillNode;
 import dev.gpuos.tensor.op.IndexSelectNode;
@@ -76,6 +77,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void read(Storage storage, long byteOffset, MemorySegment destination) {
         flush();
+        ((HostStorage) storage).checkComputed();
         MemorySegment.copy(((HostStorage) storage).segment(), byteOffset, destination, 0, destination.byteSize());
     }
 
@@ -98,21 +100,61 @@ public final class CpuBackend implements Backend {
     /** Nodes recorded but not yet run (batched mode). */
     public int pendingCount() { return recording == null ? 0 : recording.pendingCount(); }
 
-    void beforeRelease(HostStorage storage) {
-        if (recording != null && recording.pendingCount() > 0) recording.submit();
+    /** Runs pending nodes first, then {@code release} with no submission running (batched mode). */
+    void releaseBetweenSubmissions(Runnable release) {
+        if (recording == null) {
+            release.run();
+            return;
+        }
+        recording.betweenSubmissions(() -> {
+            recording.submit();
+            release.run();
+        });
     }
 
+    /**
+     * Runs a submission's nodes in order. A node that touches a released buffer (its scope was closed by another
+     * thread after the op passed its open check) or reads a buffer that was never computed does not run: what it
+     * writes is marked never computed, so reading it throws, and the other nodes (other threads' included) run.
+     * A node that fails for another reason is reported by the next flush and poisons its output the same way.
+     */
     private void runSubmission(Submission submission) {
         submissions.incrementAndGet();
         for (OpNode node : submission.nodes()) {
-            try {
-                execute(node);
-                executed.incrementAndGet();
-            } catch (RuntimeException e) {
-                deferredFailure.compareAndSet(null, e);
-                return;
+            RuntimeException skip = unrunnable(node);
+            if (skip == null) {
+                try {
+                    execute(node);
+                    executed.incrementAndGet();
+                    continue;
+                } catch (RuntimeException e) {
+                    deferredFailure.compareAndSet(null, e);
+                    skip = e;
+                }
+            }
+            for (Storage s : node.writes()) ((HostStorage) s).poison(skip);
+        }
+    }
+
+    private static RuntimeException unrunnable(OpNode node) {
+        for (Storage s : node.writes()) {
+            if (s.isReleased()) {
+                return new TensorClosedException(node.opName() + " wrote a tensor whose buffer was released (its scope "
+                        + "closed) before the op ran");
             }
         }
+        for (Storage s : node.reads()) {
+            if (s.isReleased()) {
+                return new TensorClosedException(node.opName() + " read a tensor whose buffer was released (its scope "
+                        + "closed) before the op ran");
+            }
+            try {
+                ((HostStorage) s).checkComputed();
+            } catch (IllegalStateException e) {
+                return e;
+            }
+        }
+        return null;
     }
 
     static MemorySegment segment(Tensor t) {

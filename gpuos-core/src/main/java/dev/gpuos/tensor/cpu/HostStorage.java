@@ -34,6 +34,21 @@ public final class HostStorage implements Storage {
     @Override
     public boolean isReleased() { return released; }
 
+    /** Set when a recorded node writing this buffer could not run: its contents were never computed. */
+    private volatile RuntimeException failure;
+
+    void poison(RuntimeException cause) {
+        failure = cause;
+    }
+
+    /** Throws if a node that should have written this buffer could not run. */
+    void checkComputed() {
+        RuntimeException f = failure;
+        if (f != null) {
+            throw new IllegalStateException("this tensor's data was never computed: " + f.getMessage(), f);
+        }
+    }
+
     /** The memory; throws {@link TensorClosedException} once released. */
     public MemorySegment segment() {
         if (released) throw new TensorClosedException("host buffer of " + segment.byteSize() + " bytes was released");
@@ -46,9 +61,11 @@ public final class HostStorage implements Storage {
             if (releasing) return;
             releasing = true;
         }
-        // Pending recorded nodes may still touch this buffer: they run before it is marked released.
-        backend.beforeRelease(this);
-        released = true;
-        arena.close();
+        // Pending recorded nodes may still touch this buffer: they run before it is marked released, and no
+        // submission runs while it is closed (one that comes later skips the nodes that use it).
+        backend.releaseBetweenSubmissions(() -> {
+            released = true;
+            arena.close();
+        });
     }
 }

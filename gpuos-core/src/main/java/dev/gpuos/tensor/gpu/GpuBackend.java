@@ -242,11 +242,14 @@ public final class GpuBackend implements Backend {
     public int pendingCount() { return recording.pendingCount(); }
 
     /**
-     * Submits whatever is pending, and waits for a submission another thread (the recording timer) is building:
-     * that one may reference the buffer about to be released, so it must reach the queue first.
+     * Submits whatever is pending (waiting for a submission another thread, the recording timer, is building:
+     * it may reference the buffer), then runs {@code release} before the next submission starts.
      */
-    void beforeRelease() {
-        recording.submit();
+    void releaseBetweenSubmissions(Runnable release) {
+        recording.betweenSubmissions(() -> {
+            recording.submit();
+            release.run();
+        });
     }
 
     private void runSubmission(Submission submission) {

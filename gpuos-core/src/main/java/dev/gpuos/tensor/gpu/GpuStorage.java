@@ -62,10 +62,12 @@ final class GpuStorage implements Storage {
             releasing = true;
         }
         // Recorded nodes that touch this buffer are submitted first; the arena then keeps the block until every
-        // task submitted so far has completed.
-        backend.beforeRelease();
-        released = true;
-        backend.os().release(block);
+        // task submitted so far has completed. Between submissions: a submission either was written before (its
+        // tasks are among those the arena waits for) or sees the buffer released and drops the nodes using it.
+        backend.releaseBetweenSubmissions(() -> {
+            released = true;
+            backend.os().release(block);
+        });
     }
 
     /** Marks the contents as never computed, because a submission writing them failed with {@code cause}. */

@@ -24,6 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * replays one.
  */
 @Tag("gpu")
+@Tag("gpu-fuzz")
 class GpuFuzzTest {
     static GpuOS os;
 

@@ -113,4 +113,29 @@ class BatchedBackendTest {
             assertArrayEquals(new float[]{5, 5, 5, 5}, kept.toFloatArray());
         }
     }
+
+    @Test
+    void aNodeOnAReleasedBufferIsSkippedAndPoisonsOnlyWhatItWrites() {
+        CpuBackend cpu = CpuBackend.batched(1024, Duration.ofHours(1));
+        try (TensorScope live = TensorScope.open(cpu)) {
+            Tensor out = live.zeros(dev.gpuos.tensor.DType.F32, 4), ok = live.zeros(dev.gpuos.tensor.DType.F32, 4);
+            Tensor a = live.ones(dev.gpuos.tensor.DType.F32, 4);
+            Tensor gone;
+            try (TensorScope closing = TensorScope.open(cpu)) {
+                gone = closing.ones(dev.gpuos.tensor.DType.F32, 4);
+            }
+            // What a racing thread can leave behind: a node that passed its open check, recorded after the close.
+            cpu.submit(new dev.gpuos.tensor.op.ElementwiseNode(dev.gpuos.tensor.op.ElementwiseOp.ADD,
+                    List.of(gone, gone), out, dev.gpuos.tensor.DType.F32, new double[0]));
+            Tensor derived = out.add(1.0);   // reads the never-computed buffer: skipped too
+            cpu.submit(new dev.gpuos.tensor.op.ElementwiseNode(dev.gpuos.tensor.op.ElementwiseOp.ADD,
+                    List.of(a, a), ok, dev.gpuos.tensor.DType.F32, new double[0]));
+            cpu.flush();                     // nothing failed that anyone else has to hear about
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new float[]{2, 2, 2, 2}, ok.toFloatArray());
+            IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                    out::toFloatArray);
+            org.junit.jupiter.api.Assertions.assertInstanceOf(dev.gpuos.tensor.TensorClosedException.class, e.getCause());
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, derived::toFloatArray);
+        }
+    }
 }
