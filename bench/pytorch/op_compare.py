@@ -84,12 +84,12 @@ KNOWN_DIFFERENCES = {
         "PyTorch computes x/2 * (1 + tanh(y)), which cancels for x < -3; GPUOS computes the same function as "
         "x / (1 + exp(-2y)). Reference: that form, evaluated by PyTorch in float64.",
         torch="a / (1 + torch.exp(-1.5957691216057308 * (a + 0.044715 * a * a * a)))"),
-    "hardsigmoid()/*": Known(
+    "hardsigmoid()/F64/*": Known(
         "reference",
         "PyTorch multiplies by 1.0f/6.0f, a float32 constant, even in float64 (relative error 2.98e-8 = the "
         "rounding of 1/6 to float); GPUOS divides by 6. Reference: min(max(x + 3, 0), 6) / 6 in float64.",
         torch="torch.clamp(a + 3, 0, 6) / 6"),
-    "hardswish()/*": Known(
+    "hardswish()/F64/*": Known(
         "reference",
         "PyTorch multiplies by 1.0f/6.0f, a float32 constant, even in float64 (relative error 2.98e-8); GPUOS "
         "divides by 6. Reference: x * min(max(x + 3, 0), 6) / 6 in float64.",
