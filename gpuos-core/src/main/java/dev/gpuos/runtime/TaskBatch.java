@@ -284,6 +284,7 @@ public final class TaskBatch {
                 throw new IllegalArgumentException("1-D operand of " + numel + " elements exceeds 2^31-1: give it a shape");
             }
             long extent = numel * dtype.byteSize;
+            if (numel == 0) byteOffset = 0;  // addresses nothing (see ref)
             checkBounds(buffer, byteOffset, byteOffset, byteOffset + extent, i);
             long r = refBase(i);
             java.util.Arrays.fill(words, (int) (r >>> 3), (int) ((r + REF_BYTES) >>> 3), 0L);
@@ -338,7 +339,10 @@ public final class TaskBatch {
             if (numel > 0) {
                 checkBounds(buffer, byteOffset, byteOffset + lo * es, byteOffset + (hi + 1) * es, i);
             } else {
-                checkBounds(buffer, byteOffset, byteOffset, byteOffset, i);
+                // An empty view addresses no byte, so its offset may lie anywhere (a narrow of an empty tensor,
+                // an empty tensor's one-byte block): it points at the buffer's start.
+                byteOffset = 0;
+                checkBounds(buffer, 0, 0, 0, i);
             }
             long r = refBase(i);
             java.util.Arrays.fill(words, (int) (r >>> 3), (int) ((r + REF_BYTES) >>> 3), 0L);

@@ -88,4 +88,18 @@ class TaskBatchEncodingTest {
             }
         }
     }
+
+    @Test
+    void anEmptyViewAddressesNothingWhateverItsOffset() {
+        TaskBatch batch = new TaskBatch(1);
+        Buf oneByte = new Buf(0x1000, 1);  // what an empty tensor gets from the arena
+        TaskBatch.TaskWriter w = batch.add(1, 1, 1);
+        w.ref(0, oneByte, 6, DTypeCode.F16, new long[]{3, 0}, new long[]{0, 1});  // e.g. a narrow at element 3
+        w.refContiguous(1, oneByte, 12, DTypeCode.F32, 0);
+        long r = TaskFields.REFS;
+        assertEquals(0x1000L, batch.words()[(int) ((r + TaskFields.REF_DATA) / 8)]);
+        assertEquals(0x1000L, batch.words()[(int) ((r + TaskFields.REF_BYTES + TaskFields.REF_DATA) / 8)]);
+        org.junit.jupiter.api.Assertions.assertThrows(IndexOutOfBoundsException.class,
+                () -> batch.add(1, 1, 1).ref(0, oneByte, 6, DTypeCode.F16, new long[]{1}, new long[]{1}));
+    }
 }

@@ -8,7 +8,9 @@ import java.util.Optional;
 /**
  * Compares two runs of one program tensor by tensor: dtypes, shapes and errors must agree; integer and BOOL
  * values exactly; floating values within the dtype's tolerance (F32 1e-5, reductions and other accumulating
- * ops 1e-4, F16/BF16 1e-2, F64 1e-9); NaN only where the other has NaN, and infinities equal.
+ * ops 1e-4, F16/BF16 1e-2, F64 1e-9), or the bound of the least precise floating value the element was computed
+ * from, if looser (an F32 sin converted to F64 keeps its F32 error); NaN only where the other has NaN, and
+ * infinities equal.
  *
  * <p>A floating element passes when {@code |actual - expected| <= tol * max(|expected|, scale)}. The scale is
  * the largest finite magnitude among the step's inputs (at least 1): rounding differences in operands of that
@@ -27,14 +29,35 @@ public final class Tolerance {
                     + (expected.crash() == null ? "no crash" : expected.crash()) + ", actual "
                     + (actual.crash() == null ? "no crash" : actual.crash())));
         }
+        java.util.Map<Integer, Double> inherited = new java.util.HashMap<>();
         for (FuzzStep step : program.steps()) {
             if (step.out() < 0) continue;
             Outcome e = expected.outcomes().get(step.out()), a = actual.outcomes().get(step.out());
             if (e == null || a == null) continue;
-            String why = compare(step, e, a, scale(step, expected));
+            double floor = inheritedTolerance(step, expected, inherited);
+            String why = compare(step, e, a, scale(step, expected), floor);
+            if (e.ok() && e.dtype().isFloating()) {
+                inherited.put(step.out(), Math.max(floor, tolerance(e.dtype(), step.op().kind() == FuzzOp.Kind.ACCUMULATING)));
+            }
             if (why != null) return Optional.of(new Mismatch(step, why));
         }
         return Optional.empty();
+    }
+
+    /**
+     * The largest tolerance among the step's floating inputs, as they inherited it: a value computed in F32
+     * (where correct backends differ by an ulp or two in sin, exp, division...) keeps that relative error when it
+     * is converted to F64 or combined with F64 values, so an F64 result is held to the bound of its least precise
+     * ancestor, not to 1e-9.
+     */
+    private static double inheritedTolerance(FuzzStep step, FuzzRun expected, java.util.Map<Integer, Double> inherited) {
+        double floor = 0;
+        for (int id : step.in()) {
+            Outcome o = expected.outcomes().get(id);
+            if (o == null || !o.ok() || !o.dtype().isFloating()) continue;
+            floor = Math.max(floor, inherited.getOrDefault(id, tolerance(o.dtype(), false)));
+        }
+        return floor;
     }
 
     private static double scale(FuzzStep step, FuzzRun expected) {
@@ -47,6 +70,10 @@ public final class Tolerance {
     }
 
     static String compare(FuzzStep step, Outcome e, Outcome a, double inputScale) {
+        return compare(step, e, a, inputScale, 0);
+    }
+
+    static String compare(FuzzStep step, Outcome e, Outcome a, double inputScale, double inheritedTolerance) {
         if (!e.ok() || !a.ok()) {
             if (!e.ok() && !a.ok() && errorClass(e).equals(errorClass(a))) return null;
             return "expected " + e.describe() + ", actual " + a.describe();
@@ -56,6 +83,7 @@ public final class Tolerance {
         }
         boolean accumulating = step.op().kind() == FuzzOp.Kind.ACCUMULATING;
         double tol = tolerance(e.dtype(), accumulating);
+        if (tol > 0) tol = Math.max(tol, inheritedTolerance);  // integers stay exact: float-to-int inputs are exact
         double scale = accumulating ? Math.max(inputScale, maxFinite(e.values())) : inputScale;
         double[] ev = e.values(), av = a.values();
         for (int i = 0; i < ev.length; i++) {
