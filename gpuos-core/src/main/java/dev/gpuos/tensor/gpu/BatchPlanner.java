@@ -33,7 +33,8 @@ import java.util.Set;
  *
  * <ol>
  *   <li>Nodes with an empty output touch no memory and are dropped (before edges are computed, so no ordering
- *       is lost). Uploads into a buffer no task may still use are copied straight to the device
+ *       is lost); so are nodes on a buffer released meanwhile or never computed, which mark what they write
+ *       never computed ({@link #unrunnable}). Uploads into a buffer no task may still use are copied straight to the device
  *       (synchronously, so before every task of this batch); other uploads are staged in a fresh block and
  *       copied by a task in dependency order.</li>
  *   <li>Elementwise runs are fused ({@link ElementwiseFusion}) and cut into tasks of at most 4 operands;
@@ -44,7 +45,8 @@ import java.util.Set;
  *       of earlier submissions come from each buffer's last writer and readers since. A task with more than 6
  *       dependencies waits on join tasks instead.</li>
  * </ol>
- * Called by one thread at a time (the recording hands over one submission at a time).
+ * Called by one thread at a time (the recording hands over one submission at a time). {@link #capture} plans a
+ * captured program the same way into a batch of its own, without submitting it.
  */
 final class BatchPlanner {
     private final GpuOS os;
