@@ -130,7 +130,42 @@ final class BatchPlanner {
             written.add((GpuStorage) e.getKey());
             writtenAt.add(e.getValue());
         }
-        return new GpuReplay(backend, own, work.size(), read, readAt, written, writtenAt, indexSelectAt);
+        return new GpuReplay(backend, own, work.size(), read, readAt, written, writtenAt, indexSelectAt,
+                describe(own, planned, index));
+    }
+
+    /**
+     * What each task of a captured batch runs, in batch order (see {@link GpuReplay#tasks}): the planned task's
+     * source and shared memory, or the join operator for the indices no planned task took. Each operator is
+     * checked against the logical id the descriptor carries.
+     */
+    private List<GpuReplay.Task> describe(TaskBatch own, Tasks planned, int[] index) {
+        String[] names = new String[own.size()], sources = new String[own.size()];
+        int[] smem = new int[own.size()];
+        OperatorRef[] refs = new OperatorRef[own.size()];
+        for (int t = 0; t < planned.tasks.size(); t++) {
+            KernelTask task = planned.tasks.get(t);
+            names[index[t]] = task.name();
+            sources[index[t]] = task.source();
+            smem[index[t]] = task.smemBytes();
+            refs[index[t]] = planned.ops[t];
+        }
+        List<GpuReplay.Task> out = new ArrayList<>(own.size());
+        for (int i = 0; i < own.size(); i++) {
+            if (names[i] == null) {
+                names[i] = GpuReplay.Task.JOIN;
+                sources[i] = OperatorSources.JOIN;
+                refs[i] = operators.get("join", "", OperatorSources.JOIN);
+            }
+            if (refs[i].id() != own.operatorId(i)) {
+                throw new IllegalStateException("captured task " + i + " (" + names[i] + ") carries operator id "
+                        + own.operatorId(i) + ", but its operator " + refs[i] + " has id " + refs[i].id());
+            }
+            List<dev.gpuos.runtime.DeviceBuffer> operands = new ArrayList<>();
+            for (int r = 0; r < own.operandCount(i); r++) operands.add(own.operandBuffer(i, r));
+            out.add(new GpuReplay.Task(names[i], refs[i], sources[i], own.descriptorWords(i), smem[i], operands));
+        }
+        return List.copyOf(out);
     }
 
     /**
