@@ -135,11 +135,11 @@ final class BatchPlanner {
     }
 
     /**
-     * What each task of a captured batch runs, in batch order (see {@link GpuReplay#tasks}): the planned task's
-     * source and shared memory, or the join operator for the indices no planned task took. Each operator is
-     * checked against the logical id the descriptor carries.
+     * What each task of a captured batch runs, by batch index (see {@link GpuReplay#tasks}): the planned task's
+     * name, source and shared memory, or the join operator for the indices no planned task took. Only references
+     * are kept; the task list is built when asked for.
      */
-    private List<GpuReplay.Task> describe(TaskBatch own, Tasks planned, int[] index) {
+    private GpuReplay.Operators describe(TaskBatch own, Tasks planned, int[] index) {
         String[] names = new String[own.size()], sources = new String[own.size()];
         int[] smem = new int[own.size()];
         OperatorRef[] refs = new OperatorRef[own.size()];
@@ -150,22 +150,14 @@ final class BatchPlanner {
             smem[index[t]] = task.smemBytes();
             refs[index[t]] = planned.ops[t];
         }
-        List<GpuReplay.Task> out = new ArrayList<>(own.size());
         for (int i = 0; i < own.size(); i++) {
             if (names[i] == null) {
                 names[i] = GpuReplay.Task.JOIN;
                 sources[i] = OperatorSources.JOIN;
                 refs[i] = operators.get("join", "", OperatorSources.JOIN);
             }
-            if (refs[i].id() != own.operatorId(i)) {
-                throw new IllegalStateException("captured task " + i + " (" + names[i] + ") carries operator id "
-                        + own.operatorId(i) + ", but its operator " + refs[i] + " has id " + refs[i].id());
-            }
-            List<dev.gpuos.runtime.DeviceBuffer> operands = new ArrayList<>();
-            for (int r = 0; r < own.operandCount(i); r++) operands.add(own.operandBuffer(i, r));
-            out.add(new GpuReplay.Task(names[i], refs[i], sources[i], own.descriptorWords(i), smem[i], operands));
         }
-        return List.copyOf(out);
+        return new GpuReplay.Operators(names, sources, smem, refs);
     }
 
     /**

@@ -25,8 +25,12 @@ public final class GpuReplay {
     private final GpuStorage[] read, written;
     private final int[] readAt, writtenAt;
     final int indexSelectAt;
-    private final List<Task> tasks;
+    private final Operators operators;
+    private List<Task> tasks;
     private long runs;
+
+    /** Per batch index: readable name, registered source, shared memory and operator of each task. */
+    record Operators(String[] names, String[] sources, int[] smemBytes, OperatorRef[] refs) {}
 
     /**
      * One task of the captured batch, read-only: what the worker runs for it. A debugging aid, and what it takes
@@ -84,7 +88,7 @@ public final class GpuReplay {
     }
 
     GpuReplay(GpuBackend backend, TaskBatch batch, int nodes, List<GpuStorage> read, List<Integer> readAt,
-              List<GpuStorage> written, List<Integer> writtenAt, int indexSelectAt, List<Task> tasks) {
+              List<GpuStorage> written, List<Integer> writtenAt, int indexSelectAt, Operators operators) {
         this.backend = backend;
         this.batch = batch;
         this.nodes = nodes;
@@ -93,14 +97,29 @@ public final class GpuReplay {
         this.written = written.toArray(GpuStorage[]::new);
         this.writtenAt = writtenAt.stream().mapToInt(Integer::intValue).toArray();
         this.indexSelectAt = indexSelectAt;
-        this.tasks = tasks;
+        this.operators = operators;
     }
 
     /**
      * The captured tasks in batch order, joins included (see {@link Task}). Operand addresses are valid while
      * the captured tensors are open, in this GpuOS's CUDA context only.
      */
-    public List<Task> tasks() {
+    public synchronized List<Task> tasks() {
+        if (tasks == null) {
+            List<Task> out = new java.util.ArrayList<>(batch.size());
+            for (int i = 0; i < batch.size(); i++) {
+                OperatorRef ref = operators.refs()[i];
+                if (ref.id() != batch.operatorId(i)) {
+                    throw new IllegalStateException("captured task " + i + " (" + operators.names()[i] + ") carries "
+                            + "operator id " + batch.operatorId(i) + ", but its operator " + ref + " has id " + ref.id());
+                }
+                List<DeviceBuffer> operands = new java.util.ArrayList<>();
+                for (int r = 0; r < batch.operandCount(i); r++) operands.add(batch.operandBuffer(i, r));
+                out.add(new Task(operators.names()[i], ref, operators.sources()[i], batch.descriptorWords(i),
+                        operators.smemBytes()[i], operands));
+            }
+            tasks = List.copyOf(out);
+        }
         return tasks;
     }
 
