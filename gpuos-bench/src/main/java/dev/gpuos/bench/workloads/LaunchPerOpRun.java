@@ -94,14 +94,24 @@ final class LaunchPerOpRun implements AutoCloseable {
             smem[t] = task.smemBytes();
         }
         double compileMs = Repeats.msSince(t0);
+        // One allocation carved into the program's buffers (256-byte aligned, like cuMemAlloc's own; the GpuOS
+        // arena also carves slabs), zeroed once: scratch is written before it is read, but index_select's fault
+        // record must start at 0, as the backend's does.
         long[] buffers = new long[p.buffers().size()];
-        long descriptors = 0;
+        long[] offsets = new long[buffers.length];
+        long total = 0;
+        for (int b = 0; b < buffers.length; b++) {
+            offsets[b] = total;
+            total += (Math.max(1, p.buffers().get(b).bytes()) + 255) & ~255L;
+        }
+        long slab = 0, descriptors = 0;
         try {
+            slab = Driver.memAlloc(Math.max(256, total));
+            Driver.memsetD8(slab, 0, Math.max(256, total));
             try (Arena arena = Arena.ofConfined()) {
                 for (int b = 0; b < buffers.length; b++) {
                     PortableProgram.Buffer buffer = p.buffers().get(b);
-                    buffers[b] = Driver.memAlloc(Math.max(1, buffer.bytes()));
-                    Driver.memsetD8(buffers[b], 0, buffer.bytes());
+                    buffers[b] = slab + offsets[b];
                     if (buffer.isInput()) {
                         float[] values = host.get(buffer.input());
                         if (values == null || (long) values.length * Float.BYTES > buffer.bytes()) {
@@ -149,10 +159,8 @@ final class LaunchPerOpRun implements AutoCloseable {
             return StreamedRun.row(c, CONFIG, times, firstMs, accuracy, repeats, extra);
         } finally {
             Driver.ctxSynchronize();
-            for (long b : buffers) {
-                if (b != 0) {
-                    Driver.memFree(b);
-                }
+            if (slab != 0) {
+                Driver.memFree(slab);
             }
             if (descriptors != 0) {
                 Driver.memFree(descriptors);
