@@ -15,8 +15,10 @@ import math
 import os
 import sys
 
-CONFIGS = ["gpuos", "gpuos_replay", "gpuos_raw", "java_launch_per_op", "torch_eager", "torch_cuda_graph", "torch_compile"]
+CONFIGS = ["gpuos", "gpuos_replay", "gpuos_raw", "java_launch_per_op", "java_launch_per_op_raw", "torch_eager",
+           "torch_cuda_graph", "torch_compile"]
 TITLES = {"gpuos": "GPUOS", "gpuos_replay": "GPUOS replay", "gpuos_raw": "GPUOS raw tasks", "java_launch_per_op": "Java launch/op",
+          "java_launch_per_op_raw": "Java launch/op (raw)",
           "torch_eager": "torch eager", "torch_cuda_graph": "CUDA graph", "torch_compile": "torch.compile"}
 
 
@@ -38,7 +40,8 @@ def merge(gpuos, torch):
             row = dict(r)
             row["verdict"] = verdict(row, checks.get((r["workload"], r["case"], r["config"])),
                                      torch is not None and r["config"] in ("gpuos", "gpuos_replay", "gpuos_raw",
-                                                                         "java_launch_per_op"))
+                                                                         "java_launch_per_op",
+                                                                         "java_launch_per_op_raw"))
             merged.setdefault((r["workload"], r["case"]), {})[r["config"]] = row
     return merged
 

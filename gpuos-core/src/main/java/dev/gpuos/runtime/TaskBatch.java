@@ -182,6 +182,32 @@ public final class TaskBatch {
         return logicalOps[index];
     }
 
+    // ---- read-only views for debugging and for running the same tasks elsewhere (see GpuReplay#tasks)
+
+    /** A copy of descriptor {@code index}: {@code TASK_BYTES / 8} little-endian words in the gpuos_task layout. */
+    public long[] descriptorWords(int index) {
+        java.util.Objects.checkIndex(index, count);
+        return java.util.Arrays.copyOfRange(words, index * TASK_WORDS, (index + 1) * TASK_WORDS);
+    }
+
+    /** The logical operator id of task {@code index} (the descriptor's op field holds it until the queue resolves it). */
+    public int operatorId(int index) {
+        java.util.Objects.checkIndex(index, count);
+        return logicalOps[index];
+    }
+
+    /** Operands task {@code index} carries (its nrefs). */
+    public int operandCount(int index) {
+        java.util.Objects.checkIndex(index, count);
+        return nrefs(index);
+    }
+
+    /** The buffer operand {@code r} of task {@code index} points into. */
+    public DeviceBuffer operandBuffer(int index, int r) {
+        java.util.Objects.checkIndex(r, operandCount(index));
+        return operands[index * Layouts.MAX_REFS + r];
+    }
+
     /**
      * Refuses a task whose operand buffer was released after the task was recorded: its descriptor would carry
      * a pointer into memory the arena may already have handed to someone else. Called by the queue before it

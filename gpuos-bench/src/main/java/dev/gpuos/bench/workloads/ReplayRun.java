@@ -16,6 +16,9 @@ import java.util.function.Supplier;
  * then every timed run is {@link GpuReplay#run()} plus a sync: one submission of the prepared task batch, the
  * GPUOS counterpart of replaying a CUDA graph. The outputs of the first replay are checked like every other
  * configuration's.
+ *
+ * <p>Each captured program is also kept as a {@link PortableProgram} (tasks, buffers, rows: plain numbers) for
+ * the launch-per-op baseline, which runs the same tasks after the GpuOS closed.
  */
 final class ReplayRun {
     static final String CONFIG = "gpuos_replay";
@@ -23,11 +26,32 @@ final class ReplayRun {
     private final GpuBackend backend;
     private final Supplier<Map<String, Long>> counters;
     private final Path probeDir;
+    private final Map<String, PortableProgram> programs = new LinkedHashMap<>();
+    private final Map<String, String> unportable = new LinkedHashMap<>();
 
     ReplayRun(GpuBackend backend, Supplier<Map<String, Long>> counters, Path probeDir) {
         this.backend = backend;
         this.counters = counters;
         this.probeDir = probeDir;
+    }
+
+    /** The captured program of case {@code c}, for the launch-per-op run; throws if there is none, saying why. */
+    PortableProgram portable(WorkloadCase c) {
+        PortableProgram p = programs.get(c.key());
+        if (p != null) {
+            return p;
+        }
+        String why = unportable.get(c.key());
+        throw new IllegalStateException(why != null ? "its captured program cannot run elsewhere: " + why
+                : "no captured program: " + CONFIG + " did not get to capture " + c);
+    }
+
+    private void keepPortable(WorkloadCase c, GpuReplay replay, Map<String, Tensor> inputs, WorkloadCase.Recorded r) {
+        try {
+            programs.put(c.key(), PortableProgram.capture(backend, replay, inputs, r.rows()));
+        } catch (RuntimeException e) {
+            unportable.put(c.key(), e.toString());
+        }
     }
 
     ResultRow run(WorkloadCase c, Map<String, float[]> host, Repeats repeats) throws Exception {
@@ -61,6 +85,7 @@ final class ReplayRun {
                     extra.put("replay_tasks", replay.taskCount());
                     extra.put("replay_nodes", replay.nodeCount());
                     StreamedRun.counterDeltas(extra, before, afterFirst, afterAll, times.length);
+                    keepPortable(c, replay, inputs, r);
                     return StreamedRun.row(c, CONFIG, times, firstMs, accuracy, repeats, extra);
                 }
             }

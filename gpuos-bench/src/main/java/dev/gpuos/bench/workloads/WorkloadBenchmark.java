@@ -26,8 +26,9 @@ import java.util.function.Supplier;
  *
  * <p>Configurations: {@code gpuos} (tensor API, batched, one sync at the end), {@code gpuos_replay} (the same
  * program captured once, each run one replay of its task batch), {@code gpuos_raw} (W1 and W5 as
- * raw tasks) and, after the GpuOS instance closed, {@code java_launch_per_op} (W1 and W5, one cuLaunchKernel
- * per op).
+ * raw tasks) and, after the GpuOS instance closed, {@code java_launch_per_op} (the tasks {@code gpuos_replay}
+ * captured, every replayable case, one cuLaunchKernel per task) and {@code java_launch_per_op_raw} (the raw
+ * tasks of W1 and W5, one cuLaunchKernel per op). A progress line follows every run.
  */
 public final class WorkloadBenchmark {
     public static final String JSON = "workloads_gpuos.json";
@@ -79,6 +80,7 @@ public final class WorkloadBenchmark {
     private final Map<String, Object> fingerprints = new LinkedHashMap<>();
     private final List<Map<String, Object>> notRun = new ArrayList<>();
     private long deadline;
+    private ProgressBar progress;
 
     public WorkloadBenchmark(PrintStream out, Plan plan) {
         this.out = out;
@@ -92,6 +94,7 @@ public final class WorkloadBenchmark {
     /** Runs every configuration on the GPU and writes the result files under {@code outDir}. */
     public List<ResultRow> run(Path outDir) throws IOException {
         start(outDir);
+        ReplayRun replay;
         Path probes = outDir.resolve(PROBE_DIR);
         try (GpuOS os = GpuOS.start(GpuOSOptions.defaults())) {
             GpuBackend backend = new GpuBackend(os);
@@ -111,26 +114,31 @@ public final class WorkloadBenchmark {
             };
             StreamedRun streamed = new StreamedRun(backend, counters, probes);
             RawTaskRun raw = new RawTaskRun(os, probes);
-            ReplayRun replay = new ReplayRun(backend, counters, probes);
-            runPhase(outDir, List.of(streamedConfiguration(streamed), replayConfiguration(replay), rawConfiguration(raw)));
+            replay = new ReplayRun(backend, counters, probes);
+            List<Configuration> gpuos = List.of(streamedConfiguration(streamed), replayConfiguration(replay),
+                    rawConfiguration(raw));
+            progress = new ProgressBar(out, applicableRuns(gpuos) + applicableRuns(launchConfigurations(null, null)));
+            runPhase(outDir, gpuos);
         }
         try (LaunchPerOpRun launches = new LaunchPerOpRun(probes)) {
-            runPhase(outDir, List.of(launchConfiguration(launches)));
+            runPhase(outDir, launchConfigurations(launches, replay));
         } catch (RuntimeException e) {
-            notRun.add(Map.of("config", LaunchPerOpRun.CONFIG, "reason", "could not set up: " + e));
+            notRun.add(Map.of("config", LaunchPerOpRun.CONFIG + " " + LaunchPerOpRun.RAW_CONFIG, "reason",
+                    "could not set up: " + e));
             out.println("workloads: " + LaunchPerOpRun.CONFIG + " could not run: " + e);
         }
         for (WorkloadCase c : plan.cases()) {
             if (c.notReplayable() != null) {
-                notRun.add(Map.of("config", ReplayRun.CONFIG, "workloads", c.workload(), "reason", c.notReplayable()));
+                notRun.add(Map.of("config", ReplayRun.CONFIG + " " + LaunchPerOpRun.CONFIG, "workloads", c.workload(),
+                        "reason", c.notReplayable() + " (launch-per-op runs the tasks the replay captured)"));
             }
         }
         notRun.add(Map.of("config", RawTaskRun.CONFIG, "workloads", "W2 W3 W4 W6", "reason",
                 "raw tasks are written where a workload is one binary operator per op (W1, W5); the others are "
                         + "exactly what the tensor backend's generated operators are for"));
-        notRun.add(Map.of("config", LaunchPerOpRun.CONFIG, "workloads", "W2 W3 W4 W6", "reason",
-                "the tensor backend's generated operators are internal to gpuos-core (no public way to obtain a "
-                        + "structure's source and task operands), so launch-per-op runs the raw operators of W1 and W5"));
+        notRun.add(Map.of("config", LaunchPerOpRun.RAW_CONFIG, "workloads", "W2 W3 W4 W6", "reason",
+                "the raw operators exist for W1 and W5 only (see " + RawTaskRun.CONFIG + "); "
+                        + LaunchPerOpRun.CONFIG + " launches the generated operators of every replayable workload"));
         writeFiles(outDir);
         out.printf("workloads: %d rows in %s (%.0f s)%n", rows.size(), outDir.resolve(JSON), elapsedSeconds());
         out.flush();
@@ -142,7 +150,9 @@ public final class WorkloadBenchmark {
         start(outDir);
         environment.put("device", backend.name());
         StreamedRun streamed = new StreamedRun(backend, counters, outDir.resolve(PROBE_DIR));
-        runPhase(outDir, List.of(streamedConfiguration(streamed)));
+        List<Configuration> configs = List.of(streamedConfiguration(streamed));
+        progress = new ProgressBar(out, applicableRuns(configs));
+        runPhase(outDir, configs);
         writeFiles(outDir);
         return List.copyOf(rows);
     }
@@ -219,6 +229,19 @@ public final class WorkloadBenchmark {
         }
     }
 
+    /** Runs the configurations will make over the plan's cases (the progress bar's total). */
+    private int applicableRuns(List<Configuration> configs) {
+        int n = 0;
+        for (WorkloadCase c : plan.cases()) {
+            for (Configuration cfg : configs) {
+                if (cfg.notApplicable(c) == null) {
+                    n++;
+                }
+            }
+        }
+        return n;
+    }
+
     private void record(ResultRow row) {
         rows.add(row);
         if (row.times() == null) {
@@ -231,6 +254,9 @@ public final class WorkloadBenchmark {
                     row.note().isEmpty() ? "" : "  [" + row.note() + "]");
         }
         out.flush();
+        if (progress != null) {
+            progress.finished(row.workload(), row.label(), row.config());
+        }
     }
 
     private void writeFiles(Path outDir) throws IOException {
@@ -276,9 +302,20 @@ public final class WorkloadBenchmark {
         };
     }
 
-    private static Configuration launchConfiguration(LaunchPerOpRun run) {
-        return new Configuration() {
+    /**
+     * The launch-per-op configurations: the captured tasks of every replayable case, and the raw operators of W1
+     * and W5. With null arguments they only answer {@link Configuration#notApplicable} (for the progress total).
+     */
+    private static List<Configuration> launchConfigurations(LaunchPerOpRun run, ReplayRun captured) {
+        Configuration generated = new Configuration() {
             public String name() { return LaunchPerOpRun.CONFIG; }
+            public String notApplicable(WorkloadCase c) { return c.notReplayable(); }
+            public ResultRow run(WorkloadCase c, Map<String, float[]> host, Repeats r) throws Exception {
+                return run.run(c, captured.portable(c), host, r);
+            }
+        };
+        Configuration raw = new Configuration() {
+            public String name() { return LaunchPerOpRun.RAW_CONFIG; }
             public String notApplicable(WorkloadCase c) {
                 return c.rawProgram().isPresent() ? null : "not a single binary operator";
             }
@@ -286,5 +323,6 @@ public final class WorkloadBenchmark {
                 return run.run(c, c.rawProgram().orElseThrow(), host, r);
             }
         };
+        return List.of(generated, raw);
     }
 }

@@ -132,7 +132,34 @@ final class BatchPlanner {
             written.add((GpuStorage) e.getKey());
             writtenAt.add(e.getValue());
         }
-        return new GpuReplay(backend, own, work.size(), read, readAt, written, writtenAt, indexSelectAt);
+        return new GpuReplay(backend, own, work.size(), read, readAt, written, writtenAt, indexSelectAt,
+                describe(own, planned, index));
+    }
+
+    /**
+     * What each task of a captured batch runs, by batch index (see {@link GpuReplay#tasks}): the planned task's
+     * name, source and shared memory, or the join operator for the indices no planned task took. Only references
+     * are kept; the task list is built when asked for.
+     */
+    private GpuReplay.Operators describe(TaskBatch own, Tasks planned, int[] index) {
+        String[] names = new String[own.size()], sources = new String[own.size()];
+        int[] smem = new int[own.size()];
+        OperatorRef[] refs = new OperatorRef[own.size()];
+        for (int t = 0; t < planned.tasks.size(); t++) {
+            KernelTask task = planned.tasks.get(t);
+            names[index[t]] = task.name();
+            sources[index[t]] = task.source();
+            smem[index[t]] = task.smemBytes();
+            refs[index[t]] = planned.ops[t];
+        }
+        for (int i = 0; i < own.size(); i++) {
+            if (names[i] == null) {
+                names[i] = GpuReplay.Task.JOIN;
+                sources[i] = OperatorSources.JOIN;
+                refs[i] = operators.get("join", "", OperatorSources.JOIN);
+            }
+        }
+        return new GpuReplay.Operators(names, sources, smem, refs);
     }
 
     /**

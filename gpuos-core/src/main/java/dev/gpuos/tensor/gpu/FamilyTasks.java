@@ -35,7 +35,7 @@ final class FamilyTasks {
     private static KernelTask family(Family f, DType t, int ntiles, int tileSize, List<GpuView> refs, long[] args,
                                      OpNode node) {
         return new KernelTask(OperatorSources.familyName(f, t), "", OperatorSources.family(f, t), ntiles, tileSize,
-                refs, args, List.of(node));
+                refs, args, List.of(node), f.smemBytes());
     }
 
     /** Whole-block teams for long rows, or when there are too few rows to keep warps of many blocks busy. */

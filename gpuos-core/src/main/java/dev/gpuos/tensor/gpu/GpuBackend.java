@@ -219,6 +219,18 @@ public final class GpuBackend implements Backend {
         });
     }
 
+    /**
+     * The device buffer holding {@code t}'s elements (element 0 of the storage at its address; the tensor's view
+     * starts {@code t.storageOffset()} elements in). Read-only information, valid while {@code t} is open: with
+     * {@link GpuReplay#tasks()} it tells which captured operand is which tensor.
+     */
+    public dev.gpuos.runtime.DeviceBuffer deviceBuffer(dev.gpuos.tensor.Tensor t) {
+        if (t.backend() != this) {
+            throw new IllegalArgumentException(t + " lives on " + t.backend().name() + ", not on this backend");
+        }
+        return GpuStorage.of(t).block();
+    }
+
     /** Counters: submissions, tasks (joins included), operators this backend compiled, uploads. */
     public Stats stats() {
         return new Stats(counters.submissions.sum(), counters.tasks.sum(), counters.joinTasks.sum(),

@@ -1,6 +1,10 @@
 package dev.gpuos.tensor.gpu;
 
+import dev.gpuos.runtime.DeviceBuffer;
+import dev.gpuos.runtime.OperatorRef;
 import dev.gpuos.runtime.TaskBatch;
+import dev.gpuos.runtime.layout.Layouts;
+import dev.gpuos.runtime.layout.TaskFields;
 
 import java.util.List;
 
@@ -21,10 +25,70 @@ public final class GpuReplay {
     private final GpuStorage[] read, written;
     private final int[] readAt, writtenAt;
     final int indexSelectAt;
+    private final Operators operators;
+    private List<Task> tasks;
     private long runs;
 
+    /** Per batch index: readable name, registered source, shared memory and operator of each task. */
+    record Operators(String[] names, String[] sources, int[] smemBytes, OperatorRef[] refs) {}
+
+    /**
+     * One task of the captured batch, read-only: what the worker runs for it. A debugging aid, and what it takes
+     * to run the same operators as kernels of their own (the launch-per-op baseline of the workload benchmark).
+     *
+     * @param name       readable operator name; {@value #JOIN} for a join task, which only waits on others (in
+     *                   stream order it can be skipped)
+     * @param operator   the registered operator (its id is what the descriptor's op field holds)
+     * @param source     the operator's source as registered: the {@code GPUOS_OP} body with its prefix (support
+     *                   header, prelude), without the runtime header {@code gpuos_device.cuh}
+     * @param words      the descriptor, {@code TASK_BYTES / 8} little-endian words in the {@code gpuos_task} layout
+     *                   ({@link Layouts#TASK}). Its op field is the logical operator id and its deps are indices
+     *                   within the batch (the queue rewrites both at submit), seq and tileBase are unset; operand
+     *                   r's data word is an address inside {@code operands.get(r)}
+     * @param smemBytes  dynamic shared memory the operator uses through {@code env->smem} (0: none)
+     * @param operands   the buffer each operand points into, in operand order
+     */
+    public record Task(String name, OperatorRef operator, String source, long[] words, int smemBytes,
+                       List<DeviceBuffer> operands) {
+        public static final String JOIN = "join";
+
+        public Task {
+            words = words.clone();
+            operands = List.copyOf(operands);
+            if (words.length * 8L != Layouts.TASK.size()) {
+                throw new IllegalArgumentException("a descriptor is " + Layouts.TASK.size() + " bytes, not "
+                        + words.length * 8L);
+            }
+        }
+
+        @Override
+        public long[] words() {
+            return words.clone();
+        }
+
+        public boolean isJoin() {
+            return JOIN.equals(name);
+        }
+
+        /** Tiles the task is split into: the grid of a kernel of its own. */
+        public int ntiles() {
+            return (int) field(TaskFields.NTILES, 32);
+        }
+
+        /** The device address operand {@code r} reads or writes from (its view offset included). */
+        public long operandAddress(int r) {
+            java.util.Objects.checkIndex(r, operands.size());
+            return field(TaskFields.REFS + r * TaskFields.REF_BYTES + TaskFields.REF_DATA, 64);
+        }
+
+        private long field(long byteOffset, int width) {
+            long w = words[(int) (byteOffset >>> 3)] >>> ((byteOffset & 7) * 8);
+            return width == 64 ? w : w & ((1L << width) - 1);
+        }
+    }
+
     GpuReplay(GpuBackend backend, TaskBatch batch, int nodes, List<GpuStorage> read, List<Integer> readAt,
-              List<GpuStorage> written, List<Integer> writtenAt, int indexSelectAt) {
+              List<GpuStorage> written, List<Integer> writtenAt, int indexSelectAt, Operators operators) {
         this.backend = backend;
         this.batch = batch;
         this.nodes = nodes;
@@ -33,6 +97,30 @@ public final class GpuReplay {
         this.written = written.toArray(GpuStorage[]::new);
         this.writtenAt = writtenAt.stream().mapToInt(Integer::intValue).toArray();
         this.indexSelectAt = indexSelectAt;
+        this.operators = operators;
+    }
+
+    /**
+     * The captured tasks in batch order, joins included (see {@link Task}). Operand addresses are valid while
+     * the captured tensors are open, in this GpuOS's CUDA context only.
+     */
+    public synchronized List<Task> tasks() {
+        if (tasks == null) {
+            List<Task> out = new java.util.ArrayList<>(batch.size());
+            for (int i = 0; i < batch.size(); i++) {
+                OperatorRef ref = operators.refs()[i];
+                if (ref.id() != batch.operatorId(i)) {
+                    throw new IllegalStateException("captured task " + i + " (" + operators.names()[i] + ") carries "
+                            + "operator id " + batch.operatorId(i) + ", but its operator " + ref + " has id " + ref.id());
+                }
+                List<DeviceBuffer> operands = new java.util.ArrayList<>();
+                for (int r = 0; r < batch.operandCount(i); r++) operands.add(batch.operandBuffer(i, r));
+                out.add(new Task(operators.names()[i], ref, operators.sources()[i], batch.descriptorWords(i),
+                        operators.smemBytes()[i], operands));
+            }
+            tasks = List.copyOf(out);
+        }
+        return tasks;
     }
 
     /** Submits the captured tasks once more (after syncing what was recorded before); returns without waiting. */

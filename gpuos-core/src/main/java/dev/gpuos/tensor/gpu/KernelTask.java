@@ -14,14 +14,26 @@ import java.util.List;
  * @param structure the rest of the source: what distinguishes operators, the key of the operator cache
  * @param args   raw 64-bit argument words (long or double bits), at most 6
  * @param nodes  the nodes whose effects this task has: their reads and writes give its dependencies
+ * @param smemBytes dynamic shared memory the operator uses through {@code env->smem} (0: none); the worker
+ *                  offers at least {@link GpuBackend#MIN_SMEM_BYTES}, a kernel of its own needs exactly this
  */
 record KernelTask(String name, String prefix, String structure, int ntiles, int tileSize, List<GpuView> refs, long[] args,
-                  List<OpNode> nodes) {
+                  List<OpNode> nodes, int smemBytes) {
+
+    /** An operator that uses no shared memory. */
+    KernelTask(String name, String prefix, String structure, int ntiles, int tileSize, List<GpuView> refs, long[] args,
+               List<OpNode> nodes) {
+        this(name, prefix, structure, ntiles, tileSize, refs, args, nodes, 0);
+    }
 
     KernelTask {
         refs = List.copyOf(refs);
         args = args.clone();
         nodes = List.copyOf(nodes);
+        if (smemBytes < 0 || smemBytes > GpuBackend.MIN_SMEM_BYTES) {
+            throw new IllegalArgumentException(name + ": " + smemBytes + " bytes of shared memory; the worker offers "
+                    + GpuBackend.MIN_SMEM_BYTES);
+        }
         if (refs.size() > 4 || args.length > 6) {
             throw new IllegalArgumentException(name + ": " + refs.size() + " operands and " + args.length
                     + " args exceed a task's 4 operands and 6 args");

@@ -24,12 +24,19 @@ final class OperatorSources {
 
     /** Operator families with one instance per element dtype. */
     enum Family {
-        REDUCE("reduce"), SOFTMAX("softmax"), NORM("norm"), MATMUL("matmul"), INDEX_SELECT("index_select"),
-        FILL("fill");
+        REDUCE("reduce", true), SOFTMAX("softmax", true), NORM("norm", true), MATMUL("matmul", true),
+        INDEX_SELECT("index_select", false), FILL("fill", false);
 
         final String file;
+        /** Whether the operator uses env->smem (block reductions, matmul tiles): then {@link GpuBackend#MIN_SMEM_BYTES}. */
+        final boolean sharedMemory;
 
-        Family(String file) { this.file = file; }
+        Family(String file, boolean sharedMemory) {
+            this.file = file;
+            this.sharedMemory = sharedMemory;
+        }
+
+        int smemBytes() { return sharedMemory ? GpuBackend.MIN_SMEM_BYTES : 0; }
     }
 
     /** CUDA storage type of a dtype in operator code. */

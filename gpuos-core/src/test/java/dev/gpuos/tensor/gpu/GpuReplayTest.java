@@ -48,6 +48,40 @@ class GpuReplayTest {
         return out;
     }
 
+    /** tasks(): one entry per task in batch order, the registered source, the shared memory, operands in their buffers. */
+    @Test
+    void tasksDescribeTheCapturedBatch() {
+        GpuBackend gpu = new GpuBackend(os, 1024, Duration.ofMillis(1));
+        try (TensorScope g = TensorScope.open(gpu)) {
+            Tensor gx = g.randn(1, DType.F32, 1, 64), gw = g.randn(2, DType.F32, 64, 32), gb = g.randn(3, DType.F32, 32);
+            Tensor grows = g.randn(4, DType.F32, 50, 700);
+            g.sync();
+            List<Tensor>[] out = new List[1];
+            GpuReplay replay = gpu.capture(() -> out[0] = program(gx, gw, gb, grows));
+            List<GpuReplay.Task> tasks = replay.tasks();
+            assertEquals(replay.taskCount(), tasks.size());
+            boolean matmul = false;
+            for (GpuReplay.Task t : tasks) {
+                assertEquals(t.operator().name(), OperatorLibrary.uniqueName(t.isJoin() ? "join" : t.name(), t.source()),
+                        "the registered operator hashes this very source");
+                assertTrue(t.source().contains("GPUOS_OP"), t.name());
+                assertTrue(t.ntiles() >= 1);
+                for (int r = 0; r < t.operands().size(); r++) {
+                    long off = t.operandAddress(r) - t.operands().get(r).address();
+                    assertTrue(off >= 0 && off <= t.operands().get(r).byteSize(), t.name() + " operand " + r);
+                }
+                if (t.name().startsWith("matmul")) {
+                    matmul = true;
+                    assertEquals(GpuBackend.MIN_SMEM_BYTES, t.smemBytes());
+                    assertEquals(gpu.deviceBuffer(gx).address(), t.operands().get(0).address());
+                }
+            }
+            assertTrue(matmul, "the program has a matmul task");
+            assertEquals(0, tasks.stream().filter(t -> t.name().startsWith("ew"))
+                    .mapToInt(GpuReplay.Task::smemBytes).sum());
+        }
+    }
+
     @Test
     void replayedRunsEqualTheCpuBackendAsInputsChange() {
         GpuBackend gpu = new GpuBackend(os, 1024, Duration.ofMillis(1));
