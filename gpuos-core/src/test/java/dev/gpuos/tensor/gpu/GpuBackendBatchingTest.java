@@ -32,19 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * small models end to end against the CPU backend.
  */
 @Tag("gpu")
-class GpuBackendBatchingTest {
-    static GpuOS os;
-
-    @BeforeAll
-    static void start() {
-        GpuTestSupport.assumeGpu();
-        os = GpuOS.start(GpuTestSupport.options());
-    }
-
-    @AfterAll
-    static void stop() {
-        if (os != null) os.close();
-    }
+class GpuBackendBatchingTest extends SharedGpuOS {
 
     private static GpuBackend backend() {
         // A long max age: only sync points (and maxNodes) submit, so counts are exact.

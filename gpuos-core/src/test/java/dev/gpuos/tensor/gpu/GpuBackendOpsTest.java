@@ -32,21 +32,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * on a large shape, which must reuse its compiled operator. Seeds are in every failure message.
  */
 @Tag("gpu")
-class GpuBackendOpsTest {
-    static GpuOS os;
+class GpuBackendOpsTest extends SharedGpuOS {
     static GpuBackend gpu;
     static final DType[] ALL = DType.values();
 
     @BeforeAll
-    static void start() {
-        GpuTestSupport.assumeGpu();
-        os = GpuOS.start(GpuTestSupport.options());
+    static void backends() {
         gpu = new GpuBackend(os);
-    }
-
-    @AfterAll
-    static void stop() {
-        if (os != null) os.close();
     }
 
     private static List<DType> dtypesFor(ElementwiseOp op) {

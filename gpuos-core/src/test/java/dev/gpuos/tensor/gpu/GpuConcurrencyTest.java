@@ -25,22 +25,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Tag("gpu")
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-class GpuConcurrencyTest {
+class GpuConcurrencyTest extends SharedGpuOS {
     static final int THREADS = 16;
     static final long TASKS = 1_000_000;
-    static GpuOS os;
     static GpuBackend gpu;
 
     @BeforeAll
-    static void start() {
-        GpuTestSupport.assumeGpu();
-        os = GpuOS.start(GpuTestSupport.options());
+    static void backends() {
         gpu = new GpuBackend(os, GpuBackend.DEFAULT_MAX_NODES, GpuBackend.DEFAULT_MAX_AGE, null);
-    }
-
-    @AfterAll
-    static void stop() {
-        if (os != null) os.close();
     }
 
     @Test

@@ -25,19 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Tag("gpu")
 @Tag("gpu-fuzz")
-class GpuFuzzTest {
-    static GpuOS os;
-
-    @BeforeAll
-    static void start() {
-        GpuTestSupport.assumeGpu();
-        os = GpuOS.start(GpuTestSupport.options());
-    }
-
-    @AfterAll
-    static void stop() {
-        if (os != null) os.close();
-    }
+class GpuFuzzTest extends SharedGpuOS {
 
     @Test
     void interpreterTierMatchesTheCpuOnGeneratedPrograms() {

@@ -21,19 +21,7 @@ import org.junit.jupiter.api.Test;
 
 /** Capture once, run many times: results equal the CPU backend's for every run, with inputs changed between runs. */
 @Tag("gpu")
-class GpuReplayTest {
-    static GpuOS os;
-
-    @BeforeAll
-    static void start() {
-        GpuTestSupport.assumeGpu();
-        os = GpuOS.start(GpuTestSupport.options());
-    }
-
-    @AfterAll
-    static void stop() {
-        if (os != null) os.close();
-    }
+class GpuReplayTest extends SharedGpuOS {
 
     /** A small MLP step, a softmax, 50 independent adds and a dependent chain: every kind of task and edge. */
     private static List<Tensor> program(Tensor x, Tensor w, Tensor b, Tensor rows) {

@@ -44,24 +44,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * reductions (warp and block teams, several axes), 150 random chains through the API.
  */
 @Tag("gpu")
-class InterpreterGpuTest {
-    static GpuOS os;
+class InterpreterGpuTest extends SharedGpuOS {
     static GpuBackend interp, nativeOnly;
 
     @BeforeAll
-    static void start() {
-        GpuTestSupport.assumeGpu();
-        os = GpuOS.start(GpuTestSupport.options());
+    static void backends() {
         interp = new GpuBackend(os, TieredOperators.Policy.NEVER);
         nativeOnly = new GpuBackend(os, (TieredOperators.Policy) null);
     }
 
-    @AfterAll
-    static void stop() {
-        if (os != null) os.close();
-    }
-
-    /** A case: builds its result from operands of one scope (the same seeded values in every scope). */
     /** A case: builds its result from operands of one scope; compared with the native operators or the CPU. */
     record Case(String label, boolean againstNative, Function<TensorScope, Tensor> build) {}
 
