@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds GPUOS and assembles .dist/ for the GPU machine, which has no Java, no Maven and no network.
-# A `run` on that machine carries .dist/ and .jre/ (the jlinked runtime) and executes scripts/device-run.sh.
+# A `run` on that machine carries .dist/ and .jre/ (the jlinked runtime, built here when missing) and executes
+# scripts/device-run.sh.
 #
 # .dist/ holds only what the GPU check runs (a few MB; no Maven repository copies):
 #   gpuos-core.jar gpuos-bench.jar                      our code
@@ -24,6 +25,19 @@ export JAVA_HOME
 # Maven 3.8's bundled Guava calls sun.misc.Unsafe; JDK 24+ warns about it on every run.
 export MAVEN_OPTS="${MAVEN_OPTS:+$MAVEN_OPTS }--sun-misc-unsafe-memory-access=allow"
 command -v mvn >/dev/null 2>&1 || { echo "device-pack: Maven (mvn) is not on PATH" >&2; exit 1; }
+
+# The Java runtime the GPU machine runs (it has none): jlinked once from this JDK into .jre/jre.tgz, which a run
+# carries; keep .jre/ out of git (.git/info/exclude). jdk.jfr lets a run record a flight recording.
+JRE_MODULES=java.base,java.logging,java.xml,java.management,jdk.unsupported,jdk.management,jdk.jfr,jdk.management.jfr
+if [[ ! -f .jre/jre.tgz ]]; then
+  echo "device-pack: building .jre/jre.tgz (jlink $JRE_MODULES)" >&2
+  jre_tmp=$(mktemp -d)
+  "$JAVA_HOME/bin/jlink" --add-modules "$JRE_MODULES" --strip-debug --no-man-pages --no-header-files \
+    --compress=zip-9 --output "$jre_tmp/jre"
+  mkdir -p .jre
+  tar -czf .jre/jre.tgz -C "$jre_tmp" jre
+  rm -rf "$jre_tmp"
+fi
 
 junit_version=$(sed -n 's:.*<junit.version>\(.*\)</junit.version>.*:\1:p' pom.xml | head -1)
 [[ -n $junit_version ]] || { echo "device-pack: no <junit.version> in pom.xml" >&2; exit 1; }
