@@ -96,7 +96,8 @@ abstract class ElementwiseSteps extends ProgramPool {
         double maxBound = op == FuzzOp.EXP ? 10 : op == FuzzOp.SIN || op == FuzzOp.COS ? 100 : 1e6;
         boolean keepsInt = op == FuzzOp.NEG || op == FuzzOp.ABS || op == FuzzOp.RELU;
         Facts x = pick(f -> (!floatOnly || f.dtype().isFloating()) && (!needsExact || f.exact())
-                && f.bound() <= maxBound && (!keepsInt || f.dtype() != DType.BOOL));
+                && f.bound() <= maxBound && (!keepsInt || f.dtype() != DType.BOOL)
+                && (op != FuzzOp.RSQRT || !zeroSignOpen.contains(f.id())));
         if (x == null) return false;
         DType out = keepsInt || x.dtype().isFloating() ? x.dtype() : DType.F32;
         double b = x.bound();

@@ -25,6 +25,13 @@ abstract class ProgramPool {
     final List<FuzzStep> steps = new ArrayList<>();
     final List<Facts> live = new ArrayList<>();
     int nextId;
+    /**
+     * Tensors whose zeros may carry either sign on a correct backend: IEEE 754 leaves open which zero min/max
+     * pick from (-0.0, +0.0) (the CPU keeps the first, CUDA's fminf/fmaxf may not; H100 fuzz seed 133669), and
+     * any op on such a tensor inherits that. Ops that turn the sign of a zero into a jump (rsqrt: -inf or +inf)
+     * are not applied to them. Conservative: an id rolled back and reused stays in the set.
+     */
+    final java.util.Set<Integer> zeroSignOpen = new java.util.HashSet<>();
 
     ProgramPool(SplittableRandom r) { this.r = r; }
 
@@ -51,6 +58,12 @@ abstract class ProgramPool {
 
     Facts result(FuzzOp op, int[] in, long[] args, Scalar[] scalars, DType dtype, Facts facts) {
         add(facts.id(), op, in, args, scalars, dtype);
+        boolean open = switch (op) {
+            case MAX, MIN, MAXIMUM, MINIMUM, CLAMP, RELU -> true;
+            default -> false;
+        };
+        for (int id : in) open |= zeroSignOpen.contains(id);
+        if (open) zeroSignOpen.add(facts.id());
         live.add(facts);
         return facts;
     }
