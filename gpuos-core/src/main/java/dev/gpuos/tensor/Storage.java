@@ -22,4 +22,17 @@ public interface Storage {
      * the memory before recorded ops that touch it have finished.
      */
     void release();
+
+    /**
+     * Why this buffer's contents were never computed (a recorded op that should have written it could not run),
+     * or null. Only batching backends record it ({@link dev.gpuos.tensor.record.Skipped}); eager ones never do.
+     */
+    default RuntimeException neverComputed() {
+        return null;
+    }
+
+    /** Records that a recorded op writing this buffer could not run, for {@link #neverComputed()}. */
+    default void markNeverComputed(RuntimeException cause) {
+        throw new UnsupportedOperationException(this + " does not record ops, so none can be skipped");
+    }
 }

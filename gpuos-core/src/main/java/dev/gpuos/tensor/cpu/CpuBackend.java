@@ -4,7 +4,6 @@ import dev.gpuos.tensor.Backend;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
-import dev.gpuos.tensor.TensorClosedException;
 import dev.gpuos.tensor.op.ElementwiseNode;
 import dev.gpuos.tensor.op.FillNode;
 import dev.gpuos.tensor.op.IndexSelectNode;
@@ -15,6 +14,7 @@ import dev.gpuos.tensor.op.ReduceNode;
 import dev.gpuos.tensor.op.SoftmaxNode;
 import dev.gpuos.tensor.op.UploadNode;
 import dev.gpuos.tensor.record.Recording;
+import dev.gpuos.tensor.record.Skipped;
 import dev.gpuos.tensor.record.Submission;
 
 import java.lang.foreign.MemorySegment;
@@ -77,7 +77,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void read(Storage storage, long byteOffset, MemorySegment destination) {
         flush();
-        ((HostStorage) storage).checkComputed();
+        Skipped.checkComputed(storage);
         MemorySegment.copy(((HostStorage) storage).segment(), byteOffset, destination, 0, destination.byteSize());
     }
 
@@ -106,10 +106,7 @@ public final class CpuBackend implements Backend {
             release.run();
             return;
         }
-        recording.betweenSubmissions(() -> {
-            recording.submit();
-            release.run();
-        });
+        recording.submitThen(release);
     }
 
     /**
@@ -121,7 +118,7 @@ public final class CpuBackend implements Backend {
     private void runSubmission(Submission submission) {
         submissions.incrementAndGet();
         for (OpNode node : submission.nodes()) {
-            RuntimeException skip = unrunnable(node);
+            RuntimeException skip = Skipped.why(node);
             if (skip == null) {
                 try {
                     execute(node);
@@ -132,29 +129,8 @@ public final class CpuBackend implements Backend {
                     skip = e;
                 }
             }
-            for (Storage s : node.writes()) ((HostStorage) s).poison(skip);
+            Skipped.skip(node, skip);
         }
-    }
-
-    private static RuntimeException unrunnable(OpNode node) {
-        for (Storage s : node.writes()) {
-            if (s.isReleased()) {
-                return new TensorClosedException(node.opName() + " wrote a tensor whose buffer was released (its scope "
-                        + "closed) before the op ran");
-            }
-        }
-        for (Storage s : node.reads()) {
-            if (s.isReleased()) {
-                return new TensorClosedException(node.opName() + " read a tensor whose buffer was released (its scope "
-                        + "closed) before the op ran");
-            }
-            try {
-                ((HostStorage) s).checkComputed();
-            } catch (IllegalStateException e) {
-                return e;
-            }
-        }
-        return null;
     }
 
     static MemorySegment segment(Tensor t) {

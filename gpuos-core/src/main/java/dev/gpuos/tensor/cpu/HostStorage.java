@@ -34,19 +34,17 @@ public final class HostStorage implements Storage {
     @Override
     public boolean isReleased() { return released; }
 
-    /** Set when a recorded node writing this buffer could not run: its contents were never computed. */
+    /** Set when a recorded node writing this buffer could not run (see Skipped): its contents were never computed. */
     private volatile RuntimeException failure;
 
-    void poison(RuntimeException cause) {
+    @Override
+    public void markNeverComputed(RuntimeException cause) {
         failure = cause;
     }
 
-    /** Throws if a node that should have written this buffer could not run. */
-    void checkComputed() {
-        RuntimeException f = failure;
-        if (f != null) {
-            throw new IllegalStateException("this tensor's data was never computed: " + f.getMessage(), f);
-        }
+    @Override
+    public RuntimeException neverComputed() {
+        return failure;
     }
 
     /** The memory; throws {@link TensorClosedException} once released. */

@@ -18,6 +18,7 @@ import dev.gpuos.tensor.op.ReduceNode;
 import dev.gpuos.tensor.op.SoftmaxNode;
 import dev.gpuos.tensor.op.UploadNode;
 import dev.gpuos.tensor.record.Dependency;
+import dev.gpuos.tensor.record.Skipped;
 import dev.gpuos.tensor.record.Submission;
 
 import java.util.ArrayList;
@@ -34,7 +35,7 @@ import java.util.Set;
  * <ol>
  *   <li>Nodes with an empty output touch no memory and are dropped (before edges are computed, so no ordering
  *       is lost); so are nodes on a buffer released meanwhile or never computed, which mark what they write
- *       never computed ({@link #unrunnable}). Uploads into a buffer no task may still use are copied straight to the device
+ *       never computed ({@link Skipped}). Uploads into a buffer no task may still use are copied straight to the device
  *       (synchronously, so before every task of this batch); other uploads are staged in a fresh block and
  *       copied by a task in dependency order.</li>
  *   <li>Elementwise runs are fused ({@link ElementwiseFusion}) and cut into tasks of at most 4 operands;
@@ -173,8 +174,8 @@ final class BatchPlanner {
         // Only an upload asks whether an earlier node of this submission touches its target.
         Set<Storage> touched = uploads ? Collections.newSetFromMap(new IdentityHashMap<>()) : null;
         for (OpNode node : submission.nodes()) {
-            if (!capture && unrunnable(node)) continue;
-            if (capture) for (Storage s : node.reads()) ((GpuStorage) s).checkComputed();
+            if (!capture && Skipped.skipIfUnrunnable(node)) continue;
+            if (capture) for (Storage s : node.reads()) Skipped.checkComputed(s);
             if (node.output().numel() == 0) continue;
             if (node instanceof UploadNode u) {
                 if (capture) {
@@ -201,42 +202,6 @@ final class BatchPlanner {
             work.add(node);
         }
         return work;
-    }
-
-    /**
-     * A node that cannot run: it touches a released buffer (a tensor closed by another thread after the op passed
-     * its open check), or reads one whose contents were never computed. It is dropped and what it writes is
-     * marked never computed, with the reason: reading that tensor (or using it in a later op) throws, while the
-     * rest of the submission, other threads' ops included, runs.
-     */
-    private static boolean unrunnable(OpNode node) {
-        RuntimeException why = null;
-        for (Storage s : node.reads()) {
-            GpuStorage g = (GpuStorage) s;
-            if (g.isReleased()) {
-                why = new dev.gpuos.tensor.TensorClosedException(node.opName() + " read a tensor whose buffer was released"
-                        + " (its scope closed) before the op was submitted");
-                break;
-            }
-            try {
-                g.checkComputed();
-            } catch (IllegalStateException e) {
-                why = e;
-                break;
-            }
-        }
-        if (why == null) {
-            for (Storage s : node.writes()) {
-                if (s.isReleased()) {
-                    why = new dev.gpuos.tensor.TensorClosedException(node.opName() + " wrote a tensor whose buffer was "
-                            + "released (its scope closed) before the op was submitted");
-                    break;
-                }
-            }
-        }
-        if (why == null) return false;
-        for (Storage s : node.writes()) ((GpuStorage) s).poison(why);
-        return true;
     }
 
     /** The tasks of a submission's nodes and their operators (compiled and swapped in when new). */

@@ -96,18 +96,12 @@ final class ElementwiseKernels {
 
         /** The last earlier member whose output {@code t} is, element for element, or -1. */
         private int producer(int before, Tensor t) {
-            for (int j = before - 1; j >= 0; j--) {
-                Tensor o = members.get(j).output();
-                if (o.storage() == t.storage() && o.dtype() == t.dtype() && o.layout().equals(t.layout())) return j;
-            }
+            for (int j = before - 1; j >= 0; j--) if (sameView(members.get(j).output(), t)) return j;
             return -1;
         }
 
         private int inputIndex(Tensor t) {
-            for (int i = 0; i < inputs.size(); i++) {
-                Tensor u = inputs.get(i);
-                if (u.storage() == t.storage() && u.dtype() == t.dtype() && u.layout().equals(t.layout())) return i;
-            }
+            for (int i = 0; i < inputs.size(); i++) if (sameView(inputs.get(i), t)) return i;
             inputs.add(t);
             return inputs.size() - 1;
         }
@@ -186,6 +180,7 @@ final class ElementwiseKernels {
         }
     }
 
+    /** The identity rule of a run's operands: one buffer, one dtype, one layout (element for element). */
     private static boolean sameView(Tensor u, Tensor t) {
         return u.storage() == t.storage() && u.dtype() == t.dtype() && u.layout().equals(t.layout());
     }

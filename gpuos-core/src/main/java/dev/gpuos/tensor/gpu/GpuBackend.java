@@ -7,6 +7,7 @@ import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.op.OpNode;
 import dev.gpuos.tensor.record.Recording;
+import dev.gpuos.tensor.record.Skipped;
 import dev.gpuos.tensor.record.Submission;
 
 import java.lang.foreign.Arena;
@@ -149,7 +150,7 @@ public final class GpuBackend implements Backend {
     public void read(Storage storage, long byteOffset, MemorySegment destination) {
         flush();
         GpuStorage g = (GpuStorage) storage;
-        g.checkComputed();
+        Skipped.checkComputed(g);
         long writer = g.lastWriter();
         if (writer >= 0) os.await(writer, writer + 1);
         checkIndexFaults();
@@ -258,10 +259,7 @@ public final class GpuBackend implements Backend {
      * it may reference the buffer), then runs {@code release} before the next submission starts.
      */
     void releaseBetweenSubmissions(Runnable release) {
-        recording.betweenSubmissions(() -> {
-            recording.submit();
-            release.run();
-        });
+        recording.submitThen(release);
     }
 
     private void runSubmission(Submission submission) {
@@ -273,7 +271,8 @@ public final class GpuBackend implements Backend {
             }
         } catch (RuntimeException e) {
             // Nothing of this submission ran: reading (or computing from) its outputs must fail, not return garbage.
-            for (OpNode n : submission.nodes()) for (Storage s : n.writes()) ((GpuStorage) s).poison(e);
+            IllegalStateException why = new IllegalStateException("a submission writing it failed (" + e.getMessage() + ")", e);
+            for (OpNode n : submission.nodes()) Skipped.skip(n, why);
             if (!deferredFailure.compareAndSet(null, e)) deferredFailure.get().addSuppressed(e);
         }
     }

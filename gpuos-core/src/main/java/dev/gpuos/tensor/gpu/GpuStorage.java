@@ -70,18 +70,14 @@ final class GpuStorage implements Storage {
         });
     }
 
-    /** Marks the contents as never computed, because a submission writing them failed with {@code cause}. */
-    void poison(RuntimeException cause) {
+    @Override
+    public void markNeverComputed(RuntimeException cause) {
         failure = cause;
     }
 
-    /** Throws if a failed submission should have written this buffer. */
-    void checkComputed() {
-        RuntimeException f = failure;
-        if (f != null) {
-            throw new IllegalStateException("this tensor's data was never computed: a submission writing it failed ("
-                    + f.getMessage() + ")", f);
-        }
+    @Override
+    public RuntimeException neverComputed() {
+        return failure;
     }
 
     // ---- dependency tracking (seqs are GpuOS task seqs)

@@ -37,19 +37,7 @@ final class OperatorLibrary {
         OperatorRef ref = bySource.get(structure);
         if (ref != null) return ref;
         String source = prefix + structure;
-        String unique = uniqueName(name, source);
-        try {
-            ref = os.register(unique, source);
-            registered++;
-        } catch (IllegalArgumentException alreadyRegistered) {
-            // Another backend over the same GpuOS registered this very source (the name hashes it).
-            try {
-                ref = os.operator(unique);
-            } catch (IllegalArgumentException missing) {
-                alreadyRegistered.addSuppressed(missing);
-                throw alreadyRegistered;
-            }
-        }
+        ref = registerAllRacing(java.util.Map.of(uniqueName(name, source), source)).getFirst();
         bySource.put(structure, ref);
         return ref;
     }

@@ -87,6 +87,18 @@ public final class Recording {
         }
     }
 
+    /**
+     * Submits whatever is pending (waiting for a submission another thread, e.g. the timer, is building), then
+     * runs {@code action} before the next submission starts: how a backend releases a buffer that pending or
+     * in-flight nodes may still use.
+     */
+    public void submitThen(Runnable action) {
+        synchronized (submitLock) {
+            submit();
+            action.run();
+        }
+    }
+
     /** Runs {@code action} between submissions: no submission is being built while it runs. */
     public void betweenSubmissions(Runnable action) {
         synchronized (submitLock) {

@@ -1,0 +1,58 @@
+package dev.gpuos.tensor.record;
+
+import dev.gpuos.tensor.Storage;
+import dev.gpuos.tensor.TensorClosedException;
+import dev.gpuos.tensor.op.OpNode;
+
+/**
+ * Recorded nodes that cannot run when their submission is built, for every batching backend: a node touching a
+ * buffer released meanwhile (a tensor closed by another thread after the op passed its open check), or reading
+ * one whose contents were never computed. Such a node is skipped and what it writes is marked never computed,
+ * with the reason: reading that tensor (or computing from it) then throws, while the rest of the submission,
+ * other threads' ops included, runs.
+ */
+public final class Skipped {
+    private Skipped() {}
+
+    /** Why {@code node} cannot run now, or null if it can. */
+    public static RuntimeException why(OpNode node) {
+        for (Storage s : node.writes()) {
+            if (s.isReleased()) {
+                return new TensorClosedException(node.opName() + " wrote a tensor whose buffer was released (its scope "
+                        + "closed) before the op ran");
+            }
+        }
+        for (Storage s : node.reads()) {
+            if (s.isReleased()) {
+                return new TensorClosedException(node.opName() + " read a tensor whose buffer was released (its scope "
+                        + "closed) before the op ran");
+            }
+            RuntimeException f = s.neverComputed();
+            if (f != null) return notComputed(f);
+        }
+        return null;
+    }
+
+    /** Skips {@code node}: what it writes is marked never computed, because of {@code why}. */
+    public static void skip(OpNode node, RuntimeException why) {
+        for (Storage s : node.writes()) s.markNeverComputed(why);
+    }
+
+    /** Skips {@code node} if it cannot run; true if it was skipped. */
+    public static boolean skipIfUnrunnable(OpNode node) {
+        RuntimeException why = why(node);
+        if (why == null) return false;
+        skip(node, why);
+        return true;
+    }
+
+    /** Throws if a recorded op that should have written {@code storage} could not run. */
+    public static void checkComputed(Storage storage) {
+        RuntimeException f = storage.neverComputed();
+        if (f != null) throw notComputed(f);
+    }
+
+    private static IllegalStateException notComputed(RuntimeException cause) {
+        return new IllegalStateException("this tensor's data was never computed: " + cause.getMessage(), cause);
+    }
+}
