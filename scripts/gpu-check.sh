@@ -11,6 +11,7 @@
 #   bench        ./gpuos bench --out bench/                     (when the command line has a bench command)
 #   pytorch      bench/pytorch/run.py --out bench/              (when present and python3 exists)
 #   charts       bench/charts.py bench/: table.md (+ PNGs with matplotlib) from the bench and pytorch results
+#   jmh          HostCostBenchmark (JMH): host cost per op on this machine's CPU, jmh/host-cost.json
 #   fuzz         ./gpuos fuzz --backend gpu --minutes M --out fuzz/: differential fuzzing, GPU vs CPU backend
 #                (GPUOS_FUZZ_S seconds, default 120; fewer if the budget is short)
 # Each step runs under `timeout`, its exit status is recorded, and a table closes the run. Exits non-zero
@@ -218,6 +219,20 @@ step_charts() {
   finish_step charts "table.md and PNGs in bench/"
 }
 
+# The JMH host-cost benchmark on this machine's CPU (issue 4 asks for it beside the GPU figures): one fork,
+# the benchmark's own warm-up and measurement settings; the JSON lands in jmh/.
+step_jmh() {
+  if ! unzip -l "$DIST/gpuos-bench.jar" 2>/dev/null | grep -q META-INF/BenchmarkList &&
+     ! "$JAVA" -cp "$(java_classpath_bench)" org.openjdk.jmh.Main -l 2>/dev/null | grep -q HostCostBenchmark; then
+    record jmh absent - 0 "no JMH benchmark list in gpuos-bench.jar"
+    return
+  fi
+  mkdir -p "$WORK/jmh"
+  run_step jmh 150 TERM "$JAVA" "${JVM_FLAGS[@]}" -cp "$(java_classpath_bench)" org.openjdk.jmh.Main HostCostBenchmark \
+    -rf json -rff "$WORK/jmh/host-cost.json"
+  finish_step jmh "$(grep -E '^HostCostBenchmark\.' "$WORK/jmh.log" | awk '{printf "%s %s %s; ", $1, $4, $NF}')"
+}
+
 # Fuzzes for GPUOS_FUZZ_S seconds (--minutes stops it on time; the step's timeout adds room for the JVM, the
 # worker's start and shrinking). Fails on any mismatch; reproducers and fuzz-summary.json are in fuzz/.
 step_fuzz() {
@@ -283,7 +298,8 @@ else
       pytorch) step_pytorch ;;
       charts) step_charts ;;
       fuzz) step_fuzz ;;
-      *) record "$step" FAIL - 0 "unknown step (known: nvidia-smi junit-gpu junit-gpu-fuzz junit-gpu-fault junit-rest opcheck bench pytorch charts fuzz)" ;;
+      jmh) step_jmh ;;
+      *) record "$step" FAIL - 0 "unknown step (known: nvidia-smi junit-gpu junit-gpu-fuzz junit-gpu-fault junit-rest opcheck bench pytorch charts jmh fuzz)" ;;
     esac
   done
 fi
