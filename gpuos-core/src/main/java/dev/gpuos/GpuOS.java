@@ -207,11 +207,13 @@ public final class GpuOS implements AutoCloseable {
     private List<OperatorRef> install(Map<String, String> sourcesByName) {
         List<SlotPlan> plans = new ArrayList<>();
         try {
+            SortedMap<Integer, Map.Entry<String, String>> fresh = new TreeMap<>();
             for (var e : sourcesByName.entrySet()) {
                 SlotPlan plan = aliases.begin(e.getKey(), e.getValue());
                 plans.add(plan);
-                builder.compileOperator(plan.slot(), e.getKey(), e.getValue()); // fail fast, before any pause
+                fresh.put(plan.slot(), new AbstractMap.SimpleImmutableEntry<>(e.getKey(), e.getValue()));
             }
+            builder.compileOperators(fresh); // in parallel; fails fast, before any pause
             SortedMap<Integer, Map.Entry<String, String>> live = new TreeMap<>();
             List<Slot> liveSlots = new ArrayList<>();
             runtime.queue().underSubmitLock(() -> {

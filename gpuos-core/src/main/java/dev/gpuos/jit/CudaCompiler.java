@@ -6,6 +6,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
@@ -153,6 +158,68 @@ public final class CudaCompiler {
         return cached(compileKey(unit), true,
                 () -> Nvrtc.compile(unit.name(), unit.source(), unit.headers(), compileOptions(unit)).cubin());
     }
+
+    /**
+     * Relocatable cubins for {@code units}, in order. Units compile concurrently, up to {@link #COMPILE_THREADS}
+     * at once: NVRTC compiles separate programs in parallel but one program on one thread, and a cold batch of
+     * new operators (a first run, a fuzz round) would otherwise take the sum of its compiles. Every unit is
+     * attempted; the first failure in list order is thrown once all have finished, later ones suppressed in it.
+     */
+    public List<byte[]> compileAllRelocatable(List<CompileUnit> units) {
+        List<CompileUnit> copy = List.copyOf(units);
+        if (copy.size() <= 1 || COMPILE_THREADS <= 1) {
+            List<byte[]> out = new ArrayList<>(copy.size());
+            for (CompileUnit unit : copy) out.add(compileRelocatable(unit));
+            return out;
+        }
+        List<Future<byte[]>> futures = new ArrayList<>(copy.size());
+        for (CompileUnit unit : copy) {
+            futures.add(CompilePool.EXECUTOR.submit(() -> compileRelocatable(unit)));
+        }
+        List<byte[]> out = new ArrayList<>(copy.size());
+        RuntimeException failure = null;
+        boolean interrupted = false;
+        for (Future<byte[]> f : futures) {
+            byte[] cubin = null;
+            Throwable error = null;
+            while (true) {
+                try {
+                    cubin = f.get();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;  // the compiles run anyway; waiting keeps the all-attempted contract
+                } catch (ExecutionException e) {
+                    error = e.getCause();
+                    break;
+                }
+            }
+            if (error != null) {
+                if (error instanceof Error fatal) throw fatal;
+                RuntimeException r = error instanceof RuntimeException re ? re : new IllegalStateException(error);
+                if (failure == null) failure = r;
+                else failure.addSuppressed(r);
+            }
+            out.add(cubin);
+        }
+        if (interrupted) Thread.currentThread().interrupt();
+        if (failure != null) throw failure;
+        return out;
+    }
+
+    /** Most compiles {@link #compileAllRelocatable} runs at once: the CPUs, at most 16 ({@code gpuos.jit.threads}). */
+    public static final int COMPILE_THREADS = Integer.getInteger("gpuos.jit.threads",
+            Math.min(16, Runtime.getRuntime().availableProcessors()));
+
+    /** Daemon threads: a compile in flight never keeps the JVM alive, and idle threads cost nothing to keep. */
+    private static final class CompilePool {
+        static final ExecutorService EXECUTOR = Executors.newFixedThreadPool(Math.max(1, COMPILE_THREADS), r -> {
+            Thread t = new Thread(r, "gpuos-jit-" + POOL_THREADS.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    private static final AtomicInteger POOL_THREADS = new AtomicInteger();
 
     /** One loadable cubin from {@code inputs}, from the cache or nvJitLink. Throws NvJitLinkException. */
     public byte[] link(List<NvJitLink.Input> inputs) {

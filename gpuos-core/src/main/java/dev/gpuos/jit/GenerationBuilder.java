@@ -40,23 +40,41 @@ public final class GenerationBuilder {
         return compiler.compileRelocatable(operatorUnit(slot, name, source));
     }
 
+    /**
+     * Compiles several operators at once (see {@link CudaCompiler#compileAllRelocatable}): surfaces the first
+     * compile error, with NVRTC's log, before any swap starts. Keys are slots, values name and source.
+     */
+    public void compileOperators(SortedMap<Integer, Map.Entry<String, String>> operators) {
+        List<CompileUnit> units = new ArrayList<>(operators.size());
+        for (var e : operators.entrySet()) {
+            units.add(operatorUnit(e.getKey(), e.getValue().getKey(), e.getValue().getValue()));
+        }
+        compiler.compileAllRelocatable(units);
+    }
+
     /** Builds the generation that dispatches to exactly these slots (slot -> operator name and source). */
     public GenerationImage build(SortedMap<Integer, Map.Entry<String, String>> operators) {
         long t0 = System.nanoTime();
-        List<NvJitLink.Input> inputs = new ArrayList<>();
-        inputs.add(new NvJitLink.Input(WorkerSources.WORKER_NAME, compiler.compileRelocatable(workerUnit()),
-                NvJitLink.Kind.CUBIN));
         SortedMap<Integer, String> symbols = new TreeMap<>();
+        List<CompileUnit> units = new ArrayList<>(operators.size() + 2);
+        List<String> inputNames = new ArrayList<>(operators.size() + 2);
+        units.add(workerUnit());
+        inputNames.add(WorkerSources.WORKER_NAME);
         for (var e : operators.entrySet()) {
             int slot = e.getKey();
             String name = e.getValue().getKey();
-            inputs.add(new NvJitLink.Input(name + ".cu",
-                    compileOperator(slot, name, e.getValue().getValue()), NvJitLink.Kind.CUBIN));
+            units.add(operatorUnit(slot, name, e.getValue().getValue()));
+            inputNames.add(name + ".cu");
             symbols.put(slot, WorkerSources.symbolOf(slot));
         }
-        CompileUnit dispatch = new CompileUnit("dispatch.cu", WorkerSources.dispatch(symbols), WorkerSources.headers(),
-                List.of());
-        inputs.add(new NvJitLink.Input("dispatch.cu", compiler.compileRelocatable(dispatch), NvJitLink.Kind.CUBIN));
+        units.add(new CompileUnit("dispatch.cu", WorkerSources.dispatch(symbols), WorkerSources.headers(), List.of()));
+        inputNames.add("dispatch.cu");
+        // Usually all cache hits (install compiled the new operators already), a cold cache compiles them all.
+        List<byte[]> cubins = compiler.compileAllRelocatable(units);
+        List<NvJitLink.Input> inputs = new ArrayList<>(units.size());
+        for (int i = 0; i < units.size(); i++) {
+            inputs.add(new NvJitLink.Input(inputNames.get(i), cubins.get(i), NvJitLink.Kind.CUBIN));
+        }
         byte[] cubin = compiler.link(inputs);
         return new GenerationImage(cubin, symbols.keySet(), System.nanoTime() - t0);
     }

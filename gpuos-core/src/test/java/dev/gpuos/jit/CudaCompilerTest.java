@@ -94,4 +94,37 @@ class CudaCompilerTest {
         assertFalse(c.timings().lastCompileHit());
         assertEquals(0, c.cache().stats().writes(), "nothing may be cached for a failed compile");
     }
+
+    @Test
+    void compileAllServesEveryUnitInOrderFromConcurrentCompiles() {
+        JitCache cache = JitCache.at(dir);
+        CudaCompiler c = new CudaCompiler(cache, "sm_90", 128, V);
+        List<CompileUnit> units = new java.util.ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            CompileUnit u = new CompileUnit("op" + i + ".cu", "__device__ int op" + i + "() { return " + i + "; }");
+            cache.put(c.compileKey(u), new byte[] {0x7f, 'E', 'L', 'F', (byte) i});
+            units.add(u);
+        }
+        List<byte[]> cubins = c.compileAllRelocatable(units);
+        assertEquals(units.size(), cubins.size());
+        for (int i = 0; i < units.size(); i++) {
+            assertArrayEquals(new byte[] {0x7f, 'E', 'L', 'F', (byte) i}, cubins.get(i), "unit " + i);
+        }
+        assertEquals(units.size(), c.timings().compileHits(), "every unit counted once, from any thread");
+    }
+
+    @Test
+    void compileAllAttemptsEveryUnitAndThrowsTheFirstFailureInListOrder() {
+        assumeFalse(Nvrtc.isAvailable(), "NVRTC is present; the GPU tests cover real compile errors");
+        JitCache cache = JitCache.at(dir);
+        CudaCompiler c = new CudaCompiler(cache, "sm_90", 128, V);
+        CompileUnit cached = new CompileUnit("cached.cu", "__device__ int a() { return 1; }");
+        cache.put(c.compileKey(cached), new byte[] {1});
+        CompileUnit first = new CompileUnit("first.cu", "__device__ int b() { return 2; }");
+        CompileUnit second = new CompileUnit("second.cu", "__device__ int d() { return 3; }");
+        CudaUnavailableException e = assertThrows(CudaUnavailableException.class,
+                () -> c.compileAllRelocatable(List.of(cached, first, second)));
+        assertEquals(1, e.getSuppressed().length, "the second miss is attached to the first: " + e);
+        assertEquals(1, c.timings().compileHits(), c.timings().toString());
+    }
 }
