@@ -27,16 +27,25 @@ final class Dispatch {
     }
 
     static Tensor allocate(TensorScope owner, Backend backend, DType dtype, long[] shape) {
+        return allocate(owner, backend, dtype, Layout.contiguous(shape));
+    }
+
+    /** {@code layout} must be contiguous with offset 0 (it is the new buffer's whole extent). */
+    private static Tensor allocate(TensorScope owner, Backend backend, DType dtype, Layout layout) {
         if (!owner.isOpen()) throw new TensorClosedException("the TensorScope that would own the result is closed");
-        long numel = Layout.numel(shape);
-        Storage storage = backend.allocate(dtype, numel);
+        Storage storage = backend.allocate(dtype, layout.numel());
         owner.adopt(storage);
-        return new Tensor(storage, Layout.contiguous(shape), dtype, owner);
+        return new Tensor(storage, layout, dtype, owner);
     }
 
     /** Result of an op on {@code first}: allocated on first's backend, owned by the current scope. */
     static Tensor allocateResult(Tensor first, DType dtype, long[] shape) {
-        return allocate(TensorScope.forResult(first), first.backend(), dtype, shape);
+        return allocate(TensorScope.forResult(first), first.backend(), dtype, Layout.contiguous(shape));
+    }
+
+    /** As {@link #allocateResult(Tensor, DType, long[])} with the result's contiguous layout already made. */
+    static Tensor allocateResult(Tensor first, DType dtype, Layout contiguous) {
+        return allocate(TensorScope.forResult(first), first.backend(), dtype, contiguous);
     }
 
     /**

@@ -13,25 +13,34 @@ final class ElementwiseOps {
     static final double[] NO_PARAMS = new double[0];
 
     static Tensor apply(ElementwiseOp op, double[] params, Operand... operandArray) {
-        List<Operand> operands = List.of(operandArray);
-        if (operands.size() != op.arity()) {
-            throw new IllegalArgumentException(op.opName() + " takes " + op.arity() + " operands, got " + operands.size());
+        if (operandArray.length != op.arity()) {
+            throw new IllegalArgumentException(op.opName() + " takes " + op.arity() + " operands, got "
+                    + operandArray.length);
         }
+        // The per-op path: no lists, no shape copies unless shapes differ (see HostCostBenchmark.tensorRecord).
         Tensor first = null;
         long[] shape = null;
-        List<Tensor> tensors = new ArrayList<>();
-        for (Operand o : operands) {
-            if (o instanceof Tensor t) {
-                tensors.add(t);
-                if (first == null) first = t;
+        Backend backend = null;
+        for (Operand o : operandArray) {
+            if (!(o instanceof Tensor t)) continue;
+            t.ensureOpen();
+            if (first == null) {
+                first = t;
+                backend = t.backend();
+                shape = t.layout().shapeArray();
+            } else {
+                if (t.backend() != backend) {
+                    throw new IllegalArgumentException(op.opName() + ": operands live on different backends ("
+                            + backend.name() + " and " + t.backend().name() + ")");
+                }
+                if (!t.layout().hasShape(shape)) shape = Layout.broadcastShapes(shape, t.layout().shapeArray());
             }
         }
         if (first == null) throw new IllegalArgumentException(op.opName() + " needs at least one tensor operand");
-        Dispatch.commonBackend(op.opName(), tensors.toArray(Tensor[]::new));
-        for (Tensor t : tensors) shape = shape == null ? t.shape() : Layout.broadcastShapes(shape, t.shape());
-        if (op == ElementwiseOp.WHERE && !(operands.getFirst() instanceof Tensor c && c.dtype() == DType.BOOL)) {
-            throw new UnsupportedDTypeException("where needs a BOOL condition tensor, got " + describe(operands.getFirst()));
+        if (op == ElementwiseOp.WHERE && !(operandArray[0] instanceof Tensor c && c.dtype() == DType.BOOL)) {
+            throw new UnsupportedDTypeException("where needs a BOOL condition tensor, got " + describe(operandArray[0]));
         }
+        List<Operand> operands = List.of(operandArray);
         DType promoted = op.promotedType(operands);
         op.checkAccepts(promoted);
         return build(op, operands, first, shape, op.resultType(promoted), op.operandType(promoted), params);
@@ -52,13 +61,18 @@ final class ElementwiseOps {
 
     private static Tensor build(ElementwiseOp op, List<Operand> operands, Tensor first, long[] shape, DType result,
                                 DType operandType, double[] params) {
-        List<Operand> broadcast = new ArrayList<>(operands.size());
-        for (Operand o : operands) broadcast.add(o instanceof Tensor t ? broadcastView(t, shape) : o);
-        Tensor out = Dispatch.allocateResult(first, result, shape);
-        return Dispatch.submitFresh(new ElementwiseNode(op, broadcast, out, operandType, params));
+        Operand[] broadcast = new Operand[operands.size()];
+        for (int i = 0; i < broadcast.length; i++) {
+            Operand o = operands.get(i);
+            broadcast[i] = o instanceof Tensor t ? broadcastView(t, shape) : o;
+        }
+        Tensor out = Dispatch.allocateResult(first, result, Layout.contiguousLike(first.layout(), shape));
+        return Dispatch.submitFresh(new ElementwiseNode(op, List.of(broadcast), out, operandType, params));
     }
 
+    /** {@code t} itself when it already has {@code shape} (views are immutable), else its broadcast view. */
     private static Tensor broadcastView(Tensor t, long[] shape) {
+        if (t.layout().hasShape(shape)) return t;
         return new Tensor(t.storage(), t.layout().broadcastTo(shape), t.dtype(), t.scope());
     }
 

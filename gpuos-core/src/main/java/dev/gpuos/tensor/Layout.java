@@ -33,6 +33,40 @@ public final class Layout {
         return new Layout(shape, contiguousStrides(shape), 0);
     }
 
+    /** Trusts its arrays (owned from here on, already valid): the per-op path makes no defensive copies. */
+    private Layout(long[] shape, long[] strides, long offset, boolean trusted) {
+        this.shape = shape;
+        this.strides = strides;
+        this.offset = offset;
+    }
+
+    /**
+     * {@code contiguous(shape)}, reusing {@code like} when it is exactly that layout (same shape, row-major
+     * strides, offset 0): an op's result usually has its first operand's shape, and layouts are immutable.
+     */
+    static Layout contiguousLike(Layout like, long[] shape) {
+        if (like.offset == 0 && Arrays.equals(like.shape, shape)) {
+            long stride = 1;
+            boolean canonical = true;
+            for (int d = shape.length - 1; d >= 0 && canonical; d--) {
+                canonical = like.strides[d] == stride;
+                stride *= Math.max(shape[d], 1);
+            }
+            if (canonical) return like;
+        }
+        return contiguous(shape);
+    }
+
+    /** Whether this view has exactly {@code other} as its shape (no copy of either). */
+    boolean hasShape(long[] other) {
+        return Arrays.equals(shape, other);
+    }
+
+    /** The shape array itself, for read-only use inside this package. */
+    long[] shapeArray() {
+        return shape;
+    }
+
     public static long[] contiguousStrides(long[] shape) {
         long[] strides = new long[shape.length];
         long stride = 1;
@@ -94,6 +128,7 @@ public final class Layout {
 
     /** The broadcast shape of two shapes (NumPy/PyTorch rules), or a ShapeMismatchException. */
     public static long[] broadcastShapes(long[] a, long[] b) {
+        if (Arrays.equals(a, b)) return a.clone();
         int rank = Math.max(a.length, b.length);
         long[] out = new long[rank];
         for (int i = 0; i < rank; i++) {
@@ -110,6 +145,7 @@ public final class Layout {
 
     /** This view expanded to {@code target} with zero strides for broadcast dimensions. */
     public Layout broadcastTo(long[] target) {
+        if (Arrays.equals(shape, target)) return this;  // immutable: the same view
         if (target.length < shape.length) {
             throw new ShapeMismatchException("cannot broadcast shape " + Arrays.toString(shape) + " to fewer dims "
                     + Arrays.toString(target));
@@ -126,7 +162,7 @@ public final class Layout {
                         + Arrays.toString(target) + ": size " + s + " vs " + target[i] + " at dimension " + i);
             }
         }
-        return new Layout(target, newStrides, offset);
+        return new Layout(target.clone(), newStrides, offset, true);
     }
 
     public Layout permute(int... dims) {

@@ -5,7 +5,8 @@ import java.lang.ref.WeakReference;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
-import java.util.LinkedHashSet;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -36,7 +37,8 @@ public final class TensorScope implements AutoCloseable, TensorFactory {
 
     /** The part the Cleaner may see: it must not reference the scope, or the scope would never become unreachable. */
     private static final class Owned implements Runnable {
-        private final Set<Storage> storages = new LinkedHashSet<>();
+        // Identity, open addressing: adopting a buffer (once per op) allocates no entry object.
+        private final Set<Storage> storages = Collections.newSetFromMap(new IdentityHashMap<>());
         private boolean closed;
         private boolean closedExplicitly;
 

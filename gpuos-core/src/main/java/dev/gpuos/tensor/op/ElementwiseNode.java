@@ -31,17 +31,22 @@ public final class ElementwiseNode implements OpNode {
         this.operands = List.copyOf(operands);
         this.output = output;
         this.operandType = operandType;
-        this.params = params.clone();
-        List<Tensor> in = new ArrayList<>(this.operands.size());
-        List<Storage> rd = new ArrayList<>(this.operands.size());
+        this.params = params.length == 0 ? params : params.clone();
+        // Per op on the recording path: arrays sized once, no intermediate lists.
+        Tensor[] in = new Tensor[this.operands.size()];
+        Storage[] rd = new Storage[in.length];
+        int tensors = 0, storages = 0;
         for (Operand o : this.operands) {
             if (o instanceof Tensor t) {
-                in.add(t);
-                if (!rd.contains(t.storage())) rd.add(t.storage());
+                in[tensors++] = t;
+                Storage s = t.storage();
+                boolean seen = false;
+                for (int i = 0; i < storages && !seen; i++) seen = rd[i] == s;
+                if (!seen) rd[storages++] = s;
             }
         }
-        this.inputs = List.copyOf(in);
-        this.reads = List.copyOf(rd);
+        this.inputs = List.of(tensors == in.length ? in : java.util.Arrays.copyOf(in, tensors));
+        this.reads = List.of(storages == rd.length ? rd : java.util.Arrays.copyOf(rd, storages));
         this.writes = List.of(output.storage());
     }
 
