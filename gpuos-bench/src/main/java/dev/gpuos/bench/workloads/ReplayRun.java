@@ -11,11 +11,12 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /**
- * "Recorded once and replayed": the case's tensor-API program is captured once ({@link GpuBackend#capture}:
- * recording, fusion and planning happen there, reported as the first run together with the first execution),
- * then every timed run is {@link GpuReplay#run()} plus a sync: one submission of the prepared task batch, the
- * GPUOS counterpart of replaying a CUDA graph. The outputs of the first replay are checked like every other
- * configuration's.
+ * "Recorded once and replayed": the case's tensor-API program is captured once with its output rows as the
+ * program's outputs ({@link GpuBackend#captureReturning}: recording, fusion and planning happen there, reported
+ * as the first run together with the first execution; intermediates no row needs stay in registers), then every
+ * timed run is {@link GpuReplay#run()} plus a sync: one submission of the prepared task batch, the GPUOS
+ * counterpart of replaying a CUDA graph. The output rows of the first replay are checked like every other
+ * configuration's (only they are readable after such a capture).
  *
  * <p>Each captured program is also kept as a {@link PortableProgram} (tasks, buffers, rows: plain numbers) for
  * the launch-per-op baseline, which runs the same tasks after the GpuOS closed.
@@ -65,7 +66,7 @@ final class ReplayRun {
                 Map<String, Long> before = counters.get();
                 long t0 = System.nanoTime();
                 WorkloadCase.Recorded[] recorded = new WorkloadCase.Recorded[1];
-                GpuReplay replay = backend.capture(() -> recorded[0] = c.record(inputs));
+                GpuReplay replay = backend.captureReturning(() -> (recorded[0] = c.record(inputs)).rows());
                 double captureMs = Repeats.msSince(t0);
                 try (WorkloadCase.Recorded r = recorded[0]) {
                     replay.run();

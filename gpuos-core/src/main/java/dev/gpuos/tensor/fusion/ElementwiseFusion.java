@@ -11,25 +11,45 @@ import java.util.List;
 
 /**
  * Splits a submission's nodes into {@link FusionGroup}s (elementwise runs) and single non-elementwise nodes.
- * Every member's output is still stored (a later node or the user may read it); what fusion saves is the
- * launches and the loads of intermediates. Dropping stores of intermediates nobody can read any more is a
- * later optimisation for the GPU backend, which knows which tensors are still reachable.
+ * A group says which nodes one kernel could run; what a backend stores is its own decision. The GPU backend
+ * stores every member's output (a later node or the user may read it), except in a captured program, where
+ * it knows which intermediates nobody can read any more and keeps those in registers; what fusion saves is
+ * then the launches, the loads and those stores.
  */
 public final class ElementwiseFusion {
     private ElementwiseFusion() {}
 
-    /** Each element of the result is either a FusionGroup or an OpNode that runs alone, in execution order. */
     /**
-     * Longest group. A task carries 4 operands and every member's output is stored, so a task holds at most a
-     * few members anyway; the bound keeps {@code fits} (which looks at every member) linear in the submission.
+     * Longest group where every member's output is stored: a 4-operand task then holds at most three members,
+     * so longer groups would save little and cost {@code fits} time (which looks at every member) on the
+     * streamed path, where planning is host time per op.
      */
-    static final int MAX_GROUP = 16;
+    public static final int STORED_GROUP = 16;
 
+    /**
+     * Longest group where intermediates may stay in registers (a capture that names its outputs): a dependent
+     * chain then fills a task up to this bound, so it sets how many tasks such a chain becomes (1,000 steps: 16).
+     * The bound keeps planning linear in the submission and a generated operator at a few hundred lines.
+     */
+    public static final int MAX_GROUP = 64;
+
+    /** {@link #plan(List, int)} with groups of at most {@link #STORED_GROUP} nodes. */
     public static List<Object> plan(List<OpNode> nodes) {
+        return plan(nodes, STORED_GROUP);
+    }
+
+    /**
+     * Each element of the result is either a FusionGroup of at most {@code maxGroup} nodes or an OpNode that
+     * runs alone, in execution order.
+     */
+    public static List<Object> plan(List<OpNode> nodes, int maxGroup) {
+        if (maxGroup < 1 || maxGroup > MAX_GROUP) {
+            throw new IllegalArgumentException("maxGroup must be in 1.." + MAX_GROUP + ", got " + maxGroup);
+        }
         List<Object> out = new ArrayList<>();
         List<ElementwiseNode> run = new ArrayList<>();
         for (OpNode node : nodes) {
-            if (node instanceof ElementwiseNode e && (run.isEmpty() || (run.size() < MAX_GROUP && fits(run, e)))) {
+            if (node instanceof ElementwiseNode e && (run.isEmpty() || (run.size() < maxGroup && fits(run, e)))) {
                 run.add(e);
                 continue;
             }

@@ -6,6 +6,7 @@ import dev.gpuos.runtime.TaskBatch;
 import dev.gpuos.runtime.layout.Layouts;
 import dev.gpuos.runtime.memory.DeviceBlock;
 import dev.gpuos.tensor.Storage;
+import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.fusion.ElementwiseFusion;
 import dev.gpuos.tensor.fusion.FusionGroup;
 import dev.gpuos.tensor.op.ElementwiseNode;
@@ -39,7 +40,8 @@ import java.util.Set;
  *       (synchronously, so before every task of this batch); other uploads are staged in a fresh block and
  *       copied by a task in dependency order.</li>
  *   <li>Elementwise runs are fused ({@link ElementwiseFusion}) and cut into tasks of at most 4 operands;
- *       every other node is one task of its operator family.</li>
+ *       every other node is one task of its operator family. A capture that knows its outputs leaves the
+ *       intermediates nobody else can read in registers ({@link Intermediates}).</li>
  *   <li>Operators missing from the worker are registered (compile + generation swap) before the batch is
  *       submitted.</li>
  *   <li>Edges among the nodes ({@link Submission#dependenciesOf}) become task dependencies; hazards on work
@@ -76,7 +78,7 @@ final class BatchPlanner {
             List<OpNode> work = prepare(submission, completed, staged, false);
             if (work.isEmpty()) return new Submitted(0, 0);
             counters.phase(0, System.nanoTime() - t0, work.size());
-            Tasks planned = tasksOf(work, staged, true);
+            Tasks planned = tasksOf(work, staged, true, Intermediates.NONE);
             long t1 = System.nanoTime();
             int[] index = build(batch, submission, work, planned, completed);
             long t2 = System.nanoTime();
@@ -108,13 +110,18 @@ final class BatchPlanner {
     /**
      * Plans a captured program once into a batch of its own (see {@link GpuReplay}): no hazards on earlier
      * submissions (a replay starts after everything before it has completed) and no uploads (their host data
-     * would be copied once, not per run).
+     * would be copied once, not per run). Buffers in {@code internal} (created by the program and not
+     * returned) need not be stored where one task is all that touches them.
      */
-    GpuReplay capture(GpuBackend backend, Submission submission) {
+    GpuReplay capture(GpuBackend backend, Submission submission, Set<Storage> internal, List<Tensor> outputs) {
         List<OpNode> work = prepare(submission, Long.MAX_VALUE, Map.of(), true);
-        Tasks planned = tasksOf(work, Map.of(), false);  // a replay is the warm path: native operators
+        Intermediates intermediates = Intermediates.of(work, internal);
+        Tasks planned = tasksOf(work, Map.of(), false, intermediates);  // a replay is the warm path: native operators
         TaskBatch own = new TaskBatch(Math.max(1, planned.tasks.size()));
         int[] index = build(own, submission, work, planned, Long.MAX_VALUE);
+        // Buffers no operand addresses (intermediates kept in registers) need neither liveness checks nor hazards.
+        Set<Object> addressed = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (KernelTask task : planned.tasks) for (GpuView v : task.refs()) addressed.add(v.buffer());
         List<GpuStorage> read = new ArrayList<>(), written = new ArrayList<>();
         List<Integer> readAt = new ArrayList<>(), writtenAt = new ArrayList<>();
         Map<Storage, Integer> lastWrite = new IdentityHashMap<>();
@@ -122,10 +129,11 @@ final class BatchPlanner {
         for (int t = 0; t < planned.tasks.size(); t++) {
             for (OpNode n : planned.tasks.get(t).nodes()) {
                 for (Storage s : n.reads()) {
+                    if (!addressed.contains(((GpuStorage) s).block())) continue;
                     read.add((GpuStorage) s);
                     readAt.add(index[t]);
                 }
-                for (Storage s : n.writes()) lastWrite.put(s, index[t]);
+                for (Storage s : n.writes()) if (addressed.contains(((GpuStorage) s).block())) lastWrite.put(s, index[t]);
                 if (n instanceof IndexSelectNode) indexSelectAt = Math.max(indexSelectAt, index[t]);
             }
         }
@@ -134,7 +142,7 @@ final class BatchPlanner {
             writtenAt.add(e.getValue());
         }
         return new GpuReplay(backend, own, work.size(), read, readAt, written, writtenAt, indexSelectAt,
-                describe(own, planned, index));
+                describe(own, planned, index), outputs);
     }
 
     /**
@@ -207,13 +215,14 @@ final class BatchPlanner {
     /** The tasks of a submission's nodes and their operators (compiled and swapped in when new). */
     private record Tasks(List<KernelTask> tasks, OperatorRef[] ops) {}
 
-    private Tasks tasksOf(List<OpNode> work, Map<OpNode, DeviceBlock> staged, boolean interpretable) {
+    private Tasks tasksOf(List<OpNode> work, Map<OpNode, DeviceBlock> staged, boolean interpretable,
+                          Intermediates intermediates) {
         long t1 = System.nanoTime();
-        List<Object> plan = ElementwiseFusion.plan(work);
+        List<Object> plan = ElementwiseFusion.plan(work, intermediates.groupBound());
         long t2 = System.nanoTime();
         List<KernelTask> tasks = new ArrayList<>();
         for (Object item : plan) {
-            if (item instanceof FusionGroup g) tasks.addAll(ElementwiseKernels.tasks(g));
+            if (item instanceof FusionGroup g) tasks.addAll(ElementwiseKernels.tasks(g, intermediates));
             else tasks.add(taskOf((OpNode) item, staged));
         }
         long t3 = System.nanoTime();

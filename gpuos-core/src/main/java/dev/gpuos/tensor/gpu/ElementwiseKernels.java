@@ -4,6 +4,7 @@ import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.HostElements;
 import dev.gpuos.tensor.Operand;
 import dev.gpuos.tensor.Scalar;
+import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.fusion.FusionGroup;
 import dev.gpuos.tensor.op.ElementwiseNode;
@@ -11,16 +12,20 @@ import dev.gpuos.tensor.op.ElementwiseOp;
 import dev.gpuos.tensor.op.OpNode;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
  * Elementwise runs as GpuOS operators. A {@link FusionGroup} is cut into runs that fit one task (at most 4
- * operands: memory inputs plus one output per member, since every member's result is stored; at most 6 scalar
- * words: scalar operands and op parameters). Each run becomes one task whose operator source depends only on
- * the run's structure (ops, dtypes, which operand comes from where); shapes, strides, offsets and scalar
- * values travel in the task, so one compiled operator serves every shape and every scalar value.
+ * operands: memory inputs plus one output per stored member; at most 6 scalar words: scalar operands and op
+ * parameters). Every member's result is stored, except in a captured program where {@link Intermediates} says
+ * nobody outside the run can read it: then later members take it from a register and it never reaches memory,
+ * so a dependent chain of one input and one output takes one task per fusion group. Each run becomes one task
+ * whose operator source depends only on the run's structure (ops, dtypes, which operand comes from where, which
+ * members are stored); shapes, strides, offsets and scalar values travel in the task, so one compiled operator
+ * serves every shape and every scalar value.
  *
  * <p>The generated operator walks its tile's flat indices; when every operand is contiguous it indexes them
  * flat, otherwise it decomposes the index once over the (coalesced) shape and applies each operand's strides.
@@ -44,16 +49,22 @@ final class ElementwiseKernels {
         static Source arg(int slot) { return new Source('s', slot); }
     }
 
-    /** One run analysed: its memory inputs, operand sources, argument words and coalesced dims. */
+    /**
+     * One run analysed: its memory inputs, operand sources, argument words, which members store their output
+     * (and into which operand) and coalesced dims.
+     */
     private static final class Run {
         final List<ElementwiseNode> members;
         final List<Tensor> inputs = new ArrayList<>();
         final List<Source[]> sources = new ArrayList<>();
         final List<int[]> paramSlots = new ArrayList<>();
         final List<Long> args = new ArrayList<>();
+        /** Per member: the operand its output is stored through, or -1 when it stays in a register. */
+        final int[] outRef;
+        final int stored;
         final long[][] dims;
 
-        Run(List<ElementwiseNode> members) {
+        Run(List<ElementwiseNode> members, Intermediates intermediates) {
             this.members = List.copyOf(members);
             for (int m = 0; m < members.size(); m++) {
                 ElementwiseNode node = members.get(m);
@@ -81,14 +92,19 @@ final class ElementwiseKernels {
                 }
                 paramSlots.add(slots);
             }
+            boolean[] keep = stores(this.members, inputs, intermediates);
+            outRef = new int[members.size()];
+            int k = inputs.size();
+            for (int m = 0; m < members.size(); m++) outRef[m] = keep[m] ? k++ : -1;
+            stored = k - inputs.size();
             long[] shape = members.getFirst().output().shape();
             List<long[]> strides = new ArrayList<>();
             for (Tensor t : inputs) strides.add(t.strides());
-            for (ElementwiseNode n : members) strides.add(n.output().strides());
+            for (int m = 0; m < members.size(); m++) if (keep[m]) strides.add(members.get(m).output().strides());
             dims = Dims.coalesce(shape, strides.toArray(long[][]::new));
         }
 
-        int refCount() { return inputs.size() + members.size(); }
+        int refCount() { return inputs.size() + stored; }
 
         boolean fitsOneTask() {
             return refCount() <= MAX_REFS && args.size() <= MAX_ARGS && dims[0].length <= MAX_DIMS;
@@ -107,11 +123,42 @@ final class ElementwiseKernels {
         }
     }
 
-    /** The tasks of a fusion group, in order. */
+    /**
+     * Which members of a run store their output: every one, unless {@code intermediates} says the output's
+     * buffer is touched by no node outside the run and no member reads that buffer from memory (it is not among
+     * the run's {@code inputs}). A run without inputs stores its last member's buffer, so that it has an
+     * operand to tile over (a program that computes something nobody reads).
+     */
+    static boolean[] stores(List<ElementwiseNode> members, List<Tensor> inputs, Intermediates intermediates) {
+        boolean[] keep = new boolean[members.size()];
+        Arrays.fill(keep, true);
+        if (intermediates.isEmpty()) return keep;
+        int first = intermediates.position(members.getFirst()), last = intermediates.position(members.getLast());
+        boolean any = !inputs.isEmpty();
+        for (int m = 0; m < members.size(); m++) {
+            Storage s = members.get(m).output().storage();
+            boolean readFromMemory = false;
+            for (Tensor t : inputs) readFromMemory |= t.storage() == s;
+            keep[m] = readFromMemory || !intermediates.unstored(s, first, last);
+            any |= keep[m];
+        }
+        if (!any) {
+            Storage s = members.getLast().output().storage();
+            for (int m = 0; m < members.size(); m++) keep[m] = members.get(m).output().storage() == s;
+        }
+        return keep;
+    }
+
+    /** The tasks of a fusion group, in order; every member's output stored. */
     static List<KernelTask> tasks(FusionGroup group) {
-        List<List<ElementwiseNode>> runs = runs(group);
+        return tasks(group, Intermediates.NONE);
+    }
+
+    /** The tasks of a fusion group, in order, storing only what {@link #stores} keeps. */
+    static List<KernelTask> tasks(FusionGroup group, Intermediates intermediates) {
+        List<List<ElementwiseNode>> runs = runs(group, intermediates);
         List<KernelTask> out = new ArrayList<>(runs.size());
-        for (List<ElementwiseNode> run : runs) out.add(task(run));
+        for (List<ElementwiseNode> run : runs) out.add(task(run, intermediates));
         return out;
     }
 
@@ -121,7 +168,16 @@ final class ElementwiseKernels {
      * costs no trial analysis per node. Coalescing never adds dims, so a run of nodes that fit alone fits in dims.
      */
     static List<List<ElementwiseNode>> runs(FusionGroup group) {
-        if (group.nodes().getFirst().output().shape().length > MAX_DIMS) return runsByTrial(group);
+        return runs(group, Intermediates.NONE);
+    }
+
+    /**
+     * The cut when only what {@link #stores} keeps counts as an output operand. Whether a member's output is
+     * stored depends on where the run ends (a reader past the end needs it in memory), so the count is taken for
+     * the run as it would be if it ended at the candidate node.
+     */
+    static List<List<ElementwiseNode>> runs(FusionGroup group, Intermediates intermediates) {
+        if (group.nodes().getFirst().output().shape().length > MAX_DIMS) return runsByTrial(group, intermediates);
         List<List<ElementwiseNode>> out = new ArrayList<>();
         List<ElementwiseNode> run = new ArrayList<>();
         List<Tensor> inputs = new ArrayList<>();
@@ -130,7 +186,8 @@ final class ElementwiseKernels {
         for (ElementwiseNode node : group.nodes()) {
             int nodeArgs = argWords(node);
             newInputs(run, inputs, node, fresh);
-            if (!run.isEmpty() && (inputs.size() + fresh.size() + run.size() + 1 > MAX_REFS || args + nodeArgs > MAX_ARGS)) {
+            if (!run.isEmpty() && (inputs.size() + fresh.size() + outputs(run, node, inputs, fresh, intermediates) > MAX_REFS
+                    || args + nodeArgs > MAX_ARGS)) {
                 out.add(List.copyOf(run));
                 run.clear();
                 inputs.clear();
@@ -145,18 +202,37 @@ final class ElementwiseKernels {
         return out;
     }
 
+    /** Output operands of {@code run} extended by {@code node}, whose memory inputs are {@code inputs} and {@code fresh}. */
+    private static int outputs(List<ElementwiseNode> run, ElementwiseNode node, List<Tensor> inputs, List<Tensor> fresh,
+                               Intermediates intermediates) {
+        if (intermediates.isEmpty()) return run.size() + 1;
+        List<ElementwiseNode> trial = new ArrayList<>(run.size() + 1);
+        trial.addAll(run);
+        trial.add(node);
+        List<Tensor> memory = new ArrayList<>(inputs.size() + fresh.size());
+        memory.addAll(inputs);
+        memory.addAll(fresh);
+        int n = 0;
+        for (boolean keep : stores(trial, memory, intermediates)) if (keep) n++;
+        return n;
+    }
+
     /**
      * The same cut found by analysing every trial run: needed past {@link #MAX_DIMS} dims, where whether
      * operands coalesce below the limit depends on the whole run.
      */
     static List<List<ElementwiseNode>> runsByTrial(FusionGroup group) {
+        return runsByTrial(group, Intermediates.NONE);
+    }
+
+    static List<List<ElementwiseNode>> runsByTrial(FusionGroup group, Intermediates intermediates) {
         List<List<ElementwiseNode>> out = new ArrayList<>();
         List<ElementwiseNode> run = new ArrayList<>();
         for (ElementwiseNode node : group.nodes()) {
             if (!run.isEmpty()) {
                 List<ElementwiseNode> trial = new ArrayList<>(run);
                 trial.add(node);
-                if (!new Run(trial).fitsOneTask()) {
+                if (!new Run(trial, intermediates).fitsOneTask()) {
                     out.add(List.copyOf(run));
                     run.clear();
                 }
@@ -197,9 +273,14 @@ final class ElementwiseKernels {
         return n;
     }
 
-    /** One task for a run of members (a single node always fits; see {@link GpuSupport}). */
+    /** One task for a run of members, every output stored (a single node always fits; see {@link GpuSupport}). */
     static KernelTask task(List<ElementwiseNode> members) {
-        Run run = new Run(members);
+        return task(members, Intermediates.NONE);
+    }
+
+    /** One task for a run of members, storing only what {@link #stores} keeps. */
+    static KernelTask task(List<ElementwiseNode> members, Intermediates intermediates) {
+        Run run = new Run(members, intermediates);
         if (!run.fitsOneTask()) {
             throw new IllegalStateException("elementwise run of " + members.size() + " nodes needs " + run.refCount()
                     + " operands, " + run.args.size() + " args and " + run.dims[0].length + " dims");
@@ -207,7 +288,9 @@ final class ElementwiseKernels {
         List<GpuView> refs = new ArrayList<>();
         int k = 1;
         for (Tensor t : run.inputs) refs.add(GpuView.of(t, run.dims[0], run.dims[k++]));
-        for (ElementwiseNode n : run.members) refs.add(GpuView.of(n.output(), run.dims[0], run.dims[k++]));
+        for (int m = 0; m < run.members.size(); m++) {
+            if (run.outRef[m] >= 0) refs.add(GpuView.of(run.members.get(m).output(), run.dims[0], run.dims[k++]));
+        }
         long numel = members.getFirst().output().numel();
         int[] tiling = Dims.tiling(numel, MIN_TILE);
         long[] args = new long[run.args.size()];
@@ -247,6 +330,7 @@ final class ElementwiseKernels {
                     .append((char) ('A' + node.output().dtype().ordinal()));
             for (Source src : run.sources.get(m)) k.append(src.kind()).append(src.index());
             for (int slot : run.paramSlots.get(m)) k.append('p').append(slot);
+            if (run.outRef[m] < 0) k.append('-');  // kept in a register, not stored
             k.append(';');
         }
         return k.toString();
@@ -254,12 +338,29 @@ final class ElementwiseKernels {
 
     /** The structure of a run of members: its operator source less {@link #PREFIX}; the same for every shape. */
     static String structure(List<ElementwiseNode> members) {
-        return rendered(new Run(members)).source();
+        return structure(members, Intermediates.NONE);
+    }
+
+    static String structure(List<ElementwiseNode> members, Intermediates intermediates) {
+        return rendered(new Run(members, intermediates)).source();
     }
 
     /** The whole operator source of a run of members. */
     static String source(List<ElementwiseNode> members) {
         return PREFIX + structure(members);
+    }
+
+    /** The whole operator source of a run of members, storing only what {@link #stores} keeps. */
+    static String source(List<ElementwiseNode> members, Intermediates intermediates) {
+        return PREFIX + structure(members, intermediates);
+    }
+
+    /** The operands of a run's task, in order: memory inputs by first use, then the stored outputs. */
+    static List<Tensor> operands(List<ElementwiseNode> members, Intermediates intermediates) {
+        Run run = new Run(members, intermediates);
+        List<Tensor> out = new ArrayList<>(run.inputs);
+        for (int m = 0; m < members.size(); m++) if (run.outRef[m] >= 0) out.add(members.get(m).output());
+        return out;
     }
 
     private static String render(Run run) {
@@ -269,7 +370,7 @@ final class ElementwiseKernels {
         for (ElementwiseNode m : run.members) s.append(' ').append(m.opName());
         s.append("\nGPUOS_OP {\n");
         for (int r = 0; r < n; r++) {
-            DType t = r < run.inputs.size() ? run.inputs.get(r).dtype() : run.members.get(r - run.inputs.size()).output().dtype();
+            DType t = r < run.inputs.size() ? run.inputs.get(r).dtype() : storedOutput(run, r).dtype();
             String st = OperatorSources.storageType(t);
             s.append("    ").append(st).append("* r").append(r).append(" = (").append(st).append("*)task->refs[")
                     .append(r).append("].data;\n");
@@ -298,13 +399,20 @@ final class ElementwiseKernels {
         return s.toString();
     }
 
+    /** The member output stored through operand {@code ref}. */
+    private static Tensor storedOutput(Run run, int ref) {
+        for (int m = 0; m < run.members.size(); m++) if (run.outRef[m] == ref) return run.members.get(m).output();
+        throw new IllegalArgumentException("operand " + ref + " is not a stored output");
+    }
+
     private static void renderMember(Run run, int m, StringBuilder s) {
         ElementwiseNode node = run.members.get(m);
         DType out = node.output().dtype(), compute = node.computeType(), opType = node.operandType();
         String st = OperatorSources.storageType(out);
         Source[] sources = run.sources.get(m);
-        int outRef = run.inputs.size() + m;
-        s.append("        // ").append(node.opName()).append(" -> ").append(out).append('\n');
+        int outRef = run.outRef[m];
+        s.append("        // ").append(node.opName()).append(" -> ").append(out).append(outRef < 0 ? " (register)" : "")
+                .append('\n');
         if (node.op() == ElementwiseOp.CAST && sources[0].kind() != 's' && storageOf(run, sources[0]) == out) {
             // A same-dtype copy moves bits, so NaN payloads survive like on the CPU.
             s.append("        const ").append(st).append(" s").append(m).append(" = ").append(raw(sources[0])).append(";\n");
@@ -338,7 +446,7 @@ final class ElementwiseKernels {
             s.append("        const ").append(st).append(" s").append(m).append(" = ").append(from).append('<').append(st)
                     .append(">((").append(ct).append(")(").append(expr).append("));\n");
         }
-        s.append("        r").append(outRef).append("[o[").append(outRef).append("]] = s").append(m).append(";\n");
+        if (outRef >= 0) s.append("        r").append(outRef).append("[o[").append(outRef).append("]] = s").append(m).append(";\n");
     }
 
     private static DType storageOf(Run run, Source src) {

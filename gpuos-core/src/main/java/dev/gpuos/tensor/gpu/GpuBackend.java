@@ -5,6 +5,7 @@ import dev.gpuos.runtime.memory.DeviceBlock;
 import dev.gpuos.tensor.Backend;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Storage;
+import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.op.OpNode;
 import dev.gpuos.tensor.record.Recording;
 import dev.gpuos.tensor.record.Skipped;
@@ -14,9 +15,16 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
 
 /**
  * The GPU backend: tensors live in the device arena of a running {@link GpuOS}, ops are recorded and every
@@ -80,6 +88,10 @@ public final class GpuBackend implements Backend {
     private long submittedEnd;        // seq after the last task this backend submitted (guarded by progress)
     private long syncedEnd;           // faults of tasks below this were already reported by sync
     private long indexSelectEnd;      // seq after the last index_select task not yet checked for bad indices
+    /** Buffers allocated while a program that returns its outputs is captured (written by its thread only). */
+    private volatile CaptureAllocations capturing;
+
+    private record CaptureAllocations(Thread thread, Set<Storage> storages) {}
 
     public GpuBackend(GpuOS os) {
         this(os, DEFAULT_MAX_NODES, DEFAULT_MAX_AGE);
@@ -133,12 +145,24 @@ public final class GpuBackend implements Backend {
     public Storage allocate(DType dtype, long elementCount) {
         long bytes = Math.multiplyExact(elementCount, (long) dtype.byteSize());
         // The arena has no empty blocks; an empty tensor gets one byte that no task ever touches.
-        return new GpuStorage(this, os.allocate(Math.max(bytes, 1)), bytes);
+        GpuStorage storage = new GpuStorage(this, os.allocate(Math.max(bytes, 1)), bytes);
+        CaptureAllocations c = capturing;
+        if (c != null && c.thread() == Thread.currentThread()) c.storages().add(storage);
+        return storage;
     }
 
     @Override
     public void checkSupported(OpNode node) {
+        for (Tensor t : node.inputs()) refuseIntermediate(node, t.storage());
+        refuseIntermediate(node, node.output().storage());
         GpuSupport.check(node, name());
+    }
+
+    /** At the call site: an op may not use an intermediate a captured program did not return. */
+    private static void refuseIntermediate(OpNode node, Storage s) {
+        if (s.neverComputed() instanceof CapturedIntermediateException e) {
+            throw new CapturedIntermediateException(node.opName() + ": " + e.getMessage());
+        }
     }
 
     @Override
@@ -150,6 +174,9 @@ public final class GpuBackend implements Backend {
     public void read(Storage storage, long byteOffset, MemorySegment destination) {
         flush();
         GpuStorage g = (GpuStorage) storage;
+        if (g.neverComputed() instanceof CapturedIntermediateException e) {
+            throw new CapturedIntermediateException("cannot read " + e.getMessage());
+        }
         Skipped.checkComputed(g);
         long writer = g.lastWriter();
         if (writer >= 0) os.await(writer, writer + 1);
@@ -187,9 +214,11 @@ public final class GpuBackend implements Backend {
      * one task batch now, submitted again by every {@link GpuReplay#run()}. Whatever was recorded before is
      * submitted first. The program may not read data or sync (there is nothing to read until a run), nor
      * upload host data; other threads may not record on this backend meanwhile. The program is not executed
-     * by the capture: call run().
+     * by the capture: call run(). Every tensor the program writes is stored by every run, so any of them may be
+     * read afterwards; {@link #captureReturning} lets fused tasks keep intermediates in registers instead.
      */
     public GpuReplay capture(Runnable program) {
+        Objects.requireNonNull(program, "program");
         flush();
         recording.beginCapture();
         Submission captured;
@@ -199,7 +228,92 @@ public final class GpuBackend implements Backend {
             captured = recording.endCapture();
         }
         for (OpNode n : captured.nodes()) checkSupported(n);
-        return planner.capture(this, captured);
+        return planner.capture(this, captured, Set.of(), List.of());
+    }
+
+    /**
+     * Captures {@code program} like {@link #capture(Runnable)}, which returns the tensors it computes for the
+     * caller ({@link GpuReplay#outputs()}). Tensors the program creates and does not return are intermediates:
+     * where every op touching one lands in the same fused task, runs keep it in registers and never store it
+     * (a chain of elementwise ops becomes one task of up to {@link dev.gpuos.tensor.fusion.ElementwiseFusion#MAX_GROUP}
+     * ops instead of one task per three). Using an intermediate after the capture, reading it or naming it in
+     * an op, on any thread, throws {@link CapturedIntermediateException}. Returned tensors (views included: the
+     * whole buffer is kept) and tensors that existed before the capture, including those the program writes
+     * in place or with copyFrom, are stored by every run.
+     *
+     * <pre>{@code
+     * GpuReplay step = gpu.captureReturning(() -> List.of(x.mul(c).add(b).relu()));  // mul and add stay in registers
+     * step.run();
+     * float[] y = step.outputs().getFirst().toFloatArray();
+     * }</pre>
+     *
+     * If the capture fails, every tensor the program created is marked never computed (reading it throws).
+     */
+    public GpuReplay captureReturning(Supplier<? extends Collection<Tensor>> program) {
+        Objects.requireNonNull(program, "program");
+        flush();
+        recording.beginCapture();
+        CaptureAllocations allocated = new CaptureAllocations(Thread.currentThread(),
+                Collections.newSetFromMap(new IdentityHashMap<>()));
+        capturing = allocated;
+        Submission captured = null;
+        try {
+            List<Tensor> outputs;
+            try {
+                outputs = returnedBy(program.get());
+            } finally {
+                capturing = null;
+                captured = recording.endCapture();
+            }
+            for (OpNode n : captured.nodes()) checkSupported(n);
+            Set<Storage> internal = Collections.newSetFromMap(new IdentityHashMap<>());
+            internal.addAll(allocated.storages());
+            for (Tensor t : outputs) internal.remove(t.storage());
+            GpuReplay replay = planner.capture(this, captured, internal, outputs);
+            markIntermediates(internal, captured);
+            return replay;
+        } catch (RuntimeException | Error e) {
+            IllegalStateException why = new IllegalStateException("the capture that created it failed (" + e + ")", e);
+            for (Storage s : allocated.storages()) s.markNeverComputed(why);
+            throw e;
+        }
+    }
+
+    private List<Tensor> returnedBy(Collection<Tensor> returned) {
+        if (returned == null) {
+            throw new NullPointerException("the captured program returned null instead of its outputs (List.of() for none)");
+        }
+        List<Tensor> outputs = new java.util.ArrayList<>(returned.size());
+        int k = 0;
+        for (Tensor t : returned) {
+            if (t == null) throw new NullPointerException("output " + k + " of the captured program is null");
+            if (t.backend() != this) {
+                throw new IllegalArgumentException("output " + k + " of the captured program, " + t + ", lives on "
+                        + t.backend().name() + ", not on this backend");
+            }
+            outputs.add(t);
+            k++;
+        }
+        return List.copyOf(outputs);
+    }
+
+    /** Marks each internal buffer, named by the first op that wrote it, so that using it throws at the call site. */
+    private static void markIntermediates(Set<Storage> internal, Submission captured) {
+        Map<Storage, String> writer = new IdentityHashMap<>();
+        List<OpNode> nodes = captured.nodes();
+        for (int i = 0; i < nodes.size(); i++) {
+            OpNode n = nodes.get(i);
+            if (internal.contains(n.output().storage()) && !writer.containsKey(n.output().storage())) {
+                writer.put(n.output().storage(), "the result of " + n.opName() + " (op " + (i + 1) + " of "
+                        + nodes.size() + ", " + n.output() + ")");
+            }
+        }
+        for (Storage s : internal) {
+            String what = writer.getOrDefault(s, "a tensor of " + s.byteSize() + " bytes");
+            s.markNeverComputed(new CapturedIntermediateException(what + ": an intermediate of a program captured by"
+                    + " GpuBackend.captureReturning that the program did not return, so its replays need not store it;"
+                    + " return it from the program (or copy it into a tensor made before the capture) to use it"));
+        }
     }
 
     void runReplay(GpuReplay replay) {

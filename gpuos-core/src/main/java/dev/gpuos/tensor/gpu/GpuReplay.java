@@ -5,6 +5,7 @@ import dev.gpuos.runtime.OperatorRef;
 import dev.gpuos.runtime.TaskBatch;
 import dev.gpuos.runtime.layout.Layouts;
 import dev.gpuos.runtime.layout.TaskFields;
+import dev.gpuos.tensor.Tensor;
 
 import java.util.List;
 
@@ -17,6 +18,11 @@ import java.util.List;
  * <p>Ordering: a run starts after everything recorded on the backend before it has completed (it syncs
  * first), and ops recorded after it see its writes, like any other submission. Runs of one replay do not
  * overlap each other. Closing a tensor the replay uses makes later runs fail with {@link IllegalStateException}.
+ *
+ * <p>A program captured with {@link GpuBackend#captureReturning} names its {@link #outputs()}: only those, and
+ * tensors that existed before the capture, are guaranteed to be in memory after a run. The tensors it created
+ * and did not return are intermediates: a fused task may keep them in registers, and using them after the
+ * capture (reading them, or any op on them) throws {@link CapturedIntermediateException}.
  */
 public final class GpuReplay {
     private final GpuBackend backend;
@@ -26,6 +32,7 @@ public final class GpuReplay {
     private final int[] readAt, writtenAt;
     final int indexSelectAt;
     private final Operators operators;
+    private final List<Tensor> outputs;
     private List<Task> tasks;
     private long runs;
 
@@ -88,7 +95,8 @@ public final class GpuReplay {
     }
 
     GpuReplay(GpuBackend backend, TaskBatch batch, int nodes, List<GpuStorage> read, List<Integer> readAt,
-              List<GpuStorage> written, List<Integer> writtenAt, int indexSelectAt, Operators operators) {
+              List<GpuStorage> written, List<Integer> writtenAt, int indexSelectAt, Operators operators,
+              List<Tensor> outputs) {
         this.backend = backend;
         this.batch = batch;
         this.nodes = nodes;
@@ -98,6 +106,16 @@ public final class GpuReplay {
         this.writtenAt = writtenAt.stream().mapToInt(Integer::intValue).toArray();
         this.indexSelectAt = indexSelectAt;
         this.operators = operators;
+        this.outputs = List.copyOf(outputs);
+    }
+
+    /**
+     * The tensors the captured program returned, in its order ({@link GpuBackend#captureReturning}); read them
+     * after {@link #run()}. Empty for a program captured with {@link GpuBackend#capture(Runnable)}, which stores
+     * every tensor it writes.
+     */
+    public List<Tensor> outputs() {
+        return outputs;
     }
 
     /**

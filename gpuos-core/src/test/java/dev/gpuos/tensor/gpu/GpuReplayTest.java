@@ -2,6 +2,8 @@ package dev.gpuos.tensor.gpu;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -127,6 +129,128 @@ class GpuReplayTest extends SharedGpuOS {
                 assertArrayEquals(new float[]{2, 2, 2, 2, 2, 2, 2, 2}, out[0].toFloatArray());
             }
             assertThrows(RuntimeException.class, r::run);
+        }
+    }
+
+    /**
+     * W5 and W2 captured with their outputs: far fewer tasks (intermediates stay in registers), results equal the
+     * CPU backend's, and the outside tensor the program writes with copyFrom is stored.
+     */
+    @Test
+    void capturedChainsWithOutputsKeepIntermediatesInRegistersAndEqualTheCpuBackend() {
+        GpuBackend gpu = new GpuBackend(os, 1024, Duration.ofMillis(1));
+        int n = 1024, steps = 1000, iterations = 100, m = 256;
+        try (TensorScope g = TensorScope.open(gpu); TensorScope c = TensorScope.open(CpuBackend.eager())) {
+            Tensor gx = g.randn(5, DType.F32, n), gc = g.rand(6, DType.F32, n).mul(0.002).add(0.999);
+            Tensor ga = g.randn(7, DType.F32, iterations, m), gb = g.randn(8, DType.F32, iterations, m);
+            Tensor gm = g.randn(9, DType.F32, iterations, m), gd = g.rand(10, DType.F32, iterations, m).add(1.0);
+            Tensor outside = g.zeros(DType.F32, n);
+            g.sync();
+            GpuReplay chain = gpu.captureReturning(() -> {
+                Tensor x = gx;
+                for (int i = 0; i < steps; i++) {
+                    x = x.mul(gc);
+                    if (i == 499) outside.copyFrom(x);
+                }
+                return List.of(x);
+            });
+            // 1,000 steps in groups of 64; the copy into outside joins the group it falls in.
+            assertEquals((steps + 1 + 63) / 64, chain.taskCount(), "tasks of the captured chain");
+            GpuReplay mixed = gpu.captureReturning(() -> {
+                List<Tensor> rows = new ArrayList<>();
+                for (int k = 0; k < iterations; k++) {
+                    Tensor y = ga.select(0, k).add(gb.select(0, k)).mul(gm.select(0, k));
+                    rows.add(y.relu().sigmoid().div(gd.select(0, k)));
+                }
+                return rows;
+            });
+            assertEquals(2 * iterations, mixed.taskCount(), "two tasks per iteration");
+            for (int run = 0; run < 2; run++) {
+                if (run > 0) gx.copyFrom(g.randn(300 + run, DType.F32, n));
+                chain.run();
+                mixed.run();
+                Tensor x = c.tensor(gx.toFloatArray(), n), cc = c.tensor(gc.toFloatArray(), n), half = null;
+                for (int i = 0; i < steps; i++) {
+                    x = x.mul(cc);
+                    if (i == 499) half = x;
+                }
+                assertArrayEquals(x.toFloatArray(), chain.outputs().getFirst().toFloatArray(), "run " + run + " chain");
+                assertArrayEquals(half.toFloatArray(), outside.toFloatArray(), "run " + run + " copyFrom target");
+                Tensor ca = c.tensor(ga.toFloatArray(), iterations, m), cb = c.tensor(gb.toFloatArray(), iterations, m);
+                Tensor cm = c.tensor(gm.toFloatArray(), iterations, m), cd = c.tensor(gd.toFloatArray(), iterations, m);
+                for (int k = 0; k < iterations; k += 7) {
+                    float[] e = ca.select(0, k).add(cb.select(0, k)).mul(cm.select(0, k)).relu().sigmoid()
+                            .div(cd.select(0, k)).toFloatArray();
+                    float[] a = mixed.outputs().get(k).toFloatArray();
+                    for (int i = 0; i < m; i++) {
+                        assertEquals(e[i], a[i], 2e-6 * Math.max(1, Math.abs(e[i])), "run " + run + " row " + k + " [" + i + "]");
+                    }
+                }
+            }
+        }
+    }
+
+    /** An intermediate that was not returned throws at the call site, on any thread; outputs and inputs read fine. */
+    @Test
+    void intermediatesThatWereNotReturnedThrowWhenUsed() throws Exception {
+        GpuBackend gpu = new GpuBackend(os, 1024, Duration.ofMillis(1));
+        try (TensorScope g = TensorScope.open(gpu)) {
+            Tensor x = g.ones(DType.F32, 8);
+            g.sync();
+            Tensor[] kept = new Tensor[2];
+            GpuReplay r = gpu.captureReturning(() -> {
+                kept[0] = x.mul(3.0);
+                kept[1] = kept[0].add(1.0);
+                return List.of(kept[1]);
+            });
+            assertEquals(1, r.taskCount());
+            r.run();
+            assertArrayEquals(new float[]{4, 4, 4, 4, 4, 4, 4, 4}, r.outputs().getFirst().toFloatArray());
+            assertSame(kept[1], r.outputs().getFirst());
+            CapturedIntermediateException read = assertThrows(CapturedIntermediateException.class, kept[0]::toFloatArray);
+            assertTrue(read.getMessage().contains("did not return") && read.getMessage().contains("mul"), read.getMessage());
+            assertThrows(CapturedIntermediateException.class, () -> kept[0].reshape(2, 4).sum().item());
+            CapturedIntermediateException op = assertThrows(CapturedIntermediateException.class, () -> kept[0].add(x));
+            assertTrue(op.getMessage().startsWith("add: "), op.getMessage());
+            assertThrows(CapturedIntermediateException.class, () -> kept[0].copyFrom(x));
+            Throwable[] elsewhere = new Throwable[1];
+            Thread t = new Thread(() -> {
+                try {
+                    kept[0].toFloatArray();
+                } catch (Throwable e) {
+                    elsewhere[0] = e;
+                }
+            });
+            t.start();
+            t.join();
+            assertInstanceOf(CapturedIntermediateException.class, elsewhere[0]);
+            // The backend and the inputs are unaffected; a replay runs again.
+            assertArrayEquals(new float[]{2, 2, 2, 2, 2, 2, 2, 2}, x.add(1.0).toFloatArray());
+            r.run();
+            assertArrayEquals(new float[]{4, 4, 4, 4, 4, 4, 4, 4}, r.outputs().getFirst().toFloatArray());
+            // The Runnable capture stores everything: its intermediates stay readable.
+            Tensor[] all = new Tensor[2];
+            GpuReplay stored = gpu.capture(() -> all[1] = (all[0] = x.mul(3.0)).add(1.0));
+            stored.run();
+            assertArrayEquals(new float[]{3, 3, 3, 3, 3, 3, 3, 3}, all[0].toFloatArray());
+            assertTrue(stored.outputs().isEmpty());
+        }
+    }
+
+    @Test
+    void aFailedCaptureMarksWhatItCreatedNeverComputed() {
+        GpuBackend gpu = new GpuBackend(os, 1024, Duration.ofMillis(1));
+        try (TensorScope g = TensorScope.open(gpu)) {
+            Tensor x = g.ones(DType.F32, 8);
+            g.sync();
+            Tensor[] made = new Tensor[1];
+            assertThrows(IllegalArgumentException.class, () -> gpu.captureReturning(() -> {
+                made[0] = x.mul(2.0);
+                return List.of(made[0].add(g.tensor(new float[]{1, 2, 3, 4, 5, 6, 7, 8}, 8)));
+            }));
+            IllegalStateException e = assertThrows(IllegalStateException.class, made[0]::toFloatArray);
+            assertTrue(e.getMessage().contains("capture"), e.getMessage());
+            assertArrayEquals(new float[]{1, 1, 1, 1, 1, 1, 1, 1}, x.toFloatArray());
         }
     }
 }
