@@ -218,8 +218,9 @@ final class ElementwiseKernels {
 
     /** The run's operator, looked up by its structure key: nothing is rendered here. */
     private static OperatorStructure operator(Run run) {
-        OperatorStructure known = OPERATORS.get(structureKey(run));
-        return known != null ? known : OPERATORS.computeIfAbsent(structureKey(run), k -> newOperator(k, run));
+        String key = structureKey(run);
+        OperatorStructure known = OPERATORS.get(key);  // the common case: no lambda, no lock
+        return known != null ? known : OPERATORS.computeIfAbsent(key, k -> newOperator(k, run));
     }
 
     /** A new, unrendered operator for {@code run} (interned by {@link #operator} only). */
