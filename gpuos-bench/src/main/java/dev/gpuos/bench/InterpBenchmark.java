@@ -2,6 +2,7 @@ package dev.gpuos.bench;
 
 import dev.gpuos.GpuOS;
 import dev.gpuos.GpuOSOptions;
+import dev.gpuos.bench.workloads.Accuracy;
 import dev.gpuos.bench.workloads.ResultFiles;
 import dev.gpuos.runtime.OperatorRef;
 import dev.gpuos.runtime.TaskBatch;
@@ -10,6 +11,7 @@ import dev.gpuos.runtime.memory.DeviceBlock;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.TensorScope;
+import dev.gpuos.tensor.cpu.CpuBackend;
 import dev.gpuos.tensor.gpu.GpuBackend;
 import dev.gpuos.tensor.gpu.TieredOperators;
 import dev.gpuos.tensor.op.ElementwiseOp;
@@ -75,17 +77,26 @@ final class InterpBenchmark {
     }
 
     private void firstResult(GpuOS os, GpuBackend interp, GpuBackend nativeOnly) {
-        try (TensorScope s = TensorScope.open(interp); TensorScope n = TensorScope.open(nativeOnly)) {
+        try (TensorScope s = TensorScope.open(interp); TensorScope n = TensorScope.open(nativeOnly);
+             TensorScope cpu = TensorScope.open(CpuBackend.eager())) {
             Tensor x = s.randn(1, DType.F32, 64, 1024), xn = n.randn(1, DType.F32, 64, 1024);
-            x.toFloatArray();
+            Tensor xc = cpu.tensor(x.toFloatArray(), 64, 1024);
             xn.toFloatArray();
             // Warm the host path (class loading, JIT of the Java code) on a few structures first.
             for (int k = 100; k < 110; k++) fresh(x, k).toFloatArray();
             int count = 40;
+            // The CPU backend's results, computed before the clock starts: each GPU result is checked against its own.
+            double[][] expected = new double[count][];
+            for (int k = 0; k < count; k++) expected[k] = fresh(xc, k).toDoubleArray();
             double[] lat = new double[count], recordMs = new double[count], planMs = new double[count];
-            double[] awaitReadMs = new double[count];
+            double[] awaitReadMs = new double[count], awaitMs = new double[count], downloadMs = new double[count];
+            double[] copyOutMs = new double[count];
+            Map<String, double[]> phaseMs = new LinkedHashMap<>();
+            Accuracy accuracy = new Accuracy(Accuracy.Tolerance.ACCUMULATING);
             long swaps = os.stats().swaps();
             for (int k = 0; k < count; k++) {
+                GpuBackend.ReadTimes r0 = interp.readTimes();
+                Map<String, Long> p0 = interp.plannerPhaseNanos();
                 long t0 = System.nanoTime();
                 Tensor y = fresh(x, k);
                 long t1 = System.nanoTime();
@@ -93,19 +104,50 @@ final class InterpBenchmark {
                 long t2 = System.nanoTime();
                 float[] r = y.toFloatArray();
                 long t3 = System.nanoTime();
+                GpuBackend.ReadTimes r1 = interp.readTimes();
+                Map<String, Long> p1 = interp.plannerPhaseNanos();
                 lat[k] = (t3 - t0) / 1e6;
                 recordMs[k] = (t1 - t0) / 1e6;
                 planMs[k] = (t2 - t1) / 1e6;
                 awaitReadMs[k] = (t3 - t2) / 1e6;
-                if (r.length != 64 * 1024) throw new IllegalStateException("short result");
+                if (r1.reads() - r0.reads() != 1) throw new IllegalStateException("one read expected, saw " + (r1.reads() - r0.reads()));
+                awaitMs[k] = (r1.awaitNanos() - r0.awaitNanos()) / 1e6;
+                downloadMs[k] = (r1.downloadNanos() - r0.downloadNanos()) / 1e6;
+                copyOutMs[k] = awaitReadMs[k] - awaitMs[k] - downloadMs[k];
+                for (var e : p1.entrySet()) {
+                    phaseMs.computeIfAbsent(e.getKey(), key -> new double[count])[k] = (e.getValue() - p0.get(e.getKey())) / 1e6;
+                }
+                // First CORRECT result: outside the clock, but a wrong value fails the benchmark.
+                double error = accuracy.addRow(k, r, expected[k]);
+                if (!(error <= Accuracy.Tolerance.ACCUMULATING.bound)) {
+                    throw new IllegalStateException("interpreted result of structure " + k + " differs from the CPU backend: "
+                            + "normwise error " + error + " (" + accuracy.worst() + ")");
+                }
             }
             long interpSwaps = os.stats().swaps() - swaps;
             results.put("interp_first_result_ms", stats(lat));
             results.put("interp_first_result_record_ms", stats(recordMs));
             results.put("interp_first_result_plan_submit_ms", stats(planMs));
             results.put("interp_first_result_await_read_ms", stats(awaitReadMs));
+            results.put("interp_first_result_await_ms", stats(awaitMs));
+            results.put("interp_first_result_download_ms", stats(downloadMs));
+            results.put("interp_first_result_copy_out_ms", stats(copyOutMs));
+            Map<String, Object> phases = new LinkedHashMap<>();
+            StringBuilder planLegs = new StringBuilder();
+            for (var e : phaseMs.entrySet()) {
+                phases.put(e.getKey(), stats(e.getValue()));
+                planLegs.append(String.format(" %s %.3f;", e.getKey(), median(e.getValue())));
+            }
+            results.put("interp_first_result_plan_phases_ms", phases);
+            results.put("interp_first_result_checked", Map.of("max_normwise_error", accuracy.maxError(),
+                    "bound", Accuracy.Tolerance.ACCUMULATING.bound, "elements", accuracy.compared()));
             out.printf("interp: first result legs (median): record %.3f ms, plan + program upload + submit %.3f ms, "
                     + "await + read 256 KiB %.3f ms%n", median(recordMs), median(planMs), median(awaitReadMs));
+            out.printf("interp:   await + read = submit -> completion observed %.3f ms + download 256 KiB (pinned staging) "
+                    + "%.3f ms + rest (array, flush, checks) %.3f ms; plan phases (median ms):%s%n", median(awaitMs),
+                    median(downloadMs), median(copyOutMs), planLegs);
+            out.printf("interp:   every result checked against the CPU backend: max normwise error %.2g (bound %.0g)%n",
+                    accuracy.maxError(), Accuracy.Tolerance.ACCUMULATING.bound);
             results.put("interp_first_result_swaps", interpSwaps);
             double[] nat = new double[5];
             for (int k = 0; k < nat.length; k++) {

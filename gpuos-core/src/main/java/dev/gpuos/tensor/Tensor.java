@@ -414,20 +414,35 @@ public final class Tensor implements Operand {
     // --- reading back (sync points) ----------------------------------------------------------------------------
 
     private MemorySegment readElements() {
-        ensureOpen();
-        Tensor c = contiguous();
         long bytes = numel() * dtype.byteSize();
         MemorySegment host = MemorySegment.ofArray(new long[(int) Math.ceilDiv(bytes, 8)]).asSlice(0, bytes);
+        readInto(host);
+        return host;
+    }
+
+    /**
+     * Reads every element, row-major and as stored, into {@code host} (exactly numel() elements of this dtype).
+     * When the array asked for has the tensor's own element type, the caller passes that array's memory: one
+     * copy from the backend into the result, no staging array and no per-element conversion (a 64x1024 F32
+     * result is 256 KiB, and the element loop cost more than the copy until the JIT compiled it).
+     */
+    private void readInto(MemorySegment host) {
+        ensureOpen();
+        Tensor c = contiguous();
         try {
-            if (bytes > 0) backend().read(c.storage, c.layout.offset() * dtype.byteSize(), host);
+            if (host.byteSize() > 0) backend().read(c.storage, c.layout.offset() * dtype.byteSize(), host);
         } finally {
             if (c != this) c.scope.discard(c.storage);
         }
-        return host;
     }
 
     /** All elements in row-major order, converted to float. */
     public float[] toFloatArray() {
+        if (dtype == DType.F32) {
+            float[] out = new float[Math.toIntExact(numel())];
+            readInto(MemorySegment.ofArray(out));
+            return out;
+        }
         MemorySegment m = readElements();
         float[] out = new float[Math.toIntExact(numel())];
         for (int i = 0; i < out.length; i++) out[i] = HostElements.getFloat(m, dtype, i);
@@ -435,6 +450,11 @@ public final class Tensor implements Operand {
     }
 
     public double[] toDoubleArray() {
+        if (dtype == DType.F64) {
+            double[] out = new double[Math.toIntExact(numel())];
+            readInto(MemorySegment.ofArray(out));
+            return out;
+        }
         MemorySegment m = readElements();
         double[] out = new double[Math.toIntExact(numel())];
         for (int i = 0; i < out.length; i++) out[i] = HostElements.getDouble(m, dtype, i);
@@ -442,6 +462,11 @@ public final class Tensor implements Operand {
     }
 
     public long[] toLongArray() {
+        if (dtype == DType.I64) {
+            long[] out = new long[Math.toIntExact(numel())];
+            readInto(MemorySegment.ofArray(out));
+            return out;
+        }
         MemorySegment m = readElements();
         long[] out = new long[Math.toIntExact(numel())];
         for (int i = 0; i < out.length; i++) out[i] = HostElements.getLong(m, dtype, i);
@@ -449,6 +474,11 @@ public final class Tensor implements Operand {
     }
 
     public int[] toIntArray() {
+        if (dtype == DType.I32) {
+            int[] out = new int[Math.toIntExact(numel())];
+            readInto(MemorySegment.ofArray(out));
+            return out;
+        }
         long[] l = toLongArray();
         int[] out = new int[l.length];
         for (int i = 0; i < l.length; i++) out[i] = (int) l[i];

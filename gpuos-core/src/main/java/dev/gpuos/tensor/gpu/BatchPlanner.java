@@ -165,7 +165,7 @@ final class BatchPlanner {
             if (names[i] == null) {
                 names[i] = GpuReplay.Task.JOIN;
                 sources[i] = OperatorSources.JOIN;
-                refs[i] = operators.get("join", "", OperatorSources.JOIN);
+                refs[i] = operators.get(OperatorSources.JOIN_OPERATOR);
             }
         }
         return new GpuReplay.Operators(names, sources, smem, refs);
@@ -283,7 +283,7 @@ final class BatchPlanner {
                 for (Storage s : n.writes()) ((GpuStorage) s).hazardsForWrite(completed, deps);
             }
             List<Long> list = deps.distinct();
-            if (list.size() > Layouts.MAX_DEPS && join == null) join = operators.get("join", "", OperatorSources.JOIN);
+            if (list.size() > Layouts.MAX_DEPS && join == null) join = operators.get(OperatorSources.JOIN_OPERATOR);
             list = joined(target, list, join);
             TaskBatch.TaskWriter w = target.add(planned.ops[t], task.ntiles(), task.tileSize());
             index[t] = w.index();

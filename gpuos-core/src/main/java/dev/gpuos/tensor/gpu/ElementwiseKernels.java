@@ -7,6 +7,7 @@ import dev.gpuos.tensor.Scalar;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.fusion.FusionGroup;
+import dev.gpuos.tensor.gpu.ElementwiseSource.Source;
 import dev.gpuos.tensor.op.ElementwiseNode;
 import dev.gpuos.tensor.op.ElementwiseOp;
 import dev.gpuos.tensor.op.OpNode;
@@ -14,8 +15,6 @@ import dev.gpuos.tensor.op.OpNode;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Elementwise runs as GpuOS operators. A {@link FusionGroup} is cut into runs that fit one task (at most 4
@@ -36,18 +35,10 @@ final class ElementwiseKernels {
     private ElementwiseKernels() {}
 
     static final int MAX_REFS = 4, MAX_ARGS = 6, MAX_DIMS = 8;
-    private static final Pattern SYMBOL = Pattern.compile("\\b(a|b|c|p0|p1)\\b");
     /** Elements per tile at least: small tensors are one tile, large ones at most 4096 tiles. */
     static final int MIN_TILE = 1024;
     /** What every elementwise operator source starts with: the support header and the op table's helpers. */
     static final String PREFIX = OperatorSources.HEADER + ElementwiseOp.CUDA_PRELUDE;
-
-    /** Where a member's operand comes from. */
-    private record Source(char kind, int index) {
-        static Source input(int i) { return new Source('i', i); }
-        static Source member(int j) { return new Source('m', j); }
-        static Source arg(int slot) { return new Source('s', slot); }
-    }
 
     /**
      * One run analysed: its memory inputs, operand sources, argument words, which members store their output
@@ -295,29 +286,48 @@ final class ElementwiseKernels {
         int[] tiling = Dims.tiling(numel, MIN_TILE);
         long[] args = new long[run.args.size()];
         for (int i = 0; i < args.length; i++) args[i] = run.args.get(i);
-        Rendered r = rendered(run);
-        return new KernelTask(r.name(), PREFIX, r.source(), tiling[1], tiling[0], refs, args, List.<OpNode>copyOf(members));
+        return new KernelTask(operator(run), tiling[1], tiling[0], refs, args, List.<OpNode>copyOf(members));
     }
 
-    /** A structure's readable operator name and its source (less {@link #PREFIX}). */
-    private record Rendered(String name, String source) {}
+    /** What every elementwise operator's key starts with (no other kind's key does). */
+    static final String KEY_TAG = "ew:";
 
-    /** Rendered sources by structure key: rendering (with its regex substitutions) happens once per structure. */
-    private static final java.util.concurrent.ConcurrentHashMap<String, Rendered> RENDERED =
+    /**
+     * Operators by structure key, one per structure for the life of the process. An entry holds the run's
+     * tensor-free description until its source is first asked for (a native compile), then the source.
+     */
+    private static final java.util.concurrent.ConcurrentHashMap<String, OperatorStructure> OPERATORS =
             new java.util.concurrent.ConcurrentHashMap<>();
 
-    private static Rendered rendered(Run run) {
-        return RENDERED.computeIfAbsent(structureKey(run), k -> {
-            StringBuilder name = new StringBuilder("ew");
-            for (ElementwiseNode n : run.members) name.append('_').append(n.opName());
-            return new Rendered(name.toString(), render(run));
-        });
+    /** The run's operator, looked up by its structure key: nothing is rendered here. */
+    private static OperatorStructure operator(Run run) {
+        String key = structureKey(run);
+        OperatorStructure known = OPERATORS.get(key);  // the common case: no lambda, no lock
+        return known != null ? known : OPERATORS.computeIfAbsent(key, k -> newOperator(k, run));
+    }
+
+    /** A new, unrendered operator for {@code run} (interned by {@link #operator} only). */
+    private static OperatorStructure newOperator(String structureKey, Run run) {
+        ElementwiseSource.Member[] members = new ElementwiseSource.Member[run.members.size()];
+        StringBuilder name = new StringBuilder("ew");
+        for (int m = 0; m < members.length; m++) {
+            ElementwiseNode n = run.members.get(m);
+            members[m] = new ElementwiseSource.Member(n.op(), n.computeType(), n.operandType(), n.output().dtype(),
+                    run.sources.get(m).clone(), run.paramSlots.get(m).clone(), run.outRef[m]);
+            name.append('_').append(n.opName());
+        }
+        DType[] inputs = new DType[run.inputs.size()];
+        for (int i = 0; i < inputs.length; i++) inputs[i] = run.inputs.get(i).dtype();
+        // The renderer captures only dtypes, ops and indices: an unrendered entry keeps no tensor alive.
+        ElementwiseSource.Structure structure = new ElementwiseSource.Structure(inputs, members);
+        return new OperatorStructure(KEY_TAG + structureKey, name.toString(), PREFIX,
+                () -> ElementwiseSource.render(structure));
     }
 
     /**
-     * Everything {@link #render} reads, compactly: the dtype of each operand, and per member its op, compute,
-     * operand and output dtypes, where each operand comes from, and its parameter slots. Equal keys render
-     * equal sources; building the key costs a fraction of rendering.
+     * Everything {@link ElementwiseSource#render} reads, compactly: the dtype of each operand, and per member its
+     * op, compute, operand and output dtypes, where each operand comes from, and its parameter slots. Equal keys
+     * render equal sources; building the key costs a fraction of rendering.
      */
     private static String structureKey(Run run) {
         StringBuilder k = new StringBuilder(32 + 16 * run.members.size());
@@ -342,7 +352,18 @@ final class ElementwiseKernels {
     }
 
     static String structure(List<ElementwiseNode> members, Intermediates intermediates) {
-        return rendered(new Run(members, intermediates)).source();
+        return operator(new Run(members, intermediates)).body();
+    }
+
+    /** The operator of a run of members, as tasks of that run name it (interned; unrendered until asked). */
+    static OperatorStructure operator(List<ElementwiseNode> members) {
+        return operator(new Run(members, Intermediates.NONE));
+    }
+
+    /** A fresh, unrendered operator for a run of members, not interned (tests: what rendering is deferred to). */
+    static OperatorStructure uninternedOperator(List<ElementwiseNode> members) {
+        Run run = new Run(members, Intermediates.NONE);
+        return newOperator(structureKey(run), run);
     }
 
     /** The whole operator source of a run of members. */
@@ -361,117 +382,6 @@ final class ElementwiseKernels {
         List<Tensor> out = new ArrayList<>(run.inputs);
         for (int m = 0; m < members.size(); m++) if (run.outRef[m] >= 0) out.add(members.get(m).output());
         return out;
-    }
-
-    private static String render(Run run) {
-        int n = run.refCount();
-        StringBuilder s = new StringBuilder(2048);
-        s.append("// GENERATED elementwise run:");
-        for (ElementwiseNode m : run.members) s.append(' ').append(m.opName());
-        s.append("\nGPUOS_OP {\n");
-        for (int r = 0; r < n; r++) {
-            DType t = r < run.inputs.size() ? run.inputs.get(r).dtype() : storedOutput(run, r).dtype();
-            String st = OperatorSources.storageType(t);
-            s.append("    ").append(st).append("* r").append(r).append(" = (").append(st).append("*)task->refs[")
-                    .append(r).append("].data;\n");
-        }
-        for (int m = 0; m < run.members.size(); m++) {
-            ElementwiseNode node = run.members.get(m);
-            String ct = node.computeType().cudaType();
-            for (Source src : run.sources.get(m)) {
-                if (src.kind() != 's') continue;
-                s.append("    const ").append(ct).append(" a").append(src.index()).append(" = ")
-                        .append(node.computeType() == DType.I64 ? "gpuos::arg_i64(task, " : "(" + ct + ")gpuos::arg_f64(task, ")
-                        .append(src.index()).append(");\n");
-            }
-            for (int slot : run.paramSlots.get(m)) {
-                if (slot >= 0) s.append("    const double a").append(slot).append(" = gpuos::arg_f64(task, ").append(slot).append(");\n");
-            }
-        }
-        s.append("    const gt::Indexer<").append(n).append("> ix(task);\n");
-        s.append("    long long begin, end;\n");
-        s.append("    gpuos::tile_range(task, tile, task->refs[0].numel, &begin, &end);\n");
-        s.append("    for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) {\n");
-        s.append("        long long o[").append(n).append("];\n");
-        s.append("        ix.offsets(i, o);\n");
-        for (int m = 0; m < run.members.size(); m++) renderMember(run, m, s);
-        s.append("    }\n}\n");
-        return s.toString();
-    }
-
-    /** The member output stored through operand {@code ref}. */
-    private static Tensor storedOutput(Run run, int ref) {
-        for (int m = 0; m < run.members.size(); m++) if (run.outRef[m] == ref) return run.members.get(m).output();
-        throw new IllegalArgumentException("operand " + ref + " is not a stored output");
-    }
-
-    private static void renderMember(Run run, int m, StringBuilder s) {
-        ElementwiseNode node = run.members.get(m);
-        DType out = node.output().dtype(), compute = node.computeType(), opType = node.operandType();
-        String st = OperatorSources.storageType(out);
-        Source[] sources = run.sources.get(m);
-        int outRef = run.outRef[m];
-        s.append("        // ").append(node.opName()).append(" -> ").append(out).append(outRef < 0 ? " (register)" : "")
-                .append('\n');
-        if (node.op() == ElementwiseOp.CAST && sources[0].kind() != 's' && storageOf(run, sources[0]) == out) {
-            // A same-dtype copy moves bits, so NaN payloads survive like on the CPU.
-            s.append("        const ").append(st).append(" s").append(m).append(" = ").append(raw(sources[0])).append(";\n");
-        } else {
-            String ct = compute.cudaType();
-            String[] names = new String[sources.length];
-            for (int k = 0; k < sources.length; k++) {
-                Source src = sources[k];
-                if (src.kind() == 's') {
-                    names[k] = "a" + src.index();
-                    continue;
-                }
-                names[k] = "x" + m + "_" + k;
-                s.append("        const ").append(ct).append(' ').append(names[k]).append(" = ")
-                        .append(load(storageOf(run, src), opType, compute, raw(src))).append(";\n");
-            }
-            int[] slots = run.paramSlots.get(m);
-            String expr = SYMBOL.matcher(node.op().cudaExpression(compute)).replaceAll(r -> Matcher.quoteReplacement(
-                    switch (r.group(1)) {
-                        case "a" -> names[0];
-                        case "b" -> names[1];
-                        case "c" -> names[2];
-                        case "p0" -> "a" + slots[0];
-                        default -> "a" + slots[1];
-                    }));
-            String from = switch (compute) {
-                case F32 -> "gt::from_f32";
-                case F64 -> "gt::from_f64";
-                default -> "gt::from_i64";
-            };
-            s.append("        const ").append(st).append(" s").append(m).append(" = ").append(from).append('<').append(st)
-                    .append(">((").append(ct).append(")(").append(expr).append("));\n");
-        }
-        if (outRef >= 0) s.append("        r").append(outRef).append("[o[").append(outRef).append("]] = s").append(m).append(";\n");
-    }
-
-    private static DType storageOf(Run run, Source src) {
-        return src.kind() == 'i' ? run.inputs.get(src.index()).dtype() : run.members.get(src.index()).output().dtype();
-    }
-
-    private static String raw(Source src) {
-        return src.kind() == 'i' ? "r" + src.index() + "[o[" + src.index() + "]]" : "s" + src.index();
-    }
-
-    /** A stored value to the compute type, rounded through the operand type first (HostElements semantics). */
-    static String load(DType storage, DType opType, DType compute, String raw) {
-        return switch (compute) {
-            case F32 -> {
-                String v = "gt::to_f32(" + raw + ")";
-                if (storage == opType || opType == DType.F32) yield v;
-                yield (opType == DType.F16 ? "gt::round_f16(" : "gt::round_bf16(") + v + ")";
-            }
-            case F64 -> "gt::to_f64(" + raw + ")";
-            default -> {
-                String v = "gt::to_i64(" + raw + ")";
-                if (storage == opType || opType == DType.I64) yield v;
-                yield (opType == DType.I32 ? "gt::round_i32(" : "gt::round_bool(") + v + ")";
-            }
-        };
     }
 
     /** A scalar operand converted to the operand type (CPU semantics), as the raw word the kernel reads. */

@@ -34,8 +34,8 @@ final class FamilyTasks {
 
     private static KernelTask family(Family f, DType t, int ntiles, int tileSize, List<GpuView> refs, long[] args,
                                      OpNode node) {
-        return new KernelTask(OperatorSources.familyName(f, t), "", OperatorSources.family(f, t), ntiles, tileSize,
-                refs, args, List.of(node), f.smemBytes());
+        return new KernelTask(OperatorSources.familyOperator(f, t), ntiles, tileSize, refs, args, List.of(node),
+                f.smemBytes());
     }
 
     /** Whole-block teams for long rows, or when there are too few rows to keep warps of many blocks busy. */
@@ -163,8 +163,7 @@ final class FamilyTasks {
         refs.add(new GpuView(staged, DTypeCode.U8, 0, new long[]{bytes}, new long[]{1}));
         refs.add(new GpuView(GpuStorage.of(out).block(), DTypeCode.U8, out.storageOffset() * out.dtype().byteSize(),
                 new long[]{bytes}, new long[]{1}));
-        return new KernelTask("copy_bytes", "", OperatorSources.COPY_BYTES, tiling[1], tiling[0], refs, new long[0],
-                List.of(n));
+        return new KernelTask(OperatorSources.COPY_BYTES_OPERATOR, tiling[1], tiling[0], refs, new long[0], List.of(n));
     }
 
     private static long bits(double v) {

@@ -55,9 +55,17 @@ public final class GpuBackend implements Backend {
     public record Stats(long submissions, long tasks, long joinTasks, long operatorsCompiled, long directUploads,
                         long stagedUploads) {}
 
+    /**
+     * Where reads spent their time: waiting for the tensor's last writer to complete (submit to completion as the
+     * host observes it), and the download (device to pinned staging on the runtime's copy stream, then into the
+     * caller's memory). What a read costs beyond these is the caller's (allocating and filling its array).
+     */
+    public record ReadTimes(long reads, long awaitNanos, long downloadNanos) {}
+
     static final class Counters {
         final LongAdder submissions = new LongAdder(), tasks = new LongAdder(), joinTasks = new LongAdder();
         final LongAdder directUploads = new LongAdder(), stagedUploads = new LongAdder();
+        final LongAdder reads = new LongAdder(), readAwaitNanos = new LongAdder(), readDownloadNanos = new LongAdder();
         /** Planner time per phase (see {@link #PHASES}) and the nodes planned: where a submission's host time goes. */
         final LongAdder[] phaseNanos = new LongAdder[PHASES.size()];
         final LongAdder plannedNodes = new LongAdder();
@@ -179,9 +187,19 @@ public final class GpuBackend implements Backend {
         }
         Skipped.checkComputed(g);
         long writer = g.lastWriter();
+        long t0 = System.nanoTime();
         if (writer >= 0) os.await(writer, writer + 1);
+        long t1 = System.nanoTime();
         checkIndexFaults();
         os.download(destination, g.block(), byteOffset);
+        counters.reads.increment();
+        counters.readAwaitNanos.add(t1 - t0);
+        counters.readDownloadNanos.add(System.nanoTime() - t1);
+    }
+
+    /** Cumulative read times since the backend was created (see {@link ReadTimes}). */
+    public ReadTimes readTimes() {
+        return new ReadTimes(counters.reads.sum(), counters.readAwaitNanos.sum(), counters.readDownloadNanos.sum());
     }
 
     @Override
@@ -363,6 +381,13 @@ public final class GpuBackend implements Backend {
             s.append(String.format(" %s %.0f;", PHASES.get(i), (double) ns / nodes));
         }
         return s.append(String.format(" total %.0f", (double) total / nodes)).toString();
+    }
+
+    /** Host time the planner spent per phase since this backend was created, in ns, in {@link #PHASES} order. */
+    public java.util.Map<String, Long> plannerPhaseNanos() {
+        java.util.Map<String, Long> m = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < PHASES.size(); i++) m.put(PHASES.get(i), counters.phaseNanos[i].sum());
+        return m;
     }
 
     /** Nodes recorded and not yet submitted. */

@@ -6,24 +6,22 @@ import dev.gpuos.tensor.op.OpNode;
 import java.util.List;
 
 /**
- * What one GpuOS task runs: an operator (named by its source, which is its structure: the same source serves
- * every shape), how it is tiled, its operands and scalar arguments, and the op nodes it carries out.
+ * What one GpuOS task runs: an operator (its structure: the same operator serves every shape), how it is
+ * tiled, its operands and scalar arguments, and the op nodes it carries out.
  *
- * @param name      a readable operator name; the library makes it unique with a hash of the source
- * @param prefix    constant leading part of the source (support header, prelude), not part of the key
- * @param structure the rest of the source: what distinguishes operators, the key of the operator cache
+ * @param operator  the operator's structure: its key looks the operator up, its source is rendered only for a
+ *                  native compile
  * @param args   raw 64-bit argument words (long or double bits), at most 6
  * @param nodes  the nodes whose effects this task has: their reads and writes give its dependencies
  * @param smemBytes dynamic shared memory the operator uses through {@code env->smem} (0: none); the worker
  *                  offers at least {@link GpuBackend#MIN_SMEM_BYTES}, a kernel of its own needs exactly this
  */
-record KernelTask(String name, String prefix, String structure, int ntiles, int tileSize, List<GpuView> refs, long[] args,
+record KernelTask(OperatorStructure operator, int ntiles, int tileSize, List<GpuView> refs, long[] args,
                   List<OpNode> nodes, int smemBytes) {
 
     /** An operator that uses no shared memory. */
-    KernelTask(String name, String prefix, String structure, int ntiles, int tileSize, List<GpuView> refs, long[] args,
-               List<OpNode> nodes) {
-        this(name, prefix, structure, ntiles, tileSize, refs, args, nodes, 0);
+    KernelTask(OperatorStructure operator, int ntiles, int tileSize, List<GpuView> refs, long[] args, List<OpNode> nodes) {
+        this(operator, ntiles, tileSize, refs, args, nodes, 0);
     }
 
     KernelTask {
@@ -31,18 +29,23 @@ record KernelTask(String name, String prefix, String structure, int ntiles, int 
         args = args.clone();
         nodes = List.copyOf(nodes);
         if (smemBytes < 0 || smemBytes > GpuBackend.MIN_SMEM_BYTES) {
-            throw new IllegalArgumentException(name + ": " + smemBytes + " bytes of shared memory; the worker offers "
+            throw new IllegalArgumentException(operator.name() + ": " + smemBytes + " bytes of shared memory; the worker offers "
                     + GpuBackend.MIN_SMEM_BYTES);
         }
         if (refs.size() > 4 || args.length > 6) {
-            throw new IllegalArgumentException(name + ": " + refs.size() + " operands and " + args.length
+            throw new IllegalArgumentException(operator.name() + ": " + refs.size() + " operands and " + args.length
                     + " args exceed a task's 4 operands and 6 args");
         }
     }
 
-    /** The operator's whole CUDA source (without the runtime header, which the JIT adds). */
+    /** The operator's readable name. */
+    String name() {
+        return operator.name();
+    }
+
+    /** The operator's whole CUDA source (without the runtime header, which the JIT adds); renders it if needed. */
     String source() {
-        return prefix + structure;
+        return operator.source();
     }
 
     void writeOperands(TaskBatch.TaskWriter w) {

@@ -3,21 +3,19 @@ package dev.gpuos.tensor.gpu;
 import dev.gpuos.GpuOS;
 import dev.gpuos.runtime.OperatorRef;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Operators this backend registered with its GpuOS, keyed by source: a kernel structure compiles and swaps in
- * a new worker generation once, then every task with that structure reuses it, whatever its shapes. Names carry
- * a hash of the source, so two backends over one GpuOS share operators instead of colliding.
+ * Operators this backend registered with its GpuOS, keyed by structure ({@link OperatorStructure#key}): a kernel
+ * structure compiles and swaps in a new worker generation once, then every task with that structure reuses it,
+ * whatever its shapes. A lookup costs a map probe on the key; only a structure this library has not seen yet
+ * has its source rendered and hashed. Names carry a hash of the whole source, so two backends over one GpuOS
+ * share operators instead of colliding, and the JIT's cache key covers the whole source as before.
  */
 final class OperatorLibrary {
     private final GpuOS os;
-    private final Map<String, OperatorRef> bySource = new ConcurrentHashMap<>();
+    private final Map<String, OperatorRef> byKey = new ConcurrentHashMap<>();
     private int registered;
 
     OperatorLibrary(GpuOS os) {
@@ -26,20 +24,21 @@ final class OperatorLibrary {
 
     /** The operator of a task, registering it (compile + generation swap) the first time its structure is seen. */
     OperatorRef get(KernelTask task) {
-        return get(task.name(), task.prefix(), task.structure());
+        return get(task.operator());
     }
 
-    /**
-     * The operator whose source is {@code prefix + structure}. Only the structure is the key: prefixes are
-     * constant per kind of operator, and hashing them for every task would cost more than the lookup.
-     */
-    synchronized OperatorRef get(String name, String prefix, String structure) {
-        OperatorRef ref = bySource.get(structure);
+    /** The operator of {@code structure}, registering it the first time. */
+    synchronized OperatorRef get(OperatorStructure structure) {
+        OperatorRef ref = byKey.get(structure.key());
         if (ref != null) return ref;
-        String source = prefix + structure;
-        ref = registerAllRacing(java.util.Map.of(uniqueName(name, source), source)).getFirst();
-        bySource.put(structure, ref);
+        ref = registerAllRacing(java.util.Map.of(structure.uniqueName(), structure.source())).getFirst();
+        byKey.put(structure.key(), ref);
         return ref;
+    }
+
+    /** The operator this library already has for {@code structure}, or null: never renders, never compiles. */
+    OperatorRef lookup(OperatorStructure structure) {
+        return byKey.get(structure.key());
     }
 
     /**
@@ -48,29 +47,29 @@ final class OperatorLibrary {
      */
     synchronized OperatorRef[] getAll(java.util.List<KernelTask> tasks) {
         var fresh = new java.util.LinkedHashMap<String, String>();
-        var freshStructures = new java.util.HashMap<String, String>();
+        var freshKeys = new java.util.HashMap<String, String>();
         for (KernelTask task : tasks) {
-            String structure = task.structure();
-            if (bySource.containsKey(structure) || freshStructures.containsKey(structure)) continue;
-            String source = task.prefix() + structure;
-            String unique = uniqueName(task.name(), source);
+            OperatorStructure structure = task.operator();
+            String key = structure.key();
+            if (byKey.containsKey(key) || freshKeys.containsKey(key)) continue;
+            String unique = structure.uniqueName();  // a native operator is needed: render and hash now
             if (os.hasOperator(unique)) {
-                bySource.put(structure, os.operator(unique)); // registered by another backend over this GpuOS
+                byKey.put(key, os.operator(unique)); // registered by another backend over this GpuOS
                 continue;
             }
-            fresh.put(unique, source);
-            freshStructures.put(structure, unique);
+            fresh.put(unique, structure.source());
+            freshKeys.put(key, unique);
         }
         if (!fresh.isEmpty()) {
             var refs = registerAllRacing(fresh);
             for (var ref : refs) {
-                for (var e : freshStructures.entrySet()) {
-                    if (e.getValue().equals(ref.name())) bySource.put(e.getKey(), ref);
+                for (var e : freshKeys.entrySet()) {
+                    if (e.getValue().equals(ref.name())) byKey.put(e.getKey(), ref);
                 }
             }
         }
         OperatorRef[] ops = new OperatorRef[tasks.size()];
-        for (int t = 0; t < ops.length; t++) ops[t] = bySource.get(tasks.get(t).structure());
+        for (int t = 0; t < ops.length; t++) ops[t] = byKey.get(tasks.get(t).operator().key());
         return ops;
     }
 
@@ -108,12 +107,6 @@ final class OperatorLibrary {
     }
 
     static String uniqueName(String name, String source) {
-        try {
-            byte[] digest = MessageDigest.getInstance("SHA-256").digest(source.getBytes(StandardCharsets.UTF_8));
-            String safe = name.replaceAll("[^A-Za-z0-9_]", "_");
-            return (safe.length() > 48 ? safe.substring(0, 48) : safe) + "_" + HexFormat.of().formatHex(digest, 0, 6);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
-        }
+        return OperatorStructure.uniqueName(name, source);
     }
 }

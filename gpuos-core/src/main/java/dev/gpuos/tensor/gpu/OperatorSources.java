@@ -71,8 +71,20 @@ final class OperatorSources {
         });
     }
 
+    private static final Map<String, OperatorStructure> FAMILY_OPERATORS = new ConcurrentHashMap<>();
+
+    /** The operator of a family and dtype; its key is its name (tagged), its source is at hand. */
+    static OperatorStructure familyOperator(Family f, DType t) {
+        String name = familyName(f, t);
+        OperatorStructure known = FAMILY_OPERATORS.get(name);
+        return known != null ? known
+                : FAMILY_OPERATORS.computeIfAbsent(name, k -> OperatorStructure.ofSource("family:" + k, k, family(f, t)));
+    }
+
     static final String JOIN = resource("join.cu");
     static final String COPY_BYTES = HEADER + "#line 1 \"copy_bytes.cu\"\n" + resource("copy_bytes.cu");
+    static final OperatorStructure JOIN_OPERATOR = OperatorStructure.ofSource("join", "join", JOIN);
+    static final OperatorStructure COPY_BYTES_OPERATOR = OperatorStructure.ofSource("copy_bytes", "copy_bytes", COPY_BYTES);
 
     static String resource(String name) {
         try (InputStream in = OperatorSources.class.getResourceAsStream("/dev/gpuos/tensor/" + name)) {

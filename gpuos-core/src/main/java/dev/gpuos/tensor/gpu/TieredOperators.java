@@ -38,6 +38,11 @@ import java.util.logging.Logger;
  * one link and one pause serve them all. Tasks resolved after the swap returned use the native operator; the
  * tasks already submitted keep their program, which stays in device memory.
  *
+ * <p>The planner finds and makes entries by the operator's structural key ({@link OperatorStructure#key}) and
+ * never renders a native source: the source is rendered, and hashed into the operator's name, by the
+ * promoter when it compiles (issue 6: rendering and hashing were most of the planning time of a new
+ * structure's first, interpreted result).
+ *
  * <p>Threads: {@link #resolve} is called by the planner (one thread at a time); promotion runs on one daemon
  * thread. They share only {@link Entry#nativeRef} (volatile) and the entry map. The promoter never takes the
  * library's lock, so interpreted and already-native tasks keep flowing while it compiles; a task needing a
@@ -76,16 +81,15 @@ public final class TieredOperators {
     static final String INTERPRETER_NAME = OperatorLibrary.uniqueName("gpuos_interp", InterpreterSource.operatorSource());
 
     private static final class Entry {
-        final String unique, source;
+        final OperatorStructure structure;  // its source is rendered by the promoter, not by the planner
         final long program;          // device address, 0: not interpretable
         final long firstNanos = System.nanoTime();
         final AtomicLong uses = new AtomicLong();
         volatile OperatorRef nativeRef;
         volatile boolean failed;     // the native compile failed: stay interpreted
 
-        Entry(String unique, String source, long program, OperatorRef nativeRef) {
-            this.unique = unique;
-            this.source = source;
+        Entry(OperatorStructure structure, long program, OperatorRef nativeRef) {
+            this.structure = structure;
             this.program = program;
             this.nativeRef = nativeRef;
         }
@@ -152,8 +156,7 @@ public final class TieredOperators {
             } else if (e != null && e.program != 0) {
                 long[] args = Arrays.copyOf(task.args(), Layouts.MAX_ARGS);
                 args[InterpreterSource.PROGRAM_ARG] = e.program;
-                tasks.set(i, new KernelTask(task.name(), task.prefix(), task.structure(), task.ntiles(), task.tileSize(),
-                        task.refs(), args, task.nodes()));
+                tasks.set(i, new KernelTask(task.operator(), task.ntiles(), task.tileSize(), task.refs(), args, task.nodes()));
                 ops[i] = interpreter;
                 interpretedTasks.increment();
                 long uses = e.uses.incrementAndGet();
@@ -174,16 +177,20 @@ public final class TieredOperators {
         return ops;
     }
 
-    /** The entry key of a task the interpreter may take (null: native only). */
-    private static String key(KernelTask task) {
+    /**
+     * The entry key of a task the interpreter may take (null: native only): its operator's structural key, so
+     * that nothing is rendered or hashed to find, or to make, an entry.
+     */
+    static String key(KernelTask task) {
+        String key = task.operator().key();
         if (task.nodes().size() == 1 && task.nodes().getFirst() instanceof ReduceNode r) {
             // One native operator per dtype serves every reduce op; one program per (dtype, op).
             return task.args().length == 4 && r.op() != ReduceOp.ARGMAX && r.op() != ReduceOp.ARGMIN
-                    ? task.structure() + "#reduce:" + r.op() : null;
+                    ? key + "#reduce:" + r.op() : null;
         }
-        if (!task.prefix().equals(ElementwiseKernels.PREFIX)) return null;
+        if (!key.startsWith(ElementwiseKernels.KEY_TAG)) return null;
         for (OpNode n : task.nodes()) if (!(n instanceof ElementwiseNode)) return null;
-        return task.structure();
+        return key;
     }
 
     private static Program compile(KernelTask task) {
@@ -193,10 +200,16 @@ public final class TieredOperators {
         return ProgramCompiler.compile(members);
     }
 
+    /**
+     * The entry of a structure seen for the first time: its op program, compiled and uploaded. Nothing here
+     * renders the native source or hashes it (issue 6: that cost sat on the path to the first result). So only
+     * this backend's own library is asked whether the structure is native already (a map probe on its key); one
+     * that another backend over the GpuOS registered is adopted by the next promotion, which looks the hashed
+     * name up before it compiles anything.
+     */
     private Entry newEntry(KernelTask task) {
-        String source = task.source();
-        String unique = OperatorLibrary.uniqueName(task.name(), source);
-        if (os.hasOperator(unique)) return new Entry(unique, source, 0, os.operator(unique)); // warm: native already
+        OperatorRef known = natives.lookup(task.operator());
+        if (known != null) return new Entry(task.operator(), 0, known);  // warm: native already
         long address = 0;
         if (task.args().length <= InterpreterSource.PROGRAM_ARG) {
             try {
@@ -213,7 +226,7 @@ public final class TieredOperators {
                 LOG.log(Level.WARNING, task.name() + ": its op program could not be stored; it runs natively", uploadFailed);
             }
         }
-        return new Entry(unique, source, address, null);
+        return new Entry(task.operator(), address, null);
     }
 
     /**
@@ -242,12 +255,13 @@ public final class TieredOperators {
         Map<String, List<Entry>> byName = new LinkedHashMap<>();  // several reduce ops share one native operator
         for (Entry e : entries.values()) {
             if (e.nativeRef != null || e.failed || e.program == 0) continue;
-            if (os.hasOperator(e.unique)) {
-                e.nativeRef = os.operator(e.unique);
+            String unique = e.structure.uniqueName();  // renders and hashes, here on the promoter thread
+            if (os.hasOperator(unique)) {
+                e.nativeRef = os.operator(unique);
                 continue;
             }
-            fresh.put(e.unique, e.source);
-            byName.computeIfAbsent(e.unique, k -> new ArrayList<>()).add(e);
+            fresh.put(unique, e.structure.source());
+            byName.computeIfAbsent(unique, k -> new ArrayList<>()).add(e);
         }
         if (fresh.isEmpty()) return;
         try {
@@ -257,7 +271,7 @@ public final class TieredOperators {
         } catch (IllegalArgumentException nameTaken) {
             // Another backend over this GpuOS registered one of these meanwhile: adopt those, retry the rest.
             for (List<Entry> es : byName.values()) {
-                for (Entry e : es) if (os.hasOperator(e.unique)) e.nativeRef = os.operator(e.unique);
+                for (Entry e : es) if (os.hasOperator(e.structure.uniqueName())) e.nativeRef = os.operator(e.structure.uniqueName());
             }
             promoter.execute(this::promotePending);
         } catch (IllegalStateException closed) {

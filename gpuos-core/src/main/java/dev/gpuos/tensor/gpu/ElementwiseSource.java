@@ -1,0 +1,158 @@
+package dev.gpuos.tensor.gpu;
+
+import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.op.ElementwiseOp;
+
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The CUDA source of an elementwise run (less {@link ElementwiseKernels#PREFIX}), rendered from a tensor-free
+ * description of its structure: operand dtypes, and per member its op, dtypes, where each operand comes from
+ * and which argument words its parameters take. Rendering is deferred until a native compile asks for it (see
+ * {@link OperatorStructure}), so the description, not the run, is what waits: it keeps no tensor alive.
+ *
+ * <p>The operator walks its tile's flat indices, decomposes each once over the (coalesced) shape with
+ * {@code gt::Indexer} and applies each operand's strides. A member's value is kept in its output's storage
+ * type, so a consumer sees exactly what it would read back from memory and fusion never changes results.
+ */
+final class ElementwiseSource {
+    private ElementwiseSource() {}
+
+    private static final Pattern SYMBOL = Pattern.compile("\\b(a|b|c|p0|p1)\\b");
+
+    /** Where a member's operand comes from: memory input {@code i}, member {@code m}'s value, argument word {@code s}. */
+    record Source(char kind, int index) {
+        static Source input(int i) { return new Source('i', i); }
+        static Source member(int j) { return new Source('m', j); }
+        static Source arg(int slot) { return new Source('s', slot); }
+    }
+
+    /**
+     * One member: its op, compute, operand and output dtypes, its operands' sources, the argument words of
+     * its parameters (-1: unused) and the operand its output is stored through (-1: kept in a register only).
+     */
+    record Member(ElementwiseOp op, DType compute, DType operand, DType out, Source[] sources, int[] paramSlots,
+                  int outRef) {}
+
+    /** A run's structure: the dtypes of its memory inputs (refs 0..), then its members (stored ones take the next refs). */
+    record Structure(DType[] inputs, Member[] members) {
+        int refCount() {
+            int n = inputs.length;
+            for (Member m : members) if (m.outRef() >= 0) n++;
+            return n;
+        }
+
+        /** The dtype of operand {@code ref}: an input's, or that of the member stored through it. */
+        DType refType(int ref) {
+            if (ref < inputs.length) return inputs[ref];
+            for (Member m : members) if (m.outRef() == ref) return m.out();
+            throw new IllegalArgumentException("operand " + ref + " is not a stored output");
+        }
+    }
+
+    static String render(Structure run) {
+        int n = run.refCount();
+        StringBuilder s = new StringBuilder(2048);
+        s.append("// GENERATED elementwise run:");
+        for (Member m : run.members()) s.append(' ').append(m.op().opName());
+        s.append("\nGPUOS_OP {\n");
+        for (int r = 0; r < n; r++) {
+            DType t = run.refType(r);
+            String st = OperatorSources.storageType(t);
+            s.append("    ").append(st).append("* r").append(r).append(" = (").append(st).append("*)task->refs[")
+                    .append(r).append("].data;\n");
+        }
+        for (Member node : run.members()) {
+            String ct = node.compute().cudaType();
+            for (Source src : node.sources()) {
+                if (src.kind() != 's') continue;
+                s.append("    const ").append(ct).append(" a").append(src.index()).append(" = ")
+                        .append(node.compute() == DType.I64 ? "gpuos::arg_i64(task, " : "(" + ct + ")gpuos::arg_f64(task, ")
+                        .append(src.index()).append(");\n");
+            }
+            for (int slot : node.paramSlots()) {
+                if (slot >= 0) s.append("    const double a").append(slot).append(" = gpuos::arg_f64(task, ").append(slot).append(");\n");
+            }
+        }
+        s.append("    const gt::Indexer<").append(n).append("> ix(task);\n");
+        s.append("    long long begin, end;\n");
+        s.append("    gpuos::tile_range(task, tile, task->refs[0].numel, &begin, &end);\n");
+        s.append("    for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) {\n");
+        s.append("        long long o[").append(n).append("];\n");
+        s.append("        ix.offsets(i, o);\n");
+        for (int m = 0; m < run.members().length; m++) renderMember(run, m, s);
+        s.append("    }\n}\n");
+        return s.toString();
+    }
+
+    private static void renderMember(Structure run, int m, StringBuilder s) {
+        Member node = run.members()[m];
+        DType out = node.out(), compute = node.compute(), opType = node.operand();
+        String st = OperatorSources.storageType(out);
+        Source[] sources = node.sources();
+        int outRef = node.outRef();
+        s.append("        // ").append(node.op().opName()).append(" -> ").append(out).append(outRef < 0 ? " (register)" : "")
+                .append('\n');
+        if (node.op() == ElementwiseOp.CAST && sources[0].kind() != 's' && storageOf(run, sources[0]) == out) {
+            // A same-dtype copy moves bits, so NaN payloads survive like on the CPU.
+            s.append("        const ").append(st).append(" s").append(m).append(" = ").append(raw(sources[0])).append(";\n");
+        } else {
+            String ct = compute.cudaType();
+            String[] names = new String[sources.length];
+            for (int k = 0; k < sources.length; k++) {
+                Source src = sources[k];
+                if (src.kind() == 's') {
+                    names[k] = "a" + src.index();
+                    continue;
+                }
+                names[k] = "x" + m + "_" + k;
+                s.append("        const ").append(ct).append(' ').append(names[k]).append(" = ")
+                        .append(load(storageOf(run, src), opType, compute, raw(src))).append(";\n");
+            }
+            int[] slots = node.paramSlots();
+            String expr = SYMBOL.matcher(node.op().cudaExpression(compute)).replaceAll(r -> Matcher.quoteReplacement(
+                    switch (r.group(1)) {
+                        case "a" -> names[0];
+                        case "b" -> names[1];
+                        case "c" -> names[2];
+                        case "p0" -> "a" + slots[0];
+                        default -> "a" + slots[1];
+                    }));
+            String from = switch (compute) {
+                case F32 -> "gt::from_f32";
+                case F64 -> "gt::from_f64";
+                default -> "gt::from_i64";
+            };
+            s.append("        const ").append(st).append(" s").append(m).append(" = ").append(from).append('<').append(st)
+                    .append(">((").append(ct).append(")(").append(expr).append("));\n");
+        }
+        if (outRef >= 0) s.append("        r").append(outRef).append("[o[").append(outRef).append("]] = s").append(m).append(";\n");
+    }
+
+    private static DType storageOf(Structure run, Source src) {
+        return src.kind() == 'i' ? run.inputs()[src.index()] : run.members()[src.index()].out();
+    }
+
+    private static String raw(Source src) {
+        return src.kind() == 'i' ? "r" + src.index() + "[o[" + src.index() + "]]" : "s" + src.index();
+    }
+
+    /** A stored value to the compute type, rounded through the operand type first (HostElements semantics). */
+    static String load(DType storage, DType opType, DType compute, String raw) {
+        return switch (compute) {
+            case F32 -> {
+                String v = "gt::to_f32(" + raw + ")";
+                if (storage == opType || opType == DType.F32) yield v;
+                yield (opType == DType.F16 ? "gt::round_f16(" : "gt::round_bf16(") + v + ")";
+            }
+            case F64 -> "gt::to_f64(" + raw + ")";
+            default -> {
+                String v = "gt::to_i64(" + raw + ")";
+                if (storage == opType || opType == DType.I64) yield v;
+                yield (opType == DType.I32 ? "gt::round_i32(" : "gt::round_bool(") + v + ")";
+            }
+        };
+    }
+
+}
