@@ -264,7 +264,7 @@ public final class TaskQueue implements AutoCloseable {
                 checkAlive();
                 lastCheck = now;
             }
-            spins = backoff(spins);
+            spins = awaitBackoff(spins, now - start);
         }
         faults.poll();
         TaskFaultException f = faults.firstIn(from, to);
@@ -277,6 +277,28 @@ public final class TaskQueue implements AutoCloseable {
                     + dev.gpuos.runtime.layout.Layouts.FAULT_LOG + " faults at once); tasks [" + from + ", " + to
                     + ") may include faulted ones");
         }
+    }
+
+    /** How long {@link #await} spins before it yields and then parks: most waits for a batch end within it. */
+    static final long AWAIT_SPIN_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
+
+    /**
+     * The waiting policy of {@link #await}, by time waited rather than by count: a park sleeps at least the
+     * kernel's timer slack (about 50 us on Linux), which would add up to that much to every sync of a
+     * millisecond-scale batch, so the caller spins for its first {@link #AWAIT_SPIN_NANOS}, yields for as long
+     * again, and only then parks in growing steps.
+     */
+    static int awaitBackoff(int spins, long waitedNanos) {
+        if (waitedNanos < AWAIT_SPIN_NANOS) {
+            Thread.onSpinWait();
+            return spins;
+        }
+        if (waitedNanos < 2 * AWAIT_SPIN_NANOS) {
+            Thread.yield();
+            return spins;
+        }
+        LockSupport.parkNanos(Math.min(50_000L, 1_000L << Math.min(6, spins / 64)));
+        return spins + 1;
     }
 
     /** Spin briefly (microsecond latency matters), then yield the core in growing steps. */
