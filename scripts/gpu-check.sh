@@ -11,6 +11,7 @@
 #   bench        ./gpuos bench --out bench/                     (when the command line has a bench command)
 #   pytorch      bench/pytorch/run.py --out bench/              (when present and python3 exists)
 #   charts       bench/charts.py bench/: table.md (+ PNGs with matplotlib) from the bench and pytorch results
+#   interp       ./gpuos bench --only interp --out interp/: the interpreter tier (issue 6), not in the default list
 #   jmh          HostCostBenchmark (JMH): host cost per op on this machine's CPU, jmh/host-cost.json
 #   fuzz         ./gpuos fuzz --backend gpu --minutes M --out fuzz/: differential fuzzing, GPU vs CPU backend
 #                (GPUOS_FUZZ_S seconds, default 120; fewer if the budget is short)
@@ -219,6 +220,13 @@ step_charts() {
   finish_step charts "table.md and PNGs in bench/"
 }
 
+step_interp() {
+  mkdir -p "$WORK/interp"
+  run_step interp 180 QUIT "$JAVA" "${JVM_FLAGS[@]}" -cp "$(java_classpath_bench)" dev.gpuos.bench.Main bench --only interp \
+    --out "$WORK/interp"
+  finish_step interp "$(grep -Ei 'first (correct )?result' "$WORK/interp.log" | head -1 | cut -c1-160)"
+}
+
 # The JMH host-cost benchmark on this machine's CPU (issue 4 asks for it beside the GPU figures): one fork,
 # the benchmark's own warm-up and measurement settings; the JSON lands in jmh/.
 step_jmh() {
@@ -299,7 +307,8 @@ else
       charts) step_charts ;;
       fuzz) step_fuzz ;;
       jmh) step_jmh ;;
-      *) record "$step" FAIL - 0 "unknown step (known: nvidia-smi junit-gpu junit-gpu-fuzz junit-gpu-fault junit-rest opcheck bench pytorch charts jmh fuzz)" ;;
+      interp) step_interp ;;
+      *) record "$step" FAIL - 0 "unknown step (known: nvidia-smi junit-gpu junit-gpu-fuzz junit-gpu-fault junit-rest opcheck bench pytorch charts jmh interp fuzz)" ;;
     esac
   done
 fi
