@@ -224,7 +224,7 @@ step_interp() {
   mkdir -p "$WORK/interp"
   run_step interp 180 QUIT "$JAVA" "${JVM_FLAGS[@]}" -cp "$(java_classpath_bench)" dev.gpuos.bench.Main bench --only interp \
     --out "$WORK/interp"
-  finish_step interp "$(grep -Ei 'first (correct )?result' "$WORK/interp.log" | head -1 | cut -c1-160)"
+  finish_step interp "$(grep -E '^interp: register -> first correct result' "$WORK/interp.log" | head -1 | cut -c9-170)"
 }
 
 # The JMH host-cost benchmark on this machine's CPU (issue 4 asks for it beside the GPU figures): one fork,
