@@ -48,6 +48,16 @@ public final class TaskQueue implements AutoCloseable {
     // Word positions of the fields the queue patches (offsets are naturally aligned, see Layouts).
     private static final int OP_WORD = (int) (TaskFields.OP >>> 3), SEQ_WORD = (int) (TaskFields.SEQ >>> 3);
     private static final int TILE_BASE_WORD = (int) (TaskFields.TILE_BASE >>> 3), DEPS_WORD = (int) (TaskFields.DEPS >>> 3);
+    /** Words before the operand records: everything submit patches (op, seq, tile base, deps) lies below it. */
+    private static final int REFS_WORD = (int) (TaskFields.REFS >>> 3);
+
+    static {
+        if (DEPS_WORD + dev.gpuos.runtime.layout.Layouts.MAX_DEPS > REFS_WORD || OP_WORD >= REFS_WORD
+                || SEQ_WORD >= REFS_WORD || TILE_BASE_WORD >= REFS_WORD) {
+            throw new ExceptionInInitializerError("submit patches only the descriptor header; a patched field moved"
+                    + " past the operand records");
+        }
+    }
     private static final int OP_SHIFT = (int) (TaskFields.OP & 7) * 8;
     private static final long OP_MASK = 0xFFFF_FFFFL << OP_SHIFT;
     private long batchFirst;
@@ -120,9 +130,11 @@ public final class TaskQueue implements AutoCloseable {
                     control.publishSubmitted(seq);
                     completedSeen = awaitRoom(seq, deadline, first, n);
                 }
-                // Patch a copy (the batch may be submitted again), then one bulk copy into the ring.
+                // Patch a copy of the header (the batch may be submitted again); the operand records go straight
+                // from the batch into the ring, copied once.
                 int usedWords = (int) (batch.usedBytes(i) / 8);
-                System.arraycopy(words, i * TaskBatch.TASK_WORDS, scratch, 0, usedWords);
+                int headerWords = Math.min(usedWords, REFS_WORD);
+                System.arraycopy(words, i * TaskBatch.TASK_WORDS, scratch, 0, headerWords);
                 int ntiles = batch.ntiles(i);
                 scratch[OP_WORD] = (scratch[OP_WORD] & ~OP_MASK) | ((slots[i] & 0xFFFF_FFFFL) << OP_SHIFT);
                 scratch[SEQ_WORD] = seq;
@@ -135,7 +147,11 @@ public final class TaskQueue implements AutoCloseable {
                     }
                 }
                 long dst = (seq & mask) * TaskFields.TASK_BYTES;
-                MemorySegment.copy(scratch, 0, hostRing, ValueLayout.JAVA_LONG_UNALIGNED, dst, usedWords);
+                MemorySegment.copy(scratch, 0, hostRing, ValueLayout.JAVA_LONG_UNALIGNED, dst, headerWords);
+                if (usedWords > headerWords) {
+                    MemorySegment.copy(words, i * TaskBatch.TASK_WORDS + headerWords, hostRing,
+                            ValueLayout.JAVA_LONG_UNALIGNED, dst + (long) headerWords * 8, usedWords - headerWords);
+                }
                 nextTile += ntiles;
                 nextSeq = seq + 1;
                 if ((i & 1023) == 1023) {
@@ -279,8 +295,13 @@ public final class TaskQueue implements AutoCloseable {
         }
     }
 
-    /** How long {@link #await} spins before it yields and then parks: most waits for a batch end within it. */
-    static final long AWAIT_SPIN_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
+    /**
+     * How long {@link #await} spins before it yields and then parks: most waits for a batch end within it. On a
+     * machine of one or two CPUs a spinning waiter would take a core from whoever it waits for (a simulated
+     * worker, the JIT), so it spins only briefly there.
+     */
+    static final long AWAIT_SPIN_NANOS = Runtime.getRuntime().availableProcessors() > 2
+            ? TimeUnit.MILLISECONDS.toNanos(2) : TimeUnit.MICROSECONDS.toNanos(100);
 
     /**
      * The waiting policy of {@link #await}, by time waited rather than by count: a park sleeps at least the
