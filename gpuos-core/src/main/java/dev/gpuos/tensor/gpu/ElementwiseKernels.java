@@ -22,8 +22,13 @@ import java.util.regex.Pattern;
  * the run's structure (ops, dtypes, which operand comes from where); shapes, strides, offsets and scalar
  * values travel in the task, so one compiled operator serves every shape and every scalar value.
  *
- * <p>The generated operator walks its tile's flat indices; when every operand is contiguous it indexes them
- * flat, otherwise it decomposes the index once over the (coalesced) shape and applies each operand's strides.
+ * <p>The generated operator walks its tile's flat indices. Where every operand is dense from an address aligned
+ * to its pack (an input may instead be one broadcast element), each thread moves packs of elements, 16 bytes of
+ * the widest operand per access ({@code float4}-sized), then the rest one at a time; the operator decides this
+ * per task on the device from the descriptor, so alignment never makes two operators of one structure, and a
+ * misaligned view (a slice at an odd storage offset) simply takes the one-at-a-time walk. That walk indexes
+ * flat when every operand is contiguous, otherwise it decomposes the index once over the (coalesced) shape and
+ * applies each operand's strides.
  * A member's value is kept in its output's storage type, so a consumer sees exactly what it would read back
  * from memory and fusion never changes results; conversions are those of the CPU backend.
  */
@@ -34,8 +39,10 @@ final class ElementwiseKernels {
     private static final Pattern SYMBOL = Pattern.compile("\\b(a|b|c|p0|p1)\\b");
     /** Elements per tile at least: small tensors are one tile, large ones at most 4096 tiles. */
     static final int MIN_TILE = 1024;
-    /** What every elementwise operator source starts with: the support header and the op table's helpers. */
-    static final String PREFIX = OperatorSources.HEADER + ElementwiseOp.CUDA_PRELUDE;
+    /** Bytes the widest operand of a run moves per pack access: one 16-byte (v4.b32 / v2.b64) load or store. */
+    static final int PACK_BYTES = 16;
+    /** What every elementwise operator source starts with: the support headers and the op table's helpers. */
+    static final String PREFIX = OperatorSources.HEADER + OperatorSources.WALK + ElementwiseOp.CUDA_PRELUDE;
 
     /** Where a member's operand comes from. */
     private record Source(char kind, int index) {
@@ -208,12 +215,19 @@ final class ElementwiseKernels {
         int k = 1;
         for (Tensor t : run.inputs) refs.add(GpuView.of(t, run.dims[0], run.dims[k++]));
         for (ElementwiseNode n : run.members) refs.add(GpuView.of(n.output(), run.dims[0], run.dims[k++]));
-        long numel = members.getFirst().output().numel();
-        int[] tiling = Dims.tiling(numel, MIN_TILE);
+        int[] tiling = tiling(members.getFirst().output().numel());
         long[] args = new long[run.args.size()];
         for (int i = 0; i < args.length; i++) args[i] = run.args.get(i);
         Rendered r = rendered(run);
         return new KernelTask(r.name(), PREFIX, r.source(), tiling[1], tiling[0], refs, args, List.<OpNode>copyOf(members));
+    }
+
+    /**
+     * Tile size and count of an elementwise task: tiles start on multiples of the widest pack (16 one-byte
+     * elements), so in a dense aligned task every tile is whole packs except the last one's tail.
+     */
+    static int[] tiling(long numel) {
+        return Dims.tiling(numel, MIN_TILE, PACK_BYTES);
     }
 
     /** A structure's readable operator name and its source (less {@link #PREFIX}). */
@@ -263,14 +277,13 @@ final class ElementwiseKernels {
     }
 
     private static String render(Run run) {
-        int n = run.refCount();
-        StringBuilder s = new StringBuilder(2048);
+        int n = run.refCount(), inputs = run.inputs.size(), v = packElements(run);
+        StringBuilder s = new StringBuilder(4096);
         s.append("// GENERATED elementwise run:");
         for (ElementwiseNode m : run.members) s.append(' ').append(m.opName());
         s.append("\nGPUOS_OP {\n");
         for (int r = 0; r < n; r++) {
-            DType t = r < run.inputs.size() ? run.inputs.get(r).dtype() : run.members.get(r - run.inputs.size()).output().dtype();
-            String st = OperatorSources.storageType(t);
+            String st = OperatorSources.storageType(refType(run, r));
             s.append("    ").append(st).append("* r").append(r).append(" = (").append(st).append("*)task->refs[")
                     .append(r).append("].data;\n");
         }
@@ -287,27 +300,93 @@ final class ElementwiseKernels {
                 if (slot >= 0) s.append("    const double a").append(slot).append(" = gpuos::arg_f64(task, ").append(slot).append(");\n");
             }
         }
-        s.append("    const gt::Indexer<").append(n).append("> ix(task);\n");
         s.append("    long long begin, end;\n");
         s.append("    gpuos::tile_range(task, tile, task->refs[0].numel, &begin, &end);\n");
-        s.append("    for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) {\n");
+        // The pack part: decided per task on the device, so alignment never splits a structure in two.
+        s.append("    // Packs of ").append(v).append(" elements (").append(PACK_BYTES)
+                .append(" bytes of the widest operand) per thread and step, where every operand is dense from an\n")
+                .append("    // aligned address (an input may also be one broadcast element); one at a time elsewhere.\n");
+        s.append("    long long vb = begin, ve = begin;\n    if (");
+        for (int r = 0; r < n; r++) {
+            String aligned = "gt::dense_aligned(task->refs[" + r + "], " + v * refType(run, r).byteSize() + ")";
+            s.append(r == 0 ? "" : "\n            && ").append(r < inputs
+                    ? "(" + aligned + " || gt::broadcast_one(task->refs[" + r + "]))" : aligned);
+        }
+        s.append(") {\n");
+        s.append("        gt::pack_range<").append(v).append(">(begin, end, &vb, &ve);\n");
+        for (int r = 0; r < inputs; r++) {
+            s.append("        const bool one").append(r).append(" = gt::broadcast_one(task->refs[").append(r).append("]);\n");
+        }
+        s.append("        for (long long c = vb + (long long)threadIdx.x * ").append(v).append("; c < ve; c += (long long)blockDim.x * ")
+                .append(v).append(") {\n");
+        for (int m = 0; m < run.members.size(); m++) renderMember(run, m, v, s);
+        s.append("        }\n    }\n");
+        s.append("    // One element per thread and step: the whole tile, or the head and tail around the packs.\n");
+        s.append("    const gt::Indexer<").append(n).append("> ix(task);\n");
+        s.append("    const long long head = vb - begin, count = head + (end - ve);\n");
+        s.append("    for (long long j = threadIdx.x; j < count; j += blockDim.x) {\n");
+        s.append("        const long long i = j < head ? begin + j : ve + (j - head);\n");
         s.append("        long long o[").append(n).append("];\n");
         s.append("        ix.offsets(i, o);\n");
-        for (int m = 0; m < run.members.size(); m++) renderMember(run, m, s);
+        for (int m = 0; m < run.members.size(); m++) renderMember(run, m, 1, s);
         s.append("    }\n}\n");
         return s.toString();
     }
 
-    private static void renderMember(Run run, int m, StringBuilder s) {
+    /** Elements per pack: the widest operand moves {@link #PACK_BYTES}, narrower ones (in the same run) fewer. */
+    private static int packElements(Run run) {
+        int widest = 1;
+        for (int r = 0; r < run.refCount(); r++) widest = Math.max(widest, refType(run, r).byteSize());
+        return PACK_BYTES / widest;
+    }
+
+    /** The dtype of operand {@code r}: an input's, or a member's output's. */
+    private static DType refType(Run run, int r) {
+        int inputs = run.inputs.size();
+        return r < inputs ? run.inputs.get(r).dtype() : run.members.get(r - inputs).output().dtype();
+    }
+
+    /**
+     * Member {@code m}'s loads, evaluation and store: one element at offsets {@code o} ({@code v == 1}), or a pack
+     * of {@code v} elements at {@code c}, evaluated element by element in an unrolled loop (the same expression).
+     */
+    private static void renderMember(Run run, int m, int v, StringBuilder s) {
         ElementwiseNode node = run.members.get(m);
         DType out = node.output().dtype(), compute = node.computeType(), opType = node.operandType();
         String st = OperatorSources.storageType(out);
         Source[] sources = run.sources.get(m);
         int outRef = run.inputs.size() + m;
-        s.append("        // ").append(node.opName()).append(" -> ").append(out).append('\n');
+        boolean packed = v > 1;
+        String in = packed ? "            " : "        ";
+        String pack = "gt::Pack<" + st + ", " + v + ">";
+        s.append(in).append("// ").append(node.opName()).append(" -> ").append(out).append('\n');
+        String[] raws = new String[sources.length];
+        for (int k = 0; k < sources.length; k++) {
+            Source src = sources[k];
+            if (src.kind() == 's') continue;
+            if (!packed) {
+                raws[k] = src.kind() == 'i' ? "r" + src.index() + "[o[" + src.index() + "]]" : "s" + src.index();
+            } else if (src.kind() == 'm') {
+                raws[k] = "s" + src.index() + ".v[j]";
+            } else {
+                String srcType = OperatorSources.storageType(storageOf(run, src));
+                s.append(in).append("const gt::Pack<").append(srcType).append(", ").append(v).append("> v").append(m).append('_')
+                        .append(k).append(" = gt::load_pack<").append(srcType).append(", ").append(v).append(">(r")
+                        .append(src.index()).append(", c, one").append(src.index()).append(");\n");
+                raws[k] = "v" + m + "_" + k + ".v[j]";
+            }
+        }
+        String body = in;
+        if (packed) {
+            s.append(in).append(pack).append(" s").append(m).append(";\n");
+            s.append(in).append("#pragma unroll\n");
+            s.append(in).append("for (int j = 0; j < ").append(v).append("; ++j) {\n");
+            body = in + "    ";
+        }
+        String result = packed ? "s" + m + ".v[j] = " : "const " + st + " s" + m + " = ";
         if (node.op() == ElementwiseOp.CAST && sources[0].kind() != 's' && storageOf(run, sources[0]) == out) {
             // A same-dtype copy moves bits, so NaN payloads survive like on the CPU.
-            s.append("        const ").append(st).append(" s").append(m).append(" = ").append(raw(sources[0])).append(";\n");
+            s.append(body).append(result).append(raws[0]).append(";\n");
         } else {
             String ct = compute.cudaType();
             String[] names = new String[sources.length];
@@ -318,8 +397,8 @@ final class ElementwiseKernels {
                     continue;
                 }
                 names[k] = "x" + m + "_" + k;
-                s.append("        const ").append(ct).append(' ').append(names[k]).append(" = ")
-                        .append(load(storageOf(run, src), opType, compute, raw(src))).append(";\n");
+                s.append(body).append("const ").append(ct).append(' ').append(names[k]).append(" = ")
+                        .append(load(storageOf(run, src), opType, compute, raws[k])).append(";\n");
             }
             int[] slots = run.paramSlots.get(m);
             String expr = SYMBOL.matcher(node.op().cudaExpression(compute)).replaceAll(r -> Matcher.quoteReplacement(
@@ -335,18 +414,20 @@ final class ElementwiseKernels {
                 case F64 -> "gt::from_f64";
                 default -> "gt::from_i64";
             };
-            s.append("        const ").append(st).append(" s").append(m).append(" = ").append(from).append('<').append(st)
-                    .append(">((").append(ct).append(")(").append(expr).append("));\n");
+            s.append(body).append(result).append(from).append('<').append(st).append(">((").append(ct).append(")(")
+                    .append(expr).append("));\n");
         }
-        s.append("        r").append(outRef).append("[o[").append(outRef).append("]] = s").append(m).append(";\n");
+        if (packed) {
+            s.append(in).append("}\n");
+            s.append(in).append("gt::store_pack<").append(st).append(", ").append(v).append(">(r").append(outRef)
+                    .append(", c, s").append(m).append(");\n");
+        } else {
+            s.append(in).append('r').append(outRef).append("[o[").append(outRef).append("]] = s").append(m).append(";\n");
+        }
     }
 
     private static DType storageOf(Run run, Source src) {
         return src.kind() == 'i' ? run.inputs.get(src.index()).dtype() : run.members.get(src.index()).output().dtype();
-    }
-
-    private static String raw(Source src) {
-        return src.kind() == 'i' ? "r" + src.index() + "[o[" + src.index() + "]]" : "s" + src.index();
     }
 
     /** A stored value to the compute type, rounded through the operand type first (HostElements semantics). */
