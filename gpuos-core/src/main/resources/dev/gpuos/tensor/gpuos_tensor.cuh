@@ -1,7 +1,7 @@
 // Device support for tensor operators: element types, conversions with the CPU backend's exact semantics,
-// strided indexing and team (warp or block) reductions. Prepended to every tensor operator source (the JIT
-// only provides gpuos_device.cuh as a header), so it must stay header-only and free of includes: NVRTC gets
-// no system headers, and cuda_fp16.h / cuda_bf16.h are not guaranteed to be there.
+// strided offsets and team (warp or block) reductions (elementwise walks: gpuos_walk.cuh). Prepended to every
+// tensor operator source (the JIT only provides gpuos_device.cuh as a header), so it must stay header-only and
+// free of includes: NVRTC gets no system headers, and cuda_fp16.h / cuda_bf16.h are not guaranteed to be there.
 //
 // Conversions follow dev.gpuos.tensor.HostElements: float to integer truncates toward zero and saturates, NaN
 // gives 0 (like Java's casts; cvt.rzi saturates, NaN is mapped to 0 by hand: cvt.rzi.s64 gives INT64_MIN); to BOOL is "!= 0" (NaN is true); F16 and BF16 round to

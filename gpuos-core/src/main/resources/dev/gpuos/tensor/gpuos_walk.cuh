@@ -60,8 +60,8 @@ struct alignas(sizeof(S) * V) Pack {
     S v[V];
 };
 
-// Both are read from the task, so they are the same for every thread of the block: the branch they guard
-// never diverges.
+// dense_aligned and broadcast_one read only the task, so every thread of the block gets the same answer: the
+// branch they guard never diverges.
 __host__ __device__ __forceinline__ bool dense_aligned(const gpuos_tensor_ref& r, unsigned int bytes) {
     return (r.flags & GPUOS_REF_CONTIGUOUS) && (r.data & (unsigned long long)(bytes - 1)) == 0;
 }
