@@ -1,7 +1,7 @@
 // Device support for tensor operators: element types, conversions with the CPU backend's exact semantics,
-// strided indexing and team (warp or block) reductions. Prepended to every tensor operator source (the JIT
-// only provides gpuos_device.cuh as a header), so it must stay header-only and free of includes: NVRTC gets
-// no system headers, and cuda_fp16.h / cuda_bf16.h are not guaranteed to be there.
+// strided offsets and team (warp or block) reductions (elementwise walks: gpuos_walk.cuh). Prepended to every
+// tensor operator source (the JIT only provides gpuos_device.cuh as a header), so it must stay header-only and
+// free of includes: NVRTC gets no system headers, and cuda_fp16.h / cuda_bf16.h are not guaranteed to be there.
 //
 // Conversions follow dev.gpuos.tensor.HostElements: float to integer truncates toward zero and saturates, NaN
 // gives 0 (like Java's casts; cvt.rzi saturates, NaN is mapped to 0 by hand: cvt.rzi.s64 gives INT64_MIN); to BOOL is "!= 0" (NaN is true); F16 and BF16 round to
@@ -135,50 +135,6 @@ __device__ __forceinline__ long long extent(const gpuos_tensor_ref& r, int from,
     for (int d = from; d < to; ++d) n *= r.sizes[d];
     return n;
 }
-
-// Offsets of one flat index in N operands that share one shape (the output's, broadcast inputs have zero
-// strides). Sizes and strides are copied out of the descriptor once per tile into registers: the loop over
-// elements then never re-reads task memory, which the compiler could not assume unchanged across stores.
-template <int N>
-struct Indexer {
-    int ndim;
-    bool flat;
-    long long size[GPUOS_MAX_DIMS];
-    long long stride[N][GPUOS_MAX_DIMS];
-
-    __device__ __forceinline__ explicit Indexer(const gpuos_task* task) {
-        ndim = task->refs[0].ndim;
-        flat = true;
-#pragma unroll
-        for (int k = 0; k < N; ++k) flat = flat && (task->refs[k].flags & GPUOS_REF_CONTIGUOUS);
-#pragma unroll
-        for (int d = 0; d < GPUOS_MAX_DIMS; ++d) {
-            size[d] = d < ndim ? task->refs[0].sizes[d] : 1;
-#pragma unroll
-            for (int k = 0; k < N; ++k) stride[k][d] = d < ndim ? task->refs[k].strides[d] : 0;
-        }
-    }
-
-    __device__ __forceinline__ void offsets(long long i, long long (&o)[N]) const {
-        if (flat) {
-#pragma unroll
-            for (int k = 0; k < N; ++k) o[k] = i;
-            return;
-        }
-#pragma unroll
-        for (int k = 0; k < N; ++k) o[k] = 0;
-        long long rest = i;
-#pragma unroll
-        for (int d = GPUOS_MAX_DIMS - 1; d >= 0; --d) {
-            if (d < ndim) {
-                const long long c = d == 0 ? rest : rest % size[d];
-                rest = d == 0 ? 0 : rest / size[d];
-#pragma unroll
-                for (int k = 0; k < N; ++k) o[k] += c * stride[k][d];
-            }
-        }
-    }
-};
 
 // ---- teams: the threads that reduce one row together, a warp (32 lanes) or the whole block.
 struct Team {

@@ -63,7 +63,21 @@ final class Dims {
 
     /** Tile size and count for {@code n} work items: at least {@code minTile} per tile, at most 4096 tiles. */
     static int[] tiling(long n, int minTile) {
+        return tiling(n, minTile, 1);
+    }
+
+    /**
+     * As {@link #tiling(long, int)}, with the tile size a multiple of {@code multiple} (a power of two): tiles
+     * then start on multiples of it, so an operator that moves packs of up to that many elements finds whole
+     * packs in every tile of a dense operand, with a short tail only in the last.
+     */
+    static int[] tiling(long n, int minTile, int multiple) {
+        if (multiple < 1 || Integer.bitCount(multiple) != 1 || minTile % multiple != 0) {
+            throw new IllegalArgumentException("tile multiple " + multiple + " must be a power of two dividing the"
+                    + " minimum tile " + minTile);
+        }
         long size = Math.max(minTile, Math.ceilDiv(Math.max(n, 1), dev.gpuos.runtime.layout.Layouts.MAX_TILES_PER_TASK));
+        size = Math.ceilDiv(size, multiple) * multiple;
         if (size > Integer.MAX_VALUE) {
             throw new IllegalArgumentException(n + " work items do not fit 4096 tiles of at most 2^31-1 each");
         }

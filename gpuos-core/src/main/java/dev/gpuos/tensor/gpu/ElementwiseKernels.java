@@ -26,8 +26,13 @@ import java.util.List;
  * members are stored); shapes, strides, offsets and scalar values travel in the task, so one compiled operator
  * serves every shape and every scalar value.
  *
- * <p>The generated operator walks its tile's flat indices; when every operand is contiguous it indexes them
- * flat, otherwise it decomposes the index once over the (coalesced) shape and applies each operand's strides.
+ * <p>The generated operator walks its tile's flat indices. Where every operand is dense from an address aligned
+ * to its pack (an input may instead be one broadcast element), each thread moves packs of elements, 16 bytes of
+ * the widest operand per access ({@code float4}-sized), then the rest one at a time; the operator decides this
+ * per task on the device from the descriptor, so alignment never makes two operators of one structure, and a
+ * misaligned view (a slice at an odd storage offset) simply takes the one-at-a-time walk. That walk indexes
+ * flat when every operand is contiguous, otherwise it decomposes the index once over the (coalesced) shape and
+ * applies each operand's strides.
  * A member's value is kept in its output's storage type, so a consumer sees exactly what it would read back
  * from memory and fusion never changes results; conversions are those of the CPU backend.
  */
@@ -37,8 +42,10 @@ final class ElementwiseKernels {
     static final int MAX_REFS = 4, MAX_ARGS = 6, MAX_DIMS = 8;
     /** Elements per tile at least: small tensors are one tile, large ones at most 4096 tiles. */
     static final int MIN_TILE = 1024;
-    /** What every elementwise operator source starts with: the support header and the op table's helpers. */
-    static final String PREFIX = OperatorSources.HEADER + ElementwiseOp.CUDA_PRELUDE;
+    /** Bytes the widest operand of a run moves per pack access: one 16-byte (v4.b32 / v2.b64) load or store. */
+    static final int PACK_BYTES = 16;
+    /** What every elementwise operator source starts with: the support headers and the op table's helpers. */
+    static final String PREFIX = OperatorSources.HEADER + OperatorSources.WALK + ElementwiseOp.CUDA_PRELUDE;
 
     /**
      * One run analysed: its memory inputs, operand sources, argument words, which members store their output
@@ -282,11 +289,18 @@ final class ElementwiseKernels {
         for (int m = 0; m < run.members.size(); m++) {
             if (run.outRef[m] >= 0) refs.add(GpuView.of(run.members.get(m).output(), run.dims[0], run.dims[k++]));
         }
-        long numel = members.getFirst().output().numel();
-        int[] tiling = Dims.tiling(numel, MIN_TILE);
+        int[] tiling = tiling(members.getFirst().output().numel());
         long[] args = new long[run.args.size()];
         for (int i = 0; i < args.length; i++) args[i] = run.args.get(i);
         return new KernelTask(operator(run), tiling[1], tiling[0], refs, args, List.<OpNode>copyOf(members));
+    }
+
+    /**
+     * Tile size and count of an elementwise task: tiles start on multiples of the widest pack (16 one-byte
+     * elements), so in a dense aligned task every tile is whole packs except the last one's tail.
+     */
+    static int[] tiling(long numel) {
+        return Dims.tiling(numel, MIN_TILE, PACK_BYTES);
     }
 
     /** What every elementwise operator's key starts with (no other kind's key does). */

@@ -52,14 +52,13 @@ final class ElementwiseSource {
     }
 
     static String render(Structure run) {
-        int n = run.refCount();
-        StringBuilder s = new StringBuilder(2048);
+        int n = run.refCount(), inputs = run.inputs().length, v = packElements(run);
+        StringBuilder s = new StringBuilder(4096);
         s.append("// GENERATED elementwise run:");
         for (Member m : run.members()) s.append(' ').append(m.op().opName());
         s.append("\nGPUOS_OP {\n");
         for (int r = 0; r < n; r++) {
-            DType t = run.refType(r);
-            String st = OperatorSources.storageType(t);
+            String st = OperatorSources.storageType(run.refType(r));
             s.append("    ").append(st).append("* r").append(r).append(" = (").append(st).append("*)task->refs[")
                     .append(r).append("].data;\n");
         }
@@ -75,28 +74,92 @@ final class ElementwiseSource {
                 if (slot >= 0) s.append("    const double a").append(slot).append(" = gpuos::arg_f64(task, ").append(slot).append(");\n");
             }
         }
-        s.append("    const gt::Indexer<").append(n).append("> ix(task);\n");
         s.append("    long long begin, end;\n");
         s.append("    gpuos::tile_range(task, tile, task->refs[0].numel, &begin, &end);\n");
-        s.append("    for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) {\n");
+        // The pack part: decided per task on the device, so alignment never splits a structure in two.
+        s.append("    // Packs of ").append(v).append(" elements (").append(ElementwiseKernels.PACK_BYTES)
+                .append(" bytes of the widest operand) per thread and step, where every operand is dense from an\n")
+                .append("    // aligned address (an input may also be one broadcast element); one at a time elsewhere.\n");
+        s.append("    long long vb = begin, ve = begin;\n    if (");
+        for (int r = 0; r < n; r++) {
+            String aligned = "gt::dense_aligned(task->refs[" + r + "], " + v * run.refType(r).byteSize() + ")";
+            s.append(r == 0 ? "" : "\n            && ").append(r < inputs
+                    ? "(" + aligned + " || gt::broadcast_one(task->refs[" + r + "]))" : aligned);
+        }
+        s.append(") {\n");
+        s.append("        gt::pack_range<").append(v).append(">(begin, end, &vb, &ve);\n");
+        for (int r = 0; r < inputs; r++) {
+            s.append("        const bool one").append(r).append(" = gt::broadcast_one(task->refs[").append(r).append("]);\n");
+        }
+        s.append("        for (long long c = vb + (long long)threadIdx.x * ").append(v).append("; c < ve; c += (long long)blockDim.x * ")
+                .append(v).append(") {\n");
+        for (int m = 0; m < run.members().length; m++) renderMember(run, m, v, s);
+        s.append("        }\n    }\n");
+        s.append("    // One element per thread and step: the whole tile, or the head and tail around the packs.\n");
+        s.append("    const gt::Indexer<").append(n).append("> ix(task);\n");
+        s.append("    const long long head = vb - begin, count = head + (end - ve);\n");
+        s.append("    for (long long j = threadIdx.x; j < count; j += blockDim.x) {\n");
+        s.append("        const long long i = j < head ? begin + j : ve + (j - head);\n");
         s.append("        long long o[").append(n).append("];\n");
         s.append("        ix.offsets(i, o);\n");
-        for (int m = 0; m < run.members().length; m++) renderMember(run, m, s);
+        for (int m = 0; m < run.members().length; m++) renderMember(run, m, 1, s);
         s.append("    }\n}\n");
         return s.toString();
     }
 
-    private static void renderMember(Structure run, int m, StringBuilder s) {
+    /**
+     * Elements per pack: the widest operand in memory moves {@link ElementwiseKernels#PACK_BYTES}, narrower ones
+     * fewer (values kept in registers have no alignment to keep).
+     */
+    private static int packElements(Structure run) {
+        int widest = 1;
+        for (int r = 0; r < run.refCount(); r++) widest = Math.max(widest, run.refType(r).byteSize());
+        return ElementwiseKernels.PACK_BYTES / widest;
+    }
+
+    /**
+     * Member {@code m}'s loads, evaluation and store (none when its value stays in a register): one element at
+     * offsets {@code o} ({@code v == 1}), or a pack of {@code v} elements at {@code c}, evaluated element by
+     * element in an unrolled loop (the same expression).
+     */
+    private static void renderMember(Structure run, int m, int v, StringBuilder s) {
         Member node = run.members()[m];
         DType out = node.out(), compute = node.compute(), opType = node.operand();
         String st = OperatorSources.storageType(out);
         Source[] sources = node.sources();
         int outRef = node.outRef();
-        s.append("        // ").append(node.op().opName()).append(" -> ").append(out).append(outRef < 0 ? " (register)" : "")
-                .append('\n');
+        boolean packed = v > 1;
+        String in = packed ? "            " : "        ";
+        String pack = "gt::Pack<" + st + ", " + v + ">";
+        s.append(in).append("// ").append(node.op().opName()).append(" -> ").append(out)
+                .append(outRef < 0 ? " (register)" : "").append('\n');
+        String[] raws = new String[sources.length];
+        for (int k = 0; k < sources.length; k++) {
+            Source src = sources[k];
+            if (src.kind() == 's') continue;
+            if (!packed) {
+                raws[k] = src.kind() == 'i' ? "r" + src.index() + "[o[" + src.index() + "]]" : "s" + src.index();
+            } else if (src.kind() == 'm') {
+                raws[k] = "s" + src.index() + ".v[j]";
+            } else {
+                String srcType = OperatorSources.storageType(storageOf(run, src));
+                s.append(in).append("const gt::Pack<").append(srcType).append(", ").append(v).append("> v").append(m).append('_')
+                        .append(k).append(" = gt::load_pack<").append(srcType).append(", ").append(v).append(">(r")
+                        .append(src.index()).append(", c, one").append(src.index()).append(");\n");
+                raws[k] = "v" + m + "_" + k + ".v[j]";
+            }
+        }
+        String body = in;
+        if (packed) {
+            s.append(in).append(pack).append(" s").append(m).append(";\n");
+            s.append(in).append("#pragma unroll\n");
+            s.append(in).append("for (int j = 0; j < ").append(v).append("; ++j) {\n");
+            body = in + "    ";
+        }
+        String result = packed ? "s" + m + ".v[j] = " : "const " + st + " s" + m + " = ";
         if (node.op() == ElementwiseOp.CAST && sources[0].kind() != 's' && storageOf(run, sources[0]) == out) {
             // A same-dtype copy moves bits, so NaN payloads survive like on the CPU.
-            s.append("        const ").append(st).append(" s").append(m).append(" = ").append(raw(sources[0])).append(";\n");
+            s.append(body).append(result).append(raws[0]).append(";\n");
         } else {
             String ct = compute.cudaType();
             String[] names = new String[sources.length];
@@ -107,8 +170,8 @@ final class ElementwiseSource {
                     continue;
                 }
                 names[k] = "x" + m + "_" + k;
-                s.append("        const ").append(ct).append(' ').append(names[k]).append(" = ")
-                        .append(load(storageOf(run, src), opType, compute, raw(src))).append(";\n");
+                s.append(body).append("const ").append(ct).append(' ').append(names[k]).append(" = ")
+                        .append(load(storageOf(run, src), opType, compute, raws[k])).append(";\n");
             }
             int[] slots = node.paramSlots();
             String expr = SYMBOL.matcher(node.op().cudaExpression(compute)).replaceAll(r -> Matcher.quoteReplacement(
@@ -124,18 +187,22 @@ final class ElementwiseSource {
                 case F64 -> "gt::from_f64";
                 default -> "gt::from_i64";
             };
-            s.append("        const ").append(st).append(" s").append(m).append(" = ").append(from).append('<').append(st)
-                    .append(">((").append(ct).append(")(").append(expr).append("));\n");
+            s.append(body).append(result).append(from).append('<').append(st).append(">((").append(ct).append(")(")
+                    .append(expr).append("));\n");
         }
-        if (outRef >= 0) s.append("        r").append(outRef).append("[o[").append(outRef).append("]] = s").append(m).append(";\n");
+        if (packed) {
+            s.append(in).append("}\n");
+            if (outRef >= 0) {
+                s.append(in).append("gt::store_pack<").append(st).append(", ").append(v).append(">(r").append(outRef)
+                        .append(", c, s").append(m).append(");\n");
+            }
+        } else if (outRef >= 0) {
+            s.append(in).append('r').append(outRef).append("[o[").append(outRef).append("]] = s").append(m).append(";\n");
+        }
     }
 
     private static DType storageOf(Structure run, Source src) {
         return src.kind() == 'i' ? run.inputs()[src.index()] : run.members()[src.index()].out();
-    }
-
-    private static String raw(Source src) {
-        return src.kind() == 'i' ? "r" + src.index() + "[o[" + src.index() + "]]" : "s" + src.index();
     }
 
     /** A stored value to the compute type, rounded through the operand type first (HostElements semantics). */

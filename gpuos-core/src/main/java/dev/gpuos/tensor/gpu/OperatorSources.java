@@ -20,6 +20,8 @@ final class OperatorSources {
     private OperatorSources() {}
 
     static final String HEADER = resource("gpuos_tensor.cuh");
+    /** How elementwise operators walk a tile (offsets, packs); follows {@link #HEADER} in their sources. */
+    static final String WALK = resource("gpuos_walk.cuh");
     private static final Map<String, String> FAMILIES = new ConcurrentHashMap<>();
 
     /** Operator families with one instance per element dtype. */

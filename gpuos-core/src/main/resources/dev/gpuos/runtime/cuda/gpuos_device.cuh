@@ -105,8 +105,9 @@ __device__ __forceinline__ long long offset_of(const gpuos_tensor_ref& r, long l
     return off;
 }
 
-// [begin, end) of the elements a tile covers, for operators that tile a flat index space.
-__device__ __forceinline__ void tile_range(const gpuos_task* task, unsigned int tile, long long numel,
+// [begin, end) of the elements a tile covers, for operators that tile a flat index space. Host too: tests
+// run operators' index walks on the host.
+__host__ __device__ __forceinline__ void tile_range(const gpuos_task* task, unsigned int tile, long long numel,
                                            long long* begin, long long* end) {
     long long b = (long long)tile * task->tileSize;
     long long e = b + task->tileSize;

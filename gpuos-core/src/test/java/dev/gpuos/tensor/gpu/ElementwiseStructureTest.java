@@ -150,6 +150,67 @@ class ElementwiseStructureTest {
     }
 
     @Test
+    void alignmentAndStorageOffsetsAreNotPartOfTheStructure() {
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            Tensor base = s.ones(DType.F32, 20), out = s.zeros(DType.F32, 16);
+            String aligned = key(node(ElementwiseOp.ADD, List.of(base.slice(0, 0, 16), base.slice(0, 4, 20)), out, DType.F32));
+            for (int off = 1; off <= 3; off++) {
+                Tensor misaligned = base.slice(0, off, off + 16);
+                assertEquals(off, misaligned.storageOffset());
+                assertEquals(aligned, key(node(ElementwiseOp.ADD, List.of(misaligned, base.slice(0, 0, 16)), out, DType.F32)),
+                        "offset " + off + " renders the same operator: the device picks packs per task");
+            }
+        }
+    }
+
+    @Test
+    void packsAreSixteenBytesOfTheWidestOperandAndEachOperandChecksItsOwnAlignment() {
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            for (DType t : DType.values()) {
+                ElementwiseOp op = t == DType.BOOL ? ElementwiseOp.EQ : ElementwiseOp.ADD;
+                String src = key(node(op, List.of(s.ones(t, 8), s.ones(t, 8)), s.zeros(op.resultType(t), 8), op.operandType(t)));
+                int v = 16 / t.byteSize();
+                assertTrue(src.contains("gt::pack_range<" + v + ">"), t + " packs of " + v + ":\n" + src);
+                assertTrue(src.contains("gt::dense_aligned(task->refs[2], 16)"), t + " output aligned to 16:\n" + src);
+            }
+            // f16 -> f32: packs of 4 (16 bytes of f32), so the f16 input moves 8 bytes and needs 8-byte alignment.
+            String cast = key(node(ElementwiseOp.CAST, List.of(s.ones(DType.F16, 8)), s.zeros(DType.F32, 8), DType.F16));
+            assertTrue(cast.contains("gt::pack_range<4>") && cast.contains("gt::dense_aligned(task->refs[0], 8)")
+                    && cast.contains("gt::Pack<gt::f16_t, 4>") && cast.contains("gt::dense_aligned(task->refs[1], 16)"), cast);
+            // f64 compared into bool: packs of 2, the bool output moves 2 bytes.
+            String cmp = key(node(ElementwiseOp.LT, List.of(s.ones(DType.F64, 8), s.ones(DType.F64, 8)), s.zeros(DType.BOOL, 8), DType.F64));
+            assertTrue(cmp.contains("gt::pack_range<2>") && cmp.contains("gt::dense_aligned(task->refs[2], 2)"), cmp);
+            // A member's operand that an earlier member produced comes from that member's pack, not from memory.
+            Tensor x = s.ones(DType.F32, 8), t1 = s.zeros(DType.F32, 8);
+            String run = ElementwiseKernels.structure(List.of(node(ElementwiseOp.EXP, List.of(x), t1, DType.F32),
+                    node(ElementwiseOp.NEG, List.of(t1), s.zeros(DType.F32, 8), DType.F32)));
+            assertTrue(run.contains("gt::to_f32(s0.v[j])") && run.contains("gt::to_f32(s0)"), run);
+        }
+    }
+
+    @Test
+    void elementwiseTilesStartOnPackBoundariesAndCoverEveryElement() {
+        long seed = 7;
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        for (int trial = 0; trial < 2000; trial++) {
+            long n = switch (trial % 4) {
+                case 0 -> r.nextLong(0, 5000);
+                case 1 -> r.nextLong(4096L * 1024 - 100, 4096L * 1024 + 100_000);
+                default -> r.nextLong(0, 1L << 36);
+            };
+            int[] t = ElementwiseKernels.tiling(n);
+            String ctx = "seed " + seed + " trial " + trial + " numel " + n + ": tile " + t[0] + " x " + t[1];
+            assertEquals(0, t[0] % ElementwiseKernels.PACK_BYTES, ctx);
+            assertTrue(t[0] >= ElementwiseKernels.MIN_TILE && t[1] >= 1 && t[1] <= 4096, ctx);
+            assertTrue((long) t[0] * t[1] >= n && (n == 0 || (long) t[0] * (t[1] - 1) < n), ctx);
+        }
+        assertArrayEquals(new int[]{2448, 4085}, ElementwiseKernels.tiling(10_000_000), "2442 rounded up to 16");
+        assertArrayEquals(new int[]{2442, 4096}, Dims.tiling(10_000_000, 1024), "other tasks keep their tiling");
+        assertThrows(IllegalArgumentException.class, () -> Dims.tiling(10, 1024, 3));
+        assertThrows(IllegalArgumentException.class, () -> Dims.tiling(10, 1024, 2048));
+    }
+
+    @Test
     void viewsBeyondEightDimensionsAreRejectedNamingTheOpAndTheBackend() {
         try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
             long[] shape = {2, 2, 2, 2, 2, 2, 2, 2, 2};
