@@ -38,6 +38,11 @@ __device__ void reduce_groups(const gpuos_task* task, unsigned int tile, const g
     const long long groups = gpuos::arg_i64(task, 3);
     const long long len = gt::extent(in, kept, in.ndim);
     const gt::Team team = gt::make_team(gpuos::arg_i64(task, 2) != 0);
+    // One reduced dim (the usual case once dims are coalesced): its offset is a multiply, not a 64-bit
+    // division per element.
+    const bool oneDim = in.ndim - kept == 1;
+    const long long rstride = oneDim ? in.strides[in.ndim - 1] : 0;
+    auto roff = [&](long long r) -> long long { return oneDim ? r * rstride : gt::offset_in(in, kept, in.ndim, r); };
     long long begin, end;
     gt::tile_rows(task, tile, groups, &begin, &end);
     for (long long g = begin + team.index; g < end; g += team.count) {
@@ -58,7 +63,7 @@ __device__ void reduce_groups(const gpuos_task* task, unsigned int tile, const g
             };
             for (long long r = team.lane; r < len; r += team.size) {
                 gt::Arg<Acc> c;
-                c.v = load_acc<Acc>(src[base + gt::offset_in(in, kept, in.ndim, r)]);
+                c.v = load_acc<Acc>(src[base + roff(r)]);
                 c.i = r;
                 a = better(a, c);
             }
@@ -75,7 +80,7 @@ __device__ void reduce_groups(const gpuos_task* task, unsigned int tile, const g
                 return p < q ? p : q;
             };
             for (long long r = team.lane; r < len; r += team.size) {
-                acc = combine(acc, load_acc<Acc>(src[base + gt::offset_in(in, kept, in.ndim, r)]));
+                acc = combine(acc, load_acc<Acc>(src[base + roff(r)]));
             }
             acc = gt::team_reduce(team, acc, combine, (Acc*)env->smem);
             if (team.lane == 0) {
