@@ -438,15 +438,27 @@ public final class Tensor implements Operand {
 
     /** All elements in row-major order, converted to float. */
     public float[] toFloatArray() {
+        float[] out = new float[Math.toIntExact(numel())];
+        copyTo(out);
+        return out;
+    }
+
+    /**
+     * All elements in row-major order, converted to float, into {@code destination} (exactly {@link #numel()}
+     * long): a read-back that allocates no array, e.g. in a loop that reads a result every step (a fresh array
+     * of a few hundred KiB costs the JVM the first touch of its pages, often more than the copy itself).
+     */
+    public void copyTo(float[] destination) {
+        if (destination.length != numel()) {
+            throw new ShapeMismatchException("copyTo needs an array of " + numel() + " elements for " + this
+                    + ", got " + destination.length);
+        }
         if (dtype == DType.F32) {
-            float[] out = new float[Math.toIntExact(numel())];
-            readInto(MemorySegment.ofArray(out));
-            return out;
+            readInto(MemorySegment.ofArray(destination));
+            return;
         }
         MemorySegment m = readElements();
-        float[] out = new float[Math.toIntExact(numel())];
-        for (int i = 0; i < out.length; i++) out[i] = HostElements.getFloat(m, dtype, i);
-        return out;
+        for (int i = 0; i < destination.length; i++) destination[i] = HostElements.getFloat(m, dtype, i);
     }
 
     public double[] toDoubleArray() {

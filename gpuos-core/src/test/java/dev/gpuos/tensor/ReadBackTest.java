@@ -61,6 +61,31 @@ class ReadBackTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(longs = {21, 22})
+    void copyToFillsAReusedArrayLikeToFloatArray(long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int rows = 2 + r.nextInt(7), cols = 2 + r.nextInt(7), n = rows * cols;
+        float[] f = new float[n];
+        double[] d = new double[n];
+        for (int k = 0; k < n; k++) {
+            f[k] = (float) r.nextGaussian();
+            d[k] = r.nextGaussian();
+        }
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            float[] into = new float[n];
+            for (Tensor t : new Tensor[]{s.tensor(f, rows, cols), s.tensor(f, rows, cols).transpose(0, 1),
+                    s.tensor(d, rows, cols), s.tensor(d, rows, cols).transpose(0, 1)}) {
+                java.util.Arrays.fill(into, Float.NaN);
+                t.copyTo(into);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(t.toFloatArray(), into, "seed " + seed + ", " + t);
+            }
+            ShapeMismatchException e = org.junit.jupiter.api.Assertions.assertThrows(ShapeMismatchException.class,
+                    () -> s.tensor(f, rows, cols).copyTo(new float[n + 1]));
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains(n + " elements"), e.getMessage());
+        }
+    }
+
     private static Tensor view(Tensor t, boolean transpose) {
         return transpose ? t.transpose(0, 1) : t;
     }
