@@ -47,7 +47,9 @@ public final class Accuracy {
         }
         double scale = 0;
         for (double r : reference) {
-            scale = Math.max(scale, Math.abs(r));
+            // The row's scale comes from its finite values: a NaN or infinity there (which the element must
+            // match exactly, see elementError) would make every other element's floor NaN or infinite.
+            if (Double.isFinite(r)) scale = Math.max(scale, Math.abs(r));
         }
         double floor = Math.max(tolerance.floor * scale, 1e-30);
         double rowMax = 0;
