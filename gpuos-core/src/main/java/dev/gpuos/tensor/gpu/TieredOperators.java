@@ -207,15 +207,24 @@ public final class TieredOperators {
      * that another backend over the GpuOS registered is adopted by the next promotion, which looks the hashed
      * name up before it compiles anything.
      */
+    /** Host time spent making op programs of new structures (part of the planner's operator lookup). */
+    final java.util.concurrent.atomic.LongAdder programCompileNanos = new java.util.concurrent.atomic.LongAdder();
+    /** Host time spent storing them in device memory (allocation and a synchronous upload). */
+    final java.util.concurrent.atomic.LongAdder programStoreNanos = new java.util.concurrent.atomic.LongAdder();
+
     private Entry newEntry(KernelTask task) {
         OperatorRef known = natives.lookup(task.operator());
         if (known != null) return new Entry(task.operator(), 0, known);  // warm: native already
         long address = 0;
         if (task.args().length <= InterpreterSource.PROGRAM_ARG) {
             try {
+                long t0 = System.nanoTime();
                 Program p = compile(task);
+                long t1 = System.nanoTime();
+                programCompileNanos.add(t1 - t0);
                 if (sameInterface(p, task)) {
                     address = programs.address(key(task), p);
+                    programStoreNanos.add(System.nanoTime() - t1);
                 } else {
                     LOG.warning("op program of " + task.name() + " disagrees with the native task's operands or "
                             + "arguments; it runs natively only");
