@@ -152,9 +152,39 @@ public final class TaskBatch {
 
     // ---- what the queue reads
 
-    /** Bytes of descriptor {@code index} that carry information: the header and its first nrefs operands. */
+    /**
+     * Bytes of descriptor {@code index} that travel through the ring: the header and its first nrefs operands,
+     * or the header alone once its operands live in device memory ({@link #refsInDevice}).
+     */
     long usedBytes(int index) {
+        long base = (long) index * TASK_BYTES;
+        if ((bits(base + FLAGS, 16) & Layouts.TASK_FLAG_REFS_IN_DEVICE) != 0) return REFS;
         return REFS + nrefs(index) * REF_BYTES;
+    }
+
+    /**
+     * From now on task {@code index}'s operand records travel from device memory at {@code refsAt} (its nrefs
+     * records, in order, as this batch holds them): the host writes only the header into the ring, and the agent
+     * copies the records from there. For a batch submitted again and again (a replay), whose operands never
+     * change. The records stay in this batch too (operand checks, {@link #descriptorWords}). The caller keeps
+     * that memory alive and unchanged while any submission of the batch may run.
+     */
+    public void refsInDevice(int index, long refsAt) {
+        java.util.Objects.checkIndex(index, count);
+        if (refsAt == 0 || (refsAt & 15) != 0) {
+            throw new IllegalArgumentException("operand records must lie at a non-null 16-byte aligned device address, got 0x"
+                    + Long.toHexString(refsAt));
+        }
+        long base = (long) index * TASK_BYTES;
+        putLong(base + REFS_AT, refsAt);
+        putShort(base + FLAGS, (int) bits(base + FLAGS, 16) | Layouts.TASK_FLAG_REFS_IN_DEVICE);
+    }
+
+    /** The operand records of task {@code index} as they lie in the descriptor ({@code nrefs * REF_BYTES / 8} words). */
+    public long[] operandRecordWords(int index) {
+        java.util.Objects.checkIndex(index, count);
+        int from = index * TASK_WORDS + (int) (REFS / 8);
+        return java.util.Arrays.copyOfRange(words, from, from + (int) (nrefs(index) * REF_BYTES / 8));
     }
 
     int nrefs(int index) {
@@ -245,12 +275,12 @@ public final class TaskBatch {
         }
 
         public TaskWriter flags(int flags) {
-            if ((flags & ~0x7FFF) != 0) {
-                throw new IllegalArgumentException("operator flags must fit in 15 bits (bit 15 is the runtime's): 0x"
-                        + Integer.toHexString(flags));
+            if ((flags & ~0x3FFF) != 0) {
+                throw new IllegalArgumentException("operator flags must fit in 14 bits (bits 14 and 15 are the"
+                        + " runtime's): 0x" + Integer.toHexString(flags));
             }
             int old = (int) bits(base + FLAGS, 16);
-            putShort(base + FLAGS, (old & Layouts.TASK_FLAG_TRACE) | flags);
+            putShort(base + FLAGS, (old & (Layouts.TASK_FLAG_TRACE | Layouts.TASK_FLAG_REFS_IN_DEVICE)) | flags);
             return this;
         }
 

@@ -32,7 +32,7 @@ class TaskBatchEncodingTest {
         int[] flags = new int[tasks];
         for (int t = 0; t < tasks; t++) {
             TaskBatch.TaskWriter w = batch.add(t + 1, 1 + rnd.nextInt(4096), 1 + rnd.nextInt(100_000));
-            flags[t] = rnd.nextInt(0x8000);
+            flags[t] = rnd.nextInt(0x4000);
             w.flags(flags[t]);
             if (t % 3 == 0) w.traced();
             expectArgs[t] = new long[Layouts.MAX_ARGS];
@@ -101,5 +101,34 @@ class TaskBatchEncodingTest {
         assertEquals(0x1000L, batch.words()[(int) ((r + TaskFields.REF_BYTES + TaskFields.REF_DATA) / 8)]);
         org.junit.jupiter.api.Assertions.assertThrows(IndexOutOfBoundsException.class,
                 () -> batch.add(1, 1, 1).ref(0, oneByte, 6, DTypeCode.F16, new long[]{1}, new long[]{1}));
+    }
+
+    @Test
+    void operandRecordsMovedToDeviceLeaveOnlyTheHeaderToTravel() {
+        TaskBatch batch = new TaskBatch(4);
+        Buf buf = new Buf(0x7f00_0000_0000L, 1L << 30);
+        batch.add(1, 1, 1024).flags(0x123).refContiguous(0, buf, 0, DTypeCode.F32, 1024)
+                .refContiguous(1, buf, 4096, DTypeCode.F32, 1024).refContiguous(2, buf, 8192, DTypeCode.F32, 1024);
+        batch.add(2, 1, 1);  // no operands (a join)
+        long records = batch.operandRecordWords(0).length;
+        assertEquals(3 * TaskFields.REF_BYTES / 8, records);
+        assertEquals(TaskFields.REFS + 3 * TaskFields.REF_BYTES, batch.usedBytes(0));
+        long[] before = batch.operandRecordWords(0);
+
+        batch.refsInDevice(0, 0x7e00_0000_1000L);
+        assertEquals(TaskFields.REFS, batch.usedBytes(0), "only the header travels");
+        org.junit.jupiter.api.Assertions.assertArrayEquals(before, batch.operandRecordWords(0), "records stay");
+        long[] w = batch.descriptorWords(0);
+        long flagsWord = w[(int) (TaskFields.FLAGS >>> 3)] >>> ((TaskFields.FLAGS & 7) * 8) & 0xFFFF;
+        assertEquals(0x123 | Layouts.TASK_FLAG_REFS_IN_DEVICE, flagsWord);
+        assertEquals(0x7e00_0000_1000L, w[(int) (TaskFields.REFS_AT >>> 3)]);
+        assertEquals(TaskFields.REFS, batch.usedBytes(1), "a task without operands is its header anyway");
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> batch.refsInDevice(0, 0x1008));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> batch.add(3, 1, 1).flags(Layouts.TASK_FLAG_REFS_IN_DEVICE));
+        // A new task starts without the note, whatever the slot held before.
+        batch.clear();
+        batch.add(1, 1, 1).refContiguous(0, buf, 0, DTypeCode.F32, 1);
+        assertEquals(TaskFields.REFS + TaskFields.REF_BYTES, batch.usedBytes(0));
     }
 }

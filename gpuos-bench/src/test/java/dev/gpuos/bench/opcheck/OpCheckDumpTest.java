@@ -59,7 +59,7 @@ class OpCheckDumpTest {
                 "asStrided(long[],long[],long)")) {
             m.put(s, "view: no computation; views are the inputs' layouts");
         }
-        for (String s : List.of("toFloatArray()", "toDoubleArray()", "toLongArray()", "toIntArray()", "toBooleanArray()",
+        for (String s : List.of("toFloatArray()", "copyTo(float[])", "toDoubleArray()", "toLongArray()", "toIntArray()", "toBooleanArray()",
                 "item()", "longItem()", "booleanItem()")) {
             m.put(s, "read-back: how the dump reads outputs");
         }

@@ -53,6 +53,13 @@ public final class Layouts {
     /** {@code gpuos_task.flags} bit the runtime reserves: the worker timestamps this task (see traceSeq). */
     public static final int TASK_FLAG_TRACE = 0x8000;
 
+    /**
+     * {@code gpuos_task.flags} bit the runtime reserves: the task's operand records are not in the host ring but
+     * in device memory at {@code refsAt} (a replayed batch keeps them there), and the agent copies them from
+     * there. The host then writes only the header.
+     */
+    public static final int TASK_FLAG_REFS_IN_DEVICE = 0x4000;
+
     /** {@code gpuos_tensor_ref.flags}: the elements are dense and row-major (strides may be ignored). */
     public static final int REF_CONTIGUOUS = 1;
 
@@ -87,10 +94,12 @@ public final class Layouts {
             .field("ntiles", U32, "host", "number of tiles, 1..MAX_TILES_PER_TASK")
             .field("seq", U64, "host", "global sequence number; slot = seq & (capacity - 1)")
             .field("tileBase", U64, "host", "global tile ticket of tile 0 (prefix sum of ntiles)")
-            .field("flags", U16, "host", "operator-defined flags; bit 15 (TASK_FLAG_TRACE) is the runtime's")
+            .field("flags", U16, "host", "operator-defined flags; bits 15 (TASK_FLAG_TRACE) and 14 (TASK_FLAG_REFS_IN_DEVICE) are the runtime's")
             .field("ndeps", U8, "host", "number of valid deps")
             .field("nrefs", U8, "host", "number of valid refs")
             .field("tileSize", U32, "host", "elements (or rows) per tile, operator-defined")
+            .field("refsAt", U64, "host", "with TASK_FLAG_REFS_IN_DEVICE: device address of the nrefs operand records")
+            .field("reserved", U64, "host", "zero")
             .array("deps", U64, MAX_DEPS, "host", "seqs of earlier tasks that must complete first (all < seq)")
             .array("args", U64, MAX_ARGS, "host", "scalar arguments, raw bits (long or double)")
             .nested("refs", TENSOR_REF, MAX_REFS, "host", "operands")
@@ -178,6 +187,7 @@ public final class Layouts {
         m.put("FAULT_BAD_DESCRIPTOR", (long) FAULT_BAD_DESCRIPTOR);
         m.put("REF_CONTIGUOUS", (long) REF_CONTIGUOUS);
         m.put("TASK_FLAG_TRACE", (long) TASK_FLAG_TRACE);
+        m.put("TASK_FLAG_REFS_IN_DEVICE", (long) TASK_FLAG_REFS_IN_DEVICE);
         m.put("AGENT_NOT_STARTED", (long) AGENT_NOT_STARTED);
         m.put("AGENT_RUNNING", (long) AGENT_RUNNING);
         m.put("AGENT_PARKED", (long) AGENT_PARKED);

@@ -141,8 +141,57 @@ final class BatchPlanner {
             written.add((GpuStorage) e.getKey());
             writtenAt.add(e.getValue());
         }
-        return new GpuReplay(backend, own, work.size(), read, readAt, written, writtenAt, indexSelectAt,
+        DeviceBlock records = operandRecordsInDevice(own);
+        GpuReplay replay = new GpuReplay(backend, own, work.size(), read, readAt, written, writtenAt, indexSelectAt,
                 describe(own, planned, index), outputs);
+        if (records != null) REPLAY_CLEANER.register(replay, new ReleaseRecords(os, records));
+        return replay;
+    }
+
+    private static final java.lang.ref.Cleaner REPLAY_CLEANER = java.lang.ref.Cleaner.create();
+
+    /** Gives a replay's operand records back once the replay is unreachable (it does not reference the replay). */
+    private record ReleaseRecords(GpuOS os, DeviceBlock block) implements Runnable {
+        @Override
+        public void run() {
+            try {
+                os.release(block);  // reused only after every task submitted so far completed
+            } catch (RuntimeException closed) {
+                // The GpuOS closed first: its arena, and this block with it, is gone already.
+            }
+        }
+    }
+
+    /**
+     * A replay submits the same operands every run, so their records move to device memory once: each run then
+     * writes only descriptor headers into the ring (a W1 add is 144 bytes instead of 528), and the agent copies
+     * the records from device memory instead of over PCIe. Returns the block holding them (null: no task has
+     * operands).
+     */
+    private DeviceBlock operandRecordsInDevice(TaskBatch batch) {
+        long[] offsets = new long[batch.size()];
+        long words = 0;
+        for (int i = 0; i < batch.size(); i++) {
+            offsets[i] = words;
+            words += batch.operandRecordWords(i).length;
+        }
+        if (words == 0) return null;
+        long[] image = new long[Math.toIntExact(words)];
+        for (int i = 0; i < batch.size(); i++) {
+            long[] records = batch.operandRecordWords(i);
+            System.arraycopy(records, 0, image, (int) offsets[i], records.length);
+        }
+        DeviceBlock block = os.allocate(words * 8);
+        try {
+            os.upload(block, 0, java.lang.foreign.MemorySegment.ofArray(image));
+        } catch (RuntimeException e) {
+            os.release(block);
+            throw e;
+        }
+        for (int i = 0; i < batch.size(); i++) {
+            if (batch.operandCount(i) > 0) batch.refsInDevice(i, block.address() + offsets[i] * 8);
+        }
+        return block;
     }
 
     /**

@@ -133,12 +133,23 @@ public final class GpuReplay {
                 }
                 List<DeviceBuffer> operands = new java.util.ArrayList<>();
                 for (int r = 0; r < batch.operandCount(i); r++) operands.add(batch.operandBuffer(i, r));
-                out.add(new Task(operators.names()[i], ref, operators.sources()[i], batch.descriptorWords(i),
+                out.add(new Task(operators.names()[i], ref, operators.sources()[i], standalone(batch.descriptorWords(i)),
                         operators.smemBytes()[i], operands));
             }
             tasks = List.copyOf(out);
         }
         return tasks;
+    }
+
+    /**
+     * The descriptor as a task of its own: the operand records in place, without the ring's note that they also
+     * lie in device memory (a replayed batch's, see TaskBatch#refsInDevice).
+     */
+    private static long[] standalone(long[] words) {
+        int flagsWord = (int) (TaskFields.FLAGS >>> 3), flagsShift = (int) ((TaskFields.FLAGS & 7) * 8);
+        words[flagsWord] &= ~((long) Layouts.TASK_FLAG_REFS_IN_DEVICE << flagsShift);
+        words[(int) (TaskFields.REFS_AT >>> 3)] = 0;
+        return words;
     }
 
     /** Submits the captured tasks once more (after syncing what was recorded before); returns without waiting. */

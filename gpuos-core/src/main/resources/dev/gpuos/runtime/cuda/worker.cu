@@ -110,7 +110,9 @@ __device__ unsigned long long mirror_faults(gpuos_queue_state* st, gpuos_host_co
 
 // Copies vectors [first, first + count) of each descriptor in [from, from + n) from the host ring to the device
 // ring. Beyond the header, a vector is copied only if it belongs to one of the task's nrefs operands (the
-// header, already in the device ring, says how many); unused operand records are not read at all.
+// header, already in the device ring, says how many); unused operand records are not read at all. A task
+// flagged GPUOS_TASK_FLAG_REFS_IN_DEVICE has its operand records in device memory at refsAt (a replayed batch):
+// they come from there, and the host ring holds only its header.
 __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsigned long long from,
                              unsigned long long n, unsigned int count, unsigned int first, unsigned long long mask) {
     const unsigned long long vectors = n * count;
@@ -123,15 +125,33 @@ __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsig
             const unsigned long long seq = from + k / count;
             const unsigned int vec = first + (unsigned int)(k % count);
             take[j] = k < vectors;
+            const uint4* src = (const uint4*)(hostRing + (seq & mask)) + vec;
             if (take[j] && first > 0) {
-                take[j] = (vec - kHeaderVectors) / kRefVectors < ring[seq & mask].nrefs;
+                const gpuos_task* t = ring + (seq & mask);
+                take[j] = (vec - kHeaderVectors) / kRefVectors < t->nrefs;
+                if (t->flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) src = (const uint4*)t->refsAt + (vec - kHeaderVectors);
             }
-            if (take[j]) v[j] = ld_volatile_v4((const uint4*)(hostRing + (seq & mask)) + vec);
+            if (take[j]) v[j] = ld_volatile_v4(src);
         }
 #pragma unroll
         for (int j = 0; j < kCopyDepth; ++j) {
             const unsigned long long k = base + (unsigned long long)j * blockDim.x;
             if (take[j]) ((uint4*)(ring + (from + k / count & mask)))[first + k % count] = v[j];
+        }
+    }
+}
+
+// After a whole-descriptor copy (small batches): the operand records of tasks flagged
+// GPUOS_TASK_FLAG_REFS_IN_DEVICE came from the host ring, where the host did not write them; replace them with
+// the records at refsAt. Headers are in the device ring already (the caller synchronized).
+__device__ void copy_device_refs(gpuos_task* ring, unsigned long long from, unsigned long long n,
+                                 unsigned long long mask) {
+    constexpr unsigned int kRefsTotal = kTaskVectors - kHeaderVectors;
+    for (unsigned long long k = threadIdx.x; k < n * kRefsTotal; k += blockDim.x) {
+        gpuos_task* t = ring + ((from + k / kRefsTotal) & mask);
+        const unsigned int vec = (unsigned int)(k % kRefsTotal);
+        if ((t->flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) && vec / kRefVectors < t->nrefs) {
+            ((uint4*)t->refs)[vec] = ld_volatile_v4((const uint4*)t->refsAt + vec);
         }
     }
 }
@@ -286,6 +306,8 @@ __device__ void agent_loop(const gpuos_params& p) {
             // then only the operand records each task uses (bandwidth: a 0-operand task is 128 bytes, not 640).
             if (n <= kWholeCopyMax) {
                 copy_vectors(hostRing, ring, from, n, kTaskVectors, 0, mask);
+                __syncthreads();
+                copy_device_refs(ring, from, n, mask);
             } else {
                 copy_vectors(hostRing, ring, from, n, kHeaderVectors, 0, mask);
                 __syncthreads();
