@@ -16,6 +16,7 @@ import static dev.gpuos.runtime.sim.SimulatedDevice.WATERMARK;
 import dev.gpuos.runtime.HostControl;
 import dev.gpuos.runtime.WorkerDeadException;
 import dev.gpuos.runtime.layout.Layouts;
+import dev.gpuos.runtime.layout.TaskFields;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
@@ -107,6 +108,21 @@ public final class SimulatedWorker {
     private volatile boolean parkRequested;
     private volatile boolean parked;
     private volatile Throwable crash;
+
+    /**
+     * As the agent does for a task flagged TASK_FLAG_REFS_IN_DEVICE (a replayed batch): its operand records come
+     * from device memory at refsAt, not from the host ring, where the host wrote only the header.
+     */
+    private void copyDeviceRecords(MemorySegment ring, long at) {
+        int flags = Short.toUnsignedInt(ring.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, at + TaskFields.FLAGS));
+        if ((flags & Layouts.TASK_FLAG_REFS_IN_DEVICE) == 0) return;
+        int nrefs = Byte.toUnsignedInt(ring.get(java.lang.foreign.ValueLayout.JAVA_BYTE, at + TaskFields.NREFS));
+        long refsAt = ring.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.REFS_AT);
+        long bytes = nrefs * TaskFields.REF_BYTES;
+        if (bytes == 0) return;
+        SimBuffer records = dev.bufferContaining(refsAt, "operand records of the task in ring slot " + at / SimTask.BYTES);
+        MemorySegment.copy(records.segment(), refsAt - records.address(), ring, at + TaskFields.REFS, bytes);
+    }
 
     SimulatedWorker(SimulatedDevice dev, int generation, List<SimOp> ops, Config config) {
         this.dev = dev;
@@ -203,6 +219,7 @@ public final class SimulatedWorker {
                 for (long seq = from; seq < to; seq++) {
                     long at = (seq & mask) * SimTask.BYTES;
                     MemorySegment.copy(hostRing, at, ring, at, SimTask.BYTES);
+                    copyDeviceRecords(ring, at);
                 }
                 // Validate every descriptor, tile bases included (one warp per task on the GPU; the smallest
                 // bad seq wins through atomicMin).
