@@ -141,7 +141,7 @@ final class BatchPlanner {
             written.add((GpuStorage) e.getKey());
             writtenAt.add(e.getValue());
         }
-        DeviceBlock records = operandRecordsInDevice(own);
+        DeviceBlock records = REPLAY_RECORDS_IN_DEVICE ? operandRecordsInDevice(own) : null;
         GpuReplay replay = new GpuReplay(backend, own, work.size(), read, readAt, written, writtenAt, indexSelectAt,
                 describe(own, planned, index), outputs);
         if (records != null) REPLAY_CLEANER.register(replay, new ReleaseRecords(os, records));
@@ -149,6 +149,14 @@ final class BatchPlanner {
     }
 
     private static final java.lang.ref.Cleaner REPLAY_CLEANER = java.lang.ref.Cleaner.create();
+
+    /**
+     * Whether replays keep their operand records in device memory ({@code -Dgpuos.replay.recordsInDevice=false}
+     * turns it off, to compare both on one machine: on the development machine the host loop writing only
+     * headers measured slower per task than writing whole descriptors, which the H100 has yet to confirm).
+     */
+    static final boolean REPLAY_RECORDS_IN_DEVICE =
+            Boolean.parseBoolean(System.getProperty("gpuos.replay.recordsInDevice", "true"));
 
     /** Gives a replay's operand records back once the replay is unreachable (it does not reference the replay). */
     private record ReleaseRecords(GpuOS os, DeviceBlock block) implements Runnable {
