@@ -30,6 +30,7 @@
 #   GPUOS_CHECK_BUDGET_S   seconds for the whole check, bundling included (default 560: a device command
 #                          is killed at 600 s); each step's timeout is cut to what is left
 #   GPUOS_ALLOW_GPU_SKIPS  1: do not fail junit-gpu when gpu tests skip although nvidia-smi sees a GPU
+#   GPUOS_CHECK_JVM_OPTS   extra JVM options for every Java step (space-separated)
 set -uo pipefail
 
 if (( $# != 2 )); then
@@ -44,6 +45,9 @@ STEPS=${GPUOS_CHECK_STEPS:-nvidia-smi junit-gpu junit-rest bench pytorch charts 
 BUDGET=${GPUOS_CHECK_BUDGET_S:-560}
 RESERVE=20   # seconds kept back for the summary and the bundle
 JVM_FLAGS=(--enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xmx16g)
+# Extra JVM options for every Java step, e.g. GPUOS_CHECK_JVM_OPTS=-Dgpuos.replay.recordsInDevice=false
+read -r -a EXTRA_JVM_FLAGS <<< "${GPUOS_CHECK_JVM_OPTS:-}"
+JVM_FLAGS+=("${EXTRA_JVM_FLAGS[@]}")
 # Surefire's default selection (Test*, *Test, *Tests, *TestCase; no nested classes), so both runs agree.
 JUNIT_CLASSES='^([^$]*\.)?(Test[^.$]*|[^.$]*(Test|Tests|TestCase))$'
 
