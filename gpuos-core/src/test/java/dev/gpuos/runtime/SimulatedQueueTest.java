@@ -263,45 +263,53 @@ class SimulatedQueueTest {
     }
 
     /**
-     * A batch submitted again and again with its operand records in device memory (what a GpuReplay does): only
-     * the headers go through the ring, yet every task reads and writes the right buffers, also after the ring
-     * wrapped and its slots hold other tasks' records.
+     * A batch submitted again and again with its operand records in device memory (what a GpuReplay does): the
+     * agent takes the records from there, not from the ring. To tell the two apart, the batch's own records
+     * (which the host still writes into the ring) point at decoy buffers, and the device copy at the real ones.
      */
     @Test
     void replayedBatchWithOperandRecordsInDeviceMemoryRunsExactly() {
         int tasks = 100, n = 8;
         try (var rig = new SimRig(32, 1024, tasks, SimulatedWorker.Config.DEFAULT)) {
             SimBuffer a = rig.device.allocate(8L * n * tasks), b = rig.device.allocate(8L * n * tasks);
-            SimBuffer out = rig.device.allocate(8L * n * tasks);
+            SimBuffer out = rig.device.allocate(8L * n * tasks), decoyOut = rig.device.allocate(8L * n * tasks);
+            SimBuffer decoyIn = rig.device.allocate(8L * n * tasks);
             for (int i = 0; i < n * tasks; i++) {
                 a.segment().setAtIndex(ValueLayout.JAVA_LONG, i, i);
                 b.segment().setAtIndex(ValueLayout.JAVA_LONG, i, 1000L * i);
             }
-            TaskBatch batch = new TaskBatch();
-            for (int t = 0; t < tasks; t++) {
-                long off = 8L * n * t;
-                batch.add(SimRig.ADD, 1, n).arg(0, t).arg(1, 7).refContiguous(0, out, off, DTypeCode.I64, n)
-                        .refContiguous(1, a, off, DTypeCode.I64, n).refContiguous(2, b, off, DTypeCode.I64, n);
-            }
+            TaskBatch real = adds(tasks, n, out, a, b), batch = adds(tasks, n, decoyOut, decoyIn, decoyIn);
             long recordWords = 0;
-            for (int t = 0; t < tasks; t++) recordWords += batch.operandRecordWords(t).length;
+            for (int t = 0; t < tasks; t++) recordWords += real.operandRecordWords(t).length;
             SimBuffer records = rig.device.allocate(8 * recordWords);
             long at = 0;
             for (int t = 0; t < tasks; t++) {
-                long[] w = batch.operandRecordWords(t);
+                long[] w = real.operandRecordWords(t);
                 java.lang.foreign.MemorySegment.copy(w, 0, records.segment(), ValueLayout.JAVA_LONG_UNALIGNED, at * 8, w.length);
                 batch.refsInDevice(t, records.address() + at * 8);
                 at += w.length;
             }
-            for (int run = 0; run < 3; run++) {
+            for (int run = 0; run < 3; run++) {  // 100 tasks through a 32-slot ring: it wraps every run
                 out.segment().fill((byte) 0);
                 long end = rig.queue.submit(batch, SlotResolver.IDENTITY, 10 * SEC);
                 rig.queue.await(end - tasks, end, 10 * SEC);
                 for (int i = 0; i < n * tasks; i++) {
                     assertEquals(i + 1000L * i + 7, out.segment().getAtIndex(ValueLayout.JAVA_LONG, i),
                             "run " + run + ", element " + i);
+                    assertEquals(0, decoyOut.segment().getAtIndex(ValueLayout.JAVA_LONG, i), "decoy element " + i);
                 }
             }
         }
+    }
+
+    /** {@code tasks} adds of {@code n} longs: out = x + y + 7, task t on elements [t*n, (t+1)*n). */
+    private static TaskBatch adds(int tasks, int n, SimBuffer out, SimBuffer x, SimBuffer y) {
+        TaskBatch batch = new TaskBatch();
+        for (int t = 0; t < tasks; t++) {
+            long off = 8L * n * t;
+            batch.add(SimRig.ADD, 1, n).arg(0, t).arg(1, 7).refContiguous(0, out, off, DTypeCode.I64, n)
+                    .refContiguous(1, x, off, DTypeCode.I64, n).refContiguous(2, y, off, DTypeCode.I64, n);
+        }
+        return batch;
     }
 }
