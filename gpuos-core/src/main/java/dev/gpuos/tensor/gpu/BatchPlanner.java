@@ -152,8 +152,7 @@ final class BatchPlanner {
 
     /**
      * Whether replays keep their operand records in device memory ({@code -Dgpuos.replay.recordsInDevice=false}
-     * turns it off, to compare both on one machine: on the development machine the host loop writing only
-     * headers measured slower per task than writing whole descriptors, which the H100 has yet to confirm).
+     * turns it off, to compare both on one machine; what it saves is the agent's PCIe reads).
      */
     static final boolean REPLAY_RECORDS_IN_DEVICE =
             Boolean.parseBoolean(System.getProperty("gpuos.replay.recordsInDevice", "true"));
@@ -171,10 +170,9 @@ final class BatchPlanner {
     }
 
     /**
-     * A replay submits the same operands every run, so their records move to device memory once: each run then
-     * writes only descriptor headers into the ring (a W1 add is 144 bytes instead of 528), and the agent copies
-     * the records from device memory instead of over PCIe. Returns the block holding them (null: no task has
-     * operands).
+     * A replay submits the same operands every run, so their records move to device memory once: the agent then
+     * reads only descriptor headers over PCIe (a W1 add: 144 bytes instead of 528) and copies the records from
+     * device memory. Returns the block holding them (null: no task has operands).
      */
     private DeviceBlock operandRecordsInDevice(TaskBatch batch) {
         long[] offsets = new long[batch.size()];
