@@ -54,10 +54,22 @@ final class InterpBenchmark {
 
     /** The k-th of 132 distinct 3-member structures: x * 1.37, then two different unary ops. */
     private static Tensor fresh(Tensor x, int k) {
+        return unaries(x.mul(1.37), k);
+    }
+
+    /** The two different unary ops of structure {@code k}, applied to {@code y}. */
+    private static Tensor unaries(Tensor y, int k) {
         int i = k % UNARY.length, j = (i + 1 + k / UNARY.length) % UNARY.length;
-        Tensor y = x.mul(1.37);
-        y = Tensor.elementwise(UNARY[i], new double[0], y);
-        return Tensor.elementwise(UNARY[j], new double[0], y);
+        return Tensor.elementwise(UNARY[j], new double[0], Tensor.elementwise(UNARY[i], new double[0], y));
+    }
+
+    /** First CORRECT result: checked outside the clock, and a wrong value fails the benchmark. */
+    private static void checkResult(Accuracy accuracy, int structure, float[] actual, double[] expected) {
+        double error = accuracy.addRow(structure, actual, expected);
+        if (!(error <= Accuracy.Tolerance.ACCUMULATING.bound)) {
+            throw new IllegalStateException("interpreted result of structure " + structure + " differs from the CPU "
+                    + "backend: normwise error " + error + " (" + accuracy.worst() + ")");
+        }
     }
 
     void run(Path outDir) throws IOException {
@@ -98,11 +110,9 @@ final class InterpBenchmark {
                 GpuBackend.ReadTimes r0 = interp.readTimes();
                 Map<String, Long> p0 = interp.plannerPhaseNanos();
                 long t0 = System.nanoTime();
-                int ui = k % UNARY.length, uj = (ui + 1 + k / UNARY.length) % UNARY.length;  // as fresh(x, k)
-                Tensor y = x.mul(1.37);
+                Tensor y = x.mul(1.37);  // fresh(x, k), its first op timed apart
                 long tFirst = System.nanoTime();
-                y = Tensor.elementwise(UNARY[ui], new double[0], y);
-                y = Tensor.elementwise(UNARY[uj], new double[0], y);
+                y = unaries(y, k);
                 long t1 = System.nanoTime();
                 firstOpMs[k] = (tFirst - t0) / 1e6;
                 interp.flush();  // planning: program compile + upload, task build, submit
@@ -122,14 +132,8 @@ final class InterpBenchmark {
                 for (var e : p1.entrySet()) {
                     phaseMs.computeIfAbsent(e.getKey(), key -> new double[count])[k] = (e.getValue() - p0.get(e.getKey())) / 1e6;
                 }
-                // First CORRECT result: outside the clock, but a wrong value fails the benchmark.
-                double error = accuracy.addRow(k, r, expected[k]);
-                if (!(error <= Accuracy.Tolerance.ACCUMULATING.bound)) {
-                    throw new IllegalStateException("interpreted result of structure " + k + " differs from the CPU backend: "
-                            + "normwise error " + error + " (" + accuracy.worst() + ")");
-                }
+                checkResult(accuracy, k, r, expected[k]);
             }
-            long interpSwaps = os.stats().swaps() - swaps;  // recounted after the reused-array pass
             results.put("interp_first_result_ms", stats(lat));
             results.put("interp_first_result_record_ms", stats(recordMs));
             results.put("interp_first_result_plan_submit_ms", stats(planMs));
@@ -164,13 +168,9 @@ final class InterpBenchmark {
                 long t0 = System.nanoTime();
                 fresh(x, 60 + k).copyTo(into);
                 latReused[k] = (System.nanoTime() - t0) / 1e6;
-                double error = accuracy.addRow(60 + k, into, want);
-                if (!(error <= Accuracy.Tolerance.ACCUMULATING.bound)) {
-                    throw new IllegalStateException("interpreted result of structure " + (60 + k) + " differs from the"
-                            + " CPU backend: normwise error " + error + " (" + accuracy.worst() + ")");
-                }
+                checkResult(accuracy, 60 + k, into, want);
             }
-            interpSwaps = os.stats().swaps() - swaps;
+            long interpSwaps = os.stats().swaps() - swaps;
             results.put("interp_first_result_reused_array_ms", stats(latReused));
             out.printf("interp:   into a reused array (Tensor.copyTo), 40 other new expressions: median %.3f ms (p90 %.3f)%n",
                     median(latReused), pct(latReused, 0.9));

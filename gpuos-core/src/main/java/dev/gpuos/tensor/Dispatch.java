@@ -18,12 +18,17 @@ final class Dispatch {
             if (t == null) continue;
             t.ensureOpen();
             if (backend == null) backend = t.backend();
-            else if (t.backend() != backend) {
-                throw new IllegalArgumentException(opName + ": operands live on different backends ("
-                        + backend.name() + " and " + t.backend().name() + ")");
-            }
+            else checkSameBackend(opName, backend, t);
         }
         return backend;
+    }
+
+    /** {@code t} (open) must live on {@code backend}, the op's other operands' backend. */
+    static void checkSameBackend(String opName, Backend backend, Tensor t) {
+        if (t.backend() != backend) {
+            throw new IllegalArgumentException(opName + ": operands live on different backends ("
+                    + backend.name() + " and " + t.backend().name() + ")");
+        }
     }
 
     static Tensor allocate(TensorScope owner, Backend backend, DType dtype, long[] shape) {

@@ -29,10 +29,7 @@ final class ElementwiseOps {
                 backend = t.backend();
                 shape = t.layout().shapeArray();
             } else {
-                if (t.backend() != backend) {
-                    throw new IllegalArgumentException(op.opName() + ": operands live on different backends ("
-                            + backend.name() + " and " + t.backend().name() + ")");
-                }
+                Dispatch.checkSameBackend(op.opName(), backend, t);
                 if (!t.layout().hasShape(shape)) shape = Layout.broadcastShapes(shape, t.layout().shapeArray());
             }
         }

@@ -4,6 +4,7 @@ import dev.gpuos.GpuOS;
 import dev.gpuos.runtime.OperatorRef;
 import dev.gpuos.runtime.TaskBatch;
 import dev.gpuos.runtime.layout.Layouts;
+import dev.gpuos.runtime.layout.TaskFields;
 import dev.gpuos.runtime.memory.DeviceBlock;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
@@ -179,7 +180,7 @@ final class BatchPlanner {
         long words = 0;
         for (int i = 0; i < batch.size(); i++) {
             offsets[i] = words;
-            words += batch.operandRecordWords(i).length;
+            words += batch.operandCount(i) * (TaskFields.REF_BYTES / 8);
         }
         if (words == 0) return null;
         long[] image = new long[Math.toIntExact(words)];
