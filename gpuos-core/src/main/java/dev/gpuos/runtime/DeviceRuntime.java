@@ -558,6 +558,7 @@ public final class DeviceRuntime implements AutoCloseable {
                 MemorySegment.copy(src, off, staging, 0, chunk);
                 Driver.memcpyHtoDAsync(dst + off, staging, chunk, copyStream);
                 Driver.streamSynchronize(copyStream);
+                copiesLanded = copiesIssued;  // the stream ran everything issued before
             }
         }
     }
@@ -571,8 +572,50 @@ public final class DeviceRuntime implements AutoCloseable {
                 long chunk = Math.min(STAGING_BYTES, n - off);
                 Driver.memcpyDtoHAsync(staging, src + off, chunk, copyStream);
                 Driver.streamSynchronize(copyStream);
+                copiesLanded = copiesIssued;
                 MemorySegment.copy(staging, 0, dst, off, chunk);
             }
+        }
+    }
+
+    /** Pinned host memory the device reads in place: {@code host} for Java, {@code device} for tasks. */
+    public record MappedHost(MemorySegment host, long device) {}
+
+    /**
+     * Pinned, device-mapped host memory, zeroed, freed when the runtime closes (never earlier: a task may read it
+     * until then). Tasks read it over PCIe; the host's stores before a submission are visible to the tasks of that
+     * submission (x86 keeps stores in order, and the device's reads of host memory are coherent).
+     */
+    public MappedHost pinMapped(long bytes) {
+        synchronized (copyLock) {
+            makeCurrent();
+            MemorySegment host = pin(bytes);
+            return new MappedHost(host, Driver.memHostGetDevicePointer(host));
+        }
+    }
+
+    private long copiesIssued, copiesLanded;  // asynchronous copies (guarded by copyLock)
+
+    /**
+     * Starts copying {@code src}, PINNED host memory (e.g. from {@link #pinMapped}) that nobody changes until the
+     * copy landed, to device address {@code dst} on the copy stream, and returns at once with a ticket for
+     * {@link #landed}. Tasks submitted before it landed must not read {@code dst}.
+     */
+    public long copyToDeviceAsync(long dst, MemorySegment src) {
+        synchronized (copyLock) {
+            makeCurrent();
+            Driver.memcpyHtoDAsync(dst, src, src.byteSize(), copyStream);
+            return ++copiesIssued;
+        }
+    }
+
+    /** Whether the asynchronous copy with this ticket is in device memory (one stream query until it is). */
+    public boolean landed(long ticket) {
+        synchronized (copyLock) {
+            if (copiesLanded >= ticket) return true;
+            makeCurrent();
+            if (Driver.streamQuery(copyStream)) copiesLanded = copiesIssued;
+            return copiesLanded >= ticket;
         }
     }
 

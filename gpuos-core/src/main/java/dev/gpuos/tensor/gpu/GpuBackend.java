@@ -389,7 +389,7 @@ public final class GpuBackend implements Backend {
         for (int i = 0; i < PHASES.size(); i++) m.put(PHASES.get(i), counters.phaseNanos[i].sum());
         if (tiers != null) {  // parts of "operator lookup", not phases of their own
             m.put("(of which: op program compile)", tiers.programCompileNanos.sum());
-            m.put("(program store + upload)", tiers.programStoreNanos.sum());
+            m.put("(program store)", tiers.programStoreNanos.sum());
         }
         return m;
     }

@@ -30,13 +30,14 @@ import java.util.logging.Logger;
  * Two tiers for elementwise runs and reductions (issue 6). A task whose operator is not native yet runs at once
  * on the INTERPRETER, a built-in operator registered when this object is made (one generation swap, before any
  * work) and then part of every later generation: the run (or the reduce op) is compiled to an op program (microseconds), the
- * program is copied to device memory while the worker runs, and the task names it. No swap, no pause.
+ * program is written to mapped host memory and copied to device memory while the worker runs, and the task names
+ * it ({@link ProgramStore}: nothing waits for the copy). No swap, no pause.
  *
  * <p>The native operator is compiled and swapped in by a background thread when the {@link Policy} says the
  * pause is worth it: once a structure was interpreted {@code promoteAfterUses} times, or
  * {@code promoteAfterNanos} after it was first seen. A promotion takes EVERY structure still interpreted, so
  * one link and one pause serve them all. Tasks resolved after the swap returned use the native operator; the
- * tasks already submitted keep their program, which stays in device memory.
+ * tasks already submitted keep their program, which stays where it is until the GpuOS closes.
  *
  * <p>The planner finds and makes entries by the operator's structural key ({@link OperatorStructure#key}) and
  * never renders a native source: the source is rendered, and hashed into the operator's name, by the
@@ -73,22 +74,28 @@ public final class TieredOperators {
         }
     }
 
-    /** Cumulative counts. */
+    /** Cumulative counts; {@code hostProgramTasks}: interpreted tasks that read their program from mapped host memory. */
     public record Stats(long interpretedTasks, long nativeTasks, long programs, long promotions, long promotedOperators,
-                        long failedPromotions) {}
+                        long failedPromotions, long hostProgramTasks) {}
 
     /** The interpreter's operator name: its source hashed, so backends over one GpuOS share it. */
     static final String INTERPRETER_NAME = OperatorLibrary.uniqueName("gpuos_interp", InterpreterSource.operatorSource());
 
+    /**
+     * System property read when a tier is made: {@code true} makes its tasks read every op program from mapped host
+     * memory, never from the device copy (tests of that path; measuring what the PCIe read costs).
+     */
+    public static final String PROGRAMS_IN_HOST = "gpuos.interp.programsInHost";
+
     private static final class Entry {
         final OperatorStructure structure;  // its source is rendered by the promoter, not by the planner
-        final long program;          // device address, 0: not interpretable
+        final ProgramStore.Stored program;  // null: not interpretable
         final long firstNanos = System.nanoTime();
         final AtomicLong uses = new AtomicLong();
         volatile OperatorRef nativeRef;
         volatile boolean failed;     // the native compile failed: stay interpreted
 
-        Entry(OperatorStructure structure, long program, OperatorRef nativeRef) {
+        Entry(OperatorStructure structure, ProgramStore.Stored program, OperatorRef nativeRef) {
             this.structure = structure;
             this.program = program;
             this.nativeRef = nativeRef;
@@ -106,7 +113,8 @@ public final class TieredOperators {
         t.setDaemon(true);
         return t;
     });
-    private final LongAdder interpretedTasks = new LongAdder(), nativeTasks = new LongAdder();
+    private final LongAdder interpretedTasks = new LongAdder(), nativeTasks = new LongAdder(),
+            hostProgramTasks = new LongAdder();
     private final AtomicLong promotions = new AtomicLong(), promotedOperators = new AtomicLong(),
             failedPromotions = new AtomicLong();
 
@@ -119,7 +127,7 @@ public final class TieredOperators {
         this.os = os;
         this.natives = natives;
         this.policy = policy;
-        this.programs = new ProgramStore(os);
+        this.programs = new ProgramStore(os, Boolean.getBoolean(PROGRAMS_IN_HOST));
         this.interpreter = ensureInterpreter(os);
     }
 
@@ -153,9 +161,11 @@ public final class TieredOperators {
             if (ref != null) {
                 ops[i] = ref;
                 this.nativeTasks.increment();
-            } else if (e != null && e.program != 0) {
+            } else if (e != null && e.program != null) {
                 long[] args = Arrays.copyOf(task.args(), Layouts.MAX_ARGS);
-                args[InterpreterSource.PROGRAM_ARG] = e.program;
+                long program = e.program.address();
+                args[InterpreterSource.PROGRAM_ARG] = program;
+                if (e.program.isHostCopy(program)) hostProgramTasks.increment();
                 tasks.set(i, new KernelTask(task.operator(), task.ntiles(), task.tileSize(), task.refs(), args, task.nodes()));
                 ops[i] = interpreter;
                 interpretedTasks.increment();
@@ -209,13 +219,13 @@ public final class TieredOperators {
      */
     /** Host time spent making op programs of new structures (part of the planner's operator lookup). */
     final java.util.concurrent.atomic.LongAdder programCompileNanos = new java.util.concurrent.atomic.LongAdder();
-    /** Host time spent storing them in device memory (allocation and a synchronous upload). */
+    /** Host time spent storing them (into mapped host memory, starting the copy to device memory). */
     final java.util.concurrent.atomic.LongAdder programStoreNanos = new java.util.concurrent.atomic.LongAdder();
 
     private Entry newEntry(KernelTask task) {
         OperatorRef known = natives.lookup(task.operator());
-        if (known != null) return new Entry(task.operator(), 0, known);  // warm: native already
-        long address = 0;
+        if (known != null) return new Entry(task.operator(), null, known);  // warm: native already
+        ProgramStore.Stored stored = null;
         if (task.args().length <= InterpreterSource.PROGRAM_ARG) {
             try {
                 long t0 = System.nanoTime();
@@ -223,7 +233,7 @@ public final class TieredOperators {
                 long t1 = System.nanoTime();
                 programCompileNanos.add(t1 - t0);
                 if (sameInterface(p, task)) {
-                    address = programs.address(key(task), p);
+                    stored = programs.store(key(task), p);
                     programStoreNanos.add(System.nanoTime() - t1);
                 } else {
                     LOG.warning("op program of " + task.name() + " disagrees with the native task's operands or "
@@ -235,7 +245,7 @@ public final class TieredOperators {
                 LOG.log(Level.WARNING, task.name() + ": its op program could not be stored; it runs natively", uploadFailed);
             }
         }
-        return new Entry(task.operator(), address, null);
+        return new Entry(task.operator(), stored, null);
     }
 
     /**
@@ -263,7 +273,7 @@ public final class TieredOperators {
         Map<String, String> fresh = new LinkedHashMap<>();
         Map<String, List<Entry>> byName = new LinkedHashMap<>();  // several reduce ops share one native operator
         for (Entry e : entries.values()) {
-            if (e.nativeRef != null || e.failed || e.program == 0) continue;
+            if (e.nativeRef != null || e.failed || e.program == null) continue;
             String unique = e.structure.uniqueName();  // renders and hashes, here on the promoter thread
             if (os.hasOperator(unique)) {
                 e.nativeRef = os.operator(unique);
@@ -306,6 +316,6 @@ public final class TieredOperators {
 
     public Stats stats() {
         return new Stats(interpretedTasks.sum(), nativeTasks.sum(), programs.size(), promotions.get(),
-                promotedOperators.get(), failedPromotions.get());
+                promotedOperators.get(), failedPromotions.get(), hostProgramTasks.sum());
     }
 }

@@ -3,8 +3,8 @@
 // it for each of its elements (see gpuos_interp.cuh). Shared memory: GPUOS_INTERP_MAX_REGS words per thread,
 // then the program; the host refuses to interpret when the worker offers less (TieredOperators).
 //
-// Program memory is written by a host copy that completed before the task naming it was submitted, and is
-// never rewritten while a task may name it (ProgramStore), so plain loads see it.
+// A task names either mapped host memory the host wrote before submitting it, or device memory a copy filled
+// before the task was submitted (ProgramStore); program bytes are never rewritten, so plain loads see them.
 namespace {
 
 // reduce.cu's teams: a warp per group, or the whole block for long groups; combined as gt::team_reduce does.

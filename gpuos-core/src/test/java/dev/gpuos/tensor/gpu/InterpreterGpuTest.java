@@ -32,6 +32,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -238,6 +239,57 @@ class InterpreterGpuTest extends SharedGpuOS {
         System.out.printf("[interp] %d cases (%d against native operators, the rest against the CPU backend), %d differ; "
                 + "float cases bit-identical to native: %d of %d%n", cases.size(), nativeCases, failures.size(), bitExactFloat, nativeFloat);
         assertTrue(failures.isEmpty(), failures.size() + " cases differ:\n" + String.join("\n", failures.subList(0, Math.min(10, failures.size()))));
+    }
+
+    /**
+     * Op programs read from mapped host memory (what a new structure's first tasks do, before the program's copy to
+     * device memory has landed) give bit-identical results to programs read from device memory: every fourth case,
+     * on a tier whose tasks always name the host copy, against the {@code interp} backend. A structure used again
+     * after a read-back (a synchronous copy on the same stream: every earlier copy landed) names the device copy.
+     */
+    @Test
+    void programsReadFromMappedHostMemoryGiveTheSameResultsAsFromDeviceMemory() {
+        GpuBackend hostPrograms;
+        System.setProperty(TieredOperators.PROGRAMS_IN_HOST, "true");
+        try {
+            hostPrograms = new GpuBackend(os, TieredOperators.Policy.NEVER);
+        } finally {
+            System.clearProperty(TieredOperators.PROGRAMS_IN_HOST);
+        }
+        List<Case> cases = everyOpCases();
+        List<String> failures = new ArrayList<>();
+        int compared = 0;
+        try (TensorScope sh = TensorScope.open(hostPrograms); TensorScope si = TensorScope.open(interp)) {
+            for (int i = 0; i < cases.size(); i += 4) {
+                Case c = cases.get(i);
+                Tensor h = c.build().apply(sh), d = c.build().apply(si);
+                long[] hb = bits(h), db = bits(d);
+                compared++;
+                if (!Arrays.equals(hb, db)) failures.add(c.label() + ": " + firstDiff(hb, db));
+            }
+            TieredOperators.Stats st = hostPrograms.tiers().stats();
+            assertTrue(st.interpretedTasks() > compared / 2, "only " + st.interpretedTasks() + " interpreted tasks");
+            assertEquals(st.interpretedTasks(), st.hostProgramTasks(), "every task of the host-only tier reads host memory");
+
+            Tensor x = values(si, DType.F32, 31, Kind.CONTIGUOUS);
+            x.toFloatArray();
+            long hostBefore = interp.tiers().stats().hostProgramTasks();
+            float[] first = x.mul(0.75).softplus().toFloatArray();   // new to `interp`: its first task may read either copy
+            long afterFirst = interp.tiers().stats().hostProgramTasks();
+            assertTrue(afterFirst - hostBefore <= 1);
+            float[] again = x.mul(0.75).softplus().toFloatArray();   // the read-back above landed every copy
+            assertEquals(afterFirst, interp.tiers().stats().hostProgramTasks(), "a landed program is read from device memory");
+            assertArrayEquals(first, again);
+        }
+        System.out.printf("[interp] %d cases with programs in mapped host memory, %d differ from device-resident programs%n",
+                compared, failures.size());
+        assertTrue(failures.isEmpty(), failures.size() + " cases differ:\n" + String.join("\n", failures.subList(0, Math.min(10, failures.size()))));
+    }
+
+    /** Every element's bits, widened to long (floats as their double bits). */
+    private static long[] bits(Tensor t) {
+        if (!t.dtype().isFloating()) return t.toLongArray();
+        return Arrays.stream(t.toDoubleArray()).mapToLong(Double::doubleToRawLongBits).toArray();
     }
 
     private static String firstDiff(long[] g, long[] w) {
