@@ -11,6 +11,9 @@ enum { R_SUM = 0, R_PROD = 1, R_MEAN = 2, R_MAX = 3, R_MIN = 4, R_ARGMAX = 5, R_
 
 template <typename T> __device__ __forceinline__ bool is_nan(T v) { return v != v; }
 
+// Loads each lane keeps in flight in the one-reduced-dim loop.
+constexpr int kDepth = 8;
+
 // Accumulator of floating inputs (double) and of integral and BOOL inputs (long long).
 template <bool FLOATING> struct Accum {
     typedef double type;
@@ -79,8 +82,25 @@ __device__ void reduce_groups(const gpuos_task* task, unsigned int tile, const g
                 if (OP == R_MAX) return p > q ? p : q;
                 return p < q ? p : q;
             };
-            for (long long r = team.lane; r < len; r += team.size) {
-                acc = combine(acc, load_acc<Acc>(src[base + roff(r)]));
+            if (oneDim) {
+                // kDepth loads in flight per lane before their values are combined, in the same order as one at a
+                // time (results are bit for bit those of the plain loop): a lane's loads no longer wait on each
+                // other's memory latency.
+                const GT_T* row = src + base;
+                const long long step = team.size;
+                long long r = team.lane;
+                for (; r + (kDepth - 1) * step < len; r += kDepth * step) {
+                    GT_T v[kDepth];
+#pragma unroll
+                    for (int j = 0; j < kDepth; ++j) v[j] = row[(r + j * step) * rstride];
+#pragma unroll
+                    for (int j = 0; j < kDepth; ++j) acc = combine(acc, load_acc<Acc>(v[j]));
+                }
+                for (; r < len; r += step) acc = combine(acc, load_acc<Acc>(row[r * rstride]));
+            } else {
+                for (long long r = team.lane; r < len; r += team.size) {
+                    acc = combine(acc, load_acc<Acc>(src[base + roff(r)]));
+                }
             }
             acc = gt::team_reduce(team, acc, combine, (Acc*)env->smem);
             if (team.lane == 0) {

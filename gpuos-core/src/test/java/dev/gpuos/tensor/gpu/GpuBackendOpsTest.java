@@ -155,6 +155,38 @@ class GpuBackendOpsTest extends SharedGpuOS {
         }
     }
 
+    /**
+     * One reduced dim long enough for reduce.cu's deep loop (8 loads in flight per lane, then a tail): warp teams
+     * (64x512 as in W4, 9x1000), a block team (3x5000), and the same rows read through a transpose (a strided
+     * reduced dim), for every op that takes that loop, in F32, F16 and I64.
+     */
+    @Test
+    void longSingleReducedDimsMatchTheCpu() {
+        long[][] shapes = {{64, 512}, {9, 1000}, {3, 5000}};
+        ReduceOp[] ops = {ReduceOp.SUM, ReduceOp.MEAN, ReduceOp.PROD, ReduceOp.MAX, ReduceOp.MIN};
+        for (int s = 0; s < shapes.length; s++) {
+            for (ReduceOp op : ops) {
+                for (DType t : new DType[]{DType.F32, DType.F16, DType.I64}) {
+                    if (op == ReduceOp.MEAN && !t.isFloating()) continue;
+                    for (boolean transposed : new boolean[]{false, true}) {
+                        long seed = 4100 + s * 100L + op.ordinal() * 10L + t.ordinal() + (transposed ? 5000 : 0);
+                        SplittableRandom r = new SplittableRandom(seed);
+                        long[] shape = transposed ? new long[]{shapes[s][1], shapes[s][0]} : shapes[s];
+                        int[] axes = {transposed ? 0 : 1};
+                        String ctx = op.opName() + " " + t + Arrays.toString(shape) + " axes " + Arrays.toString(axes);
+                        try (Twins tw = new Twins(gpu)) {
+                            Twin x = tw.random(r, t, shape, false, Twins.LayoutKind.CONTIGUOUS);
+                            Twin y = x.map(v -> reduce(op, v, axes, false));
+                            long groupSize = shape[axes[0]];
+                            Twins.assertClose(y, Twins.reductionTolerance(y.dtype()),
+                                    Twins.reductionTolerance(y.dtype()) * 1e-2 * Math.sqrt(groupSize), ctx);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     private static void reductionTrial(ReduceOp op, DType t, long[] shape, SplittableRandom r, long seed) {
         int rank = shape.length;
         long total = Twins.count(shape);
