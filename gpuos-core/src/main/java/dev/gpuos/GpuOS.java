@@ -11,6 +11,7 @@ import dev.gpuos.runtime.GenerationImage;
 import dev.gpuos.runtime.OperatorRef;
 import dev.gpuos.runtime.SlotResolver;
 import dev.gpuos.runtime.TaskBatch;
+import dev.gpuos.runtime.TaskTemplate;
 import dev.gpuos.runtime.TaskQueue;
 import dev.gpuos.runtime.WorkerDeadException;
 import dev.gpuos.runtime.memory.DeviceArena;
@@ -269,6 +270,37 @@ public final class GpuOS implements AutoCloseable {
     public long submit(TaskBatch batch) {
         checkOpen();
         return runtime.queue().submit(batch, resolver, options.submitTimeoutNanos());
+    }
+
+    /**
+     * A template of {@code batch} ({@link TaskTemplate}): submitted with {@link #submit(TaskTemplate)}, a run costs
+     * the host one descriptor however many tasks it has. Its images live in this GpuOS's arena; call
+     * {@link TaskTemplate#release} when done with it (or let the GpuOS close).
+     */
+    public TaskTemplate template(TaskBatch batch) {
+        checkOpen();
+        return TaskTemplate.of(batch, image -> {
+            DeviceBlock block = allocate(image.byteSize());
+            try {
+                upload(block, 0, image);
+            } catch (RuntimeException e) {
+                release(block);
+                throw e;
+            }
+            return new TaskTemplate.Placed(block.address(), () -> {
+                try {
+                    release(block);
+                } catch (IllegalStateException closedMeanwhile) {
+                    // a closed GpuOS freed its arena, and this block with it, already
+                }
+            });
+        });
+    }
+
+    /** Submits a template's tasks; returns the seq after its last task (they are {@code [end - size, end)}). */
+    public long submit(TaskTemplate template) {
+        checkOpen();
+        return runtime.queue().submit(template, resolver, options.submitTimeoutNanos());
     }
 
     public CompletableFuture<Void> submitAsync(TaskBatch batch) {

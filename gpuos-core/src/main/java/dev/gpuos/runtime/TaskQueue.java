@@ -1,5 +1,6 @@
 package dev.gpuos.runtime;
 
+import dev.gpuos.runtime.layout.Layouts;
 import dev.gpuos.runtime.layout.TaskFields;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -162,6 +163,54 @@ public final class TaskQueue implements AutoCloseable {
             return nextSeq;
         } finally {
             noteUses(resolver);
+            submitLock.unlock();
+        }
+    }
+
+    /**
+     * Submits a template's tasks with ONE header in the host ring ({@link Layouts#OP_EXPAND}): the agent copies
+     * the descriptors from the template's image in device memory. Waits (up to {@code timeoutNanos}) until the
+     * ring has room for every task of it, since the agent may stage them all at once; then writes the header and
+     * rings the doorbell. Returns the seq after its last task. On a timeout nothing was submitted.
+     */
+    public long submit(TaskTemplate template, SlotResolver resolver, long timeoutNanos) {
+        int n = template.size();
+        if (n > capacity) {
+            throw new IllegalArgumentException("a template of " + n + " tasks does not fit a ring of " + capacity);
+        }
+        long deadline = System.nanoTime() + timeoutNanos;
+        submitLock.lock();
+        try {
+            checkUsable();
+            long first = nextSeq, end = first + n;
+            int[] resolved = template.resolve(resolver);
+            template.checkLive();
+            long address = template.imageFor(resolved);
+            long completedSeen = control.completed();
+            if (end - 1 - completedSeen >= capacity) {
+                try {
+                    awaitRoom(end - 1, deadline, first, n);
+                } catch (QueueTimeoutException e) {
+                    throw new QueueTimeoutException("task ring full (" + capacity + " tasks in flight) for longer than"
+                            + " the submit timeout; nothing of the template's " + n + " tasks was submitted");
+                }
+            }
+            long dst = (first & mask) * TaskFields.TASK_BYTES;
+            hostRing.asSlice(dst, TaskFields.REFS).fill((byte) 0);
+            hostRing.set(ValueLayout.JAVA_INT_UNALIGNED, dst + TaskFields.OP, (int) Layouts.OP_EXPAND);
+            hostRing.set(ValueLayout.JAVA_INT_UNALIGNED, dst + TaskFields.NTILES, 1);
+            hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, dst + TaskFields.SEQ, first);
+            hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, dst + TaskFields.TILE_BASE, nextTile);
+            hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, dst + TaskFields.REFS_AT, address);
+            hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, dst + TaskFields.ARGS, n);
+            hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, dst + TaskFields.ARGS + 8, template.tiles());
+            nextTile += template.tiles();
+            nextSeq = end;
+            batchFirst = end;  // the per-task note of uses below is the template's own
+            control.publishSubmitted(end);
+            template.noteUses(resolver, resolved, first);
+            return end;
+        } finally {
             submitLock.unlock();
         }
     }

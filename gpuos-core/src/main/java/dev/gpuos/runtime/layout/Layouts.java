@@ -60,6 +60,14 @@ public final class Layouts {
      */
     public static final int TASK_FLAG_REFS_IN_DEVICE = 0x4000;
 
+    /**
+     * {@code gpuos_task.op} of an EXPANSION header: not a task but a whole batch of {@code args[0]} tasks (seqs
+     * {@code [seq, seq + args[0])}, tiles from {@code tileBase}) whose descriptors lie in device memory at
+     * {@code refsAt} (a task template, see {@code dev.gpuos.runtime.TaskTemplate}). The agent copies them from
+     * there, patching seq, tileBase and deps, instead of reading the host ring; the host writes this one header.
+     */
+    public static final long OP_EXPAND = 0xFFFF_FFFFL;
+
     /** {@code gpuos_tensor_ref.flags}: the elements are dense and row-major (strides may be ignored). */
     public static final int REF_CONTIGUOUS = 1;
 
@@ -115,6 +123,10 @@ public final class Layouts {
             .field("watermark", U64, "agent", "every task < watermark is complete")
             .field("parking", U32, "agent", "1: publishing stopped; workers exit once no published tile is left")
             .field("abort", U32, "agent", "1: every block exits as soon as it can, work may be left undone")
+            .field("expBase", U64, "agent", "first seq of the expansion being staged (see OP_EXPAND)")
+            .field("expEnd", U64, "agent", "seq after its last task; pubSeq < expEnd: the next tasks come from its template")
+            .field("expTemplate", U64, "agent", "device address of its descriptors (task k at expTemplate + k * sizeof(gpuos_task))")
+            .field("expTileBase", U64, "agent", "tile ticket of its first tile (template tileBase fields are relative to it)")
             .alignTo(128)
             .field("faultCount", U64, "workers (atomicAdd reserves a log entry)", "faults reported so far")
             .nested("faultLog", FAULT_ENTRY, FAULT_LOG, "the worker that reserved the entry", "ring of fault records")
@@ -188,6 +200,7 @@ public final class Layouts {
         m.put("REF_CONTIGUOUS", (long) REF_CONTIGUOUS);
         m.put("TASK_FLAG_TRACE", (long) TASK_FLAG_TRACE);
         m.put("TASK_FLAG_REFS_IN_DEVICE", (long) TASK_FLAG_REFS_IN_DEVICE);
+        m.put("OP_EXPAND", OP_EXPAND);
         m.put("AGENT_NOT_STARTED", (long) AGENT_NOT_STARTED);
         m.put("AGENT_RUNNING", (long) AGENT_RUNNING);
         m.put("AGENT_PARKED", (long) AGENT_PARKED);

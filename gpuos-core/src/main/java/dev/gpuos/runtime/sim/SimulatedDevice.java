@@ -33,6 +33,10 @@ public final class SimulatedDevice implements AutoCloseable {
     static final long WATERMARK = Layouts.QUEUE_STATE.offset("watermark");
     static final long PARKING = Layouts.QUEUE_STATE.offset("parking");
     static final long ABORT = Layouts.QUEUE_STATE.offset("abort");
+    static final long EXP_BASE = Layouts.QUEUE_STATE.offset("expBase");
+    static final long EXP_END = Layouts.QUEUE_STATE.offset("expEnd");
+    static final long EXP_TEMPLATE = Layouts.QUEUE_STATE.offset("expTemplate");
+    static final long EXP_TILE_BASE = Layouts.QUEUE_STATE.offset("expTileBase");
     static final long FAULT_COUNT = Layouts.QUEUE_STATE.offset("faultCount");
     static final long FAULT_LOG = Layouts.QUEUE_STATE.offset("faultLog");
     static final long FAULT_ENTRY_BYTES = Layouts.FAULT_ENTRY.size();

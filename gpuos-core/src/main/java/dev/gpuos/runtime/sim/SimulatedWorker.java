@@ -4,6 +4,10 @@ import static dev.gpuos.runtime.sim.SimulatedDevice.ABORT;
 import static dev.gpuos.runtime.sim.SimulatedDevice.ENTRY_SEQ;
 import static dev.gpuos.runtime.sim.SimulatedDevice.ENTRY_TAG;
 import static dev.gpuos.runtime.sim.SimulatedDevice.ENTRY_WORD;
+import static dev.gpuos.runtime.sim.SimulatedDevice.EXP_BASE;
+import static dev.gpuos.runtime.sim.SimulatedDevice.EXP_END;
+import static dev.gpuos.runtime.sim.SimulatedDevice.EXP_TEMPLATE;
+import static dev.gpuos.runtime.sim.SimulatedDevice.EXP_TILE_BASE;
 import static dev.gpuos.runtime.sim.SimulatedDevice.FAULT_COUNT;
 import static dev.gpuos.runtime.sim.SimulatedDevice.FAULT_ENTRY_BYTES;
 import static dev.gpuos.runtime.sim.SimulatedDevice.FAULT_LOG;
@@ -124,6 +128,34 @@ public final class SimulatedWorker {
         MemorySegment.copy(records.segment(), refsAt - records.address(), ring, at + TaskFields.REFS, bytes);
     }
 
+    /**
+     * As copy_template does: stages seqs [from, to) of an expansion from its template in device memory and makes
+     * the relative fields absolute (seq; tileBase from the expansion's first tile; deps from its first seq).
+     */
+    private void copyTemplate(MemorySegment ring, long from, long to, long base, long template, long tileBase) {
+        SimBuffer t = dev.bufferContaining(template, "the template of the expansion at seq " + base);
+        for (long seq = from; seq < to; seq++) {
+            long src = template - t.address() + (seq - base) * SimTask.BYTES, at = (seq & mask) * SimTask.BYTES;
+            if (src + SimTask.BYTES > t.byteSize()) {
+                throw new IllegalStateException("task " + (seq - base) + " of the template at 0x" + Long.toHexString(template)
+                        + " lies beyond its buffer (an illegal address on a GPU)");
+            }
+            MemorySegment.copy(t.segment(), src, ring, at, SimTask.BYTES);
+            ring.set(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.SEQ, seq);
+            long tb = ring.get(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.TILE_BASE);
+            ring.set(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.TILE_BASE, tb + tileBase);
+            int ndeps = Math.min(Byte.toUnsignedInt(ring.get(ValueLayout.JAVA_BYTE, at + TaskFields.NDEPS)), Layouts.MAX_DEPS);
+            for (int d = 0; d < ndeps; d++) {
+                long off = at + TaskFields.DEPS + 8L * d;
+                ring.set(ValueLayout.JAVA_LONG_UNALIGNED, off, ring.get(ValueLayout.JAVA_LONG_UNALIGNED, off) + base);
+            }
+        }
+    }
+
+    private static boolean isExpansion(MemorySegment ring, long at) {
+        return Integer.toUnsignedLong(ring.get(ValueLayout.JAVA_INT_UNALIGNED, at + TaskFields.OP)) == Layouts.OP_EXPAND;
+    }
+
     SimulatedWorker(SimulatedDevice dev, int generation, List<SimOp> ops, Config config) {
         this.dev = dev;
         this.generation = generation;
@@ -184,6 +216,9 @@ public final class SimulatedWorker {
         long heartbeat = 0;
         long faultsMirrored = ctrl.faultCount();
         boolean parking = (int) INT.getAcquire(st, PARKING) != 0;
+        // The expansion being staged (pubSeq < expEnd), continued from the state a parked generation left.
+        long expBase = (long) LONG.getAcquire(st, EXP_BASE), expEnd = (long) LONG.getAcquire(st, EXP_END);
+        long expTemplate = (long) LONG.getAcquire(st, EXP_TEMPLATE), expTileBase = (long) LONG.getAcquire(st, EXP_TILE_BASE);
         int sleepNs = 0;
         ctrl.agentState(generation, Layouts.AGENT_RUNNING);
 
@@ -193,6 +228,7 @@ public final class SimulatedWorker {
             int cmd = CMD_IDLE;
             long from = 0;
             long to = 0;
+            boolean fromTemplate = false;
             if (ctrl.abortRequested()) {
                 INT.setRelease(st, ABORT, 1);
                 cmd = CMD_EXIT;
@@ -206,6 +242,9 @@ public final class SimulatedWorker {
                     if (submitted > pubSeq) {
                         to = submitted - pubSeq > config.stageChunk() ? pubSeq + config.stageChunk() : submitted;
                         from = pubSeq;
+                        // Inside an expansion the next tasks come from its template; the host never wrote their slots.
+                        fromTemplate = pubSeq < expEnd;
+                        if (fromTemplate && to > expEnd) to = expEnd;
                         cmd = CMD_STAGE;
                     }
                 }
@@ -215,12 +254,43 @@ public final class SimulatedWorker {
             }
 
             if (cmd == CMD_STAGE) {
-                // Copy the descriptors (the doorbell's acquire above orders these reads after the host's writes).
-                for (long seq = from; seq < to; seq++) {
-                    long at = (seq & mask) * SimTask.BYTES;
-                    MemorySegment.copy(hostRing, at, ring, at, SimTask.BYTES);
-                    copyDeviceRecords(ring, at);
+                if (!fromTemplate) {
+                    // Copy the descriptors (the doorbell's acquire above orders these reads after the host's writes).
+                    for (long seq = from; seq < to; seq++) {
+                        long at = (seq & mask) * SimTask.BYTES;
+                        MemorySegment.copy(hostRing, at, ring, at, SimTask.BYTES);
+                    }
+                    // An expansion header ends what the host ring holds: the host never wrote the slots of its tasks.
+                    long expandAt = -1;
+                    for (long seq = from; seq < to && expandAt < 0; seq++) {
+                        if (isExpansion(ring, (seq & mask) * SimTask.BYTES)) expandAt = seq;
+                    }
+                    if (expandAt > from) {
+                        to = expandAt;  // stage up to it; the next round starts with it
+                    } else if (expandAt == from) {
+                        task.at(from & mask);
+                        long count = task.arg(0);
+                        long tmpl = ring.get(ValueLayout.JAVA_LONG_UNALIGNED, (from & mask) * SimTask.BYTES + TaskFields.REFS_AT);
+                        if (count >= 1 && count <= dev.capacity() && tmpl != 0 && (tmpl & 15) == 0) {
+                            expBase = from;
+                            expEnd = from + count;
+                            expTemplate = tmpl;
+                            expTileBase = task.tileBase();
+                            // Kept in device memory: a generation parked mid-expansion hands it to the next one.
+                            LONG.setRelease(st, EXP_BASE, expBase);
+                            LONG.setRelease(st, EXP_END, expEnd);
+                            LONG.setRelease(st, EXP_TEMPLATE, expTemplate);
+                            LONG.setRelease(st, EXP_TILE_BASE, expTileBase);
+                            fromTemplate = true;
+                            to = Math.min(to, expEnd);
+                        }
+                        // else: a malformed header stays in the ring, and validation below rejects it.
+                    }
+                    if (!fromTemplate) {
+                        for (long seq = from; seq < to; seq++) copyDeviceRecords(ring, (seq & mask) * SimTask.BYTES);
+                    }
                 }
+                if (fromTemplate) copyTemplate(ring, from, to, expBase, expTemplate, expTileBase);
                 // Validate every descriptor, tile bases included (one warp per task on the GPU; the smallest
                 // bad seq wins through atomicMin).
                 long badSeq = -1;
@@ -233,7 +303,8 @@ public final class SimulatedWorker {
                         expectedBase = task.tileBase() + task.ntiles();
                         task.at(seq & mask);
                     }
-                    boolean ok = task.seq() == seq && ntiles >= 1 && ntiles <= Layouts.MAX_TILES_PER_TASK
+                    boolean ok = task.seq() == seq && Integer.toUnsignedLong(task.op()) != Layouts.OP_EXPAND
+                            && ntiles >= 1 && ntiles <= Layouts.MAX_TILES_PER_TASK
                             && task.ndeps() <= Layouts.MAX_DEPS && task.nrefs() <= Layouts.MAX_REFS
                             && task.tileBase() == expectedBase;
                     for (int d = 0; ok && d < task.ndeps(); d++) {

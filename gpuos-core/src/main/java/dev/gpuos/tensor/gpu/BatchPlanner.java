@@ -3,6 +3,7 @@ package dev.gpuos.tensor.gpu;
 import dev.gpuos.GpuOS;
 import dev.gpuos.runtime.OperatorRef;
 import dev.gpuos.runtime.TaskBatch;
+import dev.gpuos.runtime.TaskTemplate;
 import dev.gpuos.runtime.layout.Layouts;
 import dev.gpuos.runtime.layout.TaskFields;
 import dev.gpuos.runtime.memory.DeviceBlock;
@@ -142,18 +143,28 @@ final class BatchPlanner {
             written.add((GpuStorage) e.getKey());
             writtenAt.add(e.getValue());
         }
-        DeviceBlock records = REPLAY_RECORDS_IN_DEVICE ? operandRecordsInDevice(own) : null;
-        GpuReplay replay = new GpuReplay(backend, own, work.size(), read, readAt, written, writtenAt, indexSelectAt,
-                describe(own, planned, index), outputs);
+        TaskTemplate template = REPLAY_TEMPLATES && own.size() > 0 && own.size() <= os.queue().capacity()
+                ? os.template(own) : null;
+        DeviceBlock records = template == null && REPLAY_RECORDS_IN_DEVICE ? operandRecordsInDevice(own) : null;
+        GpuReplay replay = new GpuReplay(backend, own, template, work.size(), read, readAt, written, writtenAt,
+                indexSelectAt, describe(own, planned, index), outputs);
         if (records != null) REPLAY_CLEANER.register(replay, new ReleaseRecords(os, records));
+        if (template != null) REPLAY_CLEANER.register(replay, template::release);
         return replay;
     }
 
     private static final java.lang.ref.Cleaner REPLAY_CLEANER = java.lang.ref.Cleaner.create();
 
     /**
-     * Whether replays keep their operand records in device memory ({@code -Dgpuos.replay.recordsInDevice=false}
-     * turns it off, to compare both on one machine; what it saves is the agent's PCIe reads).
+     * Whether a replay runs as a {@link TaskTemplate}: its descriptors stay in device memory and a run writes one
+     * header into the ring, however many tasks it has ({@code -Dgpuos.replay.templates=false}: every run writes
+     * every descriptor, to compare both on one machine).
+     */
+    static final boolean REPLAY_TEMPLATES = Boolean.parseBoolean(System.getProperty("gpuos.replay.templates", "true"));
+
+    /**
+     * Without templates: whether replays keep their operand records in device memory ({@code
+     * -Dgpuos.replay.recordsInDevice=false} turns it off, to compare; what it saves is the agent's PCIe reads).
      */
     static final boolean REPLAY_RECORDS_IN_DEVICE =
             Boolean.parseBoolean(System.getProperty("gpuos.replay.recordsInDevice", "true"));

@@ -339,7 +339,7 @@ public final class GpuBackend implements Backend {
         recording.betweenSubmissions(() -> {
             replay.checkLive();
             long completed = os.queue().completed();
-            long end = os.submit(replay.batch);
+            long end = replay.template != null ? os.submit(replay.template) : os.submit(replay.batch);
             replay.noteRun(end - replay.batch.size(), completed);
             counters.submissions.increment();
             counters.tasks.add(replay.batch.size());

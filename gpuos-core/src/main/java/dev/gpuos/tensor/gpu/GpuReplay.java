@@ -3,6 +3,7 @@ package dev.gpuos.tensor.gpu;
 import dev.gpuos.runtime.DeviceBuffer;
 import dev.gpuos.runtime.OperatorRef;
 import dev.gpuos.runtime.TaskBatch;
+import dev.gpuos.runtime.TaskTemplate;
 import dev.gpuos.runtime.layout.Layouts;
 import dev.gpuos.runtime.layout.TaskFields;
 import dev.gpuos.tensor.Tensor;
@@ -27,6 +28,8 @@ import java.util.List;
 public final class GpuReplay {
     private final GpuBackend backend;
     final TaskBatch batch;
+    /** The batch as a template in device memory (a run writes one header), or null: every run writes the batch. */
+    final TaskTemplate template;
     private final int nodes;
     private final GpuStorage[] read, written;
     private final int[] readAt, writtenAt;
@@ -94,11 +97,12 @@ public final class GpuReplay {
         }
     }
 
-    GpuReplay(GpuBackend backend, TaskBatch batch, int nodes, List<GpuStorage> read, List<Integer> readAt,
+    GpuReplay(GpuBackend backend, TaskBatch batch, TaskTemplate template, int nodes, List<GpuStorage> read, List<Integer> readAt,
               List<GpuStorage> written, List<Integer> writtenAt, int indexSelectAt, Operators operators,
               List<Tensor> outputs) {
         this.backend = backend;
         this.batch = batch;
+        this.template = template;
         this.nodes = nodes;
         this.read = read.toArray(GpuStorage[]::new);
         this.readAt = readAt.stream().mapToInt(Integer::intValue).toArray();

@@ -156,11 +156,42 @@ __device__ void copy_device_refs(gpuos_task* ring, unsigned long long from, unsi
     }
 }
 
+// Stages seqs [from, from + n) of an expansion (see GPUOS_OP_EXPAND) from its template in device memory: headers,
+// then the operand records each task uses, then one thread per task makes the relative fields absolute (seq;
+// tileBase from the expansion's first tile; deps, template indices, from its first seq). Volatile loads: the
+// template's memory may have held an earlier template whose lines an L1 still caches.
+__device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned long long from, unsigned long long n,
+                              unsigned long long base, unsigned long long tileBase, unsigned long long mask) {
+    for (unsigned long long k = threadIdx.x; k < n * kHeaderVectors; k += blockDim.x) {
+        const unsigned long long seq = from + k / kHeaderVectors;
+        const unsigned int vec = (unsigned int)(k % kHeaderVectors);
+        ((uint4*)(ring + (seq & mask)))[vec] = ld_volatile_v4((const uint4*)(tmpl + (seq - base)) + vec);
+    }
+    __syncthreads();
+    constexpr unsigned int kRefsTotal = kTaskVectors - kHeaderVectors;
+    for (unsigned long long k = threadIdx.x; k < n * kRefsTotal; k += blockDim.x) {
+        const unsigned long long seq = from + k / kRefsTotal;
+        const unsigned int vec = (unsigned int)(k % kRefsTotal);
+        gpuos_task* t = ring + (seq & mask);
+        if (vec / kRefVectors < t->nrefs) {
+            ((uint4*)t->refs)[vec] = ld_volatile_v4((const uint4*)(tmpl + (seq - base))->refs + vec);
+        }
+    }
+    for (unsigned long long seq = from + threadIdx.x; seq < from + n; seq += blockDim.x) {
+        gpuos_task* t = ring + (seq & mask);
+        t->seq = seq;
+        t->tileBase += tileBase;
+        const unsigned int ndeps = t->ndeps < GPUOS_MAX_DEPS ? t->ndeps : GPUOS_MAX_DEPS;
+        for (unsigned int d = 0; d < ndeps; ++d) t->deps[d] += base;
+    }
+}
+
 __device__ void agent_loop(const gpuos_params& p) {
     __shared__ int s_cmd;
     __shared__ unsigned long long s_from, s_to, s_end, s_watermark, s_pubSeq, s_pubTiles, s_badSeq, s_traceSeq;
-    __shared__ unsigned long long s_lastEnd;
+    __shared__ unsigned long long s_lastEnd, s_expandAt, s_expBase, s_expTemplate, s_expTileBase;
     __shared__ unsigned int s_firstIncomplete;
+    __shared__ int s_fromTemplate;
 
     gpuos_queue_state* st = (gpuos_queue_state*)p.state;
     gpuos_host_control* ctrl = (gpuos_host_control*)p.control;
@@ -177,6 +208,8 @@ __device__ void agent_loop(const gpuos_params& p) {
     // faultsMirrored, heartbeat); shared memory carries what one needs of the other's.
     unsigned long long pubSeq = 0, pubTiles = 0, tileFloor = 0;
     unsigned long long completionPublished = 0, faultsMirrored = 0, heartbeat = 0;
+    // Thread 0: the expansion being staged (pubSeq < expEnd), continued from the state a parked generation left.
+    unsigned long long expBase = 0, expEnd = 0, expTemplate = 0, expTileBase = 0;
     int parking = 0;
     unsigned int sleepNs = 0;
     if (threadIdx.x == 0) {
@@ -185,6 +218,10 @@ __device__ void agent_loop(const gpuos_params& p) {
         const unsigned long long watermark = ld_acquire_gpu(&st->watermark);
         tileFloor = watermark < pubSeq ? ring[watermark & mask].tileBase : pubTiles;
         parking = ld_acquire_gpu(&st->parking) != 0;
+        expBase = ld_acquire_gpu(&st->expBase);
+        expEnd = ld_acquire_gpu(&st->expEnd);
+        expTemplate = ld_acquire_gpu(&st->expTemplate);
+        expTileBase = ld_acquire_gpu(&st->expTileBase);
         st_relaxed_sys(&ctrl->generation, p.generation);
         st_relaxed_sys(&ctrl->agentState, (unsigned int)GPUOS_AGENT_RUNNING);
         s_watermark = watermark;
@@ -275,7 +312,14 @@ __device__ void agent_loop(const gpuos_params& p) {
                 }
                 if (!parking && submitted > pubSeq) {
                     s_from = pubSeq;
-                    s_to = submitted - pubSeq > p.stageChunk ? pubSeq + p.stageChunk : submitted;
+                    unsigned long long to = submitted - pubSeq > p.stageChunk ? pubSeq + p.stageChunk : submitted;
+                    // Inside an expansion the next tasks come from its template; the host never wrote their slots.
+                    s_fromTemplate = pubSeq < expEnd;
+                    if (pubSeq < expEnd && to > expEnd) to = expEnd;
+                    s_to = to;
+                    s_expBase = expBase;
+                    s_expTemplate = expTemplate;
+                    s_expTileBase = expTileBase;
                     s_pubTiles = pubTiles;
                     if (traceSeq >= s_from && traceSeq < s_to) st_relaxed_sys(&ctrl->traceDoorbell, roundStart);
                     cmd = CMD_STAGE;
@@ -299,21 +343,60 @@ __device__ void agent_loop(const gpuos_params& p) {
 
         // 4. Stage: copy descriptors, fill the tile map, publish.
         if (cmd == CMD_STAGE) {
-            const unsigned long long from = s_from, to = s_to;
-            const unsigned long long n = to - from;
-            // 16-byte vectors, kCopyDepth loads in flight per thread before the first store, to cover PCIe
-            // latency. Small batches copy whole descriptors in one pass (latency); larger ones copy the headers,
-            // then only the operand records each task uses (bandwidth: a 0-operand task is 128 bytes, not 640).
-            if (n <= kWholeCopyMax) {
-                copy_vectors(hostRing, ring, from, n, kTaskVectors, 0, mask);
+            const unsigned long long from = s_from;
+            if (!s_fromTemplate) {
+                const unsigned long long n = s_to - from;
+                // 16-byte vectors, kCopyDepth loads in flight per thread before the first store, to cover PCIe
+                // latency. Small batches copy whole descriptors in one pass (latency); larger ones copy the
+                // headers, then only the operand records each task uses (bandwidth: a 0-operand task is 128
+                // bytes, not 640).
+                const bool whole = n <= kWholeCopyMax;
+                copy_vectors(hostRing, ring, from, n, whole ? kTaskVectors : kHeaderVectors, 0, mask);
+                if (threadIdx.x == 0) s_expandAt = ~0ull;
                 __syncthreads();
-                copy_device_refs(ring, from, n, mask);
-            } else {
-                copy_vectors(hostRing, ring, from, n, kHeaderVectors, 0, mask);
+                // An expansion header ends what the host ring holds: the host never wrote the slots of its tasks.
+                for (unsigned long long seq = from + threadIdx.x; seq < from + n; seq += blockDim.x) {
+                    if (ring[seq & mask].op == GPUOS_OP_EXPAND) atomicMin(&s_expandAt, seq);
+                }
                 __syncthreads();
-                copy_vectors(hostRing, ring, from, n, kTaskVectors - kHeaderVectors, kHeaderVectors, mask);
+                if (threadIdx.x == 0 && s_expandAt != ~0ull) {
+                    const gpuos_task* h = ring + (from & mask);
+                    const unsigned long long count = h->args[0];
+                    if (s_expandAt != from) {
+                        s_to = s_expandAt;  // stage up to it; the next round starts with it
+                    } else if (count >= 1 && count <= p.capacity && h->refsAt != 0 && (h->refsAt & 15) == 0) {
+                        expBase = from;
+                        expEnd = from + count;
+                        expTemplate = h->refsAt;
+                        expTileBase = h->tileBase;
+                        // Kept in device memory: a generation parked mid-expansion hands it to the next one.
+                        st_release_gpu(&st->expBase, expBase);
+                        st_release_gpu(&st->expEnd, expEnd);
+                        st_release_gpu(&st->expTemplate, expTemplate);
+                        st_release_gpu(&st->expTileBase, expTileBase);
+                        s_fromTemplate = 1;
+                        s_to = s_to < expEnd ? s_to : expEnd;
+                        s_expBase = expBase;
+                        s_expTemplate = expTemplate;
+                        s_expTileBase = expTileBase;
+                    }
+                    // else: a malformed header stays in the ring, and validation below rejects it.
+                }
+                __syncthreads();
+                if (!s_fromTemplate) {
+                    const unsigned long long m = s_to - from;
+                    if (whole) {
+                        copy_device_refs(ring, from, m, mask);
+                    } else {
+                        copy_vectors(hostRing, ring, from, m, kTaskVectors - kHeaderVectors, kHeaderVectors, mask);
+                    }
+                }
+            }
+            if (s_fromTemplate) {
+                copy_template((const gpuos_task*)s_expTemplate, ring, from, s_to - from, s_expBase, s_expTileBase, mask);
             }
             __syncthreads();
+            const unsigned long long to = s_to;
             // One thread per task (many tasks in flight, not one L2 round trip after another): validate, tile
             // bases included (each must continue the ticket prefix sum).
             for (unsigned long long seq = from + threadIdx.x; seq < to; seq += blockDim.x) {
@@ -322,7 +405,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                 const unsigned long long expectedBase = seq == from ? s_pubTiles : prev->tileBase + prev->ntiles;
                 const unsigned int ntiles = t->ntiles;
                 const unsigned int ndeps = t->ndeps;
-                bool ok = t->seq == seq && ntiles >= 1 && ntiles <= GPUOS_MAX_TILES_PER_TASK
+                bool ok = t->seq == seq && t->op != GPUOS_OP_EXPAND && ntiles >= 1 && ntiles <= GPUOS_MAX_TILES_PER_TASK
                           && ndeps <= GPUOS_MAX_DEPS && t->nrefs <= GPUOS_MAX_REFS && t->tileBase == expectedBase;
                 for (unsigned int d = 0; ok && d < ndeps; ++d) ok = t->deps[d] < seq;
                 if (!ok) atomicMin(&s_badSeq, seq);
