@@ -162,19 +162,38 @@ __device__ void copy_device_refs(gpuos_task* ring, unsigned long long from, unsi
 // template's memory may have held an earlier template whose lines an L1 still caches.
 __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned long long from, unsigned long long n,
                               unsigned long long base, unsigned long long tileBase, unsigned long long mask) {
-    for (unsigned long long k = threadIdx.x; k < n * kHeaderVectors; k += blockDim.x) {
-        const unsigned long long seq = from + k / kHeaderVectors;
-        const unsigned int vec = (unsigned int)(k % kHeaderVectors);
-        ((uint4*)(ring + (seq & mask)))[vec] = ld_volatile_v4((const uint4*)(tmpl + (seq - base)) + vec);
+    // kCopyDepth loads in flight per thread before the first store, as in copy_vectors.
+    const unsigned long long headers = n * kHeaderVectors;
+    for (unsigned long long k0 = threadIdx.x; k0 < headers; k0 += kCopyDepth * blockDim.x) {
+        uint4 v[kCopyDepth];
+#pragma unroll
+        for (int j = 0; j < kCopyDepth; ++j) {
+            const unsigned long long k = k0 + (unsigned long long)j * blockDim.x;
+            if (k < headers) v[j] = ld_volatile_v4((const uint4*)(tmpl + (from - base + k / kHeaderVectors)) + k % kHeaderVectors);
+        }
+#pragma unroll
+        for (int j = 0; j < kCopyDepth; ++j) {
+            const unsigned long long k = k0 + (unsigned long long)j * blockDim.x;
+            if (k < headers) ((uint4*)(ring + ((from + k / kHeaderVectors) & mask)))[k % kHeaderVectors] = v[j];
+        }
     }
     __syncthreads();
     constexpr unsigned int kRefsTotal = kTaskVectors - kHeaderVectors;
-    for (unsigned long long k = threadIdx.x; k < n * kRefsTotal; k += blockDim.x) {
-        const unsigned long long seq = from + k / kRefsTotal;
-        const unsigned int vec = (unsigned int)(k % kRefsTotal);
-        gpuos_task* t = ring + (seq & mask);
-        if (vec / kRefVectors < t->nrefs) {
-            ((uint4*)t->refs)[vec] = ld_volatile_v4((const uint4*)(tmpl + (seq - base))->refs + vec);
+    const unsigned long long refs = n * kRefsTotal;
+    for (unsigned long long k0 = threadIdx.x; k0 < refs; k0 += kCopyDepth * blockDim.x) {
+        uint4 v[kCopyDepth];
+        bool take[kCopyDepth];
+#pragma unroll
+        for (int j = 0; j < kCopyDepth; ++j) {
+            const unsigned long long k = k0 + (unsigned long long)j * blockDim.x;
+            const unsigned int vec = (unsigned int)(k % kRefsTotal);
+            take[j] = k < refs && vec / kRefVectors < ring[(from + k / kRefsTotal) & mask].nrefs;
+            if (take[j]) v[j] = ld_volatile_v4((const uint4*)(tmpl + (from - base + k / kRefsTotal))->refs + vec);
+        }
+#pragma unroll
+        for (int j = 0; j < kCopyDepth; ++j) {
+            const unsigned long long k = k0 + (unsigned long long)j * blockDim.x;
+            if (take[j]) ((uint4*)ring[(from + k / kRefsTotal) & mask].refs)[k % kRefsTotal] = v[j];
         }
     }
     for (unsigned long long seq = from + threadIdx.x; seq < from + n; seq += blockDim.x) {
