@@ -259,13 +259,32 @@ final class InterpBenchmark {
             double[] latency = new double[TIMELINE_NEW];
             sleep(100);
             long swaps = os.stats().swaps(), i0 = issued.get();
+            // Legs, as in the first-result loop: record, plan + submit (of which the queue submit), await, download.
+            double[] record = new double[TIMELINE_NEW], plan = new double[TIMELINE_NEW], queueSubmit = new double[TIMELINE_NEW];
+            double[] await = new double[TIMELINE_NEW], download = new double[TIMELINE_NEW];
             for (int k = 0; k < TIMELINE_NEW; k++) {
+                GpuBackend.ReadTimes r0 = tiered.readTimes();
+                long q0 = tiered.plannerPhaseNanos().get("queue submit");
                 long t0 = System.nanoTime();
-                float[] r = fresh(x, 120 + k).toFloatArray();
+                Tensor y = fresh(x, 120 + k);
+                long t1 = System.nanoTime();
+                tiered.flush();
+                long t2 = System.nanoTime();
+                float[] r = y.toFloatArray();
                 latency[k] = (System.nanoTime() - t0) / 1e6;
+                GpuBackend.ReadTimes r1 = tiered.readTimes();
+                record[k] = (t1 - t0) / 1e6;
+                plan[k] = (t2 - t1) / 1e6;
+                queueSubmit[k] = (tiered.plannerPhaseNanos().get("queue submit") - q0) / 1e6;
+                await[k] = (r1.awaitNanos() - r0.awaitNanos()) / 1e6;
+                download[k] = (r1.downloadNanos() - r0.downloadNanos()) / 1e6;
                 checkResult(accuracy, 120 + k, r, expected[k]);
             }
             long i1 = issued.get();
+            row.put("legs_median_ms", Map.of("record", median(record), "plan_submit", median(plan),
+                    "queue_submit", median(queueSubmit), "await", median(await), "download", median(download)));
+            out.printf("interp: timeline legs (median ms): record %.3f, plan + submit %.3f (queue submit %.3f), await %.3f, "
+                    + "download %.3f%n", median(record), median(plan), median(queueSubmit), median(await), median(download));
             row.put("interp_first_result_ms", stats(latency));
             row.put("interp_swaps", os.stats().swaps() - swaps);
             sleep(100);

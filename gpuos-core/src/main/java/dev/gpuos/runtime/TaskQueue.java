@@ -37,7 +37,12 @@ public final class TaskQueue implements AutoCloseable {
     private final HostControl control;
     private final Liveness liveness;
     private final FaultLog faults;
-    private final ReentrantLock submitLock = new ReentrantLock();
+    /**
+     * {@code -Dgpuos.queue.fairSubmit=true}: submitters take the lock in arrival order. Unfair (the default), a
+     * thread that submits in a tight loop may take it again before a waiting thread wakes up.
+     */
+    static final boolean FAIR_SUBMIT = Boolean.getBoolean("gpuos.queue.fairSubmit");
+    private final ReentrantLock submitLock = new ReentrantLock(FAIR_SUBMIT);
     private final CompletionTracker tracker;
 
     // Guarded by submitLock.
