@@ -13,7 +13,9 @@ import java.util.List;
 /**
  * A program captured once by {@link GpuBackend#capture} and run again as the same task batch: recording, fusion
  * and planning happen at capture, a run is one submission of the prepared descriptors (the GPUOS counterpart
- * of replaying a CUDA graph). Every run reads the captured input tensors as they are when it runs and
+ * of replaying a CUDA graph). The descriptors stay in device memory as a {@link TaskTemplate}: a run writes ONE
+ * header into the ring and the worker's agent copies the tasks itself, so the host's cost per run does not grow
+ * with the number of tasks. Every run reads the captured input tensors as they are when it runs and
  * overwrites the captured output tensors; read them (or sync) after {@link #run()}.
  *
  * <p>Ordering: a run starts after everything recorded on the backend before it has completed (it syncs
