@@ -113,11 +113,6 @@ public final class TaskTemplate {
         return tiles;
     }
 
-    /** Distinct operand buffers, checked live before each submission. */
-    int bufferCount() {
-        return buffers.length;
-    }
-
     /** Throws if an operand buffer was released; nothing was submitted then. */
     void checkLive() {
         for (DeviceBuffer b : buffers) {

@@ -55,11 +55,6 @@ public final class ProgramStore {
             }
             return hostAddress;
         }
-
-        /** Whether the device copy has landed. */
-        public boolean inDeviceMemory() {
-            return landed || (landed = runtime.landed(ticket));
-        }
     }
 
     private final GpuOS os;
