@@ -287,13 +287,15 @@ public final class GpuOS implements AutoCloseable {
                 release(block);
                 throw e;
             }
-            return new TaskTemplate.Placed(block.address(), () -> {
+            // Released under the submit lock: a submission that still names this image either published its
+            // tasks before (the arena then waits for them) or has not taken the image yet.
+            return new TaskTemplate.Placed(block.address(), () -> runtime.queue().underSubmitLock(() -> {
                 try {
                     release(block);
                 } catch (IllegalStateException closedMeanwhile) {
                     // a closed GpuOS freed its arena, and this block with it, already
                 }
-            });
+            }));
         });
     }
 

@@ -25,7 +25,9 @@ import java.util.Set;
  * {@link Memory} only when no longer current.
  *
  * <p>Only dependencies inside the batch are allowed (an absolute seq would be the same on every run), and
- * at most the ring's capacity of tasks. Not thread-safe: the queue uses it under its submission lock.
+ * at most the ring's capacity of tasks. The queue uses a template under its submission lock; {@link #release}
+ * may come from any thread, and {@link Memory} must then give the image back only after every task submitted
+ * so far has completed (GpuOS does it under the submission lock, through the arena's seq-gated release).
  */
 public final class TaskTemplate {
     /** Device memory for images. */
@@ -58,7 +60,9 @@ public final class TaskTemplate {
     private final DeviceBuffer[] buffers;  // every distinct operand buffer
     private final int[] resolved;        // scratch for the queue (per distinct operator)
     private int[] slots;                 // the slots the current image holds, null before the first placement
-    private Placed current;
+    // Written under the queue's lock by imageFor; release() may clear it from another thread, and then gives
+    // the image back through Memory, which waits for that lock (GpuOS): a submission still naming it finishes first.
+    private volatile Placed current;
 
     private TaskTemplate(TaskBatch batch, Memory memory) {
         this.memory = memory;
