@@ -216,6 +216,52 @@ class TaskTemplateTest {
         }
     }
 
+    /**
+     * {@link TaskTemplate#release} from another thread while one thread keeps submitting the same template: with
+     * a Memory that gives an image back as GpuOS does (under the queue's submit lock, once everything submitted
+     * so far has completed), no expansion ever reads a freed image (the simulated agent would fail on it), and
+     * every run computes the same rows.
+     */
+    @Test
+    void releaseRacingSubmissionsNeverFreesAnImageInUse() throws Exception {
+        int tasks = 40;
+        try (var rig = new SimRig(256, 1024, tasks, SimulatedWorker.Config.DEFAULT.withStageChunk(3))) {
+            SimBuffer out = rig.device.allocate(8L * N * tasks);
+            int[] placed = {0};
+            TaskTemplate.Memory gated = image -> {
+                SimBuffer b = rig.device.allocate(image.byteSize());
+                MemorySegment.copy(image, 0, b.segment(), 0, image.byteSize());
+                placed[0]++;
+                return new TaskTemplate.Placed(b.address(), () -> rig.queue.underSubmitLock(() -> {
+                    long submitted = rig.queue.submitted();
+                    if (submitted > 0) rig.queue.await(0, submitted, 30 * SEC);
+                    rig.device.release(b);
+                }));
+            };
+            TaskTemplate template = TaskTemplate.of(chain(tasks, out, 0, SimRig.SCALE), gated);
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            var releaser = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    for (int k = 0; k < 50; k++) {
+                        template.release();
+                        Thread.sleep(1);
+                    }
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            });
+            long end = 0;
+            for (int run = 0; run < 200; run++) end = rig.queue.submit(template, SlotResolver.IDENTITY, 10 * SEC);
+            releaser.join(TimeUnit.MINUTES.toMillis(1));
+            rig.queue.await(0, end, 30 * SEC);
+            if (failure.get() != null) throw new AssertionError("releaser failed", failure.get());
+            long[] want = expected(tasks);
+            for (int i = 0; i < tasks * N; i++) assertEquals(want[i], out.segment().getAtIndex(ValueLayout.JAVA_LONG, i));
+            assertTrue(placed[0] >= 2, "released images were placed again (" + placed[0] + " placements)");
+            template.release();
+        }
+    }
+
     @Test
     void refusesWhatAnExpansionCannotCarry() {
         try (var rig = new SimRig(16, 256, 32, SimulatedWorker.Config.DEFAULT)) {
