@@ -280,13 +280,7 @@ public final class GpuOS implements AutoCloseable {
     public TaskTemplate template(TaskBatch batch) {
         checkOpen();
         return TaskTemplate.of(batch, image -> {
-            DeviceBlock block = allocate(image.byteSize());
-            try {
-                upload(block, 0, image);
-            } catch (RuntimeException e) {
-                release(block);
-                throw e;
-            }
+            DeviceBlock block = allocateCopy(image);
             // Released under the submit lock: a submission that still names this image either published its
             // tasks before (the arena then waits for them) or has not taken the image yet.
             return new TaskTemplate.Placed(block.address(), () -> runtime.queue().underSubmitLock(() -> {
@@ -343,6 +337,18 @@ public final class GpuOS implements AutoCloseable {
     public void release(DeviceBlock block) {
         checkOpen();
         arena.release(block, runtime.queue().submitted() - 1);
+    }
+
+    /** A new block holding a copy of {@code bytes} (complete when this returns); nothing is kept if the copy fails. */
+    public DeviceBlock allocateCopy(MemorySegment bytes) {
+        DeviceBlock block = allocate(bytes.byteSize());
+        try {
+            upload(block, 0, bytes);
+        } catch (RuntimeException e) {
+            release(block);
+            throw e;
+        }
+        return block;
     }
 
     /** Copies host bytes to device memory (synchronous; ordered before any task submitted afterwards). */

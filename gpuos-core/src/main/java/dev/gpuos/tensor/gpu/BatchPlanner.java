@@ -199,13 +199,7 @@ final class BatchPlanner {
             long[] records = batch.operandRecordWords(i);
             System.arraycopy(records, 0, image, (int) offsets[i], records.length);
         }
-        DeviceBlock block = os.allocate(words * 8);
-        try {
-            os.upload(block, 0, java.lang.foreign.MemorySegment.ofArray(image));
-        } catch (RuntimeException e) {
-            os.release(block);
-            throw e;
-        }
+        DeviceBlock block = os.allocateCopy(java.lang.foreign.MemorySegment.ofArray(image));
         for (int i = 0; i < batch.size(); i++) {
             if (batch.operandCount(i) > 0) batch.refsInDevice(i, block.address() + offsets[i] * 8);
         }

@@ -130,9 +130,8 @@ public final class GpuBackend implements Backend {
         }
         this.os = os;
         this.operators = new OperatorLibrary(os);
-        this.faultRecord = os.allocate(FamilyTasks.FAULT_BYTES);
         try (Arena a = Arena.ofConfined()) {
-            os.upload(faultRecord, 0, a.allocate(FamilyTasks.FAULT_BYTES));
+            this.faultRecord = os.allocateCopy(a.allocate(FamilyTasks.FAULT_BYTES));  // zeroed
         }
         this.planner = new BatchPlanner(os, operators, faultRecord, counters);
         this.tiers = tierPolicy == null ? null : new TieredOperators(os, operators, tierPolicy);  // [interp tier]
