@@ -210,18 +210,18 @@ public final class TieredOperators {
         return ProgramCompiler.compile(members);
     }
 
+    /** Host time spent making op programs of new structures (part of the planner's operator lookup). */
+    final LongAdder programCompileNanos = new LongAdder();
+    /** Host time spent storing them (into mapped host memory, starting the copy to device memory). */
+    final LongAdder programStoreNanos = new LongAdder();
+
     /**
-     * The entry of a structure seen for the first time: its op program, compiled and uploaded. Nothing here
+     * The entry of a structure seen for the first time: its op program, compiled and stored. Nothing here
      * renders the native source or hashes it (issue 6: that cost sat on the path to the first result). So only
      * this backend's own library is asked whether the structure is native already (a map probe on its key); one
      * that another backend over the GpuOS registered is adopted by the next promotion, which looks the hashed
      * name up before it compiles anything.
      */
-    /** Host time spent making op programs of new structures (part of the planner's operator lookup). */
-    final java.util.concurrent.atomic.LongAdder programCompileNanos = new java.util.concurrent.atomic.LongAdder();
-    /** Host time spent storing them (into mapped host memory, starting the copy to device memory). */
-    final java.util.concurrent.atomic.LongAdder programStoreNanos = new java.util.concurrent.atomic.LongAdder();
-
     private Entry newEntry(KernelTask task) {
         OperatorRef known = natives.lookup(task.operator());
         if (known != null) return new Entry(task.operator(), null, known);  // warm: native already
