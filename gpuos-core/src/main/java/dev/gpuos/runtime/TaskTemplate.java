@@ -10,6 +10,7 @@ import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A batch kept in device memory as descriptors, submitted again and again with ONE header in the host ring (the
@@ -59,10 +60,13 @@ public final class TaskTemplate {
     private final int[] lastUse;         // per distinct operator: its last task's index
     private final DeviceBuffer[] buffers;  // every distinct operand buffer
     private final int[] resolved;        // scratch for the queue (per distinct operator)
-    private int[] slots;                 // the slots the current image holds, null before the first placement
-    // Written under the queue's lock by imageFor; release() may clear it from another thread, and then gives
-    // the image back through Memory, which waits for that lock (GpuOS): a submission still naming it finishes first.
-    private volatile Placed current;
+    /** A placed image and the slots it holds. */
+    private record Image(Placed placed, int[] slots) {}
+
+    // Swapped by imageFor (under the queue's lock) and by release() (any thread), each taking the image it
+    // replaces, so every image goes back exactly once. Memory gives it back only after the submissions that
+    // may still name it (GpuOS: under the same lock, through the arena's seq-gated release).
+    private final AtomicReference<Image> current = new AtomicReference<>();
 
     private TaskTemplate(TaskBatch batch, Memory memory) {
         this.memory = memory;
@@ -135,17 +139,16 @@ public final class TaskTemplate {
 
     /** The device address of an image holding {@code slots}, placing one first when the current one differs. */
     long imageFor(int[] slots) {
-        if (current != null && Arrays.equals(slots, this.slots)) return current.address();
+        Image now = current.get();
+        if (now != null && Arrays.equals(slots, now.slots())) return now.placed().address();
         for (int i = 0; i < size; i++) {
             int at = i * TASK_WORDS + OP_WORD;
             image[at] = (image[at] & ~OP_MASK) | ((slots[opOfTask[i]] & 0xFFFF_FFFFL) << OP_SHIFT);
         }
         Placed placed = memory.place(MemorySegment.ofArray(image));
         if ((placed.address() & 15) != 0) throw new IllegalStateException("template image at an unaligned address");
-        Placed old = current;
-        current = placed;
-        this.slots = slots.clone();
-        if (old != null) old.release().run();
+        Image old = current.getAndSet(new Image(placed, slots.clone()));
+        if (old != null) old.placed().release().run();
         return placed.address();
     }
 
@@ -156,9 +159,7 @@ public final class TaskTemplate {
 
     /** Gives the current image back (see {@link Placed#release}); a later submission places a new one. */
     public void release() {
-        Placed old = current;
-        current = null;
-        slots = null;
-        if (old != null) old.release().run();
+        Image old = current.getAndSet(null);
+        if (old != null) old.placed().release().run();
     }
 }
