@@ -31,6 +31,10 @@
 #                          is killed at 600 s); each step's timeout is cut to what is left
 #   GPUOS_ALLOW_GPU_SKIPS  1: do not fail junit-gpu when gpu tests skip although nvidia-smi sees a GPU
 #   GPUOS_CHECK_JVM_OPTS   extra JVM options for every Java step (space-separated)
+#   GPUOS_CHECK_TESTS      only these test classes in the junit steps (simple names, space-separated), e.g.
+#                          "GpuTemplateTest GpuReplayTest"
+#   GPUOS_CHECK_CMD        the command of step "cmd" (bash -c, in the repo root; JAVA, JVM_FLAGS_STR, CP_BENCH,
+#                          CP_TESTS and STEP_DIR, a folder that lands in results.tgz, are exported)
 set -uo pipefail
 
 if (( $# != 2 )); then
@@ -53,6 +57,10 @@ read -r -a EXTRA_JVM_FLAGS <<< "${GPUOS_CHECK_JVM_OPTS:-}"
 JVM_FLAGS+=("${EXTRA_JVM_FLAGS[@]}")
 # Surefire's default selection (Test*, *Test, *Tests, *TestCase; no nested classes), so both runs agree.
 JUNIT_CLASSES='^([^$]*\.)?(Test[^.$]*|[^.$]*(Test|Tests|TestCase))$'
+if [[ -n ${GPUOS_CHECK_TESTS:-} ]]; then
+  read -r -a only_tests <<< "$GPUOS_CHECK_TESTS"
+  JUNIT_CLASSES="^([^\$]*\\.)?($(IFS='|'; echo "${only_tests[*]}"))\$"
+fi
 
 START=$SECONDS
 mkdir -p "$OUT"
@@ -286,6 +294,16 @@ fuzz_pass() {
   finish_step "$name" "tier $tier: ${done:-no summary line}${rate:+ ($rate)}; reproducers in $name.log, $name/fuzz-summary.json"
 }
 
+# Any command (GPUOS_CHECK_CMD) as a step: a benchmark or a comparison script that has no step of its own.
+step_cmd() {
+  [[ -n ${GPUOS_CHECK_CMD:-} ]] || { record cmd FAIL - 0 "GPUOS_CHECK_CMD is empty"; return; }
+  mkdir -p "$WORK/cmd"
+  run_step cmd 500 QUIT env JAVA="$JAVA" JVM_FLAGS_STR="${JVM_FLAGS[*]}" CP_BENCH="$(java_classpath_bench)" STEP_DIR="$WORK/cmd" \
+      CP_TESTS="$DIST/junit-platform-console-standalone.jar:$DIST/gpuos-core-tests:$DIST/gpuos-core.jar:$DIST/test-lib/*:$DIST/lib/*" \
+      PYTHONUNBUFFERED=1 bash -c "cd '$ROOT' && $GPUOS_CHECK_CMD"
+  finish_step cmd "output in cmd/ and cmd.log"
+}
+
 say "gpu-check: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname), budget ${BUDGET}s, steps: $STEPS"
 if [[ -f $DIST/BUILD.txt ]]; then
   sed 's/^/  /' "$DIST/BUILD.txt" | tee -a "$LOG"
@@ -315,6 +333,7 @@ else
       fuzz) step_fuzz ;;
       jmh) step_jmh ;;
       interp) step_interp ;;
+      cmd) step_cmd ;;
       *) record "$step" FAIL - 0 "unknown step (known: nvidia-smi junit-gpu junit-gpu-fuzz junit-gpu-fault junit-rest opcheck bench pytorch charts jmh interp fuzz)" ;;
     esac
   done
