@@ -27,13 +27,41 @@ public sealed interface TensorFactory permits TensorScope {
 
     default Tensor ones(DType dtype, long... shape) { return full(1L, dtype, shape); }
 
-    /** Every element {@code value}, converted to {@code dtype} (truncated toward zero for integral dtypes). */
+    /**
+     * Every element {@code value}, converted to {@code dtype} (truncated toward zero for integral dtypes). Like
+     * PyTorch, a value the dtype cannot hold is refused rather than wrapped or saturated: NaN, infinities or an
+     * out-of-range value for I32/I64, a finite value beyond a floating dtype's largest (it would become infinity).
+     *
+     * @throws IllegalArgumentException "value ... cannot be converted to type ... without overflow"
+     */
     default Tensor full(double value, DType dtype, long... shape) {
-        return fill(new FillPattern.Constant(Scalar.of(value)), dtype, shape);
+        return fill(new FillPattern.Constant(checkConvertible(Scalar.of(value), dtype)), dtype, shape);
     }
 
+    /** As {@link #full(double, DType, long...)}; an I32 fill refuses values outside the int range. */
     default Tensor full(long value, DType dtype, long... shape) {
-        return fill(new FillPattern.Constant(Scalar.of(value)), dtype, shape);
+        return fill(new FillPattern.Constant(checkConvertible(Scalar.of(value), dtype)), dtype, shape);
+    }
+
+    /** {@code v} if {@code dtype} holds it (up to rounding and truncation toward zero), else PyTorch's error. */
+    private static Scalar checkConvertible(Scalar v, DType dtype) {
+        Dispatch.require("full", "dtype", dtype);
+        double d = v.doubleValue();
+        boolean fits = switch (dtype) {
+            case BOOL, F64 -> true;
+            case F32 -> !Double.isFinite(d) || Double.isFinite((float) d);
+            case F16 -> !Double.isFinite(d) || Float.isFinite(Float.float16ToFloat(Float.floatToFloat16((float) d)));
+            case BF16 -> !Double.isFinite(d) || Float.isFinite(BFloat16.toFloat(BFloat16.fromFloat((float) d)));
+            case I32 -> v.isFloating() ? d > -2147483649.0 && d < 2147483648.0  // false for NaN
+                    : v.longValue() >= Integer.MIN_VALUE && v.longValue() <= Integer.MAX_VALUE;
+            case I64 -> !v.isFloating() || (d >= -0x1p63 && d < 0x1p63);
+        };
+        if (!fits) {
+            throw new IllegalArgumentException("value " + v + " cannot be converted to type " + dtype
+                    + " without overflow" + (dtype.isIntegral() ? " (" + dtype + " holds integers "
+                    + (dtype == DType.I32 ? "-2147483648 to 2147483647" : "-2^63 to 2^63 - 1") + ")" : ""));
+        }
+        return v;
     }
 
     /** 0, 1, ..., end-1 as I64. */
@@ -52,16 +80,28 @@ public sealed interface TensorFactory permits TensorScope {
         }
         double n = Math.ceil((end - start) / step);
         if (n < 0) throw new IllegalArgumentException("arange: step " + step + " has the wrong sign for " + start + " to " + end);
+        if (!(n <= Layout.MAX_NUMEL)) {  // also an infinite span: (end - start) overflowed a double
+            throw new IllegalArgumentException("arange(" + start + ", " + end + ", " + step + ") would have " + n
+                    + " elements: more than the limit of " + Layout.MAX_NUMEL);
+        }
         return fill(new FillPattern.Arange(Scalar.of(start), Scalar.of(step)), dtype, new long[]{(long) n});
     }
 
     private static long arangeLength(long start, long end, long step) {
         if (step == 0) throw new IllegalArgumentException("arange step must be non-zero");
-        long span = end - start;
-        if (span != 0 && (span > 0) != (step > 0)) {
+        if (start != end && (end > start) != (step > 0)) {
             throw new IllegalArgumentException("arange: step " + step + " has the wrong sign for " + start + " to " + end);
         }
-        return span == 0 ? 0 : (span + step + (step > 0 ? -1 : 1)) / step;
+        // end - start may not fit in a long (arange(Long.MIN_VALUE, Long.MAX_VALUE)); its unsigned value does.
+        long span = step > 0 ? end - start : start - end;
+        long stride = step > 0 ? step : -step;  // |Long.MIN_VALUE| as unsigned: also right
+        long n = span == 0 ? 0 : Long.divideUnsigned(span - 1, stride) + 1;
+        if (n < 0 || n > Layout.MAX_NUMEL) {
+            throw new IllegalArgumentException("arange(" + start + ", " + end + ", " + step + ") would have "
+                    + Long.toUnsignedString(n) + " elements: the span " + start + " to " + end + " over step " + step
+                    + " exceeds the limit of " + Layout.MAX_NUMEL + " elements");
+        }
+        return n;
     }
 
     /** Uniform in [0, 1) from a counter-based generator: the same seed gives the same tensor on every backend. */
