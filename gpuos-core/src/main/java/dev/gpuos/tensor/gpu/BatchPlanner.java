@@ -60,7 +60,6 @@ final class BatchPlanner {
     private final IndexFaults faults;        // submitted ones: a slot each, raised by reads of their dependents
     /** The fault id of each index_select node being planned by run() (cleared per submission). */
     private final Map<OpNode, Long> faultIds = new IdentityHashMap<>();
-    private boolean capturing;
     private final TaskBatch batch = new TaskBatch(256);
     private final GpuBackend.Counters counters;
     /** [interp tier, issue 6] set by GpuBackend when tiering is on; null: every operator is native. */
@@ -126,13 +125,7 @@ final class BatchPlanner {
     GpuReplay capture(GpuBackend backend, Submission submission, Set<Storage> internal, List<Tensor> outputs) {
         List<OpNode> work = prepare(submission, Long.MAX_VALUE, Map.of(), true);
         Intermediates intermediates = Intermediates.of(work, internal);
-        Tasks planned;
-        capturing = true;
-        try {
-            planned = tasksOf(work, Map.of(), false, intermediates);  // a replay is the warm path: native operators
-        } finally {
-            capturing = false;
-        }
+        Tasks planned = tasksOf(work, Map.of(), false, intermediates);  // a replay is the warm path: native operators
         TaskBatch own = new TaskBatch(Math.max(1, planned.tasks.size()));
         int[] index = build(own, submission, work, planned, Long.MAX_VALUE);
         // Buffers no operand addresses (intermediates kept in registers) need neither liveness checks nor hazards.
@@ -298,7 +291,7 @@ final class BatchPlanner {
         List<KernelTask> tasks = new ArrayList<>();
         for (Object item : plan) {
             if (item instanceof FusionGroup g) tasks.addAll(ElementwiseKernels.tasks(g, intermediates));
-            else tasks.add(taskOf((OpNode) item, staged));
+            else tasks.add(taskOf((OpNode) item, staged, !interpretable));
         }
         long t3 = System.nanoTime();
         // [interp tier, issue 6] with tiering, new elementwise/reduce structures are replaced in `tasks` by interpreted ones
@@ -309,13 +302,14 @@ final class BatchPlanner {
         return new Tasks(tasks, ops);
     }
 
-    private KernelTask taskOf(OpNode node, Map<OpNode, DeviceBlock> staged) {
+    /** {@code captured}: planned by capture() (only a capture plans with interpretable false). */
+    private KernelTask taskOf(OpNode node, Map<OpNode, DeviceBlock> staged, boolean captured) {
         return switch (node) {
             case ReduceNode n -> FamilyTasks.reduce(n);
             case SoftmaxNode n -> FamilyTasks.softmax(n);
             case NormNode n -> FamilyTasks.norm(n);
             case MatmulNode n -> FamilyTasks.matmul(n);
-            case IndexSelectNode n -> indexSelect(n);
+            case IndexSelectNode n -> indexSelect(n, captured);
             case FillNode n -> FamilyTasks.fill(n);
             case UploadNode n -> FamilyTasks.copy(n, staged.get(n));
             case ElementwiseNode n -> ElementwiseKernels.task(List.of(n));
@@ -326,8 +320,8 @@ final class BatchPlanner {
      * A submitted index_select gets a fault slot of its own (IndexFaults); a captured one, whose task runs again
      * on every replay, the backend's one record (flag 1), raised by the next sync point after the run.
      */
-    private KernelTask indexSelect(IndexSelectNode n) {
-        if (capturing) return FamilyTasks.indexSelect(n, faultRecord, 0, 1);
+    private KernelTask indexSelect(IndexSelectNode n, boolean captured) {
+        if (captured) return FamilyTasks.indexSelect(n, faultRecord, 0, 1);
         long id = faults.assign();
         faultIds.put(n, id);
         return FamilyTasks.indexSelect(n, faults.block(), IndexFaults.slotOffset(id), IndexFaults.stamp(id));
