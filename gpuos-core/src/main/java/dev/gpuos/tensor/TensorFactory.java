@@ -121,7 +121,10 @@ public sealed interface TensorFactory permits TensorScope {
     }
 
     /** An empty {@code shape} means 1-D of the data's length, like torch.tensor([...]); use scalar() for 0-dim. */
-    private Tensor upload(DType dtype, long[] shape, int length, BiConsumer<MemorySegment, Integer> encode) {
+    private Tensor upload(DType dtype, long[] shape, Object data, int length, BiConsumer<MemorySegment, Integer> encode) {
+        Dispatch.require("tensor", "data", data);
+        Dispatch.require("tensor", "dtype", dtype);
+        Dispatch.require("tensor", "shape", shape);
         long[] s = shape.length == 0 ? new long[]{length} : Dispatch.checkShape(shape);
         if (Layout.numel(s) != length) {
             throw new ShapeMismatchException("data has " + length + " elements but shape " + java.util.Arrays.toString(s)
@@ -139,27 +142,27 @@ public sealed interface TensorFactory permits TensorScope {
 
     /** {@code data} converted to {@code dtype} (e.g. F16, BF16). */
     default Tensor tensor(float[] data, DType dtype, long... shape) {
-        return upload(dtype, shape, data.length, (m, i) -> HostElements.setFloat(m, dtype, i, data[i]));
+        return upload(dtype, shape, data, data == null ? 0 : data.length, (m, i) -> HostElements.setFloat(m, dtype, i, data[i]));
     }
 
     default Tensor tensor(double[] data, long... shape) { return tensor(data, DType.F64, shape); }
 
     default Tensor tensor(double[] data, DType dtype, long... shape) {
-        return upload(dtype, shape, data.length, (m, i) -> HostElements.setDouble(m, dtype, i, data[i]));
+        return upload(dtype, shape, data, data == null ? 0 : data.length, (m, i) -> HostElements.setDouble(m, dtype, i, data[i]));
     }
 
     default Tensor tensor(int[] data, long... shape) {
-        return upload(DType.I32, shape, data.length, (m, i) -> HostElements.setLong(m, DType.I32, i, data[i]));
+        return upload(DType.I32, shape, data, data == null ? 0 : data.length, (m, i) -> HostElements.setLong(m, DType.I32, i, data[i]));
     }
 
     default Tensor tensor(long[] data, long... shape) { return tensor(data, DType.I64, shape); }
 
     default Tensor tensor(long[] data, DType dtype, long... shape) {
-        return upload(dtype, shape, data.length, (m, i) -> HostElements.setLong(m, dtype, i, data[i]));
+        return upload(dtype, shape, data, data == null ? 0 : data.length, (m, i) -> HostElements.setLong(m, dtype, i, data[i]));
     }
 
     default Tensor tensor(boolean[] data, long... shape) {
-        return upload(DType.BOOL, shape, data.length, (m, i) -> HostElements.setLong(m, DType.BOOL, i, data[i] ? 1 : 0));
+        return upload(DType.BOOL, shape, data, data == null ? 0 : data.length, (m, i) -> HostElements.setLong(m, DType.BOOL, i, data[i] ? 1 : 0));
     }
 
     /** A 0-dim F32 tensor, like torch.tensor(1.5). */
