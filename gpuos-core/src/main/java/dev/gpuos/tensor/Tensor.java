@@ -22,8 +22,11 @@ import java.util.Objects;
  *   <li>{@link IndexOutOfBoundsException} — a dimension or index out of range, a view outside its storage;</li>
  *   <li>{@link TensorClosedException} — a tensor whose scope was closed;</li>
  *   <li>{@link UnsupportedOnBackendException} — an op the tensors' backend cannot run;</li>
- *   <li>{@link IllegalArgumentException} — other bad arguments (operands on different backends, step 0, ...).</li>
+ *   <li>{@link IllegalArgumentException} — other bad arguments (operands on different backends, step 0, ...);</li>
+ *   <li>{@link NullPointerException} — a null argument, named with the op in the message.</li>
  * </ul>
+ * Shapes hold at most {@link Layout#MAX_NUMEL} elements. Float to integer conversions truncate toward zero,
+ * saturate at the target's range and map NaN to 0 on every backend (see {@link HostElements}).
  */
 public final class Tensor implements Operand {
     private final Storage storage;
