@@ -93,9 +93,13 @@ public final class Layout {
         boolean empty = false, tooMany = false;
         for (long s : shape) {
             if (s < 0) throw new ShapeMismatchException("negative size in shape " + Arrays.toString(shape));
-            if (s == 0) empty = true;
-            else if (n > MAX_NUMEL / s) tooMany = true;
-            else n *= s;
+            if (s == 0) {
+                empty = true;
+            } else {
+                long product = n * s;  // per op, often: a multiply-high instead of a division per dimension
+                if (Math.multiplyHigh(n, s) != 0 || product < 0 || product > MAX_NUMEL) tooMany = true;
+                else n = product;
+            }
         }
         // Checked even when a size is 0: the other sizes still make the strides, which must fit in a long.
         if (tooMany) throw tooManyElements(shape);
