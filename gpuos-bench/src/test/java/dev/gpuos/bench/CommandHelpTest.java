@@ -70,6 +70,20 @@ class CommandHelpTest {
         }
     }
 
+    /** The launcher answers 'test' itself (it runs Maven): its --help is the launcher's, not Maven's. */
+    @Test
+    @Timeout(60)
+    void theLaunchersTestCommandAnswersHelpToo() throws Exception {
+        java.nio.file.Path script = java.nio.file.Path.of("..", "gpuos").toAbsolutePath().normalize();
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isExecutable(script), "no launcher at " + script);
+        for (String flag : List.of("--help", "-h")) {
+            Process p = new ProcessBuilder("bash", script.toString(), "test", flag).redirectErrorStream(true).start();
+            String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(0, p.waitFor(), text);
+            assertTrue(text.startsWith("usage: ./gpuos test"), text);
+        }
+    }
+
     @Test
     void aWrongOptionIsStillAUsageError() {
         ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
