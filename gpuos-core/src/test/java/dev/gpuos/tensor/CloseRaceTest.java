@@ -47,7 +47,7 @@ class CloseRaceTest {
                 // Large enough that a copy or an op is often in flight when the close comes.
                 Tensor x = scope.arange(0, 1 << 14, 1).to(DType.F32);
                 Tensor y = scope.ones(DType.F32, 1 << 14);
-                CountDownLatch go = new CountDownLatch(1);
+                CountDownLatch go = new CountDownLatch(1), firstRead = new CountDownLatch(1);
                 List<Future<?>> workers = new ArrayList<>();
                 for (int w = 0; w < 3; w++) {
                     int kind = w;
@@ -64,6 +64,7 @@ class CloseRaceTest {
                                 float got = kind == 2 ? v[0] : v[5];
                                 if (got != expected) wrong.merge("value " + got + " for kind " + kind, 1, Integer::sum);
                                 else goodReads.incrementAndGet();
+                                firstRead.countDown();
                             } catch (TensorClosedException e) {
                                 closedSeen.incrementAndGet();
                                 return null;
@@ -76,6 +77,9 @@ class CloseRaceTest {
                     }));
                 }
                 go.countDown();
+                // Half the rounds close only once a read went through (so some reads win on any machine), the
+                // others at once (so the close meets ops and copies in flight, or before they start).
+                if (round % 2 == 0) firstRead.await(10, TimeUnit.SECONDS);
                 Thread.sleep(0, (round % 7) * 100_000);
                 scope.close();
                 for (Future<?> f : workers) f.get(1, TimeUnit.MINUTES);
