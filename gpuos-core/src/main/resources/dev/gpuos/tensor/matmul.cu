@@ -1,36 +1,62 @@
 // Batched matrix product of GT_T: out[b] = a[b] @ b[b], accumulated in GT_ACC (float for F32/F16/BF16,
 // double for F64, long long with wrap-around for integers), rounded once on store.
 // refs[0]: a viewed as [batch..., n, k]; refs[1]: b as [batch..., k, m] (any strides, zero for broadcast batch
-// dims); refs[2]: out, contiguous [batch..., n, m]. args: 0 = number of batch dims, 1 = output tiles in all.
-// One block computes a 64x64 output tile (4x4 per thread) with 64x8 / 8x64 operand tiles staged in shared
-// memory (8 KB of env->smem for 8-byte accumulators); task tile t handles output tiles t, t + ntiles, ...
+// dims); refs[2]: out, contiguous [batch..., n, m]. args: 0 = number of batch dims, 1 = work units in all,
+// 2 = path (M_TILED, M_SKINNY_K, M_SKINNY_M), 3 = output columns per unit (skinny paths), 4 = columns a warp
+// takes at a time (M_SKINNY_K: 1 or 4). Task tile t handles units t, t + ntiles, ...
+//
+// M_TILED, any shape: a unit is a 64x64 output tile (4x4 per thread) with 64x8 / 8x64 operand tiles staged in
+// shared memory (8 KB of env->smem for 8-byte accumulators).
+//
+// The skinny paths (n <= 8 rows: decode, batch-1 inference) are bound by reading b once: a unit is a run of
+// output columns of one batch, all n rows at once, and the rows of a sit in shared memory as GT_ACC.
+// M_SKINNY_K, b's k-stride is 1 (a transposed [m, k] weight, the HF Linear layout): each output column is a
+// contiguous row of the weight; a warp streams it with 16-byte loads (element loads where a row is not
+// 16-byte aligned), 8 loads in flight per lane, and reduces with shuffles. M_SKINNY_M, b's m-stride is 1
+// (row-major [k, m]): lanes own consecutive columns (coalesced loads), the warps of the block split k and add
+// their partial sums in shared memory.
 
 namespace {
 
 constexpr int BM = 64, BN = 64, BK = 8;
 
-}  // namespace
+enum { M_TILED = 0, M_SKINNY_K = 1, M_SKINNY_M = 2 };
 
-GPUOS_OP {
-    const gpuos_tensor_ref& A = task->refs[0];
-    const gpuos_tensor_ref& B = task->refs[1];
-    const gpuos_tensor_ref& C = task->refs[2];
-    const GT_T* a = (const GT_T*)A.data;
-    const GT_T* b = (const GT_T*)B.data;
-    GT_T* c = (GT_T*)C.data;
-    const int nb = (int)gpuos::arg_i64(task, 0);
-    const long long total = gpuos::arg_i64(task, 1);
-    const long long n = A.sizes[nb], k = A.sizes[nb + 1], m = B.sizes[nb + 1];
-    const long long sa0 = A.strides[nb], sa1 = A.strides[nb + 1], sb0 = B.strides[nb], sb1 = B.strides[nb + 1];
+struct MatmulView {
+    const gpuos_tensor_ref& A;
+    const gpuos_tensor_ref& B;
+    const GT_T* a;
+    const GT_T* b;
+    GT_T* c;
+    int nb;
+    long long total, n, k, m, sa0, sa1, sb0, sb1;
+
+    __device__ MatmulView(const gpuos_task* task)
+        : A(task->refs[0]), B(task->refs[1]), a((const GT_T*)task->refs[0].data),
+          b((const GT_T*)task->refs[1].data), c((GT_T*)task->refs[2].data), nb((int)gpuos::arg_i64(task, 0)),
+          total(gpuos::arg_i64(task, 1)) {
+        n = A.sizes[nb];
+        k = A.sizes[nb + 1];
+        m = B.sizes[nb + 1];
+        sa0 = A.strides[nb];
+        sa1 = A.strides[nb + 1];
+        sb0 = B.strides[nb];
+        sb1 = B.strides[nb + 1];
+    }
+};
+
+__device__ __noinline__ void tiled(const gpuos_task* task, unsigned int tile, const gpuos_env* env) {
+    const MatmulView v(task);
+    const long long n = v.n, k = v.k, m = v.m, sa0 = v.sa0, sa1 = v.sa1, sb0 = v.sb0, sb1 = v.sb1;
     const long long tilesN = (n + BM - 1) / BM, tilesM = (m + BN - 1) / BN;
     GT_ACC* As = (GT_ACC*)env->smem;  // [BK][BM]
     GT_ACC* Bs = As + BK * BM;         // [BK][BN]
     const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-    for (long long t = tile; t < total; t += task->ntiles) {
+    for (long long t = tile; t < v.total; t += task->ntiles) {
         const long long batch = t / (tilesN * tilesM);
         const long long rest = t % (tilesN * tilesM);
         const long long row0 = (rest / tilesM) * BM, col0 = (rest % tilesM) * BN;
-        const long long oa = gt::offset_in(A, 0, nb, batch), ob = gt::offset_in(B, 0, nb, batch);
+        const long long oa = gt::offset_in(v.A, 0, v.nb, batch), ob = gt::offset_in(v.B, 0, v.nb, batch);
         GT_ACC acc[4][4];
 #pragma unroll
         for (int i = 0; i < 4; ++i)
@@ -40,12 +66,12 @@ GPUOS_OP {
             for (int e = threadIdx.x; e < BK * BM; e += blockDim.x) {
                 const int r = e / BK, kk = e % BK;
                 const long long gr = row0 + r, gk = k0 + kk;
-                As[kk * BM + r] = gr < n && gk < k ? GT_TO_ACC(a[oa + gr * sa0 + gk * sa1]) : (GT_ACC)0;
+                As[kk * BM + r] = gr < n && gk < k ? GT_TO_ACC(v.a[oa + gr * sa0 + gk * sa1]) : (GT_ACC)0;
             }
             for (int e = threadIdx.x; e < BK * BN; e += blockDim.x) {
                 const int kk = e / BN, cc = e % BN;
                 const long long gk = k0 + kk, gc = col0 + cc;
-                Bs[kk * BN + cc] = gk < k && gc < m ? GT_TO_ACC(b[ob + gk * sb0 + gc * sb1]) : (GT_ACC)0;
+                Bs[kk * BN + cc] = gk < k && gc < m ? GT_TO_ACC(v.b[ob + gk * sb0 + gc * sb1]) : (GT_ACC)0;
             }
             __syncthreads();
 #pragma unroll
@@ -62,7 +88,7 @@ GPUOS_OP {
             }
             __syncthreads();
         }
-        GT_T* out = c + batch * n * m;
+        GT_T* out = v.c + batch * n * m;
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
             const long long r = row0 + ty + 16 * i;
@@ -73,4 +99,246 @@ GPUOS_OP {
             }
         }
     }
+}
+
+// ---- skinny paths
+
+// Elements of GT_T in one 16-byte load.
+constexpr int VEC = 16 / (int)sizeof(GT_T);
+
+union Pack {
+    uint4 u;
+    GT_T v[VEC];
+};
+
+// Rows [0, NR) of a, columns [k0, k0 + len), into shared memory as GT_ACC (rows from n on are zero).
+// Element p of a row lives at (p % VEC) * stride + p / VEC: the lanes of a warp, each reading element e of its
+// own 16-byte group of b, then read consecutive words (no bank conflicts). row pitch = VEC * stride.
+template <int NR>
+__device__ __forceinline__ void stage_rows(const MatmulView& v, long long oa, long long k0, int len, int stride,
+                                           GT_ACC* xs) {
+    const int pitch = VEC * stride;
+    for (int e = threadIdx.x; e < NR * len; e += blockDim.x) {
+        const int r = e / len, p = e % len;
+        xs[r * pitch + (p % VEC) * stride + p / VEC] =
+            r < v.n ? GT_TO_ACC(v.a[oa + r * v.sa0 + (k0 + p) * v.sa1]) : (GT_ACC)0;
+    }
+}
+
+// Shared memory for staged rows: k is staged in chunks of kc elements (all of k when it fits: then once per
+// unit). Chunks are whole 16-byte groups, so the next chunk's loads stay aligned.
+template <int NR>
+__device__ __forceinline__ long long chunk_of(long long k, unsigned int bytes) {
+    const long long cap = (long long)(bytes / (NR * sizeof(GT_ACC))) / VEC * VEC;
+    const long long whole = (k + VEC - 1) / VEC * VEC;
+    return whole <= cap ? whole : cap;
+}
+
+template <int NR, int C>
+__device__ __noinline__ void skinny_k(const gpuos_task* task, unsigned int tile, const gpuos_env* env) {
+    const MatmulView v(task);
+    const long long span = gpuos::arg_i64(task, 3);
+    const long long unitsPerBatch = (v.m + span - 1) / span;
+    const long long kc = chunk_of<NR>(v.k, env->smemBytes);
+    const bool whole = kc >= v.k;
+    GT_ACC* xs = (GT_ACC*)env->smem;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    // 16-byte loads in flight per lane: 8 (of one column, or 2 of each of 4 columns), fewer where the unrolled
+    // body (U * VEC * NR staged values, U * C loads) would not fit 128 registers without spilling.
+    constexpr int U0 = C == 1 ? 8 : (NR >= 4 ? 1 : 2), U1 = 64 / (VEC * NR) > 0 ? 64 / (VEC * NR) : 1;
+    constexpr int U = U0 < U1 ? U0 : U1;
+    for (long long u = tile; u < v.total; u += task->ntiles) {
+        const long long batch = u / unitsPerBatch;
+        const long long c0 = (u % unitsPerBatch) * span, c1 = c0 + span < v.m ? c0 + span : v.m;
+        const long long oa = gt::offset_in(v.A, 0, v.nb, batch);
+        const GT_T* wb = v.b + gt::offset_in(v.B, 0, v.nb, batch);
+        GT_T* out = v.c + batch * v.n * v.m;
+        if (whole) {
+            __syncthreads();  // the previous unit's warps may still read xs
+            stage_rows<NR>(v, oa, 0, (int)v.k, (int)(kc / VEC), xs);
+            __syncthreads();
+        }
+        for (long long g0 = c0; g0 < c1; g0 += (long long)warps * C) {
+            const long long j0 = g0 + (long long)warp * C;
+            GT_ACC acc[NR][C];
+#pragma unroll
+            for (int r = 0; r < NR; ++r)
+#pragma unroll
+                for (int q = 0; q < C; ++q) acc[r][q] = 0;
+            for (long long k0 = 0; k0 < v.k; k0 += kc) {
+                const int len = (int)(v.k - k0 < kc ? v.k - k0 : kc);
+                const int stride = (len + VEC - 1) / VEC;
+                if (!whole) {
+                    __syncthreads();
+                    stage_rows<NR>(v, oa, k0, len, stride, xs);
+                    __syncthreads();
+                }
+                if (j0 >= c1) continue;  // warp-uniform: this warp has no column in the last group
+                const GT_T* w[C];
+#pragma unroll
+                for (int q = 0; q < C; ++q) w[q] = wb + (j0 + q < c1 ? j0 + q : j0) * v.sb1 + k0;
+                const int pitch = VEC * stride;
+                const bool aligned =
+                    (((unsigned long long)w[0] | (unsigned long long)(v.sb1 * (long long)sizeof(GT_T))) & 15) == 0;
+                int p0 = 0;  // elements done by the vector loop
+                if (aligned) {
+                    const int groups = len / VEC;
+                    int g = lane;
+                    for (; g + (U - 1) * 32 < groups; g += U * 32) {
+                        Pack pk[U][C];
+#pragma unroll
+                        for (int i = 0; i < U; ++i)
+#pragma unroll
+                            for (int q = 0; q < C; ++q) pk[i][q].u = *(const uint4*)(w[q] + (g + i * 32) * VEC);
+#pragma unroll
+                        for (int i = 0; i < U; ++i)
+#pragma unroll
+                            for (int e = 0; e < VEC; ++e)
+#pragma unroll
+                                for (int r = 0; r < NR; ++r) {
+                                    const GT_ACC x = xs[r * pitch + e * stride + g + i * 32];
+#pragma unroll
+                                    for (int q = 0; q < C; ++q) acc[r][q] += x * GT_TO_ACC(pk[i][q].v[e]);
+                                }
+                    }
+                    for (; g < groups; g += 32) {
+                        Pack pk[C];
+#pragma unroll
+                        for (int q = 0; q < C; ++q) pk[q].u = *(const uint4*)(w[q] + g * VEC);
+#pragma unroll
+                        for (int e = 0; e < VEC; ++e)
+#pragma unroll
+                            for (int r = 0; r < NR; ++r) {
+                                const GT_ACC x = xs[r * pitch + e * stride + g];
+#pragma unroll
+                                for (int q = 0; q < C; ++q) acc[r][q] += x * GT_TO_ACC(pk[q].v[e]);
+                            }
+                    }
+                    p0 = groups * VEC;
+                }
+#pragma unroll 4
+                for (int p = p0 + lane; p < len; p += 32) {
+                    GT_ACC wv[C];
+#pragma unroll
+                    for (int q = 0; q < C; ++q) wv[q] = GT_TO_ACC(w[q][p]);
+#pragma unroll
+                    for (int r = 0; r < NR; ++r) {
+                        const GT_ACC x = xs[r * pitch + (p % VEC) * stride + p / VEC];
+#pragma unroll
+                        for (int q = 0; q < C; ++q) acc[r][q] += x * wv[q];
+                    }
+                }
+            }
+            if (j0 >= c1) continue;
+#pragma unroll
+            for (int r = 0; r < NR; ++r)
+#pragma unroll
+                for (int q = 0; q < C; ++q) {
+                    GT_ACC s = acc[r][q];
+#pragma unroll
+                    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+                    if (lane == r * C + q && r < v.n && j0 + q < c1) out[r * v.m + j0 + q] = GT_FROM_ACC<GT_T>(s);
+                }
+        }
+    }
+}
+
+template <int NR>
+__device__ __noinline__ void skinny_m(const gpuos_task* task, unsigned int tile, const gpuos_env* env) {
+    const MatmulView v(task);
+    const long long span = gpuos::arg_i64(task, 3);
+    const long long unitsPerBatch = (v.m + span - 1) / span;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    // The warps' partial sums (one row at a time) after the staged rows.
+    const unsigned int partialBytes = 32 * 32 * sizeof(GT_ACC);
+    const long long kc = chunk_of<NR>(v.k, env->smemBytes - partialBytes);
+    const bool whole = kc >= v.k;
+    GT_ACC* xs = (GT_ACC*)env->smem;
+    GT_ACC* partial = (GT_ACC*)((char*)env->smem + (env->smemBytes - partialBytes));
+    for (long long u = tile; u < v.total; u += task->ntiles) {
+        const long long batch = u / unitsPerBatch;
+        const long long c0 = (u % unitsPerBatch) * span, c1 = c0 + span < v.m ? c0 + span : v.m;
+        const long long oa = gt::offset_in(v.A, 0, v.nb, batch);
+        const GT_T* wb = v.b + gt::offset_in(v.B, 0, v.nb, batch);
+        GT_T* out = v.c + batch * v.n * v.m;
+        if (whole) {
+            __syncthreads();
+            stage_rows<NR>(v, oa, 0, (int)v.k, (int)(kc / VEC), xs);
+            __syncthreads();
+        }
+        for (long long g0 = c0; g0 < c1; g0 += 32) {
+            const long long j = g0 + lane;
+            const bool live = j < c1;
+            const GT_T* col = wb + (live ? j : g0) * v.sb1;
+            GT_ACC acc[NR];
+#pragma unroll
+            for (int r = 0; r < NR; ++r) acc[r] = 0;
+            for (long long k0 = 0; k0 < v.k; k0 += kc) {
+                const int len = (int)(v.k - k0 < kc ? v.k - k0 : kc);
+                const int stride = (len + VEC - 1) / VEC, pitch = VEC * stride;
+                if (!whole) {
+                    __syncthreads();
+                    stage_rows<NR>(v, oa, k0, len, stride, xs);
+                    __syncthreads();
+                }
+                const GT_T* wk = col + k0 * v.sb0;
+                int p = warp;
+                for (; p + 7 * warps < len; p += 8 * warps) {
+                    GT_ACC wv[8];
+#pragma unroll
+                    for (int i = 0; i < 8; ++i) wv[i] = GT_TO_ACC(wk[(long long)(p + i * warps) * v.sb0]);
+#pragma unroll
+                    for (int i = 0; i < 8; ++i) {
+                        const int q = p + i * warps, at = (q % VEC) * stride + q / VEC;
+#pragma unroll
+                        for (int r = 0; r < NR; ++r) acc[r] += xs[r * pitch + at] * wv[i];
+                    }
+                }
+                for (; p < len; p += warps) {
+                    const GT_ACC wv = GT_TO_ACC(wk[(long long)p * v.sb0]);
+                    const int at = (p % VEC) * stride + p / VEC;
+#pragma unroll
+                    for (int r = 0; r < NR; ++r) acc[r] += xs[r * pitch + at] * wv;
+                }
+            }
+            // Block-uniform loop: every thread reaches each barrier, including lanes past the last column.
+#pragma unroll
+            for (int r = 0; r < NR; ++r) {
+                if (r >= v.n) break;
+                partial[warp * 32 + lane] = acc[r];
+                __syncthreads();
+                if (warp == 0) {
+                    GT_ACC s = 0;
+                    for (int w = 0; w < warps; ++w) s += partial[w * 32 + lane];
+                    if (live) out[r * v.m + j] = GT_FROM_ACC<GT_T>(s);
+                }
+                __syncthreads();
+            }
+        }
+    }
+}
+
+template <int NR>
+__device__ __forceinline__ void skinny(const gpuos_task* task, unsigned int tile, const gpuos_env* env, int path) {
+    // Up to 4 columns a warp: 4 * NR accumulators are too many for 128 registers from 8 rows on (8-byte ones
+    // from 4 rows on): then a warp takes the unit's columns 2 or 1 at a time.
+    constexpr int C4 = sizeof(GT_ACC) == 4 ? (NR <= 4 ? 4 : 2) : (NR <= 2 ? 4 : NR == 4 ? 2 : 1);
+    if (path == M_SKINNY_M) skinny_m<NR>(task, tile, env);
+    else if (gpuos::arg_i64(task, 4) == 4) skinny_k<NR, C4>(task, tile, env);
+    else skinny_k<NR, 1>(task, tile, env);
+}
+
+}  // namespace
+
+GPUOS_OP {
+    const int path = (int)gpuos::arg_i64(task, 2);
+    if (path == M_TILED) {
+        tiled(task, tile, env);
+        return;
+    }
+    const long long n = task->refs[0].sizes[gpuos::arg_i64(task, 0)];
+    if (n <= 1) skinny<1>(task, tile, env, path);
+    else if (n <= 2) skinny<2>(task, tile, env, path);
+    else if (n <= 4) skinny<4>(task, tile, env, path);
+    else skinny<8>(task, tile, env, path);
 }

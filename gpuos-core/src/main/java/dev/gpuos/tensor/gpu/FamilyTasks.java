@@ -114,6 +114,24 @@ final class FamilyTasks {
     }
 
     static final int MATMUL_TILE = 64;
+    /** Products of at most this many rows (decode, batch-1 inference) take a skinny path of matmul.cu. */
+    static final int SKINNY_ROWS = 8;
+    /**
+     * Work units a skinny product is cut into: the worker runs 2 blocks of 256 threads on each of the H100's 132
+     * SMs (operators are capped at 128 registers), and a skinny product is one pass over b, so one unit per block
+     * spreads the stream evenly; more units would only add the worker's per-tile cost.
+     */
+    static final int SKINNY_UNITS = 2 * 132;
+    /** Paths of matmul.cu (its arg 2). */
+    static final int PATH_TILED = 0, PATH_SKINNY_K = 1, PATH_SKINNY_M = 2;
+    /** Warps of a worker block: a skinny unit is a multiple of their columns. */
+    private static final int WARPS = dev.gpuos.runtime.layout.Layouts.BLOCK_THREADS / 32;
+    /**
+     * Whether skinny products take the skinny paths; {@code -Dgpuos.matmul.skinny=false} keeps every product on
+     * the 64x64 tiles. Only for the A/B of MatvecTiming (read when a task is planned, so a capture keeps the
+     * path it was planned with); delete with the tiled path's use for skinny products once the A/B is settled.
+     */
+    static volatile boolean skinny = !"false".equals(System.getProperty("gpuos.matmul.skinny"));
 
     static KernelTask matmul(MatmulNode n) {
         Tensor a = n.a(), b = n.b(), out = n.output();
@@ -123,15 +141,38 @@ final class FamilyTasks {
                 Dims.pick(out.strides(), bd));
         long rows = a.size(rank - 2), inner = a.size(rank - 1), cols = b.size(rank - 1);
         long batches = Dims.product(c[0]);
-        long total = Math.multiplyExact(batches, Math.multiplyExact(Math.ceilDiv(rows, MATMUL_TILE),
-                Math.ceilDiv(cols, MATMUL_TILE)));
-        int ntiles = (int) Math.min(total, dev.gpuos.runtime.layout.Layouts.MAX_TILES_PER_TASK);
         long[] as = a.strides(), bs = b.strides(), os = out.strides();
+        long[] plan = matmulPlan(batches, rows, inner, cols, bs[rank - 2], skinny);
+        int ntiles = (int) Math.max(1, Math.min(plan[1], dev.gpuos.runtime.layout.Layouts.MAX_TILES_PER_TASK));
         List<GpuView> refs = List.of(
                 GpuView.of(a, Dims.concat(c[0], rows, inner), Dims.concat(c[1], as[rank - 2], as[rank - 1])),
                 GpuView.of(b, Dims.concat(c[0], inner, cols), Dims.concat(c[2], bs[rank - 2], bs[rank - 1])),
                 GpuView.of(out, Dims.concat(c[0], rows, cols), Dims.concat(c[3], os[rank - 2], os[rank - 1])));
-        return family(Family.MATMUL, a.dtype(), ntiles, 1, refs, new long[]{c[0].length, total}, n);
+        return family(Family.MATMUL, a.dtype(), ntiles, 1, refs,
+                new long[]{c[0].length, plan[1], plan[0], plan[2], plan[3]}, n);
+    }
+
+    /**
+     * How matmul.cu computes a product of {@code batches} x [rows, inner] @ [inner, cols] whose b has k-stride
+     * {@code bk}: {path, units, columns per unit, columns a warp takes at a time} (the last two 0 when tiled).
+     * Skinny units are runs of columns of one batch, about {@link #SKINNY_UNITS} in all; on the k-contiguous path
+     * a warp takes 4 columns at a time (one read of the staged rows serves 4 columns) once a unit has enough of
+     * them to give each warp 4.
+     */
+    static long[] matmulPlan(long batches, long rows, long inner, long cols, long bk, boolean skinnyPaths) {
+        if (!skinnyPaths || rows > SKINNY_ROWS || rows == 0 || cols == 0) {
+            long total = Math.multiplyExact(batches, Math.multiplyExact(Math.ceilDiv(rows, MATMUL_TILE),
+                    Math.ceilDiv(cols, MATMUL_TILE)));
+            return new long[]{PATH_TILED, total, 0, 0};
+        }
+        long perBatch = Math.max(1, Math.ceilDiv(SKINNY_UNITS, Math.max(1, batches)));
+        long span = Math.ceilDiv(cols, perBatch);
+        boolean kContiguous = bk == 1 || inner == 1;
+        long warpCols = kContiguous && span >= 4L * WARPS ? 4 : 1;
+        long granule = kContiguous ? warpCols * WARPS : 32;
+        span = Math.ceilDiv(span, granule) * granule;
+        long total = Math.multiplyExact(batches, Math.ceilDiv(cols, span));
+        return new long[]{kContiguous ? PATH_SKINNY_K : PATH_SKINNY_M, total, span, warpCols};
     }
 
     /** Bytes of one index_select fault record: stamp, index, size, dim. */

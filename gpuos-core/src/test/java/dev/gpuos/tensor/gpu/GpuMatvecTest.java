@@ -1,0 +1,83 @@
+package dev.gpuos.tensor.gpu;
+
+import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.gpu.Twins.LayoutKind;
+import dev.gpuos.tensor.gpu.Twins.Twin;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.util.SplittableRandom;
+
+/**
+ * Matmul's skinny paths (at most {@link FamilyTasks#SKINNY_ROWS} rows: decode, batch-1 inference) against the
+ * CPU backend: 1..8 rows and the tiled neighbours (9 and 40 rows), inner sizes below, at and above one warp's
+ * 16-byte sweep and the 8 KB of staged rows (2100 x 4 rows of floats do not fit: k is staged in chunks), column
+ * counts that leave partial units and warps. b as a transposed weight (k-stride 1: whole 16-byte loads), the same
+ * with rows that are not 16-byte aligned (element loads), row-major (m-stride 1) and with neither stride 1;
+ * a contiguous and transposed; batched with a broadcast weight. Seeds are in every failure message.
+ */
+@Tag("gpu")
+class GpuMatvecTest extends SharedGpuOS {
+    static GpuBackend gpu;
+
+    @BeforeAll
+    static void backend() {
+        gpu = new GpuBackend(os);
+    }
+
+    private static final long[] ROWS = {1, 2, 3, 4, 5, 8, 9, 40};
+    private static final long[] INNER = {1, 7, 300, 2048, 2100};
+    private static final long[] COLS = {1, 33, 300};
+
+    /** The bound of GpuBackendOpsTest's matmul: rtol by dtype, atol growing with sqrt(k). */
+    private static double rtol(DType t) {
+        return t.isFloating() ? (t == DType.F32 ? 1e-4 : t == DType.F64 ? 1e-9 : 1e-2) : 0;
+    }
+
+    @Test
+    void skinnyProductsMatchTheCpu() {
+        DType[] dtypes = {DType.BF16, DType.F32, DType.F16, DType.F64, DType.I64};
+        for (DType t : dtypes) {
+            for (long n : ROWS) {
+                for (long k : INNER) {
+                    for (long m : COLS) {
+                        long seed = 9000 + t.ordinal() * 100_000L + n * 10_000 + k * 10 + m;
+                        trial(t, n, k, m, seed);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void trial(DType t, long n, long k, long m, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        double rtol = rtol(t), atol = rtol * 16 * Math.sqrt(k + 1);
+        String ctx = t + " n " + n + " k " + k + " m " + m + " seed " + seed;
+        try (Twins tw = new Twins(gpu)) {
+            Twin x = tw.random(r, t, new long[]{n, k}, false, LayoutKind.CONTIGUOUS);
+            Twin weight = tw.random(r, t, new long[]{m, k}, false, LayoutKind.CONTIGUOUS).map(w -> w.transpose(0, 1));
+            check(x, weight, rtol, atol, "x @ W^T " + ctx);
+            Twin padded = tw.random(r, t, new long[]{m, k + 1}, false, LayoutKind.CONTIGUOUS)
+                    .map(w -> w.slice(1, 1, k + 1).transpose(0, 1));
+            check(x, padded, rtol, atol, "x @ W^T, rows off 16-byte alignment " + ctx);
+            Twin rowMajor = tw.random(r, t, new long[]{k, m}, false, LayoutKind.CONTIGUOUS);
+            check(x, rowMajor, rtol, atol, "x @ B row-major " + ctx);
+            if (k * m <= 300 * 33) {
+                Twin strided = tw.random(r, t, new long[]{k, m}, false, LayoutKind.STRIDED);
+                Twin xT = tw.random(r, t, new long[]{k, n}, false, LayoutKind.CONTIGUOUS).map(v -> v.transpose(0, 1));
+                check(xT, strided, rtol, atol, "x^T @ B strided " + ctx);
+                Twin xs = tw.random(r, t, new long[]{3, n, k}, false, LayoutKind.CONTIGUOUS);
+                Twin shared = tw.random(r, t, new long[]{1, m, k}, false, LayoutKind.CONTIGUOUS)
+                        .map(w -> w.transpose(1, 2).expand(3, k, m));
+                check(xs, shared, rtol, atol, "batched x @ broadcast W^T " + ctx);
+                Twin perBatch = tw.random(r, t, new long[]{3, k, m}, false, LayoutKind.PERMUTED);
+                check(xs, perBatch, rtol, atol, "batched x @ permuted B " + ctx);
+            }
+        }
+    }
+
+    private static void check(Twin a, Twin b, double rtol, double atol, String ctx) {
+        Twins.assertClose(new Twin(a.cpu().matmul(b.cpu()), a.dev().matmul(b.dev())), rtol, atol, ctx);
+    }
+}
