@@ -249,8 +249,8 @@ __device__ __noinline__ void skinny_m(const gpuos_task* task, unsigned int tile,
     const long long span = gpuos::arg_i64(task, 3);
     const long long unitsPerBatch = (v.m + span - 1) / span;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    // The warps' partial sums (one row at a time) after the staged rows.
-    const unsigned int partialBytes = 32 * 32 * sizeof(GT_ACC);
+    // The warps' partial sums (one row at a time) after the staged rows: one value per thread.
+    const unsigned int partialBytes = blockDim.x * sizeof(GT_ACC);
     const long long kc = chunk_of<NR>(v.k, env->smemBytes - partialBytes);
     const bool whole = kc >= v.k;
     GT_ACC* xs = (GT_ACC*)env->smem;
