@@ -2,11 +2,13 @@
 // double for F64, long long with wrap-around for integers), rounded once on store.
 // refs[0]: a viewed as [batch..., n, k]; refs[1]: b as [batch..., k, m] (any strides, zero for broadcast batch
 // dims); refs[2]: out, contiguous [batch..., n, m]. args: 0 = number of batch dims, 1 = work units in all,
-// 2 = path (M_TILED, M_SKINNY_K, M_SKINNY_M), 3 = output columns per unit (skinny paths), 4 = columns a warp
-// takes at a time (M_SKINNY_K: 1 or 4). Task tile t handles units t, t + ntiles, ...
+// 2 = path (M_TILED, M_SKINNY_K, M_SKINNY_M, M_MMA), 3 = output columns per unit (skinny paths), 4 = columns a
+// warp takes at a time (M_SKINNY_K: 1 or 4). Task tile t handles units t, t + ntiles, ...
 //
 // M_TILED, any shape: a unit is a 64x64 output tile (4x4 per thread) with 64x8 / 8x64 operand tiles staged in
 // shared memory (8 KB of env->smem for 8-byte accumulators).
+// M_MMA, F16/BF16 only: the same 64x64 units on tensor cores (mma.sync m16n8k16, f32 accumulation: products of
+// two halves are exact in f32, so the contract is the tiled path's), operands staged 64x16 at a time.
 //
 // The skinny paths (n <= 8 rows: decode, batch-1 inference) are bound by reading b once: a unit is a run of
 // output columns of one batch, all n rows at once, and the rows of a sit in shared memory as GT_ACC.
@@ -20,7 +22,7 @@ namespace {
 
 constexpr int BM = 64, BN = 64, BK = 8;
 
-enum { M_TILED = 0, M_SKINNY_K = 1, M_SKINNY_M = 2 };
+enum { M_TILED = 0, M_SKINNY_K = 1, M_SKINNY_M = 2, M_MMA = 3 };
 
 struct MatmulView {
     const gpuos_tensor_ref& A;
@@ -100,6 +102,81 @@ __device__ __noinline__ void tiled(const gpuos_task* task, unsigned int tile, co
         }
     }
 }
+
+#if GT_DTYPE == GPUOS_DTYPE_BF16 || GT_DTYPE == GPUOS_DTYPE_F16
+#define GT_MMA 1
+// k per staged step, and the shared row pitch in halves: 12 words, so the 8 rows a fragment load touches fall
+// in distinct banks.
+constexpr int MK = 16, MP = 24;
+
+__device__ __forceinline__ void mma16816(float* d, const unsigned int* a, const unsigned int* b) {
+#if GT_DTYPE == GPUOS_DTYPE_BF16
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+#else
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+#endif
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+// 8 warps as 4 x 2: a warp computes 16 rows x 32 columns of the unit's 64x64 tile (4 mma of 16x8 per k step).
+// Fragment layouts are PTX's for m16n8k16 (g = lane / 4, t = lane % 4): a holds rows g and g + 8, k pairs
+// 2t and 2t + 8; b holds column g, k pairs 2t and 2t + 8; d holds rows g and g + 8, columns 2t and 2t + 1.
+__device__ __noinline__ void mma_tiles(const gpuos_task* task, unsigned int tile, const gpuos_env* env) {
+    const MatmulView v(task);
+    const long long n = v.n, k = v.k, m = v.m;
+    const long long tilesN = (n + BM - 1) / BM, tilesM = (m + BN - 1) / BN;
+    unsigned short* As = (unsigned short*)env->smem;  // [64 rows][MP], k contiguous
+    unsigned short* Bs = As + BM * MP;                 // [64 columns][MP], k contiguous
+    const unsigned int* Aw = (const unsigned int*)As;
+    const unsigned int* Bw = (const unsigned int*)Bs;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, tg = lane & 3;
+    const int wr = (warp >> 1) * 16, wc = (warp & 1) * 32;
+    for (long long t = tile; t < v.total; t += task->ntiles) {
+        const long long batch = t / (tilesN * tilesM);
+        const long long rest = t % (tilesN * tilesM);
+        const long long row0 = (rest / tilesM) * BM, col0 = (rest % tilesM) * BN;
+        const long long oa = gt::offset_in(v.A, 0, v.nb, batch), ob = gt::offset_in(v.B, 0, v.nb, batch);
+        float acc[4][4];
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) acc[j][i] = 0.0f;
+        for (long long k0 = 0; k0 < k; k0 += MK) {
+            __syncthreads();  // the previous step's fragments are read
+            // Consecutive threads take consecutive k: coalesced for k-contiguous operands (x, a transposed weight).
+            for (int e = threadIdx.x; e < BM * MK; e += blockDim.x) {
+                const int r = e / MK, kk = e % MK;
+                const long long gk = k0 + kk, gr = row0 + r, gc = col0 + r;
+                As[r * MP + kk] = gr < n && gk < k ? v.a[oa + gr * v.sa0 + gk * v.sa1].bits : (unsigned short)0;
+                Bs[r * MP + kk] = gc < m && gk < k ? v.b[ob + gk * v.sb0 + gc * v.sb1].bits : (unsigned short)0;
+            }
+            __syncthreads();
+            unsigned int af[4];
+            af[0] = Aw[((wr + g) * MP + tg * 2) / 2];
+            af[1] = Aw[((wr + g + 8) * MP + tg * 2) / 2];
+            af[2] = Aw[((wr + g) * MP + tg * 2 + 8) / 2];
+            af[3] = Aw[((wr + g + 8) * MP + tg * 2 + 8) / 2];
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                const int col = wc + j * 8 + g;
+                unsigned int bf[2];
+                bf[0] = Bw[(col * MP + tg * 2) / 2];
+                bf[1] = Bw[(col * MP + tg * 2 + 8) / 2];
+                mma16816(acc[j], af, bf);
+            }
+        }
+        GT_T* out = v.c + batch * n * m;
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const long long r = row0 + wr + g + (i >= 2 ? 8 : 0), col = col0 + wc + j * 8 + tg * 2 + (i & 1);
+                if (r < n && col < m) out[r * m + col] = GT_FROM_ACC<GT_T>(acc[j][i]);
+            }
+    }
+}
+#endif
 
 // ---- skinny paths
 
@@ -336,6 +413,12 @@ GPUOS_OP {
         tiled(task, tile, env);
         return;
     }
+#ifdef GT_MMA
+    if (path == M_MMA) {
+        mma_tiles(task, tile, env);
+        return;
+    }
+#endif
     const long long n = task->refs[0].sizes[gpuos::arg_i64(task, 0)];
     if (n <= 1) skinny<1>(task, tile, env, path);
     else if (n <= 2) skinny<2>(task, tile, env, path);

@@ -123,7 +123,7 @@ final class FamilyTasks {
      */
     static final int SKINNY_UNITS = 2 * 132;
     /** Paths of matmul.cu (its arg 2). */
-    static final int PATH_TILED = 0, PATH_SKINNY_K = 1, PATH_SKINNY_M = 2;
+    static final int PATH_TILED = 0, PATH_SKINNY_K = 1, PATH_SKINNY_M = 2, PATH_MMA = 3;
     /** Warps of a worker block: a skinny unit is a multiple of their columns. */
     private static final int WARPS = dev.gpuos.runtime.layout.Layouts.BLOCK_THREADS / 32;
     /**
@@ -132,6 +132,12 @@ final class FamilyTasks {
      * path it was planned with); delete with the tiled path's use for skinny products once the A/B is settled.
      */
     static volatile boolean skinny = !"false".equals(System.getProperty("gpuos.matmul.skinny"));
+    /**
+     * Whether F16/BF16 products of more rows take tensor cores (64x64 tiles of mma.sync, f32 accumulation);
+     * {@code -Dgpuos.matmul.mma=false} keeps them on the scalar tiles. F32 never does: tf32 would round its
+     * operands. Same A/B role and lifetime as {@link #skinny}.
+     */
+    static volatile boolean tensorCores = !"false".equals(System.getProperty("gpuos.matmul.mma"));
 
     static KernelTask matmul(MatmulNode n) {
         Tensor a = n.a(), b = n.b(), out = n.output();
@@ -143,6 +149,9 @@ final class FamilyTasks {
         long batches = Dims.product(c[0]);
         long[] as = a.strides(), bs = b.strides(), os = out.strides();
         long[] plan = matmulPlan(batches, rows, inner, cols, bs[rank - 2], skinny);
+        if (plan[0] == PATH_TILED && tensorCores && (a.dtype() == DType.F16 || a.dtype() == DType.BF16)) {
+            plan[0] = PATH_MMA;  // the same 64x64 units
+        }
         int ntiles = (int) Math.max(1, Math.min(plan[1], dev.gpuos.runtime.layout.Layouts.MAX_TILES_PER_TASK));
         List<GpuView> refs = List.of(
                 GpuView.of(a, Dims.concat(c[0], rows, inner), Dims.concat(c[1], as[rank - 2], as[rank - 1])),

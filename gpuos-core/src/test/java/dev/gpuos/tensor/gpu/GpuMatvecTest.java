@@ -11,11 +11,12 @@ import java.util.SplittableRandom;
 
 /**
  * Matmul's skinny paths (at most {@link FamilyTasks#SKINNY_ROWS} rows: decode, batch-1 inference) against the
- * CPU backend: 1..8 rows and the tiled neighbours (9 and 40 rows), inner sizes below, at and above one warp's
+ * CPU backend: 1..8 rows and the tiled neighbours (9 and 40 rows: tensor cores for F16/BF16), inner sizes below, at and above one warp's
  * 16-byte sweep and the 8 KB of staged rows (2100 x 4 rows of floats do not fit: k is staged in chunks), column
  * counts that leave partial units and warps. b as a transposed weight (k-stride 1: whole 16-byte loads), the same
- * with rows that are not 16-byte aligned (element loads), row-major (m-stride 1) and with neither stride 1;
- * a contiguous and transposed; batched with a broadcast weight. Seeds are in every failure message.
+ * with aligned rows of a wider weight (16-byte loads and a tail) and with rows off 16-byte alignment (element
+ * loads), row-major (m-stride 1) and with neither stride 1; a contiguous and transposed; batched with a broadcast
+ * weight. Seeds are in every failure message.
  */
 @Tag("gpu")
 class GpuMatvecTest extends SharedGpuOS {
@@ -58,9 +59,13 @@ class GpuMatvecTest extends SharedGpuOS {
             Twin x = tw.random(r, t, new long[]{n, k}, false, LayoutKind.CONTIGUOUS);
             Twin weight = tw.random(r, t, new long[]{m, k}, false, LayoutKind.CONTIGUOUS).map(w -> w.transpose(0, 1));
             check(x, weight, rtol, atol, "x @ W^T " + ctx);
-            Twin padded = tw.random(r, t, new long[]{m, k + 1}, false, LayoutKind.CONTIGUOUS)
+            long pitch = Math.ceilDiv(k, 16) * 16;
+            Twin padded = tw.random(r, t, new long[]{m, pitch}, false, LayoutKind.CONTIGUOUS)
+                    .map(w -> w.slice(1, 0, k).transpose(0, 1));
+            check(x, padded, rtol, atol, "x @ W^T, aligned rows of a wider weight (16-byte loads, then a tail) " + ctx);
+            Twin shifted = tw.random(r, t, new long[]{m, k + 1}, false, LayoutKind.CONTIGUOUS)
                     .map(w -> w.slice(1, 1, k + 1).transpose(0, 1));
-            check(x, padded, rtol, atol, "x @ W^T, rows off 16-byte alignment " + ctx);
+            check(x, shifted, rtol, atol, "x @ W^T, rows off 16-byte alignment " + ctx);
             Twin rowMajor = tw.random(r, t, new long[]{k, m}, false, LayoutKind.CONTIGUOUS);
             check(x, rowMajor, rtol, atol, "x @ B row-major " + ctx);
             if (k * m <= 300 * 33) {

@@ -15,6 +15,9 @@ import java.util.List;
  * in GB/s of weight read against the H100's measured 3.0 TB/s HBM copy rate. Not a test: run it with
  * {@code java -cp <core classes + test classes + deps> dev.gpuos.tensor.gpu.MatvecTiming}.
  *
+ * Then prefill-shaped F16/BF16 products, the scalar 64x64 tiles against tensor cores
+ * ({@link FamilyTasks#tensorCores} off, then on), in TFLOP/s.
+ *
  * <p>Two numbers per path: "1/run", one product per replay run (what a run costs end to end: submission,
  * the task, completion, the host seeing it), and "R/run", R products over R distinct weights in one capture
  * (independent tasks, so the worker overlaps them: the streaming rate with the per-run cost spread over R).
@@ -40,8 +43,16 @@ public final class MatvecTiming {
                     System.out.println(table.getLast());
                 }
             }
+            table.add("");
+            table.add(String.format("%-5s %-22s | %-12s %9s %8s | %s", "dtype", "prefill x @ W^T", "path", "us/run",
+                    "TFLOP/s", "max |scalar-mma|/max|y|"));
+            for (DType t : new DType[]{DType.BF16, DType.F16}) {
+                table.addAll(prefill(gpu, t, 128, 2048, 8192));
+                table.addAll(prefill(gpu, t, 512, 2048, 2048));
+            }
         } finally {
             FamilyTasks.skinny = true;
+            FamilyTasks.tensorCores = true;
         }
         System.out.println();
         table.forEach(System.out::println);
@@ -78,6 +89,30 @@ public final class MatvecTiming {
                         "[" + m + "," + k + "]", copies, labels[mode], perRun * 1e6, gbOne,
                         100 * gbOne * 1e9 / HBM_BYTES_PER_S, perAll * 1e6, gbAll, 100 * gbAll * 1e9 / HBM_BYTES_PER_S,
                         mode == 0 ? "" : String.format("%.2e", relDiff(results[0], results[1]))));
+            }
+        }
+        return rows;
+    }
+
+    /** x[n, k] @ W^T (W [m, k]) as one replayed product: scalar 64x64 tiles against tensor cores. */
+    private static List<String> prefill(GpuBackend gpu, DType t, long n, long k, long m) {
+        List<String> rows = new ArrayList<>();
+        try (TensorScope s = TensorScope.open(gpu)) {
+            Tensor w = s.randn(200, t, m, k).mul(0.05);
+            Tensor x = s.randn(201, t, n, k);
+            s.sync();
+            double[][] results = new double[2][];
+            String[] labels = {"scalar tiles", "mma"};
+            for (int mode = 0; mode < 2; mode++) {
+                FamilyTasks.tensorCores = mode == 1;
+                Tensor[] y = new Tensor[1];
+                GpuReplay r = gpu.capture(() -> y[0] = x.matmul(w.transpose(0, 1)));
+                double sec = seconds(gpu, new GpuReplay[]{r});
+                results[mode] = y[0].toDoubleArray();
+                rows.add(String.format("%-5s %-22s | %-12s %9.1f %8.2f | %s", t, "[" + n + "," + k + "]x[" + m + ","
+                                + k + "]^T", labels[mode], sec * 1e6, 2.0 * n * k * m / sec / 1e12,
+                        mode == 0 ? "" : String.format("%.2e", relDiff(results[0], results[1]))));
+                System.out.println(rows.getLast());
             }
         }
         return rows;
