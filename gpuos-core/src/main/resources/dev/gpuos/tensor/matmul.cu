@@ -104,7 +104,6 @@ __device__ __noinline__ void tiled(const gpuos_task* task, unsigned int tile, co
 }
 
 #if GT_DTYPE == GPUOS_DTYPE_BF16 || GT_DTYPE == GPUOS_DTYPE_F16
-#define GT_MMA 1
 // k per staged step, and the shared row pitch in halves: 12 words, so the 8 rows a fragment load touches fall
 // in distinct banks.
 constexpr int MK = 16, MP = 24;
@@ -413,7 +412,7 @@ GPUOS_OP {
         tiled(task, tile, env);
         return;
     }
-#ifdef GT_MMA
+#if GT_DTYPE == GPUOS_DTYPE_BF16 || GT_DTYPE == GPUOS_DTYPE_F16
     if (path == M_MMA) {
         mma_tiles(task, tile, env);
         return;
