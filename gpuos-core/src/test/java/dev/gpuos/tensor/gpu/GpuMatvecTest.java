@@ -3,6 +3,7 @@ package dev.gpuos.tensor.gpu;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.gpu.Twins.LayoutKind;
 import dev.gpuos.tensor.gpu.Twins.Twin;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -21,10 +22,22 @@ import java.util.SplittableRandom;
 @Tag("gpu")
 class GpuMatvecTest extends SharedGpuOS {
     static GpuBackend gpu;
+    private static boolean skinnyWas, tensorCoresWas;
 
+    /** The paths under test are off by default until a GPU run has checked them: on for this class. */
     @BeforeAll
     static void backend() {
+        skinnyWas = FamilyTasks.skinny;
+        tensorCoresWas = FamilyTasks.tensorCores;
+        FamilyTasks.skinny = true;
+        FamilyTasks.tensorCores = true;
         gpu = new GpuBackend(os);
+    }
+
+    @AfterAll
+    static void restorePaths() {
+        FamilyTasks.skinny = skinnyWas;
+        FamilyTasks.tensorCores = tensorCoresWas;
     }
 
     private static final long[] ROWS = {1, 2, 3, 4, 5, 8, 9, 40};

@@ -35,6 +35,7 @@ public final class MatvecTiming {
         List<String> table = new ArrayList<>();
         table.add(String.format("%-5s %-14s %3s | %-8s %9s %7s %5s | %9s %7s %5s | %s", "dtype", "W [m,k]", "R",
                 "path", "us/run", "GB/s", "%HBM", "us/prod", "GB/s", "%HBM", "max |tiled-skinny|/max|y|"));
+        boolean skinnyWas = FamilyTasks.skinny, tensorCoresWas = FamilyTasks.tensorCores;
         try (GpuOS os = GpuOS.start(GpuTestSupport.options())) {
             GpuBackend gpu = new GpuBackend(os);
             for (DType t : dtypes) {
@@ -51,8 +52,8 @@ public final class MatvecTiming {
                 table.addAll(prefill(gpu, t, 512, 2048, 2048));
             }
         } finally {
-            FamilyTasks.skinny = true;
-            FamilyTasks.tensorCores = true;
+            FamilyTasks.skinny = skinnyWas;
+            FamilyTasks.tensorCores = tensorCoresWas;
         }
         System.out.println();
         table.forEach(System.out::println);
