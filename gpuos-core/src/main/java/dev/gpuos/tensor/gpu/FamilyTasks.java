@@ -150,10 +150,8 @@ final class FamilyTasks {
         long rows = a.size(rank - 2), inner = a.size(rank - 1), cols = b.size(rank - 1);
         long batches = Dims.product(c[0]);
         long[] as = a.strides(), bs = b.strides(), os = out.strides();
-        long[] plan = matmulPlan(batches, rows, inner, cols, bs[rank - 2], skinny);
-        if (plan[0] == PATH_TILED && tensorCores && (a.dtype() == DType.F16 || a.dtype() == DType.BF16)) {
-            plan[0] = PATH_MMA;  // the same 64x64 units
-        }
+        long[] plan = matmulPlan(batches, rows, inner, cols, bs[rank - 2], skinny,
+                tensorCores && (a.dtype() == DType.F16 || a.dtype() == DType.BF16));
         int ntiles = (int) Math.max(1, Math.min(plan[1], dev.gpuos.runtime.layout.Layouts.MAX_TILES_PER_TASK));
         List<GpuView> refs = List.of(
                 GpuView.of(a, Dims.concat(c[0], rows, inner), Dims.concat(c[1], as[rank - 2], as[rank - 1])),
@@ -168,13 +166,14 @@ final class FamilyTasks {
      * {@code bk}: {path, units, columns per unit, columns a warp takes at a time} (the last two 0 when tiled).
      * Skinny units are runs of columns of one batch, about {@link #SKINNY_UNITS} in all; on the k-contiguous path
      * a warp takes 4 columns at a time (one read of the staged rows serves 4 columns) once a unit has enough of
-     * them to give each warp 4.
+     * them to give each warp 4. Tiled products take tensor cores where {@code mma} (F16/BF16 operands), in the
+     * same 64x64 units.
      */
-    static long[] matmulPlan(long batches, long rows, long inner, long cols, long bk, boolean skinnyPaths) {
+    static long[] matmulPlan(long batches, long rows, long inner, long cols, long bk, boolean skinnyPaths, boolean mma) {
         if (!skinnyPaths || rows > SKINNY_ROWS || rows == 0 || cols == 0) {
             long total = Math.multiplyExact(batches, Math.multiplyExact(Math.ceilDiv(rows, MATMUL_TILE),
                     Math.ceilDiv(cols, MATMUL_TILE)));
-            return new long[]{PATH_TILED, total, 0, 0};
+            return new long[]{mma ? PATH_MMA : PATH_TILED, total, 0, 0};
         }
         long perBatch = Math.max(1, Math.ceilDiv(SKINNY_UNITS, Math.max(1, batches)));
         long span = Math.ceilDiv(cols, perBatch);

@@ -14,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class MatmulPlanTest {
     /** {path, units, span, warpCols}; the units of each batch cover its columns, each unit at least one column. */
     private static long[] plan(long batches, long rows, long inner, long cols, long bk) {
-        long[] p = FamilyTasks.matmulPlan(batches, rows, inner, cols, bk, true);
+        long[] p = FamilyTasks.matmulPlan(batches, rows, inner, cols, bk, true, false);
         if (p[0] != PATH_TILED) {
             long perBatch = p[1] / batches;
             assertEquals(p[1], perBatch * batches, "units are whole batches");
@@ -62,7 +62,8 @@ class MatmulPlanTest {
     void moreThanEightRowsOrTheSwitchOffUseTiles() {
         assertArrayEquals(new long[]{PATH_TILED, 2 * 3 * 2, 0, 0}, plan(2, 130, 64, 100, 1));
         assertArrayEquals(new long[]{PATH_TILED, 1, 0, 0}, plan(1, 9, 64, 64, 1));
-        assertArrayEquals(new long[]{PATH_TILED, 128, 0, 0}, FamilyTasks.matmulPlan(1, 1, 2048, 8192, 1, false));
-        assertEquals(0, FamilyTasks.matmulPlan(1, 1, 64, 0, 1, true)[1], "no columns, no units");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA, 1, 0, 0}, FamilyTasks.matmulPlan(1, 9, 64, 64, 1, true, true));
+        assertArrayEquals(new long[]{PATH_TILED, 128, 0, 0}, FamilyTasks.matmulPlan(1, 1, 2048, 8192, 1, false, false));
+        assertEquals(0, FamilyTasks.matmulPlan(1, 1, 64, 0, 1, true, false)[1], "no columns, no units");
     }
 }

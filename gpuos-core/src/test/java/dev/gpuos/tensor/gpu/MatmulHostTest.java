@@ -1,0 +1,119 @@
+package dev.gpuos.tensor.gpu;
+
+import dev.gpuos.runtime.WorkerSources;
+import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.gpu.OperatorSources.Family;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * matmul.cu on the HOST (harness {@code matmul_host.cpp}, built with g++): every path (skinny k-contiguous with
+ * 1, 2 and 4 columns a warp, skinny row-major, tiled, and the tensor-core tiles with the m16n8k16 product
+ * computed from PTX's fragment layouts) over layouts planned by {@link FamilyTasks#matmulPlan}, each output
+ * compared with a double-precision product (BF16, F32, and I64 for 8-byte accumulators). What the host cannot show (the real mma instruction, vector loads,
+ * registers) GpuMatvecTest and OperatorSourceCompileTest check. Skips without g++.
+ */
+class MatmulHostTest {
+    private static final Path GXX = Path.of("/usr/bin/g++");
+
+    /** name nbat sAb sBb n k m sa0 sa1 sb0 sb1 offA offB, then the plan. */
+    private static List<String> cases(DType t) {
+        List<long[]> shapes = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        boolean mma = t == DType.BF16 || t == DType.F16;
+        // Each unit costs the harness a few milliseconds of barriers: 9 rows (tiles) only where they are the
+        // tensor-core path, and the wide units (264 of them) once.
+        for (long n : mma ? new long[]{1, 4, 9} : new long[]{1, 4}) {
+            // k = 600: whole for one row, staged in chunks from 4 rows on (8 KB of shared memory).
+            for (long k : new long[]{7, 600}) {
+                for (long m : new long[]{5, 70}) {
+                    long pitch = Math.ceilDiv(k, 16) * 16;
+                    add(names, shapes, "weight", new long[]{1, 0, 0, n, k, m, k, 1, 1, k, 0, 0});
+                    add(names, shapes, "weight-padded-rows", new long[]{1, 0, 0, n, k, m, k, 1, 1, pitch, 0, 0});
+                    add(names, shapes, "weight-misaligned", new long[]{1, 0, 0, n, k, m, k, 1, 1, k + 1, 1, 1});
+                    add(names, shapes, "row-major", new long[]{1, 0, 0, n, k, m, k, 1, m, 1, 0, 0});
+                    if (k == 7 && m == 5) {
+                        add(names, shapes, "a-transposed-b-strided", new long[]{3, n * k, 0, n, k, m, 1, n, 2, 2 * k + 1, 0, 0});
+                        add(names, shapes, "a-broadcast", new long[]{3, 0, m * k, n, k, m, 2 * k, 1, 1, k, 0, 0});
+                    }
+                }
+            }
+        }
+        // Enough columns per unit for 4 (8 rows: 2) columns a warp: 33 batches of 256 columns.
+        if (mma) {
+            for (long n : new long[]{1, 8}) {
+                add(names, shapes, "wide-units", new long[]{33, 0, 64 * 256, n, 64, 256, 64, 1, 1, 64, 0, 0});
+            }
+        }
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < shapes.size(); i++) {
+            long[] c = shapes.get(i);
+            long[] plan = FamilyTasks.matmulPlan(c[0], c[3], c[4], c[5], c[8], true, mma);
+            // Every third case runs on fewer blocks than units, so blocks loop over units.
+            long ntiles = i % 3 == 2 ? Math.min(3, Math.max(1, plan[1])) : Math.max(1, Math.min(plan[1], 4096));
+            StringBuilder line = new StringBuilder(names.get(i));
+            for (long v : c) line.append(' ').append(v);
+            for (long v : plan) line.append(' ').append(v);
+            lines.add(line.append(' ').append(ntiles).toString());
+        }
+        return lines;
+    }
+
+    private static void add(List<String> names, List<long[]> shapes, String name, long[] c) {
+        names.add(name);
+        shapes.add(c);
+    }
+
+    @Test
+    void everyPathMatchesADoubleProductOnTheHost() throws Exception {
+        assumeTrue(Files.isExecutable(GXX), "g++ not installed at " + GXX + ": cannot run matmul.cu on the host");
+        for (DType t : new DType[]{DType.BF16, DType.F32, DType.I64}) {
+            Path exe = build(t);
+            List<String> cases = cases(t);
+            Process p = new ProcessBuilder(exe.toString()).redirectErrorStream(true).start();
+            p.getOutputStream().write(String.join("\n", cases).concat("\n").getBytes(StandardCharsets.UTF_8));
+            p.getOutputStream().close();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(300, TimeUnit.SECONDS), t + ": harness did not finish");
+            assertEquals(0, p.exitValue(), t + ":\n" + out);
+            assertTrue(out.contains("cases " + cases.size() + " failures 0"), t + ":\n" + out);
+        }
+    }
+
+    private static Path build(DType t) throws IOException, InterruptedException {
+        String harness;
+        try (InputStream in = MatmulHostTest.class.getResourceAsStream("matmul_host.cpp")) {
+            harness = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        String op = OperatorSources.family(Family.MATMUL, t);
+        int at = op.indexOf("__device__ __forceinline__ void mma16816(");
+        if (at >= 0) {
+            int end = op.indexOf("\n}\n", at);
+            op = op.substring(0, at) + "__device__ __forceinline__ void mma16816(float* d, const unsigned int* a, "
+                    + "const unsigned int* b) {\n    host_mma(d, a, b);" + op.substring(end);
+        }
+        String source = harness.replace("//@OPERATOR@", op);
+        Path dir = Files.createTempDirectory("gpuos-matmul-host");
+        for (var h : WorkerSources.headers().entrySet()) Files.writeString(dir.resolve(h.getKey()), h.getValue());
+        Path cpp = dir.resolve("matmul_host.cpp"), exe = dir.resolve("matmul_host");
+        Files.writeString(cpp, source);
+        Process p = new ProcessBuilder(GXX.toString(), "-std=c++20", "-O1", "-pthread", "-w", "-I" + dir, "-o",
+                exe.toString(), cpp.toString()).redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "g++ did not finish");
+        assertEquals(0, p.exitValue(), "g++ rejected the matmul harness for " + t + ":\n" + log);
+        return exe;
+    }
+}

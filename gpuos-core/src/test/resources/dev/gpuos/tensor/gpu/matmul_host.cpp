@@ -1,0 +1,187 @@
+// Host harness for matmul.cu (MatmulHostTest): runs the operator's blocks as 256 std::threads each, with
+// barriers for __syncthreads and for the warp shuffles, and the m16n8k16 tensor-core product computed from PTX's
+// fragment layouts, so the unit and column bookkeeping, staging chunks, vector/element load choice and tails, the
+// reductions and the fragment indexing are checked without a GPU. Cases come on stdin, one a line, planned by
+// FamilyTasks.matmulPlan:
+//   name nbat sAb sBb n k m sa0 sa1 sb0 sb1 offA offB path units span warpCols ntiles
+// Every output is compared with a double-precision product of the same stored values.
+#include <algorithm>
+#include <barrier>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __noinline__
+#define __align__(n) alignas(n)
+#define asm(...)
+struct alignas(16) uint4 { unsigned x, y, z, w; };
+struct Dim3 { unsigned x; };
+thread_local Dim3 threadIdx;
+static const Dim3 blockDim{256};
+static std::barrier<>* blockBarrier;
+static std::barrier<>* warpBarrier[8];
+static unsigned long long shuffleSlots[8][32];
+inline void __syncthreads() { blockBarrier->arrive_and_wait(); }
+template <class T> T __shfl_xor_sync(unsigned, T v, int mask) {
+    const int w = threadIdx.x >> 5, l = threadIdx.x & 31;
+    memcpy(&shuffleSlots[w][l], &v, sizeof(T));
+    warpBarrier[w]->arrive_and_wait();
+    T r;
+    memcpy(&r, &shuffleSlots[w][l ^ mask], sizeof(T));
+    warpBarrier[w]->arrive_and_wait();
+    return r;
+}
+inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, 4); return u; }
+inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
+#include "gpuos_layout.cuh"
+struct gpuos_env { void* smem; unsigned int smemBytes; unsigned int generation; };
+namespace gpuos {
+inline long long arg_i64(const gpuos_task* task, int i) { return (long long)task->args[i]; }
+inline void tile_range(const gpuos_task* task, unsigned int tile, long long numel, long long* begin, long long* end) {
+    const long long b = (long long)tile * task->tileSize, e = b + task->tileSize;
+    *begin = b < numel ? b : numel;
+    *end = e < numel ? e : numel;
+}
+}
+
+// The tensor-core product, defined after the operator (whose macros say the element type).
+static void host_mma(float* d, const unsigned* a, const unsigned* b);
+
+#define GPUOS_OP static void matmul_op(const gpuos_task* task, unsigned int tile, const gpuos_env* env)
+//@OPERATOR@
+
+// mma.sync.m16n8k16.row.col.f32.bf16.bf16.f32 over the lanes of the calling warp (g = lane / 4, t = lane % 4):
+// a regs {row g, k 2t..}, {row g+8, k 2t..}, {row g, k 2t+8..}, {row g+8, k 2t+8..}; b regs {k 2t.., col g},
+// {k 2t+8.., col g}; d {row g, col 2t, 2t+1}, {row g+8, ...}; the lower k of a pair in the low half.
+static unsigned fragA[8][32][4], fragB[8][32][2];
+inline float half_value(unsigned word, int high) {
+    const unsigned bits = high ? word >> 16 : word & 0xffffu;
+#if GT_DTYPE == GPUOS_DTYPE_BF16
+    return __uint_as_float(bits << 16);
+#else
+    // IEEE half to float (normal, subnormal, zero, inf/NaN).
+    const unsigned s = (bits >> 15) << 31, e = (bits >> 10) & 31, m = bits & 1023;
+    if (e == 31) return __uint_as_float(s | 0x7f800000u | (m << 13));
+    if (e == 0) { float f = std::ldexp((float)m, -24); return s ? -f : f; }
+    return __uint_as_float(s | ((e + 112) << 23) | (m << 13));
+#endif
+}
+static void host_mma(float* d, const unsigned* a, const unsigned* b) {
+    const int w = threadIdx.x >> 5, l = threadIdx.x & 31;
+    for (int i = 0; i < 4; ++i) fragA[w][l][i] = a[i];
+    for (int i = 0; i < 2; ++i) fragB[w][l][i] = b[i];
+    warpBarrier[w]->arrive_and_wait();
+    const int g = l >> 2, t = l & 3;
+    for (int i = 0; i < 4; ++i) {
+        const int row = g + (i >= 2 ? 8 : 0), col = t * 2 + (i & 1);
+        float acc = d[i];
+        for (int kk = 0; kk < 16; ++kk) {
+            const int aLane = (row % 8) * 4 + (kk % 8) / 2, aReg = (row >= 8 ? 1 : 0) + (kk >= 8 ? 2 : 0);
+            const int bLane = col * 4 + (kk % 8) / 2, bReg = kk >= 8 ? 1 : 0;
+            acc += half_value(fragA[w][aLane][aReg], kk & 1) * half_value(fragB[w][bLane][bReg], kk & 1);
+        }
+        d[i] = acc;
+    }
+    warpBarrier[w]->arrive_and_wait();
+}
+
+
+// ---- storage <-> double for the reference (inputs are multiples of 1/4 in [-2, 2]: exact in every dtype)
+#if GT_DTYPE == GPUOS_DTYPE_BF16
+static GT_T store(double x) { return gt::bf16_t{(unsigned short)(__float_as_uint((float)x) >> 16)}; }
+static double load(GT_T v) { return __uint_as_float((unsigned)v.bits << 16); }
+static const double RTOL = 1e-2;
+#elif GT_DTYPE == GPUOS_DTYPE_F32 || GT_DTYPE == GPUOS_DTYPE_F64
+static GT_T store(double x) { return (GT_T)x; }
+static double load(GT_T v) { return (double)v; }
+static const double RTOL = GT_DTYPE == GPUOS_DTYPE_F32 ? 1e-4 : 1e-9;
+#else
+static GT_T store(double x) { return (GT_T)(x * 4); }
+static double load(GT_T v) { return (double)v; }
+static const double RTOL = 0;
+#endif
+
+static void run_blocks(gpuos_task& task) {
+    std::vector<unsigned long long> smem(8192 / 8);
+    gpuos_env env{smem.data(), 8192, 0};
+    std::barrier<> block(256);
+    blockBarrier = &block;
+    for (auto& w : warpBarrier) w = new std::barrier<>(32);
+    std::vector<std::thread> threads;
+    for (unsigned i = 0; i < 256; ++i) {
+        threads.emplace_back([&, i] {
+            threadIdx.x = i;
+            for (unsigned tile = 0; tile < task.ntiles; ++tile) {
+                matmul_op(&task, tile, &env);
+                __syncthreads();  // the worker synchronizes the block after each call
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    for (auto& w : warpBarrier) delete w;
+}
+
+int main() {
+    std::mt19937 rng(7);
+    std::uniform_int_distribution<int> quarter(-8, 8);
+    char name[64];
+    long long nbat, sAb, sBb, n, k, m, sa0, sa1, sb0, sb1, offA, offB, path, units, span, warpCols, ntiles;
+    int cases = 0, failures = 0;
+    while (scanf("%63s %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", name,
+                 &nbat, &sAb, &sBb, &n, &k, &m, &sa0, &sa1, &sb0, &sb1, &offA, &offB, &path, &units, &span, &warpCols,
+                 &ntiles) == 18) {
+        const long long lenA = offA + (nbat - 1) * sAb + (n - 1) * sa0 + (k - 1) * sa1 + 1;
+        const long long lenB = offB + (nbat - 1) * sBb + (k - 1) * sb0 + (m - 1) * sb1 + 1;
+        // 64-byte aligned bases, like device allocations; a little slack past the end.
+        GT_T* a = (GT_T*)aligned_alloc(64, ((lenA + 16) * sizeof(GT_T) + 63) / 64 * 64);
+        GT_T* b = (GT_T*)aligned_alloc(64, ((lenB + 16) * sizeof(GT_T) + 63) / 64 * 64);
+        std::vector<GT_T> c(nbat * n * m + 1);
+        for (long long i = 0; i < lenA + 16; ++i) a[i] = store(quarter(rng) / 4.0);
+        for (long long i = 0; i < lenB + 16; ++i) b[i] = store(quarter(rng) / 4.0);
+        gpuos_task task{};
+        task.ntiles = (unsigned)ntiles;
+        long long args[5] = {1, units, path, span, warpCols};
+        for (int i = 0; i < 5; ++i) task.args[i] = (unsigned long long)args[i];
+        long long sizesA[3] = {nbat, n, k}, stridesA[3] = {sAb, sa0, sa1};
+        long long sizesB[3] = {nbat, k, m}, stridesB[3] = {sBb, sb0, sb1};
+        task.refs[0].data = (unsigned long long)(a + offA);
+        task.refs[1].data = (unsigned long long)(b + offB);
+        task.refs[2].data = (unsigned long long)c.data();
+        for (int r = 0; r < 3; ++r) task.refs[r].ndim = 3;
+        for (int d = 0; d < 3; ++d) {
+            task.refs[0].sizes[d] = (int)sizesA[d]; task.refs[0].strides[d] = stridesA[d];
+            task.refs[1].sizes[d] = (int)sizesB[d]; task.refs[1].strides[d] = stridesB[d];
+        }
+        run_blocks(task);
+        cases++;
+        const double atol = RTOL * 16 * std::sqrt((double)k + 1);
+        bool bad = false;
+        for (long long bi = 0; bi < nbat && !bad; ++bi)
+            for (long long i = 0; i < n && !bad; ++i)
+                for (long long j = 0; j < m && !bad; ++j) {
+                    double ref = 0;
+                    for (long long q = 0; q < k; ++q)
+                        ref += load(a[offA + bi * sAb + i * sa0 + q * sa1]) * load(b[offB + bi * sBb + q * sb0 + j * sb1]);
+                    const double got = load(c[bi * n * m + i * m + j]);
+                    if (!(std::fabs(got - ref) <= atol + RTOL * std::fabs(ref))) {
+                        printf("FAIL %s nbat %lld n %lld k %lld m %lld path %lld: out[%lld][%lld][%lld] = %g, expected %g\n",
+                               name, nbat, n, k, m, path, bi, i, j, got, ref);
+                        bad = true;
+                    }
+                }
+        failures += bad;
+        free(a);
+        free(b);
+    }
+    printf("cases %d failures %d\n", cases, failures);
+    return failures != 0;
+}
