@@ -12,7 +12,8 @@ import dev.gpuos.tensor.gpu.ElementwiseSource.Source;
  * member computes exactly what it computes in an elementwise task.
  *
  * <p>Task interface: operands (inline, or in the operand table past 4) are the memory inputs, then the stored
- * outputs, all viewed over the row op's shape as [row dims..., column dims...]; args[0] = number of row dims |
+ * outputs, all viewed over the row op's shape as [row dims..., column dims...] (a reduction's output with zero
+ * strides along the column dims: each row's value lies at its row base); args[0] = number of row dims |
  * 256 if a whole block owns a row; args[1] = eps (norms); then the members' scalars and parameters.
  */
 final class RowFusedSource {
@@ -43,11 +44,18 @@ final class RowFusedSource {
         s.append("    const long long mode = gpuos::arg_i64(task, 0);\n");
         s.append("    const gt::Team team = gt::make_team((mode & 256) != 0);\n");
         s.append("    const gt::RowIndexer<").append(n).append("> ix(R, (int)(mode & 255));\n");
-        boolean norm = f.kind() == RowFusion.Kind.LAYER || f.kind() == RowFusion.Kind.RMS;
-        if (norm) s.append("    const double eps = gpuos::arg_f64(task, 1);\n");
+        boolean maxes = f.kind() == RowFusion.Kind.SOFTMAX || f.kind() == RowFusion.Kind.LOG_SOFTMAX
+                || f.kind() == RowFusion.Kind.MAX;
+        if (f.kind() == RowFusion.Kind.LAYER || f.kind() == RowFusion.Kind.RMS) {
+            s.append("    const double eps = gpuos::arg_f64(task, 1);\n");
+        }
         s.append("    double* scratch = (double*)env->smem;\n");
-        s.append("    auto add = [](double p, double q) { return p + q; };\n");
-        if (!norm) {
+        if (f.kind() != RowFusion.Kind.MAX && f.kind() != RowFusion.Kind.MIN) {
+            s.append("    auto add = [](double p, double q) { return p + q; };\n");
+        }
+        if (f.kind() == RowFusion.Kind.MIN) {
+            s.append("    auto nan_min = [](double p, double q) { return p != p ? p : q != q ? q : p < q ? p : q; };\n");
+        } else if (maxes) {
             s.append("    auto nan_max = [](double p, double q) { return p != p ? p : q != q ? q : p > q ? p : q; };\n");
         }
         s.append("    long long begin, end;\n");
@@ -86,6 +94,20 @@ final class RowFusedSource {
                 String v = f.kind() == RowFusion.Kind.LOG_SOFTMAX ? "(" + x + " - mx) - logSum" : "exp(" + x + " - mx) / sum";
                 last(f, t, s, "gt::from_f64<" + t + ">(" + v + ")");
             }
+            case SUM, MEAN, MAX, MIN -> {
+                // One pass: the prologue stores as it goes (nothing it stores is read from memory by this task).
+                boolean sum = f.kind() == RowFusion.Kind.SUM || f.kind() == RowFusion.Kind.MEAN;
+                String combine = sum ? "add" : f.kind() == RowFusion.Kind.MAX ? "nan_max" : "nan_min";
+                String init = sum ? "0" : (f.kind() == RowFusion.Kind.MAX ? "-" : "") + "__longlong_as_double(0x7ff0000000000000LL)";
+                pass(f, s, "double acc = " + init + ";", sum ? "acc += " + x + ";" : "acc = " + combine + "(acc, " + x + ");", true);
+                s.append("        acc = gt::team_reduce(team, acc, ").append(combine).append(", scratch);\n");
+                int out = run.members()[p].outRef();
+                String v = f.kind() == RowFusion.Kind.MEAN ? "acc / (double)ix.len" : "acc";
+                if (out >= 0) {
+                    s.append("        if (team.lane == 0) r").append(out).append("[0] = gt::from_f64<").append(t).append(">(")
+                            .append(v).append(");\n");
+                }
+            }
         }
         s.append("    }\n}\n");
         return s.toString();
@@ -96,11 +118,15 @@ final class RowFusedSource {
      * after the prologue (the members before the row op, evaluated again, not stored).
      */
     private static void pass(Structure f, StringBuilder s, String init, String body) {
+        pass(f, s, init, body, false);
+    }
+
+    private static void pass(Structure f, StringBuilder s, String init, String body, boolean store) {
         s.append("        ").append(init).append('\n');
         s.append("        for (long long i = team.lane; i < ix.len; i += team.size) {\n");
         s.append("            long long o[").append(f.run().refCount()).append("];\n");
         s.append("            ix.offsets(cs, i, o);\n");
-        for (int m = 0; m < f.rowMember(); m++) ElementwiseSource.renderMember(f.run(), m, 1, false, s);
+        for (int m = 0; m < f.rowMember(); m++) ElementwiseSource.renderMember(f.run(), m, 1, store, s);
         s.append("            ").append(body).append('\n');
         s.append("        }\n");
     }

@@ -11,6 +11,8 @@ import dev.gpuos.tensor.op.ElementwiseNode;
 import dev.gpuos.tensor.op.ElementwiseOp;
 import dev.gpuos.tensor.op.NormNode;
 import dev.gpuos.tensor.op.OpNode;
+import dev.gpuos.tensor.op.ReduceNode;
+import dev.gpuos.tensor.op.ReduceOp;
 import dev.gpuos.tensor.op.SoftmaxNode;
 
 import java.util.ArrayList;
@@ -41,13 +43,22 @@ import java.util.concurrent.ConcurrentHashMap;
 final class RowFusion {
     private RowFusion() {}
 
-    enum Kind { LAYER, RMS, SOFTMAX, LOG_SOFTMAX }
+    enum Kind {
+        LAYER, RMS, SOFTMAX, LOG_SOFTMAX, SUM, MEAN, MAX, MIN;
+
+        /** A reduction: one value per row, so no epilogue (its shape is not the row's). */
+        boolean reduces() { return ordinal() >= SUM.ordinal(); }
+    }
 
     /** What every row-fused operator's key starts with. */
     static final String KEY_TAG = "row:";
 
     static boolean isRowNode(Object item) {
-        return item instanceof NormNode || item instanceof SoftmaxNode;
+        return item instanceof NormNode || item instanceof SoftmaxNode
+                || item instanceof ReduceNode r && r.input().dtype().isFloating() && switch (r.op()) {
+                    case SUM, MEAN, MAX, MIN -> true;
+                    default -> false;
+                };
     }
 
     /**
@@ -98,6 +109,22 @@ final class RowFusion {
                     order[rank - 1] = n.dim();
                     lead = rank - 1;
                 }
+                case ReduceNode n -> {
+                    kind = switch (n.op()) {
+                        case SUM -> Kind.SUM;
+                        case MEAN -> Kind.MEAN;
+                        case MAX -> Kind.MAX;
+                        case MIN -> Kind.MIN;
+                        default -> throw new IllegalArgumentException(n.opName() + " does not fuse");
+                    };
+                    boolean[] reduced = new boolean[rank];
+                    for (int a : n.axes()) reduced[a] = true;
+                    order = new int[rank];
+                    int q = 0;
+                    for (int d = 0; d < rank; d++) if (!reduced[d]) order[q++] = d;
+                    lead = q;
+                    for (int d = 0; d < rank; d++) if (reduced[d]) order[q++] = d;
+                }
                 default -> throw new IllegalArgumentException(row.opName() + " is not a row op");
             }
             // Argument words: the mode word, the eps of a norm, then the members' scalars and parameters.
@@ -105,7 +132,7 @@ final class RowFusion {
             if (row instanceof NormNode n) args.add(Double.doubleToRawLongBits(n.eps()));
             int p = prologue.size();
             for (int m = 0; m < p; m++) addMember(m, prologue.get(m));
-            rowInput = source(p, x, -1);
+            rowInput = source(p, x);
             if (row instanceof NormNode n) {
                 if (n.weight() != null) weight = paramInput(n.weight());
                 if (n.bias() != null) bias = paramInput(n.bias());
@@ -124,7 +151,10 @@ final class RowFusion {
                 Tensor t = inputs.get(i);
                 strides.add(param.get(i) ? Dims.concat(new long[lead], t.strides()) : Dims.pick(t.strides(), order));
             }
-            for (int m = 0; m < keep.length; m++) if (keep[m]) strides.add(Dims.pick(member(m).strides(), order));
+            for (int m = 0; m < keep.length; m++) {
+                if (!keep[m]) continue;
+                strides.add(m == p && row instanceof ReduceNode ? reducedOutput(shape, lead) : Dims.pick(member(m).strides(), order));
+            }
             int n = strides.size();
             long[][] rowPart = new long[n][], colPart = new long[n][];
             for (int i = 0; i < n; i++) {
@@ -138,8 +168,26 @@ final class RowFusion {
             for (int i = 0; i <= n; i++) dims[i] = Dims.concat(r[i], c[i]);
             rows = Dims.product(r[0]);
             len = Dims.product(c[0]);
-            blockTeams = row instanceof NormNode ? FamilyTasks.blockTeams(rows, len) : len >= FamilyTasks.BLOCK_ROW;
+            blockTeams = switch (row) {
+                case NormNode nn -> FamilyTasks.blockTeams(rows, len);
+                case ReduceNode rn -> FamilyTasks.reduceBlockTeams(rows, len);
+                default -> len >= FamilyTasks.BLOCK_ROW;
+            };
             args.set(0, (long) rowDims | (blockTeams ? 256L : 0L));
+        }
+
+        /**
+         * A reduction's output (contiguous, one element per row, in row order) viewed over the row op's shape:
+         * its row dims' strides, zero along the reduced dims, so each row's team finds its element at the row base.
+         */
+        private static long[] reducedOutput(long[] shape, int lead) {
+            long[] st = new long[shape.length];
+            long step = 1;
+            for (int d = lead - 1; d >= 0; d--) {
+                st[d] = step;
+                step *= shape[d];
+            }
+            return st;
         }
 
         /** The tensor global member {@code m} writes. */
@@ -169,7 +217,7 @@ final class RowFusion {
                     src[k] = Source.arg(args.size());
                     args.add(ElementwiseKernels.scalarBits(s, node.operandType(), node.computeType()));
                 } else {
-                    src[k] = source(m, (Tensor) operands.get(k), -1);
+                    src[k] = source(m, (Tensor) operands.get(k));
                 }
             }
             sources.add(src);
@@ -186,7 +234,7 @@ final class RowFusion {
         }
 
         /** Where global member {@code before} finds {@code t}: the last earlier member that wrote it, else memory. */
-        private Source source(int before, Tensor t, int unused) {
+        private Source source(int before, Tensor t) {
             for (int j = before - 1; j >= 0; j--) {
                 if (ElementwiseKernels.sameView(member(j), t)) return Source.member(j);
             }
@@ -253,6 +301,7 @@ final class RowFusion {
         return switch (row) {
             case NormNode n -> n.input();
             case SoftmaxNode n -> n.input();
+            case ReduceNode n -> n.input();
             default -> throw new IllegalArgumentException(row.opName() + " is not a row op");
         };
     }
@@ -293,7 +342,8 @@ final class RowFusion {
         }
         Fused best = null;
         if (!pro.isEmpty()) best = new Fused(pro, row, List.of(), im);
-        if (!after.isEmpty() && Arrays.equals(after.getFirst().output().shape(), row.output().shape())) {
+        if (!after.isEmpty() && !(row instanceof ReduceNode)
+                && Arrays.equals(after.getFirst().output().shape(), row.output().shape())) {
             for (int e = 1; e <= after.size(); e++) {
                 Fused f = new Fused(pro, row, after.subList(0, e), im);
                 if (!f.fits()) break;

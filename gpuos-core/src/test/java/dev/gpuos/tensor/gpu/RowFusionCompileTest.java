@@ -56,6 +56,9 @@ class RowFusionCompileTest {
                 Tensor scores = s.ones(t, 2, 16, 16), mask = s.ones(t, 16, 16);
                 sources("softmax_" + n, rec.capture(() -> List.of(scores.mul(0.125).add(mask).softmax(-1))), probes);
                 sources("logsoftmax_" + n, rec.capture(() -> List.of(scores.mul(0.125).add(mask).logSoftmax(1).exp())), probes);
+                sources("sum_" + n, rec.capture(() -> List.of(x.mul(w).sum(new int[]{1}, false))), probes);
+                sources("mean_" + n, rec.capture(() -> List.of(scores.sub(mask).abs().mean(new int[]{0, 2}, true))), probes);
+                sources("max_" + n, rec.capture(() -> List.of(x.add(r).max(new int[]{1}, false), x.add(r).min(new int[]{0}, false))), probes);
             }
             Tensor[] in = new Tensor[7];
             for (int i = 0; i < in.length; i++) in[i] = s.ones(DType.F32, 1, 1024);

@@ -122,6 +122,25 @@ class RowFusionGpuTest extends SharedGpuOS {
     }
 
     @Test
+    void reductionsWithTheirPrologue() {
+        GpuBackend gpu = backend();
+        SplittableRandom r = new SplittableRandom(23);
+        try (Twins tw = new Twins(gpu)) {
+            for (DType t : FLOATS) {
+                for (long len : new long[]{1, 31, 256, 1000, 4096, 8192}) {
+                    Twin x = tw.random(r, t, new long[]{3, 2, len}, false, LayoutKind.STRIDED);
+                    Twin w = tw.random(r, t, new long[]{len}, false, LayoutKind.CONTIGUOUS);
+                    check(gpu, tw, List.of(x, w), in -> {
+                        Tensor p = in.get(0).mul(in.get(1));
+                        return List.of(p.sum(new int[]{2}, false), in.get(0).sub(in.get(1)).abs().mean(new int[]{1, 2}, true),
+                                in.get(0).add(in.get(1)).max(new int[]{2}, true), in.get(0).add(1.0).min(new int[]{0}, false));
+                    }, t + " reductions len " + len);
+                }
+            }
+        }
+    }
+
+    @Test
     void aSevenInputRecurrentStepRunsAsOneTask() {
         GpuBackend gpu = backend();
         SplittableRandom r = new SplittableRandom(17);

@@ -185,6 +185,30 @@ class RowFusionPlanTest {
     }
 
     @Test
+    void aReductionOverTheLastDimsTakesItsPrologue() {
+        NodeRecorder rec = new NodeRecorder();
+        try (TensorScope s = TensorScope.open(rec)) {
+            Tensor x = s.ones(DType.F32, 6, 3, 50), w = s.ones(DType.F32, 50);
+            for (var program : List.<java.util.function.Supplier<List<Tensor>>>of(
+                    () -> List.of(x.mul(w).sum(new int[]{2}, false)),
+                    () -> List.of(x.sub(1.0).abs().mean(new int[]{1, 2}, true)),
+                    () -> List.of(x.add(w).max(new int[]{0}, false)))) {
+                Captured c = rec.capture(program);
+                List<TaskPlan.Item> plan = captured(c);
+                assertEquals(1, plan.size(), plan.toString());
+                RowFusion.Fused f = ((TaskPlan.Row) plan.getFirst()).fused();
+                assertTrue(f.kind.reduces());
+                assertTrue(f.epilogue.isEmpty());
+                assertEquals(1, streamed(c).size());
+            }
+            // Integers and argmax keep their own operator.
+            Tensor i = s.ones(DType.I32, 4, 8);
+            Captured ints = rec.capture(() -> List.of(i.add(1L).sum(new int[]{1}, false), x.add(1.0).argmax(2, false)));
+            for (TaskPlan.Item item : captured(ints)) assertTrue(!(item instanceof TaskPlan.Row), item.toString());
+        }
+    }
+
+    @Test
     void aPrologueThatStoresIntoABufferTheTaskReadsIsNotFused() {
         try (TensorScope s = TensorScope.open(dev.gpuos.tensor.cpu.CpuBackend.eager())) {
             Tensor x = s.ones(DType.F32, 2, 64), r = s.ones(DType.F32, 2, 64), buffer = s.zeros(DType.F32, 4, 64);
