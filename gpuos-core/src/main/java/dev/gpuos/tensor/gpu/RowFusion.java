@@ -315,14 +315,14 @@ final class RowFusion {
     static Fused fuse(List<ElementwiseNode> before, OpNode row, List<ElementwiseNode> after, Intermediates im) {
         Tensor x = rowIn(row);
         long[] shape = x.shape();
-        List<ElementwiseNode> pro = List.of();
+        // Prologue candidates, longest first: the producer's whole data-flow component, then the producer onwards.
+        List<List<ElementwiseNode>> prologues = new ArrayList<>(2);
         if (!before.isEmpty() && Arrays.equals(before.getFirst().output().shape(), shape)) {
             int producer = -1;
             for (int j = before.size() - 1; j >= 0 && producer < 0; j--) {
                 if (ElementwiseKernels.sameView(before.get(j).output(), x)) producer = j;
             }
             if (producer >= 0) {
-                // Longest first: the producer's whole data-flow component, then the producer onwards.
                 int[] component = ElementwiseKernels.components(before);
                 int start = producer;
                 for (int j = 0; j < producer; j++) {
@@ -331,19 +331,28 @@ final class RowFusion {
                         break;
                     }
                 }
-                for (int s : start == producer ? new int[]{producer} : new int[]{start, producer}) {
-                    Fused f = new Fused(before.subList(s, before.size()), row, List.of(), im);
-                    if (f.fits()) {
-                        pro = before.subList(s, before.size());
-                        break;
-                    }
-                }
+                prologues.add(before.subList(start, before.size()));
+                if (start != producer) prologues.add(before.subList(producer, before.size()));
             }
         }
+        boolean epilogue = !after.isEmpty() && !(row instanceof ReduceNode)
+                && Arrays.equals(after.getFirst().output().shape(), row.output().shape());
+        // The usual case first: a prologue candidate with the whole candidate epilogue (one analysis).
+        if (epilogue) {
+            Fused all = new Fused(prologues.isEmpty() ? List.of() : prologues.getFirst(), row, after, im);
+            if (all.fits()) return all;
+        }
+        List<ElementwiseNode> pro = List.of();
         Fused best = null;
-        if (!pro.isEmpty()) best = new Fused(pro, row, List.of(), im);
-        if (!after.isEmpty() && !(row instanceof ReduceNode)
-                && Arrays.equals(after.getFirst().output().shape(), row.output().shape())) {
+        for (List<ElementwiseNode> candidate : prologues) {
+            Fused f = new Fused(candidate, row, List.of(), im);
+            if (f.fits()) {
+                pro = candidate;
+                best = f;
+                break;
+            }
+        }
+        if (epilogue) {
             for (int e = 1; e <= after.size(); e++) {
                 Fused f = new Fused(pro, row, after.subList(0, e), im);
                 if (!f.fits()) break;
