@@ -48,11 +48,13 @@ class RowFusionCompileTest {
         Map<String, String> probes = new LinkedHashMap<>();
         NodeRecorder rec = new NodeRecorder();
         try (TensorScope s = TensorScope.open(rec)) {
+            // Every form in F32; the norm chain and layer_norm (the most registers) in every other floating dtype.
             for (DType t : new DType[]{DType.F32, DType.F16, DType.BF16, DType.F64}) {
                 String n = t.name().toLowerCase(java.util.Locale.ROOT);
                 sources("rmschain_" + n, RowFusionPlanTest.normChain(rec, s, t, 3, 512), probes);
                 Tensor x = s.ones(t, 4, 96), r = s.ones(t, 4, 96), w = s.ones(t, 96), b = s.ones(t, 96);
-                sources("layer_" + n, rec.capture(() -> List.of(x.add(r).mul(0.5).layerNorm(w, b).relu())), probes);
+                if (t != DType.F64) sources("layer_" + n, rec.capture(() -> List.of(x.add(r).mul(0.5).layerNorm(w, b).relu())), probes);
+                if (t != DType.F32) continue;
                 Tensor scores = s.ones(t, 2, 16, 16), mask = s.ones(t, 16, 16);
                 sources("softmax_" + n, rec.capture(() -> List.of(scores.mul(0.125).add(mask).softmax(-1))), probes);
                 sources("logsoftmax_" + n, rec.capture(() -> List.of(scores.mul(0.125).add(mask).logSoftmax(1).exp())), probes);
