@@ -11,6 +11,12 @@ import dev.gpuos.tensor.gpu.ElementwiseSource.Source;
  * storage type and runs the epilogue on it. Members are rendered by {@link ElementwiseSource#renderMember}, so a
  * member computes exactly what it computes in an elementwise task.
  *
+ * <p>Why passes and not a register-resident row: a form that read rows of up to 8 elements a thread once into
+ * registers (loads in flight together, statistics from registers) was measured on the H100 against this one on
+ * the 64-step rms_norm chain at batch 1 (GPU check fusion-2, one machine): 668 / 655 us replayed (F32 / BF16)
+ * against 585 / 595 us, at the register cap with up to 100 spilled bytes. The re-reads of a pass hit L1/L2, and a
+ * dependent task's time is dominated by the worker's hand-off, not by the row's passes.
+ *
  * <p>Task interface: operands (inline, or in the operand table past 4) are the memory inputs, then the stored
  * outputs, all viewed over the row op's shape as [row dims..., column dims...] (a reduction's output with zero
  * strides along the column dims: each row's value lies at its row base); args[0] = number of row dims |
@@ -70,15 +76,6 @@ final class RowFusedSource {
                     .append("].data + b[").append(r).append("];\n");
         }
         String x = rowInput(f);
-        // F64 rows keep the passes: 8 doubles a thread beside the walk's state spill past the register cap.
-        boolean persistent = PERSISTENT && !f.kind().reduces() && rowInputType(f) != dev.gpuos.tensor.DType.F64;
-        if (persistent) {
-            // Persistent rows: a row of at most CACHED elements a thread is read once, into registers, and the
-            // statistics passes run on those; longer rows take the passes below.
-            s.append("        if (ix.len <= ").append(CACHED).append(" * (long long)team.size) {\n");
-            cached(f, t, s);
-            s.append("        } else {\n");
-        }
         switch (f.kind()) {
             case LAYER, RMS -> {
                 s.append("        double mean = 0;\n");
@@ -89,7 +86,7 @@ final class RowFusedSource {
                 pass(f, s, "double sq = 0;", "const double d = " + x + " - mean;\n            sq += d * d;");
                 s.append("        sq = gt::team_reduce(team, sq, add, scratch);\n");
                 s.append("        const double inv = 1.0 / sqrt(sq / (double)ix.len + eps);\n");
-                last(f, t, s, normValue(f, t, x), false);
+                last(f, t, s, normValue(f, t, x));
             }
             case SOFTMAX, LOG_SOFTMAX -> {
                 pass(f, s, "double mx = -__longlong_as_double(0x7ff0000000000000LL);", "mx = nan_max(mx, " + x + ");");
@@ -97,7 +94,7 @@ final class RowFusedSource {
                 pass(f, s, "double sum = 0;", "sum += exp(" + x + " - mx);");
                 s.append("        sum = gt::team_reduce(team, sum, add, scratch);\n");
                 s.append("        const double logSum = ::log(sum);\n");
-                last(f, t, s, softmaxValue(f, t, x), false);
+                last(f, t, s, softmaxValue(f, t, x));
             }
             case SUM, MEAN, MAX, MIN -> {
                 // One pass: the prologue stores as it goes (nothing it stores is read from memory by this task).
@@ -114,69 +111,8 @@ final class RowFusedSource {
                 }
             }
         }
-        if (persistent) s.append("        }\n");
         s.append("    }\n}\n");
         return s.toString();
-    }
-
-    /** Row elements a thread keeps in registers (a block team: rows up to 2048; a warp: up to 256). */
-    static final int CACHED = 8;
-
-    /**
-     * {@code -Dgpuos.fusion.persistentRows=false} renders only the multi-pass form (the prologue evaluated again
-     * in every pass), to measure what the register-resident form buys on one machine; to be deleted with the loser.
-     */
-    static final boolean PERSISTENT = Boolean.parseBoolean(System.getProperty("gpuos.fusion.persistentRows", "true"));
-
-    /**
-     * The persistent form: the prologue is evaluated once per element (no stores: the loads of all CACHED
-     * elements can be in flight together), the row op's input kept in {@code xc}; statistics come from registers
-     * in the same per-lane order as the passes; the last pass stores the prologue, the row op's value and the
-     * epilogue.
-     */
-    private static void cached(Structure f, String t, StringBuilder s) {
-        int n = f.run().refCount();
-        String valid = "team.lane + (long long)j * team.size < ix.len";
-        // Kept in the input's storage type (to_f64 of it is exact): half the registers of doubles, or less.
-        String xt = OperatorSources.storageType(rowInputType(f));
-        s.append("        ").append(xt).append(" xc[").append(CACHED).append("];\n");
-        s.append("#pragma unroll\n");
-        s.append("        for (int j = 0; j < ").append(CACHED).append("; ++j) {\n");
-        s.append("            if (").append(valid).append(") {\n");
-        s.append("            const long long i = team.lane + (long long)j * team.size;\n");
-        s.append("            long long o[").append(n).append("];\n");
-        s.append("            ix.offsets(cs, i, o);\n");
-        for (int m = 0; m < f.rowMember(); m++) ElementwiseSource.renderMember(f.run(), m, 1, false, s);
-        s.append("            xc[j] = ").append(rawRowInput(f)).append(";\n");
-        s.append("            }\n        }\n");
-        String loop = "#pragma unroll\n        for (int j = 0; j < " + CACHED + "; ++j) if (" + valid + ") ";
-        switch (f.kind()) {
-            case LAYER, RMS -> {
-                s.append("        double mean = 0;\n");
-                if (f.kind() == RowFusion.Kind.LAYER) {
-                    s.append("        double sum = 0;\n").append(loop).append("sum += gt::to_f64(xc[j]);\n");
-                    s.append("        mean = gt::team_reduce(team, sum, add, scratch) / (double)ix.len;\n");
-                }
-                s.append("        double sq = 0;\n").append(loop).append("{\n            const double d = gt::to_f64(xc[j]) - mean;\n")
-                        .append("            sq += d * d;\n        }\n");
-                s.append("        sq = gt::team_reduce(team, sq, add, scratch);\n");
-                s.append("        const double inv = 1.0 / sqrt(sq / (double)ix.len + eps);\n");
-                last(f, t, s, normValue(f, t, "gt::to_f64(xc[j])"), true);
-            }
-            default -> {
-                s.append("        double mx = -__longlong_as_double(0x7ff0000000000000LL);\n").append(loop)
-                        .append("mx = nan_max(mx, gt::to_f64(xc[j]));\n");
-                s.append("        mx = gt::team_reduce(team, mx, nan_max, scratch);\n");
-                s.append("        double sum = 0;\n").append(loop).append("sum += exp(gt::to_f64(xc[j]) - mx);\n");
-                s.append("        sum = gt::team_reduce(team, sum, add, scratch);\n");
-                s.append("        const double logSum = ::log(sum);\n");
-                last(f, t, s, softmaxValue(f, t, "gt::to_f64(xc[j])"), true);
-            }
-        }
-    }
-
-    private static dev.gpuos.tensor.DType rowInputType(Structure f) {
-        return f.rowInput().kind() == 'i' ? f.run().inputs()[f.rowInput().index()] : f.run().members()[f.rowInput().index()].out();
     }
 
     /** The row op's input at offsets {@code o}, as a double. */
@@ -220,16 +156,10 @@ final class RowFusedSource {
     }
 
     /** The last pass: prologue with its stores, the row op's value (member p), its store, the epilogue. */
-    private static void last(Structure f, String t, StringBuilder s, String value, boolean cached) {
+    private static void last(Structure f, String t, StringBuilder s, String value) {
         ElementwiseSource.Structure run = f.run();
         int p = f.rowMember();
-        if (cached) {
-            s.append("#pragma unroll\n        for (int j = 0; j < ").append(CACHED).append("; ++j) {\n");
-            s.append("            const long long i = team.lane + (long long)j * team.size;\n");
-            s.append("            if (i >= ix.len) continue;\n");
-        } else {
-            s.append("        for (long long i = team.lane; i < ix.len; i += team.size) {\n");
-        }
+        s.append("        for (long long i = team.lane; i < ix.len; i += team.size) {\n");
         s.append("            long long o[").append(run.refCount()).append("];\n");
         s.append("            ix.offsets(cs, i, o);\n");
         for (int m = 0; m < p; m++) ElementwiseSource.renderMember(run, m, 1, true, s);
