@@ -87,6 +87,7 @@ final class BatchPlanner {
             int[] index = build(batch, submission, work, planned, completed, tables);
             if (tables != null) tables.upload(os);
             long t2 = System.nanoTime();
+            if (tables != null) tables.checkLive();
             long end = os.submit(batch);
             long t3 = System.nanoTime();
             long base = end - batch.size();
@@ -125,14 +126,18 @@ final class BatchPlanner {
         Tasks planned = tasksOf(work, Map.of(), false, intermediates);  // a replay is the warm path: native operators
         TaskBatch own = new TaskBatch(Math.max(1, planned.tasks.size()));
         OperandTables tables = OperandTables.forTasks(os, planned.tasks);
-        int[] index;
         try {
-            index = build(own, submission, work, planned, Long.MAX_VALUE, tables);
-            if (tables != null) tables.upload(os);
-        } catch (RuntimeException e) {
-            if (tables != null) os.release(tables.block());
+            return capture(backend, submission, work, planned, own, tables, outputs);
+        } catch (RuntimeException | Error e) {
+            if (tables != null) os.release(tables.block());  // no replay holds it
             throw e;
         }
+    }
+
+    private GpuReplay capture(GpuBackend backend, Submission submission, List<OpNode> work, Tasks planned, TaskBatch own,
+                              OperandTables tables, List<Tensor> outputs) {
+        int[] index = build(own, submission, work, planned, Long.MAX_VALUE, tables);
+        if (tables != null) tables.upload(os);
         // Buffers no operand addresses (intermediates kept in registers) need neither liveness checks nor hazards.
         Set<Object> addressed = Collections.newSetFromMap(new IdentityHashMap<>());
         for (KernelTask task : planned.tasks) for (GpuView v : task.refs()) addressed.add(v.buffer());
@@ -161,8 +166,9 @@ final class BatchPlanner {
         GpuReplay replay = new GpuReplay(backend, own, template, work.size(), read, readAt, written, writtenAt,
                 indexSelectAt, describe(own, planned, index), outputs);
         if (records != null) REPLAY_CLEANER.register(replay, new ReleaseRecords(os, records));
-        if (tables != null) REPLAY_CLEANER.register(replay, new ReleaseRecords(os, tables.block()));
         if (template != null) REPLAY_CLEANER.register(replay, template::release);
+        // Last: from here the replay's cleaner, not the caller's failure path, gives the tables back.
+        if (tables != null) REPLAY_CLEANER.register(replay, new ReleaseRecords(os, tables.block()));
         return replay;
     }
 

@@ -23,14 +23,15 @@ import java.util.List;
  * A submission gives its block back right after submitting (the arena reuses a block only after every task
  * submitted so far has completed, as for staged uploads); a capture keeps it as long as its replay lives.
  *
- * <p>The tensors behind table records are live when the planner writes them (the recording holds them); unlike
- * inline operands they are not rechecked at submit, which would take the queue's own list of a task's buffers.
+ * <p>The buffers behind table records are checked live when the planner writes them, and again right before
+ * the batch is submitted ({@link #checkLive}; the queue rechecks only the inline operands, the table's block).
  */
 final class OperandTables {
     static final int RECORD_WORDS = (int) (TaskFields.REF_BYTES / 8);
 
     private final DeviceBlock block;
     private final long[] image;
+    private final java.util.ArrayList<DeviceBuffer> buffers = new java.util.ArrayList<>();
     private int used;
 
     private OperandTables(DeviceBlock block, long[] image) {
@@ -59,10 +60,24 @@ final class OperandTables {
         int at = used;
         for (GpuView v : task.refs()) {
             encode(v, image, used);
+            buffers.add(v.buffer());
             used += RECORD_WORDS;
         }
         long bytes = (long) (used - at) * 8;
         w.ref(0, block, at * 8L, DTypeCode.U8, new long[]{bytes}, new long[]{1});
+    }
+
+    /**
+     * Refuses the batch if a buffer a table names was released since it was written (another thread closed its
+     * scope): the task would reach memory the arena may already have handed out again. Nothing was submitted.
+     */
+    void checkLive() {
+        for (DeviceBuffer b : buffers) {
+            if (!b.isLive()) {
+                throw new IllegalStateException("an operand table names a buffer at 0x" + Long.toHexString(b.address())
+                        + " that was released after its task was recorded; nothing of this batch was submitted");
+            }
+        }
     }
 
     /** Copies the filled tables to the device; returns once they have landed (before the batch is submitted). */
