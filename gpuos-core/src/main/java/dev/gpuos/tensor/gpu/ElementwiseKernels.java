@@ -463,6 +463,18 @@ final class ElementwiseKernels {
         return out;
     }
 
+    /** A run's task without device memory: operands in order, their coalesced dims, the argument words (host tests). */
+    record RunLayout(List<Tensor> operands, long[][] dims, long[] args) {}
+
+    static RunLayout layout(List<ElementwiseNode> members, Intermediates intermediates) {
+        Run run = new Run(members, intermediates);
+        List<Tensor> out = new ArrayList<>(run.inputs);
+        for (int m = 0; m < members.size(); m++) if (run.outRef[m] >= 0) out.add(members.get(m).output());
+        long[] args = new long[run.args.size()];
+        for (int i = 0; i < args.length; i++) args[i] = run.args.get(i);
+        return new RunLayout(out, run.dims, args);
+    }
+
     /** A scalar operand converted to the operand type (CPU semantics), as the raw word the kernel reads. */
     static long scalarBits(Scalar s, DType opType, DType compute) {
         if (compute == DType.I64) return HostElements.round(opType, s.longValue());
