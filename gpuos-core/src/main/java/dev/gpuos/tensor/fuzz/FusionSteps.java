@@ -13,7 +13,8 @@ import java.util.SplittableRandom;
  * Motifs that the GPU backend fuses past single ops (issue 12), written out step by step so that a program
  * surely contains them rather than by luck: a row op (rms_norm, layer_norm, softmax, log_softmax) with an
  * elementwise prologue computing its input (residual add, scale, mask add) and an elementwise epilogue on its
- * output (affine weight and bias, an activation, a cast), which native operators run as ONE task; and a
+ * output (affine weight and bias, an activation, a cast), which native operators run as ONE task (or a
+ * sum/mean/max/min over the last dims, which takes the prologue); and a
  * connected recurrent step (an LSTM cell) reading 5-7 tensors, which runs as one task through an operand table.
  * Shapes include rows of 1 to 1024 elements (warp and block teams), broadcast operands and several dtypes;
  * values keep the generator's rules (exact grid inputs, bounded magnitudes, no NaN/inf before a row op).
@@ -62,7 +63,11 @@ abstract class FusionSteps extends ElementwiseSteps {
         int rank = x.rank();
         int k = 1 + r.nextInt(Math.min(rank, 2));
         long[] normalized = Arrays.copyOfRange(shape, rank - k, rank);
-        int roll = r.nextInt(4);
+        int roll = r.nextInt(5);
+        if (roll == 4) {
+            reductionOf(x, k);
+            return;
+        }
         FuzzOp rowOp = roll == 0 && x.exact() ? FuzzOp.LAYER_NORM : roll <= 1 ? FuzzOp.RMS_NORM
                 : roll == 2 ? FuzzOp.SOFTMAX : FuzzOp.LOG_SOFTMAX;
         Facts y;
@@ -94,6 +99,26 @@ abstract class FusionSteps extends ElementwiseSteps {
                 }
             }
         }
+    }
+
+    /** sum, mean, max or min of x over its last {@code k} dims (the prologue fuses into it; no epilogue does). */
+    private void reductionOf(Facts x, int k) {
+        FuzzOp op = new FuzzOp[]{FuzzOp.SUM, FuzzOp.MEAN, FuzzOp.MAX, FuzzOp.MIN}[r.nextInt(4)];
+        int rank = x.rank();
+        boolean keep = r.nextBoolean();
+        long[] args = new long[1 + k];
+        args[0] = keep ? 1 : 0;
+        long n = 1;
+        long[] shape = keep ? x.shape() : Arrays.copyOf(x.shape(), rank - k);
+        for (int i = 0; i < k; i++) {
+            int d = rank - k + i;
+            args[1 + i] = d - (r.nextBoolean() ? rank : 0);
+            n *= x.shape()[d];
+            if (keep) shape[d] = 1;
+        }
+        double b = op == FuzzOp.SUM ? x.bound() * Math.max(n, 1) : x.bound();
+        int frac = op == FuzzOp.MEAN ? -1 : x.frac();
+        result(op, new int[]{x.id()}, args, new Scalar[0], null, x.with(x.dtype(), shape, b, frac, x.specials(), newId()));
     }
 
     /** An LSTM cell from precomputed gate inputs: 5-7 tensors read, every step connected by data flow. */
