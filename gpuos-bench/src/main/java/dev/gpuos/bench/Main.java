@@ -59,7 +59,7 @@ public final class Main {
     static Main standard() {
         PrintStream out = System.out;
         return new Main(List.of(new InfoCommand(out, new GpuProbe()), new BenchCommand(out), new DemoCommand(out),
-                new OpCheckCommand(out), new FuzzCommand(out)), out, System.err,
+                new OpCheckCommand(out), new FuzzCommand(out), new EmbedCommand(out), new GenerateCommand(out)), out, System.err,
                 System.getProperty(LAUNCHER_PROPERTY));
     }
 

@@ -1,0 +1,110 @@
+package dev.gpuos.bench;
+
+import dev.gpuos.model.LlamaModel;
+import dev.gpuos.model.ModelFormatException;
+import dev.gpuos.model.tokenizer.Tokenizer;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * {@code gpuos generate --model DIR --prompt TEXT [--max-tokens N] [--ignore-eos] [--backend gpu|cpu]}: greedy
+ * decoding with a Llama-architecture model folder, printing the text as it is produced and then the speed.
+ */
+final class GenerateCommand implements CliCommand {
+    private final PrintStream out;
+    private final PrintStream err;
+
+    GenerateCommand(PrintStream out) {
+        this(out, System.err);
+    }
+
+    GenerateCommand(PrintStream out, PrintStream err) {
+        this.out = out;
+        this.err = err;
+    }
+
+    @Override
+    public String name() { return "generate"; }
+
+    @Override
+    public String summary() {
+        return "greedy text generation from a Llama model folder: --model DIR --prompt TEXT [--max-tokens N] [--ignore-eos] [--backend gpu|cpu]";
+    }
+
+    static String backendChoice(String v) {
+        if (!v.equals("gpu") && !v.equals("cpu")) throw new CliUsageException("--backend needs 'gpu' or 'cpu', got " + v);
+        return v;
+    }
+
+    @Override
+    public int run(List<String> args) throws Exception {
+        Path model = null;
+        String prompt = null, backend = null;
+        int maxTokens = 64;
+        boolean ignoreEos = false;
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i);
+            if (a.equals("--ignore-eos")) {
+                ignoreEos = true;
+                continue;
+            }
+            if (!List.of("--model", "--prompt", "--max-tokens", "--backend").contains(a) || i + 1 >= args.size()) {
+                throw new CliUsageException("unknown option or missing value: " + a
+                        + " (known: --model DIR, --prompt TEXT, --max-tokens N, --ignore-eos, --backend gpu|cpu)");
+            }
+            String v = args.get(++i);
+            switch (a) {
+                case "--model" -> model = Path.of(v);
+                case "--prompt" -> prompt = v;
+                case "--backend" -> backend = backendChoice(v);
+                default -> {
+                    try {
+                        maxTokens = Integer.parseInt(v);
+                    } catch (NumberFormatException e) {
+                        maxTokens = 0;
+                    }
+                    if (maxTokens < 1) throw new CliUsageException("--max-tokens needs a positive number, got " + v);
+                }
+            }
+        }
+        if (model == null) throw new CliUsageException("--model DIR is required");
+        if (prompt == null) throw new CliUsageException("--prompt TEXT is required");
+        try (ModelBackend b = ModelBackend.choose(backend, err)) {
+            long t0 = System.nanoTime();
+            LlamaModel llama;
+            try {
+                llama = LlamaModel.load(model, b.backend(), 4096, ModelBackend.progressBar(err));
+            } catch (ModelFormatException e) {
+                err.println("generate: " + e.getMessage());
+                return 1;
+            }
+            try (llama) {
+                double loadMs = (System.nanoTime() - t0) / 1e6;
+                Tokenizer tok = llama.tokenizer();
+                int[] ids = tok.encode(prompt);
+                if (ids.length + maxTokens > llama.maxSequence()) {
+                    err.println("generate: the prompt has " + ids.length + " tokens; with --max-tokens " + maxTokens
+                            + " it does not fit the KV cache of " + llama.maxSequence() + " positions");
+                    return 1;
+                }
+                err.printf(Locale.ROOT, "%s: %s weights (computing in f32), %d prompt tokens, loaded in %.0f ms%n",
+                        b.description(), llama.storedType(), ids.length, loadMs);
+                out.print(prompt);
+                out.flush();
+                Tokenizer.StreamDecoder text = tok.streamDecoder();
+                LlamaModel.Generation g = llama.generate(ids, maxTokens, !ignoreEos, id -> {
+                    out.print(text.next(id));
+                    out.flush();
+                });
+                out.println();
+                err.printf(Locale.ROOT, "%d tokens: prefill %.1f ms (%d tokens), decode %.2f tok/s (%.2f ms/token)%n",
+                        g.tokens().length, g.prefillSeconds() * 1e3, ids.length, g.decodeTokensPerSecond(),
+                        1e3 / g.decodeTokensPerSecond());
+            }
+        }
+        return 0;
+    }
+}

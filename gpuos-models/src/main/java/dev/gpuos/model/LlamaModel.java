@@ -1,0 +1,238 @@
+package dev.gpuos.model;
+
+import dev.gpuos.model.tokenizer.Tokenizer;
+import dev.gpuos.tensor.Backend;
+import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.Tensor;
+import dev.gpuos.tensor.TensorScope;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntConsumer;
+
+/**
+ * A Llama-architecture decoder (Llama 3.x configs) on the tensor API: RMSNorm, RoPE with llama3 frequency
+ * scaling, grouped-query attention over a KV cache, SwiGLU, tied or untied output embeddings; batch 1.
+ *
+ * <p>Computation is f32: F16/BF16 weights are widened once at load. The KV cache is allocated once for
+ * {@code maxSequence} positions ([kv_heads, maxSequence, head_dim] per layer) and written in place with
+ * {@code copyFrom}; attention reads its first {@code position} rows. Query heads of one KV group are stacked into
+ * the rows of one matrix, so grouped-query attention needs no copy of K or V per query head.
+ */
+public final class LlamaModel implements AutoCloseable {
+    private record Layer(Tensor inputNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor postNorm,
+                         Tensor gate, Tensor up, Tensor down) {}
+
+    private final LlamaConfig config;
+    private final Tokenizer tokenizer;
+    private final Backend backend;
+    private final TensorScope weights;
+    private final Tensor embed, lmHead, finalNorm, cos, sin;
+    private final Layer[] layers;
+    private final Tensor[] keyCache, valueCache;
+    private final int maxSequence;
+    private final String storedType;
+    private int position;
+
+    private LlamaModel(LlamaConfig config, Tokenizer tokenizer, Backend backend, TensorScope weights, Tensor embed,
+                       Tensor lmHead, Tensor finalNorm, Layer[] layers, int maxSequence, String storedType) {
+        this.config = config;
+        this.tokenizer = tokenizer;
+        this.backend = backend;
+        this.weights = weights;
+        this.embed = embed;
+        this.lmHead = lmHead;
+        this.finalNorm = finalNorm;
+        this.layers = layers;
+        this.maxSequence = maxSequence;
+        this.storedType = storedType;
+        int d = config.headDim();
+        float[] inv = config.inverseFrequencies();
+        float[] c = new float[maxSequence * d], s = new float[maxSequence * d];
+        for (int p = 0; p < maxSequence; p++) {
+            for (int j = 0; j < d; j++) {
+                float angle = p * inv[j % (d / 2)];   // one f32 product, as transformers' inv_freq @ positions
+                c[p * d + j] = (float) Math.cos(angle);
+                s[p * d + j] = (float) Math.sin(angle);
+            }
+        }
+        this.cos = weights.tensor(c, maxSequence, d);
+        this.sin = weights.tensor(s, maxSequence, d);
+        this.keyCache = new Tensor[layers.length];
+        this.valueCache = new Tensor[layers.length];
+        for (int i = 0; i < layers.length; i++) {
+            keyCache[i] = weights.zeros(DType.F32, config.kvHeads(), maxSequence, d);
+            valueCache[i] = weights.zeros(DType.F32, config.kvHeads(), maxSequence, d);
+        }
+        weights.sync();
+    }
+
+    /**
+     * Loads config.json, tokenizer.json and the safetensors weights of {@code folder} onto {@code backend}, with a KV
+     * cache for {@code maxSequence} positions (at most max_position_embeddings).
+     */
+    public static LlamaModel load(Path folder, Backend backend, int maxSequence, LoadProgress progress) {
+        LlamaConfig cfg = LlamaConfig.read(folder);
+        if (maxSequence < 1) throw new IllegalArgumentException("maxSequence must be >= 1, got " + maxSequence);
+        int seq = Math.min(maxSequence, cfg.maxPositions());
+        Tokenizer tokenizer = Tokenizer.load(folder.resolve("tokenizer.json"));
+        if (tokenizer.vocabSize() > cfg.vocabSize()) {
+            throw ModelFormatException.at(folder.resolve("tokenizer.json"), "model.vocab", "has ids up to "
+                    + (tokenizer.vocabSize() - 1) + " but config.json vocab_size is " + cfg.vocabSize());
+        }
+        TensorScope scope = TensorScope.open(backend);
+        try (ModelWeights w = ModelWeights.open(folder)) {
+            w.onProgress(progress);
+            WeightLoader l = new WeightLoader(w, scope, DType.F32);
+            long h = cfg.hiddenSize(), d = cfg.headDim(), inter = cfg.intermediateSize();
+            long q = (long) cfg.heads() * d, kv = (long) cfg.kvHeads() * d;
+            Tensor embed = l.load("model.embed_tokens.weight", cfg.vocabSize(), h);
+            Layer[] layers = new Layer[cfg.layers()];
+            for (int i = 0; i < layers.length; i++) {
+                String p = "model.layers." + i + ".";
+                layers[i] = new Layer(l.load(p + "input_layernorm.weight", h),
+                        l.load(p + "self_attn.q_proj.weight", q, h), l.load(p + "self_attn.k_proj.weight", kv, h),
+                        l.load(p + "self_attn.v_proj.weight", kv, h), l.load(p + "self_attn.o_proj.weight", h, q),
+                        l.load(p + "post_attention_layernorm.weight", h),
+                        l.load(p + "mlp.gate_proj.weight", inter, h), l.load(p + "mlp.up_proj.weight", inter, h),
+                        l.load(p + "mlp.down_proj.weight", h, inter));
+            }
+            Tensor norm = l.load("model.norm.weight", h);
+            Tensor head = cfg.tieWordEmbeddings() ? embed : l.load("lm_head.weight", cfg.vocabSize(), h);
+            scope.sync();   // every upload read its mapped bytes before the files close
+            return new LlamaModel(cfg, tokenizer, backend, scope, embed, head, norm, layers, seq, w.mainType().name());
+        } catch (RuntimeException e) {
+            scope.close();
+            throw e;
+        }
+    }
+
+    public LlamaConfig config() { return config; }
+
+    public Tokenizer tokenizer() { return tokenizer; }
+
+    public int maxSequence() { return maxSequence; }
+
+    /** The dtype most stored weights had (computation is f32 regardless). */
+    public String storedType() { return storedType; }
+
+    /** Positions already in the KV cache. */
+    public int position() { return position; }
+
+    /** Empties the KV cache (its stale rows are never read: attention covers only the first position() rows). */
+    public void reset() { position = 0; }
+
+    /** Runs {@code ids} at positions position()..; returns the logits of every one of them ([ids.length * vocab]). */
+    public float[] forwardAll(int[] ids) {
+        try (TensorScope step = TensorScope.open(backend)) {
+            return forward(step, ids, false).toFloatArray();
+        }
+    }
+
+    /** Runs {@code ids} and returns the greedy next token (argmax of the last position's logits, on the backend). */
+    public int nextToken(int[] ids) {
+        try (TensorScope step = TensorScope.open(backend)) {
+            return (int) forward(step, ids, true).argmax().longItem();
+        }
+    }
+
+    /** Result of {@link #generate}: the new tokens and where the time went. */
+    public record Generation(int[] tokens, int promptTokens, double prefillSeconds, double decodeSeconds) {
+        /** Decode speed: tokens after the first (which the prefill produced) per second of decoding. */
+        public double decodeTokensPerSecond() {
+            return tokens.length > 1 ? (tokens.length - 1) / decodeSeconds : Double.NaN;
+        }
+    }
+
+    /**
+     * Greedy decoding from {@code prompt} (the cache is reset first): up to {@code maxNewTokens} tokens, stopping
+     * after an end-of-sequence token when {@code stopAtEos}; {@code onToken} sees each token as it is produced.
+     */
+    public Generation generate(int[] prompt, int maxNewTokens, boolean stopAtEos, IntConsumer onToken) {
+        if (prompt.length == 0) throw new IllegalArgumentException("the prompt has no tokens");
+        if (prompt.length + maxNewTokens > maxSequence) {
+            throw new IllegalArgumentException("a prompt of " + prompt.length + " tokens plus " + maxNewTokens
+                    + " new tokens does not fit the KV cache of " + maxSequence + " positions"
+                    + (maxSequence == config.maxPositions() ? " (max_position_embeddings in config.json)" : ""));
+        }
+        reset();
+        List<Integer> out = new ArrayList<>();
+        long t0 = System.nanoTime();
+        int next = nextToken(prompt);
+        long t1 = System.nanoTime();
+        while (true) {
+            out.add(next);
+            onToken.accept(next);
+            if (out.size() >= maxNewTokens || (stopAtEos && isEos(next))) break;
+            next = nextToken(new int[]{next});
+        }
+        long t2 = System.nanoTime();
+        return new Generation(out.stream().mapToInt(Integer::intValue).toArray(), prompt.length, (t1 - t0) / 1e9, (t2 - t1) / 1e9);
+    }
+
+    public boolean isEos(int token) {
+        for (int e : config.eosTokenIds()) if (e == token) return true;
+        return false;
+    }
+
+    private static Tensor linear(Tensor x, Tensor weight) {
+        return x.matmul(weight.transpose(0, 1));
+    }
+
+    /** Rotates pairs (i, i + d/2) of the last dimension: x*cos + rotate_half(x)*sin, transformers' convention. */
+    private static Tensor rope(Tensor x, Tensor cos, Tensor sin) {
+        long half = x.size(-1) / 2;
+        Tensor rotated = Tensor.cat(-1, x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half));
+        return x.mul(cos).add(rotated.mul(sin));
+    }
+
+    private Tensor forward(TensorScope step, int[] ids, boolean lastOnly) {
+        int t = ids.length, p = position;
+        if (t == 0) throw new IllegalArgumentException("no tokens to run");
+        if (p + t > maxSequence) {
+            throw new IllegalArgumentException("position " + (p + t) + " is past the KV cache of " + maxSequence + " positions");
+        }
+        for (int id : ids) {
+            if (id < 0 || id >= config.vocabSize()) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + config.vocabSize());
+        }
+        int nh = config.heads(), kvh = config.kvHeads(), rep = nh / kvh, d = config.headDim(), s = p + t;
+        long[] idx = new long[t];
+        for (int i = 0; i < t; i++) idx[i] = ids[i];
+        Tensor x = embed.embedding(step.tensor(idx, t));
+        Tensor c = cos.narrow(0, p, t), sn = sin.narrow(0, p, t);
+        Tensor mask = null;
+        if (t > 1) {
+            // causal: row r*t + i (query head r of a group, token i) sees cache rows 0 .. p+i
+            float[] m = new float[t * s];
+            for (int i = 0; i < t; i++) for (int j = p + i + 1; j < s; j++) m[i * s + j] = -1e30f;
+            mask = step.tensor(m, t, s);
+        }
+        double scale = 1.0 / Math.sqrt(d);
+        long[] hidden = {config.hiddenSize()};
+        for (int i = 0; i < layers.length; i++) {
+            Layer l = layers[i];
+            Tensor h = x.rmsNorm(hidden, l.inputNorm(), config.rmsNormEps());
+            Tensor q = rope(linear(h, l.wq()).view(t, nh, d).transpose(0, 1), c, sn);
+            Tensor k = rope(linear(h, l.wk()).view(t, kvh, d).transpose(0, 1), c, sn);
+            Tensor v = linear(h, l.wv()).view(t, kvh, d).transpose(0, 1);
+            keyCache[i].narrow(1, p, t).copyFrom(k);
+            valueCache[i].narrow(1, p, t).copyFrom(v);
+            Tensor keys = keyCache[i].narrow(1, 0, s), values = valueCache[i].narrow(1, 0, s);
+            Tensor scores = q.reshape(kvh, (long) rep * t, d).matmul(keys.transpose(1, 2)).mul(scale);
+            if (mask != null) scores = scores.view(kvh, rep, t, s).add(mask).view(kvh, (long) rep * t, s);
+            Tensor attn = scores.softmax(-1).matmul(values).view(nh, t, d).transpose(0, 1).reshape(t, (long) nh * d);
+            x = x.add(linear(attn, l.wo()));
+            Tensor h2 = x.rmsNorm(hidden, l.postNorm(), config.rmsNormEps());
+            x = x.add(linear(linear(h2, l.gate()).silu().mul(linear(h2, l.up())), l.down()));
+        }
+        position = s;
+        if (lastOnly) x = x.narrow(0, t - 1, 1);
+        return linear(x.rmsNorm(hidden, finalNorm, config.rmsNormEps()), lmHead);
+    }
+
+    @Override
+    public void close() {
+        weights.close();
+    }
+}
