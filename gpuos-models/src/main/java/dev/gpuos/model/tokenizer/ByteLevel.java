@@ -24,6 +24,10 @@ final class ByteLevel {
         }
     }
 
+    static String symbolOf(int b) {
+        return String.valueOf(BYTE_TO_CHAR[b & 0xFF]);
+    }
+
     static String encode(String text) {
         byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
         char[] out = new char[bytes.length];

@@ -318,7 +318,7 @@ public final class Tokenizer {
             }
             case "BertProcessing", "RobertaProcessing" -> {
                 JsonArray cls = spec.array("cls"), sep = spec.array("sep");
-                yield new PostProcessor.Template(List.of(new int[]{cls.get(1).getAsInt()}, null, new int[]{sep.get(1).getAsInt()}));
+                yield new PostProcessor.Template(java.util.Arrays.asList(new int[]{cls.get(1).getAsInt()}, null, new int[]{sep.get(1).getAsInt()}));
             }
             case "ByteLevel" -> PostProcessor.Identity.INSTANCE;
             case "Sequence" -> {
