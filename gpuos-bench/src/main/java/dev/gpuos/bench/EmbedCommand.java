@@ -103,8 +103,10 @@ final class EmbedCommand implements CliCommand {
                         out.println(line.append(']'));
                     }
                 }
-                err.printf(Locale.ROOT, "%s: %d text(s) in %.2f ms (after a first run; load %.0f ms)%n", b.description(),
-                        texts.size(), ms, loadMs);
+                int longest = 0;
+                for (String t : texts) longest = Math.max(longest, encoder.tokenizer().encode(t).length);
+                err.printf(Locale.ROOT, "%s: %d text(s) of up to %d tokens in %.2f ms (after a first run; load %.0f ms)%n",
+                        b.description(), texts.size(), longest, ms, loadMs);
             }
         }
         return 0;
