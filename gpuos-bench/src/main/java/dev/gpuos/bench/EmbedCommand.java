@@ -65,15 +65,23 @@ final class EmbedCommand implements CliCommand {
         try (ModelBackend b = ModelBackend.choose(backend, err)) {
             long t0 = System.nanoTime();
             BertEncoder encoder;
+            ModelBackend.ProgressBar bar = new ModelBackend.ProgressBar(err);
             try {
-                encoder = BertEncoder.load(model, b.backend(), ModelBackend.progressBar(err));
+                encoder = BertEncoder.load(model, b.backend(), bar);
             } catch (ModelFormatException e) {
+                bar.end();
                 err.println("embed: " + e.getMessage());
                 return 1;
             }
+            bar.end();
             try (encoder) {
                 double loadMs = (System.nanoTime() - t0) / 1e6;
-                encoder.embed(texts);   // first run compiles the operators; the timed run below is the steady state
+                try {
+                    encoder.embed(texts);   // first run compiles the operators; the timed run below is the steady state
+                } catch (IllegalArgumentException e) {
+                    err.println("embed: " + e.getMessage());
+                    return 1;
+                }
                 long t1 = System.nanoTime();
                 float[][] vectors = encoder.embed(texts);
                 double ms = (System.nanoTime() - t1) / 1e6;

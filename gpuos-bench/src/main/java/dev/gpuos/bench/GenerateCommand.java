@@ -75,12 +75,15 @@ final class GenerateCommand implements CliCommand {
         try (ModelBackend b = ModelBackend.choose(backend, err)) {
             long t0 = System.nanoTime();
             LlamaModel llama;
+            ModelBackend.ProgressBar bar = new ModelBackend.ProgressBar(err);
             try {
-                llama = LlamaModel.load(model, b.backend(), 4096, ModelBackend.progressBar(err));
+                llama = LlamaModel.load(model, b.backend(), 4096, bar);
             } catch (ModelFormatException e) {
+                bar.end();
                 err.println("generate: " + e.getMessage());
                 return 1;
             }
+            bar.end();
             try (llama) {
                 double loadMs = (System.nanoTime() - t0) / 1e6;
                 Tokenizer tok = llama.tokenizer();

@@ -45,23 +45,31 @@ final class ModelBackend implements AutoCloseable {
 
     String description() { return description; }
 
-    /** A one-line progress bar on {@code err}, redrawn at most every 1 % of the bytes. */
-    static LoadProgress progressBar(PrintStream err) {
-        return new LoadProgress() {
-            private long lastPercent = -1;
+    /** A one-line progress bar on {@code err}, redrawn at most every 1 % of the bytes; {@link #end} ends its line. */
+    static final class ProgressBar implements LoadProgress {
+        private final PrintStream err;
+        private long lastPercent = -1;
 
-            @Override
-            public void uploaded(long done, long total, String name) {
-                long percent = total == 0 ? 100 : done * 100 / total;
-                if (percent == lastPercent && done < total) return;
-                lastPercent = percent;
-                int filled = (int) (percent / 5);
-                err.printf("\rloading weights [%s%s] %3d%% %,.1f / %,.1f MB", "#".repeat(filled), ".".repeat(20 - filled),
-                        percent, done / 1e6, total / 1e6);
-                if (done >= total) err.println();
-                err.flush();
-            }
-        };
+        ProgressBar(PrintStream err) {
+            this.err = err;
+        }
+
+        @Override
+        public void uploaded(long done, long total, String name) {
+            long percent = total == 0 ? 100 : done * 100 / total;
+            if (percent == lastPercent) return;
+            lastPercent = percent;
+            int filled = (int) (percent / 5);
+            err.printf("\rloading weights [%s%s] %3d%% %,.1f / %,.1f MB", "#".repeat(filled), ".".repeat(20 - filled),
+                    percent, done / 1e6, total / 1e6);
+            err.flush();
+        }
+
+        /** Ends the bar's line (some stored tensors, e.g. BERT's pooler, are never loaded, so 100 % is not a given). */
+        void end() {
+            if (lastPercent >= 0) err.println();
+            lastPercent = -1;
+        }
     }
 
     @Override
