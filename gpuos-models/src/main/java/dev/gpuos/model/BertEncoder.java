@@ -25,9 +25,10 @@ public final class BertEncoder implements AutoCloseable {
     private final TensorScope weights;
     private final Tensor wordEmb, posEmb, typeEmb, embNormW, embNormB;
     private final Layer[] layers;
+    private final int maxTokens;
 
     private BertEncoder(BertConfig config, Tokenizer tokenizer, Backend backend, TensorScope weights, Tensor wordEmb,
-                        Tensor posEmb, Tensor typeEmb, Tensor embNormW, Tensor embNormB, Layer[] layers) {
+                        Tensor posEmb, Tensor typeEmb, Tensor embNormW, Tensor embNormB, Layer[] layers, int maxTokens) {
         this.config = config;
         this.tokenizer = tokenizer;
         this.backend = backend;
@@ -38,12 +39,14 @@ public final class BertEncoder implements AutoCloseable {
         this.embNormW = embNormW;
         this.embNormB = embNormB;
         this.layers = layers;
+        this.maxTokens = maxTokens;
     }
 
     /** Loads config.json, tokenizer.json and the safetensors weights of {@code folder} onto {@code backend}. */
     public static BertEncoder load(Path folder, Backend backend, LoadProgress progress) {
         BertConfig cfg = BertConfig.read(folder);
         checkPooling(folder);
+        int maxTokens = maxSeqLength(folder, cfg);
         Tokenizer tokenizer = Tokenizer.load(folder.resolve("tokenizer.json"));
         if (tokenizer.vocabSize() > cfg.vocabSize()) {
             throw ModelFormatException.at(folder.resolve("tokenizer.json"), "model.vocab", "has ids up to "
@@ -74,7 +77,7 @@ public final class BertEncoder implements AutoCloseable {
                         l.load(p + "output.LayerNorm.weight", h), l.load(p + "output.LayerNorm.bias", h));
             }
             scope.sync();
-            return new BertEncoder(cfg, tokenizer, backend, scope, word, pos, type, nw, nb, layers);
+            return new BertEncoder(cfg, tokenizer, backend, scope, word, pos, type, nw, nb, layers, maxTokens);
         } catch (RuntimeException e) {
             scope.close();
             throw e;
@@ -94,6 +97,24 @@ public final class BertEncoder implements AutoCloseable {
         }
     }
 
+    /**
+     * Longest input in tokens: sentence-transformers' max_seq_length (sentence_bert_config.json; 256 for
+     * all-MiniLM-L6-v2), else max_position_embeddings. Longer texts are truncated, as sentence-transformers does.
+     */
+    private static int maxSeqLength(Path folder, BertConfig cfg) {
+        Path st = folder.resolve("sentence_bert_config.json");
+        if (!st.toFile().isFile()) return cfg.maxPositions();
+        JsonFile f = JsonFile.read(st);
+        int max = f.integer("max_seq_length", 3, cfg.maxPositions());
+        if (max > cfg.maxPositions()) {
+            throw f.error("max_seq_length", max + " is more than max_position_embeddings " + cfg.maxPositions() + " in config.json");
+        }
+        return max;
+    }
+
+    /** The longest input in tokens (special tokens included); {@link #embed} truncates longer texts. */
+    public int maxTokens() { return maxTokens; }
+
     public BertConfig config() { return config; }
 
     public Tokenizer tokenizer() { return tokenizer; }
@@ -101,10 +122,13 @@ public final class BertEncoder implements AutoCloseable {
     /** Hidden states and sentence embeddings of one batch. */
     public record Output(int batch, int length, int hidden, float[] lastHiddenState, float[][] embeddings) {}
 
-    /** Sentence embeddings (mean pooling + L2 normalisation) of {@code texts}, run as one padded batch. */
+    /**
+     * Sentence embeddings (mean pooling + L2 normalisation) of {@code texts}, run as one padded batch; texts longer
+     * than {@link #maxTokens} are truncated.
+     */
     public float[][] embed(List<String> texts) {
         int[][] ids = new int[texts.size()][];
-        for (int i = 0; i < ids.length; i++) ids[i] = tokenizer.encode(texts.get(i));
+        for (int i = 0; i < ids.length; i++) ids[i] = tokenizer.encode(texts.get(i), true, maxTokens);
         return forward(ids).embeddings();
     }
 

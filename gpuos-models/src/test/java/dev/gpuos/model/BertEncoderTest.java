@@ -54,11 +54,22 @@ class BertEncoderTest {
     }
 
     @Test
-    void textLongerThanPositionsIsRefused() throws IOException {
+    void longTextsAreTruncatedLikeSentenceTransformers() throws IOException {
         Path folder = TinyModels.writeBert(dir.resolve("l"), TinyModels.bertConfig(), 3);
+        Files.writeString(folder.resolve("sentence_bert_config.json"), "{\"max_seq_length\": 12, \"do_lower_case\": false}");
         try (BertEncoder enc = BertEncoder.load(folder, CpuBackend.eager(), LoadProgress.NONE)) {
-            var e = assertThrows(IllegalArgumentException.class, () -> enc.embed(List.of("fox ".repeat(80))));
+            assertEquals(12, enc.maxTokens());
+            int[] full = enc.tokenizer().encode("fox ".repeat(80)), cut = enc.tokenizer().encode("fox ".repeat(80), true, 12);
+            assertEquals(12, cut.length);
+            assertEquals(3, cut[11], "[SEP] stays last");
+            assertEquals(java.util.Arrays.toString(java.util.Arrays.copyOf(full, 11)), java.util.Arrays.toString(java.util.Arrays.copyOf(cut, 11)));
+            float[] embedded = enc.embed(List.of("fox ".repeat(80)))[0];
+            LlamaModelTest.assertClose(enc.forward(new int[][]{cut}).embeddings()[0], embedded, 1e-6, "truncated");
+            var e = assertThrows(IllegalArgumentException.class, () -> enc.forward(new int[][]{full}));
             assertTrue(e.getMessage().contains("max_position_embeddings"), e.getMessage());
         }
+        Files.writeString(folder.resolve("sentence_bert_config.json"), "{\"max_seq_length\": 1000}");
+        var e = assertThrows(ModelFormatException.class, () -> BertEncoder.load(folder, CpuBackend.eager(), LoadProgress.NONE));
+        assertTrue(e.getMessage().contains("sentence_bert_config.json: max_seq_length"), e.getMessage());
     }
 }

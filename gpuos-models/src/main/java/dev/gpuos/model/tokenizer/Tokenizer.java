@@ -80,6 +80,18 @@ public final class Tokenizer {
     public int[] encode(String text) { return encode(text, true); }
 
     public int[] encode(String text, boolean addSpecialTokens) {
+        return encode(text, addSpecialTokens, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Ids of {@code text}, at most {@code maxLength} of them with the special tokens: as tokenizers' truncation
+     * (longest_first, right side), the text's own tokens are cut before the post-processor adds the special ones.
+     */
+    public int[] encode(String text, boolean addSpecialTokens, int maxLength) {
+        int specials = addSpecialTokens ? postProcessor.single(List.of()).size() : 0;
+        if (maxLength <= specials) {
+            throw new IllegalArgumentException("maxLength " + maxLength + " leaves no room next to " + specials + " special tokens");
+        }
         List<Integer> ids = new ArrayList<>();
         for (AddedTokens.Piece raw : added.splitRaw(text)) {
             if (raw.isToken()) {
@@ -96,6 +108,7 @@ public final class Tokenizer {
                 for (String w : words) model.tokenize(w, ids);
             }
         }
+        if (ids.size() > maxLength - specials) ids = ids.subList(0, maxLength - specials);
         List<Integer> out = addSpecialTokens ? postProcessor.single(ids) : ids;
         return out.stream().mapToInt(Integer::intValue).toArray();
     }
