@@ -10,8 +10,9 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * {@code gpuos generate --model DIR --prompt TEXT [--max-tokens N] [--ignore-eos] [--backend gpu|cpu]}: greedy
- * decoding with a Llama-architecture model folder, printing the text as it is produced and then the speed.
+ * {@code gpuos generate --model DIR --prompt TEXT [--max-tokens N] [--temperature T [--seed N]] [--ignore-eos]
+ * [--backend gpu|cpu]}: decoding with a Llama-architecture model folder (greedy unless a temperature is given),
+ * printing the text as it is produced and then the speed.
  */
 final class GenerateCommand implements CliCommand {
     private final PrintStream out;
@@ -31,7 +32,7 @@ final class GenerateCommand implements CliCommand {
 
     @Override
     public String summary() {
-        return "greedy text generation from a Llama model folder: --model DIR --prompt TEXT [--max-tokens N] [--ignore-eos] [--backend gpu|cpu]";
+        return "text generation from a Llama model folder (greedy, or --temperature T --seed N): --model DIR --prompt TEXT [--max-tokens N] [--ignore-eos] [--backend gpu|cpu]";
     }
 
     static String backendChoice(String v) {
@@ -44,6 +45,8 @@ final class GenerateCommand implements CliCommand {
         Path model = null;
         String prompt = null, backend = null;
         int maxTokens = 64;
+        double temperature = 0;
+        long seed = 0;
         boolean ignoreEos = false;
         for (int i = 0; i < args.size(); i++) {
             String a = args.get(i);
@@ -51,15 +54,32 @@ final class GenerateCommand implements CliCommand {
                 ignoreEos = true;
                 continue;
             }
-            if (!List.of("--model", "--prompt", "--max-tokens", "--backend").contains(a) || i + 1 >= args.size()) {
-                throw new CliUsageException("unknown option or missing value: " + a
-                        + " (known: --model DIR, --prompt TEXT, --max-tokens N, --ignore-eos, --backend gpu|cpu)");
+            if (!List.of("--model", "--prompt", "--max-tokens", "--backend", "--temperature", "--seed").contains(a) || i + 1 >= args.size()) {
+                throw new CliUsageException("unknown option or missing value: " + a + " (known: --model DIR, --prompt TEXT,"
+                        + " --max-tokens N, --temperature T, --seed N, --ignore-eos, --backend gpu|cpu)");
             }
             String v = args.get(++i);
             switch (a) {
                 case "--model" -> model = Path.of(v);
                 case "--prompt" -> prompt = v;
                 case "--backend" -> backend = backendChoice(v);
+                case "--temperature" -> {
+                    try {
+                        temperature = Double.parseDouble(v);
+                    } catch (NumberFormatException e) {
+                        temperature = -1;
+                    }
+                    if (!(temperature >= 0) || Double.isInfinite(temperature)) {
+                        throw new CliUsageException("--temperature needs a number >= 0 (0: greedy), got " + v);
+                    }
+                }
+                case "--seed" -> {
+                    try {
+                        seed = Long.parseLong(v);
+                    } catch (NumberFormatException e) {
+                        throw new CliUsageException("--seed needs a whole number, got " + v);
+                    }
+                }
                 default -> {
                     try {
                         maxTokens = Integer.parseInt(v);
@@ -98,7 +118,7 @@ final class GenerateCommand implements CliCommand {
                 out.print(prompt);
                 out.flush();
                 Tokenizer.StreamDecoder text = tok.streamDecoder();
-                LlamaModel.Generation g = llama.generate(ids, maxTokens, !ignoreEos, id -> {
+                LlamaModel.Generation g = llama.generate(ids, maxTokens, !ignoreEos, LlamaModel.Sampling.temperature(temperature, seed), id -> {
                     out.print(text.next(id));
                     out.flush();
                 });

@@ -138,8 +138,55 @@ public final class LlamaModel implements AutoCloseable {
 
     /** Runs {@code ids} and returns the greedy next token (argmax of the last position's logits, on the backend). */
     public int nextToken(int[] ids) {
+        return nextToken(ids, Sampling.GREEDY);
+    }
+
+    /** Runs {@code ids} and picks the next token from the last position's logits with {@code sampling}. */
+    public int nextToken(int[] ids, Sampling sampling) {
         try (TensorScope step = TensorScope.open(backend)) {
-            return (int) forward(step, ids, true).argmax().longItem();
+            Tensor logits = forward(step, ids, true);
+            return sampling.isGreedy() ? (int) logits.argmax().longItem() : sampling.pick(logits.toFloatArray());
+        }
+    }
+
+    /**
+     * How the next token is chosen: greedy (argmax on the backend), or drawn from softmax(logits / temperature)
+     * on the host with a seeded generator (no top-k or top-p filtering).
+     */
+    public static final class Sampling {
+        public static final Sampling GREEDY = new Sampling(0, 0);
+
+        private final double temperature;
+        private final java.util.SplittableRandom random;
+
+        private Sampling(double temperature, long seed) {
+            this.temperature = temperature;
+            this.random = new java.util.SplittableRandom(seed);
+        }
+
+        /** Temperature sampling; {@code temperature} 0 is greedy. Each Sampling is one seeded stream: use it on one thread. */
+        public static Sampling temperature(double temperature, long seed) {
+            if (!(temperature >= 0) || Double.isInfinite(temperature)) {
+                throw new IllegalArgumentException("temperature must be a finite number >= 0, got " + temperature);
+            }
+            return temperature == 0 ? GREEDY : new Sampling(temperature, seed);
+        }
+
+        public boolean isGreedy() { return temperature == 0; }
+
+        /** Draws an index with probability softmax(logits / temperature). */
+        public int pick(float[] logits) {
+            double max = Double.NEGATIVE_INFINITY;
+            for (float l : logits) max = Math.max(max, l);
+            double sum = 0;
+            double[] w = new double[logits.length];
+            for (int i = 0; i < w.length; i++) sum += w[i] = Math.exp((logits[i] - max) / temperature);
+            double u = random.nextDouble() * sum;
+            for (int i = 0; i < w.length; i++) {
+                u -= w[i];
+                if (u < 0) return i;
+            }
+            return w.length - 1;   // u within rounding of sum
         }
     }
 
@@ -156,6 +203,11 @@ public final class LlamaModel implements AutoCloseable {
      * after an end-of-sequence token when {@code stopAtEos}; {@code onToken} sees each token as it is produced.
      */
     public Generation generate(int[] prompt, int maxNewTokens, boolean stopAtEos, IntConsumer onToken) {
+        return generate(prompt, maxNewTokens, stopAtEos, Sampling.GREEDY, onToken);
+    }
+
+    /** As {@link #generate(int[], int, boolean, IntConsumer)}, choosing each token with {@code sampling}. */
+    public Generation generate(int[] prompt, int maxNewTokens, boolean stopAtEos, Sampling sampling, IntConsumer onToken) {
         if (prompt.length == 0) throw new IllegalArgumentException("the prompt has no tokens");
         if (prompt.length + maxNewTokens > maxSequence) {
             throw new IllegalArgumentException("a prompt of " + prompt.length + " tokens plus " + maxNewTokens
@@ -165,13 +217,13 @@ public final class LlamaModel implements AutoCloseable {
         reset();
         List<Integer> out = new ArrayList<>();
         long t0 = System.nanoTime();
-        int next = nextToken(prompt);
+        int next = nextToken(prompt, sampling);
         long t1 = System.nanoTime();
         while (true) {
             out.add(next);
             onToken.accept(next);
             if (out.size() >= maxNewTokens || (stopAtEos && isEos(next))) break;
-            next = nextToken(new int[]{next});
+            next = nextToken(new int[]{next}, sampling);
         }
         long t2 = System.nanoTime();
         return new Generation(out.stream().mapToInt(Integer::intValue).toArray(), prompt.length, (t1 - t0) / 1e9, (t2 - t1) / 1e9);

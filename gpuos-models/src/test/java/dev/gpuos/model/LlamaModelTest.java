@@ -63,6 +63,32 @@ class LlamaModelTest {
     }
 
     @Test
+    void temperatureSamplingFollowsTheSoftmaxAndIsSeeded() throws IOException {
+        LlamaModel.Sampling s = LlamaModel.Sampling.temperature(1.0, 42);
+        float[] logits = {0f, (float) Math.log(2), (float) Math.log(4)};
+        int[] counts = new int[3];
+        int n = 70_000;
+        for (int i = 0; i < n; i++) counts[s.pick(logits)]++;
+        for (int i = 0; i < 3; i++) assertEquals((1 << i) / 7.0, counts[i] / (double) n, 0.01, "frequency of " + i);
+        LlamaModel.Sampling hot = LlamaModel.Sampling.temperature(2.0, 1);
+        int[] halved = new int[3];
+        for (int i = 0; i < n; i++) halved[hot.pick(logits)]++;   // T=2: weights 1, sqrt 2, 2
+        assertEquals(2 / (1 + Math.sqrt(2) + 2), halved[2] / (double) n, 0.01);
+        assertThrows(IllegalArgumentException.class, () -> LlamaModel.Sampling.temperature(-1, 0));
+        assertTrue(LlamaModel.Sampling.temperature(0, 5).isGreedy());
+
+        Path folder = TinyModels.writeLlama(dir.resolve("t"), TinyModels.llamaConfig(true), "F32", 11);
+        int[] prompt = {256, 72, 101, 108};
+        try (LlamaModel m = LlamaModel.load(folder, CpuBackend.eager(), 32, LoadProgress.NONE)) {
+            int[] a = m.generate(prompt, 10, false, LlamaModel.Sampling.temperature(1.5, 7), id -> { }).tokens();
+            int[] b = m.generate(prompt, 10, false, LlamaModel.Sampling.temperature(1.5, 7), id -> { }).tokens();
+            assertArrayEquals(a, b, "one seed, one sequence");
+            int[] cold = m.generate(prompt, 10, false, LlamaModel.Sampling.temperature(1e-6, 3), id -> { }).tokens();
+            assertArrayEquals(m.generate(prompt, 10, false, id -> { }).tokens(), cold, "a tiny temperature is greedy");
+        }
+    }
+
+    @Test
     void shapeThatDisagreesWithConfigNamesFileTensorAndConfig() throws IOException {
         JsonObject cfg = TinyModels.llamaConfig(true);
         Path folder = TinyModels.writeLlama(dir.resolve("s"), cfg, "F32", 1);
