@@ -1,5 +1,6 @@
 package dev.gpuos.bench;
 
+import dev.gpuos.model.LlamaConfig;
 import dev.gpuos.model.LlamaModel;
 import dev.gpuos.model.ModelFormatException;
 import dev.gpuos.model.tokenizer.Tokenizer;
@@ -97,7 +98,10 @@ final class GenerateCommand implements CliCommand {
             LlamaModel llama;
             ModelBackend.ProgressBar bar = new ModelBackend.ProgressBar(err);
             try {
-                llama = LlamaModel.load(model, b.backend(), 4096, bar);
+                // the decode step attends over the whole cache, so size it to this prompt and --max-tokens
+                LlamaConfig.read(model);   // config.json first: its errors say more than the tokenizer's
+                int promptTokens = Tokenizer.load(model.resolve("tokenizer.json")).encode(prompt).length;
+                llama = LlamaModel.load(model, b.backend(), (promptTokens + maxTokens + 63) / 64 * 64, bar);
             } catch (ModelFormatException e) {
                 bar.end();
                 err.println("generate: " + e.getMessage());
@@ -123,9 +127,9 @@ final class GenerateCommand implements CliCommand {
                     out.flush();
                 });
                 out.println();
-                err.printf(Locale.ROOT, "%d tokens: prefill %.1f ms (%d tokens), decode %.2f tok/s (%.2f ms/token)%n",
+                err.printf(Locale.ROOT, "%d tokens: prefill %.1f ms (%d tokens), decode %.2f tok/s (%.2f ms/token); decode step %s%n",
                         g.tokens().length, g.prefillSeconds() * 1e3, ids.length, g.decodeTokensPerSecond(),
-                        1e3 / g.decodeTokensPerSecond());
+                        1e3 / g.decodeTokensPerSecond(), llama.decodeMode());
             }
         }
         return 0;

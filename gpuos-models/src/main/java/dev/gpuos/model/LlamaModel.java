@@ -5,6 +5,8 @@ import dev.gpuos.tensor.Backend;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.TensorScope;
+import dev.gpuos.tensor.gpu.GpuBackend;
+import dev.gpuos.tensor.gpu.GpuReplay;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,6 +36,7 @@ public final class LlamaModel implements AutoCloseable {
     private final int maxSequence;
     private final String storedType;
     private int position;
+    private FixedStep fixedStep;   // made at the first generate: on the GPU its capture is planned once
 
     private LlamaModel(LlamaConfig config, Tokenizer tokenizer, Backend backend, TensorScope weights, Tensor embed,
                        Tensor lmHead, Tensor finalNorm, Layer[] layers, int maxSequence, String storedType, float[] inv) {
@@ -219,14 +222,29 @@ public final class LlamaModel implements AutoCloseable {
         long t0 = System.nanoTime();
         int next = nextToken(prompt, sampling);
         long t1 = System.nanoTime();
+        if (fixedStep == null) fixedStep = new FixedStep();
         while (true) {
             out.add(next);
             onToken.accept(next);
             if (out.size() >= maxNewTokens || (stopAtEos && isEos(next))) break;
-            next = nextToken(new int[]{next}, sampling);
+            next = fixedStep.next(next, position, sampling);
+            position++;
         }
         long t2 = System.nanoTime();
         return new Generation(out.stream().mapToInt(Integer::intValue).toArray(), prompt.length, (t1 - t0) / 1e9, (t2 - t1) / 1e9);
+    }
+
+    /** How the decode step runs, e.g. "captured once (..), replayed per token"; null before the first generate. */
+    public String decodeMode() {
+        return fixedStep == null ? null : fixedStep.mode;
+    }
+
+    /** The fixed-shape decode step's logits for {@code id} at position(), which it then advances (tests). */
+    float[] fixedStepLogits(int id) {
+        if (fixedStep == null) fixedStep = new FixedStep();
+        float[] logits = fixedStep.next(id, position, out -> out.get(0).toFloatArray());
+        position++;
+        return logits;
     }
 
     public boolean isEos(int token) {
@@ -251,21 +269,44 @@ public final class LlamaModel implements AutoCloseable {
         if (p + t > maxSequence) {
             throw new IllegalArgumentException("position " + (p + t) + " is past the KV cache of " + maxSequence + " positions");
         }
-        for (int id : ids) {
-            if (id < 0 || id >= config.vocabSize()) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + config.vocabSize());
-        }
-        int nh = config.heads(), kvh = config.kvHeads(), rep = nh / kvh, d = config.headDim(), s = p + t;
+        for (int id : ids) checkToken(id);
+        int s = p + t;
         long[] idx = new long[t];
         for (int i = 0; i < t; i++) idx[i] = ids[i];
-        Tensor x = embed.embedding(step.tensor(idx, t));
-        Tensor c = cos.narrow(0, p, t), sn = sin.narrow(0, p, t);
-        Tensor mask = null;
+        Tensor bias = null;
         if (t > 1) {
-            // causal: row r*t + i (query head r of a group, token i) sees cache rows 0 .. p+i
+            // causal: token i sees cache rows 0 .. p+i
             float[] m = new float[t * s];
             for (int i = 0; i < t; i++) for (int j = p + i + 1; j < s; j++) m[i * s + j] = -1e30f;
-            mask = step.tensor(m, t, s);
+            bias = step.tensor(m, t, s);
         }
+        Tensor x = layerStack(embed.embedding(step.tensor(idx, t)), t, cos.narrow(0, p, t), sin.narrow(0, p, t), bias,
+                (i, k, v) -> {
+                    keyCache[i].narrow(1, p, t).copyFrom(k);
+                    valueCache[i].narrow(1, p, t).copyFrom(v);
+                    return new Tensor[]{keyCache[i].narrow(1, 0, s), valueCache[i].narrow(1, 0, s)};
+                });
+        position = s;
+        if (lastOnly) x = x.narrow(0, t - 1, 1);
+        return linear(x.rmsNorm(new long[]{config.hiddenSize()}, finalNorm, config.rmsNormEps()), lmHead);
+    }
+
+    private void checkToken(int id) {
+        if (id < 0 || id >= config.vocabSize()) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + config.vocabSize());
+    }
+
+    /** Writes a layer's new keys and values ([kv_heads, t, d]) into its cache; returns the keys and values to attend over. */
+    @FunctionalInterface
+    private interface CacheUpdate {
+        Tensor[] write(int layer, Tensor keys, Tensor values);
+    }
+
+    /**
+     * The decoder layers over {@code t} new tokens x [t, hidden]: {@code c}/{@code sn} are their RoPE rows [t, d],
+     * {@code bias} (null for none) is added to the scores of every query head, broadcast from [t, S] or [S].
+     */
+    private Tensor layerStack(Tensor x, int t, Tensor c, Tensor sn, Tensor bias, CacheUpdate cache) {
+        int nh = config.heads(), kvh = config.kvHeads(), rep = nh / kvh, d = config.headDim();
         double scale = 1.0 / Math.sqrt(d);
         long[] hidden = {config.hiddenSize()};
         for (int i = 0; i < layers.length; i++) {
@@ -274,23 +315,108 @@ public final class LlamaModel implements AutoCloseable {
             Tensor q = rope(linear(h, l.wq()).view(t, nh, d).transpose(0, 1), c, sn);
             Tensor k = rope(linear(h, l.wk()).view(t, kvh, d).transpose(0, 1), c, sn);
             Tensor v = linear(h, l.wv()).view(t, kvh, d).transpose(0, 1);
-            keyCache[i].narrow(1, p, t).copyFrom(k);
-            valueCache[i].narrow(1, p, t).copyFrom(v);
-            Tensor keys = keyCache[i].narrow(1, 0, s), values = valueCache[i].narrow(1, 0, s);
-            Tensor scores = q.reshape(kvh, (long) rep * t, d).matmul(keys.transpose(1, 2)).mul(scale);
-            if (mask != null) scores = scores.view(kvh, rep, t, s).add(mask).view(kvh, (long) rep * t, s);
-            Tensor attn = scores.softmax(-1).matmul(values).view(nh, t, d).transpose(0, 1).reshape(t, (long) nh * d);
+            Tensor[] kv = cache.write(i, k, v);
+            long s = kv[0].size(1);
+            Tensor scores = q.reshape(kvh, (long) rep * t, d).matmul(kv[0].transpose(1, 2)).mul(scale);
+            if (bias != null) scores = scores.view(kvh, rep, t, s).add(bias).view(kvh, (long) rep * t, s);
+            Tensor attn = scores.softmax(-1).matmul(kv[1]).view(nh, t, d).transpose(0, 1).reshape(t, (long) nh * d);
             x = x.add(linear(attn, l.wo()));
             Tensor h2 = x.rmsNorm(hidden, l.postNorm(), config.rmsNormEps());
             x = x.add(linear(linear(h2, l.gate()).silu().mul(linear(h2, l.up())), l.down()));
         }
-        position = s;
-        if (lastOnly) x = x.narrow(0, t - 1, 1);
-        return linear(x.rmsNorm(hidden, finalNorm, config.rmsNormEps()), lmHead);
+        return x;
+    }
+
+    /**
+     * One decode step whose shapes do not depend on the position, so that the GPU backend captures it once and
+     * replays it for every token. The token and the position are one-element device tensors written before each
+     * run; the step picks its RoPE row with index_select, writes the new key/value row into the cache by blending
+     * with a one-hot row mask (cache * (1 - onehot) + new * onehot: exact, since the factors are 0 and 1), and
+     * attends over the whole cache with a bias of -1e30 on the rows after the position, whose weights are then
+     * exactly zero. The cost is that every step streams the whole cache (maxSequence rows) twice, which is why the
+     * command line sizes the cache to prompt + new tokens. On the CPU backend the same program runs eagerly.
+     */
+    private final class FixedStep implements AutoCloseable {
+        private final TensorScope scope;
+        private final Tensor token, pos, rows;
+        private final GpuReplay replay;
+        private final String mode;
+
+        FixedStep() {
+            scope = TensorScope.open(backend);
+            GpuReplay captured = null;
+            String how;
+            try {
+                token = scope.zeros(DType.I64, 1);
+                pos = scope.zeros(DType.I64, 1);
+                rows = scope.arange(maxSequence);
+                scope.sync();
+                if (backend instanceof GpuBackend gpu) {
+                    try {
+                        captured = gpu.captureReturning(this::program);
+                        how = "captured once (" + captured.nodeCount() + " ops, " + captured.taskCount() + " tasks), replayed per token";
+                    } catch (RuntimeException e) {
+                        // the same program still runs, recorded anew per token; say so rather than fail the decode
+                        how = "recorded per token (capture failed: " + e.getMessage() + ")";
+                    }
+                } else {
+                    how = "recorded per token (" + backend.name() + " backend)";
+                }
+            } catch (RuntimeException e) {
+                scope.close();
+                throw e;
+            }
+            replay = captured;
+            mode = how;
+        }
+
+        /** [logits [1, vocab], argmax] of the token at the position. */
+        private List<Tensor> program() {
+            Tensor onehot = rows.eq(pos).to(DType.F32), keep = onehot.neg().add(1.0);
+            Tensor rowMask = onehot.view(1, maxSequence, 1), keepMask = keep.view(1, maxSequence, 1);
+            Tensor bias = rows.gt(pos).to(DType.F32).mul(-1e30);
+            Tensor x = layerStack(embed.embedding(token), 1, cos.indexSelect(0, pos), sin.indexSelect(0, pos), bias,
+                    (i, k, v) -> {
+                        keyCache[i].copyFrom(keyCache[i].mul(keepMask).add(k.mul(rowMask)));
+                        valueCache[i].copyFrom(valueCache[i].mul(keepMask).add(v.mul(rowMask)));
+                        return new Tensor[]{keyCache[i], valueCache[i]};
+                    });
+            Tensor logits = linear(x.rmsNorm(new long[]{config.hiddenSize()}, finalNorm, config.rmsNormEps()), lmHead);
+            return List.of(logits, logits.argmax());
+        }
+
+        /** Runs {@code id} at position {@code p} (the cache then holds p + 1 rows); the next token, or the logits. */
+        private <T> T next(int id, int p, java.util.function.Function<List<Tensor>, T> read) {
+            checkToken(id);
+            if (p >= maxSequence) throw new IllegalArgumentException("position " + p + " is past the KV cache of " + maxSequence + " positions");
+            try (TensorScope inputs = TensorScope.open(backend)) {
+                token.copyFrom(inputs.tensor(new long[]{id}, 1));
+                pos.copyFrom(inputs.tensor(new long[]{p}, 1));
+                List<Tensor> out;
+                if (replay != null) {
+                    replay.run();
+                    out = replay.outputs();
+                } else {
+                    out = program();
+                }
+                // reading syncs, so the uploads have been consumed before this scope releases them
+                return read.apply(out);
+            }
+        }
+
+        int next(int id, int p, Sampling sampling) {
+            return next(id, p, out -> sampling.isGreedy() ? (int) out.get(1).longItem() : sampling.pick(out.get(0).toFloatArray()));
+        }
+
+        @Override
+        public void close() {
+            scope.close();
+        }
     }
 
     @Override
     public void close() {
+        if (fixedStep != null) fixedStep.close();
         weights.close();
     }
 }

@@ -205,6 +205,9 @@ final class HfFixtureChecks {
                 int[] expected = ints(v.get("greedy_tokens"));
                 float[] gaps = floats(v.get("top2_gap"));
                 int[] got = m.generate(prompt, expected.length, false, id -> { }).tokens();
+                if (backend instanceof dev.gpuos.tensor.gpu.GpuBackend) {
+                    assertTrue(m.decodeMode().startsWith("captured once"), dir + ": the GPU decode step was not replayed: " + m.decodeMode());
+                }
                 int firstDiff = -1;
                 for (int i = 0; i < expected.length && firstDiff < 0; i++) if (expected[i] != got[i]) firstDiff = i;
                 int nearTies = 0;
@@ -213,9 +216,10 @@ final class HfFixtureChecks {
                     assertTrue(gaps[firstDiff] < TOP2_TIE, dir + ": greedy token " + firstDiff + " differs (HF " + expected[firstDiff]
                             + ", GPUOS " + got[firstDiff] + ") although HF's top-2 gap there is " + gaps[firstDiff]);
                 }
-                System.out.printf(Locale.ROOT, "llama %s on %s: prefill logits normwise error %.3g; greedy %s (%d HF near-ties < %.0e)%n",
+                System.out.printf(Locale.ROOT, "llama %s on %s: prefill logits normwise error %.3g; greedy %s (%d HF near-ties < %.0e); decode step %s%n",
                         dir, backend.name(), err, firstDiff < 0 ? expected.length + "/" + expected.length + " tokens identical"
-                                : "identical up to token " + firstDiff + " (a near-tie, gap " + gaps[firstDiff] + ")", nearTies, TOP2_TIE);
+                                : "identical up to token " + firstDiff + " (a near-tie, gap " + gaps[firstDiff] + ")", nearTies, TOP2_TIE,
+                        m.decodeMode());
             }
         }
     }

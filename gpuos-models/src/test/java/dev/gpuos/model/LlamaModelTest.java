@@ -37,6 +37,16 @@ class LlamaModelTest {
                     assertClose(java.util.Arrays.copyOfRange(all, i * v, (i + 1) * v), step, 1e-5, "cached step " + i);
                 }
                 assertEquals(ids.length, m.position());
+                // the fixed-shape step (captured on the GPU) after a prefill of 4: same logits as the full prefill
+                m.reset();
+                m.forwardAll(java.util.Arrays.copyOf(ids, 4));
+                for (int i = 4; i < ids.length; i++) {
+                    assertClose(java.util.Arrays.copyOfRange(all, i * v, (i + 1) * v), m.fixedStepLogits(ids[i]), 1e-5, "fixed step " + i);
+                }
+                // after a reset the stale rows beyond the position must not leak into attention
+                m.reset();
+                m.forwardAll(java.util.Arrays.copyOf(ids, 2));
+                assertClose(java.util.Arrays.copyOfRange(all, 2 * v, 3 * v), m.fixedStepLogits(ids[2]), 1e-5, "fixed step after reset");
             }
         }
     }
