@@ -18,9 +18,11 @@ import java.util.function.IntConsumer;
  * scaling, grouped-query attention over a KV cache, SwiGLU, tied or untied output embeddings; batch 1.
  *
  * <p>Computation is f32: F16/BF16 weights are widened once at load. The KV cache is allocated once for
- * {@code maxSequence} positions ([kv_heads, maxSequence, head_dim] per layer) and written in place with
- * {@code copyFrom}; attention reads its first {@code position} rows. Query heads of one KV group are stacked into
- * the rows of one matrix, so grouped-query attention needs no copy of K or V per query head.
+ * {@code maxSequence} positions ([kv_heads, maxSequence, head_dim] per layer) and written in place. A prefill
+ * (and {@link #forwardAll}) records its layers with shapes of its own length and attends over the first rows of
+ * the cache; {@link #generate} then decodes with a fixed-shape step ({@code FixedStep}) that the GPU backend
+ * captures once and replays per token. Query heads of one KV group are stacked into the rows of one matrix, so
+ * grouped-query attention needs no copy of K or V per query head.
  */
 public final class LlamaModel implements AutoCloseable {
     private record Layer(Tensor inputNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor postNorm,
