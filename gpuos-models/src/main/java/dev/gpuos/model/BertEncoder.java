@@ -26,9 +26,11 @@ public final class BertEncoder implements AutoCloseable {
     private final Tensor wordEmb, posEmb, typeEmb, embNormW, embNormB;
     private final Layer[] layers;
     private final int maxTokens;
+    private final boolean normalize;
 
     private BertEncoder(BertConfig config, Tokenizer tokenizer, Backend backend, TensorScope weights, Tensor wordEmb,
-                        Tensor posEmb, Tensor typeEmb, Tensor embNormW, Tensor embNormB, Layer[] layers, int maxTokens) {
+                        Tensor posEmb, Tensor typeEmb, Tensor embNormW, Tensor embNormB, Layer[] layers, int maxTokens,
+                        boolean normalize) {
         this.config = config;
         this.tokenizer = tokenizer;
         this.backend = backend;
@@ -40,12 +42,14 @@ public final class BertEncoder implements AutoCloseable {
         this.embNormB = embNormB;
         this.layers = layers;
         this.maxTokens = maxTokens;
+        this.normalize = normalize;
     }
 
     /** Loads config.json, tokenizer.json and the safetensors weights of {@code folder} onto {@code backend}. */
     public static BertEncoder load(Path folder, Backend backend, LoadProgress progress) {
         BertConfig cfg = BertConfig.read(folder);
         checkPooling(folder);
+        boolean normalize = normalizes(folder);
         int maxTokens = maxSeqLength(folder, cfg);
         Tokenizer tokenizer = Tokenizer.load(folder.resolve("tokenizer.json"));
         if (tokenizer.vocabSize() > cfg.vocabSize()) {
@@ -77,10 +81,31 @@ public final class BertEncoder implements AutoCloseable {
                         l.load(p + "output.LayerNorm.weight", h), l.load(p + "output.LayerNorm.bias", h));
             }
             scope.sync();
-            return new BertEncoder(cfg, tokenizer, backend, scope, word, pos, type, nw, nb, layers, maxTokens);
+            return new BertEncoder(cfg, tokenizer, backend, scope, word, pos, type, nw, nb, layers, maxTokens, normalize);
         } catch (RuntimeException e) {
             scope.close();
             throw e;
+        }
+    }
+
+    /**
+     * sentence-transformers' modules.json lists a Normalize module when the model's embeddings are L2-normalised
+     * (all-MiniLM-L6-v2 does); a folder without modules.json is normalised too.
+     */
+    private static boolean normalizes(Path folder) {
+        Path modules = folder.resolve("modules.json");
+        if (!modules.toFile().isFile()) return true;
+        try {
+            var root = com.google.gson.JsonParser.parseString(java.nio.file.Files.readString(modules));
+            if (!root.isJsonArray()) throw new ModelFormatException(modules + ": expected an array of modules");
+            for (var m : root.getAsJsonArray()) {
+                if (m.isJsonObject() && m.getAsJsonObject().has("type") && m.getAsJsonObject().get("type").getAsString().endsWith(".Normalize")) {
+                    return true;
+                }
+            }
+            return false;
+        } catch (java.io.IOException | com.google.gson.JsonParseException | IllegalStateException | UnsupportedOperationException e) {
+            throw new ModelFormatException(modules + ": cannot be read: " + e.getMessage(), e);
         }
     }
 
@@ -92,7 +117,8 @@ public final class BertEncoder implements AutoCloseable {
         if (!p.bool("pooling_mode_mean_tokens", true)) {
             throw p.error("pooling_mode_mean_tokens", "only mean pooling is supported");
         }
-        for (String other : new String[]{"pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens"}) {
+        for (String other : new String[]{"pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
+                "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"}) {
             if (p.bool(other, false)) throw p.error(other, "only mean pooling is supported");
         }
     }
@@ -118,6 +144,9 @@ public final class BertEncoder implements AutoCloseable {
     public BertConfig config() { return config; }
 
     public Tokenizer tokenizer() { return tokenizer; }
+
+    /** Whether embeddings are L2-normalised (modules.json has a Normalize module, or there is no modules.json). */
+    public boolean normalizes() { return normalize; }
 
     /** Hidden states and sentence embeddings of one batch. */
     public record Output(int batch, int length, int hidden, float[] lastHiddenState, float[][] embeddings) {}
@@ -174,8 +203,9 @@ public final class BertEncoder implements AutoCloseable {
             }
             Tensor mask = step.tensor(keep, b, t, 1);
             Tensor mean = x.mul(mask).sum(new int[]{1}, false).div(mask.sum(new int[]{1}, false).clampMin(1e-9));
-            Tensor length = mean.mul(mean).sum(new int[]{1}, true).sqrt().clampMin(1e-12);
-            float[] pooled = mean.div(length).toFloatArray();
+            Tensor pooledT = mean;
+            if (normalize) pooledT = mean.div(mean.mul(mean).sum(new int[]{1}, true).sqrt().clampMin(1e-12));
+            float[] pooled = pooledT.toFloatArray();
             float[] hidden = x.toFloatArray();
             float[][] emb = new float[b][h];
             for (int i = 0; i < b; i++) System.arraycopy(pooled, i * h, emb[i], 0, h);

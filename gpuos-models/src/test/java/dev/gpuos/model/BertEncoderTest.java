@@ -39,6 +39,25 @@ class BertEncoderTest {
     }
 
     @Test
+    void modulesWithoutNormalizeGiveTheRawMean() throws IOException {
+        Path folder = TinyModels.writeBert(dir.resolve("n"), TinyModels.bertConfig(), 5);
+        float[] normalized;
+        try (BertEncoder enc = BertEncoder.load(folder, CpuBackend.eager(), LoadProgress.NONE)) {
+            assertTrue(enc.normalizes());
+            normalized = enc.embed(List.of("the quick brown fox"))[0];
+        }
+        Files.writeString(folder.resolve("modules.json"), "[{\"idx\": 0, \"name\": \"0\", \"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},"
+                + " {\"idx\": 1, \"name\": \"1\", \"path\": \"1_Pooling\", \"type\": \"sentence_transformers.models.Pooling\"}]");
+        try (BertEncoder enc = BertEncoder.load(folder, CpuBackend.eager(), LoadProgress.NONE)) {
+            assertTrue(!enc.normalizes());
+            float[] raw = enc.embed(List.of("the quick brown fox"))[0];
+            double n = 0;
+            for (float f : raw) n += f * f;
+            for (int i = 0; i < raw.length; i++) assertEquals(normalized[i], raw[i] / Math.sqrt(n), 1e-5);
+        }
+    }
+
+    @Test
     void wrongPoolingOrActivationIsNamed() throws IOException {
         Path folder = TinyModels.writeBert(dir.resolve("p"), TinyModels.bertConfig(), 3);
         Files.createDirectories(folder.resolve("1_Pooling"));
