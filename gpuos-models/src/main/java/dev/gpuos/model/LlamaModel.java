@@ -41,7 +41,7 @@ public final class LlamaModel implements AutoCloseable {
     private FixedStep fixedStep;   // made at the first generate: on the GPU its capture is planned once
 
     private LlamaModel(LlamaConfig config, Tokenizer tokenizer, Backend backend, TensorScope weights, Tensor embed,
-                       Tensor lmHead, Tensor finalNorm, Layer[] layers, int maxSequence, String storedType, float[] inv) {
+                       Tensor lmHead, Tensor finalNorm, Layer[] layers, int maxSequence, String storedType) {
         this.config = config;
         this.tokenizer = tokenizer;
         this.backend = backend;
@@ -53,6 +53,7 @@ public final class LlamaModel implements AutoCloseable {
         this.maxSequence = maxSequence;
         this.storedType = storedType;
         int d = config.headDim();
+        float[] inv = config.inverseFrequencies();
         float[] c = new float[maxSequence * d], s = new float[maxSequence * d];
         for (int p = 0; p < maxSequence; p++) {
             for (int j = 0; j < d; j++) {
@@ -77,14 +78,7 @@ public final class LlamaModel implements AutoCloseable {
      * cache for {@code maxSequence} positions (at most max_position_embeddings).
      */
     public static LlamaModel load(Path folder, Backend backend, int maxSequence, LoadProgress progress) {
-        return load(folder, backend, maxSequence, progress, null);
-    }
-
-    /** As {@link #load(Path, Backend, int, LoadProgress)} with given rotary frequencies (tests: a reference's own). */
-    static LlamaModel load(Path folder, Backend backend, int maxSequence, LoadProgress progress, float[] inverseFrequencies) {
         LlamaConfig cfg = LlamaConfig.read(folder);
-        float[] inv = inverseFrequencies != null ? inverseFrequencies : cfg.inverseFrequencies();
-        if (inv.length != cfg.headDim() / 2) throw new IllegalArgumentException("need " + cfg.headDim() / 2 + " rotary frequencies, got " + inv.length);
         if (maxSequence < 1) throw new IllegalArgumentException("maxSequence must be >= 1, got " + maxSequence);
         int seq = Math.min(maxSequence, cfg.maxPositions());
         Tokenizer tokenizer = Tokenizer.load(folder.resolve("tokenizer.json"));
@@ -112,7 +106,7 @@ public final class LlamaModel implements AutoCloseable {
             Tensor norm = l.load("model.norm.weight", h);
             Tensor head = cfg.tieWordEmbeddings() ? embed : l.load("lm_head.weight", cfg.vocabSize(), h);
             scope.sync();   // every upload read its mapped bytes before the files close
-            return new LlamaModel(cfg, tokenizer, backend, scope, embed, head, norm, layers, seq, w.mainType().name(), inv);
+            return new LlamaModel(cfg, tokenizer, backend, scope, embed, head, norm, layers, seq, w.mainType().name());
         } catch (RuntimeException e) {
             scope.close();
             throw e;

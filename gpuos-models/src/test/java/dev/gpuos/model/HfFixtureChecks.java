@@ -177,19 +177,9 @@ final class HfFixtureChecks {
         for (JsonElement ve : ref.getAsJsonArray("variants")) {
             JsonObject v = ve.getAsJsonObject();
             String dir = v.get("dir").getAsString();
-            // The rotary frequencies HF used. The first fixtures' bf16 variant went through model.to(bfloat16) and
-            // back, which also rounded HF's inv_freq buffer to bf16 (a from_pretrained model keeps it f32; the script
-            // now restores it): accept exactly that difference, and then run GPUOS with HF's frequencies so that the
-            // comparison is about the weights path.
-            float[] hfInv = floats(v.get("inv_freq"));
-            float[] ours = LlamaConfig.read(root().resolve(dir)).inverseFrequencies();
-            float[] oursRounded = ours.clone();
-            for (int i = 0; i < ours.length; i++) oursRounded[i] = dev.gpuos.tensor.BFloat16.toFloat(dev.gpuos.tensor.BFloat16.fromFloat(ours[i]));
-            boolean bf16Rounded = normwise(hfInv, ours) > 1e-6;
-            double invErr = normwise(hfInv, bf16Rounded ? oursRounded : ours);
+            double invErr = normwise(floats(v.get("inv_freq")), LlamaConfig.read(root().resolve(dir)).inverseFrequencies());
             assertTrue(invErr <= 1e-6, dir + ": rotary inverse frequencies differ from HF's: normwise " + invErr);
-            if (bf16Rounded) System.out.println("llama " + dir + ": HF ran with bf16-rounded rotary frequencies; GPUOS uses the same");
-            try (LlamaModel m = LlamaModel.load(root().resolve(dir), backend, 128, LoadProgress.NONE, bf16Rounded ? hfInv : null)) {
+            try (LlamaModel m = LlamaModel.load(root().resolve(dir), backend, 128, LoadProgress.NONE)) {
                 assertEquals(v.get("tie_word_embeddings").getAsBoolean(), m.config().tieWordEmbeddings(), dir + ": tie_word_embeddings");
                 int[] prompt = ints(v.get("prompt_ids"));
                 assertTrue(Arrays.equals(prompt, m.tokenizer().encode(v.get("prompt").getAsString())), dir + ": prompt ids");
