@@ -126,7 +126,7 @@ final class GenerateCommand implements CliCommand {
                     out.print(text.next(id));
                     out.flush();
                 });
-                out.println();
+                out.println(text.finish());
                 err.printf(Locale.ROOT, "%d tokens: prefill %.1f ms (%d tokens), decode %.2f tok/s (%.2f ms/token); decode step %s%n",
                         g.tokens().length, g.prefillSeconds() * 1e3, ids.length, g.decodeTokensPerSecond(),
                         1e3 / g.decodeTokensPerSecond(), llama.decodeMode());

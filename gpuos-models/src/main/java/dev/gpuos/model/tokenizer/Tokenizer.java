@@ -149,8 +149,17 @@ public final class Tokenizer {
 
         public String next(int id) {
             ids.add(id);
+            return take(false);
+        }
+
+        /** The text held back at the end (bytes that never completed a character decode as U+FFFD). */
+        public String finish() {
+            return take(true);
+        }
+
+        private String take(boolean all) {
             String text = decode(ids.stream().mapToInt(Integer::intValue).toArray(), true);
-            if (text.endsWith("\uFFFD") || text.length() < printed) return "";
+            if ((!all && text.endsWith("\uFFFD")) || text.length() < printed) return "";
             String fresh = text.substring(printed);
             printed = text.length();
             return fresh;
