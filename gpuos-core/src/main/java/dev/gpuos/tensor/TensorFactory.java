@@ -97,7 +97,8 @@ public sealed interface TensorFactory permits TensorScope {
     /**
      * A tensor of {@code dtype} whose elements are the bytes of {@code data} (little-endian, row-major), e.g. a
      * slice of a memory-mapped weights file, uploaded without an intermediate Java array. A batching backend may
-     * read {@code data} as late as the next sync point, so keep it readable until then.
+     * read {@code data} as late as the next sync point, possibly from another thread: keep it readable until then,
+     * in a shared (or global, or heap) segment.
      */
     default Tensor tensor(MemorySegment data, DType dtype, long... shape) {
         long[] s = Dispatch.checkShape(shape);
