@@ -40,6 +40,17 @@ final class EmbedCommand implements CliCommand {
     }
 
     @Override
+    public String usage() {
+        return """
+                --model DIR           a BERT model folder: config.json, model.safetensors, tokenizer.json (required)
+                TEXT...               the texts, embedded as one padded batch (at least one)
+                --json FILE           write {"model", "dimension", "embeddings": [{"text", "embedding"}]} to FILE
+                                      instead of printing one vector per line
+                --backend gpu|cpu     the backend (default: gpu when present, else cpu with a note)
+                -h, --help            this text""";
+    }
+
+    @Override
     public int run(List<String> args) throws Exception {
         Path model = null, json = null;
         String backend = null;

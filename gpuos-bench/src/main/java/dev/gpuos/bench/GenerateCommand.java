@@ -36,6 +36,19 @@ final class GenerateCommand implements CliCommand {
         return "text generation from a Llama model folder (greedy, or --temperature T --seed N): --model DIR --prompt TEXT [--max-tokens N] [--ignore-eos] [--backend gpu|cpu]";
     }
 
+    @Override
+    public String usage() {
+        return """
+                --model DIR           a Llama model folder: config.json, model.safetensors, tokenizer.json (required)
+                --prompt TEXT         the prompt; the tokenizer adds its special tokens (required)
+                --max-tokens N        new tokens at most (default 64)
+                --temperature T       sample from softmax(logits / T) (default 0: greedy)
+                --seed N              the sampling seed (default 0)
+                --ignore-eos          do not stop at an end-of-sequence token
+                --backend gpu|cpu     the backend (default: gpu when present, else cpu with a note)
+                -h, --help            this text""";
+    }
+
     static String backendChoice(String v) {
         if (!v.equals("gpu") && !v.equals("cpu")) throw new CliUsageException("--backend needs 'gpu' or 'cpu', got " + v);
         return v;

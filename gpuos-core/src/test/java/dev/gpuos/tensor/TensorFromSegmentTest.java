@@ -40,6 +40,7 @@ class TensorFromSegmentTest {
             var e = assertThrows(ShapeMismatchException.class, () -> scope.tensor(seg, DType.F32, 3));
             assertTrue(e.getMessage().contains("10 bytes") && e.getMessage().contains("needs 12"), e.getMessage());
             assertThrows(ShapeMismatchException.class, () -> scope.tensor(seg, DType.F32, -1));
+            assertThrows(NullPointerException.class, () -> scope.tensor((MemorySegment) null, DType.F32, 3));
             assertEquals(0, scope.ownedBufferCount(), "a refused upload allocates nothing");
         }
     }
