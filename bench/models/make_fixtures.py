@@ -412,9 +412,31 @@ def full_size(out, full_dir, wp, bpe):
     timing["llama_prompt_ids"] = prompt[0].tolist()
     timing["llama_greedy_first16"] = outp[0, 32:48].tolist()
     print(f"HF eager generate (bf16, {dev}): {n / dt:.1f} tok/s, {1000 * dt / n:.2f} ms/token")
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    timing["llama_weight_bytes"] = weight_bytes
     del model
     if dev == "cuda":
         torch.cuda.empty_cache()
+        try:   # the physical floor of batch-1 decode: every weight byte read once per token
+            src = torch.empty(1 << 30, dtype=torch.uint8, device=dev)
+            dst = torch.empty_like(src)
+            for _ in range(3):
+                dst.copy_(src)
+            torch.cuda.synchronize()
+            reps = 20
+            t0 = time.time()
+            for _ in range(reps):
+                dst.copy_(src)
+            torch.cuda.synchronize()
+            copy_bw = 2 * src.numel() * reps / (time.time() - t0)   # bytes read + written per second
+            timing["hbm_copy_bytes_per_s"] = copy_bw
+            timing["llama_floor_ms_per_token"] = 1000 * weight_bytes / copy_bw
+            print(f"HBM copy {copy_bw / 1e12:.2f} TB/s: {weight_bytes / 1e9:.3f} GB of weights, floor "
+                  f"{1000 * weight_bytes / copy_bw:.2f} ms/token")
+            del src, dst
+            torch.cuda.empty_cache()
+        except Exception as e:  # noqa: BLE001 - the timing is a side note; keep the rest of the run
+            timing["hbm_copy_error"] = repr(e)[:200]
 
     bcfg = BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
                       intermediate_size=1536, max_position_embeddings=512, type_vocab_size=2, hidden_act="gelu",

@@ -45,29 +45,41 @@ final class ModelBackend implements AutoCloseable {
 
     String description() { return description; }
 
-    /** A one-line progress bar on {@code err}, redrawn at most every 1 % of the bytes; {@link #end} ends its line. */
+    /**
+     * Weight loading progress on {@code err}: a bar redrawn in place at most every 1 % of the bytes on a terminal,
+     * one line per 25 % otherwise (a log should not hold a hundred carriage-return frames); {@link #end} ends it.
+     */
     static final class ProgressBar implements LoadProgress {
         private final PrintStream err;
+        private final boolean terminal;
         private long lastPercent = -1;
 
         ProgressBar(PrintStream err) {
+            this(err, System.console() != null && err == System.err);
+        }
+
+        ProgressBar(PrintStream err, boolean terminal) {
             this.err = err;
+            this.terminal = terminal;
         }
 
         @Override
         public void uploaded(long done, long total, String name) {
             long percent = total == 0 ? 100 : done * 100 / total;
-            if (percent == lastPercent) return;
-            lastPercent = percent;
+            long step = terminal ? percent : percent / 25 * 25;
+            if (step == lastPercent) return;
+            lastPercent = step;
             int filled = (int) (percent / 5);
-            err.printf("\rloading weights [%s%s] %3d%% %,.1f / %,.1f MB", "#".repeat(filled), ".".repeat(20 - filled),
-                    percent, done / 1e6, total / 1e6);
+            String bar = String.format("loading weights [%s%s] %3d%% %,.1f / %,.1f MB", "#".repeat(filled),
+                    ".".repeat(20 - filled), percent, done / 1e6, total / 1e6);
+            if (terminal) err.print("\r" + bar);
+            else err.println(bar);
             err.flush();
         }
 
         /** Ends the bar's line (some stored tensors, e.g. BERT's pooler, are never loaded, so 100 % is not a given). */
         void end() {
-            if (lastPercent >= 0) err.println();
+            if (terminal && lastPercent >= 0) err.println();
             lastPercent = -1;
         }
     }

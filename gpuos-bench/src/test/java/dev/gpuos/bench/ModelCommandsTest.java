@@ -55,6 +55,16 @@ class ModelCommandsTest {
     }
 
     @Test
+    void progressInALogIsOneLinePerQuarter() {
+        var bar = new ModelBackend.ProgressBar(err, false);
+        for (long done = 0; done <= 1000; done += 10) bar.uploaded(done, 1000, "w");
+        bar.end();
+        String log = errBytes.toString(StandardCharsets.UTF_8);
+        assertEquals(5, log.lines().count(), log);
+        assertTrue(!log.contains("\r") && log.lines().toList().getLast().contains("100%"), log);
+    }
+
+    @Test
     void badFolderIsAOneLineErrorNamingTheFile() throws Exception {
         Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"llama\"}");
         int status = new GenerateCommand(out, err).run(List.of("--model", dir.toString(), "--prompt", "x", "--backend", "cpu"));
