@@ -59,6 +59,7 @@ public final class BertEncoder implements AutoCloseable {
         TensorScope scope = TensorScope.open(backend);
         try (ModelWeights w = ModelWeights.open(folder)) {
             w.onProgress(progress);
+            w.expectStoredType(cfg.dtype(), folder.resolve("config.json"));
             WeightLoader l = new WeightLoader(w, scope, DType.F32);
             // sentence-transformers saves a bare BertModel; BertFor* checkpoints prefix it with "bert."
             String root = w.contains("embeddings.word_embeddings.weight") ? "" : "bert.";

@@ -3,12 +3,13 @@ package dev.gpuos.model;
 import java.nio.file.Path;
 
 /**
- * The parts of a Llama config.json the decoder needs. RoPE parameters come from transformers 5's
+ * The parts of a Llama config.json the decoder needs ({@code dtype}: what the weights must be stored as, or null
+ * when config.json does not say). RoPE parameters come from transformers 5's
  * {@code rope_parameters} or the older {@code rope_theta} + {@code rope_scaling}; scaling types default and llama3.
  */
 public record LlamaConfig(int vocabSize, int hiddenSize, int intermediateSize, int layers, int heads, int kvHeads,
                           int headDim, int maxPositions, double rmsNormEps, double ropeTheta, RopeScaling ropeScaling,
-                          boolean tieWordEmbeddings, int bosTokenId, int[] eosTokenIds) {
+                          boolean tieWordEmbeddings, int bosTokenId, int[] eosTokenIds, SafetensorsFile.StoredType dtype) {
 
     /** Llama 3's frequency-dependent RoPE scaling (rope_type "llama3"); null means unscaled ("default"). */
     public record RopeScaling(double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {}
@@ -48,7 +49,7 @@ public record LlamaConfig(int vocabSize, int hiddenSize, int intermediateSize, i
         return new LlamaConfig(c.integer("vocab_size", 1), hidden, c.integer("intermediate_size", 1),
                 c.integer("num_hidden_layers", 1), heads, kvHeads, headDim, c.integer("max_position_embeddings", 1, 2048),
                 c.number("rms_norm_eps", 1e-6), theta, scaling, c.bool("tie_word_embeddings", false),
-                c.integer("bos_token_id", 0, -1), eos);
+                c.integer("bos_token_id", 0, -1), eos, ModelFolder.declaredDType(c));
     }
 
     private static RopeScaling ropeScaling(JsonFile r) {

@@ -89,6 +89,7 @@ public final class LlamaModel implements AutoCloseable {
         TensorScope scope = TensorScope.open(backend);
         try (ModelWeights w = ModelWeights.open(folder)) {
             w.onProgress(progress);
+            w.expectStoredType(cfg.dtype(), folder.resolve("config.json"));
             WeightLoader l = new WeightLoader(w, scope, DType.F32);
             long h = cfg.hiddenSize(), d = cfg.headDim(), inter = cfg.intermediateSize();
             long q = (long) cfg.heads() * d, kv = (long) cfg.kvHeads() * d;

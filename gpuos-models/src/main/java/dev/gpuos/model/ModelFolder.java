@@ -20,6 +20,23 @@ public final class ModelFolder {
         };
     }
 
+    /**
+     * The weights' dtype config.json declares ("dtype" in transformers 5, "torch_dtype" before), or null when it
+     * declares none.
+     */
+    static SafetensorsFile.StoredType declaredDType(JsonFile config) {
+        String field = config.has("dtype") ? "dtype" : config.has("torch_dtype") ? "torch_dtype" : null;
+        if (field == null) return null;
+        String name = config.string(field);
+        return switch (name) {
+            case "float32" -> SafetensorsFile.StoredType.F32;
+            case "bfloat16" -> SafetensorsFile.StoredType.BF16;
+            case "float16" -> SafetensorsFile.StoredType.F16;
+            case "float64" -> SafetensorsFile.StoredType.F64;
+            default -> throw config.error(field, "unsupported dtype '" + name + "' (supported: float32, bfloat16, float16, float64)");
+        };
+    }
+
     static void requireType(JsonFile config, String expected) {
         String type = config.string("model_type");
         if (!type.equals(expected)) {

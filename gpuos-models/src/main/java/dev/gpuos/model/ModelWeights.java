@@ -25,6 +25,8 @@ public final class ModelWeights implements AutoCloseable {
     private final long totalBytes;
     private long uploadedBytes;
     private LoadProgress progress = LoadProgress.NONE;
+    private SafetensorsFile.StoredType expectedType;
+    private Path configFile;
 
     private ModelWeights(Path folder, List<SafetensorsFile> files) {
         this.folder = folder;
@@ -73,6 +75,12 @@ public final class ModelWeights implements AutoCloseable {
 
     public void onProgress(LoadProgress listener) { this.progress = listener; }
 
+    /** Every weight {@link #load} hands out must be stored as {@code dtype} (config.json's dtype; null: any). */
+    public void expectStoredType(SafetensorsFile.StoredType dtype, Path configFile) {
+        this.expectedType = dtype;
+        this.configFile = configFile;
+    }
+
     public boolean contains(String name) { return byName.containsKey(name); }
 
     /** The stored entry of {@code name}, or a clear error when the folder lacks it. */
@@ -98,6 +106,10 @@ public final class ModelWeights implements AutoCloseable {
         if (!Arrays.equals(e.shape(), expected)) {
             throw new ModelFormatException(byName.get(name).file() + ": tensor '" + name + "' has shape "
                     + Arrays.toString(e.shape()) + " but config.json implies " + Arrays.toString(expected));
+        }
+        if (expectedType != null && e.type() != expectedType) {
+            throw new ModelFormatException(byName.get(name).file() + ": tensor '" + name + "' is stored as " + e.type()
+                    + " but " + configFile + " declares dtype " + expectedType);
         }
         Tensor t = byName.get(name).upload(factory, e, dtype);
         uploadedBytes += e.byteSize();

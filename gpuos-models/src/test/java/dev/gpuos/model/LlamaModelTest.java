@@ -145,6 +145,26 @@ class LlamaModelTest {
     }
 
     @Test
+    void weightsStoredOtherwiseThanConfigDeclaresAreNamed() throws IOException {
+        JsonObject cfg = TinyModels.llamaConfig(true);
+        cfg.addProperty("dtype", "float32");
+        Path folder = TinyModels.writeLlama(dir.resolve("d"), cfg, "BF16", 1);
+        var e = assertThrows(ModelFormatException.class, () -> LlamaModel.load(folder, CpuBackend.eager(), 16, LoadProgress.NONE));
+        assertTrue(e.getMessage().contains("model.embed_tokens.weight") && e.getMessage().contains("BF16")
+                && e.getMessage().contains("config.json declares dtype F32"), e.getMessage());
+        cfg.remove("dtype");
+        cfg.addProperty("torch_dtype", "bfloat16");
+        Files.writeString(folder.resolve("config.json"), cfg.toString());
+        try (LlamaModel m = LlamaModel.load(folder, CpuBackend.eager(), 16, LoadProgress.NONE)) {
+            assertEquals(SafetensorsFile.StoredType.BF16, m.config().dtype());
+        }
+        cfg.addProperty("torch_dtype", "int8");
+        Files.writeString(folder.resolve("config.json"), cfg.toString());
+        e = assertThrows(ModelFormatException.class, () -> LlamaConfig.read(folder));
+        assertTrue(e.getMessage().contains("config.json: torch_dtype: unsupported dtype 'int8'"), e.getMessage());
+    }
+
+    @Test
     void legacyRopeScalingFieldsReadTheSame() throws IOException {
         JsonObject v5 = TinyModels.llamaConfig(true);
         Path a = TinyModels.writeLlama(dir.resolve("a"), v5, "F32", 1);
