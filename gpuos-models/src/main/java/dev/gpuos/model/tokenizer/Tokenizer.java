@@ -29,6 +29,8 @@ public final class Tokenizer {
     private final Map<Integer, String> idToToken = new HashMap<>();
     private final Map<String, Integer> tokenToId = new HashMap<>();
     private final java.util.Set<Integer> specialIds = new java.util.HashSet<>();
+    private int truncateTo = Integer.MAX_VALUE;   // tokenizer.json "truncation": max_length (special tokens included)
+    private boolean truncateLeft;
 
     private Tokenizer(Path file, AddedTokens added, Normalizer normalizer, PreTokenizer preTokenizer, TokenModel model,
                       PostProcessor postProcessor, TokenDecoder decoder) {
@@ -66,26 +68,42 @@ public final class Tokenizer {
         TokenModel model = model(json.object("model"));
         Map<String, Integer> vocab = new HashMap<>(model.vocab());
         for (AddedTokens.Token t : addedTokens) vocab.put(t.content(), t.id());
-        return new Tokenizer(file, new AddedTokens(addedTokens),
+        Tokenizer tokenizer = new Tokenizer(file, new AddedTokens(addedTokens),
                 json.has("normalizer") ? normalizer(json.object("normalizer")) : null,
                 json.has("pre_tokenizer") ? preTokenizer(json.object("pre_tokenizer")) : null,
                 model,
                 json.has("post_processor") ? postProcessor(json.object("post_processor"), vocab) : PostProcessor.Identity.INSTANCE,
                 json.has("decoder") ? decoder(json.object("decoder")) : TokenDecoder.Join.INSTANCE);
+        if (json.has("truncation")) {
+            JsonFile t = json.object("truncation");
+            tokenizer.truncateTo = t.integer("max_length", 1);
+            String direction = t.string("direction", "Right");
+            if (!direction.equals("Right") && !direction.equals("Left")) throw t.error("direction", "expected Right or Left, got " + direction);
+            tokenizer.truncateLeft = direction.equals("Left");
+            if (t.integer("stride", 0, 0) != 0) throw t.error("stride", "overflowing windows (stride > 0) are not supported");
+        }
+        return tokenizer;
     }
 
     public Path file() { return file; }
 
-    /** Ids of {@code text} with the post-processor's special tokens (as tokenizers' encode(text)). */
+    /**
+     * Ids of {@code text} with the post-processor's special tokens (as tokenizers' encode(text)), truncated as
+     * tokenizer.json's "truncation" says, if it says.
+     */
     public int[] encode(String text) { return encode(text, true); }
 
     public int[] encode(String text, boolean addSpecialTokens) {
-        return encode(text, addSpecialTokens, Integer.MAX_VALUE);
+        return encode(text, addSpecialTokens, truncateTo);
     }
 
+    /** tokenizer.json's truncation length (special tokens included), or Integer.MAX_VALUE when it has none. */
+    public int truncationLength() { return truncateTo; }
+
     /**
-     * Ids of {@code text}, at most {@code maxLength} of them with the special tokens: as tokenizers' truncation
-     * (longest_first, right side), the text's own tokens are cut before the post-processor adds the special ones.
+     * Ids of {@code text}, at most {@code maxLength} of them with the special tokens: as tokenizers' truncation,
+     * the text's own tokens are cut (on tokenizer.json's side, right by default) before the post-processor adds
+     * the special ones.
      */
     public int[] encode(String text, boolean addSpecialTokens, int maxLength) {
         int specials = addSpecialTokens ? postProcessor.single(List.of()).size() : 0;
@@ -108,7 +126,8 @@ public final class Tokenizer {
                 for (String w : words) model.tokenize(w, ids);
             }
         }
-        if (ids.size() > maxLength - specials) ids = ids.subList(0, maxLength - specials);
+        int keep = maxLength - specials;
+        if (ids.size() > keep) ids = truncateLeft ? ids.subList(ids.size() - keep, ids.size()) : ids.subList(0, keep);
         List<Integer> out = addSpecialTokens ? postProcessor.single(ids) : ids;
         return out.stream().mapToInt(Integer::intValue).toArray();
     }
