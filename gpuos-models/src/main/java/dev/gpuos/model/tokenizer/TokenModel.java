@@ -60,7 +60,8 @@ sealed interface TokenModel {
         private final boolean ignoreMerges;
         private final Integer unkId;
         private final boolean fuseUnk;
-        private final Map<String, int[]> cache = new HashMap<>();
+        // words repeat a lot in text; concurrent because one Tokenizer may serve several threads
+        private final Map<String, int[]> cache = new java.util.concurrent.ConcurrentHashMap<>();
 
         Bpe(Map<String, Integer> vocab, List<String[]> merges, boolean ignoreMerges, Integer unkId, boolean fuseUnk) {
             this.vocab = vocab;

@@ -17,6 +17,7 @@ import java.util.OptionalInt;
  * pipeline is the one of the tokenizers library: added tokens are cut out first, then each remaining piece is
  * normalized, pre-tokenized into words and tokenized by the model, and the post-processor adds the special tokens.
  * Components that tokenizer.json can name but this reader does not implement fail at load with the field's name.
+ * A loaded Tokenizer is safe to use from several threads.
  */
 public final class Tokenizer {
     private final Path file;
