@@ -33,6 +33,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@link #read}, {@link #flush} or {@link #sync}.
  */
 public final class CpuBackend implements Backend {
+    private static final AtomicLong INSTANCES = new AtomicLong();
     private static final CpuBackend SHARED = new CpuBackend("cpu", null, 0);
 
     private final String name;
@@ -49,11 +50,12 @@ public final class CpuBackend implements Backend {
     /** The process-wide eager CPU backend (the default when no GPU backend is available). */
     public static CpuBackend shared() { return SHARED; }
 
-    public static CpuBackend eager() { return new CpuBackend("cpu", null, 0); }
+    /** A new eager backend, named "cpu-eager#N" (N counts the CPU backends made, so two are told apart). */
+    public static CpuBackend eager() { return new CpuBackend("cpu-eager#" + INSTANCES.incrementAndGet(), null, 0); }
 
     /** A backend that records nodes and runs them in submissions of at most {@code maxNodes}. */
     public static CpuBackend batched(int maxNodes, Duration maxAge) {
-        return new CpuBackend("cpu-batched", maxAge, maxNodes);
+        return new CpuBackend("cpu-batched#" + INSTANCES.incrementAndGet(), maxAge, maxNodes);
     }
 
     @Override

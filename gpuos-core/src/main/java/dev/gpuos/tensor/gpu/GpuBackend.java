@@ -84,6 +84,9 @@ public final class GpuBackend implements Backend {
     static final List<String> PHASES = List.of("prepare+uploads", "fusion", "task build", "operator lookup",
             "deps+hazards+descriptors", "queue submit", "note uses");
 
+    private static final java.util.concurrent.atomic.AtomicLong INSTANCES = new java.util.concurrent.atomic.AtomicLong();
+
+    private final String name = "gpu#" + INSTANCES.incrementAndGet();
     private final GpuOS os;
     private final Recording recording;
     private final OperatorLibrary operators;
@@ -139,8 +142,9 @@ public final class GpuBackend implements Backend {
         this.recording = new Recording(maxNodes, maxAge, this::runSubmission);
     }
 
+    /** "gpu#N": N counts the GPU backends made in this process, so that two are told apart in messages. */
     @Override
-    public String name() { return "gpu"; }
+    public String name() { return name; }
 
     /** [interp tier, issue 6] The interpreter tier, or null when this backend runs native operators only. */
     public TieredOperators tiers() { return tiers; }
@@ -234,6 +238,7 @@ public final class GpuBackend implements Backend {
      * by the capture: call run(). Every tensor the program writes is stored by every run, so any of them may be
      * read afterwards; {@link #captureReturning} lets fused tasks keep intermediates in registers instead.
      */
+    @Override
     public GpuReplay capture(Runnable program) {
         Objects.requireNonNull(program, "program");
         flush();
@@ -266,6 +271,7 @@ public final class GpuBackend implements Backend {
      *
      * If the capture fails, every tensor the program created is marked never computed (reading it throws).
      */
+    @Override
     public GpuReplay captureReturning(Supplier<? extends Collection<Tensor>> program) {
         Objects.requireNonNull(program, "program");
         flush();
@@ -331,6 +337,10 @@ public final class GpuBackend implements Backend {
                     + " GpuBackend.captureReturning that the program did not return, so its replays need not store it;"
                     + " return it from the program (or copy it into a tensor made before the capture) to use it"));
         }
+    }
+
+    void closeReplay(GpuReplay replay) {
+        recording.betweenSubmissions(replay::closeBetweenSubmissions);
     }
 
     void runReplay(GpuReplay replay) {
