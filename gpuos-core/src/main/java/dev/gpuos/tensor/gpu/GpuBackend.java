@@ -2,7 +2,9 @@ package dev.gpuos.tensor.gpu;
 
 import dev.gpuos.GpuOS;
 import dev.gpuos.runtime.memory.DeviceBlock;
+import dev.gpuos.runtime.memory.DeviceOutOfMemoryException;
 import dev.gpuos.tensor.Backend;
+import dev.gpuos.tensor.BufferLedger;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
@@ -14,6 +16,7 @@ import dev.gpuos.tensor.record.Submission;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.ref.Reference;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.Collections;
@@ -48,6 +51,11 @@ import java.util.function.Supplier;
 public final class GpuBackend implements Backend {
     public static final int DEFAULT_MAX_NODES = 1024;
     public static final Duration DEFAULT_MAX_AGE = Duration.ofMillis(1);
+    /**
+     * Device bytes held by tensors above which an allocation first reclaims unreachable ones (asking the GC): the
+     * heap cannot tell that its small tensor objects hold large device buffers. See {@link BufferLedger}.
+     */
+    public static final long DEFAULT_SOFT_LIMIT_BYTES = 1L << 30;
     /** Shared memory the operators use from env->smem: matmul's two 64x8 tiles of 8-byte accumulators. */
     static final int MIN_SMEM_BYTES = 8 * 1024;
 
@@ -89,6 +97,7 @@ public final class GpuBackend implements Backend {
     private final String name = "gpu#" + INSTANCES.incrementAndGet();
     private final GpuOS os;
     private final Recording recording;
+    private final BufferLedger ledger;
     private final OperatorLibrary operators;
     private final BatchPlanner planner;
     private final DeviceBlock faultRecord;
@@ -140,6 +149,13 @@ public final class GpuBackend implements Backend {
         this.tiers = tierPolicy == null ? null : new TieredOperators(os, operators, tierPolicy);  // [interp tier]
         planner.tiers = tiers;
         this.recording = new Recording(maxNodes, maxAge, this::runSubmission);
+        this.ledger = new BufferLedger(name, DEFAULT_SOFT_LIMIT_BYTES, new BufferLedger.Hooks() {
+            @Override
+            public void afterPendingWork(Runnable action) { recording.submitThen(action); }
+
+            @Override
+            public void betweenSubmissions(Runnable action) { recording.betweenSubmissions(action); }
+        });
     }
 
     /** "gpu#N": N counts the GPU backends made in this process, so that two are told apart in messages. */
@@ -152,15 +168,49 @@ public final class GpuBackend implements Backend {
     /** The GpuOS this backend runs on. */
     public GpuOS os() { return os; }
 
+    /**
+     * Allocates from the GpuOS arena. Tensors nobody references any more give their blocks back without their
+     * scope closing (see {@link BufferLedger}): above the ledger's soft limit, and when the arena cannot supply a
+     * block, the GC is asked for them first; only then does an allocation fail.
+     *
+     * @throws DeviceOutOfMemoryException when the device is full even after reclaiming unreachable tensors and
+     *                                    waiting for submitted tasks (whose blocks are reused once they complete)
+     */
     @Override
     public Storage allocate(DType dtype, long elementCount) {
         long bytes = Math.multiplyExact(elementCount, (long) dtype.byteSize());
         // The arena has no empty blocks; an empty tensor gets one byte that no task ever touches.
-        GpuStorage storage = new GpuStorage(this, os.allocate(Math.max(bytes, 1)), bytes);
+        long blockBytes = Math.max(bytes, 1);
+        ledger.reserve(blockBytes);
+        GpuStorage storage = new GpuStorage(this, ledger, allocateBlock(blockBytes), bytes);
         CaptureAllocations c = capturing;
         if (c != null && c.thread() == Thread.currentThread()) c.storages().add(storage);
         return storage;
     }
+
+    private DeviceBlock allocateBlock(long bytes) {
+        try {
+            return os.allocate(bytes);
+        } catch (DeviceOutOfMemoryException full) {
+            // Every unreachable tensor's block, then every submitted task's completion (a released block is reused
+            // only after the tasks submitted before its release completed), and one more try.
+            ledger.relieve(Long.MAX_VALUE / 2);
+            long completed = os.queue().completed(), submitted = os.queue().submitted();
+            if (submitted > completed) os.await(completed, submitted);
+            try {
+                return os.allocate(bytes);
+            } catch (DeviceOutOfMemoryException again) {
+                again.addSuppressed(full);
+                throw again;
+            }
+        }
+    }
+
+    /**
+     * This backend's buffers: live count and bytes, their reclamation once unreachable, and the soft limit
+     * ({@value #DEFAULT_SOFT_LIMIT_BYTES} bytes unless set) above which an allocation asks the GC for them first.
+     */
+    public BufferLedger bufferLedger() { return ledger; }
 
     @Override
     public void checkSupported(OpNode node) {
@@ -195,6 +245,8 @@ public final class GpuBackend implements Backend {
         long t1 = System.nanoTime();
         checkIndexFaults();
         os.download(destination, g.block(), byteOffset);
+        // Until the download is done the block must not be reclaimed (and reused) as unreachable.
+        Reference.reachabilityFence(g);
         counters.reads.increment();
         counters.readAwaitNanos.add(t1 - t0);
         counters.readDownloadNanos.add(System.nanoTime() - t1);
@@ -415,6 +467,9 @@ public final class GpuBackend implements Backend {
     }
 
     private void runSubmission(Submission submission) {
+        // Under the submission lock, before this submission's tasks exist: a block found unreachable now was used
+        // only by tasks already submitted, which the arena's seq-gated reuse waits for.
+        ledger.reclaimQueued();
         try {
             BatchPlanner.Submitted s = planner.run(submission);
             synchronized (progress) {
