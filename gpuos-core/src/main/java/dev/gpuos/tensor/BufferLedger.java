@@ -87,7 +87,8 @@ public final class BufferLedger {
      */
     public void reserve(long bytes) {
         reclaimQueued();
-        if (liveBytes.sum() + bytes > trigger) relieve(bytes);
+        long t = trigger;
+        if (t != Long.MAX_VALUE && liveBytes.sum() + bytes > t) relieve(bytes);
     }
 
     /**

@@ -415,7 +415,8 @@ public final class GpuBackend implements Backend {
 
     /**
      * The device buffer holding {@code t}'s elements (element 0 of the storage at its address; the tensor's view
-     * starts {@code t.storageOffset()} elements in). Read-only information, valid while {@code t} is open: with
+     * starts {@code t.storageOffset()} elements in). Read-only information, valid while {@code t} is open and
+     * reachable (an unreachable tensor's block is reclaimed, see {@link BufferLedger}): with
      * {@link GpuReplay#tasks()} it tells which captured operand is which tensor.
      */
     public dev.gpuos.runtime.DeviceBuffer deviceBuffer(dev.gpuos.tensor.Tensor t) {
