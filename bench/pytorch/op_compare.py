@@ -109,8 +109,9 @@ KNOWN_DIFFERENCES = {
     "to(DType)/F32/to-I32-out-of-range": Known(
         "differs",
         "float to int32 of NaN, +-inf and out-of-range values is undefined behaviour in C++: PyTorch returns what "
-        "the conversion instruction gives (x86: INT_MIN; CUDA: saturation, NaN -> 0); GPUOS converts through int64 "
-        "and wraps, like Java's (int) (long) x. In-range conversions are checked by the other to-int cases."),
+        "the conversion instruction gives (x86: INT_MIN; CUDA: saturation, NaN -> 0); GPUOS defines saturation at "
+        "the int32 range and NaN -> 0 on every backend (Java's (int) x), so it agrees with PyTorch on CUDA. "
+        "In-range conversions are checked by the other to-int cases."),
 }
 
 

@@ -25,7 +25,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Supplier;
 
@@ -43,10 +42,12 @@ import java.util.function.Supplier;
  * }
  * }</pre>
  *
- * <p>The backend does not own the GpuOS: close the scopes first, then the GpuOS. Failures found while building
- * or running a submission (a compile error, an index_select index out of range) are thrown by the next
- * {@link #read}, {@link #flush} or {@link #sync} as an IllegalStateException with the cause attached, like the
- * batched CPU backend.
+ * <p>The backend does not own the GpuOS: close the scopes first, then the GpuOS. A failure found while building
+ * or running a submission (a compile error, an index_select index out of range) belongs to the tensors computed
+ * from the failed op, like on the batched CPU backend: reading one of them throws an IllegalStateException with
+ * the cause attached; reads of other tensors, flush and sync, on any thread, do not (see {@link IndexFaults}).
+ * One exception: a bad index in a captured program ({@link GpuReplay}) is raised by the next read or sync after
+ * the run.
  */
 public final class GpuBackend implements Backend {
     public static final int DEFAULT_MAX_NODES = 1024;
@@ -103,7 +104,7 @@ public final class GpuBackend implements Backend {
     private final DeviceBlock faultRecord;
     private final Counters counters = new Counters();
     private final TieredOperators tiers;  // [interp tier, issue 6] null: native only
-    private final AtomicReference<RuntimeException> deferredFailure = new AtomicReference<>();
+    private final IndexFaults indexFaults;
     private final Object progress = new Object();
     private long submittedEnd;        // seq after the last task this backend submitted (guarded by progress)
     private long syncedEnd;           // faults of tasks below this were already reported by sync
@@ -145,7 +146,8 @@ public final class GpuBackend implements Backend {
         try (Arena a = Arena.ofConfined()) {
             this.faultRecord = os.allocateCopy(a.allocate(FamilyTasks.FAULT_BYTES));  // zeroed
         }
-        this.planner = new BatchPlanner(os, operators, faultRecord, counters);
+        this.indexFaults = new IndexFaults(os);
+        this.planner = new BatchPlanner(os, operators, faultRecord, indexFaults, counters);
         this.tiers = tierPolicy == null ? null : new TieredOperators(os, operators, tierPolicy);  // [interp tier]
         planner.tiers = tiers;
         this.recording = new Recording(maxNodes, maxAge, this::runSubmission);
@@ -243,6 +245,7 @@ public final class GpuBackend implements Backend {
         long t0 = System.nanoTime();
         if (writer >= 0) os.await(writer, writer + 1);
         long t1 = System.nanoTime();
+        indexFaults.check(g.faultIds());
         checkIndexFaults();
         os.download(destination, g.block(), byteOffset);
         // Until the download is done the block must not be reclaimed (and reused) as unreachable.
@@ -260,11 +263,6 @@ public final class GpuBackend implements Backend {
     @Override
     public void flush() {
         recording.submit();
-        RuntimeException failure = deferredFailure.getAndSet(null);
-        if (failure != null) {
-            throw new IllegalStateException("a recorded op failed when it ran on the gpu backend: " + failure.getMessage(),
-                    failure);
-        }
     }
 
     @Override
@@ -475,18 +473,17 @@ public final class GpuBackend implements Backend {
             BatchPlanner.Submitted s = planner.run(submission);
             synchronized (progress) {
                 if (s.end() > 0) submittedEnd = Math.max(submittedEnd, s.end());
-                if (s.lastIndexSelectEnd() > 0) indexSelectEnd = Math.max(indexSelectEnd, s.lastIndexSelectEnd());
             }
         } catch (RuntimeException e) {
-            // Nothing of this submission ran: reading (or computing from) its outputs must fail, not return garbage.
+            // Nothing of this submission ran: reading (or computing from) its outputs must fail, not return garbage;
+            // the failure is theirs alone (a later read of an unrelated tensor, on any thread, must not throw it).
             IllegalStateException why = new IllegalStateException("a submission writing it failed (" + e.getMessage() + ")", e);
             for (OpNode n : submission.nodes()) Skipped.skip(n, why);
-            if (!deferredFailure.compareAndSet(null, e)) deferredFailure.get().addSuppressed(e);
         }
     }
 
     /**
-     * Raises a bad index_select index once every index_select task submitted so far has completed (operators
+     * Raises a bad index_select index of a replay once every replayed index_select task has completed (operators
      * cannot throw: they record the first bad index in a small device block).
      */
     private void checkIndexFaults() {

@@ -57,6 +57,8 @@ final class GpuStorage implements Storage {
     private int readerCount;
     /** Set when a node writing this buffer could not be submitted: its contents were never computed. */
     private volatile RuntimeException failure;
+    /** Ids of the index_selects (IndexFaults) these contents were computed from, not known good; null: none. */
+    private volatile long[] faultIds;
 
     GpuStorage(GpuBackend backend, BufferLedger ledger, DeviceBlock block, long byteSize) {
         this.backend = backend;
@@ -107,6 +109,11 @@ final class GpuStorage implements Storage {
     public RuntimeException neverComputed() {
         return failure;
     }
+
+    /** Written by the planning thread only (an array never changed after it is set); read by reads. */
+    long[] faultIds() { return faultIds; }
+
+    void setFaultIds(long[] ids) { faultIds = ids; }
 
     // ---- dependency tracking (seqs are GpuOS task seqs)
 
