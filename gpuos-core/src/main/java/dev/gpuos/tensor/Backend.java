@@ -54,7 +54,9 @@ public interface Backend {
      * Captures {@code program} (ops this thread records while it runs) to run again by {@link Replay#run()}. On the
      * GPU backend the program is planned once into a task batch and every run is one submission of it (see
      * {@code GpuBackend#capture}). By default, which is what the CPU backends do, nothing is planned: the capture
-     * does not call the program and every run calls it again, so a program runs the same on every backend.
+     * does not call the program and every run calls it again, so a program runs the same on every backend. A
+     * program meant for every backend records ops only: the GPU capture refuses reads, syncs and uploads inside
+     * it (tensors the program reads must exist before the capture; feed them with {@link Tensor#copyFrom}).
      */
     default Replay capture(Runnable program) {
         java.util.Objects.requireNonNull(program, "program");
