@@ -407,6 +407,7 @@ public final class LlamaModel implements AutoCloseable {
 
         @Override
         public void close() {
+            if (replay != null) replay.close();   // gives the task template back
             scope.close();
         }
     }
