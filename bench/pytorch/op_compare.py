@@ -98,6 +98,10 @@ KNOWN_DIFFERENCES = {
         "differs",
         "PyTorch rejects subtraction with any bool operand; GPUOS rejects only bool - bool (its dtype rule looks at "
         "the promoted dtype), so bool - 2.5 computes 1.0 - 2.5 = -1.5 as float32 and bool - 3 as int64."),
+    "rsub(*)/BOOL/*": Known(
+        "differs",
+        "PyTorch rejects subtraction with any bool operand; GPUOS rejects only bool - bool (as for sub): "
+        "torch.rsub(bool, 1.0) computes 1.0 - 1.0 = 0.0 as float32 and with 3, 3 - 1 = 2 as int64."),
     "floorDivide(long)/I32/by-zero": Known(
         "differs",
         "integer division by zero: PyTorch raises ZeroDivisionError on the CPU and returns an unspecified value "
@@ -105,8 +109,9 @@ KNOWN_DIFFERENCES = {
     "to(DType)/F32/to-I32-out-of-range": Known(
         "differs",
         "float to int32 of NaN, +-inf and out-of-range values is undefined behaviour in C++: PyTorch returns what "
-        "the conversion instruction gives (x86: INT_MIN; CUDA: saturation, NaN -> 0); GPUOS converts through int64 "
-        "and wraps, like Java's (int) (long) x. In-range conversions are checked by the other to-int cases."),
+        "the conversion instruction gives (x86: INT_MIN; CUDA: saturation, NaN -> 0); GPUOS defines saturation at "
+        "the int32 range and NaN -> 0 on every backend (Java's (int) x), so it agrees with PyTorch on CUDA. "
+        "In-range conversions are checked by the other to-int cases."),
 }
 
 

@@ -24,6 +24,14 @@ final class BenchCommand implements CliCommand {
     }
 
     @Override
+    public String usage() {
+        return """
+                --out DIR                          where the results go (default: results)
+                --only runtime|workloads|interp    one part only (interp: the interpreter tier, run only on request)
+                -h, --help                         this text""";
+    }
+
+    @Override
     public int run(List<String> args) throws Exception {
         Path outDir = Path.of("results");
         String only = "all";

@@ -15,6 +15,15 @@ public interface CliCommand {
     String summary();
 
     /**
+     * What {@code gpuos NAME --help} prints below the summary: the arguments and options, one a line, and what
+     * each does; empty for a command that takes none. {@code --help} and {@code -h} are answered by {@link Main}
+     * before {@link #run} sees the arguments.
+     */
+    default String usage() {
+        return "";
+    }
+
+    /**
      * Runs the command.
      *
      * @param args the words after the command name

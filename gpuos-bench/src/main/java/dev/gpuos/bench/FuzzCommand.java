@@ -51,6 +51,19 @@ final class FuzzCommand implements CliCommand {
     }
 
     @Override
+    public String usage() {
+        return """
+                --programs N                   programs to run (default 100000), seeds S, S+1, ...
+                --seed S                       the first seed (default 1)
+                --backend gpu|cpu              the side compared with the eager CPU backend (default: gpu if present)
+                --tier interp|native|tiered    the GPU code path of elementwise structures (default interp)
+                --round K                      programs per round on the GPU (default: the tier's)
+                --out DIR                      where fuzz-summary.json goes (default results/fuzz)
+                --minutes M                    stop after M minutes (default 60)
+                -h, --help                     this text""";
+    }
+
+    @Override
     public int run(List<String> args) throws Exception {
         long programs = 100_000, seed = 1;
         String backend = GpuOS.gpuAvailable() ? "gpu" : "cpu";

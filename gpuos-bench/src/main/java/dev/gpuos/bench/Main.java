@@ -57,10 +57,13 @@ public final class Main {
 
     /** The commands of the real command line, writing to the process's standard streams. */
     static Main standard() {
-        PrintStream out = System.out;
-        return new Main(List.of(new InfoCommand(out, new GpuProbe()), new BenchCommand(out), new DemoCommand(out),
-                new OpCheckCommand(out), new FuzzCommand(out)), out, System.err,
-                System.getProperty(LAUNCHER_PROPERTY));
+        return new Main(standardCommands(System.out), System.out, System.err, System.getProperty(LAUNCHER_PROPERTY));
+    }
+
+    /** The real command line's commands, printing to {@code out}. */
+    static List<CliCommand> standardCommands(PrintStream out) {
+        return List.of(new InfoCommand(out, new GpuProbe()), new BenchCommand(out), new DemoCommand(out),
+                new OpCheckCommand(out), new FuzzCommand(out), new EmbedCommand(out), new GenerateCommand(out));
     }
 
     public static void main(String[] args) {
@@ -74,8 +77,12 @@ public final class Main {
             return EXIT_USAGE;
         }
         String name = args.getFirst();
-        if (name.equals(HELP) || name.equals("-h") || name.equals("--help")) {
+        if ((name.equals(HELP) && args.size() == 1) || name.equals("-h") || name.equals("--help")) {
             printUsage(out);
+            return 0;
+        }
+        if (name.equals(HELP) && args.size() == 2 && commands.containsKey(args.get(1))) {
+            printUsage(out, commands.get(args.get(1)));
             return 0;
         }
         CliCommand command = commands.get(name);
@@ -83,6 +90,11 @@ public final class Main {
             err.println("gpuos: unknown command '" + name + "'");
             printUsage(err);
             return EXIT_USAGE;
+        }
+        // Every command answers --help and -h, wherever they stand: no command takes them as a value.
+        if (args.contains("--help") || args.contains("-h")) {
+            printUsage(out, command);
+            return 0;
         }
         try {
             return command.run(List.copyOf(args.subList(1, args.size())));
@@ -112,6 +124,21 @@ public final class Main {
         }
         if (launcher != null) {
             to.println(line("test", "run the whole test suite with Maven: mvn -B test [args] (GPU tests skip without a GPU)"));
+        }
+    }
+
+    private void printUsage(PrintStream to, CliCommand command) {
+        String usage = command.usage();
+        to.println("usage: " + (launcher == null ? "gpuos" : launcher) + " " + command.name()
+                + (usage.isEmpty() ? "" : " [options]"));
+        to.println();
+        to.println(command.summary());
+        if (!usage.isEmpty()) {
+            to.println();
+            to.println("options:");
+            for (String l : usage.split("\n")) to.println("  " + l);
+        } else {
+            to.println("(takes no arguments)");
         }
     }
 

@@ -37,6 +37,16 @@ final class OpCheckCommand implements CliCommand {
     }
 
     @Override
+    public String usage() {
+        return """
+                --out DIR             where the dump goes (required); compare with bench/pytorch/op_compare.py DIR
+                --backend gpu|cpu     the backend (default: gpu when present, else cpu with a note)
+                --only TEXT           only cases whose id contains TEXT
+                --chunk N             cases per submission (default %d)
+                -h, --help            this text""".formatted(OpCheckDump.DEFAULT_CHUNK);
+    }
+
+    @Override
     public int run(List<String> args) throws Exception {
         Path dir = null;
         String backend = null;

@@ -3,6 +3,7 @@ package dev.gpuos.tensor;
 import dev.gpuos.tensor.op.OpNode;
 
 import java.util.Arrays;
+import java.util.Objects;
 
 /**
  * The last steps every op shares after validation: allocating its output in the right scope and handing the
@@ -10,6 +11,15 @@ import java.util.Arrays;
  */
 final class Dispatch {
     private Dispatch() {}
+
+    /**
+     * {@code t}, or a NullPointerException naming the op and the argument: a bare NPE from deep inside an op
+     * says neither.
+     */
+    static <T> T require(String opName, String argument, T t) {
+        if (t == null) throw new NullPointerException(opName + ": " + argument + " is null");
+        return t;
+    }
 
     /** Checks that all tensors are open and live on one backend; returns that backend. */
     static Backend commonBackend(String opName, Tensor... tensors) {
@@ -77,10 +87,13 @@ final class Dispatch {
         backend.submit(node);
     }
 
+    /** A copy of {@code shape}, which must have no negative size and at most {@link Layout#MAX_NUMEL} elements. */
     static long[] checkShape(long[] shape) {
+        Objects.requireNonNull(shape, "shape");
         for (long s : shape) {
             if (s < 0) throw new ShapeMismatchException("negative size in shape " + Arrays.toString(shape));
         }
+        Layout.numel(shape);
         return shape.clone();
     }
 }

@@ -17,6 +17,9 @@ final class ElementwiseOps {
             throw new IllegalArgumentException(op.opName() + " takes " + op.arity() + " operands, got "
                     + operandArray.length);
         }
+        for (int i = 0; i < operandArray.length; i++) {
+            if (operandArray[i] == null) Dispatch.require(op.opName(), operandName(op, i), null);
+        }
         // The per-op path: no lists, no shape copies unless shapes differ (see HostCostBenchmark.tensorRecord).
         Tensor first = null;
         long[] shape = null;
@@ -52,6 +55,7 @@ final class ElementwiseOps {
 
     /** Builds a node writing into {@code output} (an existing view, e.g. a slice for cat); not submitted. */
     static ElementwiseNode castInto(Tensor source, Tensor output) {
+        Dispatch.require("copyFrom", "source", source);
         Tensor in = broadcastView(source, output.shape());
         return new ElementwiseNode(ElementwiseOp.CAST, List.of(in), output, source.dtype(), NO_PARAMS);
     }
@@ -71,6 +75,17 @@ final class ElementwiseOps {
     private static Tensor broadcastView(Tensor t, long[] shape) {
         if (t.layout().hasShape(shape)) return t;
         return new Tensor(t.storage(), t.layout().broadcastTo(shape), t.dtype(), t.scope());
+    }
+
+    /** The parameter name of operand {@code i} in Tensor's methods, for messages. */
+    private static String operandName(ElementwiseOp op, int i) {
+        String[] names = switch (op) {
+            case WHERE -> new String[]{"condition", "x", "y"};
+            case CLAMP -> new String[]{"this tensor", "min", "max"};
+            case POW -> new String[]{"this tensor", "exponent"};
+            default -> new String[]{"this tensor", "other"};
+        };
+        return i < names.length ? names[i] : "operand " + i;
     }
 
     private static String describe(Operand o) {

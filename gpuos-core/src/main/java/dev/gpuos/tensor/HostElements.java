@@ -6,8 +6,10 @@ import java.lang.foreign.ValueLayout;
 /**
  * Reads and writes single elements of any {@link DType} in host memory, converting to and from the Java types
  * used for computing. Conversions follow C casts as PyTorch applies them: float to integer truncates toward
- * zero (Java saturates out-of-range values and maps NaN to 0, where C is undefined), anything to BOOL is
- * "not equal to zero" (so NaN is true), F16 and BF16 round to nearest even.
+ * zero and saturates to the integer type's range, NaN gives 0 (where C is undefined: this is what PyTorch on
+ * CUDA gives, and Java's casts; I32 saturates at its own range, never through I64), anything to BOOL is
+ * "not equal to zero" (so NaN is true), F16 and BF16 round to nearest even. Integer to narrower integer wraps
+ * (two's complement), as in PyTorch.
  */
 public final class HostElements {
     private HostElements() {}
@@ -79,7 +81,7 @@ public final class HostElements {
             case F16 -> s.setAtIndex(SHORT, i, Float.floatToFloat16(v));
             case BF16 -> s.setAtIndex(SHORT, i, BFloat16.fromFloat(v));
             case F64 -> s.setAtIndex(DOUBLE, i, v);
-            case I32 -> s.setAtIndex(INT, i, (int) (long) v);
+            case I32 -> s.setAtIndex(INT, i, (int) v);
             case I64 -> s.setAtIndex(LONG, i, (long) v);
             case BOOL -> s.setAtIndex(BYTE, i, (byte) (v != 0 ? 1 : 0));
         }
@@ -88,7 +90,7 @@ public final class HostElements {
     public static void setDouble(MemorySegment s, DType t, long i, double v) {
         switch (t) {
             case F64 -> s.setAtIndex(DOUBLE, i, v);
-            case I32 -> s.setAtIndex(INT, i, (int) (long) v);
+            case I32 -> s.setAtIndex(INT, i, (int) v);
             case I64 -> s.setAtIndex(LONG, i, (long) v);
             case BOOL -> s.setAtIndex(BYTE, i, (byte) (v != 0 ? 1 : 0));
             // F16/BF16 narrow through float, as c10::Half(double) and c10::BFloat16(double) do.
@@ -103,7 +105,7 @@ public final class HostElements {
             case F32 -> (float) v;
             case F16 -> Float.float16ToFloat(Float.floatToFloat16((float) v));
             case BF16 -> BFloat16.toFloat(BFloat16.fromFloat((float) v));
-            case I32 -> (int) (long) v;
+            case I32 -> (int) v;
             case I64 -> (long) v;
             case BOOL -> v != 0 ? 1 : 0;
         };

@@ -12,6 +12,7 @@ final class Indexing {
     private Indexing() {}
 
     static Tensor indexSelect(Tensor t, int dim, Tensor index) {
+        Dispatch.require("index_select", "index", index);
         Dispatch.commonBackend("index_select", t, index);
         if (index.dtype() != DType.I32 && index.dtype() != DType.I64) {
             throw new UnsupportedDTypeException("index_select needs an I32 or I64 index, got " + index.dtype());
@@ -32,6 +33,7 @@ final class Indexing {
     }
 
     static Tensor embedding(Tensor weight, Tensor indices) {
+        Dispatch.require("embedding", "indices", indices);
         weight.ensureOpen();
         indices.ensureOpen();
         if (weight.rank() != 2) {
@@ -43,6 +45,8 @@ final class Indexing {
     }
 
     static Tensor cat(int dim, List<Tensor> tensors) {
+        Dispatch.require("cat", "tensors", tensors);
+        for (int i = 0; i < tensors.size(); i++) Dispatch.require("cat", "tensor " + i + " of " + tensors.size(), tensors.get(i));
         if (tensors.isEmpty()) throw new IllegalArgumentException("cat needs at least one tensor");
         Tensor first = tensors.getFirst();
         Dispatch.commonBackend("cat", tensors.toArray(Tensor[]::new));

@@ -8,6 +8,12 @@ import java.util.Arrays;
  * Layout over the same storage.
  */
 public final class Layout {
+    /**
+     * The most elements a tensor may have: 2^60 - 1, so that its size in bytes (8 bytes an element at most) and
+     * every element offset fit in a long. PyTorch's limit is the same in spirit (its storage size must fit).
+     */
+    public static final long MAX_NUMEL = Long.MAX_VALUE / 8;
+
     private final long[] shape;
     private final long[] strides;
     private final long offset;
@@ -77,10 +83,32 @@ public final class Layout {
         return strides;
     }
 
+    /**
+     * The element count of {@code shape}; a ShapeMismatchException naming the shape and the limit when it exceeds
+     * {@link #MAX_NUMEL} (a product that overflowed a long would otherwise be a bare ArithmeticException, or a
+     * wrong count).
+     */
     public static long numel(long[] shape) {
         long n = 1;
-        for (long s : shape) n = Math.multiplyExact(n, s);
-        return n;
+        boolean empty = false, tooMany = false;
+        for (long s : shape) {
+            if (s < 0) throw new ShapeMismatchException("negative size in shape " + Arrays.toString(shape));
+            if (s == 0) {
+                empty = true;
+            } else {
+                long product = n * s;  // per op, often: a multiply-high instead of a division per dimension
+                if (Math.multiplyHigh(n, s) != 0 || product < 0 || product > MAX_NUMEL) tooMany = true;
+                else n = product;
+            }
+        }
+        // Checked even when a size is 0: the other sizes still make the strides, which must fit in a long.
+        if (tooMany) throw tooManyElements(shape);
+        return empty ? 0 : n;
+    }
+
+    static ShapeMismatchException tooManyElements(long[] shape) {
+        return new ShapeMismatchException("shape " + Arrays.toString(shape) + " has more elements than the limit of "
+                + MAX_NUMEL + " (2^60 - 1, so that its byte size fits in a long)");
     }
 
     public long[] shape() { return shape.clone(); }
@@ -108,11 +136,18 @@ public final class Layout {
         return true;
     }
 
-    /** One past the largest storage element index this view can touch (offset for empty views). */
+    /**
+     * One past the largest storage element index this view can touch (offset for empty views); Long.MAX_VALUE
+     * when that index does not fit in a long (huge strides or offset), which no storage can hold.
+     */
     public long extent() {
-        if (numel() == 0) return offset;
+        for (long s : shape) if (s == 0) return offset;
         long last = offset;
-        for (int d = 0; d < shape.length; d++) last += (shape[d] - 1) * strides[d];
+        for (int d = 0; d < shape.length; d++) {
+            long span = Math.multiplyHigh(shape[d] - 1, strides[d]) != 0 ? -1 : (shape[d] - 1) * strides[d];
+            if (span < 0 || last > Long.MAX_VALUE - 1 - span) return Long.MAX_VALUE;
+            last += span;
+        }
         return last + 1;
     }
 
@@ -183,10 +218,13 @@ public final class Layout {
 
     /** Elements start, start+step, ... below end of dimension {@code dim}; indices already clamped. */
     public Layout slice(int dim, long start, long end, long step) {
-        long length = end <= start ? 0 : (end - start + step - 1) / step;
+        long length = end <= start ? 0 : (end - start - 1) / step + 1;
         long[] newShape = shape.clone(), newStrides = strides.clone();
         newShape[dim] = length;
-        newStrides[dim] = strides[dim] * step;
+        // With two or more elements taken, stride * step is within the view's extent; with one or none, a huge
+        // step could overflow it and the stride is never used: keep the old one then.
+        boolean overflows = Math.multiplyHigh(strides[dim], step) != 0 || strides[dim] * step < 0;
+        newStrides[dim] = length <= 1 && overflows ? strides[dim] : strides[dim] * step;
         return new Layout(newShape, newStrides, offset + (length == 0 ? 0 : start * strides[dim]));
     }
 
@@ -259,6 +297,7 @@ public final class Layout {
             } else if (out[i] < 0) {
                 throw new ShapeMismatchException("invalid size " + out[i] + " in shape " + Arrays.toString(requested));
             } else {
+                if (out[i] != 0 && known > MAX_NUMEL / out[i]) throw tooManyElements(requested);
                 known *= out[i];
             }
         }

@@ -9,6 +9,7 @@ final class LinearAlgebra {
     private LinearAlgebra() {}
 
     static Tensor matmul(Tensor a, Tensor b) {
+        Dispatch.require("matmul", "other", b);
         Dispatch.commonBackend("matmul", a, b);
         checkDTypes("matmul", a, b);
         if (a.rank() == 0 || b.rank() == 0) {
@@ -30,6 +31,7 @@ final class LinearAlgebra {
     }
 
     static Tensor bmm(Tensor a, Tensor b) {
+        Dispatch.require("bmm", "other", b);
         Dispatch.commonBackend("bmm", a, b);
         checkDTypes("bmm", a, b);
         if (a.rank() != 3 || b.rank() != 3 || a.size(0) != b.size(0) || a.size(2) != b.size(1)) {

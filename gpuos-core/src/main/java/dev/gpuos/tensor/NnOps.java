@@ -42,6 +42,7 @@ final class NnOps {
     }
 
     private static void checkNorm(String name, Tensor t, long[] normalizedShape, Tensor weight, Tensor bias, double eps) {
+        Dispatch.require(name, "normalizedShape", normalizedShape);
         Dispatch.commonBackend(name, t, weight, bias);
         requireFloating(name, t);
         if (!(eps >= 0)) throw new IllegalArgumentException(name + ": eps must be >= 0, got " + eps);

@@ -6,6 +6,7 @@ import dev.gpuos.tensor.op.ReduceOp;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * An immutable view (dtype + {@link Layout}) over a {@link Storage}, owned by a {@link TensorScope}. Ops are
@@ -21,8 +22,11 @@ import java.util.List;
  *   <li>{@link IndexOutOfBoundsException} — a dimension or index out of range, a view outside its storage;</li>
  *   <li>{@link TensorClosedException} — a tensor whose scope was closed;</li>
  *   <li>{@link UnsupportedOnBackendException} — an op the tensors' backend cannot run;</li>
- *   <li>{@link IllegalArgumentException} — other bad arguments (operands on different backends, step 0, ...).</li>
+ *   <li>{@link IllegalArgumentException} — other bad arguments (operands on different backends, step 0, ...);</li>
+ *   <li>{@link NullPointerException} — a null argument, named with the op in the message.</li>
  * </ul>
+ * Shapes hold at most {@link Layout#MAX_NUMEL} elements. Float to integer conversions truncate toward zero,
+ * saturate at the target's range and map NaN to 0 on every backend (see {@link HostElements}).
  */
 public final class Tensor implements Operand {
     private final Storage storage;
@@ -86,6 +90,7 @@ public final class Tensor implements Operand {
      * the scope that created it. Returns a view whose {@link #scope()} is {@code target}.
      */
     public Tensor transferTo(TensorScope target) {
+        Dispatch.require("transferTo", "target", target);
         ensureOpen();
         scope.transfer(storage, target);
         return new Tensor(storage, layout, dtype, target);
@@ -132,7 +137,7 @@ public final class Tensor implements Operand {
         int d = Layout.normalizeDim(dim, rank());
         long size = layout.size(d);
         long s = start < 0 ? start + size : start;
-        if (s < 0 || length < 0 || s + length > size) {
+        if (s < 0 || s > size || length < 0 || length > size - s) {  // size - s: s + length may overflow
             throw new IndexOutOfBoundsException("narrow(" + dim + ", " + start + ", " + length + ") is outside [0, "
                     + size + ") of " + describe());
         }
@@ -204,11 +209,25 @@ public final class Tensor implements Operand {
     /** An arbitrary strided view of this tensor's storage (strides &ge; 0, zero allowed). */
     public Tensor asStrided(long[] shape, long[] strides, long storageOffset) {
         ensureOpen();
+        Objects.requireNonNull(strides, "strides");
+        if (strides.length != shape.length) {
+            throw new IllegalArgumentException("asStrided: shape " + Arrays.toString(shape) + " and strides "
+                    + Arrays.toString(strides) + " differ in rank");
+        }
+        for (long st : strides) {
+            if (st < 0) throw new IllegalArgumentException("asStrided: negative stride in " + Arrays.toString(strides));
+        }
+        if (storageOffset < 0) throw new IllegalArgumentException("asStrided: negative storage offset " + storageOffset);
         Layout l = new Layout(Dispatch.checkShape(shape), strides, storageOffset);
         long capacity = storage.byteSize() / dtype.byteSize();
-        if (l.extent() > capacity) {
-            throw new IndexOutOfBoundsException("view " + l + " is outside its storage: it reaches element "
-                    + (l.extent() - 1) + " but the storage holds " + capacity + " elements of " + dtype);
+        long extent = l.extent();
+        if (extent == Long.MAX_VALUE) {  // the last element's index overflowed a long
+            throw new IndexOutOfBoundsException("asStrided: view " + l + " reaches beyond element " + Long.MAX_VALUE
+                    + " (its last element's index overflows a long); the storage holds " + capacity + " elements of " + dtype);
+        }
+        if (extent > capacity) {
+            throw new IndexOutOfBoundsException("asStrided: view " + l + " is outside its storage: it reaches element "
+                    + (extent - 1) + " but the storage holds " + capacity + " elements of " + dtype);
         }
         return withLayout(l);
     }
@@ -390,13 +409,17 @@ public final class Tensor implements Operand {
         return NnOps.layerNorm(this, normalizedShape, weight, bias, eps);
     }
     /** layer_norm over weight's shape with eps 1e-5. */
-    public Tensor layerNorm(Tensor weight, Tensor bias) { return layerNorm(weight.shape(), weight, bias, 1e-5); }
+    public Tensor layerNorm(Tensor weight, Tensor bias) {
+        return layerNorm(Dispatch.require("layerNorm", "weight", weight).shape(), weight, bias, 1e-5);
+    }
     /** rms_norm over the trailing {@code normalizedShape}; weight may be null. */
     public Tensor rmsNorm(long[] normalizedShape, Tensor weight, double eps) {
         return NnOps.rmsNorm(this, normalizedShape, weight, eps);
     }
     /** rms_norm over weight's shape with eps = machine epsilon of the dtype, like PyTorch's default. */
-    public Tensor rmsNorm(Tensor weight) { return rmsNorm(weight.shape(), weight, NnOps.epsilon(dtype)); }
+    public Tensor rmsNorm(Tensor weight) {
+        return rmsNorm(Dispatch.require("rmsNorm", "weight", weight).shape(), weight, NnOps.epsilon(dtype));
+    }
 
     /** torch.matmul: 1-D operands are promoted to matrices and the extra dim removed; batch dims broadcast. */
     public Tensor matmul(Tensor other) { return LinearAlgebra.matmul(this, other); }
@@ -408,8 +431,44 @@ public final class Tensor implements Operand {
     /** Rows of this [vocab, dim] weight for every entry of {@code indices}: shape indices.shape + [dim]. */
     public Tensor embedding(Tensor indices) { return Indexing.embedding(this, indices); }
     /** Concatenation along {@code dim}; dtypes promote. */
-    public static Tensor cat(int dim, Tensor... tensors) { return Indexing.cat(dim, List.of(tensors)); }
+    public static Tensor cat(int dim, Tensor... tensors) {
+        return Indexing.cat(dim, tensors == null ? null : Arrays.asList(tensors));
+    }
     public static Tensor cat(int dim, List<Tensor> tensors) { return Indexing.cat(dim, tensors); }
+
+    // --- what a PyTorch user reaches for without looking (issue 12, item 7) ------------------------------------
+
+    /**
+     * torch.Tensor.t(): the transpose of a 2-D tensor; a 0-D or 1-D tensor is returned as an equal view.
+     *
+     * @throws IllegalArgumentException for rank &gt; 2 (use {@link #transpose(int, int)} or {@link #permute})
+     */
+    public Tensor t() {
+        ensureOpen();
+        if (rank() > 2) {
+            throw new IllegalArgumentException("t() expects a tensor with <= 2 dimensions, but " + describe() + " is "
+                    + rank() + "D; use transpose(dim0, dim1) or permute");
+        }
+        return rank() < 2 ? withLayout(layout) : transpose(0, 1);
+    }
+
+    /** Sum over {@code dims} (negative counts from the end) without keepdim, like {@code x.sum(dim=(0, 2))}. */
+    public Tensor sum(int... dims) { return Reductions.reduce(ReduceOp.SUM, this, dims, false); }
+
+    /** Mean over {@code dims} without keepdim, like {@code x.mean(dim=(0, 2))}. */
+    public Tensor mean(int... dims) { return Reductions.reduce(ReduceOp.MEAN, this, dims, false); }
+
+    /** torch.rsub(self, other) = {@code other - self}: the way to write {@code 1 - z} is {@code z.rsub(1)}. */
+    public Tensor rsub(double other) { return ElementwiseOps.apply(ElementwiseOp.SUB, ElementwiseOps.NO_PARAMS, Scalar.of(other), this); }
+    public Tensor rsub(long other) { return ElementwiseOps.apply(ElementwiseOp.SUB, ElementwiseOps.NO_PARAMS, Scalar.of(other), this); }
+    public Tensor rsub(Tensor other) { return ElementwiseOps.apply(ElementwiseOp.SUB, ElementwiseOps.NO_PARAMS, other, this); }
+
+    /** {@code other / self} (Python's {@code 1 / z}), true division like {@link #div(double)}. */
+    public Tensor rdiv(double other) { return ElementwiseOps.apply(ElementwiseOp.DIV, ElementwiseOps.NO_PARAMS, Scalar.of(other), this); }
+    public Tensor rdiv(long other) { return ElementwiseOps.apply(ElementwiseOp.DIV, ElementwiseOps.NO_PARAMS, Scalar.of(other), this); }
+
+    /** F.layer_norm(x, normalizedShape): eps 1e-5, no weight and no bias. */
+    public Tensor layerNorm(long... normalizedShape) { return layerNorm(normalizedShape, null, null, 1e-5); }
 
     // --- reading back (sync points) ----------------------------------------------------------------------------
 
@@ -436,9 +495,22 @@ public final class Tensor implements Operand {
         }
     }
 
+    /** The most elements a Java array holds (the JDK's own limit is a few below Integer.MAX_VALUE). */
+    private static final int MAX_ARRAY_LENGTH = Integer.MAX_VALUE - 8;
+
+    /** numel() as an array length, or an error naming the count: a Java array cannot hold more. */
+    private int arrayLength(String method) {
+        long n = numel();
+        if (n > MAX_ARRAY_LENGTH) {
+            throw new UnsupportedOperationException(method + ": " + describe() + " has " + n + " elements, more than"
+                    + " a Java array holds (" + MAX_ARRAY_LENGTH + "); read it in parts, e.g. through narrow()");
+        }
+        return (int) n;
+    }
+
     /** All elements in row-major order, converted to float. */
     public float[] toFloatArray() {
-        float[] out = new float[Math.toIntExact(numel())];
+        float[] out = new float[arrayLength("toFloatArray")];
         copyTo(out);
         return out;
     }
@@ -463,38 +535,65 @@ public final class Tensor implements Operand {
 
     public double[] toDoubleArray() {
         if (dtype == DType.F64) {
-            double[] out = new double[Math.toIntExact(numel())];
+            double[] out = new double[arrayLength("toDoubleArray")];
             readInto(MemorySegment.ofArray(out));
             return out;
         }
         MemorySegment m = readElements();
-        double[] out = new double[Math.toIntExact(numel())];
+        double[] out = new double[arrayLength("toDoubleArray")];
         for (int i = 0; i < out.length; i++) out[i] = HostElements.getDouble(m, dtype, i);
         return out;
     }
 
     public long[] toLongArray() {
         if (dtype == DType.I64) {
-            long[] out = new long[Math.toIntExact(numel())];
+            long[] out = new long[arrayLength("toLongArray")];
             readInto(MemorySegment.ofArray(out));
             return out;
         }
         MemorySegment m = readElements();
-        long[] out = new long[Math.toIntExact(numel())];
+        long[] out = new long[arrayLength("toLongArray")];
         for (int i = 0; i < out.length; i++) out[i] = HostElements.getLong(m, dtype, i);
         return out;
     }
 
+    /**
+     * All elements in row-major order as ints. A value an int cannot hold (an I64 outside the int range; NaN,
+     * an infinity or an out-of-range float) throws ArithmeticException naming the value and its index, instead
+     * of wrapping; fractions truncate toward zero.
+     */
     public int[] toIntArray() {
+        int[] out = new int[arrayLength("toIntArray")];
         if (dtype == DType.I32) {
-            int[] out = new int[Math.toIntExact(numel())];
             readInto(MemorySegment.ofArray(out));
             return out;
         }
-        long[] l = toLongArray();
-        int[] out = new int[l.length];
-        for (int i = 0; i < l.length; i++) out[i] = (int) l[i];
+        MemorySegment m = readElements();
+        for (int i = 0; i < out.length; i++) {
+            if (dtype.isFloating()) {
+                double v = HostElements.getDouble(m, dtype, i);
+                if (!(v > -2147483649.0 && v < 2147483648.0)) throw notAnInt(Double.toString(v), i);
+                out[i] = (int) v;
+            } else {
+                long v = HostElements.getLong(m, dtype, i);
+                if (v != (int) v) throw notAnInt(Long.toString(v), i);
+                out[i] = (int) v;
+            }
+        }
         return out;
+    }
+
+    private ArithmeticException notAnInt(String value, int flatIndex) {
+        long[] index = new long[rank()];
+        long rest = flatIndex;
+        for (int d = rank() - 1; d >= 0; d--) {
+            long size = layout.size(d);
+            index[d] = rest % size;
+            rest /= size;
+        }
+        return new ArithmeticException("toIntArray: element " + Arrays.toString(index) + " (flat index " + flatIndex
+                + ") of " + describe() + " is " + value + ", which an int cannot hold; read it with toLongArray()"
+                + " or toDoubleArray()");
     }
 
     public boolean[] toBooleanArray() {

@@ -3,10 +3,10 @@
 // tensor operator source (the JIT only provides gpuos_device.cuh as a header), so it must stay header-only and
 // free of includes: NVRTC gets no system headers, and cuda_fp16.h / cuda_bf16.h are not guaranteed to be there.
 //
-// Conversions follow dev.gpuos.tensor.HostElements: float to integer truncates toward zero and saturates, NaN
-// gives 0 (like Java's casts; cvt.rzi saturates, NaN is mapped to 0 by hand: cvt.rzi.s64 gives INT64_MIN); to BOOL is "!= 0" (NaN is true); F16 and BF16 round to
-// nearest even; doubles narrow to F16/BF16 through float, as c10::Half(double) does; I32 stores wrap after a
-// conversion to 64 bits, like Java's (int) (long) v.
+// Conversions follow dev.gpuos.tensor.HostElements: float to integer truncates toward zero and saturates at the
+// target's own range, NaN gives 0 (like Java's casts and PyTorch on CUDA; cvt.rzi saturates, NaN is mapped to 0
+// by hand: cvt.rzi.s64 gives INT64_MIN); to BOOL is "!= 0" (NaN is true); F16 and BF16 round to nearest even;
+// doubles narrow to F16/BF16 through float, as c10::Half(double) does; integers narrowed to I32 wrap.
 
 namespace gt {
 
@@ -55,6 +55,12 @@ __device__ __forceinline__ double to_f64(bool_t v) { return v.v != 0 ? 1.0 : 0.0
 // Float to 64-bit integer like Java: truncate, saturate, NaN -> 0 (PTX cvt.rzi.s64 gives INT64_MIN for NaN).
 __device__ __forceinline__ long long f2ll(float v) { return v != v ? 0ll : (long long)v; }
 __device__ __forceinline__ long long f2ll(double v) { return v != v ? 0ll : (long long)v; }
+// Float to I32 like Java's (int) v: saturate at the int range itself (never through int64, whose saturated
+// value would wrap), NaN -> 0. Clamped before the cast, so no out-of-range conversion is left to the compiler.
+__device__ __forceinline__ int f2i(double v) {
+    return v != v ? 0 : v >= 2147483647.0 ? 2147483647 : v <= -2147483648.0 ? (int)0x80000000 : (int)v;
+}
+__device__ __forceinline__ int f2i(float v) { return f2i((double)v); }
 __device__ __forceinline__ long long to_i64(float v) { return f2ll(v); }
 __device__ __forceinline__ long long to_i64(double v) { return f2ll(v); }
 __device__ __forceinline__ long long to_i64(f16_t v) { return f2ll(h2f(v.bits)); }
@@ -75,7 +81,7 @@ template <> __device__ __forceinline__ float from_f32<float>(float v) { return v
 template <> __device__ __forceinline__ double from_f32<double>(float v) { return v; }
 template <> __device__ __forceinline__ f16_t from_f32<f16_t>(float v) { return f16_t{f2h(v)}; }
 template <> __device__ __forceinline__ bf16_t from_f32<bf16_t>(float v) { return bf16_t{f2bf(v)}; }
-template <> __device__ __forceinline__ int from_f32<int>(float v) { return (int)f2ll(v); }
+template <> __device__ __forceinline__ int from_f32<int>(float v) { return f2i(v); }
 template <> __device__ __forceinline__ long long from_f32<long long>(float v) { return f2ll(v); }
 template <> __device__ __forceinline__ bool_t from_f32<bool_t>(float v) { return bool_t{(unsigned char)(v != 0.0f)}; }
 
@@ -84,7 +90,7 @@ template <> __device__ __forceinline__ float from_f64<float>(double v) { return 
 template <> __device__ __forceinline__ double from_f64<double>(double v) { return v; }
 template <> __device__ __forceinline__ f16_t from_f64<f16_t>(double v) { return f16_t{f2h((float)v)}; }
 template <> __device__ __forceinline__ bf16_t from_f64<bf16_t>(double v) { return bf16_t{f2bf((float)v)}; }
-template <> __device__ __forceinline__ int from_f64<int>(double v) { return (int)f2ll(v); }
+template <> __device__ __forceinline__ int from_f64<int>(double v) { return f2i(v); }
 template <> __device__ __forceinline__ long long from_f64<long long>(double v) { return f2ll(v); }
 template <> __device__ __forceinline__ bool_t from_f64<bool_t>(double v) { return bool_t{(unsigned char)(v != 0.0)}; }
 

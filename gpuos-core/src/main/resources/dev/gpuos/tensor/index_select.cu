@@ -1,9 +1,11 @@
 // out = in.index_select(dim, index) for GT_T elements (a bit copy).
 // refs[0]: input (its own shape); refs[1]: index, 1-D, I32 or I64; refs[2]: output, contiguous, the input's
-// shape with size(dim) = index count; refs[3]: the backend's fault record, long long[4].
-// args: 0 = dim. tileSize = output elements per tile.
+// shape with size(dim) = index count; refs[3]: this task's fault slot, long long[4] (IndexFaults).
+// args: 0 = dim, 1 = the task's stamp (> 0, larger than any earlier stamp of the slot). tileSize = output
+// elements per tile.
 // An index outside [0, size(dim)) cannot throw here: the element is written as 0 and the first such index is
-// recorded (flag, index, size, dim) for the host to raise at its next sync point.
+// recorded (stamp, index, size, dim) for the host to raise when a tensor computed from this one is read. atomicMax
+// makes the first faulting thread of this task the only writer of the details, without clearing the slot first.
 
 GPUOS_OP {
     const gpuos_tensor_ref& in = task->refs[0];
@@ -27,7 +29,8 @@ GPUOS_OP {
                 if (pick < 0 || pick >= limit) {
                     ok = false;
                     unsigned long long* fault = (unsigned long long*)task->refs[3].data;
-                    if (atomicCAS(fault, 0ull, 1ull) == 0ull) {
+                    const unsigned long long stamp = (unsigned long long)gpuos::arg_i64(task, 1);
+                    if (atomicMax(fault, stamp) < stamp) {
                         fault[1] = (unsigned long long)pick;
                         fault[2] = (unsigned long long)limit;
                         fault[3] = (unsigned long long)dim;

@@ -62,6 +62,18 @@ class BadInputTest {
             assertRejected(ShapeMismatchException.class, s, backend, "data size", () -> s.tensor(new float[5], 2, 3));
             assertRejected(ShapeMismatchException.class, s, backend, "item", m::item);
             assertRejected(IllegalArgumentException.class, s, backend, "arange step", () -> s.arange(0, 5, 0));
+            // Issue 15: overflow-prone input is refused at the call, before anything is allocated or recorded.
+            Tensor r3 = s.arange(3);
+            assertRejected(IndexOutOfBoundsException.class, s, backend, "narrow overflow", () -> r3.narrow(0, 1, Long.MAX_VALUE));
+            assertRejected(IndexOutOfBoundsException.class, s, backend, "asStrided overflow",
+                    () -> v4.asStrided(new long[]{2}, new long[]{Long.MAX_VALUE}, 0));
+            assertRejected(ShapeMismatchException.class, s, backend, "element count", () -> s.zeros(DType.F32, 1L << 31, 1L << 31));
+            assertRejected(ShapeMismatchException.class, s, backend, "broadcast element count",
+                    () -> v4.reshape(4, 1).expand(4, 1L << 40).add(v4.reshape(1, 4, 1).expand(1L << 40, 4, 1L << 40)));
+            assertRejected(IllegalArgumentException.class, s, backend, "full NaN I32", () -> s.full(Double.NaN, DType.I32, 2));
+            assertRejected(IllegalArgumentException.class, s, backend, "arange span", () -> s.arange(Long.MIN_VALUE, Long.MAX_VALUE, 1));
+            assertRejected(NullPointerException.class, s, backend, "add null", () -> m.add((Tensor) null));
+            assertRejected(NullPointerException.class, s, backend, "matmul null", () -> m.matmul(null));
             try (TensorScope otherScope = TensorScope.open(CpuBackend.eager())) {
                 Tensor foreign = otherScope.ones(DType.F32, 2, 3);
                 assertRejected(IllegalArgumentException.class, s, backend, "other backend", () -> m.add(foreign));

@@ -17,7 +17,10 @@ import java.util.Map;
  * An independent interpreter of fuzz programs over {@link RefArray}s: every op written from its definition in
  * double precision, rounded to the result dtype once per step (dtype rules from {@link RefElementwise}). It
  * shares nothing with the backends but the inputs' values, so the CPU backend can be checked against it.
- * It trusts the program to be valid (the CPU run says which steps the API rejected; those are skipped here).
+ * It trusts the program to be valid (the CPU run says which steps the API rejected; those are skipped here),
+ * except for views with overflow-prone sizes, offsets and strides (issue 15): whether narrow, select, expand,
+ * reshape and as_strided must fail, and with which exception, is decided here from the documented limits with
+ * exact (BigInteger) arithmetic, so a backend that accepts such a view, or refuses a legal one, mismatches.
  */
 final class FuzzReference {
     private FuzzReference() {}
@@ -30,6 +33,18 @@ final class FuzzReference {
             Outcome c = cpu.outcomes().get(s.out());
             boolean missing = false;
             for (int id : s.in()) missing |= !live.containsKey(id);
+            if (!missing && CHECKED_VIEWS.contains(s.op())) {
+                String refused = refusal(s, live.get(s.in()[0]));
+                if (refused != null) {
+                    out.put(s.out(), Outcome.failed(refused + ": the reference refuses this view"));
+                    continue;
+                }
+                if (c != null && !c.ok()) {  // a legal view the backend refused: compute it, so the runs differ
+                    RefArray r = apply(s, live);
+                    out.put(s.out(), new Outcome(r.dtype, r.shape, r.v, null));
+                    continue;
+                }
+            }
             if (missing || c == null || !c.ok()) {
                 if (c != null) out.put(s.out(), c);   // errors are the CPU's; the reference has no validation
                 continue;
@@ -40,6 +55,80 @@ final class FuzzReference {
         }
         return new FuzzRun(out, null);
     }
+
+    private static final java.util.Set<FuzzOp> CHECKED_VIEWS = java.util.EnumSet.of(FuzzOp.NARROW, FuzzOp.SELECT,
+            FuzzOp.EXPAND, FuzzOp.RESHAPE, FuzzOp.AS_STRIDED);
+    private static final java.math.BigInteger MAX_NUMEL = java.math.BigInteger.valueOf((1L << 60) - 1);
+
+    /** The exception class the API must throw for this view step, or null if it is legal. */
+    private static String refusal(FuzzStep s, RefArray x) {
+        long[] a = s.args();
+        switch (s.op()) {
+            case NARROW, SELECT -> {
+                java.math.BigInteger size = java.math.BigInteger.valueOf(x.shape[norm(a[0], x.rank())]);
+                java.math.BigInteger i = java.math.BigInteger.valueOf(a[1]);
+                if (i.signum() < 0) i = i.add(size);
+                if (s.op() == FuzzOp.SELECT) {
+                    return i.signum() >= 0 && i.compareTo(size) < 0 ? null : "IndexOutOfBoundsException";
+                }
+                java.math.BigInteger len = java.math.BigInteger.valueOf(a[2]);
+                boolean ok = i.signum() >= 0 && len.signum() >= 0 && i.add(len).compareTo(size) <= 0;
+                return ok ? null : "IndexOutOfBoundsException";
+            }
+            case RESHAPE -> {
+                int free = 0;
+                java.math.BigInteger known = java.math.BigInteger.ONE;
+                long product = 1;
+                for (long v : a) {
+                    if (v == -1) free++;
+                    else if (v < -1) return "ShapeMismatchException";
+                    else if (v != 0) known = known.multiply(java.math.BigInteger.valueOf(v));
+                }
+                if (free > 1 || known.compareTo(MAX_NUMEL) > 0) return "ShapeMismatchException";
+                for (long v : a) if (v != -1) product *= v;  // <= MAX_NUMEL: no overflow
+                long n = x.v.length;
+                if (free == 1) return product != 0 && n % product == 0 ? null : "ShapeMismatchException";
+                return product == n ? null : "ShapeMismatchException";
+            }
+            case EXPAND -> {
+                int lead = a.length - x.rank();
+                if (lead < 0) return "ShapeMismatchException";
+                java.math.BigInteger known = java.math.BigInteger.ONE;
+                for (int i = 0; i < a.length; i++) {
+                    long v = a[i] == -1 && i >= lead ? x.shape[i - lead] : a[i];
+                    if (v < 0) return "ShapeMismatchException";
+                    if (i >= lead && x.shape[i - lead] != 1 && x.shape[i - lead] != v) return "ShapeMismatchException";
+                    if (v != 0) known = known.multiply(java.math.BigInteger.valueOf(v));
+                }
+                return known.compareTo(MAX_NUMEL) > 0 ? "ShapeMismatchException" : null;
+            }
+            case AS_STRIDED -> {
+                long[] sizes = stridedSizes(a), strides = stridedStrides(a);
+                for (long st : strides) if (st < 0) return "IllegalArgumentException";
+                if (a[0] < 0) return "IllegalArgumentException";
+                java.math.BigInteger count = java.math.BigInteger.ONE, last = java.math.BigInteger.valueOf(a[0]);
+                boolean empty = false;
+                for (int i = 0; i < sizes.length; i++) {
+                    if (sizes[i] < 0) return "ShapeMismatchException";
+                    if (sizes[i] == 0) empty = true;
+                    else count = count.multiply(java.math.BigInteger.valueOf(sizes[i]));
+                    last = last.add(java.math.BigInteger.valueOf(Math.max(0, sizes[i] - 1))
+                            .multiply(java.math.BigInteger.valueOf(strides[i])));
+                }
+                if (count.compareTo(MAX_NUMEL) > 0) return "ShapeMismatchException";
+                java.math.BigInteger extent = empty ? java.math.BigInteger.valueOf(a[0]) : last.add(java.math.BigInteger.ONE);
+                return extent.compareTo(java.math.BigInteger.valueOf(x.v.length)) > 0 ? "IndexOutOfBoundsException" : null;
+            }
+            default -> {
+                return null;
+            }
+        }
+    }
+
+    /** An AS_STRIDED step's sizes: args = [offset, sizes..., strides...]. */
+    private static long[] stridedSizes(long[] a) { return Arrays.copyOfRange(a, 1, 1 + (a.length - 1) / 2); }
+
+    private static long[] stridedStrides(long[] a) { return Arrays.copyOfRange(a, 1 + (a.length - 1) / 2, a.length); }
 
     private static RefArray apply(FuzzStep s, Map<Integer, RefArray> live) {
         int[] in = s.in();
@@ -102,6 +191,16 @@ final class FuzzReference {
                 yield new RefArray(x.dtype, sh, x.v);
             }
             case CONTIGUOUS -> x;
+            case AS_STRIDED -> {
+                long[] sizes = stridedSizes(a), strides = stridedStrides(a);
+                RefArray o = RefArray.zeros(x.dtype, sizes);
+                RefArray.forEachIndex(sizes, idx -> {
+                    long at = a[0];
+                    for (int i = 0; i < idx.length; i++) at += idx[i] * strides[i];
+                    o.set(idx, x.v[(int) at]);
+                });
+                yield o;
+            }
             case SUM, MEAN, PROD, MAX, MIN -> reduce(s.op(), x, a);
             case ARGMAX, ARGMIN -> argReduce(s.op() == FuzzOp.ARGMAX, x, a);
             case SOFTMAX, LOG_SOFTMAX -> softmax(x, (int) a[0], s.op() == FuzzOp.LOG_SOFTMAX);
@@ -151,7 +250,7 @@ final class FuzzReference {
 
     private static RefArray slice(RefArray x, int d, long start, long end, long step) {
         long[] sh = x.shape.clone();
-        sh[d] = end <= start ? 0 : (end - start + step - 1) / step;
+        sh[d] = end <= start ? 0 : (end - start) / step + ((end - start) % step == 0 ? 0 : 1);  // no overflow
         RefArray out = RefArray.zeros(x.dtype, sh);
         RefArray.forEachIndex(sh, idx -> {
             long[] src = idx.clone();

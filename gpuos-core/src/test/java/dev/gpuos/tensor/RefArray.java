@@ -92,7 +92,8 @@ final class RefArray {
             case F32 -> (float) x;
             case F16 -> Float.float16ToFloat(Float.floatToFloat16((float) x));
             case BF16 -> roundBf16((float) x);
-            case I32 -> (int) (long) x;
+            // Saturating, NaN to 0 (the documented float-to-integer conversion); tests keep integer math in range.
+            case I32 -> Double.isNaN(x) ? 0 : Math.max(-2147483648.0, Math.min(2147483647.0, x < 0 ? Math.ceil(x) : Math.floor(x)));
             case I64 -> (long) x;
             case BOOL -> x != 0 ? 1 : 0;
         };

@@ -1,9 +1,11 @@
 package dev.gpuos.tensor.cpu;
 
 import dev.gpuos.tensor.Backend;
+import dev.gpuos.tensor.BufferLedger;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
+import dev.gpuos.tensor.TensorClosedException;
 import dev.gpuos.tensor.op.ElementwiseNode;
 import dev.gpuos.tensor.op.FillNode;
 import dev.gpuos.tensor.op.IndexSelectNode;
@@ -20,7 +22,6 @@ import dev.gpuos.tensor.record.Submission;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The CPU backend: reference semantics for every op, and the fallback when no GPU is present. It supports
@@ -29,31 +30,53 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>Two modes. <b>Eager</b> ({@link #shared()}, {@link #eager()}) runs each node inside submit. <b>Batched</b>
  * ({@link #batched}) records nodes like a GPU backend and runs a whole {@link Submission} at a sync point, at a
  * size bound or after a time bound; it exists so the lazy path of the API is exercised without a GPU. In
- * batched mode a failure found while running (an index_select index out of range) is reported by the next
- * {@link #read}, {@link #flush} or {@link #sync}.
+ * batched mode a failure found while running (an index_select index out of range) belongs to the tensors that
+ * depend on the failed op: what it writes, and everything computed from that, is marked never computed, and
+ * reading any of them throws (IllegalStateException with the failure as its cause). Reads of other tensors,
+ * {@link #flush} and {@link #sync}, on any thread, never see it.
+ *
+ * <p>A scope closed by another thread while an op or a read touches its memory gives
+ * {@link TensorClosedException}, never the JDK's bare "Already closed".
  */
 public final class CpuBackend implements Backend {
+    private static final AtomicLong INSTANCES = new AtomicLong();
     private static final CpuBackend SHARED = new CpuBackend("cpu", null, 0);
 
     private final String name;
     private final Recording recording;
+    private final BufferLedger ledger;
     private final AtomicLong executed = new AtomicLong();
     private final AtomicLong submissions = new AtomicLong();
-    private final AtomicReference<RuntimeException> deferredFailure = new AtomicReference<>();
 
     private CpuBackend(String name, Duration maxAge, int maxNodes) {
         this.name = name;
         this.recording = maxAge == null ? null : new Recording(maxNodes, maxAge, this::runSubmission);
+        this.ledger = new BufferLedger(name, Long.MAX_VALUE, new BufferLedger.Hooks() {
+            @Override
+            public void afterPendingWork(Runnable action) { releaseBetweenSubmissions(action); }
+
+            // Unreachable host buffers: the GC already has their arrays; giving them back is bookkeeping only.
+            @Override
+            public void betweenSubmissions(Runnable action) { action.run(); }
+        });
     }
+
+    /**
+     * This backend's buffers: live count and bytes, and their reclamation once unreachable. Host memory is on the
+     * Java heap, which the GC sees, so the soft limit is off by default ({@link BufferLedger#softLimit(long)}
+     * turns it on, e.g. to bound the memory a loop holds between collections).
+     */
+    public BufferLedger bufferLedger() { return ledger; }
 
     /** The process-wide eager CPU backend (the default when no GPU backend is available). */
     public static CpuBackend shared() { return SHARED; }
 
-    public static CpuBackend eager() { return new CpuBackend("cpu", null, 0); }
+    /** A new eager backend, named "cpu-eager#N" (N counts the CPU backends made, so two are told apart). */
+    public static CpuBackend eager() { return new CpuBackend("cpu-eager#" + INSTANCES.incrementAndGet(), null, 0); }
 
     /** A backend that records nodes and runs them in submissions of at most {@code maxNodes}. */
     public static CpuBackend batched(int maxNodes, Duration maxAge) {
-        return new CpuBackend("cpu-batched", maxAge, maxNodes);
+        return new CpuBackend("cpu-batched#" + INSTANCES.incrementAndGet(), maxAge, maxNodes);
     }
 
     @Override
@@ -61,13 +84,15 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage allocate(DType dtype, long elementCount) {
-        return new HostStorage(this, Math.multiplyExact(elementCount, (long) dtype.byteSize()));
+        long bytes = Math.multiplyExact(elementCount, (long) dtype.byteSize());
+        ledger.reserve(bytes);
+        return new HostStorage(this, ledger, bytes);
     }
 
     @Override
     public void submit(OpNode node) {
         if (recording == null) {
-            execute(node);
+            executeOrExplain(node);
             executed.incrementAndGet();
         } else {
             recording.record(node);
@@ -78,14 +103,17 @@ public final class CpuBackend implements Backend {
     public void read(Storage storage, long byteOffset, MemorySegment destination) {
         flush();
         Skipped.checkComputed(storage);
-        MemorySegment.copy(((HostStorage) storage).segment(), byteOffset, destination, 0, destination.byteSize());
+        try {
+            MemorySegment.copy(((HostStorage) storage).segment(), byteOffset, destination, 0, destination.byteSize());
+        } catch (IllegalStateException e) {
+            if (e instanceof TensorClosedException || !storage.isReleased()) throw e;
+            throw closedMeanwhile("a read", e);
+        }
     }
 
     @Override
     public void flush() {
         if (recording != null) recording.submit();
-        RuntimeException failure = deferredFailure.getAndSet(null);
-        if (failure != null) throw new IllegalStateException("a recorded op failed when it ran: " + failure.getMessage(), failure);
     }
 
     @Override
@@ -113,7 +141,8 @@ public final class CpuBackend implements Backend {
      * Runs a submission's nodes in order. A node that touches a released buffer (its scope was closed by another
      * thread after the op passed its open check) or reads a buffer that was never computed does not run: what it
      * writes is marked never computed, so reading it throws, and the other nodes (other threads' included) run.
-     * A node that fails for another reason is reported by the next flush and poisons its output the same way.
+     * A node that fails for another reason poisons its output the same way, with that failure: only reads of
+     * its output, and of what is computed from it, throw it.
      */
     private void runSubmission(Submission submission) {
         submissions.incrementAndGet();
@@ -121,12 +150,11 @@ public final class CpuBackend implements Backend {
             RuntimeException skip = Skipped.why(node);
             if (skip == null) {
                 try {
-                    execute(node);
+                    executeOrExplain(node);
                     executed.incrementAndGet();
                     continue;
                 } catch (RuntimeException e) {
-                    deferredFailure.compareAndSet(null, e);
-                    skip = e;
+                    skip = e;  // the failure belongs to what the node writes (and what is computed from it)
                 }
             }
             Skipped.skip(node, skip);
@@ -135,6 +163,29 @@ public final class CpuBackend implements Backend {
 
     static MemorySegment segment(Tensor t) {
         return ((HostStorage) t.storage()).segment();
+    }
+
+    /**
+     * Runs {@code node}; if another thread closed a scope whose memory the node touches while it ran, the JDK's
+     * IllegalStateException from the closed arena becomes a TensorClosedException (the open check the op passed
+     * at its call is not a lock: closing must not wait for running ops).
+     */
+    private static void executeOrExplain(OpNode node) {
+        try {
+            execute(node);
+        } catch (IllegalStateException e) {
+            if (e instanceof TensorClosedException) throw e;
+            for (Storage s : node.writes()) if (s.isReleased()) throw closedMeanwhile(node.opName(), e);
+            for (Storage s : node.reads()) if (s.isReleased()) throw closedMeanwhile(node.opName(), e);
+            throw e;
+        }
+    }
+
+    private static TensorClosedException closedMeanwhile(String what, IllegalStateException cause) {
+        TensorClosedException e = new TensorClosedException(what + " touched a tensor whose scope another thread"
+                + " closed meanwhile");
+        e.initCause(cause);
+        return e;
     }
 
     private static void execute(OpNode node) {

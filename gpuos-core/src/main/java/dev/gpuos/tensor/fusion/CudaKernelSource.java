@@ -30,7 +30,18 @@ import java.util.regex.Pattern;
 public final class CudaKernelSource {
     private CudaKernelSource() {}
 
-    public static final String HEADER = "#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n";
+    /** Float to integer stores saturate and map NaN to 0, as every backend's conversions do (HostElements). */
+    public static final String HEADER = """
+            #include <cuda_fp16.h>
+            #include <cuda_bf16.h>
+            __device__ __forceinline__ int gpuos_f2i(double v) {
+                return v != v ? 0 : v >= 2147483647.0 ? 2147483647 : v <= -2147483648.0 ? (int)0x80000000 : (int)v;
+            }
+            __device__ __forceinline__ long long gpuos_f2ll(double v) {
+                return v != v ? 0ll : v >= 9.2233720368547758e18 ? 0x7fffffffffffffffll
+                        : v <= -9.2233720368547758e18 ? (long long)0x8000000000000000ull : (long long)v;
+            }
+            """;
 
     private static final Pattern OPERAND = Pattern.compile("\\b(a|b|c|p0|p1)\\b");
 
@@ -108,6 +119,8 @@ public final class CudaKernelSource {
             case F16 -> "__float2half_rn((float)(" + expr + "))";
             case BF16 -> "__float2bfloat16_rn((float)(" + expr + "))";
             case BOOL -> "((" + expr + ") != 0)";
+            case I32 -> compute.isFloating() ? "gpuos_f2i(" + expr + ")" : "(int)(" + expr + ")";
+            case I64 -> compute.isFloating() ? "gpuos_f2ll(" + expr + ")" : "(long long)(" + expr + ")";
             default -> "(" + storage.cudaType() + ")(" + expr + ")";
         };
     }

@@ -196,15 +196,19 @@ abstract class ElementwiseSteps extends ProgramPool {
     }
 
     boolean cast() {
-        Facts x = pick(f -> true);
+        // One in four casts prefers a tensor holding NaN or infinities: their conversion to integers is defined.
+        Facts x = r.nextInt(4) == 0 ? pick(f -> f.specials() && f.exact()) : pick(f -> true);
         if (x == null) return false;
         DType t = DTYPES[r.nextInt(DTYPES.length)];
-        // Rounded values or NaN/inf cast to integers or BOOL jump (and NaN to an integer is undefined in C).
-        if (!t.isFloating() && (!x.exact() || x.specials())) return false;
+        // Rounded values cast to integers or BOOL jump. NaN and infinities are defined (issue 15: NaN -> 0,
+        // saturation at the target's range, on every backend), so exact tensors holding them may be cast.
+        if (!t.isFloating() && !x.exact()) return false;
         if (t == DType.I32 && x.bound() > 1e9) return false;
-        double b = t == DType.BOOL ? 1 : x.bound();
+        boolean saturated = x.specials() && t.isIntegral();
+        double b = t == DType.BOOL ? 1 : saturated ? (t == DType.I32 ? 0x1p31 : 0x1p63) : x.bound();
         int frac = x.frac() < 0 ? -1 : t.isFloating() ? x.frac() : 0;
-        result(FuzzOp.CAST, new int[]{x.id()}, new long[0], new Scalar[0], t, x.with(t, x.shape(), b, frac, x.specials(), newId()));
+        boolean specials = x.specials() && t.isFloating();
+        result(FuzzOp.CAST, new int[]{x.id()}, new long[0], new Scalar[0], t, x.with(t, x.shape(), b, frac, specials, newId()));
         return true;
     }
 }

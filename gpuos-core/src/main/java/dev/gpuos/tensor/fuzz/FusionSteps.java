@@ -19,7 +19,7 @@ import java.util.SplittableRandom;
  * Shapes include rows of 1 to 1024 elements (warp and block teams), broadcast operands and several dtypes;
  * values keep the generator's rules (exact grid inputs, bounded magnitudes, no NaN/inf before a row op).
  */
-abstract class FusionSteps extends ElementwiseSteps {
+abstract class FusionSteps extends OverflowSteps {
     private static final long[] ROW_LENGTHS = {1, 3, 16, 33, 128, 300, 1024};
     private static final DType[] FLOATS = {DType.F32, DType.F32, DType.F16, DType.BF16};
 

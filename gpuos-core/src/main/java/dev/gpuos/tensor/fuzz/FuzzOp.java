@@ -48,6 +48,11 @@ public enum FuzzOp {
     SQUEEZE(Kind.VIEW),
     /** args = the new shape (a view where strides allow, else a copy). */
     RESHAPE(Kind.VIEW),
+    /**
+     * {@code Tensor.cat(0, x.reshape(-1)).asStrided(sizes, strides, offset)}: any strided view of a dense copy of
+     * x; args = [offset, sizes..., strides...] (see {@link OverflowSteps}).
+     */
+    AS_STRIDED(Kind.VIEW),
     CONTIGUOUS(Kind.VIEW),
 
     // reductions: in = [x]; args = [keepdim 0/1, axes...] (no axes: over everything, the no-argument overload)

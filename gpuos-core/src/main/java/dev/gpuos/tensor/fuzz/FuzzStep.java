@@ -83,6 +83,10 @@ public record FuzzStep(int out, FuzzOp op, int[] in, long[] args, Scalar[] scala
                     + ", " + sc + ")";
             case INDEX_SELECT -> self + ".indexSelect(" + a + ", " + rest + ")";
             case PERMUTE, EXPAND, RESHAPE -> self + "." + javaName() + "(" + a + ")";
+            case AS_STRIDED -> "Tensor.cat(0, " + self + ".reshape(-1)).asStrided(new long[]" + Arrays.toString(
+                    OverflowSteps.asStridedSizes(args)).replace('[', '{').replace(']', '}') + ", new long[]"
+                    + Arrays.toString(OverflowSteps.asStridedStrides(args)).replace('[', '{').replace(']', '}')
+                    + ", " + args[0] + ")";
             default -> self + "." + javaName() + "(" + join(join(rest, sc), a) + ")";
         };
     }

@@ -232,6 +232,8 @@ public final class Interpreter {
             case UNSQUEEZE -> x.unsqueeze((int) s.arg(0));
             case SQUEEZE -> s.argCount() == 0 ? x.squeeze() : x.squeeze((int) s.arg(0));
             case RESHAPE -> x.reshape(s.args());
+            case AS_STRIDED -> Tensor.cat(0, x.reshape(-1)).asStrided(OverflowSteps.asStridedSizes(s.args()),
+                    OverflowSteps.asStridedStrides(s.args()), s.arg(0));
             case CONTIGUOUS -> x.contiguous();
             case SUM, MEAN, PROD, MAX, MIN -> reduce(s, x);
             case ARGMAX -> s.argCount() == 0 ? x.argmax() : x.argmax((int) s.arg(1), s.arg(0) != 0);

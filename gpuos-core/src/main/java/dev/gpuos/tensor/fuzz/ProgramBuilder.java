@@ -18,7 +18,8 @@ final class ProgramBuilder extends FusionSteps {
             FuzzOp.RSQRT, FuzzOp.SIN, FuzzOp.COS, FuzzOp.TANH, FuzzOp.SIGMOID, FuzzOp.GELU, FuzzOp.GELU_TANH,
             FuzzOp.SILU, FuzzOp.HARDSIGMOID, FuzzOp.HARDSWISH, FuzzOp.LEAKY_RELU, FuzzOp.ELU, FuzzOp.SOFTPLUS};
     private static final FuzzOp[] VIEWS = {FuzzOp.TRANSPOSE, FuzzOp.PERMUTE, FuzzOp.NARROW, FuzzOp.SLICE,
-            FuzzOp.SELECT, FuzzOp.EXPAND, FuzzOp.UNSQUEEZE, FuzzOp.SQUEEZE, FuzzOp.RESHAPE, FuzzOp.CONTIGUOUS};
+            FuzzOp.SELECT, FuzzOp.EXPAND, FuzzOp.UNSQUEEZE, FuzzOp.SQUEEZE, FuzzOp.RESHAPE, FuzzOp.CONTIGUOUS,
+            FuzzOp.AS_STRIDED};
     private static final FuzzOp[] OTHERS = {FuzzOp.SUM, FuzzOp.MEAN, FuzzOp.PROD, FuzzOp.MAX, FuzzOp.MIN,
             FuzzOp.ARGMAX, FuzzOp.ARGMIN, FuzzOp.SOFTMAX, FuzzOp.LOG_SOFTMAX, FuzzOp.LAYER_NORM, FuzzOp.RMS_NORM,
             FuzzOp.MATMUL, FuzzOp.BMM, FuzzOp.INDEX_SELECT, FuzzOp.CAT, FuzzOp.CLAMP, FuzzOp.WHERE, FuzzOp.CAST};
@@ -65,7 +66,8 @@ final class ProgramBuilder extends FusionSteps {
         return switch (op.kind()) {
             case ELEMENTWISE -> op == FuzzOp.CLAMP ? clamp() : op == FuzzOp.WHERE ? where()
                     : op == FuzzOp.CAST ? cast() : Arrays.asList(BINARY).contains(op) ? binary(op) : unary(op);
-            case VIEW -> op == FuzzOp.INDEX_SELECT ? indexSelect() : op == FuzzOp.CAT ? cat() : view(op);
+            case VIEW -> op == FuzzOp.INDEX_SELECT ? indexSelect() : op == FuzzOp.CAT ? cat()
+                    : op == FuzzOp.AS_STRIDED ? asStrided() : view(op);
             case ACCUMULATING -> accumulating(op);
             case INPUT, SYNC -> false;
         };
@@ -79,6 +81,7 @@ final class ProgramBuilder extends FusionSteps {
             default -> false;
         });
         if (x == null) return false;
+        if (r.nextInt(8) == 0 && overflowingView(op, x)) return true;
         long[] s = x.shape();
         int rank = s.length;
         long[] args;

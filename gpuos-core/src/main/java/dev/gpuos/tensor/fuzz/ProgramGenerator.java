@@ -13,7 +13,11 @@ package dev.gpuos.tensor.fuzz;
  *   <li>softmax, norms and matmul see no NaN/inf; layer_norm uses eps &ge; 1e-3 on exact inputs, so a row with
  *       (nearly) equal values cannot turn a last-bit difference of its mean into a visible one;</li>
  *   <li>tensors hold at most {@value #MAX_NUMEL} elements; elementwise ops often continue the latest result,
- *       so chains long enough to fuse occur, and syncs fall at random points between steps.</li>
+ *       so chains long enough to fuse occur, and syncs fall at random points between steps;</li>
+ *   <li>some views try overflow-prone sizes, offsets and strides (Long.MAX_VALUE, 2^31, 2^62, one past the end,
+ *       negative ones; {@link OverflowSteps}): every backend must refuse the illegal ones with the same exception
+ *       and compute the legal ones alike; casts of NaN and infinities to integers (defined: NaN to 0, saturation)
+ *       occur too.</li>
  * </ul>
  */
 public final class ProgramGenerator {

@@ -56,19 +56,24 @@ import java.util.Set;
 final class BatchPlanner {
     private final GpuOS os;
     private final OperatorLibrary operators;
-    private final DeviceBlock faultRecord;
+    private final DeviceBlock faultRecord;  // captured index_selects: one record, raised at the next sync point
+    private final IndexFaults faults;        // submitted ones: a slot each, raised by reads of their dependents
+    /** The fault id of each index_select node being planned by run() (cleared per submission). */
+    private final Map<OpNode, Long> faultIds = new IdentityHashMap<>();
     private final TaskBatch batch = new TaskBatch(256);
     private final GpuBackend.Counters counters;
     /** [interp tier, issue 6] set by GpuBackend when tiering is on; null: every operator is native. */
     TieredOperators tiers;
 
-    /** Outcome of one submission: the seq after its last task (0 if it had no task) and its index_select end. */
-    record Submitted(long end, long lastIndexSelectEnd) {}
+    /** Outcome of one submission: the seq after its last task (0 if it had no task). */
+    record Submitted(long end) {}
 
-    BatchPlanner(GpuOS os, OperatorLibrary operators, DeviceBlock faultRecord, GpuBackend.Counters counters) {
+    BatchPlanner(GpuOS os, OperatorLibrary operators, DeviceBlock faultRecord, IndexFaults faults,
+                 GpuBackend.Counters counters) {
         this.os = os;
         this.operators = operators;
         this.faultRecord = faultRecord;
+        this.faults = faults;
         this.counters = counters;
     }
 
@@ -77,9 +82,10 @@ final class BatchPlanner {
         long completed = os.queue().completed();
         Map<OpNode, DeviceBlock> staged = new IdentityHashMap<>();
         OperandTables tables = null;
+        faultIds.clear();
         try {
             List<OpNode> work = prepare(submission, completed, staged, false);
-            if (work.isEmpty()) return new Submitted(0, 0);
+            if (work.isEmpty()) return new Submitted(0);
             counters.phase(0, System.nanoTime() - t0, work.size());
             Tasks planned = tasksOf(work, staged, true, Intermediates.NONE);
             long t1 = System.nanoTime();
@@ -93,19 +99,20 @@ final class BatchPlanner {
             long base = end - batch.size();
             counters.submissions.increment();
             counters.tasks.add(batch.size());
-            long lastIndexSelectEnd = 0;
             for (int t = 0; t < planned.tasks.size(); t++) {
                 long seq = base + index[t];
                 for (OpNode n : planned.tasks.get(t).nodes()) {
                     for (Storage s : n.reads()) ((GpuStorage) s).noteRead(seq, completed);
                     for (Storage s : n.writes()) ((GpuStorage) s).noteWrite(seq);
-                    if (n instanceof IndexSelectNode) lastIndexSelectEnd = seq + 1;
+                    Long id = faultIds.get(n);
+                    if (id != null) faults.submitted(id, seq + 1);
+                    noteAncestry(n, id);
                 }
             }
             counters.phase(4, t2 - t1, 0);
             counters.phase(5, t3 - t2, 0);
             counters.phase(6, System.nanoTime() - t3, 0);
-            return new Submitted(end, lastIndexSelectEnd);
+            return new Submitted(end);
         } finally {
             // The copy tasks were submitted (or never will be): the arena reuses a block only after every task
             // submitted so far has completed.
@@ -307,7 +314,7 @@ final class BatchPlanner {
             tasks.add(switch (item) {
                 case TaskPlan.Run r -> ElementwiseKernels.task(r.members(), intermediates);
                 case TaskPlan.Row r -> RowFusion.task(r.fused());
-                case TaskPlan.Single s -> taskOf(s.node(), staged);
+                case TaskPlan.Single s -> taskOf(s.node(), staged, !interpretable);
             });
         }
         long t3 = System.nanoTime();
@@ -319,17 +326,62 @@ final class BatchPlanner {
         return new Tasks(tasks, ops);
     }
 
-    private KernelTask taskOf(OpNode node, Map<OpNode, DeviceBlock> staged) {
+    /** {@code captured}: planned by capture() (only a capture plans with interpretable false). */
+    private KernelTask taskOf(OpNode node, Map<OpNode, DeviceBlock> staged, boolean captured) {
         return switch (node) {
             case ReduceNode n -> FamilyTasks.reduce(n);
             case SoftmaxNode n -> FamilyTasks.softmax(n);
             case NormNode n -> FamilyTasks.norm(n);
             case MatmulNode n -> FamilyTasks.matmul(n);
-            case IndexSelectNode n -> FamilyTasks.indexSelect(n, faultRecord);
+            case IndexSelectNode n -> indexSelect(n, captured);
             case FillNode n -> FamilyTasks.fill(n);
             case UploadNode n -> FamilyTasks.copy(n, staged.get(n));
             case ElementwiseNode n -> ElementwiseKernels.task(List.of(n));
         };
+    }
+
+    /**
+     * A submitted index_select gets a fault slot of its own (IndexFaults); a captured one, whose task runs again
+     * on every replay, the backend's one record (flag 1), raised by the next sync point after the run.
+     */
+    private KernelTask indexSelect(IndexSelectNode n, boolean captured) {
+        if (captured) return FamilyTasks.indexSelect(n, faultRecord, 0, 1);
+        long id = faults.assign();
+        faultIds.put(n, id);
+        return FamilyTasks.indexSelect(n, faults.block(), IndexFaults.slotOffset(id), IndexFaults.stamp(id));
+    }
+
+    /**
+     * What {@code n} writes now descends from every index_select its inputs descend from (and from {@code n}
+     * itself when it is one, id not null); a write that covers only part of its buffer keeps the buffer's old
+     * ancestry too. Ids known not to have faulted are dropped, so the lists stay short. Lists are sorted.
+     */
+    private void noteAncestry(OpNode n, Long id) {
+        long[] ids = id == null ? null : new long[]{id};
+        for (Storage s : n.reads()) ids = union(ids, ((GpuStorage) s).faultIds());
+        Tensor out = n.output();
+        GpuStorage target = (GpuStorage) out.storage();
+        boolean whole = out.isContiguous() && out.numel() * out.dtype().byteSize() == target.byteSize();
+        if (!whole) ids = union(ids, target.faultIds());
+        if (ids != null) {
+            int live = 0;
+            for (long i : ids) if (!faults.knownGood(i)) ids[live++] = i;
+            ids = live == 0 ? null : java.util.Arrays.copyOf(ids, live);
+        }
+        if (ids != null || target.faultIds() != null) target.setFaultIds(ids);
+    }
+
+    /** Sorted id lists merged (a chain of n ops over k index_selects costs O(n k), not O(n k^2)). */
+    private static long[] union(long[] a, long[] b) {
+        if (b == null || a == b) return a;
+        if (a == null) return b.clone();
+        long[] out = new long[a.length + b.length];
+        int i = 0, j = 0, n = 0;
+        while (i < a.length || j < b.length) {
+            long x = j == b.length || (i < a.length && a[i] <= b[j]) ? a[i++] : b[j++];
+            if (n == 0 || out[n - 1] != x) out[n++] = x;
+        }
+        return n == out.length ? out : java.util.Arrays.copyOf(out, n);
     }
 
     /**

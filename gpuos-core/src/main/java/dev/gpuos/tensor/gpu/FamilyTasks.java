@@ -134,15 +134,16 @@ final class FamilyTasks {
         return family(Family.MATMUL, a.dtype(), ntiles, 1, refs, new long[]{c[0].length, total}, n);
     }
 
-    /** Bytes of the fault record that index_select operators share: flag, index, size, dim. */
-    static final long FAULT_BYTES = 32;
+    /** Bytes of one index_select fault record: stamp, index, size, dim. */
+    static final long FAULT_BYTES = IndexFaults.SLOT_BYTES;
 
-    static KernelTask indexSelect(IndexSelectNode n, DeviceBuffer faultRecord) {
+    /** An index_select writing its first bad index into the record at element {@code slot} with {@code stamp}. */
+    static KernelTask indexSelect(IndexSelectNode n, DeviceBuffer faultRecord, long slot, long stamp) {
         Tensor out = n.output();
         int[] tiling = Dims.tiling(out.numel(), ElementwiseKernels.MIN_TILE);
         List<GpuView> refs = List.of(GpuView.of(n.input()), GpuView.of(n.index()), GpuView.of(out),
-                new GpuView(faultRecord, DTypeCode.I64, 0, new long[]{4}, new long[]{1}));
-        return family(Family.INDEX_SELECT, n.input().dtype(), tiling[1], tiling[0], refs, new long[]{n.dim()}, n);
+                new GpuView(faultRecord, DTypeCode.I64, slot * 8, new long[]{4}, new long[]{1}));
+        return family(Family.INDEX_SELECT, n.input().dtype(), tiling[1], tiling[0], refs, new long[]{n.dim(), stamp}, n);
     }
 
     static KernelTask fill(FillNode n) {

@@ -52,7 +52,14 @@ public final class Skipped {
         if (f != null) throw notComputed(f);
     }
 
+    /** A tensor never computed because a scope closed under it is a closed tensor: TensorClosedException. */
     private static IllegalStateException notComputed(RuntimeException cause) {
-        return new IllegalStateException("this tensor's data was never computed: " + cause.getMessage(), cause);
+        String message = "this tensor's data was never computed: " + cause.getMessage();
+        if (cause instanceof TensorClosedException) {
+            TensorClosedException e = new TensorClosedException(message);
+            e.initCause(cause);
+            return e;
+        }
+        return new IllegalStateException(message, cause);
     }
 }

@@ -104,6 +104,10 @@ GPUOS_HD long long f2ll(double v) {
 #endif
     return v != v ? 0ll : (long long)v;
 }
+// Float to I32 like Java's (int) v and gt::f2i: saturate at the int range itself, NaN -> 0.
+GPUOS_HD int f2i(double v) {
+    return v != v ? 0 : v >= 2147483647.0 ? 2147483647 : v <= -2147483648.0 ? (int)0x80000000 : (int)v;
+}
 GPUOS_HD long long f2ll(float v) {
 #ifndef __CUDA_ARCH__
     return f2ll((double)v);
@@ -193,7 +197,7 @@ GPUOS_HD unsigned long long from_f32(float v, unsigned int s) {
         case GPUOS_DTYPE_F64: return d2u((double)v);
         case GPUOS_DTYPE_F16: return f2h(v);
         case GPUOS_DTYPE_BF16: return f2bf(v);
-        case GPUOS_DTYPE_I32: return (unsigned int)(int)f2ll(v);
+        case GPUOS_DTYPE_I32: return (unsigned int)f2i(v);
         case GPUOS_DTYPE_I64: return (unsigned long long)f2ll(v);
         default: return v != 0.0f ? 1u : 0u;
     }
@@ -204,7 +208,7 @@ GPUOS_HD unsigned long long from_f64(double v, unsigned int s) {
         case GPUOS_DTYPE_F64: return d2u(v);
         case GPUOS_DTYPE_F16: return f2h((float)v);
         case GPUOS_DTYPE_BF16: return f2bf((float)v);
-        case GPUOS_DTYPE_I32: return (unsigned int)(int)f2ll(v);
+        case GPUOS_DTYPE_I32: return (unsigned int)f2i(v);
         case GPUOS_DTYPE_I64: return (unsigned long long)f2ll(v);
         default: return v != 0.0 ? 1u : 0u;
     }

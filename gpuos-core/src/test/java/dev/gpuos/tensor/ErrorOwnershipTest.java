@@ -1,0 +1,112 @@
+package dev.gpuos.tensor;
+
+import dev.gpuos.tensor.cpu.CpuBackend;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Issue 15: an op that fails when it runs (a bad index_select index, found only then on a batching backend)
+ * belongs to the tensors computed from it: their reads throw it; a read of an unrelated tensor, flush and sync,
+ * on this thread or another, never do.
+ */
+class ErrorOwnershipTest {
+
+    @Test
+    void anUnreadFailureIsNotThrownByAnotherThreadsRead() throws Exception {
+        CpuBackend backend = CpuBackend.batched(10_000, Duration.ofHours(1));
+        ExecutorService other = Executors.newSingleThreadExecutor();
+        try (TensorScope s = TensorScope.open(backend)) {
+            Tensor x = s.arange(0, 10, 1).to(DType.F32);
+            Tensor bad = x.indexSelect(0, s.tensor(new long[]{1, 42}));
+            Tensor derived = bad.mul(2.0).sum();
+            Tensor good = x.add(1.0);
+            CountDownLatch recorded = new CountDownLatch(1);
+            Future<float[]> theirs = other.submit(() -> {
+                recorded.await();
+                try (TensorScope t = TensorScope.open(backend)) {
+                    return t.arange(0, 3, 1).to(DType.F32).mul(3.0).toFloatArray();  // runs the failing node too
+                }
+            });
+            recorded.countDown();
+            assertArrayEquals(new float[]{0, 3, 6}, theirs.get(1, TimeUnit.MINUTES));
+            s.sync();
+            s.flush();
+            assertArrayEquals(new float[]{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, good.toFloatArray());
+            IllegalStateException e = assertThrows(IllegalStateException.class, bad::toFloatArray);
+            IndexOutOfBoundsException cause = assertInstanceOf(IndexOutOfBoundsException.class, e.getCause());
+            assertTrue(cause.getMessage().contains("42"), cause.getMessage());
+            IllegalStateException d = assertThrows(IllegalStateException.class, derived::toFloatArray);
+            assertTrue(d.getMessage().contains("42"), d.getMessage());
+            // Computed from it later, in another submission: that fails too, and only that.
+            Tensor later = bad.add(x.narrow(0, 0, 2));
+            assertThrows(IllegalStateException.class, later::toFloatArray);
+            assertArrayEquals(new float[]{0, 1}, x.narrow(0, 0, 2).toFloatArray());
+        } finally {
+            other.shutdown();
+        }
+    }
+
+    /** Eight threads, each failing some of its ops on purpose and reading the rest: no good read ever throws. */
+    @Test
+    void manyThreadsFailingAndReadingKeepTheirErrorsApart() throws Exception {
+        CpuBackend backend = CpuBackend.batched(64, Duration.ofMillis(1));
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try {
+            List<Future<Integer>> results = new ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                int thread = t;
+                results.add(pool.submit(() -> {
+                    SplittableRandom r = new SplittableRandom(thread);
+                    int failures = 0;
+                    try (TensorScope s = TensorScope.open(backend)) {
+                        Tensor x = s.arange(0, 16, 1).to(DType.F32);
+                        for (int i = 0; i < 300; i++) {
+                            if (r.nextInt(3) == 0) {
+                                Tensor bad = x.indexSelect(0, s.tensor(new long[]{100 + i}));
+                                if (r.nextBoolean()) {
+                                    assertThrows(IllegalStateException.class, bad.add(1.0)::toFloatArray);
+                                    failures++;
+                                }
+                                continue;
+                            }
+                            long k = r.nextInt(16);
+                            float[] got = x.indexSelect(0, s.tensor(new long[]{k})).mul(2.0).toFloatArray();
+                            assertArrayEquals(new float[]{2 * k}, got, "thread " + thread + " op " + i);
+                        }
+                        s.sync();
+                    }
+                    return failures;
+                }));
+            }
+            for (Future<Integer> f : results) f.get(2, TimeUnit.MINUTES);
+        } finally {
+            pool.shutdown();
+        }
+    }
+
+    @Test
+    void eagerBackendThrowsAtTheCallAndNothingElse() {
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            Tensor x = s.arange(0, 4, 1);
+            Tensor index = s.tensor(new long[]{9});
+            IndexOutOfBoundsException e = assertThrows(IndexOutOfBoundsException.class, () -> x.indexSelect(0, index));
+            assertTrue(e.getMessage().contains("9"), e.getMessage());
+            s.sync();
+            assertArrayEquals(new long[]{0, 1, 2, 3}, x.toLongArray());
+        }
+    }
+}
