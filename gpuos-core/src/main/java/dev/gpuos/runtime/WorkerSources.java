@@ -21,9 +21,22 @@ public final class WorkerSources {
     public static final String KERNEL_NAME = "gpuos_worker";
     public static final String OP_SYMBOL_MACRO = "GPUOS_OP_SYMBOL";
 
+    /**
+     * How worker blocks hand work to each other: {@code spin} (relaxed polls without back-off, one acquire per
+     * wait; the agent stages known work without a doorbell read per round) or {@code legacy} (the earlier
+     * protocol: acquire polls with exponential back-off). Read once from {@code -Dgpuos.worker.handoff}; kept
+     * only while an A/B measurement of the two needs it.
+     */
+    public enum Handoff { SPIN, LEGACY }
+
+    public static final String HANDOFF_PROPERTY = "gpuos.worker.handoff";
+    private static final Handoff HANDOFF = handoffFrom(System.getProperty(HANDOFF_PROPERTY, "spin"));
+
     private static final String LAYOUT = CudaHeader.generate();
     private static final String DEVICE = resource(DEVICE_HEADER);
-    private static final String WORKER = resource(WORKER_NAME);
+    private static final String WORKER = HANDOFF == Handoff.LEGACY
+            ? "#define GPUOS_HANDOFF_LEGACY 1\n#line 1 \"" + WORKER_NAME + "\"\n" + resource(WORKER_NAME)
+            : resource(WORKER_NAME);
 
     /** Headers every translation unit may include, by include name, in dependency order. */
     public static Map<String, String> headers() {
@@ -33,8 +46,22 @@ public final class WorkerSources {
         return m;
     }
 
+    /** The worker kernel's source, compiled for the hand-off {@link #handoff()} names. */
     public static String worker() {
         return WORKER;
+    }
+
+    public static Handoff handoff() {
+        return HANDOFF;
+    }
+
+    static Handoff handoffFrom(String value) {
+        return switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "spin" -> Handoff.SPIN;
+            case "legacy" -> Handoff.LEGACY;
+            default -> throw new IllegalArgumentException("-D" + HANDOFF_PROPERTY + "=" + value
+                    + ": expected spin or legacy");
+        };
     }
 
     /** Link-time name of the operator in a slot. */

@@ -152,6 +152,9 @@ public final class Layouts {
             .field("traceStart", U64, "trace (agent or worker, traced task only)", "worker: globaltimer ns: a block starts the traced task's operator")
             .field("traceEnd", U64, "trace (agent or worker, traced task only)", "worker: globaltimer ns: the traced task marked done")
             .field("traceCompleted", U64, "trace (agent or worker, traced task only)", "agent: globaltimer ns: completion watermark passed the traced task")
+            .array("traceTask", U64, 8, "trace (worker: the block marking a TASK_FLAG_TRACE task done, after done)",
+                    "globaltimer ns, 4 per seq parity (a task and the one before it can both be traced): at [4 * (seq & 1)]"
+                            + " dependency wait begins, dependencies complete, operator starts, task done")
             .alignTo(128)
             .field("faultCount", U64, "agent (release, after the entries)", "fault records mirrored so far")
             .nested("faultLog", FAULT_ENTRY, FAULT_LOG, "agent", "mirror of the device fault log")

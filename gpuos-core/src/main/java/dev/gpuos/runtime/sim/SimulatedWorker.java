@@ -220,6 +220,9 @@ public final class SimulatedWorker {
         long expBase = (long) LONG.getAcquire(st, EXP_BASE), expEnd = (long) LONG.getAcquire(st, EXP_END);
         long expTemplate = (long) LONG.getAcquire(st, EXP_TEMPLATE), expTileBase = (long) LONG.getAcquire(st, EXP_TILE_BASE);
         int sleepNs = 0;
+        // The last doorbell read, and busy rounds since (the agent reads the host line on every 8th busy round).
+        long knownSubmitted = 0;
+        int busyRounds = 0;
         ctrl.agentState(generation, Layouts.AGENT_RUNNING);
 
         for (;;) {
@@ -229,16 +232,20 @@ public final class SimulatedWorker {
             long from = 0;
             long to = 0;
             boolean fromTemplate = false;
-            if (ctrl.abortRequested()) {
+            // While an earlier doorbell read promised more tasks than are published, stage them without reading
+            // the host line again (that read's acquire ordered their descriptors), except every 8th round.
+            boolean readHost = !(knownSubmitted > pubSeq && (++busyRounds & 7) != 0);
+            if (readHost && ctrl.abortRequested()) {
                 INT.setRelease(st, ABORT, 1);
                 cmd = CMD_EXIT;
             } else {
-                if (!parking && ctrl.parkRequest() == generation) {
+                if (readHost && !parking && ctrl.parkRequest() == generation) {
                     parking = true;
                     INT.setRelease(st, PARKING, 1);
                 }
+                long submitted = readHost ? ctrl.submitted() : knownSubmitted;
+                knownSubmitted = submitted;
                 if (!parking) {
-                    long submitted = ctrl.submitted();
                     if (submitted > pubSeq) {
                         to = submitted - pubSeq > config.stageChunk() ? pubSeq + config.stageChunk() : submitted;
                         from = pubSeq;
@@ -443,22 +450,30 @@ public final class SimulatedWorker {
             int tile = 0;
             long ticket = (long) LONG.getAndAdd(st, TILE_CURSOR, 1L);
             int ns = 32;
+            // wait_published: three relaxed loads per poll, the acquire once the ticket is published.
             for (;;) {
-                if (ticket < (long) LONG.getAcquire(st, PUB_TILES)) {
+                long published = (long) LONG.getOpaque(st, PUB_TILES);
+                int abort = (int) INT.getOpaque(st, ABORT);
+                int parking = (int) INT.getOpaque(st, PARKING);
+                if (ticket < published) {
+                    VarHandle.acquireFence();
                     break;
                 }
-                if ((int) INT.getAcquire(st, ABORT) != 0) {
+                if (abort != 0) {
                     leave = true;
                     break;
                 }
-                if ((int) INT.getAcquire(st, PARKING) != 0) {
+                if (parking != 0) {
                     // pubTiles is final once parking is set: leave only with a ticket nobody published.
+                    VarHandle.acquireFence();
                     if (ticket < (long) LONG.getAcquire(st, PUB_TILES)) {
                         break;
                     }
                     leave = true;
                     break;
                 }
+                // The GPU's block spins or sleeps by its distance from pubTiles; Java threads share two CI cores,
+                // so here every waiter backs off (timing is not what the simulation checks).
                 nap(ns);
                 ns = Math.min(ns * 2, config.spinMaxNs());
             }
@@ -466,18 +481,30 @@ public final class SimulatedWorker {
                 seq = (long) LONG.getOpaque(dev.tileMap, (ticket & tileMask) * 8);
                 task.at(seq & mask);
                 tile = (int) (ticket - task.tileBase());
+                // wait_dependencies: relaxed polls without back-off, abort every 64 polls, one acquire at the end.
                 int ndeps = task.ndeps();
                 for (int d = 0; d < ndeps && !leave; d++) {
                     long dep = task.dep(d);
+                    int polls = 0;
                     ns = 32;
-                    while ((long) LONG.getAcquire(dev.done, (dep & mask) * 8) < dep + 1) {
-                        if ((int) INT.getAcquire(st, ABORT) != 0) {
+                    while ((long) LONG.getOpaque(dev.done, (dep & mask) * 8) < dep + 1) {
+                        if ((++polls & 63) == 0 && (int) INT.getOpaque(st, ABORT) != 0) {
                             leave = true;
                             break;
                         }
-                        nap(ns);
-                        ns = Math.min(ns * 2, config.spinMaxNs());
+                        // The GPU polls without a pause; Java threads share two CI cores with the dependency's own
+                        // thread, so here the wait backs off after 64 polls.
+                        if (polls < 64) {
+                            checkKilled();
+                            Thread.onSpinWait();
+                        } else {
+                            nap(ns);
+                            ns = Math.min(ns * 2, config.spinMaxNs());
+                        }
                     }
+                }
+                if (ndeps > 0) {
+                    VarHandle.acquireFence();
                 }
             }
             if (leave) {

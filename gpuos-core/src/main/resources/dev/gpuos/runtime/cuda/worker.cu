@@ -8,9 +8,18 @@
 //   * advances the completion watermark and mirrors it (and faults) to host memory,
 //   * honours park and abort requests.
 // Every other block is a WORKER. It takes a tile ticket with one atomicAdd, waits until the ticket is
-// published, looks its task up in the tile map, waits for the task's dependencies, runs the operator for
-// that tile with the whole block, and counts the tile done; the block finishing a task's last tile marks
-// the task done (done[slot] = seq + 1, release).
+// published, looks its task up in the tile map, loads the descriptor into shared memory, waits for the task's
+// dependencies, runs the operator for that tile with the whole block, and counts the tile done; the block
+// finishing a task's last tile marks the task done (done[slot] = seq + 1, release).
+//
+// The dependent hand-off (what a chain of dependent tasks pays per task). A block that waits for a dependency
+// has already done everything else: ticket, publication, tile map, descriptor. Thread 0 then polls done[dep]
+// with relaxed loads and no back-off (a sleep could only oversleep the dependency's completion; one poll is
+// one L2 round trip, and a relaxed load invalidates no L1 line of the block sharing the SM), and pays the
+// acquire once, with a fence, when the last dependency is done. So the hand-off is the dependency's release,
+// one L2 round trip to see it, and a barrier. -DGPUOS_HANDOFF_LEGACY (-Dgpuos.worker.handoff=legacy) compiles
+// the earlier protocol (acquire polls with exponential back-off, a doorbell read every agent round) for A/B
+// measurements.
 //
 // Why this cannot deadlock. Tickets are handed out in order, and ticket order is task order (tileBase is a
 // prefix sum over seq). All blocks of the cooperative launch are co-resident, and a block that holds a
@@ -18,16 +27,24 @@
 // (checked by the agent), whose tiles carry smaller tickets. Take the smallest ticket not yet finished: every
 // ticket below it is finished, so its task's dependencies (all tiles of smaller seqs, hence smaller tickets)
 // are complete, and the block holding it makes progress. By induction every published ticket finishes.
+// Spinning without back-off changes none of this: a waiting block holds nothing but its own ticket, and
+// co-resident blocks progress independently of how often their neighbours poll (a poll costs an issue slot
+// per L2 round trip, not a lock). Aborts stay prompt: a dependency wait looks at the abort flag every 64
+// polls, a publication wait at every poll.
 // Parking keeps this true: the agent stops publishing first, and a block leaves only while holding a ticket
 // at or beyond the final pubTiles, so no published ticket is ever abandoned; the next generation restarts the
 // cursor at pubTiles.
 //
 // Memory ordering. Host -> agent: Java stores the descriptors, then the doorbell with release; the agent reads
 // the doorbell with ld.acquire.sys, then the descriptors (ordered behind it for the whole block by the barrier).
+// While a doorbell read promised more tasks than are published, the agent stages them in later rounds without
+// reading it again: the descriptors below that doorbell were ordered by that read's acquire.
 // Agent -> workers: descriptors, tile map and counters, then pubSeq and pubTiles with st.release.gpu; workers
-// read pubTiles with ld.acquire.gpu. Worker -> worker (dependencies) and worker -> agent (watermark): operator
-// stores, __syncthreads, __threadfence, the tile counter, then done[slot] with st.release.gpu; readers use
-// ld.acquire.gpu. Agent -> host: completedSeq with st.release.sys.
+// poll pubTiles with ld.relaxed.gpu and, once it covers their ticket, fence.acq_rel.gpu (the PTX acquire
+// pattern). Worker -> worker (dependencies) and worker -> agent (watermark): operator stores, __syncthreads,
+// __threadfence, the tile counter, then done[slot] with st.release.gpu; a dependent block reads it with
+// ld.relaxed.gpu polls and one fence.acq_rel.gpu after the last dependency (before the barrier that starts the
+// operator), the agent with ld.acquire.gpu. Agent -> host: completedSeq with st.release.sys.
 // Faults: a worker writes its fault record (tag last) before it counts the tile, so before the task's done flag;
 // the agent mirrors every record reserved before the done flags it read, and only then publishes completedSeq:
 // the host never sees a faulted task complete without its fault.
@@ -231,6 +248,17 @@ __device__ void agent_loop(const gpuos_params& p) {
     unsigned long long expBase = 0, expEnd = 0, expTemplate = 0, expTileBase = 0;
     int parking = 0;
     unsigned int sleepNs = 0;
+#ifndef GPUOS_HANDOFF_LEGACY
+    // Thread 0's: the last doorbell and trace request read from the host page, and busy rounds since (shared
+    // memory: registers are what the staging copies need).
+    __shared__ unsigned long long s_knownSubmitted, s_knownTraceSeq;
+    __shared__ unsigned int s_busyRounds;
+    if (threadIdx.x == 0) {
+        s_knownSubmitted = 0;
+        s_knownTraceSeq = ~0ull;
+        s_busyRounds = 0;
+    }
+#endif
     if (threadIdx.x == 0) {
         pubSeq = ld_acquire_gpu(&st->pubSeq);
         pubTiles = ld_acquire_gpu(&st->pubTiles);
@@ -259,12 +287,23 @@ __device__ void agent_loop(const gpuos_params& p) {
         unsigned int parkRequest = 0, abortRequest = 0;
         if (threadIdx.x == 0) {
             roundStart = global_ns();
-            parkRequest = ld_relaxed_sys(&ctrl->parkRequest);
-            abortRequest = ld_relaxed_sys(&ctrl->abortRequest);
-            traceSeq = ld_relaxed_sys(&ctrl->traceSeq);
-            // Acquire: the descriptors this round copies are ordered after it. Issued last, so the three reads
-            // above are already in flight; the scan below overlaps the PCIe round trip.
-            submitted = ld_acquire_sys(&ctrl->submittedSeq);
+#ifndef GPUOS_HANDOFF_LEGACY
+            // While an earlier doorbell read promised more tasks than are published, stage them without waiting
+            // for another PCIe round trip: that read's acquire already orders their descriptors. Every 8th such
+            // round still reads the host line, so park, abort and trace requests are seen within 8 rounds.
+            if (s_knownSubmitted > pubSeq && (++s_busyRounds & 7) != 0) {
+                submitted = s_knownSubmitted;
+                traceSeq = s_knownTraceSeq;
+            } else
+#endif
+            {
+                parkRequest = ld_relaxed_sys(&ctrl->parkRequest);
+                abortRequest = ld_relaxed_sys(&ctrl->abortRequest);
+                traceSeq = ld_relaxed_sys(&ctrl->traceSeq);
+                // Acquire: the descriptors this round copies are ordered after it. Issued last, so the three
+                // reads above are already in flight; the scan below overlaps the PCIe round trip.
+                submitted = ld_acquire_sys(&ctrl->submittedSeq);
+            }
         }
 
         // 2. Advance the watermark, blockDim tasks per step.
@@ -320,6 +359,10 @@ __device__ void agent_loop(const gpuos_params& p) {
         if (threadIdx.x == 0) {
             const unsigned long long watermark = s_watermark;
             s_traceSeq = traceSeq;
+#ifndef GPUOS_HANDOFF_LEGACY
+            s_knownSubmitted = submitted;
+            s_knownTraceSeq = traceSeq;
+#endif
             int cmd = CMD_IDLE;
             if (abortRequest != 0) {
                 st_release_gpu(&st->abort, 1u);
@@ -499,15 +542,96 @@ __device__ void agent_loop(const gpuos_params& p) {
     }
 }
 
+// Thread 0 of a worker block: waits until its ticket is published (or the generation ends); 1 = leave.
+__device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned long long ticket, unsigned int spinMaxNs) {
+#ifdef GPUOS_HANDOFF_LEGACY
+    for (;;) {
+        const unsigned long long published = ld_acquire_gpu(&st->pubTiles);
+        if (ticket < published) return 0;
+        if (ld_acquire_gpu(&st->abort)) return 1;
+        if (ld_acquire_gpu(&st->parking)) {
+            // pubTiles is final once parking is set: leave only with a ticket nobody published.
+            return ticket < ld_acquire_gpu(&st->pubTiles) ? 0 : 1;
+        }
+        // The block holding the next ticket polls often; blocks further back in line poll less.
+        const unsigned long long distance = ticket - published;
+        __nanosleep(distance >= spinMaxNs / 64 ? spinMaxNs : 64 + (unsigned int)distance * 64);
+    }
+#else
+    for (;;) {
+        // Three relaxed loads of one line in flight together: one L2 round trip per poll, not three.
+        const unsigned long long published = ld_relaxed_gpu(&st->pubTiles);
+        const unsigned int abort = ld_relaxed_gpu(&st->abort);
+        const unsigned int parking = ld_relaxed_gpu(&st->parking);
+        if (ticket < published) {
+            fence_acquire_gpu();  // the tile map and descriptors published with pubTiles
+            return 0;
+        }
+        if (abort) return 1;
+        if (parking) {
+            // pubTiles is final once parking is set (the agent's release of parking comes after its last
+            // publication): leave only with a ticket nobody published.
+            fence_acquire_gpu();
+            return ticket < ld_acquire_gpu(&st->pubTiles) ? 0 : 1;
+        }
+        // The block holding the next ticket spins (it is the one a new submission waits for); blocks further
+        // back in line poll less.
+        const unsigned long long distance = ticket - published;
+        if (distance > 0) __nanosleep(distance >= spinMaxNs / 64 ? spinMaxNs : (unsigned int)distance * 64);
+    }
+#endif
+}
+
+// Thread 0 of a worker block: waits until every dependency of the task in s_task is done; 1 = leave (abort).
+__device__ __forceinline__ int wait_dependencies(gpuos_queue_state* st, const gpuos_task& task,
+                                                 const unsigned long long* done, unsigned long long mask,
+                                                 unsigned int spinMaxNs) {
+    const unsigned int ndeps = task.ndeps;
+#ifdef GPUOS_HANDOFF_LEGACY
+    for (unsigned int d = 0; d < ndeps; ++d) {
+        const unsigned long long dep = task.deps[d];
+        unsigned int ns = 0;
+        while (ld_acquire_gpu(&done[dep & mask]) < dep + 1) {
+            if (ld_acquire_gpu(&st->abort)) return 1;
+            // Dependent chains are latency-bound: spin tight at first, then back off.
+            if (ns) __nanosleep(ns);
+            ns = ns == 0 ? 16 : (ns < spinMaxNs ? ns * 2 : ns);
+        }
+    }
+#else
+    // No back-off: a dependency is an earlier task that is running or about to (its tiles hold smaller tickets),
+    // so the wait ends when that task does, and a sleep would only add to the chain. A relaxed poll bypasses L1
+    // (nothing invalidated per poll, for the operator of the block sharing this SM) and costs one L2 round
+    // trip; the acquire is paid once, after the last dependency. Abort is looked at every 64 polls.
+    (void)spinMaxNs;
+    for (unsigned int d = 0; d < ndeps; ++d) {
+        const unsigned long long dep = task.deps[d];
+        const unsigned long long* flag = &done[dep & mask];
+        unsigned int polls = 0;
+        while (ld_relaxed_gpu(flag) < dep + 1) {
+            if ((++polls & 63) == 0 && ld_relaxed_gpu(&st->abort)) return 1;
+        }
+    }
+    if (ndeps > 0) fence_acquire_gpu();
+#endif
+    return 0;
+}
+
 __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
     __shared__ unsigned long long s_seq, s_ticket;
     __shared__ unsigned int s_tile;
     __shared__ int s_exit;
+    // Thread 0's timestamps of a traced task (dependency wait begins, dependencies complete, operator starts),
+    // written to the host page only after done: a store to host memory before the release would lengthen the
+    // very hand-off it measures. Shared memory, not registers live across the operator call.
+    __shared__ unsigned long long s_stamps[3];
     // The task's descriptor, copied once per tile: the operator (and the dependency check) read it from shared
-    // memory instead of going back to L2 after every acquire has invalidated L1.
+    // memory instead of going back to L2 after every acquire has invalidated L1. It is loaded before the
+    // dependency wait, so a dependent block waits with everything but its inputs in hand.
     __shared__ __align__(16) gpuos_task s_task;
 
     gpuos_queue_state* st = (gpuos_queue_state*)p.state;
+    gpuos_host_control* ctrl = (gpuos_host_control*)p.control;
     const gpuos_task* ring = (const gpuos_task*)p.ring;
     const unsigned long long* tileMap = (const unsigned long long*)p.tileMap;
     unsigned int* tileDone = (unsigned int*)p.tileDone;
@@ -518,23 +642,9 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
 
     for (;;) {
         if (threadIdx.x == 0) {
-            int leave = 0;
             unsigned long long seq = 0;
             const unsigned long long ticket = atomicAdd(&st->tileCursor, 1ull);
-            for (;;) {
-                const unsigned long long published = ld_acquire_gpu(&st->pubTiles);
-                if (ticket < published) break;
-                if (ld_acquire_gpu(&st->abort)) { leave = 1; break; }
-                if (ld_acquire_gpu(&st->parking)) {
-                    // pubTiles is final once parking is set: leave only with a ticket nobody published.
-                    if (ticket < ld_acquire_gpu(&st->pubTiles)) break;
-                    leave = 1;
-                    break;
-                }
-                // The block holding the next ticket polls often; blocks further back in line poll less.
-                const unsigned long long distance = ticket - published;
-                __nanosleep(distance >= p.spinMaxNs / 64 ? p.spinMaxNs : 64 + (unsigned int)distance * 64);
-            }
+            const int leave = wait_published(st, ticket, p.spinMaxNs);
             if (!leave) seq = *(volatile const unsigned long long*)&tileMap[ticket & tileMask];
             s_seq = seq;
             s_ticket = ticket;
@@ -548,19 +658,11 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             ((uint4*)&s_task)[v] = ld_volatile_v4((const uint4*)(ring + (seq & mask)) + v);
         }
         __syncthreads();
+        const bool traced = (s_task.flags & GPUOS_TASK_FLAG_TRACE) != 0;
         if (threadIdx.x == 0) {
-            int leave = 0;
-            const unsigned int ndeps = s_task.ndeps;
-            for (unsigned int d = 0; d < ndeps && !leave; ++d) {
-                const unsigned long long dep = s_task.deps[d];
-                unsigned int ns = 0;
-                while (ld_acquire_gpu(&done[dep & mask]) < dep + 1) {
-                    if (ld_acquire_gpu(&st->abort)) { leave = 1; break; }
-                    // Dependent chains are latency-bound: spin tight at first, then back off.
-                    if (ns) __nanosleep(ns);
-                    ns = ns == 0 ? 16 : (ns < p.spinMaxNs ? ns * 2 : ns);
-                }
-            }
+            if (traced) s_stamps[0] = global_ns();
+            const int leave = wait_dependencies(st, s_task, done, mask, p.spinMaxNs);
+            if (traced) s_stamps[1] = global_ns();
             s_tile = (unsigned int)(s_ticket - s_task.tileBase);
             s_exit = leave;
         }
@@ -570,8 +672,7 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         const unsigned int op = task->op;
         // Read before the tile is counted: once it is, the task may complete and its slot be reused.
         const unsigned int ntiles = task->ntiles;
-        const bool traced = (task->flags & GPUOS_TASK_FLAG_TRACE) != 0;
-        if (traced && threadIdx.x == 0) st_relaxed_sys(&((gpuos_host_control*)p.control)->traceStart, global_ns());
+        if (traced && threadIdx.x == 0) s_stamps[2] = global_ns();
         gpuos_op_fn fn = op < opCount ? gpuos_op_table[op] : nullptr;
         if (fn != nullptr) {
             fn(task, s_tile, &env);
@@ -582,16 +683,24 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         if (threadIdx.x == 0) {
             // The barrier puts the block's operator stores before this thread's release in causality order,
             // so the release (cumulative) publishes them with the task's completion.
-            if (ntiles == 1) {
-                // Stamped before the release: once done is visible the host may read the trace.
-                if (traced) st_relaxed_sys(&((gpuos_host_control*)p.control)->traceEnd, global_ns());
+            bool finished = ntiles == 1;
+            const unsigned long long tEnd = traced ? global_ns() : 0;
+            if (finished) {
                 st_release_gpu(&done[seq & mask], seq + 1);
             } else {
                 __threadfence();
                 if (atomicAdd(&tileDone[seq & mask], 1u) + 1 == ntiles) {
                     __threadfence();
                     st_release_gpu(&done[seq & mask], seq + 1);
+                    finished = true;
                 }
+            }
+            if (traced && finished) {
+                unsigned long long* stamps = &ctrl->traceTask[4 * (seq & 1)];
+                for (int i = 0; i < 3; ++i) st_relaxed_sys(&stamps[i], s_stamps[i]);
+                st_relaxed_sys(&stamps[3], tEnd);
+                st_relaxed_sys(&ctrl->traceStart, s_stamps[2]);
+                st_relaxed_sys(&ctrl->traceEnd, tEnd);
             }
         }
     }
