@@ -56,7 +56,7 @@ public final class RuntimeBenchmark {
             OperatorRef add = os.register("add_f32", op("add_f32"));
             long registered = System.nanoTime();
             results.put("device", os.deviceName());
-            results.put("worker_handoff", WorkerSources.handoff().name().toLowerCase(java.util.Locale.ROOT));
+            results.put("worker_handoff", WorkerSources.handoff().value());
             results.put("driver_version", Driver.driverVersion());
             results.put("worker", os.stats().generation().toString());
             results.put("jit_cold_start_ms", ms(started - t0));

@@ -22,21 +22,35 @@ public final class WorkerSources {
     public static final String OP_SYMBOL_MACRO = "GPUOS_OP_SYMBOL";
 
     /**
-     * How worker blocks hand work to each other: {@code spin} (relaxed polls without back-off, one acquire per
-     * wait; the agent stages known work without a doorbell read per round) or {@code legacy} (the earlier
-     * protocol: acquire polls with exponential back-off). Read once from {@code -Dgpuos.worker.handoff}; kept
-     * only while an A/B measurement of the two needs it.
+     * How the worker's blocks hand work to each other: {@code spin} (the default: relaxed polls without back-off
+     * and one acquire per wait; the agent stages known work without a doorbell read per round, and its
+     * completion warp publishes completion apart from staging), {@code spin-oneloop} (the same without the
+     * completion warp) or {@code legacy} (the earlier protocol: acquire polls with exponential back-off, one agent
+     * loop paced by a doorbell read). Read once from {@code -Dgpuos.worker.handoff}; kept only while an A/B
+     * measurement needs it.
      */
-    public enum Handoff { SPIN, LEGACY }
+    public enum Handoff {
+        SPIN(""), SPIN_ONELOOP("#define GPUOS_AGENT_ONE_LOOP 1\n"), LEGACY("#define GPUOS_HANDOFF_LEGACY 1\n");
+
+        private final String defines;
+
+        Handoff(String defines) {
+            this.defines = defines;
+        }
+
+        /** The property value that selects it. */
+        public String value() {
+            return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        }
+    }
 
     public static final String HANDOFF_PROPERTY = "gpuos.worker.handoff";
     private static final Handoff HANDOFF = handoffFrom(System.getProperty(HANDOFF_PROPERTY, "spin"));
 
     private static final String LAYOUT = CudaHeader.generate();
     private static final String DEVICE = resource(DEVICE_HEADER);
-    private static final String WORKER = HANDOFF == Handoff.LEGACY
-            ? "#define GPUOS_HANDOFF_LEGACY 1\n#line 1 \"" + WORKER_NAME + "\"\n" + resource(WORKER_NAME)
-            : resource(WORKER_NAME);
+    private static final String WORKER = HANDOFF.defines.isEmpty() ? resource(WORKER_NAME)
+            : HANDOFF.defines + "#line 1 \"" + WORKER_NAME + "\"\n" + resource(WORKER_NAME);
 
     /** Headers every translation unit may include, by include name, in dependency order. */
     public static Map<String, String> headers() {
@@ -56,12 +70,11 @@ public final class WorkerSources {
     }
 
     static Handoff handoffFrom(String value) {
-        return switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
-            case "spin" -> Handoff.SPIN;
-            case "legacy" -> Handoff.LEGACY;
-            default -> throw new IllegalArgumentException("-D" + HANDOFF_PROPERTY + "=" + value
-                    + ": expected spin or legacy");
-        };
+        for (Handoff h : Handoff.values()) {
+            if (h.value().equals(value.trim().toLowerCase(java.util.Locale.ROOT))) return h;
+        }
+        throw new IllegalArgumentException("-D" + HANDOFF_PROPERTY + "=" + value
+                + ": expected spin, spin-oneloop or legacy");
     }
 
     /** Link-time name of the operator in a slot. */

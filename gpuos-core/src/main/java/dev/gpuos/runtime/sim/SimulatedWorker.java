@@ -38,6 +38,10 @@ import java.util.concurrent.locks.LockSupport;
  * {@code __syncthreads} and shared variables become program order and locals here, because one Java thread
  * does the whole block's work.
  *
+ * <p>The GPU agent's completion warp runs beside its stage threads; here one thread plays both, a round staging
+ * and then scanning and publishing completion, which is one of the interleavings the two roles can produce (and
+ * what the host sees is the same: completedSeq only after the faults of the tasks below it were mirrored).
+ *
  * <p>What the simulation can check is the protocol's logic under real interleavings (index arithmetic,
  * wraparound, publication order, parking, faults); x86 is too strongly ordered to show a missing fence.
  */

@@ -7,6 +7,13 @@
 //   * publishes them (pubSeq, then pubTiles, with release),
 //   * advances the completion watermark and mirrors it (and faults) to host memory,
 //   * honours park and abort requests.
+// Its warp 1 is the COMPLETION warp (completion_warp): it advances the watermark and publishes completion on
+// its own, polling the done flags, while the other seven warps (the stage threads, named barrier 1) wait for
+// PCIe reads and stage; so a completion never waits for a doorbell read, nor staging for a completion. They
+// share s_pubSeq (stage -> completion) and s_watermark (completion -> stage, written after completedSeq went to
+// the host, so a parking agent that sees the watermark at pubSeq leaves with everything published).
+// (-DGPUOS_AGENT_ONE_LOOP, implied by -DGPUOS_HANDOFF_LEGACY: one loop for the whole block, the scan and
+// completion once per doorbell read.)
 // Every other block is a WORKER. It takes a tile ticket with one atomicAdd, waits until the ticket is
 // published, looks its task up in the tile map, loads the descriptor into shared memory, waits for the task's
 // dependencies, runs the operator for that tile with the whole block, and counts the tile done; the block
@@ -66,6 +73,25 @@ constexpr unsigned long long kWholeCopyMax = 32;
 static_assert(sizeof(gpuos_task) % 16 == 0, "descriptors are copied as 16-byte vectors");
 
 enum : int { CMD_IDLE = 0, CMD_STAGE = 1, CMD_EXIT = 2 };
+
+// The legacy protocol has the one-loop agent; GPUOS_AGENT_ONE_LOOP alone gives it to the new hand-off too
+// (-Dgpuos.worker.handoff=spin-oneloop), to measure the completion warp apart.
+#if defined(GPUOS_HANDOFF_LEGACY) && !defined(GPUOS_AGENT_ONE_LOOP)
+#define GPUOS_AGENT_ONE_LOOP 1
+#endif
+
+// The agent's STAGE threads: those that read the host ring and publish. In the legacy protocol the whole block;
+// otherwise every warp but warp 1 (the completion warp, see agent_loop), synchronized by named barrier 1 so
+// that the completion warp never waits for them nor they for it.
+#ifdef GPUOS_AGENT_ONE_LOOP
+constexpr unsigned int kStageThreads = GPUOS_BLOCK_THREADS;
+__device__ __forceinline__ unsigned int stage_tid() { return threadIdx.x; }
+__device__ __forceinline__ void stage_sync() { __syncthreads(); }
+#else
+constexpr unsigned int kStageThreads = GPUOS_BLOCK_THREADS - 32;
+__device__ __forceinline__ unsigned int stage_tid() { return threadIdx.x < 32 ? threadIdx.x : threadIdx.x - 32; }
+__device__ __forceinline__ void stage_sync() { asm volatile("bar.sync 1, %0;" :: "n"(kStageThreads) : "memory"); }
+#endif
 
 // Faults are logged, not fatal: the task still counts as finished (so nothing waits forever) and the host
 // fails its future from the log the agent mirrors.
@@ -133,12 +159,12 @@ __device__ unsigned long long mirror_faults(gpuos_queue_state* st, gpuos_host_co
 __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsigned long long from,
                              unsigned long long n, unsigned int count, unsigned int first, unsigned long long mask) {
     const unsigned long long vectors = n * count;
-    for (unsigned long long base = threadIdx.x; base < vectors; base += kCopyDepth * blockDim.x) {
+    for (unsigned long long base = stage_tid(); base < vectors; base += kCopyDepth * kStageThreads) {
         uint4 v[kCopyDepth];
         bool take[kCopyDepth];
 #pragma unroll
         for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = base + (unsigned long long)j * blockDim.x;
+            const unsigned long long k = base + (unsigned long long)j * kStageThreads;
             const unsigned long long seq = from + k / count;
             const unsigned int vec = first + (unsigned int)(k % count);
             take[j] = k < vectors;
@@ -152,7 +178,7 @@ __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsig
         }
 #pragma unroll
         for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = base + (unsigned long long)j * blockDim.x;
+            const unsigned long long k = base + (unsigned long long)j * kStageThreads;
             if (take[j]) ((uint4*)(ring + (from + k / count & mask)))[first + k % count] = v[j];
         }
     }
@@ -164,7 +190,7 @@ __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsig
 __device__ void copy_device_refs(gpuos_task* ring, unsigned long long from, unsigned long long n,
                                  unsigned long long mask) {
     constexpr unsigned int kRefsTotal = kTaskVectors - kHeaderVectors;
-    for (unsigned long long k = threadIdx.x; k < n * kRefsTotal; k += blockDim.x) {
+    for (unsigned long long k = stage_tid(); k < n * kRefsTotal; k += kStageThreads) {
         gpuos_task* t = ring + ((from + k / kRefsTotal) & mask);
         const unsigned int vec = (unsigned int)(k % kRefsTotal);
         if ((t->flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) && vec / kRefVectors < t->nrefs) {
@@ -181,39 +207,39 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
                               unsigned long long base, unsigned long long tileBase, unsigned long long mask) {
     // kCopyDepth loads in flight per thread before the first store, as in copy_vectors.
     const unsigned long long headers = n * kHeaderVectors;
-    for (unsigned long long k0 = threadIdx.x; k0 < headers; k0 += kCopyDepth * blockDim.x) {
+    for (unsigned long long k0 = stage_tid(); k0 < headers; k0 += kCopyDepth * kStageThreads) {
         uint4 v[kCopyDepth];
 #pragma unroll
         for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = k0 + (unsigned long long)j * blockDim.x;
+            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
             if (k < headers) v[j] = ld_volatile_v4((const uint4*)(tmpl + (from - base + k / kHeaderVectors)) + k % kHeaderVectors);
         }
 #pragma unroll
         for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = k0 + (unsigned long long)j * blockDim.x;
+            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
             if (k < headers) ((uint4*)(ring + ((from + k / kHeaderVectors) & mask)))[k % kHeaderVectors] = v[j];
         }
     }
-    __syncthreads();
+    stage_sync();
     constexpr unsigned int kRefsTotal = kTaskVectors - kHeaderVectors;
     const unsigned long long refs = n * kRefsTotal;
-    for (unsigned long long k0 = threadIdx.x; k0 < refs; k0 += kCopyDepth * blockDim.x) {
+    for (unsigned long long k0 = stage_tid(); k0 < refs; k0 += kCopyDepth * kStageThreads) {
         uint4 v[kCopyDepth];
         bool take[kCopyDepth];
 #pragma unroll
         for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = k0 + (unsigned long long)j * blockDim.x;
+            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
             const unsigned int vec = (unsigned int)(k % kRefsTotal);
             take[j] = k < refs && vec / kRefVectors < ring[(from + k / kRefsTotal) & mask].nrefs;
             if (take[j]) v[j] = ld_volatile_v4((const uint4*)(tmpl + (from - base + k / kRefsTotal))->refs + vec);
         }
 #pragma unroll
         for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = k0 + (unsigned long long)j * blockDim.x;
+            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
             if (take[j]) ((uint4*)ring[(from + k / kRefsTotal) & mask].refs)[k % kRefsTotal] = v[j];
         }
     }
-    for (unsigned long long seq = from + threadIdx.x; seq < from + n; seq += blockDim.x) {
+    for (unsigned long long seq = from + stage_tid(); seq < from + n; seq += kStageThreads) {
         gpuos_task* t = ring + (seq & mask);
         t->seq = seq;
         t->tileBase += tileBase;
@@ -222,11 +248,92 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
     }
 }
 
+#ifndef GPUOS_AGENT_ONE_LOOP
+// The agent's COMPLETION warp (warp 1), apart from the stage threads so that a task's completion reaches the host
+// without waiting for a PCIe read of the doorbell or a staging round: it polls the done flags above the
+// watermark (4 per lane, 128 per L2 round trip, relaxed), and when the watermark moved, lane 0 mirrors the
+// faults and publishes completedSeq (and the device watermark), then tells the stage threads through
+// s_watermark, which they read for parking and the tile map's floor. Leaves when the stage threads set
+// s_agentExit. faultsMirrored is lane 0's count, which the agent's exit path continues from.
+__device__ void completion_warp(const gpuos_params& p, const unsigned long long* done, unsigned long long mask,
+                                volatile unsigned long long& s_watermark, volatile unsigned long long& s_pubSeq,
+                                volatile unsigned long long& s_traceSeq, volatile int& s_agentExit,
+                                unsigned long long& faultsMirrored) {
+    gpuos_queue_state* st = (gpuos_queue_state*)p.state;
+    gpuos_host_control* ctrl = (gpuos_host_control*)p.control;
+    const unsigned int lane = threadIdx.x & 31;
+    unsigned long long w = s_watermark, heartbeat = 0;
+    for (;;) {
+        // Lane 0 reads the shared words, so that every lane acts on the same values.
+        unsigned long long ps = 0;
+        int leave = 0;
+        if (lane == 0) {
+            leave = s_agentExit;
+            ps = s_pubSeq;
+            if ((++heartbeat & 4095) == 0) st_relaxed_sys(&ctrl->heartbeat, heartbeat);
+        }
+        leave = __shfl_sync(~0u, leave, 0);
+        ps = __shfl_sync(~0u, ps, 0);
+        if (leave) return;
+        if (w >= ps) {
+            __nanosleep(64);  // nothing published is incomplete; the stage threads publish through s_pubSeq
+            continue;
+        }
+        // Up to 8 steps of 128 flags before publishing, so a flood of completions is published in few PCIe
+        // writes; a step that finds an incomplete task ends the scan.
+        const unsigned long long from = w;
+        for (int round = 0; round < 8 && w < ps; ++round) {
+            const unsigned long long first = w + 4ull * lane;
+            unsigned long long v[4];
+#pragma unroll
+            for (int j = 0; j < 4; ++j) v[j] = first + j < ps ? ld_relaxed_gpu(&done[(first + j) & mask]) : 0;
+            unsigned int complete = 0;  // leading complete flags of this lane's four
+#pragma unroll
+            for (int j = 0; j < 4; ++j) complete += (complete == (unsigned int)j && v[j] == first + j + 1) ? 1u : 0u;
+            const unsigned int partial = __ballot_sync(~0u, complete < 4);
+            const int firstPartial = partial ? __ffs(partial) - 1 : 32;
+            const unsigned int completeThere = __shfl_sync(~0u, complete, firstPartial & 31);
+            w += firstPartial == 32 ? 128 : 4ull * firstPartial + completeThere;
+            if (firstPartial != 32) break;
+        }
+        if (w == from) continue;  // the oldest task still runs: poll again at once
+        // Every lane's flags before what lane 0 publishes (acquire pattern per lane, then the warp barrier).
+        fence_acquire_gpu();
+        __syncwarp();
+        if (lane == 0) {
+            // Every fault of a task below the watermark was reserved before that task's done flag, read above:
+            // mirror them all before the host may see the task complete.
+            const unsigned long long faultsBefore = faultsMirrored;
+            faultsMirrored = mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);
+            const unsigned long long traced = s_traceSeq;
+            if (traced >= from && traced < w) st_relaxed_sys(&ctrl->traceCompleted, global_ns());
+            // As in the legacy publisher: the host reads results only through copies the device's engines make
+            // after it saw this word, at gpu scope, so a gpu-scope fence suffices unless fault records went out.
+            if (faultsMirrored != faultsBefore) {
+                st_release_sys(&ctrl->completedSeq, w);
+            } else {
+                __threadfence();
+                st_relaxed_sys(&ctrl->completedSeq, w);
+            }
+            // The device copy is read only by the next generation, after this kernel exited.
+            *(volatile unsigned long long*)&st->watermark = w;
+            s_watermark = w;
+        }
+        __syncwarp();
+    }
+}
+#endif
+
 __device__ void agent_loop(const gpuos_params& p) {
     __shared__ int s_cmd;
-    __shared__ unsigned long long s_from, s_to, s_end, s_watermark, s_pubSeq, s_pubTiles, s_badSeq, s_traceSeq;
+    __shared__ unsigned long long s_from, s_to, s_end, s_pubTiles, s_badSeq;
+    // Read by one role while the other writes them (the completion warp runs apart from the stage threads).
+    __shared__ volatile unsigned long long s_watermark, s_pubSeq, s_traceSeq;
+    __shared__ volatile int s_agentExit;
     __shared__ unsigned long long s_lastEnd, s_expandAt, s_expBase, s_expTemplate, s_expTileBase;
+#ifdef GPUOS_AGENT_ONE_LOOP
     __shared__ unsigned int s_firstIncomplete;
+#endif
     __shared__ int s_fromTemplate;
 
     gpuos_queue_state* st = (gpuos_queue_state*)p.state;
@@ -243,11 +350,14 @@ __device__ void agent_loop(const gpuos_params& p) {
     // pubTiles, tileFloor, parking), thread kPublisherThread owns completion (completionPublished,
     // faultsMirrored, heartbeat); shared memory carries what one needs of the other's.
     unsigned long long pubSeq = 0, pubTiles = 0, tileFloor = 0;
-    unsigned long long completionPublished = 0, faultsMirrored = 0, heartbeat = 0;
+    unsigned long long faultsMirrored = 0;
+#ifdef GPUOS_AGENT_ONE_LOOP
+    unsigned long long completionPublished = 0, heartbeat = 0;
+    unsigned int sleepNs = 0;
+#endif
     // Thread 0: the expansion being staged (pubSeq < expEnd), continued from the state a parked generation left.
     unsigned long long expBase = 0, expEnd = 0, expTemplate = 0, expTileBase = 0;
     int parking = 0;
-    unsigned int sleepNs = 0;
 #ifndef GPUOS_HANDOFF_LEGACY
     // Thread 0's: the last doorbell and trace request read from the host page, and busy rounds since (shared
     // memory: registers are what the staging copies need).
@@ -274,13 +384,21 @@ __device__ void agent_loop(const gpuos_params& p) {
         s_watermark = watermark;
         s_pubSeq = pubSeq;
         s_traceSeq = ~0ull;
+        s_agentExit = 0;
     }
     if (threadIdx.x == kPublisherThread) {
+#ifdef GPUOS_AGENT_ONE_LOOP
         completionPublished = ld_acquire_gpu(&st->watermark);
+#endif
         faultsMirrored = ld_acquire_sys(&ctrl->faultCount);
     }
     __syncthreads();
 
+#ifndef GPUOS_AGENT_ONE_LOOP
+    if ((threadIdx.x >> 5) == kPublisherThread / 32) {
+        completion_warp(p, done, mask, s_watermark, s_pubSeq, s_traceSeq, s_agentExit, faultsMirrored);
+    } else
+#endif
     for (;;) {
         // 1. Issue this round's host reads first (relaxed): their PCIe latency overlaps the watermark scan.
         unsigned long long submitted = 0, traceSeq = ~0ull, roundStart = 0;
@@ -306,6 +424,7 @@ __device__ void agent_loop(const gpuos_params& p) {
             }
         }
 
+#ifdef GPUOS_AGENT_ONE_LOOP
         // 2. Advance the watermark, blockDim tasks per step.
         bool advanced = false;
         for (int round = 0; round < 64; ++round) {
@@ -356,6 +475,7 @@ __device__ void agent_loop(const gpuos_params& p) {
             }
             if ((++heartbeat & 63) == 0) st_relaxed_sys(&ctrl->heartbeat, heartbeat);
         }
+#endif
         if (threadIdx.x == 0) {
             const unsigned long long watermark = s_watermark;
             s_traceSeq = traceSeq;
@@ -391,6 +511,7 @@ __device__ void agent_loop(const gpuos_params& p) {
             }
             s_cmd = cmd;
             s_badSeq = ~0ull;
+#ifdef GPUOS_AGENT_ONE_LOOP
             if (cmd == CMD_IDLE && !advanced && watermark == pubSeq) {
                 // Fully idle: back off a little (the PCIe read already paces each round).
                 sleepNs = sleepNs == 0 ? 32 : (sleepNs < 512 ? sleepNs * 2 : sleepNs);
@@ -398,8 +519,11 @@ __device__ void agent_loop(const gpuos_params& p) {
             } else {
                 sleepNs = 0;
             }
+#endif
+            // Otherwise no sleep: the PCIe read of the doorbell paces an idle round, and a new submission
+            // should be seen by the read that follows it, not one a sleep later.
         }
-        __syncthreads();
+        stage_sync();
         const int cmd = s_cmd;
         if (cmd == CMD_EXIT) break;
 
@@ -415,12 +539,12 @@ __device__ void agent_loop(const gpuos_params& p) {
                 const bool whole = n <= kWholeCopyMax;
                 copy_vectors(hostRing, ring, from, n, whole ? kTaskVectors : kHeaderVectors, 0, mask);
                 if (threadIdx.x == 0) s_expandAt = ~0ull;
-                __syncthreads();
+                stage_sync();
                 // An expansion header ends what the host ring holds: the host never wrote the slots of its tasks.
-                for (unsigned long long seq = from + threadIdx.x; seq < from + n; seq += blockDim.x) {
+                for (unsigned long long seq = from + stage_tid(); seq < from + n; seq += kStageThreads) {
                     if (ring[seq & mask].op == GPUOS_OP_EXPAND) atomicMin(&s_expandAt, seq);
                 }
-                __syncthreads();
+                stage_sync();
                 if (threadIdx.x == 0 && s_expandAt != ~0ull) {
                     const gpuos_task* h = ring + (from & mask);
                     const unsigned long long count = h->args[0];
@@ -444,7 +568,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                     }
                     // else: a malformed header stays in the ring, and validation below rejects it.
                 }
-                __syncthreads();
+                stage_sync();
                 if (!s_fromTemplate) {
                     const unsigned long long m = s_to - from;
                     if (whole) {
@@ -457,11 +581,11 @@ __device__ void agent_loop(const gpuos_params& p) {
             if (s_fromTemplate) {
                 copy_template((const gpuos_task*)s_expTemplate, ring, from, s_to - from, s_expBase, s_expTileBase, mask);
             }
-            __syncthreads();
+            stage_sync();
             const unsigned long long to = s_to;
             // One thread per task (many tasks in flight, not one L2 round trip after another): validate, tile
             // bases included (each must continue the ticket prefix sum).
-            for (unsigned long long seq = from + threadIdx.x; seq < to; seq += blockDim.x) {
+            for (unsigned long long seq = from + stage_tid(); seq < to; seq += kStageThreads) {
                 const gpuos_task* t = ring + (seq & mask);
                 const gpuos_task* prev = ring + ((seq - 1) & mask);
                 const unsigned long long expectedBase = seq == from ? s_pubTiles : prev->tileBase + prev->ntiles;
@@ -473,7 +597,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                 if (!ok) atomicMin(&s_badSeq, seq);
                 if (seq == to - 1) s_lastEnd = t->tileBase + ntiles;  // saves thread 0 a dependent L2 read
             }
-            __syncthreads();
+            stage_sync();
             if (threadIdx.x == 0) {
                 s_end = from;
                 if (s_badSeq != ~0ull) {
@@ -498,12 +622,12 @@ __device__ void agent_loop(const gpuos_params& p) {
                     s_end = end;
                 }
             }
-            __syncthreads();
+            stage_sync();
             if (s_cmd == CMD_EXIT) break;
             // Only now claim tile-map entries, and only for that prefix: the entries the rest would take may
             // still belong to published tickets that no block has looked up yet.
             const unsigned long long end = s_end;
-            for (unsigned long long seq = from + threadIdx.x; seq < end; seq += blockDim.x) {
+            for (unsigned long long seq = from + stage_tid(); seq < end; seq += kStageThreads) {
                 gpuos_task* t = ring + (seq & mask);
                 const unsigned int ntiles = t->ntiles;
                 const unsigned long long tileBase = t->tileBase;
@@ -512,7 +636,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                 // Operand records beyond nrefs were not copied: never let an operator see a stale pointer there.
                 for (unsigned int r = t->nrefs; r < GPUOS_MAX_REFS; ++r) t->refs[r].data = 0;
             }
-            __syncthreads();
+            stage_sync();
             if (threadIdx.x == 0 && end > from) {
                 const gpuos_task* last = ring + ((end - 1) & mask);
                 __threadfence();
@@ -523,10 +647,14 @@ __device__ void agent_loop(const gpuos_params& p) {
                 s_pubSeq = pubSeq;
                 if (traceSeq >= from && traceSeq < end) st_relaxed_sys(&ctrl->tracePublished, global_ns());
             }
-            __syncthreads();
+            stage_sync();
         }
     }
 
+#ifndef GPUOS_AGENT_ONE_LOOP
+    if (threadIdx.x == 0) s_agentExit = 1;  // the completion warp leaves its loop
+#endif
+    __syncthreads();
     if (threadIdx.x == kPublisherThread) {
         // Whatever made the agent leave (a bad descriptor, an abort), the host should be able to read why.
         mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);

@@ -112,13 +112,16 @@ class NvccCompileTest {
     }
 
     @Test
-    void legacyHandoffWorkerCompiles() throws Exception {
+    void legacyAndOneLoopHandoffWorkersCompile() throws Exception {
         assumeNvcc();
         writeSources(CudaHeader.generate());
         // What WorkerSources compiles under -Dgpuos.worker.handoff=legacy (the A/B switch of the hand-off).
         Files.writeString(dir.resolve("worker_legacy.cu"), "#define GPUOS_HANDOFF_LEGACY 1\n#include \"worker.cu\"\n");
         Result r = compile("worker_legacy.cu");
         assertEquals(0, r.exit(), "nvcc worker.cu with GPUOS_HANDOFF_LEGACY:\n" + r.output());
+        Files.writeString(dir.resolve("worker_oneloop.cu"), "#define GPUOS_AGENT_ONE_LOOP 1\n#include \"worker.cu\"\n");
+        r = compile("worker_oneloop.cu");
+        assertEquals(0, r.exit(), "nvcc worker.cu with GPUOS_AGENT_ONE_LOOP:\n" + r.output());
     }
 
     @Test
