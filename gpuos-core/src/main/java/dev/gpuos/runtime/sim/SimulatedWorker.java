@@ -148,8 +148,8 @@ public final class SimulatedWorker {
             ring.set(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.SEQ, seq);
             long tb = ring.get(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.TILE_BASE);
             ring.set(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.TILE_BASE, tb + tileBase);
-            int ndeps = Math.min(Byte.toUnsignedInt(ring.get(ValueLayout.JAVA_BYTE, at + TaskFields.NDEPS)), Layouts.MAX_DEPS);
-            for (int d = 0; d < ndeps; d++) {
+            // All six words, as copy_template patches them by vector (the ones beyond ndeps are never read).
+            for (int d = 0; d < Layouts.MAX_DEPS; d++) {
                 long off = at + TaskFields.DEPS + 8L * d;
                 ring.set(ValueLayout.JAVA_LONG_UNALIGNED, off, ring.get(ValueLayout.JAVA_LONG_UNALIGNED, off) + base);
             }

@@ -70,6 +70,14 @@ constexpr unsigned int kPublisherThread = 32;  // lane 0 of warp 1: the agent's 
 constexpr unsigned int kHeaderVectors = (unsigned int)(sizeof(gpuos_task) - sizeof(gpuos_tensor_ref) * GPUOS_MAX_REFS) / 16;
 constexpr unsigned int kRefVectors = sizeof(gpuos_tensor_ref) / 16;
 constexpr unsigned long long kWholeCopyMax = 32;
+// A small batch (a whole-descriptor copy) keeps the headers it copied in shared memory too, and the rest of the
+// round (expansion check, validation, tile map, publication) reads them there instead of making one L2 round
+// trip after another to the ring it just wrote: a round trip's latency is what a single submission waits for.
+#ifdef GPUOS_HANDOFF_LEGACY
+constexpr unsigned int kStagedHeaderVectors = 1;  // unused
+#else
+constexpr unsigned int kStagedHeaderVectors = (unsigned int)kWholeCopyMax * kHeaderVectors;
+#endif
 static_assert(sizeof(gpuos_task) % 16 == 0, "descriptors are copied as 16-byte vectors");
 
 enum : int { CMD_IDLE = 0, CMD_STAGE = 1, CMD_EXIT = 2 };
@@ -157,7 +165,8 @@ __device__ unsigned long long mirror_faults(gpuos_queue_state* st, gpuos_host_co
 // flagged GPUOS_TASK_FLAG_REFS_IN_DEVICE has its operand records in device memory at refsAt (a replayed batch):
 // they come from there, and the host ring holds only its header.
 __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsigned long long from,
-                             unsigned long long n, unsigned int count, unsigned int first, unsigned long long mask) {
+                             unsigned long long n, unsigned int count, unsigned int first, unsigned long long mask,
+                             uint4* headers = nullptr) {
     const unsigned long long vectors = n * count;
     for (unsigned long long base = stage_tid(); base < vectors; base += kCopyDepth * kStageThreads) {
         uint4 v[kCopyDepth];
@@ -180,6 +189,10 @@ __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsig
         for (int j = 0; j < kCopyDepth; ++j) {
             const unsigned long long k = base + (unsigned long long)j * kStageThreads;
             if (take[j]) ((uint4*)(ring + (from + k / count & mask)))[first + k % count] = v[j];
+            // A copy of the headers for the rest of the round (see kStagedHeaderVectors).
+            if (take[j] && headers != nullptr && first + k % count < kHeaderVectors) {
+                headers[(k / count) * kHeaderVectors + first + k % count] = v[j];
+            }
         }
     }
 }
@@ -188,17 +201,19 @@ __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsig
 // GPUOS_TASK_FLAG_REFS_IN_DEVICE came from the host ring, where the host did not write them; replace them with
 // the records at refsAt. Headers are in the device ring already (the caller synchronized).
 __device__ void copy_device_refs(gpuos_task* ring, unsigned long long from, unsigned long long n,
-                                 unsigned long long mask) {
+                                 unsigned long long mask, const uint4* headers = nullptr) {
     constexpr unsigned int kRefsTotal = kTaskVectors - kHeaderVectors;
     for (unsigned long long k = stage_tid(); k < n * kRefsTotal; k += kStageThreads) {
         gpuos_task* t = ring + ((from + k / kRefsTotal) & mask);
+        const gpuos_task* h = headers != nullptr ? (const gpuos_task*)(headers + (k / kRefsTotal) * kHeaderVectors) : t;
         const unsigned int vec = (unsigned int)(k % kRefsTotal);
-        if ((t->flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) && vec / kRefVectors < t->nrefs) {
-            ((uint4*)t->refs)[vec] = ld_volatile_v4((const uint4*)t->refsAt + vec);
+        if ((h->flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) && vec / kRefVectors < h->nrefs) {
+            ((uint4*)t->refs)[vec] = ld_volatile_v4((const uint4*)h->refsAt + vec);
         }
     }
 }
 
+#ifdef GPUOS_HANDOFF_LEGACY
 // Stages seqs [from, from + n) of an expansion (see GPUOS_OP_EXPAND) from its template in device memory: headers,
 // then the operand records each task uses, then one thread per task makes the relative fields absolute (seq;
 // tileBase from the expansion's first tile; deps, template indices, from its first seq). Volatile loads: the
@@ -247,6 +262,82 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
         for (unsigned int d = 0; d < ndeps; ++d) t->deps[d] += base;
     }
 }
+#else
+// A 64-bit word held in two 32-bit lanes of a vector, plus d.
+__device__ __forceinline__ void add_u64(unsigned int& lo, unsigned int& hi, unsigned long long d) {
+    const unsigned long long x = (((unsigned long long)hi << 32) | lo) + d;
+    lo = (unsigned int)x;
+    hi = (unsigned int)(x >> 32);
+}
+
+// Tasks of one staging round whose nrefs copy_template keeps in shared memory (beyond: read from the ring).
+constexpr unsigned int kTemplateNrefsCached = 1024;
+
+// Stages seqs [from, from + n) of an expansion (see GPUOS_OP_EXPAND) from its template in device memory: headers,
+// then the operand records each task uses. The relative fields are made absolute in registers on the way (seq;
+// tileBase from the expansion's first tile; deps from its first seq: all six words, since the ones beyond ndeps
+// are never read), and each task's nrefs is kept in shared memory for the records pass, so that neither pass
+// waits for an L2 read of what the other wrote. Volatile loads: the template's memory may have held an earlier
+// template whose lines an L1 still caches.
+__device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned long long from, unsigned long long n,
+                              unsigned long long base, unsigned long long tileBase, unsigned long long mask) {
+    __shared__ unsigned char s_nrefs[kTemplateNrefsCached];
+    static_assert(kHeaderVectors == 9 && offsetof(gpuos_task, seq) == 8 && offsetof(gpuos_task, tileBase) == 16
+                  && offsetof(gpuos_task, nrefs) == 27 && offsetof(gpuos_task, deps) == 48
+                  && GPUOS_MAX_DEPS == 6, "copy_template patches the header by vector: vector 0 holds seq, "
+                  "vector 1 tileBase and nrefs, vectors 3-5 the six deps");
+    // kCopyDepth loads in flight per thread before the first store, as in copy_vectors.
+    const unsigned long long headers = n * kHeaderVectors;
+    for (unsigned long long k0 = stage_tid(); k0 < headers; k0 += kCopyDepth * kStageThreads) {
+        uint4 v[kCopyDepth];
+#pragma unroll
+        for (int j = 0; j < kCopyDepth; ++j) {
+            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
+            if (k < headers) v[j] = ld_volatile_v4((const uint4*)(tmpl + (from - base + k / kHeaderVectors)) + k % kHeaderVectors);
+        }
+#pragma unroll
+        for (int j = 0; j < kCopyDepth; ++j) {
+            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
+            if (k >= headers) continue;
+            const unsigned long long task = k / kHeaderVectors;
+            const unsigned int vec = (unsigned int)(k % kHeaderVectors);
+            if (vec == 0) {
+                const unsigned long long seq = from + task;
+                v[j].z = (unsigned int)seq;
+                v[j].w = (unsigned int)(seq >> 32);
+            } else if (vec == 1) {
+                add_u64(v[j].x, v[j].y, tileBase);
+                if (task < kTemplateNrefsCached) s_nrefs[task] = (unsigned char)(v[j].z >> 24);
+            } else if (vec >= 3 && vec <= 5) {
+                add_u64(v[j].x, v[j].y, base);
+                add_u64(v[j].z, v[j].w, base);
+            }
+            ((uint4*)(ring + ((from + task) & mask)))[vec] = v[j];
+        }
+    }
+    stage_sync();
+    constexpr unsigned int kRefsTotal = kTaskVectors - kHeaderVectors;
+    const unsigned long long refs = n * kRefsTotal;
+    for (unsigned long long k0 = stage_tid(); k0 < refs; k0 += kCopyDepth * kStageThreads) {
+        uint4 v[kCopyDepth];
+        bool take[kCopyDepth];
+#pragma unroll
+        for (int j = 0; j < kCopyDepth; ++j) {
+            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
+            const unsigned long long task = k / kRefsTotal;
+            const unsigned int vec = (unsigned int)(k % kRefsTotal);
+            take[j] = k < refs && vec / kRefVectors < (task < kTemplateNrefsCached ? s_nrefs[task]
+                                                                                  : ring[(from + task) & mask].nrefs);
+            if (take[j]) v[j] = ld_volatile_v4((const uint4*)(tmpl + (from - base + task))->refs + vec);
+        }
+#pragma unroll
+        for (int j = 0; j < kCopyDepth; ++j) {
+            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
+            if (take[j]) ((uint4*)ring[(from + k / kRefsTotal) & mask].refs)[k % kRefsTotal] = v[j];
+        }
+    }
+}
+#endif
 
 #ifndef GPUOS_AGENT_ONE_LOOP
 // The agent's COMPLETION warp (warp 1), apart from the stage threads so that a task's completion reaches the host
@@ -335,6 +426,7 @@ __device__ void agent_loop(const gpuos_params& p) {
     __shared__ unsigned int s_firstIncomplete;
 #endif
     __shared__ int s_fromTemplate;
+    __shared__ __align__(16) uint4 s_headers[kStagedHeaderVectors];
 
     gpuos_queue_state* st = (gpuos_queue_state*)p.state;
     gpuos_host_control* ctrl = (gpuos_host_control*)p.control;
@@ -530,6 +622,11 @@ __device__ void agent_loop(const gpuos_params& p) {
         // 4. Stage: copy descriptors, fill the tile map, publish.
         if (cmd == CMD_STAGE) {
             const unsigned long long from = s_from;
+            // Whether s_headers holds the headers of [from, s_to) (and header(seq) may read them there).
+            bool staged = false;
+            auto header = [&](unsigned long long seq) -> const gpuos_task* {
+                return staged ? (const gpuos_task*)(s_headers + (seq - from) * kHeaderVectors) : ring + (seq & mask);
+            };
             if (!s_fromTemplate) {
                 const unsigned long long n = s_to - from;
                 // 16-byte vectors, kCopyDepth loads in flight per thread before the first store, to cover PCIe
@@ -537,16 +634,20 @@ __device__ void agent_loop(const gpuos_params& p) {
                 // headers, then only the operand records each task uses (bandwidth: a 0-operand task is 128
                 // bytes, not 640).
                 const bool whole = n <= kWholeCopyMax;
-                copy_vectors(hostRing, ring, from, n, whole ? kTaskVectors : kHeaderVectors, 0, mask);
+#ifndef GPUOS_HANDOFF_LEGACY
+                staged = whole;
+#endif
+                copy_vectors(hostRing, ring, from, n, whole ? kTaskVectors : kHeaderVectors, 0, mask,
+                             staged ? s_headers : nullptr);
                 if (threadIdx.x == 0) s_expandAt = ~0ull;
                 stage_sync();
                 // An expansion header ends what the host ring holds: the host never wrote the slots of its tasks.
                 for (unsigned long long seq = from + stage_tid(); seq < from + n; seq += kStageThreads) {
-                    if (ring[seq & mask].op == GPUOS_OP_EXPAND) atomicMin(&s_expandAt, seq);
+                    if (header(seq)->op == GPUOS_OP_EXPAND) atomicMin(&s_expandAt, seq);
                 }
                 stage_sync();
                 if (threadIdx.x == 0 && s_expandAt != ~0ull) {
-                    const gpuos_task* h = ring + (from & mask);
+                    const gpuos_task* h = header(from);
                     const unsigned long long count = h->args[0];
                     if (s_expandAt != from) {
                         s_to = s_expandAt;  // stage up to it; the next round starts with it
@@ -569,10 +670,11 @@ __device__ void agent_loop(const gpuos_params& p) {
                     // else: a malformed header stays in the ring, and validation below rejects it.
                 }
                 stage_sync();
+                staged = staged && !s_fromTemplate;  // an expansion's tasks come from its template
                 if (!s_fromTemplate) {
                     const unsigned long long m = s_to - from;
                     if (whole) {
-                        copy_device_refs(ring, from, m, mask);
+                        copy_device_refs(ring, from, m, mask, staged ? s_headers : nullptr);
                     } else {
                         copy_vectors(hostRing, ring, from, m, kTaskVectors - kHeaderVectors, kHeaderVectors, mask);
                     }
@@ -586,8 +688,8 @@ __device__ void agent_loop(const gpuos_params& p) {
             // One thread per task (many tasks in flight, not one L2 round trip after another): validate, tile
             // bases included (each must continue the ticket prefix sum).
             for (unsigned long long seq = from + stage_tid(); seq < to; seq += kStageThreads) {
-                const gpuos_task* t = ring + (seq & mask);
-                const gpuos_task* prev = ring + ((seq - 1) & mask);
+                const gpuos_task* t = header(seq);
+                const gpuos_task* prev = seq == from ? t : header(seq - 1);
                 const unsigned long long expectedBase = seq == from ? s_pubTiles : prev->tileBase + prev->ntiles;
                 const unsigned int ntiles = t->ntiles;
                 const unsigned int ndeps = t->ndeps;
@@ -614,7 +716,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                         const unsigned long long watermark = s_watermark;
                         tileFloor = watermark < pubSeq ? ring[watermark & mask].tileBase : pubTiles;
                         while (end > from) {
-                            const gpuos_task* last = ring + ((end - 1) & mask);
+                            const gpuos_task* last = header(end - 1);
                             if (last->tileBase + last->ntiles - tileFloor <= p.tileCapacity) break;
                             --end;
                         }
@@ -628,17 +730,17 @@ __device__ void agent_loop(const gpuos_params& p) {
             // still belong to published tickets that no block has looked up yet.
             const unsigned long long end = s_end;
             for (unsigned long long seq = from + stage_tid(); seq < end; seq += kStageThreads) {
-                gpuos_task* t = ring + (seq & mask);
-                const unsigned int ntiles = t->ntiles;
-                const unsigned long long tileBase = t->tileBase;
+                const gpuos_task* h = header(seq);
+                const unsigned int ntiles = h->ntiles;
+                const unsigned long long tileBase = h->tileBase;
                 for (unsigned int j = 0; j < ntiles; ++j) tileMap[(tileBase + j) & tileMask] = seq;
                 tileDone[seq & mask] = 0;
                 // Operand records beyond nrefs were not copied: never let an operator see a stale pointer there.
-                for (unsigned int r = t->nrefs; r < GPUOS_MAX_REFS; ++r) t->refs[r].data = 0;
+                for (unsigned int r = h->nrefs; r < GPUOS_MAX_REFS; ++r) ring[seq & mask].refs[r].data = 0;
             }
             stage_sync();
             if (threadIdx.x == 0 && end > from) {
-                const gpuos_task* last = ring + ((end - 1) & mask);
+                const gpuos_task* last = header(end - 1);
                 __threadfence();
                 pubSeq = end;
                 pubTiles = last->tileBase + last->ntiles;
