@@ -482,6 +482,8 @@ public final class SimulatedWorker {
                 ns = Math.min(ns * 2, config.spinMaxNs());
             }
             if (!leave) {
+                // The GPU block loads the descriptor of a guessed slot while it reads the tile map, and loads again
+                // when the slot's seq is not the mapped one; the outcome is this read of the mapped slot.
                 seq = (long) LONG.getOpaque(dev.tileMap, (ticket & tileMask) * 8);
                 task.at(seq & mask);
                 tile = (int) (ticket - task.tileBase());

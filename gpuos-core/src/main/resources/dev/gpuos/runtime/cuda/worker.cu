@@ -772,8 +772,12 @@ __device__ void agent_loop(const gpuos_params& p) {
     }
 }
 
-// Thread 0 of a worker block: waits until its ticket is published (or the generation ends); 1 = leave.
-__device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned long long ticket, unsigned int spinMaxNs) {
+// Thread 0 of a worker block: waits until its ticket is published (or the generation ends); 1 = leave. Leaves
+// in *hint the seq the ticket's task would have if every task published since were a single tile (a guess, see
+// worker_loop).
+__device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned long long ticket, unsigned int spinMaxNs,
+                                              unsigned long long* hint) {
+    *hint = ~0ull;
 #ifdef GPUOS_HANDOFF_LEGACY
     for (;;) {
         const unsigned long long published = ld_acquire_gpu(&st->pubTiles);
@@ -791,10 +795,12 @@ __device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned lo
     for (;;) {
         // Three relaxed loads of one line in flight together: one L2 round trip per poll, not three.
         const unsigned long long published = ld_relaxed_gpu(&st->pubTiles);
+        const unsigned long long pubSeq = ld_relaxed_gpu(&st->pubSeq);
         const unsigned int abort = ld_relaxed_gpu(&st->abort);
         const unsigned int parking = ld_relaxed_gpu(&st->parking);
         if (ticket < published) {
             fence_acquire_gpu();  // the tile map and descriptors published with pubTiles
+            *hint = pubSeq - (published - ticket);
             return 0;
         }
         if (abort) return 1;
@@ -851,6 +857,12 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
     __shared__ unsigned long long s_seq, s_ticket;
     __shared__ unsigned int s_tile;
     __shared__ int s_exit;
+#ifndef GPUOS_HANDOFF_LEGACY
+    // The slot whose descriptor the block loads while thread 0 reads the tile map (see below), and the previous
+    // task of this block with the ticket after its last tile.
+    __shared__ unsigned long long s_hint, s_prevSeq, s_prevEnd;
+    if (threadIdx.x == 0) s_prevEnd = 0;
+#endif
     // Thread 0's timestamps of a traced task (dependency wait begins, dependencies complete, operator starts),
     // written to the host page only after done: a store to host memory before the release would lengthen the
     // very hand-off it measures. Shared memory, not registers live across the operator call.
@@ -871,10 +883,11 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
     const unsigned int opCount = gpuos_op_count;
 
     for (;;) {
+#ifdef GPUOS_HANDOFF_LEGACY
         if (threadIdx.x == 0) {
-            unsigned long long seq = 0;
+            unsigned long long seq = 0, hint;
             const unsigned long long ticket = atomicAdd(&st->tileCursor, 1ull);
-            const int leave = wait_published(st, ticket, p.spinMaxNs);
+            const int leave = wait_published(st, ticket, p.spinMaxNs, &hint);
             if (!leave) seq = *(volatile const unsigned long long*)&tileMap[ticket & tileMask];
             s_seq = seq;
             s_ticket = ticket;
@@ -888,6 +901,48 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             ((uint4*)&s_task)[v] = ld_volatile_v4((const uint4*)(ring + (seq & mask)) + v);
         }
         __syncthreads();
+#else
+        // The tile map read and the descriptor load are two dependent L2 round trips; guess the seq instead and
+        // make them one: the block's previous task while the ticket is still among its tiles (a many-tile task),
+        // else the seq the ticket has if the tasks since it are single tiles. The descriptor loaded from the
+        // guessed slot is the right one exactly when its seq field is the seq the tile map names (a published
+        // slot holds one seq until that task completes, and the task of a held ticket has not), so a wrong
+        // guess costs one more load, never a wrong task.
+        if (threadIdx.x == 0) {
+            unsigned long long hint;
+            const unsigned long long ticket = atomicAdd(&st->tileCursor, 1ull);
+            const int leave = wait_published(st, ticket, p.spinMaxNs, &hint);
+            s_hint = ticket < s_prevEnd ? s_prevSeq : hint;
+            s_ticket = ticket;
+            s_exit = leave;
+        }
+        __syncthreads();
+        if (s_exit) return;
+        {
+            unsigned long long mapped = 0;
+            if (threadIdx.x == 0) mapped = *(volatile const unsigned long long*)&tileMap[s_ticket & tileMask];
+            // Ordered after thread 0's acquire of pubTiles by the barrier; volatile: L2, never a stale L1 line.
+            const unsigned long long hint = s_hint;
+            for (unsigned int v = threadIdx.x; v < kTaskVectors; v += blockDim.x) {
+                ((uint4*)&s_task)[v] = ld_volatile_v4((const uint4*)(ring + (hint & mask)) + v);
+            }
+            if (threadIdx.x == 0) s_seq = mapped;
+        }
+        __syncthreads();
+        if (s_task.seq != s_seq) {
+            const unsigned long long mapped = s_seq;
+            __syncthreads();  // every thread compared before any overwrites s_task
+            for (unsigned int v = threadIdx.x; v < kTaskVectors; v += blockDim.x) {
+                ((uint4*)&s_task)[v] = ld_volatile_v4((const uint4*)(ring + (mapped & mask)) + v);
+            }
+            __syncthreads();
+        }
+        const unsigned long long seq = s_seq;
+        if (threadIdx.x == 0) {
+            s_prevSeq = seq;
+            s_prevEnd = s_task.tileBase + s_task.ntiles;
+        }
+#endif
         const bool traced = (s_task.flags & GPUOS_TASK_FLAG_TRACE) != 0;
         if (threadIdx.x == 0) {
             if (traced) s_stamps[0] = global_ns();
