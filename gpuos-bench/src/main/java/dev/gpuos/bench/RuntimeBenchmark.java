@@ -238,6 +238,7 @@ public final class RuntimeBenchmark {
         report("chain1000_dependent_vec4_ms", chain);
         chainLegs(os, batch, scale, a, c, n, "chain_leg_");
         chainLegs(os, batch, scale4, a, c, n, "chain_vec4_leg_");
+        chainLegs(os, batch, nop, null, null, n, "chain_nop_leg_");
 
         // 5. generation swap pause: park + load + relaunch
         double[] pause = new double[12];
@@ -252,12 +253,16 @@ public final class RuntimeBenchmark {
         report("replace_total_ms", build);
     }
 
-    /** 1000 dependent tasks of {@code op}, ping-ponging between a and c; tasks {@code traceA, traceB} traced. */
+    /**
+     * 1000 dependent tasks of {@code op}, ping-ponging between a and c (no operands when a is null: the no-op's
+     * chain, the hand-off alone); tasks {@code traceA, traceB} traced.
+     */
     private static void chainBatch(TaskBatch batch, OperatorRef op, DeviceBlock a, DeviceBlock c, int n, int traceA,
                                    int traceB) {
         batch.clear();
         for (int t = 0; t < 1000; t++) {
-            var w = batch.add(op, 1, n).argDouble(0, 1.0).refContiguous(0, (t & 1) == 0 ? c : a, 0, DTypeCode.F32, n)
+            var w = a == null ? batch.add(op, 1, 1) : batch.add(op, 1, n).argDouble(0, 1.0)
+                    .refContiguous(0, (t & 1) == 0 ? c : a, 0, DTypeCode.F32, n)
                     .refContiguous(1, (t & 1) == 0 ? a : c, 0, DTypeCode.F32, n);
             if (t > 0) {
                 w.dependsOn(t - 1);
@@ -270,17 +275,19 @@ public final class RuntimeBenchmark {
 
     /**
      * Where a dependent hand-off goes, from the worker's globaltimer stamps (HostControl.taskTrace): task 500
-     * depends on task 499, both traced. handoff = 499 marked done -> 500's block saw it; dispatch = saw it ->
-     * operator starts (a barrier); operator = operator start -> done stamp; ready_ahead = how long 500's block
-     * had been waiting with its descriptor in hand when 499 completed (> 0: the block was in place). Runs that
-     * trace tasks 100 and 899 instead give the device time per dependent task over 799 hand-offs, with no host
-     * or staging in it.
+     * depends on task 499, both traced. handoff = 499's operator done (its block's barrier passed) -> 500's
+     * block ready to run (after its acquire), split into release (499's release of done, which waits for the
+     * operator's stores), detect (released -> 500's poll saw it) and acquire (500's fence); dispatch = ready ->
+     * operator starts (a barrier); operator = operator start -> its barrier passed; ready_ahead = how long
+     * 500's block had been waiting with its descriptor in hand when 499's operator finished (> 0: the block was
+     * in place). Runs that trace tasks 100 and 899 instead give the device time per dependent task over 799
+     * hand-offs, with no host or staging in it.
      */
     private void chainLegs(GpuOS os, TaskBatch batch, OperatorRef op, DeviceBlock a, DeviceBlock c, int n,
                            String prefix) {
         HostControl control = os.queue().control();
         int runs = 60;
-        double[][] legs = new double[5][runs];
+        double[][] legs = new double[8][runs];
         double[] perTask = new double[runs];
         int kept = 0, keptSpan = 0;
         for (int r = -4; r < 2 * runs; r++) {
@@ -291,20 +298,27 @@ public final class RuntimeBenchmark {
             control.clearTaskTraces();
             os.run(batch);
             long[] x = control.taskTrace(first + ta), y = control.taskTrace(first + tb);
-            boolean complete = x[3] != 0 && y[0] != 0 && y[1] != 0 && y[2] != 0 && y[3] != 0 && ((first + ta) & 1) != ((first + tb) & 1);
+            boolean complete = Arrays.stream(x).allMatch(v -> v != 0) && Arrays.stream(y).allMatch(v -> v != 0)
+                    && ((first + ta) & 1) != ((first + tb) & 1);
             if (r < 0 || !complete) continue;
+            // Stamps: 0 wait begins, 1 dependency seen, 2 ready (acquired), 3 operator starts, 4 operator done,
+            // 5 done released.
             if (span && keptSpan < runs) {
-                perTask[keptSpan++] = (y[3] - x[3]) / 1e3 / (tb - ta);
+                perTask[keptSpan++] = (y[4] - x[4]) / 1e3 / (tb - ta);
             } else if (!span && kept < runs) {
-                legs[0][kept] = (y[1] - x[3]) / 1e3;
-                legs[1][kept] = (y[2] - y[1]) / 1e3;
-                legs[2][kept] = (y[3] - y[2]) / 1e3;
-                legs[3][kept] = (y[3] - x[3]) / 1e3;
-                legs[4][kept] = (x[3] - y[0]) / 1e3;
+                legs[0][kept] = (y[2] - x[4]) / 1e3;
+                legs[1][kept] = (x[5] - x[4]) / 1e3;
+                legs[2][kept] = (y[1] - x[5]) / 1e3;
+                legs[3][kept] = (y[2] - y[1]) / 1e3;
+                legs[4][kept] = (y[3] - y[2]) / 1e3;
+                legs[5][kept] = (y[4] - y[3]) / 1e3;
+                legs[6][kept] = (y[4] - x[4]) / 1e3;
+                legs[7][kept] = (x[4] - y[0]) / 1e3;
                 kept++;
             }
         }
-        String[] names = {"handoff_us", "dispatch_us", "operator_us", "per_task_us", "ready_ahead_us"};
+        String[] names = {"handoff_us", "handoff_release_us", "handoff_detect_us", "handoff_acquire_us", "dispatch_us",
+                "operator_us", "per_task_us", "ready_ahead_us"};
         for (int l = 0; l < names.length; l++) {
             report(prefix + names[l], Arrays.copyOf(legs[l], Math.max(kept, 1)));
         }
@@ -352,6 +366,8 @@ public final class RuntimeBenchmark {
 
         chainBatch(batch, scale4, a, c, n, -1, -1);
         report("template_chain1000_vec4_us_per_task", replay(os, os.template(batch), 30, 1000.0 * 1e3));
+        chainBatch(batch, nop, null, null, n, -1, -1);
+        report("template_chain1000_nop_us_per_task", replay(os, os.template(batch), 30, 1000.0 * 1e3));
     }
 
     /** Submit + wait of a template, {@code runs} times after warm-up; each sample in ns divided by {@code per}. */

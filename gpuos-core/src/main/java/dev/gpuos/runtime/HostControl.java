@@ -61,21 +61,22 @@ public final class HostControl {
 
     /** Zeroes the stamps {@link #taskTrace} reads (before submitting the traced tasks). */
     public void clearTaskTraces() {
-        for (int i = 0; i < 8; i++) {
+        for (int i = 0; i < 2 * Layouts.TRACE_TASK_STAMPS; i++) {
             LONG.setRelease(page, TRACE_TASK + 8L * i, 0L);
         }
     }
 
     /**
      * The worker's stamps of the last task flagged {@code TASK_FLAG_TRACE} with this seq's parity (so a task and
-     * the one before it can both be traced): dependency wait begins, dependencies complete, operator starts,
-     * task done (GPU globaltimer ns; 0 where not written yet). The worker writes them after marking the task
+     * the one before it can both be traced): dependency wait begins, last dependency seen done, after the acquire
+     * that follows, operator starts, operator done (the barrier after it passed, before the release of done),
+     * done released (GPU globaltimer ns; 0 where not written yet). The worker writes them after marking the task
      * done, so read them once later work completed.
      */
     public long[] taskTrace(long seq) {
-        long[] t = new long[4];
-        long at = TRACE_TASK + 32L * (seq & 1);
-        for (int i = 0; i < 4; i++) {
+        long[] t = new long[Layouts.TRACE_TASK_STAMPS];
+        long at = TRACE_TASK + 8L * Layouts.TRACE_TASK_STAMPS * (seq & 1);
+        for (int i = 0; i < t.length; i++) {
             t[i] = (long) LONG.getAcquire(page, at + 8L * i);
         }
         return t;

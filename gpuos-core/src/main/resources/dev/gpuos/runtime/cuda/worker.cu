@@ -82,6 +82,19 @@ static_assert(sizeof(gpuos_task) % 16 == 0, "descriptors are copied as 16-byte v
 
 enum : int { CMD_IDLE = 0, CMD_STAGE = 1, CMD_EXIT = 2 };
 
+// done[] has GPUOS_DONE_STRIDE_BYTES per task: the new protocol gives each flag its own 128-byte line, so that the
+// block that marks a task done and the block spinning on it share the line with nobody (a dense array put 16
+// flags, and up to 16 spinning blocks of a dependent chain, on one line). The legacy protocol, and
+// -Dgpuos.worker.handoff=spin-densedone, keep them dense.
+#if defined(GPUOS_HANDOFF_LEGACY) || defined(GPUOS_DONE_DENSE)
+constexpr unsigned long long kDoneStride = 1;
+#else
+constexpr unsigned long long kDoneStride = GPUOS_DONE_STRIDE_BYTES / 8;
+#endif
+__device__ __forceinline__ unsigned long long done_slot(unsigned long long seq, unsigned long long mask) {
+    return (seq & mask) * kDoneStride;
+}
+
 // The legacy protocol has the one-loop agent; GPUOS_AGENT_ONE_LOOP alone gives it to the new hand-off too
 // (-Dgpuos.worker.handoff=spin-oneloop), to measure the completion warp apart.
 #if defined(GPUOS_HANDOFF_LEGACY) && !defined(GPUOS_AGENT_ONE_LOOP)
@@ -377,7 +390,7 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
             const unsigned long long first = w + 4ull * lane;
             unsigned long long v[4];
 #pragma unroll
-            for (int j = 0; j < 4; ++j) v[j] = first + j < ps ? ld_relaxed_gpu(&done[(first + j) & mask]) : 0;
+            for (int j = 0; j < 4; ++j) v[j] = first + j < ps ? ld_relaxed_gpu(&done[done_slot(first + j, mask)]) : 0;
             unsigned int complete = 0;  // leading complete flags of this lane's four
 #pragma unroll
             for (int j = 0; j < 4; ++j) complete += (complete == (unsigned int)j && v[j] == first + j + 1) ? 1u : 0u;
@@ -406,8 +419,8 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
                 __threadfence();
                 st_relaxed_sys(&ctrl->completedSeq, w);
             }
-            // The device copy is read only by the next generation, after this kernel exited.
-            *(volatile unsigned long long*)&st->watermark = w;
+            // The device copy (st->watermark) is read only by the next generation: written once, at exit, so the
+            // line the workers poll for publication takes no store per completion.
             s_watermark = w;
         }
         __syncwarp();
@@ -526,7 +539,7 @@ __device__ void agent_loop(const gpuos_params& p) {
             __syncthreads();
             unsigned long long seq = w + threadIdx.x;
             if (seq < ps) {
-                if (ld_acquire_gpu(&done[seq & mask]) != seq + 1) atomicMin(&s_firstIncomplete, threadIdx.x);
+                if (ld_acquire_gpu(&done[done_slot(seq, mask)]) != seq + 1) atomicMin(&s_firstIncomplete, threadIdx.x);
             } else {
                 atomicMin(&s_firstIncomplete, threadIdx.x);
             }
@@ -760,6 +773,9 @@ __device__ void agent_loop(const gpuos_params& p) {
     if (threadIdx.x == kPublisherThread) {
         // Whatever made the agent leave (a bad descriptor, an abort), the host should be able to read why.
         mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);
+#ifndef GPUOS_AGENT_ONE_LOOP
+        *(volatile unsigned long long*)&st->watermark = s_watermark;  // for the next generation
+#endif
     }
     __syncthreads();
     if (threadIdx.x == 0) {
@@ -792,16 +808,24 @@ __device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned lo
         __nanosleep(distance >= spinMaxNs / 64 ? spinMaxNs : 64 + (unsigned int)distance * 64);
     }
 #else
-    for (;;) {
-        // Three relaxed loads of one line in flight together: one L2 round trip per poll, not three.
-        const unsigned long long published = ld_relaxed_gpu(&st->pubTiles);
-        const unsigned long long pubSeq = ld_relaxed_gpu(&st->pubSeq);
-        const unsigned int abort = ld_relaxed_gpu(&st->abort);
-        const unsigned int parking = ld_relaxed_gpu(&st->parking);
+    static_assert(offsetof(gpuos_queue_state, pubTiles) % 16 == 0
+                  && offsetof(gpuos_queue_state, pubSeq) == offsetof(gpuos_queue_state, pubTiles) + 8
+                  && offsetof(gpuos_queue_state, abort) == offsetof(gpuos_queue_state, parking) + 4
+                  && offsetof(gpuos_queue_state, parking) % 8 == 0, "wait_published loads these words in pairs");
+    for (unsigned int polls = 0;; ++polls) {
+        // One load per poll (pubTiles and pubSeq together); parking and abort, one more, every 16th poll.
+        const ulonglong2 pub = ld_relaxed_gpu_v2(&st->pubTiles);
+        const unsigned long long published = pub.x;
         if (ticket < published) {
             fence_acquire_gpu();  // the tile map and descriptors published with pubTiles
-            *hint = pubSeq - (published - ticket);
+            *hint = pub.y - (published - ticket);
             return 0;
+        }
+        unsigned int abort = 0, parking = 0;
+        if ((polls & 15) == 0) {
+            const unsigned long long flags = ld_relaxed_gpu((const unsigned long long*)&st->parking);
+            parking = (unsigned int)flags;
+            abort = (unsigned int)(flags >> 32);
         }
         if (abort) return 1;
         if (parking) {
@@ -821,19 +845,20 @@ __device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned lo
 // Thread 0 of a worker block: waits until every dependency of the task in s_task is done; 1 = leave (abort).
 __device__ __forceinline__ int wait_dependencies(gpuos_queue_state* st, const gpuos_task& task,
                                                  const unsigned long long* done, unsigned long long mask,
-                                                 unsigned int spinMaxNs) {
+                                                 unsigned int spinMaxNs, unsigned long long* seenAt) {
     const unsigned int ndeps = task.ndeps;
 #ifdef GPUOS_HANDOFF_LEGACY
     for (unsigned int d = 0; d < ndeps; ++d) {
         const unsigned long long dep = task.deps[d];
         unsigned int ns = 0;
-        while (ld_acquire_gpu(&done[dep & mask]) < dep + 1) {
+        while (ld_acquire_gpu(&done[done_slot(dep, mask)]) < dep + 1) {
             if (ld_acquire_gpu(&st->abort)) return 1;
             // Dependent chains are latency-bound: spin tight at first, then back off.
             if (ns) __nanosleep(ns);
             ns = ns == 0 ? 16 : (ns < spinMaxNs ? ns * 2 : ns);
         }
     }
+    if (seenAt != nullptr) *seenAt = global_ns();  // each poll was an acquire: seen and ready are one
 #else
     // No back-off: a dependency is an earlier task that is running or about to (its tiles hold smaller tickets),
     // so the wait ends when that task does, and a sleep would only add to the chain. A relaxed poll bypasses L1
@@ -842,12 +867,13 @@ __device__ __forceinline__ int wait_dependencies(gpuos_queue_state* st, const gp
     (void)spinMaxNs;
     for (unsigned int d = 0; d < ndeps; ++d) {
         const unsigned long long dep = task.deps[d];
-        const unsigned long long* flag = &done[dep & mask];
+        const unsigned long long* flag = &done[done_slot(dep, mask)];
         unsigned int polls = 0;
         while (ld_relaxed_gpu(flag) < dep + 1) {
             if ((++polls & 63) == 0 && ld_relaxed_gpu(&st->abort)) return 1;
         }
     }
+    if (seenAt != nullptr) *seenAt = global_ns();
     if (ndeps > 0) fence_acquire_gpu();
 #endif
     return 0;
@@ -863,10 +889,10 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
     __shared__ unsigned long long s_hint, s_prevSeq, s_prevEnd;
     if (threadIdx.x == 0) s_prevEnd = 0;
 #endif
-    // Thread 0's timestamps of a traced task (dependency wait begins, dependencies complete, operator starts),
-    // written to the host page only after done: a store to host memory before the release would lengthen the
+    // Thread 0's timestamps of a traced task (dependency wait begins, last dependency seen, after the acquire,
+    // operator starts), written to the host page only after done: a store to host memory before the release would lengthen the
     // very hand-off it measures. Shared memory, not registers live across the operator call.
-    __shared__ unsigned long long s_stamps[3];
+    __shared__ unsigned long long s_stamps[4];
     // The task's descriptor, copied once per tile: the operator (and the dependency check) read it from shared
     // memory instead of going back to L2 after every acquire has invalidated L1. It is loaded before the
     // dependency wait, so a dependent block waits with everything but its inputs in hand.
@@ -945,9 +971,9 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
 #endif
         const bool traced = (s_task.flags & GPUOS_TASK_FLAG_TRACE) != 0;
         if (threadIdx.x == 0) {
-            if (traced) s_stamps[0] = global_ns();
-            const int leave = wait_dependencies(st, s_task, done, mask, p.spinMaxNs);
-            if (traced) s_stamps[1] = global_ns();
+            if (traced) s_stamps[0] = s_stamps[1] = global_ns();
+            const int leave = wait_dependencies(st, s_task, done, mask, p.spinMaxNs, traced ? &s_stamps[1] : nullptr);
+            if (traced) s_stamps[2] = global_ns();
             s_tile = (unsigned int)(s_ticket - s_task.tileBase);
             s_exit = leave;
         }
@@ -957,7 +983,7 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         const unsigned int op = task->op;
         // Read before the tile is counted: once it is, the task may complete and its slot be reused.
         const unsigned int ntiles = task->ntiles;
-        if (traced && threadIdx.x == 0) s_stamps[2] = global_ns();
+        if (traced && threadIdx.x == 0) s_stamps[3] = global_ns();
         gpuos_op_fn fn = op < opCount ? gpuos_op_table[op] : nullptr;
         if (fn != nullptr) {
             fn(task, s_tile, &env);
@@ -971,20 +997,23 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             bool finished = ntiles == 1;
             const unsigned long long tEnd = traced ? global_ns() : 0;
             if (finished) {
-                st_release_gpu(&done[seq & mask], seq + 1);
+                st_release_gpu(&done[done_slot(seq, mask)], seq + 1);
             } else {
                 __threadfence();
                 if (atomicAdd(&tileDone[seq & mask], 1u) + 1 == ntiles) {
                     __threadfence();
-                    st_release_gpu(&done[seq & mask], seq + 1);
+                    st_release_gpu(&done[done_slot(seq, mask)], seq + 1);
                     finished = true;
                 }
             }
             if (traced && finished) {
-                unsigned long long* stamps = &ctrl->traceTask[4 * (seq & 1)];
-                for (int i = 0; i < 3; ++i) st_relaxed_sys(&stamps[i], s_stamps[i]);
-                st_relaxed_sys(&stamps[3], tEnd);
-                st_relaxed_sys(&ctrl->traceStart, s_stamps[2]);
+                const unsigned long long tReleased = global_ns();
+                unsigned long long* stamps = &ctrl->traceTask[GPUOS_TRACE_TASK_STAMPS * (seq & 1)];
+                static_assert(GPUOS_TRACE_TASK_STAMPS == 6, "wait, seen, ready, start, end, released");
+                for (int i = 0; i < 4; ++i) st_relaxed_sys(&stamps[i], s_stamps[i]);
+                st_relaxed_sys(&stamps[4], tEnd);
+                st_relaxed_sys(&stamps[5], tReleased);
+                st_relaxed_sys(&ctrl->traceStart, s_stamps[3]);
                 st_relaxed_sys(&ctrl->traceEnd, tEnd);
             }
         }

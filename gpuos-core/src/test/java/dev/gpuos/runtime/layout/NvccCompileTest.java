@@ -112,7 +112,7 @@ class NvccCompileTest {
     }
 
     @Test
-    void legacyAndOneLoopHandoffWorkersCompile() throws Exception {
+    void everyHandoffVariantOfTheWorkerCompiles() throws Exception {
         assumeNvcc();
         writeSources(CudaHeader.generate());
         // What WorkerSources compiles under -Dgpuos.worker.handoff=legacy (the A/B switch of the hand-off).
@@ -122,6 +122,9 @@ class NvccCompileTest {
         Files.writeString(dir.resolve("worker_oneloop.cu"), "#define GPUOS_AGENT_ONE_LOOP 1\n#include \"worker.cu\"\n");
         r = compile("worker_oneloop.cu");
         assertEquals(0, r.exit(), "nvcc worker.cu with GPUOS_AGENT_ONE_LOOP:\n" + r.output());
+        Files.writeString(dir.resolve("worker_dense.cu"), "#define GPUOS_DONE_DENSE 1\n#include \"worker.cu\"\n");
+        r = compile("worker_dense.cu");
+        assertEquals(0, r.exit(), "nvcc worker.cu with GPUOS_DONE_DENSE:\n" + r.output());
     }
 
     @Test
