@@ -25,13 +25,14 @@ public final class WorkerSources {
      * How the worker's blocks hand work to each other: {@code spin} (the default: relaxed polls without back-off
      * and one acquire per wait; the agent stages known work without a doorbell read per round, and its
      * completion warp publishes completion apart from staging; a 128-byte line per completion flag),
-     * {@code spin-oneloop} (the same without the completion warp), {@code spin-densedone} (the same with dense
-     * completion flags) or {@code legacy} (the earlier protocol: acquire polls with exponential back-off, one agent
+     * {@code spin-oneloop} (the same without the completion warp), {@code spin-densedone} (with dense completion
+     * flags), {@code spin-acquire} (every poll an acquire, no fence after it) or {@code legacy} (the earlier protocol: acquire polls with exponential back-off, one agent
      * loop paced by a doorbell read). Read once from {@code -Dgpuos.worker.handoff}; kept only while an A/B
      * measurement needs it.
      */
     public enum Handoff {
         SPIN(""), SPIN_ONELOOP("#define GPUOS_AGENT_ONE_LOOP 1\n"), SPIN_DENSEDONE("#define GPUOS_DONE_DENSE 1\n"),
+        SPIN_ACQUIRE("#define GPUOS_POLL_ACQUIRE 1\n"),
         LEGACY("#define GPUOS_HANDOFF_LEGACY 1\n");
 
         private final String defines;
@@ -76,7 +77,7 @@ public final class WorkerSources {
             if (h.value().equals(value.trim().toLowerCase(java.util.Locale.ROOT))) return h;
         }
         throw new IllegalArgumentException("-D" + HANDOFF_PROPERTY + "=" + value
-                + ": expected spin, spin-oneloop, spin-densedone or legacy");
+                + ": expected one of " + java.util.Arrays.stream(Handoff.values()).map(Handoff::value).toList());
     }
 
     /** Link-time name of the operator in a slot. */

@@ -23,10 +23,12 @@
 // has already done everything else: ticket, publication, tile map, descriptor. Thread 0 then polls done[dep]
 // with relaxed loads and no back-off (a sleep could only oversleep the dependency's completion; one poll is
 // one L2 round trip, and a relaxed load invalidates no L1 line of the block sharing the SM), and pays the
-// acquire once, with a fence, when the last dependency is done. So the hand-off is the dependency's release,
-// one L2 round trip to see it, and a barrier. -DGPUOS_HANDOFF_LEGACY (-Dgpuos.worker.handoff=legacy) compiles
-// the earlier protocol (acquire polls with exponential back-off, a doorbell read every agent round) for A/B
-// measurements.
+// acquire once, with a fence, when the last dependency is done. Each flag has a 128-byte line of its own. So the
+// hand-off is the dependency's release, one L2 round trip to see it, and a barrier.
+// A/B switches (-Dgpuos.worker.handoff, see WorkerSources.Handoff): GPUOS_HANDOFF_LEGACY compiles the earlier
+// protocol (acquire polls with exponential back-off, dense flags, one agent loop with a doorbell read every
+// round, the earlier staging); GPUOS_AGENT_ONE_LOOP, GPUOS_DONE_DENSE and GPUOS_POLL_ACQUIRE each take back one
+// part of the new one.
 //
 // Why this cannot deadlock. Tickets are handed out in order, and ticket order is task order (tileBase is a
 // prefix sum over seq). All blocks of the cooperative launch are co-resident, and a block that holds a
@@ -94,6 +96,24 @@ constexpr unsigned long long kDoneStride = GPUOS_DONE_STRIDE_BYTES / 8;
 __device__ __forceinline__ unsigned long long done_slot(unsigned long long seq, unsigned long long mask) {
     return (seq & mask) * kDoneStride;
 }
+
+// The polls of the new protocol (publication, dependencies, the completion warp's scan). By default relaxed loads,
+// and one fence.acq_rel.gpu once the awaited value is seen (acquire_after_poll): nothing is invalidated per poll.
+// -DGPUOS_POLL_ACQUIRE (-Dgpuos.worker.handoff=spin-acquire) makes every poll an ld.acquire and drops the fence,
+// for measuring which of the two a hand-off waits less for.
+#ifdef GPUOS_POLL_ACQUIRE
+__device__ __forceinline__ unsigned long long poll_gpu(const unsigned long long* p) { return ld_acquire_gpu(p); }
+__device__ __forceinline__ ulonglong2 poll_gpu_v2(const unsigned long long* p) {
+    ulonglong2 v;
+    asm volatile("ld.acquire.gpu.global.v2.u64 {%0, %1}, [%2];" : "=l"(v.x), "=l"(v.y) : "l"(p) : "memory");
+    return v;
+}
+__device__ __forceinline__ void acquire_after_poll() {}
+#else
+__device__ __forceinline__ unsigned long long poll_gpu(const unsigned long long* p) { return ld_relaxed_gpu(p); }
+__device__ __forceinline__ ulonglong2 poll_gpu_v2(const unsigned long long* p) { return ld_relaxed_gpu_v2(p); }
+__device__ __forceinline__ void acquire_after_poll() { fence_acquire_gpu(); }
+#endif
 
 // The legacy protocol has the one-loop agent; GPUOS_AGENT_ONE_LOOP alone gives it to the new hand-off too
 // (-Dgpuos.worker.handoff=spin-oneloop), to measure the completion warp apart.
@@ -390,7 +410,7 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
             const unsigned long long first = w + 4ull * lane;
             unsigned long long v[4];
 #pragma unroll
-            for (int j = 0; j < 4; ++j) v[j] = first + j < ps ? ld_relaxed_gpu(&done[done_slot(first + j, mask)]) : 0;
+            for (int j = 0; j < 4; ++j) v[j] = first + j < ps ? poll_gpu(&done[done_slot(first + j, mask)]) : 0;
             unsigned int complete = 0;  // leading complete flags of this lane's four
 #pragma unroll
             for (int j = 0; j < 4; ++j) complete += (complete == (unsigned int)j && v[j] == first + j + 1) ? 1u : 0u;
@@ -402,7 +422,7 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
         }
         if (w == from) continue;  // the oldest task still runs: poll again at once
         // Every lane's flags before what lane 0 publishes (acquire pattern per lane, then the warp barrier).
-        fence_acquire_gpu();
+        acquire_after_poll();
         __syncwarp();
         if (lane == 0) {
             // Every fault of a task below the watermark was reserved before that task's done flag, read above:
@@ -814,10 +834,10 @@ __device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned lo
                   && offsetof(gpuos_queue_state, parking) % 8 == 0, "wait_published loads these words in pairs");
     for (unsigned int polls = 0;; ++polls) {
         // One load per poll (pubTiles and pubSeq together); parking and abort, one more, every 16th poll.
-        const ulonglong2 pub = ld_relaxed_gpu_v2(&st->pubTiles);
+        const ulonglong2 pub = poll_gpu_v2(&st->pubTiles);
         const unsigned long long published = pub.x;
         if (ticket < published) {
-            fence_acquire_gpu();  // the tile map and descriptors published with pubTiles
+            acquire_after_poll();  // the tile map and descriptors published with pubTiles
             *hint = pub.y - (published - ticket);
             return 0;
         }
@@ -869,12 +889,12 @@ __device__ __forceinline__ int wait_dependencies(gpuos_queue_state* st, const gp
         const unsigned long long dep = task.deps[d];
         const unsigned long long* flag = &done[done_slot(dep, mask)];
         unsigned int polls = 0;
-        while (ld_relaxed_gpu(flag) < dep + 1) {
+        while (poll_gpu(flag) < dep + 1) {
             if ((++polls & 63) == 0 && ld_relaxed_gpu(&st->abort)) return 1;
         }
     }
     if (seenAt != nullptr) *seenAt = global_ns();
-    if (ndeps > 0) fence_acquire_gpu();
+    if (ndeps > 0) acquire_after_poll();
 #endif
     return 0;
 }
