@@ -101,7 +101,9 @@ __device__ __forceinline__ unsigned long long done_slot(unsigned long long seq, 
 // and one fence.acq_rel.gpu once the awaited value is seen (acquire_after_poll): nothing is invalidated per poll.
 // -DGPUOS_POLL_ACQUIRE (-Dgpuos.worker.handoff=spin-acquire) makes every poll an ld.acquire and drops the fence,
 // for measuring which of the two a hand-off waits less for.
-#ifdef GPUOS_POLL_ACQUIRE
+#if defined(GPUOS_HANDOFF_LEGACY)
+// (the legacy protocol polls with ld.acquire in place)
+#elif defined(GPUOS_POLL_ACQUIRE)
 __device__ __forceinline__ unsigned long long poll_gpu(const unsigned long long* p) { return ld_acquire_gpu(p); }
 __device__ __forceinline__ ulonglong2 poll_gpu_v2(const unsigned long long* p) {
     ulonglong2 v;
@@ -315,10 +317,12 @@ constexpr unsigned int kTemplateNrefsCached = 1024;
 __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned long long from, unsigned long long n,
                               unsigned long long base, unsigned long long tileBase, unsigned long long mask) {
     __shared__ unsigned char s_nrefs[kTemplateNrefsCached];
+#ifndef __CUDACC_RTC__  // NVRTC has no offsetof; nvcc checks these in CI (NvccCompileTest)
     static_assert(kHeaderVectors == 9 && offsetof(gpuos_task, seq) == 8 && offsetof(gpuos_task, tileBase) == 16
                   && offsetof(gpuos_task, nrefs) == 27 && offsetof(gpuos_task, deps) == 48
                   && GPUOS_MAX_DEPS == 6, "copy_template patches the header by vector: vector 0 holds seq, "
                   "vector 1 tileBase and nrefs, vectors 3-5 the six deps");
+#endif
     // kCopyDepth loads in flight per thread before the first store, as in copy_vectors.
     const unsigned long long headers = n * kHeaderVectors;
     for (unsigned long long k0 = stage_tid(); k0 < headers; k0 += kCopyDepth * kStageThreads) {
@@ -828,10 +832,12 @@ __device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned lo
         __nanosleep(distance >= spinMaxNs / 64 ? spinMaxNs : 64 + (unsigned int)distance * 64);
     }
 #else
+#ifndef __CUDACC_RTC__  // NVRTC has no offsetof; nvcc checks these in CI (NvccCompileTest)
     static_assert(offsetof(gpuos_queue_state, pubTiles) % 16 == 0
                   && offsetof(gpuos_queue_state, pubSeq) == offsetof(gpuos_queue_state, pubTiles) + 8
                   && offsetof(gpuos_queue_state, abort) == offsetof(gpuos_queue_state, parking) + 4
                   && offsetof(gpuos_queue_state, parking) % 8 == 0, "wait_published loads these words in pairs");
+#endif
     for (unsigned int polls = 0;; ++polls) {
         // One load per poll (pubTiles and pubSeq together); parking and abort, one more, every 16th poll.
         const ulonglong2 pub = poll_gpu_v2(&st->pubTiles);
