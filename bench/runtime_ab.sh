@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Issue 13 on the GPU machine (step "cmd" of scripts/gpu-check.sh: JAVA, JVM_FLAGS_STR, CP_BENCH, CP_TESTS, STEP_DIR):
-#   1. `gpuos bench --only runtime` under each worker hand-off (-Dgpuos.worker.handoff), legacy and spin twice to
-#      bracket the drift between JVMs, then one table side by side (bench/runtime_ab.py);
-#   2. the runtime GPU tests under the two variants the junit-gpu step does not run;
+#   1. `gpuos bench --only runtime` under each worker hand-off (-Dgpuos.worker.handoff), then one table side by
+#      side (bench/runtime_ab.py);
+#   2. with GPUOS_AB_TESTS=1, the runtime GPU tests under two more variants (the junit-gpu step runs the default);
 #   3. a short differential fuzz (GPU vs CPU backend) on the default hand-off.
 set -u
 out=${STEP_DIR:?run as gpu-check step cmd}
 tests_dir=$(tr ':' '\n' <<< "$CP_TESTS" | grep 'gpuos-core-tests$' | head -1)
 i=0
-for h in legacy spin spin-acquire spin-oneloop spin-densedone legacy spin; do
+for h in ${GPUOS_AB_VARIANTS:-legacy spin spin-oneloop spin-relaxed}; do
   i=$((i + 1))
   d=$out/$i-$h
   # shellcheck disable=SC2086
@@ -17,7 +17,7 @@ for h in legacy spin spin-acquire spin-oneloop spin-densedone legacy spin; do
   echo "== bench $h: rc $?"
 done
 python3 bench/runtime_ab.py "$out"/[0-9]-*/
-for h in spin-oneloop spin-acquire; do
+for h in $([[ ${GPUOS_AB_TESTS:-0} == 1 ]] && echo spin-oneloop spin-relaxed); do
   # shellcheck disable=SC2086
   timeout 70 $JAVA $JVM_FLAGS_STR -Dgpuos.worker.handoff=$h -cp "$CP_TESTS" org.junit.platform.console.ConsoleLauncher \
       execute --disable-banner --disable-ansi-colors --details=summary --scan-class-path="$tests_dir" \
@@ -27,7 +27,7 @@ for h in spin-oneloop spin-acquire; do
   grep -E "tests (found|successful|failed|aborted)|MethodSource|=>" "$out/junit-$h.log" | head -20
 done
 for tier in interp native; do
-  [[ $tier == interp ]] && m=0.6 || m=0.4
+  [[ $tier == interp ]] && m=0.4 || m=0.3
   # shellcheck disable=SC2086
   timeout 60 $JAVA $JVM_FLAGS_STR -cp "$CP_BENCH" dev.gpuos.bench.Main fuzz --backend gpu --tier $tier --minutes $m \
       --out "$out/fuzz-$tier" > "$out/fuzz-$tier.log" 2>&1

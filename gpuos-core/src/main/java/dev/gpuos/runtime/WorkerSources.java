@@ -22,17 +22,17 @@ public final class WorkerSources {
     public static final String OP_SYMBOL_MACRO = "GPUOS_OP_SYMBOL";
 
     /**
-     * How the worker's blocks hand work to each other: {@code spin} (the default: relaxed polls without back-off
-     * and one acquire per wait; the agent stages known work without a doorbell read per round, and its
+     * How the worker's blocks hand work to each other: {@code spin} (the default: acquire polls without
+     * back-off; the agent stages known work without a doorbell read per round, and its
      * completion warp publishes completion apart from staging; a 128-byte line per completion flag),
      * {@code spin-oneloop} (the same without the completion warp), {@code spin-densedone} (with dense completion
-     * flags), {@code spin-acquire} (every poll an acquire, no fence after it) or {@code legacy} (the earlier protocol: acquire polls with exponential back-off, one agent
+     * flags), {@code spin-relaxed} (relaxed polls and one fence after them) or {@code legacy} (the earlier protocol: acquire polls with exponential back-off, one agent
      * loop paced by a doorbell read). Read once from {@code -Dgpuos.worker.handoff}; kept only while an A/B
      * measurement needs it.
      */
     public enum Handoff {
         SPIN(""), SPIN_ONELOOP("#define GPUOS_AGENT_ONE_LOOP 1\n"), SPIN_DENSEDONE("#define GPUOS_DONE_DENSE 1\n"),
-        SPIN_ACQUIRE("#define GPUOS_POLL_ACQUIRE 1\n"),
+        SPIN_RELAXED("#define GPUOS_POLL_RELAXED 1\n"),
         LEGACY("#define GPUOS_HANDOFF_LEGACY 1\n");
 
         private final String defines;

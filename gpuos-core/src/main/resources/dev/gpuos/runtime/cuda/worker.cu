@@ -21,14 +21,13 @@
 //
 // The dependent hand-off (what a chain of dependent tasks pays per task). A block that waits for a dependency
 // has already done everything else: ticket, publication, tile map, descriptor. Thread 0 then polls done[dep]
-// with relaxed loads and no back-off (a sleep could only oversleep the dependency's completion; one poll is
-// one L2 round trip, and a relaxed load invalidates no L1 line of the block sharing the SM), and pays the
-// acquire once, with a fence, when the last dependency is done. Each flag has a 128-byte line of its own. So the
-// hand-off is the dependency's release, one L2 round trip to see it, and a barrier.
+// with ld.acquire and no back-off (a sleep could only oversleep the dependency's completion; one poll is one L2
+// round trip). Each flag has a 128-byte line of its own. So the hand-off is the dependency's release, one L2
+// round trip to see it, and a barrier.
 // A/B switches (-Dgpuos.worker.handoff, see WorkerSources.Handoff): GPUOS_HANDOFF_LEGACY compiles the earlier
 // protocol (acquire polls with exponential back-off, dense flags, one agent loop with a doorbell read every
-// round, the earlier staging); GPUOS_AGENT_ONE_LOOP, GPUOS_DONE_DENSE and GPUOS_POLL_ACQUIRE each take back one
-// part of the new one.
+// round, the earlier staging); GPUOS_AGENT_ONE_LOOP and GPUOS_DONE_DENSE each take back one
+// part of the new one; GPUOS_POLL_RELAXED polls with relaxed loads and one fence after them.
 //
 // Why this cannot deadlock. Tickets are handed out in order, and ticket order is task order (tileBase is a
 // prefix sum over seq). All blocks of the cooperative launch are co-resident, and a block that holds a
@@ -49,11 +48,10 @@
 // While a doorbell read promised more tasks than are published, the agent stages them in later rounds without
 // reading it again: the descriptors below that doorbell were ordered by that read's acquire.
 // Agent -> workers: descriptors, tile map and counters, then pubSeq and pubTiles with st.release.gpu; workers
-// poll pubTiles with ld.relaxed.gpu and, once it covers their ticket, fence.acq_rel.gpu (the PTX acquire
-// pattern). Worker -> worker (dependencies) and worker -> agent (watermark): operator stores, __syncthreads,
-// __threadfence, the tile counter, then done[slot] with st.release.gpu; a dependent block reads it with
-// ld.relaxed.gpu polls and one fence.acq_rel.gpu after the last dependency (before the barrier that starts the
-// operator), the agent with ld.acquire.gpu. Agent -> host: completedSeq with st.release.sys.
+// poll pubTiles with ld.acquire.gpu. Worker -> worker (dependencies) and worker -> agent (watermark): operator
+// stores, __syncthreads, __threadfence, the tile counter, then done[slot] with st.release.gpu; dependent blocks
+// and the completion warp poll it with ld.acquire.gpu (under GPUOS_POLL_RELAXED: ld.relaxed.gpu polls, then
+// fence.acq_rel.gpu, the PTX acquire pattern). Agent -> host: completedSeq with st.release.sys.
 // Faults: a worker writes its fault record (tag last) before it counts the tile, so before the task's done flag;
 // the agent mirrors every record reserved before the done flags it read, and only then publishes completedSeq:
 // the host never sees a faulted task complete without its fault.
@@ -97,13 +95,13 @@ __device__ __forceinline__ unsigned long long done_slot(unsigned long long seq, 
     return (seq & mask) * kDoneStride;
 }
 
-// The polls of the new protocol (publication, dependencies, the completion warp's scan). By default relaxed loads,
-// and one fence.acq_rel.gpu once the awaited value is seen (acquire_after_poll): nothing is invalidated per poll.
-// -DGPUOS_POLL_ACQUIRE (-Dgpuos.worker.handoff=spin-acquire) makes every poll an ld.acquire and drops the fence,
-// for measuring which of the two a hand-off waits less for.
+// The polls of the new protocol (publication, dependencies, the completion warp's scan): each an ld.acquire, so
+// the value seen is usable at once. Measured on the H100 (handoff-3): relaxed polls with one fence.acq_rel.gpu
+// after the awaited value (-DGPUOS_POLL_RELAXED, -Dgpuos.worker.handoff=spin-relaxed) saw a dependency 0.38 us
+// sooner but paid 0.35 us (p99 1-3 us) for the fence.
 #if defined(GPUOS_HANDOFF_LEGACY)
 // (the legacy protocol polls with ld.acquire in place)
-#elif defined(GPUOS_POLL_ACQUIRE)
+#elif !defined(GPUOS_POLL_RELAXED)
 __device__ __forceinline__ unsigned long long poll_gpu(const unsigned long long* p) { return ld_acquire_gpu(p); }
 __device__ __forceinline__ ulonglong2 poll_gpu_v2(const unsigned long long* p) {
     ulonglong2 v;
@@ -379,7 +377,8 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
 #ifndef GPUOS_AGENT_ONE_LOOP
 // The agent's COMPLETION warp (warp 1), apart from the stage threads so that a task's completion reaches the host
 // without waiting for a PCIe read of the doorbell or a staging round: it polls the done flags above the
-// watermark (4 per lane, 128 per L2 round trip, relaxed), and when the watermark moved, lane 0 mirrors the
+// watermark (4 per lane, 128 per L2 round trip; while the oldest task runs, only its flag), and when the
+// watermark moved, lane 0 mirrors the
 // faults and publishes completedSeq (and the device watermark), then tells the stage threads through
 // s_watermark, which they read for parking and the tile map's floor. Leaves when the stage threads set
 // s_agentExit. faultsMirrored is lane 0's count, which the agent's exit path continues from.
@@ -391,6 +390,7 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
     gpuos_host_control* ctrl = (gpuos_host_control*)p.control;
     const unsigned int lane = threadIdx.x & 31;
     unsigned long long w = s_watermark, heartbeat = 0;
+    bool waiting = false;  // the last scan found the oldest task incomplete
     for (;;) {
         // Lane 0 reads the shared words, so that every lane acts on the same values.
         unsigned long long ps = 0;
@@ -407,9 +407,20 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
             __nanosleep(64);  // nothing published is incomplete; the stage threads publish through s_pubSeq
             continue;
         }
+        if (waiting) {
+            // Only the oldest task's flag, which is what the watermark waits for: one load per round trip rather
+            // than 128, so that the wait takes little from the stage threads' copies on this SM.
+            unsigned long long v = 0;
+            if (lane == 0) v = poll_gpu(&done[done_slot(w, mask)]);
+            if (__shfl_sync(~0u, v, 0) != w + 1) continue;
+        }
         // Up to 8 steps of 128 flags before publishing, so a flood of completions is published in few PCIe
         // writes; a step that finds an incomplete task ends the scan.
         const unsigned long long from = w;
+        if (waiting) {
+            ++w;  // the oldest, seen done just above
+            waiting = false;
+        }
         for (int round = 0; round < 8 && w < ps; ++round) {
             const unsigned long long first = w + 4ull * lane;
             unsigned long long v[4];
@@ -424,7 +435,10 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
             w += firstPartial == 32 ? 128 : 4ull * firstPartial + completeThere;
             if (firstPartial != 32) break;
         }
-        if (w == from) continue;  // the oldest task still runs: poll again at once
+        if (w == from) {
+            waiting = true;  // the oldest task still runs: poll its flag again at once
+            continue;
+        }
         // Every lane's flags before what lane 0 publishes (acquire pattern per lane, then the warp barrier).
         acquire_after_poll();
         __syncwarp();
@@ -887,9 +901,8 @@ __device__ __forceinline__ int wait_dependencies(gpuos_queue_state* st, const gp
     if (seenAt != nullptr) *seenAt = global_ns();  // each poll was an acquire: seen and ready are one
 #else
     // No back-off: a dependency is an earlier task that is running or about to (its tiles hold smaller tickets),
-    // so the wait ends when that task does, and a sleep would only add to the chain. A relaxed poll bypasses L1
-    // (nothing invalidated per poll, for the operator of the block sharing this SM) and costs one L2 round
-    // trip; the acquire is paid once, after the last dependency. Abort is looked at every 64 polls.
+    // so the wait ends when that task does, and a sleep would only add to the chain. One poll is one L2 round
+    // trip. Abort is looked at every 64 polls.
     (void)spinMaxNs;
     for (unsigned int d = 0; d < ndeps; ++d) {
         const unsigned long long dep = task.deps[d];
@@ -956,10 +969,10 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
 #else
         // The tile map read and the descriptor load are two dependent L2 round trips; guess the seq instead and
         // make them one: the block's previous task while the ticket is still among its tiles (a many-tile task),
-        // else the seq the ticket has if the tasks since it are single tiles. The descriptor loaded from the
-        // guessed slot is the right one exactly when its seq field is the seq the tile map names (a published
-        // slot holds one seq until that task completes, and the task of a held ticket has not), so a wrong
-        // guess costs one more load, never a wrong task.
+        // else the seq the ticket has if the tasks since it are single tiles. The guess is kept only when it IS
+        // the seq the tile map names (then the slot loaded is that task's: a published slot holds its task until
+        // the task completes, and the task of a held ticket has not); otherwise the mapped slot is loaded again.
+        // (Not "when the loaded seq field matches": a never-written slot reads seq 0, which matches task 0.)
         if (threadIdx.x == 0) {
             unsigned long long hint;
             const unsigned long long ticket = atomicAdd(&st->tileCursor, 1ull);
@@ -981,7 +994,7 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             if (threadIdx.x == 0) s_seq = mapped;
         }
         __syncthreads();
-        if (s_task.seq != s_seq) {
+        if (s_hint != s_seq) {
             const unsigned long long mapped = s_seq;
             __syncthreads();  // every thread compared before any overwrites s_task
             for (unsigned int v = threadIdx.x; v < kTaskVectors; v += blockDim.x) {

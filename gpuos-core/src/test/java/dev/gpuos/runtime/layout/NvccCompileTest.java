@@ -125,9 +125,9 @@ class NvccCompileTest {
         Files.writeString(dir.resolve("worker_dense.cu"), "#define GPUOS_DONE_DENSE 1\n#include \"worker.cu\"\n");
         r = compile("worker_dense.cu");
         assertEquals(0, r.exit(), "nvcc worker.cu with GPUOS_DONE_DENSE:\n" + r.output());
-        Files.writeString(dir.resolve("worker_acquire.cu"), "#define GPUOS_POLL_ACQUIRE 1\n#include \"worker.cu\"\n");
-        r = compile("worker_acquire.cu");
-        assertEquals(0, r.exit(), "nvcc worker.cu with GPUOS_POLL_ACQUIRE:\n" + r.output());
+        Files.writeString(dir.resolve("worker_relaxed.cu"), "#define GPUOS_POLL_RELAXED 1\n#include \"worker.cu\"\n");
+        r = compile("worker_relaxed.cu");
+        assertEquals(0, r.exit(), "nvcc worker.cu with GPUOS_POLL_RELAXED:\n" + r.output());
     }
 
     @Test
