@@ -26,8 +26,9 @@
 // round trip to see it, and a barrier.
 // A/B switches (-Dgpuos.worker.handoff, see WorkerSources.Handoff): GPUOS_HANDOFF_LEGACY compiles the earlier
 // protocol (acquire polls with exponential back-off, dense flags, one agent loop with a doorbell read every
-// round, the earlier staging); GPUOS_AGENT_ONE_LOOP and GPUOS_DONE_DENSE each take back one
-// part of the new one; GPUOS_POLL_RELAXED polls with relaxed loads and one fence after them.
+// round, the earlier staging); GPUOS_AGENT_ONE_LOOP takes back the one-loop agent and GPUOS_POLL_RELAXED polls
+// with relaxed loads and one fence after them. Which one a GpuOS compiles: WorkerSources.Handoff (legacy by
+// default until a GPU run has passed the GPU tests with the new protocol).
 //
 // Why this cannot deadlock. Tickets are handed out in order, and ticket order is task order (tileBase is a
 // prefix sum over seq). All blocks of the cooperative launch are co-resident, and a block that holds a
@@ -84,9 +85,8 @@ enum : int { CMD_IDLE = 0, CMD_STAGE = 1, CMD_EXIT = 2 };
 
 // done[] has GPUOS_DONE_STRIDE_BYTES per task: the new protocol gives each flag its own 128-byte line, so that the
 // block that marks a task done and the block spinning on it share the line with nobody (a dense array put 16
-// flags, and up to 16 spinning blocks of a dependent chain, on one line). The legacy protocol, and
-// -Dgpuos.worker.handoff=spin-densedone, keep them dense.
-#if defined(GPUOS_HANDOFF_LEGACY) || defined(GPUOS_DONE_DENSE)
+// flags, and up to 16 spinning blocks of a dependent chain, on one line). The legacy protocol keeps them dense.
+#ifdef GPUOS_HANDOFF_LEGACY
 constexpr unsigned long long kDoneStride = 1;
 #else
 constexpr unsigned long long kDoneStride = GPUOS_DONE_STRIDE_BYTES / 8;

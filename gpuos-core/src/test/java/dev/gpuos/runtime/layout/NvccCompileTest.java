@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.gpuos.runtime.WorkerSources;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -115,19 +116,13 @@ class NvccCompileTest {
     void everyHandoffVariantOfTheWorkerCompiles() throws Exception {
         assumeNvcc();
         writeSources(CudaHeader.generate());
-        // What WorkerSources compiles under -Dgpuos.worker.handoff=legacy (the A/B switch of the hand-off).
-        Files.writeString(dir.resolve("worker_legacy.cu"), "#define GPUOS_HANDOFF_LEGACY 1\n#include \"worker.cu\"\n");
-        Result r = compile("worker_legacy.cu");
-        assertEquals(0, r.exit(), "nvcc worker.cu with GPUOS_HANDOFF_LEGACY:\n" + r.output());
-        Files.writeString(dir.resolve("worker_oneloop.cu"), "#define GPUOS_AGENT_ONE_LOOP 1\n#include \"worker.cu\"\n");
-        r = compile("worker_oneloop.cu");
-        assertEquals(0, r.exit(), "nvcc worker.cu with GPUOS_AGENT_ONE_LOOP:\n" + r.output());
-        Files.writeString(dir.resolve("worker_dense.cu"), "#define GPUOS_DONE_DENSE 1\n#include \"worker.cu\"\n");
-        r = compile("worker_dense.cu");
-        assertEquals(0, r.exit(), "nvcc worker.cu with GPUOS_DONE_DENSE:\n" + r.output());
-        Files.writeString(dir.resolve("worker_relaxed.cu"), "#define GPUOS_POLL_RELAXED 1\n#include \"worker.cu\"\n");
-        r = compile("worker_relaxed.cu");
-        assertEquals(0, r.exit(), "nvcc worker.cu with GPUOS_POLL_RELAXED:\n" + r.output());
+        // Each -Dgpuos.worker.handoff value compiles its own worker source (defines in front of worker.cu).
+        for (WorkerSources.Handoff h : WorkerSources.Handoff.values()) {
+            String name = "worker_" + h.value() + ".cu";
+            Files.writeString(dir.resolve(name), WorkerSources.workerFor(h));
+            Result r = compile(name);
+            assertEquals(0, r.exit(), "nvcc worker.cu for -Dgpuos.worker.handoff=" + h.value() + ":\n" + r.output());
+        }
     }
 
     @Test
