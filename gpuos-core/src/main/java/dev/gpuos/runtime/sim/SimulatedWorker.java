@@ -38,9 +38,9 @@ import java.util.concurrent.locks.LockSupport;
  * {@code __syncthreads} and shared variables become program order and locals here, because one Java thread
  * does the whole block's work.
  *
- * <p>It plays the new hand-off ({@code -Dgpuos.worker.handoff=spin}: relaxed-or-acquire polls without back-off
- * and one acquire per wait, the agent staging known work without a doorbell read per busy round); the legacy one
- * differs only in how long its waits sleep, which the host cannot tell apart.
+ * <p>It plays the new hand-off ({@code -Dgpuos.worker.handoff=spin}: the agent stages known work without a doorbell
+ * read per busy round; waits poll without a device-side back-off, acquiring what they see); the legacy one differs
+ * in how its waits sleep and how often the agent reads the doorbell, which the host cannot tell apart.
  *
  * <p>The GPU agent's completion warp runs beside its stage threads; here one thread plays both, a round staging
  * and then scanning and publishing completion, which is one of the interleavings the two roles can produce (and
