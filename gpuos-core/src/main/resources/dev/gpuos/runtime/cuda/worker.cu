@@ -39,7 +39,7 @@
 // Spinning without back-off changes none of this: a waiting block holds nothing but its own ticket, and
 // co-resident blocks progress independently of how often their neighbours poll (a poll costs an issue slot
 // per L2 round trip, not a lock). Aborts stay prompt: a dependency wait looks at the abort flag every 64
-// polls, a publication wait at every poll.
+// polls, a publication wait every 16 (the legacy protocol at every poll).
 // Parking keeps this true: the agent stops publishing first, and a block leaves only while holding a ticket
 // at or beyond the final pubTiles, so no published ticket is ever abandoned; the next generation restarts the
 // cursor at pubTiles.
