@@ -5,10 +5,10 @@
 #
 # .dist/ holds only what the GPU check runs (a few MB; no Maven repository copies):
 #   gpuos-core.jar gpuos-bench.jar                      our code
-#   gpuos-core-tests/                                   the core test classes and resources, unpacked: the
+#   gpuos-core-tests/ gpuos-models-tests/               the core and models test classes and resources, unpacked: the
 #                                                       carried jlinked runtime has no jdk.zipfs, and JUnit
 #                                                       needs that "jar" file system to scan a jar
-#   lib/                                                runtime dependencies of gpuos-bench (JMH, ...)
+#   lib/                                                runtime dependencies of gpuos-bench (gpuos-models, Gson, JMH, ...)
 #   test-lib/                                           test dependencies of gpuos-core other than JUnit
 #   junit-platform-console-standalone.jar               JUnit's console launcher (includes Jupiter)
 #   BUILD.txt                                           the commit and versions this was built from
@@ -64,6 +64,9 @@ cp "$core_jar" .dist/gpuos-core.jar
 [[ -d gpuos-core/target/test-classes ]] || { echo "device-pack: gpuos-core/target/test-classes is missing" >&2; exit 1; }
 cp -r gpuos-core/target/test-classes .dist/gpuos-core-tests
 cp "$bench_jar" .dist/gpuos-bench.jar
+# gpuos-models' jar and Gson arrive in lib/ as gpuos-bench dependencies; its tests (GPU fixture checks) travel
+# unpacked like the core tests: .dist/gpuos-models-tests
+[[ -d gpuos-models/target/test-classes ]] && cp -r gpuos-models/target/test-classes .dist/gpuos-models-tests
 for jar in gpuos-bench/target/lib/*.jar; do
   case ${jar##*/} in gpuos-core-*) ;; *) cp "$jar" .dist/lib/ ;; esac   # gpuos-core is .dist/gpuos-core.jar
 done

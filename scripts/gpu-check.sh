@@ -154,10 +154,12 @@ step_junit() {   # NAME LIMIT TAG-OPTION...
   local name=$1 limit=$2
   shift 2
   local tag_options=("$@")
-  local cp="$DIST/junit-platform-console-standalone.jar:$DIST/gpuos-core-tests:$DIST/gpuos-core.jar:$DIST/test-lib/*:$DIST/lib/*"
+  local tests="$DIST/gpuos-core-tests"
+  [[ -d $DIST/gpuos-models-tests ]] && tests="$tests:$DIST/gpuos-models-tests"   # gpuos-models' tests, if packed
+  local cp="$DIST/junit-platform-console-standalone.jar:$tests:$DIST/gpuos-core.jar:$DIST/test-lib/*:$DIST/lib/*"
   run_step "$name" "$limit" QUIT "$JAVA" "${JVM_FLAGS[@]}" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
     --disable-banner --disable-ansi-colors --details=testfeed \
-    --scan-class-path="$DIST/gpuos-core-tests" --include-classname="$JUNIT_CLASSES" "${tag_options[@]}" \
+    --scan-class-path="$tests" --include-classname="$JUNIT_CLASSES" "${tag_options[@]}" \
     --reports-dir="$WORK/junit/$name"
   local log=$WORK/$name.log ok failed aborted skipped found broken
   found=$(junit_count "$log" "tests found")

@@ -98,6 +98,10 @@ KNOWN_DIFFERENCES = {
         "differs",
         "PyTorch rejects subtraction with any bool operand; GPUOS rejects only bool - bool (its dtype rule looks at "
         "the promoted dtype), so bool - 2.5 computes 1.0 - 2.5 = -1.5 as float32 and bool - 3 as int64."),
+    "rsub(*)/BOOL/*": Known(
+        "differs",
+        "PyTorch rejects subtraction with any bool operand; GPUOS rejects only bool - bool (as for sub): "
+        "torch.rsub(bool, 1.0) computes 1.0 - 1.0 = 0.0 as float32 and with 3, 3 - 1 = 2 as int64."),
     "floorDivide(long)/I32/by-zero": Known(
         "differs",
         "integer division by zero: PyTorch raises ZeroDivisionError on the CPU and returns an unspecified value "

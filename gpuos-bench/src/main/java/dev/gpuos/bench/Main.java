@@ -63,7 +63,7 @@ public final class Main {
     /** The real command line's commands, printing to {@code out}. */
     static List<CliCommand> standardCommands(PrintStream out) {
         return List.of(new InfoCommand(out, new GpuProbe()), new BenchCommand(out), new DemoCommand(out),
-                new OpCheckCommand(out), new FuzzCommand(out));
+                new OpCheckCommand(out), new FuzzCommand(out), new EmbedCommand(out), new GenerateCommand(out));
     }
 
     public static void main(String[] args) {

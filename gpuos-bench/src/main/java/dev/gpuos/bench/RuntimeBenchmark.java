@@ -4,8 +4,12 @@ import dev.gpuos.GpuOS;
 import dev.gpuos.GpuOSOptions;
 import dev.gpuos.bench.workloads.ResultFiles;
 import dev.gpuos.cuda.Driver;
+import dev.gpuos.runtime.DeviceRuntime;
+import dev.gpuos.runtime.HostControl;
 import dev.gpuos.runtime.OperatorRef;
 import dev.gpuos.runtime.TaskBatch;
+import dev.gpuos.runtime.TaskTemplate;
+import dev.gpuos.runtime.WorkerSources;
 import dev.gpuos.runtime.layout.DTypeCode;
 import dev.gpuos.runtime.memory.DeviceBlock;
 import java.io.IOException;
@@ -52,13 +56,22 @@ public final class RuntimeBenchmark {
             OperatorRef add = os.register("add_f32", op("add_f32"));
             long registered = System.nanoTime();
             results.put("device", os.deviceName());
+            results.put("worker_handoff", WorkerSources.handoff().value());
             results.put("driver_version", Driver.driverVersion());
             results.put("worker", os.stats().generation().toString());
             results.put("jit_cold_start_ms", ms(started - t0));
             results.put("jit_cold_register_ms", ms(registered - started));
-            out.printf("device: %s, driver %d, worker %s%n", os.deviceName(), Driver.driverVersion(),
-                    os.stats().generation());
+            out.printf("device: %s, driver %d, worker %s, hand-off %s (-D%s)%n", os.deviceName(),
+                    Driver.driverVersion(), os.stats().generation(), results.get("worker_handoff"),
+                    WorkerSources.HANDOFF_PROPERTY);
             measure(os, add);
+        }
+        // Templates of up to 100,000 tasks need a ring that holds them.
+        DeviceRuntime.Config big = cold.runtime();
+        big = new DeviceRuntime.Config(big.device(), 1 << 17, big.tileCapacity(), big.smemBytes(), big.spinMaxNs(),
+                big.stageChunk(), big.maxBlocksPerSm(), big.parkTimeoutNanos());
+        try (GpuOS os = GpuOS.start(cold.withRuntime(big))) {
+            measureTemplates(os);
         }
         long w0 = System.nanoTime();
         try (GpuOS os = GpuOS.start(cold)) {
@@ -200,17 +213,13 @@ public final class RuntimeBenchmark {
         report("nop100k_ns_per_task", perTask);
         report("nop100k_host_submit_ns_per_task", submitPerTask);
 
-        // 4. a chain of 1000 dependent scale ops on 1024 elements
+        // 4. a chain of 1000 dependent scale ops on 1024 elements (host: record + submit + wait); scale4_f32 is
+        //    the same op with one 16-byte load and store per thread, so that the operator hides less of the
+        //    hand-off; then the device's stamps of hand-offs inside the chain
+        OperatorRef scale4 = os.register("scale4_f32", op("scale4_f32"));
         double[] chain = new double[9];
         for (int r = -2; r < chain.length; r++) {
-            batch.clear();
-            for (int t = 0; t < 1000; t++) {
-                var w = batch.add(scale, 1, n).argDouble(0, 1.0).refContiguous(0, (t & 1) == 0 ? c : a, 0, DTypeCode.F32, n)
-                        .refContiguous(1, (t & 1) == 0 ? a : c, 0, DTypeCode.F32, n);
-                if (t > 0) {
-                    w.dependsOn(t - 1);
-                }
-            }
+            chainBatch(batch, scale, a, c, n, -1, -1);
             long s = System.nanoTime();
             os.run(batch);
             if (r >= 0) {
@@ -218,6 +227,18 @@ public final class RuntimeBenchmark {
             }
         }
         report("chain1000_dependent_ms", chain);
+        for (int r = -2; r < chain.length; r++) {
+            chainBatch(batch, scale4, a, c, n, -1, -1);
+            long s = System.nanoTime();
+            os.run(batch);
+            if (r >= 0) {
+                chain[r] = (System.nanoTime() - s) / 1e6;
+            }
+        }
+        report("chain1000_dependent_vec4_ms", chain);
+        chainLegs(os, batch, scale, a, c, n, "chain_leg_");
+        chainLegs(os, batch, scale4, a, c, n, "chain_vec4_leg_");
+        chainLegs(os, batch, nop, null, null, n, "chain_nop_leg_");
 
         // 5. generation swap pause: park + load + relaunch
         double[] pause = new double[12];
@@ -232,6 +253,138 @@ public final class RuntimeBenchmark {
         report("replace_total_ms", build);
     }
 
+    /**
+     * 1000 dependent tasks of {@code op}, ping-ponging between a and c (no operands when a is null: the no-op's
+     * chain, the hand-off alone); tasks {@code traceA, traceB} traced.
+     */
+    private static void chainBatch(TaskBatch batch, OperatorRef op, DeviceBlock a, DeviceBlock c, int n, int traceA,
+                                   int traceB) {
+        batch.clear();
+        for (int t = 0; t < 1000; t++) {
+            var w = a == null ? batch.add(op, 1, 1) : batch.add(op, 1, n).argDouble(0, 1.0)
+                    .refContiguous(0, (t & 1) == 0 ? c : a, 0, DTypeCode.F32, n)
+                    .refContiguous(1, (t & 1) == 0 ? a : c, 0, DTypeCode.F32, n);
+            if (t > 0) {
+                w.dependsOn(t - 1);
+            }
+            if (t == traceA || t == traceB) {
+                w.traced();
+            }
+        }
+    }
+
+    /**
+     * Where a dependent hand-off goes, from the worker's globaltimer stamps (HostControl.taskTrace): task 500
+     * depends on task 499, both traced. handoff = 499's operator done (its block's barrier passed) -> 500's
+     * block ready to run (after its acquire), split into release (499's release of done, which waits for the
+     * operator's stores), detect (released -> 500's poll saw it) and acquire (500's fence); dispatch = ready ->
+     * operator starts (a barrier); operator = operator start -> its barrier passed; ready_ahead = how long
+     * 500's block had been waiting with its descriptor in hand when 499's operator finished (> 0: the block was
+     * in place). Runs that trace tasks 100 and 899 instead give the device time per dependent task over 799
+     * hand-offs, with no host or staging in it.
+     */
+    private void chainLegs(GpuOS os, TaskBatch batch, OperatorRef op, DeviceBlock a, DeviceBlock c, int n,
+                           String prefix) {
+        HostControl control = os.queue().control();
+        int runs = 60;
+        double[][] legs = new double[8][runs];
+        double[] perTask = new double[runs];
+        int kept = 0, keptSpan = 0;
+        for (int r = -4; r < 2 * runs; r++) {
+            boolean span = (r & 1) != 0;
+            long first = os.queue().submitted();
+            int ta = span ? 100 : 499, tb = span ? 899 : 500;
+            chainBatch(batch, op, a, c, n, ta, tb);
+            control.clearTaskTraces();
+            os.run(batch);
+            long[] x = control.taskTrace(first + ta), y = control.taskTrace(first + tb);
+            boolean complete = Arrays.stream(x).allMatch(v -> v != 0) && Arrays.stream(y).allMatch(v -> v != 0)
+                    && ((first + ta) & 1) != ((first + tb) & 1);
+            if (r < 0 || !complete) continue;
+            // Stamps: 0 wait begins, 1 dependency seen, 2 ready (acquired), 3 operator starts, 4 operator done,
+            // 5 done released.
+            if (span && keptSpan < runs) {
+                perTask[keptSpan++] = (y[4] - x[4]) / 1e3 / (tb - ta);
+            } else if (!span && kept < runs) {
+                legs[0][kept] = (y[2] - x[4]) / 1e3;
+                legs[1][kept] = (x[5] - x[4]) / 1e3;
+                legs[2][kept] = (y[1] - x[5]) / 1e3;
+                legs[3][kept] = (y[2] - y[1]) / 1e3;
+                legs[4][kept] = (y[3] - y[2]) / 1e3;
+                legs[5][kept] = (y[4] - y[3]) / 1e3;
+                legs[6][kept] = (y[4] - x[4]) / 1e3;
+                legs[7][kept] = (x[4] - y[0]) / 1e3;
+                kept++;
+            }
+        }
+        String[] names = {"handoff_us", "handoff_release_us", "handoff_detect_us", "handoff_acquire_us", "dispatch_us",
+                "operator_us", "per_task_us", "ready_ahead_us"};
+        for (int l = 0; l < names.length; l++) {
+            report(prefix + names[l], Arrays.copyOf(legs[l], Math.max(kept, 1)));
+        }
+        report(prefix + "device_us_per_dependent_task", Arrays.copyOf(perTask, Math.max(keptSpan, 1)));
+    }
+
+    /**
+     * Templates (one header per run; the agent expands it from device memory): W1's 10,000 independent adds of
+     * 1024 elements, 100,000 no-op tasks, and the 1000-task dependent chain (no host work in the loop).
+     */
+    private void measureTemplates(GpuOS os) {
+        OperatorRef add = os.register("add_f32", op("add_f32"));
+        OperatorRef nop = os.register("nop", op("nop"));
+        OperatorRef scale4 = os.register("scale4_f32", op("scale4_f32"));
+        int n = 1024, tasks = 10_000;
+        DeviceBlock a = os.allocate((long) tasks * n * 4);
+        DeviceBlock b = os.allocate((long) tasks * n * 4);
+        DeviceBlock c = os.allocate((long) tasks * n * 4);
+        float[] ones = new float[tasks * n];
+        Arrays.fill(ones, 1.0f);
+        os.upload(a, 0, MemorySegment.ofArray(ones));
+        Arrays.fill(ones, 2.0f);
+        os.upload(b, 0, MemorySegment.ofArray(ones));
+
+        TaskBatch batch = new TaskBatch(tasks);
+        for (int t = 0; t < tasks; t++) {
+            long off = (long) t * n * 4;
+            batch.add(add, 1, n).refContiguous(0, c, off, DTypeCode.F32, n)
+                    .refContiguous(1, a, off, DTypeCode.F32, n).refContiguous(2, b, off, DTypeCode.F32, n);
+        }
+        report("template_add10k_n1024_ms", replay(os, os.template(batch), 30, 1e6));
+        float[] check = new float[tasks * n];
+        os.download(MemorySegment.ofArray(check), c, 0);
+        for (int i = 0; i < check.length; i++) {
+            if (check[i] != 3.0f) {
+                throw new IllegalStateException("template add result wrong at " + i + ": " + check[i]);
+            }
+        }
+
+        TaskBatch nops = new TaskBatch(100_000);
+        for (int t = 0; t < 100_000; t++) {
+            nops.add(nop, 1, 1);
+        }
+        report("template_nop100k_ns_per_task", replay(os, os.template(nops), 15, 100_000.0));
+
+        chainBatch(batch, scale4, a, c, n, -1, -1);
+        report("template_chain1000_vec4_us_per_task", replay(os, os.template(batch), 30, 1000.0 * 1e3));
+        chainBatch(batch, nop, null, null, n, -1, -1);
+        report("template_chain1000_nop_us_per_task", replay(os, os.template(batch), 30, 1000.0 * 1e3));
+    }
+
+    /** Submit + wait of a template, {@code runs} times after warm-up; each sample in ns divided by {@code per}. */
+    private static double[] replay(GpuOS os, TaskTemplate template, int runs, double per) {
+        double[] samples = new double[runs];
+        for (int r = -3; r < runs; r++) {
+            long s = System.nanoTime();
+            long end = os.submit(template);
+            os.await(end - template.size(), end);
+            if (r >= 0) {
+                samples[r] = (System.nanoTime() - s) / per;
+            }
+        }
+        template.release();
+        return samples;
+    }
+
     private void report(String name, double[] samples) {
         double[] s = samples.clone();
         Arrays.sort(s);
@@ -241,14 +394,15 @@ public final class RuntimeBenchmark {
         double p99 = s[Math.min(s.length - 1, (int) (s.length * 0.99))];
         var m = new LinkedHashMap<String, Object>();
         m.put("median", median);
+        m.put("mean", Arrays.stream(s).average().orElse(0));
         m.put("p10", p10);
         m.put("p90", p90);
         m.put("p99", p99);
         m.put("min", s[0]);
         m.put("samples", s.length);
         results.put(name, m);
-        out.printf("%-32s median %10.3f   p10 %10.3f   p90 %10.3f   p99 %10.3f   (n=%d)%n", name, median, p10, p90,
-                p99, s.length);
+        out.printf("%-44s median %9.3f  mean %9.3f  p10 %9.3f  p90 %9.3f  p99 %9.3f  (n=%d)%n", name, median,
+                m.get("mean"), p10, p90, p99, s.length);
     }
 
     private static double ms(long nanos) {

@@ -26,7 +26,7 @@ class CommandHelpTest {
     @Timeout(60)  // a command that ran instead (fuzz runs for an hour by default) fails here
     void everyCommandPrintsItsUsageAndExitsZero() {
         List<CliCommand> commands = Main.standardCommands(new PrintStream(new ByteArrayOutputStream()));
-        assertEquals(5, commands.size(), "a new command: this test covers it by itself, update the count");
+        assertEquals(7, commands.size(), "a new command: this test covers it by itself, update the count");
         List<String> failures = new ArrayList<>();
         for (CliCommand command : commands) {
             List<List<String>> calls = new ArrayList<>();
@@ -57,6 +57,11 @@ class CommandHelpTest {
             String usage = command.usage();
             switch (command.name()) {
                 case "info", "demo" -> assertTrue(usage.isEmpty(), command.name() + " takes no arguments");
+                case "embed", "generate" -> {
+                    for (String option : List.of("--model", "--backend", "--help")) {
+                        assertTrue(usage.contains(option), command.name() + " usage lacks " + option);
+                    }
+                }
                 default -> {
                     assertTrue(usage.contains("--out"), command.name() + ": " + usage);
                     assertTrue(usage.contains("--help"), command.name() + ": " + usage);

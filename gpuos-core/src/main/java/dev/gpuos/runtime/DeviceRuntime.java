@@ -101,7 +101,7 @@ public final class DeviceRuntime implements AutoCloseable {
             this.ring = alloc(cap * Layouts.TASK.size());
             this.tileMap = alloc(config.tileCapacity() * 8);
             this.tileDone = alloc(cap * 4);
-            this.done = alloc(cap * 8);
+            this.done = alloc(cap * Layouts.DONE_STRIDE_BYTES);
             this.state = alloc(Layouts.QUEUE_STATE.size());
             this.params = alloc(Layouts.PARAMS.size());
             this.scratch = hostArena.allocate(Math.max(Layouts.QUEUE_STATE.size(), Layouts.PARAMS.size()), 128);

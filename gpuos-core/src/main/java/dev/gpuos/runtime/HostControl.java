@@ -23,6 +23,7 @@ public final class HostControl {
     static final long AGENT_STATE = Layouts.HOST_CONTROL.offset("agentState");
     static final long TRACE_SEQ = Layouts.HOST_CONTROL.offset("traceSeq");
     static final long TRACE_DOORBELL = Layouts.HOST_CONTROL.offset("traceDoorbell");
+    static final long TRACE_TASK = Layouts.HOST_CONTROL.offset("traceTask");
     static final long FAULT_COUNT = Layouts.HOST_CONTROL.offset("faultCount");
     static final long FAULT_LOG = Layouts.HOST_CONTROL.offset("faultLog");
     static final long FAULT_ENTRY_BYTES = Layouts.FAULT_ENTRY.size();
@@ -51,10 +52,34 @@ public final class HostControl {
      * published; GPU globaltimer nanoseconds), for finding where latency goes. -1 traces nothing.
      */
     public void traceSeq(long seq) {
+        clearTaskTraces();
         for (int i = 0; i < 5; i++) {
             LONG.setRelease(page, TRACE_DOORBELL + 8L * i, 0L);
         }
         LONG.setRelease(page, TRACE_SEQ, seq);
+    }
+
+    /** Zeroes the stamps {@link #taskTrace} reads (before submitting the traced tasks). */
+    public void clearTaskTraces() {
+        for (int i = 0; i < 2 * Layouts.TRACE_TASK_STAMPS; i++) {
+            LONG.setRelease(page, TRACE_TASK + 8L * i, 0L);
+        }
+    }
+
+    /**
+     * The worker's stamps of the last task flagged {@code TASK_FLAG_TRACE} with this seq's parity (so a task and
+     * the one before it can both be traced): dependency wait begins, last dependency seen done, after the acquire
+     * that follows, operator starts, operator done (the barrier after it passed, before the release of done),
+     * done released (GPU globaltimer ns; 0 where not written yet). The worker writes them after marking the task
+     * done, so read them once later work completed.
+     */
+    public long[] taskTrace(long seq) {
+        long[] t = new long[Layouts.TRACE_TASK_STAMPS];
+        long at = TRACE_TASK + 8L * Layouts.TRACE_TASK_STAMPS * (seq & 1);
+        for (int i = 0; i < t.length; i++) {
+            t[i] = (long) LONG.getAcquire(page, at + 8L * i);
+        }
+        return t;
     }
 
     /** The five timestamps of the traced task (0 where not reached yet), in path order. */

@@ -21,9 +21,42 @@ public final class WorkerSources {
     public static final String KERNEL_NAME = "gpuos_worker";
     public static final String OP_SYMBOL_MACRO = "GPUOS_OP_SYMBOL";
 
+    /**
+     * How the worker's blocks hand work to each other (issue 13), read once from {@code -Dgpuos.worker.handoff}:
+     * <ul>
+     *   <li>{@code legacy} (the default): acquire polls with exponential back-off, one agent loop paced by a
+     *       doorbell read per round, dense completion flags: the protocol every earlier GPU run verified.</li>
+     *   <li>{@code spin}: acquire polls without back-off, the descriptor of a guessed slot loaded with the tile-map
+     *       read, one completion flag per 128-byte line, an agent completion warp that publishes completion apart
+     *       from staging, staging without a doorbell read per busy round and from shared-memory headers. Opt-in
+     *       until a GPU run has passed the GPU tests with it (see the README, "Device hand-offs").</li>
+     *   <li>{@code spin-oneloop} ({@code spin} with the one-loop agent) and {@code spin-relaxed} ({@code spin}
+     *       with relaxed polls and one fence after them): for A/B measurements only.</li>
+     * </ul>
+     * Kept only while an A/B measurement needs the losers.
+     */
+    public enum Handoff {
+        LEGACY("#define GPUOS_HANDOFF_LEGACY 1\n"), SPIN(""), SPIN_ONELOOP("#define GPUOS_AGENT_ONE_LOOP 1\n"),
+        SPIN_RELAXED("#define GPUOS_POLL_RELAXED 1\n");
+
+        private final String defines;
+
+        Handoff(String defines) {
+            this.defines = defines;
+        }
+
+        /** The property value that selects it. */
+        public String value() {
+            return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        }
+    }
+
+    public static final String HANDOFF_PROPERTY = "gpuos.worker.handoff";
+    private static final Handoff HANDOFF = handoffFrom(System.getProperty(HANDOFF_PROPERTY, "legacy"));
+
     private static final String LAYOUT = CudaHeader.generate();
     private static final String DEVICE = resource(DEVICE_HEADER);
-    private static final String WORKER = resource(WORKER_NAME);
+    private static final String WORKER = workerFor(HANDOFF);
 
     /** Headers every translation unit may include, by include name, in dependency order. */
     public static Map<String, String> headers() {
@@ -33,8 +66,27 @@ public final class WorkerSources {
         return m;
     }
 
+    /** The worker kernel's source, compiled for the hand-off {@link #handoff()} names. */
     public static String worker() {
         return WORKER;
+    }
+
+    public static Handoff handoff() {
+        return HANDOFF;
+    }
+
+    /** The worker kernel's source as it is compiled for {@code handoff}. */
+    public static String workerFor(Handoff handoff) {
+        String source = resource(WORKER_NAME);
+        return handoff.defines.isEmpty() ? source : handoff.defines + "#line 1 \"" + WORKER_NAME + "\"\n" + source;
+    }
+
+    static Handoff handoffFrom(String value) {
+        for (Handoff h : Handoff.values()) {
+            if (h.value().equals(value.trim().toLowerCase(java.util.Locale.ROOT))) return h;
+        }
+        throw new IllegalArgumentException("-D" + HANDOFF_PROPERTY + "=" + value
+                + ": expected one of " + java.util.Arrays.stream(Handoff.values()).map(Handoff::value).toList());
     }
 
     /** Link-time name of the operator in a slot. */

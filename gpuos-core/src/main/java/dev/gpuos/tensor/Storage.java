@@ -35,4 +35,13 @@ public interface Storage {
     default void markNeverComputed(RuntimeException cause) {
         throw new UnsupportedOperationException(this + " does not record ops, so none can be skipped");
     }
+
+    /**
+     * The lease on this buffer's memory ({@link BufferLease}), through which its scope releases it and the GC
+     * reclaims it once this Storage is unreachable; null for a backend without one, whose buffers then live
+     * until their scope closes.
+     */
+    default BufferLease lease() {
+        return null;
+    }
 }

@@ -436,6 +436,40 @@ public final class Tensor implements Operand {
     }
     public static Tensor cat(int dim, List<Tensor> tensors) { return Indexing.cat(dim, tensors); }
 
+    // --- what a PyTorch user reaches for without looking (issue 12, item 7) ------------------------------------
+
+    /**
+     * torch.Tensor.t(): the transpose of a 2-D tensor; a 0-D or 1-D tensor is returned as an equal view.
+     *
+     * @throws IllegalArgumentException for rank &gt; 2 (use {@link #transpose(int, int)} or {@link #permute})
+     */
+    public Tensor t() {
+        ensureOpen();
+        if (rank() > 2) {
+            throw new IllegalArgumentException("t() expects a tensor with <= 2 dimensions, but " + describe() + " is "
+                    + rank() + "D; use transpose(dim0, dim1) or permute");
+        }
+        return rank() < 2 ? withLayout(layout) : transpose(0, 1);
+    }
+
+    /** Sum over {@code dims} (negative counts from the end) without keepdim, like {@code x.sum(dim=(0, 2))}. */
+    public Tensor sum(int... dims) { return Reductions.reduce(ReduceOp.SUM, this, dims, false); }
+
+    /** Mean over {@code dims} without keepdim, like {@code x.mean(dim=(0, 2))}. */
+    public Tensor mean(int... dims) { return Reductions.reduce(ReduceOp.MEAN, this, dims, false); }
+
+    /** torch.rsub(self, other) = {@code other - self}: the way to write {@code 1 - z} is {@code z.rsub(1)}. */
+    public Tensor rsub(double other) { return ElementwiseOps.apply(ElementwiseOp.SUB, ElementwiseOps.NO_PARAMS, Scalar.of(other), this); }
+    public Tensor rsub(long other) { return ElementwiseOps.apply(ElementwiseOp.SUB, ElementwiseOps.NO_PARAMS, Scalar.of(other), this); }
+    public Tensor rsub(Tensor other) { return ElementwiseOps.apply(ElementwiseOp.SUB, ElementwiseOps.NO_PARAMS, other, this); }
+
+    /** {@code other / self} (Python's {@code 1 / z}), true division like {@link #div(double)}. */
+    public Tensor rdiv(double other) { return ElementwiseOps.apply(ElementwiseOp.DIV, ElementwiseOps.NO_PARAMS, Scalar.of(other), this); }
+    public Tensor rdiv(long other) { return ElementwiseOps.apply(ElementwiseOp.DIV, ElementwiseOps.NO_PARAMS, Scalar.of(other), this); }
+
+    /** F.layer_norm(x, normalizedShape): eps 1e-5, no weight and no bias. */
+    public Tensor layerNorm(long... normalizedShape) { return layerNorm(normalizedShape, null, null, 1e-5); }
+
     // --- reading back (sync points) ----------------------------------------------------------------------------
 
     private MemorySegment readElements() {

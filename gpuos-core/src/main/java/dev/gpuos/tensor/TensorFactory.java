@@ -137,6 +137,26 @@ public sealed interface TensorFactory permits TensorScope {
         return Dispatch.submitFresh(new UploadNode(host, out));
     }
 
+    /**
+     * A tensor of {@code dtype} whose elements are the bytes of {@code data} (little-endian, row-major), e.g. a
+     * slice of a memory-mapped weights file, uploaded without an intermediate Java array. A batching backend may
+     * read {@code data} as late as the next sync point, possibly from another thread: keep it readable until then,
+     * in a shared (or global, or heap) segment.
+     */
+    default Tensor tensor(MemorySegment data, DType dtype, long... shape) {
+        Dispatch.require("tensor", "data", data);
+        Dispatch.require("tensor", "dtype", dtype);
+        Dispatch.require("tensor", "shape", shape);
+        long[] s = Dispatch.checkShape(shape);
+        long bytes = Layout.numel(s) * dtype.byteSize();   // numel <= Layout.MAX_NUMEL = Long.MAX_VALUE / 8: no overflow
+        if (data.byteSize() != bytes) {
+            throw new ShapeMismatchException("data has " + data.byteSize() + " bytes but " + dtype + " shape "
+                    + java.util.Arrays.toString(s) + " needs " + bytes);
+        }
+        Tensor out = Dispatch.allocate(scope(), backend(), dtype, s);
+        return Dispatch.submitFresh(new UploadNode(data, out));
+    }
+
     /** An F32 tensor holding {@code data} in row-major order. */
     default Tensor tensor(float[] data, long... shape) { return tensor(data, DType.F32, shape); }
 

@@ -8,6 +8,7 @@ import java.util.Deque;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -27,6 +28,10 @@ import java.util.Set;
  *
  * A scope that becomes unreachable without being closed is reclaimed by a {@link Cleaner}, which releases its
  * storage and logs a warning naming how many buffers leaked.
+ *
+ * <p>A tensor that becomes unreachable before its scope closes (no tensor, view, replay or recorded op references
+ * its buffer any more) gives its memory back without the scope: see {@link BufferLedger}. Closing the scope
+ * still releases everything it owns at once, deterministically.
  */
 public final class TensorScope implements AutoCloseable, TensorFactory {
     private static final Cleaner CLEANER = Cleaner.create();
@@ -35,28 +40,65 @@ public final class TensorScope implements AutoCloseable, TensorFactory {
     private static final ThreadLocal<Deque<WeakReference<TensorScope>>> OPEN_ON_THREAD =
             ThreadLocal.withInitial(ArrayDeque::new);
 
-    /** The part the Cleaner may see: it must not reference the scope, or the scope would never become unreachable. */
-    private static final class Owned implements Runnable {
+    /**
+     * The part the Cleaner may see: it must not reference the scope, or the scope would never become unreachable.
+     * It holds the {@link BufferLease}s of the buffers it owns, not their Storage objects, so a tensor nobody
+     * references any more is reclaimed without closing the scope (see {@link BufferLedger}); storages of backends
+     * without leases are held themselves until the scope closes.
+     */
+    private static final class Owned implements Runnable, BufferLease.Holder {
         // Identity, open addressing: adopting a buffer (once per op) allocates no entry object.
-        private final Set<Storage> storages = Collections.newSetFromMap(new IdentityHashMap<>());
+        private final Set<BufferLease> leases = Collections.newSetFromMap(new IdentityHashMap<>());
+        private final Set<Storage> pinned = Collections.newSetFromMap(new IdentityHashMap<>());
         private boolean closed;
         private boolean closedExplicitly;
 
         @Override
+        public synchronized void forget(BufferLease lease) {
+            leases.remove(lease);
+        }
+
+        @Override
         public void run() {
-            List<Storage> toRelease;
+            List<BufferLease> toRelease;
+            List<Storage> toUnpin;
             synchronized (this) {
                 if (closed) return;
                 closed = true;
-                toRelease = new ArrayList<>(storages);
-                storages.clear();
+                toRelease = new ArrayList<>(leases);
+                toUnpin = new ArrayList<>(pinned);
+                leases.clear();
+                pinned.clear();
             }
-            if (!closedExplicitly && !toRelease.isEmpty()) {
+            int count = toRelease.size() + toUnpin.size();
+            if (!closedExplicitly && count > 0) {
                 LOG.log(System.Logger.Level.WARNING, "TensorScope was not closed; the Cleaner released "
-                        + toRelease.size() + " leaked buffer(s)");
+                        + count + " leaked buffer(s)");
             }
-            for (Storage s : toRelease) s.release();
+            releaseAll(toRelease);
+            for (Storage s : toUnpin) s.release();
         }
+    }
+
+    /**
+     * One explicit release per backend ledger, not one per buffer: a batching backend waits for its pending work
+     * once, and nothing here takes a lock another scope's close takes.
+     */
+    private static void releaseAll(List<BufferLease> leases) {
+        if (leases.isEmpty()) return;
+        BufferLedger first = leases.getFirst().ledger();
+        Map<BufferLedger, List<BufferLease>> others = null;
+        List<BufferLease> ofFirst = new ArrayList<>(leases.size());
+        for (BufferLease l : leases) {
+            if (l.ledger() == first) {
+                ofFirst.add(l);
+            } else {
+                if (others == null) others = new IdentityHashMap<>();
+                others.computeIfAbsent(l.ledger(), k -> new ArrayList<>()).add(l);
+            }
+        }
+        first.release(ofFirst);
+        if (others != null) others.forEach(BufferLedger::release);
     }
 
     private final Backend backend;
@@ -116,10 +158,10 @@ public final class TensorScope implements AutoCloseable, TensorFactory {
         OPEN_ON_THREAD.get().removeIf(ref -> ref.get() == this || ref.get() == null);
     }
 
-    /** Number of buffers this scope currently owns. */
+    /** Number of buffers this scope currently owns (buffers reclaimed as unreachable are no longer owned). */
     public int ownedBufferCount() {
         synchronized (owned) {
-            return owned.storages.size();
+            return owned.leases.size() + owned.pinned.size();
         }
     }
 
@@ -127,30 +169,43 @@ public final class TensorScope implements AutoCloseable, TensorFactory {
     public TensorScope scope() { return this; }
 
     void adopt(Storage storage) {
+        BufferLease lease = storage.lease();
+        boolean closed;
         synchronized (owned) {
-            if (owned.closed) {
-                storage.release();
-                throw new TensorClosedException("TensorScope is closed; it cannot own new tensors");
+            closed = owned.closed;
+            if (!closed) {
+                if (lease == null) {
+                    owned.pinned.add(storage);
+                } else {
+                    owned.leases.add(lease);
+                    lease.holder = owned;
+                }
             }
-            owned.storages.add(storage);
+        }
+        if (closed) {
+            storage.release();  // outside the lock: a release may wait for the backend's pending work
+            throw new TensorClosedException("TensorScope is closed; it cannot own new tensors");
         }
     }
 
     /** Releases one buffer early (temporaries of read-back, outputs of rejected ops). */
     void discard(Storage storage) {
-        synchronized (owned) {
-            owned.storages.remove(storage);
-        }
+        disown(storage);
         storage.release();
+    }
+
+    private boolean disown(Storage storage) {
+        BufferLease lease = storage.lease();
+        synchronized (owned) {
+            return lease == null ? owned.pinned.remove(storage) : owned.leases.remove(lease);
+        }
     }
 
     /** Moves ownership of {@code storage} from this scope to {@code target}. */
     void transfer(Storage storage, TensorScope target) {
         if (target == this) return;
-        synchronized (owned) {
-            if (!owned.storages.remove(storage)) {
-                throw new TensorClosedException("storage is not owned by this scope (already closed or moved)");
-            }
+        if (!disown(storage)) {
+            throw new TensorClosedException("storage is not owned by this scope (already closed or moved)");
         }
         target.adopt(storage);
     }

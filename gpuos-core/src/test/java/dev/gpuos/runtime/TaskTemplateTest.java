@@ -251,8 +251,13 @@ class TaskTemplateTest {
                 }
             });
             long end = 0;
-            for (int run = 0; run < 200; run++) end = rig.queue.submit(template, SlotResolver.IDENTITY, 10 * SEC);
+            // Submit while the releaser runs (at least 200 runs), then once more after its last release: a loaded
+            // machine may start the releaser only after 200 runs, and the run after a release must place again.
+            for (int run = 0; run < 200 || releaser.isAlive(); run++) {
+                end = rig.queue.submit(template, SlotResolver.IDENTITY, 10 * SEC);
+            }
             releaser.join(TimeUnit.MINUTES.toMillis(1));
+            end = rig.queue.submit(template, SlotResolver.IDENTITY, 10 * SEC);
             rig.queue.await(0, end, 30 * SEC);
             if (failure.get() != null) throw new AssertionError("releaser failed", failure.get());
             long[] want = expected(tasks);

@@ -78,6 +78,21 @@ public final class OpCaseTable {
         binary(t, "gt", ElementwiseOp.GT, "torch.gt", Tensor::gt, Tensor::gt, Tensor::gt, MIXED, 0.1, 1, false);
         binary(t, "ge", ElementwiseOp.GE, "torch.ge", Tensor::ge, Tensor::ge, Tensor::ge, MIXED, 0.1, 1, false);
         t.add(promotion());
+        // Scalar-first forms (torch.rsub(a, s) = s - a; Python's s / a): the scalar is operand 0 of the kernel.
+        t.add(family("rsub(Tensor)", ElementwiseOp.SUB, (f, d) -> List.of(
+                Cases.of(f, d, "broadcast", "torch.rsub(a, b)", ELEMENTWISE, inputs(in("a", d, MIXED, 6, 8), in("b", d, MIXED, 8)),
+                        x -> x.get(0).rsub(x.get(1))),
+                Cases.of(f, d, "views", "torch.rsub(a, b)", ELEMENTWISE,
+                        inputs(in("a", d, MIXED, 6, 8).as(View.TRANSPOSED), in("b", d, MIXED, 6, 8).as(View.EXPANDED)),
+                        x -> x.get(0).rsub(x.get(1))))));
+        t.add(family("rsub(double)", ElementwiseOp.SUB, (f, d) -> List.of(Cases.of(f, d, "scalar", "torch.rsub(a, 1.0)",
+                ELEMENTWISE, inputs(in("a", d, MIXED, 6, 8)), x -> x.getFirst().rsub(1.0), "scalar", 1.0))));
+        t.add(family("rsub(long)", ElementwiseOp.SUB, (f, d) -> List.of(Cases.of(f, d, "scalar", "torch.rsub(a, 3)",
+                ELEMENTWISE, inputs(in("a", d, MIXED, 6, 8).as(View.STRIDED)), x -> x.getFirst().rsub(3L), "scalar", 3L))));
+        t.add(family("rdiv(double)", ElementwiseOp.DIV, (f, d) -> List.of(Cases.of(f, d, "scalar", "0.3 / a",
+                ELEMENTWISE, inputs(in("a", d, DIVISOR, 6, 8)), x -> x.getFirst().rdiv(0.3), "scalar", 0.3))));
+        t.add(family("rdiv(long)", ElementwiseOp.DIV, (f, d) -> List.of(Cases.of(f, d, "scalar", "1 / a",
+                ELEMENTWISE, inputs(in("a", d, DIVISOR, 6, 8).as(View.TRANSPOSED)), x -> x.getFirst().rdiv(1L), "scalar", 1L))));
 
         // --- unary ---------------------------------------------------------------------------------------------
         unary(t, "neg()", ElementwiseOp.NEG, "torch.neg(a)", Tensor::neg, View.EXPANDED);
@@ -167,6 +182,17 @@ public final class OpCaseTable {
         reduction(t, ReduceOp.ARGMAX, "argmax", "torch.argmax", MIXED);
         reduction(t, ReduceOp.ARGMIN, "argmin", "torch.argmin", MIXED);
 
+        t.add(family("sum(int[])", ReduceOp.SUM, (f, d) -> List.of(
+                Cases.of(f, d, "dims0,2", "torch.sum(a, dim=(0, 2))", NORMWISE, inputs(in("a", d, NORMAL, 4, 5, 6)),
+                        x -> x.getFirst().sum(0, 2), "axes", new int[]{0, 2}),
+                Cases.of(f, d, "dim-1-transposed", "torch.sum(a, dim=-1)", NORMWISE,
+                        inputs(in("a", d, NORMAL, 4, 5, 6).as(View.TRANSPOSED)), x -> x.getFirst().sum(-1), "axes", new int[]{-1}))));
+        t.add(family("mean(int[])", ReduceOp.MEAN, (f, d) -> List.of(
+                Cases.of(f, d, "dims1", "torch.mean(a, dim=1)", NORMWISE, inputs(in("a", d, NORMAL, 4, 5, 6)),
+                        x -> x.getFirst().mean(1), "axes", new int[]{1}),
+                Cases.of(f, d, "dims-1,0-strided", "torch.mean(a, dim=(-1, 0))", NORMWISE,
+                        inputs(in("a", d, NORMAL, 4, 5, 6).as(View.STRIDED)), x -> x.getFirst().mean(-1, 0), "axes", new int[]{-1, 0}))));
+
         // --- softmax and normalisation ---------------------------------------------------------------------------
         softmax(t, "softmax(int)", "torch.softmax", false);
         softmax(t, "logSoftmax(int)", "torch.log_softmax", true);
@@ -180,6 +206,11 @@ public final class OpCaseTable {
                 Cases.of(f, d, "transposed", "F.layer_norm(a, (12,), b, c, 1e-05)", NORMWISE,
                         inputs(in("a", d, NORMAL, 5, 12).as(View.TRANSPOSED), in("b", d, NORMAL, 12), in("c", d, NORMAL, 12)),
                         x -> x.get(0).layerNorm(new long[]{12}, x.get(1), x.get(2), 1e-5), "eps", 1e-5))));
+        t.add(family("layerNorm(long[])", "LayerNorm", (f, d) -> List.of(
+                Cases.of(f, d, "default-eps-no-affine", "F.layer_norm(a, (16,))", NORMWISE, inputs(in("a", d, NORMAL, 5, 16)),
+                        x -> x.get(0).layerNorm(16)),
+                Cases.of(f, d, "2d-transposed", "F.layer_norm(a, (5, 6))", NORMWISE,
+                        inputs(in("a", d, NORMAL, 3, 5, 6).as(View.TRANSPOSED)), x -> x.get(0).layerNorm(5, 6)))));
         t.add(family("layerNorm(Tensor,Tensor)", "LayerNorm", (f, d) -> List.of(
                 Cases.of(f, d, "default-eps", "F.layer_norm(a, (16,), b, c)", NORMWISE,
                         inputs(in("a", d, NORMAL, 5, 16), in("b", d, NORMAL, 16), in("c", d, NORMAL, 16)),
@@ -194,6 +225,11 @@ public final class OpCaseTable {
         t.add(family("rmsNorm(Tensor)", "RmsNorm", (f, d) -> List.of(
                 Cases.of(f, d, "default-eps", "F.rms_norm(a, (16,), b)", NORMWISE,
                         inputs(in("a", d, NORMAL, 5, 16), in("b", d, NORMAL, 16)), x -> x.get(0).rmsNorm(x.get(1))))));
+
+        // t() is a view; the case reads it back (a contiguous copy on every backend) and checks its shape.
+        t.add(family("t()", "View", (f, d) -> List.of(
+                Cases.of(f, d, "2d", "a.t()", ELEMENTWISE, inputs(in("a", d, MIXED, 6, 8)), x -> x.getFirst().t()),
+                Cases.of(f, d, "1d", "a.t()", ELEMENTWISE, inputs(in("a", d, MIXED, 7)), x -> x.getFirst().t()))));
 
         // --- matmul and bmm (CUDA has no integer matmul: integer references run on PyTorch's CPU, exact) --------
         t.add(family("matmul(Tensor)", "Matmul", (f, d) -> {

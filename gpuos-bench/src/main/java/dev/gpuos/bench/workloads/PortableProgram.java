@@ -81,6 +81,13 @@ record PortableProgram(List<Task> tasks, List<Buffer> buffers, List<Row> rows) {
             if (t.isJoin()) {
                 continue;
             }
+            if (t.source().contains("gt::operand_table(task)")) {
+                // Its operands are records in a device table whose addresses only this context knows; rebasing
+                // them would take a table of its own per launch (issue 12 fused tasks). Refused, so the case
+                // reports why it has no launch-per-op row instead of launching zeroed pointers.
+                throw new IllegalArgumentException("task " + i + " (" + t.name() + ") reads its operands from an"
+                        + " operand table, which the launch-per-op baseline cannot rebase");
+            }
             int[] operandBuffers = new int[t.operands().size()];
             for (int r = 0; r < operandBuffers.length; r++) {
                 DeviceBuffer b = t.operands().get(r);

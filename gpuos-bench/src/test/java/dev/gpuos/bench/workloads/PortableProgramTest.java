@@ -122,6 +122,14 @@ class PortableProgramTest {
         GpuReplay.Task aux = new GpuReplay.Task("aux", new OperatorRef("aux", 1), "", batch.descriptorWords(0), 0,
                 List.of(A));
         assertThrows(IllegalStateException.class, () -> PortableProgram.of(List.of(aux), Map.of(), List.of()));
+        // An operand table holds addresses of this context inside a buffer (fused tasks past 4 operands).
+        TaskBatch wide = new TaskBatch(1);
+        wide.add(1, 1, 1).refContiguous(0, TMP, 0, DTypeCode.U8, 640);
+        GpuReplay.Task table = new GpuReplay.Task("ew_add_mul", new OperatorRef("ew", 1),
+                "GPUOS_OP {\n    const gpuos_tensor_ref* R = gt::operand_table(task);\n}", wide.descriptorWords(0), 0, List.of(TMP));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> PortableProgram.of(List.of(table), Map.of(), List.of()));
+        assertTrue(e.getMessage().contains("operand table"), e.getMessage());
         // Wrong count of new addresses.
         assertThrows(IllegalArgumentException.class, () -> program().descriptors(new long[2]));
     }

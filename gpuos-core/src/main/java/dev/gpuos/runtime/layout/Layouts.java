@@ -20,7 +20,7 @@ import java.util.Map;
  *   device:                 gpuos_task ring[C]            agent writes, workers read
  *                           u64 tileMap[T]                agent writes: tile ticket -> task seq
  *                           u32 tileDone[C]               workers count finished tiles per task
- *                           u64 done[C]                   seq + 1 once the task's last tile finished
+ *                           u64 done[C], DONE_STRIDE_B.   seq + 1 once the task's last tile finished
  *                           gpuos_queue_state             cursor (workers), publication (agent)
  *                           gpuos_params                  host writes before each launch
  * </pre>
@@ -38,6 +38,11 @@ public final class Layouts {
     public static final int MAX_TILES_PER_TASK = 4096;
     /** Threads per worker block; operators are written for a block of this size (read {@code blockDim.x}). */
     public static final int BLOCK_THREADS = 256;
+    /**
+     * Bytes of {@code done[]} per task: the worker gives each completion flag (a u64) a 128-byte line of its own,
+     * so that a block marking a task done and the block spinning on that flag share it with nobody.
+     */
+    public static final int DONE_STRIDE_BYTES = 128;
 
     /** Fault codes the agent or a worker report in {@code gpuos_host_control.faultCode}. */
     public static final int FAULT_NONE = 0;
@@ -83,6 +88,9 @@ public final class Layouts {
             .array("strides", I64, MAX_DIMS, "host", "stride of each dimension, in elements (may be 0 or negative)")
             .field("aux", U64, "host", "operator-defined extra word")
             .build();
+
+    /** Timestamps a worker writes per traced task ({@code gpuos_host_control.traceTask}). */
+    public static final int TRACE_TASK_STAMPS = 6;
 
     /** Fault records kept in the device log and mirrored to the host; older ones are overwritten. */
     public static final int FAULT_LOG = 64;
@@ -152,6 +160,10 @@ public final class Layouts {
             .field("traceStart", U64, "trace (agent or worker, traced task only)", "worker: globaltimer ns: a block starts the traced task's operator")
             .field("traceEnd", U64, "trace (agent or worker, traced task only)", "worker: globaltimer ns: the traced task marked done")
             .field("traceCompleted", U64, "trace (agent or worker, traced task only)", "agent: globaltimer ns: completion watermark passed the traced task")
+            .array("traceTask", U64, 2 * TRACE_TASK_STAMPS, "trace (worker: the block marking a TASK_FLAG_TRACE task done, after done)",
+                    "globaltimer ns, TRACE_TASK_STAMPS per seq parity (a task and the one before it can both be traced),"
+                            + " from [TRACE_TASK_STAMPS * (seq & 1)]: dependency wait begins, last dependency seen done,"
+                            + " after the acquire, operator starts, operator done (before the release), done released")
             .alignTo(128)
             .field("faultCount", U64, "agent (release, after the entries)", "fault records mirrored so far")
             .nested("faultLog", FAULT_ENTRY, FAULT_LOG, "agent", "mirror of the device fault log")
@@ -164,7 +176,7 @@ public final class Layouts {
             .field("hostRing", U64, "host", "device view of the host ring (mapped pinned memory)")
             .field("tileMap", U64, "host", "device address of u64[tileCapacity]")
             .field("tileDone", U64, "host", "device address of u32[capacity]")
-            .field("done", U64, "host", "device address of u64[capacity]")
+            .field("done", U64, "host", "device address of the completion flags, DONE_STRIDE_BYTES per task")
             .field("state", U64, "host", "device address of gpuos_queue_state")
             .field("control", U64, "host", "device view of gpuos_host_control")
             .field("capacity", U64, "host", "ring capacity in tasks, power of two")
@@ -194,6 +206,8 @@ public final class Layouts {
         m.put("MAX_TILES_PER_TASK", (long) MAX_TILES_PER_TASK);
         m.put("FAULT_LOG", (long) FAULT_LOG);
         m.put("BLOCK_THREADS", (long) BLOCK_THREADS);
+        m.put("DONE_STRIDE_BYTES", (long) DONE_STRIDE_BYTES);
+        m.put("TRACE_TASK_STAMPS", (long) TRACE_TASK_STAMPS);
         m.put("FAULT_NONE", (long) FAULT_NONE);
         m.put("FAULT_BAD_OP", (long) FAULT_BAD_OP);
         m.put("FAULT_BAD_DESCRIPTOR", (long) FAULT_BAD_DESCRIPTOR);

@@ -38,6 +38,14 @@ import java.util.concurrent.locks.LockSupport;
  * {@code __syncthreads} and shared variables become program order and locals here, because one Java thread
  * does the whole block's work.
  *
+ * <p>It plays the new hand-off ({@code -Dgpuos.worker.handoff=spin}: the agent stages known work without a doorbell
+ * read per busy round; waits poll without a device-side back-off, acquiring what they see); the legacy one differs
+ * in how its waits sleep and how often the agent reads the doorbell, which the host cannot tell apart.
+ *
+ * <p>The GPU agent's completion warp runs beside its stage threads; here one thread plays both, a round staging
+ * and then scanning and publishing completion, which is one of the interleavings the two roles can produce (and
+ * what the host sees is the same: completedSeq only after the faults of the tasks below it were mirrored).
+ *
  * <p>What the simulation can check is the protocol's logic under real interleavings (index arithmetic,
  * wraparound, publication order, parking, faults); x86 is too strongly ordered to show a missing fence.
  */
@@ -144,8 +152,8 @@ public final class SimulatedWorker {
             ring.set(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.SEQ, seq);
             long tb = ring.get(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.TILE_BASE);
             ring.set(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.TILE_BASE, tb + tileBase);
-            int ndeps = Math.min(Byte.toUnsignedInt(ring.get(ValueLayout.JAVA_BYTE, at + TaskFields.NDEPS)), Layouts.MAX_DEPS);
-            for (int d = 0; d < ndeps; d++) {
+            // All six words, as copy_template patches them by vector (the ones beyond ndeps are never read).
+            for (int d = 0; d < Layouts.MAX_DEPS; d++) {
                 long off = at + TaskFields.DEPS + 8L * d;
                 ring.set(ValueLayout.JAVA_LONG_UNALIGNED, off, ring.get(ValueLayout.JAVA_LONG_UNALIGNED, off) + base);
             }
@@ -220,6 +228,9 @@ public final class SimulatedWorker {
         long expBase = (long) LONG.getAcquire(st, EXP_BASE), expEnd = (long) LONG.getAcquire(st, EXP_END);
         long expTemplate = (long) LONG.getAcquire(st, EXP_TEMPLATE), expTileBase = (long) LONG.getAcquire(st, EXP_TILE_BASE);
         int sleepNs = 0;
+        // The last doorbell read, and busy rounds since (the agent reads the host line on every 8th busy round).
+        long knownSubmitted = 0;
+        int busyRounds = 0;
         ctrl.agentState(generation, Layouts.AGENT_RUNNING);
 
         for (;;) {
@@ -229,16 +240,20 @@ public final class SimulatedWorker {
             long from = 0;
             long to = 0;
             boolean fromTemplate = false;
-            if (ctrl.abortRequested()) {
+            // While an earlier doorbell read promised more tasks than are published, stage them without reading
+            // the host line again (that read's acquire ordered their descriptors), except every 8th round.
+            boolean readHost = !(knownSubmitted > pubSeq && (++busyRounds & 7) != 0);
+            if (readHost && ctrl.abortRequested()) {
                 INT.setRelease(st, ABORT, 1);
                 cmd = CMD_EXIT;
             } else {
-                if (!parking && ctrl.parkRequest() == generation) {
+                if (readHost && !parking && ctrl.parkRequest() == generation) {
                     parking = true;
                     INT.setRelease(st, PARKING, 1);
                 }
+                long submitted = readHost ? ctrl.submitted() : knownSubmitted;
+                knownSubmitted = submitted;
                 if (!parking) {
-                    long submitted = ctrl.submitted();
                     if (submitted > pubSeq) {
                         to = submitted - pubSeq > config.stageChunk() ? pubSeq + config.stageChunk() : submitted;
                         from = pubSeq;
@@ -443,41 +458,63 @@ public final class SimulatedWorker {
             int tile = 0;
             long ticket = (long) LONG.getAndAdd(st, TILE_CURSOR, 1L);
             int ns = 32;
+            // wait_published: three relaxed loads per poll, the acquire once the ticket is published.
             for (;;) {
-                if (ticket < (long) LONG.getAcquire(st, PUB_TILES)) {
+                long published = (long) LONG.getOpaque(st, PUB_TILES);
+                int abort = (int) INT.getOpaque(st, ABORT);
+                int parking = (int) INT.getOpaque(st, PARKING);
+                if (ticket < published) {
+                    VarHandle.acquireFence();
                     break;
                 }
-                if ((int) INT.getAcquire(st, ABORT) != 0) {
+                if (abort != 0) {
                     leave = true;
                     break;
                 }
-                if ((int) INT.getAcquire(st, PARKING) != 0) {
+                if (parking != 0) {
                     // pubTiles is final once parking is set: leave only with a ticket nobody published.
+                    VarHandle.acquireFence();
                     if (ticket < (long) LONG.getAcquire(st, PUB_TILES)) {
                         break;
                     }
                     leave = true;
                     break;
                 }
+                // The GPU's block spins or sleeps by its distance from pubTiles; Java threads share two CI cores,
+                // so here every waiter backs off (timing is not what the simulation checks).
                 nap(ns);
                 ns = Math.min(ns * 2, config.spinMaxNs());
             }
             if (!leave) {
+                // The GPU block loads the descriptor of a guessed slot while it reads the tile map, and loads again
+                // when the slot's seq is not the mapped one; the outcome is this read of the mapped slot.
                 seq = (long) LONG.getOpaque(dev.tileMap, (ticket & tileMask) * 8);
                 task.at(seq & mask);
                 tile = (int) (ticket - task.tileBase());
+                // wait_dependencies: relaxed polls without back-off, abort every 64 polls, one acquire at the end.
                 int ndeps = task.ndeps();
                 for (int d = 0; d < ndeps && !leave; d++) {
                     long dep = task.dep(d);
+                    int polls = 0;
                     ns = 32;
-                    while ((long) LONG.getAcquire(dev.done, (dep & mask) * 8) < dep + 1) {
-                        if ((int) INT.getAcquire(st, ABORT) != 0) {
+                    while ((long) LONG.getOpaque(dev.done, (dep & mask) * 8) < dep + 1) {
+                        if ((++polls & 63) == 0 && (int) INT.getOpaque(st, ABORT) != 0) {
                             leave = true;
                             break;
                         }
-                        nap(ns);
-                        ns = Math.min(ns * 2, config.spinMaxNs());
+                        // The GPU polls without a pause; Java threads share two CI cores with the dependency's own
+                        // thread, so here the wait backs off after 64 polls.
+                        if (polls < 64) {
+                            checkKilled();
+                            Thread.onSpinWait();
+                        } else {
+                            nap(ns);
+                            ns = Math.min(ns * 2, config.spinMaxNs());
+                        }
                     }
+                }
+                if (ndeps > 0) {
+                    VarHandle.acquireFence();
                 }
             }
             if (leave) {

@@ -1,6 +1,7 @@
 package dev.gpuos.tensor.cpu;
 
 import dev.gpuos.tensor.Backend;
+import dev.gpuos.tensor.BufferLedger;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
@@ -38,26 +39,44 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@link TensorClosedException}, never the JDK's bare "Already closed".
  */
 public final class CpuBackend implements Backend {
+    private static final AtomicLong INSTANCES = new AtomicLong();
     private static final CpuBackend SHARED = new CpuBackend("cpu", null, 0);
 
     private final String name;
     private final Recording recording;
+    private final BufferLedger ledger;
     private final AtomicLong executed = new AtomicLong();
     private final AtomicLong submissions = new AtomicLong();
 
     private CpuBackend(String name, Duration maxAge, int maxNodes) {
         this.name = name;
         this.recording = maxAge == null ? null : new Recording(maxNodes, maxAge, this::runSubmission);
+        this.ledger = new BufferLedger(name, Long.MAX_VALUE, new BufferLedger.Hooks() {
+            @Override
+            public void afterPendingWork(Runnable action) { releaseBetweenSubmissions(action); }
+
+            // Unreachable host buffers: the GC already has their arrays; giving them back is bookkeeping only.
+            @Override
+            public void betweenSubmissions(Runnable action) { action.run(); }
+        });
     }
+
+    /**
+     * This backend's buffers: live count and bytes, and their reclamation once unreachable. Host memory is on the
+     * Java heap, which the GC sees, so the soft limit is off by default ({@link BufferLedger#softLimit(long)}
+     * turns it on, e.g. to bound the memory a loop holds between collections).
+     */
+    public BufferLedger bufferLedger() { return ledger; }
 
     /** The process-wide eager CPU backend (the default when no GPU backend is available). */
     public static CpuBackend shared() { return SHARED; }
 
-    public static CpuBackend eager() { return new CpuBackend("cpu", null, 0); }
+    /** A new eager backend, named "cpu-eager#N" (N counts the CPU backends made, so two are told apart). */
+    public static CpuBackend eager() { return new CpuBackend("cpu-eager#" + INSTANCES.incrementAndGet(), null, 0); }
 
     /** A backend that records nodes and runs them in submissions of at most {@code maxNodes}. */
     public static CpuBackend batched(int maxNodes, Duration maxAge) {
-        return new CpuBackend("cpu-batched", maxAge, maxNodes);
+        return new CpuBackend("cpu-batched#" + INSTANCES.incrementAndGet(), maxAge, maxNodes);
     }
 
     @Override
@@ -65,7 +84,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage allocate(DType dtype, long elementCount) {
-        return new HostStorage(this, Math.multiplyExact(elementCount, (long) dtype.byteSize()));
+        long bytes = Math.multiplyExact(elementCount, (long) dtype.byteSize());
+        ledger.reserve(bytes);
+        return new HostStorage(this, ledger, bytes);
     }
 
     @Override

@@ -9,8 +9,6 @@ import dev.gpuos.runtime.layout.TaskFields;
 import dev.gpuos.runtime.memory.DeviceBlock;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
-import dev.gpuos.tensor.fusion.ElementwiseFusion;
-import dev.gpuos.tensor.fusion.FusionGroup;
 import dev.gpuos.tensor.op.ElementwiseNode;
 import dev.gpuos.tensor.op.FillNode;
 import dev.gpuos.tensor.op.IndexSelectNode;
@@ -41,8 +39,10 @@ import java.util.Set;
  *       never computed ({@link Skipped}). Uploads into a buffer no task may still use are copied straight to the device
  *       (synchronously, so before every task of this batch); other uploads are staged in a fresh block and
  *       copied by a task in dependency order.</li>
- *   <li>Elementwise runs are fused ({@link ElementwiseFusion}) and cut into tasks of at most 4 operands;
- *       every other node is one task of its operator family. A capture that knows its outputs leaves the
+ *   <li>Elementwise runs are fused ({@link dev.gpuos.tensor.fusion.ElementwiseFusion}) and scheduled into tasks
+ *       ({@link TaskPlan}): runs of at most 4 operands, or up to 16 through an operand table where data flow
+ *       connects them ({@link OperandTables}); a norm or softmax takes its elementwise prologue and epilogue into
+ *       one task ({@link RowFusion}); every other node is one task of its operator family. A capture that knows its outputs leaves the
  *       intermediates nobody else can read in registers ({@link Intermediates}).</li>
  *   <li>Operators missing from the worker are registered (compile + generation swap) before the batch is
  *       submitted.</li>
@@ -81,6 +81,7 @@ final class BatchPlanner {
         long t0 = System.nanoTime();
         long completed = os.queue().completed();
         Map<OpNode, DeviceBlock> staged = new IdentityHashMap<>();
+        OperandTables tables = null;
         faultIds.clear();
         try {
             List<OpNode> work = prepare(submission, completed, staged, false);
@@ -88,8 +89,11 @@ final class BatchPlanner {
             counters.phase(0, System.nanoTime() - t0, work.size());
             Tasks planned = tasksOf(work, staged, true, Intermediates.NONE);
             long t1 = System.nanoTime();
-            int[] index = build(batch, submission, work, planned, completed);
+            tables = OperandTables.forTasks(os, planned.tasks);
+            int[] index = build(batch, submission, work, planned, completed, tables);
+            if (tables != null) tables.upload(os);
             long t2 = System.nanoTime();
+            if (tables != null) tables.checkLive();
             long end = os.submit(batch);
             long t3 = System.nanoTime();
             long base = end - batch.size();
@@ -113,6 +117,7 @@ final class BatchPlanner {
             // The copy tasks were submitted (or never will be): the arena reuses a block only after every task
             // submitted so far has completed.
             for (DeviceBlock b : staged.values()) os.release(b);
+            if (tables != null) os.release(tables.block());
         }
     }
 
@@ -127,7 +132,19 @@ final class BatchPlanner {
         Intermediates intermediates = Intermediates.of(work, internal);
         Tasks planned = tasksOf(work, Map.of(), false, intermediates);  // a replay is the warm path: native operators
         TaskBatch own = new TaskBatch(Math.max(1, planned.tasks.size()));
-        int[] index = build(own, submission, work, planned, Long.MAX_VALUE);
+        OperandTables tables = OperandTables.forTasks(os, planned.tasks);
+        try {
+            return capture(backend, submission, work, planned, own, tables, outputs);
+        } catch (RuntimeException | Error e) {
+            if (tables != null) os.release(tables.block());  // no replay holds it
+            throw e;
+        }
+    }
+
+    private GpuReplay capture(GpuBackend backend, Submission submission, List<OpNode> work, Tasks planned, TaskBatch own,
+                              OperandTables tables, List<Tensor> outputs) {
+        int[] index = build(own, submission, work, planned, Long.MAX_VALUE, tables);
+        if (tables != null) tables.upload(os);
         // Buffers no operand addresses (intermediates kept in registers) need neither liveness checks nor hazards.
         Set<Object> addressed = Collections.newSetFromMap(new IdentityHashMap<>());
         for (KernelTask task : planned.tasks) for (GpuView v : task.refs()) addressed.add(v.buffer());
@@ -157,6 +174,8 @@ final class BatchPlanner {
                 indexSelectAt, describe(own, planned, index), outputs);
         if (records != null) REPLAY_CLEANER.register(replay, new ReleaseRecords(os, records));
         if (template != null) REPLAY_CLEANER.register(replay, template::release);
+        // Last: from here the replay's cleaner, not the caller's failure path, gives the tables back.
+        if (tables != null) REPLAY_CLEANER.register(replay, new ReleaseRecords(os, tables.block()));
         return replay;
     }
 
@@ -286,12 +305,17 @@ final class BatchPlanner {
     private Tasks tasksOf(List<OpNode> work, Map<OpNode, DeviceBlock> staged, boolean interpretable,
                           Intermediates intermediates) {
         long t1 = System.nanoTime();
-        List<Object> plan = ElementwiseFusion.plan(work, intermediates.groupBound());
+        // Fused forms (row ops with their neighbours, operand tables) need native operators: the interpreter
+        // tier's streamed path plans the forms it can run at once (see TaskPlan).
+        List<TaskPlan.Item> plan = TaskPlan.of(work, intermediates, tiers == null || !interpretable);
         long t2 = System.nanoTime();
-        List<KernelTask> tasks = new ArrayList<>();
-        for (Object item : plan) {
-            if (item instanceof FusionGroup g) tasks.addAll(ElementwiseKernels.tasks(g, intermediates));
-            else tasks.add(taskOf((OpNode) item, staged, !interpretable));
+        List<KernelTask> tasks = new ArrayList<>(plan.size());
+        for (TaskPlan.Item item : plan) {
+            tasks.add(switch (item) {
+                case TaskPlan.Run r -> ElementwiseKernels.task(r.members(), intermediates);
+                case TaskPlan.Row r -> RowFusion.task(r.fused());
+                case TaskPlan.Single s -> taskOf(s.node(), staged, !interpretable);
+            });
         }
         long t3 = System.nanoTime();
         // [interp tier, issue 6] with tiering, new elementwise/reduce structures are replaced in `tasks` by interpreted ones
@@ -365,7 +389,8 @@ final class BatchPlanner {
      * hazards on tasks of earlier submissions not complete at {@code completed}. Returns each task's index in
      * the batch (join tasks take indices too).
      */
-    private int[] build(TaskBatch target, Submission submission, List<OpNode> work, Tasks planned, long completed) {
+    private int[] build(TaskBatch target, Submission submission, List<OpNode> work, Tasks planned, long completed,
+                        OperandTables tables) {
         List<KernelTask> tasks = planned.tasks;
         Map<OpNode, Integer> taskOfNode = new IdentityHashMap<>(work.size() * 2);
         for (int t = 0; t < tasks.size(); t++) for (OpNode n : tasks.get(t).nodes()) taskOfNode.put(n, t);
@@ -400,7 +425,7 @@ final class BatchPlanner {
             list = joined(target, list, join);
             TaskBatch.TaskWriter w = target.add(planned.ops[t], task.ntiles(), task.tileSize());
             index[t] = w.index();
-            task.writeOperands(w);
+            task.writeOperands(w, tables);
             for (long d : list) {
                 if (d < 0) w.dependsOn((int) ~d);
                 else w.dependsOnSeq(d);

@@ -40,6 +40,15 @@ final class ElementwiseKernels {
     private ElementwiseKernels() {}
 
     static final int MAX_REFS = 4, MAX_ARGS = 6, MAX_DIMS = 8;
+    /**
+     * Most operands of one task when they travel in an operand table (see {@link OperandTables}): a run whose
+     * members are connected by data flow (a recurrent step: several inputs combined into a few results) may
+     * grow past the descriptor's 4 inline operands up to this bound, so it stays one task instead of one per
+     * three members. Independent members are still cut at 4 operands: merging them saves no dependent hop, and
+     * a table costs an upload per submission. 16 keeps the generated walk free of spills (a table walk holds one
+     * data pointer and one offset per operand in registers; ElementwisePackCompileTest).
+     */
+    static final int MAX_TABLE_REFS = 16;
     /** Elements per tile at least: small tensors are one tile, large ones at most 4096 tiles. */
     static final int MIN_TILE = 1024;
     /** Bytes the widest operand of a run moves per pack access: one 16-byte (v4.b32 / v2.b64) load or store. */
@@ -105,7 +114,11 @@ final class ElementwiseKernels {
         int refCount() { return inputs.size() + stored; }
 
         boolean fitsOneTask() {
-            return refCount() <= MAX_REFS && args.size() <= MAX_ARGS && dims[0].length <= MAX_DIMS;
+            return fitsOneTask(MAX_TABLE_REFS);
+        }
+
+        boolean fitsOneTask(int maxRefs) {
+            return refCount() <= maxRefs && args.size() <= MAX_ARGS && dims[0].length <= MAX_DIMS;
         }
 
         /** The last earlier member whose output {@code t} is, element for element, or -1. */
@@ -152,9 +165,14 @@ final class ElementwiseKernels {
         return tasks(group, Intermediates.NONE);
     }
 
-    /** The tasks of a fusion group, in order, storing only what {@link #stores} keeps. */
+    /** The tasks of a fusion group, in order, storing only what {@link #stores} keeps; 4-operand runs. */
     static List<KernelTask> tasks(FusionGroup group, Intermediates intermediates) {
-        List<List<ElementwiseNode>> runs = runs(group, intermediates);
+        return tasks(group, intermediates, false);
+    }
+
+    /** As above; {@code wide}: connected members may share one task of up to {@link #MAX_TABLE_REFS} operands. */
+    static List<KernelTask> tasks(FusionGroup group, Intermediates intermediates, boolean wide) {
+        List<List<ElementwiseNode>> runs = runs(group.nodes(), intermediates, wide);
         List<KernelTask> out = new ArrayList<>(runs.size());
         for (List<ElementwiseNode> run : runs) out.add(task(run, intermediates));
         return out;
@@ -175,16 +193,31 @@ final class ElementwiseKernels {
      * the run as it would be if it ended at the candidate node.
      */
     static List<List<ElementwiseNode>> runs(FusionGroup group, Intermediates intermediates) {
-        if (group.nodes().getFirst().output().shape().length > MAX_DIMS) return runsByTrial(group, intermediates);
+        return runs(group.nodes(), intermediates, false);
+    }
+
+    /**
+     * The cut of a group's members ({@code nodes}, consecutive members of one fusion group). With {@code wide},
+     * a node joins a run past 4 operands (up to {@link #MAX_TABLE_REFS}) when data flow connects it with a member
+     * already in the run, anywhere in the group (a recurrent step's gates, combined later).
+     */
+    static List<List<ElementwiseNode>> runs(List<ElementwiseNode> nodes, Intermediates intermediates, boolean wide) {
+        if (nodes.getFirst().output().shape().length > MAX_DIMS) return runsByTrial(nodes, intermediates);
+        int[] component = wide ? components(nodes) : null;
         List<List<ElementwiseNode>> out = new ArrayList<>();
         List<ElementwiseNode> run = new ArrayList<>();
         List<Tensor> inputs = new ArrayList<>();
         List<Tensor> fresh = new ArrayList<>(4);
         int args = 0;
-        for (ElementwiseNode node : group.nodes()) {
+        for (int i = 0; i < nodes.size(); i++) {
+            ElementwiseNode node = nodes.get(i);
             int nodeArgs = argWords(node);
             newInputs(run, inputs, node, fresh);
-            if (!run.isEmpty() && (inputs.size() + fresh.size() + outputs(run, node, inputs, fresh, intermediates) > MAX_REFS
+            int limit = MAX_REFS;
+            for (int j = i - run.size(); wide && j < i && limit == MAX_REFS; j++) {
+                if (component[j] == component[i]) limit = MAX_TABLE_REFS;
+            }
+            if (!run.isEmpty() && (inputs.size() + fresh.size() + outputs(run, node, inputs, fresh, intermediates) > limit
                     || args + nodeArgs > MAX_ARGS)) {
                 out.add(List.copyOf(run));
                 run.clear();
@@ -198,6 +231,33 @@ final class ElementwiseKernels {
         }
         if (!run.isEmpty()) out.add(List.copyOf(run));
         return out;
+    }
+
+    /**
+     * Connected components of the members' data flow (a member and the earlier member whose output it reads
+     * element for element are connected): {@code result[i]} names member i's component.
+     */
+    static int[] components(List<ElementwiseNode> nodes) {
+        int[] parent = new int[nodes.size()];
+        for (int i = 0; i < parent.length; i++) parent[i] = i;
+        for (int i = 0; i < parent.length; i++) {
+            for (Operand o : nodes.get(i).operands()) {
+                if (!(o instanceof Tensor t)) continue;
+                for (int j = i - 1; j >= 0; j--) {
+                    if (sameView(nodes.get(j).output(), t)) {
+                        parent[root(parent, i)] = root(parent, j);
+                        break;
+                    }
+                }
+            }
+        }
+        for (int i = 0; i < parent.length; i++) parent[i] = root(parent, i);
+        return parent;
+    }
+
+    private static int root(int[] parent, int i) {
+        while (parent[i] != i) i = parent[i] = parent[parent[i]];
+        return i;
     }
 
     /** Output operands of {@code run} extended by {@code node}, whose memory inputs are {@code inputs} and {@code fresh}. */
@@ -220,17 +280,22 @@ final class ElementwiseKernels {
      * operands coalesce below the limit depends on the whole run.
      */
     static List<List<ElementwiseNode>> runsByTrial(FusionGroup group) {
-        return runsByTrial(group, Intermediates.NONE);
+        return runsByTrial(group.nodes(), Intermediates.NONE);
     }
 
     static List<List<ElementwiseNode>> runsByTrial(FusionGroup group, Intermediates intermediates) {
+        return runsByTrial(group.nodes(), intermediates);
+    }
+
+    /** Past 8 dims runs stay within the 4 inline operands: too rare to be worth a table. */
+    static List<List<ElementwiseNode>> runsByTrial(List<ElementwiseNode> nodes, Intermediates intermediates) {
         List<List<ElementwiseNode>> out = new ArrayList<>();
         List<ElementwiseNode> run = new ArrayList<>();
-        for (ElementwiseNode node : group.nodes()) {
+        for (ElementwiseNode node : nodes) {
             if (!run.isEmpty()) {
                 List<ElementwiseNode> trial = new ArrayList<>(run);
                 trial.add(node);
-                if (!new Run(trial, intermediates).fitsOneTask()) {
+                if (!new Run(trial, intermediates).fitsOneTask(MAX_REFS)) {
                     out.add(List.copyOf(run));
                     run.clear();
                 }
@@ -255,7 +320,7 @@ final class ElementwiseKernels {
     }
 
     /** The identity rule of a run's operands: one buffer, one dtype, one layout (element for element). */
-    private static boolean sameView(Tensor u, Tensor t) {
+    static boolean sameView(Tensor u, Tensor t) {
         return u.storage() == t.storage() && u.dtype() == t.dtype() && u.layout().equals(t.layout());
     }
 
@@ -396,6 +461,18 @@ final class ElementwiseKernels {
         List<Tensor> out = new ArrayList<>(run.inputs);
         for (int m = 0; m < members.size(); m++) if (run.outRef[m] >= 0) out.add(members.get(m).output());
         return out;
+    }
+
+    /** A run's task without device memory: operands in order, their coalesced dims, the argument words (host tests). */
+    record RunLayout(List<Tensor> operands, long[][] dims, long[] args) {}
+
+    static RunLayout layout(List<ElementwiseNode> members, Intermediates intermediates) {
+        Run run = new Run(members, intermediates);
+        List<Tensor> out = new ArrayList<>(run.inputs);
+        for (int m = 0; m < members.size(); m++) if (run.outRef[m] >= 0) out.add(members.get(m).output());
+        long[] args = new long[run.args.size()];
+        for (int i = 0; i < args.length; i++) args[i] = run.args.get(i);
+        return new RunLayout(out, run.dims, args);
     }
 
     /** A scalar operand converted to the operand type (CPU semantics), as the raw word the kernel reads. */

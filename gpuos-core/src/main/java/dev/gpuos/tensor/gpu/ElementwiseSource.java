@@ -57,46 +57,39 @@ final class ElementwiseSource {
         s.append("// GENERATED elementwise run:");
         for (Member m : run.members()) s.append(' ').append(m.op().opName());
         s.append("\nGPUOS_OP {\n");
+        // More operands than a descriptor's inline slots: all of them come from the task's operand table.
+        boolean table = n > dev.gpuos.runtime.layout.Layouts.MAX_REFS;
+        String refs = table ? "R[" : "task->refs[";
+        if (table) s.append("    const gpuos_tensor_ref* R = gt::operand_table(task);\n");
         for (int r = 0; r < n; r++) {
             String st = OperatorSources.storageType(run.refType(r));
-            s.append("    ").append(st).append("* r").append(r).append(" = (").append(st).append("*)task->refs[")
+            s.append("    ").append(st).append("* r").append(r).append(" = (").append(st).append("*)").append(refs)
                     .append(r).append("].data;\n");
         }
-        for (Member node : run.members()) {
-            String ct = node.compute().cudaType();
-            for (Source src : node.sources()) {
-                if (src.kind() != 's') continue;
-                s.append("    const ").append(ct).append(" a").append(src.index()).append(" = ")
-                        .append(node.compute() == DType.I64 ? "gpuos::arg_i64(task, " : "(" + ct + ")gpuos::arg_f64(task, ")
-                        .append(src.index()).append(");\n");
-            }
-            for (int slot : node.paramSlots()) {
-                if (slot >= 0) s.append("    const double a").append(slot).append(" = gpuos::arg_f64(task, ").append(slot).append(");\n");
-            }
-        }
+        for (Member node : run.members()) declareArgs(node, s);
         s.append("    long long begin, end;\n");
-        s.append("    gpuos::tile_range(task, tile, task->refs[0].numel, &begin, &end);\n");
+        s.append("    gpuos::tile_range(task, tile, ").append(refs).append("0].numel, &begin, &end);\n");
         // The pack part: decided per task on the device, so alignment never splits a structure in two.
         s.append("    // Packs of ").append(v).append(" elements (").append(ElementwiseKernels.PACK_BYTES)
                 .append(" bytes of the widest operand) per thread and step, where every operand is dense from an\n")
                 .append("    // aligned address (an input may also be one broadcast element); one at a time elsewhere.\n");
         s.append("    long long vb = begin, ve = begin;\n    if (");
         for (int r = 0; r < n; r++) {
-            String aligned = "gt::dense_aligned(task->refs[" + r + "], " + v * run.refType(r).byteSize() + ")";
+            String aligned = "gt::dense_aligned(" + refs + r + "], " + v * run.refType(r).byteSize() + ")";
             s.append(r == 0 ? "" : "\n            && ").append(r < inputs
-                    ? "(" + aligned + " || gt::broadcast_one(task->refs[" + r + "]))" : aligned);
+                    ? "(" + aligned + " || gt::broadcast_one(" + refs + r + "]))" : aligned);
         }
         s.append(") {\n");
         s.append("        gt::pack_range<").append(v).append(">(begin, end, &vb, &ve);\n");
         for (int r = 0; r < inputs; r++) {
-            s.append("        const bool one").append(r).append(" = gt::broadcast_one(task->refs[").append(r).append("]);\n");
+            s.append("        const bool one").append(r).append(" = gt::broadcast_one(").append(refs).append(r).append("]);\n");
         }
         s.append("        for (long long c = vb + (long long)threadIdx.x * ").append(v).append("; c < ve; c += (long long)blockDim.x * ")
                 .append(v).append(") {\n");
         for (int m = 0; m < run.members().length; m++) renderMember(run, m, v, s);
         s.append("        }\n    }\n");
         s.append("    // One element per thread and step: the whole tile, or the head and tail around the packs.\n");
-        s.append("    const gt::Indexer<").append(n).append("> ix(task);\n");
+        s.append(table ? "    const gt::TableIndexer<" : "    const gt::Indexer<").append(n).append(table ? "> ix(R);\n" : "> ix(task);\n");
         s.append("    const long long head = vb - begin, count = head + (end - ve);\n");
         s.append("    for (long long j = threadIdx.x; j < count; j += blockDim.x) {\n");
         s.append("        const long long i = j < head ? begin + j : ve + (j - head);\n");
@@ -105,6 +98,20 @@ final class ElementwiseSource {
         for (int m = 0; m < run.members().length; m++) renderMember(run, m, 1, s);
         s.append("    }\n}\n");
         return s.toString();
+    }
+
+    /** A member's scalar operands and parameters, read from the task's argument words once per tile. */
+    static void declareArgs(Member node, StringBuilder s) {
+        String ct = node.compute().cudaType();
+        for (Source src : node.sources()) {
+            if (src.kind() != 's') continue;
+            s.append("    const ").append(ct).append(" a").append(src.index()).append(" = ")
+                    .append(node.compute() == DType.I64 ? "gpuos::arg_i64(task, " : "(" + ct + ")gpuos::arg_f64(task, ")
+                    .append(src.index()).append(");\n");
+        }
+        for (int slot : node.paramSlots()) {
+            if (slot >= 0) s.append("    const double a").append(slot).append(" = gpuos::arg_f64(task, ").append(slot).append(");\n");
+        }
     }
 
     /**
@@ -123,16 +130,24 @@ final class ElementwiseSource {
      * element in an unrolled loop (the same expression).
      */
     private static void renderMember(Structure run, int m, int v, StringBuilder s) {
+        renderMember(run, m, v, true, s);
+    }
+
+    /**
+     * As above; without {@code store} the member's value is computed but not stored (a row-fused operator's
+     * statistics passes, RowFusedSource, evaluate its prologue again and store only in the last pass).
+     */
+    static void renderMember(Structure run, int m, int v, boolean store, StringBuilder s) {
         Member node = run.members()[m];
         DType out = node.out(), compute = node.compute(), opType = node.operand();
         String st = OperatorSources.storageType(out);
         Source[] sources = node.sources();
-        int outRef = node.outRef();
+        int outRef = store ? node.outRef() : -1;
         boolean packed = v > 1;
         String in = packed ? "            " : "        ";
         String pack = "gt::Pack<" + st + ", " + v + ">";
         s.append(in).append("// ").append(node.op().opName()).append(" -> ").append(out)
-                .append(outRef < 0 ? " (register)" : "").append('\n');
+                .append(node.outRef() < 0 ? " (register)" : "").append('\n');
         String[] raws = new String[sources.length];
         for (int k = 0; k < sources.length; k++) {
             Source src = sources[k];

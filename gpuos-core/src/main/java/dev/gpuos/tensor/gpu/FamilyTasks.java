@@ -39,7 +39,7 @@ final class FamilyTasks {
     }
 
     /** Whole-block teams for long rows, or when there are too few rows to keep warps of many blocks busy. */
-    private static boolean blockTeams(long rows, long len) {
+    static boolean blockTeams(long rows, long len) {
         return len >= BLOCK_ROW || (len >= 128 && rows < 256);
     }
 
@@ -53,7 +53,7 @@ final class FamilyTasks {
         return len >= 4 * BLOCK_ROW || (len >= 256 && rows < WARPS_PER_BLOCK);
     }
 
-    private static int[] rowTiling(long rows, boolean block) {
+    static int[] rowTiling(long rows, boolean block) {
         return Dims.tiling(rows, block ? 1 : WARPS_PER_BLOCK);
     }
 

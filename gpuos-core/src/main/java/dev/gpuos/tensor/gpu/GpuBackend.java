@@ -2,7 +2,9 @@ package dev.gpuos.tensor.gpu;
 
 import dev.gpuos.GpuOS;
 import dev.gpuos.runtime.memory.DeviceBlock;
+import dev.gpuos.runtime.memory.DeviceOutOfMemoryException;
 import dev.gpuos.tensor.Backend;
+import dev.gpuos.tensor.BufferLedger;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
@@ -14,6 +16,7 @@ import dev.gpuos.tensor.record.Submission;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.ref.Reference;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.Collections;
@@ -49,6 +52,11 @@ import java.util.function.Supplier;
 public final class GpuBackend implements Backend {
     public static final int DEFAULT_MAX_NODES = 1024;
     public static final Duration DEFAULT_MAX_AGE = Duration.ofMillis(1);
+    /**
+     * Device bytes held by tensors above which an allocation first reclaims unreachable ones (asking the GC): the
+     * heap cannot tell that its small tensor objects hold large device buffers. See {@link BufferLedger}.
+     */
+    public static final long DEFAULT_SOFT_LIMIT_BYTES = 1L << 30;
     /** Shared memory the operators use from env->smem: matmul's two 64x8 tiles of 8-byte accumulators. */
     static final int MIN_SMEM_BYTES = 8 * 1024;
 
@@ -85,8 +93,12 @@ public final class GpuBackend implements Backend {
     static final List<String> PHASES = List.of("prepare+uploads", "fusion", "task build", "operator lookup",
             "deps+hazards+descriptors", "queue submit", "note uses");
 
+    private static final java.util.concurrent.atomic.AtomicLong INSTANCES = new java.util.concurrent.atomic.AtomicLong();
+
+    private final String name = "gpu#" + INSTANCES.incrementAndGet();
     private final GpuOS os;
     private final Recording recording;
+    private final BufferLedger ledger;
     private final OperatorLibrary operators;
     private final BatchPlanner planner;
     private final DeviceBlock faultRecord;
@@ -139,10 +151,18 @@ public final class GpuBackend implements Backend {
         this.tiers = tierPolicy == null ? null : new TieredOperators(os, operators, tierPolicy);  // [interp tier]
         planner.tiers = tiers;
         this.recording = new Recording(maxNodes, maxAge, this::runSubmission);
+        this.ledger = new BufferLedger(name, DEFAULT_SOFT_LIMIT_BYTES, new BufferLedger.Hooks() {
+            @Override
+            public void afterPendingWork(Runnable action) { recording.submitThen(action); }
+
+            @Override
+            public void betweenSubmissions(Runnable action) { recording.betweenSubmissions(action); }
+        });
     }
 
+    /** "gpu#N": N counts the GPU backends made in this process, so that two are told apart in messages. */
     @Override
-    public String name() { return "gpu"; }
+    public String name() { return name; }
 
     /** [interp tier, issue 6] The interpreter tier, or null when this backend runs native operators only. */
     public TieredOperators tiers() { return tiers; }
@@ -150,15 +170,49 @@ public final class GpuBackend implements Backend {
     /** The GpuOS this backend runs on. */
     public GpuOS os() { return os; }
 
+    /**
+     * Allocates from the GpuOS arena. Tensors nobody references any more give their blocks back without their
+     * scope closing (see {@link BufferLedger}): above the ledger's soft limit, and when the arena cannot supply a
+     * block, the GC is asked for them first; only then does an allocation fail.
+     *
+     * @throws DeviceOutOfMemoryException when the device is full even after reclaiming unreachable tensors and
+     *                                    waiting for submitted tasks (whose blocks are reused once they complete)
+     */
     @Override
     public Storage allocate(DType dtype, long elementCount) {
         long bytes = Math.multiplyExact(elementCount, (long) dtype.byteSize());
         // The arena has no empty blocks; an empty tensor gets one byte that no task ever touches.
-        GpuStorage storage = new GpuStorage(this, os.allocate(Math.max(bytes, 1)), bytes);
+        long blockBytes = Math.max(bytes, 1);
+        ledger.reserve(blockBytes);
+        GpuStorage storage = new GpuStorage(this, ledger, allocateBlock(blockBytes), bytes);
         CaptureAllocations c = capturing;
         if (c != null && c.thread() == Thread.currentThread()) c.storages().add(storage);
         return storage;
     }
+
+    private DeviceBlock allocateBlock(long bytes) {
+        try {
+            return os.allocate(bytes);
+        } catch (DeviceOutOfMemoryException full) {
+            // Every unreachable tensor's block, then every submitted task's completion (a released block is reused
+            // only after the tasks submitted before its release completed), and one more try.
+            ledger.relieve(Long.MAX_VALUE / 2);
+            long completed = os.queue().completed(), submitted = os.queue().submitted();
+            if (submitted > completed) os.await(completed, submitted);
+            try {
+                return os.allocate(bytes);
+            } catch (DeviceOutOfMemoryException again) {
+                again.addSuppressed(full);
+                throw again;
+            }
+        }
+    }
+
+    /**
+     * This backend's buffers: live count and bytes, their reclamation once unreachable, and the soft limit
+     * ({@value #DEFAULT_SOFT_LIMIT_BYTES} bytes unless set) above which an allocation asks the GC for them first.
+     */
+    public BufferLedger bufferLedger() { return ledger; }
 
     @Override
     public void checkSupported(OpNode node) {
@@ -194,6 +248,8 @@ public final class GpuBackend implements Backend {
         indexFaults.check(g.faultIds());
         checkIndexFaults();
         os.download(destination, g.block(), byteOffset);
+        // Until the download is done the block must not be reclaimed (and reused) as unreachable.
+        Reference.reachabilityFence(g);
         counters.reads.increment();
         counters.readAwaitNanos.add(t1 - t0);
         counters.readDownloadNanos.add(System.nanoTime() - t1);
@@ -232,6 +288,7 @@ public final class GpuBackend implements Backend {
      * by the capture: call run(). Every tensor the program writes is stored by every run, so any of them may be
      * read afterwards; {@link #captureReturning} lets fused tasks keep intermediates in registers instead.
      */
+    @Override
     public GpuReplay capture(Runnable program) {
         Objects.requireNonNull(program, "program");
         flush();
@@ -264,6 +321,7 @@ public final class GpuBackend implements Backend {
      *
      * If the capture fails, every tensor the program created is marked never computed (reading it throws).
      */
+    @Override
     public GpuReplay captureReturning(Supplier<? extends Collection<Tensor>> program) {
         Objects.requireNonNull(program, "program");
         flush();
@@ -331,6 +389,10 @@ public final class GpuBackend implements Backend {
         }
     }
 
+    void closeReplay(GpuReplay replay) {
+        recording.betweenSubmissions(replay::closeBetweenSubmissions);
+    }
+
     void runReplay(GpuReplay replay) {
         sync();
         recording.betweenSubmissions(() -> {
@@ -351,7 +413,8 @@ public final class GpuBackend implements Backend {
 
     /**
      * The device buffer holding {@code t}'s elements (element 0 of the storage at its address; the tensor's view
-     * starts {@code t.storageOffset()} elements in). Read-only information, valid while {@code t} is open: with
+     * starts {@code t.storageOffset()} elements in). Read-only information, valid while {@code t} is open and
+     * reachable (an unreachable tensor's block is reclaimed, see {@link BufferLedger}): with
      * {@link GpuReplay#tasks()} it tells which captured operand is which tensor.
      */
     public dev.gpuos.runtime.DeviceBuffer deviceBuffer(dev.gpuos.tensor.Tensor t) {
@@ -403,6 +466,9 @@ public final class GpuBackend implements Backend {
     }
 
     private void runSubmission(Submission submission) {
+        // Under the submission lock, before this submission's tasks exist: a block found unreachable now was used
+        // only by tasks already submitted, which the arena's seq-gated reuse waits for.
+        ledger.reclaimQueued();
         try {
             BatchPlanner.Submitted s = planner.run(submission);
             synchronized (progress) {

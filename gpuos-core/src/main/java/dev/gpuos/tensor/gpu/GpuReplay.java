@@ -6,6 +6,7 @@ import dev.gpuos.runtime.TaskBatch;
 import dev.gpuos.runtime.TaskTemplate;
 import dev.gpuos.runtime.layout.Layouts;
 import dev.gpuos.runtime.layout.TaskFields;
+import dev.gpuos.tensor.Replay;
 import dev.gpuos.tensor.Tensor;
 
 import java.util.List;
@@ -26,20 +27,25 @@ import java.util.List;
  * tensors that existed before the capture, are guaranteed to be in memory after a run. The tensors it created
  * and did not return are intermediates: a fused task may keep them in registers, and using them after the
  * capture (reading them, or any op on them) throws {@link CapturedIntermediateException}.
+ *
+ * <p>{@link #close()} gives the template's device memory back and drops the replay's references to its tensors
+ * (so their memory can be reclaimed once nothing else uses them); a run after it throws
+ * {@link IllegalStateException}. An unclosed replay gives its template back when it becomes unreachable.
  */
-public final class GpuReplay {
+public final class GpuReplay implements Replay {
     private final GpuBackend backend;
     final TaskBatch batch;
     /** The batch as a template in device memory (a run writes one header), or null: every run writes the batch. */
     final TaskTemplate template;
     private final int nodes;
-    private final GpuStorage[] read, written;
+    private GpuStorage[] read, written;  // emptied by close (guarded by the backend's submission lock)
     private final int[] readAt, writtenAt;
     final int indexSelectAt;
     private final Operators operators;
     private final List<Tensor> outputs;
     private List<Task> tasks;
     private long runs;
+    private volatile boolean closed;
 
     /** Per batch index: readable name, registered source, shared memory and operator of each task. */
     record Operators(String[] names, String[] sources, int[] smemBytes, OperatorRef[] refs) {}
@@ -120,6 +126,7 @@ public final class GpuReplay {
      * after {@link #run()}. Empty for a program captured with {@link GpuBackend#capture(Runnable)}, which stores
      * every tensor it writes.
      */
+    @Override
     public List<Tensor> outputs() {
         return outputs;
     }
@@ -158,7 +165,12 @@ public final class GpuReplay {
         return words;
     }
 
-    /** Submits the captured tasks once more (after syncing what was recorded before); returns without waiting. */
+    /**
+     * Submits the captured tasks once more (after syncing what was recorded before); returns without waiting.
+     *
+     * @throws IllegalStateException after {@link #close()}, or when a tensor the replay uses was closed
+     */
+    @Override
     public void run() {
         backend.runReplay(this);
     }
@@ -174,12 +186,42 @@ public final class GpuReplay {
     }
 
     /** Runs so far. */
+    @Override
     public synchronized long runs() {
         return runs;
     }
 
-    /** Throws if a tensor this replay touches was released. */
+    /**
+     * Gives the task template back (reused only after every task submitted so far completed, so a run in flight
+     * finishes) and drops the references to the captured tensors. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (closed) return;
+        backend.closeReplay(this);
+    }
+
+    /** Called by the backend between submissions, so no run is being submitted meanwhile. */
+    void closeBetweenSubmissions() {
+        if (closed) return;
+        closed = true;
+        if (template != null) template.release();
+        synchronized (this) {
+            read = new GpuStorage[0];
+            written = new GpuStorage[0];
+        }
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** Throws if this replay was closed or a tensor it touches was released. */
     void checkLive() {
+        if (closed) {
+            throw new IllegalStateException("this GpuReplay was closed (its task template was given back); capture the"
+                    + " program again to run it");
+        }
         for (GpuStorage s : read) s.block();
         for (GpuStorage s : written) s.block();
     }

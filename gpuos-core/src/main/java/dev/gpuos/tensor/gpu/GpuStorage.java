@@ -1,6 +1,9 @@
 package dev.gpuos.tensor.gpu;
 
+import dev.gpuos.GpuOS;
 import dev.gpuos.runtime.memory.DeviceBlock;
+import dev.gpuos.tensor.BufferLease;
+import dev.gpuos.tensor.BufferLedger;
 import dev.gpuos.tensor.Backend;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
@@ -17,8 +20,36 @@ final class GpuStorage implements Storage {
     private final GpuBackend backend;
     private final DeviceBlock block;
     private final long byteSize;
-    private volatile boolean released;
-    private boolean releasing;
+    private final Lease lease;
+
+    /**
+     * The device block, apart from this storage so that it can be given back once the storage is unreachable.
+     * Either way the arena reuses it only after every task submitted so far completed; an explicit release first
+     * submits the recorded nodes that touch it, and an unreachable storage has none (they would reference it).
+     */
+    private static final class Lease extends BufferLease {
+        private final GpuOS os;
+        private final DeviceBlock block;
+
+        Lease(GpuStorage storage, BufferLedger ledger, GpuOS os, DeviceBlock block) {
+            super(storage, ledger, block.capacity());
+            this.os = os;
+            this.block = block;
+        }
+
+        @Override
+        protected void free(boolean unreachable) {
+            if (!unreachable) {
+                os.release(block);
+                return;
+            }
+            try {
+                os.release(block);
+            } catch (IllegalStateException closed) {
+                // The GpuOS closed before the GC found this buffer: its arena, and the block with it, is gone.
+            }
+        }
+    }
 
     // Written only by the thread that builds submissions (one at a time); lastWriter is also read by read().
     private volatile long lastWriter = -1;
@@ -29,10 +60,11 @@ final class GpuStorage implements Storage {
     /** Ids of the index_selects (IndexFaults) these contents were computed from, not known good; null: none. */
     private volatile long[] faultIds;
 
-    GpuStorage(GpuBackend backend, DeviceBlock block, long byteSize) {
+    GpuStorage(GpuBackend backend, BufferLedger ledger, DeviceBlock block, long byteSize) {
         this.backend = backend;
         this.block = block;
         this.byteSize = byteSize;
+        this.lease = new Lease(this, ledger, backend.os(), block);
     }
 
     static GpuStorage of(Tensor t) {
@@ -49,27 +81,23 @@ final class GpuStorage implements Storage {
     public long byteSize() { return byteSize; }
 
     @Override
-    public boolean isReleased() { return released; }
+    public boolean isReleased() { return lease.isReleased(); }
+
+    @Override
+    public BufferLease lease() { return lease; }
 
     /** The device block; throws {@link TensorClosedException} once released. */
     DeviceBlock block() {
-        if (released) throw new TensorClosedException("device buffer of " + byteSize + " bytes was released");
+        if (lease.isReleased()) throw new TensorClosedException("device buffer of " + byteSize + " bytes was released");
         return block;
     }
 
     @Override
     public void release() {
-        synchronized (this) {
-            if (releasing) return;
-            releasing = true;
-        }
         // Recorded nodes that touch this buffer are submitted first; the arena then keeps the block until every
         // task submitted so far has completed. Between submissions: a submission either was written before (its
         // tasks are among those the arena waits for) or sees the buffer released and drops the nodes using it.
-        backend.releaseBetweenSubmissions(() -> {
-            released = true;
-            backend.os().release(block);
-        });
+        lease.release();
     }
 
     @Override
@@ -130,6 +158,6 @@ final class GpuStorage implements Storage {
 
     @Override
     public String toString() {
-        return "GpuStorage[" + byteSize + " bytes" + (released ? ", released" : "") + "]";
+        return "GpuStorage[" + byteSize + " bytes" + (isReleased() ? ", released" : "") + "]";
     }
 }

@@ -32,9 +32,9 @@ record KernelTask(OperatorStructure operator, int ntiles, int tileSize, List<Gpu
             throw new IllegalArgumentException(operator.name() + ": " + smemBytes + " bytes of shared memory; the worker offers "
                     + GpuBackend.MIN_SMEM_BYTES);
         }
-        if (refs.size() > 4 || args.length > 6) {
+        if (refs.size() > ElementwiseKernels.MAX_TABLE_REFS || args.length > 6) {
             throw new IllegalArgumentException(operator.name() + ": " + refs.size() + " operands and " + args.length
-                    + " args exceed a task's 4 operands and 6 args");
+                    + " args exceed a task's " + ElementwiseKernels.MAX_TABLE_REFS + " operands and 6 args");
         }
     }
 
@@ -48,8 +48,21 @@ record KernelTask(OperatorStructure operator, int ntiles, int tileSize, List<Gpu
         return operator.source();
     }
 
+    /** Writes the operands (at most 4: inline) and args into the descriptor. */
     void writeOperands(TaskBatch.TaskWriter w) {
-        for (int i = 0; i < refs.size(); i++) refs.get(i).write(w, i);
+        if (OperandTables.wide(this)) {
+            throw new IllegalStateException(operator.name() + ": " + refs.size() + " operands need an operand table");
+        }
+        writeOperands(w, null);
+    }
+
+    /**
+     * Writes operands and args into the descriptor: up to 4 operands inline, more through {@code tables} (which
+     * must then be the batch's tables, see {@link OperandTables}).
+     */
+    void writeOperands(TaskBatch.TaskWriter w, OperandTables tables) {
+        if (OperandTables.wide(this)) tables.write(this, w);
+        else for (int i = 0; i < refs.size(); i++) refs.get(i).write(w, i);
         for (int i = 0; i < args.length; i++) w.arg(i, args[i]);
     }
 }

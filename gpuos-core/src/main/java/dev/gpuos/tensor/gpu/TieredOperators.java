@@ -199,6 +199,8 @@ public final class TieredOperators {
                     ? key + "#reduce:" + r.op() : null;
         }
         if (!key.startsWith(ElementwiseKernels.KEY_TAG)) return null;
+        // The interpreter reads the 4 inline operands: a structure with an operand table runs natively.
+        if (OperandTables.wide(task)) return null;
         for (OpNode n : task.nodes()) if (!(n instanceof ElementwiseNode)) return null;
         return key;
     }

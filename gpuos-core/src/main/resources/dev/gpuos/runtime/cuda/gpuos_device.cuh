@@ -47,6 +47,25 @@ __device__ __forceinline__ unsigned long long ld_relaxed_gpu(const unsigned long
     return v;
 }
 
+__device__ __forceinline__ unsigned int ld_relaxed_gpu(const unsigned int* p) {
+    unsigned int v;
+    asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+
+// Two adjacent words (16-byte aligned) in one load: one L2 request, one consistent pair.
+__device__ __forceinline__ ulonglong2 ld_relaxed_gpu_v2(const unsigned long long* p) {
+    ulonglong2 v;
+    asm volatile("ld.relaxed.gpu.global.v2.u64 {%0, %1}, [%2];" : "=l"(v.x), "=l"(v.y) : "l"(p) : "memory");
+    return v;
+}
+
+// With a preceding ld.relaxed of a flag, the acquire pattern of the PTX memory model: a spin polls with relaxed
+// loads (no L1 invalidation per poll, several polls in flight at once) and pays for the acquire once.
+__device__ __forceinline__ void fence_acquire_gpu() {
+    asm volatile("fence.acq_rel.gpu;" ::: "memory");
+}
+
 // Host memory written by Java: system scope, so the host's release store orders the descriptors before it.
 __device__ __forceinline__ unsigned long long ld_acquire_sys(const unsigned long long* p) {
     unsigned long long v;

@@ -7,10 +7,28 @@
 //   * publishes them (pubSeq, then pubTiles, with release),
 //   * advances the completion watermark and mirrors it (and faults) to host memory,
 //   * honours park and abort requests.
+// Its warp 1 is the COMPLETION warp (completion_warp): it advances the watermark and publishes completion on
+// its own, polling the done flags, while the other seven warps (the stage threads, named barrier 1) wait for
+// PCIe reads and stage; so a completion never waits for a doorbell read, nor staging for a completion. They
+// share s_pubSeq (stage -> completion) and s_watermark (completion -> stage, written after completedSeq went to
+// the host, so a parking agent that sees the watermark at pubSeq leaves with everything published).
+// (-DGPUOS_AGENT_ONE_LOOP, implied by -DGPUOS_HANDOFF_LEGACY: one loop for the whole block, the scan and
+// completion once per doorbell read.)
 // Every other block is a WORKER. It takes a tile ticket with one atomicAdd, waits until the ticket is
-// published, looks its task up in the tile map, waits for the task's dependencies, runs the operator for
-// that tile with the whole block, and counts the tile done; the block finishing a task's last tile marks
-// the task done (done[slot] = seq + 1, release).
+// published, looks its task up in the tile map, loads the descriptor into shared memory, waits for the task's
+// dependencies, runs the operator for that tile with the whole block, and counts the tile done; the block
+// finishing a task's last tile marks the task done (done[slot] = seq + 1, release).
+//
+// The dependent hand-off (what a chain of dependent tasks pays per task). A block that waits for a dependency
+// has already done everything else: ticket, publication, tile map, descriptor. Thread 0 then polls done[dep]
+// with ld.acquire and no back-off (a sleep could only oversleep the dependency's completion; one poll is one L2
+// round trip). Each flag has a 128-byte line of its own. So the hand-off is the dependency's release, one L2
+// round trip to see it, and a barrier.
+// A/B switches (-Dgpuos.worker.handoff, see WorkerSources.Handoff): GPUOS_HANDOFF_LEGACY compiles the earlier
+// protocol (acquire polls with exponential back-off, dense flags, one agent loop with a doorbell read every
+// round, the earlier staging); GPUOS_AGENT_ONE_LOOP takes back the one-loop agent and GPUOS_POLL_RELAXED polls
+// with relaxed loads and one fence after them. Which one a GpuOS compiles: WorkerSources.Handoff (legacy by
+// default until a GPU run has passed the GPU tests with the new protocol).
 //
 // Why this cannot deadlock. Tickets are handed out in order, and ticket order is task order (tileBase is a
 // prefix sum over seq). All blocks of the cooperative launch are co-resident, and a block that holds a
@@ -18,16 +36,23 @@
 // (checked by the agent), whose tiles carry smaller tickets. Take the smallest ticket not yet finished: every
 // ticket below it is finished, so its task's dependencies (all tiles of smaller seqs, hence smaller tickets)
 // are complete, and the block holding it makes progress. By induction every published ticket finishes.
+// Spinning without back-off changes none of this: a waiting block holds nothing but its own ticket, and
+// co-resident blocks progress independently of how often their neighbours poll (a poll costs an issue slot
+// per L2 round trip, not a lock). Aborts stay prompt: a dependency wait looks at the abort flag every 64
+// polls, a publication wait every 16 (the legacy protocol at every poll).
 // Parking keeps this true: the agent stops publishing first, and a block leaves only while holding a ticket
 // at or beyond the final pubTiles, so no published ticket is ever abandoned; the next generation restarts the
 // cursor at pubTiles.
 //
 // Memory ordering. Host -> agent: Java stores the descriptors, then the doorbell with release; the agent reads
 // the doorbell with ld.acquire.sys, then the descriptors (ordered behind it for the whole block by the barrier).
+// While a doorbell read promised more tasks than are published, the agent stages them in later rounds without
+// reading it again: the descriptors below that doorbell were ordered by that read's acquire.
 // Agent -> workers: descriptors, tile map and counters, then pubSeq and pubTiles with st.release.gpu; workers
-// read pubTiles with ld.acquire.gpu. Worker -> worker (dependencies) and worker -> agent (watermark): operator
-// stores, __syncthreads, __threadfence, the tile counter, then done[slot] with st.release.gpu; readers use
-// ld.acquire.gpu. Agent -> host: completedSeq with st.release.sys.
+// poll pubTiles with ld.acquire.gpu. Worker -> worker (dependencies) and worker -> agent (watermark): operator
+// stores, __syncthreads, __threadfence, the tile counter, then done[slot] with st.release.gpu; dependent blocks
+// and the completion warp poll it with ld.acquire.gpu (under GPUOS_POLL_RELAXED: ld.relaxed.gpu polls, then
+// fence.acq_rel.gpu, the PTX acquire pattern). Agent -> host: completedSeq with st.release.sys.
 // Faults: a worker writes its fault record (tag last) before it counts the tile, so before the task's done flag;
 // the agent mirrors every record reserved before the done flags it read, and only then publishes completedSeq:
 // the host never sees a faulted task complete without its fault.
@@ -46,9 +71,68 @@ constexpr unsigned int kPublisherThread = 32;  // lane 0 of warp 1: the agent's 
 constexpr unsigned int kHeaderVectors = (unsigned int)(sizeof(gpuos_task) - sizeof(gpuos_tensor_ref) * GPUOS_MAX_REFS) / 16;
 constexpr unsigned int kRefVectors = sizeof(gpuos_tensor_ref) / 16;
 constexpr unsigned long long kWholeCopyMax = 32;
+// A small batch (a whole-descriptor copy) keeps the headers it copied in shared memory too, and the rest of the
+// round (expansion check, validation, tile map, publication) reads them there instead of making one L2 round
+// trip after another to the ring it just wrote: a round trip's latency is what a single submission waits for.
+#ifdef GPUOS_HANDOFF_LEGACY
+constexpr unsigned int kStagedHeaderVectors = 1;  // unused
+#else
+constexpr unsigned int kStagedHeaderVectors = (unsigned int)kWholeCopyMax * kHeaderVectors;
+#endif
 static_assert(sizeof(gpuos_task) % 16 == 0, "descriptors are copied as 16-byte vectors");
 
 enum : int { CMD_IDLE = 0, CMD_STAGE = 1, CMD_EXIT = 2 };
+
+// done[] has GPUOS_DONE_STRIDE_BYTES per task: the new protocol gives each flag its own 128-byte line, so that the
+// block that marks a task done and the block spinning on it share the line with nobody (a dense array put 16
+// flags, and up to 16 spinning blocks of a dependent chain, on one line). The legacy protocol keeps them dense.
+#ifdef GPUOS_HANDOFF_LEGACY
+constexpr unsigned long long kDoneStride = 1;
+#else
+constexpr unsigned long long kDoneStride = GPUOS_DONE_STRIDE_BYTES / 8;
+#endif
+__device__ __forceinline__ unsigned long long done_slot(unsigned long long seq, unsigned long long mask) {
+    return (seq & mask) * kDoneStride;
+}
+
+// The polls of the new protocol (publication, dependencies, the completion warp's scan): each an ld.acquire, so
+// the value seen is usable at once. Measured on the H100 (handoff-3): relaxed polls with one fence.acq_rel.gpu
+// after the awaited value (-DGPUOS_POLL_RELAXED, -Dgpuos.worker.handoff=spin-relaxed) saw a dependency 0.38 us
+// sooner but paid 0.35 us (p99 1-3 us) for the fence.
+#if defined(GPUOS_HANDOFF_LEGACY)
+// (the legacy protocol polls with ld.acquire in place)
+#elif !defined(GPUOS_POLL_RELAXED)
+__device__ __forceinline__ unsigned long long poll_gpu(const unsigned long long* p) { return ld_acquire_gpu(p); }
+__device__ __forceinline__ ulonglong2 poll_gpu_v2(const unsigned long long* p) {
+    ulonglong2 v;
+    asm volatile("ld.acquire.gpu.global.v2.u64 {%0, %1}, [%2];" : "=l"(v.x), "=l"(v.y) : "l"(p) : "memory");
+    return v;
+}
+__device__ __forceinline__ void acquire_after_poll() {}
+#else
+__device__ __forceinline__ unsigned long long poll_gpu(const unsigned long long* p) { return ld_relaxed_gpu(p); }
+__device__ __forceinline__ ulonglong2 poll_gpu_v2(const unsigned long long* p) { return ld_relaxed_gpu_v2(p); }
+__device__ __forceinline__ void acquire_after_poll() { fence_acquire_gpu(); }
+#endif
+
+// The legacy protocol has the one-loop agent; GPUOS_AGENT_ONE_LOOP alone gives it to the new hand-off too
+// (-Dgpuos.worker.handoff=spin-oneloop), to measure the completion warp apart.
+#if defined(GPUOS_HANDOFF_LEGACY) && !defined(GPUOS_AGENT_ONE_LOOP)
+#define GPUOS_AGENT_ONE_LOOP 1
+#endif
+
+// The agent's STAGE threads: those that read the host ring and publish. In the legacy protocol the whole block;
+// otherwise every warp but warp 1 (the completion warp, see agent_loop), synchronized by named barrier 1 so
+// that the completion warp never waits for them nor they for it.
+#ifdef GPUOS_AGENT_ONE_LOOP
+constexpr unsigned int kStageThreads = GPUOS_BLOCK_THREADS;
+__device__ __forceinline__ unsigned int stage_tid() { return threadIdx.x; }
+__device__ __forceinline__ void stage_sync() { __syncthreads(); }
+#else
+constexpr unsigned int kStageThreads = GPUOS_BLOCK_THREADS - 32;
+__device__ __forceinline__ unsigned int stage_tid() { return threadIdx.x < 32 ? threadIdx.x : threadIdx.x - 32; }
+__device__ __forceinline__ void stage_sync() { asm volatile("bar.sync 1, %0;" :: "n"(kStageThreads) : "memory"); }
+#endif
 
 // Faults are logged, not fatal: the task still counts as finished (so nothing waits forever) and the host
 // fails its future from the log the agent mirrors.
@@ -114,14 +198,15 @@ __device__ unsigned long long mirror_faults(gpuos_queue_state* st, gpuos_host_co
 // flagged GPUOS_TASK_FLAG_REFS_IN_DEVICE has its operand records in device memory at refsAt (a replayed batch):
 // they come from there, and the host ring holds only its header.
 __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsigned long long from,
-                             unsigned long long n, unsigned int count, unsigned int first, unsigned long long mask) {
+                             unsigned long long n, unsigned int count, unsigned int first, unsigned long long mask,
+                             uint4* headers = nullptr) {
     const unsigned long long vectors = n * count;
-    for (unsigned long long base = threadIdx.x; base < vectors; base += kCopyDepth * blockDim.x) {
+    for (unsigned long long base = stage_tid(); base < vectors; base += kCopyDepth * kStageThreads) {
         uint4 v[kCopyDepth];
         bool take[kCopyDepth];
 #pragma unroll
         for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = base + (unsigned long long)j * blockDim.x;
+            const unsigned long long k = base + (unsigned long long)j * kStageThreads;
             const unsigned long long seq = from + k / count;
             const unsigned int vec = first + (unsigned int)(k % count);
             take[j] = k < vectors;
@@ -135,8 +220,12 @@ __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsig
         }
 #pragma unroll
         for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = base + (unsigned long long)j * blockDim.x;
+            const unsigned long long k = base + (unsigned long long)j * kStageThreads;
             if (take[j]) ((uint4*)(ring + (from + k / count & mask)))[first + k % count] = v[j];
+            // A copy of the headers for the rest of the round (see kStagedHeaderVectors).
+            if (take[j] && headers != nullptr && first + k % count < kHeaderVectors) {
+                headers[(k / count) * kHeaderVectors + first + k % count] = v[j];
+            }
         }
     }
 }
@@ -145,17 +234,19 @@ __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsig
 // GPUOS_TASK_FLAG_REFS_IN_DEVICE came from the host ring, where the host did not write them; replace them with
 // the records at refsAt. Headers are in the device ring already (the caller synchronized).
 __device__ void copy_device_refs(gpuos_task* ring, unsigned long long from, unsigned long long n,
-                                 unsigned long long mask) {
+                                 unsigned long long mask, const uint4* headers = nullptr) {
     constexpr unsigned int kRefsTotal = kTaskVectors - kHeaderVectors;
-    for (unsigned long long k = threadIdx.x; k < n * kRefsTotal; k += blockDim.x) {
+    for (unsigned long long k = stage_tid(); k < n * kRefsTotal; k += kStageThreads) {
         gpuos_task* t = ring + ((from + k / kRefsTotal) & mask);
+        const gpuos_task* h = headers != nullptr ? (const gpuos_task*)(headers + (k / kRefsTotal) * kHeaderVectors) : t;
         const unsigned int vec = (unsigned int)(k % kRefsTotal);
-        if ((t->flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) && vec / kRefVectors < t->nrefs) {
-            ((uint4*)t->refs)[vec] = ld_volatile_v4((const uint4*)t->refsAt + vec);
+        if ((h->flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) && vec / kRefVectors < h->nrefs) {
+            ((uint4*)t->refs)[vec] = ld_volatile_v4((const uint4*)h->refsAt + vec);
         }
     }
 }
 
+#ifdef GPUOS_HANDOFF_LEGACY
 // Stages seqs [from, from + n) of an expansion (see GPUOS_OP_EXPAND) from its template in device memory: headers,
 // then the operand records each task uses, then one thread per task makes the relative fields absolute (seq;
 // tileBase from the expansion's first tile; deps, template indices, from its first seq). Volatile loads: the
@@ -164,39 +255,39 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
                               unsigned long long base, unsigned long long tileBase, unsigned long long mask) {
     // kCopyDepth loads in flight per thread before the first store, as in copy_vectors.
     const unsigned long long headers = n * kHeaderVectors;
-    for (unsigned long long k0 = threadIdx.x; k0 < headers; k0 += kCopyDepth * blockDim.x) {
+    for (unsigned long long k0 = stage_tid(); k0 < headers; k0 += kCopyDepth * kStageThreads) {
         uint4 v[kCopyDepth];
 #pragma unroll
         for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = k0 + (unsigned long long)j * blockDim.x;
+            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
             if (k < headers) v[j] = ld_volatile_v4((const uint4*)(tmpl + (from - base + k / kHeaderVectors)) + k % kHeaderVectors);
         }
 #pragma unroll
         for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = k0 + (unsigned long long)j * blockDim.x;
+            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
             if (k < headers) ((uint4*)(ring + ((from + k / kHeaderVectors) & mask)))[k % kHeaderVectors] = v[j];
         }
     }
-    __syncthreads();
+    stage_sync();
     constexpr unsigned int kRefsTotal = kTaskVectors - kHeaderVectors;
     const unsigned long long refs = n * kRefsTotal;
-    for (unsigned long long k0 = threadIdx.x; k0 < refs; k0 += kCopyDepth * blockDim.x) {
+    for (unsigned long long k0 = stage_tid(); k0 < refs; k0 += kCopyDepth * kStageThreads) {
         uint4 v[kCopyDepth];
         bool take[kCopyDepth];
 #pragma unroll
         for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = k0 + (unsigned long long)j * blockDim.x;
+            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
             const unsigned int vec = (unsigned int)(k % kRefsTotal);
             take[j] = k < refs && vec / kRefVectors < ring[(from + k / kRefsTotal) & mask].nrefs;
             if (take[j]) v[j] = ld_volatile_v4((const uint4*)(tmpl + (from - base + k / kRefsTotal))->refs + vec);
         }
 #pragma unroll
         for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = k0 + (unsigned long long)j * blockDim.x;
+            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
             if (take[j]) ((uint4*)ring[(from + k / kRefsTotal) & mask].refs)[k % kRefsTotal] = v[j];
         }
     }
-    for (unsigned long long seq = from + threadIdx.x; seq < from + n; seq += blockDim.x) {
+    for (unsigned long long seq = from + stage_tid(); seq < from + n; seq += kStageThreads) {
         gpuos_task* t = ring + (seq & mask);
         t->seq = seq;
         t->tileBase += tileBase;
@@ -204,13 +295,189 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
         for (unsigned int d = 0; d < ndeps; ++d) t->deps[d] += base;
     }
 }
+#else
+// A 64-bit word held in two 32-bit lanes of a vector, plus d.
+__device__ __forceinline__ void add_u64(unsigned int& lo, unsigned int& hi, unsigned long long d) {
+    const unsigned long long x = (((unsigned long long)hi << 32) | lo) + d;
+    lo = (unsigned int)x;
+    hi = (unsigned int)(x >> 32);
+}
+
+// Tasks of one staging round whose nrefs copy_template keeps in shared memory (beyond: read from the ring).
+constexpr unsigned int kTemplateNrefsCached = 1024;
+
+// Stages seqs [from, from + n) of an expansion (see GPUOS_OP_EXPAND) from its template in device memory: headers,
+// then the operand records each task uses. The relative fields are made absolute in registers on the way (seq;
+// tileBase from the expansion's first tile; deps from its first seq: all six words, since the ones beyond ndeps
+// are never read), and each task's nrefs is kept in shared memory for the records pass, so that neither pass
+// waits for an L2 read of what the other wrote. Volatile loads: the template's memory may have held an earlier
+// template whose lines an L1 still caches.
+__device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned long long from, unsigned long long n,
+                              unsigned long long base, unsigned long long tileBase, unsigned long long mask) {
+    __shared__ unsigned char s_nrefs[kTemplateNrefsCached];
+#ifndef __CUDACC_RTC__  // NVRTC has no offsetof; nvcc checks these in CI (NvccCompileTest)
+    static_assert(kHeaderVectors == 9 && offsetof(gpuos_task, seq) == 8 && offsetof(gpuos_task, tileBase) == 16
+                  && offsetof(gpuos_task, nrefs) == 27 && offsetof(gpuos_task, deps) == 48
+                  && GPUOS_MAX_DEPS == 6, "copy_template patches the header by vector: vector 0 holds seq, "
+                  "vector 1 tileBase and nrefs, vectors 3-5 the six deps");
+#endif
+    // kCopyDepth loads in flight per thread before the first store, as in copy_vectors.
+    const unsigned long long headers = n * kHeaderVectors;
+    for (unsigned long long k0 = stage_tid(); k0 < headers; k0 += kCopyDepth * kStageThreads) {
+        uint4 v[kCopyDepth];
+#pragma unroll
+        for (int j = 0; j < kCopyDepth; ++j) {
+            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
+            if (k < headers) v[j] = ld_volatile_v4((const uint4*)(tmpl + (from - base + k / kHeaderVectors)) + k % kHeaderVectors);
+        }
+#pragma unroll
+        for (int j = 0; j < kCopyDepth; ++j) {
+            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
+            if (k >= headers) continue;
+            const unsigned long long task = k / kHeaderVectors;
+            const unsigned int vec = (unsigned int)(k % kHeaderVectors);
+            if (vec == 0) {
+                const unsigned long long seq = from + task;
+                v[j].z = (unsigned int)seq;
+                v[j].w = (unsigned int)(seq >> 32);
+            } else if (vec == 1) {
+                add_u64(v[j].x, v[j].y, tileBase);
+                if (task < kTemplateNrefsCached) s_nrefs[task] = (unsigned char)(v[j].z >> 24);
+            } else if (vec >= 3 && vec <= 5) {
+                add_u64(v[j].x, v[j].y, base);
+                add_u64(v[j].z, v[j].w, base);
+            }
+            ((uint4*)(ring + ((from + task) & mask)))[vec] = v[j];
+        }
+    }
+    stage_sync();
+    constexpr unsigned int kRefsTotal = kTaskVectors - kHeaderVectors;
+    const unsigned long long refs = n * kRefsTotal;
+    for (unsigned long long k0 = stage_tid(); k0 < refs; k0 += kCopyDepth * kStageThreads) {
+        uint4 v[kCopyDepth];
+        bool take[kCopyDepth];
+#pragma unroll
+        for (int j = 0; j < kCopyDepth; ++j) {
+            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
+            const unsigned long long task = k / kRefsTotal;
+            const unsigned int vec = (unsigned int)(k % kRefsTotal);
+            take[j] = k < refs && vec / kRefVectors < (task < kTemplateNrefsCached ? s_nrefs[task]
+                                                                                  : ring[(from + task) & mask].nrefs);
+            if (take[j]) v[j] = ld_volatile_v4((const uint4*)(tmpl + (from - base + task))->refs + vec);
+        }
+#pragma unroll
+        for (int j = 0; j < kCopyDepth; ++j) {
+            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
+            if (take[j]) ((uint4*)ring[(from + k / kRefsTotal) & mask].refs)[k % kRefsTotal] = v[j];
+        }
+    }
+}
+#endif
+
+#ifndef GPUOS_AGENT_ONE_LOOP
+// The agent's COMPLETION warp (warp 1), apart from the stage threads so that a task's completion reaches the host
+// without waiting for a PCIe read of the doorbell or a staging round: it polls the done flags above the
+// watermark (4 per lane, 128 per L2 round trip; while the oldest task runs, only its flag), and when the
+// watermark moved, lane 0 mirrors the
+// faults and publishes completedSeq (and the device watermark), then tells the stage threads through
+// s_watermark, which they read for parking and the tile map's floor. Leaves when the stage threads set
+// s_agentExit. faultsMirrored is lane 0's count, which the agent's exit path continues from.
+__device__ void completion_warp(const gpuos_params& p, const unsigned long long* done, unsigned long long mask,
+                                volatile unsigned long long& s_watermark, volatile unsigned long long& s_pubSeq,
+                                volatile unsigned long long& s_traceSeq, volatile int& s_agentExit,
+                                unsigned long long& faultsMirrored) {
+    gpuos_queue_state* st = (gpuos_queue_state*)p.state;
+    gpuos_host_control* ctrl = (gpuos_host_control*)p.control;
+    const unsigned int lane = threadIdx.x & 31;
+    unsigned long long w = s_watermark, heartbeat = 0;
+    bool waiting = false;  // the last scan found the oldest task incomplete
+    for (;;) {
+        // Lane 0 reads the shared words, so that every lane acts on the same values.
+        unsigned long long ps = 0;
+        int leave = 0;
+        if (lane == 0) {
+            leave = s_agentExit;
+            ps = s_pubSeq;
+            if ((++heartbeat & 4095) == 0) st_relaxed_sys(&ctrl->heartbeat, heartbeat);
+        }
+        leave = __shfl_sync(~0u, leave, 0);
+        ps = __shfl_sync(~0u, ps, 0);
+        if (leave) return;
+        if (w >= ps) {
+            __nanosleep(64);  // nothing published is incomplete; the stage threads publish through s_pubSeq
+            continue;
+        }
+        if (waiting) {
+            // Only the oldest task's flag, which is what the watermark waits for: one load per round trip rather
+            // than 128, so that the wait takes little from the stage threads' copies on this SM.
+            unsigned long long v = 0;
+            if (lane == 0) v = poll_gpu(&done[done_slot(w, mask)]);
+            if (__shfl_sync(~0u, v, 0) != w + 1) continue;
+        }
+        // Up to 8 steps of 128 flags before publishing, so a flood of completions is published in few PCIe
+        // writes; a step that finds an incomplete task ends the scan.
+        const unsigned long long from = w;
+        if (waiting) {
+            ++w;  // the oldest, seen done just above
+            waiting = false;
+        }
+        for (int round = 0; round < 8 && w < ps; ++round) {
+            const unsigned long long first = w + 4ull * lane;
+            unsigned long long v[4];
+#pragma unroll
+            for (int j = 0; j < 4; ++j) v[j] = first + j < ps ? poll_gpu(&done[done_slot(first + j, mask)]) : 0;
+            unsigned int complete = 0;  // leading complete flags of this lane's four
+#pragma unroll
+            for (int j = 0; j < 4; ++j) complete += (complete == (unsigned int)j && v[j] == first + j + 1) ? 1u : 0u;
+            const unsigned int partial = __ballot_sync(~0u, complete < 4);
+            const int firstPartial = partial ? __ffs(partial) - 1 : 32;
+            const unsigned int completeThere = __shfl_sync(~0u, complete, firstPartial & 31);
+            w += firstPartial == 32 ? 128 : 4ull * firstPartial + completeThere;
+            if (firstPartial != 32) break;
+        }
+        if (w == from) {
+            waiting = true;  // the oldest task still runs: poll its flag again at once
+            continue;
+        }
+        // Every lane's flags before what lane 0 publishes (acquire pattern per lane, then the warp barrier).
+        acquire_after_poll();
+        __syncwarp();
+        if (lane == 0) {
+            // Every fault of a task below the watermark was reserved before that task's done flag, read above:
+            // mirror them all before the host may see the task complete.
+            const unsigned long long faultsBefore = faultsMirrored;
+            faultsMirrored = mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);
+            const unsigned long long traced = s_traceSeq;
+            if (traced >= from && traced < w) st_relaxed_sys(&ctrl->traceCompleted, global_ns());
+            // As in the legacy publisher: the host reads results only through copies the device's engines make
+            // after it saw this word, at gpu scope, so a gpu-scope fence suffices unless fault records went out.
+            if (faultsMirrored != faultsBefore) {
+                st_release_sys(&ctrl->completedSeq, w);
+            } else {
+                __threadfence();
+                st_relaxed_sys(&ctrl->completedSeq, w);
+            }
+            // The device copy (st->watermark) is read only by the next generation: written once, at exit, so the
+            // line the workers poll for publication takes no store per completion.
+            s_watermark = w;
+        }
+        __syncwarp();
+    }
+}
+#endif
 
 __device__ void agent_loop(const gpuos_params& p) {
     __shared__ int s_cmd;
-    __shared__ unsigned long long s_from, s_to, s_end, s_watermark, s_pubSeq, s_pubTiles, s_badSeq, s_traceSeq;
+    __shared__ unsigned long long s_from, s_to, s_end, s_pubTiles, s_badSeq;
+    // Read by one role while the other writes them (the completion warp runs apart from the stage threads).
+    __shared__ volatile unsigned long long s_watermark, s_pubSeq, s_traceSeq;
+    __shared__ volatile int s_agentExit;
     __shared__ unsigned long long s_lastEnd, s_expandAt, s_expBase, s_expTemplate, s_expTileBase;
+#ifdef GPUOS_AGENT_ONE_LOOP
     __shared__ unsigned int s_firstIncomplete;
+#endif
     __shared__ int s_fromTemplate;
+    __shared__ __align__(16) uint4 s_headers[kStagedHeaderVectors];
 
     gpuos_queue_state* st = (gpuos_queue_state*)p.state;
     gpuos_host_control* ctrl = (gpuos_host_control*)p.control;
@@ -226,11 +493,25 @@ __device__ void agent_loop(const gpuos_params& p) {
     // pubTiles, tileFloor, parking), thread kPublisherThread owns completion (completionPublished,
     // faultsMirrored, heartbeat); shared memory carries what one needs of the other's.
     unsigned long long pubSeq = 0, pubTiles = 0, tileFloor = 0;
-    unsigned long long completionPublished = 0, faultsMirrored = 0, heartbeat = 0;
+    unsigned long long faultsMirrored = 0;
+#ifdef GPUOS_AGENT_ONE_LOOP
+    unsigned long long completionPublished = 0, heartbeat = 0;
+    unsigned int sleepNs = 0;
+#endif
     // Thread 0: the expansion being staged (pubSeq < expEnd), continued from the state a parked generation left.
     unsigned long long expBase = 0, expEnd = 0, expTemplate = 0, expTileBase = 0;
     int parking = 0;
-    unsigned int sleepNs = 0;
+#ifndef GPUOS_HANDOFF_LEGACY
+    // Thread 0's: the last doorbell and trace request read from the host page, and busy rounds since (shared
+    // memory: registers are what the staging copies need).
+    __shared__ unsigned long long s_knownSubmitted, s_knownTraceSeq;
+    __shared__ unsigned int s_busyRounds;
+    if (threadIdx.x == 0) {
+        s_knownSubmitted = 0;
+        s_knownTraceSeq = ~0ull;
+        s_busyRounds = 0;
+    }
+#endif
     if (threadIdx.x == 0) {
         pubSeq = ld_acquire_gpu(&st->pubSeq);
         pubTiles = ld_acquire_gpu(&st->pubTiles);
@@ -246,27 +527,47 @@ __device__ void agent_loop(const gpuos_params& p) {
         s_watermark = watermark;
         s_pubSeq = pubSeq;
         s_traceSeq = ~0ull;
+        s_agentExit = 0;
     }
     if (threadIdx.x == kPublisherThread) {
+#ifdef GPUOS_AGENT_ONE_LOOP
         completionPublished = ld_acquire_gpu(&st->watermark);
+#endif
         faultsMirrored = ld_acquire_sys(&ctrl->faultCount);
     }
     __syncthreads();
 
+#ifndef GPUOS_AGENT_ONE_LOOP
+    if ((threadIdx.x >> 5) == kPublisherThread / 32) {
+        completion_warp(p, done, mask, s_watermark, s_pubSeq, s_traceSeq, s_agentExit, faultsMirrored);
+    } else
+#endif
     for (;;) {
         // 1. Issue this round's host reads first (relaxed): their PCIe latency overlaps the watermark scan.
         unsigned long long submitted = 0, traceSeq = ~0ull, roundStart = 0;
         unsigned int parkRequest = 0, abortRequest = 0;
         if (threadIdx.x == 0) {
             roundStart = global_ns();
-            parkRequest = ld_relaxed_sys(&ctrl->parkRequest);
-            abortRequest = ld_relaxed_sys(&ctrl->abortRequest);
-            traceSeq = ld_relaxed_sys(&ctrl->traceSeq);
-            // Acquire: the descriptors this round copies are ordered after it. Issued last, so the three reads
-            // above are already in flight; the scan below overlaps the PCIe round trip.
-            submitted = ld_acquire_sys(&ctrl->submittedSeq);
+#ifndef GPUOS_HANDOFF_LEGACY
+            // While an earlier doorbell read promised more tasks than are published, stage them without waiting
+            // for another PCIe round trip: that read's acquire already orders their descriptors. Every 8th such
+            // round still reads the host line, so park, abort and trace requests are seen within 8 rounds.
+            if (s_knownSubmitted > pubSeq && (++s_busyRounds & 7) != 0) {
+                submitted = s_knownSubmitted;
+                traceSeq = s_knownTraceSeq;
+            } else
+#endif
+            {
+                parkRequest = ld_relaxed_sys(&ctrl->parkRequest);
+                abortRequest = ld_relaxed_sys(&ctrl->abortRequest);
+                traceSeq = ld_relaxed_sys(&ctrl->traceSeq);
+                // Acquire: the descriptors this round copies are ordered after it. Issued last, so the three
+                // reads above are already in flight; the scan below overlaps the PCIe round trip.
+                submitted = ld_acquire_sys(&ctrl->submittedSeq);
+            }
         }
 
+#ifdef GPUOS_AGENT_ONE_LOOP
         // 2. Advance the watermark, blockDim tasks per step.
         bool advanced = false;
         for (int round = 0; round < 64; ++round) {
@@ -276,7 +577,7 @@ __device__ void agent_loop(const gpuos_params& p) {
             __syncthreads();
             unsigned long long seq = w + threadIdx.x;
             if (seq < ps) {
-                if (ld_acquire_gpu(&done[seq & mask]) != seq + 1) atomicMin(&s_firstIncomplete, threadIdx.x);
+                if (ld_acquire_gpu(&done[done_slot(seq, mask)]) != seq + 1) atomicMin(&s_firstIncomplete, threadIdx.x);
             } else {
                 atomicMin(&s_firstIncomplete, threadIdx.x);
             }
@@ -317,9 +618,14 @@ __device__ void agent_loop(const gpuos_params& p) {
             }
             if ((++heartbeat & 63) == 0) st_relaxed_sys(&ctrl->heartbeat, heartbeat);
         }
+#endif
         if (threadIdx.x == 0) {
             const unsigned long long watermark = s_watermark;
             s_traceSeq = traceSeq;
+#ifndef GPUOS_HANDOFF_LEGACY
+            s_knownSubmitted = submitted;
+            s_knownTraceSeq = traceSeq;
+#endif
             int cmd = CMD_IDLE;
             if (abortRequest != 0) {
                 st_release_gpu(&st->abort, 1u);
@@ -348,6 +654,7 @@ __device__ void agent_loop(const gpuos_params& p) {
             }
             s_cmd = cmd;
             s_badSeq = ~0ull;
+#ifdef GPUOS_AGENT_ONE_LOOP
             if (cmd == CMD_IDLE && !advanced && watermark == pubSeq) {
                 // Fully idle: back off a little (the PCIe read already paces each round).
                 sleepNs = sleepNs == 0 ? 32 : (sleepNs < 512 ? sleepNs * 2 : sleepNs);
@@ -355,14 +662,22 @@ __device__ void agent_loop(const gpuos_params& p) {
             } else {
                 sleepNs = 0;
             }
+#endif
+            // Otherwise no sleep: the PCIe read of the doorbell paces an idle round, and a new submission
+            // should be seen by the read that follows it, not one a sleep later.
         }
-        __syncthreads();
+        stage_sync();
         const int cmd = s_cmd;
         if (cmd == CMD_EXIT) break;
 
         // 4. Stage: copy descriptors, fill the tile map, publish.
         if (cmd == CMD_STAGE) {
             const unsigned long long from = s_from;
+            // Whether s_headers holds the headers of [from, s_to) (and header(seq) may read them there).
+            bool staged = false;
+            auto header = [&](unsigned long long seq) -> const gpuos_task* {
+                return staged ? (const gpuos_task*)(s_headers + (seq - from) * kHeaderVectors) : ring + (seq & mask);
+            };
             if (!s_fromTemplate) {
                 const unsigned long long n = s_to - from;
                 // 16-byte vectors, kCopyDepth loads in flight per thread before the first store, to cover PCIe
@@ -370,16 +685,20 @@ __device__ void agent_loop(const gpuos_params& p) {
                 // headers, then only the operand records each task uses (bandwidth: a 0-operand task is 128
                 // bytes, not 640).
                 const bool whole = n <= kWholeCopyMax;
-                copy_vectors(hostRing, ring, from, n, whole ? kTaskVectors : kHeaderVectors, 0, mask);
+#ifndef GPUOS_HANDOFF_LEGACY
+                staged = whole;
+#endif
+                copy_vectors(hostRing, ring, from, n, whole ? kTaskVectors : kHeaderVectors, 0, mask,
+                             staged ? s_headers : nullptr);
                 if (threadIdx.x == 0) s_expandAt = ~0ull;
-                __syncthreads();
+                stage_sync();
                 // An expansion header ends what the host ring holds: the host never wrote the slots of its tasks.
-                for (unsigned long long seq = from + threadIdx.x; seq < from + n; seq += blockDim.x) {
-                    if (ring[seq & mask].op == GPUOS_OP_EXPAND) atomicMin(&s_expandAt, seq);
+                for (unsigned long long seq = from + stage_tid(); seq < from + n; seq += kStageThreads) {
+                    if (header(seq)->op == GPUOS_OP_EXPAND) atomicMin(&s_expandAt, seq);
                 }
-                __syncthreads();
+                stage_sync();
                 if (threadIdx.x == 0 && s_expandAt != ~0ull) {
-                    const gpuos_task* h = ring + (from & mask);
+                    const gpuos_task* h = header(from);
                     const unsigned long long count = h->args[0];
                     if (s_expandAt != from) {
                         s_to = s_expandAt;  // stage up to it; the next round starts with it
@@ -401,11 +720,12 @@ __device__ void agent_loop(const gpuos_params& p) {
                     }
                     // else: a malformed header stays in the ring, and validation below rejects it.
                 }
-                __syncthreads();
+                stage_sync();
+                staged = staged && !s_fromTemplate;  // an expansion's tasks come from its template
                 if (!s_fromTemplate) {
                     const unsigned long long m = s_to - from;
                     if (whole) {
-                        copy_device_refs(ring, from, m, mask);
+                        copy_device_refs(ring, from, m, mask, staged ? s_headers : nullptr);
                     } else {
                         copy_vectors(hostRing, ring, from, m, kTaskVectors - kHeaderVectors, kHeaderVectors, mask);
                     }
@@ -414,13 +734,13 @@ __device__ void agent_loop(const gpuos_params& p) {
             if (s_fromTemplate) {
                 copy_template((const gpuos_task*)s_expTemplate, ring, from, s_to - from, s_expBase, s_expTileBase, mask);
             }
-            __syncthreads();
+            stage_sync();
             const unsigned long long to = s_to;
             // One thread per task (many tasks in flight, not one L2 round trip after another): validate, tile
             // bases included (each must continue the ticket prefix sum).
-            for (unsigned long long seq = from + threadIdx.x; seq < to; seq += blockDim.x) {
-                const gpuos_task* t = ring + (seq & mask);
-                const gpuos_task* prev = ring + ((seq - 1) & mask);
+            for (unsigned long long seq = from + stage_tid(); seq < to; seq += kStageThreads) {
+                const gpuos_task* t = header(seq);
+                const gpuos_task* prev = seq == from ? t : header(seq - 1);
                 const unsigned long long expectedBase = seq == from ? s_pubTiles : prev->tileBase + prev->ntiles;
                 const unsigned int ntiles = t->ntiles;
                 const unsigned int ndeps = t->ndeps;
@@ -430,7 +750,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                 if (!ok) atomicMin(&s_badSeq, seq);
                 if (seq == to - 1) s_lastEnd = t->tileBase + ntiles;  // saves thread 0 a dependent L2 read
             }
-            __syncthreads();
+            stage_sync();
             if (threadIdx.x == 0) {
                 s_end = from;
                 if (s_badSeq != ~0ull) {
@@ -447,7 +767,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                         const unsigned long long watermark = s_watermark;
                         tileFloor = watermark < pubSeq ? ring[watermark & mask].tileBase : pubTiles;
                         while (end > from) {
-                            const gpuos_task* last = ring + ((end - 1) & mask);
+                            const gpuos_task* last = header(end - 1);
                             if (last->tileBase + last->ntiles - tileFloor <= p.tileCapacity) break;
                             --end;
                         }
@@ -455,23 +775,23 @@ __device__ void agent_loop(const gpuos_params& p) {
                     s_end = end;
                 }
             }
-            __syncthreads();
+            stage_sync();
             if (s_cmd == CMD_EXIT) break;
             // Only now claim tile-map entries, and only for that prefix: the entries the rest would take may
             // still belong to published tickets that no block has looked up yet.
             const unsigned long long end = s_end;
-            for (unsigned long long seq = from + threadIdx.x; seq < end; seq += blockDim.x) {
-                gpuos_task* t = ring + (seq & mask);
-                const unsigned int ntiles = t->ntiles;
-                const unsigned long long tileBase = t->tileBase;
+            for (unsigned long long seq = from + stage_tid(); seq < end; seq += kStageThreads) {
+                const gpuos_task* h = header(seq);
+                const unsigned int ntiles = h->ntiles;
+                const unsigned long long tileBase = h->tileBase;
                 for (unsigned int j = 0; j < ntiles; ++j) tileMap[(tileBase + j) & tileMask] = seq;
                 tileDone[seq & mask] = 0;
                 // Operand records beyond nrefs were not copied: never let an operator see a stale pointer there.
-                for (unsigned int r = t->nrefs; r < GPUOS_MAX_REFS; ++r) t->refs[r].data = 0;
+                for (unsigned int r = h->nrefs; r < GPUOS_MAX_REFS; ++r) ring[seq & mask].refs[r].data = 0;
             }
-            __syncthreads();
+            stage_sync();
             if (threadIdx.x == 0 && end > from) {
-                const gpuos_task* last = ring + ((end - 1) & mask);
+                const gpuos_task* last = header(end - 1);
                 __threadfence();
                 pubSeq = end;
                 pubTiles = last->tileBase + last->ntiles;
@@ -480,13 +800,20 @@ __device__ void agent_loop(const gpuos_params& p) {
                 s_pubSeq = pubSeq;
                 if (traceSeq >= from && traceSeq < end) st_relaxed_sys(&ctrl->tracePublished, global_ns());
             }
-            __syncthreads();
+            stage_sync();
         }
     }
 
+#ifndef GPUOS_AGENT_ONE_LOOP
+    if (threadIdx.x == 0) s_agentExit = 1;  // the completion warp leaves its loop
+#endif
+    __syncthreads();
     if (threadIdx.x == kPublisherThread) {
         // Whatever made the agent leave (a bad descriptor, an abort), the host should be able to read why.
         mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);
+#ifndef GPUOS_AGENT_ONE_LOOP
+        *(volatile unsigned long long*)&st->watermark = s_watermark;  // for the next generation
+#endif
     }
     __syncthreads();
     if (threadIdx.x == 0) {
@@ -499,15 +826,119 @@ __device__ void agent_loop(const gpuos_params& p) {
     }
 }
 
+// Thread 0 of a worker block: waits until its ticket is published (or the generation ends); 1 = leave. Leaves
+// in *hint the seq the ticket's task would have if every task published since were a single tile (a guess, see
+// worker_loop).
+__device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned long long ticket, unsigned int spinMaxNs,
+                                              unsigned long long* hint) {
+    *hint = ~0ull;
+#ifdef GPUOS_HANDOFF_LEGACY
+    for (;;) {
+        const unsigned long long published = ld_acquire_gpu(&st->pubTiles);
+        if (ticket < published) return 0;
+        if (ld_acquire_gpu(&st->abort)) return 1;
+        if (ld_acquire_gpu(&st->parking)) {
+            // pubTiles is final once parking is set: leave only with a ticket nobody published.
+            return ticket < ld_acquire_gpu(&st->pubTiles) ? 0 : 1;
+        }
+        // The block holding the next ticket polls often; blocks further back in line poll less.
+        const unsigned long long distance = ticket - published;
+        __nanosleep(distance >= spinMaxNs / 64 ? spinMaxNs : 64 + (unsigned int)distance * 64);
+    }
+#else
+#ifndef __CUDACC_RTC__  // NVRTC has no offsetof; nvcc checks these in CI (NvccCompileTest)
+    static_assert(offsetof(gpuos_queue_state, pubTiles) % 16 == 0
+                  && offsetof(gpuos_queue_state, pubSeq) == offsetof(gpuos_queue_state, pubTiles) + 8
+                  && offsetof(gpuos_queue_state, abort) == offsetof(gpuos_queue_state, parking) + 4
+                  && offsetof(gpuos_queue_state, parking) % 8 == 0, "wait_published loads these words in pairs");
+#endif
+    for (unsigned int polls = 0;; ++polls) {
+        // One load per poll (pubTiles and pubSeq together); parking and abort, one more, every 16th poll.
+        const ulonglong2 pub = poll_gpu_v2(&st->pubTiles);
+        const unsigned long long published = pub.x;
+        if (ticket < published) {
+            acquire_after_poll();  // the tile map and descriptors published with pubTiles
+            *hint = pub.y - (published - ticket);
+            return 0;
+        }
+        unsigned int abort = 0, parking = 0;
+        if ((polls & 15) == 0) {
+            const unsigned long long flags = ld_relaxed_gpu((const unsigned long long*)&st->parking);
+            parking = (unsigned int)flags;
+            abort = (unsigned int)(flags >> 32);
+        }
+        if (abort) return 1;
+        if (parking) {
+            // pubTiles is final once parking is set (the agent's release of parking comes after its last
+            // publication): leave only with a ticket nobody published.
+            fence_acquire_gpu();
+            return ticket < ld_acquire_gpu(&st->pubTiles) ? 0 : 1;
+        }
+        // The block holding the next ticket spins (it is the one a new submission waits for); blocks further
+        // back in line poll less.
+        const unsigned long long distance = ticket - published;
+        if (distance > 0) __nanosleep(distance >= spinMaxNs / 64 ? spinMaxNs : (unsigned int)distance * 64);
+    }
+#endif
+}
+
+// Thread 0 of a worker block: waits until every dependency of the task in s_task is done; 1 = leave (abort).
+__device__ __forceinline__ int wait_dependencies(gpuos_queue_state* st, const gpuos_task& task,
+                                                 const unsigned long long* done, unsigned long long mask,
+                                                 unsigned int spinMaxNs, unsigned long long* seenAt) {
+    const unsigned int ndeps = task.ndeps;
+#ifdef GPUOS_HANDOFF_LEGACY
+    for (unsigned int d = 0; d < ndeps; ++d) {
+        const unsigned long long dep = task.deps[d];
+        unsigned int ns = 0;
+        while (ld_acquire_gpu(&done[done_slot(dep, mask)]) < dep + 1) {
+            if (ld_acquire_gpu(&st->abort)) return 1;
+            // Dependent chains are latency-bound: spin tight at first, then back off.
+            if (ns) __nanosleep(ns);
+            ns = ns == 0 ? 16 : (ns < spinMaxNs ? ns * 2 : ns);
+        }
+    }
+    if (seenAt != nullptr) *seenAt = global_ns();  // each poll was an acquire: seen and ready are one
+#else
+    // No back-off: a dependency is an earlier task that is running or about to (its tiles hold smaller tickets),
+    // so the wait ends when that task does, and a sleep would only add to the chain. One poll is one L2 round
+    // trip. Abort is looked at every 64 polls.
+    (void)spinMaxNs;
+    for (unsigned int d = 0; d < ndeps; ++d) {
+        const unsigned long long dep = task.deps[d];
+        const unsigned long long* flag = &done[done_slot(dep, mask)];
+        unsigned int polls = 0;
+        while (poll_gpu(flag) < dep + 1) {
+            if ((++polls & 63) == 0 && ld_relaxed_gpu(&st->abort)) return 1;
+        }
+    }
+    if (seenAt != nullptr) *seenAt = global_ns();
+    if (ndeps > 0) acquire_after_poll();
+#endif
+    return 0;
+}
+
 __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
     __shared__ unsigned long long s_seq, s_ticket;
     __shared__ unsigned int s_tile;
     __shared__ int s_exit;
+#ifndef GPUOS_HANDOFF_LEGACY
+    // The slot whose descriptor the block loads while thread 0 reads the tile map (see below), and the previous
+    // task of this block with the ticket after its last tile.
+    __shared__ unsigned long long s_hint, s_prevSeq, s_prevEnd;
+    if (threadIdx.x == 0) s_prevEnd = 0;
+#endif
+    // Thread 0's timestamps of a traced task (dependency wait begins, last dependency seen, after the acquire,
+    // operator starts), written to the host page only after done: a store to host memory before the release would lengthen the
+    // very hand-off it measures. Shared memory, not registers live across the operator call.
+    __shared__ unsigned long long s_stamps[4];
     // The task's descriptor, copied once per tile: the operator (and the dependency check) read it from shared
-    // memory instead of going back to L2 after every acquire has invalidated L1.
+    // memory instead of going back to L2 after every acquire has invalidated L1. It is loaded before the
+    // dependency wait, so a dependent block waits with everything but its inputs in hand.
     __shared__ __align__(16) gpuos_task s_task;
 
     gpuos_queue_state* st = (gpuos_queue_state*)p.state;
+    gpuos_host_control* ctrl = (gpuos_host_control*)p.control;
     const gpuos_task* ring = (const gpuos_task*)p.ring;
     const unsigned long long* tileMap = (const unsigned long long*)p.tileMap;
     unsigned int* tileDone = (unsigned int*)p.tileDone;
@@ -517,24 +948,11 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
     const unsigned int opCount = gpuos_op_count;
 
     for (;;) {
+#ifdef GPUOS_HANDOFF_LEGACY
         if (threadIdx.x == 0) {
-            int leave = 0;
-            unsigned long long seq = 0;
+            unsigned long long seq = 0, hint;
             const unsigned long long ticket = atomicAdd(&st->tileCursor, 1ull);
-            for (;;) {
-                const unsigned long long published = ld_acquire_gpu(&st->pubTiles);
-                if (ticket < published) break;
-                if (ld_acquire_gpu(&st->abort)) { leave = 1; break; }
-                if (ld_acquire_gpu(&st->parking)) {
-                    // pubTiles is final once parking is set: leave only with a ticket nobody published.
-                    if (ticket < ld_acquire_gpu(&st->pubTiles)) break;
-                    leave = 1;
-                    break;
-                }
-                // The block holding the next ticket polls often; blocks further back in line poll less.
-                const unsigned long long distance = ticket - published;
-                __nanosleep(distance >= p.spinMaxNs / 64 ? p.spinMaxNs : 64 + (unsigned int)distance * 64);
-            }
+            const int leave = wait_published(st, ticket, p.spinMaxNs, &hint);
             if (!leave) seq = *(volatile const unsigned long long*)&tileMap[ticket & tileMask];
             s_seq = seq;
             s_ticket = ticket;
@@ -548,19 +966,53 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             ((uint4*)&s_task)[v] = ld_volatile_v4((const uint4*)(ring + (seq & mask)) + v);
         }
         __syncthreads();
+#else
+        // The tile map read and the descriptor load are two dependent L2 round trips; guess the seq instead and
+        // make them one: the block's previous task while the ticket is still among its tiles (a many-tile task),
+        // else the seq the ticket has if the tasks since it are single tiles. The guess is kept only when it IS
+        // the seq the tile map names (then the slot loaded is that task's: a published slot holds its task until
+        // the task completes, and the task of a held ticket has not); otherwise the mapped slot is loaded again.
+        // (Not "when the loaded seq field matches": a never-written slot reads seq 0, which matches task 0.)
         if (threadIdx.x == 0) {
-            int leave = 0;
-            const unsigned int ndeps = s_task.ndeps;
-            for (unsigned int d = 0; d < ndeps && !leave; ++d) {
-                const unsigned long long dep = s_task.deps[d];
-                unsigned int ns = 0;
-                while (ld_acquire_gpu(&done[dep & mask]) < dep + 1) {
-                    if (ld_acquire_gpu(&st->abort)) { leave = 1; break; }
-                    // Dependent chains are latency-bound: spin tight at first, then back off.
-                    if (ns) __nanosleep(ns);
-                    ns = ns == 0 ? 16 : (ns < p.spinMaxNs ? ns * 2 : ns);
-                }
+            unsigned long long hint;
+            const unsigned long long ticket = atomicAdd(&st->tileCursor, 1ull);
+            const int leave = wait_published(st, ticket, p.spinMaxNs, &hint);
+            s_hint = ticket < s_prevEnd ? s_prevSeq : hint;
+            s_ticket = ticket;
+            s_exit = leave;
+        }
+        __syncthreads();
+        if (s_exit) return;
+        {
+            unsigned long long mapped = 0;
+            if (threadIdx.x == 0) mapped = *(volatile const unsigned long long*)&tileMap[s_ticket & tileMask];
+            // Ordered after thread 0's acquire of pubTiles by the barrier; volatile: L2, never a stale L1 line.
+            const unsigned long long hint = s_hint;
+            for (unsigned int v = threadIdx.x; v < kTaskVectors; v += blockDim.x) {
+                ((uint4*)&s_task)[v] = ld_volatile_v4((const uint4*)(ring + (hint & mask)) + v);
             }
+            if (threadIdx.x == 0) s_seq = mapped;
+        }
+        __syncthreads();
+        if (s_hint != s_seq) {
+            const unsigned long long mapped = s_seq;
+            __syncthreads();  // every thread compared before any overwrites s_task
+            for (unsigned int v = threadIdx.x; v < kTaskVectors; v += blockDim.x) {
+                ((uint4*)&s_task)[v] = ld_volatile_v4((const uint4*)(ring + (mapped & mask)) + v);
+            }
+            __syncthreads();
+        }
+        const unsigned long long seq = s_seq;
+        if (threadIdx.x == 0) {
+            s_prevSeq = seq;
+            s_prevEnd = s_task.tileBase + s_task.ntiles;
+        }
+#endif
+        const bool traced = (s_task.flags & GPUOS_TASK_FLAG_TRACE) != 0;
+        if (threadIdx.x == 0) {
+            if (traced) s_stamps[0] = s_stamps[1] = global_ns();
+            const int leave = wait_dependencies(st, s_task, done, mask, p.spinMaxNs, traced ? &s_stamps[1] : nullptr);
+            if (traced) s_stamps[2] = global_ns();
             s_tile = (unsigned int)(s_ticket - s_task.tileBase);
             s_exit = leave;
         }
@@ -570,8 +1022,7 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         const unsigned int op = task->op;
         // Read before the tile is counted: once it is, the task may complete and its slot be reused.
         const unsigned int ntiles = task->ntiles;
-        const bool traced = (task->flags & GPUOS_TASK_FLAG_TRACE) != 0;
-        if (traced && threadIdx.x == 0) st_relaxed_sys(&((gpuos_host_control*)p.control)->traceStart, global_ns());
+        if (traced && threadIdx.x == 0) s_stamps[3] = global_ns();
         gpuos_op_fn fn = op < opCount ? gpuos_op_table[op] : nullptr;
         if (fn != nullptr) {
             fn(task, s_tile, &env);
@@ -582,16 +1033,27 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         if (threadIdx.x == 0) {
             // The barrier puts the block's operator stores before this thread's release in causality order,
             // so the release (cumulative) publishes them with the task's completion.
-            if (ntiles == 1) {
-                // Stamped before the release: once done is visible the host may read the trace.
-                if (traced) st_relaxed_sys(&((gpuos_host_control*)p.control)->traceEnd, global_ns());
-                st_release_gpu(&done[seq & mask], seq + 1);
+            bool finished = ntiles == 1;
+            const unsigned long long tEnd = traced ? global_ns() : 0;
+            if (finished) {
+                st_release_gpu(&done[done_slot(seq, mask)], seq + 1);
             } else {
                 __threadfence();
                 if (atomicAdd(&tileDone[seq & mask], 1u) + 1 == ntiles) {
                     __threadfence();
-                    st_release_gpu(&done[seq & mask], seq + 1);
+                    st_release_gpu(&done[done_slot(seq, mask)], seq + 1);
+                    finished = true;
                 }
+            }
+            if (traced && finished) {
+                const unsigned long long tReleased = global_ns();
+                unsigned long long* stamps = &ctrl->traceTask[GPUOS_TRACE_TASK_STAMPS * (seq & 1)];
+                static_assert(GPUOS_TRACE_TASK_STAMPS == 6, "wait, seen, ready, start, end, released");
+                for (int i = 0; i < 4; ++i) st_relaxed_sys(&stamps[i], s_stamps[i]);
+                st_relaxed_sys(&stamps[4], tEnd);
+                st_relaxed_sys(&stamps[5], tReleased);
+                st_relaxed_sys(&ctrl->traceStart, s_stamps[3]);
+                st_relaxed_sys(&ctrl->traceEnd, tEnd);
             }
         }
     }

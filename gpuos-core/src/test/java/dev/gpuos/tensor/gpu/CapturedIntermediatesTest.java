@@ -26,9 +26,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * How a captured program that returns its outputs is cut into tasks, without a GPU: the recorded nodes of real
- * tensor-API programs (W5's dependent chain, W2's mixed iteration) planned the way {@link BatchPlanner} plans a
- * capture ({@link ElementwiseFusion}, then {@link ElementwiseKernels#runs} with {@link Intermediates}), and the
- * operands each task gets. The buffers a capture treats as internal are, as in
+ * tensor-API programs (W5's dependent chain, W2's mixed iteration) planned with the 4-inline-operand cut
+ * ({@link ElementwiseFusion}, then {@link ElementwiseKernels#runs} with {@link Intermediates}: what the interpreter
+ * tier's path plans; the native planner also widens connected runs into operand tables, see RowFusionPlanTest), and
+ * the operands each task gets. The buffers a capture treats as internal are, as in
  * {@link GpuBackend#captureReturning}, those allocated while the program records, less the returned ones.
  */
 class CapturedIntermediatesTest {

@@ -133,7 +133,7 @@ class ElementwisePackCompileTest {
         }
     }
 
-    private static String nvcc(String source, List<String> mode, String output, List<String> options)
+    static String nvcc(String source, List<String> mode, String output, List<String> options)
             throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory("gpuos-packs-nvcc");
         for (var h : WorkerSources.headers().entrySet()) Files.writeString(dir.resolve(h.getKey()), h.getValue());

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The open issues' headline measurements in one GPU-check step (run as step "cmd" of scripts/gpu-check.sh, which
+# exports JAVA, JVM_FLAGS_STR, CP_BENCH, CP_TESTS and STEP_DIR):
+#   1. `gpuos bench --only runtime` under the legacy (default) and the spin worker hand-off (issue 13), side by
+#      side, and the runtime GPU tests under spin;
+#   2. the dependent norm chain (issue 12: residual add -> rms_norm -> affine, 64 steps) with row fusion
+#      (HEADLINE_ROWS="true false" adds the unfused planning), and PyTorch eager / CUDA graph on the same chain;
+#   3. x[1,k] @ W^T as a replayed capture, tiled vs skinny matmul (issue 14's decode product), GB/s;
+#   4. gpuos-models on the GPU: the HF fixture checks, then generate/embed on full-size random models with HF
+#      eager timings (bench/models/gpu_check.sh).
+# Every part runs under its own timeout and prints its table; a part that fails does not stop the others.
+# HEADLINE_PARTS picks parts (default "runtime norm matvec models").
+set -u
+out=${STEP_DIR:?run as gpu-check step cmd}
+parts=${HEADLINE_PARTS:-runtime norm matvec models}
+# shellcheck disable=SC2206  # JVM_FLAGS_STR is a list of options
+J=($JAVA $JVM_FLAGS_STR)
+has() { [[ " $parts " == *" $1 "* ]]; }
+
+if has runtime; then
+  for h in legacy spin; do
+    timeout 60 "${J[@]}" -Dgpuos.worker.handoff=$h -cp "$CP_BENCH" dev.gpuos.bench.Main bench --only runtime \
+      --out "$out/runtime-$h" > "$out/runtime-$h.log" 2>&1
+    echo "== runtime bench ($h hand-off): rc $?"
+  done
+  python3 bench/runtime_ab.py "$out/runtime-legacy" "$out/runtime-spin"
+  # The default hand-off is tested by the junit-gpu step; the new one here, on the runtime's own GPU tests.
+  tests_dir=$(tr ':' '\n' <<< "$CP_TESTS" | grep 'gpuos-core-tests$' | head -1)
+  timeout 120 "${J[@]}" -Dgpuos.worker.handoff=spin -cp "$CP_TESTS" org.junit.platform.console.ConsoleLauncher \
+    execute --disable-banner --disable-ansi-colors --details=summary --scan-class-path="$tests_dir" \
+    --include-classname='^([^$]*\.)?(GpuRuntimeTest|GpuTemplateTest|GpuLifecycleTest|GpuStressTest)$' \
+    --include-tag=gpu --exclude-tag=gpu-fault --exclude-tag=gpu-fuzz --reports-dir="$out/junit-spin" \
+    > "$out/junit-spin.log" 2>&1
+  echo "== runtime GPU tests under the spin hand-off: rc $?"
+  grep -E "tests (successful|failed)|MethodSource|=>" "$out/junit-spin.log" | head -12
+fi
+
+if has norm; then
+  for rows in ${HEADLINE_ROWS:-true}; do
+    echo "== norm chain, row fusion $rows"
+    timeout 45 "${J[@]}" -Dgpuos.fusion.rows=$rows -cp "$CP_BENCH" dev.gpuos.bench.fusion.NormChainBench 64 2048 200 2>&1 |
+      tee "$out/normchain-rows-$rows.md"
+  done
+  echo "== norm chain, PyTorch"
+  timeout 45 python3 bench/pytorch/norm_chain.py 64 2048 200 2>&1 | tee "$out/normchain-torch.md"
+fi
+
+if has matvec; then
+  echo "== x[1,k] @ W^T, tiled vs skinny"
+  timeout 90 "${J[@]}" -cp "$CP_TESTS" dev.gpuos.tensor.gpu.MatvecTiming 2>&1 | tee "$out/matvec.txt"
+fi
+
+if has models; then
+  echo "== gpuos-models"
+  mkdir -p "$out/models"
+  STEP_DIR=$out/models timeout 240 bash bench/models/gpu_check.sh > "$out/models.log" 2>&1
+  echo "rc $?"
+  sed -n '/== gpuos-models summary/,$p' "$out/models.log"
+fi

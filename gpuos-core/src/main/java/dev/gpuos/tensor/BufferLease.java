@@ -1,0 +1,65 @@
+package dev.gpuos.tensor;
+
+import java.lang.ref.PhantomReference;
+
+/**
+ * The memory behind one {@link Storage}, held apart from the Storage object so that it can be given back in two
+ * ways: explicitly (the owning {@link TensorScope} closes, {@link Storage#release()}) or once the Storage is
+ * unreachable (no tensor, view, replay or recorded op references it), which the GC tells its
+ * {@link BufferLedger} through this phantom reference. It must not reference its Storage (the Storage would
+ * never become unreachable); a backend subclasses it with what {@link #free()} needs (a device block).
+ *
+ * <p>Released exactly once, whichever way comes first; {@link #isReleased()} is the Storage's released flag.
+ */
+public abstract class BufferLease extends PhantomReference<Storage> {
+    /** Who holds the lease for an explicit release (a TensorScope's owned set): told when the GC path frees it. */
+    interface Holder {
+        void forget(BufferLease lease);
+    }
+
+    private final BufferLedger ledger;
+    private final long bytes;
+    private volatile boolean released;
+    volatile Holder holder;
+
+    /** Registers {@code storage}'s memory of {@code bytes} with {@code ledger}; call once, from the Storage's constructor. */
+    protected BufferLease(Storage storage, BufferLedger ledger, long bytes) {
+        super(storage, ledger.queue);
+        this.ledger = ledger;
+        this.bytes = bytes;
+        ledger.opened(bytes);
+    }
+
+    /**
+     * Gives the memory back: called once, where the ledger's backend allows it (see {@link BufferLedger.Hooks}).
+     *
+     * @param unreachable true when the GC found the Storage unreachable, false for an explicit release
+     */
+    protected abstract void free(boolean unreachable);
+
+    public final boolean isReleased() { return released; }
+
+    public final long bytes() { return bytes; }
+
+    public final BufferLedger ledger() { return ledger; }
+
+    /**
+     * Releases the memory after the recorded work that may use it (see {@link BufferLedger#release}). Idempotent;
+     * the Storage is released (reading it throws {@link TensorClosedException}) once this returns.
+     */
+    public final void release() {
+        Holder h = holder;
+        if (h != null) h.forget(this);
+        ledger.release(java.util.List.of(this));
+    }
+
+    /** True for the one caller that releases this lease. */
+    final boolean markReleased() {
+        synchronized (this) {
+            if (released) return false;
+            released = true;
+        }
+        clear();  // an explicit release: the GC has nothing left to report
+        return true;
+    }
+}

@@ -1,0 +1,140 @@
+package dev.gpuos.tensor.gpu;
+
+import dev.gpuos.GpuOS;
+import dev.gpuos.runtime.DeviceBuffer;
+import dev.gpuos.runtime.TaskBatch;
+import dev.gpuos.runtime.layout.DTypeCode;
+import dev.gpuos.runtime.layout.Layouts;
+import dev.gpuos.runtime.layout.TaskFields;
+import dev.gpuos.runtime.memory.DeviceBlock;
+
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+
+/**
+ * The operand tables of one batch: tasks with more operands than a descriptor's 4 inline slots (fused structures:
+ * {@link ElementwiseKernels#MAX_TABLE_REFS}) carry ONE inline operand, a byte view of their table, and their
+ * operator reads every operand record from there ({@code gt::operand_table} in {@code gpuos_walk.cuh}). The
+ * records have the descriptor's own layout ({@code gpuos_tensor_ref}), so operators index them like inline ones.
+ *
+ * <p>Why the operator and not the agent reads them: the runtime's queue and worker stay as they are (the task
+ * layout is unchanged). The tables of a batch live in ONE device block, filled on the host while the batch is
+ * written and uploaded once before it is submitted (one copy per submission that has such tasks, never per op).
+ * A submission gives its block back right after submitting (the arena reuses a block only after every task
+ * submitted so far has completed, as for staged uploads); a capture keeps it as long as its replay lives.
+ *
+ * <p>The buffers behind table records are checked live when the planner writes them, and again right before
+ * the batch is submitted ({@link #checkLive}; the queue rechecks only the inline operands, the table's block).
+ */
+final class OperandTables {
+    static final int RECORD_WORDS = (int) (TaskFields.REF_BYTES / 8);
+
+    private final DeviceBlock block;
+    private final long[] image;
+    private final java.util.ArrayList<DeviceBuffer> buffers = new java.util.ArrayList<>();
+    private int used;
+
+    private OperandTables(DeviceBlock block, long[] image) {
+        this.block = block;
+        this.image = image;
+    }
+
+    /** The tables {@code tasks} need in one block, or null if none of them has more than 4 operands. */
+    static OperandTables forTasks(GpuOS os, List<KernelTask> tasks) {
+        long words = 0;
+        for (KernelTask t : tasks) if (wide(t)) words += (long) t.refs().size() * RECORD_WORDS;
+        if (words == 0) return null;
+        return new OperandTables(os.allocate(words * 8), new long[Math.toIntExact(words)]);
+    }
+
+    static boolean wide(KernelTask task) {
+        return task.refs().size() > Layouts.MAX_REFS;
+    }
+
+    DeviceBlock block() {
+        return block;
+    }
+
+    /** Writes {@code task}'s operand records into the table and the table, as operand 0, into its descriptor. */
+    void write(KernelTask task, TaskBatch.TaskWriter w) {
+        int at = used;
+        for (GpuView v : task.refs()) {
+            encode(v, image, used);
+            buffers.add(v.buffer());
+            used += RECORD_WORDS;
+        }
+        long bytes = (long) (used - at) * 8;
+        w.ref(0, block, at * 8L, DTypeCode.U8, new long[]{bytes}, new long[]{1});
+    }
+
+    /**
+     * Refuses the batch if a buffer a table names was released since it was written (another thread closed its
+     * scope): the task would reach memory the arena may already have handed out again. Nothing was submitted.
+     */
+    void checkLive() {
+        for (DeviceBuffer b : buffers) {
+            if (!b.isLive()) {
+                throw new IllegalStateException("an operand table names a buffer at 0x" + Long.toHexString(b.address())
+                        + " that was released after its task was recorded; nothing of this batch was submitted");
+            }
+        }
+    }
+
+    /** Copies the filled tables to the device; returns once they have landed (before the batch is submitted). */
+    void upload(GpuOS os) {
+        os.upload(block, 0, MemorySegment.ofArray(image).asSlice(0, used * 8L));
+    }
+
+    /**
+     * One operand record as {@code TaskBatch.TaskWriter.ref} writes it into a descriptor, with the same checks:
+     * at most 8 dims, every element the view addresses inside a live buffer.
+     */
+    static void encode(GpuView v, long[] image, int word) {
+        long[] sizes = v.sizes(), strides = v.strides();
+        int ndim = sizes.length;
+        if (ndim > Layouts.MAX_DIMS || strides.length != ndim) {
+            throw new IllegalArgumentException("operand " + v + ": at most " + Layouts.MAX_DIMS + " dims, one stride each");
+        }
+        long numel = 1, lo = 0, hi = 0, expected = 1;
+        boolean contiguous = true;
+        for (int d = ndim - 1; d >= 0; d--) {
+            long size = sizes[d];
+            if (size < 0 || size > Integer.MAX_VALUE) throw new IllegalArgumentException("operand " + v + ": size " + size);
+            numel = Math.multiplyExact(numel, size);
+            if (size > 1) {
+                long span = Math.multiplyExact(size - 1, strides[d]);
+                if (span > 0) hi += span;
+                else lo += span;
+                if (strides[d] != expected) contiguous = false;
+            }
+            expected *= Math.max(size, 1);
+        }
+        DeviceBuffer buffer = v.buffer();
+        long es = v.dtype().byteSize, offset = numel == 0 ? 0 : v.byteOffset();
+        if (!buffer.isLive()) {
+            throw new IllegalStateException("operand " + v + ": buffer at 0x" + Long.toHexString(buffer.address())
+                    + " was already released");
+        }
+        if (numel > 0 && (offset + lo * es < 0 || offset + (hi + 1) * es > buffer.byteSize())) {
+            throw new IndexOutOfBoundsException("operand " + v + " reaches outside its " + buffer.byteSize() + "-byte buffer");
+        }
+        java.util.Arrays.fill(image, word, word + RECORD_WORDS, 0L);
+        long base = word * 8L;
+        put(image, base + TaskFields.REF_DATA, 8, buffer.address() + offset);
+        put(image, base + TaskFields.REF_NUMEL, 8, numel);
+        put(image, base + TaskFields.REF_DTYPE, 1, v.dtype().code);
+        put(image, base + TaskFields.REF_NDIM, 1, ndim);
+        put(image, base + TaskFields.REF_FLAGS, 2, contiguous ? Layouts.REF_CONTIGUOUS : 0);
+        for (int d = 0; d < ndim; d++) {
+            put(image, base + TaskFields.REF_SIZES + 4L * d, 4, sizes[d]);
+            put(image, base + TaskFields.REF_STRIDES + 8L * d, 8, strides[d]);
+        }
+    }
+
+    /** Little-endian store of {@code bytes} bytes at byte offset {@code at} (within one word: fields are aligned). */
+    private static void put(long[] image, long at, int bytes, long value) {
+        int word = (int) (at >>> 3), shift = (int) (at & 7) * 8;
+        long mask = bytes == 8 ? -1L : ((1L << (bytes * 8)) - 1) << shift;
+        image[word] = (image[word] & ~mask) | ((value << shift) & mask);
+    }
+}

@@ -1,0 +1,172 @@
+package dev.gpuos.tensor.gpu;
+
+import dev.gpuos.runtime.layout.Layouts;
+import dev.gpuos.tensor.gpu.ElementwiseSource.Source;
+
+/**
+ * The CUDA source of a row-fused task ({@link RowFusion}), less {@link ElementwiseKernels#PREFIX}. A team (warp
+ * or block, by the mode word) owns each row. Statistics passes evaluate the prologue and the row op's input
+ * element by element and reduce in double (the order and arithmetic of {@code norm.cu} / {@code softmax.cu});
+ * the last pass evaluates the prologue again, stores what is stored, computes the row op's value in its
+ * storage type and runs the epilogue on it. Members are rendered by {@link ElementwiseSource#renderMember}, so a
+ * member computes exactly what it computes in an elementwise task.
+ *
+ * <p>Why passes and not a register-resident row: a form that read rows of up to 8 elements a thread once into
+ * registers (loads in flight together, statistics from registers) was measured on the H100 against this one on
+ * the 64-step rms_norm chain at batch 1 (GPU check fusion-2, one machine): 668 / 655 us replayed (F32 / BF16)
+ * against 585 / 595 us, at the register cap with up to 100 spilled bytes. The re-reads of a pass hit L1/L2, and a
+ * dependent task's time is dominated by the worker's hand-off, not by the row's passes.
+ *
+ * <p>Task interface: operands (inline, or in the operand table past 4) are the memory inputs, then the stored
+ * outputs, all viewed over the row op's shape as [row dims..., column dims...] (a reduction's output with zero
+ * strides along the column dims: each row's value lies at its row base); args[0] = number of row dims |
+ * 256 if a whole block owns a row; args[1] = eps (norms); then the members' scalars and parameters.
+ */
+final class RowFusedSource {
+    private RowFusedSource() {}
+
+    /**
+     * @param run      inputs' dtypes and the members (global numbering; member {@code rowMember} stands for the
+     *                 row op: its dtype and store slot)
+     * @param rowInput where the row op's input comes from
+     * @param weight   input index of a norm's weight, or -1; {@code bias} likewise
+     */
+    record Structure(RowFusion.Kind kind, ElementwiseSource.Structure run, int rowMember, Source rowInput,
+                     int weight, int bias) {}
+
+    static String render(Structure f) {
+        ElementwiseSource.Structure run = f.run();
+        int n = run.refCount(), p = f.rowMember();
+        boolean table = n > Layouts.MAX_REFS;
+        String t = OperatorSources.storageType(run.members()[p].out());
+        StringBuilder s = new StringBuilder(8192);
+        s.append("// GENERATED row-fused task:");
+        for (int m = 0; m < run.members().length; m++) {
+            s.append(' ').append(m == p ? f.kind().name().toLowerCase(java.util.Locale.ROOT) : run.members()[m].op().opName());
+        }
+        s.append("\nGPUOS_OP {\n");
+        s.append(table ? "    const gpuos_tensor_ref* R = gt::operand_table(task);\n" : "    const gpuos_tensor_ref* R = task->refs;\n");
+        for (int m = 0; m < run.members().length; m++) if (m != p) ElementwiseSource.declareArgs(run.members()[m], s);
+        s.append("    const long long mode = gpuos::arg_i64(task, 0);\n");
+        s.append("    const gt::Team team = gt::make_team((mode & 256) != 0);\n");
+        s.append("    const gt::RowIndexer<").append(n).append("> ix(R, (int)(mode & 255));\n");
+        boolean maxes = f.kind() == RowFusion.Kind.SOFTMAX || f.kind() == RowFusion.Kind.LOG_SOFTMAX
+                || f.kind() == RowFusion.Kind.MAX;
+        if (f.kind() == RowFusion.Kind.LAYER || f.kind() == RowFusion.Kind.RMS) {
+            s.append("    const double eps = gpuos::arg_f64(task, 1);\n");
+        }
+        s.append("    double* scratch = (double*)env->smem;\n");
+        if (f.kind() != RowFusion.Kind.MAX && f.kind() != RowFusion.Kind.MIN) {
+            s.append("    auto add = [](double p, double q) { return p + q; };\n");
+        }
+        if (f.kind() == RowFusion.Kind.MIN) {
+            s.append("    auto nan_min = [](double p, double q) { return p != p ? p : q != q ? q : p < q ? p : q; };\n");
+        } else if (maxes) {
+            s.append("    auto nan_max = [](double p, double q) { return p != p ? p : q != q ? q : p > q ? p : q; };\n");
+        }
+        s.append("    long long begin, end;\n");
+        s.append("    gt::tile_rows(task, tile, ix.rows, &begin, &end);\n");
+        s.append("    for (long long row = begin + team.index; row < end; row += team.count) {\n");
+        s.append("        long long b[").append(n).append("], cs[").append(n).append("];\n");
+        s.append("        ix.row(row, b, cs);\n");
+        // The row's data pointers, read from the records per row (registers stay free for the walk).
+        for (int r = 0; r < n; r++) {
+            String st = OperatorSources.storageType(run.refType(r));
+            s.append("        ").append(st).append("* const r").append(r).append(" = (").append(st).append("*)R[").append(r)
+                    .append("].data + b[").append(r).append("];\n");
+        }
+        String x = rowInput(f);
+        switch (f.kind()) {
+            case LAYER, RMS -> {
+                s.append("        double mean = 0;\n");
+                if (f.kind() == RowFusion.Kind.LAYER) {
+                    pass(f, s, "double sum = 0;", "sum += " + x + ";");
+                    s.append("        mean = gt::team_reduce(team, sum, add, scratch) / (double)ix.len;\n");
+                }
+                pass(f, s, "double sq = 0;", "const double d = " + x + " - mean;\n            sq += d * d;");
+                s.append("        sq = gt::team_reduce(team, sq, add, scratch);\n");
+                s.append("        const double inv = 1.0 / sqrt(sq / (double)ix.len + eps);\n");
+                last(f, t, s, normValue(f, t, x));
+            }
+            case SOFTMAX, LOG_SOFTMAX -> {
+                pass(f, s, "double mx = -__longlong_as_double(0x7ff0000000000000LL);", "mx = nan_max(mx, " + x + ");");
+                s.append("        mx = gt::team_reduce(team, mx, nan_max, scratch);\n");
+                pass(f, s, "double sum = 0;", "sum += exp(" + x + " - mx);");
+                s.append("        sum = gt::team_reduce(team, sum, add, scratch);\n");
+                s.append("        const double logSum = ::log(sum);\n");
+                last(f, t, s, softmaxValue(f, t, x));
+            }
+            case SUM, MEAN, MAX, MIN -> {
+                // One pass: the prologue stores as it goes (nothing it stores is read from memory by this task).
+                boolean sum = f.kind() == RowFusion.Kind.SUM || f.kind() == RowFusion.Kind.MEAN;
+                String combine = sum ? "add" : f.kind() == RowFusion.Kind.MAX ? "nan_max" : "nan_min";
+                String init = sum ? "0" : (f.kind() == RowFusion.Kind.MAX ? "-" : "") + "__longlong_as_double(0x7ff0000000000000LL)";
+                pass(f, s, "double acc = " + init + ";", sum ? "acc += " + x + ";" : "acc = " + combine + "(acc, " + x + ");", true);
+                s.append("        acc = gt::team_reduce(team, acc, ").append(combine).append(", scratch);\n");
+                int out = run.members()[p].outRef();
+                String v = f.kind() == RowFusion.Kind.MEAN ? "acc / (double)ix.len" : "acc";
+                if (out >= 0) {
+                    s.append("        if (team.lane == 0) r").append(out).append("[0] = gt::from_f64<").append(t).append(">(")
+                            .append(v).append(");\n");
+                }
+            }
+        }
+        s.append("    }\n}\n");
+        return s.toString();
+    }
+
+    /** The row op's input at offsets {@code o}, as a double. */
+    private static String rowInput(Structure f) {
+        return "gt::to_f64(" + rawRowInput(f) + ")";
+    }
+
+    /** The row op's input at offsets {@code o}, in its storage type. */
+    private static String rawRowInput(Structure f) {
+        return f.rowInput().kind() == 'i' ? "r" + f.rowInput().index() + "[o[" + f.rowInput().index() + "]]"
+                : "s" + f.rowInput().index();
+    }
+
+    private static String normValue(Structure f, String t, String x) {
+        String w = f.weight() >= 0 ? "gt::to_f64(r" + f.weight() + "[o[" + f.weight() + "]])" : "1.0";
+        String b = f.bias() >= 0 ? "gt::to_f64(r" + f.bias() + "[o[" + f.bias() + "]])" : "0.0";
+        return "gt::from_f64<" + t + ">((" + x + " - mean) * inv * " + w + " + " + b + ")";
+    }
+
+    private static String softmaxValue(Structure f, String t, String x) {
+        String v = f.kind() == RowFusion.Kind.LOG_SOFTMAX ? "(" + x + " - mx) - logSum" : "exp(" + x + " - mx) / sum";
+        return "gt::from_f64<" + t + ">(" + v + ")";
+    }
+
+    /**
+     * A statistics pass: {@code init} declares the accumulator in the row's scope, {@code body} runs per element
+     * after the prologue (the members before the row op, evaluated again, not stored).
+     */
+    private static void pass(Structure f, StringBuilder s, String init, String body) {
+        pass(f, s, init, body, false);
+    }
+
+    private static void pass(Structure f, StringBuilder s, String init, String body, boolean store) {
+        s.append("        ").append(init).append('\n');
+        s.append("        for (long long i = team.lane; i < ix.len; i += team.size) {\n");
+        s.append("            long long o[").append(f.run().refCount()).append("];\n");
+        s.append("            ix.offsets(cs, i, o);\n");
+        for (int m = 0; m < f.rowMember(); m++) ElementwiseSource.renderMember(f.run(), m, 1, store, s);
+        s.append("            ").append(body).append('\n');
+        s.append("        }\n");
+    }
+
+    /** The last pass: prologue with its stores, the row op's value (member p), its store, the epilogue. */
+    private static void last(Structure f, String t, StringBuilder s, String value) {
+        ElementwiseSource.Structure run = f.run();
+        int p = f.rowMember();
+        s.append("        for (long long i = team.lane; i < ix.len; i += team.size) {\n");
+        s.append("            long long o[").append(run.refCount()).append("];\n");
+        s.append("            ix.offsets(cs, i, o);\n");
+        for (int m = 0; m < p; m++) ElementwiseSource.renderMember(run, m, 1, true, s);
+        s.append("            const ").append(t).append(" s").append(p).append(" = ").append(value).append(";\n");
+        int out = run.members()[p].outRef();
+        if (out >= 0) s.append("            r").append(out).append("[o[").append(out).append("]] = s").append(p).append(";\n");
+        for (int m = p + 1; m < run.members().length; m++) ElementwiseSource.renderMember(run, m, 1, true, s);
+        s.append("        }\n");
+    }
+}

@@ -1,0 +1,79 @@
+package dev.gpuos.tensor.gpu;
+
+import dev.gpuos.tensor.fusion.ElementwiseFusion;
+import dev.gpuos.tensor.fusion.FusionGroup;
+import dev.gpuos.tensor.op.ElementwiseNode;
+import dev.gpuos.tensor.op.OpNode;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Which nodes of a submission become one task each: the pure scheduling step between fusion groups and task
+ * encoding (it reads tensors' shapes, layouts and buffers' identities, never device memory, so the CPU tests
+ * count tasks with it). Items, in execution order: an elementwise {@link Run}, a {@link Row}-fused task (a row op
+ * with its prologue and epilogue, {@link RowFusion}), or a {@link Single} node of a hand-written family.
+ */
+final class TaskPlan {
+    private TaskPlan() {}
+
+    sealed interface Item permits Run, Row, Single {}
+
+    record Run(List<ElementwiseNode> members) implements Item {}
+
+    record Row(RowFusion.Fused fused) implements Item {}
+
+    record Single(OpNode node) implements Item {}
+
+    /**
+     * The items of {@code work}. With {@code fuse} (native operators: the default backend and every capture),
+     * row ops take in their neighbours and connected elementwise runs may grow past 4 operands into an operand
+     * table. Without it (the interpreter tier's streamed path) every task keeps the 4 inline operands and row
+     * ops stay alone, the forms the interpreter runs without a compile (a fused form would wait for one).
+     */
+    /**
+     * {@code -Dgpuos.fusion.rows=false} plans without row fusion and operand tables (every task 4 inline
+     * operands, row ops alone, as before issue 12), to measure both on one machine; to be deleted with the loser.
+     */
+    static final boolean FUSE = Boolean.parseBoolean(System.getProperty("gpuos.fusion.rows", "true"));
+
+    static List<Item> of(List<OpNode> work, Intermediates intermediates, boolean fuse) {
+        fuse &= FUSE;
+        List<Object> plan = ElementwiseFusion.plan(work, intermediates.groupBound());
+        List<Item> out = new ArrayList<>(plan.size());
+        // Elementwise members not yet placed: a fusion group, or what a row op's epilogue left of one (the
+        // next row op's prologue candidates).
+        List<ElementwiseNode> pending = List.of();
+        for (int i = 0; i < plan.size(); i++) {
+            Object item = plan.get(i);
+            if (item instanceof FusionGroup g) {
+                runs(pending, intermediates, fuse, out);
+                pending = g.nodes();
+                continue;
+            }
+            OpNode node = (OpNode) item;
+            if (fuse && RowFusion.isRowNode(node)) {
+                List<ElementwiseNode> after = i + 1 < plan.size() && plan.get(i + 1) instanceof FusionGroup g
+                        ? g.nodes() : List.of();
+                RowFusion.Fused f = RowFusion.fuse(pending, node, after, intermediates);
+                if (f != null) {
+                    runs(pending.subList(0, pending.size() - f.prologue.size()), intermediates, true, out);
+                    out.add(new Row(f));
+                    pending = after.subList(f.epilogue.size(), after.size());
+                    if (!after.isEmpty()) i++;
+                    continue;
+                }
+            }
+            runs(pending, intermediates, fuse, out);
+            pending = List.of();
+            out.add(new Single(node));
+        }
+        runs(pending, intermediates, fuse, out);
+        return out;
+    }
+
+    private static void runs(List<ElementwiseNode> members, Intermediates intermediates, boolean wide, List<Item> out) {
+        if (members.isEmpty()) return;
+        for (List<ElementwiseNode> run : ElementwiseKernels.runs(members, intermediates, wide)) out.add(new Run(run));
+    }
+}

@@ -1,0 +1,239 @@
+package dev.gpuos.model;
+
+import dev.gpuos.model.tokenizer.Tokenizer;
+import dev.gpuos.tensor.Backend;
+import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.Tensor;
+import dev.gpuos.tensor.TensorScope;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A BERT encoder (all-MiniLM-L6-v2 and bert-base shapes) on the tensor API, with sentence-transformers' mean
+ * pooling and L2 normalisation. A batch is padded to its longest text; padded keys get a large negative attention
+ * bias and padded positions are left out of the mean, so every text's embedding is the one it gets alone.
+ */
+public final class BertEncoder implements AutoCloseable {
+    private record Layer(Tensor wq, Tensor bq, Tensor wk, Tensor bk, Tensor wv, Tensor bv, Tensor wo, Tensor bo,
+                         Tensor norm1w, Tensor norm1b, Tensor wi, Tensor bi, Tensor wout, Tensor bout,
+                         Tensor norm2w, Tensor norm2b) {}
+
+    private final BertConfig config;
+    private final Tokenizer tokenizer;
+    private final Backend backend;
+    private final TensorScope weights;
+    private final Tensor wordEmb, posEmb, typeEmb, embNormW, embNormB;
+    private final Layer[] layers;
+    private final int maxTokens;
+    private final boolean normalize;
+
+    private BertEncoder(BertConfig config, Tokenizer tokenizer, Backend backend, TensorScope weights, Tensor wordEmb,
+                        Tensor posEmb, Tensor typeEmb, Tensor embNormW, Tensor embNormB, Layer[] layers, int maxTokens,
+                        boolean normalize) {
+        this.config = config;
+        this.tokenizer = tokenizer;
+        this.backend = backend;
+        this.weights = weights;
+        this.wordEmb = wordEmb;
+        this.posEmb = posEmb;
+        this.typeEmb = typeEmb;
+        this.embNormW = embNormW;
+        this.embNormB = embNormB;
+        this.layers = layers;
+        this.maxTokens = maxTokens;
+        this.normalize = normalize;
+    }
+
+    /** Loads config.json, tokenizer.json and the safetensors weights of {@code folder} onto {@code backend}. */
+    public static BertEncoder load(Path folder, Backend backend, LoadProgress progress) {
+        BertConfig cfg = BertConfig.read(folder);
+        checkPooling(folder);
+        boolean normalize = normalizes(folder);
+        int maxTokens = maxSeqLength(folder, cfg);
+        Tokenizer tokenizer = Tokenizer.load(folder.resolve("tokenizer.json"));
+        if (tokenizer.vocabSize() > cfg.vocabSize()) {
+            throw ModelFormatException.at(folder.resolve("tokenizer.json"), "model.vocab", "has ids up to "
+                    + (tokenizer.vocabSize() - 1) + " but config.json vocab_size is " + cfg.vocabSize());
+        }
+        TensorScope scope = TensorScope.open(backend);
+        try (ModelWeights w = ModelWeights.open(folder)) {
+            w.onProgress(progress);
+            w.expectStoredType(cfg.dtype(), folder.resolve("config.json"));
+            WeightLoader l = new WeightLoader(w, scope, DType.F32);
+            // sentence-transformers saves a bare BertModel; BertFor* checkpoints prefix it with "bert."
+            String root = w.contains("embeddings.word_embeddings.weight") ? "" : "bert.";
+            long h = cfg.hiddenSize(), inter = cfg.intermediateSize();
+            Tensor word = l.load(root + "embeddings.word_embeddings.weight", cfg.vocabSize(), h);
+            Tensor pos = l.load(root + "embeddings.position_embeddings.weight", cfg.maxPositions(), h);
+            Tensor type = l.load(root + "embeddings.token_type_embeddings.weight", cfg.typeVocabSize(), h);
+            Tensor nw = l.load(root + "embeddings.LayerNorm.weight", h), nb = l.load(root + "embeddings.LayerNorm.bias", h);
+            Layer[] layers = new Layer[cfg.layers()];
+            for (int i = 0; i < layers.length; i++) {
+                String p = root + "encoder.layer." + i + ".";
+                layers[i] = new Layer(
+                        l.load(p + "attention.self.query.weight", h, h), l.load(p + "attention.self.query.bias", h),
+                        l.load(p + "attention.self.key.weight", h, h), l.load(p + "attention.self.key.bias", h),
+                        l.load(p + "attention.self.value.weight", h, h), l.load(p + "attention.self.value.bias", h),
+                        l.load(p + "attention.output.dense.weight", h, h), l.load(p + "attention.output.dense.bias", h),
+                        l.load(p + "attention.output.LayerNorm.weight", h), l.load(p + "attention.output.LayerNorm.bias", h),
+                        l.load(p + "intermediate.dense.weight", inter, h), l.load(p + "intermediate.dense.bias", inter),
+                        l.load(p + "output.dense.weight", h, inter), l.load(p + "output.dense.bias", h),
+                        l.load(p + "output.LayerNorm.weight", h), l.load(p + "output.LayerNorm.bias", h));
+            }
+            scope.sync();
+            return new BertEncoder(cfg, tokenizer, backend, scope, word, pos, type, nw, nb, layers, maxTokens, normalize);
+        } catch (RuntimeException e) {
+            scope.close();
+            throw e;
+        }
+    }
+
+    /**
+     * sentence-transformers' modules.json lists a Normalize module when the model's embeddings are L2-normalised
+     * (all-MiniLM-L6-v2 does); a folder without modules.json is normalised too.
+     */
+    private static boolean normalizes(Path folder) {
+        Path modules = folder.resolve("modules.json");
+        if (!modules.toFile().isFile()) return true;
+        try {
+            var root = com.google.gson.JsonParser.parseString(java.nio.file.Files.readString(modules));
+            if (!root.isJsonArray()) throw new ModelFormatException(modules + ": expected an array of modules");
+            for (var m : root.getAsJsonArray()) {
+                if (m.isJsonObject() && m.getAsJsonObject().has("type") && m.getAsJsonObject().get("type").getAsString().endsWith(".Normalize")) {
+                    return true;
+                }
+            }
+            return false;
+        } catch (java.io.IOException | com.google.gson.JsonParseException | IllegalStateException | UnsupportedOperationException e) {
+            throw new ModelFormatException(modules + ": cannot be read: " + e.getMessage(), e);
+        }
+    }
+
+    /** sentence-transformers' 1_Pooling/config.json, when present, must ask for mean pooling (what this encoder does). */
+    private static void checkPooling(Path folder) {
+        Path pooling = folder.resolve("1_Pooling").resolve("config.json");
+        if (!pooling.toFile().isFile()) return;
+        JsonFile p = JsonFile.read(pooling);
+        if (!p.bool("pooling_mode_mean_tokens", true)) {
+            throw p.error("pooling_mode_mean_tokens", "only mean pooling is supported");
+        }
+        for (String other : new String[]{"pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
+                "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"}) {
+            if (p.bool(other, false)) throw p.error(other, "only mean pooling is supported");
+        }
+    }
+
+    /**
+     * Longest input in tokens: sentence-transformers' max_seq_length (sentence_bert_config.json; 256 for
+     * all-MiniLM-L6-v2), else max_position_embeddings. Longer texts are truncated, as sentence-transformers does.
+     */
+    private static int maxSeqLength(Path folder, BertConfig cfg) {
+        Path st = folder.resolve("sentence_bert_config.json");
+        if (!st.toFile().isFile()) return cfg.maxPositions();
+        JsonFile f = JsonFile.read(st);
+        int max = f.integer("max_seq_length", 3, cfg.maxPositions());
+        if (max > cfg.maxPositions()) {
+            throw f.error("max_seq_length", max + " is more than max_position_embeddings " + cfg.maxPositions() + " in config.json");
+        }
+        return max;
+    }
+
+    /** The longest input in tokens (special tokens included); {@link #embed} truncates longer texts. */
+    public int maxTokens() { return maxTokens; }
+
+    public BertConfig config() { return config; }
+
+    public Tokenizer tokenizer() { return tokenizer; }
+
+    /** Whether embeddings are L2-normalised (modules.json has a Normalize module, or there is no modules.json). */
+    public boolean normalizes() { return normalize; }
+
+    /** Hidden states and sentence embeddings of one batch. */
+    public record Output(int batch, int length, int hidden, float[] lastHiddenState, float[][] embeddings) {}
+
+    /**
+     * Sentence embeddings (mean pooling + L2 normalisation) of {@code texts}, run as one padded batch; texts longer
+     * than {@link #maxTokens} are truncated.
+     */
+    public float[][] embed(List<String> texts) {
+        int[][] ids = new int[texts.size()][];
+        for (int i = 0; i < ids.length; i++) ids[i] = tokenizer.encode(texts.get(i), true, maxTokens);
+        return forward(ids).embeddings();
+    }
+
+    /** Runs token ids (with their special tokens) as one batch, padded to the longest. */
+    public Output forward(int[][] ids) {
+        int b = ids.length;
+        if (b == 0) throw new IllegalArgumentException("no texts to embed");
+        int t = 0;
+        for (int[] row : ids) t = Math.max(t, row.length);
+        if (t > config.maxPositions()) {
+            throw new IllegalArgumentException("a text of " + t + " tokens is longer than max_position_embeddings "
+                    + config.maxPositions() + " in config.json");
+        }
+        long[] idx = new long[b * t];
+        float[] keep = new float[b * t], bias = new float[b * t];
+        for (int i = 0; i < b; i++) {
+            for (int j = 0; j < t; j++) {
+                boolean real = j < ids[i].length;
+                int id = real ? ids[i][j] : 0;
+                if (id < 0 || id >= config.vocabSize()) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + config.vocabSize());
+                idx[i * t + j] = id;
+                keep[i * t + j] = real ? 1f : 0f;
+                bias[i * t + j] = real ? 0f : -1e30f;
+            }
+        }
+        int h = config.hiddenSize(), nh = config.heads(), dh = config.headDim();
+        long[] norm = {h};
+        double eps = config.layerNormEps(), scale = 1.0 / Math.sqrt(dh);
+        try (TensorScope step = TensorScope.open(backend)) {
+            Tensor x = wordEmb.embedding(step.tensor(idx, b, t))
+                    .add(posEmb.narrow(0, 0, t)).add(typeEmb.narrow(0, 0, 1))
+                    .layerNorm(norm, embNormW, embNormB, eps);
+            Tensor keyBias = step.tensor(bias, b, 1, 1, t);
+            for (Layer l : layers) {
+                Tensor q = heads(linear(x, l.wq(), l.bq()), b, t, nh, dh);
+                Tensor k = heads(linear(x, l.wk(), l.bk()), b, t, nh, dh);
+                Tensor v = heads(linear(x, l.wv(), l.bv()), b, t, nh, dh);
+                Tensor probs = q.matmul(k.transpose(2, 3)).mul(scale).add(keyBias).softmax(-1);
+                Tensor ctx = probs.matmul(v).permute(0, 2, 1, 3).reshape(b, t, h);
+                Tensor a = linear(ctx, l.wo(), l.bo()).add(x).layerNorm(norm, l.norm1w(), l.norm1b(), eps);
+                Tensor inner = activation(linear(a, l.wi(), l.bi()));
+                x = linear(inner, l.wout(), l.bout()).add(a).layerNorm(norm, l.norm2w(), l.norm2b(), eps);
+            }
+            Tensor mask = step.tensor(keep, b, t, 1);
+            Tensor mean = x.mul(mask).sum(new int[]{1}, false).div(mask.sum(new int[]{1}, false).clampMin(1e-9));
+            Tensor pooledT = mean;
+            if (normalize) pooledT = mean.div(mean.mul(mean).sum(new int[]{1}, true).sqrt().clampMin(1e-12));
+            float[] pooled = pooledT.toFloatArray();
+            float[] hidden = x.toFloatArray();
+            float[][] emb = new float[b][h];
+            for (int i = 0; i < b; i++) System.arraycopy(pooled, i * h, emb[i], 0, h);
+            return new Output(b, t, h, hidden, emb);
+        }
+    }
+
+    private Tensor activation(Tensor x) {
+        return switch (config.hiddenAct()) {
+            case "gelu" -> x.gelu();
+            case "gelu_new", "gelu_pytorch_tanh" -> x.geluTanh();
+            case "relu" -> x.relu();
+            default -> throw new IllegalStateException("activation " + config.hiddenAct() + " passed the config check");
+        };
+    }
+
+    private static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+        return x.matmul(weight.transpose(0, 1)).add(bias);
+    }
+
+    /** [b, t, heads*dh] to [b, heads, t, dh]. */
+    private static Tensor heads(Tensor x, int b, int t, int nh, int dh) {
+        return x.view(b, t, nh, dh).permute(0, 2, 1, 3);
+    }
+
+    @Override
+    public void close() {
+        weights.close();
+    }
+}

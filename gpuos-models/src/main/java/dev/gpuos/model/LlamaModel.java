@@ -1,0 +1,420 @@
+package dev.gpuos.model;
+
+import dev.gpuos.model.tokenizer.Tokenizer;
+import dev.gpuos.tensor.Backend;
+import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.Tensor;
+import dev.gpuos.tensor.TensorScope;
+import dev.gpuos.tensor.gpu.GpuBackend;
+import dev.gpuos.tensor.gpu.GpuReplay;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntConsumer;
+
+/**
+ * A Llama-architecture decoder (Llama 3.x configs) on the tensor API: RMSNorm, RoPE with llama3 frequency
+ * scaling, grouped-query attention over a KV cache, SwiGLU, tied or untied output embeddings; batch 1.
+ *
+ * <p>Computation is f32: F16/BF16 weights are widened once at load. The KV cache is allocated once for
+ * {@code maxSequence} positions ([kv_heads, maxSequence, head_dim] per layer) and written in place. A prefill
+ * (and {@link #forwardAll}) records its layers with shapes of its own length and attends over the first rows of
+ * the cache; {@link #generate} then decodes with a fixed-shape step ({@code FixedStep}) that the GPU backend
+ * captures once and replays per token. Query heads of one KV group are stacked into the rows of one matrix, so
+ * grouped-query attention needs no copy of K or V per query head.
+ */
+public final class LlamaModel implements AutoCloseable {
+    private record Layer(Tensor inputNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor postNorm,
+                         Tensor gate, Tensor up, Tensor down) {}
+
+    private final LlamaConfig config;
+    private final Tokenizer tokenizer;
+    private final Backend backend;
+    private final TensorScope weights;
+    private final Tensor embed, lmHead, finalNorm, cos, sin;
+    private final Layer[] layers;
+    private final Tensor[] keyCache, valueCache;
+    private final int maxSequence;
+    private final String storedType;
+    private int position;
+    private FixedStep fixedStep;   // made at the first generate: on the GPU its capture is planned once
+
+    private LlamaModel(LlamaConfig config, Tokenizer tokenizer, Backend backend, TensorScope weights, Tensor embed,
+                       Tensor lmHead, Tensor finalNorm, Layer[] layers, int maxSequence, String storedType) {
+        this.config = config;
+        this.tokenizer = tokenizer;
+        this.backend = backend;
+        this.weights = weights;
+        this.embed = embed;
+        this.lmHead = lmHead;
+        this.finalNorm = finalNorm;
+        this.layers = layers;
+        this.maxSequence = maxSequence;
+        this.storedType = storedType;
+        int d = config.headDim();
+        float[] inv = config.inverseFrequencies();
+        float[] c = new float[maxSequence * d], s = new float[maxSequence * d];
+        for (int p = 0; p < maxSequence; p++) {
+            for (int j = 0; j < d; j++) {
+                float angle = p * inv[j % (d / 2)];   // one f32 product, as transformers' inv_freq @ positions
+                c[p * d + j] = (float) Math.cos(angle);
+                s[p * d + j] = (float) Math.sin(angle);
+            }
+        }
+        this.cos = weights.tensor(c, maxSequence, d);
+        this.sin = weights.tensor(s, maxSequence, d);
+        this.keyCache = new Tensor[layers.length];
+        this.valueCache = new Tensor[layers.length];
+        for (int i = 0; i < layers.length; i++) {
+            keyCache[i] = weights.zeros(DType.F32, config.kvHeads(), maxSequence, d);
+            valueCache[i] = weights.zeros(DType.F32, config.kvHeads(), maxSequence, d);
+        }
+        weights.sync();
+    }
+
+    /**
+     * Loads config.json, tokenizer.json and the safetensors weights of {@code folder} onto {@code backend}, with a KV
+     * cache for {@code maxSequence} positions (at most max_position_embeddings).
+     */
+    public static LlamaModel load(Path folder, Backend backend, int maxSequence, LoadProgress progress) {
+        LlamaConfig cfg = LlamaConfig.read(folder);
+        if (maxSequence < 1) throw new IllegalArgumentException("maxSequence must be >= 1, got " + maxSequence);
+        int seq = Math.min(maxSequence, cfg.maxPositions());
+        Tokenizer tokenizer = Tokenizer.load(folder.resolve("tokenizer.json"));
+        if (tokenizer.vocabSize() > cfg.vocabSize()) {
+            throw ModelFormatException.at(folder.resolve("tokenizer.json"), "model.vocab", "has ids up to "
+                    + (tokenizer.vocabSize() - 1) + " but config.json vocab_size is " + cfg.vocabSize());
+        }
+        TensorScope scope = TensorScope.open(backend);
+        try (ModelWeights w = ModelWeights.open(folder)) {
+            w.onProgress(progress);
+            w.expectStoredType(cfg.dtype(), folder.resolve("config.json"));
+            WeightLoader l = new WeightLoader(w, scope, DType.F32);
+            long h = cfg.hiddenSize(), d = cfg.headDim(), inter = cfg.intermediateSize();
+            long q = (long) cfg.heads() * d, kv = (long) cfg.kvHeads() * d;
+            Tensor embed = l.load("model.embed_tokens.weight", cfg.vocabSize(), h);
+            Layer[] layers = new Layer[cfg.layers()];
+            for (int i = 0; i < layers.length; i++) {
+                String p = "model.layers." + i + ".";
+                layers[i] = new Layer(l.load(p + "input_layernorm.weight", h),
+                        l.load(p + "self_attn.q_proj.weight", q, h), l.load(p + "self_attn.k_proj.weight", kv, h),
+                        l.load(p + "self_attn.v_proj.weight", kv, h), l.load(p + "self_attn.o_proj.weight", h, q),
+                        l.load(p + "post_attention_layernorm.weight", h),
+                        l.load(p + "mlp.gate_proj.weight", inter, h), l.load(p + "mlp.up_proj.weight", inter, h),
+                        l.load(p + "mlp.down_proj.weight", h, inter));
+            }
+            Tensor norm = l.load("model.norm.weight", h);
+            Tensor head = cfg.tieWordEmbeddings() ? embed : l.load("lm_head.weight", cfg.vocabSize(), h);
+            scope.sync();   // every upload read its mapped bytes before the files close
+            return new LlamaModel(cfg, tokenizer, backend, scope, embed, head, norm, layers, seq, w.mainType().name());
+        } catch (RuntimeException e) {
+            scope.close();
+            throw e;
+        }
+    }
+
+    public LlamaConfig config() { return config; }
+
+    public Tokenizer tokenizer() { return tokenizer; }
+
+    public int maxSequence() { return maxSequence; }
+
+    /** The dtype most stored weights had (computation is f32 regardless). */
+    public String storedType() { return storedType; }
+
+    /** Positions already in the KV cache. */
+    public int position() { return position; }
+
+    /** Empties the KV cache (its stale rows are never read: attention covers only the first position() rows). */
+    public void reset() { position = 0; }
+
+    /** Runs {@code ids} at positions position()..; returns the logits of every one of them ([ids.length * vocab]). */
+    public float[] forwardAll(int[] ids) {
+        try (TensorScope step = TensorScope.open(backend)) {
+            return forward(step, ids, false).toFloatArray();
+        }
+    }
+
+    /** Runs {@code ids} and returns the greedy next token (argmax of the last position's logits, on the backend). */
+    public int nextToken(int[] ids) {
+        return nextToken(ids, Sampling.GREEDY);
+    }
+
+    /** Runs {@code ids} and picks the next token from the last position's logits with {@code sampling}. */
+    public int nextToken(int[] ids, Sampling sampling) {
+        try (TensorScope step = TensorScope.open(backend)) {
+            Tensor logits = forward(step, ids, true);
+            return sampling.isGreedy() ? (int) logits.argmax().longItem() : sampling.pick(logits.toFloatArray());
+        }
+    }
+
+    /**
+     * How the next token is chosen: greedy (argmax on the backend), or drawn from softmax(logits / temperature)
+     * on the host with a seeded generator (no top-k or top-p filtering).
+     */
+    public static final class Sampling {
+        public static final Sampling GREEDY = new Sampling(0, 0);
+
+        private final double temperature;
+        private final java.util.SplittableRandom random;
+
+        private Sampling(double temperature, long seed) {
+            this.temperature = temperature;
+            this.random = new java.util.SplittableRandom(seed);
+        }
+
+        /** Temperature sampling; {@code temperature} 0 is greedy. Each Sampling is one seeded stream: use it on one thread. */
+        public static Sampling temperature(double temperature, long seed) {
+            if (!(temperature >= 0) || Double.isInfinite(temperature)) {
+                throw new IllegalArgumentException("temperature must be a finite number >= 0, got " + temperature);
+            }
+            return temperature == 0 ? GREEDY : new Sampling(temperature, seed);
+        }
+
+        public boolean isGreedy() { return temperature == 0; }
+
+        /** Draws an index with probability softmax(logits / temperature). */
+        public int pick(float[] logits) {
+            double max = Double.NEGATIVE_INFINITY;
+            for (float l : logits) max = Math.max(max, l);
+            double sum = 0;
+            double[] w = new double[logits.length];
+            for (int i = 0; i < w.length; i++) sum += w[i] = Math.exp((logits[i] - max) / temperature);
+            double u = random.nextDouble() * sum;
+            for (int i = 0; i < w.length; i++) {
+                u -= w[i];
+                if (u < 0) return i;
+            }
+            return w.length - 1;   // u within rounding of sum
+        }
+    }
+
+    /** Result of {@link #generate}: the new tokens and where the time went. */
+    public record Generation(int[] tokens, int promptTokens, double prefillSeconds, double decodeSeconds) {
+        /** Decode speed: tokens after the first (which the prefill produced) per second of decoding. */
+        public double decodeTokensPerSecond() {
+            return tokens.length > 1 ? (tokens.length - 1) / decodeSeconds : Double.NaN;
+        }
+    }
+
+    /**
+     * Greedy decoding from {@code prompt} (the cache is reset first): up to {@code maxNewTokens} tokens, stopping
+     * after an end-of-sequence token when {@code stopAtEos}; {@code onToken} sees each token as it is produced.
+     */
+    public Generation generate(int[] prompt, int maxNewTokens, boolean stopAtEos, IntConsumer onToken) {
+        return generate(prompt, maxNewTokens, stopAtEos, Sampling.GREEDY, onToken);
+    }
+
+    /** As {@link #generate(int[], int, boolean, IntConsumer)}, choosing each token with {@code sampling}. */
+    public Generation generate(int[] prompt, int maxNewTokens, boolean stopAtEos, Sampling sampling, IntConsumer onToken) {
+        if (prompt.length == 0) throw new IllegalArgumentException("the prompt has no tokens");
+        if (prompt.length + maxNewTokens > maxSequence) {
+            throw new IllegalArgumentException("a prompt of " + prompt.length + " tokens plus " + maxNewTokens
+                    + " new tokens does not fit the KV cache of " + maxSequence + " positions"
+                    + (maxSequence == config.maxPositions() ? " (max_position_embeddings in config.json)" : ""));
+        }
+        reset();
+        List<Integer> out = new ArrayList<>();
+        long t0 = System.nanoTime();
+        int next = nextToken(prompt, sampling);
+        long t1 = System.nanoTime();
+        if (fixedStep == null) fixedStep = new FixedStep();
+        while (true) {
+            out.add(next);
+            onToken.accept(next);
+            if (out.size() >= maxNewTokens || (stopAtEos && isEos(next))) break;
+            next = fixedStep.next(next, position, sampling);
+            position++;
+        }
+        long t2 = System.nanoTime();
+        return new Generation(out.stream().mapToInt(Integer::intValue).toArray(), prompt.length, (t1 - t0) / 1e9, (t2 - t1) / 1e9);
+    }
+
+    /** How the decode step runs, e.g. "captured once (..), replayed per token"; null before the first generate. */
+    public String decodeMode() {
+        return fixedStep == null ? null : fixedStep.mode;
+    }
+
+    /** The fixed-shape decode step's logits for {@code id} at position(), which it then advances (tests). */
+    float[] fixedStepLogits(int id) {
+        if (fixedStep == null) fixedStep = new FixedStep();
+        float[] logits = fixedStep.next(id, position, out -> out.get(0).toFloatArray());
+        position++;
+        return logits;
+    }
+
+    public boolean isEos(int token) {
+        for (int e : config.eosTokenIds()) if (e == token) return true;
+        return false;
+    }
+
+    private static Tensor linear(Tensor x, Tensor weight) {
+        return x.matmul(weight.transpose(0, 1));
+    }
+
+    /** Rotates pairs (i, i + d/2) of the last dimension: x*cos + rotate_half(x)*sin, transformers' convention. */
+    private static Tensor rope(Tensor x, Tensor cos, Tensor sin) {
+        long half = x.size(-1) / 2;
+        Tensor rotated = Tensor.cat(-1, x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half));
+        return x.mul(cos).add(rotated.mul(sin));
+    }
+
+    private Tensor forward(TensorScope step, int[] ids, boolean lastOnly) {
+        int t = ids.length, p = position;
+        if (t == 0) throw new IllegalArgumentException("no tokens to run");
+        if (p + t > maxSequence) {
+            throw new IllegalArgumentException("position " + (p + t) + " is past the KV cache of " + maxSequence + " positions");
+        }
+        for (int id : ids) checkToken(id);
+        int s = p + t;
+        long[] idx = new long[t];
+        for (int i = 0; i < t; i++) idx[i] = ids[i];
+        Tensor bias = null;
+        if (t > 1) {
+            // causal: token i sees cache rows 0 .. p+i
+            float[] m = new float[t * s];
+            for (int i = 0; i < t; i++) for (int j = p + i + 1; j < s; j++) m[i * s + j] = -1e30f;
+            bias = step.tensor(m, t, s);
+        }
+        Tensor x = layerStack(embed.embedding(step.tensor(idx, t)), t, cos.narrow(0, p, t), sin.narrow(0, p, t), bias,
+                (i, k, v) -> {
+                    keyCache[i].narrow(1, p, t).copyFrom(k);
+                    valueCache[i].narrow(1, p, t).copyFrom(v);
+                    return new Tensor[]{keyCache[i].narrow(1, 0, s), valueCache[i].narrow(1, 0, s)};
+                });
+        position = s;
+        if (lastOnly) x = x.narrow(0, t - 1, 1);
+        return linear(x.rmsNorm(new long[]{config.hiddenSize()}, finalNorm, config.rmsNormEps()), lmHead);
+    }
+
+    private void checkToken(int id) {
+        if (id < 0 || id >= config.vocabSize()) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + config.vocabSize());
+    }
+
+    /** Writes a layer's new keys and values ([kv_heads, t, d]) into its cache; returns the keys and values to attend over. */
+    @FunctionalInterface
+    private interface CacheUpdate {
+        Tensor[] write(int layer, Tensor keys, Tensor values);
+    }
+
+    /**
+     * The decoder layers over {@code t} new tokens x [t, hidden]: {@code c}/{@code sn} are their RoPE rows [t, d],
+     * {@code bias} (null for none) is added to the scores of every query head, broadcast from [t, S] or [S].
+     */
+    private Tensor layerStack(Tensor x, int t, Tensor c, Tensor sn, Tensor bias, CacheUpdate cache) {
+        int nh = config.heads(), kvh = config.kvHeads(), rep = nh / kvh, d = config.headDim();
+        double scale = 1.0 / Math.sqrt(d);
+        long[] hidden = {config.hiddenSize()};
+        for (int i = 0; i < layers.length; i++) {
+            Layer l = layers[i];
+            Tensor h = x.rmsNorm(hidden, l.inputNorm(), config.rmsNormEps());
+            Tensor q = rope(linear(h, l.wq()).view(t, nh, d).transpose(0, 1), c, sn);
+            Tensor k = rope(linear(h, l.wk()).view(t, kvh, d).transpose(0, 1), c, sn);
+            Tensor v = linear(h, l.wv()).view(t, kvh, d).transpose(0, 1);
+            Tensor[] kv = cache.write(i, k, v);
+            long s = kv[0].size(1);
+            Tensor scores = q.reshape(kvh, (long) rep * t, d).matmul(kv[0].transpose(1, 2)).mul(scale);
+            if (bias != null) scores = scores.view(kvh, rep, t, s).add(bias).view(kvh, (long) rep * t, s);
+            Tensor attn = scores.softmax(-1).matmul(kv[1]).view(nh, t, d).transpose(0, 1).reshape(t, (long) nh * d);
+            x = x.add(linear(attn, l.wo()));
+            Tensor h2 = x.rmsNorm(hidden, l.postNorm(), config.rmsNormEps());
+            x = x.add(linear(linear(h2, l.gate()).silu().mul(linear(h2, l.up())), l.down()));
+        }
+        return x;
+    }
+
+    /**
+     * One decode step whose shapes do not depend on the position, so that the GPU backend captures it once and
+     * replays it for every token. The token and the position are one-element device tensors written before each
+     * run; the step picks its RoPE row with index_select, writes the new key/value row into the cache by blending
+     * with a one-hot row mask (cache * (1 - onehot) + new * onehot: exact, since the factors are 0 and 1), and
+     * attends over the whole cache with a bias of -1e30 on the rows after the position, whose weights are then
+     * exactly zero. The cost is that every step streams the whole cache (maxSequence rows) twice, which is why the
+     * command line sizes the cache to prompt + new tokens. On the CPU backend the same program runs eagerly.
+     */
+    private final class FixedStep implements AutoCloseable {
+        private final TensorScope scope;
+        private final Tensor token, pos, rows;
+        private final GpuReplay replay;
+        private final String mode;
+
+        FixedStep() {
+            scope = TensorScope.open(backend);
+            GpuReplay captured = null;
+            String how;
+            try {
+                token = scope.zeros(DType.I64, 1);
+                pos = scope.zeros(DType.I64, 1);
+                rows = scope.arange(maxSequence);
+                scope.sync();
+                if (backend instanceof GpuBackend gpu) {
+                    try {
+                        captured = gpu.captureReturning(this::program);
+                        how = "captured once (" + captured.nodeCount() + " ops, " + captured.taskCount() + " tasks), replayed per token";
+                    } catch (RuntimeException e) {
+                        // the same program still runs, recorded anew per token; say so rather than fail the decode
+                        how = "recorded per token (capture failed: " + e.getMessage() + ")";
+                    }
+                } else {
+                    how = "recorded per token (" + backend.name() + " backend)";
+                }
+            } catch (RuntimeException e) {
+                scope.close();
+                throw e;
+            }
+            replay = captured;
+            mode = how;
+        }
+
+        /** [logits [1, vocab], argmax] of the token at the position. */
+        private List<Tensor> program() {
+            Tensor onehot = rows.eq(pos).to(DType.F32), keep = onehot.neg().add(1.0);
+            Tensor rowMask = onehot.view(1, maxSequence, 1), keepMask = keep.view(1, maxSequence, 1);
+            Tensor bias = rows.gt(pos).to(DType.F32).mul(-1e30);
+            Tensor x = layerStack(embed.embedding(token), 1, cos.indexSelect(0, pos), sin.indexSelect(0, pos), bias,
+                    (i, k, v) -> {
+                        keyCache[i].copyFrom(keyCache[i].mul(keepMask).add(k.mul(rowMask)));
+                        valueCache[i].copyFrom(valueCache[i].mul(keepMask).add(v.mul(rowMask)));
+                        return new Tensor[]{keyCache[i], valueCache[i]};
+                    });
+            Tensor logits = linear(x.rmsNorm(new long[]{config.hiddenSize()}, finalNorm, config.rmsNormEps()), lmHead);
+            return List.of(logits, logits.argmax());
+        }
+
+        /** Runs {@code id} at position {@code p} (the cache then holds p + 1 rows); the next token, or the logits. */
+        private <T> T next(int id, int p, java.util.function.Function<List<Tensor>, T> read) {
+            checkToken(id);
+            if (p >= maxSequence) throw new IllegalArgumentException("position " + p + " is past the KV cache of " + maxSequence + " positions");
+            try (TensorScope inputs = TensorScope.open(backend)) {
+                token.copyFrom(inputs.tensor(new long[]{id}, 1));
+                pos.copyFrom(inputs.tensor(new long[]{p}, 1));
+                List<Tensor> out;
+                if (replay != null) {
+                    replay.run();
+                    out = replay.outputs();
+                } else {
+                    out = program();
+                }
+                // reading syncs, so the uploads have been consumed before this scope releases them
+                return read.apply(out);
+            }
+        }
+
+        int next(int id, int p, Sampling sampling) {
+            return next(id, p, out -> sampling.isGreedy() ? (int) out.get(1).longItem() : sampling.pick(out.get(0).toFloatArray()));
+        }
+
+        @Override
+        public void close() {
+            if (replay != null) replay.close();   // gives the task template back
+            scope.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        if (fixedStep != null) fixedStep.close();
+        weights.close();
+    }
+}

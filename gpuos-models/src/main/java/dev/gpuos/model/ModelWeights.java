@@ -1,0 +1,124 @@
+package dev.gpuos.model;
+
+import com.google.gson.JsonElement;
+import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.Tensor;
+import dev.gpuos.tensor.TensorFactory;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The weights of a Hugging Face model folder: {@code model.safetensors}, or the shards listed by
+ * {@code model.safetensors.index.json}. Hands tensors to a backend by name, checking each shape against what the
+ * architecture (from config.json) expects, and reports progress in bytes.
+ */
+public final class ModelWeights implements AutoCloseable {
+    private final Path folder;
+    private final List<SafetensorsFile> files;
+    private final Map<String, SafetensorsFile> byName = new LinkedHashMap<>();
+    private final long totalBytes;
+    private long uploadedBytes;
+    private LoadProgress progress = LoadProgress.NONE;
+    private SafetensorsFile.StoredType expectedType;
+    private Path configFile;
+
+    private ModelWeights(Path folder, List<SafetensorsFile> files) {
+        this.folder = folder;
+        this.files = files;
+        long total = 0;
+        for (SafetensorsFile f : files) {
+            for (SafetensorsFile.Entry e : f.entries().values()) {
+                SafetensorsFile previous = byName.putIfAbsent(e.name(), f);
+                if (previous != null) {
+                    throw new ModelFormatException(f.file() + ": tensor '" + e.name() + "' is also in " + previous.file());
+                }
+                total += e.byteSize();
+            }
+        }
+        this.totalBytes = total;
+    }
+
+    public static ModelWeights open(Path folder) {
+        Path single = folder.resolve("model.safetensors");
+        Path index = folder.resolve("model.safetensors.index.json");
+        List<SafetensorsFile> files = new ArrayList<>();
+        try {
+            if (Files.exists(single)) {
+                files.add(SafetensorsFile.open(single));
+            } else if (Files.exists(index)) {
+                JsonFile json = JsonFile.read(index);
+                var shards = new java.util.LinkedHashSet<String>();
+                for (Map.Entry<String, JsonElement> e : json.object("weight_map").json().entrySet()) {
+                    shards.add(e.getValue().getAsString());
+                }
+                for (String shard : shards) files.add(SafetensorsFile.open(folder.resolve(shard)));
+            } else {
+                throw new ModelFormatException(folder + ": no model.safetensors or model.safetensors.index.json"
+                        + " (only safetensors weights are supported; convert pytorch_model.bin with save_pretrained)");
+            }
+            return new ModelWeights(folder, files);
+        } catch (RuntimeException e) {
+            files.forEach(SafetensorsFile::close);
+            throw e;
+        }
+    }
+
+    public Path folder() { return folder; }
+
+    public long totalBytes() { return totalBytes; }
+
+    public void onProgress(LoadProgress listener) { this.progress = listener; }
+
+    /** Every weight {@link #load} hands out must be stored as {@code dtype} (config.json's dtype; null: any). */
+    public void expectStoredType(SafetensorsFile.StoredType dtype, Path configFile) {
+        this.expectedType = dtype;
+        this.configFile = configFile;
+    }
+
+    public boolean contains(String name) { return byName.containsKey(name); }
+
+    /** The stored entry of {@code name}, or a clear error when the folder lacks it. */
+    public SafetensorsFile.Entry entry(String name) {
+        SafetensorsFile f = byName.get(name);
+        if (f == null) {
+            throw new ModelFormatException(folder + ": the weights have no tensor '" + name + "'"
+                    + " (the architecture in config.json needs it)");
+        }
+        return f.entry(name);
+    }
+
+    /** The stored dtype most weights use (for messages: "bf16 weights, computing in f32"). */
+    public SafetensorsFile.StoredType mainType() {
+        Map<SafetensorsFile.StoredType, Long> bytes = new LinkedHashMap<>();
+        for (SafetensorsFile f : files) for (var e : f.entries().values()) bytes.merge(e.type(), e.byteSize(), Long::sum);
+        return bytes.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(SafetensorsFile.StoredType.F32);
+    }
+
+    /** Uploads {@code name} as {@code dtype} after checking that its shape is {@code expected}. */
+    public Tensor load(TensorFactory factory, String name, DType dtype, long... expected) {
+        SafetensorsFile.Entry e = entry(name);
+        if (!Arrays.equals(e.shape(), expected)) {
+            throw new ModelFormatException(byName.get(name).file() + ": tensor '" + name + "' has shape "
+                    + Arrays.toString(e.shape()) + " but config.json implies " + Arrays.toString(expected));
+        }
+        if (expectedType != null && e.type() != expectedType) {
+            throw new ModelFormatException(byName.get(name).file() + ": tensor '" + name + "' is stored as " + e.type()
+                    + " but " + configFile + " declares dtype " + expectedType);
+        }
+        Tensor t = byName.get(name).upload(factory, e, dtype);
+        uploadedBytes += e.byteSize();
+        progress.uploaded(uploadedBytes, totalBytes, name);
+        return t;
+    }
+
+    @Override
+    public void close() {
+        files.forEach(SafetensorsFile::close);
+    }
+}

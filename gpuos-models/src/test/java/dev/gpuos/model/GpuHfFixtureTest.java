@@ -1,0 +1,50 @@
+package dev.gpuos.model;
+
+import dev.gpuos.GpuOS;
+import dev.gpuos.GpuOSOptions;
+import dev.gpuos.cuda.Driver;
+import dev.gpuos.tensor.gpu.GpuBackend;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** The Hugging Face fixture checks of HfFixtureTest on the GPU backend. */
+@Tag("gpu")
+class GpuHfFixtureTest {
+    static GpuOS os;
+    static GpuBackend gpu;
+
+    @BeforeAll
+    static void start() {
+        boolean ok;
+        String why;
+        try {
+            ok = Driver.isAvailable();
+            why = ok ? "" : Driver.unavailableReason();
+        } catch (Throwable t) {
+            ok = false;
+            why = t.toString();
+        }
+        assumeTrue(ok, "no GPU: " + why);
+        os = GpuOS.start(GpuOSOptions.defaults());
+        gpu = new GpuBackend(os);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (os != null) os.close();
+    }
+
+    @Test
+    void bertMatchesHfOnTheGpu() {
+        HfFixtureChecks.bert(gpu);
+    }
+
+    @Test
+    void llamaMatchesHfOnTheGpu() {
+        HfFixtureChecks.llama(gpu);
+    }
+}
