@@ -9,15 +9,14 @@
 #   4. gpuos-models on the GPU: the HF fixture checks, then generate/embed on full-size random models with HF
 #      eager timings (bench/models/gpu_check.sh).
 # Every part runs under its own timeout and prints its table; a part that fails does not stop the others.
-# HEADLINE_PARTS picks parts (default "runtime norm matvec models").
+# HEADLINE_PARTS picks the parts and their order (default "runtime norm matvec models").
 set -u
 out=${STEP_DIR:?run as gpu-check step cmd}
 parts=${HEADLINE_PARTS:-runtime norm matvec models}
 # shellcheck disable=SC2206  # JVM_FLAGS_STR is a list of options
 J=($JAVA $JVM_FLAGS_STR)
-has() { [[ " $parts " == *" $1 "* ]]; }
 
-if has runtime; then
+part_runtime() {
   for h in legacy spin; do
     timeout 60 "${J[@]}" -Dgpuos.worker.handoff=$h -cp "$CP_BENCH" dev.gpuos.bench.Main bench --only runtime \
       --out "$out/runtime-$h" > "$out/runtime-$h.log" 2>&1
@@ -33,9 +32,9 @@ if has runtime; then
     > "$out/junit-spin.log" 2>&1
   echo "== runtime GPU tests under the spin hand-off: rc $?"
   grep -E "tests (successful|failed)|MethodSource|=>" "$out/junit-spin.log" | head -12
-fi
+}
 
-if has norm; then
+part_norm() {
   for rows in ${HEADLINE_ROWS:-true}; do
     echo "== norm chain, row fusion $rows"
     timeout 45 "${J[@]}" -Dgpuos.fusion.rows=$rows -cp "$CP_BENCH" dev.gpuos.bench.fusion.NormChainBench 64 2048 200 2>&1 |
@@ -43,17 +42,22 @@ if has norm; then
   done
   echo "== norm chain, PyTorch"
   timeout 45 python3 bench/pytorch/norm_chain.py 64 2048 200 2>&1 | tee "$out/normchain-torch.md"
-fi
+}
 
-if has matvec; then
+part_matvec() {
   echo "== x[1,k] @ W^T, tiled vs skinny"
   timeout 90 "${J[@]}" -cp "$CP_TESTS" dev.gpuos.tensor.gpu.MatvecTiming 2>&1 | tee "$out/matvec.txt"
-fi
+}
 
-if has models; then
+part_models() {
   echo "== gpuos-models"
   mkdir -p "$out/models"
   STEP_DIR=$out/models timeout 240 bash bench/models/gpu_check.sh > "$out/models.log" 2>&1
   echo "rc $?"
   sed -n '/== gpuos-models summary/,$p' "$out/models.log"
-fi
+}
+
+for p in $parts; do
+  declare -F "part_$p" > /dev/null || { echo "headline: unknown part $p"; continue; }
+  "part_$p"
+done
