@@ -51,11 +51,7 @@ public final class BertEncoder implements AutoCloseable {
         checkPooling(folder);
         boolean normalize = normalizes(folder);
         int maxTokens = maxSeqLength(folder, cfg);
-        Tokenizer tokenizer = Tokenizer.load(folder.resolve("tokenizer.json"));
-        if (tokenizer.vocabSize() > cfg.vocabSize()) {
-            throw ModelFormatException.at(folder.resolve("tokenizer.json"), "model.vocab", "has ids up to "
-                    + (tokenizer.vocabSize() - 1) + " but config.json vocab_size is " + cfg.vocabSize());
-        }
+        Tokenizer tokenizer = ModelFolder.tokenizer(folder, cfg.vocabSize());
         TensorScope scope = TensorScope.open(backend);
         try (ModelWeights w = ModelWeights.open(folder)) {
             w.onProgress(progress);

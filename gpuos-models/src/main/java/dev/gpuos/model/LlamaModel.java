@@ -81,11 +81,7 @@ public final class LlamaModel implements AutoCloseable {
         LlamaConfig cfg = LlamaConfig.read(folder);
         if (maxSequence < 1) throw new IllegalArgumentException("maxSequence must be >= 1, got " + maxSequence);
         int seq = Math.min(maxSequence, cfg.maxPositions());
-        Tokenizer tokenizer = Tokenizer.load(folder.resolve("tokenizer.json"));
-        if (tokenizer.vocabSize() > cfg.vocabSize()) {
-            throw ModelFormatException.at(folder.resolve("tokenizer.json"), "model.vocab", "has ids up to "
-                    + (tokenizer.vocabSize() - 1) + " but config.json vocab_size is " + cfg.vocabSize());
-        }
+        Tokenizer tokenizer = ModelFolder.tokenizer(folder, cfg.vocabSize());
         TensorScope scope = TensorScope.open(backend);
         try (ModelWeights w = ModelWeights.open(folder)) {
             w.onProgress(progress);

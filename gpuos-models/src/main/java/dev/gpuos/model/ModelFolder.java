@@ -1,5 +1,7 @@
 package dev.gpuos.model;
 
+import dev.gpuos.model.tokenizer.Tokenizer;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -42,5 +44,15 @@ public final class ModelFolder {
         if (!type.equals(expected)) {
             throw config.error("model_type", "expected '" + expected + "', got '" + type + "'");
         }
+    }
+
+    /** The folder's tokenizer.json, refused when it has ids past the model's embedding table. */
+    static Tokenizer tokenizer(Path folder, int vocabSize) {
+        Tokenizer tokenizer = Tokenizer.load(folder.resolve("tokenizer.json"));
+        if (tokenizer.vocabSize() > vocabSize) {
+            throw ModelFormatException.at(folder.resolve("tokenizer.json"), "model.vocab", "has ids up to "
+                    + (tokenizer.vocabSize() - 1) + " but config.json vocab_size is " + vocabSize);
+        }
+        return tokenizer;
     }
 }
