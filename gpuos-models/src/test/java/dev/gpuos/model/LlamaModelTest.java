@@ -145,6 +145,16 @@ class LlamaModelTest {
     }
 
     @Test
+    void tokenizerWithIdsPastTheEmbeddingTableIsNamed() throws IOException {
+        JsonObject cfg = TinyModels.llamaConfig(true);
+        Path folder = TinyModels.writeLlama(dir.resolve("v"), cfg, "F32", 1);
+        cfg.addProperty("vocab_size", 3);
+        Files.writeString(folder.resolve("config.json"), cfg.toString());
+        var e = assertThrows(ModelFormatException.class, () -> LlamaModel.load(folder, CpuBackend.eager(), 16, LoadProgress.NONE));
+        assertTrue(e.getMessage().contains("tokenizer.json") && e.getMessage().contains("vocab_size is 3"), e.getMessage());
+    }
+
+    @Test
     void weightsStoredOtherwiseThanConfigDeclaresAreNamed() throws IOException {
         JsonObject cfg = TinyModels.llamaConfig(true);
         cfg.addProperty("dtype", "float32");
