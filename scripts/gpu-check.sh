@@ -150,16 +150,23 @@ step_nvidia_smi() {
   finish_step nvidia-smi "${gpu:-no output}"
 }
 
+# The unpacked test classes: gpuos-core's, and gpuos-models' when packed.
+test_dirs() {
+  local tests="$DIST/gpuos-core-tests"
+  [[ -d $DIST/gpuos-models-tests ]] && tests="$tests:$DIST/gpuos-models-tests"
+  printf '%s\n' "$tests"
+}
+java_classpath_tests() {
+  printf '%s\n' "$DIST/junit-platform-console-standalone.jar:$(test_dirs):$DIST/gpuos-core.jar:$DIST/test-lib/*:$DIST/lib/*"
+}
+
 step_junit() {   # NAME LIMIT TAG-OPTION...
   local name=$1 limit=$2
   shift 2
   local tag_options=("$@")
-  local tests="$DIST/gpuos-core-tests"
-  [[ -d $DIST/gpuos-models-tests ]] && tests="$tests:$DIST/gpuos-models-tests"   # gpuos-models' tests, if packed
-  local cp="$DIST/junit-platform-console-standalone.jar:$tests:$DIST/gpuos-core.jar:$DIST/test-lib/*:$DIST/lib/*"
-  run_step "$name" "$limit" QUIT "$JAVA" "${JVM_FLAGS[@]}" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
+  run_step "$name" "$limit" QUIT "$JAVA" "${JVM_FLAGS[@]}" -cp "$(java_classpath_tests)" org.junit.platform.console.ConsoleLauncher execute \
     --disable-banner --disable-ansi-colors --details=testfeed \
-    --scan-class-path="$tests" --include-classname="$JUNIT_CLASSES" "${tag_options[@]}" \
+    --scan-class-path="$(test_dirs)" --include-classname="$JUNIT_CLASSES" "${tag_options[@]}" \
     --reports-dir="$WORK/junit/$name"
   local log=$WORK/$name.log ok failed aborted skipped found broken
   found=$(junit_count "$log" "tests found")
@@ -301,8 +308,7 @@ step_cmd() {
   [[ -n ${GPUOS_CHECK_CMD:-} ]] || { record cmd FAIL - 0 "GPUOS_CHECK_CMD is empty"; return; }
   mkdir -p "$WORK/cmd"
   run_step cmd 500 QUIT env JAVA="$JAVA" JVM_FLAGS_STR="${JVM_FLAGS[*]}" CP_BENCH="$(java_classpath_bench)" STEP_DIR="$WORK/cmd" \
-      CP_TESTS="$DIST/junit-platform-console-standalone.jar:$DIST/gpuos-core-tests:$DIST/gpuos-core.jar:$DIST/test-lib/*:$DIST/lib/*" \
-      PYTHONUNBUFFERED=1 bash -c "cd '$ROOT' && $GPUOS_CHECK_CMD"
+      CP_TESTS="$(java_classpath_tests)" PYTHONUNBUFFERED=1 bash -c "cd '$ROOT' && $GPUOS_CHECK_CMD"
   finish_step cmd "output in cmd/ and cmd.log"
 }
 
@@ -336,7 +342,7 @@ else
       jmh) step_jmh ;;
       interp) step_interp ;;
       cmd) step_cmd ;;
-      *) record "$step" FAIL - 0 "unknown step (known: nvidia-smi junit-gpu junit-gpu-fuzz junit-gpu-fault junit-rest opcheck bench pytorch charts jmh interp fuzz)" ;;
+      *) record "$step" FAIL - 0 "unknown step (known: nvidia-smi junit-gpu junit-gpu-fuzz junit-gpu-fault junit-rest opcheck bench pytorch charts jmh interp fuzz cmd)" ;;
     esac
   done
 fi
