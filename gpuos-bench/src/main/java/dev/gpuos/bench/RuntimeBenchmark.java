@@ -217,25 +217,8 @@ public final class RuntimeBenchmark {
         //    the same op with one 16-byte load and store per thread, so that the operator hides less of the
         //    hand-off; then the device's stamps of hand-offs inside the chain
         OperatorRef scale4 = os.register("scale4_f32", op("scale4_f32"));
-        double[] chain = new double[9];
-        for (int r = -2; r < chain.length; r++) {
-            chainBatch(batch, scale, a, c, n, -1, -1);
-            long s = System.nanoTime();
-            os.run(batch);
-            if (r >= 0) {
-                chain[r] = (System.nanoTime() - s) / 1e6;
-            }
-        }
-        report("chain1000_dependent_ms", chain);
-        for (int r = -2; r < chain.length; r++) {
-            chainBatch(batch, scale4, a, c, n, -1, -1);
-            long s = System.nanoTime();
-            os.run(batch);
-            if (r >= 0) {
-                chain[r] = (System.nanoTime() - s) / 1e6;
-            }
-        }
-        report("chain1000_dependent_vec4_ms", chain);
+        report("chain1000_dependent_ms", timeChain(os, batch, scale, a, c, n));
+        report("chain1000_dependent_vec4_ms", timeChain(os, batch, scale4, a, c, n));
         chainLegs(os, batch, scale, a, c, n, "chain_leg_");
         chainLegs(os, batch, scale4, a, c, n, "chain_vec4_leg_");
         chainLegs(os, batch, nop, null, null, n, "chain_nop_leg_");
@@ -251,6 +234,20 @@ public final class RuntimeBenchmark {
         }
         report("swap_pause_ms", pause);
         report("replace_total_ms", build);
+    }
+
+    /** Milliseconds of 9 runs (after 2 warm-ups) of {@link #chainBatch}'s chain, record + submit + wait. */
+    private static double[] timeChain(GpuOS os, TaskBatch batch, OperatorRef op, DeviceBlock a, DeviceBlock c, int n) {
+        double[] ms = new double[9];
+        for (int r = -2; r < ms.length; r++) {
+            chainBatch(batch, op, a, c, n, -1, -1);
+            long s = System.nanoTime();
+            os.run(batch);
+            if (r >= 0) {
+                ms[r] = (System.nanoTime() - s) / 1e6;
+            }
+        }
+        return ms;
     }
 
     /**

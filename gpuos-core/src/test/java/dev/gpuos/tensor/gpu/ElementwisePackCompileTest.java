@@ -108,6 +108,23 @@ class ElementwisePackCompileTest {
             for (int i = 0; i < chain.size(); i++) probes.put("f32_chain_run" + i, chain.get(i));
             probes.putAll(everyDtype(s));
         }
+        String log = nvcc(probeUnit(probes), List.of("-rdc=true", "-c", "-Xptxas", "-v"), "probe.o", List.of());
+        System.out.println("[elementwise packs] probe kernels (sm_90, launch bounds 256 x 2):\n" + log);
+        for (String name : probes.keySet()) {
+            Matcher m = Pattern.compile("Function properties for probe_" + name + "\\s+(\\d+) bytes stack frame, (\\d+) bytes"
+                    + " spill stores, (\\d+) bytes spill loads\\s+ptxas info\\s+: Used (\\d+) registers").matcher(log);
+            assertTrue(m.find(), "no ptxas report for probe_" + name + ":\n" + log);
+            assertEquals(0, Integer.parseInt(m.group(2)), name + ": spill stores\n" + log);
+            assertEquals(0, Integer.parseInt(m.group(3)), name + ": spill loads\n" + log);
+            assertTrue(Integer.parseInt(m.group(4)) <= 128, name + ": registers\n" + log);
+        }
+    }
+
+    /**
+     * One translation unit holding every probe operator (generated sources starting with the elementwise PREFIX),
+     * each wrapped as a kernel {@code probe_NAME} under the worker's launch bounds, for ptxas's per-kernel report.
+     */
+    static String probeUnit(Map<String, String> probes) {
         StringBuilder tu = new StringBuilder("#include \"" + WorkerSources.DEVICE_HEADER + "\"\n");
         tu.append(ElementwiseKernels.PREFIX);
         int k = 0;
@@ -121,16 +138,7 @@ class ElementwisePackCompileTest {
                     .append("::body(t, blockIdx.x, env); }\n");
             k++;
         }
-        String log = nvcc(tu.toString(), List.of("-rdc=true", "-c", "-Xptxas", "-v"), "probe.o", List.of());
-        System.out.println("[elementwise packs] probe kernels (sm_90, launch bounds 256 x 2):\n" + log);
-        for (String name : probes.keySet()) {
-            Matcher m = Pattern.compile("Function properties for probe_" + name + "\\s+(\\d+) bytes stack frame, (\\d+) bytes"
-                    + " spill stores, (\\d+) bytes spill loads\\s+ptxas info\\s+: Used (\\d+) registers").matcher(log);
-            assertTrue(m.find(), "no ptxas report for probe_" + name + ":\n" + log);
-            assertEquals(0, Integer.parseInt(m.group(2)), name + ": spill stores\n" + log);
-            assertEquals(0, Integer.parseInt(m.group(3)), name + ": spill loads\n" + log);
-            assertTrue(Integer.parseInt(m.group(4)) <= 128, name + ": registers\n" + log);
-        }
+        return tu.toString();
     }
 
     static String nvcc(String source, List<String> mode, String output, List<String> options)

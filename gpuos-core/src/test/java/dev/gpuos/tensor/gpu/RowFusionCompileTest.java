@@ -93,20 +93,7 @@ class RowFusionCompileTest {
             anyRowTable |= e.getValue().contains("row-fused") && e.getValue().contains("gt::operand_table(task)");
         }
         assertTrue(anyTable && anyRowTable, "no probe reads an operand table");
-        StringBuilder tu = new StringBuilder("#include \"" + WorkerSources.DEVICE_HEADER + "\"\n");
-        tu.append(ElementwiseKernels.PREFIX);
-        int k = 0;
-        for (var e : probes.entrySet()) {
-            String body = e.getValue().substring(ElementwiseKernels.PREFIX.length());
-            tu.append("namespace probe_").append(k).append(" {\n")
-                    .append("#define GPUOS_OP __device__ __forceinline__ void body(const gpuos_task* task, unsigned int tile, const gpuos_env* env)\n")
-                    .append(body).append("#undef GPUOS_OP\n}\n")
-                    .append("extern \"C\" __global__ void __launch_bounds__(GPUOS_BLOCK_THREADS, 2) probe_").append(e.getKey())
-                    .append("(const gpuos_task* t, const gpuos_env* env) { probe_").append(k)
-                    .append("::body(t, blockIdx.x, env); }\n");
-            k++;
-        }
-        String log = ElementwisePackCompileTest.nvcc(tu.toString(), List.of("-rdc=true", "-c", "-Xptxas", "-v"), "probe.o", List.of());
+        String log = ElementwisePackCompileTest.nvcc(ElementwisePackCompileTest.probeUnit(probes), List.of("-rdc=true", "-c", "-Xptxas", "-v"), "probe.o", List.of());
         System.out.println("[row fusion] probe kernels (sm_90, launch bounds 256 x 2):\n" + log);
         List<String> bad = new ArrayList<>();
         for (String name : probes.keySet()) {
