@@ -6,6 +6,7 @@
 #   2. the dependent norm chain (issue 12: residual add -> rms_norm -> affine, 64 steps) with row fusion
 #      (HEADLINE_ROWS="true false" adds the unfused planning), and PyTorch eager / CUDA graph on the same chain;
 #   3. x[1,k] @ W^T as a replayed capture, tiled vs skinny matmul (issue 14's decode product), GB/s;
+#   w78. issue 12's W7 (1,000-step norm chain) and W8 (500-step LSTM cell loop) beside PyTorch (not in the default);
 #   4. gpuos-models on the GPU: the HF fixture checks, then generate/embed on full-size random models with HF
 #      eager timings (bench/models/gpu_check.sh).
 # Every part runs under its own timeout and prints its table; a part that fails does not stop the others.
@@ -47,6 +48,17 @@ part_norm() {
 part_matvec() {
   echo "== x[1,k] @ W^T, tiled vs skinny"
   timeout 90 "${J[@]}" -cp "$CP_TESTS" dev.gpuos.tensor.gpu.MatvecTiming 2>&1 | tee "$out/matvec.txt"
+}
+
+# Issue 12's two held-out workloads at full size, each beside PyTorch eager and CUDA graph: W7, 1,000 dependent
+# residual + rms_norm + affine steps on (1, 2048); W8, a 500-step LSTM cell loop on 1024 (8 tensors read a step).
+part_w78() {
+  echo "== W7 norm chain (1000 steps)"
+  timeout 120 "${J[@]}" -cp "$CP_BENCH" dev.gpuos.bench.fusion.NormChainBench 1000 2048 50 2>&1 | tee "$out/w7.md"
+  timeout 90 python3 bench/pytorch/norm_chain.py 1000 2048 50 2>&1 | tee "$out/w7-torch.md"
+  echo "== W8 lstm cell loop (500 steps)"
+  timeout 120 "${J[@]}" -cp "$CP_BENCH" dev.gpuos.bench.fusion.LstmCellBench 500 1024 50 2>&1 | tee "$out/w8.md"
+  timeout 90 python3 bench/pytorch/lstm_cell.py 500 1024 50 2>&1 | tee "$out/w8-torch.md"
 }
 
 part_models() {

@@ -97,7 +97,7 @@ public final class NormChainBench {
     }
 
     /** Normwise: max |x - r| / max |r|; fails the run past the accumulating tolerance of the dtype. */
-    private static double error(double[] expected, double[] actual) {
+    static double error(double[] expected, double[] actual) {
         double scale = 0, worst = 0;
         for (double e : expected) scale = Math.max(scale, Math.abs(e));
         for (int i = 0; i < expected.length; i++) {
@@ -107,7 +107,7 @@ public final class NormChainBench {
         return worst / Math.max(scale, 1e-30);
     }
 
-    private static void row(DType t, String mode, double tasksPerStep, long[] ns, double err) {
+    static void row(DType t, String mode, double tasksPerStep, long[] ns, double err) {
         long[] s = ns.clone();
         Arrays.sort(s);
         System.out.printf(Locale.ROOT, "| %s | %s | %.2f | %.1f | %.1f | %.1f | %.2e%s |%n", t, mode, tasksPerStep,

@@ -1,0 +1,62 @@
+"""PyTorch side of LstmCellBench (issue 12, W8): a peephole LSTM cell loop from precomputed gate inputs,
+STEPS steps on HIDDEN, eager and as a CUDA graph, F32 and BF16, in the same run as GPUOS. Each step reads 8
+tensors (the four gate inputs of the step, three peephole weights, the cell state):
+    i = sigmoid(xi_t + pi * c); f = sigmoid(xf_t + pf * c); g = tanh(xg_t)
+    c = f * c + i * g;          o = sigmoid(xo_t + po * c); h = o * tanh(c)
+Prints one markdown row per case: median, p10 and p90 microseconds per loop (synchronized), like LstmCellBench.
+
+Usage: python3 lstm_cell.py [steps] [hidden] [repeats]
+"""
+import sys
+
+import torch
+
+from norm_chain import timed
+
+
+def loop(gates, pi, pf, po, c):
+    h = None
+    for xi, xf, xg, xo in gates:
+        i = torch.sigmoid(xi + pi * c)
+        f = torch.sigmoid(xf + pf * c)
+        g = torch.tanh(xg)
+        c = f * c + i * g
+        o = torch.sigmoid(xo + po * c)
+        h = o * torch.tanh(c)
+    return h, c
+
+
+def main():
+    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    hidden = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
+    repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 100
+    dev = torch.device("cuda")
+    print(f"pytorch {torch.__version__}, {torch.cuda.get_device_name()}: lstm cell loop, {steps} steps on {hidden}")
+    print("| dtype | mode | median us | p10 us | p90 us |")
+    print("|---|---|---|---|---|")
+    for dtype in (torch.float32, torch.bfloat16):
+        g = torch.Generator(device="cpu").manual_seed(42)
+        gates = [[(torch.rand(1, hidden, generator=g) * 4 - 2).to(dev, dtype) for _ in range(4)] for _ in range(steps)]
+        pi, pf, po = [(torch.rand(hidden, generator=g) - 0.5).to(dev, dtype) for _ in range(3)]
+        c0 = (torch.rand(1, hidden, generator=g) * 2 - 1).to(dev, dtype)
+        name = str(dtype).replace("torch.", "")
+        run = lambda: loop(gates, pi, pf, po, c0)
+        print("| %s | eager | %.1f | %.1f | %.1f |" % ((name,) + timed(run, repeats)))
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(3):
+                run()
+        torch.cuda.current_stream().wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = run()
+        graph.replay()
+        torch.cuda.synchronize()
+        ref = run()
+        assert all(torch.allclose(a.float(), b.float(), rtol=1e-2, atol=1e-2) for a, b in zip(out, ref))
+        print("| %s | cuda graph | %.1f | %.1f | %.1f |" % ((name,) + timed(graph.replay, repeats)))
+
+
+if __name__ == "__main__":
+    main()
