@@ -125,6 +125,32 @@ class ErrorOwnershipTest {
         }
     }
 
+    /**
+     * A captured program on the batched backend (a run records it again): a bad index in one run belongs to what
+     * that run computed; a later good run's results are good, also for a tensor it overwrites in place.
+     */
+    @Test
+    void aBadIndexInACapturedRunBelongsToThatRun() {
+        CpuBackend backend = CpuBackend.batched(10_000, Duration.ofHours(1));
+        try (TensorScope s = TensorScope.open(backend)) {
+            Tensor x = s.arange(0, 10, 1).to(DType.F32);
+            Tensor idx = s.tensor(new long[]{1, 2});
+            Tensor out = s.zeros(DType.F32, 2);
+            Replay step = backend.capture(() -> out.copyFrom(x.indexSelect(0, idx).mul(2.0)));
+            idx.copyFrom(s.tensor(new long[]{1, 42}));
+            step.run();
+            Tensor fromBadRun = out.sum();
+            s.sync();
+            assertArrayEquals(new float[]{3}, x.narrow(0, 1, 2).sum().toFloatArray());
+            IllegalStateException e = assertThrows(IllegalStateException.class, out::toFloatArray);
+            assertTrue(e.getMessage().contains("42"), e.getMessage());
+            idx.copyFrom(s.tensor(new long[]{3, 4}));
+            step.run();
+            assertArrayEquals(new float[]{6, 8}, out.toFloatArray());
+            assertThrows(IllegalStateException.class, fromBadRun::toFloatArray);
+        }
+    }
+
     @Test
     void eagerBackendThrowsAtTheCallAndNothingElse() {
         try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
