@@ -146,8 +146,12 @@ final class ReplayFaults {
             inherited[i] = a == null ? new GpuStorage[0] : a.before().toArray(GpuStorage[]::new);
             all.addAll(Arrays.asList(inherited[i]));
         }
+        // A buffer that a run taints and the next run reads (a recurrent state) descends from every run: each
+        // run must merge its ancestry, never skip the pass.
+        boolean recurrent = false;
+        for (int i = 0; i < n; i++) recurrent |= live[i] != null && all.contains(written[i]);
         numbers = null;
-        return new Writes(this, written, live, inherited, all.toArray(GpuStorage[]::new));
+        return new Writes(this, written, live, inherited, all.toArray(GpuStorage[]::new), recurrent);
     }
 
     /** A buffer's fault ancestry changed (see {@link #CHANGES}). */
@@ -180,11 +184,13 @@ final class ReplayFaults {
         private final Taint[][] live;
         private final GpuStorage[][] inherited;
         private final GpuStorage[] sources;  // every buffer in inherited, once
+        private final boolean recurrent;     // a tainted written buffer is also read (see placed)
         private long cleanAt = -1;           // CHANGES after the last run that found nothing inherited (-1: none)
 
         private Writes(ReplayFaults owner, GpuStorage[] written, Taint[][] live, GpuStorage[][] inherited,
-                       GpuStorage[] sources) {
+                       GpuStorage[] sources, boolean recurrent) {
             this.owner = owner;
+            this.recurrent = recurrent;
             this.written = written;
             this.live = live;
             this.inherited = inherited;
@@ -213,7 +219,7 @@ final class ReplayFaults {
                     if (written[i].faultIds() != null) written[i].setFaultIds(null);
                     if (written[i].replayTaints() != live[i]) written[i].setReplayTaints(live[i]);
                 }
-                cleanAt = CHANGES.get();
+                cleanAt = recurrent ? -1 : CHANGES.get();
                 return;
             }
             cleanAt = -1;
