@@ -126,6 +126,25 @@ class GpuReplayFaultsTest extends SharedGpuOS {
         }
     }
 
+    /** Streamed ops: a whole overwrite of a buffer computed from a bad index gives a good tensor; a partial one not. */
+    @Test
+    void aWholeOverwriteClearsAStreamedFault() {
+        GpuBackend b = backend();
+        try (TensorScope s = TensorScope.open(b)) {
+            Tensor x = s.arange(0, 10, 1).to(DType.F32);
+            Tensor whole = x.indexSelect(0, s.tensor(new long[]{1, 42}));
+            Tensor partial = x.indexSelect(0, s.tensor(new long[]{1, 43}));
+            Tensor square = x.reshape(5, 2).indexSelect(0, s.tensor(new long[]{0, 99}));
+            b.sync();
+            whole.copyFrom(x.narrow(0, 4, 2));
+            partial.narrow(0, 0, 1).copyFrom(x.narrow(0, 7, 1));
+            square.t().copyFrom(s.tensor(new float[]{1, 2, 3, 4}).reshape(2, 2));  // every element, transposed
+            assertArrayEquals(new float[]{4, 5}, whole.toFloatArray());
+            assertArrayEquals(new float[]{1, 3, 2, 4}, square.toFloatArray());
+            assertBadIndex(partial, "43", "partly overwritten");
+        }
+    }
+
     /** A captured program reading a tensor computed from a bad streamed index passes the error on to its outputs. */
     @Test
     void aReplayInheritsTheFaultsOfWhatItReads() {
