@@ -13,11 +13,10 @@ import java.lang.ref.Cleaner;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
+import java.util.BitSet;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -115,21 +114,28 @@ final class ReplayFaults {
             dims[j] = n.dim();
             names[j] = "index_select " + (j + 1) + " of " + count + " in a captured program (" + n.output() + ")";
         }
-        record Ancestry(long mask, Set<Storage> before) {}
+        // Pre-capture buffers are numbered and ancestries are bit sets over them: a chain of n ops over k inputs
+        // costs O(n k / 64) words, not O(n k) set entries.
+        record Ancestry(long mask, BitSet before) {}
+        Map<Storage, Integer> sourceIndex = new IdentityHashMap<>();
+        List<GpuStorage> sourceList = new ArrayList<>();
         Map<Storage, Ancestry> of = new IdentityHashMap<>();
         for (OpNode n : work) {
             long mask = n instanceof IndexSelectNode ? bit(numbers.get(n)) : 0;
-            Set<Storage> before = Collections.newSetFromMap(new IdentityHashMap<>());
+            BitSet before = new BitSet();
             List<Storage> from = new ArrayList<>(n.reads());
             Storage target = n.output().storage();
             if (!coversAll(n)) from.add(target);
-            for (Storage s : from) {
-                Ancestry a = of.get(s);
+            for (Storage st : from) {
+                Ancestry a = of.get(st);
                 if (a == null) {
-                    before.add(s);
+                    before.set(sourceIndex.computeIfAbsent(st, x -> {
+                        sourceList.add((GpuStorage) x);
+                        return sourceList.size() - 1;
+                    }));
                 } else {
                     mask |= a.mask();
-                    before.addAll(a.before());
+                    before.or(a.before());
                 }
             }
             of.put(target, new Ancestry(mask, before));
@@ -137,21 +143,21 @@ final class ReplayFaults {
         int n = writtenBuffers.size();
         GpuStorage[] written = writtenBuffers.toArray(GpuStorage[]::new);
         Taint[][] live = new Taint[n][];
-        GpuStorage[][] inherited = new GpuStorage[n][];
-        Set<GpuStorage> all = Collections.newSetFromMap(new IdentityHashMap<>());
+        BitSet[] inherited = new BitSet[n];
+        BitSet used = new BitSet();
         for (int i = 0; i < n; i++) {
             Ancestry a = of.get(written[i]);
             long mask = a == null ? 0 : a.mask();
             live[i] = mask == 0 ? null : new Taint[]{new Taint(this, mask, LATEST, LATEST)};
-            inherited[i] = a == null ? new GpuStorage[0] : a.before().toArray(GpuStorage[]::new);
-            all.addAll(Arrays.asList(inherited[i]));
+            inherited[i] = a == null ? new BitSet() : a.before();
+            used.or(inherited[i]);
         }
         // A buffer that a run taints and the next run reads (a recurrent state) descends from every run: each
         // run must merge its ancestry, never skip the pass.
         boolean recurrent = false;
-        for (int i = 0; i < n; i++) recurrent |= live[i] != null && all.contains(written[i]);
+        for (int i = 0; i < n; i++) recurrent |= live[i] != null && sourceIndex.containsKey(written[i]);
         numbers = null;
-        return new Writes(this, written, live, inherited, all.toArray(GpuStorage[]::new), recurrent);
+        return new Writes(this, written, live, inherited, sourceList.toArray(GpuStorage[]::new), used, recurrent);
     }
 
     /** A buffer's fault ancestry changed (see {@link #CHANGES}). */
@@ -182,13 +188,15 @@ final class ReplayFaults {
         private final ReplayFaults owner;
         private final GpuStorage[] written;
         private final Taint[][] live;
-        private final GpuStorage[][] inherited;
-        private final GpuStorage[] sources;  // every buffer in inherited, once
+        private final BitSet[] inherited;    // per written buffer: indices into sources
+        private final GpuStorage[] sources;  // the pre-capture buffers the program reads
+        private final BitSet used;           // the sources some written buffer inherits from
         private final boolean recurrent;     // a tainted written buffer is also read (see placed)
         private long cleanAt = -1;           // CHANGES after the last run that found nothing inherited (-1: none)
 
-        private Writes(ReplayFaults owner, GpuStorage[] written, Taint[][] live, GpuStorage[][] inherited,
-                       GpuStorage[] sources, boolean recurrent) {
+        private Writes(ReplayFaults owner, GpuStorage[] written, Taint[][] live, BitSet[] inherited,
+                       GpuStorage[] sources, BitSet used, boolean recurrent) {
+            this.used = used;
             this.owner = owner;
             this.recurrent = recurrent;
             this.written = written;
@@ -213,7 +221,9 @@ final class ReplayFaults {
 
         private void notePass() {
             boolean inherits = false;
-            for (GpuStorage s : sources) inherits |= s.faultIds() != null || s.replayTaints() != null;
+            for (int k = used.nextSetBit(0); k >= 0; k = used.nextSetBit(k + 1)) {
+                inherits |= sources[k].faultIds() != null || sources[k].replayTaints() != null;
+            }
             if (!inherits) {
                 for (int i = 0; i < written.length; i++) {
                     if (written[i].faultIds() != null) written[i].setFaultIds(null);
@@ -229,7 +239,8 @@ final class ReplayFaults {
             for (int i = 0; i < written.length; i++) {
                 List<Taint> t = new ArrayList<>();
                 if (live[i] != null) t.add(live[i][0]);
-                for (GpuStorage s : inherited[i]) {
+                for (int k = inherited[i].nextSetBit(0); k >= 0; k = inherited[i].nextSetBit(k + 1)) {
+                    GpuStorage s = sources[k];
                     ids[i] = union(ids[i], s.faultIds());
                     if (s.replayTaints() != null) for (Taint x : s.replayTaints()) t.add(snapshot(x));
                 }
