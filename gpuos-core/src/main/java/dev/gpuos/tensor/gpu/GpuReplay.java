@@ -22,6 +22,9 @@ import java.util.List;
  * <p>Ordering: a run starts after everything recorded on the backend before it has completed (it syncs
  * first), and ops recorded after it see its writes, like any other submission. Runs of one replay do not
  * overlap each other. Closing a tensor the replay uses makes later runs fail with {@link IllegalStateException}.
+ * A bad index_select index in a run fails only reads of what that run computed from it (and of what is computed
+ * from those later), never a sync or another tensor; a later run with good indices computes good results
+ * ({@link ReplayFaults}).
  *
  * <p>A program captured with {@link GpuBackend#captureReturning} names its {@link #outputs()}: only those, and
  * tensors that existed before the capture, are guaranteed to be in memory after a run. The tensors it created
