@@ -72,10 +72,8 @@ final class ReplayFaults {
 
     private volatile long lastBase = LATEST, lastEnd;  // the latest run's first seq and the seq after it
     // Host side of the log (guarded by this).
-    private long drained;
     private long drainedThrough = LATEST;  // base of the latest run complete when the log was last read
-    private final ArrayDeque<long[]> failures = new ArrayDeque<>();  // {stamp, j, index, size}
-    private final List<long[]> unknown = new ArrayList<>();  // [from, to] run bases whose failures were lost
+    private final Known known;
 
     /** For a program about to be planned: numbers its index_selects; allocates the device block if it has any. */
     ReplayFaults(GpuOS os, List<OpNode> work) {
@@ -86,6 +84,7 @@ final class ReplayFaults {
         this.dims = new long[count];
         this.names = new String[count];
         this.logAt = 1 + count;
+        this.known = new Known(batchIndex);
         if (count > 0) {
             try (Arena a = Arena.ofConfined()) {
                 // zeroed: count 0, and stamp 0 is smaller than every run's
@@ -307,24 +306,7 @@ final class ReplayFaults {
     /** Whether the log was read after every run of fixed range {@code t} and shows no failure in it (no download). */
     private synchronized boolean knownGood(Taint t) {
         if (t.to() == LATEST || drainedThrough == LATEST || t.to() > drainedThrough) return false;
-        return !failedIn(t.mask(), t.from(), t.to()) && !unknownIn(t.from(), t.to());
-    }
-
-    private boolean failedIn(long mask, long from, long to) {
-        return failure(mask, from, to) != null;
-    }
-
-    private long[] failure(long mask, long from, long to) {
-        for (long[] f : failures) {
-            long base = baseOf(f);
-            if ((bit((int) f[1]) & mask) != 0 && base >= from && base <= to) return f;
-        }
-        return null;
-    }
-
-    private boolean unknownIn(long from, long to) {
-        for (long[] u : unknown) if (u[0] <= to && from <= u[1]) return true;
-        return false;
+        return known.failure(t.mask(), t.from(), t.to()) == null && !known.unknownIn(t.from(), t.to());
     }
 
     /** Throws if a run a buffer with {@code taints} descends from had a bad index. Called by reads, on any thread. */
@@ -338,22 +320,20 @@ final class ReplayFaults {
         long from = t.from() == LATEST ? latest : t.from(), to = t.to() == LATEST ? latest : t.to();
         if (latest == LATEST) return;  // never ran: nothing computed, nothing failed
         drain();
-        long[] f = failure(t.mask(), from, to);
+        long[] f = known.failure(t.mask(), from, to);
         if (f != null) {
             int j = (int) f[1];
             IndexOutOfBoundsException cause = new IndexOutOfBoundsException("index_select: index " + f[2]
                     + " is out of range for dimension " + dims[j] + " of size " + f[3]);
             throw new IllegalStateException("a recorded op this tensor was computed from failed when it ran on the"
-                    + " gpu backend (" + names[j] + ", in the run submitted at seq " + baseOf(f) + "): "
+                    + " gpu backend (" + names[j] + ", in the run submitted at seq " + known.baseOf(f) + "): "
                     + cause.getMessage(), cause);
         }
-        for (long[] u : unknown) {
-            if (u[0] <= to && from <= u[1]) {
-                throw new IllegalStateException("cannot tell whether an index_select this tensor was computed from (in a"
-                        + " captured program) failed: more than " + LOG_ENTRIES + " index_select failures of that"
-                        + " program were recorded before a read looked at them, so the oldest were lost; read results"
-                        + " sooner after a failing run, or fix the indices");
-            }
+        if (known.unknownIn(from, to)) {
+            throw new IllegalStateException("cannot tell whether an index_select this tensor was computed from (in a"
+                    + " captured program) failed: more than " + LOG_ENTRIES + " index_select failures of that program"
+                    + " were recorded before a read looked at them, so the oldest were lost; read results sooner after"
+                    + " a failing run, or fix the indices");
         }
     }
 
@@ -370,38 +350,74 @@ final class ReplayFaults {
             MemorySegment count = a.allocate(8, 8);
             os.download(count, block, 0);
             long c = count.get(ValueLayout.JAVA_LONG, 0);
-            if (c == drained) return;
+            if (c == known.drained) return;
             MemorySegment log = a.allocate(LOG_ENTRIES * ENTRY_BYTES, 8);
             os.download(log, block, logAt * 8);
-            long first = Math.max(drained, c - LOG_ENTRIES);
+            known.absorb(c, log.toArray(ValueLayout.JAVA_LONG));
+        }
+    }
+
+    /**
+     * What the host knows of a program's log (guarded by its ReplayFaults): the failures read so far, {stamp, j,
+     * index, size} each, and the ranges of runs whose failures were lost.
+     */
+    static final class Known {
+        private final int[] batchIndex;
+        private long drained;  // log entries read so far
+        private final ArrayDeque<long[]> failures = new ArrayDeque<>();
+        private final List<long[]> unknown = new ArrayList<>();  // [from, to] run bases
+
+        Known(int[] batchIndex) {
+            this.batchIndex = batchIndex;
+        }
+
+        /**
+         * Reads the ring ({@code words}: LOG_ENTRIES entries of 4 longs) holding the first {@code count} entries
+         * ever appended, the oldest overwritten. Entries are appended in run order (runs do not overlap), so
+         * overwritten ones belong to runs from the last one read up to the oldest one left.
+         */
+        void absorb(long count, long[] words) {
+            long first = Math.max(drained, count - LOG_ENTRIES);
             if (first > drained) {
-                long[] oldest = entry(log, first);
                 long lostFrom = failures.isEmpty() ? 0 : baseOf(failures.peekLast());
-                unknown.add(new long[]{lostFrom, baseOf(oldest)});
+                unknown.add(new long[]{lostFrom, baseOf(entry(words, first))});
             }
-            for (long p = first; p < c; p++) keep(entry(log, p));
-            drained = c;
+            for (long p = first; p < count; p++) keep(entry(words, p));
+            drained = Math.max(drained, count);
         }
-    }
 
-    private static long[] entry(MemorySegment log, long position) {
-        long at = (position % LOG_ENTRIES) * ENTRY_BYTES;
-        long[] e = new long[4];
-        for (int k = 0; k < 4; k++) e[k] = log.get(ValueLayout.JAVA_LONG, at + 8L * k);
-        return e;
-    }
-
-    private long baseOf(long[] failure) {
-        return failure[0] - 1 - batchIndex[(int) failure[1]];
-    }
-
-    private void keep(long[] failure) {
-        if (failures.size() == KEPT) {
-            long[] dropped = failures.pollFirst();
-            long from = baseOf(dropped);
-            unknown.add(new long[]{from, failures.isEmpty() ? from : baseOf(failures.peekFirst())});
+        private static long[] entry(long[] words, long position) {
+            int at = (int) (position % LOG_ENTRIES) * 4;
+            return Arrays.copyOfRange(words, at, at + 4);
         }
-        failures.addLast(failure);
+
+        long baseOf(long[] failure) {
+            return failure[0] - 1 - batchIndex[(int) failure[1]];
+        }
+
+        private void keep(long[] failure) {
+            if (failures.size() == KEPT) {
+                long[] dropped = failures.pollFirst();
+                long from = baseOf(dropped);
+                unknown.add(new long[]{from, failures.isEmpty() ? from : baseOf(failures.peekFirst())});
+            }
+            failures.addLast(failure);
+        }
+
+        /** A failure of a task in {@code mask} in a run with base in [from, to], or null. */
+        long[] failure(long mask, long from, long to) {
+            for (long[] f : failures) {
+                long base = baseOf(f);
+                if ((bit((int) f[1]) & mask) != 0 && base >= from && base <= to) return f;
+            }
+            return null;
+        }
+
+        /** Whether a failure of a run with base in [from, to] may have been lost. */
+        boolean unknownIn(long from, long to) {
+            for (long[] u : unknown) if (u[0] <= to && from <= u[1]) return true;
+            return false;
+        }
     }
 
     /**
