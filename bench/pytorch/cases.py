@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 M32 = 0xFFFFFFFF
 MULTIPLIER = 0x45D9F3B
+# F32 rows of GPUOS's one tolerance table (dev.gpuos.tensor.ToleranceTable, where each value is justified): this
+# script runs without Java, so it keeps the two numbers, and gpuos-bench's ToleranceCopiesTest fails if they drift.
 ELEMENTWISE = 1e-5     # f32 tolerance for elementwise ops
 ACCUMULATING = 1e-4    # ... for reductions, matmul, softmax
 

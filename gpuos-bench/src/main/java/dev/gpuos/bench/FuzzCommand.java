@@ -159,6 +159,12 @@ final class FuzzCommand implements CliCommand {
                         + "%.1f s, %.0f programs/s, tier %s, rounds of %d, %s operators compiled%n", r.programs(), seed,
                 seed + r.programs() - 1, r.ops(), r.mismatches(), r.rejected(), r.elapsed().toMillis() / 1e3,
                 r.programsPerSecond(), tier, r.roundSize(), compiles);
+        if (!r.rejectedByOp().isEmpty()) {
+            StringBuilder line = new StringBuilder("fuzz: steps refused by the API (the tested side must refuse alike), by op:");
+            r.rejectedByOp().forEach((op, n) -> line.append(' ').append(op.apiName()).append(' ').append(n));
+            Long legal = r.opCounts().get(FuzzOp.AS_STRIDED);
+            out.println(line.append("; legal as_strided views computed: ").append(legal == null ? 0 : legal));
+        }
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("backend", backend);
         json.put("against", "cpu (eager)");
@@ -171,6 +177,9 @@ final class FuzzCommand implements CliCommand {
         json.put("tier", tier);
         json.put("operatorsCompiled", compiles);
         json.put("rejectedSteps", r.rejected());
+        Map<String, Object> refused = new LinkedHashMap<>();
+        for (Map.Entry<FuzzOp, Long> e : r.rejectedByOp().entrySet()) refused.put(e.getKey().apiName(), e.getValue());
+        json.put("rejectedByOp", refused);  // refused on both sides alike (else a mismatch): issue 15's overflow steps
         json.put("elapsedSeconds", r.elapsed().toMillis() / 1e3);
         json.put("programsPerSecond", r.programsPerSecond());
         Map<String, Object> counts = new LinkedHashMap<>();

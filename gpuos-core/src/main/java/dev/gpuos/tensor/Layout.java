@@ -137,6 +137,26 @@ public final class Layout {
     }
 
     /**
+     * Whether this view touches every one of a storage's first {@code elements} elements (a permutation of a
+     * contiguous layout from offset 0, so no element twice): a write through it overwrites the whole buffer, so
+     * whatever was wrong with the old contents (a failed op, issue 15) is gone.
+     */
+    public boolean coversAll(long elements) {
+        if (offset != 0 || numel() != elements) return false;
+        if (elements <= 1) return true;
+        long[][] dims = new long[shape.length][];
+        int n = 0;
+        for (int d = 0; d < shape.length; d++) if (shape[d] != 1) dims[n++] = new long[]{strides[d], shape[d]};
+        Arrays.sort(dims, 0, n, (a, b) -> Long.compare(a[0], b[0]));
+        long expected = 1;
+        for (int i = 0; i < n; i++) {
+            if (dims[i][0] != expected) return false;
+            expected *= dims[i][1];
+        }
+        return true;
+    }
+
+    /**
      * One past the largest storage element index this view can touch (offset for empty views); Long.MAX_VALUE
      * when that index does not fit in a long (huge strides or offset), which no storage can hold.
      */

@@ -9,8 +9,8 @@
  * The CPU backend ({@link dev.gpuos.tensor.cpu.CpuBackend}) runs it at once or, in batched mode, records it in a
  * {@link dev.gpuos.tensor.record.Recording} that emits {@link dev.gpuos.tensor.record.Submission}s with
  * buffer-derived dependency edges (RAW, WAR, WAW). A GPU backend does the same and additionally groups
- * elementwise runs ({@link dev.gpuos.tensor.fusion.ElementwiseFusion}) into generated kernels
- * ({@link dev.gpuos.tensor.fusion.CudaKernelSource}).
+ * elementwise runs ({@link dev.gpuos.tensor.fusion.ElementwiseFusion}) into generated operators of the
+ * persistent worker (see {@link dev.gpuos.tensor.gpu.GpuBackend}).
  *
  * <h2>One op definition</h2>
  * Every elementwise op is one constant of {@link dev.gpuos.tensor.op.ElementwiseOp}: name, arity, dtype rule,

@@ -98,6 +98,59 @@ class ErrorOwnershipTest {
         }
     }
 
+    /**
+     * A buffer computed from a bad index and then overwritten whole holds good data: reading it returns that data.
+     * A partial overwrite leaves the rest never computed, so reads keep throwing.
+     */
+    @Test
+    void aWholeOverwriteClearsTheFailureAndAPartialOneDoesNot() {
+        CpuBackend backend = CpuBackend.batched(10_000, Duration.ofHours(1));
+        try (TensorScope s = TensorScope.open(backend)) {
+            Tensor x = s.arange(0, 10, 1).to(DType.F32);
+            Tensor whole = x.indexSelect(0, s.tensor(new long[]{1, 42}));
+            whole.copyFrom(x.narrow(0, 4, 2));
+            Tensor partial = x.indexSelect(0, s.tensor(new long[]{1, 42}));
+            partial.narrow(0, 0, 1).copyFrom(x.narrow(0, 7, 1));
+            Tensor square = x.reshape(5, 2).indexSelect(0, s.tensor(new long[]{0, 99}));
+            square.t().copyFrom(s.tensor(new float[]{1, 2, 3, 4}).reshape(2, 2));  // every element, transposed
+            Tensor filled = x.indexSelect(0, s.tensor(new long[]{-20}));
+            filled.copyFrom(s.scalar(7.0f));  // a broadcast scalar: PyTorch's fill_
+            assertArrayEquals(new float[]{4, 5}, whole.toFloatArray());
+            assertArrayEquals(new float[]{4, 5}, whole.add(0.0).toFloatArray());
+            assertArrayEquals(new float[]{1, 3, 2, 4}, square.toFloatArray());
+            assertArrayEquals(new float[]{7}, filled.toFloatArray());
+            IllegalStateException e = assertThrows(IllegalStateException.class, partial::toFloatArray);
+            assertTrue(e.getMessage().contains("42"), e.getMessage());
+            assertThrows(IllegalStateException.class, partial.narrow(0, 0, 1)::toFloatArray);
+        }
+    }
+
+    /**
+     * A captured program on the batched backend (a run records it again): a bad index in one run belongs to what
+     * that run computed; a later good run's results are good, also for a tensor it overwrites in place.
+     */
+    @Test
+    void aBadIndexInACapturedRunBelongsToThatRun() {
+        CpuBackend backend = CpuBackend.batched(10_000, Duration.ofHours(1));
+        try (TensorScope s = TensorScope.open(backend)) {
+            Tensor x = s.arange(0, 10, 1).to(DType.F32);
+            Tensor idx = s.tensor(new long[]{1, 2});
+            Tensor out = s.zeros(DType.F32, 2);
+            Replay step = backend.capture(() -> out.copyFrom(x.indexSelect(0, idx).mul(2.0)));
+            idx.copyFrom(s.tensor(new long[]{1, 42}));
+            step.run();
+            Tensor fromBadRun = out.sum();
+            s.sync();
+            assertArrayEquals(new float[]{3}, x.narrow(0, 1, 2).sum().toFloatArray());
+            IllegalStateException e = assertThrows(IllegalStateException.class, out::toFloatArray);
+            assertTrue(e.getMessage().contains("42"), e.getMessage());
+            idx.copyFrom(s.tensor(new long[]{3, 4}));
+            step.run();
+            assertArrayEquals(new float[]{6, 8}, out.toFloatArray());
+            assertThrows(IllegalStateException.class, fromBadRun::toFloatArray);
+        }
+    }
+
     @Test
     void eagerBackendThrowsAtTheCallAndNothingElse() {
         try (TensorScope s = TensorScope.open(CpuBackend.eager())) {

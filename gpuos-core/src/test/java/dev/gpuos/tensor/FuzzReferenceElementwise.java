@@ -81,8 +81,9 @@ final class FuzzReferenceElementwise {
             case COS -> Math.cos(a);
             case TANH -> Math.tanh(a);
             case SIGMOID -> RefElementwise.sigmoid(a);
-            case GELU -> a * 0.5 * (1 + RefElementwise.erf(a / Math.sqrt(2)));
-            case GELU_TANH -> 0.5 * a * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (a + 0.044715 * a * a * a)));
+            // The cancellation-free forms every backend computes (see ElementwiseOp.GELU_TANH).
+            case GELU -> a * 0.5 * dev.gpuos.tensor.op.ScalarMath.erfc(-a / Math.sqrt(2));
+            case GELU_TANH -> a / (1 + Math.exp(-2 * Math.sqrt(2 / Math.PI) * (a + 0.044715 * a * a * a)));
             case SILU -> a * RefElementwise.sigmoid(a);
             case HARDSIGMOID -> RefElementwise.hardsigmoid(a);
             case HARDSWISH -> a * RefElementwise.hardsigmoid(a);

@@ -38,7 +38,7 @@ class MatmulTest {
             Tensor ta = transposed ? transposedCopy(s, a) : TestData.upload(s, a);
             Tensor tb = transposed ? transposedCopy(s, b) : TestData.upload(s, b);
             RefArray expected = reference(a, b);
-            double rtol = switch (t) { case F32 -> 1e-4; case F64 -> 1e-10; case F16, BF16 -> 2e-2; default -> 0; };
+            double rtol = ToleranceTable.accumulating(t);
             TestData.assertMatches(expected, ta.matmul(tb), rtol, "seed " + seed);
         }
     }

@@ -137,23 +137,13 @@ final class TestData {
         return p;
     }
 
-    /** Elementwise tolerance (relative) by result dtype. */
+    /** Elementwise tolerance (relative) by result dtype: {@link ToleranceTable}. */
     static double elementwiseTolerance(DType t) {
-        return switch (t) {
-            case F64 -> 1e-12;
-            case F32 -> 1e-5;
-            case F16, BF16 -> 1e-2;
-            default -> 0;
-        };
+        return ToleranceTable.elementwise(t);
     }
 
     static double reductionTolerance(DType t) {
-        return switch (t) {
-            case F64 -> 1e-10;
-            case F32 -> 1e-4;
-            case F16, BF16 -> 2e-2;
-            default -> 0;
-        };
+        return ToleranceTable.accumulating(t);
     }
 
     static void assertMatches(RefArray expected, Tensor actual, double rtol, String context) {

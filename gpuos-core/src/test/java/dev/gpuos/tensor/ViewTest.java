@@ -126,6 +126,19 @@ class ViewTest {
     }
 
     @Test
+    void coversAllIsTrueOnlyForViewsTouchingEveryElementOnce() {
+        assertTrue(Layout.contiguous(2, 3).coversAll(6));
+        assertTrue(Layout.contiguous(2, 3).permute(new int[]{1, 0}).coversAll(6));
+        assertTrue(new Layout(new long[]{3, 1, 2}, new long[]{1, 99, 3}, 0).coversAll(6));
+        assertTrue(Layout.contiguous().coversAll(1));
+        assertFalse(Layout.contiguous(2, 3).coversAll(7));                                  // a buffer larger
+        assertFalse(new Layout(new long[]{2, 3}, new long[]{3, 1}, 1).coversAll(6));          // offset
+        assertFalse(new Layout(new long[]{2, 3}, new long[]{0, 1}, 0).coversAll(6));          // broadcast
+        assertFalse(new Layout(new long[]{2, 3}, new long[]{2, 1}, 0).coversAll(6));          // overlapping
+        assertFalse(new Layout(new long[]{6}, new long[]{2}, 0).coversAll(6));                // gaps
+    }
+
+    @Test
     void viewRefusesWhatStridesCannotExpress() {
         try (TensorScope s = TensorScope.open()) {
             Tensor x = s.arange(6).reshape(2, 3);

@@ -91,6 +91,8 @@ public final class OpCheckDump {
         manifest.put("created", Instant.now().toString());
         manifest.put("complete", complete);
         manifest.put("dump_ms", millis);
+        // op_compare.py's bounds: the library's one table, not a copy in the script (see ToleranceTable).
+        manifest.put("tolerance", dev.gpuos.tensor.ToleranceTable.byPyTorchName());
         manifest.put("cases", entries);
         ResultFiles.writeAtomically(dir.resolve(MANIFEST), ResultFiles.json(manifest));
     }

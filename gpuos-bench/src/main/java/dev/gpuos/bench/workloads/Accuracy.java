@@ -1,5 +1,8 @@
 package dev.gpuos.bench.workloads;
 
+import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.ToleranceTable;
+
 /**
  * Compares output rows with a reference, the same way {@code bench/pytorch/cases.py} does. One row is the
  * result of one op, iteration or request. The error of an element is
@@ -15,9 +18,9 @@ package dev.gpuos.bench.workloads;
  * NaN, infinities where the reference is finite, and rows of the wrong length count as infinite error.
  */
 public final class Accuracy {
-    /** f32 tolerances of the issue: elementwise ops, and ops that accumulate (reductions, matmul, softmax). */
+    /** F32 bounds ({@link ToleranceTable}): elementwise ops, and ops that accumulate (reductions, matmul, softmax). */
     public enum Tolerance {
-        ELEMENTWISE(1e-5, 1e-3), ACCUMULATING(1e-4, 1.0);
+        ELEMENTWISE(ToleranceTable.elementwise(DType.F32), 1e-3), ACCUMULATING(ToleranceTable.accumulating(DType.F32), 1.0);
 
         public final double bound;
         /** Fraction of the row's largest reference magnitude below which errors are taken as absolute. */

@@ -1,5 +1,5 @@
 /**
- * Device and pinned-host memory for a runtime whose GPU never goes idle.
+ * Device memory for a runtime whose GPU never goes idle.
  *
  * <p>GPUOS keeps one persistent worker kernel running. On the target driver {@code cuMemFree} waits for the
  * context to become idle, which never happens while that worker runs, so device memory is taken from the

@@ -148,12 +148,26 @@ public final class CpuBackend implements Backend {
                 try {
                     execute(node);
                     executed.incrementAndGet();
+                    clearIfOverwritten(node);
                     continue;
                 } catch (RuntimeException e) {
                     skip = e;  // the failure belongs to what the node writes (and what is computed from it)
                 }
             }
             Skipped.skip(node, skip);
+        }
+    }
+
+    /**
+     * A node that ran and wrote its whole buffer replaced contents that were never computed (an earlier failed op):
+     * the failure no longer describes the buffer. A partial write leaves the rest as it was, failure included.
+     */
+    private static void clearIfOverwritten(OpNode node) {
+        Tensor out = node.output();
+        Storage s = out.storage();
+        if (s.neverComputed() != null && out.numel() * out.dtype().byteSize() == s.byteSize()
+                && out.layout().coversAll(out.numel())) {
+            s.markNeverComputed(null);
         }
     }
 

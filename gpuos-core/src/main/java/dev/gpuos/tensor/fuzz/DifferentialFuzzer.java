@@ -57,11 +57,14 @@ public final class DifferentialFuzzer {
     public record Failure(long seed, Mismatch mismatch, String reproducer) {}
 
     /**
-     * @param rejected  steps the API rejected on the expected side (the generator means to make none)
+     * @param rejected  steps the API rejected on the expected side: the overflow-prone views and casts meant to
+     *                  be refused ({@link OverflowSteps}; the actual side must refuse them with the same exception),
+     *                  otherwise none; {@code rejectedByOp} counts them per op
      * @param roundOnly mismatches (counted in {@code mismatches}) seen in a round that the program alone did not repeat
      */
-    public record Report(long programs, long ops, Map<FuzzOp, Long> opCounts, long rejected, long mismatches,
-                         long roundOnly, int roundSize, List<Failure> failures, Duration elapsed) {
+    public record Report(long programs, long ops, Map<FuzzOp, Long> opCounts, long rejected,
+                         Map<FuzzOp, Long> rejectedByOp, long mismatches, long roundOnly, int roundSize,
+                         List<Failure> failures, Duration elapsed) {
         public double programsPerSecond() { return programs / Math.max(1e-9, elapsed.toNanos() / 1e9); }
     }
 
@@ -108,7 +111,7 @@ public final class DifferentialFuzzer {
     private Report run(long firstSeed, long programs, Duration budget, long progressEvery, Consumer<String> progress,
                        ExecutorService pool, int lookahead) {
         long start = System.nanoTime(), deadline = start + budget.toNanos();
-        Map<FuzzOp, Long> counts = new EnumMap<>(FuzzOp.class);
+        Map<FuzzOp, Long> counts = new EnumMap<>(FuzzOp.class), refused = new EnumMap<>(FuzzOp.class);
         List<Failure> failures = new ArrayList<>();
         long done = 0, ops = 0, rejected = 0, mismatches = 0, roundOnly = 0;
         Deque<Future<Prepared>> ahead = new ArrayDeque<>();
@@ -134,7 +137,11 @@ public final class DifferentialFuzzer {
                 for (FuzzStep s : p.steps()) {
                     if (s.op() == FuzzOp.INPUT) continue;
                     Outcome o = s.out() >= 0 ? e.outcomes().get(s.out()) : null;
-                    if (o != null && !o.ok()) { rejected++; continue; }
+                    if (o != null && !o.ok()) {
+                        rejected++;
+                        refused.merge(s.op(), 1L, Long::sum);
+                        continue;
+                    }
                     counts.merge(s.op(), 1L, Long::sum);
                     ops++;
                 }
@@ -166,7 +173,7 @@ public final class DifferentialFuzzer {
                 }
             }
         }
-        return new Report(done, ops, counts, rejected, mismatches, roundOnly, roundSize, failures,
+        return new Report(done, ops, counts, rejected, refused, mismatches, roundOnly, roundSize, failures,
                 Duration.ofNanos(System.nanoTime() - start));
     }
 }

@@ -1,15 +1,16 @@
 package dev.gpuos.tensor.fuzz;
 
 import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.ToleranceTable;
 
 import java.util.Arrays;
 import java.util.Optional;
 
 /**
  * Compares two runs of one program tensor by tensor: dtypes, shapes and errors must agree; integer and BOOL
- * values exactly; floating values within the dtype's tolerance (F32 1e-5, reductions and other accumulating
- * ops 1e-4, F16/BF16 1e-2, F64 1e-9), or the bound of the least precise floating value the element was computed
- * from, if looser (an F32 sin converted to F64 keeps its F32 error); NaN only where the other has NaN, and
+ * values exactly; floating values within the dtype's tolerance ({@link ToleranceTable}: F32 1e-5, reductions and
+ * other accumulating ops 1e-4, F16/BF16 1e-2, F64 1e-9), or the bound of the least precise floating value the
+ * element was computed from, if looser (an F32 sin converted to F64 keeps its F32 error); NaN only where the other has NaN, and
  * infinities equal.
  *
  * <p>A floating element passes when {@code |actual - expected| <= tol * max(|expected|, scale)}. The scale is
@@ -103,12 +104,7 @@ public final class Tolerance {
     }
 
     public static double tolerance(DType t, boolean accumulating) {
-        return switch (t) {
-            case F64 -> 1e-9;
-            case F32 -> accumulating ? 1e-4 : 1e-5;
-            case F16, BF16 -> 1e-2;
-            case BOOL, I32, I64 -> 0;
-        };
+        return ToleranceTable.relative(t, accumulating ? ToleranceTable.Kind.ACCUMULATING : ToleranceTable.Kind.ELEMENTWISE);
     }
 
     private static String errorClass(Outcome o) {

@@ -56,8 +56,8 @@ import java.util.Set;
 final class BatchPlanner {
     private final GpuOS os;
     private final OperatorLibrary operators;
-    private final DeviceBlock faultRecord;  // captured index_selects: one record, raised at the next sync point
-    private final IndexFaults faults;        // submitted ones: a slot each, raised by reads of their dependents
+    private final IndexFaults faults;        // submitted index_selects: a slot each, raised by reads of their dependents
+    private ReplayFaults capturing;          // the faults of the program capture() is planning (else null)
     /** The fault id of each index_select node being planned by run() (cleared per submission). */
     private final Map<OpNode, Long> faultIds = new IdentityHashMap<>();
     private final TaskBatch batch = new TaskBatch(256);
@@ -68,11 +68,9 @@ final class BatchPlanner {
     /** Outcome of one submission: the seq after its last task (0 if it had no task). */
     record Submitted(long end) {}
 
-    BatchPlanner(GpuOS os, OperatorLibrary operators, DeviceBlock faultRecord, IndexFaults faults,
-                 GpuBackend.Counters counters) {
+    BatchPlanner(GpuOS os, OperatorLibrary operators, IndexFaults faults, GpuBackend.Counters counters) {
         this.os = os;
         this.operators = operators;
-        this.faultRecord = faultRecord;
         this.faults = faults;
         this.counters = counters;
     }
@@ -130,11 +128,18 @@ final class BatchPlanner {
     GpuReplay capture(GpuBackend backend, Submission submission, Set<Storage> internal, List<Tensor> outputs) {
         List<OpNode> work = prepare(submission, Long.MAX_VALUE, Map.of(), true);
         Intermediates intermediates = Intermediates.of(work, internal);
-        Tasks planned = tasksOf(work, Map.of(), false, intermediates);  // a replay is the warm path: native operators
+        ReplayFaults replayFaults = new ReplayFaults(os, work);
+        Tasks planned;
+        capturing = replayFaults;
+        try {
+            planned = tasksOf(work, Map.of(), false, intermediates);  // a replay is the warm path: native operators
+        } finally {
+            capturing = null;
+        }
         TaskBatch own = new TaskBatch(Math.max(1, planned.tasks.size()));
         OperandTables tables = OperandTables.forTasks(os, planned.tasks);
         try {
-            return capture(backend, submission, work, planned, own, tables, outputs);
+            return capture(backend, submission, work, planned, own, tables, outputs, replayFaults);
         } catch (RuntimeException | Error e) {
             if (tables != null) os.release(tables.block());  // no replay holds it
             throw e;
@@ -142,7 +147,7 @@ final class BatchPlanner {
     }
 
     private GpuReplay capture(GpuBackend backend, Submission submission, List<OpNode> work, Tasks planned, TaskBatch own,
-                              OperandTables tables, List<Tensor> outputs) {
+                              OperandTables tables, List<Tensor> outputs, ReplayFaults replayFaults) {
         int[] index = build(own, submission, work, planned, Long.MAX_VALUE, tables);
         if (tables != null) tables.upload(os);
         // Buffers no operand addresses (intermediates kept in registers) need neither liveness checks nor hazards.
@@ -151,7 +156,7 @@ final class BatchPlanner {
         List<GpuStorage> read = new ArrayList<>(), written = new ArrayList<>();
         List<Integer> readAt = new ArrayList<>(), writtenAt = new ArrayList<>();
         Map<Storage, Integer> lastWrite = new IdentityHashMap<>();
-        int indexSelectAt = -1;
+        Map<OpNode, Integer> taskIndexOf = new IdentityHashMap<>();
         for (int t = 0; t < planned.tasks.size(); t++) {
             for (OpNode n : planned.tasks.get(t).nodes()) {
                 for (Storage s : n.reads()) {
@@ -160,18 +165,19 @@ final class BatchPlanner {
                     readAt.add(index[t]);
                 }
                 for (Storage s : n.writes()) if (addressed.contains(((GpuStorage) s).block())) lastWrite.put(s, index[t]);
-                if (n instanceof IndexSelectNode) indexSelectAt = Math.max(indexSelectAt, index[t]);
+                taskIndexOf.put(n, index[t]);
             }
         }
         for (var e : lastWrite.entrySet()) {
             written.add((GpuStorage) e.getKey());
             writtenAt.add(e.getValue());
         }
+        ReplayFaults.Writes faults = replayFaults.placed(work, taskIndexOf, written);
         TaskTemplate template = REPLAY_TEMPLATES && own.size() > 0 && own.size() <= os.queue().capacity()
                 ? os.template(own) : null;
         DeviceBlock records = template == null && REPLAY_RECORDS_IN_DEVICE ? operandRecordsInDevice(own) : null;
         GpuReplay replay = new GpuReplay(backend, own, template, work.size(), read, readAt, written, writtenAt,
-                indexSelectAt, describe(own, planned, index), outputs);
+                faults, describe(own, planned, index), outputs);
         if (records != null) REPLAY_CLEANER.register(replay, new ReleaseRecords(os, records));
         if (template != null) REPLAY_CLEANER.register(replay, template::release);
         // Last: from here the replay's cleaner, not the caller's failure path, gives the tables back.
@@ -342,10 +348,10 @@ final class BatchPlanner {
 
     /**
      * A submitted index_select gets a fault slot of its own (IndexFaults); a captured one, whose task runs again
-     * on every replay, the backend's one record (flag 1), raised by the next sync point after the run.
+     * on every replay, a number in its program's fault log (ReplayFaults), told apart per run by its seq.
      */
     private KernelTask indexSelect(IndexSelectNode n, boolean captured) {
-        if (captured) return FamilyTasks.indexSelect(n, faultRecord, 0, 1);
+        if (captured) return capturing.indexSelect(n);
         long id = faults.assign();
         faultIds.put(n, id);
         return FamilyTasks.indexSelect(n, faults.block(), IndexFaults.slotOffset(id), IndexFaults.stamp(id));
@@ -353,15 +359,25 @@ final class BatchPlanner {
 
     /**
      * What {@code n} writes now descends from every index_select its inputs descend from (and from {@code n}
-     * itself when it is one, id not null); a write that covers only part of its buffer keeps the buffer's old
-     * ancestry too. Ids known not to have faulted are dropped, so the lists stay short. Lists are sorted.
+     * itself when it is one, id not null), captured ones included; a write that covers only part of its buffer
+     * keeps the buffer's old ancestry too, and one that covers all of it clears an earlier failure (issue 15).
+     * Ids known not to have faulted are dropped, so the lists stay short. Lists are sorted.
      */
     private void noteAncestry(OpNode n, Long id) {
         long[] ids = id == null ? null : new long[]{id};
-        for (Storage s : n.reads()) ids = union(ids, ((GpuStorage) s).faultIds());
+        ReplayFaults.Taint[] taints = null;
+        for (Storage s : n.reads()) {
+            ids = union(ids, ((GpuStorage) s).faultIds());
+            taints = ReplayFaults.union(taints, ((GpuStorage) s).replayTaints());
+        }
         Tensor out = n.output();
         GpuStorage target = (GpuStorage) out.storage();
-        boolean whole = out.isContiguous() && out.numel() * out.dtype().byteSize() == target.byteSize();
+        boolean whole = ReplayFaults.coversAll(n);
+        if (!whole) taints = ReplayFaults.union(taints, target.replayTaints());
+        if (taints != null || target.replayTaints() != null) target.setReplayTaints(taints);
+        if (whole && target.neverComputed() != null && !(target.neverComputed() instanceof CapturedIntermediateException)) {
+            target.markNeverComputed(null);
+        }
         if (!whole) ids = union(ids, target.faultIds());
         if (ids != null) {
             int live = 0;

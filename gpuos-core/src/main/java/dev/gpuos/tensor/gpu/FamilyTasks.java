@@ -185,16 +185,27 @@ final class FamilyTasks {
         return new long[]{kContiguous ? PATH_SKINNY_K : PATH_SKINNY_M, total, span, warpCols};
     }
 
-    /** Bytes of one index_select fault record: stamp, index, size, dim. */
-    static final long FAULT_BYTES = IndexFaults.SLOT_BYTES;
-
     /** An index_select writing its first bad index into the record at element {@code slot} with {@code stamp}. */
     static KernelTask indexSelect(IndexSelectNode n, DeviceBuffer faultRecord, long slot, long stamp) {
+        return indexSelect(n, new GpuView(faultRecord, DTypeCode.I64, slot * 8, new long[]{4}, new long[]{1}),
+                new long[]{n.dim(), stamp});
+    }
+
+    /**
+     * A captured index_select, number {@code j} of its program, logging a bad index in the program's block of
+     * {@code words} I64 words (its stamp is its seq, new per run; see {@link ReplayFaults}).
+     */
+    static KernelTask indexSelectCaptured(IndexSelectNode n, DeviceBuffer faults, long words, int j, long logAt,
+                                          int logEntries) {
+        return indexSelect(n, new GpuView(faults, DTypeCode.I64, 0, new long[]{words}, new long[]{1}),
+                new long[]{n.dim(), 0, j, logAt, logEntries});
+    }
+
+    private static KernelTask indexSelect(IndexSelectNode n, GpuView fault, long[] args) {
         Tensor out = n.output();
         int[] tiling = Dims.tiling(out.numel(), ElementwiseKernels.MIN_TILE);
-        List<GpuView> refs = List.of(GpuView.of(n.input()), GpuView.of(n.index()), GpuView.of(out),
-                new GpuView(faultRecord, DTypeCode.I64, slot * 8, new long[]{4}, new long[]{1}));
-        return family(Family.INDEX_SELECT, n.input().dtype(), tiling[1], tiling[0], refs, new long[]{n.dim(), stamp}, n);
+        List<GpuView> refs = List.of(GpuView.of(n.input()), GpuView.of(n.index()), GpuView.of(out), fault);
+        return family(Family.INDEX_SELECT, n.input().dtype(), tiling[1], tiling[0], refs, args, n);
     }
 
     static KernelTask fill(FillNode n) {

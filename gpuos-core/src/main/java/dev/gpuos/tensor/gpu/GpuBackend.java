@@ -13,9 +13,7 @@ import dev.gpuos.tensor.record.Recording;
 import dev.gpuos.tensor.record.Skipped;
 import dev.gpuos.tensor.record.Submission;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.lang.ref.Reference;
 import java.time.Duration;
 import java.util.Collection;
@@ -45,9 +43,8 @@ import java.util.function.Supplier;
  * <p>The backend does not own the GpuOS: close the scopes first, then the GpuOS. A failure found while building
  * or running a submission (a compile error, an index_select index out of range) belongs to the tensors computed
  * from the failed op, like on the batched CPU backend: reading one of them throws an IllegalStateException with
- * the cause attached; reads of other tensors, flush and sync, on any thread, do not (see {@link IndexFaults}).
- * One exception: a bad index in a captured program ({@link GpuReplay}) is raised by the next read or sync after
- * the run.
+ * the cause attached; reads of other tensors, flush and sync, on any thread, do not (see {@link IndexFaults}; in
+ * a captured program, {@link GpuReplay}, the same holds per run: {@link ReplayFaults}).
  */
 public final class GpuBackend implements Backend {
     public static final int DEFAULT_MAX_NODES = 1024;
@@ -101,14 +98,12 @@ public final class GpuBackend implements Backend {
     private final BufferLedger ledger;
     private final OperatorLibrary operators;
     private final BatchPlanner planner;
-    private final DeviceBlock faultRecord;
     private final Counters counters = new Counters();
     private final TieredOperators tiers;  // [interp tier, issue 6] null: native only
     private final IndexFaults indexFaults;
     private final Object progress = new Object();
     private long submittedEnd;        // seq after the last task this backend submitted (guarded by progress)
-    private long syncedEnd;           // faults of tasks below this were already reported by sync
-    private long indexSelectEnd;      // seq after the last index_select task not yet checked for bad indices
+    private long syncedEnd;           // sync awaited every task below this
     /** Buffers allocated while a program that returns its outputs is captured (written by its thread only). */
     private volatile CaptureAllocations capturing;
 
@@ -143,11 +138,8 @@ public final class GpuBackend implements Backend {
         }
         this.os = os;
         this.operators = new OperatorLibrary(os);
-        try (Arena a = Arena.ofConfined()) {
-            this.faultRecord = os.allocateCopy(a.allocate(FamilyTasks.FAULT_BYTES));  // zeroed
-        }
         this.indexFaults = new IndexFaults(os);
-        this.planner = new BatchPlanner(os, operators, faultRecord, indexFaults, counters);
+        this.planner = new BatchPlanner(os, operators, indexFaults, counters);
         this.tiers = tierPolicy == null ? null : new TieredOperators(os, operators, tierPolicy);  // [interp tier]
         planner.tiers = tiers;
         this.recording = new Recording(maxNodes, maxAge, this::runSubmission);
@@ -246,7 +238,7 @@ public final class GpuBackend implements Backend {
         if (writer >= 0) os.await(writer, writer + 1);
         long t1 = System.nanoTime();
         indexFaults.check(g.faultIds());
-        checkIndexFaults();
+        ReplayFaults.check(g.replayTaints());
         os.download(destination, g.block(), byteOffset);
         // Until the download is done the block must not be reclaimed (and reused) as unreachable.
         Reference.reachabilityFence(g);
@@ -277,7 +269,6 @@ public final class GpuBackend implements Backend {
         synchronized (progress) {
             syncedEnd = Math.max(syncedEnd, to);
         }
-        checkIndexFaults();
     }
 
     /**
@@ -397,16 +388,11 @@ public final class GpuBackend implements Backend {
         sync();
         recording.betweenSubmissions(() -> {
             replay.checkLive();
-            long completed = os.queue().completed();
-            long end = replay.template != null ? os.submit(replay.template) : os.submit(replay.batch);
-            replay.noteRun(end - replay.batch.size(), completed);
+            long end = replay.submitRun(os, os.queue().completed());
             counters.submissions.increment();
             counters.tasks.add(replay.batch.size());
             synchronized (progress) {
                 submittedEnd = Math.max(submittedEnd, end);
-                if (replay.indexSelectAt >= 0) {
-                    indexSelectEnd = Math.max(indexSelectEnd, end - replay.batch.size() + replay.indexSelectAt + 1);
-                }
             }
         });
     }
@@ -479,33 +465,6 @@ public final class GpuBackend implements Backend {
             // the failure is theirs alone (a later read of an unrelated tensor, on any thread, must not throw it).
             IllegalStateException why = new IllegalStateException("a submission writing it failed (" + e.getMessage() + ")", e);
             for (OpNode n : submission.nodes()) Skipped.skip(n, why);
-        }
-    }
-
-    /**
-     * Raises a bad index_select index of a replay once every replayed index_select task has completed (operators
-     * cannot throw: they record the first bad index in a small device block).
-     */
-    private void checkIndexFaults() {
-        long until;
-        synchronized (progress) {
-            until = indexSelectEnd;
-        }
-        if (until == 0 || os.queue().completed() < until) return;
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment record = a.allocate(FamilyTasks.FAULT_BYTES, 8);
-            os.download(record, faultRecord, 0);
-            synchronized (progress) {
-                if (indexSelectEnd == until) indexSelectEnd = 0;
-            }
-            if (record.getAtIndex(ValueLayout.JAVA_LONG, 0) == 0) return;
-            os.upload(faultRecord, 0, a.allocate(FamilyTasks.FAULT_BYTES));
-            long index = record.getAtIndex(ValueLayout.JAVA_LONG, 1), size = record.getAtIndex(ValueLayout.JAVA_LONG, 2);
-            long dim = record.getAtIndex(ValueLayout.JAVA_LONG, 3);
-            IndexOutOfBoundsException cause = new IndexOutOfBoundsException("index_select: index " + index
-                    + " is out of range for dimension " + dim + " of size " + size);
-            throw new IllegalStateException("a recorded op failed when it ran on the gpu backend: " + cause.getMessage(),
-                    cause);
         }
     }
 

@@ -22,6 +22,9 @@ import java.util.List;
  * <p>Ordering: a run starts after everything recorded on the backend before it has completed (it syncs
  * first), and ops recorded after it see its writes, like any other submission. Runs of one replay do not
  * overlap each other. Closing a tensor the replay uses makes later runs fail with {@link IllegalStateException}.
+ * A bad index_select index in a run fails only reads of what that run computed from it (and of what is computed
+ * from those later), never a sync or another tensor; a later run with good indices computes good results
+ * ({@link ReplayFaults}).
  *
  * <p>A program captured with {@link GpuBackend#captureReturning} names its {@link #outputs()}: only those, and
  * tensors that existed before the capture, are guaranteed to be in memory after a run. The tensors it created
@@ -40,7 +43,8 @@ public final class GpuReplay implements Replay {
     private final int nodes;
     private GpuStorage[] read, written;  // emptied by close (guarded by the backend's submission lock)
     private final int[] readAt, writtenAt;
-    final int indexSelectAt;
+    /** Its index_selects' bad indices, and which written tensors descend from them (see ReplayFaults). */
+    private final ReplayFaults.Writes faults;
     private final Operators operators;
     private final List<Tensor> outputs;
     private List<Task> tasks;
@@ -106,7 +110,7 @@ public final class GpuReplay implements Replay {
     }
 
     GpuReplay(GpuBackend backend, TaskBatch batch, TaskTemplate template, int nodes, List<GpuStorage> read, List<Integer> readAt,
-              List<GpuStorage> written, List<Integer> writtenAt, int indexSelectAt, Operators operators,
+              List<GpuStorage> written, List<Integer> writtenAt, ReplayFaults.Writes faults, Operators operators,
               List<Tensor> outputs) {
         this.backend = backend;
         this.batch = batch;
@@ -116,7 +120,7 @@ public final class GpuReplay implements Replay {
         this.readAt = readAt.stream().mapToInt(Integer::intValue).toArray();
         this.written = written.toArray(GpuStorage[]::new);
         this.writtenAt = writtenAt.stream().mapToInt(Integer::intValue).toArray();
-        this.indexSelectAt = indexSelectAt;
+        this.faults = faults;
         this.operators = operators;
         this.outputs = List.copyOf(outputs);
     }
@@ -206,6 +210,7 @@ public final class GpuReplay implements Replay {
         if (closed) return;
         closed = true;
         if (template != null) template.release();
+        faults.owner().replayClosed();
         synchronized (this) {
             read = new GpuStorage[0];
             written = new GpuStorage[0];
@@ -226,8 +231,23 @@ public final class GpuReplay implements Replay {
         for (GpuStorage s : written) s.block();
     }
 
+    /**
+     * Submits one run (the backend's submission lock held, tensors checked live) and returns the seq after it.
+     * The faults object is locked from the submit until its run is noted, so a read draining the program's
+     * fault log never sees a run whose entries may be half written.
+     */
+    long submitRun(dev.gpuos.GpuOS os, long completed) {
+        synchronized (faults.owner()) {
+            long end = template != null ? os.submit(template) : os.submit(batch);
+            long base = end - batch.size();
+            noteRun(base, completed);
+            faults.noteRun(base, end);
+            return end;
+        }
+    }
+
     /** Records the tasks of a run that started at {@code base} as the last users of their buffers. */
-    synchronized void noteRun(long base, long completed) {
+    private synchronized void noteRun(long base, long completed) {
         for (int i = 0; i < read.length; i++) read[i].noteRead(base + readAt[i], completed);
         for (int i = 0; i < written.length; i++) written[i].noteWrite(base + writtenAt[i]);
         runs++;

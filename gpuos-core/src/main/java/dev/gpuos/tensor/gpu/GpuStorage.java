@@ -59,6 +59,8 @@ final class GpuStorage implements Storage {
     private volatile RuntimeException failure;
     /** Ids of the index_selects (IndexFaults) these contents were computed from, not known good; null: none. */
     private volatile long[] faultIds;
+    /** The captured index_selects (ReplayFaults) these contents were computed from; null: none. */
+    private volatile ReplayFaults.Taint[] replayTaints;
 
     GpuStorage(GpuBackend backend, BufferLedger ledger, DeviceBlock block, long byteSize) {
         this.backend = backend;
@@ -113,7 +115,18 @@ final class GpuStorage implements Storage {
     /** Written by the planning thread only (an array never changed after it is set); read by reads. */
     long[] faultIds() { return faultIds; }
 
-    void setFaultIds(long[] ids) { faultIds = ids; }
+    void setFaultIds(long[] ids) {
+        faultIds = ids;
+        ReplayFaults.changed();
+    }
+
+    /** Written by the planning thread and by replay runs (an array never changed after it is set); read by reads. */
+    ReplayFaults.Taint[] replayTaints() { return replayTaints; }
+
+    void setReplayTaints(ReplayFaults.Taint[] taints) {
+        replayTaints = taints;
+        ReplayFaults.changed();
+    }
 
     // ---- dependency tracking (seqs are GpuOS task seqs)
 

@@ -28,6 +28,18 @@ public final class ScalarMath {
         return Math.copySign(1.0 - erfcContinuedFraction(ax), x);
     }
 
+    /**
+     * Complementary error function without the cancellation of 1 - erf(x) for large x (erfc(10) is 2.1e-45, where
+     * 1 - erf(10) is 0): the continued fraction from 2.5 on, 1 - erf(x) below (at least 4e-4 there, so no digits
+     * are lost; for x < 0 it lies in [1, 2]).
+     */
+    public static double erfc(double x) {
+        if (Double.isNaN(x)) return x;
+        if (x < 2.5) return 1.0 - erf(x);
+        if (x > 27) return 0;  // below the smallest double
+        return erfcContinuedFraction(x);
+    }
+
     // erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + 1/2/(x + 1/(x + 3/2/(x + ...)))), evaluated with Lentz's method.
     private static double erfcContinuedFraction(double x) {
         double tiny = 1e-300;

@@ -2,6 +2,7 @@ package dev.gpuos.tensor.gpu;
 
 import dev.gpuos.GpuOS;
 import dev.gpuos.GpuTestSupport;
+import dev.gpuos.tensor.ToleranceTable;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Operand;
 import dev.gpuos.tensor.Scalar;
@@ -267,7 +268,7 @@ class GpuBackendOpsTest extends SharedGpuOS {
                 long seed = 6000 + t.ordinal() * 10L + si;
                 SplittableRandom r = new SplittableRandom(seed);
                 long n = sizes[si][0], k = sizes[si][1], m = sizes[si][2];
-                double rtol = t.isFloating() ? (t == DType.F32 ? 1e-4 : t == DType.F64 ? 1e-9 : 1e-2) : 0;
+                double rtol = ToleranceTable.accumulating(t);
                 double atol = rtol * 16 * Math.sqrt(k + 1);
                 String ctx = t + " n " + n + " k " + k + " m " + m + " seed " + seed;
                 try (Twins tw = new Twins(gpu)) {

@@ -1,5 +1,6 @@
 package dev.gpuos.tensor.gpu;
 
+import dev.gpuos.tensor.ToleranceTable;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.gpu.Twins.LayoutKind;
 import dev.gpuos.tensor.gpu.Twins.Twin;
@@ -46,7 +47,7 @@ class GpuMatvecTest extends SharedGpuOS {
 
     /** The bound of GpuBackendOpsTest's matmul: rtol by dtype, atol growing with sqrt(k). */
     private static double rtol(DType t) {
-        return t.isFloating() ? (t == DType.F32 ? 1e-4 : t == DType.F64 ? 1e-9 : 1e-2) : 0;
+        return ToleranceTable.accumulating(t);
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.gpuos.tensor.gpu;
 
+import dev.gpuos.tensor.ToleranceTable;
 import dev.gpuos.tensor.Backend;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Tensor;
@@ -149,23 +150,13 @@ final class Twins implements AutoCloseable {
         return s;
     }
 
-    /** Tolerance by result dtype: the task's bounds (f32 1e-5, bf16/f16 1e-2, integers and bool exact). */
+    /** Tolerance by result dtype: {@link ToleranceTable} (integers and bool exact). */
     static double elementwiseTolerance(DType t) {
-        return switch (t) {
-            case F64 -> 1e-9;
-            case F32 -> 1e-5;
-            case F16, BF16 -> 1e-2;
-            default -> 0;
-        };
+        return ToleranceTable.elementwise(t);
     }
 
     static double reductionTolerance(DType t) {
-        return switch (t) {
-            case F64 -> 1e-9;
-            case F32 -> 1e-4;
-            case F16, BF16 -> 1e-2;
-            default -> 0;
-        };
+        return ToleranceTable.accumulating(t);
     }
 
     /** Same dtype and shape; NaN where the CPU has NaN; equal infinities; else |d - c| <= atol + rtol |c|. */

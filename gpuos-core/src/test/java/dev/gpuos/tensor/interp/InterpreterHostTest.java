@@ -1,5 +1,6 @@
 package dev.gpuos.tensor.interp;
 
+import dev.gpuos.tensor.ToleranceTable;
 import dev.gpuos.tensor.BFloat16;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.HostElements;
@@ -337,12 +338,7 @@ class InterpreterHostTest {
             }
             double a = floatAt(t, w, i), b = floatAt(t, g, i);
             if (Double.isNaN(a) && Double.isNaN(b) || a == b) continue;
-            double tol = switch (t) {
-                case F64 -> 1e-9;  // gelu: the CPU's 1 + erf(y) and CUDA's erfc(-y) differ by ~3e-12 relative
-                case F32 -> 2e-6;
-                case F16 -> 2e-3;
-                default -> 1.6e-2;
-            };
+            double tol = ToleranceTable.elementwise(t);
             if (!(Math.abs(a - b) <= tol * Math.max(Math.abs(a), 1e-3))) {
                 return "element " + i + ": expected " + a + ", interpreted " + b;
             }
