@@ -22,6 +22,7 @@ public final class HostControl {
     static final long GENERATION = Layouts.HOST_CONTROL.offset("generation");
     static final long AGENT_STATE = Layouts.HOST_CONTROL.offset("agentState");
     static final long TRACE_SEQ = Layouts.HOST_CONTROL.offset("traceSeq");
+    static final long SEAL_SALT = Layouts.HOST_CONTROL.offset("sealSalt");
     static final long TRACE_DOORBELL = Layouts.HOST_CONTROL.offset("traceDoorbell");
     static final long TRACE_TASK = Layouts.HOST_CONTROL.offset("traceTask");
     static final long FAULT_COUNT = Layouts.HOST_CONTROL.offset("faultCount");
@@ -41,10 +42,16 @@ public final class HostControl {
         this.page = page;
     }
 
-    /** Zeroes the page; only while no agent runs. */
+    /** Zeroes the page and draws a new seal salt; only while no agent runs (before the first launch). */
     public void reset() {
         page.asSlice(0, Layouts.HOST_CONTROL.size()).fill((byte) 0);
         LONG.setRelease(page, TRACE_SEQ, -1L);
+        LONG.setRelease(page, SEAL_SALT, java.util.concurrent.ThreadLocalRandom.current().nextLong());
+    }
+
+    /** Part of every {@link dev.gpuos.runtime.layout.TaskSeal} of this queue (fixed from {@link #reset} on). */
+    public long sealSalt() {
+        return (long) LONG.getOpaque(page, SEAL_SALT);
     }
 
     /**

@@ -115,7 +115,8 @@ public final class Layouts {
             .field("nrefs", U8, "host", "number of valid refs")
             .field("tileSize", U32, "host", "elements (or rows) per tile, operator-defined")
             .field("refsAt", U64, "host", "with TASK_FLAG_REFS_IN_DEVICE: device address of the nrefs operand records")
-            .field("reserved", U64, "host", "zero")
+            .field("seal", U64, "host (release, last)", "first task of a submission: TaskSeal of the descriptor, so "
+                    + "the agent may take it from one read of its slot before the doorbell; else zero")
             .array("deps", U64, MAX_DEPS, "host", "seqs of earlier tasks that must complete first (all < seq)")
             .array("args", U64, MAX_ARGS, "host", "scalar arguments, raw bits (long or double)")
             .nested("refs", TENSOR_REF, MAX_REFS, "host", "operands")
@@ -149,6 +150,8 @@ public final class Layouts {
             .field("parkRequest", U32, "host", "generation number the host asks to park")
             .field("abortRequest", U32, "host", "non-zero: abort the running generation")
             .field("traceSeq", U64, "host", "seq whose path through the device is timestamped (~0: none)")
+            .field("sealSalt", U64, "host (before the first launch)", "random per queue: part of every TaskSeal, so a "
+                    + "sealed descriptor a previous queue left in recycled pinned memory never passes")
             .alignTo(128)
             .field("completedSeq", U64, "agent (release)", "completion watermark: every seq < completedSeq is done")
             .field("heartbeat", U64, "agent", "incremented by the agent's loop; stalls mean a dead or hung worker")

@@ -21,6 +21,7 @@ import dev.gpuos.runtime.HostControl;
 import dev.gpuos.runtime.WorkerDeadException;
 import dev.gpuos.runtime.layout.Layouts;
 import dev.gpuos.runtime.layout.TaskFields;
+import dev.gpuos.runtime.layout.TaskSeal;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
@@ -160,6 +161,26 @@ public final class SimulatedWorker {
         }
     }
 
+    /** probe_slot's words: the last slot the agent probed. */
+    private final long[] probeWords = new long[(int) (SimTask.BYTES / 8)];
+
+    /**
+     * As probe_slot does: reads slot {@code seq} of the host ring (the seal with acquire) into {@code into} and
+     * says whether it holds task {@code seq}'s descriptor, sealed ({@link TaskSeal}).
+     */
+    private boolean probe(MemorySegment hostRing, long seq, long salt, MemorySegment into) {
+        long at = (seq & mask) * SimTask.BYTES;
+        long seal = (long) LONG.getAcquire(hostRing, at + (long) TaskSeal.SEAL_WORD * 8);
+        MemorySegment.copy(hostRing, at, into, 0, SimTask.BYTES);
+        long[] w = probeWords;
+        if (w[(int) (TaskFields.SEQ >>> 3)] != seq) return false;
+        long flagsWord = w[(int) (TaskFields.FLAGS >>> 3)];
+        int flags = (int) (flagsWord >>> (TaskFields.FLAGS & 7) * 8) & 0xFFFF;
+        int nrefs = (int) (flagsWord >>> (TaskFields.NREFS & 7) * 8) & 0xFF;
+        int refWords = TaskSeal.sealedWords(flags, nrefs) - TaskSeal.HEADER_WORDS;
+        return TaskSeal.of(salt, w, 0, w, TaskSeal.HEADER_WORDS, refWords) == seal;
+    }
+
     private static boolean isExpansion(MemorySegment ring, long at) {
         return Integer.toUnsignedLong(ring.get(ValueLayout.JAVA_INT_UNALIGNED, at + TaskFields.OP)) == Layouts.OP_EXPAND;
     }
@@ -231,6 +252,8 @@ public final class SimulatedWorker {
         // The last doorbell read, and busy rounds since (the agent reads the host line on every 8th busy round).
         long knownSubmitted = 0;
         int busyRounds = 0;
+        long salt = ctrl.sealSalt();
+        MemorySegment probed = MemorySegment.ofArray(probeWords);
         ctrl.agentState(generation, Layouts.AGENT_RUNNING);
 
         for (;;) {
@@ -240,6 +263,7 @@ public final class SimulatedWorker {
             long from = 0;
             long to = 0;
             boolean fromTemplate = false;
+            boolean fromProbe = false;
             // While an earlier doorbell read promised more tasks than are published, stage them without reading
             // the host line again (that read's acquire ordered their descriptors), except every 8th round.
             boolean readHost = !(knownSubmitted > pubSeq && (++busyRounds & 7) != 0);
@@ -252,6 +276,9 @@ public final class SimulatedWorker {
                     INT.setRelease(st, PARKING, 1);
                 }
                 long submitted = readHost ? ctrl.submitted() : knownSubmitted;
+                // An expansion's tasks come from device memory: its header promised them, doorbell or not (the
+                // header may have come from a probe, before the doorbell).
+                if (pubSeq < expEnd && submitted < expEnd) submitted = expEnd;
                 knownSubmitted = submitted;
                 if (!parking) {
                     if (submitted > pubSeq) {
@@ -260,6 +287,13 @@ public final class SimulatedWorker {
                         // Inside an expansion the next tasks come from its template; the host never wrote their slots.
                         fromTemplate = pubSeq < expEnd;
                         if (fromTemplate && to > expEnd) to = expEnd;
+                        cmd = CMD_STAGE;
+                    } else if (readHost && probe(hostRing, pubSeq, salt, probed)) {
+                        // The doorbell promised nothing new, but the next slot holds its sealed task (the first
+                        // of a submission whose doorbell is still on its way): take it from this one read.
+                        from = pubSeq;
+                        to = pubSeq + 1;
+                        fromProbe = true;
                         cmd = CMD_STAGE;
                     }
                 }
@@ -270,10 +304,15 @@ public final class SimulatedWorker {
 
             if (cmd == CMD_STAGE) {
                 if (!fromTemplate) {
-                    // Copy the descriptors (the doorbell's acquire above orders these reads after the host's writes).
-                    for (long seq = from; seq < to; seq++) {
-                        long at = (seq & mask) * SimTask.BYTES;
-                        MemorySegment.copy(hostRing, at, ring, at, SimTask.BYTES);
+                    if (fromProbe) {
+                        MemorySegment.copy(probed, 0, ring, (from & mask) * SimTask.BYTES, SimTask.BYTES);
+                    } else {
+                        // Copy the descriptors (the doorbell's acquire above orders these reads after the host's
+                        // writes).
+                        for (long seq = from; seq < to; seq++) {
+                            long at = (seq & mask) * SimTask.BYTES;
+                            MemorySegment.copy(hostRing, at, ring, at, SimTask.BYTES);
+                        }
                     }
                     // An expansion header ends what the host ring holds: the host never wrote the slots of its tasks.
                     long expandAt = -1;
@@ -297,7 +336,8 @@ public final class SimulatedWorker {
                             LONG.setRelease(st, EXP_TEMPLATE, expTemplate);
                             LONG.setRelease(st, EXP_TILE_BASE, expTileBase);
                             fromTemplate = true;
-                            to = Math.min(to, expEnd);
+                            // A probed header came alone; its tasks are in device memory: stage a chunk of them.
+                            to = fromProbe ? Math.min(from + config.stageChunk(), expEnd) : Math.min(to, expEnd);
                         }
                         // else: a malformed header stays in the ring, and validation below rejects it.
                     }

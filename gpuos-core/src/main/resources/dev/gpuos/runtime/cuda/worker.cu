@@ -374,6 +374,64 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
 }
 #endif
 
+#ifndef GPUOS_HANDOFF_LEGACY
+// The agent's PROBE warp (warp 2, stage threads): while the agent knows of nothing more to stage, each round
+// reads the next slot of the host ring whole, beside thread 0's doorbell read, and says whether it holds that
+// seq's descriptor, sealed by the host (TaskSeal: the first task of every submission is). A single submission
+// then costs the agent ONE PCIe round trip (this read), not a doorbell read followed by a descriptor read.
+// The 41 loads may be served in any order, so the new seq proves nothing about the rest; the seal, a hash of
+// every word the task uses and of the queue's salt, does. The lane that loads the seal's vector does it with
+// ld.acquire.sys and loads nothing else (an acquire would hold back its later loads): once the seal is seen,
+// everything the host wrote before it (with release, last) is ordered before the block's later work, as the
+// doorbell's acquire orders it otherwise.
+constexpr unsigned int kProbeWarp = 2;
+constexpr unsigned int kSealVector = GPUOS_SEAL_WORD / 2;
+static_assert(kTaskVectors > 32 && kTaskVectors <= 64 && kSealVector < 64 - kTaskVectors,
+              "probe_slot: lane L loads vector L, the top kTaskVectors - 32 lanes one more; the seal's lane only one");
+
+__device__ bool probe_slot(const gpuos_task* hostRing, unsigned long long seq, unsigned long long mask,
+                           unsigned long long salt, uint4* s_probe) {
+    const unsigned int lane = threadIdx.x & 31;
+    constexpr unsigned int kExtra = kTaskVectors - 32;  // vectors 32.. go to the top kExtra lanes
+    const uint4* src = (const uint4*)(hostRing + (seq & mask));
+    uint4 a, b = make_uint4(0, 0, 0, 0);
+    if (lane == kSealVector) {
+        unsigned long long x, y;
+        asm volatile("ld.acquire.sys.global.v2.u64 {%0, %1}, [%2];" : "=l"(x), "=l"(y) : "l"(src + lane) : "memory");
+        a = make_uint4((unsigned int)x, (unsigned int)(x >> 32), (unsigned int)y, (unsigned int)(y >> 32));
+    } else {
+        a = ld_volatile_v4(src + lane);
+    }
+    const bool two = lane >= 32 - kExtra;
+    if (two) b = ld_volatile_v4(src + lane + kExtra);
+    s_probe[lane] = a;
+    if (two) s_probe[lane + kExtra] = b;
+    // Vector 1 holds flags (bits 0-15 of .z) and nrefs (bits 24-31), vector 0 the seq (.z, .w).
+    const unsigned int v1z = __shfl_sync(~0u, a.z, 1);
+    const unsigned int words = gpuos_sealed_words(v1z & 0xFFFFu, v1z >> 24);
+    unsigned long long sum = 0;
+    const unsigned int vectors[2] = {lane, lane + kExtra};
+    const uint4 vs[2] = {a, b};
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+        if (k == 1 && !two) break;
+        const unsigned int w0 = 2 * vectors[k];
+        const unsigned long long lo = ((unsigned long long)vs[k].y << 32) | vs[k].x;
+        const unsigned long long hi = ((unsigned long long)vs[k].w << 32) | vs[k].z;
+        if (w0 < words && w0 != GPUOS_SEAL_WORD) sum += gpuos_seal_mix(lo, w0);
+        if (w0 + 1 < words && w0 + 1 != GPUOS_SEAL_WORD) sum += gpuos_seal_mix(hi, w0 + 1);
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(~0u, sum, o);
+    const unsigned long long seen = ((unsigned long long)__shfl_sync(~0u, a.w, 0) << 32) | __shfl_sync(~0u, a.z, 0);
+    const unsigned int sealHalf = GPUOS_SEAL_WORD & 1;  // which 8 bytes of its vector
+    const unsigned int sealLo = __shfl_sync(~0u, sealHalf ? a.z : a.x, kSealVector);
+    const unsigned int sealHi = __shfl_sync(~0u, sealHalf ? a.w : a.y, kSealVector);
+    const unsigned long long seal = ((unsigned long long)sealHi << 32) | sealLo;
+    return seen == seq && seal == salt + sum;
+}
+#endif
+
 #ifndef GPUOS_AGENT_ONE_LOOP
 // The agent's COMPLETION warp (warp 1), apart from the stage threads so that a task's completion reaches the host
 // without waiting for a PCIe read of the doorbell or a staging round: it polls the done flags above the
@@ -506,10 +564,19 @@ __device__ void agent_loop(const gpuos_params& p) {
     // memory: registers are what the staging copies need).
     __shared__ unsigned long long s_knownSubmitted, s_knownTraceSeq;
     __shared__ unsigned int s_busyRounds;
+    // The probe (probe_slot): the slot the probe warp reads this round (~0: none), whether it held that task,
+    // sealed, and what it read; the queue's seal salt.
+    __shared__ unsigned long long s_probeSlot, s_sealSalt;
+    __shared__ int s_probeOk, s_fromProbe;
+    __shared__ __align__(16) uint4 s_probe[kTaskVectors];
     if (threadIdx.x == 0) {
         s_knownSubmitted = 0;
         s_knownTraceSeq = ~0ull;
         s_busyRounds = 0;
+        s_probeSlot = ~0ull;
+        s_probeOk = 0;
+        s_fromProbe = 0;
+        s_sealSalt = ld_relaxed_sys(&ctrl->sealSalt);
     }
 #endif
     if (threadIdx.x == 0) {
@@ -566,6 +633,17 @@ __device__ void agent_loop(const gpuos_params& p) {
                 submitted = ld_acquire_sys(&ctrl->submittedSeq);
             }
         }
+#ifndef GPUOS_HANDOFF_LEGACY
+        // Beside that read: the probe of the next slot, while nothing more is known (see probe_slot).
+        if ((threadIdx.x >> 5) == kProbeWarp) {
+            const unsigned long long slot = s_probeSlot;
+            if (slot != ~0ull) {
+                const bool ok = probe_slot(hostRing, slot, mask, s_sealSalt, s_probe);
+                if ((threadIdx.x & 31) == 0) s_probeOk = ok;
+            }
+        }
+        stage_sync();
+#endif
 
 #ifdef GPUOS_AGENT_ONE_LOOP
         // 2. Advance the watermark, blockDim tasks per step.
@@ -623,8 +701,15 @@ __device__ void agent_loop(const gpuos_params& p) {
             const unsigned long long watermark = s_watermark;
             s_traceSeq = traceSeq;
 #ifndef GPUOS_HANDOFF_LEGACY
+            // An expansion's tasks come from device memory: its header promised them, doorbell or not (the header
+            // may have come from a probe, before its doorbell).
+            if (pubSeq < expEnd && submitted < expEnd) submitted = expEnd;
             s_knownSubmitted = submitted;
             s_knownTraceSeq = traceSeq;
+            const bool probed = s_probeOk != 0 && s_probeSlot == pubSeq;
+            s_probeOk = 0;
+            s_probeSlot = ~0ull;
+            s_fromProbe = 0;
 #endif
             int cmd = CMD_IDLE;
             if (abortRequest != 0) {
@@ -648,10 +733,26 @@ __device__ void agent_loop(const gpuos_params& p) {
                     s_pubTiles = pubTiles;
                     if (traceSeq >= s_from && traceSeq < s_to) st_relaxed_sys(&ctrl->traceDoorbell, roundStart);
                     cmd = CMD_STAGE;
+#ifndef GPUOS_HANDOFF_LEGACY
+                } else if (!parking && probed) {
+                    // The doorbell promised nothing new, but the probe found the next task, sealed (the first of a
+                    // submission whose doorbell is still on its way): stage it from what the probe read.
+                    s_from = pubSeq;
+                    s_to = pubSeq + 1;
+                    s_fromTemplate = 0;
+                    s_fromProbe = 1;
+                    s_pubTiles = pubTiles;
+                    if (traceSeq == pubSeq) st_relaxed_sys(&ctrl->traceDoorbell, roundStart);
+                    cmd = CMD_STAGE;
+#endif
                 } else if (parking && watermark == pubSeq) {
                     cmd = CMD_EXIT;
                 }
             }
+#ifndef GPUOS_HANDOFF_LEGACY
+            // Idle and nothing known beyond pubSeq: probe the next slot in the next round.
+            if (cmd == CMD_IDLE && !parking && submitted <= pubSeq) s_probeSlot = pubSeq;
+#endif
             s_cmd = cmd;
             s_badSeq = ~0ull;
 #ifdef GPUOS_AGENT_ONE_LOOP
@@ -684,9 +785,20 @@ __device__ void agent_loop(const gpuos_params& p) {
                 // latency. Small batches copy whole descriptors in one pass (latency); larger ones copy the
                 // headers, then only the operand records each task uses (bandwidth: a 0-operand task is 128
                 // bytes, not 640).
-                const bool whole = n <= kWholeCopyMax;
 #ifndef GPUOS_HANDOFF_LEGACY
+                const bool probed = s_fromProbe != 0;
+                const bool whole = probed || n <= kWholeCopyMax;
                 staged = whole;
+                if (probed) {
+                    // The descriptor the probe read (n == 1): no second read over PCIe.
+                    for (unsigned int v = stage_tid(); v < kTaskVectors; v += kStageThreads) {
+                        ((uint4*)(ring + (from & mask)))[v] = s_probe[v];
+                        if (v < kHeaderVectors) s_headers[v] = s_probe[v];
+                    }
+                } else
+#else
+                const bool probed = false;
+                const bool whole = n <= kWholeCopyMax;
 #endif
                 copy_vectors(hostRing, ring, from, n, whole ? kTaskVectors : kHeaderVectors, 0, mask,
                              staged ? s_headers : nullptr);
@@ -713,7 +825,13 @@ __device__ void agent_loop(const gpuos_params& p) {
                         st_release_gpu(&st->expTemplate, expTemplate);
                         st_release_gpu(&st->expTileBase, expTileBase);
                         s_fromTemplate = 1;
+                        // A probed header came alone; its tasks are in device memory: stage a chunk of them.
+                        if (probed) s_to = from + p.stageChunk;
                         s_to = s_to < expEnd ? s_to : expEnd;
+#ifndef GPUOS_HANDOFF_LEGACY
+                        // Known work: the next rounds stage it without reading the doorbell (see step 1).
+                        if (s_knownSubmitted < expEnd) s_knownSubmitted = expEnd;
+#endif
                         s_expBase = expBase;
                         s_expTemplate = expTemplate;
                         s_expTileBase = expTileBase;
@@ -799,6 +917,10 @@ __device__ void agent_loop(const gpuos_params& p) {
                 st_release_gpu(&st->pubTiles, pubTiles);
                 s_pubSeq = pubSeq;
                 if (traceSeq >= from && traceSeq < end) st_relaxed_sys(&ctrl->tracePublished, global_ns());
+#ifndef GPUOS_HANDOFF_LEGACY
+                // Everything known is published: probe the next slot in the next round.
+                if (!parking && s_knownSubmitted <= pubSeq && pubSeq >= expEnd) s_probeSlot = pubSeq;
+#endif
             }
             stage_sync();
         }
