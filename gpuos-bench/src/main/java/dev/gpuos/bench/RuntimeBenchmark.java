@@ -119,7 +119,7 @@ public final class RuntimeBenchmark {
 
         // Where a round trip goes: the device timestamps one task's path (GPU globaltimer, ns).
         String[] legs = {"agent_stage_us", "worker_pickup_us", "operator_us", "agent_completion_us", "device_span_us",
-                "host_and_pcie_us"};
+                "host_and_pcie_us", "agent_read_us", "agent_publish_us"};
         double[][] legSamples = new double[legs.length][2000];
         var control = os.queue().control();
         int kept = 0;
@@ -132,7 +132,7 @@ public final class RuntimeBenchmark {
             double total = (System.nanoTime() - s) / 1e3;
             long[] t = control.trace();
             // A stamp can be missing when the agent read traceSeq just before the host set it: skip the sample.
-            boolean complete = t[0] != 0 && t[1] != 0 && t[2] != 0 && t[3] != 0 && t[4] != 0;
+            boolean complete = t[0] != 0 && t[1] != 0 && t[2] != 0 && t[3] != 0 && t[4] != 0 && t[5] != 0;
             if (i >= 0 && complete) {
                 legSamples[0][kept] = (t[1] - t[0]) / 1e3;
                 legSamples[1][kept] = (t[2] - t[1]) / 1e3;
@@ -140,6 +140,9 @@ public final class RuntimeBenchmark {
                 legSamples[3][kept] = (t[4] - t[3]) / 1e3;
                 legSamples[4][kept] = (t[4] - t[0]) / 1e3;
                 legSamples[5][kept] = total - legSamples[4][kept];
+                // agent_stage split at the descriptor in hand: reading it (PCIe) / validating and publishing it
+                legSamples[6][kept] = (t[5] - t[0]) / 1e3;
+                legSamples[7][kept] = (t[1] - t[5]) / 1e3;
                 kept++;
             }
         }

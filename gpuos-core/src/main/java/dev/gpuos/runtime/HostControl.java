@@ -60,7 +60,7 @@ public final class HostControl {
      */
     public void traceSeq(long seq) {
         clearTaskTraces();
-        for (int i = 0; i < 5; i++) {
+        for (int i = 0; i < 6; i++) {
             LONG.setRelease(page, TRACE_DOORBELL + 8L * i, 0L);
         }
         LONG.setRelease(page, TRACE_SEQ, seq);
@@ -89,10 +89,13 @@ public final class HostControl {
         return t;
     }
 
-    /** The five timestamps of the traced task (0 where not reached yet), in path order. */
+    /**
+     * The timestamps of the traced task (0 where not reached yet): doorbell round, published, operator starts,
+     * done, completion published, then descriptor read (between the first two).
+     */
     public long[] trace() {
-        long[] t = new long[5];
-        for (int i = 0; i < 5; i++) {
+        long[] t = new long[6];
+        for (int i = 0; i < 6; i++) {
             t[i] = (long) LONG.getAcquire(page, TRACE_DOORBELL + 8L * i);
         }
         return t;

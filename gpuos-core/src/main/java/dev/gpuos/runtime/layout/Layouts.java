@@ -163,6 +163,7 @@ public final class Layouts {
             .field("traceStart", U64, "trace (agent or worker, traced task only)", "worker: globaltimer ns: a block starts the traced task's operator")
             .field("traceEnd", U64, "trace (agent or worker, traced task only)", "worker: globaltimer ns: the traced task marked done")
             .field("traceCompleted", U64, "trace (agent or worker, traced task only)", "agent: globaltimer ns: completion watermark passed the traced task")
+            .field("traceRead", U64, "trace (agent or worker, traced task only)", "agent: globaltimer ns: the traced task's descriptor in the device ring (read over PCIe), before validation and publication")
             .array("traceTask", U64, 2 * TRACE_TASK_STAMPS, "trace (worker: the block marking a TASK_FLAG_TRACE task done, after done)",
                     "globaltimer ns, TRACE_TASK_STAMPS per seq parity (a task and the one before it can both be traced),"
                             + " from [TRACE_TASK_STAMPS * (seq & 1)]: dependency wait begins, last dependency seen done,"

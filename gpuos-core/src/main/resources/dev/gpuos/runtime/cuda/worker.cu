@@ -854,6 +854,7 @@ __device__ void agent_loop(const gpuos_params& p) {
             }
             stage_sync();
             const unsigned long long to = s_to;
+            if (threadIdx.x == 0 && traceSeq >= from && traceSeq < to) st_relaxed_sys(&ctrl->traceRead, global_ns());
             // One thread per task (many tasks in flight, not one L2 round trip after another): validate, tile
             // bases included (each must continue the ticket prefix sum).
             for (unsigned long long seq = from + stage_tid(); seq < to; seq += kStageThreads) {
