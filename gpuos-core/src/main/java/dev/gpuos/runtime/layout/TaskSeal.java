@@ -73,7 +73,7 @@ public final class TaskSeal {
                 // TaskSeal (dev.gpuos.runtime.layout.TaskSeal): seal = sealSalt + sum of gpuos_seal_mix(word, index)
                 // over the sealed words (GPUOS_SEAL_WORDS) but word GPUOS_SEAL_WORD.
                 #if defined(__CUDACC__)
-                #define GPUOS_SEAL_FN __host__ __device__ __forceinline__
+                #define GPUOS_SEAL_FN static __host__ __device__ __forceinline__
                 #else
                 #define GPUOS_SEAL_FN static inline
                 #endif

@@ -53,6 +53,12 @@ import java.util.concurrent.locks.LockSupport;
 public final class SimulatedWorker {
     private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
     private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
+    /**
+     * kDoneFaulted and kTileFaulted of worker.cu: a task with a worker-reported fault is marked done with the top
+     * bit set, so the agent reads the fault count only then.
+     */
+    private static final long DONE_FAULTED = 1L << 63;
+    private static final int TILE_FAULTED = 1 << 31;
     private static final int CMD_IDLE = 0;
     private static final int CMD_STAGE = 1;
     private static final int CMD_EXIT = 2;
@@ -408,11 +414,14 @@ public final class SimulatedWorker {
 
             // Advance the watermark (the GPU checks blockDim tasks per step, at most 64 steps per round).
             boolean advanced = false;
+            boolean faulted = false;
             long w = watermark;
             for (int k = 0; k < 64 * Layouts.BLOCK_THREADS && w < pubSeq; k++) {
-                if ((long) LONG.getAcquire(dev.done, (w & mask) * 8) != w + 1) {
+                long v = (long) LONG.getAcquire(dev.done, (w & mask) * 8);
+                if ((v & ~DONE_FAULTED) != w + 1) {
                     break;
                 }
+                faulted |= (v & DONE_FAULTED) != 0;
                 w++;
                 advanced = true;
             }
@@ -422,8 +431,11 @@ public final class SimulatedWorker {
                 LONG.setRelease(st, WATERMARK, watermark);
             }
             // Every fault of a task below the watermark was reserved before that task's done flag, which was
-            // read with acquire above: mirror them all before the host may see the task complete.
-            faultsMirrored = mirrorFaults(st, ctrl, faultsMirrored, (long) LONG.getAcquire(st, FAULT_COUNT));
+            // read with acquire above: mirror them all before the host may see the task complete. Only a flag
+            // marked DONE_FAULTED says there are any (as in the completion warp).
+            if (faulted) {
+                faultsMirrored = mirrorFaults(st, ctrl, faultsMirrored, (long) LONG.getAcquire(st, FAULT_COUNT));
+            }
             if (advanced) {
                 ctrl.agentPublishCompleted(watermark);
                 config.probe().agentPublishedCompletion(watermark);
@@ -537,7 +549,7 @@ public final class SimulatedWorker {
                     long dep = task.dep(d);
                     int polls = 0;
                     ns = 32;
-                    while ((long) LONG.getOpaque(dev.done, (dep & mask) * 8) < dep + 1) {
+                    while (Long.compareUnsigned((long) LONG.getOpaque(dev.done, (dep & mask) * 8), dep + 1) < 0) {
                         if ((++polls & 63) == 0 && (int) INT.getOpaque(st, ABORT) != 0) {
                             leave = true;
                             break;
@@ -565,18 +577,22 @@ public final class SimulatedWorker {
             int ntiles = task.ntiles();
             int op = task.op();
             SimOp fn = Integer.compareUnsigned(op, opTable.length) < 0 ? opTable[op] : null;
+            boolean faulted = false;
             if (fn != null) {
                 fn.run(task, tile);
             } else if (tile == 0) {
                 reportFault(st, seq, Layouts.FAULT_BAD_OP, op); // one record per task, not per tile
+                faulted = true;
             }
             checkKilled();
             VarHandle.fullFence();
-            int finished = (int) INT.getAndAdd(dev.tileDone, (seq & mask) * 4, 1) + 1;
+            int add = 1 + (faulted ? TILE_FAULTED : 0);
+            int counted = (int) INT.getAndAdd(dev.tileDone, (seq & mask) * 4, add) + add;
+            int finished = counted & ~TILE_FAULTED;
             config.probe().workerCountedTile(seq, tile, finished);
             if (finished == ntiles) {
                 VarHandle.fullFence();
-                LONG.setRelease(dev.done, (seq & mask) * 8, seq + 1);
+                LONG.setRelease(dev.done, (seq & mask) * 8, (seq + 1) | ((counted & TILE_FAULTED) != 0 ? DONE_FAULTED : 0));
             }
         }
     }

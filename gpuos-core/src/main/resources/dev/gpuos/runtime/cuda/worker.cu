@@ -12,8 +12,8 @@
 // PCIe reads and stage; so a completion never waits for a doorbell read, nor staging for a completion. They
 // share s_pubSeq (stage -> completion) and s_watermark (completion -> stage, written after completedSeq went to
 // the host, so a parking agent that sees the watermark at pubSeq leaves with everything published).
-// (-DGPUOS_AGENT_ONE_LOOP, implied by -DGPUOS_HANDOFF_LEGACY: one loop for the whole block, the scan and
-// completion once per doorbell read.)
+// (The legacy protocol, -DGPUOS_HANDOFF_LEGACY: one loop for the whole block, the scan and completion once per
+// doorbell read.)
 // Every other block is a WORKER. It takes a tile ticket with one atomicAdd, waits until the ticket is
 // published, looks its task up in the tile map, loads the descriptor into shared memory, waits for the task's
 // dependencies, runs the operator for that tile with the whole block, and counts the tile done; the block
@@ -24,11 +24,9 @@
 // with ld.acquire and no back-off (a sleep could only oversleep the dependency's completion; one poll is one L2
 // round trip). Each flag has a 128-byte line of its own. So the hand-off is the dependency's release, one L2
 // round trip to see it, and a barrier.
-// A/B switches (-Dgpuos.worker.handoff, see WorkerSources.Handoff): GPUOS_HANDOFF_LEGACY compiles the earlier
+// A/B switch (-Dgpuos.worker.handoff, see WorkerSources.Handoff): GPUOS_HANDOFF_LEGACY compiles the earlier
 // protocol (acquire polls with exponential back-off, dense flags, one agent loop with a doorbell read every
-// round, the earlier staging); GPUOS_AGENT_ONE_LOOP takes back the one-loop agent and GPUOS_POLL_RELAXED polls
-// with relaxed loads and one fence after them. Which one a GpuOS compiles: WorkerSources.Handoff (legacy by
-// default until a GPU run has passed the GPU tests with the new protocol).
+// round, the earlier staging). Kept only until a GPU run has shown the new one correct and nowhere slower.
 //
 // Why this cannot deadlock. Tickets are handed out in order, and ticket order is task order (tileBase is a
 // prefix sum over seq). All blocks of the cooperative launch are co-resident, and a block that holds a
@@ -51,8 +49,7 @@
 // Agent -> workers: descriptors, tile map and counters, then pubSeq and pubTiles with st.release.gpu; workers
 // poll pubTiles with ld.acquire.gpu. Worker -> worker (dependencies) and worker -> agent (watermark): operator
 // stores, __syncthreads, __threadfence, the tile counter, then done[slot] with st.release.gpu; dependent blocks
-// and the completion warp poll it with ld.acquire.gpu (under GPUOS_POLL_RELAXED: ld.relaxed.gpu polls, then
-// fence.acq_rel.gpu, the PTX acquire pattern). Agent -> host: completedSeq with st.release.sys.
+// and the completion warp poll it with ld.acquire.gpu. Agent -> host: completedSeq with st.release.sys.
 // Faults: a worker writes its fault record (tag last) before it counts the tile, so before the task's done flag;
 // the agent mirrors every record reserved before the done flags it read, and only then publishes completedSeq:
 // the host never sees a faulted task complete without its fault.
@@ -95,29 +92,34 @@ __device__ __forceinline__ unsigned long long done_slot(unsigned long long seq, 
     return (seq & mask) * kDoneStride;
 }
 
+// A task a worker reported a fault for (report_fault: a bad operator slot) is marked done with the top bit set,
+// (seq + 1) | kDoneFaulted, so the completion warp reads the fault count (one more L2 round trip before the host
+// sees completion) only when a task it passes carries it. Every dependency wait compares done >= seq + 1, which the
+// bit keeps true. A many-tile task's tiles pass it on through their counter (kTileFaulted). The agent's own fault
+// (a bad descriptor) ends the generation, and its exit path mirrors everything.
+#ifdef GPUOS_HANDOFF_LEGACY
+constexpr unsigned long long kDoneFaulted = 0;
+constexpr unsigned int kTileFaulted = 0;
+#else
+constexpr unsigned long long kDoneFaulted = 1ull << 63;
+constexpr unsigned int kTileFaulted = 1u << 31;
+static_assert(GPUOS_MAX_TILES_PER_TASK < kTileFaulted, "the tile counter's top bit is free");
+#endif
+
 // The polls of the new protocol (publication, dependencies, the completion warp's scan): each an ld.acquire, so
 // the value seen is usable at once. Measured on the H100 (handoff-3): relaxed polls with one fence.acq_rel.gpu
-// after the awaited value (-DGPUOS_POLL_RELAXED, -Dgpuos.worker.handoff=spin-relaxed) saw a dependency 0.38 us
-// sooner but paid 0.35 us (p99 1-3 us) for the fence.
-#if defined(GPUOS_HANDOFF_LEGACY)
-// (the legacy protocol polls with ld.acquire in place)
-#elif !defined(GPUOS_POLL_RELAXED)
+// after the awaited value saw a dependency 0.38 us sooner but paid 0.35 us (p99 1-3 us) for the fence.
+#ifndef GPUOS_HANDOFF_LEGACY
 __device__ __forceinline__ unsigned long long poll_gpu(const unsigned long long* p) { return ld_acquire_gpu(p); }
 __device__ __forceinline__ ulonglong2 poll_gpu_v2(const unsigned long long* p) {
     ulonglong2 v;
     asm volatile("ld.acquire.gpu.global.v2.u64 {%0, %1}, [%2];" : "=l"(v.x), "=l"(v.y) : "l"(p) : "memory");
     return v;
 }
-__device__ __forceinline__ void acquire_after_poll() {}
-#else
-__device__ __forceinline__ unsigned long long poll_gpu(const unsigned long long* p) { return ld_relaxed_gpu(p); }
-__device__ __forceinline__ ulonglong2 poll_gpu_v2(const unsigned long long* p) { return ld_relaxed_gpu_v2(p); }
-__device__ __forceinline__ void acquire_after_poll() { fence_acquire_gpu(); }
 #endif
 
-// The legacy protocol has the one-loop agent; GPUOS_AGENT_ONE_LOOP alone gives it to the new hand-off too
-// (-Dgpuos.worker.handoff=spin-oneloop), to measure the completion warp apart.
-#if defined(GPUOS_HANDOFF_LEGACY) && !defined(GPUOS_AGENT_ONE_LOOP)
+// The legacy protocol has the one-loop agent.
+#ifdef GPUOS_HANDOFF_LEGACY
 #define GPUOS_AGENT_ONE_LOOP 1
 #endif
 
@@ -449,6 +451,7 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
     const unsigned int lane = threadIdx.x & 31;
     unsigned long long w = s_watermark, heartbeat = 0;
     bool waiting = false;  // the last scan found the oldest task incomplete
+    bool faulted = false;  // a flag read since the last publication carried kDoneFaulted
     for (;;) {
         // Lane 0 reads the shared words, so that every lane acts on the same values.
         unsigned long long ps = 0;
@@ -470,7 +473,9 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
             // than 128, so that the wait takes little from the stage threads' copies on this SM.
             unsigned long long v = 0;
             if (lane == 0) v = poll_gpu(&done[done_slot(w, mask)]);
-            if (__shfl_sync(~0u, v, 0) != w + 1) continue;
+            v = __shfl_sync(~0u, v, 0);
+            if ((v & ~kDoneFaulted) != w + 1) continue;
+            faulted = (v & kDoneFaulted) != 0;
         }
         // Up to 8 steps of 128 flags before publishing, so a flood of completions is published in few PCIe
         // writes; a step that finds an incomplete task ends the scan.
@@ -478,6 +483,8 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
         if (waiting) {
             ++w;  // the oldest, seen done just above
             waiting = false;
+        } else {
+            faulted = false;
         }
         for (int round = 0; round < 8 && w < ps; ++round) {
             const unsigned long long first = w + 4ull * lane;
@@ -486,7 +493,11 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
             for (int j = 0; j < 4; ++j) v[j] = first + j < ps ? poll_gpu(&done[done_slot(first + j, mask)]) : 0;
             unsigned int complete = 0;  // leading complete flags of this lane's four
 #pragma unroll
-            for (int j = 0; j < 4; ++j) complete += (complete == (unsigned int)j && v[j] == first + j + 1) ? 1u : 0u;
+            for (int j = 0; j < 4; ++j) {
+                complete += (complete == (unsigned int)j && (v[j] & ~kDoneFaulted) == first + j + 1) ? 1u : 0u;
+            }
+            // (a stale flag's bit, of the slot's previous task, only costs an unneeded fault-count read)
+            faulted |= __any_sync(~0u, ((v[0] | v[1] | v[2] | v[3]) & kDoneFaulted) != 0);
             const unsigned int partial = __ballot_sync(~0u, complete < 4);
             const int firstPartial = partial ? __ffs(partial) - 1 : 32;
             const unsigned int completeThere = __shfl_sync(~0u, complete, firstPartial & 31);
@@ -497,14 +508,16 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
             waiting = true;  // the oldest task still runs: poll its flag again at once
             continue;
         }
-        // Every lane's flags before what lane 0 publishes (acquire pattern per lane, then the warp barrier).
-        acquire_after_poll();
+        // Every lane's flags (each an acquire) before what lane 0 publishes.
         __syncwarp();
         if (lane == 0) {
             // Every fault of a task below the watermark was reserved before that task's done flag, read above:
-            // mirror them all before the host may see the task complete.
+            // mirror them all before the host may see the task complete. Only a flag marked kDoneFaulted says
+            // there are any.
             const unsigned long long faultsBefore = faultsMirrored;
-            faultsMirrored = mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);
+            if (faulted) {
+                faultsMirrored = mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);
+            }
             const unsigned long long traced = s_traceSeq;
             if (traced >= from && traced < w) st_relaxed_sys(&ctrl->traceCompleted, global_ns());
             // As in the legacy publisher: the host reads results only through copies the device's engines make
@@ -980,7 +993,6 @@ __device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned lo
         const ulonglong2 pub = poll_gpu_v2(&st->pubTiles);
         const unsigned long long published = pub.x;
         if (ticket < published) {
-            acquire_after_poll();  // the tile map and descriptors published with pubTiles
             *hint = pub.y - (published - ticket);
             return 0;
         }
@@ -1036,7 +1048,6 @@ __device__ __forceinline__ int wait_dependencies(gpuos_queue_state* st, const gp
         }
     }
     if (seenAt != nullptr) *seenAt = global_ns();
-    if (ndeps > 0) acquire_after_poll();
 #endif
     return 0;
 }
@@ -1147,10 +1158,12 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         const unsigned int ntiles = task->ntiles;
         if (traced && threadIdx.x == 0) s_stamps[3] = global_ns();
         gpuos_op_fn fn = op < opCount ? gpuos_op_table[op] : nullptr;
+        bool faulted = false;  // thread 0's
         if (fn != nullptr) {
             fn(task, s_tile, &env);
         } else if (threadIdx.x == 0 && s_tile == 0) {
             report_fault(st, seq, GPUOS_FAULT_BAD_OP, op);  // one record per task, not one per tile
+            faulted = true;
         }
         __syncthreads();
         if (threadIdx.x == 0) {
@@ -1159,12 +1172,15 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             bool finished = ntiles == 1;
             const unsigned long long tEnd = traced ? global_ns() : 0;
             if (finished) {
-                st_release_gpu(&done[done_slot(seq, mask)], seq + 1);
+                st_release_gpu(&done[done_slot(seq, mask)], (seq + 1) | (faulted ? kDoneFaulted : 0));
             } else {
                 __threadfence();
-                if (atomicAdd(&tileDone[seq & mask], 1u) + 1 == ntiles) {
+                const unsigned int add = 1u + (faulted ? kTileFaulted : 0u);
+                const unsigned int counted = atomicAdd(&tileDone[seq & mask], add) + add;
+                if ((counted & ~kTileFaulted) == ntiles) {
                     __threadfence();
-                    st_release_gpu(&done[done_slot(seq, mask)], seq + 1);
+                    const bool anyFaulted = (counted & kTileFaulted) != 0;
+                    st_release_gpu(&done[done_slot(seq, mask)], (seq + 1) | (anyFaulted ? kDoneFaulted : 0));
                     finished = true;
                 }
             }
