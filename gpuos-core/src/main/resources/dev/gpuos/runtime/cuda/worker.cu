@@ -1,7 +1,9 @@
 // The GPUOS persistent worker: one generation of it runs as a single cooperative launch.
 //
 // Block 0 is the AGENT, the only block that touches host memory. It
-//   * reads the doorbell (gpuos_host_control.submittedSeq) over PCIe,
+//   * reads the doorbell (gpuos_host_control.submittedSeq) over PCIe, and while idle, beside it, the next slot
+//     of the host ring whole (the PROBE warp, probe_slot): a sealed first task of a submission is staged from
+//     that one read,
 //   * copies new descriptors from the host ring into the device ring at the same slots,
 //   * fills the tile map (tile ticket -> task seq), resets the per-task tile counters,
 //   * publishes them (pubSeq, then pubTiles, with release),
@@ -45,14 +47,17 @@
 // Memory ordering. Host -> agent: Java stores the descriptors, then the doorbell with release; the agent reads
 // the doorbell with ld.acquire.sys, then the descriptors (ordered behind it for the whole block by the barrier).
 // While a doorbell read promised more tasks than are published, the agent stages them in later rounds without
-// reading it again: the descriptors below that doorbell were ordered by that read's acquire.
+// reading it again: the descriptors below that doorbell were ordered by that read's acquire. A probed task: the
+// host writes its seal last with release, the probe reads the seal's vector with ld.acquire.sys, and takes the
+// slot only when the seal matches every word it read (probe_slot says why that is enough).
 // Agent -> workers: descriptors, tile map and counters, then pubSeq and pubTiles with st.release.gpu; workers
 // poll pubTiles with ld.acquire.gpu. Worker -> worker (dependencies) and worker -> agent (watermark): operator
 // stores, __syncthreads, __threadfence, the tile counter, then done[slot] with st.release.gpu; dependent blocks
 // and the completion warp poll it with ld.acquire.gpu. Agent -> host: completedSeq with st.release.sys.
-// Faults: a worker writes its fault record (tag last) before it counts the tile, so before the task's done flag;
-// the agent mirrors every record reserved before the done flags it read, and only then publishes completedSeq:
-// the host never sees a faulted task complete without its fault.
+// Faults: a worker writes its fault record (tag last) before it counts the tile, so before the task's done flag,
+// and marks the flag (kDoneFaulted); the agent mirrors every record reserved before the done flags it read when
+// one of them is marked, and only then publishes completedSeq: the host never sees a faulted task complete
+// without its fault.
 #include "gpuos_device.cuh"
 
 extern "C" __device__ gpuos_op_fn gpuos_op_table[];
