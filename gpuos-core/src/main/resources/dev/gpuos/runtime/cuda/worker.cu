@@ -6,7 +6,7 @@
 //     that one read,
 //   * copies new descriptors from the host ring into the device ring at the same slots,
 //   * fills the tile map (tile ticket -> task seq), resets the per-task tile counters,
-//   * publishes them (pubSeq, then pubTiles, with release),
+//   * publishes them (pubTiles and pubSeq, with release; one 16-byte release store in the new protocol),
 //   * advances the completion watermark and mirrors it (and faults) to host memory,
 //   * honours park and abort requests.
 // Its warp 1 is the COMPLETION warp (completion_warp): it advances the watermark and publishes completion on
@@ -928,12 +928,28 @@ __device__ void agent_loop(const gpuos_params& p) {
             }
             stage_sync();
             if (threadIdx.x == 0 && end > from) {
+#ifdef GPUOS_HANDOFF_LEGACY
                 const gpuos_task* last = header(end - 1);
                 __threadfence();
                 pubSeq = end;
                 pubTiles = last->tileBase + last->ntiles;
                 st_release_gpu(&st->pubSeq, pubSeq);
                 st_release_gpu(&st->pubTiles, pubTiles);
+#else
+                // Both words in ONE release store (adjacent and 16-byte aligned, see wait_published): one fence
+                // where a fence and two releases paid three, each waiting for the store before it. The barrier
+                // above puts every stage thread's descriptor and tile-map stores before it (a release is
+                // cumulative), as it does for a worker's operator stores before done.
+                pubSeq = end;
+                if (end == to) {
+                    pubTiles = s_lastEnd;
+                } else {
+                    const gpuos_task* last = header(end - 1);
+                    pubTiles = last->tileBase + last->ntiles;
+                }
+                asm volatile("st.release.gpu.global.v2.u64 [%0], {%1, %2};"
+                             :: "l"(&st->pubTiles), "l"(pubTiles), "l"(pubSeq) : "memory");
+#endif
                 s_pubSeq = pubSeq;
                 if (traceSeq >= from && traceSeq < end) st_relaxed_sys(&ctrl->tracePublished, global_ns());
 #ifndef GPUOS_HANDOFF_LEGACY
