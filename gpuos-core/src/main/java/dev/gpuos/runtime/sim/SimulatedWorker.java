@@ -275,6 +275,8 @@ public final class SimulatedWorker {
             // While an earlier doorbell read promised more tasks than are published, stage them without reading
             // the host line again (that read's acquire ordered their descriptors), except every 8th round.
             boolean readHost = !(knownSubmitted > pubSeq && (++busyRounds & 7) != 0);
+            // The probe warp reads the next slot beside the doorbell while nothing more is known.
+            boolean probeNow = knownSubmitted <= pubSeq && pubSeq >= expEnd;
             if (readHost && ctrl.abortRequested()) {
                 INT.setRelease(st, ABORT, 1);
                 cmd = CMD_EXIT;
@@ -289,19 +291,19 @@ public final class SimulatedWorker {
                 if (pubSeq < expEnd && submitted < expEnd) submitted = expEnd;
                 knownSubmitted = submitted;
                 if (!parking) {
-                    if (submitted > pubSeq) {
+                    if (probeNow && probe(hostRing, pubSeq, salt, probed)) {
+                        // The next slot holds its sealed task (the first of a submission): take it from this one
+                        // read, whatever the doorbell says; the rest of the submission follows next round.
+                        from = pubSeq;
+                        to = pubSeq + 1;
+                        fromProbe = true;
+                        cmd = CMD_STAGE;
+                    } else if (submitted > pubSeq) {
                         to = submitted - pubSeq > config.stageChunk() ? pubSeq + config.stageChunk() : submitted;
                         from = pubSeq;
                         // Inside an expansion the next tasks come from its template; the host never wrote their slots.
                         fromTemplate = pubSeq < expEnd;
                         if (fromTemplate && to > expEnd) to = expEnd;
-                        cmd = CMD_STAGE;
-                    } else if (readHost && probe(hostRing, pubSeq, salt, probed)) {
-                        // The doorbell promised nothing new, but the next slot holds its sealed task (the first
-                        // of a submission whose doorbell is still on its way): take it from this one read.
-                        from = pubSeq;
-                        to = pubSeq + 1;
-                        fromProbe = true;
                         cmd = CMD_STAGE;
                     }
                 }
