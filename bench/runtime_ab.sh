@@ -4,13 +4,13 @@
 #      side (bench/runtime_ab.py);
 #   2. the runtime GPU tests under the new hand-off (spin; the junit-gpu step runs the default, legacy);
 #   3. a short differential fuzz (GPU vs CPU backend) under spin.
-# Environment: GPUOS_AB_VARIANTS (default "legacy spin spin-oneloop spin-relaxed"), GPUOS_AB_TESTED (default "spin").
+# Environment: GPUOS_AB_VARIANTS (default "legacy spin"), GPUOS_AB_TESTED (default "spin").
 set -u
 out=${STEP_DIR:?run as gpu-check step cmd}
 tests_dir=$(tr ':' '\n' <<< "$CP_TESTS" | grep 'gpuos-core-tests$' | head -1)
 tested=${GPUOS_AB_TESTED:-spin}
 i=0
-for h in ${GPUOS_AB_VARIANTS:-legacy spin spin-oneloop spin-relaxed}; do
+for h in ${GPUOS_AB_VARIANTS:-legacy spin}; do
   i=$((i + 1))
   d=$out/$i-$h
   # shellcheck disable=SC2086

@@ -349,6 +349,30 @@ class GpuRuntimeTest {
         }
     }
 
+    /**
+     * A task whose operator slot holds nothing fails alone, with the worker's fault record, single-tile and
+     * many-tile alike (the fault travels to the agent through the task's done flag and tile counter), and the
+     * runtime keeps serving.
+     */
+    @Test
+    void tasksOnAnEmptyOperatorSlotFailAloneAndTheRuntimeKeepsServing() {
+        try (GpuOS os = GpuOS.start(options())) {
+            OperatorRef fill = os.register("fill_f32", op("fill_f32"));
+            int empty = 900;
+            long timeout = TimeUnit.SECONDS.toNanos(10);
+            for (int ntiles : new int[] {1, 37}) {
+                TaskBatch batch = new TaskBatch();
+                batch.add(empty, ntiles, 1);
+                long end = os.queue().submit(batch, dev.gpuos.runtime.SlotResolver.IDENTITY, timeout);
+                var f = assertThrows(dev.gpuos.runtime.TaskFaultException.class, () -> os.queue().await(end - 1, end, timeout));
+                assertEquals(end - 1, f.seq(), ntiles + " tiles");
+                assertEquals(dev.gpuos.runtime.layout.Layouts.FAULT_BAD_OP, f.code(), ntiles + " tiles");
+                assertEquals(empty, f.opSlot(), ntiles + " tiles");
+                assertFillWorks(os, fill);
+            }
+        }
+    }
+
     static void assertFillWorks(GpuOS os, OperatorRef fill) {
         int n = 3000;
         DeviceBlock buf = os.allocate(n * 4L);

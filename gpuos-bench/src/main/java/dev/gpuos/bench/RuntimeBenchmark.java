@@ -119,7 +119,7 @@ public final class RuntimeBenchmark {
 
         // Where a round trip goes: the device timestamps one task's path (GPU globaltimer, ns).
         String[] legs = {"agent_stage_us", "worker_pickup_us", "operator_us", "agent_completion_us", "device_span_us",
-                "host_and_pcie_us"};
+                "host_and_pcie_us", "agent_read_us", "agent_publish_us"};
         double[][] legSamples = new double[legs.length][2000];
         var control = os.queue().control();
         int kept = 0;
@@ -132,7 +132,7 @@ public final class RuntimeBenchmark {
             double total = (System.nanoTime() - s) / 1e3;
             long[] t = control.trace();
             // A stamp can be missing when the agent read traceSeq just before the host set it: skip the sample.
-            boolean complete = t[0] != 0 && t[1] != 0 && t[2] != 0 && t[3] != 0 && t[4] != 0;
+            boolean complete = t[0] != 0 && t[1] != 0 && t[2] != 0 && t[3] != 0 && t[4] != 0 && t[5] != 0;
             if (i >= 0 && complete) {
                 legSamples[0][kept] = (t[1] - t[0]) / 1e3;
                 legSamples[1][kept] = (t[2] - t[1]) / 1e3;
@@ -140,6 +140,9 @@ public final class RuntimeBenchmark {
                 legSamples[3][kept] = (t[4] - t[3]) / 1e3;
                 legSamples[4][kept] = (t[4] - t[0]) / 1e3;
                 legSamples[5][kept] = total - legSamples[4][kept];
+                // agent_stage split at the descriptor in hand: reading it (PCIe) / validating and publishing it
+                legSamples[6][kept] = (t[5] - t[0]) / 1e3;
+                legSamples[7][kept] = (t[1] - t[5]) / 1e3;
                 kept++;
             }
         }
@@ -343,10 +346,13 @@ public final class RuntimeBenchmark {
         TaskBatch batch = new TaskBatch(tasks);
         for (int t = 0; t < tasks; t++) {
             long off = (long) t * n * 4;
-            batch.add(add, 1, n).refContiguous(0, c, off, DTypeCode.F32, n)
+            var w = batch.add(add, 1, n).refContiguous(0, c, off, DTypeCode.F32, n)
                     .refContiguous(1, a, off, DTypeCode.F32, n).refContiguous(2, b, off, DTypeCode.F32, n);
+            if (t == 0 || t == tasks - 1) w.traced();
         }
-        report("template_add10k_n1024_ms", replay(os, os.template(batch), 30, 1e6));
+        var span = java.util.stream.DoubleStream.builder();
+        report("template_add10k_n1024_ms", replay(os, os.template(batch), 30, 1e6, span));
+        report("template_add10k_n1024_device_span_ms", orZero(span.build().toArray()));
         float[] check = new float[tasks * n];
         os.download(MemorySegment.ofArray(check), c, 0);
         for (int i = 0; i < check.length; i++) {
@@ -357,29 +363,55 @@ public final class RuntimeBenchmark {
 
         TaskBatch nops = new TaskBatch(100_000);
         for (int t = 0; t < 100_000; t++) {
-            nops.add(nop, 1, 1);
+            var w = nops.add(nop, 1, 1);
+            if (t == 0 || t == 100_000 - 1) w.traced();
         }
-        report("template_nop100k_ns_per_task", replay(os, os.template(nops), 15, 100_000.0));
+        var nopSpan = java.util.stream.DoubleStream.builder();
+        report("template_nop100k_ns_per_task", replay(os, os.template(nops), 15, 100_000.0, nopSpan));
+        report("template_nop100k_device_span_ns_per_task",
+                orZero(nopSpan.build().map(ms -> ms * 1e6 / 100_000).toArray()));
 
         chainBatch(batch, scale4, a, c, n, -1, -1);
-        report("template_chain1000_vec4_us_per_task", replay(os, os.template(batch), 30, 1000.0 * 1e3));
+        report("template_chain1000_vec4_us_per_task", replay(os, os.template(batch), 30, 1000.0 * 1e3, null));
         chainBatch(batch, nop, null, null, n, -1, -1);
-        report("template_chain1000_nop_us_per_task", replay(os, os.template(batch), 30, 1000.0 * 1e3));
+        report("template_chain1000_nop_us_per_task", replay(os, os.template(batch), 30, 1000.0 * 1e3, null));
     }
 
-    /** Submit + wait of a template, {@code runs} times after warm-up; each sample in ns divided by {@code per}. */
-    private static double[] replay(GpuOS os, TaskTemplate template, int runs, double per) {
+    /**
+     * Submit + wait of a template, {@code runs} times after warm-up; each sample in ns divided by {@code per}.
+     * With {@code deviceSpanMs}, for a template whose first and last tasks are traced: the device's time from the
+     * first task's operator start to the last task's done flag, per run whose stamps arrived (ms; what the host's
+     * time adds to it is staging before the first task and completion after the last).
+     */
+    private static double[] replay(GpuOS os, TaskTemplate template, int runs, double per,
+                                   java.util.stream.DoubleStream.Builder deviceSpanMs) {
         double[] samples = new double[runs];
+        HostControl control = os.queue().control();
         for (int r = -3; r < runs; r++) {
+            if (deviceSpanMs != null) control.clearTaskTraces();
             long s = System.nanoTime();
             long end = os.submit(template);
             os.await(end - template.size(), end);
             if (r >= 0) {
                 samples[r] = (System.nanoTime() - s) / per;
+                if (deviceSpanMs != null) {
+                    // Stamps: 3 operator starts, 5 done released (the first and last tasks differ in seq parity).
+                    // The last task's block writes its stamps after its done flag: give them a moment to land.
+                    long[] first = control.taskTrace(end - template.size()), last = control.taskTrace(end - 1);
+                    for (long t0 = System.nanoTime(); last[5] == 0 && System.nanoTime() - t0 < 1_000_000; ) {
+                        last = control.taskTrace(end - 1);
+                    }
+                    if (first[3] != 0 && last[5] != 0) deviceSpanMs.add((last[5] - first[3]) / 1e6);
+                }
             }
         }
         template.release();
         return samples;
+    }
+
+    /** Samples, or one 0 where none arrived (report needs one; the sample count says which). */
+    private static double[] orZero(double[] samples) {
+        return samples.length > 0 ? samples : new double[1];
     }
 
     private void report(String name, double[] samples) {

@@ -22,6 +22,7 @@ public final class HostControl {
     static final long GENERATION = Layouts.HOST_CONTROL.offset("generation");
     static final long AGENT_STATE = Layouts.HOST_CONTROL.offset("agentState");
     static final long TRACE_SEQ = Layouts.HOST_CONTROL.offset("traceSeq");
+    static final long SEAL_SALT = Layouts.HOST_CONTROL.offset("sealSalt");
     static final long TRACE_DOORBELL = Layouts.HOST_CONTROL.offset("traceDoorbell");
     static final long TRACE_TASK = Layouts.HOST_CONTROL.offset("traceTask");
     static final long FAULT_COUNT = Layouts.HOST_CONTROL.offset("faultCount");
@@ -41,10 +42,16 @@ public final class HostControl {
         this.page = page;
     }
 
-    /** Zeroes the page; only while no agent runs. */
+    /** Zeroes the page and draws a new seal salt; only while no agent runs (before the first launch). */
     public void reset() {
         page.asSlice(0, Layouts.HOST_CONTROL.size()).fill((byte) 0);
         LONG.setRelease(page, TRACE_SEQ, -1L);
+        LONG.setRelease(page, SEAL_SALT, java.util.concurrent.ThreadLocalRandom.current().nextLong());
+    }
+
+    /** Part of every {@link dev.gpuos.runtime.layout.TaskSeal} of this queue (fixed from {@link #reset} on). */
+    public long sealSalt() {
+        return (long) LONG.getOpaque(page, SEAL_SALT);
     }
 
     /**
@@ -53,7 +60,7 @@ public final class HostControl {
      */
     public void traceSeq(long seq) {
         clearTaskTraces();
-        for (int i = 0; i < 5; i++) {
+        for (int i = 0; i < 6; i++) {
             LONG.setRelease(page, TRACE_DOORBELL + 8L * i, 0L);
         }
         LONG.setRelease(page, TRACE_SEQ, seq);
@@ -82,10 +89,13 @@ public final class HostControl {
         return t;
     }
 
-    /** The five timestamps of the traced task (0 where not reached yet), in path order. */
+    /**
+     * The timestamps of the traced task (0 where not reached yet): doorbell round, published, operator starts,
+     * done, completion published, then descriptor read (between the first two).
+     */
     public long[] trace() {
-        long[] t = new long[5];
-        for (int i = 0; i < 5; i++) {
+        long[] t = new long[6];
+        for (int i = 0; i < 6; i++) {
             t[i] = (long) LONG.getAcquire(page, TRACE_DOORBELL + 8L * i);
         }
         return t;

@@ -2,6 +2,7 @@ package dev.gpuos.runtime;
 
 import dev.gpuos.runtime.layout.Layouts;
 import dev.gpuos.runtime.layout.TaskFields;
+import dev.gpuos.runtime.layout.TaskSeal;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.CompletableFuture;
@@ -66,6 +67,9 @@ public final class TaskQueue implements AutoCloseable {
                     + " past the operand records");
         }
     }
+    private static final int FLAGS_WORD = (int) (TaskFields.FLAGS >>> 3), FLAGS_SHIFT = (int) (TaskFields.FLAGS & 7) * 8;
+    private static final int NREFS_SHIFT = (int) (TaskFields.NREFS & 7) * 8;
+    private static final java.lang.invoke.VarHandle SEAL_HANDLE = ValueLayout.JAVA_LONG.varHandle();
     private static final int OP_SHIFT = (int) (TaskFields.OP & 7) * 8;
     private static final long OP_MASK = 0xFFFF_FFFFL << OP_SHIFT;
     private long batchFirst;
@@ -155,10 +159,14 @@ public final class TaskQueue implements AutoCloseable {
                     }
                 }
                 long dst = (seq & mask) * TaskFields.TASK_BYTES;
+                scratch[TaskSeal.SEAL_WORD] = 0;
                 MemorySegment.copy(scratch, 0, hostRing, ValueLayout.JAVA_LONG_UNALIGNED, dst, headerWords);
                 if (usedWords > headerWords) {
                     MemorySegment.copy(words, i * TaskBatch.TASK_WORDS + headerWords, hostRing,
                             ValueLayout.JAVA_LONG_UNALIGNED, dst + (long) headerWords * 8, usedWords - headerWords);
+                }
+                if (i == 0) {
+                    seal(dst, words, i * TaskBatch.TASK_WORDS + headerWords);
                 }
                 nextTile += ntiles;
                 nextSeq = seq + 1;
@@ -203,14 +211,15 @@ public final class TaskQueue implements AutoCloseable {
                 }
             }
             long dst = (first & mask) * TaskFields.TASK_BYTES;
-            hostRing.asSlice(dst, TaskFields.REFS).fill((byte) 0);
-            hostRing.set(ValueLayout.JAVA_INT_UNALIGNED, dst + TaskFields.OP, (int) Layouts.OP_EXPAND);
-            hostRing.set(ValueLayout.JAVA_INT_UNALIGNED, dst + TaskFields.NTILES, 1);
-            hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, dst + TaskFields.SEQ, first);
-            hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, dst + TaskFields.TILE_BASE, nextTile);
-            hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, dst + TaskFields.REFS_AT, address);
-            hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, dst + TaskFields.ARGS, n);
-            hostRing.set(ValueLayout.JAVA_LONG_UNALIGNED, dst + TaskFields.ARGS + 8, template.tiles());
+            java.util.Arrays.fill(scratch, 0, REFS_WORD, 0L);
+            scratch[OP_WORD] = (Layouts.OP_EXPAND & 0xFFFF_FFFFL) << OP_SHIFT | 1L << (int) (TaskFields.NTILES & 7) * 8;
+            scratch[SEQ_WORD] = first;
+            scratch[TILE_BASE_WORD] = nextTile;
+            scratch[(int) (TaskFields.REFS_AT >>> 3)] = address;
+            scratch[(int) (TaskFields.ARGS >>> 3)] = n;
+            scratch[(int) (TaskFields.ARGS >>> 3) + 1] = template.tiles();
+            MemorySegment.copy(scratch, 0, hostRing, ValueLayout.JAVA_LONG_UNALIGNED, dst, REFS_WORD);
+            seal(dst, scratch, REFS_WORD);
             nextTile += template.tiles();
             nextSeq = end;
             batchFirst = end;  // the per-task note of uses below is the template's own
@@ -220,6 +229,21 @@ public final class TaskQueue implements AutoCloseable {
         } finally {
             submitLock.unlock();
         }
+    }
+
+    /**
+     * Seals the descriptor just written at {@code dst} (its header is in {@link #scratch}, with a zero seal word;
+     * its operand records at {@code refs[refsAt...]}): the first task of every submission carries a {@link
+     * TaskSeal}, so an idle agent that polls the next slot can take it from that one read, before the doorbell.
+     * The seal goes last, with release: an agent that sees it sees everything written before it.
+     */
+    private void seal(long dst, long[] refs, int refsAt) {
+        long flagsWord = scratch[FLAGS_WORD];
+        int flags = (int) (flagsWord >>> FLAGS_SHIFT) & 0xFFFF;
+        int nrefs = (int) (flagsWord >>> NREFS_SHIFT) & 0xFF;
+        int refWords = TaskSeal.sealedWords(flags, nrefs) - TaskSeal.HEADER_WORDS;
+        long seal = TaskSeal.of(control.sealSalt(), scratch, 0, refs, refsAt, refWords);
+        SEAL_HANDLE.setRelease(hostRing, dst + (long) TaskSeal.SEAL_WORD * 8, seal);
     }
 
     /**

@@ -28,16 +28,14 @@ public final class WorkerSources {
      *       doorbell read per round, dense completion flags: the protocol every earlier GPU run verified.</li>
      *   <li>{@code spin}: acquire polls without back-off, the descriptor of a guessed slot loaded with the tile-map
      *       read, one completion flag per 128-byte line, an agent completion warp that publishes completion apart
-     *       from staging, staging without a doorbell read per busy round and from shared-memory headers. Opt-in
-     *       until a GPU run has passed the GPU tests with it (see the README, "Device hand-offs").</li>
-     *   <li>{@code spin-oneloop} ({@code spin} with the one-loop agent) and {@code spin-relaxed} ({@code spin}
-     *       with relaxed polls and one fence after them): for A/B measurements only.</li>
+     *       from staging, staging without a doorbell read per busy round and from shared-memory headers, and the
+     *       first task of a submission taken from one read of its sealed slot (TaskSeal). Opt-in until a GPU run
+     *       has shown it correct and nowhere slower (see the README, "Device hand-offs").</li>
      * </ul>
-     * Kept only while an A/B measurement needs the losers.
+     * A second product while both exist: the loser goes once the A/B measurement is in.
      */
     public enum Handoff {
-        LEGACY("#define GPUOS_HANDOFF_LEGACY 1\n"), SPIN(""), SPIN_ONELOOP("#define GPUOS_AGENT_ONE_LOOP 1\n"),
-        SPIN_RELAXED("#define GPUOS_POLL_RELAXED 1\n");
+        LEGACY("#define GPUOS_HANDOFF_LEGACY 1\n"), SPIN("");
 
         private final String defines;
 

@@ -13,7 +13,7 @@ public final class CudaHeader {
     public static final String FILE_NAME = "gpuos_layout.cuh";
 
     public static String generate() {
-        return generate(Layouts.all().values(), Layouts.constants());
+        return generate(Layouts.all().values(), Layouts.constants()) + TaskSeal.cSource();
     }
 
     static String generate(Collection<StructDef> structs, Map<String, Long> constants) {

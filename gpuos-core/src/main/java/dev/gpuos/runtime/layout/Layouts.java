@@ -115,7 +115,8 @@ public final class Layouts {
             .field("nrefs", U8, "host", "number of valid refs")
             .field("tileSize", U32, "host", "elements (or rows) per tile, operator-defined")
             .field("refsAt", U64, "host", "with TASK_FLAG_REFS_IN_DEVICE: device address of the nrefs operand records")
-            .field("reserved", U64, "host", "zero")
+            .field("seal", U64, "host (release, last)", "first task of a submission: TaskSeal of the descriptor, so "
+                    + "the agent may take it from one read of its slot before the doorbell; else zero")
             .array("deps", U64, MAX_DEPS, "host", "seqs of earlier tasks that must complete first (all < seq)")
             .array("args", U64, MAX_ARGS, "host", "scalar arguments, raw bits (long or double)")
             .nested("refs", TENSOR_REF, MAX_REFS, "host", "operands")
@@ -149,6 +150,8 @@ public final class Layouts {
             .field("parkRequest", U32, "host", "generation number the host asks to park")
             .field("abortRequest", U32, "host", "non-zero: abort the running generation")
             .field("traceSeq", U64, "host", "seq whose path through the device is timestamped (~0: none)")
+            .field("sealSalt", U64, "host (before the first launch)", "random per queue: part of every TaskSeal, so a "
+                    + "sealed descriptor a previous queue left in recycled pinned memory never passes")
             .alignTo(128)
             .field("completedSeq", U64, "agent (release)", "completion watermark: every seq < completedSeq is done")
             .field("heartbeat", U64, "agent", "incremented by the agent's loop; stalls mean a dead or hung worker")
@@ -160,6 +163,7 @@ public final class Layouts {
             .field("traceStart", U64, "trace (agent or worker, traced task only)", "worker: globaltimer ns: a block starts the traced task's operator")
             .field("traceEnd", U64, "trace (agent or worker, traced task only)", "worker: globaltimer ns: the traced task marked done")
             .field("traceCompleted", U64, "trace (agent or worker, traced task only)", "agent: globaltimer ns: completion watermark passed the traced task")
+            .field("traceRead", U64, "trace (agent or worker, traced task only)", "agent: globaltimer ns: the traced task's descriptor in the device ring (read over PCIe), before validation and publication")
             .array("traceTask", U64, 2 * TRACE_TASK_STAMPS, "trace (worker: the block marking a TASK_FLAG_TRACE task done, after done)",
                     "globaltimer ns, TRACE_TASK_STAMPS per seq parity (a task and the one before it can both be traced),"
                             + " from [TRACE_TASK_STAMPS * (seq & 1)]: dependency wait begins, last dependency seen done,"

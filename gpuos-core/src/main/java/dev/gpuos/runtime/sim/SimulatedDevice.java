@@ -73,6 +73,7 @@ public final class SimulatedDevice implements AutoCloseable {
         // Arena.allocate zeroes, as cudaMemset does for the real device structures.
         hostRing = arena.allocate(capacity * Layouts.TASK.size(), 128);
         control = new HostControl(arena.allocate(Layouts.HOST_CONTROL.size(), Layouts.HOST_CONTROL.alignment()));
+        control.reset(); // as DeviceRuntime does: a seal salt of its own
         ring = arena.allocate(capacity * Layouts.TASK.size(), 128);
         tileMap = arena.allocate(8 * tileCapacity, 128);
         tileDone = arena.allocate(4 * capacity, 128);

@@ -21,6 +21,7 @@ import dev.gpuos.runtime.HostControl;
 import dev.gpuos.runtime.WorkerDeadException;
 import dev.gpuos.runtime.layout.Layouts;
 import dev.gpuos.runtime.layout.TaskFields;
+import dev.gpuos.runtime.layout.TaskSeal;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
@@ -39,8 +40,10 @@ import java.util.concurrent.locks.LockSupport;
  * does the whole block's work.
  *
  * <p>It plays the new hand-off ({@code -Dgpuos.worker.handoff=spin}: the agent stages known work without a doorbell
- * read per busy round; waits poll without a device-side back-off, acquiring what they see); the legacy one differs
- * in how its waits sleep and how often the agent reads the doorbell, which the host cannot tell apart.
+ * read per busy round, and while idle takes a sealed first task of a submission from its host-ring slot before
+ * the doorbell; waits poll without a device-side back-off, acquiring what they see; a worker-reported fault marks
+ * the task's done flag, and only then does the agent read the fault count); the legacy one differs in how its
+ * waits sleep and how often the agent reads the doorbell, which the host cannot tell apart.
  *
  * <p>The GPU agent's completion warp runs beside its stage threads; here one thread plays both, a round staging
  * and then scanning and publishing completion, which is one of the interleavings the two roles can produce (and
@@ -52,6 +55,12 @@ import java.util.concurrent.locks.LockSupport;
 public final class SimulatedWorker {
     private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
     private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
+    /**
+     * kDoneFaulted and kTileFaulted of worker.cu: a task with a worker-reported fault is marked done with the top
+     * bit set, so the agent reads the fault count only then.
+     */
+    private static final long DONE_FAULTED = 1L << 63;
+    private static final int TILE_FAULTED = 1 << 31;
     private static final int CMD_IDLE = 0;
     private static final int CMD_STAGE = 1;
     private static final int CMD_EXIT = 2;
@@ -160,6 +169,26 @@ public final class SimulatedWorker {
         }
     }
 
+    /** probe_slot's words: the last slot the agent probed. */
+    private final long[] probeWords = new long[(int) (SimTask.BYTES / 8)];
+
+    /**
+     * As probe_slot does: reads slot {@code seq} of the host ring (the seal with acquire) into {@code into} and
+     * says whether it holds task {@code seq}'s descriptor, sealed ({@link TaskSeal}).
+     */
+    private boolean probe(MemorySegment hostRing, long seq, long salt, MemorySegment into) {
+        long at = (seq & mask) * SimTask.BYTES;
+        long seal = (long) LONG.getAcquire(hostRing, at + (long) TaskSeal.SEAL_WORD * 8);
+        MemorySegment.copy(hostRing, at, into, 0, SimTask.BYTES);
+        long[] w = probeWords;
+        if (w[(int) (TaskFields.SEQ >>> 3)] != seq) return false;
+        long flagsWord = w[(int) (TaskFields.FLAGS >>> 3)];
+        int flags = (int) (flagsWord >>> (TaskFields.FLAGS & 7) * 8) & 0xFFFF;
+        int nrefs = (int) (flagsWord >>> (TaskFields.NREFS & 7) * 8) & 0xFF;
+        int refWords = TaskSeal.sealedWords(flags, nrefs) - TaskSeal.HEADER_WORDS;
+        return TaskSeal.of(salt, w, 0, w, TaskSeal.HEADER_WORDS, refWords) == seal;
+    }
+
     private static boolean isExpansion(MemorySegment ring, long at) {
         return Integer.toUnsignedLong(ring.get(ValueLayout.JAVA_INT_UNALIGNED, at + TaskFields.OP)) == Layouts.OP_EXPAND;
     }
@@ -231,6 +260,8 @@ public final class SimulatedWorker {
         // The last doorbell read, and busy rounds since (the agent reads the host line on every 8th busy round).
         long knownSubmitted = 0;
         int busyRounds = 0;
+        long salt = ctrl.sealSalt();
+        MemorySegment probed = MemorySegment.ofArray(probeWords);
         ctrl.agentState(generation, Layouts.AGENT_RUNNING);
 
         for (;;) {
@@ -240,9 +271,12 @@ public final class SimulatedWorker {
             long from = 0;
             long to = 0;
             boolean fromTemplate = false;
+            boolean fromProbe = false;
             // While an earlier doorbell read promised more tasks than are published, stage them without reading
             // the host line again (that read's acquire ordered their descriptors), except every 8th round.
             boolean readHost = !(knownSubmitted > pubSeq && (++busyRounds & 7) != 0);
+            // The probe warp reads the next slot beside the doorbell while nothing more is known.
+            boolean probeNow = knownSubmitted <= pubSeq && pubSeq >= expEnd;
             if (readHost && ctrl.abortRequested()) {
                 INT.setRelease(st, ABORT, 1);
                 cmd = CMD_EXIT;
@@ -252,9 +286,19 @@ public final class SimulatedWorker {
                     INT.setRelease(st, PARKING, 1);
                 }
                 long submitted = readHost ? ctrl.submitted() : knownSubmitted;
+                // An expansion's tasks come from device memory: its header promised them, doorbell or not (the
+                // header may have come from a probe, before the doorbell).
+                if (pubSeq < expEnd && submitted < expEnd) submitted = expEnd;
                 knownSubmitted = submitted;
                 if (!parking) {
-                    if (submitted > pubSeq) {
+                    if (probeNow && probe(hostRing, pubSeq, salt, probed)) {
+                        // The next slot holds its sealed task (the first of a submission): take it from this one
+                        // read, whatever the doorbell says; the rest of the submission follows next round.
+                        from = pubSeq;
+                        to = pubSeq + 1;
+                        fromProbe = true;
+                        cmd = CMD_STAGE;
+                    } else if (submitted > pubSeq) {
                         to = submitted - pubSeq > config.stageChunk() ? pubSeq + config.stageChunk() : submitted;
                         from = pubSeq;
                         // Inside an expansion the next tasks come from its template; the host never wrote their slots.
@@ -270,10 +314,15 @@ public final class SimulatedWorker {
 
             if (cmd == CMD_STAGE) {
                 if (!fromTemplate) {
-                    // Copy the descriptors (the doorbell's acquire above orders these reads after the host's writes).
-                    for (long seq = from; seq < to; seq++) {
-                        long at = (seq & mask) * SimTask.BYTES;
-                        MemorySegment.copy(hostRing, at, ring, at, SimTask.BYTES);
+                    if (fromProbe) {
+                        MemorySegment.copy(probed, 0, ring, (from & mask) * SimTask.BYTES, SimTask.BYTES);
+                    } else {
+                        // Copy the descriptors (the doorbell's acquire above orders these reads after the host's
+                        // writes).
+                        for (long seq = from; seq < to; seq++) {
+                            long at = (seq & mask) * SimTask.BYTES;
+                            MemorySegment.copy(hostRing, at, ring, at, SimTask.BYTES);
+                        }
                     }
                     // An expansion header ends what the host ring holds: the host never wrote the slots of its tasks.
                     long expandAt = -1;
@@ -297,7 +346,8 @@ public final class SimulatedWorker {
                             LONG.setRelease(st, EXP_TEMPLATE, expTemplate);
                             LONG.setRelease(st, EXP_TILE_BASE, expTileBase);
                             fromTemplate = true;
-                            to = Math.min(to, expEnd);
+                            // A probed header came alone; its tasks are in device memory: stage a chunk of them.
+                            to = fromProbe ? Math.min(from + config.stageChunk(), expEnd) : Math.min(to, expEnd);
                         }
                         // else: a malformed header stays in the ring, and validation below rejects it.
                     }
@@ -368,11 +418,14 @@ public final class SimulatedWorker {
 
             // Advance the watermark (the GPU checks blockDim tasks per step, at most 64 steps per round).
             boolean advanced = false;
+            boolean faulted = false;
             long w = watermark;
             for (int k = 0; k < 64 * Layouts.BLOCK_THREADS && w < pubSeq; k++) {
-                if ((long) LONG.getAcquire(dev.done, (w & mask) * 8) != w + 1) {
+                long v = (long) LONG.getAcquire(dev.done, (w & mask) * 8);
+                if ((v & ~DONE_FAULTED) != w + 1) {
                     break;
                 }
+                faulted |= (v & DONE_FAULTED) != 0;
                 w++;
                 advanced = true;
             }
@@ -382,8 +435,11 @@ public final class SimulatedWorker {
                 LONG.setRelease(st, WATERMARK, watermark);
             }
             // Every fault of a task below the watermark was reserved before that task's done flag, which was
-            // read with acquire above: mirror them all before the host may see the task complete.
-            faultsMirrored = mirrorFaults(st, ctrl, faultsMirrored, (long) LONG.getAcquire(st, FAULT_COUNT));
+            // read with acquire above: mirror them all before the host may see the task complete. Only a flag
+            // marked DONE_FAULTED says there are any (as in the completion warp).
+            if (faulted) {
+                faultsMirrored = mirrorFaults(st, ctrl, faultsMirrored, (long) LONG.getAcquire(st, FAULT_COUNT));
+            }
             if (advanced) {
                 ctrl.agentPublishCompleted(watermark);
                 config.probe().agentPublishedCompletion(watermark);
@@ -497,7 +553,7 @@ public final class SimulatedWorker {
                     long dep = task.dep(d);
                     int polls = 0;
                     ns = 32;
-                    while ((long) LONG.getOpaque(dev.done, (dep & mask) * 8) < dep + 1) {
+                    while (Long.compareUnsigned((long) LONG.getOpaque(dev.done, (dep & mask) * 8), dep + 1) < 0) {
                         if ((++polls & 63) == 0 && (int) INT.getOpaque(st, ABORT) != 0) {
                             leave = true;
                             break;
@@ -525,18 +581,22 @@ public final class SimulatedWorker {
             int ntiles = task.ntiles();
             int op = task.op();
             SimOp fn = Integer.compareUnsigned(op, opTable.length) < 0 ? opTable[op] : null;
+            boolean faulted = false;
             if (fn != null) {
                 fn.run(task, tile);
             } else if (tile == 0) {
                 reportFault(st, seq, Layouts.FAULT_BAD_OP, op); // one record per task, not per tile
+                faulted = true;
             }
             checkKilled();
             VarHandle.fullFence();
-            int finished = (int) INT.getAndAdd(dev.tileDone, (seq & mask) * 4, 1) + 1;
+            int add = 1 + (faulted ? TILE_FAULTED : 0);
+            int counted = (int) INT.getAndAdd(dev.tileDone, (seq & mask) * 4, add) + add;
+            int finished = counted & ~TILE_FAULTED;
             config.probe().workerCountedTile(seq, tile, finished);
             if (finished == ntiles) {
                 VarHandle.fullFence();
-                LONG.setRelease(dev.done, (seq & mask) * 8, seq + 1);
+                LONG.setRelease(dev.done, (seq & mask) * 8, (seq + 1) | ((counted & TILE_FAULTED) != 0 ? DONE_FAULTED : 0));
             }
         }
     }

@@ -1,10 +1,12 @@
 // The GPUOS persistent worker: one generation of it runs as a single cooperative launch.
 //
 // Block 0 is the AGENT, the only block that touches host memory. It
-//   * reads the doorbell (gpuos_host_control.submittedSeq) over PCIe,
+//   * reads the doorbell (gpuos_host_control.submittedSeq) over PCIe, and while idle, beside it, the next slot
+//     of the host ring whole (the PROBE warp, probe_slot): a sealed first task of a submission is staged from
+//     that one read,
 //   * copies new descriptors from the host ring into the device ring at the same slots,
 //   * fills the tile map (tile ticket -> task seq), resets the per-task tile counters,
-//   * publishes them (pubSeq, then pubTiles, with release),
+//   * publishes them (pubTiles and pubSeq, with release; one 16-byte release store in the new protocol),
 //   * advances the completion watermark and mirrors it (and faults) to host memory,
 //   * honours park and abort requests.
 // Its warp 1 is the COMPLETION warp (completion_warp): it advances the watermark and publishes completion on
@@ -12,8 +14,8 @@
 // PCIe reads and stage; so a completion never waits for a doorbell read, nor staging for a completion. They
 // share s_pubSeq (stage -> completion) and s_watermark (completion -> stage, written after completedSeq went to
 // the host, so a parking agent that sees the watermark at pubSeq leaves with everything published).
-// (-DGPUOS_AGENT_ONE_LOOP, implied by -DGPUOS_HANDOFF_LEGACY: one loop for the whole block, the scan and
-// completion once per doorbell read.)
+// (The legacy protocol, -DGPUOS_HANDOFF_LEGACY: one loop for the whole block, the scan and completion once per
+// doorbell read.)
 // Every other block is a WORKER. It takes a tile ticket with one atomicAdd, waits until the ticket is
 // published, looks its task up in the tile map, loads the descriptor into shared memory, waits for the task's
 // dependencies, runs the operator for that tile with the whole block, and counts the tile done; the block
@@ -24,11 +26,9 @@
 // with ld.acquire and no back-off (a sleep could only oversleep the dependency's completion; one poll is one L2
 // round trip). Each flag has a 128-byte line of its own. So the hand-off is the dependency's release, one L2
 // round trip to see it, and a barrier.
-// A/B switches (-Dgpuos.worker.handoff, see WorkerSources.Handoff): GPUOS_HANDOFF_LEGACY compiles the earlier
+// A/B switch (-Dgpuos.worker.handoff, see WorkerSources.Handoff): GPUOS_HANDOFF_LEGACY compiles the earlier
 // protocol (acquire polls with exponential back-off, dense flags, one agent loop with a doorbell read every
-// round, the earlier staging); GPUOS_AGENT_ONE_LOOP takes back the one-loop agent and GPUOS_POLL_RELAXED polls
-// with relaxed loads and one fence after them. Which one a GpuOS compiles: WorkerSources.Handoff (legacy by
-// default until a GPU run has passed the GPU tests with the new protocol).
+// round, the earlier staging). Kept only until a GPU run has shown the new one correct and nowhere slower.
 //
 // Why this cannot deadlock. Tickets are handed out in order, and ticket order is task order (tileBase is a
 // prefix sum over seq). All blocks of the cooperative launch are co-resident, and a block that holds a
@@ -47,15 +47,17 @@
 // Memory ordering. Host -> agent: Java stores the descriptors, then the doorbell with release; the agent reads
 // the doorbell with ld.acquire.sys, then the descriptors (ordered behind it for the whole block by the barrier).
 // While a doorbell read promised more tasks than are published, the agent stages them in later rounds without
-// reading it again: the descriptors below that doorbell were ordered by that read's acquire.
+// reading it again: the descriptors below that doorbell were ordered by that read's acquire. A probed task: the
+// host writes its seal last with release, the probe reads the seal's vector with ld.acquire.sys, and takes the
+// slot only when the seal matches every word it read (probe_slot says why that is enough).
 // Agent -> workers: descriptors, tile map and counters, then pubSeq and pubTiles with st.release.gpu; workers
 // poll pubTiles with ld.acquire.gpu. Worker -> worker (dependencies) and worker -> agent (watermark): operator
 // stores, __syncthreads, __threadfence, the tile counter, then done[slot] with st.release.gpu; dependent blocks
-// and the completion warp poll it with ld.acquire.gpu (under GPUOS_POLL_RELAXED: ld.relaxed.gpu polls, then
-// fence.acq_rel.gpu, the PTX acquire pattern). Agent -> host: completedSeq with st.release.sys.
-// Faults: a worker writes its fault record (tag last) before it counts the tile, so before the task's done flag;
-// the agent mirrors every record reserved before the done flags it read, and only then publishes completedSeq:
-// the host never sees a faulted task complete without its fault.
+// and the completion warp poll it with ld.acquire.gpu. Agent -> host: completedSeq with st.release.sys.
+// Faults: a worker writes its fault record (tag last) before it counts the tile, so before the task's done flag,
+// and marks the flag (kDoneFaulted); the agent mirrors every record reserved before the done flags it read when
+// one of them is marked, and only then publishes completedSeq: the host never sees a faulted task complete
+// without its fault.
 #include "gpuos_device.cuh"
 
 extern "C" __device__ gpuos_op_fn gpuos_op_table[];
@@ -95,29 +97,34 @@ __device__ __forceinline__ unsigned long long done_slot(unsigned long long seq, 
     return (seq & mask) * kDoneStride;
 }
 
+// A task a worker reported a fault for (report_fault: a bad operator slot) is marked done with the top bit set,
+// (seq + 1) | kDoneFaulted, so the completion warp reads the fault count (one more L2 round trip before the host
+// sees completion) only when a task it passes carries it. Every dependency wait compares done >= seq + 1, which the
+// bit keeps true. A many-tile task's tiles pass it on through their counter (kTileFaulted). The agent's own fault
+// (a bad descriptor) ends the generation, and its exit path mirrors everything.
+#ifdef GPUOS_HANDOFF_LEGACY
+constexpr unsigned long long kDoneFaulted = 0;
+constexpr unsigned int kTileFaulted = 0;
+#else
+constexpr unsigned long long kDoneFaulted = 1ull << 63;
+constexpr unsigned int kTileFaulted = 1u << 31;
+static_assert(GPUOS_MAX_TILES_PER_TASK < kTileFaulted, "the tile counter's top bit is free");
+#endif
+
 // The polls of the new protocol (publication, dependencies, the completion warp's scan): each an ld.acquire, so
 // the value seen is usable at once. Measured on the H100 (handoff-3): relaxed polls with one fence.acq_rel.gpu
-// after the awaited value (-DGPUOS_POLL_RELAXED, -Dgpuos.worker.handoff=spin-relaxed) saw a dependency 0.38 us
-// sooner but paid 0.35 us (p99 1-3 us) for the fence.
-#if defined(GPUOS_HANDOFF_LEGACY)
-// (the legacy protocol polls with ld.acquire in place)
-#elif !defined(GPUOS_POLL_RELAXED)
+// after the awaited value saw a dependency 0.38 us sooner but paid 0.35 us (p99 1-3 us) for the fence.
+#ifndef GPUOS_HANDOFF_LEGACY
 __device__ __forceinline__ unsigned long long poll_gpu(const unsigned long long* p) { return ld_acquire_gpu(p); }
 __device__ __forceinline__ ulonglong2 poll_gpu_v2(const unsigned long long* p) {
     ulonglong2 v;
     asm volatile("ld.acquire.gpu.global.v2.u64 {%0, %1}, [%2];" : "=l"(v.x), "=l"(v.y) : "l"(p) : "memory");
     return v;
 }
-__device__ __forceinline__ void acquire_after_poll() {}
-#else
-__device__ __forceinline__ unsigned long long poll_gpu(const unsigned long long* p) { return ld_relaxed_gpu(p); }
-__device__ __forceinline__ ulonglong2 poll_gpu_v2(const unsigned long long* p) { return ld_relaxed_gpu_v2(p); }
-__device__ __forceinline__ void acquire_after_poll() { fence_acquire_gpu(); }
 #endif
 
-// The legacy protocol has the one-loop agent; GPUOS_AGENT_ONE_LOOP alone gives it to the new hand-off too
-// (-Dgpuos.worker.handoff=spin-oneloop), to measure the completion warp apart.
-#if defined(GPUOS_HANDOFF_LEGACY) && !defined(GPUOS_AGENT_ONE_LOOP)
+// The legacy protocol has the one-loop agent.
+#ifdef GPUOS_HANDOFF_LEGACY
 #define GPUOS_AGENT_ONE_LOOP 1
 #endif
 
@@ -374,6 +381,64 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
 }
 #endif
 
+#ifndef GPUOS_HANDOFF_LEGACY
+// The agent's PROBE warp (warp 2, stage threads): while the agent knows of nothing more to stage, each round
+// reads the next slot of the host ring whole, beside thread 0's doorbell read, and says whether it holds that
+// seq's descriptor, sealed by the host (TaskSeal: the first task of every submission is). A single submission
+// then costs the agent ONE PCIe round trip (this read), not a doorbell read followed by a descriptor read.
+// The 41 loads may be served in any order, so the new seq proves nothing about the rest; the seal, a hash of
+// every word the task uses and of the queue's salt, does. The lane that loads the seal's vector does it with
+// ld.acquire.sys and loads nothing else (an acquire would hold back its later loads): once the seal is seen,
+// everything the host wrote before it (with release, last) is ordered before the block's later work, as the
+// doorbell's acquire orders it otherwise.
+constexpr unsigned int kProbeWarp = 2;
+constexpr unsigned int kSealVector = GPUOS_SEAL_WORD / 2;
+static_assert(kTaskVectors > 32 && kTaskVectors <= 64 && kSealVector < 64 - kTaskVectors,
+              "probe_slot: lane L loads vector L, the top kTaskVectors - 32 lanes one more; the seal's lane only one");
+
+__device__ bool probe_slot(const gpuos_task* hostRing, unsigned long long seq, unsigned long long mask,
+                           unsigned long long salt, uint4* s_probe) {
+    const unsigned int lane = threadIdx.x & 31;
+    constexpr unsigned int kExtra = kTaskVectors - 32;  // vectors 32.. go to the top kExtra lanes
+    const uint4* src = (const uint4*)(hostRing + (seq & mask));
+    uint4 a, b = make_uint4(0, 0, 0, 0);
+    if (lane == kSealVector) {
+        unsigned long long x, y;
+        asm volatile("ld.acquire.sys.global.v2.u64 {%0, %1}, [%2];" : "=l"(x), "=l"(y) : "l"(src + lane) : "memory");
+        a = make_uint4((unsigned int)x, (unsigned int)(x >> 32), (unsigned int)y, (unsigned int)(y >> 32));
+    } else {
+        a = ld_volatile_v4(src + lane);
+    }
+    const bool two = lane >= 32 - kExtra;
+    if (two) b = ld_volatile_v4(src + lane + kExtra);
+    s_probe[lane] = a;
+    if (two) s_probe[lane + kExtra] = b;
+    // Vector 1 holds flags (bits 0-15 of .z) and nrefs (bits 24-31), vector 0 the seq (.z, .w).
+    const unsigned int v1z = __shfl_sync(~0u, a.z, 1);
+    const unsigned int words = gpuos_sealed_words(v1z & 0xFFFFu, v1z >> 24);
+    unsigned long long sum = 0;
+    const unsigned int vectors[2] = {lane, lane + kExtra};
+    const uint4 vs[2] = {a, b};
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+        if (k == 1 && !two) break;
+        const unsigned int w0 = 2 * vectors[k];
+        const unsigned long long lo = ((unsigned long long)vs[k].y << 32) | vs[k].x;
+        const unsigned long long hi = ((unsigned long long)vs[k].w << 32) | vs[k].z;
+        if (w0 < words && w0 != GPUOS_SEAL_WORD) sum += gpuos_seal_mix(lo, w0);
+        if (w0 + 1 < words && w0 + 1 != GPUOS_SEAL_WORD) sum += gpuos_seal_mix(hi, w0 + 1);
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(~0u, sum, o);
+    const unsigned long long seen = ((unsigned long long)__shfl_sync(~0u, a.w, 0) << 32) | __shfl_sync(~0u, a.z, 0);
+    const unsigned int sealHalf = GPUOS_SEAL_WORD & 1;  // which 8 bytes of its vector
+    const unsigned int sealLo = __shfl_sync(~0u, sealHalf ? a.z : a.x, kSealVector);
+    const unsigned int sealHi = __shfl_sync(~0u, sealHalf ? a.w : a.y, kSealVector);
+    const unsigned long long seal = ((unsigned long long)sealHi << 32) | sealLo;
+    return seen == seq && seal == salt + sum;
+}
+#endif
+
 #ifndef GPUOS_AGENT_ONE_LOOP
 // The agent's COMPLETION warp (warp 1), apart from the stage threads so that a task's completion reaches the host
 // without waiting for a PCIe read of the doorbell or a staging round: it polls the done flags above the
@@ -391,6 +456,7 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
     const unsigned int lane = threadIdx.x & 31;
     unsigned long long w = s_watermark, heartbeat = 0;
     bool waiting = false;  // the last scan found the oldest task incomplete
+    bool faulted = false;  // a flag read since the last publication carried kDoneFaulted
     for (;;) {
         // Lane 0 reads the shared words, so that every lane acts on the same values.
         unsigned long long ps = 0;
@@ -412,7 +478,9 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
             // than 128, so that the wait takes little from the stage threads' copies on this SM.
             unsigned long long v = 0;
             if (lane == 0) v = poll_gpu(&done[done_slot(w, mask)]);
-            if (__shfl_sync(~0u, v, 0) != w + 1) continue;
+            v = __shfl_sync(~0u, v, 0);
+            if ((v & ~kDoneFaulted) != w + 1) continue;
+            faulted = (v & kDoneFaulted) != 0;
         }
         // Up to 8 steps of 128 flags before publishing, so a flood of completions is published in few PCIe
         // writes; a step that finds an incomplete task ends the scan.
@@ -420,6 +488,8 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
         if (waiting) {
             ++w;  // the oldest, seen done just above
             waiting = false;
+        } else {
+            faulted = false;
         }
         for (int round = 0; round < 8 && w < ps; ++round) {
             const unsigned long long first = w + 4ull * lane;
@@ -428,7 +498,11 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
             for (int j = 0; j < 4; ++j) v[j] = first + j < ps ? poll_gpu(&done[done_slot(first + j, mask)]) : 0;
             unsigned int complete = 0;  // leading complete flags of this lane's four
 #pragma unroll
-            for (int j = 0; j < 4; ++j) complete += (complete == (unsigned int)j && v[j] == first + j + 1) ? 1u : 0u;
+            for (int j = 0; j < 4; ++j) {
+                complete += (complete == (unsigned int)j && (v[j] & ~kDoneFaulted) == first + j + 1) ? 1u : 0u;
+            }
+            // (a stale flag's bit, of the slot's previous task, only costs an unneeded fault-count read)
+            faulted |= __any_sync(~0u, ((v[0] | v[1] | v[2] | v[3]) & kDoneFaulted) != 0);
             const unsigned int partial = __ballot_sync(~0u, complete < 4);
             const int firstPartial = partial ? __ffs(partial) - 1 : 32;
             const unsigned int completeThere = __shfl_sync(~0u, complete, firstPartial & 31);
@@ -439,14 +513,16 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
             waiting = true;  // the oldest task still runs: poll its flag again at once
             continue;
         }
-        // Every lane's flags before what lane 0 publishes (acquire pattern per lane, then the warp barrier).
-        acquire_after_poll();
+        // Every lane's flags (each an acquire) before what lane 0 publishes.
         __syncwarp();
         if (lane == 0) {
             // Every fault of a task below the watermark was reserved before that task's done flag, read above:
-            // mirror them all before the host may see the task complete.
+            // mirror them all before the host may see the task complete. Only a flag marked kDoneFaulted says
+            // there are any.
             const unsigned long long faultsBefore = faultsMirrored;
-            faultsMirrored = mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);
+            if (faulted) {
+                faultsMirrored = mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);
+            }
             const unsigned long long traced = s_traceSeq;
             if (traced >= from && traced < w) st_relaxed_sys(&ctrl->traceCompleted, global_ns());
             // As in the legacy publisher: the host reads results only through copies the device's engines make
@@ -506,10 +582,19 @@ __device__ void agent_loop(const gpuos_params& p) {
     // memory: registers are what the staging copies need).
     __shared__ unsigned long long s_knownSubmitted, s_knownTraceSeq;
     __shared__ unsigned int s_busyRounds;
+    // The probe (probe_slot): the slot the probe warp reads this round (~0: none), whether it held that task,
+    // sealed, and what it read; the queue's seal salt.
+    __shared__ unsigned long long s_probeSlot, s_sealSalt;
+    __shared__ int s_probeOk, s_fromProbe;
+    __shared__ __align__(16) uint4 s_probe[kTaskVectors];
     if (threadIdx.x == 0) {
         s_knownSubmitted = 0;
         s_knownTraceSeq = ~0ull;
         s_busyRounds = 0;
+        s_probeSlot = ~0ull;
+        s_probeOk = 0;
+        s_fromProbe = 0;
+        s_sealSalt = ld_relaxed_sys(&ctrl->sealSalt);
     }
 #endif
     if (threadIdx.x == 0) {
@@ -566,6 +651,17 @@ __device__ void agent_loop(const gpuos_params& p) {
                 submitted = ld_acquire_sys(&ctrl->submittedSeq);
             }
         }
+#ifndef GPUOS_HANDOFF_LEGACY
+        // Beside that read: the probe of the next slot, while nothing more is known (see probe_slot).
+        if ((threadIdx.x >> 5) == kProbeWarp) {
+            const unsigned long long slot = s_probeSlot;
+            if (slot != ~0ull) {
+                const bool ok = probe_slot(hostRing, slot, mask, s_sealSalt, s_probe);
+                if ((threadIdx.x & 31) == 0) s_probeOk = ok;
+            }
+        }
+        stage_sync();
+#endif
 
 #ifdef GPUOS_AGENT_ONE_LOOP
         // 2. Advance the watermark, blockDim tasks per step.
@@ -623,8 +719,15 @@ __device__ void agent_loop(const gpuos_params& p) {
             const unsigned long long watermark = s_watermark;
             s_traceSeq = traceSeq;
 #ifndef GPUOS_HANDOFF_LEGACY
+            // An expansion's tasks come from device memory: its header promised them, doorbell or not (the header
+            // may have come from a probe, before its doorbell).
+            if (pubSeq < expEnd && submitted < expEnd) submitted = expEnd;
             s_knownSubmitted = submitted;
             s_knownTraceSeq = traceSeq;
+            const bool probed = s_probeOk != 0 && s_probeSlot == pubSeq;
+            s_probeOk = 0;
+            s_probeSlot = ~0ull;
+            s_fromProbe = 0;
 #endif
             int cmd = CMD_IDLE;
             if (abortRequest != 0) {
@@ -635,6 +738,22 @@ __device__ void agent_loop(const gpuos_params& p) {
                     parking = 1;
                     st_release_gpu(&st->parking, 1u);
                 }
+#ifndef GPUOS_HANDOFF_LEGACY
+                if (!parking && probed) {
+                    // The probe found the next task, sealed (the first of a submission): stage it from what the
+                    // probe read, whatever the doorbell says. A doorbell read in the same round usually shows it
+                    // too (the host rings right after sealing), and copying it again would cost a second PCIe
+                    // round trip (measured: the agent's read leg 8.5 us when it did). The rest of a longer
+                    // submission follows in the next round, which needs no doorbell read for it.
+                    s_from = pubSeq;
+                    s_to = pubSeq + 1;
+                    s_fromTemplate = 0;
+                    s_fromProbe = 1;
+                    s_pubTiles = pubTiles;
+                    if (traceSeq == pubSeq) st_relaxed_sys(&ctrl->traceDoorbell, roundStart);
+                    cmd = CMD_STAGE;
+                } else
+#endif
                 if (!parking && submitted > pubSeq) {
                     s_from = pubSeq;
                     unsigned long long to = submitted - pubSeq > p.stageChunk ? pubSeq + p.stageChunk : submitted;
@@ -652,6 +771,10 @@ __device__ void agent_loop(const gpuos_params& p) {
                     cmd = CMD_EXIT;
                 }
             }
+#ifndef GPUOS_HANDOFF_LEGACY
+            // Idle and nothing known beyond pubSeq: probe the next slot in the next round.
+            if (cmd == CMD_IDLE && !parking && submitted <= pubSeq) s_probeSlot = pubSeq;
+#endif
             s_cmd = cmd;
             s_badSeq = ~0ull;
 #ifdef GPUOS_AGENT_ONE_LOOP
@@ -684,9 +807,20 @@ __device__ void agent_loop(const gpuos_params& p) {
                 // latency. Small batches copy whole descriptors in one pass (latency); larger ones copy the
                 // headers, then only the operand records each task uses (bandwidth: a 0-operand task is 128
                 // bytes, not 640).
-                const bool whole = n <= kWholeCopyMax;
 #ifndef GPUOS_HANDOFF_LEGACY
+                const bool probed = s_fromProbe != 0;
+                const bool whole = probed || n <= kWholeCopyMax;
                 staged = whole;
+                if (probed) {
+                    // The descriptor the probe read (n == 1): no second read over PCIe.
+                    for (unsigned int v = stage_tid(); v < kTaskVectors; v += kStageThreads) {
+                        ((uint4*)(ring + (from & mask)))[v] = s_probe[v];
+                        if (v < kHeaderVectors) s_headers[v] = s_probe[v];
+                    }
+                } else
+#else
+                const bool probed = false;
+                const bool whole = n <= kWholeCopyMax;
 #endif
                 copy_vectors(hostRing, ring, from, n, whole ? kTaskVectors : kHeaderVectors, 0, mask,
                              staged ? s_headers : nullptr);
@@ -713,7 +847,13 @@ __device__ void agent_loop(const gpuos_params& p) {
                         st_release_gpu(&st->expTemplate, expTemplate);
                         st_release_gpu(&st->expTileBase, expTileBase);
                         s_fromTemplate = 1;
+                        // A probed header came alone; its tasks are in device memory: stage a chunk of them.
+                        if (probed) s_to = from + p.stageChunk;
                         s_to = s_to < expEnd ? s_to : expEnd;
+#ifndef GPUOS_HANDOFF_LEGACY
+                        // Known work: the next rounds stage it without reading the doorbell (see step 1).
+                        if (s_knownSubmitted < expEnd) s_knownSubmitted = expEnd;
+#endif
                         s_expBase = expBase;
                         s_expTemplate = expTemplate;
                         s_expTileBase = expTileBase;
@@ -736,6 +876,7 @@ __device__ void agent_loop(const gpuos_params& p) {
             }
             stage_sync();
             const unsigned long long to = s_to;
+            if (threadIdx.x == 0 && traceSeq >= from && traceSeq < to) st_relaxed_sys(&ctrl->traceRead, global_ns());
             // One thread per task (many tasks in flight, not one L2 round trip after another): validate, tile
             // bases included (each must continue the ticket prefix sum).
             for (unsigned long long seq = from + stage_tid(); seq < to; seq += kStageThreads) {
@@ -791,14 +932,34 @@ __device__ void agent_loop(const gpuos_params& p) {
             }
             stage_sync();
             if (threadIdx.x == 0 && end > from) {
+#ifdef GPUOS_HANDOFF_LEGACY
                 const gpuos_task* last = header(end - 1);
                 __threadfence();
                 pubSeq = end;
                 pubTiles = last->tileBase + last->ntiles;
                 st_release_gpu(&st->pubSeq, pubSeq);
                 st_release_gpu(&st->pubTiles, pubTiles);
+#else
+                // Both words in ONE release store (adjacent and 16-byte aligned, see wait_published): one fence
+                // where a fence and two releases paid three, each waiting for the store before it. The barrier
+                // above puts every stage thread's descriptor and tile-map stores before it (a release is
+                // cumulative), as it does for a worker's operator stores before done.
+                pubSeq = end;
+                if (end == to) {
+                    pubTiles = s_lastEnd;
+                } else {
+                    const gpuos_task* last = header(end - 1);
+                    pubTiles = last->tileBase + last->ntiles;
+                }
+                asm volatile("st.release.gpu.global.v2.u64 [%0], {%1, %2};"
+                             :: "l"(&st->pubTiles), "l"(pubTiles), "l"(pubSeq) : "memory");
+#endif
                 s_pubSeq = pubSeq;
                 if (traceSeq >= from && traceSeq < end) st_relaxed_sys(&ctrl->tracePublished, global_ns());
+#ifndef GPUOS_HANDOFF_LEGACY
+                // Everything known is published: probe the next slot in the next round.
+                if (!parking && s_knownSubmitted <= pubSeq && pubSeq >= expEnd) s_probeSlot = pubSeq;
+#endif
             }
             stage_sync();
         }
@@ -857,7 +1018,6 @@ __device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned lo
         const ulonglong2 pub = poll_gpu_v2(&st->pubTiles);
         const unsigned long long published = pub.x;
         if (ticket < published) {
-            acquire_after_poll();  // the tile map and descriptors published with pubTiles
             *hint = pub.y - (published - ticket);
             return 0;
         }
@@ -913,7 +1073,6 @@ __device__ __forceinline__ int wait_dependencies(gpuos_queue_state* st, const gp
         }
     }
     if (seenAt != nullptr) *seenAt = global_ns();
-    if (ndeps > 0) acquire_after_poll();
 #endif
     return 0;
 }
@@ -1024,10 +1183,12 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         const unsigned int ntiles = task->ntiles;
         if (traced && threadIdx.x == 0) s_stamps[3] = global_ns();
         gpuos_op_fn fn = op < opCount ? gpuos_op_table[op] : nullptr;
+        bool faulted = false;  // thread 0's
         if (fn != nullptr) {
             fn(task, s_tile, &env);
         } else if (threadIdx.x == 0 && s_tile == 0) {
             report_fault(st, seq, GPUOS_FAULT_BAD_OP, op);  // one record per task, not one per tile
+            faulted = true;
         }
         __syncthreads();
         if (threadIdx.x == 0) {
@@ -1036,12 +1197,15 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             bool finished = ntiles == 1;
             const unsigned long long tEnd = traced ? global_ns() : 0;
             if (finished) {
-                st_release_gpu(&done[done_slot(seq, mask)], seq + 1);
+                st_release_gpu(&done[done_slot(seq, mask)], (seq + 1) | (faulted ? kDoneFaulted : 0));
             } else {
                 __threadfence();
-                if (atomicAdd(&tileDone[seq & mask], 1u) + 1 == ntiles) {
+                const unsigned int add = 1u + (faulted ? kTileFaulted : 0u);
+                const unsigned int counted = atomicAdd(&tileDone[seq & mask], add) + add;
+                if ((counted & ~kTileFaulted) == ntiles) {
                     __threadfence();
-                    st_release_gpu(&done[done_slot(seq, mask)], seq + 1);
+                    const bool anyFaulted = (counted & kTileFaulted) != 0;
+                    st_release_gpu(&done[done_slot(seq, mask)], (seq + 1) | (anyFaulted ? kDoneFaulted : 0));
                     finished = true;
                 }
             }
