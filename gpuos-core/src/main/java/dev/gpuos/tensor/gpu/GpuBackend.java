@@ -136,7 +136,7 @@ public final class GpuBackend implements Backend {
     }
 
     public GpuBackend(GpuOS os, int maxNodes, Duration maxAge, TieredOperators.Policy tierPolicy) {
-        int smem = os.runtime().config().smemBytes();
+        int smem = os.sharedMemoryBytes();
         if (smem < MIN_SMEM_BYTES) {
             throw new IllegalArgumentException("the GPU backend's operators need " + MIN_SMEM_BYTES
                     + " bytes of shared memory per block (matmul tiles, block reductions); this GpuOS offers " + smem);
