@@ -173,10 +173,22 @@ public class HostCostBenchmark {
     @Benchmark
     @OperationsPerInvocation(OPS)
     public void gpuStreamedAdd(Blackhole bh) {
+        gpuStreamedAdds(bh::consume);
+    }
+
+    /** {@link #OPS} adds with a new result each, then a sync: what {@code gpuStreamedAdd} times. */
+    void gpuStreamedAdds(java.util.function.Consumer<Tensor> sink) {
+        gpuStreamedAdds(sink, () -> {});
+    }
+
+    /** ... calling {@code submitted} once every op was submitted, before the sync waits for the device. */
+    void gpuStreamedAdds(java.util.function.Consumer<Tensor> sink, Runnable submitted) {
         try (TensorScope scope = TensorScope.open(gpu)) {
             for (int i = 0; i < OPS; i++) {
-                bh.consume(ga.add(gb));
+                sink.accept(ga.add(gb));
             }
+            gpu.flush();
+            submitted.run();
             gpu.sync();
         }
     }

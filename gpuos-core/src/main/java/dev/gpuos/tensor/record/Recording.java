@@ -27,7 +27,7 @@ public final class Recording {
     private final Duration maxAge;
     private final Consumer<Submission> sink;
     private final Object submitLock = new Object();
-    private List<OpNode> pending = new ArrayList<>();
+    private List<OpNode> pending;
     private Thread holder;  // the capturing thread, or null (guarded by this)
     private long generation;
     private long nextSequence;
@@ -38,7 +38,18 @@ public final class Recording {
         this.maxNodes = maxNodes;
         this.maxAge = maxAge;
         this.sink = sink;
+        this.pending = fresh();
     }
+
+    /**
+     * Sized like the last submission (streams of 1024-node submissions stay that size): growing the list node
+     * by node cost more allocation than the nodes themselves.
+     */
+    private List<OpNode> fresh() {
+        return new ArrayList<>(Math.max(10, Math.min(lastSize, maxNodes)));
+    }
+
+    private int lastSize;
 
     public void record(OpNode node) {
         boolean full;
@@ -137,7 +148,8 @@ public final class Recording {
     private synchronized Submission drain() {
         if (pending.isEmpty()) return null;
         List<OpNode> nodes = pending;
-        pending = new ArrayList<>();
+        lastSize = nodes.size();
+        pending = fresh();
         generation++;
         return Submission.of(nextSequence++, nodes);
     }

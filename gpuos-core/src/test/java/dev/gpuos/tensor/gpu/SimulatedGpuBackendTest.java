@@ -121,6 +121,50 @@ class SimulatedGpuBackendTest {
         }
     }
 
+    /**
+     * Each op its own submission, nothing complete: reads wait for the last writer, writes for the last writer
+     * and every reader since, and nothing else (the hazards on buffers x, y, a, b, one task per op).
+     */
+    @Test
+    void hazardsAcrossSubmissionsAreExactlyTheLastWriterAndTheReadersSince() {
+        try (GpuOS os = start()) {
+            GpuBackend gpu = new GpuBackend(os, 1024, Duration.ofSeconds(30), null);
+            try (TensorScope scope = TensorScope.open(gpu)) {
+                Tensor x = scope.full(1, DType.F32, 4), y = scope.full(2, DType.F32, 4);
+                gpu.sync();
+                for (int warm = 0; warm < 2; warm++) {  // the first round registers the operators
+                    synchronized (seen) {
+                        seen.clear();
+                    }
+                    held = warm == 1;
+                    try {
+                        Tensor a = x.add(y);                   // 0: reads x y, writes a
+                        gpu.flush();
+                        Tensor b = a.neg();                    // 1: RAW a (0)
+                        gpu.flush();
+                        x.copyFrom(y);                         // 2: WAR x (0)
+                        gpu.flush();
+                        a.reshape(2, 2).copyFrom(b.reshape(2, 2));  // 3: WAW a (0), WAR a (1), RAW b (1)
+                        gpu.flush();
+                        y.copyFrom(x);                         // 4: RAW x (2), WAR y (0, 2)
+                        gpu.flush();
+                    } finally {
+                        held = false;
+                    }
+                    gpu.sync();
+                }
+            }
+        }
+        List<Seen> tasks = new ArrayList<>(seen.values());
+        assertEquals(5, tasks.size(), "one task per op");
+        long base = tasks.getFirst().seq();
+        List<java.util.Set<Long>> deps = tasks.stream()
+                .map(t -> java.util.Arrays.stream(shifted(t.deps(), base)).boxed().collect(java.util.stream.Collectors.toSet()))
+                .toList();
+        assertEquals(List.of(java.util.Set.of(), java.util.Set.of(0L), java.util.Set.of(0L), java.util.Set.of(0L, 1L),
+                java.util.Set.of(0L, 2L)), deps);
+    }
+
     @Test
     void replaysRunTheirCapturedTasks() {
         try (GpuOS os = start()) {
