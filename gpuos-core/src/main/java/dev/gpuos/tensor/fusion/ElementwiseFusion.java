@@ -1,5 +1,6 @@
 package dev.gpuos.tensor.fusion;
 
+import dev.gpuos.tensor.Layout;
 import dev.gpuos.tensor.Operand;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.op.ElementwiseNode;
@@ -62,7 +63,7 @@ public final class ElementwiseFusion {
     }
 
     private static boolean fits(List<ElementwiseNode> run, ElementwiseNode next) {
-        if (!Arrays.equals(run.getFirst().output().shape(), next.output().shape())) return false;
+        if (!sameShape(run.getFirst().output().layout(), next.output().layout())) return false;
         for (Operand o : next.operands()) {
             if (!(o instanceof Tensor t)) continue;
             for (ElementwiseNode member : run) {
@@ -78,6 +79,13 @@ public final class ElementwiseFusion {
                 if (o instanceof Tensor t && t.storage() == next.output().storage()) return false;
             }
         }
+        return true;
+    }
+
+    /** Shapes compared in place (Tensor.shape() copies: this runs per node on the streamed path). */
+    private static boolean sameShape(Layout a, Layout b) {
+        if (a.rank() != b.rank()) return false;
+        for (int d = 0; d < a.rank(); d++) if (a.size(d) != b.size(d)) return false;
         return true;
     }
 

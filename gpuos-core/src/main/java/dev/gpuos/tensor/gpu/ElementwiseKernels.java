@@ -88,11 +88,11 @@ final class ElementwiseKernels {
                     }
                 }
                 sources.add(src);
-                String template = node.op().cudaExpression(node.computeType());
+                int read = node.op().paramsRead(node.computeType());
                 int[] slots = {-1, -1};
-                double[] params = node.params();
+                double[] params = read == 0 ? null : node.params();
                 for (int p = 0; p < 2; p++) {
-                    if (template != null && template.contains("p" + p)) {
+                    if ((read & (1 << p)) != 0) {
                         slots[p] = args.size();
                         args.add(Double.doubleToRawLongBits(p < params.length ? params[p] : 0));
                     }
@@ -328,12 +328,7 @@ final class ElementwiseKernels {
     private static int argWords(ElementwiseNode node) {
         int n = 0;
         for (Operand o : node.operands()) if (o instanceof Scalar) n++;
-        String template = node.op().cudaExpression(node.computeType());
-        if (template != null) {
-            if (template.contains("p0")) n++;
-            if (template.contains("p1")) n++;
-        }
-        return n;
+        return n + Integer.bitCount(node.op().paramsRead(node.computeType()));
     }
 
     /** One task for a run of members, every output stored (a single node always fits; see {@link GpuSupport}). */
@@ -372,17 +367,63 @@ final class ElementwiseKernels {
     static final String KEY_TAG = "ew:";
 
     /**
-     * Operators by structure key, one per structure for the life of the process. An entry holds the run's
-     * tensor-free description until its source is first asked for (a native compile), then the source.
+     * Operators by structure, one per structure for the life of the process, found by a 64-bit hash of the
+     * structure's code ({@link #structureCode}); the code itself is compared on a hit (two structures whose
+     * hashes collide share a chain, never an operator). An entry holds the run's tensor-free description until
+     * its source is first asked for (a native compile), then the source.
      */
-    private static final java.util.concurrent.ConcurrentHashMap<String, OperatorStructure> OPERATORS =
+    private static final java.util.concurrent.ConcurrentHashMap<Long, Interned> OPERATORS =
             new java.util.concurrent.ConcurrentHashMap<>();
 
-    /** The run's operator, looked up by its structure key: nothing is rendered here. */
+    private record Interned(long[] code, OperatorStructure operator, Interned next) {}
+
+    /** The run's operator, looked up by its structure's hash: no String is built and nothing rendered here. */
     private static OperatorStructure operator(Run run) {
-        String key = structureKey(run);
-        OperatorStructure known = OPERATORS.get(key);  // the common case: no lambda, no lock
-        return known != null ? known : OPERATORS.computeIfAbsent(key, k -> newOperator(k, run));
+        long[] code = structureCode(run);
+        long hash = hash(code);
+        for (Interned e = OPERATORS.get(hash); e != null; e = e.next()) {
+            if (java.util.Arrays.equals(e.code(), code)) return e.operator();
+        }
+        Interned chain = OPERATORS.compute(hash, (h, head) -> {
+            for (Interned e = head; e != null; e = e.next()) if (java.util.Arrays.equals(e.code(), code)) return head;
+            return new Interned(code, newOperator(structureKey(run), run), head);
+        });
+        for (Interned e = chain; ; e = e.next()) if (java.util.Arrays.equals(e.code(), code)) return e.operator();
+    }
+
+    /**
+     * Everything {@link #structureKey} says, as words: the operand count and dtypes, then per member its op,
+     * compute, operand and output dtypes, whether it is stored, where each operand comes from, its parameter
+     * slots. Equal codes have equal keys.
+     */
+    private static long[] structureCode(Run run) {
+        int words = 1 + run.inputs.size();
+        for (int m = 0; m < run.members.size(); m++) words += 2 + run.sources.get(m).length;
+        long[] code = new long[words];
+        int w = 0;
+        code[w++] = (long) run.inputs.size() << 32 | run.members.size();
+        for (Tensor t : run.inputs) code[w++] = t.dtype().ordinal();
+        for (int m = 0; m < run.members.size(); m++) {
+            ElementwiseNode node = run.members.get(m);
+            Source[] sources = run.sources.get(m);
+            int[] slots = run.paramSlots.get(m);
+            code[w++] = node.op().ordinal() | (long) node.computeType().ordinal() << 16
+                    | (long) node.operandType().ordinal() << 24 | (long) node.output().dtype().ordinal() << 32
+                    | (run.outRef[m] < 0 ? 1L << 40 : 0) | (long) sources.length << 48;
+            code[w++] = (slots[0] + 1L) << 32 | (slots[1] + 1L);
+            for (Source src : sources) code[w++] = (long) src.kind() << 32 | src.index();
+        }
+        return code;
+    }
+
+    private static long hash(long[] code) {
+        long h = 0x9E3779B97F4A7C15L;
+        for (long word : code) {
+            h ^= word;
+            h *= 0xBF58476D1CE4E5B9L;
+            h ^= h >>> 31;
+        }
+        return h;
     }
 
     /** A new, unrendered operator for {@code run} (interned by {@link #operator} only). */
