@@ -412,11 +412,8 @@ final class BatchPlanner {
                     GpuStorage s = (GpuStorage) reads.get(r);
                     if (s.read(build, t, completed, deps)) touched.add(s);
                 }
-                List<Storage> writes = n.writes();
-                for (int w = 0; w < writes.size(); w++) {
-                    GpuStorage s = (GpuStorage) writes.get(w);
-                    if (s.write(build, t, completed, deps)) touched.add(s);
-                }
+                GpuStorage out = (GpuStorage) n.output().storage();  // what every node writes (OpNode.writes)
+                if (out.write(build, t, completed, deps)) touched.add(out);
             }
             deps.distinct();
             if (deps.n > Layouts.MAX_DEPS) {

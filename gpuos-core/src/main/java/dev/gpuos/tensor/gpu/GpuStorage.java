@@ -55,13 +55,15 @@ final class GpuStorage implements Storage {
 
     // Written only by the thread that builds submissions (one at a time); lastWriter is also read by read().
     private volatile long lastWriter = -1;
-    private long[] readers = new long[4];
+    private long[] readers = NO_READERS;  // allocated by the first read: most results are written once, read once
     private int readerCount;
     // The batch being built (build number 'build'): its last task writing this buffer (task ordinal, -1: none)
     // and its tasks reading it since. Valid only while 'build' is the planner's current build.
     private long build = -1;
     private int batchWriter;
-    private int[] batchReaders = new int[4];
+    private int[] batchReaders = NO_TASKS;
+    private static final long[] NO_READERS = {};
+    private static final int[] NO_TASKS = {};
     private int batchReaderCount;
     /** Set when a node writing this buffer could not be submitted: its contents were never computed. */
     private volatile RuntimeException failure;
@@ -138,7 +140,7 @@ final class GpuStorage implements Storage {
             deps.seq(lastWriter);
         }
         if (batchReaderCount == 0 || batchReaders[batchReaderCount - 1] != task) {
-            if (batchReaderCount == batchReaders.length) batchReaders = Arrays.copyOf(batchReaders, batchReaderCount * 2);
+            if (batchReaderCount == batchReaders.length) batchReaders = Arrays.copyOf(batchReaders, Math.max(4, batchReaderCount * 2));
             batchReaders[batchReaderCount++] = task;
         }
         return first;
@@ -200,7 +202,9 @@ final class GpuStorage implements Storage {
             int live = 0;
             for (int i = 0; i < readerCount; i++) if (readers[i] >= completed) readers[live++] = readers[i];
             readerCount = live;
-            if (readerCount > readers.length / 2) readers = Arrays.copyOf(readers, readers.length * 2);
+            if (readerCount == readers.length || readerCount > readers.length / 2) {
+                readers = Arrays.copyOf(readers, Math.max(4, readers.length * 2));
+            }
         }
         readers[readerCount++] = seq;
     }
