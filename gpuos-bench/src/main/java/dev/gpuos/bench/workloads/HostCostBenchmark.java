@@ -45,7 +45,8 @@ import org.openjdk.jmh.infra.Blackhole;
  * <ul>
  *   <li>{@code gpuStreamedAdd}: {@code a.add(b)} (n = 1024, f32, a new result each) on the GPU backend, whole:
  *       the tensor API front end, recording, planning (fusion, operator lookup, hazards), encoding into the
- *       task batch and submission into the ring, 1024 ops per submission, then a sync, on a {@link GpuOS}
+ *       task batch and submission into the ring, 1024 ops per submission (planned on a planner thread while
+ *       the benchmark thread records the next), 8 submissions and a sync per invocation, on a {@link GpuOS}
  *       driving the simulated device ({@link SimulatedWorkerDevice#sink}: one worker thread whose operators
  *       do nothing, so the device's cost per task is small but its threads share the CPUs with this one).
  *       This is what a streamed W1 costs the host on a GPU, less the device's own time.</li>
@@ -71,6 +72,8 @@ import org.openjdk.jmh.infra.Blackhole;
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
 public class HostCostBenchmark {
     static final int OPS = 1024;
+    /** Adds per streamed invocation: 8 submissions, so that recording one overlaps planning the one before. */
+    static final int STREAMED_OPS = 8 * OPS;
     static final int N = 1024;
 
     /** A backend whose storage owns no memory and whose recording drops every submission. */
@@ -171,12 +174,12 @@ public class HostCostBenchmark {
     }
 
     @Benchmark
-    @OperationsPerInvocation(OPS)
+    @OperationsPerInvocation(STREAMED_OPS)
     public void gpuStreamedAdd(Blackhole bh) {
         gpuStreamedAdds(bh::consume);
     }
 
-    /** {@link #OPS} adds with a new result each, then a sync: what {@code gpuStreamedAdd} times. */
+    /** {@link #STREAMED_OPS} adds with a new result each, then a sync: what {@code gpuStreamedAdd} times. */
     void gpuStreamedAdds(java.util.function.Consumer<Tensor> sink) {
         gpuStreamedAdds(sink, () -> {});
     }
@@ -184,7 +187,7 @@ public class HostCostBenchmark {
     /** ... calling {@code submitted} once every op was submitted, before the sync waits for the device. */
     void gpuStreamedAdds(java.util.function.Consumer<Tensor> sink, Runnable submitted) {
         try (TensorScope scope = TensorScope.open(gpu)) {
-            for (int i = 0; i < OPS; i++) {
+            for (int i = 0; i < STREAMED_OPS; i++) {
                 sink.accept(ga.add(gb));
             }
             gpu.flush();

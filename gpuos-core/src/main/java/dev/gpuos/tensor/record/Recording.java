@@ -15,6 +15,12 @@ import java.util.function.Consumer;
  * {@link #submit()} is called (a sync point, an explicit flush), when {@code maxNodes} are pending, or
  * {@code maxAge} after the first pending node was recorded. Submissions reach the sink one at a time, in
  * sequence order, so recording order is execution order.
+ *
+ * <p>A submission due to the size bound is handed to the sink on a planner thread: the recording thread goes
+ * on recording the next one while this one is planned, encoded and submitted (and the device runs the one
+ * before). Recording runs at most {@code maxNodes} ahead of the planner: at twice that it submits itself,
+ * which waits for the planner. Every other submission (flush, sync, a capture, a buffer's release) waits for
+ * the one in progress, so whoever calls the sink, it sees submissions in order.
  */
 public final class Recording {
     private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -22,6 +28,23 @@ public final class Recording {
         t.setDaemon(true);
         return t;
     });
+
+    /** Threads that build size-bound submissions ({@value #PLANNER_THREAD}N), idle ones kept for a minute. */
+    private static final java.util.concurrent.ExecutorService PLANNERS = Executors.newCachedThreadPool(new java.util.concurrent.ThreadFactory() {
+        private final java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+
+        @Override
+        public Thread newThread(Runnable r) {
+            Thread t = new Thread(r, PLANNER_THREAD + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        }
+    });
+
+    /** Name prefix of the planner threads (what a profile or a CPU-time count looks for). */
+    public static final String PLANNER_THREAD = "gpuos-planner-";
+
+    private boolean plannerQueued;  // a size-bound submission is queued and has not drained yet (guarded by this)
 
     private final int maxNodes;
     private final Duration maxAge;
@@ -64,9 +87,38 @@ public final class Recording {
                 long scheduledGeneration = generation;
                 TIMER.schedule(() -> submitIfStill(scheduledGeneration), maxAge.toNanos(), TimeUnit.NANOSECONDS);
             }
-            full = pending.size() >= maxNodes;
+            int n = pending.size();
+            full = n - maxNodes >= maxNodes;  // the planner fell behind: this thread submits, after it
+            if (n >= maxNodes && !plannerQueued && !full) {
+                plannerQueued = true;
+                PLANNERS.execute(this::plannerRun);
+            }
         }
-        if (full) submit();
+        if (full) submitFull();
+    }
+
+    private void plannerRun() {
+        synchronized (this) {
+            plannerQueued = false;
+        }
+        submitFull();
+    }
+
+    /**
+     * Hands over submissions of exactly {@code maxNodes} nodes while that many are pending (the size bound's
+     * part: sizes do not depend on which thread got there first); the rest waits for the next bound or sync.
+     */
+    private boolean submitFull() {
+        synchronized (submitLock) {
+            for (boolean any = false; ; any = true) {
+                Submission s;
+                synchronized (this) {
+                    if (holder != null || pending.size() < maxNodes) return any;
+                    s = drainFirst(maxNodes);
+                }
+                sink.accept(s);
+            }
+        }
     }
 
     /**
@@ -131,8 +183,11 @@ public final class Recording {
                 }
                 if (holder != null) return false;  // the capture's nodes go as one submission at its end
             }
+            // Full submissions first, as the size bound would have cut them: where a submission ends does not
+            // depend on whether the planner thread got to it before this sync point.
+            boolean any = submitFull();
             Submission s = drain();
-            if (s == null) return false;
+            if (s == null) return any;
             sink.accept(s);
             return true;
         }
@@ -143,6 +198,19 @@ public final class Recording {
             if (generation != scheduledGeneration || pending.isEmpty() || holder != null) return;
         }
         submit();
+    }
+
+    /** The first {@code n} pending nodes as a submission (n <= pending). */
+    private synchronized Submission drainFirst(int n) {
+        if (pending.size() == n) return drain();
+        List<OpNode> nodes = new ArrayList<>(pending.subList(0, n));
+        List<OpNode> rest = fresh();
+        rest.addAll(pending.subList(n, pending.size()));
+        pending = rest;
+        long next = ++generation;
+        // The nodes left behind were recorded after the timer's node: they get a time bound of their own.
+        TIMER.schedule(() -> submitIfStill(next), maxAge.toNanos(), TimeUnit.NANOSECONDS);
+        return Submission.of(nextSequence++, nodes);
     }
 
     private synchronized Submission drain() {
