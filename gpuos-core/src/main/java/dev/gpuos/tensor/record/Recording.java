@@ -203,9 +203,13 @@ public final class Recording {
     /** The first {@code n} pending nodes as a submission (n <= pending). */
     private synchronized Submission drainFirst(int n) {
         if (pending.size() == n) return drain();
-        List<OpNode> nodes = new ArrayList<>(pending.subList(0, n));
+        // Only the few nodes recorded past the bound move (under this lock, which record() waits for).
+        List<OpNode> nodes = pending;
         List<OpNode> rest = fresh();
-        rest.addAll(pending.subList(n, pending.size()));
+        List<OpNode> tail = nodes.subList(n, nodes.size());
+        rest.addAll(tail);
+        tail.clear();
+        lastSize = n;
         pending = rest;
         long next = ++generation;
         // The nodes left behind were recorded after the timer's node: they get a time bound of their own.

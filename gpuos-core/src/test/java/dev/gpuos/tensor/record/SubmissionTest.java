@@ -33,6 +33,46 @@ class SubmissionTest {
             assertEquals(List.of(2, 2, 1), seen.stream().map(sub -> sub.nodes().size()).toList());
         }
     }
+    /**
+     * Size-bound submissions are built on a planner thread while recording goes on; flushes race it. Every node
+     * arrives once, in recording order, in submissions cut exactly where the size bound and the flushes cut.
+     */
+    @Test
+    void plannerThreadKeepsOrderAndCuts() {
+        List<Submission> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Recording r = new Recording(16, java.time.Duration.ofHours(1), seen::add);
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            Tensor x = s.ones(DType.F32, 1);
+            List<OpNode> recorded = new java.util.ArrayList<>();
+            List<Integer> expected = new java.util.ArrayList<>();
+            int sinceCut = 0;
+            for (int i = 1; i <= 10_000; i++) {
+                OpNode n = node(ElementwiseOp.NEG, x, x);
+                recorded.add(n);
+                r.record(n);
+                if (++sinceCut == 16) {
+                    expected.add(16);
+                    sinceCut = 0;
+                }
+                if (i % 37 == 0) {
+                    r.submit();
+                    if (sinceCut > 0) expected.add(sinceCut);
+                    sinceCut = 0;
+                }
+            }
+            r.submit();
+            if (sinceCut > 0) expected.add(sinceCut);
+            assertEquals(expected, seen.stream().map(sub -> sub.nodes().size()).toList());
+            assertEquals(java.util.stream.LongStream.range(0, seen.size()).boxed().toList(),
+                    seen.stream().map(Submission::sequence).toList());
+            List<OpNode> arrived = seen.stream().flatMap(sub -> sub.nodes().stream()).toList();
+            assertEquals(recorded.size(), arrived.size());
+            for (int i = 0; i < arrived.size(); i++) {
+                org.junit.jupiter.api.Assertions.assertSame(recorded.get(i), arrived.get(i), "node " + i);
+            }
+        }
+    }
+
     @Test
     void aCaptureHoldsEveryNodeForOneSubmissionAndRefusesSyncPointsAndOtherThreads() throws Exception {
         List<Submission> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
