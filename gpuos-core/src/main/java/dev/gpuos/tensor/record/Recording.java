@@ -41,6 +41,14 @@ public final class Recording {
         }
     });
 
+    /**
+     * {@code -Dgpuos.record.plannerThread=false} builds size-bound submissions on the recording thread, as
+     * before issue 12's item 4, to measure both on one machine (the overlap costs CPU time in hand-offs and
+     * buys wall time only where a core is free); to be deleted with the loser.
+     */
+    static final boolean PLANNER_THREADS =
+            Boolean.parseBoolean(System.getProperty("gpuos.record.plannerThread", "true"));
+
     /** Name prefix of the planner threads (what a profile or a CPU-time count looks for). */
     public static final String PLANNER_THREAD = "gpuos-planner-";
 
@@ -88,7 +96,8 @@ public final class Recording {
                 TIMER.schedule(() -> submitIfStill(scheduledGeneration), maxAge.toNanos(), TimeUnit.NANOSECONDS);
             }
             int n = pending.size();
-            full = n - maxNodes >= maxNodes;  // the planner fell behind: this thread submits, after it
+            // Past twice the bound the planner fell behind: this thread submits, after it.
+            full = PLANNER_THREADS ? n - maxNodes >= maxNodes : n >= maxNodes;
             if (n >= maxNodes && !plannerQueued && !full) {
                 plannerQueued = true;
                 PLANNERS.execute(this::plannerRun);
