@@ -17,7 +17,6 @@ import dev.gpuos.runtime.memory.DeviceBlock;
 import dev.gpuos.runtime.ops.AliasTable;
 import dev.gpuos.runtime.ops.Slot;
 import dev.gpuos.runtime.ops.SlotPlan;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.AbstractMap;
 import java.util.ArrayList;

@@ -7,7 +7,6 @@ import dev.gpuos.tensor.op.ElementwiseNode;
 import dev.gpuos.tensor.op.OpNode;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
