@@ -105,7 +105,7 @@ final class BatchPlanner {
             for (int t = 0; t < planned.tasks.size(); t++) {
                 long seq = base + index[t];
                 for (OpNode n : planned.tasks.get(t).nodes()) {
-                    Long id = faultIds.get(n);
+                    Long id = faultIds.isEmpty() ? null : faultIds.get(n);
                     if (id != null) faults.submitted(id, seq + 1);
                     noteAncestry(n, id);
                 }
