@@ -16,9 +16,9 @@ import java.util.function.Consumer;
  * {@code maxAge} after the first pending node was recorded. Submissions reach the sink one at a time, in
  * sequence order, so recording order is execution order.
  *
- * <p>A submission due to the size bound is handed to the sink on a planner thread: the recording thread goes
- * on recording the next one while this one is planned, encoded and submitted (and the device runs the one
- * before). Recording runs at most {@code maxNodes} ahead of the planner: at twice that it submits itself,
+ * <p>With a planner thread (off by default, see {@link #PLANNER_THREADS}), a submission due to the size bound
+ * is handed to the sink on that thread: the recording thread goes on recording the next one while this one is
+ * planned, encoded and submitted (and the device runs the one before). Recording runs at most {@code maxNodes} ahead of the planner: at twice that it submits itself,
  * which waits for the planner. Every other submission (flush, sync, a capture, a buffer's release) waits for
  * the one in progress, so whoever calls the sink, it sees submissions in order.
  */
@@ -42,16 +42,18 @@ public final class Recording {
     });
 
     /**
-     * {@code -Dgpuos.record.plannerThread=false} builds size-bound submissions on the recording thread, as
-     * before issue 12's item 4, to measure both on one machine (the overlap costs CPU time in hand-offs and
-     * buys wall time only where a core is free); to be deleted with the loser.
+     * {@code -Dgpuos.record.plannerThread=true} builds size-bound submissions on a planner thread (issue 12's
+     * item 4). Off by default until a GPU run has measured it against the recording thread (the overlap costs
+     * CPU time in hand-offs and buys wall time only where a core is free) and run the GPU tests with it; then
+     * one of the two goes.
      */
     static final boolean PLANNER_THREADS =
-            Boolean.parseBoolean(System.getProperty("gpuos.record.plannerThread", "true"));
+            Boolean.parseBoolean(System.getProperty("gpuos.record.plannerThread", "false"));
 
     /** Name prefix of the planner threads (what a profile or a CPU-time count looks for). */
     public static final String PLANNER_THREAD = "gpuos-planner-";
 
+    private final boolean plannerThread;
     private boolean plannerQueued;  // a size-bound submission is queued and has not drained yet (guarded by this)
 
     private final int maxNodes;
@@ -64,6 +66,12 @@ public final class Recording {
     private long nextSequence;
 
     public Recording(int maxNodes, Duration maxAge, Consumer<Submission> sink) {
+        this(maxNodes, maxAge, sink, PLANNER_THREADS);
+    }
+
+    /** @param plannerThread whether size-bound submissions are built on a planner thread (see the class comment) */
+    public Recording(int maxNodes, Duration maxAge, Consumer<Submission> sink, boolean plannerThread) {
+        this.plannerThread = plannerThread;
         if (maxNodes < 1) throw new IllegalArgumentException("maxNodes must be >= 1, got " + maxNodes);
         if (maxAge.isNegative() || maxAge.isZero()) throw new IllegalArgumentException("maxAge must be positive, got " + maxAge);
         this.maxNodes = maxNodes;
@@ -97,7 +105,7 @@ public final class Recording {
             }
             int n = pending.size();
             // Past twice the bound the planner fell behind: this thread submits, after it.
-            full = PLANNER_THREADS ? n - maxNodes >= maxNodes : n >= maxNodes;
+            full = plannerThread ? n - maxNodes >= maxNodes : n >= maxNodes;
             if (n >= maxNodes && !plannerQueued && !full) {
                 plannerQueued = true;
                 PLANNERS.execute(this::plannerRun);

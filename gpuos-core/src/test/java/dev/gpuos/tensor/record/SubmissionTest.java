@@ -40,7 +40,7 @@ class SubmissionTest {
     @Test
     void plannerThreadKeepsOrderAndCuts() {
         List<Submission> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
-        Recording r = new Recording(16, java.time.Duration.ofHours(1), seen::add);
+        Recording r = new Recording(16, java.time.Duration.ofHours(1), seen::add, true);
         try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
             Tensor x = s.ones(DType.F32, 1);
             List<OpNode> recorded = new java.util.ArrayList<>();
