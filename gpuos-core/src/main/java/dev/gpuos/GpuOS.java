@@ -3,11 +3,9 @@ package dev.gpuos;
 import dev.gpuos.cuda.CudaException;
 import dev.gpuos.cuda.Driver;
 import dev.gpuos.jit.CudaCompiler;
-import dev.gpuos.jit.GenerationBuilder;
-import dev.gpuos.jit.JitCache;
 import dev.gpuos.runtime.DeviceBuffer;
 import dev.gpuos.runtime.DeviceRuntime;
-import dev.gpuos.runtime.GenerationImage;
+import dev.gpuos.runtime.FaultLog;
 import dev.gpuos.runtime.OperatorRef;
 import dev.gpuos.runtime.SlotResolver;
 import dev.gpuos.runtime.TaskBatch;
@@ -19,7 +17,6 @@ import dev.gpuos.runtime.memory.DeviceBlock;
 import dev.gpuos.runtime.ops.AliasTable;
 import dev.gpuos.runtime.ops.Slot;
 import dev.gpuos.runtime.ops.SlotPlan;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.AbstractMap;
 import java.util.ArrayList;
@@ -31,6 +28,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 
 /**
  * A running GPUOS instance: one persistent worker kernel on one GPU, the task queue feeding it, the operators it
@@ -60,8 +58,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class GpuOS implements AutoCloseable {
     private final GpuOSOptions options;
-    private final DeviceRuntime runtime;
-    private final GenerationBuilder builder;
+    private final WorkerDevice device;
     private final AliasTable aliases;
     private final DeviceArena arena;
     private final Map<String, OperatorRef> byName = new ConcurrentHashMap<>();
@@ -94,20 +91,11 @@ public final class GpuOS implements AutoCloseable {
         }
     };
 
-    private GpuOS(GpuOSOptions options) {
+    private GpuOS(GpuOSOptions options, Function<FaultLog.OperatorNames, WorkerDevice> open) {
         this.options = options;
-        if (!Driver.isAvailable()) {
-            throw new GpuUnavailableException(Driver.unavailableReason());
-        }
-        RuntimeException poison = poisonedBy;
-        if (poison != null) {
-            throw new GpuUnavailableException("an earlier worker in this process died with a sticky CUDA error ("
-                    + poison.getMessage() + "); CUDA refuses all further work in a process after such an error, "
-                    + "so a new GpuOS needs a new process");
-        }
         this.aliases = new AliasTable(options.maxOperatorSlots());
         try {
-            this.runtime = DeviceRuntime.open(options.runtime(), this::nameOfSlot);
+            this.device = open.apply(this::nameOfSlot);
         } catch (CudaException e) {
             if (e.isSticky()) {
                 poisonedBy = e;
@@ -117,16 +105,10 @@ public final class GpuOS implements AutoCloseable {
             throw e;
         }
         try {
-            int[] cc = Driver.computeCapability(runtime.deviceHandle());
-            String arch = "sm_" + cc[0] + cc[1];
-            JitCache cache = options.cacheDir() == null ? JitCache.openDefault() : JitCache.at(options.cacheDir());
-            this.builder = new GenerationBuilder(new CudaCompiler(cache, arch, options.maxRegisters()));
-            this.arena = new DeviceArena(new CudaDeviceMemory(runtime), options.slabBytes(), options.slabBytes() / 2);
-            GenerationImage first = builder.build(new TreeMap<>());
-            lastBuildNanos = first.buildNanos();
-            runtime.launch(first);
+            this.arena = new DeviceArena(device.memory(), options.slabBytes(), options.slabBytes() / 2);
+            lastBuildNanos = device.load(new TreeMap<>()).buildNanos();
         } catch (RuntimeException e) {
-            runtime.close();
+            device.close(() -> {});
             throw e;
         }
         this.shutdownHook = Thread.ofPlatform().unstarted(this::closeQuietly);
@@ -135,7 +117,24 @@ public final class GpuOS implements AutoCloseable {
 
     /** Starts the worker on the configured GPU. Throws {@link GpuUnavailableException} without one. */
     public static GpuOS start(GpuOSOptions options) {
-        return new GpuOS(options);
+        if (!Driver.isAvailable()) {
+            throw new GpuUnavailableException(Driver.unavailableReason());
+        }
+        RuntimeException poison = poisonedBy;
+        if (poison != null) {
+            throw new GpuUnavailableException("an earlier worker in this process died with a sticky CUDA error ("
+                    + poison.getMessage() + "); CUDA refuses all further work in a process after such an error, "
+                    + "so a new GpuOS needs a new process");
+        }
+        return new GpuOS(options, names -> new CudaWorkerDevice(options, names));
+    }
+
+    /**
+     * A GpuOS on another {@link WorkerDevice} (e.g. {@link SimulatedWorkerDevice}); {@code open} receives the
+     * names of operator slots, for fault messages.
+     */
+    public static GpuOS on(GpuOSOptions options, Function<FaultLog.OperatorNames, WorkerDevice> open) {
+        return new GpuOS(options, open);
     }
 
     public static GpuOS start() {
@@ -214,18 +213,18 @@ public final class GpuOS implements AutoCloseable {
                 plans.add(plan);
                 fresh.put(plan.slot(), new AbstractMap.SimpleImmutableEntry<>(e.getKey(), e.getValue()));
             }
-            builder.compileOperators(fresh); // in parallel; fails fast, before any pause
+            device.compile(fresh); // in parallel; fails fast, before any pause
             SortedMap<Integer, Map.Entry<String, String>> live = new TreeMap<>();
             List<Slot> liveSlots = new ArrayList<>();
-            runtime.queue().underSubmitLock(() -> {
-                for (Slot s : aliases.liveSlots(runtime.queue().completed())) {
+            device.queue().underSubmitLock(() -> {
+                for (Slot s : aliases.liveSlots(device.queue().completed())) {
                     live.put(s.index(), new AbstractMap.SimpleImmutableEntry<>(s.name(), s.source()));
                     liveSlots.add(s);
                 }
             });
-            GenerationImage image = builder.build(live);
-            lastBuildNanos = image.buildNanos();
-            lastPauseNanos = runtime.swap(image);
+            WorkerDevice.Loaded loaded = device.load(live);
+            lastBuildNanos = loaded.buildNanos();
+            lastPauseNanos = loaded.pauseNanos();
             aliases.generationLoaded(liveSlots);
             swaps.incrementAndGet();
         } catch (RuntimeException | Error e) {
@@ -235,7 +234,7 @@ public final class GpuOS implements AutoCloseable {
             throw e;
         }
         List<OperatorRef> result = new ArrayList<>();
-        runtime.queue().underSubmitLock(() -> {
+        device.queue().underSubmitLock(() -> {
             for (SlotPlan plan : plans) {
                 aliases.activate(plan);
                 OperatorRef ref = byName.get(plan.name());
@@ -269,7 +268,7 @@ public final class GpuOS implements AutoCloseable {
     /** Submits the batch; returns the seq after its last task (the batch is {@code [end - size, end)}). */
     public long submit(TaskBatch batch) {
         checkOpen();
-        return runtime.queue().submit(batch, resolver, options.submitTimeoutNanos());
+        return device.queue().submit(batch, resolver, options.submitTimeoutNanos());
     }
 
     /**
@@ -283,7 +282,7 @@ public final class GpuOS implements AutoCloseable {
             DeviceBlock block = allocateCopy(image);
             // Released under the submit lock: a submission that still names this image either published its
             // tasks before (the arena then waits for them) or has not taken the image yet.
-            return new TaskTemplate.Placed(block.address(), () -> runtime.queue().underSubmitLock(() -> {
+            return new TaskTemplate.Placed(block.address(), () -> device.queue().underSubmitLock(() -> {
                 try {
                     release(block);
                 } catch (IllegalStateException closedMeanwhile) {
@@ -296,18 +295,18 @@ public final class GpuOS implements AutoCloseable {
     /** Submits a template's tasks; returns the seq after its last task (they are {@code [end - size, end)}). */
     public long submit(TaskTemplate template) {
         checkOpen();
-        return runtime.queue().submit(template, resolver, options.submitTimeoutNanos());
+        return device.queue().submit(template, resolver, options.submitTimeoutNanos());
     }
 
     public CompletableFuture<Void> submitAsync(TaskBatch batch) {
         checkOpen();
-        return runtime.queue().submitAsync(batch, resolver, options.submitTimeoutNanos());
+        return device.queue().submitAsync(batch, resolver, options.submitTimeoutNanos());
     }
 
     /** Waits until tasks {@code [from, to)} are complete (spinning: this is the low-latency path). */
     public void await(long from, long to) {
-        runtime.queue().await(from, to, options.waitTimeoutNanos());
-        arena.advance(runtime.queue().completed());
+        device.queue().await(from, to, options.waitTimeoutNanos());
+        arena.advance(device.queue().completed());
     }
 
     /** Submits and waits. */
@@ -317,7 +316,7 @@ public final class GpuOS implements AutoCloseable {
     }
 
     public TaskQueue queue() {
-        return runtime.queue();
+        return device.queue();
     }
 
     // ---- memory
@@ -329,14 +328,14 @@ public final class GpuOS implements AutoCloseable {
     /** Allocates device memory from the arena (256-byte aligned). */
     public DeviceBlock allocate(long bytes) {
         checkOpen();
-        arena.advance(runtime.queue().completed());
+        arena.advance(device.queue().completed());
         return arena.allocate(bytes);
     }
 
     /** Returns a block; it is reused only after every task submitted so far has completed. */
     public void release(DeviceBlock block) {
         checkOpen();
-        arena.release(block, runtime.queue().submitted() - 1);
+        arena.release(block, device.queue().submitted() - 1);
     }
 
     /** A new block holding a copy of {@code bytes} (complete when this returns); nothing is kept if the copy fails. */
@@ -355,14 +354,14 @@ public final class GpuOS implements AutoCloseable {
     public void upload(DeviceBuffer dst, long dstOffset, MemorySegment src) {
         checkOpen();
         checkRange(dst, dstOffset, src.byteSize());
-        runtime.copyToDevice(dst.address() + dstOffset, src);
+        device.copyToDevice(dst.address() + dstOffset, src);
     }
 
     /** Copies device bytes to the host; call after the tasks that wrote them completed. */
     public void download(MemorySegment dst, DeviceBuffer src, long srcOffset) {
         checkOpen();
         checkRange(src, srcOffset, dst.byteSize());
-        runtime.copyToHost(dst, src.address() + srcOffset);
+        device.copyToHost(dst, src.address() + srcOffset);
     }
 
     /**
@@ -375,9 +374,9 @@ public final class GpuOS implements AutoCloseable {
     public long trimMemory() {
         synchronized (swapLock) {
             checkOpen();
-            arena.advance(runtime.queue().completed());
+            arena.advance(device.queue().completed());
             long[] returned = new long[1];
-            runtime.whileParked(() -> returned[0] = arena.trim());
+            device.whileParked(() -> returned[0] = arena.trim());
             return returned[0];
         }
     }
@@ -398,16 +397,27 @@ public final class GpuOS implements AutoCloseable {
                         CudaCompiler.Timings jit, long completed, long submitted) {}
 
     public Stats stats() {
-        return new Stats(runtime.generationInfo(), swaps.get(), lastPauseNanos, lastBuildNanos,
-                builder.compiler().timings(), runtime.queue().completed(), runtime.queue().submitted());
+        return new Stats(device.generationInfo(), swaps.get(), lastPauseNanos, lastBuildNanos,
+                device.compileTimings(), device.queue().completed(), device.queue().submitted());
     }
 
     public String deviceName() {
-        return Driver.deviceName(runtime.deviceHandle());
+        return device.deviceName();
     }
 
+    /**
+     * The CUDA runtime this GpuOS drives.
+     *
+     * @throws UnsupportedOperationException on a {@link WorkerDevice} other than a GPU's
+     */
     public DeviceRuntime runtime() {
-        return runtime;
+        if (device instanceof CudaWorkerDevice cuda) return cuda.runtime();
+        throw new UnsupportedOperationException("this GpuOS runs on " + device.deviceName() + ", not on a CUDA runtime");
+    }
+
+    /** Shared memory per block the worker's operators may use. */
+    public int sharedMemoryBytes() {
+        return device.config().smemBytes();
     }
 
     private void checkOpen() {
@@ -425,7 +435,7 @@ public final class GpuOS implements AutoCloseable {
     public WorkerDeadException abortWorker(String why) {
         synchronized (swapLock) {
             checkOpen();
-            return runtime.abort(why, TimeUnit.SECONDS.toNanos(1));
+            return device.abort(why, TimeUnit.SECONDS.toNanos(1));
         }
     }
 
@@ -450,10 +460,10 @@ public final class GpuOS implements AutoCloseable {
             // called from the hook itself
         }
         try {
-            runtime.close(arena::close);
+            device.close(arena::close);
         } finally {
-            RuntimeException death = runtime.queue().deathCause();
-            if (runtime.isFaulted() && death != null && isSticky(death)) {
+            RuntimeException death = device.queue().deathCause();
+            if (device.isFaulted() && death != null && isSticky(death)) {
                 poisonedBy = death;
             }
         }

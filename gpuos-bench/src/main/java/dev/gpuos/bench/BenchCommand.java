@@ -20,14 +20,16 @@ final class BenchCommand implements CliCommand {
 
     @Override
     public String summary() {
-        return "measure the runtime on the GPU (round trip, 10k adds, chains, swap pause, JIT) and workloads W1-W6; --out DIR [--only runtime|workloads]";
+        return "measure the runtime on the GPU (round trip, 10k adds, chains, swap pause, JIT) and workloads W1-W6; --out DIR [--only runtime|workloads|host]";
     }
 
     @Override
     public String usage() {
         return """
                 --out DIR                          where the results go (default: results)
-                --only runtime|workloads|interp    one part only (interp: the interpreter tier, run only on request)
+                --only runtime|workloads|interp|host
+                                                   one part only (interp: the interpreter tier, run only on request;
+                                                   host: the host cost per op, JMH, needs no GPU)
                 -h, --help                         this text""";
     }
 
@@ -44,14 +46,17 @@ final class BenchCommand implements CliCommand {
                     outDir = Path.of(args.get(++i));
                 }
                 case "--only" -> {
-                    if (i + 1 >= args.size() || !List.of("runtime", "workloads", "interp").contains(args.get(i + 1))) {
-                        throw new CliUsageException("--only needs 'runtime', 'workloads' or 'interp'");
+                    if (i + 1 >= args.size() || !List.of("runtime", "workloads", "interp", "host").contains(args.get(i + 1))) {
+                        throw new CliUsageException("--only needs 'runtime', 'workloads', 'interp' or 'host'");
                     }
                     only = args.get(++i);
                 }
                 default -> throw new CliUsageException("unknown option " + args.get(i)
-                        + " (known: --out DIR, --only runtime|workloads|interp)");
+                        + " (known: --out DIR, --only runtime|workloads|interp|host)");
             }
+        }
+        if (only.equals("host")) {  // issue 12: the host path per op, on the simulated device
+            return new dev.gpuos.bench.workloads.HostCostRun(out).run(outDir);
         }
         if (!GpuOS.gpuAvailable()) {
             out.println("bench: no GPU here (" + dev.gpuos.cuda.Driver.unavailableReason()

@@ -123,7 +123,14 @@ public final class Layout {
 
     public int rank() { return shape.length; }
 
-    public long numel() { return numel(shape); }
+    public long numel() {
+        long n = numel;
+        if (n < 0) numel = n = numel(shape);  // a benign race: every thread computes the same
+        return n;
+    }
+
+    /** numel(), once asked for (-1 before): planning asks per node and per operand. */
+    private long numel = -1;
 
     /** C-contiguous, ignoring the strides of size-1 dimensions (as PyTorch does). */
     public boolean isContiguous() {

@@ -1,12 +1,13 @@
 package dev.gpuos.tensor.fusion;
 
+import dev.gpuos.tensor.Layout;
 import dev.gpuos.tensor.Operand;
+import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.op.ElementwiseNode;
 import dev.gpuos.tensor.op.OpNode;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -48,36 +49,75 @@ public final class ElementwiseFusion {
         }
         List<Object> out = new ArrayList<>();
         List<ElementwiseNode> run = new ArrayList<>();
+        Members members = new Members();
         for (OpNode node : nodes) {
-            if (node instanceof ElementwiseNode e && (run.isEmpty() || (run.size() < maxGroup && fits(run, e)))) {
+            if (node instanceof ElementwiseNode e && (run.isEmpty() || (run.size() < maxGroup && members.fits(e)))) {
                 run.add(e);
+                members.add(e);
                 continue;
             }
             flush(run, out);
-            if (node instanceof ElementwiseNode e) run.add(e);
-            else out.add(node);
+            members.clear();
+            if (node instanceof ElementwiseNode e) {
+                run.add(e);
+                members.add(e);
+            } else {
+                out.add(node);
+            }
         }
         flush(run, out);
         return out;
     }
 
-    private static boolean fits(List<ElementwiseNode> run, ElementwiseNode next) {
-        if (!Arrays.equals(run.getFirst().output().shape(), next.output().shape())) return false;
-        for (Operand o : next.operands()) {
-            if (!(o instanceof Tensor t)) continue;
-            for (ElementwiseNode member : run) {
-                Tensor produced = member.output();
-                if (produced.storage() != t.storage()) continue;
-                // Element-for-element reuse only; any other overlap with a member's output must go through memory.
-                if (!produced.layout().equals(t.layout())) return false;
-            }
+    /**
+     * What the group being grown writes and reads, in arrays (fits asks per node; scanning the members' operand
+     * lists cost more than the rest of fusing a node).
+     */
+    private static final class Members {
+        private final Tensor[] outputs = new Tensor[MAX_GROUP];
+        private final Storage[] written = new Storage[MAX_GROUP];
+        private int n;
+        private Storage[] read = new Storage[2 * MAX_GROUP];
+        private int reads;
+
+        void clear() {
+            java.util.Arrays.fill(outputs, 0, n, null);
+            java.util.Arrays.fill(written, 0, n, null);
+            java.util.Arrays.fill(read, 0, reads, null);
+            n = 0;
+            reads = 0;
         }
-        // A member must not overwrite what an earlier member (or this node) still reads from memory.
-        for (ElementwiseNode member : run) {
-            for (Operand o : member.operands()) {
-                if (o instanceof Tensor t && t.storage() == next.output().storage()) return false;
-            }
+
+        void add(ElementwiseNode e) {
+            outputs[n] = e.output();
+            written[n++] = e.output().storage();
+            List<Storage> r = e.reads();
+            if (reads + r.size() > read.length) read = java.util.Arrays.copyOf(read, Math.max(read.length * 2, reads + r.size()));
+            for (int i = 0; i < r.size(); i++) read[reads++] = r.get(i);
         }
+
+        boolean fits(ElementwiseNode next) {
+            if (!sameShape(outputs[0].layout(), next.output().layout())) return false;
+            List<Tensor> inputs = next.inputs();
+            for (int k = 0; k < inputs.size(); k++) {
+                Tensor t = inputs.get(k);
+                Storage s = t.storage();
+                for (int m = 0; m < n; m++) {
+                    // Element-for-element reuse only; any other overlap with a member's output must go through memory.
+                    if (written[m] == s && !outputs[m].layout().equals(t.layout())) return false;
+                }
+            }
+            // A member must not overwrite what an earlier member still reads from memory.
+            Storage target = next.output().storage();
+            for (int i = 0; i < reads; i++) if (read[i] == target) return false;
+            return true;
+        }
+    }
+
+    /** Shapes compared in place (Tensor.shape() copies: this runs per node on the streamed path). */
+    private static boolean sameShape(Layout a, Layout b) {
+        if (a.rank() != b.rank()) return false;
+        for (int d = 0; d < a.rank(); d++) if (a.size(d) != b.size(d)) return false;
         return true;
     }
 

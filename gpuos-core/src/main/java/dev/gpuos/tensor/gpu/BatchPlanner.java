@@ -18,7 +18,6 @@ import dev.gpuos.tensor.op.OpNode;
 import dev.gpuos.tensor.op.ReduceNode;
 import dev.gpuos.tensor.op.SoftmaxNode;
 import dev.gpuos.tensor.op.UploadNode;
-import dev.gpuos.tensor.record.Dependency;
 import dev.gpuos.tensor.record.Skipped;
 import dev.gpuos.tensor.record.Submission;
 
@@ -46,12 +45,14 @@ import java.util.Set;
  *       intermediates nobody else can read in registers ({@link Intermediates}).</li>
  *   <li>Operators missing from the worker are registered (compile + generation swap) before the batch is
  *       submitted.</li>
- *   <li>Edges among the nodes ({@link Submission#dependenciesOf}) become task dependencies; hazards on work
- *       of earlier submissions come from each buffer's last writer and readers since. A task with more than 6
- *       dependencies waits on join tasks instead.</li>
+ *   <li>Each buffer is its own hazard tracker ({@link GpuStorage#read}, {@link GpuStorage#write}): its last
+ *       writer and readers since, tasks of this batch or of earlier submissions, give each task's dependencies
+ *       once, in the form the descriptor takes. A task with more than 6 dependencies waits on join tasks
+ *       instead.</li>
  * </ol>
- * Called by one thread at a time (the recording hands over one submission at a time). {@link #capture} plans a
- * captured program the same way into a batch of its own, without submitting it.
+ * Called by one thread at a time, under the recording's submission lock (the buffers' batch entries belong to
+ * the build in progress). {@link #capture} plans a captured program the same way into a batch of its own,
+ * without submitting it.
  */
 final class BatchPlanner {
     private final GpuOS os;
@@ -88,7 +89,7 @@ final class BatchPlanner {
             Tasks planned = tasksOf(work, staged, true, Intermediates.NONE);
             long t1 = System.nanoTime();
             tables = OperandTables.forTasks(os, planned.tasks);
-            int[] index = build(batch, submission, work, planned, completed, tables);
+            int[] index = build(batch, planned, completed, tables);
             if (tables != null) tables.upload(os);
             long t2 = System.nanoTime();
             if (tables != null) tables.checkLive();
@@ -97,12 +98,12 @@ final class BatchPlanner {
             long base = end - batch.size();
             counters.submissions.increment();
             counters.tasks.add(batch.size());
+            for (int i = 0; i < touched.size(); i++) touched.get(i).commit(builds, base, index, completed);
+            touched.clear();
             for (int t = 0; t < planned.tasks.size(); t++) {
                 long seq = base + index[t];
                 for (OpNode n : planned.tasks.get(t).nodes()) {
-                    for (Storage s : n.reads()) ((GpuStorage) s).noteRead(seq, completed);
-                    for (Storage s : n.writes()) ((GpuStorage) s).noteWrite(seq);
-                    Long id = faultIds.get(n);
+                    Long id = faultIds.isEmpty() ? null : faultIds.get(n);
                     if (id != null) faults.submitted(id, seq + 1);
                     noteAncestry(n, id);
                 }
@@ -148,7 +149,8 @@ final class BatchPlanner {
 
     private GpuReplay capture(GpuBackend backend, Submission submission, List<OpNode> work, Tasks planned, TaskBatch own,
                               OperandTables tables, List<Tensor> outputs, ReplayFaults replayFaults) {
-        int[] index = build(own, submission, work, planned, Long.MAX_VALUE, tables);
+        int[] index = build(own, planned, Long.MAX_VALUE, tables);
+        touched.clear();  // a capture submits nothing: its hazards are the replay's (GpuReplay.noteRun)
         if (tables != null) tables.upload(os);
         // Buffers no operand addresses (intermediates kept in registers) need neither liveness checks nor hazards.
         Set<Object> addressed = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -401,48 +403,44 @@ final class BatchPlanner {
     }
 
     /**
-     * Writes the tasks into {@code target} (cleared first) with their dependencies: edges among the nodes, and
-     * hazards on tasks of earlier submissions not complete at {@code completed}. Returns each task's index in
-     * the batch (join tasks take indices too).
+     * Writes the tasks into {@code target} (cleared first) with their dependencies, which the buffers' hazard
+     * trackers ({@link GpuStorage#read}, {@link GpuStorage#write}) give in the form the descriptor takes: tasks of
+     * this batch by index, tasks of earlier submissions not complete at {@code completed} by seq. Returns each
+     * task's index in the batch (join tasks take indices too); the buffers touched are in {@link #touched}, for
+     * {@link GpuStorage#commit} once the batch is submitted.
      */
-    private int[] build(TaskBatch target, Submission submission, List<OpNode> work, Tasks planned, long completed,
-                        OperandTables tables) {
+    private int[] build(TaskBatch target, Tasks planned, long completed, OperandTables tables) {
         List<KernelTask> tasks = planned.tasks;
-        Map<OpNode, Integer> taskOfNode = new IdentityHashMap<>(work.size() * 2);
-        for (int t = 0; t < tasks.size(); t++) for (OpNode n : tasks.get(t).nodes()) taskOfNode.put(n, t);
-        // Edges between tasks, as (to, from) pairs sorted by 'to': no per-task collections.
-        List<Dependency> edges = work.size() == submission.nodes().size() ? submission.dependencies()
-                : Submission.dependenciesOf(work);  // dropped nodes (empty, uploaded directly) shift indices
-        long[] pairs = new long[edges.size()];
-        int np = 0;
-        for (Dependency d : edges) {
-            int from = taskOfNode.get(work.get(d.before())), to = taskOfNode.get(work.get(d.after()));
-            if (from != to) pairs[np++] = ((long) to << 32) | from;
-        }
-        java.util.Arrays.sort(pairs, 0, np);
+        long build = ++builds;
+        touched.clear();
         target.clear();
         int[] index = new int[tasks.size()];
+        deps.index = index;
         OperatorRef join = null;
-        Deps deps = new Deps();
-        int p = 0;
         for (int t = 0; t < tasks.size(); t++) {
             KernelTask task = tasks.get(t);
             deps.clear();
-            for (; p < np && (int) (pairs[p] >>> 32) == t; p++) deps.add(~(long) index[(int) pairs[p]]);
-            for (OpNode n : task.nodes()) {
-                for (Storage s : n.reads()) {
-                    long w = ((GpuStorage) s).hazardForRead(completed);
-                    if (w >= 0) deps.add(w);
+            List<OpNode> nodes = task.nodes();
+            for (int k = 0; k < nodes.size(); k++) {
+                OpNode n = nodes.get(k);
+                List<Storage> reads = n.reads();
+                for (int r = 0; r < reads.size(); r++) {
+                    GpuStorage s = (GpuStorage) reads.get(r);
+                    if (s.read(build, t, completed, deps)) touched.add(s);
                 }
-                for (Storage s : n.writes()) ((GpuStorage) s).hazardsForWrite(completed, deps);
+                GpuStorage out = (GpuStorage) n.output().storage();  // what every node writes (OpNode.writes)
+                if (out.write(build, t, completed, deps)) touched.add(out);
             }
-            List<Long> list = deps.distinct();
-            if (list.size() > Layouts.MAX_DEPS && join == null) join = operators.get(OperatorSources.JOIN_OPERATOR);
-            list = joined(target, list, join);
+            deps.distinct();
+            if (deps.n > Layouts.MAX_DEPS) {
+                if (join == null) join = operators.get(OperatorSources.JOIN_OPERATOR);
+                joined(target, join);
+            }
             TaskBatch.TaskWriter w = target.add(planned.ops[t], task.ntiles(), task.tileSize());
             index[t] = w.index();
             task.writeOperands(w, tables);
-            for (long d : list) {
+            for (int i = 0; i < deps.n; i++) {
+                long d = deps.words[i];
                 if (d < 0) w.dependsOn((int) ~d);
                 else w.dependsOnSeq(d);
             }
@@ -450,66 +448,74 @@ final class BatchPlanner {
         return index;
     }
 
-    /** One task's dependency words (>= 0: seq of an earlier submission; < 0: ~(batch index)), reused per task. */
-    private static final class Deps implements java.util.function.LongConsumer {
-        private long[] words = new long[16];
-        private int n;
+    /** Builds so far: a buffer's batch entries belong to the build whose number they carry. */
+    private long builds;
+    /** The buffers the current build touched (reused). */
+    private final List<GpuStorage> touched = new ArrayList<>();
+    private final Deps deps = new Deps();
+
+    /**
+     * One task's dependency words, reused per task: >= 0 the seq of a task of an earlier submission, < 0
+     * ~(batch index) of a task of this batch.
+     */
+    static final class Deps {
+        long[] words = new long[16];
+        int n;
+        int[] index;  // batch index of each task ordinal of the build
 
         void clear() { n = 0; }
+
+        /** Task ordinal {@code t} of the batch being built (already written: its index is known). */
+        void task(int t) { add(~(long) index[t]); }
+
+        void seq(long seq) { add(seq); }
 
         void add(long word) {
             if (n == words.length) words = java.util.Arrays.copyOf(words, n * 2);
             words[n++] = word;
         }
 
-        @Override
-        public void accept(long word) { add(word); }
-
-        /** The words without repeats, in first-seen order (the order only decides how joins group them). */
-        List<Long> distinct() {
-            List<Long> out = new ArrayList<>(n);
+        /** Drops repeats, keeping first-seen order (the order only decides how joins group them). */
+        void distinct() {
+            if (n <= 1) return;
+            if (n > 32) {  // a buffer read by many tasks: sort instead of the quadratic scan
+                java.util.Arrays.sort(words, 0, n);
+                int m = 1;
+                for (int i = 1; i < n; i++) if (words[i] != words[m - 1]) words[m++] = words[i];
+                n = m;
+                return;
+            }
+            int m = 0;
             outer:
             for (int i = 0; i < n; i++) {
                 long w = words[i];
-                if (n > 32) {
-                    if (!seen(w, i)) out.add(w);
-                    continue;
-                }
-                for (int j = 0; j < i; j++) if (words[j] == w) continue outer;
-                out.add(w);
+                for (int j = 0; j < m; j++) if (words[j] == w) continue outer;
+                words[m++] = w;
             }
-            return out;
-        }
-
-        private java.util.Set<Long> big;
-
-        /** For long lists (a buffer read by many tasks): a set instead of the quadratic scan. */
-        private boolean seen(long w, int i) {
-            if (i == 0) big = new java.util.HashSet<>();
-            return !big.add(w);
+            n = m;
         }
     }
 
-    /** Reduces a dependency list to at most 6 entries by adding join tasks (each waits on up to 6). */
-    private List<Long> joined(TaskBatch batch, List<Long> deps, OperatorRef join) {
-        while (deps.size() > Layouts.MAX_DEPS) {
-            List<Long> next = new ArrayList<>();
-            for (int i = 0; i < deps.size(); i += Layouts.MAX_DEPS) {
-                List<Long> chunk = deps.subList(i, Math.min(deps.size(), i + Layouts.MAX_DEPS));
-                if (chunk.size() == 1) {
-                    next.add(chunk.getFirst());
+    /** Reduces {@link #deps} to at most 6 entries by adding join tasks (each waits on up to 6). */
+    private void joined(TaskBatch batch, OperatorRef join) {
+        while (deps.n > Layouts.MAX_DEPS) {
+            int m = 0;
+            for (int i = 0; i < deps.n; i += Layouts.MAX_DEPS) {
+                int end = Math.min(deps.n, i + Layouts.MAX_DEPS);
+                if (end - i == 1) {
+                    deps.words[m++] = deps.words[i];
                     continue;
                 }
                 TaskBatch.TaskWriter w = batch.add(join, 1, 1);
-                for (long d : chunk) {
+                for (int k = i; k < end; k++) {
+                    long d = deps.words[k];
                     if (d < 0) w.dependsOn((int) ~d);
                     else w.dependsOnSeq(d);
                 }
-                next.add(~(long) w.index());
+                deps.words[m++] = ~(long) w.index();
                 counters.joinTasks.increment();
             }
-            deps = next;
+            deps.n = m;
         }
-        return deps;
     }
 }

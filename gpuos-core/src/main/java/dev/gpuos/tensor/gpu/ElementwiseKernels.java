@@ -40,6 +40,8 @@ final class ElementwiseKernels {
     private ElementwiseKernels() {}
 
     static final int MAX_REFS = 4, MAX_ARGS = 6, MAX_DIMS = 8;
+    /** The parameter slots of a member whose expression reads no parameter (shared: never written). */
+    private static final int[] NO_PARAMS = {-1, -1};
     /**
      * Most operands of one task when they travel in an operand table (see {@link OperandTables}): a run whose
      * members are connected by data flow (a recurrent step: several inputs combined into a few results) may
@@ -62,10 +64,12 @@ final class ElementwiseKernels {
      */
     private static final class Run {
         final List<ElementwiseNode> members;
-        final List<Tensor> inputs = new ArrayList<>();
-        final List<Source[]> sources = new ArrayList<>();
-        final List<int[]> paramSlots = new ArrayList<>();
-        final List<Long> args = new ArrayList<>();
+        final List<Tensor> inputs = new ArrayList<>(4);
+        final Source[][] sources;
+        final int[][] paramSlots;
+        /** Argument words, {@code argCount} of them (a run may need more than a task takes: fitsOneTask says). */
+        long[] args = new long[MAX_ARGS];
+        int argCount;
         /** Per member: the operand its output is stored through, or -1 when it stays in a register. */
         final int[] outRef;
         final int stored;
@@ -73,31 +77,36 @@ final class ElementwiseKernels {
 
         Run(List<ElementwiseNode> members, Intermediates intermediates) {
             this.members = List.copyOf(members);
+            this.sources = new Source[members.size()][];
+            this.paramSlots = new int[members.size()][];
             for (int m = 0; m < members.size(); m++) {
                 ElementwiseNode node = members.get(m);
                 List<Operand> operands = node.operands();
                 Source[] src = new Source[operands.size()];
                 for (int k = 0; k < operands.size(); k++) {
                     if (operands.get(k) instanceof Scalar s) {
-                        src[k] = Source.arg(args.size());
-                        args.add(scalarBits(s, node.operandType(), node.computeType()));
+                        src[k] = Source.arg(argCount);
+                        addArg(scalarBits(s, node.operandType(), node.computeType()));
                     } else {
                         Tensor t = (Tensor) operands.get(k);
                         int producer = producer(m, t);
                         src[k] = producer >= 0 ? Source.member(producer) : Source.input(inputIndex(t));
                     }
                 }
-                sources.add(src);
-                String template = node.op().cudaExpression(node.computeType());
-                int[] slots = {-1, -1};
-                double[] params = node.params();
-                for (int p = 0; p < 2; p++) {
-                    if (template != null && template.contains("p" + p)) {
-                        slots[p] = args.size();
-                        args.add(Double.doubleToRawLongBits(p < params.length ? params[p] : 0));
+                sources[m] = src;
+                int read = node.op().paramsRead(node.computeType());
+                int[] slots = NO_PARAMS;
+                if (read != 0) {
+                    slots = new int[]{-1, -1};
+                    double[] params = node.params();
+                    for (int p = 0; p < 2; p++) {
+                        if ((read & (1 << p)) != 0) {
+                            slots[p] = argCount;
+                            addArg(Double.doubleToRawLongBits(p < params.length ? params[p] : 0));
+                        }
                     }
                 }
-                paramSlots.add(slots);
+                paramSlots[m] = slots;
             }
             boolean[] keep = stores(this.members, inputs, intermediates);
             outRef = new int[members.size()];
@@ -105,10 +114,16 @@ final class ElementwiseKernels {
             for (int m = 0; m < members.size(); m++) outRef[m] = keep[m] ? k++ : -1;
             stored = k - inputs.size();
             long[] shape = members.getFirst().output().shape();
-            List<long[]> strides = new ArrayList<>();
-            for (Tensor t : inputs) strides.add(t.strides());
-            for (int m = 0; m < members.size(); m++) if (keep[m]) strides.add(members.get(m).output().strides());
-            dims = Dims.coalesce(shape, strides.toArray(long[][]::new));
+            long[][] strides = new long[inputs.size() + stored][];
+            int s = 0;
+            for (Tensor t : inputs) strides[s++] = t.strides();
+            for (int m = 0; m < members.size(); m++) if (keep[m]) strides[s++] = members.get(m).output().strides();
+            dims = Dims.coalesce(shape, strides);
+        }
+
+        private void addArg(long word) {
+            if (argCount == args.length) args = java.util.Arrays.copyOf(args, argCount * 2);
+            args[argCount++] = word;
         }
 
         int refCount() { return inputs.size() + stored; }
@@ -118,7 +133,7 @@ final class ElementwiseKernels {
         }
 
         boolean fitsOneTask(int maxRefs) {
-            return refCount() <= maxRefs && args.size() <= MAX_ARGS && dims[0].length <= MAX_DIMS;
+            return refCount() <= maxRefs && argCount <= MAX_ARGS && dims[0].length <= MAX_DIMS;
         }
 
         /** The last earlier member whose output {@code t} is, element for element, or -1. */
@@ -328,12 +343,7 @@ final class ElementwiseKernels {
     private static int argWords(ElementwiseNode node) {
         int n = 0;
         for (Operand o : node.operands()) if (o instanceof Scalar) n++;
-        String template = node.op().cudaExpression(node.computeType());
-        if (template != null) {
-            if (template.contains("p0")) n++;
-            if (template.contains("p1")) n++;
-        }
-        return n;
+        return n + Integer.bitCount(node.op().paramsRead(node.computeType()));
     }
 
     /** One task for a run of members, every output stored (a single node always fits; see {@link GpuSupport}). */
@@ -346,18 +356,22 @@ final class ElementwiseKernels {
         Run run = new Run(members, intermediates);
         if (!run.fitsOneTask()) {
             throw new IllegalStateException("elementwise run of " + members.size() + " nodes needs " + run.refCount()
-                    + " operands, " + run.args.size() + " args and " + run.dims[0].length + " dims");
+                    + " operands, " + run.argCount + " args and " + run.dims[0].length + " dims");
         }
-        List<GpuView> refs = new ArrayList<>();
-        int k = 1;
-        for (Tensor t : run.inputs) refs.add(GpuView.of(t, run.dims[0], run.dims[k++]));
+        GpuView[] refs = new GpuView[run.refCount()];
+        int r = 0;
+        for (Tensor t : run.inputs) {
+            refs[r] = GpuView.of(t, run.dims[0], run.dims[r + 1]);
+            r++;
+        }
         for (int m = 0; m < run.members.size(); m++) {
-            if (run.outRef[m] >= 0) refs.add(GpuView.of(run.members.get(m).output(), run.dims[0], run.dims[k++]));
+            if (run.outRef[m] < 0) continue;
+            refs[r] = GpuView.of(run.members.get(m).output(), run.dims[0], run.dims[r + 1]);
+            r++;
         }
         int[] tiling = tiling(members.getFirst().output().numel());
-        long[] args = new long[run.args.size()];
-        for (int i = 0; i < args.length; i++) args[i] = run.args.get(i);
-        return new KernelTask(operator(run), tiling[1], tiling[0], refs, args, List.<OpNode>copyOf(members));
+        long[] args = java.util.Arrays.copyOf(run.args, run.argCount);
+        return new KernelTask(operator(run), tiling[1], tiling[0], List.of(refs), args, List.<OpNode>copyOf(members));
     }
 
     /**
@@ -372,17 +386,63 @@ final class ElementwiseKernels {
     static final String KEY_TAG = "ew:";
 
     /**
-     * Operators by structure key, one per structure for the life of the process. An entry holds the run's
-     * tensor-free description until its source is first asked for (a native compile), then the source.
+     * Operators by structure, one per structure for the life of the process, found by a 64-bit hash of the
+     * structure's code ({@link #structureCode}); the code itself is compared on a hit (two structures whose
+     * hashes collide share a chain, never an operator). An entry holds the run's tensor-free description until
+     * its source is first asked for (a native compile), then the source.
      */
-    private static final java.util.concurrent.ConcurrentHashMap<String, OperatorStructure> OPERATORS =
+    private static final java.util.concurrent.ConcurrentHashMap<Long, Interned> OPERATORS =
             new java.util.concurrent.ConcurrentHashMap<>();
 
-    /** The run's operator, looked up by its structure key: nothing is rendered here. */
+    private record Interned(long[] code, OperatorStructure operator, Interned next) {}
+
+    /** The run's operator, looked up by its structure's hash: no String is built and nothing rendered here. */
     private static OperatorStructure operator(Run run) {
-        String key = structureKey(run);
-        OperatorStructure known = OPERATORS.get(key);  // the common case: no lambda, no lock
-        return known != null ? known : OPERATORS.computeIfAbsent(key, k -> newOperator(k, run));
+        long[] code = structureCode(run);
+        long hash = hash(code);
+        for (Interned e = OPERATORS.get(hash); e != null; e = e.next()) {
+            if (java.util.Arrays.equals(e.code(), code)) return e.operator();
+        }
+        Interned chain = OPERATORS.compute(hash, (h, head) -> {
+            for (Interned e = head; e != null; e = e.next()) if (java.util.Arrays.equals(e.code(), code)) return head;
+            return new Interned(code, newOperator(structureKey(run), run), head);
+        });
+        for (Interned e = chain; ; e = e.next()) if (java.util.Arrays.equals(e.code(), code)) return e.operator();
+    }
+
+    /**
+     * Everything {@link #structureKey} says, as words: the operand count and dtypes, then per member its op,
+     * compute, operand and output dtypes, whether it is stored, where each operand comes from, its parameter
+     * slots. Equal codes have equal keys.
+     */
+    private static long[] structureCode(Run run) {
+        int words = 1 + run.inputs.size();
+        for (int m = 0; m < run.members.size(); m++) words += 2 + run.sources[m].length;
+        long[] code = new long[words];
+        int w = 0;
+        code[w++] = (long) run.inputs.size() << 32 | run.members.size();
+        for (Tensor t : run.inputs) code[w++] = t.dtype().ordinal();
+        for (int m = 0; m < run.members.size(); m++) {
+            ElementwiseNode node = run.members.get(m);
+            Source[] sources = run.sources[m];
+            int[] slots = run.paramSlots[m];
+            code[w++] = node.op().ordinal() | (long) node.computeType().ordinal() << 16
+                    | (long) node.operandType().ordinal() << 24 | (long) node.output().dtype().ordinal() << 32
+                    | (run.outRef[m] < 0 ? 1L << 40 : 0) | (long) sources.length << 48;
+            code[w++] = (slots[0] + 1L) << 32 | (slots[1] + 1L);
+            for (Source src : sources) code[w++] = (long) src.kind() << 32 | src.index();
+        }
+        return code;
+    }
+
+    private static long hash(long[] code) {
+        long h = 0x9E3779B97F4A7C15L;
+        for (long word : code) {
+            h ^= word;
+            h *= 0xBF58476D1CE4E5B9L;
+            h ^= h >>> 31;
+        }
+        return h;
     }
 
     /** A new, unrendered operator for {@code run} (interned by {@link #operator} only). */
@@ -392,7 +452,7 @@ final class ElementwiseKernels {
         for (int m = 0; m < members.length; m++) {
             ElementwiseNode n = run.members.get(m);
             members[m] = new ElementwiseSource.Member(n.op(), n.computeType(), n.operandType(), n.output().dtype(),
-                    run.sources.get(m).clone(), run.paramSlots.get(m).clone(), run.outRef[m]);
+                    run.sources[m].clone(), run.paramSlots[m].clone(), run.outRef[m]);
             name.append('_').append(n.opName());
         }
         DType[] inputs = new DType[run.inputs.size()];
@@ -417,8 +477,8 @@ final class ElementwiseKernels {
             k.append(node.op().ordinal()).append(':').append((char) ('A' + node.computeType().ordinal()))
                     .append((char) ('A' + node.operandType().ordinal()))
                     .append((char) ('A' + node.output().dtype().ordinal()));
-            for (Source src : run.sources.get(m)) k.append(src.kind()).append(src.index());
-            for (int slot : run.paramSlots.get(m)) k.append('p').append(slot);
+            for (Source src : run.sources[m]) k.append(src.kind()).append(src.index());
+            for (int slot : run.paramSlots[m]) k.append('p').append(slot);
             if (run.outRef[m] < 0) k.append('-');  // kept in a register, not stored
             k.append(';');
         }
@@ -470,8 +530,7 @@ final class ElementwiseKernels {
         Run run = new Run(members, intermediates);
         List<Tensor> out = new ArrayList<>(run.inputs);
         for (int m = 0; m < members.size(); m++) if (run.outRef[m] >= 0) out.add(members.get(m).output());
-        long[] args = new long[run.args.size()];
-        for (int i = 0; i < args.length; i++) args[i] = run.args.get(i);
+        long[] args = java.util.Arrays.copyOf(run.args, run.argCount);
         return new RunLayout(out, run.dims, args);
     }
 

@@ -23,9 +23,18 @@ final class ElementwiseSource {
 
     /** Where a member's operand comes from: memory input {@code i}, member {@code m}'s value, argument word {@code s}. */
     record Source(char kind, int index) {
-        static Source input(int i) { return new Source('i', i); }
-        static Source member(int j) { return new Source('m', j); }
-        static Source arg(int slot) { return new Source('s', slot); }
+        static Source input(int i) { return i < INPUTS.length ? INPUTS[i] : new Source('i', i); }
+        static Source member(int j) { return j < MEMBERS.length ? MEMBERS[j] : new Source('m', j); }
+        static Source arg(int slot) { return slot < ARGS.length ? ARGS[slot] : new Source('s', slot); }
+
+        // Planning names sources per member operand: the common ones exist once.
+        private static final Source[] INPUTS = sources('i', 16), MEMBERS = sources('m', 64), ARGS = sources('s', 8);
+
+        private static Source[] sources(char kind, int n) {
+            Source[] out = new Source[n];
+            for (int i = 0; i < n; i++) out[i] = new Source(kind, i);
+            return out;
+        }
     }
 
     /**

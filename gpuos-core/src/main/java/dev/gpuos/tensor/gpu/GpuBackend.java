@@ -131,7 +131,7 @@ public final class GpuBackend implements Backend {
     }
 
     public GpuBackend(GpuOS os, int maxNodes, Duration maxAge, TieredOperators.Policy tierPolicy) {
-        int smem = os.runtime().config().smemBytes();
+        int smem = os.sharedMemoryBytes();
         if (smem < MIN_SMEM_BYTES) {
             throw new IllegalArgumentException("the GPU backend's operators need " + MIN_SMEM_BYTES
                     + " bytes of shared memory per block (matmul tiles, block reductions); this GpuOS offers " + smem);
@@ -291,7 +291,11 @@ public final class GpuBackend implements Backend {
             captured = recording.endCapture();
         }
         for (OpNode n : captured.nodes()) checkSupported(n);
-        return planner.capture(this, captured, Set.of(), List.of());
+        Submission nodes = captured;
+        GpuReplay[] replay = new GpuReplay[1];
+        // Under the submission lock: the planner's hazard trackers serve one build at a time.
+        recording.betweenSubmissions(() -> replay[0] = planner.capture(this, nodes, Set.of(), List.of()));
+        return replay[0];
     }
 
     /**
@@ -333,7 +337,10 @@ public final class GpuBackend implements Backend {
             Set<Storage> internal = Collections.newSetFromMap(new IdentityHashMap<>());
             internal.addAll(allocated.storages());
             for (Tensor t : outputs) internal.remove(t.storage());
-            GpuReplay replay = planner.capture(this, captured, internal, outputs);
+            Submission nodes = captured;
+            GpuReplay[] planned = new GpuReplay[1];
+            recording.betweenSubmissions(() -> planned[0] = planner.capture(this, nodes, internal, outputs));
+            GpuReplay replay = planned[0];
             markIntermediates(internal, captured);
             return replay;
         } catch (RuntimeException | Error e) {

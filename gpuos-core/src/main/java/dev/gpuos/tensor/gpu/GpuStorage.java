@@ -12,9 +12,11 @@ import dev.gpuos.tensor.TensorClosedException;
 import java.util.Arrays;
 
 /**
- * A device buffer of the GPU backend: a block of the GpuOS arena. It also remembers which submitted tasks touch
- * it, so that a later submission's tasks can wait for exactly those (dependencies across submissions): the
- * last writer, and the readers since that write.
+ * A device buffer of the GPU backend: a block of the GpuOS arena. It is also the hazard tracker of its bytes:
+ * it remembers which tasks touch it (the last writer, and the readers since that write), so that a later task
+ * waits for exactly those, whether they are tasks of the batch being built (by batch index) or of earlier
+ * submissions (by seq, only while not complete). The planner asks it for a task's dependencies in the form the
+ * descriptor takes, once per buffer touch, and after submitting turns the batch's entries into seqs.
  */
 final class GpuStorage implements Storage {
     private final GpuBackend backend;
@@ -53,8 +55,16 @@ final class GpuStorage implements Storage {
 
     // Written only by the thread that builds submissions (one at a time); lastWriter is also read by read().
     private volatile long lastWriter = -1;
-    private long[] readers = new long[4];
+    private long[] readers = NO_READERS;  // allocated by the first read: most results are written once, read once
     private int readerCount;
+    // The batch being built (build number 'build'): its last task writing this buffer (task ordinal, -1: none)
+    // and its tasks reading it since. Valid only while 'build' is the planner's current build.
+    private long build = -1;
+    private int batchWriter;
+    private int[] batchReaders = NO_TASKS;
+    private static final long[] NO_READERS = {};
+    private static final int[] NO_TASKS = {};
+    private int batchReaderCount;
     /** Set when a node writing this buffer could not be submitted: its contents were never computed. */
     private volatile RuntimeException failure;
     /** Ids of the index_selects (IndexFaults) these contents were computed from, not known good; null: none. */
@@ -128,7 +138,64 @@ final class GpuStorage implements Storage {
         ReplayFaults.changed();
     }
 
-    // ---- dependency tracking (seqs are GpuOS task seqs)
+    // ---- dependency tracking (seqs are GpuOS task seqs; within a batch, task ordinals of the build)
+
+    /**
+     * Task {@code task} of build {@code build} reads this buffer: adds what it must wait for to {@code deps} (the
+     * batch's last writer, or else the last writer of an earlier submission if not complete at {@code completed}).
+     * Returns true the first time the build touches this buffer (the caller then lists it for {@link #commit}).
+     */
+    boolean read(long build, int task, long completed, BatchPlanner.Deps deps) {
+        boolean first = begin(build);
+        if (batchWriter >= 0) {
+            if (batchWriter != task) deps.task(batchWriter);
+        } else if (lastWriter >= completed) {
+            deps.seq(lastWriter);
+        }
+        if (batchReaderCount == 0 || batchReaders[batchReaderCount - 1] != task) {
+            if (batchReaderCount == batchReaders.length) batchReaders = Arrays.copyOf(batchReaders, Math.max(4, batchReaderCount * 2));
+            batchReaders[batchReaderCount++] = task;
+        }
+        return first;
+    }
+
+    /**
+     * Task {@code task} of build {@code build} writes this buffer: adds the last writer and every reader since
+     * (of this batch, or of earlier submissions while not complete). Returns true as {@link #read} does.
+     */
+    boolean write(long build, int task, long completed, BatchPlanner.Deps deps) {
+        boolean first = begin(build);
+        if (batchWriter >= 0) {
+            if (batchWriter != task) deps.task(batchWriter);
+        } else {
+            // Nothing of this batch wrote it yet: what an earlier submission left is still to wait for.
+            if (lastWriter >= completed) deps.seq(lastWriter);
+            for (int i = 0; i < readerCount; i++) if (readers[i] >= completed) deps.seq(readers[i]);
+        }
+        for (int i = 0; i < batchReaderCount; i++) if (batchReaders[i] != task) deps.task(batchReaders[i]);
+        batchWriter = task;
+        batchReaderCount = 0;
+        return first;
+    }
+
+    private boolean begin(long build) {
+        if (this.build == build) return false;
+        this.build = build;
+        batchWriter = -1;
+        batchReaderCount = 0;
+        return true;
+    }
+
+    /**
+     * After build {@code build} was submitted as seqs {@code base + index[task]}: its writer and readers become
+     * this buffer's last writer and readers since, for later submissions.
+     */
+    void commit(long build, long base, int[] index, long completed) {
+        if (this.build != build) return;
+        if (batchWriter >= 0) noteWrite(base + index[batchWriter]);
+        for (int i = 0; i < batchReaderCount; i++) noteRead(base + index[batchReaders[i]], completed);
+        this.build = -1;
+    }
 
     long lastWriter() { return lastWriter; }
 
@@ -137,17 +204,6 @@ final class GpuStorage implements Storage {
         if (lastWriter >= completed) return false;
         for (int i = 0; i < readerCount; i++) if (readers[i] >= completed) return false;
         return true;
-    }
-
-    /** Seqs a task writing this buffer must wait for: the last writer and every reader since, if not complete. */
-    void hazardsForWrite(long completed, java.util.function.LongConsumer sink) {
-        if (lastWriter >= completed) sink.accept(lastWriter);
-        for (int i = 0; i < readerCount; i++) if (readers[i] >= completed) sink.accept(readers[i]);
-    }
-
-    /** Seq a task reading this buffer must wait for (the last writer), or -1. */
-    long hazardForRead(long completed) {
-        return lastWriter >= completed ? lastWriter : -1;
     }
 
     /**
@@ -159,7 +215,9 @@ final class GpuStorage implements Storage {
             int live = 0;
             for (int i = 0; i < readerCount; i++) if (readers[i] >= completed) readers[live++] = readers[i];
             readerCount = live;
-            if (readerCount > readers.length / 2) readers = Arrays.copyOf(readers, readers.length * 2);
+            if (readerCount == readers.length || readerCount > readers.length / 2) {
+                readers = Arrays.copyOf(readers, Math.max(4, readers.length * 2));
+            }
         }
         readers[readerCount++] = seq;
     }

@@ -119,7 +119,7 @@ public final class TieredOperators {
             failedPromotions = new AtomicLong();
 
     TieredOperators(GpuOS os, OperatorLibrary natives, Policy policy) {
-        long smem = os.runtime().config().smemBytes(), need = InterpreterSource.smemBytes(Layouts.BLOCK_THREADS);
+        long smem = os.sharedMemoryBytes(), need = InterpreterSource.smemBytes(Layouts.BLOCK_THREADS);
         if (smem < need) {
             throw new IllegalArgumentException("the interpreter needs " + need + " bytes of shared memory per block; "
                     + "this GpuOS offers " + smem);

@@ -24,7 +24,6 @@ public final class ElementwiseNode implements OpNode {
     // Asked for several times per node while a batching backend plans: computed once.
     private final List<Tensor> inputs;
     private final List<Storage> reads;
-    private final List<Storage> writes;
 
     public ElementwiseNode(ElementwiseOp op, List<Operand> operands, Tensor output, DType operandType, double[] params) {
         this.op = op;
@@ -47,7 +46,6 @@ public final class ElementwiseNode implements OpNode {
         }
         this.inputs = List.of(tensors == in.length ? in : java.util.Arrays.copyOf(in, tensors));
         this.reads = List.of(storages == rd.length ? rd : java.util.Arrays.copyOf(rd, storages));
-        this.writes = List.of(output.storage());
     }
 
     public ElementwiseOp op() { return op; }
@@ -71,8 +69,6 @@ public final class ElementwiseNode implements OpNode {
     @Override
     public List<Storage> reads() { return reads; }
 
-    @Override
-    public List<Storage> writes() { return writes; }
 
     /** Op parameters (p0, p1 of the CUDA template), e.g. the slope of leaky_relu; a copy. */
     public double[] params() { return params.clone(); }

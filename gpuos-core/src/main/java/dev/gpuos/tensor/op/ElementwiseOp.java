@@ -221,6 +221,22 @@ public enum ElementwiseOp {
 
     /** cudaExpression per compute type (F32, F64, I64), rendered on first use; planning asks for it per task. */
     private final String[] expressions = new String[3];
+
+    /**
+     * Which op parameters the expression for {@code compute} reads: bit 0 for {@code p0}, bit 1 for {@code p1}
+     * (each then takes an argument word of the task). Planning asks per member; the answer is kept per type.
+     */
+    public int paramsRead(DType compute) {
+        int k = compute == DType.F32 ? 0 : compute == DType.F64 ? 1 : 2;
+        int known = paramMasks[k];
+        if (known >= 0) return known;
+        String template = cudaExpression(compute);
+        int mask = template == null ? 0 : (template.contains("p0") ? 1 : 0) | (template.contains("p1") ? 2 : 0);
+        paramMasks[k] = mask;  // a benign race, as for expressions
+        return mask;
+    }
+
+    private final int[] paramMasks = {-1, -1, -1};
     private static final String NO_EXPRESSION = new String("<none>");
 
     private String renderExpression(DType compute) {

@@ -15,6 +15,12 @@ import java.util.function.Consumer;
  * {@link #submit()} is called (a sync point, an explicit flush), when {@code maxNodes} are pending, or
  * {@code maxAge} after the first pending node was recorded. Submissions reach the sink one at a time, in
  * sequence order, so recording order is execution order.
+ *
+ * <p>With a planner thread (off by default, see {@link #PLANNER_THREADS}), a submission due to the size bound
+ * is handed to the sink on that thread: the recording thread goes on recording the next one while this one is
+ * planned, encoded and submitted (and the device runs the one before). Recording runs at most {@code maxNodes} ahead of the planner: at twice that it submits itself,
+ * which waits for the planner. Every other submission (flush, sync, a capture, a buffer's release) waits for
+ * the one in progress, so whoever calls the sink, it sees submissions in order.
  */
 public final class Recording {
     private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -23,22 +29,66 @@ public final class Recording {
         return t;
     });
 
+    /** Threads that build size-bound submissions ({@value #PLANNER_THREAD}N), idle ones kept for a minute. */
+    private static final java.util.concurrent.ExecutorService PLANNERS = Executors.newCachedThreadPool(new java.util.concurrent.ThreadFactory() {
+        private final java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+
+        @Override
+        public Thread newThread(Runnable r) {
+            Thread t = new Thread(r, PLANNER_THREAD + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        }
+    });
+
+    /**
+     * {@code -Dgpuos.record.plannerThread=true} builds size-bound submissions on a planner thread (issue 12's
+     * item 4). Off by default until a GPU run has measured it against the recording thread (the overlap costs
+     * CPU time in hand-offs and buys wall time only where a core is free) and run the GPU tests with it; then
+     * one of the two goes.
+     */
+    static final boolean PLANNER_THREADS =
+            Boolean.parseBoolean(System.getProperty("gpuos.record.plannerThread", "false"));
+
+    /** Name prefix of the planner threads (what a profile or a CPU-time count looks for). */
+    public static final String PLANNER_THREAD = "gpuos-planner-";
+
+    private final boolean plannerThread;
+    private boolean plannerQueued;  // a size-bound submission is queued and has not drained yet (guarded by this)
+
     private final int maxNodes;
     private final Duration maxAge;
     private final Consumer<Submission> sink;
     private final Object submitLock = new Object();
-    private List<OpNode> pending = new ArrayList<>();
+    private List<OpNode> pending;
     private Thread holder;  // the capturing thread, or null (guarded by this)
     private long generation;
     private long nextSequence;
 
     public Recording(int maxNodes, Duration maxAge, Consumer<Submission> sink) {
+        this(maxNodes, maxAge, sink, PLANNER_THREADS);
+    }
+
+    /** @param plannerThread whether size-bound submissions are built on a planner thread (see the class comment) */
+    public Recording(int maxNodes, Duration maxAge, Consumer<Submission> sink, boolean plannerThread) {
+        this.plannerThread = plannerThread;
         if (maxNodes < 1) throw new IllegalArgumentException("maxNodes must be >= 1, got " + maxNodes);
         if (maxAge.isNegative() || maxAge.isZero()) throw new IllegalArgumentException("maxAge must be positive, got " + maxAge);
         this.maxNodes = maxNodes;
         this.maxAge = maxAge;
         this.sink = sink;
+        this.pending = fresh();
     }
+
+    /**
+     * Sized like the last submission (streams of 1024-node submissions stay that size): growing the list node
+     * by node cost more allocation than the nodes themselves.
+     */
+    private List<OpNode> fresh() {
+        return new ArrayList<>(Math.max(10, Math.min(lastSize, maxNodes)));
+    }
+
+    private int lastSize;
 
     public void record(OpNode node) {
         boolean full;
@@ -53,9 +103,39 @@ public final class Recording {
                 long scheduledGeneration = generation;
                 TIMER.schedule(() -> submitIfStill(scheduledGeneration), maxAge.toNanos(), TimeUnit.NANOSECONDS);
             }
-            full = pending.size() >= maxNodes;
+            int n = pending.size();
+            // Past twice the bound the planner fell behind: this thread submits, after it.
+            full = plannerThread ? n - maxNodes >= maxNodes : n >= maxNodes;
+            if (n >= maxNodes && !plannerQueued && !full) {
+                plannerQueued = true;
+                PLANNERS.execute(this::plannerRun);
+            }
         }
-        if (full) submit();
+        if (full) submitFull();
+    }
+
+    private void plannerRun() {
+        synchronized (this) {
+            plannerQueued = false;
+        }
+        submitFull();
+    }
+
+    /**
+     * Hands over submissions of exactly {@code maxNodes} nodes while that many are pending (the size bound's
+     * part: sizes do not depend on which thread got there first); the rest waits for the next bound or sync.
+     */
+    private boolean submitFull() {
+        synchronized (submitLock) {
+            for (boolean any = false; ; any = true) {
+                Submission s;
+                synchronized (this) {
+                    if (holder != null || pending.size() < maxNodes) return any;
+                    s = drainFirst(maxNodes);
+                }
+                sink.accept(s);
+            }
+        }
     }
 
     /**
@@ -120,8 +200,11 @@ public final class Recording {
                 }
                 if (holder != null) return false;  // the capture's nodes go as one submission at its end
             }
+            // Full submissions first, as the size bound would have cut them: where a submission ends does not
+            // depend on whether the planner thread got to it before this sync point.
+            boolean any = submitFull();
             Submission s = drain();
-            if (s == null) return false;
+            if (s == null) return any;
             sink.accept(s);
             return true;
         }
@@ -134,10 +217,28 @@ public final class Recording {
         submit();
     }
 
+    /** The first {@code n} pending nodes as a submission (n <= pending). */
+    private synchronized Submission drainFirst(int n) {
+        if (pending.size() == n) return drain();
+        // Only the few nodes recorded past the bound move (under this lock, which record() waits for).
+        List<OpNode> nodes = pending;
+        List<OpNode> rest = fresh();
+        List<OpNode> tail = nodes.subList(n, nodes.size());
+        rest.addAll(tail);
+        tail.clear();
+        lastSize = n;
+        pending = rest;
+        long next = ++generation;
+        // The nodes left behind were recorded after the timer's node: they get a time bound of their own.
+        TIMER.schedule(() -> submitIfStill(next), maxAge.toNanos(), TimeUnit.NANOSECONDS);
+        return Submission.of(nextSequence++, nodes);
+    }
+
     private synchronized Submission drain() {
         if (pending.isEmpty()) return null;
         List<OpNode> nodes = pending;
-        pending = new ArrayList<>();
+        lastSize = nodes.size();
+        pending = fresh();
         generation++;
         return Submission.of(nextSequence++, nodes);
     }

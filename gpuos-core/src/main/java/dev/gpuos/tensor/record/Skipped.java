@@ -4,6 +4,8 @@ import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.TensorClosedException;
 import dev.gpuos.tensor.op.OpNode;
 
+import java.util.List;
+
 /**
  * Recorded nodes that cannot run when their submission is built, for every batching backend: a node touching a
  * buffer released meanwhile (a tensor closed by another thread after the op passed its open check), or reading
@@ -16,13 +18,13 @@ public final class Skipped {
 
     /** Why {@code node} cannot run now, or null if it can. */
     public static RuntimeException why(OpNode node) {
-        for (Storage s : node.writes()) {
-            if (s.isReleased()) {
-                return new TensorClosedException(node.opName() + " wrote a tensor whose buffer was released (its scope "
-                        + "closed) before the op ran");
-            }
+        if (node.output().storage().isReleased()) {  // what every node writes (OpNode.writes)
+            return new TensorClosedException(node.opName() + " wrote a tensor whose buffer was released (its scope "
+                    + "closed) before the op ran");
         }
-        for (Storage s : node.reads()) {
+        List<Storage> reads = node.reads();
+        for (int i = 0; i < reads.size(); i++) {
+            Storage s = reads.get(i);
             if (s.isReleased()) {
                 return new TensorClosedException(node.opName() + " read a tensor whose buffer was released (its scope "
                         + "closed) before the op ran");

@@ -1,0 +1,102 @@
+package dev.gpuos.bench.workloads;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collection;
+import dev.gpuos.tensor.Tensor;
+import dev.gpuos.tensor.record.Recording;
+import org.openjdk.jmh.results.Result;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.Options;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.VerboseMode;
+
+/**
+ * {@code gpuos bench --only host}: runs {@link HostCostBenchmark} under JMH with the allocation profiler and
+ * prints ns and bytes per op (no GPU needed). {@code GPUOS_HOST_BENCH} narrows it to the benchmarks whose names
+ * match that regular expression. First it times {@code gpuStreamedAdd} up to the submission of its last task
+ * (the sync's wait for the simulated device left out) by the CPU time and allocation of the threads doing host
+ * work (the median of 30 rounds of 8192 ops, after 30 of warm-up): on a shared machine wall time counts other
+ * processes' time slices too, CPU time does not.
+ */
+public final class HostCostRun {
+    private final PrintStream out;
+
+    public HostCostRun(PrintStream out) {
+        this.out = out;
+    }
+
+    /**
+     * gpuStreamedAdd by CPU time and allocated bytes per op of the threads doing host work: the benchmark thread
+     * (front end, recording) and the planner threads (planning, encoding, submission).
+     */
+    private void cpuTime() {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        HostCostBenchmark b = new HostCostBenchmark();
+        b.setUp();
+        try {
+            int rounds = 30;
+            long[] cpu = new long[rounds], bytes = new long[rounds];
+            Tensor[] last = new Tensor[1];
+            for (int r = -rounds; r < rounds; r++) {
+                long c0 = hostCpu(threads, true), a0 = hostCpu(threads, false);
+                int round = r;
+                b.gpuStreamedAdds(t -> last[0] = t, () -> {
+                    if (round < 0) return;
+                    cpu[round] = hostCpu(threads, true) - c0;
+                    bytes[round] = hostCpu(threads, false) - a0;
+                });
+            }
+            java.util.Arrays.sort(cpu);
+            java.util.Arrays.sort(bytes);
+            double ops = HostCostBenchmark.STREAMED_OPS;
+            out.printf("gpuStreamedAdd by CPU time of the host threads: %.0f ns/op (p10 %.0f, p90 %.0f), %.0f bytes/op%n",
+                    cpu[rounds / 2] / ops, cpu[rounds / 10] / ops, cpu[rounds * 9 / 10] / ops, bytes[rounds / 2] / ops);
+        } finally {
+            b.tearDown();
+        }
+    }
+
+    /** CPU nanoseconds (or allocated bytes) so far of this thread and every planner thread. */
+    private static long hostCpu(com.sun.management.ThreadMXBean threads, boolean cpu) {
+        long sum = 0;
+        long self = Thread.currentThread().threadId();
+        for (java.lang.management.ThreadInfo t : threads.getThreadInfo(threads.getAllThreadIds())) {
+            if (t == null || (t.getThreadId() != self && !t.getThreadName().startsWith(Recording.PLANNER_THREAD))) continue;
+            long v = cpu ? threads.getThreadCpuTime(t.getThreadId()) : threads.getThreadAllocatedBytes(t.getThreadId());
+            if (v > 0) sum += v;
+        }
+        return sum;
+    }
+
+    public int run(Path outDir) throws RunnerException, IOException {
+        cpuTime();
+        String only = System.getenv().getOrDefault("GPUOS_HOST_BENCH", ".*");
+        Options options = new OptionsBuilder()
+                .include(HostCostBenchmark.class.getName() + "\\." + only)
+                .addProfiler("gc")
+                .verbosity(VerboseMode.SILENT)
+                .build();
+        out.println("JMH (wall time), " + HostCostBenchmark.OPS + " ops per invocation:");
+        out.println("host cost per op (JMH, " + HostCostBenchmark.OPS + " ops per invocation; this takes about a minute"
+                + " per benchmark)");
+        Collection<RunResult> results = new Runner(options).run();
+        StringBuilder table = new StringBuilder(String.format("%-24s %14s %12s%n", "benchmark", "ns/op", "bytes/op"));
+        for (RunResult r : results) {
+            String name = r.getParams().getBenchmark();
+            name = name.substring(name.lastIndexOf('.') + 1);
+            Result<?> time = r.getPrimaryResult();
+            Result<?> bytes = r.getSecondaryResults().get("gc.alloc.rate.norm");
+            table.append(String.format("%-24s %8.1f ± %-5.0f %10.0f%n", name, time.getScore(), time.getScoreError(),
+                    bytes == null ? Double.NaN : bytes.getScore()));
+        }
+        out.print(table);
+        Files.createDirectories(outDir);
+        Files.writeString(outDir.resolve("host-cost.txt"), table.toString());
+        return 0;
+    }
+}
