@@ -17,22 +17,30 @@ import java.util.function.IntConsumer;
  * A Llama-architecture decoder (Llama 3.x configs) on the tensor API: RMSNorm, RoPE with llama3 frequency
  * scaling, grouped-query attention over a KV cache, SwiGLU, tied or untied output embeddings; batch 1.
  *
- * <p>Computation is f32: F16/BF16 weights are widened once at load. The KV cache is allocated once for
- * {@code maxSequence} positions ([kv_heads, maxSequence, head_dim] per layer) and written in place. A prefill
+ * <p>Weights stay in their stored dtype on the backend (BF16/F16 models: half the bytes a decode step reads) unless
+ * the caller asks for f32; the products run in that compute dtype ({@code x.to(BF16).matmul(w^T)}, f32 accumulation)
+ * while the residual stream, norms, RoPE, the keys and the softmax stay f32, as the activations of transformers'
+ * bf16 models are bf16 only where a matmul reads or writes them. A layer's q, k and v projections are one stacked
+ * weight, and so are gate and up: one product each. The KV cache is allocated once for {@code maxSequence}
+ * positions ([kv_heads, maxSequence, head_dim] per layer; keys f32, values in the compute dtype, which is what the
+ * value projection produced) and written in place. A prefill
  * (and {@link #forwardAll}) records its layers with shapes of its own length and attends over the first rows of
  * the cache; {@link #generate} then decodes with a fixed-shape step ({@code FixedStep}) that the GPU backend
  * captures once and replays per token. Query heads of one KV group are stacked into the rows of one matrix, so
  * grouped-query attention needs no copy of K or V per query head.
  */
 public final class LlamaModel implements AutoCloseable {
-    private record Layer(Tensor inputNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor postNorm,
-                         Tensor gate, Tensor up, Tensor down) {}
+    /** wqkv: q, k and v projections stacked [q + 2 kv, hidden]; wgu: gate and up stacked [2 inter, hidden]. */
+    private record Layer(Tensor inputNorm, Tensor wqkv, Tensor wo, Tensor postNorm, Tensor wgu, Tensor down) {}
 
     private final LlamaConfig config;
     private final Tokenizer tokenizer;
     private final Backend backend;
     private final TensorScope weights;
-    private final Tensor embed, lmHead, finalNorm, cos, sin;
+    private final Tensor embed, lmHead, finalNorm;
+    /** RoPE factors per position, [maxSequence, 3, 2, head_dim / 2]: see {@link #rope}. */
+    private final Tensor ropeTable;
+    private final DType compute;
     private final Layer[] layers;
     private final Tensor[] keyCache, valueCache;
     private final int maxSequence;
@@ -41,7 +49,7 @@ public final class LlamaModel implements AutoCloseable {
     private FixedStep fixedStep;   // made at the first generate: on the GPU its capture is planned once
 
     private LlamaModel(LlamaConfig config, Tokenizer tokenizer, Backend backend, TensorScope weights, Tensor embed,
-                       Tensor lmHead, Tensor finalNorm, Layer[] layers, int maxSequence, String storedType) {
+                       Tensor lmHead, Tensor finalNorm, Layer[] layers, int maxSequence, String storedType, DType compute) {
         this.config = config;
         this.tokenizer = tokenizer;
         this.backend = backend;
@@ -52,32 +60,49 @@ public final class LlamaModel implements AutoCloseable {
         this.layers = layers;
         this.maxSequence = maxSequence;
         this.storedType = storedType;
-        int d = config.headDim();
+        this.compute = compute;
+        int d = config.headDim(), half = d / 2;
         float[] inv = config.inverseFrequencies();
-        float[] c = new float[maxSequence * d], s = new float[maxSequence * d];
+        // per position: (cos, cos), (-sin, 0), (0, sin) over the two halves of a head
+        float[] table = new float[maxSequence * 6 * half];
         for (int p = 0; p < maxSequence; p++) {
-            for (int j = 0; j < d; j++) {
-                float angle = p * inv[j % (d / 2)];   // one f32 product, as transformers' inv_freq @ positions
-                c[p * d + j] = (float) Math.cos(angle);
-                s[p * d + j] = (float) Math.sin(angle);
+            for (int j = 0; j < half; j++) {
+                float angle = p * inv[j];   // one f32 product, as transformers' inv_freq @ positions
+                float c = (float) Math.cos(angle), s = (float) Math.sin(angle);
+                int at = p * 6 * half + j;
+                table[at] = c;
+                table[at + half] = c;
+                table[at + 2 * half] = -s;
+                table[at + 5 * half] = s;
             }
         }
-        this.cos = weights.tensor(c, maxSequence, d);
-        this.sin = weights.tensor(s, maxSequence, d);
+        this.ropeTable = weights.tensor(table, maxSequence, 3, 2, half);
         this.keyCache = new Tensor[layers.length];
         this.valueCache = new Tensor[layers.length];
         for (int i = 0; i < layers.length; i++) {
             keyCache[i] = weights.zeros(DType.F32, config.kvHeads(), maxSequence, d);
-            valueCache[i] = weights.zeros(DType.F32, config.kvHeads(), maxSequence, d);
+            valueCache[i] = weights.zeros(compute, config.kvHeads(), maxSequence, d);
         }
         weights.sync();
     }
 
     /**
      * Loads config.json, tokenizer.json and the safetensors weights of {@code folder} onto {@code backend}, with a KV
-     * cache for {@code maxSequence} positions (at most max_position_embeddings).
+     * cache for {@code maxSequence} positions (at most max_position_embeddings). BF16 and F16 weights stay as they
+     * are stored and the products run in that dtype; anything else computes in f32.
      */
     public static LlamaModel load(Path folder, Backend backend, int maxSequence, LoadProgress progress) {
+        return load(folder, backend, maxSequence, null, progress);
+    }
+
+    /**
+     * As {@link #load(Path, Backend, int, LoadProgress)}, with the products in {@code compute} (F32, F16 or BF16;
+     * null: the stored dtype where that is F16 or BF16, else F32). F32 widens 16-bit weights at load.
+     */
+    public static LlamaModel load(Path folder, Backend backend, int maxSequence, DType compute, LoadProgress progress) {
+        if (compute != null && compute != DType.F32 && compute != DType.F16 && compute != DType.BF16) {
+            throw new IllegalArgumentException("compute dtype must be F32, F16 or BF16, got " + compute);
+        }
         LlamaConfig cfg = LlamaConfig.read(folder);
         if (maxSequence < 1) throw new IllegalArgumentException("maxSequence must be >= 1, got " + maxSequence);
         int seq = Math.min(maxSequence, cfg.maxPositions());
@@ -86,24 +111,27 @@ public final class LlamaModel implements AutoCloseable {
         try (ModelWeights w = ModelWeights.open(folder)) {
             w.onProgress(progress);
             w.expectStoredType(cfg.dtype(), folder.resolve("config.json"));
-            WeightLoader l = new WeightLoader(w, scope, DType.F32);
+            DType main = w.mainType().dtype();
+            DType dt = compute != null ? compute : main == DType.BF16 || main == DType.F16 ? main : DType.F32;
+            WeightLoader l = new WeightLoader(w, scope, dt);
             long h = cfg.hiddenSize(), d = cfg.headDim(), inter = cfg.intermediateSize();
             long q = (long) cfg.heads() * d, kv = (long) cfg.kvHeads() * d;
             Tensor embed = l.load("model.embed_tokens.weight", cfg.vocabSize(), h);
             Layer[] layers = new Layer[cfg.layers()];
             for (int i = 0; i < layers.length; i++) {
                 String p = "model.layers." + i + ".";
-                layers[i] = new Layer(l.load(p + "input_layernorm.weight", h),
-                        l.load(p + "self_attn.q_proj.weight", q, h), l.load(p + "self_attn.k_proj.weight", kv, h),
-                        l.load(p + "self_attn.v_proj.weight", kv, h), l.load(p + "self_attn.o_proj.weight", h, q),
-                        l.load(p + "post_attention_layernorm.weight", h),
-                        l.load(p + "mlp.gate_proj.weight", inter, h), l.load(p + "mlp.up_proj.weight", inter, h),
+                layers[i] = new Layer(l.load(DType.F32, p + "input_layernorm.weight", h),
+                        l.stacked(h, new String[]{p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
+                                p + "self_attn.v_proj.weight"}, new long[]{q, kv, kv}),
+                        l.load(p + "self_attn.o_proj.weight", h, q),
+                        l.load(DType.F32, p + "post_attention_layernorm.weight", h),
+                        l.stacked(h, new String[]{p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"}, new long[]{inter, inter}),
                         l.load(p + "mlp.down_proj.weight", h, inter));
             }
-            Tensor norm = l.load("model.norm.weight", h);
+            Tensor norm = l.load(DType.F32, "model.norm.weight", h);
             Tensor head = cfg.tieWordEmbeddings() ? embed : l.load("lm_head.weight", cfg.vocabSize(), h);
             scope.sync();   // every upload read its mapped bytes before the files close
-            return new LlamaModel(cfg, tokenizer, backend, scope, embed, head, norm, layers, seq, w.mainType().name());
+            return new LlamaModel(cfg, tokenizer, backend, scope, embed, head, norm, layers, seq, w.mainType().name(), dt);
         } catch (RuntimeException e) {
             scope.close();
             throw e;
@@ -116,8 +144,11 @@ public final class LlamaModel implements AutoCloseable {
 
     public int maxSequence() { return maxSequence; }
 
-    /** The dtype most stored weights had (computation is f32 regardless). */
+    /** The dtype most stored weights had. */
     public String storedType() { return storedType; }
+
+    /** The dtype the weights live in on the backend and the products run in (norms, RoPE, softmax: f32). */
+    public DType computeType() { return compute; }
 
     /** Positions already in the KV cache. */
     public int position() { return position; }
@@ -245,15 +276,25 @@ public final class LlamaModel implements AutoCloseable {
         return false;
     }
 
+    /**
+     * x @ weight^T in the weight's dtype (the HF Linear layout read with k-stride 1: matmul's skinny path for a
+     * decode step); the result stays in that dtype (f32 accumulation inside the product).
+     */
     private static Tensor linear(Tensor x, Tensor weight) {
-        return x.matmul(weight.transpose(0, 1));
+        return x.to(weight.dtype()).matmul(weight.transpose(0, 1));
     }
 
-    /** Rotates pairs (i, i + d/2) of the last dimension: x*cos + rotate_half(x)*sin, transformers' convention. */
-    private static Tensor rope(Tensor x, Tensor cos, Tensor sin) {
-        long half = x.size(-1) / 2;
-        Tensor rotated = Tensor.cat(-1, x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half));
-        return x.mul(cos).add(rotated.mul(sin));
+    /**
+     * transformers' RoPE, x*cos + rotate_half(x)*sin, on heads viewed as [.., 2, d/2] (their two halves), with
+     * {@code r} the factor rows [t, 3, 2, d/2] of the positions (see the constructor): out = x * (cos, cos)
+     * + x_hi * (-sin, 0) + x_lo * (0, sin), x_lo and x_hi broadcast over the halves. One elementwise expression
+     * (no cat of the rotated halves), exact where a factor is 0, and computed in f32 whatever x's dtype.
+     */
+    private static Tensor rope(Tensor x, Tensor r) {
+        long t = r.size(0), half = r.size(3);
+        Tensor c = r.select(1, 0).view(t, 1, 2, half), sa = r.select(1, 1).view(t, 1, 2, half),
+                sb = r.select(1, 2).view(t, 1, 2, half);
+        return x.mul(c).add(x.narrow(2, 1, 1).mul(sa)).add(x.narrow(2, 0, 1).mul(sb));
     }
 
     private Tensor forward(TensorScope step, int[] ids, boolean lastOnly) {
@@ -273,7 +314,7 @@ public final class LlamaModel implements AutoCloseable {
             for (int i = 0; i < t; i++) for (int j = p + i + 1; j < s; j++) m[i * s + j] = -1e30f;
             bias = step.tensor(m, t, s);
         }
-        Tensor x = layerStack(embed.embedding(step.tensor(idx, t)), t, cos.narrow(0, p, t), sin.narrow(0, p, t), bias,
+        Tensor x = layerStack(embed.embedding(step.tensor(idx, t)).to(DType.F32), t, ropeTable.narrow(0, p, t), bias,
                 (i, k, v) -> {
                     keyCache[i].narrow(1, p, t).copyFrom(k);
                     valueCache[i].narrow(1, p, t).copyFrom(v);
@@ -295,27 +336,36 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * The decoder layers over {@code t} new tokens x [t, hidden]: {@code c}/{@code sn} are their RoPE rows [t, d],
-     * {@code bias} (null for none) is added to the scores of every query head, broadcast from [t, S] or [S].
+     * The decoder layers over {@code t} new tokens x [t, hidden] (f32): {@code r} are their RoPE factor rows
+     * [t, 3, 2, d/2], {@code bias} (null for none) is added to the scores of every query head, broadcast from
+     * [t, S] or [S]. Per layer: norm, one qkv product, RoPE of q and k together (one elementwise task), the cache
+     * writes, scores, softmax (scale and bias as its prologue, the cast to the compute dtype as its epilogue),
+     * probabilities @ values, o, residual + norm, one gate/up product, SwiGLU, down.
      */
-    private Tensor layerStack(Tensor x, int t, Tensor c, Tensor sn, Tensor bias, CacheUpdate cache) {
-        int nh = config.heads(), kvh = config.kvHeads(), rep = nh / kvh, d = config.headDim();
+    private Tensor layerStack(Tensor x, int t, Tensor r, Tensor bias, CacheUpdate cache) {
+        int nh = config.heads(), kvh = config.kvHeads(), rep = nh / kvh, d = config.headDim(), half = d / 2;
+        long inter = config.intermediateSize();
         double scale = 1.0 / Math.sqrt(d);
         long[] hidden = {config.hiddenSize()};
         for (int i = 0; i < layers.length; i++) {
             Layer l = layers[i];
             Tensor h = x.rmsNorm(hidden, l.inputNorm(), config.rmsNormEps());
-            Tensor q = rope(linear(h, l.wq()).view(t, nh, d).transpose(0, 1), c, sn);
-            Tensor k = rope(linear(h, l.wk()).view(t, kvh, d).transpose(0, 1), c, sn);
-            Tensor v = linear(h, l.wv()).view(t, kvh, d).transpose(0, 1);
+            Tensor qkv = linear(h, l.wqkv());   // [t, (nh + 2 kvh) * d]
+            Tensor qk = rope(qkv.narrow(1, 0, (long) (nh + kvh) * d).view(t, nh + kvh, 2, half), r)
+                    .view(t, nh + kvh, d);
+            Tensor q = qk.narrow(1, 0, nh).transpose(0, 1), k = qk.narrow(1, nh, kvh).transpose(0, 1);
+            Tensor v = qkv.narrow(1, (long) (nh + kvh) * d, (long) kvh * d).view(t, kvh, d).transpose(0, 1);
             Tensor[] kv = cache.write(i, k, v);
             long s = kv[0].size(1);
             Tensor scores = q.reshape(kvh, (long) rep * t, d).matmul(kv[0].transpose(1, 2)).mul(scale);
             if (bias != null) scores = scores.view(kvh, rep, t, s).add(bias).view(kvh, (long) rep * t, s);
-            Tensor attn = scores.softmax(-1).matmul(kv[1]).view(nh, t, d).transpose(0, 1).reshape(t, (long) nh * d);
+            Tensor probs = scores.softmax(-1).to(kv[1].dtype());
+            Tensor attn = probs.matmul(kv[1]).view(nh, t, d).transpose(0, 1).reshape(t, (long) nh * d);
             x = x.add(linear(attn, l.wo()));
             Tensor h2 = x.rmsNorm(hidden, l.postNorm(), config.rmsNormEps());
-            x = x.add(linear(linear(h2, l.gate()).silu().mul(linear(h2, l.up())), l.down()));
+            Tensor gu = linear(h2, l.wgu());
+            Tensor act = gu.narrow(1, 0, inter).to(DType.F32).silu().mul(gu.narrow(1, inter, inter));
+            x = x.add(linear(act, l.down()));
         }
         return x;
     }
@@ -323,8 +373,8 @@ public final class LlamaModel implements AutoCloseable {
     /**
      * One decode step whose shapes do not depend on the position, so that the GPU backend captures it once and
      * replays it for every token. The token and the position are one-element device tensors written before each
-     * run; the step picks its RoPE row with index_select, writes the new key/value row into the cache by blending
-     * with a one-hot row mask (cache * (1 - onehot) + new * onehot: exact, since the factors are 0 and 1), and
+     * run; the step picks its RoPE row with index_select, writes the new key/value row into the cache with
+     * {@code where(row == position, new, cache)} over the whole cache (no position on the host), and
      * attends over the whole cache with a bias of -1e30 on the rows after the position, whose weights are then
      * exactly zero. The cost is that every step streams the whole cache (maxSequence rows) twice, which is why the
      * command line sizes the cache to prompt + new tokens. On the CPU backend the same program runs eagerly.
@@ -365,13 +415,12 @@ public final class LlamaModel implements AutoCloseable {
 
         /** [logits [1, vocab], argmax] of the token at the position. */
         private List<Tensor> program() {
-            Tensor onehot = rows.eq(pos).to(DType.F32), keep = onehot.neg().add(1.0);
-            Tensor rowMask = onehot.view(1, maxSequence, 1), keepMask = keep.view(1, maxSequence, 1);
+            Tensor row = rows.eq(pos).view(1, maxSequence, 1);
             Tensor bias = rows.gt(pos).to(DType.F32).mul(-1e30);
-            Tensor x = layerStack(embed.embedding(token), 1, cos.indexSelect(0, pos), sin.indexSelect(0, pos), bias,
+            Tensor x = layerStack(embed.embedding(token).to(DType.F32), 1, ropeTable.indexSelect(0, pos), bias,
                     (i, k, v) -> {
-                        keyCache[i].copyFrom(keyCache[i].mul(keepMask).add(k.mul(rowMask)));
-                        valueCache[i].copyFrom(valueCache[i].mul(keepMask).add(v.mul(rowMask)));
+                        keyCache[i].copyFrom(Tensor.where(row, k, keyCache[i]));
+                        valueCache[i].copyFrom(Tensor.where(row, v, valueCache[i]));
                         return new Tensor[]{keyCache[i], valueCache[i]};
                     });
             Tensor logits = linear(x.rmsNorm(new long[]{config.hiddenSize()}, finalNorm, config.rmsNormEps()), lmHead);

@@ -6,6 +6,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.gpuos.model.tokenizer.Tokenizer;
 import dev.gpuos.tensor.Backend;
+import dev.gpuos.tensor.DType;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -32,6 +33,14 @@ final class HfFixtureChecks {
     static final double HIDDEN_TOL = 1e-4, LOGITS_TOL = 1e-3, COSINE_MIN = 0.99999;
     /** A greedy step whose top-2 logit gap in HF is below this may legitimately pick the other token. */
     static final double TOP2_TIE = 1e-3;
+    /**
+     * Bound for products in bf16 (the issue's criterion for the bf16 path): the reference is HF in f32 on the same
+     * bf16 weights, and a bf16 product rounds its input activations and its output to 8 significant bits (as HF's
+     * own bf16 run does, which also rounds the residual stream, norms and softmax that GPUOS keeps in f32). In
+     * greedy decoding a step may then pick HF's runner-up where HF's top-2 gap is below this bound times the
+     * logits' root-mean-square (the scale of the normwise bound).
+     */
+    static final double BF16_LOGITS_TOL = 2e-2;
 
     private HfFixtureChecks() {}
 
@@ -171,7 +180,11 @@ final class HfFixtureChecks {
         return ab / Math.sqrt(aa * bb);
     }
 
-    /** Llama: rotary frequencies, prefill logits within 1e-3 normwise, 32 greedy tokens as HF's (up to near-ties). */
+    /**
+     * Llama: rotary frequencies, prefill logits within 1e-3 normwise, 32 greedy tokens as HF's (up to near-ties);
+     * a bf16 folder is checked twice, computing in f32 (widened at load: the bounds above) and in bf16 (the
+     * default: {@link #BF16_LOGITS_TOL}).
+     */
     static void llama(Backend backend) {
         JsonObject ref = json("llama_reference.json");
         for (JsonElement ve : ref.getAsJsonArray("variants")) {
@@ -179,38 +192,57 @@ final class HfFixtureChecks {
             String dir = v.get("dir").getAsString();
             double invErr = normwise(floats(v.get("inv_freq")), LlamaConfig.read(root().resolve(dir)).inverseFrequencies());
             assertTrue(invErr <= 1e-6, dir + ": rotary inverse frequencies differ from HF's: normwise " + invErr);
-            try (LlamaModel m = LlamaModel.load(root().resolve(dir), backend, 128, LoadProgress.NONE)) {
-                assertEquals(v.get("tie_word_embeddings").getAsBoolean(), m.config().tieWordEmbeddings(), dir + ": tie_word_embeddings");
-                int[] prompt = ints(v.get("prompt_ids"));
-                assertTrue(Arrays.equals(prompt, m.tokenizer().encode(v.get("prompt").getAsString())), dir + ": prompt ids");
-                int vocab = v.get("vocab").getAsInt();
-                float[] logits = m.forwardAll(prompt);
-                double err;
-                if (v.has("prefill_logits")) {
-                    err = normwise(floats(v.get("prefill_logits")), logits);
-                } else {
-                    err = normwise(floats(v.get("prefill_logits_last")), Arrays.copyOfRange(logits, (prompt.length - 1) * vocab, prompt.length * vocab));
-                }
-                assertTrue(err <= LOGITS_TOL, dir + ": prefill logits normwise error " + err + " > " + LOGITS_TOL);
-                int[] expected = ints(v.get("greedy_tokens"));
-                float[] gaps = floats(v.get("top2_gap"));
-                int[] got = m.generate(prompt, expected.length, false, id -> { }).tokens();
-                if (backend instanceof dev.gpuos.tensor.gpu.GpuBackend) {
-                    assertTrue(m.decodeMode().startsWith("captured once"), dir + ": the GPU decode step was not replayed: " + m.decodeMode());
-                }
-                int firstDiff = -1;
-                for (int i = 0; i < expected.length && firstDiff < 0; i++) if (expected[i] != got[i]) firstDiff = i;
-                int nearTies = 0;
-                for (float g : gaps) if (g < TOP2_TIE) nearTies++;
-                if (firstDiff >= 0) {
-                    assertTrue(gaps[firstDiff] < TOP2_TIE, dir + ": greedy token " + firstDiff + " differs (HF " + expected[firstDiff]
-                            + ", GPUOS " + got[firstDiff] + ") although HF's top-2 gap there is " + gaps[firstDiff]);
-                }
-                System.out.printf(Locale.ROOT, "llama %s on %s: prefill logits normwise error %.3g; greedy %s (%d HF near-ties < %.0e); decode step %s%n",
-                        dir, backend.name(), err, firstDiff < 0 ? expected.length + "/" + expected.length + " tokens identical"
-                                : "identical up to token " + firstDiff + " (a near-tie, gap " + gaps[firstDiff] + ")", nearTies, TOP2_TIE,
-                        m.decodeMode());
+            llama(backend, v, dir, DType.F32);
+            DType stored;
+            try (ModelWeights w = ModelWeights.open(root().resolve(dir))) {
+                stored = w.mainType().dtype();
             }
+            if (stored == DType.BF16 || stored == DType.F16) llama(backend, v, dir, stored);
+        }
+    }
+
+    private static void llama(Backend backend, JsonObject v, String dir, DType compute) {
+        boolean f32 = compute == DType.F32;
+        double tol = f32 ? LOGITS_TOL : BF16_LOGITS_TOL;
+        String what = dir + " (" + compute + " products)";
+        try (LlamaModel m = LlamaModel.load(root().resolve(dir), backend, 128, compute, LoadProgress.NONE)) {
+            assertEquals(v.get("tie_word_embeddings").getAsBoolean(), m.config().tieWordEmbeddings(), dir + ": tie_word_embeddings");
+            int[] prompt = ints(v.get("prompt_ids"));
+            assertTrue(Arrays.equals(prompt, m.tokenizer().encode(v.get("prompt").getAsString())), dir + ": prompt ids");
+            int vocab = v.get("vocab").getAsInt();
+            float[] logits = m.forwardAll(prompt);
+            double err;
+            float[] last = v.has("prefill_logits")
+                    ? Arrays.copyOfRange(floats(v.get("prefill_logits")), (prompt.length - 1) * vocab, prompt.length * vocab)
+                    : floats(v.get("prefill_logits_last"));
+            if (v.has("prefill_logits")) {
+                err = normwise(floats(v.get("prefill_logits")), logits);
+            } else {
+                err = normwise(last, Arrays.copyOfRange(logits, (prompt.length - 1) * vocab, prompt.length * vocab));
+            }
+            assertTrue(err <= tol, what + ": prefill logits normwise error " + err + " > " + tol);
+            double rms = 0;
+            for (float x : last) rms += (double) x * x;
+            rms = Math.sqrt(rms / last.length);
+            double tie = f32 ? TOP2_TIE : BF16_LOGITS_TOL * rms;
+            int[] expected = ints(v.get("greedy_tokens"));
+            float[] gaps = floats(v.get("top2_gap"));
+            int[] got = m.generate(prompt, expected.length, false, id -> { }).tokens();
+            if (backend instanceof dev.gpuos.tensor.gpu.GpuBackend) {
+                assertTrue(m.decodeMode().startsWith("captured once"), dir + ": the GPU decode step was not replayed: " + m.decodeMode());
+            }
+            int firstDiff = -1;
+            for (int i = 0; i < expected.length && firstDiff < 0; i++) if (expected[i] != got[i]) firstDiff = i;
+            int nearTies = 0;
+            for (float g : gaps) if (g < tie) nearTies++;
+            if (firstDiff >= 0) {
+                assertTrue(gaps[firstDiff] < tie, what + ": greedy token " + firstDiff + " differs (HF " + expected[firstDiff]
+                        + ", GPUOS " + got[firstDiff] + ") although HF's top-2 gap there is " + gaps[firstDiff]);
+            }
+            System.out.printf(Locale.ROOT, "llama %s on %s: prefill logits normwise error %.3g; greedy %s (%d HF near-ties < %.2g); decode step %s%n",
+                    what, backend.name(), err, firstDiff < 0 ? expected.length + "/" + expected.length + " tokens identical"
+                            : "identical up to token " + firstDiff + " (a near-tie, gap " + gaps[firstDiff] + ")", nearTies, tie,
+                    m.decodeMode());
         }
     }
 }
