@@ -42,7 +42,12 @@ public final class LlamaModel implements AutoCloseable {
     private final Tensor ropeTable;
     private final DType compute;
     private final Layer[] layers;
-    private final Tensor[] keyCache, valueCache;
+    /**
+     * Two sets of caches [set][layer]: a decode step reads set {@link #current} and writes the next one whole (its
+     * rows plus the new one), so the write is one task that reads nothing it writes; prefills use set current.
+     */
+    private final Tensor[][] keyCache, valueCache;
+    private int current;
     private final int maxSequence;
     private final String storedType;
     private int position;
@@ -77,11 +82,13 @@ public final class LlamaModel implements AutoCloseable {
             }
         }
         this.ropeTable = weights.tensor(table, maxSequence, 3, 2, half);
-        this.keyCache = new Tensor[layers.length];
-        this.valueCache = new Tensor[layers.length];
-        for (int i = 0; i < layers.length; i++) {
-            keyCache[i] = weights.zeros(DType.F32, config.kvHeads(), maxSequence, d);
-            valueCache[i] = weights.zeros(compute, config.kvHeads(), maxSequence, d);
+        this.keyCache = new Tensor[2][layers.length];
+        this.valueCache = new Tensor[2][layers.length];
+        for (int c = 0; c < 2; c++) {
+            for (int i = 0; i < layers.length; i++) {
+                keyCache[c][i] = weights.zeros(DType.F32, config.kvHeads(), maxSequence, d);
+                valueCache[c][i] = weights.zeros(compute, config.kvHeads(), maxSequence, d);
+            }
         }
         weights.sync();
     }
@@ -266,9 +273,15 @@ public final class LlamaModel implements AutoCloseable {
     /** The fixed-shape decode step's logits for {@code id} at position(), which it then advances (tests). */
     float[] fixedStepLogits(int id) {
         if (fixedStep == null) fixedStep = new FixedStep();
-        float[] logits = fixedStep.next(id, position, out -> out.get(0).toFloatArray());
+        float[] logits = fixedStep.logits(id, position);
         position++;
         return logits;
+    }
+
+    /** Records the fixed-shape decode step once, as a capture would, and returns [logits, argmax] (tests count its tasks). */
+    List<Tensor> recordDecodeStep() {
+        if (fixedStep == null) fixedStep = new FixedStep();
+        return fixedStep.program(current);
     }
 
     public boolean isEos(int token) {
@@ -316,9 +329,10 @@ public final class LlamaModel implements AutoCloseable {
         }
         Tensor x = layerStack(embed.embedding(step.tensor(idx, t)).to(DType.F32), t, ropeTable.narrow(0, p, t), bias,
                 (i, k, v) -> {
-                    keyCache[i].narrow(1, p, t).copyFrom(k);
-                    valueCache[i].narrow(1, p, t).copyFrom(v);
-                    return new Tensor[]{keyCache[i].narrow(1, 0, s), valueCache[i].narrow(1, 0, s)};
+                    Tensor kc = keyCache[current][i], vc = valueCache[current][i];
+                    kc.narrow(1, p, t).copyFrom(k);
+                    vc.narrow(1, p, t).copyFrom(v);
+                    return new Tensor[]{kc.narrow(1, 0, s), vc.narrow(1, 0, s)};
                 });
         position = s;
         if (lastOnly) x = x.narrow(0, t - 1, 1);
@@ -358,7 +372,9 @@ public final class LlamaModel implements AutoCloseable {
             Tensor[] kv = cache.write(i, k, v);
             long s = kv[0].size(1);
             Tensor scores = q.reshape(kvh, (long) rep * t, d).matmul(kv[0].transpose(1, 2)).mul(scale);
-            if (bias != null) scores = scores.view(kvh, rep, t, s).add(bias).view(kvh, (long) rep * t, s);
+            // a bias of one row [S] broadcasts as it is, so scale, bias and softmax stay one shape: one fused task
+            if (bias != null && bias.rank() == 1) scores = scores.add(bias);
+            else if (bias != null) scores = scores.view(kvh, rep, t, s).add(bias).view(kvh, (long) rep * t, s);
             Tensor probs = scores.softmax(-1).to(kv[1].dtype());
             Tensor attn = probs.matmul(kv[1]).view(nh, t, d).transpose(0, 1).reshape(t, (long) nh * d);
             x = x.add(linear(attn, l.wo()));
@@ -372,22 +388,25 @@ public final class LlamaModel implements AutoCloseable {
 
     /**
      * One decode step whose shapes do not depend on the position, so that the GPU backend captures it once and
-     * replays it for every token. The token and the position are one-element device tensors written before each
-     * run; the step picks its RoPE row with index_select, writes the new key/value row into the cache with
-     * {@code where(row == position, new, cache)} over the whole cache (no position on the host), and
-     * attends over the whole cache with a bias of -1e30 on the rows after the position, whose weights are then
-     * exactly zero. The cost is that every step streams the whole cache (maxSequence rows) twice, which is why the
-     * command line sizes the cache to prompt + new tokens. On the CPU backend the same program runs eagerly.
+     * replays it for every token. The token and the position are one-element device tensors; the step picks its
+     * RoPE row with index_select, writes the cache set it does not read with {@code where(row == position, new,
+     * old)} over the whole cache (no position on the host), attends over the whole cache with a bias of -1e30 on
+     * the rows after the position (their weights are then exactly zero), and ends by writing its argmax into the
+     * token and position + 1 into the position: greedy decoding uploads nothing per token, only reads the argmax.
+     * Two captures, one per cache set (replay c reads set c and writes the other). The cost is that every step
+     * streams the whole cache (maxSequence rows), which is why the command line sizes the cache to prompt + new
+     * tokens. On the CPU backend the same program runs eagerly.
      */
     private final class FixedStep implements AutoCloseable {
         private final TensorScope scope;
         private final Tensor token, pos, rows;
-        private final GpuReplay replay;
+        private final GpuReplay[] replay = new GpuReplay[2];
         private final String mode;
+        /** What token and pos hold on the device now, -1 where unknown (then the next step uploads it). */
+        private long deviceToken = -1, devicePos = -1;
 
         FixedStep() {
             scope = TensorScope.open(backend);
-            GpuReplay captured = null;
             String how;
             try {
                 token = scope.zeros(DType.I64, 1);
@@ -396,10 +415,18 @@ public final class LlamaModel implements AutoCloseable {
                 scope.sync();
                 if (backend instanceof GpuBackend gpu) {
                     try {
-                        captured = gpu.captureReturning(this::program);
-                        how = "captured once (" + captured.nodeCount() + " ops, " + captured.taskCount() + " tasks), replayed per token";
+                        for (int c = 0; c < 2; c++) {
+                            int set = c;
+                            replay[c] = gpu.captureReturning(() -> program(set));
+                        }
+                        how = "captured once (" + replay[0].nodeCount() + " ops, " + replay[0].taskCount()
+                                + " tasks; one capture per cache set), replayed per token";
                     } catch (RuntimeException e) {
                         // the same program still runs, recorded anew per token; say so rather than fail the decode
+                        for (int c = 0; c < 2; c++) {
+                            if (replay[c] != null) replay[c].close();
+                            replay[c] = null;
+                        }
                         how = "recorded per token (capture failed: " + e.getMessage() + ")";
                     }
                 } else {
@@ -409,50 +436,65 @@ public final class LlamaModel implements AutoCloseable {
                 scope.close();
                 throw e;
             }
-            replay = captured;
             mode = how;
         }
 
-        /** [logits [1, vocab], argmax] of the token at the position. */
-        private List<Tensor> program() {
+        /** [logits [1, vocab], argmax] of the token at the position, reading cache set {@code c}. */
+        private List<Tensor> program(int c) {
             Tensor row = rows.eq(pos).view(1, maxSequence, 1);
             Tensor bias = rows.gt(pos).to(DType.F32).mul(-1e30);
-            Tensor x = layerStack(embed.embedding(token).to(DType.F32), 1, ropeTable.indexSelect(0, pos), bias,
+            Tensor r = ropeTable.indexSelect(0, pos);   // before the embedding, which then fuses into the first norm
+            pos.copyFrom(pos.add(1L));   // here, off the chain of dependent tasks, once the reads above have run
+            Tensor x = layerStack(embed.embedding(token).to(DType.F32), 1, r, bias,
                     (i, k, v) -> {
-                        keyCache[i].copyFrom(Tensor.where(row, k, keyCache[i]));
-                        valueCache[i].copyFrom(Tensor.where(row, v, valueCache[i]));
-                        return new Tensor[]{keyCache[i], valueCache[i]};
+                        Tensor kc = keyCache[1 - c][i], vc = valueCache[1 - c][i];
+                        kc.copyFrom(Tensor.where(row, k, keyCache[c][i]));
+                        vc.copyFrom(Tensor.where(row, v, valueCache[c][i]));
+                        return new Tensor[]{kc, vc};
                     });
             Tensor logits = linear(x.rmsNorm(new long[]{config.hiddenSize()}, finalNorm, config.rmsNormEps()), lmHead);
-            return List.of(logits, logits.argmax());
+            Tensor next = logits.argmax();
+            token.copyFrom(next);
+            return List.of(logits, next);
         }
 
-        /** Runs {@code id} at position {@code p} (the cache then holds p + 1 rows); the next token, or the logits. */
+        /** Runs {@code id} at position {@code p} (the cache then holds p + 1 rows); the step's outputs, read by {@code read}. */
         private <T> T next(int id, int p, java.util.function.Function<List<Tensor>, T> read) {
             checkToken(id);
             if (p >= maxSequence) throw new IllegalArgumentException("position " + p + " is past the KV cache of " + maxSequence + " positions");
             try (TensorScope inputs = TensorScope.open(backend)) {
-                token.copyFrom(inputs.tensor(new long[]{id}, 1));
-                pos.copyFrom(inputs.tensor(new long[]{p}, 1));
+                if (deviceToken != id) token.copyFrom(inputs.tensor(new long[]{id}, 1));
+                if (devicePos != p) pos.copyFrom(inputs.tensor(new long[]{p}, 1));
+                deviceToken = -1;
+                devicePos = -1;   // known again only once the step ran
                 List<Tensor> out;
-                if (replay != null) {
-                    replay.run();
-                    out = replay.outputs();
+                if (replay[current] != null) {
+                    replay[current].run();
+                    out = replay[current].outputs();
                 } else {
-                    out = program();
+                    out = program(current);
                 }
+                current ^= 1;
+                devicePos = p + 1;
                 // reading syncs, so the uploads have been consumed before this scope releases them
                 return read.apply(out);
             }
         }
 
         int next(int id, int p, Sampling sampling) {
-            return next(id, p, out -> sampling.isGreedy() ? (int) out.get(1).longItem() : sampling.pick(out.get(0).toFloatArray()));
+            if (!sampling.isGreedy()) return next(id, p, out -> sampling.pick(out.get(0).toFloatArray()));
+            int chosen = next(id, p, out -> (int) out.get(1).longItem());
+            deviceToken = chosen;   // the step wrote it into the token: the next step's input is already there
+            return chosen;
+        }
+
+        float[] logits(int id, int p) {
+            return next(id, p, out -> out.get(0).toFloatArray());
         }
 
         @Override
         public void close() {
-            if (replay != null) replay.close();   // gives the task template back
+            for (GpuReplay r : replay) if (r != null) r.close();   // gives the task templates back
             scope.close();
         }
     }
