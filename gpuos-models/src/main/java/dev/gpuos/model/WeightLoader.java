@@ -39,18 +39,19 @@ final class WeightLoader {
     }
 
     /**
-     * The weights {@code names} (each [rows_i, cols]) stacked along dim 0 into one [sum rows_i, cols] tensor of the
-     * loader's dtype: products that read the same input (a layer's q, k and v projections; gate and up) become one
-     * product, one task and one pass over the input.
+     * The weights {@code names} (each [rows_i, cols], or [rows_i] where {@code cols} is 0: biases) stacked along
+     * dim 0 into one [sum rows_i, cols] (or [sum rows_i]) tensor of the loader's dtype: products that read the same
+     * input (a layer's q, k and v projections; gate and up) become one product, one task and one pass over the input.
      */
     Tensor stacked(long cols, String[] names, long[] rows) {
         long total = 0;
         for (long r : rows) total += r;
-        Tensor out = owner.zeros(dtype, total, cols);
+        Tensor out = cols == 0 ? owner.zeros(dtype, total) : owner.zeros(dtype, total, cols);
         long at = 0;
         for (int i = 0; i < names.length; i++) {
             try (TensorScope temp = TensorScope.open(backend)) {
-                out.narrow(0, at, rows[i]).copyFrom(weights.load(temp, names[i], dtype, rows[i], cols));
+                long[] shape = cols == 0 ? new long[]{rows[i]} : new long[]{rows[i], cols};
+                out.narrow(0, at, rows[i]).copyFrom(weights.load(temp, names[i], dtype, shape));
                 temp.sync();   // the copy has read the temporary before temp releases it
             }
             at += rows[i];
