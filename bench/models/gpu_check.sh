@@ -28,7 +28,7 @@ if [[ ${MODELS_FULL:-1} == 1 ]]; then
   for n in 128; do
     echo "== generate $n tokens (Llama-3.2-1B shape, random bf16 weights)"
     timeout 120 "${JVM[@]}" -cp "$CP_BENCH" dev.gpuos.bench.Main generate --model /tmp/gpuos-full/llama-3.2-1b-random \
-      --prompt "$prompt" --max-tokens $n --ignore-eos > "$OUT/generate-$n.txt" 2> "$OUT/generate-$n.log"
+      --prompt "$prompt" --max-tokens $n --ignore-eos --warmup > "$OUT/generate-$n.txt" 2> "$OUT/generate-$n.log"
     echo "rc=$?" >> "$OUT/generate-$n.log"
     cat "$OUT/generate-$n.log"
     rows+=("generate $n: $(grep -E 'tokens: prefill|rc=' "$OUT/generate-$n.log" | tr '\n' ' ')")
@@ -42,7 +42,7 @@ if [[ ${MODELS_FULL:-1} == 1 ]]; then
     echo "== embed $spec (MiniLM shape, random f32 weights)"
     if [[ $spec == 1x16 ]]; then args=("$text16"); else args=("${texts32[@]}"); fi
     timeout 60 "${JVM[@]}" -cp "$CP_BENCH" dev.gpuos.bench.Main embed --model /tmp/gpuos-full/minilm-l6-random \
-      --json "$OUT/embed-$spec.json" "${args[@]}" 2> "$OUT/embed-$spec.log"
+      --json "$OUT/embed-$spec.json" --repeat 30 "${args[@]}" 2> "$OUT/embed-$spec.log"
     echo "rc=$?" >> "$OUT/embed-$spec.log"
     cat "$OUT/embed-$spec.log"
     rows+=("embed $spec: $(grep -E 'text\(s\) of|rc=' "$OUT/embed-$spec.log" | tr '\n' ' ')")

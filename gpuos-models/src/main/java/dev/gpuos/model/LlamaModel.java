@@ -249,11 +249,11 @@ public final class LlamaModel implements AutoCloseable {
                     + (maxSequence == config.maxPositions() ? " (max_position_embeddings in config.json)" : ""));
         }
         reset();
+        if (fixedStep == null) fixedStep = new FixedStep();   // captured here: neither prefill nor decode time
         List<Integer> out = new ArrayList<>();
         long t0 = System.nanoTime();
         int next = nextToken(prompt, sampling);
         long t1 = System.nanoTime();
-        if (fixedStep == null) fixedStep = new FixedStep();
         while (true) {
             out.add(next);
             onToken.accept(next);
