@@ -47,6 +47,8 @@ final class EmbedCommand implements CliCommand {
                 --json FILE           write {"model", "dimension", "embeddings": [{"text", "embedding"}]} to FILE
                                       instead of printing one vector per line
                 --backend gpu|cpu     the backend (default: gpu when present, else cpu with a note)
+                --bf16                products (linear layers, attention) in bf16 on tensor cores, f32 elsewhere
+                                      (default f32: embeddings as sentence-transformers' to 5 digits)
                 --repeat N            time N runs of the batch after the first (default 1): median, min, max
                 -h, --help            this text""";
     }
@@ -56,10 +58,13 @@ final class EmbedCommand implements CliCommand {
         Path model = null, json = null;
         String backend = null;
         int repeat = 1;
+        boolean bf16 = false;
         List<String> texts = new ArrayList<>();
         for (int i = 0; i < args.size(); i++) {
             String a = args.get(i);
-            if (List.of("--model", "--json", "--backend", "--repeat").contains(a)) {
+            if (a.equals("--bf16")) {
+                bf16 = true;
+            } else if (List.of("--model", "--json", "--backend", "--repeat").contains(a)) {
                 if (i + 1 >= args.size()) throw new CliUsageException(a + " needs a value");
                 String v = args.get(++i);
                 switch (a) {
@@ -76,7 +81,7 @@ final class EmbedCommand implements CliCommand {
                     default -> backend = GenerateCommand.backendChoice(v);
                 }
             } else if (a.startsWith("--")) {
-                throw new CliUsageException("unknown option " + a + " (known: --model DIR, --json FILE, --backend gpu|cpu, --repeat N)");
+                throw new CliUsageException("unknown option " + a + " (known: --model DIR, --json FILE, --backend gpu|cpu, --repeat N, --bf16)");
             } else {
                 texts.add(a);
             }
@@ -88,7 +93,7 @@ final class EmbedCommand implements CliCommand {
             BertEncoder encoder;
             ModelBackend.ProgressBar bar = new ModelBackend.ProgressBar(err);
             try {
-                encoder = BertEncoder.load(model, b.backend(), bar);
+                encoder = BertEncoder.load(model, b.backend(), bf16 ? dev.gpuos.tensor.DType.BF16 : dev.gpuos.tensor.DType.F32, bar);
             } catch (ModelFormatException e) {
                 bar.end();
                 err.println("embed: " + e.getMessage());
@@ -139,8 +144,8 @@ final class EmbedCommand implements CliCommand {
                 }
                 int longest = 0;
                 for (String t : texts) longest = Math.max(longest, encoder.tokenizer().encode(t).length);
-                err.printf(Locale.ROOT, "%s: %d text(s) of up to %d tokens in %.3f ms (%s after a first run; load %.0f ms); %s%n",
-                        b.description(), texts.size(), longest, ms[repeat / 2],
+                err.printf(Locale.ROOT, "%s: %d text(s) of up to %d tokens in %.3f ms (%s products; %s after a first run; load %.0f ms); %s%n",
+                        b.description(), texts.size(), longest, ms[repeat / 2], encoder.computeType(),
                         repeat == 1 ? "one run" : String.format(Locale.ROOT, "median of %d, min %.3f, max %.3f,", repeat, ms[0], ms[repeat - 1]),
                         loadMs, encoder.mode());
             }

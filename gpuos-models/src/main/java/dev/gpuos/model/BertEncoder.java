@@ -68,8 +68,21 @@ public final class BertEncoder implements AutoCloseable {
         this.normalize = normalize;
     }
 
-    /** Loads config.json, tokenizer.json and the safetensors weights of {@code folder} onto {@code backend}. */
+    /** Loads config.json, tokenizer.json and the safetensors weights of {@code folder} onto {@code backend}; f32 computation. */
     public static BertEncoder load(Path folder, Backend backend, LoadProgress progress) {
+        return load(folder, backend, DType.F32, progress);
+    }
+
+    /**
+     * As {@link #load(Path, Backend, LoadProgress)}, with the products (the linear layers and attention's two) in
+     * {@code compute}: F32, or BF16/F16 for tensor cores (weights converted at load; biases, embeddings, layer norms,
+     * softmax and the residual stream stay f32). 16-bit products round their inputs to 8 or 11 significant bits,
+     * so embeddings differ from f32 ones in the third or fourth digit.
+     */
+    public static BertEncoder load(Path folder, Backend backend, DType compute, LoadProgress progress) {
+        if (compute != DType.F32 && compute != DType.F16 && compute != DType.BF16) {
+            throw new IllegalArgumentException("compute dtype must be F32, F16 or BF16, got " + compute);
+        }
         BertConfig cfg = BertConfig.read(folder);
         checkPooling(folder);
         boolean normalize = normalizes(folder);
@@ -79,26 +92,27 @@ public final class BertEncoder implements AutoCloseable {
         try (ModelWeights w = ModelWeights.open(folder)) {
             w.onProgress(progress);
             w.expectStoredType(cfg.dtype(), folder.resolve("config.json"));
-            WeightLoader l = new WeightLoader(w, scope, DType.F32);
+            WeightLoader l = new WeightLoader(w, scope, compute);
+            DType f32 = DType.F32;
             // sentence-transformers saves a bare BertModel; BertFor* checkpoints prefix it with "bert."
             String root = w.contains("embeddings.word_embeddings.weight") ? "" : "bert.";
             long h = cfg.hiddenSize(), inter = cfg.intermediateSize();
-            Tensor word = l.load(root + "embeddings.word_embeddings.weight", cfg.vocabSize(), h);
-            Tensor pos = l.load(root + "embeddings.position_embeddings.weight", cfg.maxPositions(), h);
-            Tensor type = l.load(root + "embeddings.token_type_embeddings.weight", cfg.typeVocabSize(), h);
-            Tensor nw = l.load(root + "embeddings.LayerNorm.weight", h), nb = l.load(root + "embeddings.LayerNorm.bias", h);
+            Tensor word = l.load(f32, root + "embeddings.word_embeddings.weight", cfg.vocabSize(), h);
+            Tensor pos = l.load(f32, root + "embeddings.position_embeddings.weight", cfg.maxPositions(), h);
+            Tensor type = l.load(f32, root + "embeddings.token_type_embeddings.weight", cfg.typeVocabSize(), h);
+            Tensor nw = l.load(f32, root + "embeddings.LayerNorm.weight", h), nb = l.load(f32, root + "embeddings.LayerNorm.bias", h);
             Layer[] layers = new Layer[cfg.layers()];
             for (int i = 0; i < layers.length; i++) {
                 String p = root + "encoder.layer." + i + ".";
                 String[] qkv = {"query", "key", "value"};
                 layers[i] = new Layer(
                         l.stacked(h, java.util.Arrays.stream(qkv).map(n -> p + "attention.self." + n + ".weight").toArray(String[]::new), new long[]{h, h, h}),
-                        l.stacked(0, java.util.Arrays.stream(qkv).map(n -> p + "attention.self." + n + ".bias").toArray(String[]::new), new long[]{h, h, h}),
-                        l.load(p + "attention.output.dense.weight", h, h), l.load(p + "attention.output.dense.bias", h),
-                        l.load(p + "attention.output.LayerNorm.weight", h), l.load(p + "attention.output.LayerNorm.bias", h),
-                        l.load(p + "intermediate.dense.weight", inter, h), l.load(p + "intermediate.dense.bias", inter),
-                        l.load(p + "output.dense.weight", h, inter), l.load(p + "output.dense.bias", h),
-                        l.load(p + "output.LayerNorm.weight", h), l.load(p + "output.LayerNorm.bias", h));
+                        l.stacked(f32, 0, java.util.Arrays.stream(qkv).map(n -> p + "attention.self." + n + ".bias").toArray(String[]::new), new long[]{h, h, h}),
+                        l.load(p + "attention.output.dense.weight", h, h), l.load(f32, p + "attention.output.dense.bias", h),
+                        l.load(f32, p + "attention.output.LayerNorm.weight", h), l.load(f32, p + "attention.output.LayerNorm.bias", h),
+                        l.load(p + "intermediate.dense.weight", inter, h), l.load(f32, p + "intermediate.dense.bias", inter),
+                        l.load(p + "output.dense.weight", h, inter), l.load(f32, p + "output.dense.bias", h),
+                        l.load(f32, p + "output.LayerNorm.weight", h), l.load(f32, p + "output.LayerNorm.bias", h));
             }
             scope.sync();
             return new BertEncoder(cfg, tokenizer, backend, scope, word, pos, type, nw, nb, layers, maxTokens, normalize);
@@ -256,11 +270,12 @@ public final class BertEncoder implements AutoCloseable {
                 .add(posEmb.narrow(0, 0, t)).add(typeEmb.narrow(0, 0, 1))
                 .layerNorm(norm, embNormW, embNormB, eps);
         for (Layer l : layers) {
-            Tensor qkv = linear(x, l.wqkv(), l.bqkv());   // [b, t, 3h]
+            // [b, t, 3h]; attention's products run in the compute dtype too (the cast joins the bias add)
+            Tensor qkv = linear(x, l.wqkv(), l.bqkv()).to(l.wqkv().dtype());
             Tensor q = heads(qkv.narrow(2, 0, h), b, t, nh, dh);
             Tensor k = heads(qkv.narrow(2, h, h), b, t, nh, dh);
             Tensor v = heads(qkv.narrow(2, 2L * h, h), b, t, nh, dh);
-            Tensor probs = q.matmul(k.transpose(2, 3)).mul(scale).add(keyBias).softmax(-1);
+            Tensor probs = q.matmul(k.transpose(2, 3)).mul(scale).add(keyBias).softmax(-1).to(v.dtype());
             Tensor ctx = probs.matmul(v).permute(0, 2, 1, 3).reshape(b, t, h);
             Tensor a = linear(ctx, l.wo(), l.bo()).add(x).layerNorm(norm, l.norm1w(), l.norm1b(), eps);
             Tensor inner = activation(linear(a, l.wi(), l.bi()));
@@ -319,9 +334,13 @@ public final class BertEncoder implements AutoCloseable {
         };
     }
 
+    /** x @ weight^T + bias: the product in the weight's dtype, the sum in f32 (the bias's dtype). */
     private static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
-        return x.matmul(weight.transpose(0, 1)).add(bias);
+        return x.to(weight.dtype()).matmul(weight.transpose(0, 1)).add(bias);
     }
+
+    /** The dtype of the products (F32, or BF16/F16 when loaded so). */
+    public DType computeType() { return layers.length > 0 ? layers[0].wqkv().dtype() : DType.F32; }
 
     /** [b, t, heads*dh] to [b, heads, t, dh]. */
     private static Tensor heads(Tensor x, int b, int t, int nh, int dh) {

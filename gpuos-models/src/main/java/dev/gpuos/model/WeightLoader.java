@@ -44,14 +44,19 @@ final class WeightLoader {
      * input (a layer's q, k and v projections; gate and up) become one product, one task and one pass over the input.
      */
     Tensor stacked(long cols, String[] names, long[] rows) {
+        return stacked(dtype, cols, names, rows);
+    }
+
+    /** {@link #stacked(long, String[], long[])} as {@code as}, whatever the loader's dtype. */
+    Tensor stacked(DType as, long cols, String[] names, long[] rows) {
         long total = 0;
         for (long r : rows) total += r;
-        Tensor out = cols == 0 ? owner.zeros(dtype, total) : owner.zeros(dtype, total, cols);
+        Tensor out = cols == 0 ? owner.zeros(as, total) : owner.zeros(as, total, cols);
         long at = 0;
         for (int i = 0; i < names.length; i++) {
             try (TensorScope temp = TensorScope.open(backend)) {
                 long[] shape = cols == 0 ? new long[]{rows[i]} : new long[]{rows[i], cols};
-                out.narrow(0, at, rows[i]).copyFrom(weights.load(temp, names[i], dtype, shape));
+                out.narrow(0, at, rows[i]).copyFrom(weights.load(temp, names[i], as, shape));
                 temp.sync();   // the copy has read the temporary before temp releases it
             }
             at += rows[i];

@@ -129,10 +129,21 @@ final class HfFixtureChecks {
         return b.append('"').toString();
     }
 
+    /**
+     * BERT with bf16 products (opt-in): bounds of a 16-bit product chain, hidden states within 2e-2 normwise (the
+     * issue's bf16 bound for logits) and embeddings within cosine 0.9995.
+     */
+    static final double BF16_HIDDEN_TOL = 2e-2, BF16_COSINE_MIN = 0.9995;
+
     /** BERT: last_hidden_state (real positions) within 1e-4 normwise, embeddings cosine >= 0.99999, batch 1 and padded. */
     static void bert(Backend backend) {
+        bert(backend, DType.F32);
+    }
+
+    static void bert(Backend backend, DType compute) {
         JsonObject ref = json("bert_reference.json");
-        try (BertEncoder enc = BertEncoder.load(root().resolve(ref.get("model").getAsString()), backend, LoadProgress.NONE)) {
+        double hiddenTol = compute == DType.F32 ? HIDDEN_TOL : BF16_HIDDEN_TOL, cosineMin = compute == DType.F32 ? COSINE_MIN : BF16_COSINE_MIN;
+        try (BertEncoder enc = BertEncoder.load(root().resolve(ref.get("model").getAsString()), backend, compute, LoadProgress.NONE)) {
             double worstHidden = 0, worstCos = 1;
             // twice, the second time in reverse order: on the GPU the second pass replays the captures of the
             // first, now and then with another batch's data in the same shape
@@ -168,14 +179,14 @@ final class HfFixtureChecks {
                     float[] a = Arrays.copyOfRange(out.lastHiddenState(), i * out.length() * h, (i * out.length() + len) * h);
                     double err = normwise(e, a);
                     worstHidden = Math.max(worstHidden, err);
-                    assertTrue(err <= HIDDEN_TOL, "last_hidden_state of " + sentences.get(i) + " (batch " + b + "): normwise error " + err);
+                    assertTrue(err <= hiddenTol, compute + " last_hidden_state of " + sentences.get(i) + " (batch " + b + "): normwise error " + err);
                     double cos = cosine(Arrays.copyOfRange(emb, i * h, (i + 1) * h), out.embeddings()[i]);
                     worstCos = Math.min(worstCos, cos);
-                    assertTrue(cos >= COSINE_MIN, "embedding of " + sentences.get(i) + " (batch " + b + "): cosine " + cos);
+                    assertTrue(cos >= cosineMin, compute + " embedding of " + sentences.get(i) + " (batch " + b + "): cosine " + cos);
                 }
             }
-            System.out.printf(Locale.ROOT, "bert on %s: %d cases (twice), worst hidden-state normwise error %.3g, worst embedding cosine %.9f; %s%n",
-                    backend.name(), cases.size(), worstHidden, worstCos, enc.mode());
+            System.out.printf(Locale.ROOT, "bert (%s products) on %s: %d cases (twice), worst hidden-state normwise error %.3g, worst embedding cosine %.9f; %s%n",
+                    compute, backend.name(), cases.size(), worstHidden, worstCos, enc.mode());
         }
     }
 
