@@ -7,6 +7,7 @@
 #   3. ./gpuos generate and embed on those models (GPU backend), with their timings.
 # Ends with a short table. Skip part 2/3 with MODELS_FULL=0.
 set -uo pipefail
+export PYTHONUNBUFFERED=1
 DIST=$(dirname "${CP_TESTS%%:*}")
 OUT=${STEP_DIR:?}
 # shellcheck disable=SC2206  # JVM_FLAGS_STR is a list of options
@@ -38,15 +39,19 @@ if [[ ${MODELS_FULL:-1} == 1 ]]; then
   text128=$(for _ in $(seq 7); do printf '%s ' "$words"; done)   # about 128 tokens
   texts32=()
   for _ in $(seq 32); do texts32+=("$text128"); done
-  for spec in "1x16" "32x128"; do
+  for spec in "1x16" "32x128" "32x128-bf16"; do
     echo "== embed $spec (MiniLM shape, random f32 weights)"
     if [[ $spec == 1x16 ]]; then args=("$text16"); else args=("${texts32[@]}"); fi
+    [[ $spec == *bf16 ]] && args=(--bf16 "${args[@]}")
     timeout 60 "${JVM[@]}" -cp "$CP_BENCH" dev.gpuos.bench.Main embed --model /tmp/gpuos-full/minilm-l6-random \
       --json "$OUT/embed-$spec.json" --repeat 30 "${args[@]}" 2> "$OUT/embed-$spec.log"
     echo "rc=$?" >> "$OUT/embed-$spec.log"
     cat "$OUT/embed-$spec.log"
     rows+=("embed $spec: $(grep -E 'text\(s\) of|rc=' "$OUT/embed-$spec.log" | tr '\n' ' ')")
   done
+  echo "== embeddings vs HF (f32) on the same folder"
+  timeout 60 python3 bench/models/embed_check.py /tmp/gpuos-full/minilm-l6-random "$OUT"/embed-*.json 2>&1 | tee "$OUT/embed-check.log"
+  while read -r line; do rows+=("$line"); done < <(grep -E 'cosine vs HF' "$OUT/embed-check.log")
 fi
 
 echo
