@@ -258,6 +258,11 @@ public final class BertEncoder implements AutoCloseable {
         return new Output(b, t, h, states, emb);
     }
 
+    /** Records the forward pass of a b x t batch once, as a capture would (tests count its tasks): [hidden states, pooled]. */
+    List<Tensor> recordForward(TensorScope scope, int b, int t) {
+        return program(scope.zeros(DType.I64, (long) b * t + b), scope.arange(t), b, t);
+    }
+
     /** The forward pass over {@code input} (ids [b, t], then the b lengths) with {@code positions} = 0..t-1: [hidden states, pooled]. */
     private List<Tensor> program(Tensor input, Tensor positions, int b, int t) {
         int h = config.hiddenSize(), nh = config.heads(), dh = config.headDim();

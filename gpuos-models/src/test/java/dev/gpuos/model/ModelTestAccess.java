@@ -13,6 +13,11 @@ public final class ModelTestAccess {
         return HfFixtureChecks.root().resolve(name);
     }
 
+    /** {@link BertEncoder#recordForward}. */
+    public static List<Tensor> recordForward(BertEncoder e, dev.gpuos.tensor.TensorScope scope, int b, int t) {
+        return e.recordForward(scope, b, t);
+    }
+
     /** {@link LlamaModel#recordDecodeStep()}. */
     public static List<Tensor> recordDecodeStep(LlamaModel m) {
         return m.recordDecodeStep();

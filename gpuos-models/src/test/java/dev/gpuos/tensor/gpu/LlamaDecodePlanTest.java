@@ -128,6 +128,38 @@ class LlamaDecodePlanTest {
         return out;
     }
 
+    static StepPlan planOf(Recorder rec, java.util.function.Supplier<List<Tensor>> program) {
+        int firstNode = rec.nodes.size(), firstBuffer = rec.allocated.size();
+        List<Tensor> outputs = program.get();
+        List<OpNode> work = List.copyOf(rec.nodes.subList(firstNode, rec.nodes.size()));
+        Set<Storage> internal = Collections.newSetFromMap(new IdentityHashMap<>());
+        internal.addAll(rec.allocated.subList(firstBuffer, rec.allocated.size()));
+        for (Tensor t : outputs) internal.remove(t.storage());
+        List<TaskPlan.Item> items = TaskPlan.of(work, Intermediates.of(work, internal), true);
+        return new StepPlan(items, longestChain(items), kinds(items));
+    }
+
+    /** BERT's captured forward pass (what one replay runs): tasks per layer, f32 and bf16 products. */
+    @Test
+    void bertForwardTasksPerLayer() {
+        for (DType compute : new DType[]{DType.F32, DType.BF16}) {
+            Recorder rec = new Recorder();
+            try (dev.gpuos.model.BertEncoder e = dev.gpuos.model.BertEncoder.load(ModelTestAccess.fixture("bert-tiny"), rec, compute, LoadProgress.NONE);
+                 dev.gpuos.tensor.TensorScope scope = dev.gpuos.tensor.TensorScope.open(rec)) {
+                int layers = e.config().layers();
+                StepPlan p = planOf(rec, () -> ModelTestAccess.recordForward(e, scope, 2, 16));
+                System.out.printf(Locale.ROOT, "bert forward (%s products, %d layers, 2 x 16): %d tasks, longest dependent chain %d; %s%n",
+                        compute, layers, p.items().size(), p.chain(), p.kinds());
+                if (Boolean.getBoolean("gpuos.test.verbose")) {
+                    for (TaskPlan.Item item : p.items()) System.out.println("  " + nodesOf(item).stream().map(OpNode::opName).toList());
+                }
+                // per layer: qkv, scores, probabilities @ values, o, intermediate, output
+                assertEquals(6 * layers, p.kinds().get("matmul"), p.kinds().toString());
+                assertEquals(layers, p.kinds().get("row-fused SOFTMAX"), p.kinds().toString());
+            }
+        }
+    }
+
     @Test
     void decodeStepTasksPerLayer() {
         for (DType compute : new DType[]{DType.F32, DType.BF16}) {
