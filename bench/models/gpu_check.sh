@@ -25,6 +25,10 @@ if [[ ${MODELS_FULL:-1} == 1 ]]; then
   echo "== full-size random models and HF eager timing"
   timeout 120 python3 bench/models/make_fixtures.py --out "$OUT/hf" --full /tmp/gpuos-full --skip-tiny
   [[ -f $OUT/hf/hf_timing.json ]] && rows+=("HF: $(python3 -c "import json;t=json.load(open('$OUT/hf/hf_timing.json'));print(f\"{t['device']}: eager generate {t['llama_eager_generate']['tokens_per_s']:.1f} tok/s; BERT 1x16 {t['bert_eager_1x16_ms']:.2f} ms, 32x128 {t['bert_eager_32x128_ms']:.2f} ms; decode floor {t.get('llama_floor_ms_per_token', float('nan')):.2f} ms/token\")")")
+  echo "== full-size greedy tokens vs HF's (from HF's prompt ids)"
+  timeout 90 "${JVM[@]}" -cp "$CP_TESTS:$DIST/gpuos-models-tests" dev.gpuos.model.FullSizeGreedy \
+    /tmp/gpuos-full/llama-3.2-1b-random "$OUT/hf/hf_timing.json" 2>&1 | tee "$OUT/full-greedy.log" | tail -5
+  while read -r line; do rows+=("$line"); done < <(grep -E '^full-size greedy' "$OUT/full-greedy.log")
   prompt="The quick brown fox jumps over the lazy dog 12"   # about 32 tokens with the small fixture BPE
   for n in 128; do
     echo "== generate $n tokens (Llama-3.2-1B shape, random bf16 weights)"
