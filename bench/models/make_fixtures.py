@@ -453,9 +453,16 @@ def full_size(out, full_dir, wp, bpe):
     folder = os.path.join(full_dir, "minilm-l6-random")
     bert.save_pretrained(folder)
     save_tokenizer(wp, folder, WORDPIECE_SPECIALS, {})
+    cls, sep = wp.token_to_id("[CLS]"), wp.token_to_id("[SEP]")
     for b, t in [(1, 16), (32, 128)]:
-        ids = torch.randint(5, wp.get_vocab_size(), (b, t), generator=gen).to(dev)
+        ids = torch.randint(5, wp.get_vocab_size(), (b, t), generator=gen)
+        ids[:, 0], ids[:, -1] = cls, sep
+        ids = ids.to(dev)
         mask = torch.ones_like(ids)
+        with torch.no_grad():   # the embeddings of these ids, sentence-transformers' pooling, for GPUOS to compare
+            h = bert(input_ids=ids, attention_mask=mask).last_hidden_state.double()
+            emb = torch.nn.functional.normalize(h.mean(dim=1), p=2, dim=1)
+        timing[f"bert_{b}x{t}"] = {"ids": ids.tolist(), "embeddings": emb.float().cpu().tolist()}
         with torch.no_grad():
             for _ in range(5):
                 bert(input_ids=ids, attention_mask=mask)

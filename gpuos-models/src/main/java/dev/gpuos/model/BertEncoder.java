@@ -200,6 +200,11 @@ public final class BertEncoder implements AutoCloseable {
         return run(ids, true);
     }
 
+    /** Sentence embeddings of token ids (with their special tokens), run as one padded batch. */
+    public float[][] embedIds(int[][] ids) {
+        return run(ids, false).embeddings();
+    }
+
     /** How the last batch ran, e.g. "replayed (captured for 1 x 16: 54 ops, 40 tasks)". */
     public synchronized String mode() { return mode; }
 
