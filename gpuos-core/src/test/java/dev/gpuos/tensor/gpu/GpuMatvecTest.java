@@ -24,7 +24,7 @@ class GpuMatvecTest extends SharedGpuOS {
     static GpuBackend gpu;
     private static boolean skinnyWas, tensorCoresWas;
 
-    /** The paths under test are off by default until a GPU run has checked them: on for this class. */
+    /** The paths under test, on for this class whatever -Dgpuos.matmul.skinny / -Dgpuos.matmul.mma say. */
     @BeforeAll
     static void backend() {
         skinnyWas = FamilyTasks.skinny;
