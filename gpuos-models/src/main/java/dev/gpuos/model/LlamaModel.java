@@ -328,9 +328,9 @@ public final class LlamaModel implements AutoCloseable {
             bias = step.tensor(m, t, s);
         }
         Tensor x = layerStack(embed.embedding(step.tensor(idx, t)).to(DType.F32), t, ropeTable.narrow(0, p, t), bias,
-                (i, k, v) -> {
+                (i, kRaw, r, v) -> {
                     Tensor kc = keyCache[current][i], vc = valueCache[current][i];
-                    kc.narrow(1, p, t).copyFrom(k);
+                    kc.narrow(1, p, t).copyFrom(rope(kRaw, r).view(t, config.kvHeads(), config.headDim()).transpose(0, 1));
                     vc.narrow(1, p, t).copyFrom(v);
                     return new Tensor[]{kc.narrow(1, 0, s), vc.narrow(1, 0, s)};
                 });
@@ -343,10 +343,13 @@ public final class LlamaModel implements AutoCloseable {
         if (id < 0 || id >= config.vocabSize()) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + config.vocabSize());
     }
 
-    /** Writes a layer's new keys and values ([kv_heads, t, d]) into its cache; returns the keys and values to attend over. */
+    /**
+     * Writes a layer's new keys (before RoPE, [t, kv_heads, 2, d/2], with their RoPE factor rows {@code r}) and
+     * values ([kv_heads, t, d]) into its cache; returns the keys and values to attend over.
+     */
     @FunctionalInterface
     private interface CacheUpdate {
-        Tensor[] write(int layer, Tensor keys, Tensor values);
+        Tensor[] write(int layer, Tensor keys, Tensor r, Tensor values);
     }
 
     /**
@@ -365,11 +368,10 @@ public final class LlamaModel implements AutoCloseable {
             Layer l = layers[i];
             Tensor h = x.rmsNorm(hidden, l.inputNorm(), config.rmsNormEps());
             Tensor qkv = linear(h, l.wqkv());   // [t, (nh + 2 kvh) * d]
-            Tensor qk = rope(qkv.narrow(1, 0, (long) (nh + kvh) * d).view(t, nh + kvh, 2, half), r)
-                    .view(t, nh + kvh, d);
-            Tensor q = qk.narrow(1, 0, nh).transpose(0, 1), k = qk.narrow(1, nh, kvh).transpose(0, 1);
+            Tensor q = rope(qkv.narrow(1, 0, (long) nh * d).view(t, nh, 2, half), r).view(t, nh, d).transpose(0, 1);
+            Tensor k = qkv.narrow(1, (long) nh * d, (long) kvh * d).view(t, kvh, 2, half);   // RoPE in the cache write
             Tensor v = qkv.narrow(1, (long) (nh + kvh) * d, (long) kvh * d).view(t, kvh, d).transpose(0, 1);
-            Tensor[] kv = cache.write(i, k, v);
+            Tensor[] kv = cache.write(i, k, r, v);
             long s = kv[0].size(1);
             Tensor scores = q.reshape(kvh, (long) rep * t, d).matmul(kv[0].transpose(1, 2)).mul(scale);
             // a bias of one row [S] broadcasts as it is, so scale, bias and softmax stay one shape: one fused task
@@ -442,13 +444,21 @@ public final class LlamaModel implements AutoCloseable {
         /** [logits [1, vocab], argmax] of the token at the position, reading cache set {@code c}. */
         private List<Tensor> program(int c) {
             Tensor row = rows.eq(pos).view(1, maxSequence, 1);
+            int kvh = config.kvHeads(), half = config.headDim() / 2;
+            long[] full = {kvh, maxSequence, 2, half};
             Tensor bias = rows.gt(pos).to(DType.F32).mul(-1e30);
             Tensor r = ropeTable.indexSelect(0, pos);   // before the embedding, which then fuses into the first norm
             pos.copyFrom(pos.add(1L));   // here, off the chain of dependent tasks, once the reads above have run
             Tensor x = layerStack(embed.embedding(token).to(DType.F32), 1, r, bias,
-                    (i, k, v) -> {
+                    (i, k, rr, v) -> {
                         Tensor kc = keyCache[1 - c][i], vc = valueCache[1 - c][i];
-                        kc.copyFrom(Tensor.where(row, k, keyCache[c][i]));
+                        // the new key's RoPE, broadcast over the cache rows from its first op on, so RoPE, the
+                        // row choice and the copy are one elementwise task of the cache's shape
+                        Tensor k4 = k.view(kvh, 1, 2, half);
+                        Tensor rot = k4.expand(full).mul(rr.select(1, 0).view(1, 1, 2, half))
+                                .add(k4.narrow(2, 1, 1).expand(full).mul(rr.select(1, 1).view(1, 1, 2, half)))
+                                .add(k4.narrow(2, 0, 1).expand(full).mul(rr.select(1, 2).view(1, 1, 2, half)));
+                        kc.view(full).copyFrom(Tensor.where(row.view(1, maxSequence, 1, 1), rot, keyCache[c][i].view(full)));
                         vc.copyFrom(Tensor.where(row, v, valueCache[c][i]));
                         return new Tensor[]{kc, vc};
                     });
