@@ -11,7 +11,7 @@
 // two halves are exact in f32, so the contract is the tiled path's), operands staged 64x32 at a time, the next
 // step's loads in flight while a step computes.
 //
-// The skinny paths (n <= 8 rows: decode, batch-1 inference) are bound by reading b once: a unit is a run of
+// The skinny paths (n <= 16 rows: decode, batch-1 inference, short prompts and sentences) are bound by reading b once: a unit is a run of
 // output columns of one batch, all n rows at once, and the rows of a sit in shared memory as GT_ACC.
 // M_SKINNY_K, b's k-stride is 1 (a transposed [m, k] weight, the HF Linear layout): each output column is a
 // contiguous row of the weight; a warp streams it with 16-byte loads (element loads where a row is not
@@ -454,7 +454,7 @@ __device__ __noinline__ void skinny_m(const gpuos_task* task, unsigned int tile,
 template <int NR>
 __device__ __forceinline__ void skinny(const gpuos_task* task, unsigned int tile, const gpuos_env* env, int path) {
     // Up to 4 columns a warp: 4 * NR accumulators are too many for 128 registers from 8 rows on (8-byte ones
-    // from 4 rows on): then a warp takes the unit's columns 2 or 1 at a time.
+    // from 4 rows on): then a warp takes the unit's columns 2 or 1 at a time (16 rows: 2 or 1).
     constexpr int C4 = sizeof(GT_ACC) == 4 ? (NR <= 4 ? 4 : 2) : (NR <= 2 ? 4 : NR == 4 ? 2 : 1);
     if (path == M_SKINNY_M) skinny_m<NR>(task, tile, env);
     else if (gpuos::arg_i64(task, 4) == 4) skinny_k<NR, C4>(task, tile, env);
@@ -479,5 +479,6 @@ GPUOS_OP {
     if (n <= 1) skinny<1>(task, tile, env, path);
     else if (n <= 2) skinny<2>(task, tile, env, path);
     else if (n <= 4) skinny<4>(task, tile, env, path);
-    else skinny<8>(task, tile, env, path);
+    else if (n <= 8) skinny<8>(task, tile, env, path);
+    else skinny<16>(task, tile, env, path);
 }

@@ -114,8 +114,11 @@ final class FamilyTasks {
     }
 
     static final int MATMUL_TILE = 64;
-    /** Products of at most this many rows (decode, batch-1 inference) take a skinny path of matmul.cu. */
-    static final int SKINNY_ROWS = 8;
+    /**
+     * Products of at most this many rows (decode, batch-1 inference, a short prompt or sentence) take a skinny path
+     * of matmul.cu: one pass over b spread over every SM, where 64-row tiles would leave most SMs idle.
+     */
+    static final int SKINNY_ROWS = 16;
     /**
      * Work units a skinny product is cut into: the worker runs 2 blocks of 256 threads on each of the H100's 132
      * SMs (operators are capped at 128 registers), and a skinny product is one pass over b, so one unit per block

@@ -40,7 +40,7 @@ class GpuMatvecTest extends SharedGpuOS {
         FamilyTasks.tensorCores = tensorCoresWas;
     }
 
-    private static final long[] ROWS = {1, 2, 3, 4, 5, 8, 9, 40};
+    private static final long[] ROWS = {1, 2, 3, 4, 5, 8, 9, 16, 17, 40};
     private static final long[] INNER = {1, 7, 300, 2048, 2100};
     private static final long[] COLS = {1, 33, 300};
 
