@@ -292,9 +292,15 @@ public final class BertEncoder implements AutoCloseable {
             x = linear(inner, l.wout(), l.bout()).add(a).layerNorm(norm, l.norm2w(), l.norm2b(), eps);
         }
         Tensor mask = keep.view(b, t, 1);
-        Tensor mean = x.mul(mask).sum(new int[]{1}, false).div(mask.sum(new int[]{1}, false).clampMin(1e-9));
-        Tensor pooled = mean;
-        if (normalize) pooled = mean.div(mean.mul(mean).sum(new int[]{1}, true).sqrt().clampMin(1e-12));
+        Tensor sum = x.mul(mask).sum(new int[]{1}, false);   // [b, h]
+        Tensor pooled;
+        if (normalize) {
+            // the mean's direction is the sum's: sum / ||sum|| = rms_norm(sum) / sqrt(h), one fused task (an
+            // all-zero sum stays zero, as sentence-transformers' clamped norm leaves it)
+            pooled = sum.rmsNorm(new long[]{h}, null, 1e-30).mul(1.0 / Math.sqrt(h));
+        } else {
+            pooled = sum.div(mask.sum(new int[]{1}, false).clampMin(1e-9));
+        }
         return List.of(x, pooled);
     }
 
