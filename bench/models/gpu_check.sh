@@ -36,7 +36,12 @@ if [[ ${MODELS_FULL:-1} == 1 ]]; then
     timeout 150 "${JVM[@]}" -cp "$CP_TESTS:$DIST/gpuos-models-tests" dev.gpuos.model.ModelsBench \
       "$FULL/llama-3.2-1b-random" "$FULL/minilm-l6-random" "$OUT/hf/hf_timing.json" 2>&1 | tee "$OUT/models-bench.log"
     echo "rc=${PIPESTATUS[0]}" >> "$OUT/models-bench.log"
-    while read -r line; do rows+=("$line"); done < <(sed -n '/^== models bench/,$p' "$OUT/models-bench.log" | tail -n +2)
+    # the bench prints each row as it goes ("  ..."), then all of them again after "== models bench"
+    if grep -q '^== models bench' "$OUT/models-bench.log"; then
+      while read -r line; do rows+=("$line"); done < <(sed -n '/^== models bench/,$p' "$OUT/models-bench.log" | tail -n +2)
+    else
+      while read -r line; do rows+=("$line"); done < <(grep -E '^  (llama|bert) ' "$OUT/models-bench.log"; tail -1 "$OUT/models-bench.log")
+    fi
   else
     rows+=("HF: make_fixtures.py --full wrote no hf_timing.json (see hf-full.log)")
   fi

@@ -37,7 +37,15 @@ public final class ModelsBench {
     public static void main(String[] args) throws Exception {
         Path llamaDir = Path.of(args[0]), bertDir = Path.of(args[1]);
         JsonObject hf = JsonParser.parseString(Files.readString(Path.of(args[2]))).getAsJsonObject();
-        List<String> rows = new ArrayList<>();
+        // each row is printed as soon as it is measured too: a run cut short by its time limit keeps what it had
+        List<String> rows = new ArrayList<>() {
+            @Override
+            public boolean add(String row) {
+                System.out.println("  " + row);
+                System.out.flush();
+                return super.add(row);
+            }
+        };
         if (args.length > 3 && args[3].equals("cpu")) {
             Backend cpu = dev.gpuos.tensor.cpu.CpuBackend.eager();
             llama(cpu, llamaDir, hf, rows);
