@@ -254,12 +254,28 @@ public final class LlamaModel implements AutoCloseable {
         long t0 = System.nanoTime();
         int next = nextToken(prompt, sampling);
         long t1 = System.nanoTime();
-        while (true) {
-            out.add(next);
-            onToken.accept(next);
-            if (out.size() >= maxNewTokens || (stopAtEos && isEos(next))) break;
-            next = fixedStep.next(next, position, sampling);
-            position++;
+        if (sampling.isGreedy()) {
+            // Each step writes its argmax into the next step's token on the device, so step p + 1 is launched
+            // before step p's token is read: the host's read-back overlaps the next step instead of idling the GPU.
+            List<Tensor> inFlight = null;
+            while (true) {
+                out.add(next);
+                onToken.accept(next);
+                if (out.size() >= maxNewTokens || (stopAtEos && isEos(next))) break;
+                List<Tensor> step = inFlight != null ? inFlight : fixedStep.launch(next, position);
+                // a step launched past an end-of-sequence token is never read; its cache row is overwritten later
+                inFlight = out.size() + 1 < maxNewTokens ? fixedStep.launchNext(position + 1) : null;
+                next = (int) step.get(1).longItem();
+                position++;
+            }
+        } else {
+            while (true) {
+                out.add(next);
+                onToken.accept(next);
+                if (out.size() >= maxNewTokens || (stopAtEos && isEos(next))) break;
+                next = fixedStep.next(next, position, sampling);
+                position++;
+            }
         }
         long t2 = System.nanoTime();
         return new Generation(out.stream().mapToInt(Integer::intValue).toArray(), prompt.length, (t1 - t0) / 1e9, (t2 - t1) / 1e9);
@@ -403,6 +419,8 @@ public final class LlamaModel implements AutoCloseable {
         private final TensorScope scope;
         private final Tensor token, pos, rows;
         private final GpuReplay[] replay = new GpuReplay[2];
+        /** Where a step that is not replayed leaves [logits, argmax], per cache set (a launched step's, until read). */
+        private final Tensor[][] eagerOut = new Tensor[2][];
         private final String mode;
         /** What token and pos hold on the device now, -1 where unknown (then the next step uploads it). */
         private long deviceToken = -1, devicePos = -1;
@@ -414,6 +432,7 @@ public final class LlamaModel implements AutoCloseable {
                 token = scope.zeros(DType.I64, 1);
                 pos = scope.zeros(DType.I64, 1);
                 rows = scope.arange(maxSequence);
+                for (int c = 0; c < 2; c++) eagerOut[c] = new Tensor[]{scope.zeros(compute, 1, config.vocabSize()), scope.zeros(DType.I64)};
                 scope.sync();
                 if (backend instanceof GpuBackend gpu) {
                     try {
@@ -468,27 +487,58 @@ public final class LlamaModel implements AutoCloseable {
             return List.of(logits, next);
         }
 
-        /** Runs {@code id} at position {@code p} (the cache then holds p + 1 rows); the step's outputs, read by {@code read}. */
-        private <T> T next(int id, int p, java.util.function.Function<List<Tensor>, T> read) {
+        /**
+         * Launches the step for {@code id} at position {@code p} (the cache then holds p + 1 rows); its outputs
+         * [logits, argmax], to read later. A replayed step returns without waiting.
+         */
+        List<Tensor> launch(int id, int p) {
             checkToken(id);
             if (p >= maxSequence) throw new IllegalArgumentException("position " + p + " is past the KV cache of " + maxSequence + " positions");
+            // a released upload is reused only after every task that could read it completed: no wait needed here
             try (TensorScope inputs = TensorScope.open(backend)) {
                 if (deviceToken != id) token.copyFrom(inputs.tensor(new long[]{id}, 1));
                 if (devicePos != p) pos.copyFrom(inputs.tensor(new long[]{p}, 1));
-                deviceToken = -1;
-                devicePos = -1;   // known again only once the step ran
-                List<Tensor> out;
-                if (replay[current] != null) {
-                    replay[current].run();
-                    out = replay[current].outputs();
-                } else {
-                    out = program(current);
-                }
-                current ^= 1;
-                devicePos = p + 1;
-                // reading syncs, so the uploads have been consumed before this scope releases them
-                return read.apply(out);
+                return run(p);
             }
+        }
+
+        /** Launches the step at {@code p} on the token the previous step wrote into the device's token (its argmax). */
+        List<Tensor> launchNext(int p) {
+            if (devicePos != p) throw new IllegalStateException("the device's position is " + devicePos + ", not " + p);
+            if (p >= maxSequence) throw new IllegalArgumentException("position " + p + " is past the KV cache of " + maxSequence + " positions");
+            return run(p);
+        }
+
+        /**
+         * One step on the device's token and position: replayed, or (no capture) run as recorded ops whose results
+         * are copied into {@link #eagerOut} of the cache set, so that they outlive the step's scope as a replay's
+         * outputs do (a launched step's outputs are read before the step after next, of the same set, runs).
+         */
+        private List<Tensor> run(int p) {
+            deviceToken = -1;   // the step writes its argmax there
+            devicePos = -1;
+            List<Tensor> out;
+            GpuReplay r = replay[current];
+            if (r != null) {
+                r.run();
+                out = r.outputs();
+            } else {
+                Tensor[] o = eagerOut[current];
+                try (TensorScope step = TensorScope.open(backend)) {
+                    List<Tensor> got = program(current);
+                    o[0].copyFrom(got.get(0));
+                    o[1].copyFrom(got.get(1));
+                }
+                out = List.of(o);
+            }
+            current ^= 1;
+            devicePos = p + 1;
+            return out;
+        }
+
+        /** Runs {@code id} at position {@code p} and reads the outputs with {@code read}. */
+        private <T> T next(int id, int p, java.util.function.Function<List<Tensor>, T> read) {
+            return read.apply(launch(id, p));
         }
 
         int next(int id, int p, Sampling sampling) {
