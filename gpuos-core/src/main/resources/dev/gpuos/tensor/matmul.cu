@@ -55,6 +55,9 @@ __device__ __noinline__ void tiled(const gpuos_task* task, unsigned int tile, co
     GT_ACC* As = (GT_ACC*)env->smem;  // [BK][BM]
     GT_ACC* Bs = As + BK * BM;         // [BK][BN]
     const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+    // Consecutive threads stage consecutive elements along each operand's unit-stride dim where it has one (a row
+    // of x along k; a transposed weight, the HF Linear layout, along k too), so a warp's loads are coalesced.
+    const bool aRows = sa1 == 1 || sa0 != 1, bCols = !(sb0 == 1 && sb1 != 1);
     for (long long t = tile; t < v.total; t += task->ntiles) {
         const long long batch = t / (tilesN * tilesM);
         const long long rest = t % (tilesN * tilesM);
@@ -67,12 +70,12 @@ __device__ __noinline__ void tiled(const gpuos_task* task, unsigned int tile, co
             for (int j = 0; j < 4; ++j) acc[i][j] = 0;
         for (long long k0 = 0; k0 < k; k0 += BK) {
             for (int e = threadIdx.x; e < BK * BM; e += blockDim.x) {
-                const int r = e / BK, kk = e % BK;
+                const int r = aRows ? e / BK : e % BM, kk = aRows ? e % BK : e / BM;
                 const long long gr = row0 + r, gk = k0 + kk;
                 As[kk * BM + r] = gr < n && gk < k ? GT_TO_ACC(v.a[oa + gr * sa0 + gk * sa1]) : (GT_ACC)0;
             }
             for (int e = threadIdx.x; e < BK * BN; e += blockDim.x) {
-                const int kk = e / BN, cc = e % BN;
+                const int kk = bCols ? e / BN : e % BK, cc = bCols ? e % BN : e / BK;
                 const long long gk = k0 + kk, gc = col0 + cc;
                 Bs[kk * BN + cc] = gk < k && gc < m ? GT_TO_ACC(v.b[ob + gk * sb0 + gc * sb1]) : (GT_ACC)0;
             }
