@@ -371,8 +371,8 @@ public final class LlamaModel implements AutoCloseable {
     /**
      * The decoder layers over {@code t} new tokens x [t, hidden] (f32): {@code r} are their RoPE factor rows
      * [t, 3, 2, d/2], {@code bias} (null for none) is added to the scores of every query head, broadcast from
-     * [t, S] or [S]. Per layer: norm, one qkv product, RoPE of q and k together (one elementwise task), the cache
-     * writes, scores, softmax (scale and bias as its prologue, the cast to the compute dtype as its epilogue),
+     * [t, S] or [S]. Per layer: norm, one qkv product, q's RoPE (one elementwise task), the cache writes (the
+     * key's RoPE inside the write: see {@link CacheUpdate}), scores, softmax (scale and bias as its prologue, the cast to the compute dtype as its epilogue),
      * probabilities @ values, o, residual + norm, one gate/up product, SwiGLU, down.
      */
     private Tensor layerStack(Tensor x, int t, Tensor r, Tensor bias, CacheUpdate cache) {
