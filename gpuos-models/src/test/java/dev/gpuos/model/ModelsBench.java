@@ -48,17 +48,31 @@ public final class ModelsBench {
         };
         if (args.length > 3 && args[3].equals("cpu")) {
             Backend cpu = dev.gpuos.tensor.cpu.CpuBackend.eager();
-            llama(cpu, llamaDir, hf, rows);
-            for (DType compute : new DType[]{DType.F32, DType.BF16}) bert(cpu, bertDir, hf, compute, rows);
+            part(rows, "llama", () -> llama(cpu, llamaDir, hf, rows));
+            for (DType compute : new DType[]{DType.F32, DType.BF16}) part(rows, "bert " + compute, () -> bert(cpu, bertDir, hf, compute, rows));
         } else {
             try (GpuOS os = GpuOS.start(GpuOSOptions.defaults())) {
                 GpuBackend gpu = new GpuBackend(os);
-                llama(gpu, llamaDir, hf, rows);
-                for (DType compute : new DType[]{DType.F32, DType.BF16}) bert(gpu, bertDir, hf, compute, rows);
+                part(rows, "llama", () -> llama(gpu, llamaDir, hf, rows));
+                for (DType compute : new DType[]{DType.F32, DType.BF16}) part(rows, "bert " + compute, () -> bert(gpu, bertDir, hf, compute, rows));
             }
         }
         System.out.println("== models bench");
         rows.forEach(r -> System.out.println("  " + r));
+    }
+
+    private interface Part {
+        void run() throws Exception;
+    }
+
+    /** One part of the bench; a failure is a row of its own, and the parts after it still run. */
+    private static void part(List<String> rows, String name, Part p) {
+        try {
+            p.run();
+        } catch (Exception | AssertionError e) {
+            rows.add(name + " FAILED: " + e);
+            e.printStackTrace();
+        }
     }
 
     private static long bytes(Path folder) throws IOException {
