@@ -411,6 +411,11 @@ def full_size(out, full_dir, wp, bpe):
                                       "ms_per_token": 1000 * dt / n}
     timing["llama_prompt_ids"] = prompt[0].tolist()
     timing["llama_greedy_first16"] = outp[0, 32:48].tolist()
+    with torch.no_grad():   # HF's top-2 logit gaps along that greedy path: where another implementation may differ
+        g = model.generate(prompt, max_new_tokens=16, min_new_tokens=16, do_sample=False, output_scores=True,
+                           return_dict_in_generate=True)
+    top2 = [torch.topk(sc[0].float(), 2).values for sc in g.scores]
+    timing["llama_greedy_first16_top2_gap"] = [float(v[0] - v[1]) for v in top2]
     print(f"HF eager generate (bf16, {dev}): {n / dt:.1f} tok/s, {1000 * dt / n:.2f} ms/token")
     weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     timing["llama_weight_bytes"] = weight_bytes
@@ -448,9 +453,16 @@ def full_size(out, full_dir, wp, bpe):
     folder = os.path.join(full_dir, "minilm-l6-random")
     bert.save_pretrained(folder)
     save_tokenizer(wp, folder, WORDPIECE_SPECIALS, {})
+    cls, sep = wp.token_to_id("[CLS]"), wp.token_to_id("[SEP]")
     for b, t in [(1, 16), (32, 128)]:
-        ids = torch.randint(5, wp.get_vocab_size(), (b, t), generator=gen).to(dev)
+        ids = torch.randint(5, wp.get_vocab_size(), (b, t), generator=gen)
+        ids[:, 0], ids[:, -1] = cls, sep
+        ids = ids.to(dev)
         mask = torch.ones_like(ids)
+        with torch.no_grad():   # the embeddings of these ids, sentence-transformers' pooling, for GPUOS to compare
+            h = bert(input_ids=ids, attention_mask=mask).last_hidden_state.double()
+            emb = torch.nn.functional.normalize(h.mean(dim=1), p=2, dim=1)
+        timing[f"bert_{b}x{t}"] = {"ids": ids.tolist(), "embeddings": emb.float().cpu().tolist()}
         with torch.no_grad():
             for _ in range(5):
                 bert(input_ids=ids, attention_mask=mask)

@@ -47,6 +47,9 @@ final class EmbedCommand implements CliCommand {
                 --json FILE           write {"model", "dimension", "embeddings": [{"text", "embedding"}]} to FILE
                                       instead of printing one vector per line
                 --backend gpu|cpu     the backend (default: gpu when present, else cpu with a note)
+                --bf16                products (linear layers, attention) in bf16 on tensor cores, f32 elsewhere
+                                      (default f32: embeddings as sentence-transformers' to 5 digits)
+                --repeat N            time N runs of the batch after the first (default 1): median, min, max
                 -h, --help            this text""";
     }
 
@@ -54,19 +57,31 @@ final class EmbedCommand implements CliCommand {
     public int run(List<String> args) throws Exception {
         Path model = null, json = null;
         String backend = null;
+        int repeat = 1;
+        boolean bf16 = false;
         List<String> texts = new ArrayList<>();
         for (int i = 0; i < args.size(); i++) {
             String a = args.get(i);
-            if (List.of("--model", "--json", "--backend").contains(a)) {
+            if (a.equals("--bf16")) {
+                bf16 = true;
+            } else if (List.of("--model", "--json", "--backend", "--repeat").contains(a)) {
                 if (i + 1 >= args.size()) throw new CliUsageException(a + " needs a value");
                 String v = args.get(++i);
                 switch (a) {
                     case "--model" -> model = Path.of(v);
                     case "--json" -> json = Path.of(v);
+                    case "--repeat" -> {
+                        try {
+                            repeat = Integer.parseInt(v);
+                        } catch (NumberFormatException e) {
+                            repeat = 0;
+                        }
+                        if (repeat < 1) throw new CliUsageException("--repeat needs a whole number >= 1, got " + v);
+                    }
                     default -> backend = GenerateCommand.backendChoice(v);
                 }
             } else if (a.startsWith("--")) {
-                throw new CliUsageException("unknown option " + a + " (known: --model DIR, --json FILE, --backend gpu|cpu)");
+                throw new CliUsageException("unknown option " + a + " (known: --model DIR, --json FILE, --backend gpu|cpu, --repeat N, --bf16)");
             } else {
                 texts.add(a);
             }
@@ -78,7 +93,7 @@ final class EmbedCommand implements CliCommand {
             BertEncoder encoder;
             ModelBackend.ProgressBar bar = new ModelBackend.ProgressBar(err);
             try {
-                encoder = BertEncoder.load(model, b.backend(), bar);
+                encoder = BertEncoder.load(model, b.backend(), bf16 ? dev.gpuos.tensor.DType.BF16 : dev.gpuos.tensor.DType.F32, bar);
             } catch (ModelFormatException e) {
                 bar.end();
                 err.println("embed: " + e.getMessage());
@@ -93,9 +108,14 @@ final class EmbedCommand implements CliCommand {
                     err.println("embed: " + e.getMessage());
                     return 1;
                 }
-                long t1 = System.nanoTime();
-                float[][] vectors = encoder.embed(texts);
-                double ms = (System.nanoTime() - t1) / 1e6;
+                float[][] vectors = null;
+                double[] ms = new double[repeat];
+                for (int r = 0; r < repeat; r++) {
+                    long t1 = System.nanoTime();
+                    vectors = encoder.embed(texts);
+                    ms[r] = (System.nanoTime() - t1) / 1e6;
+                }
+                java.util.Arrays.sort(ms);
                 if (json != null) {
                     JsonObject root = new JsonObject();
                     root.addProperty("model", model.toString());
@@ -124,8 +144,10 @@ final class EmbedCommand implements CliCommand {
                 }
                 int longest = 0;
                 for (String t : texts) longest = Math.max(longest, encoder.tokenizer().encode(t).length);
-                err.printf(Locale.ROOT, "%s: %d text(s) of up to %d tokens in %.2f ms (after a first run; load %.0f ms)%n",
-                        b.description(), texts.size(), longest, ms, loadMs);
+                err.printf(Locale.ROOT, "%s: %d text(s) of up to %d tokens in %.3f ms (%s products; %s after a first run; load %.0f ms); %s%n",
+                        b.description(), texts.size(), longest, ms[repeat / 2], encoder.computeType(),
+                        repeat == 1 ? "one run" : String.format(Locale.ROOT, "median of %d, min %.3f, max %.3f,", repeat, ms[0], ms[repeat - 1]),
+                        loadMs, encoder.mode());
             }
         }
         return 0;

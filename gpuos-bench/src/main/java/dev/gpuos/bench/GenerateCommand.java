@@ -45,6 +45,10 @@ final class GenerateCommand implements CliCommand {
                 --temperature T       sample from softmax(logits / T) (default 0: greedy)
                 --seed N              the sampling seed (default 0)
                 --ignore-eos          do not stop at an end-of-sequence token
+                --f32                 compute in f32 (16-bit weights widened at load; default: bf16/f16 weights
+                                      stay as stored and the products run in that dtype)
+                --warmup              generate once silently first (operators compiled, decode step captured),
+                                      so the timings printed are the steady state
                 --backend gpu|cpu     the backend (default: gpu when present, else cpu with a note)
                 -h, --help            this text""";
     }
@@ -61,16 +65,18 @@ final class GenerateCommand implements CliCommand {
         int maxTokens = 64;
         double temperature = 0;
         long seed = 0;
-        boolean ignoreEos = false;
+        boolean ignoreEos = false, f32 = false, warmup = false;
         for (int i = 0; i < args.size(); i++) {
             String a = args.get(i);
-            if (a.equals("--ignore-eos")) {
-                ignoreEos = true;
+            if (a.equals("--ignore-eos") || a.equals("--f32") || a.equals("--warmup")) {
+                if (a.equals("--ignore-eos")) ignoreEos = true;
+                else if (a.equals("--f32")) f32 = true;
+                else warmup = true;
                 continue;
             }
             if (!List.of("--model", "--prompt", "--max-tokens", "--backend", "--temperature", "--seed").contains(a) || i + 1 >= args.size()) {
                 throw new CliUsageException("unknown option or missing value: " + a + " (known: --model DIR, --prompt TEXT,"
-                        + " --max-tokens N, --temperature T, --seed N, --ignore-eos, --backend gpu|cpu)");
+                        + " --max-tokens N, --temperature T, --seed N, --ignore-eos, --f32, --warmup, --backend gpu|cpu)");
             }
             String v = args.get(++i);
             switch (a) {
@@ -114,7 +120,8 @@ final class GenerateCommand implements CliCommand {
                 // the decode step attends over the whole cache, so size it to this prompt and --max-tokens
                 LlamaConfig.read(model);   // config.json first: its errors say more than the tokenizer's
                 int promptTokens = Tokenizer.load(model.resolve("tokenizer.json")).encode(prompt).length;
-                llama = LlamaModel.load(model, b.backend(), (promptTokens + maxTokens + 63) / 64 * 64, bar);
+                llama = LlamaModel.load(model, b.backend(), (promptTokens + maxTokens + 63) / 64 * 64,
+                        f32 ? dev.gpuos.tensor.DType.F32 : null, bar);
             } catch (ModelFormatException e) {
                 bar.end();
                 err.println("generate: " + e.getMessage());
@@ -130,8 +137,13 @@ final class GenerateCommand implements CliCommand {
                             + " it does not fit the KV cache of " + llama.maxSequence() + " positions");
                     return 1;
                 }
-                err.printf(Locale.ROOT, "%s: %s weights (computing in f32), %d prompt tokens, loaded in %.0f ms%n",
-                        b.description(), llama.storedType(), ids.length, loadMs);
+                err.printf(Locale.ROOT, "%s: %s weights (products in %s), %d prompt tokens, loaded in %.0f ms%n",
+                        b.description(), llama.storedType(), llama.computeType(), ids.length, loadMs);
+                if (warmup) {
+                    long w0 = System.nanoTime();
+                    llama.generate(ids, maxTokens, !ignoreEos, LlamaModel.Sampling.temperature(temperature, seed), id -> { });
+                    err.printf(Locale.ROOT, "warm-up generation: %.0f ms%n", (System.nanoTime() - w0) / 1e6);
+                }
                 out.print(prompt);
                 out.flush();
                 Tokenizer.StreamDecoder text = tok.streamDecoder();

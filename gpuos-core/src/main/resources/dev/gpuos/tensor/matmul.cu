@@ -8,9 +8,10 @@
 // M_TILED, any shape: a unit is a 64x64 output tile (4x4 per thread) with 64x8 / 8x64 operand tiles staged in
 // shared memory (8 KB of env->smem for 8-byte accumulators).
 // M_MMA, F16/BF16 only: the same 64x64 units on tensor cores (mma.sync m16n8k16, f32 accumulation: products of
-// two halves are exact in f32, so the contract is the tiled path's), operands staged 64x16 at a time.
+// two halves are exact in f32, so the contract is the tiled path's), operands staged 64x32 at a time, the next
+// step's loads in flight while a step computes.
 //
-// The skinny paths (n <= 8 rows: decode, batch-1 inference) are bound by reading b once: a unit is a run of
+// The skinny paths (n <= 16 rows: decode, batch-1 inference, short prompts and sentences) are bound by reading b once: a unit is a run of
 // output columns of one batch, all n rows at once, and the rows of a sit in shared memory as GT_ACC.
 // M_SKINNY_K, b's k-stride is 1 (a transposed [m, k] weight, the HF Linear layout): each output column is a
 // contiguous row of the weight; a warp streams it with 16-byte loads (element loads where a row is not
@@ -54,6 +55,9 @@ __device__ __noinline__ void tiled(const gpuos_task* task, unsigned int tile, co
     GT_ACC* As = (GT_ACC*)env->smem;  // [BK][BM]
     GT_ACC* Bs = As + BK * BM;         // [BK][BN]
     const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+    // Consecutive threads stage consecutive elements along each operand's unit-stride dim where it has one (a row
+    // of x along k; a transposed weight, the HF Linear layout, along k too), so a warp's loads are coalesced.
+    const bool aRows = sa1 == 1 || sa0 != 1, bCols = !(sb0 == 1 && sb1 != 1);
     for (long long t = tile; t < v.total; t += task->ntiles) {
         const long long batch = t / (tilesN * tilesM);
         const long long rest = t % (tilesN * tilesM);
@@ -66,12 +70,12 @@ __device__ __noinline__ void tiled(const gpuos_task* task, unsigned int tile, co
             for (int j = 0; j < 4; ++j) acc[i][j] = 0;
         for (long long k0 = 0; k0 < k; k0 += BK) {
             for (int e = threadIdx.x; e < BK * BM; e += blockDim.x) {
-                const int r = e / BK, kk = e % BK;
+                const int r = aRows ? e / BK : e % BM, kk = aRows ? e % BK : e / BM;
                 const long long gr = row0 + r, gk = k0 + kk;
                 As[kk * BM + r] = gr < n && gk < k ? GT_TO_ACC(v.a[oa + gr * sa0 + gk * sa1]) : (GT_ACC)0;
             }
             for (int e = threadIdx.x; e < BK * BN; e += blockDim.x) {
-                const int kk = e / BN, cc = e % BN;
+                const int kk = bCols ? e / BN : e % BK, cc = bCols ? e % BN : e / BK;
                 const long long gk = k0 + kk, gc = col0 + cc;
                 Bs[kk * BN + cc] = gk < k && gc < m ? GT_TO_ACC(v.b[ob + gk * sb0 + gc * sb1]) : (GT_ACC)0;
             }
@@ -104,9 +108,17 @@ __device__ __noinline__ void tiled(const gpuos_task* task, unsigned int tile, co
 }
 
 #if GT_DTYPE == GPUOS_DTYPE_BF16 || GT_DTYPE == GPUOS_DTYPE_F16
-// k per staged step, and the shared row pitch in halves: 12 words, so the 8 rows a fragment load touches fall
-// in distinct banks.
-constexpr int MK = 16, MP = 24;
+// k per staged step: 64 rows x 32 halves of each operand, 8 KB in all (the shared memory every worker block
+// offers). A shared row is 16 words; word w of row r lives at w ^ swz(r), so the 8 rows x 4 words one fragment
+// load touches fall in 32 distinct banks (rows alternate halves of the 32 banks, swz spreads 4 row pairs).
+constexpr int MK = 32;
+// Elements of each operand a thread stages per step: the worker's blocks are 256 threads (Layouts.BLOCK_THREADS),
+// 8 warps of 32 lanes, one k offset a lane.
+constexpr int MT = 256, PER = BM * MK / MT;
+static_assert(MK == 32 && MT / 32 == 8 && PER == BM / 8, "mma_load's thread mapping: lane = k offset, rows 8 apart");
+
+__device__ __forceinline__ int swz(int r) { return ((r >> 1) & 3) << 2; }
+__device__ __forceinline__ int word_at(int r, int w) { return r * (MK / 2) + (w ^ swz(r)); }
 
 __device__ __forceinline__ void mma16816(float* d, const unsigned int* a, const unsigned int* b) {
 #if GT_DTYPE == GPUOS_DTYPE_BF16
@@ -118,15 +130,55 @@ __device__ __forceinline__ void mma16816(float* d, const unsigned int* a, const 
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
-// 8 warps as 4 x 2: a warp computes 16 rows x 32 columns of the unit's 64x64 tile (4 mma of 16x8 per k step).
+// Where a thread's staged elements come from: thread x takes k offset x % 32 of rows x / 32 + 8i (i < PER), so
+// consecutive lanes take consecutive k (coalesced for k-contiguous operands: x, a transposed weight) and a
+// thread's rows are one pointer stepped by 8 rows; a step moves the pointers MK along k.
+struct MmaFeed {
+    const GT_T* pa;
+    const GT_T* pb;
+    long long stepA, stepB, nextA, nextB, rowsLeft, colsLeft, kLeft;
+
+    __device__ MmaFeed(const MatmulView& v, long long oa, long long ob, long long row0, long long col0) {
+        const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+        pa = v.a + oa + (row0 + warp) * v.sa0 + lane * v.sa1;
+        pb = v.b + ob + lane * v.sb0 + (col0 + warp) * v.sb1;
+        stepA = 8 * v.sa0;
+        stepB = 8 * v.sb1;
+        nextA = MK * v.sa1;
+        nextB = MK * v.sb0;
+        rowsLeft = v.n - row0 - warp;
+        colsLeft = v.m - col0 - warp;
+        kLeft = v.k - lane;   // this lane's k offset is inside the operands while kLeft > 0
+    }
+
+    // The step's elements into registers (zero outside the operands), then the pointers to the next step. All
+    // PER loads of both operands are independent, so they are in flight together.
+    __device__ __forceinline__ void load(unsigned short* ra, unsigned short* rb) {
+        const GT_T* qa = pa;
+        const GT_T* qb = pb;
+#pragma unroll
+        for (int i = 0; i < PER; ++i) {
+            ra[i] = kLeft > 0 && 8 * i < rowsLeft ? qa->bits : (unsigned short)0;
+            rb[i] = kLeft > 0 && 8 * i < colsLeft ? qb->bits : (unsigned short)0;
+            qa += stepA;
+            qb += stepB;
+        }
+        pa += nextA;
+        pb += nextB;
+        kLeft -= MK;
+    }
+};
+
+// 8 warps as 4 x 2: a warp computes 16 rows x 32 columns of the unit's 64x64 tile (4 mma of 16x8 per k16).
 // Fragment layouts are PTX's for m16n8k16 (g = lane / 4, t = lane % 4): a holds rows g and g + 8, k pairs
 // 2t and 2t + 8; b holds column g, k pairs 2t and 2t + 8; d holds rows g and g + 8, columns 2t and 2t + 1.
+// The next step's elements are loaded into registers while this step's products run.
 __device__ __noinline__ void mma_tiles(const gpuos_task* task, unsigned int tile, const gpuos_env* env) {
     const MatmulView v(task);
     const long long n = v.n, k = v.k, m = v.m;
     const long long tilesN = (n + BM - 1) / BM, tilesM = (m + BN - 1) / BN;
-    unsigned short* As = (unsigned short*)env->smem;  // [64 rows][MP], k contiguous
-    unsigned short* Bs = As + BM * MP;                 // [64 columns][MP], k contiguous
+    unsigned short* As = (unsigned short*)env->smem;  // [64 rows][MK], k contiguous, swizzled words
+    unsigned short* Bs = As + BM * MK;                 // [64 columns][MK], likewise
     const unsigned int* Aw = (const unsigned int*)As;
     const unsigned int* Bw = (const unsigned int*)Bs;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, tg = lane & 3;
@@ -141,28 +193,36 @@ __device__ __noinline__ void mma_tiles(const gpuos_task* task, unsigned int tile
         for (int j = 0; j < 4; ++j)
 #pragma unroll
             for (int i = 0; i < 4; ++i) acc[j][i] = 0.0f;
+        MmaFeed feed(v, oa, ob, row0, col0);
+        unsigned short ra[PER], rb[PER];
+        feed.load(ra, rb);
         for (long long k0 = 0; k0 < k; k0 += MK) {
             __syncthreads();  // the previous step's fragments are read
-            // Consecutive threads take consecutive k: coalesced for k-contiguous operands (x, a transposed weight).
-            for (int e = threadIdx.x; e < BM * MK; e += blockDim.x) {
-                const int r = e / MK, kk = e % MK;
-                const long long gk = k0 + kk, gr = row0 + r, gc = col0 + r;
-                As[r * MP + kk] = gr < n && gk < k ? v.a[oa + gr * v.sa0 + gk * v.sa1].bits : (unsigned short)0;
-                Bs[r * MP + kk] = gc < m && gk < k ? v.b[ob + gk * v.sb0 + gc * v.sb1].bits : (unsigned short)0;
+            // row warp + 8i, k offset lane: the swizzle of rows 8 apart is the same
+            const int at = word_at(warp, lane >> 1) * 2 + (lane & 1);
+#pragma unroll
+            for (int i = 0; i < PER; ++i) {
+                As[at + i * 8 * MK] = ra[i];
+                Bs[at + i * 8 * MK] = rb[i];
             }
             __syncthreads();
-            unsigned int af[4];
-            af[0] = Aw[((wr + g) * MP + tg * 2) / 2];
-            af[1] = Aw[((wr + g + 8) * MP + tg * 2) / 2];
-            af[2] = Aw[((wr + g) * MP + tg * 2 + 8) / 2];
-            af[3] = Aw[((wr + g + 8) * MP + tg * 2 + 8) / 2];
+            if (k0 + MK < k) feed.load(ra, rb);
 #pragma unroll
-            for (int j = 0; j < 4; ++j) {
-                const int col = wc + j * 8 + g;
-                unsigned int bf[2];
-                bf[0] = Bw[(col * MP + tg * 2) / 2];
-                bf[1] = Bw[(col * MP + tg * 2 + 8) / 2];
-                mma16816(acc[j], af, bf);
+            for (int s = 0; s < MK / 16; ++s) {
+                const int w0 = s * 8 + tg;
+                unsigned int af[4];
+                af[0] = Aw[word_at(wr + g, w0)];
+                af[1] = Aw[word_at(wr + g + 8, w0)];
+                af[2] = Aw[word_at(wr + g, w0 + 4)];
+                af[3] = Aw[word_at(wr + g + 8, w0 + 4)];
+#pragma unroll
+                for (int j = 0; j < 4; ++j) {
+                    const int col = wc + j * 8 + g;
+                    unsigned int bf[2];
+                    bf[0] = Bw[word_at(col, w0)];
+                    bf[1] = Bw[word_at(col, w0 + 4)];
+                    mma16816(acc[j], af, bf);
+                }
             }
         }
         GT_T* out = v.c + batch * n * m;
@@ -397,7 +457,7 @@ __device__ __noinline__ void skinny_m(const gpuos_task* task, unsigned int tile,
 template <int NR>
 __device__ __forceinline__ void skinny(const gpuos_task* task, unsigned int tile, const gpuos_env* env, int path) {
     // Up to 4 columns a warp: 4 * NR accumulators are too many for 128 registers from 8 rows on (8-byte ones
-    // from 4 rows on): then a warp takes the unit's columns 2 or 1 at a time.
+    // from 4 rows on): then a warp takes the unit's columns 2 or 1 at a time (16 rows: 2 or 1).
     constexpr int C4 = sizeof(GT_ACC) == 4 ? (NR <= 4 ? 4 : 2) : (NR <= 2 ? 4 : NR == 4 ? 2 : 1);
     if (path == M_SKINNY_M) skinny_m<NR>(task, tile, env);
     else if (gpuos::arg_i64(task, 4) == 4) skinny_k<NR, C4>(task, tile, env);
@@ -422,5 +482,6 @@ GPUOS_OP {
     if (n <= 1) skinny<1>(task, tile, env, path);
     else if (n <= 2) skinny<2>(task, tile, env, path);
     else if (n <= 4) skinny<4>(task, tile, env, path);
-    else skinny<8>(task, tile, env, path);
+    else if (n <= 8) skinny<8>(task, tile, env, path);
+    else skinny<16>(task, tile, env, path);
 }

@@ -5,17 +5,28 @@ import dev.gpuos.tensor.Backend;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.TensorScope;
+import dev.gpuos.tensor.gpu.GpuBackend;
+import dev.gpuos.tensor.gpu.GpuReplay;
 
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A BERT encoder (all-MiniLM-L6-v2 and bert-base shapes) on the tensor API, with sentence-transformers' mean
  * pooling and L2 normalisation. A batch is padded to its longest text; padded keys get a large negative attention
  * bias and padded positions are left out of the mean, so every text's embedding is the one it gets alone.
+ *
+ * <p>On the GPU backend the forward pass is captured once per batch shape (batch x padded length) and replayed:
+ * the token ids and the texts' lengths are one device tensor written before each run, and the padding mask and
+ * attention bias are computed from the lengths on the device, so a batch costs one upload, one replay and the
+ * read of its embeddings. The {@value #SHAPES} most recently used shapes keep their captures. Not thread-safe
+ * beyond that: calls are serialised on the encoder.
  */
 public final class BertEncoder implements AutoCloseable {
-    private record Layer(Tensor wq, Tensor bq, Tensor wk, Tensor bk, Tensor wv, Tensor bv, Tensor wo, Tensor bo,
+    /** wqkv/bqkv: the query, key and value projections stacked [3 hidden, hidden] / [3 hidden]: one product. */
+    private record Layer(Tensor wqkv, Tensor bqkv, Tensor wo, Tensor bo,
                          Tensor norm1w, Tensor norm1b, Tensor wi, Tensor bi, Tensor wout, Tensor bout,
                          Tensor norm2w, Tensor norm2b) {}
 
@@ -27,6 +38,18 @@ public final class BertEncoder implements AutoCloseable {
     private final Layer[] layers;
     private final int maxTokens;
     private final boolean normalize;
+
+    /** Batch shapes whose captured forward pass is kept. */
+    static final int SHAPES = 8;
+    private final LinkedHashMap<Long, Captured> captures = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, Captured> eldest) {
+            if (size() <= SHAPES) return false;
+            eldest.getValue().close();
+            return true;
+        }
+    };
+    private String mode = "not run yet";
 
     private BertEncoder(BertConfig config, Tokenizer tokenizer, Backend backend, TensorScope weights, Tensor wordEmb,
                         Tensor posEmb, Tensor typeEmb, Tensor embNormW, Tensor embNormB, Layer[] layers, int maxTokens,
@@ -45,8 +68,21 @@ public final class BertEncoder implements AutoCloseable {
         this.normalize = normalize;
     }
 
-    /** Loads config.json, tokenizer.json and the safetensors weights of {@code folder} onto {@code backend}. */
+    /** Loads config.json, tokenizer.json and the safetensors weights of {@code folder} onto {@code backend}; f32 computation. */
     public static BertEncoder load(Path folder, Backend backend, LoadProgress progress) {
+        return load(folder, backend, DType.F32, progress);
+    }
+
+    /**
+     * As {@link #load(Path, Backend, LoadProgress)}, with the products (the linear layers and attention's two) in
+     * {@code compute}: F32, or BF16/F16 for tensor cores (weights converted at load; biases, embeddings, layer norms,
+     * softmax and the residual stream stay f32). 16-bit products round their inputs to 8 or 11 significant bits,
+     * so embeddings differ from f32 ones in the third or fourth digit.
+     */
+    public static BertEncoder load(Path folder, Backend backend, DType compute, LoadProgress progress) {
+        if (compute != DType.F32 && compute != DType.F16 && compute != DType.BF16) {
+            throw new IllegalArgumentException("compute dtype must be F32, F16 or BF16, got " + compute);
+        }
         BertConfig cfg = BertConfig.read(folder);
         checkPooling(folder);
         boolean normalize = normalizes(folder);
@@ -56,26 +92,27 @@ public final class BertEncoder implements AutoCloseable {
         try (ModelWeights w = ModelWeights.open(folder)) {
             w.onProgress(progress);
             w.expectStoredType(cfg.dtype(), folder.resolve("config.json"));
-            WeightLoader l = new WeightLoader(w, scope, DType.F32);
+            WeightLoader l = new WeightLoader(w, scope, compute);
+            DType f32 = DType.F32;
             // sentence-transformers saves a bare BertModel; BertFor* checkpoints prefix it with "bert."
             String root = w.contains("embeddings.word_embeddings.weight") ? "" : "bert.";
             long h = cfg.hiddenSize(), inter = cfg.intermediateSize();
-            Tensor word = l.load(root + "embeddings.word_embeddings.weight", cfg.vocabSize(), h);
-            Tensor pos = l.load(root + "embeddings.position_embeddings.weight", cfg.maxPositions(), h);
-            Tensor type = l.load(root + "embeddings.token_type_embeddings.weight", cfg.typeVocabSize(), h);
-            Tensor nw = l.load(root + "embeddings.LayerNorm.weight", h), nb = l.load(root + "embeddings.LayerNorm.bias", h);
+            Tensor word = l.load(f32, root + "embeddings.word_embeddings.weight", cfg.vocabSize(), h);
+            Tensor pos = l.load(f32, root + "embeddings.position_embeddings.weight", cfg.maxPositions(), h);
+            Tensor type = l.load(f32, root + "embeddings.token_type_embeddings.weight", cfg.typeVocabSize(), h);
+            Tensor nw = l.load(f32, root + "embeddings.LayerNorm.weight", h), nb = l.load(f32, root + "embeddings.LayerNorm.bias", h);
             Layer[] layers = new Layer[cfg.layers()];
             for (int i = 0; i < layers.length; i++) {
                 String p = root + "encoder.layer." + i + ".";
+                String[] qkv = {"query", "key", "value"};
                 layers[i] = new Layer(
-                        l.load(p + "attention.self.query.weight", h, h), l.load(p + "attention.self.query.bias", h),
-                        l.load(p + "attention.self.key.weight", h, h), l.load(p + "attention.self.key.bias", h),
-                        l.load(p + "attention.self.value.weight", h, h), l.load(p + "attention.self.value.bias", h),
-                        l.load(p + "attention.output.dense.weight", h, h), l.load(p + "attention.output.dense.bias", h),
-                        l.load(p + "attention.output.LayerNorm.weight", h), l.load(p + "attention.output.LayerNorm.bias", h),
-                        l.load(p + "intermediate.dense.weight", inter, h), l.load(p + "intermediate.dense.bias", inter),
-                        l.load(p + "output.dense.weight", h, inter), l.load(p + "output.dense.bias", h),
-                        l.load(p + "output.LayerNorm.weight", h), l.load(p + "output.LayerNorm.bias", h));
+                        l.stacked(h, java.util.Arrays.stream(qkv).map(n -> p + "attention.self." + n + ".weight").toArray(String[]::new), new long[]{h, h, h}),
+                        l.stacked(f32, 0, java.util.Arrays.stream(qkv).map(n -> p + "attention.self." + n + ".bias").toArray(String[]::new), new long[]{h, h, h}),
+                        l.load(p + "attention.output.dense.weight", h, h), l.load(f32, p + "attention.output.dense.bias", h),
+                        l.load(f32, p + "attention.output.LayerNorm.weight", h), l.load(f32, p + "attention.output.LayerNorm.bias", h),
+                        l.load(p + "intermediate.dense.weight", inter, h), l.load(f32, p + "intermediate.dense.bias", inter),
+                        l.load(p + "output.dense.weight", h, inter), l.load(f32, p + "output.dense.bias", h),
+                        l.load(f32, p + "output.LayerNorm.weight", h), l.load(f32, p + "output.LayerNorm.bias", h));
             }
             scope.sync();
             return new BertEncoder(cfg, tokenizer, backend, scope, word, pos, type, nw, nb, layers, maxTokens, normalize);
@@ -155,11 +192,24 @@ public final class BertEncoder implements AutoCloseable {
     public float[][] embed(List<String> texts) {
         int[][] ids = new int[texts.size()][];
         for (int i = 0; i < ids.length; i++) ids[i] = tokenizer.encode(texts.get(i), true, maxTokens);
-        return forward(ids).embeddings();
+        return run(ids, false).embeddings();
     }
 
     /** Runs token ids (with their special tokens) as one batch, padded to the longest. */
     public Output forward(int[][] ids) {
+        return run(ids, true);
+    }
+
+    /** Sentence embeddings of token ids (with their special tokens), run as one padded batch. */
+    public float[][] embedIds(int[][] ids) {
+        return run(ids, false).embeddings();
+    }
+
+    /** How the last batch ran, e.g. "replayed (captured for 1 x 16: 54 ops, 40 tasks)". */
+    public synchronized String mode() { return mode; }
+
+    /** {@link #forward}, reading the hidden states only where {@code hidden} (else lastHiddenState is null). */
+    private synchronized Output run(int[][] ids, boolean hidden) {
         int b = ids.length;
         if (b == 0) throw new IllegalArgumentException("no texts to embed");
         int t = 0;
@@ -168,45 +218,126 @@ public final class BertEncoder implements AutoCloseable {
             throw new IllegalArgumentException("a text of " + t + " tokens is longer than max_position_embeddings "
                     + config.maxPositions() + " in config.json");
         }
-        long[] idx = new long[b * t];
-        float[] keep = new float[b * t], bias = new float[b * t];
+        // the ids [b, t] (padding: id 0), then each text's length
+        long[] input = new long[b * t + b];
         for (int i = 0; i < b; i++) {
-            for (int j = 0; j < t; j++) {
-                boolean real = j < ids[i].length;
-                int id = real ? ids[i][j] : 0;
+            for (int j = 0; j < ids[i].length; j++) {
+                int id = ids[i][j];
                 if (id < 0 || id >= config.vocabSize()) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + config.vocabSize());
-                idx[i * t + j] = id;
-                keep[i * t + j] = real ? 1f : 0f;
-                bias[i * t + j] = real ? 0f : -1e30f;
+                input[i * t + j] = id;
             }
+            input[b * t + i] = ids[i].length;
         }
+        if (backend instanceof GpuBackend gpu) {
+            long key = (long) b << 32 | t;
+            Captured c = captures.get(key);
+            if (c == null) {
+                try {
+                    c = new Captured(gpu, b, t);
+                    captures.put(key, c);
+                } catch (RuntimeException e) {
+                    // the same program still runs, recorded for this batch; say so rather than fail it
+                    mode = "recorded per batch (capture of " + b + " x " + t + " failed: " + e.getMessage() + ")";
+                    return eager(input, b, t, hidden);
+                }
+            }
+            mode = "replayed (captured for " + b + " x " + t + ": " + c.replay.nodeCount() + " ops, " + c.replay.taskCount() + " tasks)";
+            return c.run(input, hidden);
+        }
+        mode = "recorded per batch (" + backend.name() + " backend)";
+        return eager(input, b, t, hidden);
+    }
+
+    private Output eager(long[] input, int b, int t, boolean hidden) {
+        try (TensorScope step = TensorScope.open(backend)) {
+            return read(program(step.tensor(input, input.length), step.arange(t), b, t), b, t, hidden);
+        }
+    }
+
+    private Output read(List<Tensor> out, int b, int t, boolean hidden) {
+        int h = config.hiddenSize();
+        float[] pooled = out.get(1).toFloatArray();
+        float[] states = hidden ? out.get(0).toFloatArray() : null;
+        float[][] emb = new float[b][h];
+        for (int i = 0; i < b; i++) System.arraycopy(pooled, i * h, emb[i], 0, h);
+        return new Output(b, t, h, states, emb);
+    }
+
+    /** Records the forward pass of a b x t batch once, as a capture would (tests count its tasks): [hidden states, pooled]. */
+    List<Tensor> recordForward(TensorScope scope, int b, int t) {
+        return program(scope.zeros(DType.I64, (long) b * t + b), scope.arange(t), b, t);
+    }
+
+    /** The forward pass over {@code input} (ids [b, t], then the b lengths) with {@code positions} = 0..t-1: [hidden states, pooled]. */
+    private List<Tensor> program(Tensor input, Tensor positions, int b, int t) {
         int h = config.hiddenSize(), nh = config.heads(), dh = config.headDim();
         long[] norm = {h};
         double eps = config.layerNormEps(), scale = 1.0 / Math.sqrt(dh);
-        try (TensorScope step = TensorScope.open(backend)) {
-            Tensor x = wordEmb.embedding(step.tensor(idx, b, t))
-                    .add(posEmb.narrow(0, 0, t)).add(typeEmb.narrow(0, 0, 1))
-                    .layerNorm(norm, embNormW, embNormB, eps);
-            Tensor keyBias = step.tensor(bias, b, 1, 1, t);
-            for (Layer l : layers) {
-                Tensor q = heads(linear(x, l.wq(), l.bq()), b, t, nh, dh);
-                Tensor k = heads(linear(x, l.wk(), l.bk()), b, t, nh, dh);
-                Tensor v = heads(linear(x, l.wv(), l.bv()), b, t, nh, dh);
-                Tensor probs = q.matmul(k.transpose(2, 3)).mul(scale).add(keyBias).softmax(-1);
-                Tensor ctx = probs.matmul(v).permute(0, 2, 1, 3).reshape(b, t, h);
-                Tensor a = linear(ctx, l.wo(), l.bo()).add(x).layerNorm(norm, l.norm1w(), l.norm1b(), eps);
-                Tensor inner = activation(linear(a, l.wi(), l.bi()));
-                x = linear(inner, l.wout(), l.bout()).add(a).layerNorm(norm, l.norm2w(), l.norm2b(), eps);
+        Tensor idx = input.narrow(0, 0, (long) b * t).view(b, t), lengths = input.narrow(0, (long) b * t, b).view(b, 1);
+        Tensor keep = positions.view(1, t).lt(lengths).to(DType.F32);   // [b, t]: 1 on a text's tokens, 0 on padding
+        Tensor keyBias = keep.sub(1.0).mul(1e30).view(b, 1, 1, t);         // 0, or -1e30 on padded keys
+        Tensor x = wordEmb.embedding(idx)
+                .add(posEmb.narrow(0, 0, t)).add(typeEmb.narrow(0, 0, 1))
+                .layerNorm(norm, embNormW, embNormB, eps);
+        for (Layer l : layers) {
+            // [b, t, 3h]; attention's products run in the compute dtype too (the cast joins the bias add)
+            Tensor qkv = linear(x, l.wqkv(), l.bqkv()).to(l.wqkv().dtype());
+            Tensor q = heads(qkv.narrow(2, 0, h), b, t, nh, dh);
+            Tensor k = heads(qkv.narrow(2, h, h), b, t, nh, dh);
+            Tensor v = heads(qkv.narrow(2, 2L * h, h), b, t, nh, dh);
+            Tensor probs = q.matmul(k.transpose(2, 3)).mul(scale).add(keyBias).softmax(-1).to(v.dtype());
+            Tensor ctx = probs.matmul(v).permute(0, 2, 1, 3).reshape(b, t, h);
+            Tensor a = linear(ctx, l.wo(), l.bo()).add(x).layerNorm(norm, l.norm1w(), l.norm1b(), eps);
+            Tensor inner = activation(linear(a, l.wi(), l.bi()));
+            x = linear(inner, l.wout(), l.bout()).add(a).layerNorm(norm, l.norm2w(), l.norm2b(), eps);
+        }
+        Tensor mask = keep.view(b, t, 1);
+        Tensor sum = x.mul(mask).sum(new int[]{1}, false);   // [b, h]
+        Tensor pooled;
+        if (normalize) {
+            // the mean's direction is the sum's: sum / ||sum|| = rms_norm(sum) / sqrt(h), one fused task (an
+            // all-zero sum stays zero, as sentence-transformers' clamped norm leaves it)
+            pooled = sum.rmsNorm(new long[]{h}, null, 1e-30).mul(1.0 / Math.sqrt(h));
+        } else {
+            pooled = sum.div(mask.sum(new int[]{1}, false).clampMin(1e-9));
+        }
+        return List.of(x, pooled);
+    }
+
+    /** The forward pass of one batch shape, captured on the GPU backend; its input is written before each replay. */
+    private final class Captured implements AutoCloseable {
+        final TensorScope scope;
+        final Tensor input;
+        final GpuReplay replay;
+        final int b, t;
+
+        Captured(GpuBackend gpu, int b, int t) {
+            this.b = b;
+            this.t = t;
+            scope = TensorScope.open(backend);
+            try {
+                input = scope.zeros(DType.I64, (long) b * t + b);
+                Tensor positions = scope.arange(t);
+                scope.sync();
+                replay = gpu.captureReturning(() -> program(input, positions, b, t));
+            } catch (RuntimeException e) {
+                scope.close();
+                throw e;
             }
-            Tensor mask = step.tensor(keep, b, t, 1);
-            Tensor mean = x.mul(mask).sum(new int[]{1}, false).div(mask.sum(new int[]{1}, false).clampMin(1e-9));
-            Tensor pooledT = mean;
-            if (normalize) pooledT = mean.div(mean.mul(mean).sum(new int[]{1}, true).sqrt().clampMin(1e-12));
-            float[] pooled = pooledT.toFloatArray();
-            float[] hidden = x.toFloatArray();
-            float[][] emb = new float[b][h];
-            for (int i = 0; i < b; i++) System.arraycopy(pooled, i * h, emb[i], 0, h);
-            return new Output(b, t, h, hidden, emb);
+        }
+
+        Output run(long[] data, boolean hidden) {
+            try (TensorScope inputs = TensorScope.open(backend)) {
+                input.copyFrom(inputs.tensor(data, data.length));
+                replay.run();
+                return read(replay.outputs(), b, t, hidden);   // reading syncs: the upload was consumed
+            }
+        }
+
+        @Override
+        public void close() {
+            replay.close();
+            scope.close();
         }
     }
 
@@ -219,9 +350,13 @@ public final class BertEncoder implements AutoCloseable {
         };
     }
 
+    /** x @ weight^T + bias: the product in the weight's dtype, the sum in f32 (the bias's dtype). */
     private static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
-        return x.matmul(weight.transpose(0, 1)).add(bias);
+        return x.to(weight.dtype()).matmul(weight.transpose(0, 1)).add(bias);
     }
+
+    /** The dtype of the products (F32, or BF16/F16 when loaded so). */
+    public DType computeType() { return layers.length > 0 ? layers[0].wqkv().dtype() : DType.F32; }
 
     /** [b, t, heads*dh] to [b, heads, t, dh]. */
     private static Tensor heads(Tensor x, int b, int t, int nh, int dh) {
@@ -229,7 +364,9 @@ public final class BertEncoder implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+        for (Captured c : captures.values()) c.close();
+        captures.clear();
         weights.close();
     }
 }

@@ -17,31 +17,44 @@ import java.util.function.IntConsumer;
  * A Llama-architecture decoder (Llama 3.x configs) on the tensor API: RMSNorm, RoPE with llama3 frequency
  * scaling, grouped-query attention over a KV cache, SwiGLU, tied or untied output embeddings; batch 1.
  *
- * <p>Computation is f32: F16/BF16 weights are widened once at load. The KV cache is allocated once for
- * {@code maxSequence} positions ([kv_heads, maxSequence, head_dim] per layer) and written in place. A prefill
+ * <p>Weights stay in their stored dtype on the backend (BF16/F16 models: half the bytes a decode step reads) unless
+ * the caller asks for f32; the products run in that compute dtype ({@code x.to(BF16).matmul(w^T)}, f32 accumulation)
+ * while the residual stream, norms, RoPE, the keys and the softmax stay f32, as the activations of transformers'
+ * bf16 models are bf16 only where a matmul reads or writes them. A layer's q, k and v projections are one stacked
+ * weight, and so are gate and up: one product each. The KV cache is allocated once for {@code maxSequence}
+ * positions ([kv_heads, maxSequence, head_dim] per layer; keys f32, values in the compute dtype, which is what the
+ * value projection produced) and written in place. A prefill
  * (and {@link #forwardAll}) records its layers with shapes of its own length and attends over the first rows of
  * the cache; {@link #generate} then decodes with a fixed-shape step ({@code FixedStep}) that the GPU backend
  * captures once and replays per token. Query heads of one KV group are stacked into the rows of one matrix, so
  * grouped-query attention needs no copy of K or V per query head.
  */
 public final class LlamaModel implements AutoCloseable {
-    private record Layer(Tensor inputNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor postNorm,
-                         Tensor gate, Tensor up, Tensor down) {}
+    /** wqkv: q, k and v projections stacked [q + 2 kv, hidden]; wgu: gate and up stacked [2 inter, hidden]. */
+    private record Layer(Tensor inputNorm, Tensor wqkv, Tensor wo, Tensor postNorm, Tensor wgu, Tensor down) {}
 
     private final LlamaConfig config;
     private final Tokenizer tokenizer;
     private final Backend backend;
     private final TensorScope weights;
-    private final Tensor embed, lmHead, finalNorm, cos, sin;
+    private final Tensor embed, lmHead, finalNorm;
+    /** RoPE factors per position, [maxSequence, 3, 2, head_dim / 2]: see {@link #rope}. */
+    private final Tensor ropeTable;
+    private final DType compute;
     private final Layer[] layers;
-    private final Tensor[] keyCache, valueCache;
+    /**
+     * Two sets of caches [set][layer]: a decode step reads set {@link #current} and writes the next one whole (its
+     * rows plus the new one), so the write is one task that reads nothing it writes; prefills use set current.
+     */
+    private final Tensor[][] keyCache, valueCache;
+    private int current;
     private final int maxSequence;
     private final String storedType;
     private int position;
     private FixedStep fixedStep;   // made at the first generate: on the GPU its capture is planned once
 
     private LlamaModel(LlamaConfig config, Tokenizer tokenizer, Backend backend, TensorScope weights, Tensor embed,
-                       Tensor lmHead, Tensor finalNorm, Layer[] layers, int maxSequence, String storedType) {
+                       Tensor lmHead, Tensor finalNorm, Layer[] layers, int maxSequence, String storedType, DType compute) {
         this.config = config;
         this.tokenizer = tokenizer;
         this.backend = backend;
@@ -52,32 +65,51 @@ public final class LlamaModel implements AutoCloseable {
         this.layers = layers;
         this.maxSequence = maxSequence;
         this.storedType = storedType;
-        int d = config.headDim();
+        this.compute = compute;
+        int d = config.headDim(), half = d / 2;
         float[] inv = config.inverseFrequencies();
-        float[] c = new float[maxSequence * d], s = new float[maxSequence * d];
+        // per position: (cos, cos), (-sin, 0), (0, sin) over the two halves of a head
+        float[] table = new float[maxSequence * 6 * half];
         for (int p = 0; p < maxSequence; p++) {
-            for (int j = 0; j < d; j++) {
-                float angle = p * inv[j % (d / 2)];   // one f32 product, as transformers' inv_freq @ positions
-                c[p * d + j] = (float) Math.cos(angle);
-                s[p * d + j] = (float) Math.sin(angle);
+            for (int j = 0; j < half; j++) {
+                float angle = p * inv[j];   // one f32 product, as transformers' inv_freq @ positions
+                float c = (float) Math.cos(angle), s = (float) Math.sin(angle);
+                int at = p * 6 * half + j;
+                table[at] = c;
+                table[at + half] = c;
+                table[at + 2 * half] = -s;
+                table[at + 5 * half] = s;
             }
         }
-        this.cos = weights.tensor(c, maxSequence, d);
-        this.sin = weights.tensor(s, maxSequence, d);
-        this.keyCache = new Tensor[layers.length];
-        this.valueCache = new Tensor[layers.length];
-        for (int i = 0; i < layers.length; i++) {
-            keyCache[i] = weights.zeros(DType.F32, config.kvHeads(), maxSequence, d);
-            valueCache[i] = weights.zeros(DType.F32, config.kvHeads(), maxSequence, d);
+        this.ropeTable = weights.tensor(table, maxSequence, 3, 2, half);
+        this.keyCache = new Tensor[2][layers.length];
+        this.valueCache = new Tensor[2][layers.length];
+        for (int c = 0; c < 2; c++) {
+            for (int i = 0; i < layers.length; i++) {
+                keyCache[c][i] = weights.zeros(DType.F32, config.kvHeads(), maxSequence, d);
+                valueCache[c][i] = weights.zeros(compute, config.kvHeads(), maxSequence, d);
+            }
         }
         weights.sync();
     }
 
     /**
      * Loads config.json, tokenizer.json and the safetensors weights of {@code folder} onto {@code backend}, with a KV
-     * cache for {@code maxSequence} positions (at most max_position_embeddings).
+     * cache for {@code maxSequence} positions (at most max_position_embeddings). BF16 and F16 weights stay as they
+     * are stored and the products run in that dtype; anything else computes in f32.
      */
     public static LlamaModel load(Path folder, Backend backend, int maxSequence, LoadProgress progress) {
+        return load(folder, backend, maxSequence, null, progress);
+    }
+
+    /**
+     * As {@link #load(Path, Backend, int, LoadProgress)}, with the products in {@code compute} (F32, F16 or BF16;
+     * null: the stored dtype where that is F16 or BF16, else F32). F32 widens 16-bit weights at load.
+     */
+    public static LlamaModel load(Path folder, Backend backend, int maxSequence, DType compute, LoadProgress progress) {
+        if (compute != null && compute != DType.F32 && compute != DType.F16 && compute != DType.BF16) {
+            throw new IllegalArgumentException("compute dtype must be F32, F16 or BF16, got " + compute);
+        }
         LlamaConfig cfg = LlamaConfig.read(folder);
         if (maxSequence < 1) throw new IllegalArgumentException("maxSequence must be >= 1, got " + maxSequence);
         int seq = Math.min(maxSequence, cfg.maxPositions());
@@ -86,24 +118,27 @@ public final class LlamaModel implements AutoCloseable {
         try (ModelWeights w = ModelWeights.open(folder)) {
             w.onProgress(progress);
             w.expectStoredType(cfg.dtype(), folder.resolve("config.json"));
-            WeightLoader l = new WeightLoader(w, scope, DType.F32);
+            DType main = w.mainType().dtype();
+            DType dt = compute != null ? compute : main == DType.BF16 || main == DType.F16 ? main : DType.F32;
+            WeightLoader l = new WeightLoader(w, scope, dt);
             long h = cfg.hiddenSize(), d = cfg.headDim(), inter = cfg.intermediateSize();
             long q = (long) cfg.heads() * d, kv = (long) cfg.kvHeads() * d;
             Tensor embed = l.load("model.embed_tokens.weight", cfg.vocabSize(), h);
             Layer[] layers = new Layer[cfg.layers()];
             for (int i = 0; i < layers.length; i++) {
                 String p = "model.layers." + i + ".";
-                layers[i] = new Layer(l.load(p + "input_layernorm.weight", h),
-                        l.load(p + "self_attn.q_proj.weight", q, h), l.load(p + "self_attn.k_proj.weight", kv, h),
-                        l.load(p + "self_attn.v_proj.weight", kv, h), l.load(p + "self_attn.o_proj.weight", h, q),
-                        l.load(p + "post_attention_layernorm.weight", h),
-                        l.load(p + "mlp.gate_proj.weight", inter, h), l.load(p + "mlp.up_proj.weight", inter, h),
+                layers[i] = new Layer(l.load(DType.F32, p + "input_layernorm.weight", h),
+                        l.stacked(h, new String[]{p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
+                                p + "self_attn.v_proj.weight"}, new long[]{q, kv, kv}),
+                        l.load(p + "self_attn.o_proj.weight", h, q),
+                        l.load(DType.F32, p + "post_attention_layernorm.weight", h),
+                        l.stacked(h, new String[]{p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"}, new long[]{inter, inter}),
                         l.load(p + "mlp.down_proj.weight", h, inter));
             }
-            Tensor norm = l.load("model.norm.weight", h);
+            Tensor norm = l.load(DType.F32, "model.norm.weight", h);
             Tensor head = cfg.tieWordEmbeddings() ? embed : l.load("lm_head.weight", cfg.vocabSize(), h);
             scope.sync();   // every upload read its mapped bytes before the files close
-            return new LlamaModel(cfg, tokenizer, backend, scope, embed, head, norm, layers, seq, w.mainType().name());
+            return new LlamaModel(cfg, tokenizer, backend, scope, embed, head, norm, layers, seq, w.mainType().name(), dt);
         } catch (RuntimeException e) {
             scope.close();
             throw e;
@@ -116,8 +151,11 @@ public final class LlamaModel implements AutoCloseable {
 
     public int maxSequence() { return maxSequence; }
 
-    /** The dtype most stored weights had (computation is f32 regardless). */
+    /** The dtype most stored weights had. */
     public String storedType() { return storedType; }
+
+    /** The dtype the weights live in on the backend and the products run in (norms, RoPE, softmax: f32). */
+    public DType computeType() { return compute; }
 
     /** Positions already in the KV cache. */
     public int position() { return position; }
@@ -211,17 +249,33 @@ public final class LlamaModel implements AutoCloseable {
                     + (maxSequence == config.maxPositions() ? " (max_position_embeddings in config.json)" : ""));
         }
         reset();
+        if (fixedStep == null) fixedStep = new FixedStep();   // captured here: neither prefill nor decode time
         List<Integer> out = new ArrayList<>();
         long t0 = System.nanoTime();
         int next = nextToken(prompt, sampling);
         long t1 = System.nanoTime();
-        if (fixedStep == null) fixedStep = new FixedStep();
-        while (true) {
-            out.add(next);
-            onToken.accept(next);
-            if (out.size() >= maxNewTokens || (stopAtEos && isEos(next))) break;
-            next = fixedStep.next(next, position, sampling);
-            position++;
+        if (sampling.isGreedy()) {
+            // Each step writes its argmax into the next step's token on the device, so step p + 1 is launched
+            // before step p's token is read: the host's read-back overlaps the next step instead of idling the GPU.
+            List<Tensor> inFlight = null;
+            while (true) {
+                out.add(next);
+                onToken.accept(next);
+                if (out.size() >= maxNewTokens || (stopAtEos && isEos(next))) break;
+                List<Tensor> step = inFlight != null ? inFlight : fixedStep.launch(next, position);
+                // a step launched past an end-of-sequence token is never read; its cache row is overwritten later
+                inFlight = out.size() + 1 < maxNewTokens ? fixedStep.launchNext(position + 1) : null;
+                next = (int) step.get(1).longItem();
+                position++;
+            }
+        } else {
+            while (true) {
+                out.add(next);
+                onToken.accept(next);
+                if (out.size() >= maxNewTokens || (stopAtEos && isEos(next))) break;
+                next = fixedStep.next(next, position, sampling);
+                position++;
+            }
         }
         long t2 = System.nanoTime();
         return new Generation(out.stream().mapToInt(Integer::intValue).toArray(), prompt.length, (t1 - t0) / 1e9, (t2 - t1) / 1e9);
@@ -235,9 +289,15 @@ public final class LlamaModel implements AutoCloseable {
     /** The fixed-shape decode step's logits for {@code id} at position(), which it then advances (tests). */
     float[] fixedStepLogits(int id) {
         if (fixedStep == null) fixedStep = new FixedStep();
-        float[] logits = fixedStep.next(id, position, out -> out.get(0).toFloatArray());
+        float[] logits = fixedStep.logits(id, position);
         position++;
         return logits;
+    }
+
+    /** Records the fixed-shape decode step once, as a capture would, and returns [logits, argmax] (tests count its tasks). */
+    List<Tensor> recordDecodeStep() {
+        if (fixedStep == null) fixedStep = new FixedStep();
+        return fixedStep.program(current);
     }
 
     public boolean isEos(int token) {
@@ -245,15 +305,25 @@ public final class LlamaModel implements AutoCloseable {
         return false;
     }
 
+    /**
+     * x @ weight^T in the weight's dtype (the HF Linear layout read with k-stride 1: matmul's skinny path for a
+     * decode step); the result stays in that dtype (f32 accumulation inside the product).
+     */
     private static Tensor linear(Tensor x, Tensor weight) {
-        return x.matmul(weight.transpose(0, 1));
+        return x.to(weight.dtype()).matmul(weight.transpose(0, 1));
     }
 
-    /** Rotates pairs (i, i + d/2) of the last dimension: x*cos + rotate_half(x)*sin, transformers' convention. */
-    private static Tensor rope(Tensor x, Tensor cos, Tensor sin) {
-        long half = x.size(-1) / 2;
-        Tensor rotated = Tensor.cat(-1, x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half));
-        return x.mul(cos).add(rotated.mul(sin));
+    /**
+     * transformers' RoPE, x*cos + rotate_half(x)*sin, on heads viewed as [.., 2, d/2] (their two halves), with
+     * {@code r} the factor rows [t, 3, 2, d/2] of the positions (see the constructor): out = x * (cos, cos)
+     * + x_hi * (-sin, 0) + x_lo * (0, sin), x_lo and x_hi broadcast over the halves. One elementwise expression
+     * (no cat of the rotated halves), exact where a factor is 0, and computed in f32 whatever x's dtype.
+     */
+    private static Tensor rope(Tensor x, Tensor r) {
+        long t = r.size(0), half = r.size(3);
+        Tensor c = r.select(1, 0).view(t, 1, 2, half), sa = r.select(1, 1).view(t, 1, 2, half),
+                sb = r.select(1, 2).view(t, 1, 2, half);
+        return x.mul(c).add(x.narrow(2, 1, 1).mul(sa)).add(x.narrow(2, 0, 1).mul(sb));
     }
 
     private Tensor forward(TensorScope step, int[] ids, boolean lastOnly) {
@@ -273,11 +343,12 @@ public final class LlamaModel implements AutoCloseable {
             for (int i = 0; i < t; i++) for (int j = p + i + 1; j < s; j++) m[i * s + j] = -1e30f;
             bias = step.tensor(m, t, s);
         }
-        Tensor x = layerStack(embed.embedding(step.tensor(idx, t)), t, cos.narrow(0, p, t), sin.narrow(0, p, t), bias,
-                (i, k, v) -> {
-                    keyCache[i].narrow(1, p, t).copyFrom(k);
-                    valueCache[i].narrow(1, p, t).copyFrom(v);
-                    return new Tensor[]{keyCache[i].narrow(1, 0, s), valueCache[i].narrow(1, 0, s)};
+        Tensor x = layerStack(embed.embedding(step.tensor(idx, t)).to(DType.F32), t, ropeTable.narrow(0, p, t), bias,
+                (i, kRaw, r, v) -> {
+                    Tensor kc = keyCache[current][i], vc = valueCache[current][i];
+                    kc.narrow(1, p, t).copyFrom(rope(kRaw, r).view(t, config.kvHeads(), config.headDim()).transpose(0, 1));
+                    vc.narrow(1, p, t).copyFrom(v);
+                    return new Tensor[]{kc.narrow(1, 0, s), vc.narrow(1, 0, s)};
                 });
         position = s;
         if (lastOnly) x = x.narrow(0, t - 1, 1);
@@ -288,68 +359,95 @@ public final class LlamaModel implements AutoCloseable {
         if (id < 0 || id >= config.vocabSize()) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + config.vocabSize());
     }
 
-    /** Writes a layer's new keys and values ([kv_heads, t, d]) into its cache; returns the keys and values to attend over. */
+    /**
+     * Writes a layer's new keys (before RoPE, [t, kv_heads, 2, d/2], with their RoPE factor rows {@code r}) and
+     * values ([kv_heads, t, d]) into its cache; returns the keys and values to attend over.
+     */
     @FunctionalInterface
     private interface CacheUpdate {
-        Tensor[] write(int layer, Tensor keys, Tensor values);
+        Tensor[] write(int layer, Tensor keys, Tensor r, Tensor values);
     }
 
     /**
-     * The decoder layers over {@code t} new tokens x [t, hidden]: {@code c}/{@code sn} are their RoPE rows [t, d],
-     * {@code bias} (null for none) is added to the scores of every query head, broadcast from [t, S] or [S].
+     * The decoder layers over {@code t} new tokens x [t, hidden] (f32): {@code r} are their RoPE factor rows
+     * [t, 3, 2, d/2], {@code bias} (null for none) is added to the scores of every query head, broadcast from
+     * [t, S] or [S]. Per layer: norm, one qkv product, q's RoPE (one elementwise task), the cache writes (the
+     * key's RoPE inside the write: see {@link CacheUpdate}), scores, softmax (scale and bias as its prologue, the cast to the compute dtype as its epilogue),
+     * probabilities @ values, o, residual + norm, one gate/up product, SwiGLU, down.
      */
-    private Tensor layerStack(Tensor x, int t, Tensor c, Tensor sn, Tensor bias, CacheUpdate cache) {
-        int nh = config.heads(), kvh = config.kvHeads(), rep = nh / kvh, d = config.headDim();
+    private Tensor layerStack(Tensor x, int t, Tensor r, Tensor bias, CacheUpdate cache) {
+        int nh = config.heads(), kvh = config.kvHeads(), rep = nh / kvh, d = config.headDim(), half = d / 2;
+        long inter = config.intermediateSize();
         double scale = 1.0 / Math.sqrt(d);
         long[] hidden = {config.hiddenSize()};
         for (int i = 0; i < layers.length; i++) {
             Layer l = layers[i];
             Tensor h = x.rmsNorm(hidden, l.inputNorm(), config.rmsNormEps());
-            Tensor q = rope(linear(h, l.wq()).view(t, nh, d).transpose(0, 1), c, sn);
-            Tensor k = rope(linear(h, l.wk()).view(t, kvh, d).transpose(0, 1), c, sn);
-            Tensor v = linear(h, l.wv()).view(t, kvh, d).transpose(0, 1);
-            Tensor[] kv = cache.write(i, k, v);
+            Tensor qkv = linear(h, l.wqkv());   // [t, (nh + 2 kvh) * d]
+            Tensor q = rope(qkv.narrow(1, 0, (long) nh * d).view(t, nh, 2, half), r).view(t, nh, d).transpose(0, 1);
+            Tensor k = qkv.narrow(1, (long) nh * d, (long) kvh * d).view(t, kvh, 2, half);   // RoPE in the cache write
+            Tensor v = qkv.narrow(1, (long) (nh + kvh) * d, (long) kvh * d).view(t, kvh, d).transpose(0, 1);
+            Tensor[] kv = cache.write(i, k, r, v);
             long s = kv[0].size(1);
             Tensor scores = q.reshape(kvh, (long) rep * t, d).matmul(kv[0].transpose(1, 2)).mul(scale);
-            if (bias != null) scores = scores.view(kvh, rep, t, s).add(bias).view(kvh, (long) rep * t, s);
-            Tensor attn = scores.softmax(-1).matmul(kv[1]).view(nh, t, d).transpose(0, 1).reshape(t, (long) nh * d);
+            // a bias of one row [S] broadcasts as it is, so scale, bias and softmax stay one shape: one fused task
+            if (bias != null && bias.rank() == 1) scores = scores.add(bias);
+            else if (bias != null) scores = scores.view(kvh, rep, t, s).add(bias).view(kvh, (long) rep * t, s);
+            Tensor probs = scores.softmax(-1).to(kv[1].dtype());
+            Tensor attn = probs.matmul(kv[1]).view(nh, t, d).transpose(0, 1).reshape(t, (long) nh * d);
             x = x.add(linear(attn, l.wo()));
             Tensor h2 = x.rmsNorm(hidden, l.postNorm(), config.rmsNormEps());
-            x = x.add(linear(linear(h2, l.gate()).silu().mul(linear(h2, l.up())), l.down()));
+            Tensor gu = linear(h2, l.wgu());
+            Tensor act = gu.narrow(1, 0, inter).to(DType.F32).silu().mul(gu.narrow(1, inter, inter));
+            x = x.add(linear(act, l.down()));
         }
         return x;
     }
 
     /**
      * One decode step whose shapes do not depend on the position, so that the GPU backend captures it once and
-     * replays it for every token. The token and the position are one-element device tensors written before each
-     * run; the step picks its RoPE row with index_select, writes the new key/value row into the cache by blending
-     * with a one-hot row mask (cache * (1 - onehot) + new * onehot: exact, since the factors are 0 and 1), and
-     * attends over the whole cache with a bias of -1e30 on the rows after the position, whose weights are then
-     * exactly zero. The cost is that every step streams the whole cache (maxSequence rows) twice, which is why the
-     * command line sizes the cache to prompt + new tokens. On the CPU backend the same program runs eagerly.
+     * replays it for every token. The token and the position are one-element device tensors; the step picks its
+     * RoPE row with index_select, writes the cache set it does not read with {@code where(row == position, new,
+     * old)} over the whole cache (no position on the host), attends over the whole cache with a bias of -1e30 on
+     * the rows after the position (their weights are then exactly zero), and ends by writing its argmax into the
+     * token and position + 1 into the position: greedy decoding uploads nothing per token, only reads the argmax.
+     * Two captures, one per cache set (replay c reads set c and writes the other). The cost is that every step
+     * streams the whole cache (maxSequence rows), which is why the command line sizes the cache to prompt + new
+     * tokens. On the CPU backend the same program runs eagerly.
      */
     private final class FixedStep implements AutoCloseable {
         private final TensorScope scope;
         private final Tensor token, pos, rows;
-        private final GpuReplay replay;
+        private final GpuReplay[] replay = new GpuReplay[2];
+        /** Where a step that is not replayed leaves [logits, argmax], per cache set (a launched step's, until read). */
+        private final Tensor[][] eagerOut = new Tensor[2][];
         private final String mode;
+        /** What token and pos hold on the device now, -1 where unknown (then the next step uploads it). */
+        private long deviceToken = -1, devicePos = -1;
 
         FixedStep() {
             scope = TensorScope.open(backend);
-            GpuReplay captured = null;
             String how;
             try {
                 token = scope.zeros(DType.I64, 1);
                 pos = scope.zeros(DType.I64, 1);
                 rows = scope.arange(maxSequence);
+                for (int c = 0; c < 2; c++) eagerOut[c] = new Tensor[]{scope.zeros(compute, 1, config.vocabSize()), scope.zeros(DType.I64)};
                 scope.sync();
                 if (backend instanceof GpuBackend gpu) {
                     try {
-                        captured = gpu.captureReturning(this::program);
-                        how = "captured once (" + captured.nodeCount() + " ops, " + captured.taskCount() + " tasks), replayed per token";
+                        for (int c = 0; c < 2; c++) {
+                            int set = c;
+                            replay[c] = gpu.captureReturning(() -> program(set));
+                        }
+                        how = "captured once (" + replay[0].nodeCount() + " ops, " + replay[0].taskCount()
+                                + " tasks; one capture per cache set), replayed per token";
                     } catch (RuntimeException e) {
                         // the same program still runs, recorded anew per token; say so rather than fail the decode
+                        for (int c = 0; c < 2; c++) {
+                            if (replay[c] != null) replay[c].close();
+                            replay[c] = null;
+                        }
                         how = "recorded per token (capture failed: " + e.getMessage() + ")";
                     }
                 } else {
@@ -359,51 +457,104 @@ public final class LlamaModel implements AutoCloseable {
                 scope.close();
                 throw e;
             }
-            replay = captured;
             mode = how;
         }
 
-        /** [logits [1, vocab], argmax] of the token at the position. */
-        private List<Tensor> program() {
-            Tensor onehot = rows.eq(pos).to(DType.F32), keep = onehot.neg().add(1.0);
-            Tensor rowMask = onehot.view(1, maxSequence, 1), keepMask = keep.view(1, maxSequence, 1);
+        /** [logits [1, vocab], argmax] of the token at the position, reading cache set {@code c}. */
+        private List<Tensor> program(int c) {
+            Tensor row = rows.eq(pos).view(1, maxSequence, 1);
+            int kvh = config.kvHeads(), half = config.headDim() / 2;
+            long[] full = {kvh, maxSequence, 2, half};
             Tensor bias = rows.gt(pos).to(DType.F32).mul(-1e30);
-            Tensor x = layerStack(embed.embedding(token), 1, cos.indexSelect(0, pos), sin.indexSelect(0, pos), bias,
-                    (i, k, v) -> {
-                        keyCache[i].copyFrom(keyCache[i].mul(keepMask).add(k.mul(rowMask)));
-                        valueCache[i].copyFrom(valueCache[i].mul(keepMask).add(v.mul(rowMask)));
-                        return new Tensor[]{keyCache[i], valueCache[i]};
+            Tensor r = ropeTable.indexSelect(0, pos);   // before the embedding, which then fuses into the first norm
+            pos.copyFrom(pos.add(1L));   // here, off the chain of dependent tasks, once the reads above have run
+            Tensor x = layerStack(embed.embedding(token).to(DType.F32), 1, r, bias,
+                    (i, k, rr, v) -> {
+                        Tensor kc = keyCache[1 - c][i], vc = valueCache[1 - c][i];
+                        // the new key's RoPE, broadcast over the cache rows from its first op on, so RoPE, the
+                        // row choice and the copy are one elementwise task of the cache's shape
+                        Tensor k4 = k.view(kvh, 1, 2, half);
+                        Tensor rot = k4.expand(full).mul(rr.select(1, 0).view(1, 1, 2, half))
+                                .add(k4.narrow(2, 1, 1).expand(full).mul(rr.select(1, 1).view(1, 1, 2, half)))
+                                .add(k4.narrow(2, 0, 1).expand(full).mul(rr.select(1, 2).view(1, 1, 2, half)));
+                        kc.view(full).copyFrom(Tensor.where(row.view(1, maxSequence, 1, 1), rot, keyCache[c][i].view(full)));
+                        vc.copyFrom(Tensor.where(row, v, valueCache[c][i]));
+                        return new Tensor[]{kc, vc};
                     });
             Tensor logits = linear(x.rmsNorm(new long[]{config.hiddenSize()}, finalNorm, config.rmsNormEps()), lmHead);
-            return List.of(logits, logits.argmax());
+            Tensor next = logits.argmax();
+            token.copyFrom(next);
+            return List.of(logits, next);
         }
 
-        /** Runs {@code id} at position {@code p} (the cache then holds p + 1 rows); the next token, or the logits. */
-        private <T> T next(int id, int p, java.util.function.Function<List<Tensor>, T> read) {
+        /**
+         * Launches the step for {@code id} at position {@code p} (the cache then holds p + 1 rows); its outputs
+         * [logits, argmax], to read later. A replayed step returns without waiting.
+         */
+        List<Tensor> launch(int id, int p) {
             checkToken(id);
             if (p >= maxSequence) throw new IllegalArgumentException("position " + p + " is past the KV cache of " + maxSequence + " positions");
+            // a released upload is reused only after every task that could read it completed: no wait needed here
             try (TensorScope inputs = TensorScope.open(backend)) {
-                token.copyFrom(inputs.tensor(new long[]{id}, 1));
-                pos.copyFrom(inputs.tensor(new long[]{p}, 1));
-                List<Tensor> out;
-                if (replay != null) {
-                    replay.run();
-                    out = replay.outputs();
-                } else {
-                    out = program();
-                }
-                // reading syncs, so the uploads have been consumed before this scope releases them
-                return read.apply(out);
+                if (deviceToken != id) token.copyFrom(inputs.tensor(new long[]{id}, 1));
+                if (devicePos != p) pos.copyFrom(inputs.tensor(new long[]{p}, 1));
+                return run(p);
             }
         }
 
+        /** Launches the step at {@code p} on the token the previous step wrote into the device's token (its argmax). */
+        List<Tensor> launchNext(int p) {
+            if (devicePos != p) throw new IllegalStateException("the device's position is " + devicePos + ", not " + p);
+            if (p >= maxSequence) throw new IllegalArgumentException("position " + p + " is past the KV cache of " + maxSequence + " positions");
+            return run(p);
+        }
+
+        /**
+         * One step on the device's token and position: replayed, or (no capture) run as recorded ops whose results
+         * are copied into {@link #eagerOut} of the cache set, so that they outlive the step's scope as a replay's
+         * outputs do (a launched step's outputs are read before the step after next, of the same set, runs).
+         */
+        private List<Tensor> run(int p) {
+            deviceToken = -1;   // the step writes its argmax there
+            devicePos = -1;
+            List<Tensor> out;
+            GpuReplay r = replay[current];
+            if (r != null) {
+                r.run();
+                out = r.outputs();
+            } else {
+                Tensor[] o = eagerOut[current];
+                try (TensorScope step = TensorScope.open(backend)) {
+                    List<Tensor> got = program(current);
+                    o[0].copyFrom(got.get(0));
+                    o[1].copyFrom(got.get(1));
+                }
+                out = List.of(o);
+            }
+            current ^= 1;
+            devicePos = p + 1;
+            return out;
+        }
+
+        /** Runs {@code id} at position {@code p} and reads the outputs with {@code read}. */
+        private <T> T next(int id, int p, java.util.function.Function<List<Tensor>, T> read) {
+            return read.apply(launch(id, p));
+        }
+
         int next(int id, int p, Sampling sampling) {
-            return next(id, p, out -> sampling.isGreedy() ? (int) out.get(1).longItem() : sampling.pick(out.get(0).toFloatArray()));
+            if (!sampling.isGreedy()) return next(id, p, out -> sampling.pick(out.get(0).toFloatArray()));
+            int chosen = next(id, p, out -> (int) out.get(1).longItem());
+            deviceToken = chosen;   // the step wrote it into the token: the next step's input is already there
+            return chosen;
+        }
+
+        float[] logits(int id, int p) {
+            return next(id, p, out -> out.get(0).toFloatArray());
         }
 
         @Override
         public void close() {
-            if (replay != null) replay.close();   // gives the task template back
+            for (GpuReplay r : replay) if (r != null) r.close();   // gives the task templates back
             scope.close();
         }
     }

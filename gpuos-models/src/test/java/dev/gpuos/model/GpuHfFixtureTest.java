@@ -41,6 +41,7 @@ class GpuHfFixtureTest {
     @Test
     void bertMatchesHfOnTheGpu() {
         HfFixtureChecks.bert(gpu);
+        HfFixtureChecks.bert(gpu, dev.gpuos.tensor.DType.BF16);
     }
 
     @Test

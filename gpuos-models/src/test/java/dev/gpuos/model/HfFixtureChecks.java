@@ -6,6 +6,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.gpuos.model.tokenizer.Tokenizer;
 import dev.gpuos.tensor.Backend;
+import dev.gpuos.tensor.DType;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -32,6 +33,14 @@ final class HfFixtureChecks {
     static final double HIDDEN_TOL = 1e-4, LOGITS_TOL = 1e-3, COSINE_MIN = 0.99999;
     /** A greedy step whose top-2 logit gap in HF is below this may legitimately pick the other token. */
     static final double TOP2_TIE = 1e-3;
+    /**
+     * Bound for products in bf16 (the issue's criterion for the bf16 path): the reference is HF in f32 on the same
+     * bf16 weights, and a bf16 product rounds its input activations and its output to 8 significant bits (as HF's
+     * own bf16 run does, which also rounds the residual stream, norms and softmax that GPUOS keeps in f32). In
+     * greedy decoding a step may then pick HF's runner-up where HF's top-2 gap is below this bound times the
+     * logits' root-mean-square (the scale of the normwise bound).
+     */
+    static final double BF16_LOGITS_TOL = 2e-2;
 
     private HfFixtureChecks() {}
 
@@ -120,12 +129,29 @@ final class HfFixtureChecks {
         return b.append('"').toString();
     }
 
+    /**
+     * BERT with bf16 products (opt-in): bounds of a 16-bit product chain, hidden states within 2e-2 normwise (the
+     * issue's bf16 bound for logits) and embeddings within cosine 0.9995.
+     */
+    static final double BF16_HIDDEN_TOL = 2e-2, BF16_COSINE_MIN = 0.9995;
+
     /** BERT: last_hidden_state (real positions) within 1e-4 normwise, embeddings cosine >= 0.99999, batch 1 and padded. */
     static void bert(Backend backend) {
+        bert(backend, DType.F32);
+    }
+
+    static void bert(Backend backend, DType compute) {
         JsonObject ref = json("bert_reference.json");
-        try (BertEncoder enc = BertEncoder.load(root().resolve(ref.get("model").getAsString()), backend, LoadProgress.NONE)) {
+        double hiddenTol = compute == DType.F32 ? HIDDEN_TOL : BF16_HIDDEN_TOL, cosineMin = compute == DType.F32 ? COSINE_MIN : BF16_COSINE_MIN;
+        try (BertEncoder enc = BertEncoder.load(root().resolve(ref.get("model").getAsString()), backend, compute, LoadProgress.NONE)) {
             double worstHidden = 0, worstCos = 1;
-            for (JsonElement c : ref.getAsJsonArray("cases")) {
+            // twice, the second time in reverse order: on the GPU the second pass replays the captures of the
+            // first, now and then with another batch's data in the same shape
+            List<JsonElement> cases = new ArrayList<>();
+            ref.getAsJsonArray("cases").forEach(cases::add);
+            List<JsonElement> twice = new ArrayList<>(cases);
+            twice.addAll(cases.reversed());
+            for (JsonElement c : twice) {
                 JsonObject k = c.getAsJsonObject();
                 JsonArray sentences = k.getAsJsonArray("sentences");
                 JsonArray idsJson = k.getAsJsonArray("input_ids"), maskJson = k.getAsJsonArray("attention_mask");
@@ -140,6 +166,9 @@ final class HfFixtureChecks {
                     assertTrue(Arrays.equals(ids[i], ours), "token ids of " + sentences.get(i) + ": HF " + Arrays.toString(ids[i]) + ", GPUOS " + Arrays.toString(ours));
                 }
                 BertEncoder.Output out = enc.forward(ids);
+                if (backend instanceof dev.gpuos.tensor.gpu.GpuBackend) {
+                    assertTrue(enc.mode().startsWith("replayed"), "the GPU forward pass was not replayed: " + enc.mode());
+                }
                 int[] shape = ints(k.get("shape"));
                 assertEquals(out.length(), shape[1], "padded length");
                 float[] hf = floats(k.get("last_hidden_state")), emb = floats(k.get("embeddings"));
@@ -150,14 +179,14 @@ final class HfFixtureChecks {
                     float[] a = Arrays.copyOfRange(out.lastHiddenState(), i * out.length() * h, (i * out.length() + len) * h);
                     double err = normwise(e, a);
                     worstHidden = Math.max(worstHidden, err);
-                    assertTrue(err <= HIDDEN_TOL, "last_hidden_state of " + sentences.get(i) + " (batch " + b + "): normwise error " + err);
+                    assertTrue(err <= hiddenTol, compute + " last_hidden_state of " + sentences.get(i) + " (batch " + b + "): normwise error " + err);
                     double cos = cosine(Arrays.copyOfRange(emb, i * h, (i + 1) * h), out.embeddings()[i]);
                     worstCos = Math.min(worstCos, cos);
-                    assertTrue(cos >= COSINE_MIN, "embedding of " + sentences.get(i) + " (batch " + b + "): cosine " + cos);
+                    assertTrue(cos >= cosineMin, compute + " embedding of " + sentences.get(i) + " (batch " + b + "): cosine " + cos);
                 }
             }
-            System.out.printf(Locale.ROOT, "bert on %s: %d cases, worst hidden-state normwise error %.3g, worst embedding cosine %.9f%n",
-                    backend.name(), ref.getAsJsonArray("cases").size(), worstHidden, worstCos);
+            System.out.printf(Locale.ROOT, "bert (%s products) on %s: %d cases (twice), worst hidden-state normwise error %.3g, worst embedding cosine %.9f; %s%n",
+                    compute, backend.name(), cases.size(), worstHidden, worstCos, enc.mode());
         }
     }
 
@@ -171,7 +200,11 @@ final class HfFixtureChecks {
         return ab / Math.sqrt(aa * bb);
     }
 
-    /** Llama: rotary frequencies, prefill logits within 1e-3 normwise, 32 greedy tokens as HF's (up to near-ties). */
+    /**
+     * Llama: rotary frequencies, prefill logits within 1e-3 normwise, 32 greedy tokens as HF's (up to near-ties);
+     * a bf16 folder is checked twice, computing in f32 (widened at load: the bounds above) and in bf16 (the
+     * default: {@link #BF16_LOGITS_TOL}).
+     */
     static void llama(Backend backend) {
         JsonObject ref = json("llama_reference.json");
         for (JsonElement ve : ref.getAsJsonArray("variants")) {
@@ -179,38 +212,57 @@ final class HfFixtureChecks {
             String dir = v.get("dir").getAsString();
             double invErr = normwise(floats(v.get("inv_freq")), LlamaConfig.read(root().resolve(dir)).inverseFrequencies());
             assertTrue(invErr <= 1e-6, dir + ": rotary inverse frequencies differ from HF's: normwise " + invErr);
-            try (LlamaModel m = LlamaModel.load(root().resolve(dir), backend, 128, LoadProgress.NONE)) {
-                assertEquals(v.get("tie_word_embeddings").getAsBoolean(), m.config().tieWordEmbeddings(), dir + ": tie_word_embeddings");
-                int[] prompt = ints(v.get("prompt_ids"));
-                assertTrue(Arrays.equals(prompt, m.tokenizer().encode(v.get("prompt").getAsString())), dir + ": prompt ids");
-                int vocab = v.get("vocab").getAsInt();
-                float[] logits = m.forwardAll(prompt);
-                double err;
-                if (v.has("prefill_logits")) {
-                    err = normwise(floats(v.get("prefill_logits")), logits);
-                } else {
-                    err = normwise(floats(v.get("prefill_logits_last")), Arrays.copyOfRange(logits, (prompt.length - 1) * vocab, prompt.length * vocab));
-                }
-                assertTrue(err <= LOGITS_TOL, dir + ": prefill logits normwise error " + err + " > " + LOGITS_TOL);
-                int[] expected = ints(v.get("greedy_tokens"));
-                float[] gaps = floats(v.get("top2_gap"));
-                int[] got = m.generate(prompt, expected.length, false, id -> { }).tokens();
-                if (backend instanceof dev.gpuos.tensor.gpu.GpuBackend) {
-                    assertTrue(m.decodeMode().startsWith("captured once"), dir + ": the GPU decode step was not replayed: " + m.decodeMode());
-                }
-                int firstDiff = -1;
-                for (int i = 0; i < expected.length && firstDiff < 0; i++) if (expected[i] != got[i]) firstDiff = i;
-                int nearTies = 0;
-                for (float g : gaps) if (g < TOP2_TIE) nearTies++;
-                if (firstDiff >= 0) {
-                    assertTrue(gaps[firstDiff] < TOP2_TIE, dir + ": greedy token " + firstDiff + " differs (HF " + expected[firstDiff]
-                            + ", GPUOS " + got[firstDiff] + ") although HF's top-2 gap there is " + gaps[firstDiff]);
-                }
-                System.out.printf(Locale.ROOT, "llama %s on %s: prefill logits normwise error %.3g; greedy %s (%d HF near-ties < %.0e); decode step %s%n",
-                        dir, backend.name(), err, firstDiff < 0 ? expected.length + "/" + expected.length + " tokens identical"
-                                : "identical up to token " + firstDiff + " (a near-tie, gap " + gaps[firstDiff] + ")", nearTies, TOP2_TIE,
-                        m.decodeMode());
+            llama(backend, v, dir, DType.F32);
+            DType stored;
+            try (ModelWeights w = ModelWeights.open(root().resolve(dir))) {
+                stored = w.mainType().dtype();
             }
+            if (stored == DType.BF16 || stored == DType.F16) llama(backend, v, dir, stored);
+        }
+    }
+
+    private static void llama(Backend backend, JsonObject v, String dir, DType compute) {
+        boolean f32 = compute == DType.F32;
+        double tol = f32 ? LOGITS_TOL : BF16_LOGITS_TOL;
+        String what = dir + " (" + compute + " products)";
+        try (LlamaModel m = LlamaModel.load(root().resolve(dir), backend, 128, compute, LoadProgress.NONE)) {
+            assertEquals(v.get("tie_word_embeddings").getAsBoolean(), m.config().tieWordEmbeddings(), dir + ": tie_word_embeddings");
+            int[] prompt = ints(v.get("prompt_ids"));
+            assertTrue(Arrays.equals(prompt, m.tokenizer().encode(v.get("prompt").getAsString())), dir + ": prompt ids");
+            int vocab = v.get("vocab").getAsInt();
+            float[] logits = m.forwardAll(prompt);
+            double err;
+            float[] last = v.has("prefill_logits")
+                    ? Arrays.copyOfRange(floats(v.get("prefill_logits")), (prompt.length - 1) * vocab, prompt.length * vocab)
+                    : floats(v.get("prefill_logits_last"));
+            if (v.has("prefill_logits")) {
+                err = normwise(floats(v.get("prefill_logits")), logits);
+            } else {
+                err = normwise(last, Arrays.copyOfRange(logits, (prompt.length - 1) * vocab, prompt.length * vocab));
+            }
+            assertTrue(err <= tol, what + ": prefill logits normwise error " + err + " > " + tol);
+            double rms = 0;
+            for (float x : last) rms += (double) x * x;
+            rms = Math.sqrt(rms / last.length);
+            double tie = f32 ? TOP2_TIE : BF16_LOGITS_TOL * rms;
+            int[] expected = ints(v.get("greedy_tokens"));
+            float[] gaps = floats(v.get("top2_gap"));
+            int[] got = m.generate(prompt, expected.length, false, id -> { }).tokens();
+            if (backend instanceof dev.gpuos.tensor.gpu.GpuBackend) {
+                assertTrue(m.decodeMode().startsWith("captured once"), dir + ": the GPU decode step was not replayed: " + m.decodeMode());
+            }
+            int firstDiff = -1;
+            for (int i = 0; i < expected.length && firstDiff < 0; i++) if (expected[i] != got[i]) firstDiff = i;
+            int nearTies = 0;
+            for (float g : gaps) if (g < tie) nearTies++;
+            if (firstDiff >= 0) {
+                assertTrue(gaps[firstDiff] < tie, what + ": greedy token " + firstDiff + " differs (HF " + expected[firstDiff]
+                        + ", GPUOS " + got[firstDiff] + ") although HF's top-2 gap there is " + gaps[firstDiff]);
+            }
+            System.out.printf(Locale.ROOT, "llama %s on %s: prefill logits normwise error %.3g; greedy %s (%d HF near-ties < %.2g); decode step %s%n",
+                    what, backend.name(), err, firstDiff < 0 ? expected.length + "/" + expected.length + " tokens identical"
+                            : "identical up to token " + firstDiff + " (a near-tie, gap " + gaps[firstDiff] + ")", nearTies, tie,
+                    m.decodeMode());
         }
     }
 }

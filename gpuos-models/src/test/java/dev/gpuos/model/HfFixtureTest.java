@@ -13,6 +13,7 @@ class HfFixtureTest {
     @Test
     void bertMatchesHfAndSentenceTransformersPooling() {
         HfFixtureChecks.bert(CpuBackend.eager());
+        HfFixtureChecks.bert(CpuBackend.eager(), dev.gpuos.tensor.DType.BF16);
     }
 
     @Test

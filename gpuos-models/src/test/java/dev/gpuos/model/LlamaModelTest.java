@@ -72,6 +72,30 @@ class LlamaModelTest {
         }
     }
 
+    /**
+     * Greedy decoding launches step p + 1 before it reads step p's token; stopping at an end-of-sequence token
+     * leaves one step run past it, which must not change the next generation (nor one that samples in between).
+     */
+    @Test
+    void aStepRunPastTheEndOfSequenceLeavesNoTrace() throws IOException {
+        int[] prompt = {256, 72, 101, 108};
+        int[] free;
+        try (LlamaModel m = LlamaModel.load(TinyModels.writeLlama(dir.resolve("free"), TinyModels.llamaConfig(true), "BF16", 9),
+                CpuBackend.eager(), 32, LoadProgress.NONE)) {
+            free = m.generate(prompt, 10, false, id -> { }).tokens();
+        }
+        JsonObject cfg = TinyModels.llamaConfig(true);
+        cfg.addProperty("eos_token_id", free[3]);
+        try (LlamaModel m = LlamaModel.load(TinyModels.writeLlama(dir.resolve("eos"), cfg, "BF16", 9), CpuBackend.eager(), 32, LoadProgress.NONE)) {
+            int stop = 0;
+            while (free[stop] != free[3]) stop++;   // the first occurrence of that token ends the generation
+            assertArrayEquals(java.util.Arrays.copyOf(free, stop + 1), m.generate(prompt, 10, true, id -> { }).tokens());
+            assertArrayEquals(free, m.generate(prompt, 10, false, id -> { }).tokens(), "after a generation that stopped at EOS");
+            m.generate(prompt, 5, false, LlamaModel.Sampling.temperature(1.0, 3), id -> { });
+            assertArrayEquals(free, m.generate(prompt, 10, false, id -> { }).tokens(), "after a sampled generation");
+        }
+    }
+
     @Test
     void temperatureSamplingFollowsTheSoftmaxAndIsSeeded() throws IOException {
         LlamaModel.Sampling s = LlamaModel.Sampling.temperature(1.0, 42);

@@ -114,8 +114,11 @@ final class FamilyTasks {
     }
 
     static final int MATMUL_TILE = 64;
-    /** Products of at most this many rows (decode, batch-1 inference) take a skinny path of matmul.cu. */
-    static final int SKINNY_ROWS = 8;
+    /**
+     * Products of at most this many rows (decode, batch-1 inference, a short prompt or sentence) take a skinny path
+     * of matmul.cu: one pass over b spread over every SM, where 64-row tiles would leave most SMs idle.
+     */
+    static final int SKINNY_ROWS = 16;
     /**
      * Work units a skinny product is cut into: the worker runs 2 blocks of 256 threads on each of the H100's 132
      * SMs (operators are capped at 128 registers), and a skinny product is one pass over b, so one unit per block
@@ -127,19 +130,16 @@ final class FamilyTasks {
     /** Warps of a worker block: a skinny unit is a multiple of their columns. */
     private static final int WARPS = dev.gpuos.runtime.layout.Layouts.BLOCK_THREADS / 32;
     /**
-     * Whether skinny products take the skinny paths. Off unless {@code -Dgpuos.matmul.skinny=true} until a GPU run
-     * has checked them (GpuMatvecTest turns it on for itself; so far they are checked against the CPU backend on
-     * a host emulation of matmul.cu only); then on by default, and the switch goes with the tiled path's use for
-     * skinny products. Read when a task is planned, so a capture keeps the path it was planned with
-     * (MatvecTiming's A/B in one JVM).
+     * Whether skinny products take the skinny paths: on unless {@code -Dgpuos.matmul.skinny=false} (the tiled
+     * path for them, to compare; GpuMatvecTest checks both on the GPU against the CPU backend). Read when a task is
+     * planned, so a capture keeps the path it was planned with (MatvecTiming's A/B in one JVM).
      */
-    static volatile boolean skinny = Boolean.getBoolean("gpuos.matmul.skinny");
+    static volatile boolean skinny = !"false".equals(System.getProperty("gpuos.matmul.skinny"));
     /**
-     * Whether F16/BF16 products of more rows take tensor cores (64x64 tiles of mma.sync, f32 accumulation); off
-     * unless {@code -Dgpuos.matmul.mma=true}, like {@link #skinny} and for the same reason. F32 never does: tf32
-     * would round its operands.
+     * Whether F16/BF16 products of more rows take tensor cores (64x64 tiles of mma.sync, f32 accumulation): on
+     * unless {@code -Dgpuos.matmul.mma=false}, like {@link #skinny}. F32 never does: tf32 would round its operands.
      */
-    static volatile boolean tensorCores = Boolean.getBoolean("gpuos.matmul.mma");
+    static volatile boolean tensorCores = !"false".equals(System.getProperty("gpuos.matmul.mma"));
 
     static KernelTask matmul(MatmulNode n) {
         Tensor a = n.a(), b = n.b(), out = n.output();

@@ -25,7 +25,7 @@ class GpuMatvecTest extends SharedGpuOS {
     static GpuBackend gpu;
     private static boolean skinnyWas, tensorCoresWas;
 
-    /** The paths under test are off by default until a GPU run has checked them: on for this class. */
+    /** The paths under test, on for this class whatever -Dgpuos.matmul.skinny / -Dgpuos.matmul.mma say. */
     @BeforeAll
     static void backend() {
         skinnyWas = FamilyTasks.skinny;
@@ -41,7 +41,7 @@ class GpuMatvecTest extends SharedGpuOS {
         FamilyTasks.tensorCores = tensorCoresWas;
     }
 
-    private static final long[] ROWS = {1, 2, 3, 4, 5, 8, 9, 40};
+    private static final long[] ROWS = {1, 2, 3, 4, 5, 8, 9, 16, 17, 40};
     private static final long[] INNER = {1, 7, 300, 2048, 2100};
     private static final long[] COLS = {1, 33, 300};
 

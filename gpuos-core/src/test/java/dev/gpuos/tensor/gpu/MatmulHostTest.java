@@ -33,9 +33,9 @@ class MatmulHostTest {
         List<long[]> shapes = new ArrayList<>();
         List<String> names = new ArrayList<>();
         boolean mma = t == DType.BF16 || t == DType.F16;
-        // Each unit costs the harness a few milliseconds of barriers: 9 rows (tiles) only where they are the
-        // tensor-core path, and the wide units (264 of them) once.
-        for (long n : mma ? new long[]{1, 4, 9} : new long[]{1, 4}) {
+        // Each unit costs the harness a few milliseconds of barriers: 13 rows (skinny, up to 16) and 17 (tiles, the
+        // tensor-core path) in a few layouts only, and the wide units (264 of them) once.
+        for (long n : new long[]{1, 4}) {
             // k = 600: whole for one row, staged in chunks from 4 rows on (8 KB of shared memory).
             for (long k : new long[]{7, 600}) {
                 for (long m : new long[]{5, 70}) {
@@ -51,9 +51,17 @@ class MatmulHostTest {
                 }
             }
         }
-        // Enough columns per unit for 4 (8 rows: 2) columns a warp: 33 batches of 256 columns.
+        for (long n : new long[]{13, 17}) {   // 17: tiles (tensor cores for F16/BF16)
+            for (long k : new long[]{7, 600}) {
+                add(names, shapes, "weight", new long[]{1, 0, 0, n, k, 70, k, 1, 1, k, 0, 0});
+                add(names, shapes, "weight-misaligned", new long[]{1, 0, 0, n, k, 70, k, 1, 1, k + 1, 1, 1});
+                add(names, shapes, "row-major", new long[]{1, 0, 0, n, k, 70, k, 1, 70, 1, 0, 0});
+            }
+            add(names, shapes, "a-transposed-b-strided", new long[]{3, n * 7, 0, n, 7, 5, 1, n, 2, 15, 0, 0});
+        }
+        // Enough columns per unit for 4 (8 and 16 rows: 2) columns a warp: 33 batches of 256 columns.
         if (mma) {
-            for (long n : new long[]{1, 8}) {
+            for (long n : new long[]{1, 16}) {
                 add(names, shapes, "wide-units", new long[]{33, 0, 64 * 256, n, 64, 256, 64, 1, 1, 64, 0, 0});
             }
         }

@@ -59,10 +59,11 @@ class MatmulPlanTest {
     }
 
     @Test
-    void moreThanEightRowsOrTheSwitchOffUseTiles() {
+    void moreThanSixteenRowsOrTheSwitchOffUseTiles() {
         assertArrayEquals(new long[]{PATH_TILED, 2 * 3 * 2, 0, 0}, plan(2, 130, 64, 100, 1));
-        assertArrayEquals(new long[]{PATH_TILED, 1, 0, 0}, plan(1, 9, 64, 64, 1));
-        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA, 1, 0, 0}, FamilyTasks.matmulPlan(1, 9, 64, 64, 1, true, true));
+        assertArrayEquals(new long[]{PATH_TILED, 1, 0, 0}, plan(1, 17, 64, 64, 1));
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA, 1, 0, 0}, FamilyTasks.matmulPlan(1, 17, 64, 64, 1, true, true));
+        assertEquals(PATH_SKINNY_K, plan(1, 16, 64, 64, 1)[0], "16 rows are still skinny");
         assertArrayEquals(new long[]{PATH_TILED, 128, 0, 0}, FamilyTasks.matmulPlan(1, 1, 2048, 8192, 1, false, false));
         assertEquals(0, FamilyTasks.matmulPlan(1, 1, 64, 0, 1, true, false)[1], "no columns, no units");
     }

@@ -1,0 +1,25 @@
+package dev.gpuos.model;
+
+import dev.gpuos.tensor.Tensor;
+
+import java.util.List;
+
+/** What tests in other packages (the GPU planner's, dev.gpuos.tensor.gpu) may reach of this package. */
+public final class ModelTestAccess {
+    private ModelTestAccess() {}
+
+    /** The fixture folder of {@code name} under src/test/resources/hf. */
+    public static java.nio.file.Path fixture(String name) {
+        return HfFixtureChecks.root().resolve(name);
+    }
+
+    /** {@link BertEncoder#recordForward}. */
+    public static List<Tensor> recordForward(BertEncoder e, dev.gpuos.tensor.TensorScope scope, int b, int t) {
+        return e.recordForward(scope, b, t);
+    }
+
+    /** {@link LlamaModel#recordDecodeStep()}. */
+    public static List<Tensor> recordDecodeStep(LlamaModel m) {
+        return m.recordDecodeStep();
+    }
+}

@@ -1,0 +1,139 @@
+package dev.gpuos.model;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.gpuos.GpuOS;
+import dev.gpuos.GpuOSOptions;
+import dev.gpuos.tensor.Backend;
+import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.gpu.GpuBackend;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.Stream;
+
+/**
+ * The GPU-machine benchmark of bench/models/gpu_check.sh, in one JVM and one GpuOS: the full-size random models
+ * that make_fixtures.py --full built, on the inputs HF was timed on (hf_timing.json).
+ * <ul>
+ *   <li>Llama (Llama-3.2-1B config, bf16): load, then greedy decoding of 128 tokens from HF's 32 prompt ids after
+ *   a warm-up generation (operators compiled, decode step captured): decode tok/s, prefill; the first 16 tokens
+ *   against HF's bf16 greedy tokens, with HF's top-2 gap where they first differ (random weights have near-ties
+ *   that bf16 rounding in another order may flip: a report, not a pass/fail).</li>
+ *   <li>BERT (all-MiniLM-L6-v2 config, f32 weights): the 1 x 16 and 32 x 128 id batches, products in f32 and in
+ *   bf16: median of 30 runs after 3 warm-ups, and the worst cosine against HF's embeddings of the same ids.</li>
+ * </ul>
+ * usage: ModelsBench LLAMA_DIR BERT_DIR hf_timing.json [cpu] (cpu: the CPU backend, to try the bench on small folders)
+ */
+public final class ModelsBench {
+    private ModelsBench() {}
+
+    public static void main(String[] args) throws Exception {
+        Path llamaDir = Path.of(args[0]), bertDir = Path.of(args[1]);
+        JsonObject hf = JsonParser.parseString(Files.readString(Path.of(args[2]))).getAsJsonObject();
+        // each row is printed as soon as it is measured too: a run cut short by its time limit keeps what it had
+        List<String> rows = new ArrayList<>() {
+            @Override
+            public boolean add(String row) {
+                System.out.println("  " + row);
+                System.out.flush();
+                return super.add(row);
+            }
+        };
+        if (args.length > 3 && args[3].equals("cpu")) {
+            Backend cpu = dev.gpuos.tensor.cpu.CpuBackend.eager();
+            part(rows, "llama", () -> llama(cpu, llamaDir, hf, rows));
+            for (DType compute : new DType[]{DType.F32, DType.BF16}) part(rows, "bert " + compute, () -> bert(cpu, bertDir, hf, compute, rows));
+        } else {
+            try (GpuOS os = GpuOS.start(GpuOSOptions.defaults())) {
+                GpuBackend gpu = new GpuBackend(os);
+                part(rows, "llama", () -> llama(gpu, llamaDir, hf, rows));
+                for (DType compute : new DType[]{DType.F32, DType.BF16}) part(rows, "bert " + compute, () -> bert(gpu, bertDir, hf, compute, rows));
+            }
+        }
+        System.out.println("== models bench");
+        rows.forEach(r -> System.out.println("  " + r));
+    }
+
+    private interface Part {
+        void run() throws Exception;
+    }
+
+    /** One part of the bench; a failure is a row of its own, and the parts after it still run. */
+    private static void part(List<String> rows, String name, Part p) {
+        try {
+            p.run();
+        } catch (Exception | AssertionError e) {
+            rows.add(name + " FAILED: " + e);
+            e.printStackTrace();
+        }
+    }
+
+    private static long bytes(Path folder) throws IOException {
+        try (Stream<Path> files = Files.list(folder)) {
+            return files.filter(p -> p.toString().endsWith(".safetensors")).mapToLong(p -> p.toFile().length()).sum();
+        }
+    }
+
+    private static void llama(Backend gpu, Path dir, JsonObject hf, List<String> rows) throws IOException {
+        int[] prompt = HfFixtureChecks.ints(hf.get("llama_prompt_ids"));
+        int[] hfTokens = HfFixtureChecks.ints(hf.get("llama_greedy_first16"));
+        float[] gaps = hf.has("llama_greedy_first16_top2_gap") ? HfFixtureChecks.floats(hf.get("llama_greedy_first16_top2_gap")) : null;
+        int n = 128;
+        long t0 = System.nanoTime();
+        try (LlamaModel m = LlamaModel.load(dir, gpu, prompt.length + n, LoadProgress.NONE)) {
+            double loadS = (System.nanoTime() - t0) / 1e9;
+            long b = bytes(dir);
+            rows.add(String.format(Locale.ROOT, "llama load: %.2f GB of %s safetensors in %.0f ms (%.1f GB/s), products in %s",
+                    b / 1e9, m.storedType(), loadS * 1e3, b / 1e9 / loadS, m.computeType()));
+            long w0 = System.nanoTime();
+            m.generate(prompt, 16, false, id -> { });
+            rows.add(String.format(Locale.ROOT, "llama warm-up generation (16 tokens; compiles, captures): %.0f ms", (System.nanoTime() - w0) / 1e6));
+            for (int run = 0; run < 2; run++) {
+                LlamaModel.Generation g = m.generate(prompt, n, false, id -> { });
+                rows.add(String.format(Locale.ROOT, "llama decode run %d: %d tokens, %.1f tok/s (%.3f ms/token); prefill %.1f ms (%d tokens); step %s",
+                        run + 1, g.tokens().length, g.decodeTokensPerSecond(), 1e3 / g.decodeTokensPerSecond(),
+                        g.prefillSeconds() * 1e3, prompt.length, m.decodeMode()));
+                if (run == 0) {
+                    int[] got = Arrays.copyOf(g.tokens(), hfTokens.length);
+                    int first = -1;
+                    for (int i = 0; i < hfTokens.length && first < 0; i++) if (hfTokens[i] != got[i]) first = i;
+                    rows.add("llama greedy vs HF bf16: " + (first < 0 ? hfTokens.length + "/" + hfTokens.length + " tokens identical"
+                            : "identical up to token " + first + (gaps != null ? String.format(Locale.ROOT, " (HF top-2 gap there %.4f)", gaps[first]) : "")
+                            + "; HF " + Arrays.toString(hfTokens) + ", GPUOS " + Arrays.toString(got)));
+                }
+            }
+        }
+    }
+
+    private static void bert(Backend gpu, Path dir, JsonObject hf, DType compute, List<String> rows) {
+        try (BertEncoder e = BertEncoder.load(dir, gpu, compute, LoadProgress.NONE)) {
+            for (String spec : new String[]{"1x16", "32x128"}) {
+                JsonObject c = hf.getAsJsonObject("bert_" + spec);
+                JsonArray idRows = c.getAsJsonArray("ids");
+                int[][] ids = new int[idRows.size()][];
+                for (int i = 0; i < ids.length; i++) ids[i] = HfFixtureChecks.ints(idRows.get(i));
+                float[][] emb = null;
+                for (int w = 0; w < 3; w++) emb = e.embedIds(ids);
+                double[] ms = new double[30];
+                for (int r = 0; r < ms.length; r++) {
+                    long t0 = System.nanoTime();
+                    emb = e.embedIds(ids);
+                    ms[r] = (System.nanoTime() - t0) / 1e6;
+                }
+                Arrays.sort(ms);
+                JsonArray ref = c.getAsJsonArray("embeddings");
+                double worst = 1;
+                for (int i = 0; i < ids.length; i++) worst = Math.min(worst, HfFixtureChecks.cosine(HfFixtureChecks.floats(ref.get(i)), emb[i]));
+                rows.add(String.format(Locale.ROOT, "bert %s (%s products): median %.3f ms (min %.3f, max %.3f, 30 runs); worst cosine vs HF f32 %.9f; %s",
+                        spec, compute, ms[15], ms[0], ms[29], worst, e.mode()));
+            }
+        }
+    }
+}

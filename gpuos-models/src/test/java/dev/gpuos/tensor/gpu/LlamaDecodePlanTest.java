@@ -1,0 +1,187 @@
+package dev.gpuos.tensor.gpu;
+
+import dev.gpuos.model.LlamaModel;
+import dev.gpuos.model.LoadProgress;
+import dev.gpuos.model.ModelTestAccess;
+import dev.gpuos.tensor.Backend;
+import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.Storage;
+import dev.gpuos.tensor.Tensor;
+import dev.gpuos.tensor.op.MatmulNode;
+import dev.gpuos.tensor.op.OpNode;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * The tasks of LlamaModel's captured decode step, planned as GpuBackend.captureReturning plans them
+ * ({@link TaskPlan} with the capture's intermediates), without a GPU: how many there are per layer, and the
+ * longest chain of tasks that depend on each other through buffers (what a token waits for: every link costs the
+ * worker's hand-off between dependent tasks, several microseconds, besides its own work).
+ */
+class LlamaDecodePlanTest {
+
+    /** Records nodes and allocations; holds no data (weights and the cache are only shapes here). */
+    static final class Recorder implements Backend {
+        final List<OpNode> nodes = new ArrayList<>();
+        final List<Storage> allocated = new ArrayList<>();
+
+        record Buffer(Backend backend, long byteSize) implements Storage {
+            @Override public boolean isReleased() { return false; }
+            @Override public void release() {}
+        }
+
+        @Override public String name() { return "plan-recorder"; }
+
+        @Override
+        public Storage allocate(DType dtype, long elementCount) {
+            Storage s = new Buffer(this, elementCount * dtype.byteSize());
+            allocated.add(s);
+            return s;
+        }
+
+        @Override public void submit(OpNode node) { nodes.add(node); }
+
+        @Override
+        public void read(Storage storage, long byteOffset, MemorySegment destination) {
+            throw new UnsupportedOperationException("the plan recorder holds no data");
+        }
+
+        @Override public void flush() {}
+
+        @Override public void sync() {}
+    }
+
+    record StepPlan(List<TaskPlan.Item> items, int chain, Map<String, Integer> kinds) {}
+
+    static StepPlan plan(String fixture, DType compute) {
+        Recorder rec = new Recorder();
+        try (LlamaModel m = LlamaModel.load(ModelTestAccess.fixture(fixture), rec, 64, compute, LoadProgress.NONE)) {
+            ModelTestAccess.recordDecodeStep(m);   // the first call also makes the step's inputs: plan the second
+            int firstNode = rec.nodes.size(), firstBuffer = rec.allocated.size();
+            List<Tensor> outputs = ModelTestAccess.recordDecodeStep(m);
+            List<OpNode> work = List.copyOf(rec.nodes.subList(firstNode, rec.nodes.size()));
+            Set<Storage> internal = Collections.newSetFromMap(new IdentityHashMap<>());
+            internal.addAll(rec.allocated.subList(firstBuffer, rec.allocated.size()));
+            for (Tensor t : outputs) internal.remove(t.storage());
+            List<TaskPlan.Item> items = TaskPlan.of(work, Intermediates.of(work, internal), true);
+            return new StepPlan(items, longestChain(items), kinds(items));
+        }
+    }
+
+    static List<OpNode> nodesOf(TaskPlan.Item item) {
+        return switch (item) {
+            case TaskPlan.Run r -> new ArrayList<>(r.members());
+            case TaskPlan.Row r -> {
+                List<OpNode> all = new ArrayList<>(r.fused().prologue);
+                all.add(r.fused().row);
+                all.addAll(r.fused().epilogue);
+                yield all;
+            }
+            case TaskPlan.Single s -> List.of(s.node());
+        };
+    }
+
+    /** Depth of the deepest item, counting read-after-write, write-after-read and write-after-write on buffers. */
+    static int longestChain(List<TaskPlan.Item> items) {
+        Map<Storage, Integer> lastWrite = new IdentityHashMap<>(), lastRead = new IdentityHashMap<>();
+        int deepest = 0;
+        for (TaskPlan.Item item : items) {
+            int depth = 0;
+            List<OpNode> nodes = nodesOf(item);
+            for (OpNode n : nodes) {
+                for (Storage s : n.reads()) depth = Math.max(depth, lastWrite.getOrDefault(s, 0));
+                for (Storage s : n.writes()) {
+                    depth = Math.max(depth, Math.max(lastWrite.getOrDefault(s, 0), lastRead.getOrDefault(s, 0)));
+                }
+            }
+            depth++;
+            for (OpNode n : nodes) {
+                for (Storage s : n.reads()) lastRead.merge(s, depth, Math::max);
+                for (Storage s : n.writes()) lastWrite.put(s, depth);
+            }
+            deepest = Math.max(deepest, depth);
+        }
+        return deepest;
+    }
+
+    static Map<String, Integer> kinds(List<TaskPlan.Item> items) {
+        Map<String, Integer> out = new LinkedHashMap<>();
+        for (TaskPlan.Item item : items) {
+            String k = switch (item) {
+                case TaskPlan.Run r -> "elementwise";
+                case TaskPlan.Row r -> "row-fused " + r.fused().kind;
+                case TaskPlan.Single s -> s.node() instanceof MatmulNode ? "matmul" : s.node().opName();
+            };
+            out.merge(k, 1, Integer::sum);
+        }
+        return out;
+    }
+
+    static StepPlan planOf(Recorder rec, java.util.function.Supplier<List<Tensor>> program) {
+        int firstNode = rec.nodes.size(), firstBuffer = rec.allocated.size();
+        List<Tensor> outputs = program.get();
+        List<OpNode> work = List.copyOf(rec.nodes.subList(firstNode, rec.nodes.size()));
+        Set<Storage> internal = Collections.newSetFromMap(new IdentityHashMap<>());
+        internal.addAll(rec.allocated.subList(firstBuffer, rec.allocated.size()));
+        for (Tensor t : outputs) internal.remove(t.storage());
+        List<TaskPlan.Item> items = TaskPlan.of(work, Intermediates.of(work, internal), true);
+        return new StepPlan(items, longestChain(items), kinds(items));
+    }
+
+    /** BERT's captured forward pass (what one replay runs): tasks per layer, f32 and bf16 products. */
+    @Test
+    void bertForwardTasksPerLayer() {
+        for (DType compute : new DType[]{DType.F32, DType.BF16}) {
+            Recorder rec = new Recorder();
+            try (dev.gpuos.model.BertEncoder e = dev.gpuos.model.BertEncoder.load(ModelTestAccess.fixture("bert-tiny"), rec, compute, LoadProgress.NONE);
+                 dev.gpuos.tensor.TensorScope scope = dev.gpuos.tensor.TensorScope.open(rec)) {
+                int layers = e.config().layers();
+                StepPlan p = planOf(rec, () -> ModelTestAccess.recordForward(e, scope, 2, 16));
+                System.out.printf(Locale.ROOT, "bert forward (%s products, %d layers, 2 x 16): %d tasks, longest dependent chain %d; %s%n",
+                        compute, layers, p.items().size(), p.chain(), p.kinds());
+                if (Boolean.getBoolean("gpuos.test.verbose")) {
+                    for (TaskPlan.Item item : p.items()) System.out.println("  " + nodesOf(item).stream().map(OpNode::opName).toList());
+                }
+                // per layer: qkv, scores, probabilities @ values, o, intermediate, output
+                assertEquals(6 * layers, p.kinds().get("matmul"), p.kinds().toString());
+                assertEquals(layers, p.kinds().get("row-fused SOFTMAX"), p.kinds().toString());
+            }
+        }
+    }
+
+    @Test
+    void decodeStepTasksPerLayer() {
+        for (DType compute : new DType[]{DType.F32, DType.BF16}) {
+            StepPlan p = plan("llama-tiny-untied-bf16", compute);
+            System.out.printf(Locale.ROOT, "llama decode step (%s products, 2 layers): %d tasks, longest dependent chain %d; %s%n",
+                    compute, p.items().size(), p.chain(), p.kinds());
+            if (Boolean.getBoolean("gpuos.test.verbose")) {
+                for (TaskPlan.Item item : p.items()) System.out.println("  " + nodesOf(item).stream().map(OpNode::opName).toList());
+            }
+            int layers = 2;
+            // per layer: qkv, scores, probabilities @ values, o, gate/up, down; then the output head
+            assertEquals(6 * layers + 1, p.kinds().get("matmul"), p.kinds().toString());
+            // scale and bias are the softmax's prologue, the cast to the compute dtype its epilogue
+            assertEquals(layers, p.kinds().get("row-fused SOFTMAX"), p.kinds().toString());
+            // two per layer and the final one, each with the residual add before and the cast after it (the
+            // first layer's input norm stands alone in f32, where no cast of the embedding precedes it)
+            assertEquals(2 * layers + (compute == DType.F32 ? 0 : 1), p.kinds().get("row-fused RMS"), p.kinds().toString());
+            // per layer 11 links: norm, qkv, the key's RoPE with the cache write (q's RoPE beside it), scores,
+            // softmax, @ values, o, norm, gate/up, SwiGLU, down; then the embedding, the output norm, head, argmax
+            // and the token's copy
+            assertEquals(11 * layers + 5, p.chain(), "longest chain of dependent tasks");
+            assertEquals(35, p.items().size(), p.kinds().toString());
+        }
+    }
+}
