@@ -423,6 +423,15 @@ public final class GpuBackend implements Backend {
                 operators.registered(), counters.directUploads.sum(), counters.stagedUploads.sum());
     }
 
+    /**
+     * The names of the operators this backend compiled and registered, in order (each one a compile and a generation
+     * swap; {@link Stats#operatorsCompiled} counts them). Operators another backend over the same GpuOS registered
+     * first are not among them.
+     */
+    public List<String> operatorsCompiled() {
+        return operators.registeredNames();
+    }
+
     /** Host time the planner spent per phase since this backend was created, in ns per planned node. */
     public String plannerProfile() {
         long nodes = Math.max(1, counters.plannedNodes.sum());

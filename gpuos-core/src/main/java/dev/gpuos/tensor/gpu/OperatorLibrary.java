@@ -17,6 +17,8 @@ final class OperatorLibrary {
     private final GpuOS os;
     private final Map<String, OperatorRef> byKey = new ConcurrentHashMap<>();
     private int registered;
+    /** Names of the operators this library registered, in order (what a compile-bound run spent its time on). */
+    private final java.util.List<String> registeredNames = new java.util.ArrayList<>();
 
     OperatorLibrary(GpuOS os) {
         this.os = os;
@@ -92,6 +94,7 @@ final class OperatorLibrary {
             try {
                 var refs = new java.util.ArrayList<>(os.registerAll(pending));
                 registered += refs.size();
+                for (OperatorRef r : refs) registeredNames.add(r.name());
                 refs.addAll(found);
                 return refs;
             } catch (IllegalArgumentException e) {
@@ -104,6 +107,11 @@ final class OperatorLibrary {
     /** Operators this library registered (each one a compile and a generation swap). */
     synchronized int registered() {
         return registered;
+    }
+
+    /** The names of the operators this library registered, in order. */
+    synchronized java.util.List<String> registeredNames() {
+        return java.util.List.copyOf(registeredNames);
     }
 
     static String uniqueName(String name, String source) {

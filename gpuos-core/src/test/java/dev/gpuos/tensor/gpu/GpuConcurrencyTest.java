@@ -45,6 +45,10 @@ class GpuConcurrencyTest extends SharedGpuOS {
         double s = (System.nanoTime() - t0) / 1e9;
         System.out.printf("gpu concurrency: %,d tasks in %.1f s (%,.0f tasks/s), %s, %s%n", tasks, s, tasks / s, c,
                 gpu.stats());
+        // What a compile-bound run compiled: operator families (name prefixes) and counts.
+        var families = new java.util.TreeMap<String, Integer>();
+        for (String name : gpu.operatorsCompiled()) families.merge(name.replaceAll("[_$][0-9a-f]{6,}.*$", ""), 1, Integer::sum);
+        System.out.println("gpu concurrency: operators compiled by family: " + families);
         assertTrue(tasks >= TASKS, "only " + tasks + " tasks within the bound: " + c + ", " + gpu.stats());
         assertTrue(c.sharedItems() > 0 && c.scopesClosed() > 0, c.toString());
     }

@@ -118,6 +118,10 @@ class SimulatedGpuBackendTest {
             held = false;
             gpu.sync();
             assertEquals(submitted, os.queue().completed());
+            // The names a compile-bound run reports are the operators counted, each registered once.
+            List<String> compiled = gpu.operatorsCompiled();
+            assertEquals(gpu.stats().operatorsCompiled(), compiled.size());
+            assertEquals(compiled.size(), new java.util.HashSet<>(compiled).size(), compiled.toString());
         }
     }
 
