@@ -55,9 +55,10 @@ final class TaskPlan {
             if (fuse && RowFusion.isRowNode(node)) {
                 List<ElementwiseNode> after = i + 1 < plan.size() && plan.get(i + 1) instanceof FusionGroup g
                         ? g.nodes() : List.of();
-                RowFusion.Fused f = RowFusion.fuse(pending, node, after, intermediates);
+                List<ElementwiseNode> before = RowFusion.componentLast(pending, node);
+                RowFusion.Fused f = RowFusion.fuse(before, node, after, intermediates);
                 if (f != null) {
-                    runs(pending.subList(0, pending.size() - f.prologue.size()), intermediates, true, out);
+                    runs(before.subList(0, before.size() - f.prologue.size()), intermediates, true, out);
                     out.add(new Row(f));
                     pending = after.subList(f.epilogue.size(), after.size());
                     if (!after.isEmpty()) i++;

@@ -66,6 +66,28 @@ class RowFusionPlanTest {
         }
     }
 
+    /**
+     * Independent elementwise work recorded between a row op's producers (other threads' or items' ops) stays out of
+     * the row task: in its prologue every interleaving was a new operator structure to compile.
+     */
+    @Test
+    void independentMembersRecordedInBetweenStayOutOfTheRowTask() {
+        NodeRecorder rec = new NodeRecorder();
+        try (TensorScope s = TensorScope.open(rec)) {
+            Tensor x = s.ones(DType.F32, 8, 16), z = s.ones(DType.F32, 8, 16);
+            Captured c = rec.capture(() -> {
+                Tensor y = x.mul(2.0);
+                Tensor other = z.mul(3.0).relu();  // another item, recorded between y and its reduction
+                return List.of(y.add(1.0).sum(new int[]{1}, false), other);
+            });
+            List<TaskPlan.Item> plan = streamed(c);
+            assertEquals(2, plan.size(), plan.toString());
+            assertEquals(2, assertInstanceOf(TaskPlan.Run.class, plan.get(0)).members().size(), "z * 3, relu");
+            RowFusion.Fused f = assertInstanceOf(TaskPlan.Row.class, plan.get(1)).fused();
+            assertEquals(2, f.prologue.size(), "x * 2, + 1: the reduced input's component only");
+        }
+    }
+
     @Test
     void layerNormWithAffineAndActivationIsOneTask() {
         NodeRecorder rec = new NodeRecorder();
