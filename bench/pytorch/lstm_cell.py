@@ -7,11 +7,9 @@ Prints one markdown row per case: median, p10 and p90 microseconds per loop (syn
 
 Usage: python3 lstm_cell.py [steps] [hidden] [repeats]
 """
-import sys
-
 import torch
 
-from norm_chain import timed
+from norm_chain import args, close, report_both
 
 
 def loop(gates, pi, pf, po, c):
@@ -27,9 +25,7 @@ def loop(gates, pi, pf, po, c):
 
 
 def main():
-    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 500
-    hidden = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
-    repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 100
+    steps, hidden, repeats = args((500, 1024, 100))
     dev = torch.device("cuda")
     print(f"pytorch {torch.__version__}, {torch.cuda.get_device_name()}: lstm cell loop, {steps} steps on {hidden}")
     print("| dtype | mode | median us | p10 us | p90 us |")
@@ -40,22 +36,8 @@ def main():
         pi, pf, po = [(torch.rand(hidden, generator=g) - 0.5).to(dev, dtype) for _ in range(3)]
         c0 = (torch.rand(1, hidden, generator=g) * 2 - 1).to(dev, dtype)
         name = str(dtype).replace("torch.", "")
-        run = lambda: loop(gates, pi, pf, po, c0)
-        print("| %s | eager | %.1f | %.1f | %.1f |" % ((name,) + timed(run, repeats)))
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            for _ in range(3):
-                run()
-        torch.cuda.current_stream().wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            out = run()
-        graph.replay()
-        torch.cuda.synchronize()
-        ref = run()
-        assert all(torch.allclose(a.float(), b.float(), rtol=1e-2, atol=1e-2) for a, b in zip(out, ref))
-        print("| %s | cuda graph | %.1f | %.1f | %.1f |" % ((name,) + timed(graph.replay, repeats)))
+        report_both(name, lambda: loop(gates, pi, pf, po, c0), repeats,
+                    lambda out, ref: all(close(a, b) for a, b in zip(out, ref)))
 
 
 if __name__ == "__main__":

@@ -31,10 +31,36 @@ def timed(fn, repeats):
     return ns[len(ns) // 2] / 1e3, ns[len(ns) // 10] / 1e3, ns[len(ns) * 9 // 10] / 1e3
 
 
+def args(defaults):
+    """steps, hidden, repeats from argv, each defaulting to DEFAULTS' entry."""
+    return [int(sys.argv[i + 1]) if len(sys.argv) > i + 1 else d for i, d in enumerate(defaults)]
+
+
+def report_both(name, fn, repeats, same):
+    """Times FN eager, then captured once as a CUDA graph (after a warm-up on a side stream, as PyTorch asks)
+    whose replay must agree with an eager run (SAME(graph_out, eager_out)); prints a markdown row for each."""
+    print("| %s | eager | %.1f | %.1f | %.1f |" % ((name,) + timed(fn, repeats)))
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = fn()
+    graph.replay()
+    torch.cuda.synchronize()
+    assert same(out, fn())
+    print("| %s | cuda graph | %.1f | %.1f | %.1f |" % ((name,) + timed(graph.replay, repeats)))
+
+
+def close(a, b):
+    return torch.allclose(a.float(), b.float(), rtol=1e-2, atol=1e-2)
+
+
 def main():
-    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 64
-    hidden = int(sys.argv[2]) if len(sys.argv) > 2 else 2048
-    repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+    steps, hidden, repeats = args((64, 2048, 200))
     dev = torch.device("cuda")
     print(f"pytorch {torch.__version__}, {torch.cuda.get_device_name()}: {steps} steps on (1, {hidden})")
     print("| dtype | mode | median us | p10 us | p90 us |")
@@ -45,20 +71,7 @@ def main():
         r = [(torch.rand(1, hidden, generator=g) * 2 - 1).to(dev, dtype) for _ in range(steps)]
         w = [(torch.rand(hidden, generator=g) + 0.5).to(dev, dtype) for _ in range(steps)]
         name = str(dtype).replace("torch.", "")
-        print("| %s | eager | %.1f | %.1f | %.1f |" % ((name,) + timed(lambda: chain(x, r, w, hidden), repeats)))
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            for _ in range(3):
-                chain(x, r, w, hidden)
-        torch.cuda.current_stream().wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            out = chain(x, r, w, hidden)
-        graph.replay()
-        torch.cuda.synchronize()
-        assert torch.allclose(out.float(), chain(x, r, w, hidden).float(), rtol=1e-2, atol=1e-2)
-        print("| %s | cuda graph | %.1f | %.1f | %.1f |" % ((name,) + timed(graph.replay, repeats)))
+        report_both(name, lambda: chain(x, r, w, hidden), repeats, close)
 
 
 if __name__ == "__main__":
