@@ -7,7 +7,6 @@ import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.TensorScope;
 import dev.gpuos.tensor.cpu.CpuBackend;
 import dev.gpuos.tensor.gpu.GpuBackend;
-import dev.gpuos.tensor.gpu.GpuReplay;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -89,29 +88,8 @@ public final class LstmCellBench {
         try (TensorScope g = TensorScope.open(gpu)) {
             Inputs in = inputs(g, gates, peep, c0, t, hidden);
             g.sync();
-            long tasks0 = gpu.stats().tasks();
-            double err = NormChainBench.error(expected, both(loop(in)));
-            long tasks = gpu.stats().tasks() - tasks0;
-            long[] ns = new long[repeats];
-            for (int k = 0; k < repeats + 10; k++) {
-                try (TensorScope it = TensorScope.open(gpu)) {  // each loop's intermediates go back after it
-                    long t0 = System.nanoTime();
-                    loop(in);
-                    it.sync();
-                    if (k >= 10) ns[k - 10] = System.nanoTime() - t0;
-                }
-            }
-            NormChainBench.row(t, "streamed", (double) tasks / steps, ns, err);
-            GpuReplay replay = gpu.captureReturning(() -> loop(in));
-            replay.run();
-            err = NormChainBench.error(expected, both(replay.outputs()));
-            for (int k = 0; k < repeats + 10; k++) {
-                long t0 = System.nanoTime();
-                replay.run();
-                g.sync();
-                if (k >= 10) ns[k - 10] = System.nanoTime() - t0;
-            }
-            NormChainBench.row(t, "replayed", (double) replay.tasks().size() / steps, ns, err);
+            NormChainBench.streamedAndReplayed(gpu, g, t, steps, repeats, 10, expected, () -> loop(in),
+                    LstmCellBench::both);
         }
     }
 

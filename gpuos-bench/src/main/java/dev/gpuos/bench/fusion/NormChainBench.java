@@ -13,6 +13,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * A chain of dependent normalization steps at batch 1, the shape of a transformer layer's residual stream
@@ -63,31 +65,42 @@ public final class NormChainBench {
             Tensor x = g.tensor(xv, t, 1, hidden);
             List<Tensor> r = tensors(g, rv, t, 1, hidden), w = tensors(g, wv, t, hidden);
             g.sync();
-            // Streamed: as written, one sync at the end.
-            long tasks0 = gpu.stats().tasks();
-            double err = error(expected, chain(x, r, w, hidden).toDoubleArray());
-            long tasks = gpu.stats().tasks() - tasks0;
-            long[] ns = new long[repeats];
-            for (int k = 0; k < repeats + 20; k++) {
-                try (TensorScope it = TensorScope.open(gpu)) {  // each chain's intermediates go back after it
-                    long t0 = System.nanoTime();
-                    chain(x, r, w, hidden);
-                    it.sync();
-                    if (k >= 20) ns[k - 20] = System.nanoTime() - t0;
-                }
-            }
-            row(t, "streamed", (double) tasks / steps, ns, err);
-            GpuReplay replay = gpu.captureReturning(() -> List.of(chain(x, r, w, hidden)));
-            replay.run();
-            err = error(expected, replay.outputs().getFirst().toDoubleArray());
-            for (int k = 0; k < repeats + 20; k++) {
-                long t0 = System.nanoTime();
-                replay.run();
-                g.sync();
-                if (k >= 20) ns[k - 20] = System.nanoTime() - t0;
-            }
-            row(t, "replayed", (double) replay.tasks().size() / steps, ns, err);
+            streamedAndReplayed(gpu, g, t, steps, repeats, 20, expected, () -> List.of(chain(x, r, w, hidden)),
+                    out -> out.getFirst().toDoubleArray());
         }
+    }
+
+    /**
+     * Checks {@code program} against {@code expected} and times it, streamed (as written, one sync at the end; each
+     * run's intermediates go back after it), then captured once returning its tensors and replayed; a row for each,
+     * after {@code warmup} untimed runs. {@code values} flattens what the program returns for the check.
+     */
+    static void streamedAndReplayed(GpuBackend gpu, TensorScope scope, DType t, int steps, int repeats, int warmup,
+                                    double[] expected, Supplier<List<Tensor>> program,
+                                    Function<List<Tensor>, double[]> values) {
+        long tasks0 = gpu.stats().tasks();
+        double err = error(expected, values.apply(program.get()));
+        long tasks = gpu.stats().tasks() - tasks0;
+        long[] ns = new long[repeats];
+        for (int k = 0; k < repeats + warmup; k++) {
+            try (TensorScope it = TensorScope.open(gpu)) {
+                long t0 = System.nanoTime();
+                program.get();
+                it.sync();
+                if (k >= warmup) ns[k - warmup] = System.nanoTime() - t0;
+            }
+        }
+        row(t, "streamed", (double) tasks / steps, ns, err);
+        GpuReplay replay = gpu.captureReturning(program);
+        replay.run();
+        err = error(expected, values.apply(replay.outputs()));
+        for (int k = 0; k < repeats + warmup; k++) {
+            long t0 = System.nanoTime();
+            replay.run();
+            scope.sync();
+            if (k >= warmup) ns[k - warmup] = System.nanoTime() - t0;
+        }
+        row(t, "replayed", (double) replay.tasks().size() / steps, ns, err);
     }
 
     private static List<Tensor> tensors(TensorScope s, double[][] v, DType t, long... shape) {
