@@ -67,6 +67,8 @@ final class RowFusion {
      */
     static final class Fused {
         final List<ElementwiseNode> prologue, epilogue;
+        /** The pending elementwise members that run ahead of this task (those not in its prologue). */
+        final List<ElementwiseNode> before;
         final OpNode row;
         final Kind kind;
         final DType dtype;
@@ -87,7 +89,13 @@ final class RowFusion {
         final boolean blockTeams;
         final long rows, len;
 
-        private Fused(List<ElementwiseNode> prologue, OpNode row, List<ElementwiseNode> epilogue, Intermediates im) {
+        /**
+         * @param pending the elementwise members pending before the row op, in the order they run; {@code prologue}
+         *                is a suffix of it and the rest ({@link #before}) runs ahead of this task
+         */
+        private Fused(List<ElementwiseNode> pending, List<ElementwiseNode> prologue, OpNode row,
+                      List<ElementwiseNode> epilogue, Intermediates im) {
+            this.before = pending.subList(0, pending.size() - prologue.size());
             this.prologue = List.copyOf(prologue);
             this.epilogue = List.copyOf(epilogue);
             this.row = row;
@@ -307,26 +315,17 @@ final class RowFusion {
     }
 
     /**
-     * {@code pending} with the members of the row input's data-flow component moved last, the others keeping their
-     * order before them, so that a prologue (a suffix) holds that component only. Members of other components
-     * (independent work recorded in between, e.g. other threads' items) then run as an elementwise task of their
-     * own instead of riding in the row task, where every interleaving was a new operator structure to compile: 16
-     * threads recording small independent items compiled 215 operators on the H100 where 26 did before row fusion,
-     * and each compile is a generation build. {@code pending} itself when no member produces the row input, when the
-     * component is last already, or when a member that would move shares a buffer with the component (then the
-     * program's order stands).
+     * {@code pending} with the members of component {@code c} (the row input's data flow) moved last, the others
+     * keeping their order before them, so that a prologue (a suffix) holds that component only. Members of other
+     * components (independent work recorded in between, e.g. other threads' items) then run as an elementwise task
+     * of their own instead of riding in the row task, where every interleaving was a new operator structure to
+     * compile: 16 threads recording small independent items compiled 215 operators on the H100 where 26 did before
+     * row fusion, and each compile is a generation build. {@code pending} itself when the component is last
+     * already, or when a member that would move shares a buffer with the component (then the program's order
+     * stands).
      */
-    static List<ElementwiseNode> componentLast(List<ElementwiseNode> pending, OpNode row) {
-        int n = pending.size();
-        if (n < 2) return pending;
-        Tensor x = rowIn(row);
-        int producer = -1;
-        for (int j = n - 1; j >= 0 && producer < 0; j--) {
-            if (ElementwiseKernels.sameView(pending.get(j).output(), x)) producer = j;
-        }
-        if (producer < 0) return pending;
-        int[] component = ElementwiseKernels.components(pending);
-        int c = component[producer], first = -1;
+    private static List<ElementwiseNode> componentLast(List<ElementwiseNode> pending, int[] component, int c) {
+        int n = pending.size(), first = -1;
         boolean interleaved = false;
         for (int j = 0; j < n; j++) {
             if (component[j] == c) {
@@ -360,28 +359,41 @@ final class RowFusion {
 
     /**
      * The best fused task around {@code row}: the longest prologue that fits, chosen among suffixes of {@code
-     * before} (consecutive elementwise members ending right before the row op) that contain the producer of its
-     * input, then the longest prefix of {@code after} (the members right after it) that still fits. Null if
-     * neither prologue nor epilogue fuses (the row op alone keeps its hand-written family operator).
+     * pending} (consecutive elementwise members ending right before the row op; the producer's data-flow component
+     * moved last where that is safe, see {@link #componentLast}) that contain the producer of its input, then the
+     * longest prefix of {@code after} (the members right after it) that still fits. Null if neither prologue nor
+     * epilogue fuses (the row op alone keeps its hand-written family operator).
      */
-    static Fused fuse(List<ElementwiseNode> before, OpNode row, List<ElementwiseNode> after, Intermediates im) {
+    static Fused fuse(List<ElementwiseNode> pending, OpNode row, List<ElementwiseNode> after, Intermediates im) {
         Tensor x = rowIn(row);
         long[] shape = x.shape();
+        List<ElementwiseNode> before = pending;
         // Prologue candidates, longest first: the producer's whole data-flow component, then the producer onwards.
         List<List<ElementwiseNode>> prologues = new ArrayList<>(2);
-        if (!before.isEmpty() && Arrays.equals(before.getFirst().output().shape(), shape)) {
+        if (!pending.isEmpty() && Arrays.equals(pending.getFirst().output().shape(), shape)) {
             int producer = -1;
-            for (int j = before.size() - 1; j >= 0 && producer < 0; j--) {
-                if (ElementwiseKernels.sameView(before.get(j).output(), x)) producer = j;
+            for (int j = pending.size() - 1; j >= 0 && producer < 0; j--) {
+                if (ElementwiseKernels.sameView(pending.get(j).output(), x)) producer = j;
             }
             if (producer >= 0) {
-                int[] component = ElementwiseKernels.components(before);
-                int start = producer;
+                int[] component = ElementwiseKernels.components(pending);
+                int c = component[producer], start = producer;
                 for (int j = 0; j < producer; j++) {
-                    if (component[j] == component[producer]) {
+                    if (component[j] == c) {
                         start = j;
                         break;
                     }
+                }
+                before = componentLast(pending, component, c);
+                if (before != pending) {  // the component is the suffix now: the producer moved with it
+                    int size = 0, from = 0;
+                    for (int j = 0; j < pending.size(); j++) {
+                        if (component[j] != c) continue;
+                        if (j < producer) from++;
+                        size++;
+                    }
+                    start = before.size() - size;
+                    producer = start + from;
                 }
                 prologues.add(before.subList(start, before.size()));
                 if (start != producer) prologues.add(before.subList(producer, before.size()));
@@ -391,13 +403,13 @@ final class RowFusion {
                 && Arrays.equals(after.getFirst().output().shape(), row.output().shape());
         // The usual case first: a prologue candidate with the whole candidate epilogue (one analysis).
         if (epilogue) {
-            Fused all = new Fused(prologues.isEmpty() ? List.of() : prologues.getFirst(), row, after, im);
+            Fused all = new Fused(before, prologues.isEmpty() ? List.of() : prologues.getFirst(), row, after, im);
             if (all.fits()) return all;
         }
         List<ElementwiseNode> pro = List.of();
         Fused best = null;
         for (List<ElementwiseNode> candidate : prologues) {
-            Fused f = new Fused(candidate, row, List.of(), im);
+            Fused f = new Fused(before, candidate, row, List.of(), im);
             if (f.fits()) {
                 pro = candidate;
                 best = f;
@@ -406,7 +418,7 @@ final class RowFusion {
         }
         if (epilogue) {
             for (int e = 1; e <= after.size(); e++) {
-                Fused f = new Fused(pro, row, after.subList(0, e), im);
+                Fused f = new Fused(before, pro, row, after.subList(0, e), im);
                 if (!f.fits()) break;
                 best = f;
             }

@@ -55,10 +55,9 @@ final class TaskPlan {
             if (fuse && RowFusion.isRowNode(node)) {
                 List<ElementwiseNode> after = i + 1 < plan.size() && plan.get(i + 1) instanceof FusionGroup g
                         ? g.nodes() : List.of();
-                List<ElementwiseNode> before = RowFusion.componentLast(pending, node);
-                RowFusion.Fused f = RowFusion.fuse(before, node, after, intermediates);
+                RowFusion.Fused f = RowFusion.fuse(pending, node, after, intermediates);
                 if (f != null) {
-                    runs(before.subList(0, before.size() - f.prologue.size()), intermediates, true, out);
+                    runs(f.before, intermediates, true, out);
                     out.add(new Row(f));
                     pending = after.subList(f.epilogue.size(), after.size());
                     if (!after.isEmpty()) i++;
