@@ -94,14 +94,8 @@ public final class RuntimeBenchmark {
         OperatorRef scale = os.register("scale_f32", op("scale_f32"));
         int n = 1024;
         int tasks = 10_000;
-        DeviceBlock a = os.allocate((long) tasks * n * 4);
-        DeviceBlock b = os.allocate((long) tasks * n * 4);
-        DeviceBlock c = os.allocate((long) tasks * n * 4);
-        float[] ones = new float[tasks * n];
-        Arrays.fill(ones, 1.0f);
-        os.upload(a, 0, MemorySegment.ofArray(ones));
-        Arrays.fill(ones, 2.0f);
-        os.upload(b, 0, MemorySegment.ofArray(ones));
+        DeviceBlock[] abc = addOperands(os, tasks, n);
+        DeviceBlock a = abc[0], b = abc[1], c = abc[2];
 
         // 1. single-task round trip (nop and a 1024-element add), submit + spin until complete
         TaskBatch one = os.newBatch();
@@ -325,6 +319,19 @@ public final class RuntimeBenchmark {
         report(prefix + "device_us_per_dependent_task", Arrays.copyOf(perTask, Math.max(keptSpan, 1)));
     }
 
+    /** The adds' operands: {@code a} all 1, {@code b} all 2, {@code c} for results; {@code tasks * n} floats each. */
+    private static DeviceBlock[] addOperands(GpuOS os, int tasks, int n) {
+        DeviceBlock a = os.allocate((long) tasks * n * 4);
+        DeviceBlock b = os.allocate((long) tasks * n * 4);
+        DeviceBlock c = os.allocate((long) tasks * n * 4);
+        float[] values = new float[tasks * n];
+        Arrays.fill(values, 1.0f);
+        os.upload(a, 0, MemorySegment.ofArray(values));
+        Arrays.fill(values, 2.0f);
+        os.upload(b, 0, MemorySegment.ofArray(values));
+        return new DeviceBlock[]{a, b, c};
+    }
+
     /**
      * Templates (one header per run; the agent expands it from device memory): W1's 10,000 independent adds of
      * 1024 elements, 100,000 no-op tasks, and the 1000-task dependent chain (no host work in the loop).
@@ -334,14 +341,8 @@ public final class RuntimeBenchmark {
         OperatorRef nop = os.register("nop", op("nop"));
         OperatorRef scale4 = os.register("scale4_f32", op("scale4_f32"));
         int n = 1024, tasks = 10_000;
-        DeviceBlock a = os.allocate((long) tasks * n * 4);
-        DeviceBlock b = os.allocate((long) tasks * n * 4);
-        DeviceBlock c = os.allocate((long) tasks * n * 4);
-        float[] ones = new float[tasks * n];
-        Arrays.fill(ones, 1.0f);
-        os.upload(a, 0, MemorySegment.ofArray(ones));
-        Arrays.fill(ones, 2.0f);
-        os.upload(b, 0, MemorySegment.ofArray(ones));
+        DeviceBlock[] abc = addOperands(os, tasks, n);
+        DeviceBlock a = abc[0], b = abc[1], c = abc[2];
 
         TaskBatch batch = new TaskBatch(tasks);
         for (int t = 0; t < tasks; t++) {
