@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * shared and per-thread scopes, until the backend has run at least 1M tasks, every result verified against
  * values computed in Java (none lost, no deadlock: a thread that does not finish fails the test with every
  * thread's stack); then threads closing scopes, with work still pending, while others keep recording into
- * their own scopes and the shared one. Submissions are of up to 1024 nodes (the default). About 60 s on an
+ * their own scopes and the shared one. Submissions are of up to 1024 nodes (the default). About 10 s on an
  * H100; ConcurrentScopesTest runs the same logic on the CPU backend in CI.
  */
 @Tag("gpu")
@@ -39,8 +39,11 @@ class GpuConcurrencyTest extends SharedGpuOS {
     @Order(1)
     void sixteenThreadsRunAMillionTasksEveryResultVerified() throws Exception {
         long before = gpu.stats().tasks(), t0 = System.nanoTime();
+        // The bound guards against a hang, it is not a speed bar: the threads stop at 1M tasks (~5 s on an H100
+        // when the operators the interleavings need are few), and the printed rate and compile count are what a
+        // reader compares between runs.
         ConcurrentScopes.Counts c = new ConcurrentScopes(gpu, THREADS).recordAndVerify(11,
-                () -> gpu.stats().tasks() - before >= TASKS, Duration.ofSeconds(45));
+                () -> gpu.stats().tasks() - before >= TASKS, Duration.ofSeconds(240));
         long tasks = gpu.stats().tasks() - before;
         double s = (System.nanoTime() - t0) / 1e9;
         System.out.printf("gpu concurrency: %,d tasks in %.1f s (%,.0f tasks/s), %s, %s%n", tasks, s, tasks / s, c,
