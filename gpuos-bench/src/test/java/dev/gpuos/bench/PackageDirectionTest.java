@@ -2,6 +2,7 @@ package dev.gpuos.bench;
 
 import dev.gpuos.GpuOS;
 import dev.gpuos.model.LlamaModel;
+import dev.gpuos.testkit.NodeRecorder;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -40,7 +41,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The package graph flows one way, cuda -> runtime -> jit -> GpuOS -> tensor -> model -> bench, and GpuOS is the
+ * The package graph flows one way, cuda -> runtime -> jit -> GpuOS -> tensor -> testkit -> model -> bench, and GpuOS is the
  * one door from the tensor layer (and everything above it) into the runtime. Checked on the compiled classes of
  * every module: each class's constant pool lists every class it names (a call, a field access, a cast, a
  * {@code new}), whether the source imported it, spelled it out or reached it through a method's return value
@@ -52,10 +53,11 @@ class PackageDirectionTest {
     /** The stages in pipeline order; a class may name classes of its own stage and earlier ones only. */
     static final List<String> STAGES = List.of(
             "dev.gpuos.cuda", "dev.gpuos.runtime", "dev.gpuos.jit", "dev.gpuos",
-            "dev.gpuos.tensor", "dev.gpuos.model", "dev.gpuos.bench");
+            "dev.gpuos.tensor", "dev.gpuos.testkit", "dev.gpuos.model", "dev.gpuos.bench");
 
     /** Stages above the door: they reach cuda, runtime and jit only through GpuOS. */
-    static final Set<String> ABOVE_THE_DOOR = Set.of("dev.gpuos.tensor", "dev.gpuos.model", "dev.gpuos.bench");
+    static final Set<String> ABOVE_THE_DOOR = Set.of("dev.gpuos.tensor", "dev.gpuos.testkit", "dev.gpuos.model",
+            "dev.gpuos.bench");
 
     /**
      * The runtime classes that the layers above the door may name: the values GpuOS's methods take and return
@@ -85,12 +87,13 @@ class PackageDirectionTest {
     @Test
     void everyModuleFollowsThePipelineAndGoesThroughTheDoor() {
         Map<String, Set<String>> names = new TreeMap<>();
-        for (Class<?> marker : List.of(GpuOS.class, LlamaModel.class, Main.class)) {
+        for (Class<?> marker : List.of(GpuOS.class, NodeRecorder.class, LlamaModel.class, Main.class)) {
             names.putAll(namedClasses(classesOf(marker)));
         }
         assertTrue(names.size() > 200, "found only " + names.size() + " classes: is the scan looking at the right place?");
         assertTrue(names.containsKey("dev.gpuos.tensor.Tensor") && names.containsKey("dev.gpuos.model.LlamaModel")
-                && names.containsKey("dev.gpuos.bench.Main"), "the scan missed a module");
+                && names.containsKey("dev.gpuos.bench.Main") && names.containsKey("dev.gpuos.tensor.fuzz.DifferentialFuzzer"),
+                "the scan missed a module");
         List<String> violations = violations(names);
         assertTrue(violations.isEmpty(), violations.size() + " references against the package graph:\n  "
                 + String.join("\n  ", violations));
