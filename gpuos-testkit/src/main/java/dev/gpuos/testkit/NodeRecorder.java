@@ -23,6 +23,10 @@ public final class NodeRecorder implements Backend {
     private final List<OpNode> nodes = new ArrayList<>();
     private final List<Storage> allocated = new ArrayList<>();
 
+    /** A recorder with nothing recorded yet. */
+    public NodeRecorder() {
+    }
+
     /** A buffer of the recorder: a size, no memory. */
     public static final class Buffer implements Storage {
         private final NodeRecorder backend;
