@@ -5,10 +5,11 @@
 #
 # .dist/ holds only what the GPU check runs (a few MB; no Maven repository copies):
 #   gpuos-core.jar gpuos-bench.jar                      our code
-#   gpuos-core-tests/ gpuos-models-tests/               the core and models test classes and resources, unpacked: the
+#   gpuos-core-tests/ gpuos-testkit-tests/ gpuos-models-tests/
+#                                                       the core, testkit and models test classes and resources, unpacked: the
 #                                                       carried jlinked runtime has no jdk.zipfs, and JUnit
 #                                                       needs that "jar" file system to scan a jar
-#   lib/                                                runtime dependencies of gpuos-bench (gpuos-models, Gson, JMH, ...)
+#   lib/                                                runtime dependencies of gpuos-bench (gpuos-models, gpuos-testkit, Gson, JMH, ...)
 #   test-lib/                                           test dependencies of gpuos-core other than JUnit
 #   junit-platform-console-standalone.jar               JUnit's console launcher (includes Jupiter)
 #   BUILD.txt                                           the commit and versions this was built from
@@ -67,6 +68,9 @@ cp "$bench_jar" .dist/gpuos-bench.jar
 # gpuos-models' jar and Gson arrive in lib/ as gpuos-bench dependencies; its tests (GPU fixture checks) travel
 # unpacked like the core tests: .dist/gpuos-models-tests
 [[ -d gpuos-models/target/test-classes ]] && cp -r gpuos-models/target/test-classes .dist/gpuos-models-tests
+# gpuos-testkit's jar (the fuzzer, the node recorder) arrives in lib/ as a gpuos-bench dependency; its tests (the
+# fuzzer's, GpuFuzzTest among them, and the planner's over recorded programs) travel unpacked: .dist/gpuos-testkit-tests
+[[ -d gpuos-testkit/target/test-classes ]] && cp -r gpuos-testkit/target/test-classes .dist/gpuos-testkit-tests
 for jar in gpuos-bench/target/lib/*.jar; do
   case ${jar##*/} in gpuos-core-*) ;; *) cp "$jar" .dist/lib/ ;; esac   # gpuos-core is .dist/gpuos-core.jar
 done

@@ -153,6 +153,7 @@ step_nvidia_smi() {
 # The unpacked test classes: gpuos-core's, and gpuos-models' when packed.
 test_dirs() {
   local tests="$DIST/gpuos-core-tests"
+  [[ -d $DIST/gpuos-testkit-tests ]] && tests="$tests:$DIST/gpuos-testkit-tests"
   [[ -d $DIST/gpuos-models-tests ]] && tests="$tests:$DIST/gpuos-models-tests"
   printf '%s\n' "$tests"
 }

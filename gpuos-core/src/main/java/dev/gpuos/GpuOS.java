@@ -2,6 +2,7 @@ package dev.gpuos;
 
 import dev.gpuos.cuda.CudaException;
 import dev.gpuos.cuda.Driver;
+import dev.gpuos.cuda.Nvrtc;
 import dev.gpuos.jit.CudaCompiler;
 import dev.gpuos.runtime.DeviceBuffer;
 import dev.gpuos.runtime.DeviceRuntime;
@@ -141,9 +142,24 @@ public final class GpuOS implements AutoCloseable {
         return start(GpuOSOptions.defaults());
     }
 
-    /** True when a CUDA driver and device are present; see {@link Driver#unavailableReason()} otherwise. */
+    /** True when a CUDA driver and device are present; see {@link #gpuUnavailableReason()} otherwise. */
     public static boolean gpuAvailable() {
         return Driver.isAvailable();
+    }
+
+    /** Why {@link #gpuAvailable()} is false (the driver library's load error), for a user-facing message. */
+    public static String gpuUnavailableReason() {
+        return Driver.unavailableReason();
+    }
+
+    /** The CUDA driver's version (e.g. 13000 for 13.0); needs {@link #gpuAvailable()}. */
+    public static int driverVersion() {
+        return Driver.driverVersion();
+    }
+
+    /** NVRTC's version as {major, minor}; needs {@link #gpuAvailable()}. */
+    public static int[] compilerVersion() {
+        return Nvrtc.version();
     }
 
     // ---- operators
@@ -319,6 +335,21 @@ public final class GpuOS implements AutoCloseable {
         return device.queue();
     }
 
+    /** Tasks {@code [0, completed())} have completed (the queue's completion counter, no driver call). */
+    public long completed() {
+        return device.queue().completed();
+    }
+
+    /** The seq the next submitted task gets: tasks {@code [0, submitted())} were submitted. */
+    public long submitted() {
+        return device.queue().submitted();
+    }
+
+    /** Most tasks in flight at once: a submission or template of more tasks cannot be placed whole in the ring. */
+    public long queueCapacity() {
+        return device.queue().capacity();
+    }
+
     // ---- memory
 
     public DeviceArena memory() {
@@ -406,13 +437,44 @@ public final class GpuOS implements AutoCloseable {
     }
 
     /**
-     * The CUDA runtime this GpuOS drives.
+     * The CUDA runtime this GpuOS drives. Package-private: the layers above reach the runtime through the narrow
+     * methods of this class (the one door, see PackageDirectionTest), never through the runtime object itself.
      *
      * @throws UnsupportedOperationException on a {@link WorkerDevice} other than a GPU's
      */
-    public DeviceRuntime runtime() {
+    DeviceRuntime runtime() {
         if (device instanceof CudaWorkerDevice cuda) return cuda.runtime();
         throw new UnsupportedOperationException("this GpuOS runs on " + device.deviceName() + ", not on a CUDA runtime");
+    }
+
+    /** Pinned host memory that tasks can read over PCIe: {@code host} for the CPU, {@code device} for tasks. */
+    public record MappedHost(MemorySegment host, long device) {}
+
+    /**
+     * Pinned, device-mapped host memory, zeroed, freed when this GpuOS closes (never earlier: a task may read it
+     * until then). The host's stores before a submission are visible to that submission's tasks.
+     *
+     * @throws UnsupportedOperationException on a {@link WorkerDevice} other than a GPU's
+     */
+    public MappedHost pinMapped(long bytes) {
+        checkOpen();
+        DeviceRuntime.MappedHost m = runtime().pinMapped(bytes);
+        return new MappedHost(m.host(), m.device());
+    }
+
+    /**
+     * Starts copying {@code src}, pinned host memory (from {@link #pinMapped}) that nobody changes until the copy
+     * landed, to device address {@code dst}, and returns at once with a ticket for {@link #copyLanded}. Tasks
+     * submitted before it landed must not read {@code dst}.
+     */
+    public long copyToDeviceAsync(long dst, MemorySegment src) {
+        checkOpen();
+        return runtime().copyToDeviceAsync(dst, src);
+    }
+
+    /** Whether the copy of {@code ticket} (from {@link #copyToDeviceAsync}) and every earlier one has landed. */
+    public boolean copyLanded(long ticket) {
+        return runtime().landed(ticket);
     }
 
     /** Shared memory per block the worker's operators may use. */

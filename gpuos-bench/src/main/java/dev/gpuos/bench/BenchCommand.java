@@ -59,7 +59,7 @@ final class BenchCommand implements CliCommand {
             return new dev.gpuos.bench.workloads.HostCostRun(out).run(outDir);
         }
         if (!GpuOS.gpuAvailable()) {
-            out.println("bench: no GPU here (" + dev.gpuos.cuda.Driver.unavailableReason()
+            out.println("bench: no GPU here (" + GpuOS.gpuUnavailableReason()
                     + "); the benchmarks measure the GPU runtime and need one");
             return 1;
         }

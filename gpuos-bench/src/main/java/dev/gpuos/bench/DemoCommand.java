@@ -2,7 +2,6 @@ package dev.gpuos.bench;
 
 import dev.gpuos.GpuOS;
 import dev.gpuos.GpuOSOptions;
-import dev.gpuos.cuda.Driver;
 import dev.gpuos.tensor.Backend;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Tensor;
@@ -54,7 +53,7 @@ final class DemoCommand implements CliCommand {
             cpuAttention = attention(scope).toFloatArray();
         }
         if (!GpuOS.gpuAvailable()) {
-            out.println("No GPU here (" + Driver.unavailableReason() + ").");
+            out.println("No GPU here (" + GpuOS.gpuUnavailableReason() + ").");
             out.println("Running the demo on the CPU backend instead (same API, same semantics).");
             printResult("MLP (1x" + IN + " -> " + HIDDEN + " gelu -> " + OUT + ")", cpuMlp, null);
             printResult("attention decode (q 1x" + HEAD + ", K/V " + CONTEXT + "x" + HEAD + ")", cpuAttention, null);

@@ -105,7 +105,7 @@ final class FuzzCommand implements CliCommand {
             }
         }
         if (backend.equals("gpu") && !GpuOS.gpuAvailable()) {
-            out.println("fuzz: no GPU here (" + dev.gpuos.cuda.Driver.unavailableReason() + "); use --backend cpu");
+            out.println("fuzz: no GPU here (" + GpuOS.gpuUnavailableReason() + "); use --backend cpu");
             return 1;
         }
         Duration budget = Duration.ofMillis((long) (minutes * 60_000));

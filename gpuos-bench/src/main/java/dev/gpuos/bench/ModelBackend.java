@@ -2,7 +2,6 @@ package dev.gpuos.bench;
 
 import dev.gpuos.GpuOS;
 import dev.gpuos.GpuOSOptions;
-import dev.gpuos.cuda.Driver;
 import dev.gpuos.model.LoadProgress;
 import dev.gpuos.tensor.Backend;
 import dev.gpuos.tensor.cpu.CpuBackend;
@@ -29,14 +28,14 @@ final class ModelBackend implements AutoCloseable {
     static ModelBackend choose(String choice, PrintStream err) {
         boolean gpu = GpuOS.gpuAvailable();
         if ("gpu".equals(choice) && !gpu) {
-            throw new CliUsageException("--backend gpu: no GPU here (" + Driver.unavailableReason() + ")");
+            throw new CliUsageException("--backend gpu: no GPU here (" + GpuOS.gpuUnavailableReason() + ")");
         }
         if (gpu && !"cpu".equals(choice)) {
             GpuOS os = GpuOS.start(GpuOSOptions.defaults());
             return new ModelBackend(os, new GpuBackend(os), "GPU " + os.deviceName());
         }
         if (choice == null) {
-            err.println("note: no GPU here (" + Driver.unavailableReason() + "); running on the CPU backend (slow for large models)");
+            err.println("note: no GPU here (" + GpuOS.gpuUnavailableReason() + "); running on the CPU backend (slow for large models)");
         }
         return new ModelBackend(null, CpuBackend.eager(), "CPU backend");
     }

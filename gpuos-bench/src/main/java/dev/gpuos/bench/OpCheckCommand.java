@@ -3,7 +3,6 @@ package dev.gpuos.bench;
 import dev.gpuos.GpuOS;
 import dev.gpuos.GpuOSOptions;
 import dev.gpuos.bench.opcheck.OpCheckDump;
-import dev.gpuos.cuda.Driver;
 import dev.gpuos.tensor.cpu.CpuBackend;
 import dev.gpuos.tensor.gpu.GpuBackend;
 
@@ -83,7 +82,7 @@ final class OpCheckCommand implements CliCommand {
         }
         boolean gpu = GpuOS.gpuAvailable();
         if ("gpu".equals(backend) && !gpu) {
-            out.println("opcheck: no GPU here (" + Driver.unavailableReason() + "); use --backend cpu");
+            out.println("opcheck: no GPU here (" + GpuOS.gpuUnavailableReason() + "); use --backend cpu");
             return 1;
         }
         OpCheckDump dump = new OpCheckDump(out, chunk);
@@ -99,7 +98,7 @@ final class OpCheckCommand implements CliCommand {
             }
         } else {
             if (backend == null) {
-                out.println("opcheck: no GPU here (" + Driver.unavailableReason() + "); running on the CPU backend");
+                out.println("opcheck: no GPU here (" + GpuOS.gpuUnavailableReason() + "); running on the CPU backend");
             }
             summary = dump.run(CpuBackend.eager(), "cpu (" + System.getProperty("os.arch") + ")", dir, filter);
         }

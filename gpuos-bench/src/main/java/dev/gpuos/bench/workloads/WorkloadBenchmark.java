@@ -2,8 +2,6 @@ package dev.gpuos.bench.workloads;
 
 import dev.gpuos.GpuOS;
 import dev.gpuos.GpuOSOptions;
-import dev.gpuos.cuda.Driver;
-import dev.gpuos.cuda.Nvrtc;
 import dev.gpuos.tensor.Backend;
 import dev.gpuos.tensor.gpu.GpuBackend;
 import java.io.IOException;
@@ -99,8 +97,8 @@ public final class WorkloadBenchmark {
         try (GpuOS os = GpuOS.start(GpuOSOptions.defaults())) {
             GpuBackend backend = new GpuBackend(os);
             environment.put("device", os.deviceName());
-            environment.put("driver_version", Driver.driverVersion());
-            environment.put("nvrtc_version", Arrays.toString(Nvrtc.version()));
+            environment.put("driver_version", GpuOS.driverVersion());
+            environment.put("nvrtc_version", Arrays.toString(GpuOS.compilerVersion()));
             environment.put("worker", os.stats().generation().toString());
             environment.put("gpu_backend", "max " + GpuBackend.DEFAULT_MAX_NODES + " nodes or "
                     + GpuBackend.DEFAULT_MAX_AGE.toMillis() + " ms per submission");

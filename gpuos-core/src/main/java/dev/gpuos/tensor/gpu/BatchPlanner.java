@@ -78,7 +78,7 @@ final class BatchPlanner {
 
     Submitted run(Submission submission) {
         long t0 = System.nanoTime();
-        long completed = os.queue().completed();
+        long completed = os.completed();
         Map<OpNode, DeviceBlock> staged = new IdentityHashMap<>();
         OperandTables tables = null;
         faultIds.clear();
@@ -175,7 +175,7 @@ final class BatchPlanner {
             writtenAt.add(e.getValue());
         }
         ReplayFaults.Writes faults = replayFaults.placed(work, taskIndexOf, written);
-        TaskTemplate template = REPLAY_TEMPLATES && own.size() > 0 && own.size() <= os.queue().capacity()
+        TaskTemplate template = REPLAY_TEMPLATES && own.size() > 0 && own.size() <= os.queueCapacity()
                 ? os.template(own) : null;
         DeviceBlock records = template == null && REPLAY_RECORDS_IN_DEVICE ? operandRecordsInDevice(own) : null;
         GpuReplay replay = new GpuReplay(backend, own, template, work.size(), read, readAt, written, writtenAt,

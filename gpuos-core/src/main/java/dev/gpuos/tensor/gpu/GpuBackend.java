@@ -189,7 +189,7 @@ public final class GpuBackend implements Backend {
             // Every unreachable tensor's block, then every submitted task's completion (a released block is reused
             // only after the tasks submitted before its release completed), and one more try.
             ledger.relieve(Long.MAX_VALUE / 2);
-            long completed = os.queue().completed(), submitted = os.queue().submitted();
+            long completed = os.completed(), submitted = os.submitted();
             if (submitted > completed) os.await(completed, submitted);
             try {
                 return os.allocate(bytes);
@@ -395,7 +395,7 @@ public final class GpuBackend implements Backend {
         sync();
         recording.betweenSubmissions(() -> {
             replay.checkLive();
-            long end = replay.submitRun(os, os.queue().completed());
+            long end = replay.submitRun(os, os.completed());
             counters.submissions.increment();
             counters.tasks.add(replay.batch.size());
             synchronized (progress) {

@@ -344,7 +344,7 @@ final class ReplayFaults {
     private void drain() {
         if (block == null) return;
         long end = lastEnd, base = lastBase;
-        if (end > 0 && os.queue().completed() < end) os.await(base, end);
+        if (end > 0 && os.completed() < end) os.await(base, end);
         drainedThrough = base;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment count = a.allocate(8, 8);

@@ -1,7 +1,6 @@
 package dev.gpuos.tensor.interp;
 
 import dev.gpuos.GpuOS;
-import dev.gpuos.runtime.DeviceRuntime;
 import dev.gpuos.runtime.memory.DeviceBlock;
 
 import java.lang.foreign.MemorySegment;
@@ -27,13 +26,13 @@ public final class ProgramStore {
 
     /** One stored program: where tasks find it now. */
     public static final class Stored {
-        private final DeviceRuntime runtime;
+        private final GpuOS os;
         private final long hostAddress, deviceAddress, ticket;
         private final boolean hostOnly;
         private volatile boolean landed;
 
-        private Stored(DeviceRuntime runtime, long hostAddress, long deviceAddress, long ticket, boolean hostOnly) {
-            this.runtime = runtime;
+        private Stored(GpuOS os, long hostAddress, long deviceAddress, long ticket, boolean hostOnly) {
+            this.os = os;
             this.hostAddress = hostAddress;
             this.deviceAddress = deviceAddress;
             this.ticket = ticket;
@@ -49,7 +48,7 @@ public final class ProgramStore {
         public long address() {
             if (hostOnly) return hostAddress;
             if (landed) return deviceAddress;
-            if (runtime.landed(ticket)) {
+            if (os.copyLanded(ticket)) {
                 landed = true;
                 return deviceAddress;
             }
@@ -60,7 +59,7 @@ public final class ProgramStore {
     private final GpuOS os;
     private final boolean hostOnly;
     private final Map<String, Stored> stored = new ConcurrentHashMap<>();
-    private DeviceRuntime.MappedHost host;  // the chunk being filled, host and device (guarded by this)
+    private GpuOS.MappedHost host;  // the chunk being filled, host and device (guarded by this)
     private DeviceBlock device;
     private int used;
 
@@ -83,7 +82,7 @@ public final class ProgramStore {
     private void newChunk() {
         DeviceBlock d = os.allocate(CHUNK_BYTES);  // checks the GpuOS is open
         try {
-            host = os.runtime().pinMapped(CHUNK_BYTES);
+            host = os.pinMapped(CHUNK_BYTES);
         } catch (RuntimeException e) {
             os.release(d);
             throw e;
@@ -105,8 +104,8 @@ public final class ProgramStore {
         used = (at + code.length + ALIGN - 1) / ALIGN * ALIGN;
         MemorySegment bytes = host.host().asSlice(at, code.length);
         MemorySegment.copy(MemorySegment.ofArray(code), 0, bytes, 0, code.length);
-        long ticket = os.runtime().copyToDeviceAsync(device.address() + at, bytes);
-        return new Stored(os.runtime(), host.device() + at, device.address() + at, ticket, hostOnly);
+        long ticket = os.copyToDeviceAsync(device.address() + at, bytes);
+        return new Stored(os, host.device() + at, device.address() + at, ticket, hostOnly);
     }
 
     public int size() {

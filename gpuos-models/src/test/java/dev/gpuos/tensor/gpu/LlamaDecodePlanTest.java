@@ -3,23 +3,20 @@ package dev.gpuos.tensor.gpu;
 import dev.gpuos.model.LlamaModel;
 import dev.gpuos.model.LoadProgress;
 import dev.gpuos.model.ModelTestAccess;
-import dev.gpuos.tensor.Backend;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.op.MatmulNode;
 import dev.gpuos.tensor.op.OpNode;
+import dev.gpuos.testkit.NodeRecorder;
 import org.junit.jupiter.api.Test;
 
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -31,51 +28,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  */
 class LlamaDecodePlanTest {
 
-    /** Records nodes and allocations; holds no data (weights and the cache are only shapes here). */
-    static final class Recorder implements Backend {
-        final List<OpNode> nodes = new ArrayList<>();
-        final List<Storage> allocated = new ArrayList<>();
-
-        record Buffer(Backend backend, long byteSize) implements Storage {
-            @Override public boolean isReleased() { return false; }
-            @Override public void release() {}
-        }
-
-        @Override public String name() { return "plan-recorder"; }
-
-        @Override
-        public Storage allocate(DType dtype, long elementCount) {
-            Storage s = new Buffer(this, elementCount * dtype.byteSize());
-            allocated.add(s);
-            return s;
-        }
-
-        @Override public void submit(OpNode node) { nodes.add(node); }
-
-        @Override
-        public void read(Storage storage, long byteOffset, MemorySegment destination) {
-            throw new UnsupportedOperationException("the plan recorder holds no data");
-        }
-
-        @Override public void flush() {}
-
-        @Override public void sync() {}
-    }
-
     record StepPlan(List<TaskPlan.Item> items, int chain, Map<String, Integer> kinds) {}
 
     static StepPlan plan(String fixture, DType compute) {
-        Recorder rec = new Recorder();
+        NodeRecorder rec = new NodeRecorder();
         try (LlamaModel m = LlamaModel.load(ModelTestAccess.fixture(fixture), rec, 64, compute, LoadProgress.NONE)) {
             ModelTestAccess.recordDecodeStep(m);   // the first call also makes the step's inputs: plan the second
-            int firstNode = rec.nodes.size(), firstBuffer = rec.allocated.size();
-            List<Tensor> outputs = ModelTestAccess.recordDecodeStep(m);
-            List<OpNode> work = List.copyOf(rec.nodes.subList(firstNode, rec.nodes.size()));
-            Set<Storage> internal = Collections.newSetFromMap(new IdentityHashMap<>());
-            internal.addAll(rec.allocated.subList(firstBuffer, rec.allocated.size()));
-            for (Tensor t : outputs) internal.remove(t.storage());
-            List<TaskPlan.Item> items = TaskPlan.of(work, Intermediates.of(work, internal), true);
-            return new StepPlan(items, longestChain(items), kinds(items));
+            return planOf(rec, () -> ModelTestAccess.recordDecodeStep(m));
         }
     }
 
@@ -128,14 +87,9 @@ class LlamaDecodePlanTest {
         return out;
     }
 
-    static StepPlan planOf(Recorder rec, java.util.function.Supplier<List<Tensor>> program) {
-        int firstNode = rec.nodes.size(), firstBuffer = rec.allocated.size();
-        List<Tensor> outputs = program.get();
-        List<OpNode> work = List.copyOf(rec.nodes.subList(firstNode, rec.nodes.size()));
-        Set<Storage> internal = Collections.newSetFromMap(new IdentityHashMap<>());
-        internal.addAll(rec.allocated.subList(firstBuffer, rec.allocated.size()));
-        for (Tensor t : outputs) internal.remove(t.storage());
-        List<TaskPlan.Item> items = TaskPlan.of(work, Intermediates.of(work, internal), true);
+    static StepPlan planOf(NodeRecorder rec, java.util.function.Supplier<List<Tensor>> program) {
+        NodeRecorder.Captured c = rec.capture(program);
+        List<TaskPlan.Item> items = TaskPlan.of(c.work(), Intermediates.of(c.work(), c.internal()), true);
         return new StepPlan(items, longestChain(items), kinds(items));
     }
 
@@ -143,7 +97,7 @@ class LlamaDecodePlanTest {
     @Test
     void bertForwardTasksPerLayer() {
         for (DType compute : new DType[]{DType.F32, DType.BF16}) {
-            Recorder rec = new Recorder();
+            NodeRecorder rec = new NodeRecorder();
             try (dev.gpuos.model.BertEncoder e = dev.gpuos.model.BertEncoder.load(ModelTestAccess.fixture("bert-tiny"), rec, compute, LoadProgress.NONE);
                  dev.gpuos.tensor.TensorScope scope = dev.gpuos.tensor.TensorScope.open(rec)) {
                 int layers = e.config().layers();

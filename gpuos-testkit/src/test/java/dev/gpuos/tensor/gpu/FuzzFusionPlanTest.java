@@ -3,7 +3,7 @@ package dev.gpuos.tensor.gpu;
 import dev.gpuos.tensor.fuzz.FuzzProgram;
 import dev.gpuos.tensor.fuzz.Interpreter;
 import dev.gpuos.tensor.fuzz.ProgramGenerator;
-import dev.gpuos.tensor.gpu.CapturedIntermediatesTest.NodeRecorder;
+import dev.gpuos.testkit.NodeRecorder;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -27,7 +27,7 @@ class FuzzFusionPlanTest {
             Interpreter.run(p, rec);  // records every node; its reads fail on the recorder, which holds no data
             programs++;
             boolean row = false, both = false, table = false;
-            for (TaskPlan.Item item : TaskPlan.of(rec.nodes, Intermediates.NONE, true)) {
+            for (TaskPlan.Item item : TaskPlan.of(rec.nodes(), Intermediates.NONE, true)) {
                 switch (item) {
                     case TaskPlan.Row r -> {
                         row = true;

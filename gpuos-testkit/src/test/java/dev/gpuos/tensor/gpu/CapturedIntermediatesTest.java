@@ -1,6 +1,5 @@
 package dev.gpuos.tensor.gpu;
 
-import dev.gpuos.tensor.Backend;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
@@ -9,15 +8,15 @@ import dev.gpuos.tensor.fusion.ElementwiseFusion;
 import dev.gpuos.tensor.fusion.FusionGroup;
 import dev.gpuos.tensor.op.ElementwiseNode;
 import dev.gpuos.tensor.op.OpNode;
+import dev.gpuos.testkit.NodeRecorder;
+import dev.gpuos.testkit.NodeRecorder.Captured;
 import org.junit.jupiter.api.Test;
 
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
-import java.util.function.Supplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -34,66 +33,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class CapturedIntermediatesTest {
 
-    /** Records every node and allocation; runs nothing (nothing here reads data). */
-    static final class NodeRecorder implements Backend {
-        final List<OpNode> nodes = new ArrayList<>();
-        final List<Storage> allocated = new ArrayList<>();
-
-        static final class Buffer implements Storage {
-            final NodeRecorder backend;
-            final long bytes;
-            boolean released;
-
-            Buffer(NodeRecorder backend, long bytes) {
-                this.backend = backend;
-                this.bytes = bytes;
-            }
-
-            @Override public Backend backend() { return backend; }
-            @Override public long byteSize() { return bytes; }
-            @Override public boolean isReleased() { return released; }
-            @Override public void release() { released = true; }
-        }
-
-        @Override public String name() { return "node-recorder"; }
-
-        @Override
-        public Storage allocate(DType dtype, long elementCount) {
-            Storage s = new Buffer(this, elementCount * dtype.byteSize());
-            allocated.add(s);
-            return s;
-        }
-
-        @Override public void submit(OpNode node) { nodes.add(node); }
-
-        @Override
-        public void read(Storage storage, long byteOffset, MemorySegment destination) {
-            throw new UnsupportedOperationException("the node recorder holds no data");
-        }
-
-        @Override public void flush() {}
-
-        @Override public void sync() {}
-
-        /** The nodes {@code program} records and the buffers it creates and does not return, as a capture sees them. */
-        Captured capture(Supplier<List<Tensor>> program) {
-            int firstNode = nodes.size(), firstBuffer = allocated.size();
-            List<Tensor> outputs = program.get();
-            Set<Storage> internal = Collections.newSetFromMap(new IdentityHashMap<>());
-            internal.addAll(allocated.subList(firstBuffer, allocated.size()));
-            for (Tensor t : outputs) internal.remove(t.storage());
-            return new Captured(List.copyOf(nodes.subList(firstNode, nodes.size())), internal, outputs);
-        }
-    }
-
     /** A tensor as a task operand: its buffer and layout (ops may hand out new Tensor objects for one view). */
     record View(Storage storage, dev.gpuos.tensor.Layout layout) {}
 
     static List<View> views(List<Tensor> tensors) {
         return tensors.stream().map(t -> new View(t.storage(), t.layout())).toList();
     }
-
-    record Captured(List<OpNode> work, Set<Storage> internal, List<Tensor> outputs) {}
 
     /** The planned tasks: elementwise runs (as member lists) and other nodes, in order, as BatchPlanner.tasksOf. */
     record Plan(List<List<ElementwiseNode>> runs, int otherTasks, Intermediates intermediates) {

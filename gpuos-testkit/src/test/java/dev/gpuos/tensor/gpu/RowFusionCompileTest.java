@@ -4,8 +4,8 @@ import dev.gpuos.runtime.WorkerSources;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.TensorScope;
-import dev.gpuos.tensor.gpu.CapturedIntermediatesTest.Captured;
-import dev.gpuos.tensor.gpu.CapturedIntermediatesTest.NodeRecorder;
+import dev.gpuos.testkit.NodeRecorder.Captured;
+import dev.gpuos.testkit.NodeRecorder;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
