@@ -2,6 +2,7 @@ package dev.gpuos.tensor.gpu;
 
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.HostElements;
+import dev.gpuos.tensor.Layout;
 import dev.gpuos.tensor.Operand;
 import dev.gpuos.tensor.Scalar;
 import dev.gpuos.tensor.Storage;
@@ -60,15 +61,20 @@ final class ElementwiseKernels {
 
     /**
      * One run analysed: its memory inputs, operand sources, argument words, which members store their output
-     * (and into which operand) and coalesced dims.
+     * (and into which operand) and coalesced dims. Per task on the streamed path, so flat arrays (a member's
+     * sources and parameter slots are a range of one array each) and no lists.
      */
     private static final class Run {
         final List<ElementwiseNode> members;
-        final List<Tensor> inputs = new ArrayList<>(4);
-        final Source[][] sources;
-        final int[][] paramSlots;
+        Tensor[] inputs = new Tensor[4];
+        int inputCount;
+        /** Member m's operand sources: {@code sources[sourceStart[m] .. sourceStart[m + 1])}. */
+        final Source[] sources;
+        final int[] sourceStart;
+        /** Member m's two parameter slots at {@code 2m}, {@code 2m + 1} (-1: the expression reads none). */
+        final int[] paramSlots;
         /** Argument words, {@code argCount} of them (a run may need more than a task takes: fitsOneTask says). */
-        long[] args = new long[MAX_ARGS];
+        long[] args = NO_ARGS;
         int argCount;
         /** Per member: the operand its output is stored through, or -1 when it stays in a register. */
         final int[] outRef;
@@ -77,56 +83,96 @@ final class ElementwiseKernels {
 
         Run(List<ElementwiseNode> members, Intermediates intermediates) {
             this.members = List.copyOf(members);
-            this.sources = new Source[members.size()][];
-            this.paramSlots = new int[members.size()][];
-            for (int m = 0; m < members.size(); m++) {
+            int n = members.size();
+            this.sourceStart = new int[n + 1];
+            int total = 0;
+            for (int m = 0; m < n; m++) {
+                sourceStart[m] = total;
+                total += members.get(m).operands().size();
+            }
+            sourceStart[n] = total;
+            this.sources = new Source[total];
+            this.paramSlots = new int[2 * n];
+            for (int m = 0; m < n; m++) {
                 ElementwiseNode node = members.get(m);
                 List<Operand> operands = node.operands();
-                Source[] src = new Source[operands.size()];
+                int base = sourceStart[m];
                 for (int k = 0; k < operands.size(); k++) {
                     if (operands.get(k) instanceof Scalar s) {
-                        src[k] = Source.arg(argCount);
+                        sources[base + k] = Source.arg(argCount);
                         addArg(scalarBits(s, node.operandType(), node.computeType()));
                     } else {
                         Tensor t = (Tensor) operands.get(k);
                         int producer = producer(m, t);
-                        src[k] = producer >= 0 ? Source.member(producer) : Source.input(inputIndex(t));
+                        sources[base + k] = producer >= 0 ? Source.member(producer) : Source.input(inputIndex(t));
                     }
                 }
-                sources[m] = src;
                 int read = node.op().paramsRead(node.computeType());
-                int[] slots = NO_PARAMS;
+                paramSlots[2 * m] = paramSlots[2 * m + 1] = -1;
                 if (read != 0) {
-                    slots = new int[]{-1, -1};
                     double[] params = node.params();
                     for (int p = 0; p < 2; p++) {
                         if ((read & (1 << p)) != 0) {
-                            slots[p] = argCount;
+                            paramSlots[2 * m + p] = argCount;
                             addArg(Double.doubleToRawLongBits(p < params.length ? params[p] : 0));
                         }
                     }
                 }
-                paramSlots[m] = slots;
             }
-            boolean[] keep = stores(this.members, inputs, intermediates);
-            outRef = new int[members.size()];
-            int k = inputs.size();
-            for (int m = 0; m < members.size(); m++) outRef[m] = keep[m] ? k++ : -1;
-            stored = k - inputs.size();
-            long[] shape = members.getFirst().output().shape();
-            long[][] strides = new long[inputs.size() + stored][];
+            outRef = new int[n];
+            int k = inputCount;
+            if (intermediates.isEmpty()) {
+                for (int m = 0; m < n; m++) outRef[m] = k++;
+            } else {
+                boolean[] keep = stores(this.members, inputList(), intermediates);
+                for (int m = 0; m < n; m++) outRef[m] = keep[m] ? k++ : -1;
+            }
+            stored = k - inputCount;
+            dims = dims();
+        }
+
+        /** Coalesced dims of the operands (inputs, then stored outputs); dense operands share one stride array. */
+        private long[][] dims() {
+            Layout out = members.getFirst().output().layout();
+            long numel = out.numel();
+            int refs = inputCount + stored;
+            boolean dense = numel > 1;
+            for (int i = 0; i < inputCount && dense; i++) dense = inputs[i].layout().isContiguous();
+            for (int m = 0; m < outRef.length && dense; m++) {
+                dense = outRef[m] < 0 || members.get(m).output().layout().isContiguous();
+            }
+            if (dense) {
+                // What Dims.coalesce makes of row-major operands of one shape: one dim, stride 1 each.
+                long[][] d = new long[refs + 1][];
+                d[0] = new long[]{numel};
+                for (int r = 1; r <= refs; r++) d[r] = UNIT_STRIDE;
+                return d;
+            }
+            long[][] strides = new long[refs][];
             int s = 0;
-            for (Tensor t : inputs) strides[s++] = t.strides();
-            for (int m = 0; m < members.size(); m++) if (keep[m]) strides[s++] = members.get(m).output().strides();
-            dims = Dims.coalesce(shape, strides);
+            for (int i = 0; i < inputCount; i++) strides[s++] = inputs[i].strides();
+            for (int m = 0; m < outRef.length; m++) if (outRef[m] >= 0) strides[s++] = members.get(m).output().strides();
+            return Dims.coalesce(out.shape(), strides);
+        }
+
+        List<Tensor> inputList() {
+            return java.util.Arrays.asList(inputs).subList(0, inputCount);
+        }
+
+        Source[] sourcesOf(int m) {
+            return Arrays.copyOfRange(sources, sourceStart[m], sourceStart[m + 1]);
+        }
+
+        int[] paramSlotsOf(int m) {
+            return new int[]{paramSlots[2 * m], paramSlots[2 * m + 1]};
         }
 
         private void addArg(long word) {
-            if (argCount == args.length) args = java.util.Arrays.copyOf(args, argCount * 2);
+            if (argCount == args.length) args = Arrays.copyOf(args, Math.max(MAX_ARGS, argCount * 2));
             args[argCount++] = word;
         }
 
-        int refCount() { return inputs.size() + stored; }
+        int refCount() { return inputCount + stored; }
 
         boolean fitsOneTask() {
             return fitsOneTask(MAX_TABLE_REFS);
@@ -143,11 +189,79 @@ final class ElementwiseKernels {
         }
 
         private int inputIndex(Tensor t) {
-            for (int i = 0; i < inputs.size(); i++) if (sameView(inputs.get(i), t)) return i;
-            inputs.add(t);
-            return inputs.size() - 1;
+            for (int i = 0; i < inputCount; i++) if (sameView(inputs[i], t)) return i;
+            if (inputCount == inputs.length) inputs = Arrays.copyOf(inputs, inputCount * 2);
+            inputs[inputCount] = t;
+            return inputCount++;
+        }
+
+        /** The structure code's words in order (see {@link Run#code}), each handed to {@link #word}. */
+        private void emitCode() {
+            word((long) inputCount << 32 | members.size());
+            for (int i = 0; i < inputCount; i++) word(inputs[i].dtype().ordinal());
+            for (int m = 0; m < members.size(); m++) {
+                ElementwiseNode node = members.get(m);
+                int from = sourceStart[m], to = sourceStart[m + 1];
+                word(node.op().ordinal() | (long) node.computeType().ordinal() << 16
+                        | (long) node.operandType().ordinal() << 24 | (long) node.output().dtype().ordinal() << 32
+                        | (outRef[m] < 0 ? 1L << 40 : 0) | (long) (to - from) << 48);
+                word((paramSlots[2 * m] + 1L) << 32 | (paramSlots[2 * m + 1] + 1L));
+                for (int k = from; k < to; k++) word((long) sources[k].kind() << 32 | sources[k].index());
+            }
+        }
+
+        // One walk of the code serves three uses: hashing it, comparing it with an interned one, writing it out.
+        private long[] codeOut, codeExpected;
+        private int codeWords;
+        private long codeHash;
+        private boolean codeEqual;
+
+        private void word(long w) {
+            if (codeOut != null) codeOut[codeWords] = w;
+            if (codeExpected != null && (codeWords >= codeExpected.length || codeExpected[codeWords] != w)) codeEqual = false;
+            codeHash = mix(codeHash, w);
+            codeWords++;
+        }
+
+        private void walk(long[] out, long[] expected) {
+            codeOut = out;
+            codeExpected = expected;
+            codeWords = 0;
+            codeHash = HASH_SEED;
+            codeEqual = true;
+            emitCode();
+            codeOut = codeExpected = null;
+        }
+
+        /** The hash of {@link #code} without building it. */
+        long codeHash() {
+            walk(null, null);
+            return codeHash;
+        }
+
+        /** Whether {@code code} is this run's structure code. */
+        boolean codeEquals(long[] code) {
+            walk(null, code);
+            return codeEqual && codeWords == code.length;
+        }
+
+        /**
+         * Everything {@link #structureKey} says, as words: the operand count and dtypes, then per member its op,
+         * compute, operand and output dtypes, whether it is stored, where each operand comes from, its parameter
+         * slots. Equal codes have equal keys.
+         */
+        long[] code() {
+            int words = 1 + inputCount;
+            for (int m = 0; m < members.size(); m++) words += 2 + sourceStart[m + 1] - sourceStart[m];
+            long[] code = new long[words];
+            walk(code, null);
+            return code;
         }
     }
+
+    private static final long[] NO_ARGS = {};
+    /** The stride array of every dense coalesced operand (never written: TaskWriter.ref copies it). */
+    private static final long[] UNIT_STRIDE = {1};
 
     /**
      * Which members of a run store their output: every one, unless {@code intermediates} says the output's
@@ -360,8 +474,8 @@ final class ElementwiseKernels {
         }
         GpuView[] refs = new GpuView[run.refCount()];
         int r = 0;
-        for (Tensor t : run.inputs) {
-            refs[r] = GpuView.of(t, run.dims[0], run.dims[r + 1]);
+        for (int i = 0; i < run.inputCount; i++) {
+            refs[r] = GpuView.of(run.inputs[i], run.dims[0], run.dims[r + 1]);
             r++;
         }
         for (int m = 0; m < run.members.size(); m++) {
@@ -370,7 +484,7 @@ final class ElementwiseKernels {
             r++;
         }
         int[] tiling = tiling(members.getFirst().output().numel());
-        long[] args = java.util.Arrays.copyOf(run.args, run.argCount);
+        long[] args = run.argCount == 0 ? NO_ARGS : Arrays.copyOf(run.args, run.argCount);
         return new KernelTask(operator(run), tiling[1], tiling[0], List.of(refs), args, List.<OpNode>copyOf(members));
     }
 
@@ -387,62 +501,52 @@ final class ElementwiseKernels {
 
     /**
      * Operators by structure, one per structure for the life of the process, found by a 64-bit hash of the
-     * structure's code ({@link #structureCode}); the code itself is compared on a hit (two structures whose
+     * structure's code ({@link Run#code}); the code itself is compared on a hit (two structures whose
      * hashes collide share a chain, never an operator). An entry holds the run's tensor-free description until
      * its source is first asked for (a native compile), then the source.
      */
     private static final java.util.concurrent.ConcurrentHashMap<Long, Interned> OPERATORS =
             new java.util.concurrent.ConcurrentHashMap<>();
 
-    private record Interned(long[] code, OperatorStructure operator, Interned next) {}
+    private record Interned(long hash, long[] code, OperatorStructure operator, Interned next) {}
+
+    /**
+     * Entries found recently, by the low bits of their hash: a hit costs one walk over the run (hash, then the
+     * comparison) and no boxed key. Racy but safe: entries are immutable and any entry found is checked.
+     */
+    private static final Interned[] RECENT = new Interned[1024];
 
     /** The run's operator, looked up by its structure's hash: no String is built and nothing rendered here. */
     private static OperatorStructure operator(Run run) {
-        long[] code = structureCode(run);
-        long hash = hash(code);
+        long hash = run.codeHash();
+        int slot = (int) (hash ^ hash >>> 32) & (RECENT.length - 1);
+        Interned recent = RECENT[slot];
+        if (recent != null && recent.hash() == hash && run.codeEquals(recent.code())) return recent.operator();
         for (Interned e = OPERATORS.get(hash); e != null; e = e.next()) {
-            if (java.util.Arrays.equals(e.code(), code)) return e.operator();
+            if (run.codeEquals(e.code())) {
+                RECENT[slot] = e;
+                return e.operator();
+            }
         }
+        long[] code = run.code();
         Interned chain = OPERATORS.compute(hash, (h, head) -> {
-            for (Interned e = head; e != null; e = e.next()) if (java.util.Arrays.equals(e.code(), code)) return head;
-            return new Interned(code, newOperator(structureKey(run), run), head);
+            for (Interned e = head; e != null; e = e.next()) if (Arrays.equals(e.code(), code)) return head;
+            return new Interned(hash, code, newOperator(structureKey(run), run), head);
         });
-        for (Interned e = chain; ; e = e.next()) if (java.util.Arrays.equals(e.code(), code)) return e.operator();
+        for (Interned e = chain; ; e = e.next()) {
+            if (Arrays.equals(e.code(), code)) {
+                RECENT[slot] = e;
+                return e.operator();
+            }
+        }
     }
 
-    /**
-     * Everything {@link #structureKey} says, as words: the operand count and dtypes, then per member its op,
-     * compute, operand and output dtypes, whether it is stored, where each operand comes from, its parameter
-     * slots. Equal codes have equal keys.
-     */
-    private static long[] structureCode(Run run) {
-        int words = 1 + run.inputs.size();
-        for (int m = 0; m < run.members.size(); m++) words += 2 + run.sources[m].length;
-        long[] code = new long[words];
-        int w = 0;
-        code[w++] = (long) run.inputs.size() << 32 | run.members.size();
-        for (Tensor t : run.inputs) code[w++] = t.dtype().ordinal();
-        for (int m = 0; m < run.members.size(); m++) {
-            ElementwiseNode node = run.members.get(m);
-            Source[] sources = run.sources[m];
-            int[] slots = run.paramSlots[m];
-            code[w++] = node.op().ordinal() | (long) node.computeType().ordinal() << 16
-                    | (long) node.operandType().ordinal() << 24 | (long) node.output().dtype().ordinal() << 32
-                    | (run.outRef[m] < 0 ? 1L << 40 : 0) | (long) sources.length << 48;
-            code[w++] = (slots[0] + 1L) << 32 | (slots[1] + 1L);
-            for (Source src : sources) code[w++] = (long) src.kind() << 32 | src.index();
-        }
-        return code;
-    }
+    private static final long HASH_SEED = 0x9E3779B97F4A7C15L;
 
-    private static long hash(long[] code) {
-        long h = 0x9E3779B97F4A7C15L;
-        for (long word : code) {
-            h ^= word;
-            h *= 0xBF58476D1CE4E5B9L;
-            h ^= h >>> 31;
-        }
-        return h;
+    private static long mix(long h, long word) {
+        h ^= word;
+        h *= 0xBF58476D1CE4E5B9L;
+        return h ^ h >>> 31;
     }
 
     /** A new, unrendered operator for {@code run} (interned by {@link #operator} only). */
@@ -452,11 +556,11 @@ final class ElementwiseKernels {
         for (int m = 0; m < members.length; m++) {
             ElementwiseNode n = run.members.get(m);
             members[m] = new ElementwiseSource.Member(n.op(), n.computeType(), n.operandType(), n.output().dtype(),
-                    run.sources[m].clone(), run.paramSlots[m].clone(), run.outRef[m]);
+                    run.sourcesOf(m), run.paramSlotsOf(m), run.outRef[m]);
             name.append('_').append(n.opName());
         }
-        DType[] inputs = new DType[run.inputs.size()];
-        for (int i = 0; i < inputs.length; i++) inputs[i] = run.inputs.get(i).dtype();
+        DType[] inputs = new DType[run.inputCount];
+        for (int i = 0; i < inputs.length; i++) inputs[i] = run.inputs[i].dtype();
         // The renderer captures only dtypes, ops and indices: an unrendered entry keeps no tensor alive.
         ElementwiseSource.Structure structure = new ElementwiseSource.Structure(inputs, members);
         return new OperatorStructure(KEY_TAG + structureKey, name.toString(), PREFIX,
@@ -470,15 +574,15 @@ final class ElementwiseKernels {
      */
     private static String structureKey(Run run) {
         StringBuilder k = new StringBuilder(32 + 16 * run.members.size());
-        for (Tensor t : run.inputs) k.append((char) ('A' + t.dtype().ordinal()));
+        for (int i = 0; i < run.inputCount; i++) k.append((char) ('A' + run.inputs[i].dtype().ordinal()));
         k.append('|');
         for (int m = 0; m < run.members.size(); m++) {
             ElementwiseNode node = run.members.get(m);
             k.append(node.op().ordinal()).append(':').append((char) ('A' + node.computeType().ordinal()))
                     .append((char) ('A' + node.operandType().ordinal()))
                     .append((char) ('A' + node.output().dtype().ordinal()));
-            for (Source src : run.sources[m]) k.append(src.kind()).append(src.index());
-            for (int slot : run.paramSlots[m]) k.append('p').append(slot);
+            for (Source src : run.sourcesOf(m)) k.append(src.kind()).append(src.index());
+            for (int slot : run.paramSlotsOf(m)) k.append('p').append(slot);
             if (run.outRef[m] < 0) k.append('-');  // kept in a register, not stored
             k.append(';');
         }
@@ -518,7 +622,7 @@ final class ElementwiseKernels {
     /** The operands of a run's task, in order: memory inputs by first use, then the stored outputs. */
     static List<Tensor> operands(List<ElementwiseNode> members, Intermediates intermediates) {
         Run run = new Run(members, intermediates);
-        List<Tensor> out = new ArrayList<>(run.inputs);
+        List<Tensor> out = new ArrayList<>(run.inputList());
         for (int m = 0; m < members.size(); m++) if (run.outRef[m] >= 0) out.add(members.get(m).output());
         return out;
     }
@@ -528,9 +632,9 @@ final class ElementwiseKernels {
 
     static RunLayout layout(List<ElementwiseNode> members, Intermediates intermediates) {
         Run run = new Run(members, intermediates);
-        List<Tensor> out = new ArrayList<>(run.inputs);
+        List<Tensor> out = new ArrayList<>(run.inputList());
         for (int m = 0; m < members.size(); m++) if (run.outRef[m] >= 0) out.add(members.get(m).output());
-        long[] args = java.util.Arrays.copyOf(run.args, run.argCount);
+        long[] args = Arrays.copyOf(run.args, run.argCount);
         return new RunLayout(out, run.dims, args);
     }
 

@@ -26,7 +26,7 @@ record KernelTask(OperatorStructure operator, int ntiles, int tileSize, List<Gpu
 
     KernelTask {
         refs = List.copyOf(refs);
-        args = args.clone();
+        args = args.length == 0 ? args : args.clone();  // an empty array is immutable
         nodes = List.copyOf(nodes);
         if (smemBytes < 0 || smemBytes > GpuBackend.MIN_SMEM_BYTES) {
             throw new IllegalArgumentException(operator.name() + ": " + smemBytes + " bytes of shared memory; the worker offers "
