@@ -62,13 +62,19 @@ final class ElementwiseOps {
 
     private static Tensor build(ElementwiseOp op, List<Operand> operands, Tensor first, long[] shape, DType result,
                                 DType operandType, double[] params) {
-        Operand[] broadcast = new Operand[operands.size()];
-        for (int i = 0; i < broadcast.length; i++) {
-            Operand o = operands.get(i);
-            broadcast[i] = o instanceof Tensor t ? broadcastView(t, shape) : o;
+        List<Operand> broadcast = operands;  // immutable: the node keeps it unless a view must be broadcast
+        for (int i = 0; i < operands.size(); i++) {
+            if (operands.get(i) instanceof Tensor t && !t.layout().hasShape(shape)) {
+                Operand[] views = new Operand[operands.size()];
+                for (int k = 0; k < views.length; k++) {
+                    views[k] = operands.get(k) instanceof Tensor u ? broadcastView(u, shape) : operands.get(k);
+                }
+                broadcast = List.of(views);
+                break;
+            }
         }
         Tensor out = Dispatch.allocateResult(first, result, Layout.contiguousLike(first.layout(), shape));
-        return Dispatch.submitFresh(new ElementwiseNode(op, List.of(broadcast), out, operandType, params));
+        return Dispatch.submitFresh(new ElementwiseNode(op, broadcast, out, operandType, params));
     }
 
     /** {@code t} itself when it already has {@code shape} (views are immutable), else its broadcast view. */

@@ -472,20 +472,13 @@ final class ElementwiseKernels {
             throw new IllegalStateException("elementwise run of " + members.size() + " nodes needs " + run.refCount()
                     + " operands, " + run.argCount + " args and " + run.dims[0].length + " dims");
         }
-        GpuView[] refs = new GpuView[run.refCount()];
-        int r = 0;
-        for (int i = 0; i < run.inputCount; i++) {
-            refs[r] = GpuView.of(run.inputs[i], run.dims[0], run.dims[r + 1]);
-            r++;
-        }
-        for (int m = 0; m < run.members.size(); m++) {
-            if (run.outRef[m] < 0) continue;
-            refs[r] = GpuView.of(run.members.get(m).output(), run.dims[0], run.dims[r + 1]);
-            r++;
-        }
+        Tensor[] views = Arrays.copyOf(run.inputs, run.refCount());
+        int r = run.inputCount;
+        for (int m = 0; m < run.members.size(); m++) if (run.outRef[m] >= 0) views[r++] = run.members.get(m).output();
         int[] tiling = tiling(members.getFirst().output().numel());
         long[] args = run.argCount == 0 ? NO_ARGS : Arrays.copyOf(run.args, run.argCount);
-        return new KernelTask(operator(run), tiling[1], tiling[0], List.of(refs), args, List.<OpNode>copyOf(members));
+        return new KernelTask(operator(run), tiling[1], tiling[0], new ElementwiseOperands(views, run.dims), args,
+                List.<OpNode>copyOf(members));
     }
 
     /**
