@@ -1,7 +1,6 @@
 package dev.gpuos.tensor.fusion;
 
 import dev.gpuos.tensor.Layout;
-import dev.gpuos.tensor.Operand;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.op.ElementwiseNode;
@@ -123,13 +122,7 @@ public final class ElementwiseFusion {
 
     private static void flush(List<ElementwiseNode> run, List<Object> out) {
         if (run.isEmpty()) return;
-        List<Tensor> inputs = new ArrayList<>();
-        for (int i = 0; i < run.size(); i++) {
-            for (Operand o : run.get(i).operands()) {
-                if (o instanceof Tensor t && producer(run, i, t) < 0 && !inputs.contains(t)) inputs.add(t);
-            }
-        }
-        out.add(new FusionGroup(run, inputs));
+        out.add(new FusionGroup(run));
         run.clear();
     }
 

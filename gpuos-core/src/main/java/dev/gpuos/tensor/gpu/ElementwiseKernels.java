@@ -62,37 +62,55 @@ final class ElementwiseKernels {
     /**
      * One run analysed: its memory inputs, operand sources, argument words, which members store their output
      * (and into which operand) and coalesced dims. Per task on the streamed path, so flat arrays (a member's
-     * sources and parameter slots are a range of one array each) and no lists.
+     * sources and parameter slots are a range of one array each) and no lists; the streamed path reuses one
+     * per thread ({@link #SCRATCH}), whose arrays only grow.
      */
     private static final class Run {
-        final List<ElementwiseNode> members;
+        List<ElementwiseNode> members;
         Tensor[] inputs = new Tensor[4];
         int inputCount;
         /** Member m's operand sources: {@code sources[sourceStart[m] .. sourceStart[m + 1])}. */
-        final Source[] sources;
-        final int[] sourceStart;
+        Source[] sources = new Source[8];
+        int[] sourceStart = new int[5];
         /** Member m's two parameter slots at {@code 2m}, {@code 2m + 1} (-1: the expression reads none). */
-        final int[] paramSlots;
+        int[] paramSlots = new int[8];
         /** Argument words, {@code argCount} of them (a run may need more than a task takes: fitsOneTask says). */
-        long[] args = NO_ARGS;
+        long[] args = new long[MAX_ARGS];
         int argCount;
         /** Per member: the operand its output is stored through, or -1 when it stays in a register. */
-        final int[] outRef;
-        final int stored;
-        final long[][] dims;
+        int[] outRef = new int[4];
+        int stored;
+        long[][] dims;
 
         Run(List<ElementwiseNode> members, Intermediates intermediates) {
+            analyse(members, intermediates);
+        }
+
+        Run() {}
+
+        /** Forgets the run's tensors (a reused Run must not keep buffers reachable). */
+        void clear() {
+            Arrays.fill(inputs, 0, inputCount, null);
+            inputCount = 0;
+            members = null;
+            dims = null;
+        }
+
+        Run analyse(List<ElementwiseNode> members, Intermediates intermediates) {
             this.members = List.copyOf(members);
             int n = members.size();
-            this.sourceStart = new int[n + 1];
+            inputCount = 0;
+            argCount = 0;
+            if (sourceStart.length < n + 1) sourceStart = new int[2 * n + 1];
+            if (paramSlots.length < 2 * n) paramSlots = new int[4 * n];
+            if (outRef.length < n) outRef = new int[2 * n];
             int total = 0;
             for (int m = 0; m < n; m++) {
                 sourceStart[m] = total;
                 total += members.get(m).operands().size();
             }
             sourceStart[n] = total;
-            this.sources = new Source[total];
-            this.paramSlots = new int[2 * n];
+            if (sources.length < total) sources = new Source[2 * total];
             for (int m = 0; m < n; m++) {
                 ElementwiseNode node = members.get(m);
                 List<Operand> operands = node.operands();
@@ -119,7 +137,6 @@ final class ElementwiseKernels {
                     }
                 }
             }
-            outRef = new int[n];
             int k = inputCount;
             if (intermediates.isEmpty()) {
                 for (int m = 0; m < n; m++) outRef[m] = k++;
@@ -129,6 +146,7 @@ final class ElementwiseKernels {
             }
             stored = k - inputCount;
             dims = dims();
+            return this;
         }
 
         /** Coalesced dims of the operands (inputs, then stored outputs); dense operands share one stride array. */
@@ -138,7 +156,7 @@ final class ElementwiseKernels {
             int refs = inputCount + stored;
             boolean dense = numel > 1;
             for (int i = 0; i < inputCount && dense; i++) dense = inputs[i].layout().isContiguous();
-            for (int m = 0; m < outRef.length && dense; m++) {
+            for (int m = 0; m < members.size() && dense; m++) {
                 dense = outRef[m] < 0 || members.get(m).output().layout().isContiguous();
             }
             if (dense) {
@@ -151,7 +169,7 @@ final class ElementwiseKernels {
             long[][] strides = new long[refs][];
             int s = 0;
             for (int i = 0; i < inputCount; i++) strides[s++] = inputs[i].strides();
-            for (int m = 0; m < outRef.length; m++) if (outRef[m] >= 0) strides[s++] = members.get(m).output().strides();
+            for (int m = 0; m < members.size(); m++) if (outRef[m] >= 0) strides[s++] = members.get(m).output().strides();
             return Dims.coalesce(out.shape(), strides);
         }
 
@@ -168,7 +186,7 @@ final class ElementwiseKernels {
         }
 
         private void addArg(long word) {
-            if (argCount == args.length) args = Arrays.copyOf(args, Math.max(MAX_ARGS, argCount * 2));
+            if (argCount == args.length) args = Arrays.copyOf(args, argCount * 2);
             args[argCount++] = word;
         }
 
@@ -331,7 +349,7 @@ final class ElementwiseKernels {
      * already in the run, anywhere in the group (a recurrent step's gates, combined later).
      */
     static List<List<ElementwiseNode>> runs(List<ElementwiseNode> nodes, Intermediates intermediates, boolean wide) {
-        if (nodes.getFirst().output().shape().length > MAX_DIMS) return runsByTrial(nodes, intermediates);
+        if (nodes.getFirst().output().layout().rank() > MAX_DIMS) return runsByTrial(nodes, intermediates);
         int[] component = wide ? components(nodes) : null;
         List<List<ElementwiseNode>> out = new ArrayList<>();
         List<ElementwiseNode> run = new ArrayList<>();
@@ -467,7 +485,19 @@ final class ElementwiseKernels {
 
     /** One task for a run of members, storing only what {@link #stores} keeps. */
     static KernelTask task(List<ElementwiseNode> members, Intermediates intermediates) {
-        Run run = new Run(members, intermediates);
+        Run run = SCRATCH.get();
+        try {
+            return task(run.analyse(members, intermediates));
+        } finally {
+            run.clear();
+        }
+    }
+
+    /** The analysis of the streamed path, one per planning thread (a planner never nests tasks). */
+    private static final ThreadLocal<Run> SCRATCH = ThreadLocal.withInitial(Run::new);
+
+    private static KernelTask task(Run run) {
+        List<ElementwiseNode> members = run.members;
         if (!run.fitsOneTask()) {
             throw new IllegalStateException("elementwise run of " + members.size() + " nodes needs " + run.refCount()
                     + " operands, " + run.argCount + " args and " + run.dims[0].length + " dims");
