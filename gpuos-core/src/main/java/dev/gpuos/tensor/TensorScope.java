@@ -52,7 +52,8 @@ public final class TensorScope implements AutoCloseable, TensorFactory {
         private BufferLease[] leases = new BufferLease[16];
         private int leaseCount;
         private final Set<Storage> pinned = Collections.newSetFromMap(new IdentityHashMap<>());
-        private boolean closed;
+        // Written under this lock; volatile so that isOpen (asked twice per op) reads it without the lock.
+        private volatile boolean closed;
         private boolean closedExplicitly;
 
         @Override
@@ -152,22 +153,25 @@ public final class TensorScope implements AutoCloseable, TensorFactory {
 
     /** The innermost open scope of the calling thread. */
     public static Optional<TensorScope> current() {
+        return Optional.ofNullable(innermost());
+    }
+
+    /** {@link #current()} or null, without the Optional (asked once per op). */
+    private static TensorScope innermost() {
         Deque<WeakReference<TensorScope>> stack = OPEN_ON_THREAD.get();
         while (!stack.isEmpty()) {
             TensorScope top = stack.peek().get();
-            if (top != null && top.isOpen()) return Optional.of(top);
+            if (top != null && top.isOpen()) return top;
             stack.pop();
         }
-        return Optional.empty();
+        return null;
     }
 
     @Override
     public Backend backend() { return backend; }
 
     public boolean isOpen() {
-        synchronized (owned) {
-            return !owned.closed;
-        }
+        return !owned.closed;
     }
 
     /** Hands recorded work to the device (see {@link Backend#flush()}). */
@@ -239,6 +243,7 @@ public final class TensorScope implements AutoCloseable, TensorFactory {
 
     /** Where the result of an op on {@code firstOperand} goes: the current scope, else the operand's owner. */
     static TensorScope forResult(Tensor firstOperand) {
-        return current().orElse(firstOperand.scope());
+        TensorScope current = innermost();
+        return current != null ? current : firstOperand.scope();
     }
 }

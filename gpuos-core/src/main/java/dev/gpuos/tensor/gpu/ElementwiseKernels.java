@@ -386,12 +386,19 @@ final class ElementwiseKernels {
      */
     static int[] components(List<ElementwiseNode> nodes) {
         int[] parent = new int[nodes.size()];
-        for (int i = 0; i < parent.length; i++) parent[i] = i;
+        // Outputs' buffers in an array: the scan below compares buffers first, and most operands match none.
+        Storage[] written = new Storage[parent.length];
         for (int i = 0; i < parent.length; i++) {
-            for (Operand o : nodes.get(i).operands()) {
-                if (!(o instanceof Tensor t)) continue;
+            parent[i] = i;
+            written[i] = nodes.get(i).output().storage();
+        }
+        for (int i = 0; i < parent.length; i++) {
+            List<Operand> operands = nodes.get(i).operands();
+            for (int k = 0; k < operands.size(); k++) {
+                if (!(operands.get(k) instanceof Tensor t)) continue;
+                Storage s = t.storage();
                 for (int j = i - 1; j >= 0; j--) {
-                    if (sameView(nodes.get(j).output(), t)) {
+                    if (written[j] == s && sameView(nodes.get(j).output(), t)) {
                         parent[root(parent, i)] = root(parent, j);
                         break;
                     }
