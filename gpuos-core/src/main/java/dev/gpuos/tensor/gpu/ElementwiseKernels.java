@@ -228,39 +228,29 @@ final class ElementwiseKernels {
             }
         }
 
-        // One walk of the code serves three uses: hashing it, comparing it with an interned one, writing it out.
-        private long[] codeOut, codeExpected;
+        // The code is walked once per task into a scratch array (reused with the run), hashing as it goes; a
+        // lookup then compares arrays, and only a new structure copies it.
+        private long[] code = new long[16];
         private int codeWords;
         private long codeHash;
-        private boolean codeEqual;
 
         private void word(long w) {
-            if (codeOut != null) codeOut[codeWords] = w;
-            if (codeExpected != null && (codeWords >= codeExpected.length || codeExpected[codeWords] != w)) codeEqual = false;
+            if (codeWords == code.length) code = Arrays.copyOf(code, codeWords * 2);
+            code[codeWords++] = w;
             codeHash = mix(codeHash, w);
-            codeWords++;
         }
 
-        private void walk(long[] out, long[] expected) {
-            codeOut = out;
-            codeExpected = expected;
+        /** The hash of {@link #code}; walks the run, so it comes first. */
+        long codeHash() {
             codeWords = 0;
             codeHash = HASH_SEED;
-            codeEqual = true;
             emitCode();
-            codeOut = codeExpected = null;
-        }
-
-        /** The hash of {@link #code} without building it. */
-        long codeHash() {
-            walk(null, null);
             return codeHash;
         }
 
-        /** Whether {@code code} is this run's structure code. */
-        boolean codeEquals(long[] code) {
-            walk(null, code);
-            return codeEqual && codeWords == code.length;
+        /** Whether {@code interned} is this run's structure code (after {@link #codeHash}). */
+        boolean codeEquals(long[] interned) {
+            return Arrays.equals(code, 0, codeWords, interned, 0, interned.length);
         }
 
         /**
@@ -269,11 +259,8 @@ final class ElementwiseKernels {
          * slots. Equal codes have equal keys.
          */
         long[] code() {
-            int words = 1 + inputCount;
-            for (int m = 0; m < members.size(); m++) words += 2 + sourceStart[m + 1] - sourceStart[m];
-            long[] code = new long[words];
-            walk(code, null);
-            return code;
+            codeHash();
+            return Arrays.copyOf(code, codeWords);
         }
     }
 
