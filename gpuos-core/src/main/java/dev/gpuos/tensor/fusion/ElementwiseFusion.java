@@ -115,6 +115,7 @@ public final class ElementwiseFusion {
 
     /** Shapes compared in place (Tensor.shape() copies: this runs per node on the streamed path). */
     private static boolean sameShape(Layout a, Layout b) {
+        if (a == b) return true;
         if (a.rank() != b.rank()) return false;
         for (int d = 0; d < a.rank(); d++) if (a.size(d) != b.size(d)) return false;
         return true;
