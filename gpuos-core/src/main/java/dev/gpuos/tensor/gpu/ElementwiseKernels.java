@@ -81,6 +81,8 @@ final class ElementwiseKernels {
         int[] outRef = new int[4];
         int stored;
         long[][] dims;
+        /** The dense dims this run last made (see {@link #dims()}). */
+        private long[][] lastDense;
 
         Run(List<ElementwiseNode> members, Intermediates intermediates) {
             analyse(members, intermediates);
@@ -160,11 +162,14 @@ final class ElementwiseKernels {
                 dense = outRef[m] < 0 || members.get(m).output().layout().isContiguous();
             }
             if (dense) {
-                // What Dims.coalesce makes of row-major operands of one shape: one dim, stride 1 each.
-                long[][] d = new long[refs + 1][];
+                // What Dims.coalesce makes of row-major operands of one shape: one dim, stride 1 each. Never
+                // written (descriptors copy them), so a streamed run of one shape shares one set with the last.
+                long[][] d = lastDense;
+                if (d != null && d.length == refs + 1 && d[0][0] == numel) return d;
+                d = new long[refs + 1][];
                 d[0] = new long[]{numel};
                 for (int r = 1; r <= refs; r++) d[r] = UNIT_STRIDE;
-                return d;
+                return lastDense = d;
             }
             long[][] strides = new long[refs][];
             int s = 0;
