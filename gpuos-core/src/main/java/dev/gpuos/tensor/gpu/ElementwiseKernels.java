@@ -41,8 +41,6 @@ final class ElementwiseKernels {
     private ElementwiseKernels() {}
 
     static final int MAX_REFS = 4, MAX_ARGS = 6, MAX_DIMS = 8;
-    /** The parameter slots of a member whose expression reads no parameter (shared: never written). */
-    private static final int[] NO_PARAMS = {-1, -1};
     /**
      * Most operands of one task when they travel in an operand table (see {@link OperandTables}): a run whose
      * members are connected by data flow (a recurrent step: several inputs combined into a few results) may
