@@ -21,6 +21,8 @@ public abstract class BufferLease extends PhantomReference<Storage> {
     private final long bytes;
     private volatile boolean released;
     volatile Holder holder;
+    /** Index in the holder's lease array; written under the holder's lock (see TensorScope.Owned). */
+    int slot = -1;
 
     /** Registers {@code storage}'s memory of {@code bytes} with {@code ledger}; call once, from the Storage's constructor. */
     protected BufferLease(Storage storage, BufferLedger ledger, long bytes) {

@@ -158,10 +158,18 @@ public final class BufferLedger {
      */
     void release(List<BufferLease> leases) {
         hooks.afterPendingWork(() -> {
-            for (BufferLease lease : leases) {
-                if (!lease.markReleased()) continue;
-                closed(lease.bytes());
-                lease.free(false);
+            long count = 0, bytes = 0;
+            try {
+                for (int i = 0; i < leases.size(); i++) {
+                    BufferLease lease = leases.get(i);
+                    if (!lease.markReleased()) continue;
+                    count++;
+                    bytes += lease.bytes();
+                    lease.free(false);
+                }
+            } finally {
+                liveBuffers.add(-count);  // once per release, not per buffer
+                liveBytes.add(-bytes);
             }
         });
     }

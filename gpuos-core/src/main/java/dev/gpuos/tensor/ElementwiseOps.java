@@ -13,19 +13,35 @@ final class ElementwiseOps {
     static final double[] NO_PARAMS = new double[0];
 
     static Tensor apply(ElementwiseOp op, double[] params, Operand... operandArray) {
-        if (operandArray.length != op.arity()) {
-            throw new IllegalArgumentException(op.opName() + " takes " + op.arity() + " operands, got "
-                    + operandArray.length);
-        }
+        checkOperands(op, operandArray.length);
         for (int i = 0; i < operandArray.length; i++) {
             if (operandArray[i] == null) Dispatch.require(op.opName(), operandName(op, i), null);
         }
-        // The per-op path: no lists, no shape copies unless shapes differ (see HostCostBenchmark.tensorRecord).
+        return apply(op, params, List.of(operandArray));
+    }
+
+    /** A binary op (most calls): the operand list without a varargs array. */
+    static Tensor apply(ElementwiseOp op, double[] params, Operand a, Operand b) {
+        checkOperands(op, 2);
+        if (a == null) Dispatch.require(op.opName(), operandName(op, 0), null);
+        if (b == null) Dispatch.require(op.opName(), operandName(op, 1), null);
+        return apply(op, params, List.of(a, b));
+    }
+
+    private static void checkOperands(ElementwiseOp op, int count) {
+        if (count != op.arity()) {
+            throw new IllegalArgumentException(op.opName() + " takes " + op.arity() + " operands, got " + count);
+        }
+    }
+
+    /** {@code operands}: immutable, of the op's arity, no null. */
+    private static Tensor apply(ElementwiseOp op, double[] params, List<Operand> operands) {
+        // The per-op path: no shape copies unless shapes differ (see HostCostBenchmark.tensorRecord).
         Tensor first = null;
         long[] shape = null;
         Backend backend = null;
-        for (Operand o : operandArray) {
-            if (!(o instanceof Tensor t)) continue;
+        for (int i = 0; i < operands.size(); i++) {
+            if (!(operands.get(i) instanceof Tensor t)) continue;
             t.ensureOpen();
             if (first == null) {
                 first = t;
@@ -37,10 +53,9 @@ final class ElementwiseOps {
             }
         }
         if (first == null) throw new IllegalArgumentException(op.opName() + " needs at least one tensor operand");
-        if (op == ElementwiseOp.WHERE && !(operandArray[0] instanceof Tensor c && c.dtype() == DType.BOOL)) {
-            throw new UnsupportedDTypeException("where needs a BOOL condition tensor, got " + describe(operandArray[0]));
+        if (op == ElementwiseOp.WHERE && !(operands.get(0) instanceof Tensor c && c.dtype() == DType.BOOL)) {
+            throw new UnsupportedDTypeException("where needs a BOOL condition tensor, got " + describe(operands.get(0)));
         }
-        List<Operand> operands = List.of(operandArray);
         DType promoted = op.promotedType(operands);
         op.checkAccepts(promoted);
         return build(op, operands, first, shape, op.resultType(promoted), op.operandType(promoted), params);
@@ -62,13 +77,19 @@ final class ElementwiseOps {
 
     private static Tensor build(ElementwiseOp op, List<Operand> operands, Tensor first, long[] shape, DType result,
                                 DType operandType, double[] params) {
-        Operand[] broadcast = new Operand[operands.size()];
-        for (int i = 0; i < broadcast.length; i++) {
-            Operand o = operands.get(i);
-            broadcast[i] = o instanceof Tensor t ? broadcastView(t, shape) : o;
+        List<Operand> broadcast = operands;  // immutable: the node keeps it unless a view must be broadcast
+        for (int i = 0; i < operands.size(); i++) {
+            if (operands.get(i) instanceof Tensor t && !t.layout().hasShape(shape)) {
+                Operand[] views = new Operand[operands.size()];
+                for (int k = 0; k < views.length; k++) {
+                    views[k] = operands.get(k) instanceof Tensor u ? broadcastView(u, shape) : operands.get(k);
+                }
+                broadcast = List.of(views);
+                break;
+            }
         }
         Tensor out = Dispatch.allocateResult(first, result, Layout.contiguousLike(first.layout(), shape));
-        return Dispatch.submitFresh(new ElementwiseNode(op, List.of(broadcast), out, operandType, params));
+        return Dispatch.submitFresh(new ElementwiseNode(op, broadcast, out, operandType, params));
     }
 
     /** {@code t} itself when it already has {@code shape} (views are immutable), else its broadcast view. */

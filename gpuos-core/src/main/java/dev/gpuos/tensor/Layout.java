@@ -151,6 +151,7 @@ public final class Layout {
     public boolean coversAll(long elements) {
         if (offset != 0 || numel() != elements) return false;
         if (elements <= 1) return true;
+        if (isContiguous()) return true;  // the common case, without sorting dims
         long[][] dims = new long[shape.length][];
         int n = 0;
         for (int d = 0; d < shape.length; d++) if (shape[d] != 1) dims[n++] = new long[]{strides[d], shape[d]};
@@ -354,6 +355,7 @@ public final class Layout {
 
     @Override
     public boolean equals(Object o) {
+        if (o == this) return true;  // results of one shape share their operand's layout: planning compares them often
         return o instanceof Layout l && offset == l.offset && Arrays.equals(shape, l.shape) && Arrays.equals(strides, l.strides);
     }
 

@@ -13,12 +13,15 @@ public final class TypePromotion {
 
     public static DType resultType(List<? extends Operand> operands) {
         DType dimResult = null, zeroDimResult = null, wrappedResult = null;
-        for (Operand operand : operands) {
-            switch (operand) {
-                case Tensor t when t.rank() > 0 -> dimResult = promoteNullable(dimResult, t.dtype());
-                case Tensor t -> zeroDimResult = promoteNullable(zeroDimResult, t.dtype());
-                case Scalar s -> wrappedResult = promoteNullable(wrappedResult,
-                        s.kind() == DType.F64 ? DType.DEFAULT_FLOAT : s.kind());
+        // An index loop and instanceof tests, not a pattern switch: this runs once per op on the streamed path.
+        for (int i = 0; i < operands.size(); i++) {
+            Operand operand = operands.get(i);
+            if (operand instanceof Tensor t) {
+                if (t.rank() > 0) dimResult = promoteNullable(dimResult, t.dtype());
+                else zeroDimResult = promoteNullable(zeroDimResult, t.dtype());
+            } else {
+                Scalar s = (Scalar) operand;
+                wrappedResult = promoteNullable(wrappedResult, s.kind() == DType.F64 ? DType.DEFAULT_FLOAT : s.kind());
             }
         }
         DType result = combineCategories(dimResult, combineCategories(zeroDimResult, wrappedResult));

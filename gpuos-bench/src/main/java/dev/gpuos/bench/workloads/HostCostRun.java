@@ -20,7 +20,7 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  * prints ns and bytes per op (no GPU needed). {@code GPUOS_HOST_BENCH} narrows it to the benchmarks whose names
  * match that regular expression. First it times {@code gpuStreamedAdd} up to the submission of its last task
  * (the sync's wait for the simulated device left out) by the CPU time and allocation of the threads doing host
- * work (the median of 30 rounds of 8192 ops, after 30 of warm-up): on a shared machine wall time counts other
+ * work (the median of 60 rounds of 8192 ops, after 150 of warm-up): on a shared machine wall time counts other
  * processes' time slices too, CPU time does not.
  */
 public final class HostCostRun {
@@ -39,10 +39,12 @@ public final class HostCostRun {
         HostCostBenchmark b = new HostCostBenchmark();
         b.setUp();
         try {
-            int rounds = 30;
+            // 30 warm-up rounds left C2 still compiling on a loaded 2-core machine (medians of one build moved 2x
+            // between runs); 150 take a second or two more.
+            int rounds = 60, warmUp = 150;
             long[] cpu = new long[rounds], bytes = new long[rounds];
             Tensor[] last = new Tensor[1];
-            for (int r = -rounds; r < rounds; r++) {
+            for (int r = -warmUp; r < rounds; r++) {
                 long c0 = hostCpu(threads, true), a0 = hostCpu(threads, false);
                 int round = r;
                 b.gpuStreamedAdds(t -> last[0] = t, () -> {

@@ -23,8 +23,9 @@ import java.util.TreeMap;
  *
  * <p><b>Reuse after completion.</b> A block released with {@code lastUseSeq} is reusable only once the
  * completion watermark passes it ({@code completedSeq > lastUseSeq}); until then a task still queued on the
- * GPU may read or write it. Pending blocks wait in a queue ordered by {@code lastUseSeq}, so
- * {@link #advance(long)} only touches blocks that actually became reusable.
+ * GPU may read or write it. Pending blocks wait in queues ordered by {@code lastUseSeq} (a FIFO for blocks
+ * released in that order, the usual case, a priority queue for the rest), so {@link #advance(long)} only touches
+ * blocks that actually became reusable.
  *
  * <p><b>Threads.</b> One lock guards all state; the critical sections are a few array operations except when
  * a new slab is requested from the device.
@@ -58,6 +59,12 @@ public final class DeviceArena implements AutoCloseable {
     // Everything below is guarded by lock, except completedSeq, which is also read without it.
     private final FreeBlockSet[] freeByOrder;
     private final List<Slab> slabs = new ArrayList<>();
+    /**
+     * Released blocks waiting for their last use to complete, in two queues: those released in order of last use
+     * (every release at the current submission seq, e.g. a scope's thousands of buffers at its close) append to
+     * a FIFO in O(1); any other waits in the priority queue.
+     */
+    private final ArrayDeque<DeviceBlock> pendingInOrder = new ArrayDeque<>();
     private final PriorityQueue<DeviceBlock> pending =
             new PriorityQueue<>(Comparator.comparingLong((DeviceBlock b) -> b.lastUseSeq));
     /** Idle dedicated allocations: capacity to addresses. */
@@ -170,7 +177,9 @@ public final class DeviceArena implements AutoCloseable {
                 makeReusable(block);
             } else {
                 block.lastUseSeq = lastUseSeq;
-                pending.add(block);
+                DeviceBlock last = pendingInOrder.peekLast();
+                if (last == null || last.lastUseSeq <= lastUseSeq) pendingInOrder.addLast(block);
+                else pending.add(block);
                 bytesPendingReuse += block.capacity();
             }
         }
@@ -249,6 +258,7 @@ public final class DeviceArena implements AutoCloseable {
                 }
             }
             pending.clear();
+            pendingInOrder.clear();
             bytesPendingReuse = 0;
             idleDedicated.clear();
             closed = true;
@@ -332,6 +342,11 @@ public final class DeviceArena implements AutoCloseable {
     }
 
     private void reclaim() {
+        while (!pendingInOrder.isEmpty() && pendingInOrder.peekFirst().lastUseSeq < completedSeq) {
+            DeviceBlock block = pendingInOrder.pollFirst();
+            bytesPendingReuse -= block.capacity();
+            makeReusable(block);
+        }
         while (!pending.isEmpty() && pending.peek().lastUseSeq < completedSeq) {
             DeviceBlock block = pending.poll();
             bytesPendingReuse -= block.capacity();

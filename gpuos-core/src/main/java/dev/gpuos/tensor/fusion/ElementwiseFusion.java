@@ -1,7 +1,6 @@
 package dev.gpuos.tensor.fusion;
 
 import dev.gpuos.tensor.Layout;
-import dev.gpuos.tensor.Operand;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.op.ElementwiseNode;
@@ -116,6 +115,7 @@ public final class ElementwiseFusion {
 
     /** Shapes compared in place (Tensor.shape() copies: this runs per node on the streamed path). */
     private static boolean sameShape(Layout a, Layout b) {
+        if (a == b) return true;
         if (a.rank() != b.rank()) return false;
         for (int d = 0; d < a.rank(); d++) if (a.size(d) != b.size(d)) return false;
         return true;
@@ -123,13 +123,7 @@ public final class ElementwiseFusion {
 
     private static void flush(List<ElementwiseNode> run, List<Object> out) {
         if (run.isEmpty()) return;
-        List<Tensor> inputs = new ArrayList<>();
-        for (int i = 0; i < run.size(); i++) {
-            for (Operand o : run.get(i).operands()) {
-                if (o instanceof Tensor t && producer(run, i, t) < 0 && !inputs.contains(t)) inputs.add(t);
-            }
-        }
-        out.add(new FusionGroup(run, inputs));
+        out.add(new FusionGroup(run));
         run.clear();
     }
 

@@ -1,8 +1,10 @@
 package dev.gpuos.tensor.fusion;
 
+import dev.gpuos.tensor.Operand;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.op.ElementwiseNode;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -11,12 +13,24 @@ import java.util.List;
  * the value can stay in a register.
  *
  * @param nodes  members in recording order
- * @param inputs tensors read from memory (not produced inside the group), in first-use order
  */
-public record FusionGroup(List<ElementwiseNode> nodes, List<Tensor> inputs) {
+public record FusionGroup(List<ElementwiseNode> nodes) {
     public FusionGroup {
         nodes = List.copyOf(nodes);
-        inputs = List.copyOf(inputs);
+    }
+
+    /**
+     * Tensors read from memory (not produced inside the group), in first-use order. Computed when asked for:
+     * the streamed planner never asks (it cuts the group into runs that find their own inputs).
+     */
+    public List<Tensor> inputs() {
+        List<Tensor> inputs = new ArrayList<>();
+        for (int i = 0; i < nodes.size(); i++) {
+            for (Operand o : nodes.get(i).operands()) {
+                if (o instanceof Tensor t && ElementwiseFusion.producer(nodes, i, t) < 0 && !inputs.contains(t)) inputs.add(t);
+            }
+        }
+        return List.copyOf(inputs);
     }
 
     public long[] shape() { return nodes.getFirst().output().shape(); }

@@ -366,6 +366,7 @@ final class BatchPlanner {
      * Ids known not to have faulted are dropped, so the lists stay short. Lists are sorted.
      */
     private void noteAncestry(OpNode n, Long id) {
+        if (id == null && untainted(n)) return;  // nothing to propagate and nothing to clear: most nodes
         long[] ids = id == null ? null : new long[]{id};
         ReplayFaults.Taint[] taints = null;
         for (Storage s : n.reads()) {
@@ -387,6 +388,17 @@ final class BatchPlanner {
             ids = live == 0 ? null : java.util.Arrays.copyOf(ids, live);
         }
         if (ids != null || target.faultIds() != null) target.setFaultIds(ids);
+    }
+
+    /** Whether neither what {@code n} reads nor what it writes carries fault ids, taints or a failure. */
+    private static boolean untainted(OpNode n) {
+        List<Storage> reads = n.reads();
+        for (int i = 0; i < reads.size(); i++) {
+            GpuStorage s = (GpuStorage) reads.get(i);
+            if (s.faultIds() != null || s.replayTaints() != null) return false;
+        }
+        GpuStorage target = (GpuStorage) n.output().storage();
+        return target.faultIds() == null && target.replayTaints() == null && target.neverComputed() == null;
     }
 
     /** Sorted id lists merged (a chain of n ops over k index_selects costs O(n k), not O(n k^2)). */

@@ -2,6 +2,7 @@ package dev.gpuos.tensor.gpu;
 
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.HostElements;
+import dev.gpuos.tensor.Layout;
 import dev.gpuos.tensor.Operand;
 import dev.gpuos.tensor.Scalar;
 import dev.gpuos.tensor.Storage;
@@ -40,8 +41,6 @@ final class ElementwiseKernels {
     private ElementwiseKernels() {}
 
     static final int MAX_REFS = 4, MAX_ARGS = 6, MAX_DIMS = 8;
-    /** The parameter slots of a member whose expression reads no parameter (shared: never written). */
-    private static final int[] NO_PARAMS = {-1, -1};
     /**
      * Most operands of one task when they travel in an operand table (see {@link OperandTables}): a run whose
      * members are connected by data flow (a recurrent step: several inputs combined into a few results) may
@@ -60,73 +59,141 @@ final class ElementwiseKernels {
 
     /**
      * One run analysed: its memory inputs, operand sources, argument words, which members store their output
-     * (and into which operand) and coalesced dims.
+     * (and into which operand) and coalesced dims. Per task on the streamed path, so flat arrays (a member's
+     * sources and parameter slots are a range of one array each) and no lists; the streamed path reuses one
+     * per thread ({@link #SCRATCH}), whose arrays only grow.
      */
     private static final class Run {
-        final List<ElementwiseNode> members;
-        final List<Tensor> inputs = new ArrayList<>(4);
-        final Source[][] sources;
-        final int[][] paramSlots;
+        List<ElementwiseNode> members;
+        Tensor[] inputs = new Tensor[4];
+        int inputCount;
+        /** Member m's operand sources: {@code sources[sourceStart[m] .. sourceStart[m + 1])}. */
+        Source[] sources = new Source[8];
+        int[] sourceStart = new int[5];
+        /** Member m's two parameter slots at {@code 2m}, {@code 2m + 1} (-1: the expression reads none). */
+        int[] paramSlots = new int[8];
         /** Argument words, {@code argCount} of them (a run may need more than a task takes: fitsOneTask says). */
         long[] args = new long[MAX_ARGS];
         int argCount;
         /** Per member: the operand its output is stored through, or -1 when it stays in a register. */
-        final int[] outRef;
-        final int stored;
-        final long[][] dims;
+        int[] outRef = new int[4];
+        int stored;
+        long[][] dims;
+        /** The dense dims this run last made (see {@link #dims()}). */
+        private long[][] lastDense;
 
         Run(List<ElementwiseNode> members, Intermediates intermediates) {
+            analyse(members, intermediates);
+        }
+
+        Run() {}
+
+        /** Forgets the run's tensors (a reused Run must not keep buffers reachable). */
+        void clear() {
+            Arrays.fill(inputs, 0, inputCount, null);
+            inputCount = 0;
+            members = null;
+            dims = null;
+        }
+
+        Run analyse(List<ElementwiseNode> members, Intermediates intermediates) {
             this.members = List.copyOf(members);
-            this.sources = new Source[members.size()][];
-            this.paramSlots = new int[members.size()][];
-            for (int m = 0; m < members.size(); m++) {
+            int n = members.size();
+            inputCount = 0;
+            argCount = 0;
+            if (sourceStart.length < n + 1) sourceStart = new int[2 * n + 1];
+            if (paramSlots.length < 2 * n) paramSlots = new int[4 * n];
+            if (outRef.length < n) outRef = new int[2 * n];
+            int total = 0;
+            for (int m = 0; m < n; m++) {
+                sourceStart[m] = total;
+                total += members.get(m).operands().size();
+            }
+            sourceStart[n] = total;
+            if (sources.length < total) sources = new Source[2 * total];
+            for (int m = 0; m < n; m++) {
                 ElementwiseNode node = members.get(m);
                 List<Operand> operands = node.operands();
-                Source[] src = new Source[operands.size()];
+                int base = sourceStart[m];
                 for (int k = 0; k < operands.size(); k++) {
                     if (operands.get(k) instanceof Scalar s) {
-                        src[k] = Source.arg(argCount);
+                        sources[base + k] = Source.arg(argCount);
                         addArg(scalarBits(s, node.operandType(), node.computeType()));
                     } else {
                         Tensor t = (Tensor) operands.get(k);
                         int producer = producer(m, t);
-                        src[k] = producer >= 0 ? Source.member(producer) : Source.input(inputIndex(t));
+                        sources[base + k] = producer >= 0 ? Source.member(producer) : Source.input(inputIndex(t));
                     }
                 }
-                sources[m] = src;
                 int read = node.op().paramsRead(node.computeType());
-                int[] slots = NO_PARAMS;
+                paramSlots[2 * m] = paramSlots[2 * m + 1] = -1;
                 if (read != 0) {
-                    slots = new int[]{-1, -1};
                     double[] params = node.params();
                     for (int p = 0; p < 2; p++) {
                         if ((read & (1 << p)) != 0) {
-                            slots[p] = argCount;
+                            paramSlots[2 * m + p] = argCount;
                             addArg(Double.doubleToRawLongBits(p < params.length ? params[p] : 0));
                         }
                     }
                 }
-                paramSlots[m] = slots;
             }
-            boolean[] keep = stores(this.members, inputs, intermediates);
-            outRef = new int[members.size()];
-            int k = inputs.size();
-            for (int m = 0; m < members.size(); m++) outRef[m] = keep[m] ? k++ : -1;
-            stored = k - inputs.size();
-            long[] shape = members.getFirst().output().shape();
-            long[][] strides = new long[inputs.size() + stored][];
+            int k = inputCount;
+            if (intermediates.isEmpty()) {
+                for (int m = 0; m < n; m++) outRef[m] = k++;
+            } else {
+                boolean[] keep = stores(this.members, inputList(), intermediates);
+                for (int m = 0; m < n; m++) outRef[m] = keep[m] ? k++ : -1;
+            }
+            stored = k - inputCount;
+            dims = dims();
+            return this;
+        }
+
+        /** Coalesced dims of the operands (inputs, then stored outputs); dense operands share one stride array. */
+        private long[][] dims() {
+            Layout out = members.getFirst().output().layout();
+            long numel = out.numel();
+            int refs = inputCount + stored;
+            boolean dense = numel > 1;
+            for (int i = 0; i < inputCount && dense; i++) dense = inputs[i].layout().isContiguous();
+            for (int m = 0; m < members.size() && dense; m++) {
+                dense = outRef[m] < 0 || members.get(m).output().layout().isContiguous();
+            }
+            if (dense) {
+                // What Dims.coalesce makes of row-major operands of one shape: one dim, stride 1 each. Never
+                // written (descriptors copy them), so a streamed run of one shape shares one set with the last.
+                long[][] d = lastDense;
+                if (d != null && d.length == refs + 1 && d[0][0] == numel) return d;
+                d = new long[refs + 1][];
+                d[0] = new long[]{numel};
+                for (int r = 1; r <= refs; r++) d[r] = UNIT_STRIDE;
+                return lastDense = d;
+            }
+            long[][] strides = new long[refs][];
             int s = 0;
-            for (Tensor t : inputs) strides[s++] = t.strides();
-            for (int m = 0; m < members.size(); m++) if (keep[m]) strides[s++] = members.get(m).output().strides();
-            dims = Dims.coalesce(shape, strides);
+            for (int i = 0; i < inputCount; i++) strides[s++] = inputs[i].strides();
+            for (int m = 0; m < members.size(); m++) if (outRef[m] >= 0) strides[s++] = members.get(m).output().strides();
+            return Dims.coalesce(out.shape(), strides);
+        }
+
+        List<Tensor> inputList() {
+            return java.util.Arrays.asList(inputs).subList(0, inputCount);
+        }
+
+        Source[] sourcesOf(int m) {
+            return Arrays.copyOfRange(sources, sourceStart[m], sourceStart[m + 1]);
+        }
+
+        int[] paramSlotsOf(int m) {
+            return new int[]{paramSlots[2 * m], paramSlots[2 * m + 1]};
         }
 
         private void addArg(long word) {
-            if (argCount == args.length) args = java.util.Arrays.copyOf(args, argCount * 2);
+            if (argCount == args.length) args = Arrays.copyOf(args, argCount * 2);
             args[argCount++] = word;
         }
 
-        int refCount() { return inputs.size() + stored; }
+        int refCount() { return inputCount + stored; }
 
         boolean fitsOneTask() {
             return fitsOneTask(MAX_TABLE_REFS);
@@ -143,11 +210,66 @@ final class ElementwiseKernels {
         }
 
         private int inputIndex(Tensor t) {
-            for (int i = 0; i < inputs.size(); i++) if (sameView(inputs.get(i), t)) return i;
-            inputs.add(t);
-            return inputs.size() - 1;
+            for (int i = 0; i < inputCount; i++) if (sameView(inputs[i], t)) return i;
+            if (inputCount == inputs.length) inputs = Arrays.copyOf(inputs, inputCount * 2);
+            inputs[inputCount] = t;
+            return inputCount++;
+        }
+
+        /** The structure code's words in order (see {@link Run#code}), each handed to {@link #word}. */
+        private void emitCode() {
+            word((long) inputCount << 32 | members.size());
+            for (int i = 0; i < inputCount; i++) word(inputs[i].dtype().ordinal());
+            for (int m = 0; m < members.size(); m++) {
+                ElementwiseNode node = members.get(m);
+                int from = sourceStart[m], to = sourceStart[m + 1];
+                word(node.op().ordinal() | (long) node.computeType().ordinal() << 16
+                        | (long) node.operandType().ordinal() << 24 | (long) node.output().dtype().ordinal() << 32
+                        | (outRef[m] < 0 ? 1L << 40 : 0) | (long) (to - from) << 48);
+                word((paramSlots[2 * m] + 1L) << 32 | (paramSlots[2 * m + 1] + 1L));
+                for (int k = from; k < to; k++) word((long) sources[k].kind() << 32 | sources[k].index());
+            }
+        }
+
+        // The code is walked once per task into a scratch array (reused with the run), hashing as it goes; a
+        // lookup then compares arrays, and only a new structure copies it.
+        private long[] code = new long[16];
+        private int codeWords;
+        private long codeHash;
+
+        private void word(long w) {
+            if (codeWords == code.length) code = Arrays.copyOf(code, codeWords * 2);
+            code[codeWords++] = w;
+            codeHash = mix(codeHash, w);
+        }
+
+        /** The hash of {@link #code}; walks the run, so it comes first. */
+        long codeHash() {
+            codeWords = 0;
+            codeHash = HASH_SEED;
+            emitCode();
+            return codeHash;
+        }
+
+        /** Whether {@code interned} is this run's structure code (after {@link #codeHash}). */
+        boolean codeEquals(long[] interned) {
+            return Arrays.equals(code, 0, codeWords, interned, 0, interned.length);
+        }
+
+        /**
+         * Everything {@link #structureKey} says, as words: the operand count and dtypes, then per member its op,
+         * compute, operand and output dtypes, whether it is stored, where each operand comes from, its parameter
+         * slots. Equal codes have equal keys.
+         */
+        long[] code() {
+            codeHash();
+            return Arrays.copyOf(code, codeWords);
         }
     }
+
+    private static final long[] NO_ARGS = {};
+    /** The stride array of every dense coalesced operand (never written: TaskWriter.ref copies it). */
+    private static final long[] UNIT_STRIDE = {1};
 
     /**
      * Which members of a run store their output: every one, unless {@code intermediates} says the output's
@@ -217,7 +339,7 @@ final class ElementwiseKernels {
      * already in the run, anywhere in the group (a recurrent step's gates, combined later).
      */
     static List<List<ElementwiseNode>> runs(List<ElementwiseNode> nodes, Intermediates intermediates, boolean wide) {
-        if (nodes.getFirst().output().shape().length > MAX_DIMS) return runsByTrial(nodes, intermediates);
+        if (nodes.getFirst().output().layout().rank() > MAX_DIMS) return runsByTrial(nodes, intermediates);
         int[] component = wide ? components(nodes) : null;
         List<List<ElementwiseNode>> out = new ArrayList<>();
         List<ElementwiseNode> run = new ArrayList<>();
@@ -254,12 +376,19 @@ final class ElementwiseKernels {
      */
     static int[] components(List<ElementwiseNode> nodes) {
         int[] parent = new int[nodes.size()];
-        for (int i = 0; i < parent.length; i++) parent[i] = i;
+        // Outputs' buffers in an array: the scan below compares buffers first, and most operands match none.
+        Storage[] written = new Storage[parent.length];
         for (int i = 0; i < parent.length; i++) {
-            for (Operand o : nodes.get(i).operands()) {
-                if (!(o instanceof Tensor t)) continue;
+            parent[i] = i;
+            written[i] = nodes.get(i).output().storage();
+        }
+        for (int i = 0; i < parent.length; i++) {
+            List<Operand> operands = nodes.get(i).operands();
+            for (int k = 0; k < operands.size(); k++) {
+                if (!(operands.get(k) instanceof Tensor t)) continue;
+                Storage s = t.storage();
                 for (int j = i - 1; j >= 0; j--) {
-                    if (sameView(nodes.get(j).output(), t)) {
+                    if (written[j] == s && sameView(nodes.get(j).output(), t)) {
                         parent[root(parent, i)] = root(parent, j);
                         break;
                     }
@@ -353,25 +482,30 @@ final class ElementwiseKernels {
 
     /** One task for a run of members, storing only what {@link #stores} keeps. */
     static KernelTask task(List<ElementwiseNode> members, Intermediates intermediates) {
-        Run run = new Run(members, intermediates);
+        Run run = SCRATCH.get();
+        try {
+            return task(run.analyse(members, intermediates));
+        } finally {
+            run.clear();
+        }
+    }
+
+    /** The analysis of the streamed path, one per planning thread (a planner never nests tasks). */
+    private static final ThreadLocal<Run> SCRATCH = ThreadLocal.withInitial(Run::new);
+
+    private static KernelTask task(Run run) {
+        List<ElementwiseNode> members = run.members;
         if (!run.fitsOneTask()) {
             throw new IllegalStateException("elementwise run of " + members.size() + " nodes needs " + run.refCount()
                     + " operands, " + run.argCount + " args and " + run.dims[0].length + " dims");
         }
-        GpuView[] refs = new GpuView[run.refCount()];
-        int r = 0;
-        for (Tensor t : run.inputs) {
-            refs[r] = GpuView.of(t, run.dims[0], run.dims[r + 1]);
-            r++;
-        }
-        for (int m = 0; m < run.members.size(); m++) {
-            if (run.outRef[m] < 0) continue;
-            refs[r] = GpuView.of(run.members.get(m).output(), run.dims[0], run.dims[r + 1]);
-            r++;
-        }
+        Tensor[] views = Arrays.copyOf(run.inputs, run.refCount());
+        int r = run.inputCount;
+        for (int m = 0; m < run.members.size(); m++) if (run.outRef[m] >= 0) views[r++] = run.members.get(m).output();
         int[] tiling = tiling(members.getFirst().output().numel());
-        long[] args = java.util.Arrays.copyOf(run.args, run.argCount);
-        return new KernelTask(operator(run), tiling[1], tiling[0], List.of(refs), args, List.<OpNode>copyOf(members));
+        long[] args = run.argCount == 0 ? NO_ARGS : Arrays.copyOf(run.args, run.argCount);
+        return new KernelTask(operator(run), tiling[1], tiling[0], new ElementwiseOperands(views, run.dims), args,
+                List.<OpNode>copyOf(members));
     }
 
     /**
@@ -387,62 +521,52 @@ final class ElementwiseKernels {
 
     /**
      * Operators by structure, one per structure for the life of the process, found by a 64-bit hash of the
-     * structure's code ({@link #structureCode}); the code itself is compared on a hit (two structures whose
+     * structure's code ({@link Run#code}); the code itself is compared on a hit (two structures whose
      * hashes collide share a chain, never an operator). An entry holds the run's tensor-free description until
      * its source is first asked for (a native compile), then the source.
      */
     private static final java.util.concurrent.ConcurrentHashMap<Long, Interned> OPERATORS =
             new java.util.concurrent.ConcurrentHashMap<>();
 
-    private record Interned(long[] code, OperatorStructure operator, Interned next) {}
+    private record Interned(long hash, long[] code, OperatorStructure operator, Interned next) {}
+
+    /**
+     * Entries found recently, by the low bits of their hash: a hit costs one walk over the run (hash, then the
+     * comparison) and no boxed key. Racy but safe: entries are immutable and any entry found is checked.
+     */
+    private static final Interned[] RECENT = new Interned[1024];
 
     /** The run's operator, looked up by its structure's hash: no String is built and nothing rendered here. */
     private static OperatorStructure operator(Run run) {
-        long[] code = structureCode(run);
-        long hash = hash(code);
+        long hash = run.codeHash();
+        int slot = (int) (hash ^ hash >>> 32) & (RECENT.length - 1);
+        Interned recent = RECENT[slot];
+        if (recent != null && recent.hash() == hash && run.codeEquals(recent.code())) return recent.operator();
         for (Interned e = OPERATORS.get(hash); e != null; e = e.next()) {
-            if (java.util.Arrays.equals(e.code(), code)) return e.operator();
+            if (run.codeEquals(e.code())) {
+                RECENT[slot] = e;
+                return e.operator();
+            }
         }
+        long[] code = run.code();
         Interned chain = OPERATORS.compute(hash, (h, head) -> {
-            for (Interned e = head; e != null; e = e.next()) if (java.util.Arrays.equals(e.code(), code)) return head;
-            return new Interned(code, newOperator(structureKey(run), run), head);
+            for (Interned e = head; e != null; e = e.next()) if (Arrays.equals(e.code(), code)) return head;
+            return new Interned(hash, code, newOperator(structureKey(run), run), head);
         });
-        for (Interned e = chain; ; e = e.next()) if (java.util.Arrays.equals(e.code(), code)) return e.operator();
+        for (Interned e = chain; ; e = e.next()) {
+            if (Arrays.equals(e.code(), code)) {
+                RECENT[slot] = e;
+                return e.operator();
+            }
+        }
     }
 
-    /**
-     * Everything {@link #structureKey} says, as words: the operand count and dtypes, then per member its op,
-     * compute, operand and output dtypes, whether it is stored, where each operand comes from, its parameter
-     * slots. Equal codes have equal keys.
-     */
-    private static long[] structureCode(Run run) {
-        int words = 1 + run.inputs.size();
-        for (int m = 0; m < run.members.size(); m++) words += 2 + run.sources[m].length;
-        long[] code = new long[words];
-        int w = 0;
-        code[w++] = (long) run.inputs.size() << 32 | run.members.size();
-        for (Tensor t : run.inputs) code[w++] = t.dtype().ordinal();
-        for (int m = 0; m < run.members.size(); m++) {
-            ElementwiseNode node = run.members.get(m);
-            Source[] sources = run.sources[m];
-            int[] slots = run.paramSlots[m];
-            code[w++] = node.op().ordinal() | (long) node.computeType().ordinal() << 16
-                    | (long) node.operandType().ordinal() << 24 | (long) node.output().dtype().ordinal() << 32
-                    | (run.outRef[m] < 0 ? 1L << 40 : 0) | (long) sources.length << 48;
-            code[w++] = (slots[0] + 1L) << 32 | (slots[1] + 1L);
-            for (Source src : sources) code[w++] = (long) src.kind() << 32 | src.index();
-        }
-        return code;
-    }
+    private static final long HASH_SEED = 0x9E3779B97F4A7C15L;
 
-    private static long hash(long[] code) {
-        long h = 0x9E3779B97F4A7C15L;
-        for (long word : code) {
-            h ^= word;
-            h *= 0xBF58476D1CE4E5B9L;
-            h ^= h >>> 31;
-        }
-        return h;
+    private static long mix(long h, long word) {
+        h ^= word;
+        h *= 0xBF58476D1CE4E5B9L;
+        return h ^ h >>> 31;
     }
 
     /** A new, unrendered operator for {@code run} (interned by {@link #operator} only). */
@@ -452,11 +576,11 @@ final class ElementwiseKernels {
         for (int m = 0; m < members.length; m++) {
             ElementwiseNode n = run.members.get(m);
             members[m] = new ElementwiseSource.Member(n.op(), n.computeType(), n.operandType(), n.output().dtype(),
-                    run.sources[m].clone(), run.paramSlots[m].clone(), run.outRef[m]);
+                    run.sourcesOf(m), run.paramSlotsOf(m), run.outRef[m]);
             name.append('_').append(n.opName());
         }
-        DType[] inputs = new DType[run.inputs.size()];
-        for (int i = 0; i < inputs.length; i++) inputs[i] = run.inputs.get(i).dtype();
+        DType[] inputs = new DType[run.inputCount];
+        for (int i = 0; i < inputs.length; i++) inputs[i] = run.inputs[i].dtype();
         // The renderer captures only dtypes, ops and indices: an unrendered entry keeps no tensor alive.
         ElementwiseSource.Structure structure = new ElementwiseSource.Structure(inputs, members);
         return new OperatorStructure(KEY_TAG + structureKey, name.toString(), PREFIX,
@@ -470,15 +594,15 @@ final class ElementwiseKernels {
      */
     private static String structureKey(Run run) {
         StringBuilder k = new StringBuilder(32 + 16 * run.members.size());
-        for (Tensor t : run.inputs) k.append((char) ('A' + t.dtype().ordinal()));
+        for (int i = 0; i < run.inputCount; i++) k.append((char) ('A' + run.inputs[i].dtype().ordinal()));
         k.append('|');
         for (int m = 0; m < run.members.size(); m++) {
             ElementwiseNode node = run.members.get(m);
             k.append(node.op().ordinal()).append(':').append((char) ('A' + node.computeType().ordinal()))
                     .append((char) ('A' + node.operandType().ordinal()))
                     .append((char) ('A' + node.output().dtype().ordinal()));
-            for (Source src : run.sources[m]) k.append(src.kind()).append(src.index());
-            for (int slot : run.paramSlots[m]) k.append('p').append(slot);
+            for (Source src : run.sourcesOf(m)) k.append(src.kind()).append(src.index());
+            for (int slot : run.paramSlotsOf(m)) k.append('p').append(slot);
             if (run.outRef[m] < 0) k.append('-');  // kept in a register, not stored
             k.append(';');
         }
@@ -518,7 +642,7 @@ final class ElementwiseKernels {
     /** The operands of a run's task, in order: memory inputs by first use, then the stored outputs. */
     static List<Tensor> operands(List<ElementwiseNode> members, Intermediates intermediates) {
         Run run = new Run(members, intermediates);
-        List<Tensor> out = new ArrayList<>(run.inputs);
+        List<Tensor> out = new ArrayList<>(run.inputList());
         for (int m = 0; m < members.size(); m++) if (run.outRef[m] >= 0) out.add(members.get(m).output());
         return out;
     }
@@ -528,9 +652,9 @@ final class ElementwiseKernels {
 
     static RunLayout layout(List<ElementwiseNode> members, Intermediates intermediates) {
         Run run = new Run(members, intermediates);
-        List<Tensor> out = new ArrayList<>(run.inputs);
+        List<Tensor> out = new ArrayList<>(run.inputList());
         for (int m = 0; m < members.size(); m++) if (run.outRef[m] >= 0) out.add(members.get(m).output());
-        long[] args = java.util.Arrays.copyOf(run.args, run.argCount);
+        long[] args = Arrays.copyOf(run.args, run.argCount);
         return new RunLayout(out, run.dims, args);
     }
 

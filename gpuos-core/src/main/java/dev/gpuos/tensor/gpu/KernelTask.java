@@ -25,8 +25,8 @@ record KernelTask(OperatorStructure operator, int ntiles, int tileSize, List<Gpu
     }
 
     KernelTask {
-        refs = List.copyOf(refs);
-        args = args.clone();
+        if (!(refs instanceof ElementwiseOperands)) refs = List.copyOf(refs);  // that one is immutable already
+        args = args.length == 0 ? args : args.clone();  // an empty array is immutable
         nodes = List.copyOf(nodes);
         if (smemBytes < 0 || smemBytes > GpuBackend.MIN_SMEM_BYTES) {
             throw new IllegalArgumentException(operator.name() + ": " + smemBytes + " bytes of shared memory; the worker offers "
@@ -62,6 +62,7 @@ record KernelTask(OperatorStructure operator, int ntiles, int tileSize, List<Gpu
      */
     void writeOperands(TaskBatch.TaskWriter w, OperandTables tables) {
         if (OperandTables.wide(this)) tables.write(this, w);
+        else if (refs instanceof ElementwiseOperands e) e.write(w);
         else for (int i = 0; i < refs.size(); i++) refs.get(i).write(w, i);
         for (int i = 0; i < args.length; i++) w.arg(i, args[i]);
     }

@@ -48,6 +48,10 @@ final class OperatorLibrary {
      * one link and one generation swap for the whole submission, however many are new.
      */
     synchronized OperatorRef[] getAll(java.util.List<KernelTask> tasks) {
+        OperatorRef[] ops = new OperatorRef[tasks.size()];
+        boolean missing = false;
+        for (int t = 0; t < ops.length; t++) missing |= (ops[t] = tasks.get(t).operator().registeredIn(this)) == null;
+        if (!missing) return ops;
         var fresh = new java.util.LinkedHashMap<String, String>();
         var freshKeys = new java.util.HashMap<String, String>();
         for (KernelTask task : tasks) {
@@ -70,8 +74,12 @@ final class OperatorLibrary {
                 }
             }
         }
-        OperatorRef[] ops = new OperatorRef[tasks.size()];
-        for (int t = 0; t < ops.length; t++) ops[t] = byKey.get(tasks.get(t).operator().key());
+        for (int t = 0; t < ops.length; t++) {
+            if (ops[t] != null) continue;
+            OperatorStructure structure = tasks.get(t).operator();
+            ops[t] = byKey.get(structure.key());
+            structure.registered(this, ops[t]);
+        }
         return ops;
     }
 

@@ -1,5 +1,7 @@
 package dev.gpuos.tensor.gpu;
 
+import dev.gpuos.runtime.OperatorRef;
+
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -51,6 +53,24 @@ final class OperatorStructure {
     }
 
     String key() { return key; }
+
+    /**
+     * The operator {@code library} registered for this structure, or null: the planner asks per task, and a hit
+     * skips the library's map, keyed by the String {@link #key} (most processes have one library; a second one
+     * only replaces the entry).
+     */
+    OperatorRef registeredIn(Object library) {
+        Registered r = registered;
+        return r != null && r.library() == library ? r.ref() : null;
+    }
+
+    void registered(Object library, OperatorRef ref) {
+        registered = new Registered(library, ref);
+    }
+
+    private record Registered(Object library, OperatorRef ref) {}
+
+    private volatile Registered registered;
 
     String name() { return name; }
 

@@ -31,20 +31,30 @@ public final class ElementwiseNode implements OpNode {
         this.output = output;
         this.operandType = operandType;
         this.params = params.length == 0 ? params : params.clone();
-        // Per op on the recording path: arrays sized once, no intermediate lists.
-        Tensor[] in = new Tensor[this.operands.size()];
-        Storage[] rd = new Storage[in.length];
-        int tensors = 0, storages = 0;
+        // Per op on the recording path: the usual node reads only tensors (its operand list is its input list)
+        // from at most two buffers (two fields of a List12, no array).
+        int tensors = 0;
+        for (Operand o : this.operands) if (o instanceof Tensor) tensors++;
+        if (tensors == this.operands.size() && tensors <= 2) {
+            @SuppressWarnings("unchecked") List<Tensor> all = (List<Tensor>) (List<?>) this.operands;
+            this.inputs = all;
+            Storage s0 = tensors == 0 ? null : all.get(0).storage(), s1 = tensors < 2 ? null : all.get(1).storage();
+            this.reads = s0 == null ? List.of() : s1 == null || s1 == s0 ? List.of(s0) : List.of(s0, s1);
+            return;
+        }
+        Tensor[] in = new Tensor[tensors];
+        Storage[] rd = new Storage[tensors];
+        int t = 0, storages = 0;
         for (Operand o : this.operands) {
-            if (o instanceof Tensor t) {
-                in[tensors++] = t;
-                Storage s = t.storage();
+            if (o instanceof Tensor x) {
+                in[t++] = x;
+                Storage s = x.storage();
                 boolean seen = false;
                 for (int i = 0; i < storages && !seen; i++) seen = rd[i] == s;
                 if (!seen) rd[storages++] = s;
             }
         }
-        this.inputs = List.of(tensors == in.length ? in : java.util.Arrays.copyOf(in, tensors));
+        this.inputs = List.of(in);
         this.reads = List.of(storages == rd.length ? rd : java.util.Arrays.copyOf(rd, storages));
     }
 
