@@ -32,6 +32,9 @@ import java.util.Map;
 public final class RuntimeBenchmark {
     private final PrintStream out;
     private final Map<String, Object> results = new LinkedHashMap<>();
+    /** {@code -Dgpuos.bench.runtime.parts=templates}: only the template replays (a quick A/B of worker variants). */
+    private static final boolean TEMPLATES_ONLY =
+            "templates".equals(System.getProperty("gpuos.bench.runtime.parts", "all"));
 
     public RuntimeBenchmark(PrintStream out) {
         this.out = out;
@@ -57,6 +60,7 @@ public final class RuntimeBenchmark {
             long registered = System.nanoTime();
             results.put("device", os.deviceName());
             results.put("worker_handoff", WorkerSources.handoff().value());
+        results.put("worker_ab", System.getProperty(WorkerSources.AB_PROPERTY, ""));
             results.put("driver_version", Driver.driverVersion());
             results.put("worker", os.stats().generation().toString());
             results.put("jit_cold_start_ms", ms(started - t0));
@@ -64,7 +68,9 @@ public final class RuntimeBenchmark {
             out.printf("device: %s, driver %d, worker %s, hand-off %s (-D%s)%n", os.deviceName(),
                     Driver.driverVersion(), os.stats().generation(), results.get("worker_handoff"),
                     WorkerSources.HANDOFF_PROPERTY);
-            measure(os, add);
+            if (!TEMPLATES_ONLY) {
+                measure(os, add);
+            }
         }
         // Templates of up to 100,000 tasks need a ring that holds them.
         DeviceRuntime.Config big = cold.runtime();
@@ -72,6 +78,10 @@ public final class RuntimeBenchmark {
                 big.stageChunk(), big.maxBlocksPerSm(), big.parkTimeoutNanos());
         try (GpuOS os = GpuOS.start(cold.withRuntime(big))) {
             measureTemplates(os);
+        }
+        if (TEMPLATES_ONLY) {
+            ResultFiles.writeAtomically(outDir.resolve("runtime.json"), ResultFiles.json(results));
+            return results;
         }
         long w0 = System.nanoTime();
         try (GpuOS os = GpuOS.start(cold)) {
@@ -351,9 +361,7 @@ public final class RuntimeBenchmark {
                     .refContiguous(1, a, off, DTypeCode.F32, n).refContiguous(2, b, off, DTypeCode.F32, n);
             if (t == 0 || t == tasks - 1) w.traced();
         }
-        var span = java.util.stream.DoubleStream.builder();
-        report("template_add10k_n1024_ms", replay(os, os.template(batch), 30, 1e6, span));
-        report("template_add10k_n1024_device_span_ms", orZero(span.build().toArray()));
+        report("template_add10k_n1024_ms", replay(os, os.template(batch), 30, 1e6, "template_add10k_n1024_"));
         float[] check = new float[tasks * n];
         os.download(MemorySegment.ofArray(check), c, 0);
         for (int i = 0; i < check.length; i++) {
@@ -367,10 +375,7 @@ public final class RuntimeBenchmark {
             var w = nops.add(nop, 1, 1);
             if (t == 0 || t == 100_000 - 1) w.traced();
         }
-        var nopSpan = java.util.stream.DoubleStream.builder();
-        report("template_nop100k_ns_per_task", replay(os, os.template(nops), 15, 100_000.0, nopSpan));
-        report("template_nop100k_device_span_ns_per_task",
-                orZero(nopSpan.build().map(ms -> ms * 1e6 / 100_000).toArray()));
+        report("template_nop100k_ns_per_task", replay(os, os.template(nops), 15, 100_000.0, "template_nop100k_"));
 
         chainBatch(batch, scale4, a, c, n, -1, -1);
         report("template_chain1000_vec4_us_per_task", replay(os, os.template(batch), 30, 1000.0 * 1e3, null));
@@ -380,39 +385,62 @@ public final class RuntimeBenchmark {
 
     /**
      * Submit + wait of a template, {@code runs} times after warm-up; each sample in ns divided by {@code per}.
-     * With {@code deviceSpanMs}, for a template whose first and last tasks are traced: the device's time from the
-     * first task's operator start to the last task's done flag, per run whose stamps arrived (ms; what the host's
-     * time adds to it is staging before the first task and completion after the last).
+     * With a {@code legs} prefix, for a template whose first and last tasks are traced, also reports per run (us):
+     * device_span (first task's operator start -> last task's done released), publish_lag (first operator start
+     * -> last task published: staging throughput), drain (last published -> its done), completion (its done ->
+     * completion published to the host), and the agent's staging profile of the run (HostControl.agentProfile:
+     * rounds, us deciding (PCIe reads included), copying, validating, filling the tile map, publishing;
+     * completion publications).
      */
-    private static double[] replay(GpuOS os, TaskTemplate template, int runs, double per,
-                                   java.util.stream.DoubleStream.Builder deviceSpanMs) {
-        double[] samples = new double[runs];
+    private void replay(GpuOS os, TaskTemplate template, int runs, double per, String legs, double[] samples) {
         HostControl control = os.queue().control();
+        String[] names = {"device_span_us", "publish_lag_us", "drain_us", "completion_us", "agent_rounds",
+                "agent_decide_us", "agent_copy_us", "agent_validate_us", "agent_map_us", "agent_publish_us",
+                "agent_completions"};
+        double[][] leg = new double[names.length][runs];
+        int kept = 0;
+        long[] before = control.agentProfile();
         for (int r = -3; r < runs; r++) {
-            if (deviceSpanMs != null) control.clearTaskTraces();
+            long first = os.queue().submitted();
+            if (legs != null) control.traceSeq(first + template.size() - 1);
             long s = System.nanoTime();
             long end = os.submit(template);
             os.await(end - template.size(), end);
-            if (r >= 0) {
-                samples[r] = (System.nanoTime() - s) / per;
-                if (deviceSpanMs != null) {
-                    // Stamps: 3 operator starts, 5 done released (the first and last tasks differ in seq parity).
-                    // The last task's block writes its stamps after its done flag: give them a moment to land.
-                    long[] first = control.taskTrace(end - template.size()), last = control.taskTrace(end - 1);
-                    for (long t0 = System.nanoTime(); last[5] == 0 && System.nanoTime() - t0 < 1_000_000; ) {
-                        last = control.taskTrace(end - 1);
-                    }
-                    if (first[3] != 0 && last[5] != 0) deviceSpanMs.add((last[5] - first[3]) / 1e6);
-                }
+            if (r >= 0) samples[r] = (System.nanoTime() - s) / per;
+            if (legs == null) continue;
+            // Stamps: 3 operator starts, 5 done released (the first and last tasks differ in seq parity). The last
+            // task's block writes its stamps after its done flag: give them a moment to land.
+            long[] a = control.taskTrace(end - template.size()), z = control.taskTrace(end - 1);
+            long[] t = control.trace();
+            for (long t0 = System.nanoTime(); (z[5] == 0 || t[4] == 0) && System.nanoTime() - t0 < 1_000_000; ) {
+                z = control.taskTrace(end - 1);
+                t = control.trace();
             }
+            long[] after = control.agentProfile();
+            boolean complete = a[3] != 0 && z[5] != 0 && t[1] != 0 && t[4] != 0 && after[0] != before[0];
+            if (r >= 0 && complete) {
+                leg[0][kept] = (z[5] - a[3]) / 1e3;
+                leg[1][kept] = (t[1] - a[3]) / 1e3;
+                leg[2][kept] = (z[5] - t[1]) / 1e3;
+                leg[3][kept] = (t[4] - z[5]) / 1e3;
+                leg[4][kept] = after[0] - before[0];
+                for (int i = 2; i <= 6; i++) leg[3 + i][kept] = (after[i] - before[i]) / 1e3;
+                leg[10][kept] = after[7] - before[7];
+                kept++;
+            }
+            before = after;
+        }
+        if (legs != null) {
+            control.traceSeq(-1);
+            for (int l = 0; l < names.length; l++) report(legs + names[l], Arrays.copyOf(leg[l], Math.max(kept, 1)));
         }
         template.release();
-        return samples;
     }
 
-    /** Samples, or one 0 where none arrived (report needs one; the sample count says which). */
-    private static double[] orZero(double[] samples) {
-        return samples.length > 0 ? samples : new double[1];
+    private double[] replay(GpuOS os, TaskTemplate template, int runs, double per, String legs) {
+        double[] samples = new double[runs];
+        replay(os, template, runs, per, legs, samples);
+        return samples;
     }
 
     private void report(String name, double[] samples) {

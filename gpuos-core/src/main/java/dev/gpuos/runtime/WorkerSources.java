@@ -52,6 +52,32 @@ public final class WorkerSources {
     public static final String HANDOFF_PROPERTY = "gpuos.worker.handoff";
     private static final Handoff HANDOFF = handoffFrom(System.getProperty(HANDOFF_PROPERTY, "legacy"));
 
+    /**
+     * Diagnostic switches of the spin protocol for one A/B GPU run (issue 13's W1 template regression), read from
+     * {@code -Dgpuos.worker.ab} (comma-separated), each one {@code #define GPUOS_AB_<NAME>}: {@code dense-done}
+     * (completion flags dense again), {@code cw-gentle} (the completion warp polls at most every 256 ns while the
+     * stage threads stage), {@code legacy-copy} (the legacy template copy), {@code device-refs} (template tasks'
+     * operand records are read by the workers from the template instead of being copied by the agent). To go
+     * once measured: the winners become the protocol.
+     */
+    public static final String AB_PROPERTY = "gpuos.worker.ab";
+    static final java.util.List<String> AB_SWITCHES = java.util.List.of("dense-done", "cw-gentle", "legacy-copy",
+            "device-refs");
+    private static final String AB_DEFINES = abDefines(System.getProperty(AB_PROPERTY, ""));
+
+    static String abDefines(String value) {
+        var out = new StringBuilder();
+        for (String name : value.split(",")) {
+            String n = name.trim().toLowerCase(java.util.Locale.ROOT);
+            if (n.isEmpty()) continue;
+            if (!AB_SWITCHES.contains(n)) {
+                throw new IllegalArgumentException("-D" + AB_PROPERTY + "=" + value + ": " + n + " is not one of " + AB_SWITCHES);
+            }
+            out.append("#define GPUOS_AB_").append(n.toUpperCase(java.util.Locale.ROOT).replace('-', '_')).append(" 1\n");
+        }
+        return out.toString();
+    }
+
     private static final String LAYOUT = CudaHeader.generate();
     private static final String DEVICE = resource(DEVICE_HEADER);
     private static final String WORKER = workerFor(HANDOFF);
@@ -75,8 +101,13 @@ public final class WorkerSources {
 
     /** The worker kernel's source as it is compiled for {@code handoff}. */
     public static String workerFor(Handoff handoff) {
+        return workerFor(handoff, AB_DEFINES);
+    }
+
+    static String workerFor(Handoff handoff, String abDefines) {
         String source = resource(WORKER_NAME);
-        return handoff.defines.isEmpty() ? source : handoff.defines + "#line 1 \"" + WORKER_NAME + "\"\n" + source;
+        String defines = handoff.defines + abDefines;
+        return defines.isEmpty() ? source : defines + "#line 1 \"" + WORKER_NAME + "\"\n" + source;
     }
 
     static Handoff handoffFrom(String value) {

@@ -88,7 +88,7 @@ enum : int { CMD_IDLE = 0, CMD_STAGE = 1, CMD_EXIT = 2 };
 // done[] has GPUOS_DONE_STRIDE_BYTES per task: the new protocol gives each flag its own 128-byte line, so that the
 // block that marks a task done and the block spinning on it share the line with nobody (a dense array put 16
 // flags, and up to 16 spinning blocks of a dependent chain, on one line). The legacy protocol keeps them dense.
-#ifdef GPUOS_HANDOFF_LEGACY
+#if defined(GPUOS_HANDOFF_LEGACY) || defined(GPUOS_AB_DENSE_DONE)
 constexpr unsigned long long kDoneStride = 1;
 #else
 constexpr unsigned long long kDoneStride = GPUOS_DONE_STRIDE_BYTES / 8;
@@ -253,7 +253,7 @@ __device__ void copy_device_refs(gpuos_task* ring, unsigned long long from, unsi
     }
 }
 
-#ifdef GPUOS_HANDOFF_LEGACY
+#if defined(GPUOS_HANDOFF_LEGACY) || defined(GPUOS_AB_LEGACY_COPY)
 // Stages seqs [from, from + n) of an expansion (see GPUOS_OP_EXPAND) from its template in device memory: headers,
 // then the operand records each task uses, then one thread per task makes the relative fields absolute (seq;
 // tileBase from the expansion's first tile; deps, template indices, from its first seq). Volatile loads: the
@@ -350,6 +350,14 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
             } else if (vec == 1) {
                 add_u64(v[j].x, v[j].y, tileBase);
                 if (task < kTemplateNrefsCached) s_nrefs[task] = (unsigned char)(v[j].z >> 24);
+#ifdef GPUOS_AB_DEVICE_REFS
+                v[j].z |= GPUOS_TASK_FLAG_REFS_IN_DEVICE;  // flags: bits 0-15 of .z
+            } else if (vec == 2) {
+                // refsAt: the template task's own operand records, which the worker reads from there
+                const unsigned long long at = (unsigned long long)(tmpl + (from - base + task)) + kHeaderVectors * 16;
+                v[j].x = (unsigned int)at;
+                v[j].y = (unsigned int)(at >> 32);
+#endif
             } else if (vec >= 3 && vec <= 5) {
                 add_u64(v[j].x, v[j].y, base);
                 add_u64(v[j].z, v[j].w, base);
@@ -357,6 +365,9 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
             ((uint4*)(ring + ((from + task) & mask)))[vec] = v[j];
         }
     }
+#ifdef GPUOS_AB_DEVICE_REFS
+    return;  // the workers read the operand records from the template (refsAt)
+#endif
     stage_sync();
     constexpr unsigned int kRefsTotal = kTaskVectors - kHeaderVectors;
     const unsigned long long refs = n * kRefsTotal;
@@ -450,7 +461,8 @@ __device__ bool probe_slot(const gpuos_task* hostRing, unsigned long long seq, u
 __device__ void completion_warp(const gpuos_params& p, const unsigned long long* done, unsigned long long mask,
                                 volatile unsigned long long& s_watermark, volatile unsigned long long& s_pubSeq,
                                 volatile unsigned long long& s_traceSeq, volatile int& s_agentExit,
-                                unsigned long long& faultsMirrored) {
+                                unsigned long long& faultsMirrored, volatile int& s_staging,
+                                volatile unsigned long long* s_prof) {
     gpuos_queue_state* st = (gpuos_queue_state*)p.state;
     gpuos_host_control* ctrl = (gpuos_host_control*)p.control;
     const unsigned int lane = threadIdx.x & 31;
@@ -474,6 +486,11 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
             continue;
         }
         if (waiting) {
+#ifdef GPUOS_AB_CW_GENTLE
+            if (s_staging) __nanosleep(256);
+#else
+            (void)s_staging;
+#endif
             // Only the oldest task's flag, which is what the watermark waits for: one load per round trip rather
             // than 128, so that the wait takes little from the stage threads' copies on this SM.
             unsigned long long v = 0;
@@ -533,6 +550,7 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
                 __threadfence();
                 st_relaxed_sys(&ctrl->completedSeq, w);
             }
+            s_prof[7] = s_prof[7] + 1;
             // The device copy (st->watermark) is read only by the next generation: written once, at exit, so the
             // line the workers poll for publication takes no store per completion.
             s_watermark = w;
@@ -548,6 +566,10 @@ __device__ void agent_loop(const gpuos_params& p) {
     // Read by one role while the other writes them (the completion warp runs apart from the stage threads).
     __shared__ volatile unsigned long long s_watermark, s_pubSeq, s_traceSeq;
     __shared__ volatile int s_agentExit;
+    // The staging profile (HostControl.agentProfile): thread 0's, but for the completion count (word 7); and
+    // whether the stage threads are in a staging round.
+    __shared__ volatile unsigned long long s_prof[GPUOS_AGENT_PROFILE_WORDS];
+    __shared__ volatile int s_staging;
     __shared__ unsigned long long s_lastEnd, s_expandAt, s_expBase, s_expTemplate, s_expTileBase;
 #ifdef GPUOS_AGENT_ONE_LOOP
     __shared__ unsigned int s_firstIncomplete;
@@ -613,6 +635,8 @@ __device__ void agent_loop(const gpuos_params& p) {
         s_pubSeq = pubSeq;
         s_traceSeq = ~0ull;
         s_agentExit = 0;
+        s_staging = 0;
+        for (int i = 0; i < GPUOS_AGENT_PROFILE_WORDS; ++i) s_prof[i] = 0;
     }
     if (threadIdx.x == kPublisherThread) {
 #ifdef GPUOS_AGENT_ONE_LOOP
@@ -624,7 +648,8 @@ __device__ void agent_loop(const gpuos_params& p) {
 
 #ifndef GPUOS_AGENT_ONE_LOOP
     if ((threadIdx.x >> 5) == kPublisherThread / 32) {
-        completion_warp(p, done, mask, s_watermark, s_pubSeq, s_traceSeq, s_agentExit, faultsMirrored);
+        completion_warp(p, done, mask, s_watermark, s_pubSeq, s_traceSeq, s_agentExit, faultsMirrored, s_staging,
+                        s_prof);
     } else
 #endif
     for (;;) {
@@ -711,6 +736,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                     st_relaxed_sys(&ctrl->completedSeq, w);
                 }
                 completionPublished = w;
+                s_prof[7] = s_prof[7] + 1;
             }
             if ((++heartbeat & 63) == 0) st_relaxed_sys(&ctrl->heartbeat, heartbeat);
         }
@@ -796,6 +822,12 @@ __device__ void agent_loop(const gpuos_params& p) {
         // 4. Stage: copy descriptors, fill the tile map, publish.
         if (cmd == CMD_STAGE) {
             const unsigned long long from = s_from;
+            // Thread 0's stamps for the profile: decided, copied, validated, mapped.
+            unsigned long long tDecided = 0, tCopied = 0, tValidated = 0, tMapped = 0;
+            if (threadIdx.x == 0) {
+                tDecided = global_ns();
+                s_staging = 1;
+            }
             // Whether s_headers holds the headers of [from, s_to) (and header(seq) may read them there).
             bool staged = false;
             auto header = [&](unsigned long long seq) -> const gpuos_task* {
@@ -876,6 +908,7 @@ __device__ void agent_loop(const gpuos_params& p) {
             }
             stage_sync();
             const unsigned long long to = s_to;
+            if (threadIdx.x == 0) tCopied = global_ns();
             if (threadIdx.x == 0 && traceSeq >= from && traceSeq < to) st_relaxed_sys(&ctrl->traceRead, global_ns());
             // One thread per task (many tasks in flight, not one L2 round trip after another): validate, tile
             // bases included (each must continue the ticket prefix sum).
@@ -893,6 +926,7 @@ __device__ void agent_loop(const gpuos_params& p) {
             }
             stage_sync();
             if (threadIdx.x == 0) {
+                tValidated = global_ns();
                 s_end = from;
                 if (s_badSeq != ~0ull) {
                     // A malformed descriptor would break the ticket prefix sum: stop everything, loudly.
@@ -931,6 +965,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                 for (unsigned int r = h->nrefs; r < GPUOS_MAX_REFS; ++r) ring[seq & mask].refs[r].data = 0;
             }
             stage_sync();
+            if (threadIdx.x == 0) tMapped = global_ns();
             if (threadIdx.x == 0 && end > from) {
 #ifdef GPUOS_HANDOFF_LEGACY
                 const gpuos_task* last = header(end - 1);
@@ -955,12 +990,24 @@ __device__ void agent_loop(const gpuos_params& p) {
                              :: "l"(&st->pubTiles), "l"(pubTiles), "l"(pubSeq) : "memory");
 #endif
                 s_pubSeq = pubSeq;
-                if (traceSeq >= from && traceSeq < end) st_relaxed_sys(&ctrl->tracePublished, global_ns());
+                const unsigned long long tPublished = global_ns();
+                s_prof[0] = s_prof[0] + 1;
+                s_prof[1] = s_prof[1] + (end - from);
+                s_prof[2] = s_prof[2] + (tDecided - roundStart);
+                s_prof[3] = s_prof[3] + (tCopied - tDecided);
+                s_prof[4] = s_prof[4] + (tValidated - tCopied);
+                s_prof[5] = s_prof[5] + (tMapped - tValidated);
+                s_prof[6] = s_prof[6] + (tPublished - tMapped);
+                if (traceSeq >= from && traceSeq < end) {
+                    st_relaxed_sys(&ctrl->tracePublished, tPublished);
+                    for (int i = 0; i < GPUOS_AGENT_PROFILE_WORDS; ++i) st_relaxed_sys(&ctrl->agentProfile[i], s_prof[i]);
+                }
 #ifndef GPUOS_HANDOFF_LEGACY
                 // Everything known is published: probe the next slot in the next round.
                 if (!parking && s_knownSubmitted <= pubSeq && pubSeq >= expEnd) s_probeSlot = pubSeq;
 #endif
             }
+            if (threadIdx.x == 0) s_staging = 0;
             stage_sync();
         }
     }
@@ -1166,6 +1213,22 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             s_prevSeq = seq;
             s_prevEnd = s_task.tileBase + s_task.ntiles;
         }
+#ifdef GPUOS_AB_DEVICE_REFS
+        if (s_task.flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) {
+            // The operand records are at refsAt (a template's own), not in the ring slot; records beyond nrefs
+            // get a null pointer, as the agent gives them in the ring.
+            const uint4* src = (const uint4*)s_task.refsAt;
+            const unsigned int nrefs = s_task.nrefs;
+            for (unsigned int v = threadIdx.x; v < GPUOS_MAX_REFS * kRefVectors; v += blockDim.x) {
+                if (v / kRefVectors < nrefs) {
+                    ((uint4*)s_task.refs)[v] = ld_volatile_v4(src + v);
+                } else if (v % kRefVectors == 0) {
+                    ((uint4*)s_task.refs)[v] = make_uint4(0, 0, 0, 0);
+                }
+            }
+            __syncthreads();
+        }
+#endif
 #endif
         const bool traced = (s_task.flags & GPUOS_TASK_FLAG_TRACE) != 0;
         if (threadIdx.x == 0) {
