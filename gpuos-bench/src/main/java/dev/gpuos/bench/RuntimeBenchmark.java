@@ -125,7 +125,13 @@ public final class RuntimeBenchmark {
         String[] legs = {"agent_stage_us", "worker_pickup_us", "operator_us", "agent_completion_us", "device_span_us",
                 "host_and_pcie_us", "agent_read_us", "agent_publish_us"};
         double[][] legSamples = new double[legs.length][2000];
+        // The agent's staging round of the task, split by its profile (HostControl.agentProfile): deciding (round
+        // start to decision, its PCIe reads), copying, validating, tile map, publishing.
+        String[] parts = {"decide_us", "copy_us", "validate_us", "map_us", "publish_us"};
+        double[][] partSamples = new double[parts.length][2000];
+        int keptParts = 0;
         var control = os.queue().control();
+        long[] profile = control.agentProfile();
         int kept = 0;
         for (int i = -200; kept < 2000 && i < 20_000; i++) {
             one.clear();
@@ -135,6 +141,12 @@ public final class RuntimeBenchmark {
             os.run(one);
             double total = (System.nanoTime() - s) / 1e3;
             long[] t = control.trace();
+            long[] p = control.agentProfile();
+            if (i >= 0 && keptParts < 2000 && p[0] == profile[0] + 1) {
+                for (int k = 0; k < parts.length; k++) partSamples[k][keptParts] = (p[2 + k] - profile[2 + k]) / 1e3;
+                keptParts++;
+            }
+            profile = p;
             // A stamp can be missing when the agent read traceSeq just before the host set it: skip the sample.
             boolean complete = t[0] != 0 && t[1] != 0 && t[2] != 0 && t[3] != 0 && t[4] != 0 && t[5] != 0;
             if (i >= 0 && complete) {
@@ -156,6 +168,9 @@ public final class RuntimeBenchmark {
         control.traceSeq(-1);
         for (int l = 0; l < legs.length; l++) {
             report("round_trip_leg_" + legs[l], legSamples[l]);
+        }
+        for (int k = 0; k < parts.length; k++) {
+            report("round_trip_leg_agent_" + parts[k], Arrays.copyOf(partSamples[k], Math.max(keptParts, 1)));
         }
         double[] rtAdd = new double[10_000];
         for (int i = -1000; i < rtAdd.length; i++) {
