@@ -4,7 +4,7 @@
 #   2. the runtime GPU tests under one variant;
 #   3. a short differential fuzz (GPU vs CPU backend) under it (GPUOS_AB_FUZZ=0: none).
 # A variant is a hand-off (-Dgpuos.worker.handoff) with optional diagnostic switches (-Dgpuos.worker.ab), written
-# HANDOFF[+SWITCH...], e.g. spin+device-refs+cw-gentle.
+# HANDOFF[+SWITCH...], e.g. spin+cw-gentle+dense-done.
 # Environment: GPUOS_AB_VARIANTS (default "legacy spin": the whole runtime bench), GPUOS_AB_QUICK (default none:
 # template replays only), GPUOS_AB_TESTED (default "spin").
 set -u

@@ -131,23 +131,31 @@ public final class SimulatedWorker {
     private volatile Throwable crash;
 
     /**
-     * As the agent does for a task flagged TASK_FLAG_REFS_IN_DEVICE (a replayed batch): its operand records come
-     * from device memory at refsAt, not from the host ring, where the host wrote only the header.
+     * As a worker block loads its task into shared memory: the descriptor of ring slot {@code seq & mask} into
+     * {@code own}, and for a task flagged TASK_FLAG_REFS_IN_DEVICE (a template's task, a replayed batch's) its
+     * operand records from device memory at refsAt, where the agent left them, with null pointers beyond nrefs.
      */
-    private void copyDeviceRecords(MemorySegment ring, long at) {
-        int flags = Short.toUnsignedInt(ring.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, at + TaskFields.FLAGS));
+    private void loadDescriptor(MemorySegment own, long seq) {
+        long at = (seq & mask) * SimTask.BYTES;
+        MemorySegment.copy(dev.ring, at, own, 0, SimTask.BYTES);
+        int flags = Short.toUnsignedInt(own.get(ValueLayout.JAVA_SHORT_UNALIGNED, TaskFields.FLAGS));
         if ((flags & Layouts.TASK_FLAG_REFS_IN_DEVICE) == 0) return;
-        int nrefs = Byte.toUnsignedInt(ring.get(java.lang.foreign.ValueLayout.JAVA_BYTE, at + TaskFields.NREFS));
-        long refsAt = ring.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.REFS_AT);
-        long bytes = nrefs * TaskFields.REF_BYTES;
-        if (bytes == 0) return;
-        SimBuffer records = dev.bufferContaining(refsAt, "operand records of the task in ring slot " + at / SimTask.BYTES);
-        MemorySegment.copy(records.segment(), refsAt - records.address(), ring, at + TaskFields.REFS, bytes);
+        int nrefs = Byte.toUnsignedInt(own.get(ValueLayout.JAVA_BYTE, TaskFields.NREFS));
+        long refsAt = own.get(ValueLayout.JAVA_LONG_UNALIGNED, TaskFields.REFS_AT);
+        if (nrefs > 0) {
+            SimBuffer records = dev.bufferContaining(refsAt, "operand records of task " + seq);
+            MemorySegment.copy(records.segment(), refsAt - records.address(), own, TaskFields.REFS,
+                    nrefs * TaskFields.REF_BYTES);
+        }
+        for (int r = nrefs; r < Layouts.MAX_REFS; r++) {
+            own.set(ValueLayout.JAVA_LONG_UNALIGNED, TaskFields.REFS + r * TaskFields.REF_BYTES, 0L);
+        }
     }
 
     /**
-     * As copy_template does: stages seqs [from, to) of an expansion from its template in device memory and makes
-     * the relative fields absolute (seq; tileBase from the expansion's first tile; deps from its first seq).
+     * As copy_template does: stages the headers of seqs [from, to) of an expansion from its template in device
+     * memory and makes the relative fields absolute (seq; tileBase from the expansion's first tile; deps from its
+     * first seq); each task is flagged TASK_FLAG_REFS_IN_DEVICE, refsAt at its operand records in the template.
      */
     private void copyTemplate(MemorySegment ring, long from, long to, long base, long template, long tileBase) {
         SimBuffer t = dev.bufferContaining(template, "the template of the expansion at seq " + base);
@@ -157,8 +165,13 @@ public final class SimulatedWorker {
                 throw new IllegalStateException("task " + (seq - base) + " of the template at 0x" + Long.toHexString(template)
                         + " lies beyond its buffer (an illegal address on a GPU)");
             }
-            MemorySegment.copy(t.segment(), src, ring, at, SimTask.BYTES);
+            MemorySegment.copy(t.segment(), src, ring, at, TaskFields.REFS);
             ring.set(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.SEQ, seq);
+            int flags = Short.toUnsignedInt(ring.get(ValueLayout.JAVA_SHORT_UNALIGNED, at + TaskFields.FLAGS));
+            ring.set(ValueLayout.JAVA_SHORT_UNALIGNED, at + TaskFields.FLAGS,
+                    (short) (flags | Layouts.TASK_FLAG_REFS_IN_DEVICE));
+            ring.set(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.REFS_AT, template + (seq - base) * SimTask.BYTES
+                    + TaskFields.REFS);
             long tb = ring.get(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.TILE_BASE);
             ring.set(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.TILE_BASE, tb + tileBase);
             // All six words, as copy_template patches them by vector (the ones beyond ndeps are never read).
@@ -206,9 +219,11 @@ public final class SimulatedWorker {
         threads[0] = Thread.ofPlatform().daemon().name("gpuos-sim-g" + generation + "-agent")
                 .unstarted(() -> body(this::agentLoop));
         for (int i = 1; i < threads.length; i++) {
-            var task = new SimTask(dev, dev.ring);
+            // The block's copy of its task (shared memory on the GPU).
+            MemorySegment own = java.lang.foreign.Arena.ofAuto().allocate(SimTask.BYTES, 16);
+            var task = new SimTask(dev, own);
             threads[i] = Thread.ofPlatform().daemon().name("gpuos-sim-g" + generation + "-worker" + i)
-                    .unstarted(() -> body(() -> workerLoop(task)));
+                    .unstarted(() -> body(() -> workerLoop(task, own)));
         }
     }
 
@@ -350,9 +365,6 @@ public final class SimulatedWorker {
                             to = fromProbe ? Math.min(from + config.stageChunk(), expEnd) : Math.min(to, expEnd);
                         }
                         // else: a malformed header stays in the ring, and validation below rejects it.
-                    }
-                    if (!fromTemplate) {
-                        for (long seq = from; seq < to; seq++) copyDeviceRecords(ring, (seq & mask) * SimTask.BYTES);
                     }
                 }
                 if (fromTemplate) copyTemplate(ring, from, to, expBase, expTemplate, expTileBase);
@@ -506,7 +518,7 @@ public final class SimulatedWorker {
 
     // --------------------------------------------------------------------------------------------- worker
 
-    private void workerLoop(SimTask task) {
+    private void workerLoop(SimTask task, MemorySegment own) {
         MemorySegment st = dev.state;
         for (;;) {
             boolean leave = false;
@@ -545,7 +557,8 @@ public final class SimulatedWorker {
                 // The GPU block loads the descriptor of a guessed slot while it reads the tile map, and loads again
                 // when the slot's seq is not the mapped one; the outcome is this read of the mapped slot.
                 seq = (long) LONG.getOpaque(dev.tileMap, (ticket & tileMask) * 8);
-                task.at(seq & mask);
+                loadDescriptor(own, seq);
+                task.at(0);
                 tile = (int) (ticket - task.tileBase());
                 // wait_dependencies: relaxed polls without back-off, abort every 64 polls, one acquire at the end.
                 int ndeps = task.ndeps();

@@ -202,8 +202,9 @@ __device__ unsigned long long mirror_faults(gpuos_queue_state* st, gpuos_host_co
 // Copies vectors [first, first + count) of each descriptor in [from, from + n) from the host ring to the device
 // ring. Beyond the header, a vector is copied only if it belongs to one of the task's nrefs operands (the
 // header, already in the device ring, says how many); unused operand records are not read at all. A task
-// flagged GPUOS_TASK_FLAG_REFS_IN_DEVICE has its operand records in device memory at refsAt (a replayed batch):
-// they come from there, and the host ring holds only its header.
+// flagged GPUOS_TASK_FLAG_REFS_IN_DEVICE has its operand records in device memory at refsAt (a replayed batch),
+// and the host ring holds only its header: the worker running it reads them there (the legacy protocol: they
+// are copied from there).
 __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsigned long long from,
                              unsigned long long n, unsigned int count, unsigned int first, unsigned long long mask,
                              uint4* headers = nullptr) {
@@ -221,7 +222,11 @@ __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsig
             if (take[j] && first > 0) {
                 const gpuos_task* t = ring + (seq & mask);
                 take[j] = (vec - kHeaderVectors) / kRefVectors < t->nrefs;
+#ifdef GPUOS_HANDOFF_LEGACY
                 if (t->flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) src = (const uint4*)t->refsAt + (vec - kHeaderVectors);
+#else
+                take[j] = take[j] && (t->flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) == 0;
+#endif
             }
             if (take[j]) v[j] = ld_volatile_v4(src);
         }
@@ -237,6 +242,7 @@ __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsig
     }
 }
 
+#ifdef GPUOS_HANDOFF_LEGACY
 // After a whole-descriptor copy (small batches): the operand records of tasks flagged
 // GPUOS_TASK_FLAG_REFS_IN_DEVICE came from the host ring, where the host did not write them; replace them with
 // the records at refsAt. Headers are in the device ring already (the caller synchronized).
@@ -252,6 +258,7 @@ __device__ void copy_device_refs(gpuos_task* ring, unsigned long long from, unsi
         }
     }
 }
+#endif
 
 #if defined(GPUOS_HANDOFF_LEGACY) || defined(GPUOS_AB_LEGACY_COPY)
 // Stages seqs [from, from + n) of an expansion (see GPUOS_OP_EXPAND) from its template in device memory: headers,
@@ -310,23 +317,21 @@ __device__ __forceinline__ void add_u64(unsigned int& lo, unsigned int& hi, unsi
     hi = (unsigned int)(x >> 32);
 }
 
-// Tasks of one staging round whose nrefs copy_template keeps in shared memory (beyond: read from the ring).
-constexpr unsigned int kTemplateNrefsCached = 1024;
-
-// Stages seqs [from, from + n) of an expansion (see GPUOS_OP_EXPAND) from its template in device memory: headers,
-// then the operand records each task uses. The relative fields are made absolute in registers on the way (seq;
-// tileBase from the expansion's first tile; deps from its first seq: all six words, since the ones beyond ndeps
-// are never read), and each task's nrefs is kept in shared memory for the records pass, so that neither pass
-// waits for an L2 read of what the other wrote. Volatile loads: the template's memory may have held an earlier
-// template whose lines an L1 still caches.
+// Stages seqs [from, from + n) of an expansion (see GPUOS_OP_EXPAND) from its template in device memory: the
+// headers only. The relative fields are made absolute in registers on the way (seq; tileBase from the
+// expansion's first tile; deps from its first seq: all six words, since the ones beyond ndeps are never read),
+// and each task is flagged GPUOS_TASK_FLAG_REFS_IN_DEVICE with refsAt at its own operand records in the template:
+// the worker that runs it reads them there (it loads its descriptor anyway), so the agent, one block staging for
+// all the others, copies 144 bytes per task instead of up to 656. Volatile loads: the template's memory may have
+// held an earlier template whose lines an L1 still caches.
 __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned long long from, unsigned long long n,
                               unsigned long long base, unsigned long long tileBase, unsigned long long mask) {
-    __shared__ unsigned char s_nrefs[kTemplateNrefsCached];
 #ifndef __CUDACC_RTC__  // NVRTC has no offsetof; nvcc checks these in CI (NvccCompileTest)
     static_assert(kHeaderVectors == 9 && offsetof(gpuos_task, seq) == 8 && offsetof(gpuos_task, tileBase) == 16
-                  && offsetof(gpuos_task, nrefs) == 27 && offsetof(gpuos_task, deps) == 48
+                  && offsetof(gpuos_task, flags) == 24 && offsetof(gpuos_task, refsAt) == 32
+                  && offsetof(gpuos_task, deps) == 48 && offsetof(gpuos_task, refs) == 16 * kHeaderVectors
                   && GPUOS_MAX_DEPS == 6, "copy_template patches the header by vector: vector 0 holds seq, "
-                  "vector 1 tileBase and nrefs, vectors 3-5 the six deps");
+                  "vector 1 tileBase and flags, vector 2 refsAt, vectors 3-5 the six deps");
 #endif
     // kCopyDepth loads in flight per thread before the first store, as in copy_vectors.
     const unsigned long long headers = n * kHeaderVectors;
@@ -349,44 +354,16 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
                 v[j].w = (unsigned int)(seq >> 32);
             } else if (vec == 1) {
                 add_u64(v[j].x, v[j].y, tileBase);
-                if (task < kTemplateNrefsCached) s_nrefs[task] = (unsigned char)(v[j].z >> 24);
-#ifdef GPUOS_AB_DEVICE_REFS
                 v[j].z |= GPUOS_TASK_FLAG_REFS_IN_DEVICE;  // flags: bits 0-15 of .z
             } else if (vec == 2) {
-                // refsAt: the template task's own operand records, which the worker reads from there
-                const unsigned long long at = (unsigned long long)(tmpl + (from - base + task)) + kHeaderVectors * 16;
+                const unsigned long long at = (unsigned long long)(tmpl + (from - base + task)) + 16 * kHeaderVectors;
                 v[j].x = (unsigned int)at;
                 v[j].y = (unsigned int)(at >> 32);
-#endif
             } else if (vec >= 3 && vec <= 5) {
                 add_u64(v[j].x, v[j].y, base);
                 add_u64(v[j].z, v[j].w, base);
             }
             ((uint4*)(ring + ((from + task) & mask)))[vec] = v[j];
-        }
-    }
-#ifdef GPUOS_AB_DEVICE_REFS
-    return;  // the workers read the operand records from the template (refsAt)
-#endif
-    stage_sync();
-    constexpr unsigned int kRefsTotal = kTaskVectors - kHeaderVectors;
-    const unsigned long long refs = n * kRefsTotal;
-    for (unsigned long long k0 = stage_tid(); k0 < refs; k0 += kCopyDepth * kStageThreads) {
-        uint4 v[kCopyDepth];
-        bool take[kCopyDepth];
-#pragma unroll
-        for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
-            const unsigned long long task = k / kRefsTotal;
-            const unsigned int vec = (unsigned int)(k % kRefsTotal);
-            take[j] = k < refs && vec / kRefVectors < (task < kTemplateNrefsCached ? s_nrefs[task]
-                                                                                  : ring[(from + task) & mask].nrefs);
-            if (take[j]) v[j] = ld_volatile_v4((const uint4*)(tmpl + (from - base + task))->refs + vec);
-        }
-#pragma unroll
-        for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
-            if (take[j]) ((uint4*)ring[(from + k / kRefsTotal) & mask].refs)[k % kRefsTotal] = v[j];
         }
     }
 }
@@ -896,11 +873,14 @@ __device__ void agent_loop(const gpuos_params& p) {
                 staged = staged && !s_fromTemplate;  // an expansion's tasks come from its template
                 if (!s_fromTemplate) {
                     const unsigned long long m = s_to - from;
-                    if (whole) {
-                        copy_device_refs(ring, from, m, mask, staged ? s_headers : nullptr);
-                    } else {
+                    if (!whole) {
                         copy_vectors(hostRing, ring, from, m, kTaskVectors - kHeaderVectors, kHeaderVectors, mask);
                     }
+#ifdef GPUOS_HANDOFF_LEGACY
+                    else {
+                        copy_device_refs(ring, from, m, mask, staged ? s_headers : nullptr);
+                    }
+#endif
                 }
             }
             if (s_fromTemplate) {
@@ -962,6 +942,10 @@ __device__ void agent_loop(const gpuos_params& p) {
                 for (unsigned int j = 0; j < ntiles; ++j) tileMap[(tileBase + j) & tileMask] = seq;
                 tileDone[seq & mask] = 0;
                 // Operand records beyond nrefs were not copied: never let an operator see a stale pointer there.
+                // (A task whose records are at refsAt gets them, and the null pointers, from its worker.)
+#ifndef GPUOS_HANDOFF_LEGACY
+                if ((h->flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) == 0)
+#endif
                 for (unsigned int r = h->nrefs; r < GPUOS_MAX_REFS; ++r) ring[seq & mask].refs[r].data = 0;
             }
             stage_sync();
@@ -1213,10 +1197,10 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             s_prevSeq = seq;
             s_prevEnd = s_task.tileBase + s_task.ntiles;
         }
-#ifdef GPUOS_AB_DEVICE_REFS
         if (s_task.flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) {
-            // The operand records are at refsAt (a template's own), not in the ring slot; records beyond nrefs
-            // get a null pointer, as the agent gives them in the ring.
+            // The operand records are at refsAt (a template's own, or a replayed batch's), not in the ring slot:
+            // one more L2 round trip here, before any dependency wait, instead of a copy by the agent, which
+            // stages for every block. Records beyond nrefs get a null pointer, as the agent gives them in the ring.
             const uint4* src = (const uint4*)s_task.refsAt;
             const unsigned int nrefs = s_task.nrefs;
             for (unsigned int v = threadIdx.x; v < GPUOS_MAX_REFS * kRefVectors; v += blockDim.x) {
@@ -1228,7 +1212,6 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             }
             __syncthreads();
         }
-#endif
 #endif
         const bool traced = (s_task.flags & GPUOS_TASK_FLAG_TRACE) != 0;
         if (threadIdx.x == 0) {
