@@ -260,7 +260,7 @@ __device__ void copy_device_refs(gpuos_task* ring, unsigned long long from, unsi
 }
 #endif
 
-#if defined(GPUOS_HANDOFF_LEGACY) || defined(GPUOS_AB_LEGACY_COPY)
+#ifdef GPUOS_HANDOFF_LEGACY
 // Stages seqs [from, from + n) of an expansion (see GPUOS_OP_EXPAND) from its template in device memory: headers,
 // then the operand records each task uses, then one thread per task makes the relative fields absolute (seq;
 // tileBase from the expansion's first tile; deps, template indices, from its first seq). Volatile loads: the
@@ -317,17 +317,31 @@ __device__ __forceinline__ void add_u64(unsigned int& lo, unsigned int& hi, unsi
     hi = (unsigned int)(x >> 32);
 }
 
+// Tasks of an expansion staged per round, at most: what copy_template learns of each, for validation and the tile
+// map, so that neither reads the ring it just wrote (an L2 round trip per pass).
+constexpr unsigned int kTemplateRound = 512;
+struct template_round {
+    unsigned long long tileBase[kTemplateRound];  // absolute
+    unsigned int ntiles[kTemplateRound];          // 0: the op is OP_EXPAND, or ntiles is out of range
+    unsigned char ndeps[kTemplateRound];          // 0xFF: ndeps or nrefs out of range
+    unsigned char depLate[3 * kTemplateRound];    // per dep vector v: bit k set when dep 2v + k is not an earlier task
+};
+
 // Stages seqs [from, from + n) of an expansion (see GPUOS_OP_EXPAND) from its template in device memory: the
 // headers only. The relative fields are made absolute in registers on the way (seq; tileBase from the
 // expansion's first tile; deps from its first seq: all six words, since the ones beyond ndeps are never read),
 // and each task is flagged GPUOS_TASK_FLAG_REFS_IN_DEVICE with refsAt at its own operand records in the template:
 // the worker that runs it reads them there (it loads its descriptor anyway), so the agent, one block staging for
 // all the others, copies 144 bytes per task instead of up to 656. Volatile loads: the template's memory may have
-// held an earlier template whose lines an L1 still caches.
+// held an earlier template whose lines an L1 still caches. What validation needs of each task goes to *rd on the
+// way (n <= kTemplateRound).
 __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned long long from, unsigned long long n,
-                              unsigned long long base, unsigned long long tileBase, unsigned long long mask) {
+                              unsigned long long base, unsigned long long tileBase, unsigned long long mask,
+                              template_round* rd) {
 #ifndef __CUDACC_RTC__  // NVRTC has no offsetof; nvcc checks these in CI (NvccCompileTest)
-    static_assert(kHeaderVectors == 9 && offsetof(gpuos_task, seq) == 8 && offsetof(gpuos_task, tileBase) == 16
+    static_assert(kHeaderVectors == 9 && offsetof(gpuos_task, op) == 0 && offsetof(gpuos_task, ntiles) == 4
+                  && offsetof(gpuos_task, seq) == 8 && offsetof(gpuos_task, tileBase) == 16
+                  && offsetof(gpuos_task, ndeps) == 26 && offsetof(gpuos_task, nrefs) == 27
                   && offsetof(gpuos_task, flags) == 24 && offsetof(gpuos_task, refsAt) == 32
                   && offsetof(gpuos_task, deps) == 48 && offsetof(gpuos_task, refs) == 16 * kHeaderVectors
                   && GPUOS_MAX_DEPS == 6, "copy_template patches the header by vector: vector 0 holds seq, "
@@ -352,14 +366,25 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
                 const unsigned long long seq = from + task;
                 v[j].z = (unsigned int)seq;
                 v[j].w = (unsigned int)(seq >> 32);
+                const bool ok = v[j].x != (unsigned int)GPUOS_OP_EXPAND && v[j].y >= 1
+                                && v[j].y <= GPUOS_MAX_TILES_PER_TASK;
+                rd->ntiles[task] = ok ? v[j].y : 0;
             } else if (vec == 1) {
                 add_u64(v[j].x, v[j].y, tileBase);
-                v[j].z |= GPUOS_TASK_FLAG_REFS_IN_DEVICE;  // flags: bits 0-15 of .z
+                v[j].z |= GPUOS_TASK_FLAG_REFS_IN_DEVICE;  // flags: bits 0-15 of .z, ndeps 16-23, nrefs 24-31
+                const unsigned int ndeps = (v[j].z >> 16) & 0xFF, nrefs = v[j].z >> 24;
+                rd->tileBase[task] = ((unsigned long long)v[j].y << 32) | v[j].x;
+                rd->ndeps[task] = (unsigned char)(ndeps <= GPUOS_MAX_DEPS && nrefs <= GPUOS_MAX_REFS ? ndeps : 0xFF);
             } else if (vec == 2) {
                 const unsigned long long at = (unsigned long long)(tmpl + (from - base + task)) + 16 * kHeaderVectors;
                 v[j].x = (unsigned int)at;
                 v[j].y = (unsigned int)(at >> 32);
             } else if (vec >= 3 && vec <= 5) {
+                // Relative deps must name earlier tasks of the template: dep < the task's index.
+                const unsigned long long index = from - base + task;
+                const unsigned long long d0 = ((unsigned long long)v[j].y << 32) | v[j].x;
+                const unsigned long long d1 = ((unsigned long long)v[j].w << 32) | v[j].z;
+                rd->depLate[3 * task + vec - 3] = (unsigned char)((d0 >= index ? 1u : 0u) | (d1 >= index ? 2u : 0u));
                 add_u64(v[j].x, v[j].y, base);
                 add_u64(v[j].z, v[j].w, base);
             }
@@ -553,6 +578,9 @@ __device__ void agent_loop(const gpuos_params& p) {
 #endif
     __shared__ int s_fromTemplate;
     __shared__ __align__(16) uint4 s_headers[kStagedHeaderVectors];
+#ifndef GPUOS_HANDOFF_LEGACY
+    __shared__ template_round s_round;
+#endif
 
     gpuos_queue_state* st = (gpuos_queue_state*)p.state;
     gpuos_host_control* ctrl = (gpuos_host_control*)p.control;
@@ -763,6 +791,9 @@ __device__ void agent_loop(const gpuos_params& p) {
                     // Inside an expansion the next tasks come from its template; the host never wrote their slots.
                     s_fromTemplate = pubSeq < expEnd;
                     if (pubSeq < expEnd && to > expEnd) to = expEnd;
+#ifndef GPUOS_HANDOFF_LEGACY
+                    if (pubSeq < expEnd && to - pubSeq > kTemplateRound) to = pubSeq + kTemplateRound;
+#endif
                     s_to = to;
                     s_expBase = expBase;
                     s_expTemplate = expTemplate;
@@ -860,6 +891,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                         if (probed) s_to = from + p.stageChunk;
                         s_to = s_to < expEnd ? s_to : expEnd;
 #ifndef GPUOS_HANDOFF_LEGACY
+                        if (s_to - from > kTemplateRound) s_to = from + kTemplateRound;
                         // Known work: the next rounds stage it without reading the doorbell (see step 1).
                         if (s_knownSubmitted < expEnd) s_knownSubmitted = expEnd;
 #endif
@@ -884,14 +916,37 @@ __device__ void agent_loop(const gpuos_params& p) {
                 }
             }
             if (s_fromTemplate) {
+#ifdef GPUOS_HANDOFF_LEGACY
                 copy_template((const gpuos_task*)s_expTemplate, ring, from, s_to - from, s_expBase, s_expTileBase, mask);
+#else
+                copy_template((const gpuos_task*)s_expTemplate, ring, from, s_to - from, s_expBase, s_expTileBase, mask,
+                              &s_round);
+#endif
             }
             stage_sync();
             const unsigned long long to = s_to;
             if (threadIdx.x == 0) tCopied = global_ns();
             if (threadIdx.x == 0 && traceSeq >= from && traceSeq < to) st_relaxed_sys(&ctrl->traceRead, global_ns());
             // One thread per task (many tasks in flight, not one L2 round trip after another): validate, tile
-            // bases included (each must continue the ticket prefix sum).
+            // bases included (each must continue the ticket prefix sum). An expansion's round checks what
+            // copy_template kept in shared memory (the template's relative deps, the rest as in the ring).
+#ifndef GPUOS_HANDOFF_LEGACY
+            const bool fromTemplate = s_fromTemplate != 0;
+            if (fromTemplate) {
+                for (unsigned long long seq = from + stage_tid(); seq < to; seq += kStageThreads) {
+                    const unsigned int i = (unsigned int)(seq - from);
+                    const unsigned int ntiles = s_round.ntiles[i], ndeps = s_round.ndeps[i];
+                    const unsigned long long expectedBase =
+                        i == 0 ? s_pubTiles : s_round.tileBase[i - 1] + s_round.ntiles[i - 1];
+                    const unsigned int late = s_round.depLate[3 * i] | (s_round.depLate[3 * i + 1] << 2)
+                                              | (s_round.depLate[3 * i + 2] << 4);
+                    const bool ok = ntiles != 0 && ndeps <= GPUOS_MAX_DEPS && s_round.tileBase[i] == expectedBase
+                                    && (late & ((1u << ndeps) - 1)) == 0;
+                    if (!ok) atomicMin(&s_badSeq, seq);
+                    if (seq == to - 1) s_lastEnd = s_round.tileBase[i] + ntiles;
+                }
+            } else
+#endif
             for (unsigned long long seq = from + stage_tid(); seq < to; seq += kStageThreads) {
                 const gpuos_task* t = header(seq);
                 const gpuos_task* prev = seq == from ? t : header(seq - 1);
@@ -935,6 +990,18 @@ __device__ void agent_loop(const gpuos_params& p) {
             // Only now claim tile-map entries, and only for that prefix: the entries the rest would take may
             // still belong to published tickets that no block has looked up yet.
             const unsigned long long end = s_end;
+#ifndef GPUOS_HANDOFF_LEGACY
+            if (fromTemplate) {
+                // Every task of an expansion has its records at refsAt: nothing to null in the ring.
+                for (unsigned long long seq = from + stage_tid(); seq < end; seq += kStageThreads) {
+                    const unsigned int i = (unsigned int)(seq - from);
+                    const unsigned int ntiles = s_round.ntiles[i];
+                    const unsigned long long tileBase = s_round.tileBase[i];
+                    for (unsigned int j = 0; j < ntiles; ++j) tileMap[(tileBase + j) & tileMask] = seq;
+                    tileDone[seq & mask] = 0;
+                }
+            } else
+#endif
             for (unsigned long long seq = from + stage_tid(); seq < end; seq += kStageThreads) {
                 const gpuos_task* h = header(seq);
                 const unsigned int ntiles = h->ntiles;
