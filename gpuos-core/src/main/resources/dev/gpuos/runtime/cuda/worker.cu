@@ -542,8 +542,10 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
             if (faulted) {
                 faultsMirrored = mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);
             }
+            // The traced task's stamp goes out after completedSeq: a write to host memory before it would be
+            // one more thing the fence waits for, in the very leg it measures.
             const unsigned long long traced = s_traceSeq;
-            if (traced >= from && traced < w) st_relaxed_sys(&ctrl->traceCompleted, global_ns());
+            const unsigned long long tCompleted = traced >= from && traced < w ? global_ns() : 0;
             // As in the legacy publisher: the host reads results only through copies the device's engines make
             // after it saw this word, at gpu scope, so a gpu-scope fence suffices unless fault records went out.
             if (faultsMirrored != faultsBefore) {
@@ -552,6 +554,7 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
                 __threadfence();
                 st_relaxed_sys(&ctrl->completedSeq, w);
             }
+            if (tCompleted != 0) st_relaxed_sys(&ctrl->traceCompleted, tCompleted);
             s_prof[7] = s_prof[7] + 1;
             // The device copy (st->watermark) is read only by the next generation: written once, at exit, so the
             // line the workers poll for publication takes no store per completion.
@@ -781,7 +784,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                     s_fromTemplate = 0;
                     s_fromProbe = 1;
                     s_pubTiles = pubTiles;
-                    if (traceSeq == pubSeq) st_relaxed_sys(&ctrl->traceDoorbell, roundStart);
+                    // (the traced task's stamps go out after its publication, see there)
                     cmd = CMD_STAGE;
                 } else
 #endif
@@ -799,7 +802,9 @@ __device__ void agent_loop(const gpuos_params& p) {
                     s_expTemplate = expTemplate;
                     s_expTileBase = expTileBase;
                     s_pubTiles = pubTiles;
+#ifdef GPUOS_HANDOFF_LEGACY
                     if (traceSeq >= s_from && traceSeq < s_to) st_relaxed_sys(&ctrl->traceDoorbell, roundStart);
+#endif
                     cmd = CMD_STAGE;
                 } else if (parking && watermark == pubSeq) {
                     cmd = CMD_EXIT;
@@ -926,7 +931,9 @@ __device__ void agent_loop(const gpuos_params& p) {
             stage_sync();
             const unsigned long long to = s_to;
             if (threadIdx.x == 0) tCopied = global_ns();
+#ifdef GPUOS_HANDOFF_LEGACY
             if (threadIdx.x == 0 && traceSeq >= from && traceSeq < to) st_relaxed_sys(&ctrl->traceRead, global_ns());
+#endif
             // One thread per task (many tasks in flight, not one L2 round trip after another): validate, tile
             // bases included (each must continue the ticket prefix sum). An expansion's round checks what
             // copy_template kept in shared memory (the template's relative deps, the rest as in the ring).
@@ -1050,6 +1057,12 @@ __device__ void agent_loop(const gpuos_params& p) {
                 s_prof[5] = s_prof[5] + (tMapped - tValidated);
                 s_prof[6] = s_prof[6] + (tPublished - tMapped);
                 if (traceSeq >= from && traceSeq < end) {
+#ifndef GPUOS_HANDOFF_LEGACY
+                    // The round's stamps of the traced task, only now: a write to host memory before the
+                    // publication would be one more thing its release waits for.
+                    st_relaxed_sys(&ctrl->traceDoorbell, roundStart);
+                    st_relaxed_sys(&ctrl->traceRead, tCopied);
+#endif
                     st_relaxed_sys(&ctrl->tracePublished, tPublished);
                     for (int i = 0; i < GPUOS_AGENT_PROFILE_WORDS; ++i) st_relaxed_sys(&ctrl->agentProfile[i], s_prof[i]);
                 }
