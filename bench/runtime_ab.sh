@@ -6,7 +6,8 @@
 # A variant is a hand-off (-Dgpuos.worker.handoff) with optional diagnostic switches (-Dgpuos.worker.ab), written
 # HANDOFF[+SWITCH...], e.g. spin+cw-gentle+dense-done.
 # Environment: GPUOS_AB_VARIANTS (default "legacy spin": the whole runtime bench), GPUOS_AB_QUICK (default none:
-# template replays only), GPUOS_AB_TESTED (default "spin").
+# template replays only), GPUOS_AB_CHAINS (default none: the dependent chains' legs only), GPUOS_AB_TESTED
+# (default "spin").
 set -u
 out=${STEP_DIR:?run as gpu-check step cmd}
 tests_dir=$(tr ':' '\n' <<< "$CP_TESTS" | grep 'gpuos-core-tests$' | head -1)
@@ -29,6 +30,7 @@ run_bench() {  # VARIANT PARTS TIMEOUT
 }
 for v in ${GPUOS_AB_VARIANTS:-legacy spin}; do run_bench "$v" all 60; done
 for v in ${GPUOS_AB_QUICK:-}; do run_bench "$v" templates 30; done
+for v in ${GPUOS_AB_CHAINS:-}; do run_bench "$v" chains 30; done
 python3 bench/runtime_ab.py "$out"/[0-9][0-9]-*/
 t0=$SECONDS
 # shellcheck disable=SC2046,SC2086

@@ -32,9 +32,13 @@ import java.util.Map;
 public final class RuntimeBenchmark {
     private final PrintStream out;
     private final Map<String, Object> results = new LinkedHashMap<>();
-    /** {@code -Dgpuos.bench.runtime.parts=templates}: only the template replays (a quick A/B of worker variants). */
-    private static final boolean TEMPLATES_ONLY =
-            "templates".equals(System.getProperty("gpuos.bench.runtime.parts", "all"));
+    /**
+     * {@code -Dgpuos.bench.runtime.parts}: {@code all} (the default), {@code templates} (only the template replays)
+     * or {@code chains} (only the dependent chains' hand-off legs): quick A/Bs of worker variants.
+     */
+    private static final String PARTS = System.getProperty("gpuos.bench.runtime.parts", "all");
+    private static final boolean TEMPLATES_ONLY = PARTS.equals("templates");
+    private static final boolean CHAINS_ONLY = PARTS.equals("chains");
 
     public RuntimeBenchmark(PrintStream out) {
         this.out = out;
@@ -68,9 +72,15 @@ public final class RuntimeBenchmark {
             out.printf("device: %s, driver %d, worker %s, hand-off %s (-D%s)%n", os.deviceName(),
                     Driver.driverVersion(), os.stats().generation(), results.get("worker_handoff"),
                     WorkerSources.HANDOFF_PROPERTY);
-            if (!TEMPLATES_ONLY) {
+            if (CHAINS_ONLY) {
+                measureChains(os);
+            } else if (!TEMPLATES_ONLY) {
                 measure(os, add);
             }
+        }
+        if (CHAINS_ONLY) {
+            ResultFiles.writeAtomically(outDir.resolve("runtime.json"), ResultFiles.json(results));
+            return results;
         }
         // Templates of up to 100,000 tasks need a ring that holds them.
         DeviceRuntime.Config big = cold.runtime();
@@ -256,6 +266,18 @@ public final class RuntimeBenchmark {
         }
         report("swap_pause_ms", pause);
         report("replace_total_ms", build);
+    }
+
+    /** Only the dependent chains: their time and hand-off legs (see {@link #chainLegs}). */
+    private void measureChains(GpuOS os) {
+        OperatorRef nop = os.register("nop", op("nop"));
+        OperatorRef scale4 = os.register("scale4_f32", op("scale4_f32"));
+        int n = 1024;
+        DeviceBlock[] abc = addOperands(os, 1, n);
+        TaskBatch batch = new TaskBatch(1000);
+        report("chain1000_dependent_vec4_ms", timeChain(os, batch, scale4, abc[0], abc[2], n));
+        chainLegs(os, batch, scale4, abc[0], abc[2], n, "chain_vec4_leg_");
+        chainLegs(os, batch, nop, null, null, n, "chain_nop_leg_");
     }
 
     /** Milliseconds of 9 runs (after 2 warm-ups) of {@link #chainBatch}'s chain, record + submit + wait. */

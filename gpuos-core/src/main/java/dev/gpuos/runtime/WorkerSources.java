@@ -56,10 +56,11 @@ public final class WorkerSources {
      * Diagnostic switches of the spin protocol for one A/B GPU run (issue 13's W1 template regression), read from
      * {@code -Dgpuos.worker.ab} (comma-separated), each one {@code #define GPUOS_AB_<NAME>}: {@code dense-done}
      * (completion flags dense again), {@code cw-gentle} (the completion warp polls at most every 256 ns while the
-     * stage threads stage). To go once measured: the winners become the protocol.
+     * stage threads stage), {@code dep-nap} (a dependency wait sleeps 128 ns between polls: does the polls' traffic
+     * make a predecessor's release slow?). To go once measured: the winners become the protocol.
      */
     public static final String AB_PROPERTY = "gpuos.worker.ab";
-    static final java.util.List<String> AB_SWITCHES = java.util.List.of("dense-done", "cw-gentle");
+    static final java.util.List<String> AB_SWITCHES = java.util.List.of("dense-done", "cw-gentle", "dep-nap");
     private static final String AB_DEFINES = abDefines(System.getProperty(AB_PROPERTY, ""));
 
     static String abDefines(String value) {

@@ -1181,6 +1181,9 @@ __device__ __forceinline__ int wait_dependencies(gpuos_queue_state* st, const gp
         unsigned int polls = 0;
         while (poll_gpu(flag) < dep + 1) {
             if ((++polls & 63) == 0 && ld_relaxed_gpu(&st->abort)) return 1;
+#ifdef GPUOS_AB_DEP_NAP
+            __nanosleep(128);
+#endif
         }
     }
     if (seenAt != nullptr) *seenAt = global_ns();
