@@ -7,7 +7,8 @@
 # HANDOFF[+SWITCH...], e.g. spin+cw-gentle+dense-done.
 # Environment: GPUOS_AB_VARIANTS (default "legacy spin": the whole runtime bench), GPUOS_AB_QUICK (default none:
 # template replays only), GPUOS_AB_CHAINS (default none: the dependent chains' legs only), GPUOS_AB_TESTED
-# (default "spin").
+# (default "spin"; none: no tests), GPUOS_AB_FUZZ (0: no fuzz), GPUOS_AB_FUZZ_TIERS (default "interp native"),
+# GPUOS_AB_FUZZED (the variant fuzzed when none is tested; default spin).
 set -u
 out=${STEP_DIR:?run as gpu-check step cmd}
 tests_dir=$(tr ':' '\n' <<< "$CP_TESTS" | grep 'gpuos-core-tests$' | head -1)
@@ -32,23 +33,27 @@ for v in ${GPUOS_AB_VARIANTS:-legacy spin}; do run_bench "$v" all 60; done
 for v in ${GPUOS_AB_QUICK:-}; do run_bench "$v" templates 30; done
 for v in ${GPUOS_AB_CHAINS:-}; do run_bench "$v" chains 30; done
 python3 bench/runtime_ab.py "$out"/[0-9][0-9]-*/
-t0=$SECONDS
-# shellcheck disable=SC2046,SC2086
-timeout 150 $JAVA $JVM_FLAGS_STR $(flags "$tested") -cp "$CP_TESTS" org.junit.platform.console.ConsoleLauncher \
-    execute --disable-banner --disable-ansi-colors --details=testfeed --scan-class-path="$tests_dir" \
-    --include-classname='^([^$]*\.)?(GpuRuntimeTest|GpuTemplateTest|GpuLifecycleTest|GpuStressTest|GpuReplayTest)$' \
-    --include-tag=gpu --exclude-tag=gpu-fault --exclude-tag=gpu-fuzz --reports-dir="$out/junit-$tested" \
-    > "$out/junit-$tested.log" 2>&1
-rc=$?
-echo "== GPU tests under $(flags "$tested"): rc $rc in $((SECONDS - t0)) s"
-grep -E ":: FAILED|tests (found|successful|failed|aborted)" "$out/junit-$tested.log" | head -30
+rc=0
+if [[ $tested != none ]]; then
+  t0=$SECONDS
+  # shellcheck disable=SC2046,SC2086
+  timeout 150 $JAVA $JVM_FLAGS_STR $(flags "$tested") -cp "$CP_TESTS" org.junit.platform.console.ConsoleLauncher \
+      execute --disable-banner --disable-ansi-colors --details=testfeed --scan-class-path="$tests_dir" \
+      --include-classname='^([^$]*\.)?(GpuRuntimeTest|GpuTemplateTest|GpuLifecycleTest|GpuStressTest|GpuReplayTest)$' \
+      --include-tag=gpu --exclude-tag=gpu-fault --exclude-tag=gpu-fuzz --reports-dir="$out/junit-$tested" \
+      > "$out/junit-$tested.log" 2>&1
+  rc=$?
+  echo "== GPU tests under $(flags "$tested"): rc $rc in $((SECONDS - t0)) s"
+  grep -E ":: FAILED|tests (found|successful|failed|aborted)" "$out/junit-$tested.log" | head -30
+fi
+fuzzed=${tested/none/${GPUOS_AB_FUZZED:-spin}}
 if [[ ${GPUOS_AB_FUZZ:-1} != 0 ]]; then
-  for tier in interp native; do
+  for tier in ${GPUOS_AB_FUZZ_TIERS:-interp native}; do
     [[ $tier == interp ]] && m=0.4 || m=0.3
     # shellcheck disable=SC2046,SC2086
-    timeout 60 $JAVA $JVM_FLAGS_STR $(flags "$tested") -cp "$CP_BENCH" dev.gpuos.bench.Main fuzz --backend gpu \
+    timeout 60 $JAVA $JVM_FLAGS_STR $(flags "$fuzzed") -cp "$CP_BENCH" dev.gpuos.bench.Main fuzz --backend gpu \
         --tier $tier --minutes $m --out "$out/fuzz-$tier" > "$out/fuzz-$tier.log" 2>&1
-    echo "== fuzz $tier under $tested: rc $?"
+    echo "== fuzz $tier under $fuzzed: rc $?"
     tail -3 "$out/fuzz-$tier.log"
   done
 fi
