@@ -4,7 +4,8 @@
 //   * reads the doorbell (gpuos_host_control.submittedSeq) over PCIe, and while idle, beside it, the next slot
 //     of the host ring whole (the PROBE warp, probe_slot): a sealed first task of a submission is staged from
 //     that one read,
-//   * copies new descriptors from the host ring into the device ring at the same slots,
+//   * copies new descriptors from the host ring into the device ring at the same slots (an expansion's from its
+//     template in device memory: headers only, its tasks' operand records stay there, see copy_template),
 //   * fills the tile map (tile ticket -> task seq), resets the per-task tile counters,
 //   * publishes them (pubTiles and pubSeq, with release; one 16-byte release store in the new protocol),
 //   * advances the completion watermark and mirrors it (and faults) to host memory,
@@ -17,7 +18,8 @@
 // (The legacy protocol, -DGPUOS_HANDOFF_LEGACY: one loop for the whole block, the scan and completion once per
 // doorbell read.)
 // Every other block is a WORKER. It takes a tile ticket with one atomicAdd, waits until the ticket is
-// published, looks its task up in the tile map, loads the descriptor into shared memory, waits for the task's
+// published, looks its task up in the tile map, loads the descriptor into shared memory (a task flagged
+// GPUOS_TASK_FLAG_REFS_IN_DEVICE: its operand records from refsAt, in device memory), waits for the task's
 // dependencies, runs the operator for that tile with the whole block, and counts the tile done; the block
 // finishing a task's last tile marks the task done (done[slot] = seq + 1, release).
 //
