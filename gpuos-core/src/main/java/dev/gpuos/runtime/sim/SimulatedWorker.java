@@ -63,6 +63,14 @@ public final class SimulatedWorker {
      */
     private static final long DONE_FAULTED = 1L << 63;
     private static final int TILE_FAULTED = 1 << 31;
+    /**
+     * Runs (worker.cu's kRunMember): the agent marks the device ring's seal word of a task whose only dependency is
+     * the task before it, both single tiles, staged and published together (RUN_MEMBER), and of the task before it
+     * (RUN_NEXT); the block running that task runs the member right after it and signals RUN_RAN in the member's
+     * tile counter; the block holding the member's ticket waits for that and marks it done.
+     */
+    private static final long RUN_MEMBER = 1, RUN_NEXT = 2;
+    private static final int RUN_RAN = 1 << 30;
     private static final int CMD_IDLE = 0;
     private static final int CMD_STAGE = 1;
     private static final int CMD_EXIT = 2;
@@ -80,6 +88,9 @@ public final class SimulatedWorker {
 
         /** A worker just counted a finished tile ({@code finished} tiles of task {@code seq} are done). */
         default void workerCountedTile(long seq, int tile, int finished) {}
+
+        /** A run's leader is about to run member {@code seq} (see RUN_MEMBER). */
+        default void workerRunsMember(long seq) {}
 
         Probe NONE = new Probe() {};
     }
@@ -182,6 +193,17 @@ public final class SimulatedWorker {
                 ring.set(ValueLayout.JAVA_LONG_UNALIGNED, off, ring.get(ValueLayout.JAVA_LONG_UNALIGNED, off) + base);
             }
         }
+    }
+
+    /**
+     * Whether task {@code seq} of the round from {@code from} is a run member: its only dependency is the task
+     * before it, both single tiles, both in the round. Leaves {@code task} anywhere.
+     */
+    private boolean runMember(SimTask task, long from, long seq) {
+        if (seq <= from) return false;
+        task.at(seq & mask);
+        if (task.ntiles() != 1 || task.ndeps() != 1 || task.dep(0) != seq - 1) return false;
+        return task.at((seq - 1) & mask).ntiles() == 1;
     }
 
     /** probe_slot's words: the last slot the agent probed. */
@@ -418,6 +440,9 @@ public final class SimulatedWorker {
                         dev.tileMap.set(ValueLayout.JAVA_LONG, ((task.tileBase() + j) & tileMask) * 8, seq);
                     }
                     dev.tileDone.set(ValueLayout.JAVA_INT, (seq & mask) * 4, 0);
+                    long marks = (runMember(task, from, seq) ? RUN_MEMBER : 0)
+                            | (seq + 1 < end && runMember(task, from, seq + 1) ? RUN_NEXT : 0);
+                    ring.set(ValueLayout.JAVA_LONG_UNALIGNED, (seq & mask) * SimTask.BYTES + TaskFields.SEAL, marks);
                 }
                 if (end > from) {
                     task.at((end - 1) & mask);
@@ -527,6 +552,7 @@ public final class SimulatedWorker {
             long seq = 0;
             int tile = 0;
             long ticket = (long) LONG.getAndAdd(st, TILE_CURSOR, 1L);
+            long pubSeqSeen = 0;  // every seq below is published (runs: see RUN_MEMBER)
             int ns = 32;
             // wait_published: three relaxed loads per poll, the acquire once the ticket is published.
             for (;;) {
@@ -535,6 +561,7 @@ public final class SimulatedWorker {
                 int parking = (int) INT.getOpaque(st, PARKING);
                 if (ticket < published) {
                     VarHandle.acquireFence();
+                    pubSeqSeen = (long) LONG.getAcquire(st, PUB_SEQ);
                     break;
                 }
                 if (abort != 0) {
@@ -545,6 +572,7 @@ public final class SimulatedWorker {
                     // pubTiles is final once parking is set: leave only with a ticket nobody published.
                     VarHandle.acquireFence();
                     if (ticket < (long) LONG.getAcquire(st, PUB_TILES)) {
+                        pubSeqSeen = (long) LONG.getAcquire(st, PUB_SEQ);
                         break;
                     }
                     leave = true;
@@ -561,6 +589,21 @@ public final class SimulatedWorker {
                 seq = (long) LONG.getOpaque(dev.tileMap, (ticket & tileMask) * 8);
                 loadDescriptor(own, seq);
                 task.at(0);
+                if ((own.get(ValueLayout.JAVA_LONG_UNALIGNED, TaskFields.SEAL) & RUN_MEMBER) != 0) {
+                    // A run member: the block before runs it; this one marks it done once it ran.
+                    int polls = 0, ran;
+                    while (((ran = (int) INT.getAcquire(dev.tileDone, (seq & mask) * 4)) & RUN_RAN) == 0) {
+                        if ((++polls & 63) == 0 && (int) INT.getOpaque(st, ABORT) != 0) return;
+                        if (polls < 64) {
+                            checkKilled();
+                            Thread.onSpinWait();
+                        } else {
+                            nap(1024);
+                        }
+                    }
+                    LONG.setRelease(dev.done, (seq & mask) * 8, (seq + 1) | ((ran & TILE_FAULTED) != 0 ? DONE_FAULTED : 0));
+                    continue;
+                }
                 tile = (int) (ticket - task.tileBase());
                 // wait_dependencies: relaxed polls without back-off, abort every 64 polls, one acquire at the end.
                 int ndeps = task.ndeps();
@@ -591,27 +634,49 @@ public final class SimulatedWorker {
             if (leave) {
                 return;
             }
-            checkKilled();
-            // Read before the tile is counted: once it is, the task may complete and its slot be reused.
-            int ntiles = task.ntiles();
-            int op = task.op();
-            SimOp fn = Integer.compareUnsigned(op, opTable.length) < 0 ? opTable[op] : null;
-            boolean faulted = false;
-            if (fn != null) {
-                fn.run(task, tile);
-            } else if (tile == 0) {
-                reportFault(st, seq, Layouts.FAULT_BAD_OP, op); // one record per task, not per tile
-                faulted = true;
-            }
-            checkKilled();
-            VarHandle.fullFence();
-            int add = 1 + (faulted ? TILE_FAULTED : 0);
-            int counted = (int) INT.getAndAdd(dev.tileDone, (seq & mask) * 4, add) + add;
-            int finished = counted & ~TILE_FAULTED;
-            config.probe().workerCountedTile(seq, tile, finished);
-            if (finished == ntiles) {
+            // The task, then the run members after it (each depends only on the one before, which ran here).
+            for (boolean member = false; ; member = true) {
+                checkKilled();
+                // Read before the tile is counted: once it is, the task may complete and its slot be reused.
+                int ntiles = task.ntiles();
+                int op = task.op();
+                long seal = own.get(ValueLayout.JAVA_LONG_UNALIGNED, TaskFields.SEAL);
+                SimOp fn = Integer.compareUnsigned(op, opTable.length) < 0 ? opTable[op] : null;
+                boolean faulted = false;
+                if (fn != null) {
+                    fn.run(task, tile);
+                } else if (tile == 0) {
+                    reportFault(st, seq, Layouts.FAULT_BAD_OP, op); // one record per task, not per tile
+                    faulted = true;
+                }
+                checkKilled();
+                boolean next = false;
+                if ((seal & RUN_NEXT) != 0 && seq + 1 < pubSeqSeen) {
+                    long at = ((seq + 1) & mask) * SimTask.BYTES;
+                    next = dev.ring.get(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.SEQ) == seq + 1
+                            && (dev.ring.get(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.SEAL) & RUN_MEMBER) != 0;
+                }
                 VarHandle.fullFence();
-                LONG.setRelease(dev.done, (seq & mask) * 8, (seq + 1) | ((counted & TILE_FAULTED) != 0 ? DONE_FAULTED : 0));
+                if (member) {
+                    // The GPU leader releases these in batches, one fence each; one at a time is one of its orders.
+                    INT.setRelease(dev.tileDone, (seq & mask) * 4, RUN_RAN | (faulted ? TILE_FAULTED : 0));
+                } else {
+                    int add = 1 + (faulted ? TILE_FAULTED : 0);
+                    int counted = (int) INT.getAndAdd(dev.tileDone, (seq & mask) * 4, add) + add;
+                    int finished = counted & ~TILE_FAULTED;
+                    config.probe().workerCountedTile(seq, tile, finished);
+                    if (finished == ntiles) {
+                        VarHandle.fullFence();
+                        LONG.setRelease(dev.done, (seq & mask) * 8, (seq + 1) | ((counted & TILE_FAULTED) != 0 ? DONE_FAULTED : 0));
+                    }
+                }
+                if (!next) break;
+                if ((int) INT.getOpaque(st, ABORT) != 0) return;
+                seq++;
+                tile = 0;
+                loadDescriptor(own, seq);
+                task.at(0);
+                config.probe().workerRunsMember(seq);
             }
         }
     }

@@ -23,7 +23,9 @@
 // dependencies, runs the operator for that tile with the whole block, and counts the tile done; the block
 // finishing a task's last tile marks the task done (done[slot] = seq + 1, release).
 //
-// The dependent hand-off (what a chain of dependent tasks pays per task). A block that waits for a dependency
+// Runs (kRunMember): a task whose only dependency is the task before it, both single tiles, is run by the block
+// that ran that task, right after it, with no hand-off at all; the block holding its ticket only marks it done.
+// The dependent hand-off (what other dependent tasks pay). A block that waits for a dependency
 // has already done everything else: ticket, publication, tile map, descriptor. Thread 0 then polls done[dep]
 // with ld.acquire and no back-off (a sleep could only oversleep the dependency's completion; one poll is one L2
 // round trip). Each flag has a 128-byte line of its own. So the hand-off is the dependency's release, one L2
@@ -111,6 +113,35 @@ constexpr unsigned int kTileFaulted = 0;
 constexpr unsigned long long kDoneFaulted = 1ull << 63;
 constexpr unsigned int kTileFaulted = 1u << 31;
 static_assert(GPUOS_MAX_TILES_PER_TASK < kTileFaulted, "the tile counter's top bit is free");
+
+// RUNS. A task whose only dependency is the task before it, both single tiles and staged in the same round, is a
+// run MEMBER: the block running the task before it (the run's leader, which has its inputs in hand the moment its
+// own operator's barrier passed) runs it right after, with no hand-off through L2 (no release, no poll, no
+// pickup), and the chain goes on while the next task is a member too. The agent marks the device ring's copy of
+// each task in its seal word (the host ring's seal, the probe's, means nothing there): kRunMember, and kRunNext
+// when the task after it is a member published with it (so a leader that sees kRunNext may load the next slot
+// at once: that task is published, and cannot complete before the leader runs it). The block that takes a member's ticket does not run it: it waits until the
+// leader has (tileDone[slot] gets kRunRan, with release), then marks it done. So a task completes only once its
+// ticket was looked up (the tile map entry of a completed task may be reused), and the deadlock argument stands:
+// a member's block waits for a smaller ticket's holder, the leader, which waits for nothing but its own first
+// task's dependencies. The leader releases what it ran in batches (kRunBatch tasks, one fence), not one fence
+// per task; a traced task, the run's end and a full batch flush them.
+constexpr unsigned long long kRunMember = 1, kRunNext = 2;
+constexpr unsigned int kRunRan = 1u << 30;
+constexpr unsigned int kRunBatch = 16;
+static_assert(GPUOS_MAX_TILES_PER_TASK < kRunRan, "the tile counter's bit 30 is free");
+
+__device__ __forceinline__ void st_relaxed_gpu(unsigned long long* p, unsigned long long v) {
+    asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" :: "l"(p), "l"(v) : "memory");
+}
+__device__ __forceinline__ void st_relaxed_gpu(unsigned int* p, unsigned int v) {
+    asm volatile("st.relaxed.gpu.global.u32 [%0], %1;" :: "l"(p), "r"(v) : "memory");
+}
+// One 16-byte global -> shared copy that does not wait (cp.async, L2 only: never a stale L1 line).
+__device__ __forceinline__ void cp_async16(void* sharedDst, const void* globalSrc) {
+    const unsigned int dst = (unsigned int)__cvta_generic_to_shared(sharedDst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(dst), "l"(globalSrc) : "memory");
+}
 #endif
 
 // The polls of the new protocol (publication, dependencies, the completion warp's scan): each an ld.acquire, so
@@ -326,8 +357,14 @@ struct template_round {
     unsigned long long tileBase[kTemplateRound];  // absolute
     unsigned int ntiles[kTemplateRound];          // 0: the op is OP_EXPAND, or ntiles is out of range
     unsigned char ndeps[kTemplateRound];          // 0xFF: ndeps or nrefs out of range
-    unsigned char depLate[3 * kTemplateRound];    // per dep vector v: bit k set when dep 2v + k is not an earlier task
+    unsigned char depLate[3 * kTemplateRound];    // per dep vector v: bit k set when dep 2v + k is not an earlier task;
+                                                  // vector 0's bit 2: dep 0 is the task just before
 };
+
+// Whether task i of an expansion's round is a run member (see kRunMember).
+__device__ __forceinline__ bool template_member(const template_round& r, unsigned int i) {
+    return i > 0 && r.ntiles[i] == 1 && r.ntiles[i - 1] == 1 && r.ndeps[i] == 1 && (r.depLate[3 * i] & 4) != 0;
+}
 
 // Stages seqs [from, from + n) of an expansion (see GPUOS_OP_EXPAND) from its template in device memory: the
 // headers only. The relative fields are made absolute in registers on the way (seq; tileBase from the
@@ -386,7 +423,10 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
                 const unsigned long long index = from - base + task;
                 const unsigned long long d0 = ((unsigned long long)v[j].y << 32) | v[j].x;
                 const unsigned long long d1 = ((unsigned long long)v[j].w << 32) | v[j].z;
-                rd->depLate[3 * task + vec - 3] = (unsigned char)((d0 >= index ? 1u : 0u) | (d1 >= index ? 2u : 0u));
+                // bit 2 (vector 3): dep 0 is the task just before (a run member if it is the only one)
+                const unsigned int previous = vec == 3 && index >= 1 && d0 == index - 1 ? 4u : 0u;
+                rd->depLate[3 * task + vec - 3] =
+                    (unsigned char)((d0 >= index ? 1u : 0u) | (d1 >= index ? 2u : 0u) | previous);
                 add_u64(v[j].x, v[j].y, base);
                 add_u64(v[j].z, v[j].w, base);
             }
@@ -941,6 +981,7 @@ __device__ void agent_loop(const gpuos_params& p) {
             // copy_template kept in shared memory (the template's relative deps, the rest as in the ring).
 #ifndef GPUOS_HANDOFF_LEGACY
             const bool fromTemplate = s_fromTemplate != 0;
+            unsigned long long runMarks = 0;  // 2 bits per seq this thread validates (host rounds)
             if (fromTemplate) {
                 for (unsigned long long seq = from + stage_tid(); seq < to; seq += kStageThreads) {
                     const unsigned int i = (unsigned int)(seq - from);
@@ -967,6 +1008,19 @@ __device__ void agent_loop(const gpuos_params& p) {
                 for (unsigned int d = 0; ok && d < ndeps; ++d) ok = t->deps[d] < seq;
                 if (!ok) atomicMin(&s_badSeq, seq);
                 if (seq == to - 1) s_lastEnd = t->tileBase + ntiles;  // saves thread 0 a dependent L2 read
+#ifndef GPUOS_HANDOFF_LEGACY
+                // Run marks (see kRunMember), kept for the tile-map pass (same thread, same seqs).
+                const unsigned long long iter = (seq - from) / kStageThreads;
+                if (iter < 32) {
+                    const bool member = seq > from && ntiles == 1 && ndeps == 1 && t->deps[0] == seq - 1 && prev->ntiles == 1;
+                    bool next = false;
+                    if (seq + 1 < to && ntiles == 1) {
+                        const gpuos_task* n = header(seq + 1);
+                        next = n->ntiles == 1 && n->ndeps == 1 && n->deps[0] == seq;
+                    }
+                    runMarks |= ((member ? kRunMember : 0) | (next ? kRunNext : 0)) << (2 * iter);
+                }
+#endif
             }
             stage_sync();
             if (threadIdx.x == 0) {
@@ -1008,6 +1062,9 @@ __device__ void agent_loop(const gpuos_params& p) {
                     const unsigned long long tileBase = s_round.tileBase[i];
                     for (unsigned int j = 0; j < ntiles; ++j) tileMap[(tileBase + j) & tileMask] = seq;
                     tileDone[seq & mask] = 0;
+                    // (kRunNext only toward a task published with this one: see kRunMember)
+                    const bool next = seq + 1 < end && template_member(s_round, i + 1);
+                    ring[seq & mask].seal = (template_member(s_round, i) ? kRunMember : 0) | (next ? kRunNext : 0);
                 }
             } else
 #endif
@@ -1017,6 +1074,11 @@ __device__ void agent_loop(const gpuos_params& p) {
                 const unsigned long long tileBase = h->tileBase;
                 for (unsigned int j = 0; j < ntiles; ++j) tileMap[(tileBase + j) & tileMask] = seq;
                 tileDone[seq & mask] = 0;
+#ifndef GPUOS_HANDOFF_LEGACY
+                const unsigned long long iter = (seq - from) / kStageThreads;
+                const unsigned long long marks = iter < 32 ? (runMarks >> (2 * iter)) & 3 : 0;
+                ring[seq & mask].seal = seq + 1 < end ? marks : marks & ~kRunNext;
+#endif
                 // Operand records beyond nrefs were not copied: never let an operator see a stale pointer there.
                 // (A task whose records are at refsAt gets them, and the null pointers, from its worker.)
 #ifndef GPUOS_HANDOFF_LEGACY
@@ -1104,7 +1166,7 @@ __device__ void agent_loop(const gpuos_params& p) {
 // in *hint the seq the ticket's task would have if every task published since were a single tile (a guess, see
 // worker_loop).
 __device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned long long ticket, unsigned int spinMaxNs,
-                                              unsigned long long* hint) {
+                                              unsigned long long* hint, unsigned long long* pubSeqSeen = nullptr) {
     *hint = ~0ull;
 #ifdef GPUOS_HANDOFF_LEGACY
     for (;;) {
@@ -1132,6 +1194,7 @@ __device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned lo
         const unsigned long long published = pub.x;
         if (ticket < published) {
             *hint = pub.y - (published - ticket);
+            if (pubSeqSeen != nullptr) *pubSeqSeen = pub.y;
             return 0;
         }
         unsigned int abort = 0, parking = 0;
@@ -1145,7 +1208,9 @@ __device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned lo
             // pubTiles is final once parking is set (the agent's release of parking comes after its last
             // publication): leave only with a ticket nobody published.
             fence_acquire_gpu();
-            return ticket < ld_acquire_gpu(&st->pubTiles) ? 0 : 1;
+            const ulonglong2 last = poll_gpu_v2(&st->pubTiles);
+            if (pubSeqSeen != nullptr) *pubSeqSeen = last.y;
+            return ticket < last.x ? 0 : 1;
         }
         // The block holding the next ticket spins (it is the one a new submission waits for); blocks further
         // back in line poll less.
@@ -1201,7 +1266,18 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
     // The slot whose descriptor the block loads while thread 0 reads the tile map (see below), and the previous
     // task of this block with the ticket after its last tile.
     __shared__ unsigned long long s_hint, s_prevSeq, s_prevEnd;
-    if (threadIdx.x == 0) s_prevEnd = 0;
+    // Runs (see kRunMember): pubSeq as this block's acquire of its ticket saw it (every seq below is published),
+    // the next task's descriptor (loaded while the current one runs), and the completions the leader has not
+    // released yet: seqs [s_pendFirst, s_pendFirst + s_pendCount), the first the leader's own task when
+    // s_pendOwn (done[]), the others members (tileDone[] gets kRunRan), fault bits by position.
+    __shared__ unsigned long long s_pubSeqSeen, s_pendFirst;
+    __shared__ unsigned int s_pendCount, s_pendFaults, s_pendOwn;
+    __shared__ int s_runOn;
+    __shared__ __align__(16) gpuos_task s_next;
+    if (threadIdx.x == 0) {
+        s_prevEnd = 0;
+        s_pendCount = 0;
+    }
 #endif
     // Thread 0's timestamps of a traced task (dependency wait begins, last dependency seen, after the acquire,
     // operator starts), written to the host page only after done: a store to host memory before the release would lengthen the
@@ -1222,6 +1298,56 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
     const unsigned long long tileMask = p.tileCapacity - 1;
     const unsigned int opCount = gpuos_op_count;
 
+    // Thread 0: a traced task's stamps, after its completion was released (see s_stamps).
+    auto write_stamps = [&](unsigned long long seq, unsigned long long tEnd) {
+        const unsigned long long tReleased = global_ns();
+        unsigned long long* stamps = &ctrl->traceTask[GPUOS_TRACE_TASK_STAMPS * (seq & 1)];
+        static_assert(GPUOS_TRACE_TASK_STAMPS == 6, "wait, seen, ready, start, end, released");
+        for (int i = 0; i < 4; ++i) st_relaxed_sys(&stamps[i], s_stamps[i]);
+        st_relaxed_sys(&stamps[4], tEnd);
+        st_relaxed_sys(&stamps[5], tReleased);
+        st_relaxed_sys(&ctrl->traceStart, s_stamps[3]);
+        st_relaxed_sys(&ctrl->traceEnd, tEnd);
+    };
+    // Thread 0, after the barrier that follows the operator: counts the tile, and marks the task done when it was
+    // its last. The barrier puts the block's operator stores before this thread's release in causality order, so
+    // the release (cumulative) publishes them with the task's completion.
+    auto finish = [&](unsigned long long seq, unsigned int ntiles, bool faulted, bool traced, unsigned long long tEnd) {
+        bool finished = ntiles == 1;
+        if (finished) {
+            st_release_gpu(&done[done_slot(seq, mask)], (seq + 1) | (faulted ? kDoneFaulted : 0));
+        } else {
+            __threadfence();
+            const unsigned int add = 1u + (faulted ? kTileFaulted : 0u);
+            const unsigned int counted = atomicAdd(&tileDone[seq & mask], add) + add;
+            if ((counted & ~kTileFaulted) == ntiles) {
+                __threadfence();
+                const bool anyFaulted = (counted & kTileFaulted) != 0;
+                st_release_gpu(&done[done_slot(seq, mask)], (seq + 1) | (anyFaulted ? kDoneFaulted : 0));
+                finished = true;
+            }
+        }
+        if (traced && finished) write_stamps(seq, tEnd);
+    };
+#ifndef GPUOS_HANDOFF_LEGACY
+    // A task whose operand records are at refsAt (a template's own, or a replayed batch's), not in the ring slot:
+    // one more L2 round trip, before any dependency wait, instead of a copy by the agent, which stages for every
+    // block. Records beyond nrefs get a null pointer, as the agent gives them in the ring.
+    auto load_device_refs = [&]() {
+        if ((s_task.flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) == 0) return;
+        const uint4* src = (const uint4*)s_task.refsAt;
+        const unsigned int nrefs = s_task.nrefs;
+        for (unsigned int v = threadIdx.x; v < GPUOS_MAX_REFS * kRefVectors; v += blockDim.x) {
+            if (v / kRefVectors < nrefs) {
+                ((uint4*)s_task.refs)[v] = ld_volatile_v4(src + v);
+            } else if (v % kRefVectors == 0) {
+                ((uint4*)s_task.refs)[v] = make_uint4(0, 0, 0, 0);
+            }
+        }
+        __syncthreads();
+    };
+#endif
+
     for (;;) {
 #ifdef GPUOS_HANDOFF_LEGACY
         if (threadIdx.x == 0) {
@@ -1235,10 +1361,10 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         }
         __syncthreads();
         if (s_exit) return;
-        const unsigned long long seq = s_seq;
+        const unsigned long long seq0 = s_seq;
         // Ordered after thread 0's acquire of pubTiles by the barrier; volatile: L2, never a stale L1 line.
         for (unsigned int v = threadIdx.x; v < kTaskVectors; v += blockDim.x) {
-            ((uint4*)&s_task)[v] = ld_volatile_v4((const uint4*)(ring + (seq & mask)) + v);
+            ((uint4*)&s_task)[v] = ld_volatile_v4((const uint4*)(ring + (seq0 & mask)) + v);
         }
         __syncthreads();
 #else
@@ -1251,7 +1377,9 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         if (threadIdx.x == 0) {
             unsigned long long hint;
             const unsigned long long ticket = atomicAdd(&st->tileCursor, 1ull);
-            const int leave = wait_published(st, ticket, p.spinMaxNs, &hint);
+            unsigned long long seen = 0;
+            const int leave = wait_published(st, ticket, p.spinMaxNs, &hint, &seen);
+            s_pubSeqSeen = seen;
             s_hint = ticket < s_prevEnd ? s_prevSeq : hint;
             s_ticket = ticket;
             s_exit = leave;
@@ -1277,79 +1405,134 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             }
             __syncthreads();
         }
-        const unsigned long long seq = s_seq;
+        const unsigned long long seq0 = s_seq;
         if (threadIdx.x == 0) {
-            s_prevSeq = seq;
+            s_prevSeq = seq0;
             s_prevEnd = s_task.tileBase + s_task.ntiles;
         }
-        if (s_task.flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) {
-            // The operand records are at refsAt (a template's own, or a replayed batch's), not in the ring slot:
-            // one more L2 round trip here, before any dependency wait, instead of a copy by the agent, which
-            // stages for every block. Records beyond nrefs get a null pointer, as the agent gives them in the ring.
-            const uint4* src = (const uint4*)s_task.refsAt;
-            const unsigned int nrefs = s_task.nrefs;
-            for (unsigned int v = threadIdx.x; v < GPUOS_MAX_REFS * kRefVectors; v += blockDim.x) {
-                if (v / kRefVectors < nrefs) {
-                    ((uint4*)s_task.refs)[v] = ld_volatile_v4(src + v);
-                } else if (v % kRefVectors == 0) {
-                    ((uint4*)s_task.refs)[v] = make_uint4(0, 0, 0, 0);
+        if (s_task.seal & kRunMember) {
+            // A run member: the block holding the ticket before runs it (see kRunMember). Mark it done once it
+            // ran; the leader's release of kRunRan, acquired here, puts its operator's stores before ours.
+            if (threadIdx.x == 0) {
+                unsigned int polls = 0, ran;
+                int leave = 0;
+                while (((ran = ld_acquire_gpu(&tileDone[seq0 & mask])) & kRunRan) == 0) {
+                    if ((++polls & 63) == 0 && ld_relaxed_gpu(&st->abort)) {
+                        leave = 1;
+                        break;
+                    }
+                }
+                if (!leave) {
+                    st_release_gpu(&done[done_slot(seq0, mask)], (seq0 + 1) | ((ran & kTileFaulted) ? kDoneFaulted : 0));
+                }
+                s_exit = leave;
+            }
+            __syncthreads();
+            if (s_exit) return;
+            continue;
+        }
+        load_device_refs();
+#endif
+        // A task, then (new protocol) the run members after it, if any: each pass of this loop runs s_task.
+        unsigned long long seq = seq0;
+        bool member = false;  // s_task is a run member this block runs as its leader
+        for (;;) {
+            const bool traced = (s_task.flags & GPUOS_TASK_FLAG_TRACE) != 0;
+            if (threadIdx.x == 0) {
+                int leave = 0;
+                if (traced) s_stamps[0] = s_stamps[1] = global_ns();
+                // A member's only dependency is the task this block ran just before it.
+                if (!member) {
+                    leave = wait_dependencies(st, s_task, done, mask, p.spinMaxNs, traced ? &s_stamps[1] : nullptr);
+                }
+                if (traced) s_stamps[2] = global_ns();
+                s_tile = member ? 0 : (unsigned int)(s_ticket - s_task.tileBase);
+                s_exit = leave;
+            }
+            __syncthreads();
+            if (s_exit) return;
+            const gpuos_task* task = &s_task;
+            const unsigned int op = task->op;
+            // Read before the tile is counted: once it is, the task may complete and its slot be reused.
+            const unsigned int ntiles = task->ntiles;
+#ifndef GPUOS_HANDOFF_LEGACY
+            // The next task, if it may be a member, loads while this one runs (its seq is published: below what
+            // this block's acquire saw, see kRunMember).
+            const bool prefetch = (s_task.seal & kRunNext) != 0 && seq + 1 < s_pubSeqSeen;
+            if (prefetch) {
+                for (unsigned int v = threadIdx.x; v < kTaskVectors; v += blockDim.x) {
+                    cp_async16((uint4*)&s_next + v, (const uint4*)(ring + ((seq + 1) & mask)) + v);
+                }
+                asm volatile("cp.async.commit_group;" ::: "memory");
+            }
+#endif
+            if (traced && threadIdx.x == 0) s_stamps[3] = global_ns();
+            gpuos_op_fn fn = op < opCount ? gpuos_op_table[op] : nullptr;
+            bool faulted = false;  // thread 0's
+            if (fn != nullptr) {
+                fn(task, s_tile, &env);
+            } else if (threadIdx.x == 0 && s_tile == 0) {
+                report_fault(st, seq, GPUOS_FAULT_BAD_OP, op);  // one record per task, not one per tile
+                faulted = true;
+            }
+            __syncthreads();
+#ifndef GPUOS_HANDOFF_LEGACY
+            if (prefetch) {
+                asm volatile("cp.async.wait_all;" ::: "memory");
+                __syncthreads();
+            }
+            if (threadIdx.x == 0) {
+                const bool next = prefetch && s_next.seq == seq + 1 && (s_next.seal & kRunMember) != 0;
+                const unsigned long long tEnd = traced ? global_ns() : 0;
+                if (next || member || s_pendCount != 0) {
+                    // In a run: this task's completion waits in the batch (a member's always goes through it: its
+                    // block waits for kRunRan).
+                    if (s_pendCount == 0) {
+                        s_pendFirst = seq;
+                        s_pendOwn = member ? 0 : 1;
+                        s_pendFaults = 0;
+                    }
+                    if (faulted) s_pendFaults |= 1u << s_pendCount;
+                    ++s_pendCount;
+                    int leave = 0;
+                    if (!next || traced || s_pendCount == kRunBatch) {
+                        // One fence for the batch: the barriers put every operator's stores before it.
+                        fence_acquire_gpu();
+                        for (unsigned int k = 0; k < s_pendCount; ++k) {
+                            const unsigned long long q = s_pendFirst + k;
+                            const bool f = (s_pendFaults >> k) & 1u;
+                            if (k == 0 && s_pendOwn) {
+                                st_relaxed_gpu(&done[done_slot(q, mask)], (q + 1) | (f ? kDoneFaulted : 0));
+                            } else {
+                                st_relaxed_gpu(&tileDone[q & mask], kRunRan | (f ? kTileFaulted : 0u));
+                            }
+                        }
+                        s_pendCount = 0;
+                        // A long run looks at abort between batches, as a dependency wait does every 64 polls.
+                        leave = next && ld_relaxed_gpu(&st->abort) != 0;
+                    }
+                    if (traced) write_stamps(seq, tEnd);
+                    s_runOn = next;
+                    s_exit = leave;
+                } else {
+                    finish(seq, ntiles, faulted, traced, tEnd);
+                    s_runOn = 0;
+                    s_exit = 0;
                 }
             }
             __syncthreads();
-        }
+            if (s_exit) return;
+            if (!s_runOn) break;
+            // The member becomes the task in hand.
+            for (unsigned int v = threadIdx.x; v < kTaskVectors; v += blockDim.x) ((uint4*)&s_task)[v] = ((const uint4*)&s_next)[v];
+            __syncthreads();
+            load_device_refs();
+            ++seq;
+            member = true;
+#else
+            if (threadIdx.x == 0) finish(seq, ntiles, faulted, traced, traced ? global_ns() : 0);
+            break;
 #endif
-        const bool traced = (s_task.flags & GPUOS_TASK_FLAG_TRACE) != 0;
-        if (threadIdx.x == 0) {
-            if (traced) s_stamps[0] = s_stamps[1] = global_ns();
-            const int leave = wait_dependencies(st, s_task, done, mask, p.spinMaxNs, traced ? &s_stamps[1] : nullptr);
-            if (traced) s_stamps[2] = global_ns();
-            s_tile = (unsigned int)(s_ticket - s_task.tileBase);
-            s_exit = leave;
-        }
-        __syncthreads();
-        if (s_exit) return;
-        const gpuos_task* task = &s_task;
-        const unsigned int op = task->op;
-        // Read before the tile is counted: once it is, the task may complete and its slot be reused.
-        const unsigned int ntiles = task->ntiles;
-        if (traced && threadIdx.x == 0) s_stamps[3] = global_ns();
-        gpuos_op_fn fn = op < opCount ? gpuos_op_table[op] : nullptr;
-        bool faulted = false;  // thread 0's
-        if (fn != nullptr) {
-            fn(task, s_tile, &env);
-        } else if (threadIdx.x == 0 && s_tile == 0) {
-            report_fault(st, seq, GPUOS_FAULT_BAD_OP, op);  // one record per task, not one per tile
-            faulted = true;
-        }
-        __syncthreads();
-        if (threadIdx.x == 0) {
-            // The barrier puts the block's operator stores before this thread's release in causality order,
-            // so the release (cumulative) publishes them with the task's completion.
-            bool finished = ntiles == 1;
-            const unsigned long long tEnd = traced ? global_ns() : 0;
-            if (finished) {
-                st_release_gpu(&done[done_slot(seq, mask)], (seq + 1) | (faulted ? kDoneFaulted : 0));
-            } else {
-                __threadfence();
-                const unsigned int add = 1u + (faulted ? kTileFaulted : 0u);
-                const unsigned int counted = atomicAdd(&tileDone[seq & mask], add) + add;
-                if ((counted & ~kTileFaulted) == ntiles) {
-                    __threadfence();
-                    const bool anyFaulted = (counted & kTileFaulted) != 0;
-                    st_release_gpu(&done[done_slot(seq, mask)], (seq + 1) | (anyFaulted ? kDoneFaulted : 0));
-                    finished = true;
-                }
-            }
-            if (traced && finished) {
-                const unsigned long long tReleased = global_ns();
-                unsigned long long* stamps = &ctrl->traceTask[GPUOS_TRACE_TASK_STAMPS * (seq & 1)];
-                static_assert(GPUOS_TRACE_TASK_STAMPS == 6, "wait, seen, ready, start, end, released");
-                for (int i = 0; i < 4; ++i) st_relaxed_sys(&stamps[i], s_stamps[i]);
-                st_relaxed_sys(&stamps[4], tEnd);
-                st_relaxed_sys(&stamps[5], tReleased);
-                st_relaxed_sys(&ctrl->traceStart, s_stamps[3]);
-                st_relaxed_sys(&ctrl->traceEnd, tEnd);
-            }
         }
     }
 }
