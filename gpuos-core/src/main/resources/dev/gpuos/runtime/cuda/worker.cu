@@ -126,7 +126,8 @@ static_assert(GPUOS_MAX_TILES_PER_TASK < kTileFaulted, "the tile counter's top b
 // a member's block waits for a smaller ticket's holder, the leader, which waits for nothing but its own first
 // task's dependencies. The leader releases what it ran in batches (kRunBatch tasks, one fence), not one fence
 // per task; a traced task, the run's end and a full batch flush them.
-constexpr unsigned long long kRunMember = 1, kRunNext = 2;
+// kRunTemplate: with kRunNext, in an expansion: the next task's operand records follow this one's in the template.
+constexpr unsigned long long kRunMember = 1, kRunNext = 2, kRunTemplate = 4;
 constexpr unsigned int kRunRan = 1u << 30;
 constexpr unsigned int kRunBatch = 16;
 static_assert(GPUOS_MAX_TILES_PER_TASK < kRunRan, "the tile counter's bit 30 is free");
@@ -1064,7 +1065,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                     tileDone[seq & mask] = 0;
                     // (kRunNext only toward a task published with this one: see kRunMember)
                     const bool next = seq + 1 < end && template_member(s_round, i + 1);
-                    ring[seq & mask].seal = (template_member(s_round, i) ? kRunMember : 0) | (next ? kRunNext : 0);
+                    ring[seq & mask].seal = (template_member(s_round, i) ? kRunMember : 0) | (next ? kRunNext | kRunTemplate : 0);
                 }
             } else
 #endif
@@ -1458,10 +1459,17 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
 #ifndef GPUOS_HANDOFF_LEGACY
             // The next task, if it may be a member, loads while this one runs (its seq is published: below what
             // this block's acquire saw, see kRunMember).
+            // In an expansion (kRunTemplate) the next task's records follow this one's in the template: they load
+            // from there at once (inside the template: that task exists), checked against its refsAt below.
             const bool prefetch = (s_task.seal & kRunNext) != 0 && seq + 1 < s_pubSeqSeen;
+            const unsigned long long refsGuess = (s_task.seal & kRunTemplate) && (s_task.flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE)
+                                                     ? s_task.refsAt + sizeof(gpuos_task) : 0;
             if (prefetch) {
                 for (unsigned int v = threadIdx.x; v < kTaskVectors; v += blockDim.x) {
-                    cp_async16((uint4*)&s_next + v, (const uint4*)(ring + ((seq + 1) & mask)) + v);
+                    const uint4* src = refsGuess != 0 && v >= kHeaderVectors
+                                           ? (const uint4*)refsGuess + (v - kHeaderVectors)
+                                           : (const uint4*)(ring + ((seq + 1) & mask)) + v;
+                    cp_async16((uint4*)&s_next + v, src);
                 }
                 asm volatile("cp.async.commit_group;" ::: "memory");
             }
@@ -1523,10 +1531,17 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             __syncthreads();
             if (s_exit) return;
             if (!s_runOn) break;
-            // The member becomes the task in hand.
+            // The member becomes the task in hand (its records too, when the guess was right: then only those
+            // beyond nrefs get their null pointer).
+            const bool guessed = refsGuess != 0 && (s_next.flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) && s_next.refsAt == refsGuess;
             for (unsigned int v = threadIdx.x; v < kTaskVectors; v += blockDim.x) ((uint4*)&s_task)[v] = ((const uint4*)&s_next)[v];
             __syncthreads();
-            load_device_refs();
+            if (guessed) {
+                if (threadIdx.x < GPUOS_MAX_REFS && threadIdx.x >= s_task.nrefs) s_task.refs[threadIdx.x].data = 0;
+                __syncthreads();
+            } else {
+                load_device_refs();
+            }
             ++seq;
             member = true;
 #else
