@@ -4,7 +4,8 @@
 #   2. the runtime GPU tests under one variant;
 #   3. a short differential fuzz (GPU vs CPU backend) under it (GPUOS_AB_FUZZ=0: none).
 # A variant is a hand-off (-Dgpuos.worker.handoff) with optional diagnostic switches (-Dgpuos.worker.ab), written
-# HANDOFF[+SWITCH...], e.g. spin+cw-gentle+dense-done.
+# HANDOFF[+SWITCH...], e.g. spin+cw-gentle+dense-done; or NAME@DIR: another build's jars (DIR holds gpuos-core.jar,
+# gpuos-bench.jar and lib/, as .dist/ does: e.g. main's, to compare before and after in one run).
 # Environment: GPUOS_AB_VARIANTS (default "legacy spin": the whole runtime bench), GPUOS_AB_QUICK (default none:
 # template replays only), GPUOS_AB_CHAINS (default none: the dependent chains' legs only), GPUOS_AB_TESTED
 # (default "spin"; none: no tests), GPUOS_AB_FUZZ (0: no fuzz), GPUOS_AB_FUZZ_TIERS (default "interp native"),
@@ -15,17 +16,27 @@ tests_dir=$(tr ':' '\n' <<< "$CP_TESTS" | grep 'gpuos-core-tests$' | head -1)
 tested=${GPUOS_AB_TESTED:-spin}
 # -D flags of a variant: the hand-off and the switches (always given, so GPUOS_CHECK_JVM_OPTS cannot leak one in)
 flags() {
+  [[ $1 == *@* ]] && return
   local handoff=${1%%+*} ab=""
   [[ $1 == *+* ]] && ab=${1#*+}
   echo "-Dgpuos.worker.handoff=$handoff -Dgpuos.worker.ab=${ab//+/,}"
 }
+# the class path of a variant
+cp_of() {
+  if [[ $1 == *@* ]]; then
+    local dir=${1#*@}
+    echo "$dir/gpuos-bench.jar:$dir/gpuos-core.jar:$dir/lib/*"
+  else
+    echo "$CP_BENCH"
+  fi
+}
 i=0
 run_bench() {  # VARIANT PARTS TIMEOUT
   i=$((i + 1))
-  local d=$out/$(printf %02d $i)-$1
+  local d=$out/$(printf %02d $i)-${1%%@*}
   local t0=$SECONDS
   # shellcheck disable=SC2046,SC2086
-  timeout "$3" $JAVA $JVM_FLAGS_STR $(flags "$1") -Dgpuos.bench.runtime.parts="$2" -cp "$CP_BENCH" dev.gpuos.bench.Main \
+  timeout "$3" $JAVA $JVM_FLAGS_STR $(flags "$1") -Dgpuos.bench.runtime.parts="$2" -cp "$(cp_of "$1")" dev.gpuos.bench.Main \
       bench --only runtime --out "$d" > "$d.log" 2>&1
   echo "== bench $1 ($2): rc $? in $((SECONDS - t0)) s"
 }
