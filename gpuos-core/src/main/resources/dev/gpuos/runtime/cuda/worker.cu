@@ -1010,9 +1010,10 @@ __device__ void agent_loop(const gpuos_params& p) {
                 if (!ok) atomicMin(&s_badSeq, seq);
                 if (seq == to - 1) s_lastEnd = t->tileBase + ntiles;  // saves thread 0 a dependent L2 read
 #ifndef GPUOS_HANDOFF_LEGACY
-                // Run marks (see kRunMember), kept for the tile-map pass (same thread, same seqs).
+                // Run marks (see kRunMember), kept for the tile-map pass (same thread, same seqs); none in a round
+                // too long for 32 per thread (stageChunk > 7168), so that every mark is consistent with its neighbour's.
                 const unsigned long long iter = (seq - from) / kStageThreads;
-                if (iter < 32) {
+                if (to - from <= 32 * kStageThreads) {
                     const bool member = seq > from && ntiles == 1 && ndeps == 1 && t->deps[0] == seq - 1 && prev->ntiles == 1;
                     bool next = false;
                     if (seq + 1 < to && ntiles == 1) {
@@ -1077,7 +1078,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                 tileDone[seq & mask] = 0;
 #ifndef GPUOS_HANDOFF_LEGACY
                 const unsigned long long iter = (seq - from) / kStageThreads;
-                const unsigned long long marks = iter < 32 ? (runMarks >> (2 * iter)) & 3 : 0;
+                const unsigned long long marks = to - from <= 32 * kStageThreads ? (runMarks >> (2 * iter)) & 3 : 0;
                 ring[seq & mask].seal = seq + 1 < end ? marks : marks & ~kRunNext;
 #endif
                 // Operand records beyond nrefs were not copied: never let an operator see a stale pointer there.
