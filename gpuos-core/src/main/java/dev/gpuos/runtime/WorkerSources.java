@@ -24,13 +24,14 @@ public final class WorkerSources {
     /**
      * How the worker's blocks hand work to each other (issue 13), read once from {@code -Dgpuos.worker.handoff}:
      * <ul>
-     *   <li>{@code legacy} (the default): acquire polls with exponential back-off, one agent loop paced by a
-     *       doorbell read per round, dense completion flags: the protocol every earlier GPU run verified.</li>
-     *   <li>{@code spin}: acquire polls without back-off, the descriptor of a guessed slot loaded with the tile-map
-     *       read, one completion flag per 128-byte line, an agent completion warp that publishes completion apart
-     *       from staging, staging without a doorbell read per busy round and from shared-memory headers, and the
-     *       first task of a submission taken from one read of its sealed slot (TaskSeal). Opt-in until a GPU run
-     *       has shown it correct and nowhere slower (see the README, "Device hand-offs").</li>
+     *   <li>{@code spin} (the default): acquire polls without back-off, the descriptor of a guessed slot loaded
+     *       with the tile-map read, one completion flag per 128-byte line, an agent completion warp that publishes
+     *       completion apart from staging, staging without a doorbell read per busy round and from shared-memory
+     *       headers, the first task of a submission taken from one read of its sealed slot (TaskSeal), template
+     *       tasks' operand records read by their workers, and runs of dependent single-tile tasks on one block
+     *       (see worker.cu and the README, "Device hand-offs").</li>
+     *   <li>{@code legacy}: acquire polls with exponential back-off, one agent loop paced by a doorbell read per
+     *       round, dense completion flags: the earlier protocol, kept for the A/B run that decides its removal.</li>
      * </ul>
      * A second product while both exist: the loser goes once the A/B measurement is in.
      */
@@ -50,7 +51,7 @@ public final class WorkerSources {
     }
 
     public static final String HANDOFF_PROPERTY = "gpuos.worker.handoff";
-    private static final Handoff HANDOFF = handoffFrom(System.getProperty(HANDOFF_PROPERTY, "legacy"));
+    private static final Handoff HANDOFF = handoffFrom(System.getProperty(HANDOFF_PROPERTY, "spin"));
 
     /**
      * Diagnostic switches of the spin protocol for one A/B GPU run (issue 13's W1 template regression), read from
