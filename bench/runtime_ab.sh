@@ -4,7 +4,7 @@
 #   2. the runtime GPU tests under one variant;
 #   3. a short differential fuzz (GPU vs CPU backend) under it (GPUOS_AB_FUZZ=0: none).
 # A variant is a hand-off (-Dgpuos.worker.handoff) with optional diagnostic switches (-Dgpuos.worker.ab), written
-# HANDOFF[+SWITCH...], e.g. spin+cw-gentle+dense-done; or NAME@DIR: another build's jars (DIR holds gpuos-core.jar,
+# HANDOFF[+SWITCH...], e.g. spin+no-runs; or NAME@DIR: another build's jars (DIR holds gpuos-core.jar,
 # gpuos-bench.jar and lib/, as .dist/ does: e.g. main's, to compare before and after in one run).
 # Environment: GPUOS_AB_VARIANTS (default "legacy spin": the whole runtime bench), GPUOS_AB_QUICK (default none:
 # template replays only), GPUOS_AB_CHAINS (default none: the dependent chains' legs only), GPUOS_AB_TESTED

@@ -24,14 +24,15 @@ public final class WorkerSources {
     /**
      * How the worker's blocks hand work to each other (issue 13), read once from {@code -Dgpuos.worker.handoff}:
      * <ul>
-     *   <li>{@code spin} (the default): acquire polls without back-off, the descriptor of a guessed slot loaded
+     *   <li>{@code spin}: acquire polls without back-off, the descriptor of a guessed slot loaded
      *       with the tile-map read, one completion flag per 128-byte line, an agent completion warp that publishes
      *       completion apart from staging, staging without a doorbell read per busy round and from shared-memory
      *       headers, the first task of a submission taken from one read of its sealed slot (TaskSeal), template
      *       tasks' operand records read by their workers, and runs of dependent single-tile tasks on one block
-     *       (see worker.cu and the README, "Device hand-offs").</li>
-     *   <li>{@code legacy}: acquire polls with exponential back-off, one agent loop paced by a doorbell read per
-     *       round, dense completion flags: the earlier protocol, kept for the A/B run that decides its removal.</li>
+     *       (see worker.cu and the README, "Device hand-offs"). Opt-in until a GPU run shows its latest form
+     *       correct and nowhere slower.</li>
+     *   <li>{@code legacy} (the default): acquire polls with exponential back-off, one agent loop paced by a
+     *       doorbell read per round, dense completion flags: the protocol every earlier GPU run verified.</li>
      * </ul>
      * A second product while both exist: the loser goes once the A/B measurement is in.
      */
@@ -51,17 +52,16 @@ public final class WorkerSources {
     }
 
     public static final String HANDOFF_PROPERTY = "gpuos.worker.handoff";
-    private static final Handoff HANDOFF = handoffFrom(System.getProperty(HANDOFF_PROPERTY, "spin"));
+    private static final Handoff HANDOFF = handoffFrom(System.getProperty(HANDOFF_PROPERTY, "legacy"));
 
     /**
-     * Diagnostic switches of the spin protocol for one A/B GPU run (issue 13's W1 template regression), read from
-     * {@code -Dgpuos.worker.ab} (comma-separated), each one {@code #define GPUOS_AB_<NAME>}: {@code dense-done}
-     * (completion flags dense again), {@code cw-gentle} (the completion warp polls at most every 256 ns while the
-     * stage threads stage), {@code dep-nap} (a dependency wait sleeps 128 ns between polls: does the polls' traffic
-     * make a predecessor's release slow?). To go once measured: the winners become the protocol.
+     * Diagnostic switches of the spin protocol for A/B GPU runs, read from {@code -Dgpuos.worker.ab}
+     * (comma-separated), each one {@code #define GPUOS_AB_<NAME>}: {@code no-runs} (the agent marks no runs of
+     * dependent single-tile tasks, see worker.cu's kRunMember: not GPU-run yet, so a failing spin run can be
+     * bisected). (dense-done and cw-gentle, measured on the H100 in handoff-2-1, changed nothing and are gone.)
      */
     public static final String AB_PROPERTY = "gpuos.worker.ab";
-    static final java.util.List<String> AB_SWITCHES = java.util.List.of("dense-done", "cw-gentle", "dep-nap");
+    static final java.util.List<String> AB_SWITCHES = java.util.List.of("no-runs");
     private static final String AB_DEFINES = abDefines(System.getProperty(AB_PROPERTY, ""));
 
     static String abDefines(String value) {

@@ -92,7 +92,7 @@ enum : int { CMD_IDLE = 0, CMD_STAGE = 1, CMD_EXIT = 2 };
 // done[] has GPUOS_DONE_STRIDE_BYTES per task: the new protocol gives each flag its own 128-byte line, so that the
 // block that marks a task done and the block spinning on it share the line with nobody (a dense array put 16
 // flags, and up to 16 spinning blocks of a dependent chain, on one line). The legacy protocol keeps them dense.
-#if defined(GPUOS_HANDOFF_LEGACY) || defined(GPUOS_AB_DENSE_DONE)
+#ifdef GPUOS_HANDOFF_LEGACY
 constexpr unsigned long long kDoneStride = 1;
 #else
 constexpr unsigned long long kDoneStride = GPUOS_DONE_STRIDE_BYTES / 8;
@@ -130,6 +130,12 @@ static_assert(GPUOS_MAX_TILES_PER_TASK < kTileFaulted, "the tile counter's top b
 constexpr unsigned long long kRunMember = 1, kRunNext = 2, kRunTemplate = 4;
 constexpr unsigned int kRunRan = 1u << 30;
 constexpr unsigned int kRunBatch = 16;
+// -Dgpuos.worker.ab=no-runs (GPUOS_AB_NO_RUNS): the agent marks no runs (to tell their effect apart on a GPU run).
+#ifdef GPUOS_AB_NO_RUNS
+constexpr bool kRunsOn = false;
+#else
+constexpr bool kRunsOn = true;
+#endif
 static_assert(GPUOS_MAX_TILES_PER_TASK < kRunRan, "the tile counter's bit 30 is free");
 
 __device__ __forceinline__ void st_relaxed_gpu(unsigned long long* p, unsigned long long v) {
@@ -506,8 +512,7 @@ __device__ bool probe_slot(const gpuos_task* hostRing, unsigned long long seq, u
 __device__ void completion_warp(const gpuos_params& p, const unsigned long long* done, unsigned long long mask,
                                 volatile unsigned long long& s_watermark, volatile unsigned long long& s_pubSeq,
                                 volatile unsigned long long& s_traceSeq, volatile int& s_agentExit,
-                                unsigned long long& faultsMirrored, volatile int& s_staging,
-                                volatile unsigned long long* s_prof) {
+                                unsigned long long& faultsMirrored, volatile unsigned long long* s_prof) {
     gpuos_queue_state* st = (gpuos_queue_state*)p.state;
     gpuos_host_control* ctrl = (gpuos_host_control*)p.control;
     const unsigned int lane = threadIdx.x & 31;
@@ -531,11 +536,6 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
             continue;
         }
         if (waiting) {
-#ifdef GPUOS_AB_CW_GENTLE
-            if (s_staging) __nanosleep(256);
-#else
-            (void)s_staging;
-#endif
             // Only the oldest task's flag, which is what the watermark waits for: one load per round trip rather
             // than 128, so that the wait takes little from the stage threads' copies on this SM.
             unsigned long long v = 0;
@@ -614,10 +614,8 @@ __device__ void agent_loop(const gpuos_params& p) {
     // Read by one role while the other writes them (the completion warp runs apart from the stage threads).
     __shared__ volatile unsigned long long s_watermark, s_pubSeq, s_traceSeq;
     __shared__ volatile int s_agentExit;
-    // The staging profile (HostControl.agentProfile): thread 0's, but for the completion count (word 7); and
-    // whether the stage threads are in a staging round.
+    // The staging profile (HostControl.agentProfile): thread 0's, but for the completion count (word 7).
     __shared__ volatile unsigned long long s_prof[GPUOS_AGENT_PROFILE_WORDS];
-    __shared__ volatile int s_staging;
     __shared__ unsigned long long s_lastEnd, s_expandAt, s_expBase, s_expTemplate, s_expTileBase;
 #ifdef GPUOS_AGENT_ONE_LOOP
     __shared__ unsigned int s_firstIncomplete;
@@ -686,7 +684,6 @@ __device__ void agent_loop(const gpuos_params& p) {
         s_pubSeq = pubSeq;
         s_traceSeq = ~0ull;
         s_agentExit = 0;
-        s_staging = 0;
         for (int i = 0; i < GPUOS_AGENT_PROFILE_WORDS; ++i) s_prof[i] = 0;
     }
     if (threadIdx.x == kPublisherThread) {
@@ -699,8 +696,7 @@ __device__ void agent_loop(const gpuos_params& p) {
 
 #ifndef GPUOS_AGENT_ONE_LOOP
     if ((threadIdx.x >> 5) == kPublisherThread / 32) {
-        completion_warp(p, done, mask, s_watermark, s_pubSeq, s_traceSeq, s_agentExit, faultsMirrored, s_staging,
-                        s_prof);
+        completion_warp(p, done, mask, s_watermark, s_pubSeq, s_traceSeq, s_agentExit, faultsMirrored, s_prof);
     } else
 #endif
     for (;;) {
@@ -880,10 +876,7 @@ __device__ void agent_loop(const gpuos_params& p) {
             const unsigned long long from = s_from;
             // Thread 0's stamps for the profile: decided, copied, validated, mapped.
             unsigned long long tDecided = 0, tCopied = 0, tValidated = 0, tMapped = 0;
-            if (threadIdx.x == 0) {
-                tDecided = global_ns();
-                s_staging = 1;
-            }
+            if (threadIdx.x == 0) tDecided = global_ns();
             // Whether s_headers holds the headers of [from, s_to) (and header(seq) may read them there).
             bool staged = false;
             auto header = [&](unsigned long long seq) -> const gpuos_task* {
@@ -1066,7 +1059,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                     tileDone[seq & mask] = 0;
                     // (kRunNext only toward a task published with this one: see kRunMember)
                     const bool next = seq + 1 < end && template_member(s_round, i + 1);
-                    ring[seq & mask].seal = (template_member(s_round, i) ? kRunMember : 0) | (next ? kRunNext | kRunTemplate : 0);
+                    ring[seq & mask].seal = kRunsOn ? (template_member(s_round, i) ? kRunMember : 0) | (next ? kRunNext | kRunTemplate : 0) : 0;
                 }
             } else
 #endif
@@ -1078,7 +1071,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                 tileDone[seq & mask] = 0;
 #ifndef GPUOS_HANDOFF_LEGACY
                 const unsigned long long iter = (seq - from) / kStageThreads;
-                const unsigned long long marks = to - from <= 32 * kStageThreads ? (runMarks >> (2 * iter)) & 3 : 0;
+                const unsigned long long marks = kRunsOn && to - from <= 32 * kStageThreads ? (runMarks >> (2 * iter)) & 3 : 0;
                 ring[seq & mask].seal = seq + 1 < end ? marks : marks & ~kRunNext;
 #endif
                 // Operand records beyond nrefs were not copied: never let an operator see a stale pointer there.
@@ -1137,7 +1130,6 @@ __device__ void agent_loop(const gpuos_params& p) {
                 if (!parking && s_knownSubmitted <= pubSeq && pubSeq >= expEnd) s_probeSlot = pubSeq;
 #endif
             }
-            if (threadIdx.x == 0) s_staging = 0;
             stage_sync();
         }
     }
@@ -1250,9 +1242,6 @@ __device__ __forceinline__ int wait_dependencies(gpuos_queue_state* st, const gp
         unsigned int polls = 0;
         while (poll_gpu(flag) < dep + 1) {
             if ((++polls & 63) == 0 && ld_relaxed_gpu(&st->abort)) return 1;
-#ifdef GPUOS_AB_DEP_NAP
-            __nanosleep(128);
-#endif
         }
     }
     if (seenAt != nullptr) *seenAt = global_ns();
