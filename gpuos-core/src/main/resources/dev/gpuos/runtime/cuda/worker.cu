@@ -146,8 +146,8 @@ __device__ __forceinline__ void st_relaxed_gpu(unsigned int* p, unsigned int v) 
 }
 // One 16-byte global -> shared copy that does not wait (cp.async, L2 only: never a stale L1 line).
 __device__ __forceinline__ void cp_async16(void* sharedDst, const void* globalSrc) {
-    const unsigned int dst = (unsigned int)__cvta_generic_to_shared(sharedDst);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(dst), "l"(globalSrc) : "memory");
+    asm volatile("{\n\t.reg .u64 s;\n\tcvta.to.shared.u64 s, %0;\n\tcp.async.cg.shared.global [s], [%1], 16;\n\t}"
+                 :: "l"(sharedDst), "l"(globalSrc) : "memory");
 }
 #endif
 
