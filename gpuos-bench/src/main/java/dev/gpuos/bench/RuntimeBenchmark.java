@@ -64,7 +64,7 @@ public final class RuntimeBenchmark {
             long registered = System.nanoTime();
             results.put("device", os.deviceName());
             results.put("worker_handoff", WorkerSources.handoff().value());
-        results.put("worker_ab", System.getProperty(WorkerSources.AB_PROPERTY, ""));
+            results.put("worker_ab", System.getProperty(WorkerSources.AB_PROPERTY, ""));
             results.put("driver_version", Driver.driverVersion());
             results.put("worker", os.stats().generation().toString());
             results.put("jit_cold_start_ms", ms(started - t0));
