@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Side by side: runtime.json of `gpuos bench --only runtime` under several worker hand-offs (issue 13).
+"""Side by side: runtime.json of `gpuos bench --only runtime` under several worker variants (issue 13).
 
-usage: runtime_ab.py DIR...   (each holds a runtime.json); prints the median (and p99) of every measure."""
+usage: runtime_ab.py DIR...   (each holds a runtime.json); one row per measure: the median, and the p99 after a
+slash for latencies (round trips, hand-off legs). Columns are numbered; a legend names them."""
 import json
 import sys
 
@@ -14,11 +15,23 @@ for d in sys.argv[1:]:
         print(f"{d}: {e}")
 if not runs:
     sys.exit(1)
-print(f"{'median (p99)':44s}" + "".join(f"{name:>21s}" for name, _ in runs))
-for key, value in runs[0][1].items():
-    if isinstance(value, dict) and "median" in value:
-        cells = []
-        for _, r in runs:
-            v = r.get(key)
-            cells.append(f"{v['median']:10.3f} ({v['p99']:7.2f})" if isinstance(v, dict) else f"{'-':>21s}")
-        print(f"{key:44s}" + "".join(f"{c:>21s}" for c in cells))
+for k, (name, r) in enumerate(runs):
+    print(f"[{k}] {name}: {r.get('device', '?')}, hand-off {r.get('worker_handoff')} {r.get('worker_ab', '')}")
+keys = []
+for _, r in runs:
+    keys += [k for k, v in r.items() if isinstance(v, dict) and "median" in v and k not in keys]
+width = 14
+print(f"{'median[/p99]':46s}" + "".join(f"{'[' + str(k) + ']':>{width}s}" for k in range(len(runs))))
+
+
+def cell(key, v):
+    if not isinstance(v, dict):
+        return "-"
+    m = f"{v['median']:.4g}"
+    if "round_trip" in key or "leg" in key:
+        m += f"/{v['p99']:.3g}"
+    return m
+
+
+for key in keys:
+    print(f"{key:46s}" + "".join(f"{cell(key, r.get(key)):>{width}s}" for _, r in runs))

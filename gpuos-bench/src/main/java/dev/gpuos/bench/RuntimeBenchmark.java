@@ -32,6 +32,13 @@ import java.util.Map;
 public final class RuntimeBenchmark {
     private final PrintStream out;
     private final Map<String, Object> results = new LinkedHashMap<>();
+    /**
+     * {@code -Dgpuos.bench.runtime.parts}: {@code all} (the default), {@code templates} (only the template replays)
+     * or {@code chains} (only the dependent chains' hand-off legs): quick A/Bs of worker variants.
+     */
+    private static final String PARTS = System.getProperty("gpuos.bench.runtime.parts", "all");
+    private static final boolean TEMPLATES_ONLY = PARTS.equals("templates");
+    private static final boolean CHAINS_ONLY = PARTS.equals("chains");
 
     public RuntimeBenchmark(PrintStream out) {
         this.out = out;
@@ -57,6 +64,7 @@ public final class RuntimeBenchmark {
             long registered = System.nanoTime();
             results.put("device", os.deviceName());
             results.put("worker_handoff", WorkerSources.handoff().value());
+            results.put("worker_ab", System.getProperty(WorkerSources.AB_PROPERTY, ""));
             results.put("driver_version", Driver.driverVersion());
             results.put("worker", os.stats().generation().toString());
             results.put("jit_cold_start_ms", ms(started - t0));
@@ -64,7 +72,15 @@ public final class RuntimeBenchmark {
             out.printf("device: %s, driver %d, worker %s, hand-off %s (-D%s)%n", os.deviceName(),
                     Driver.driverVersion(), os.stats().generation(), results.get("worker_handoff"),
                     WorkerSources.HANDOFF_PROPERTY);
-            measure(os, add);
+            if (CHAINS_ONLY) {
+                measureChains(os);
+            } else if (!TEMPLATES_ONLY) {
+                measure(os, add);
+            }
+        }
+        if (CHAINS_ONLY) {
+            ResultFiles.writeAtomically(outDir.resolve("runtime.json"), ResultFiles.json(results));
+            return results;
         }
         // Templates of up to 100,000 tasks need a ring that holds them.
         DeviceRuntime.Config big = cold.runtime();
@@ -72,6 +88,10 @@ public final class RuntimeBenchmark {
                 big.stageChunk(), big.maxBlocksPerSm(), big.parkTimeoutNanos());
         try (GpuOS os = GpuOS.start(cold.withRuntime(big))) {
             measureTemplates(os);
+        }
+        if (TEMPLATES_ONLY) {
+            ResultFiles.writeAtomically(outDir.resolve("runtime.json"), ResultFiles.json(results));
+            return results;
         }
         long w0 = System.nanoTime();
         try (GpuOS os = GpuOS.start(cold)) {
@@ -115,7 +135,13 @@ public final class RuntimeBenchmark {
         String[] legs = {"agent_stage_us", "worker_pickup_us", "operator_us", "agent_completion_us", "device_span_us",
                 "host_and_pcie_us", "agent_read_us", "agent_publish_us"};
         double[][] legSamples = new double[legs.length][2000];
+        // The agent's staging round of the task, split by its profile (HostControl.agentProfile): deciding (round
+        // start to decision, its PCIe reads), copying, validating, tile map, publishing.
+        String[] parts = {"decide_us", "copy_us", "validate_us", "map_us", "publish_us"};
+        double[][] partSamples = new double[parts.length][2000];
+        int keptParts = 0;
         var control = os.queue().control();
+        long[] profile = control.agentProfile();
         int kept = 0;
         for (int i = -200; kept < 2000 && i < 20_000; i++) {
             one.clear();
@@ -125,6 +151,12 @@ public final class RuntimeBenchmark {
             os.run(one);
             double total = (System.nanoTime() - s) / 1e3;
             long[] t = control.trace();
+            long[] p = control.agentProfile();
+            if (i >= 0 && keptParts < 2000 && p[0] == profile[0] + 1) {
+                for (int k = 0; k < parts.length; k++) partSamples[k][keptParts] = (p[2 + k] - profile[2 + k]) / 1e3;
+                keptParts++;
+            }
+            profile = p;
             // A stamp can be missing when the agent read traceSeq just before the host set it: skip the sample.
             boolean complete = t[0] != 0 && t[1] != 0 && t[2] != 0 && t[3] != 0 && t[4] != 0 && t[5] != 0;
             if (i >= 0 && complete) {
@@ -146,6 +178,9 @@ public final class RuntimeBenchmark {
         control.traceSeq(-1);
         for (int l = 0; l < legs.length; l++) {
             report("round_trip_leg_" + legs[l], legSamples[l]);
+        }
+        for (int k = 0; k < parts.length; k++) {
+            report("round_trip_leg_agent_" + parts[k], Arrays.copyOf(partSamples[k], Math.max(keptParts, 1)));
         }
         double[] rtAdd = new double[10_000];
         for (int i = -1000; i < rtAdd.length; i++) {
@@ -231,6 +266,18 @@ public final class RuntimeBenchmark {
         }
         report("swap_pause_ms", pause);
         report("replace_total_ms", build);
+    }
+
+    /** Only the dependent chains: their time and hand-off legs (see {@link #chainLegs}). */
+    private void measureChains(GpuOS os) {
+        OperatorRef nop = os.register("nop", op("nop"));
+        OperatorRef scale4 = os.register("scale4_f32", op("scale4_f32"));
+        int n = 1024;
+        DeviceBlock[] abc = addOperands(os, 1, n);
+        TaskBatch batch = new TaskBatch(1000);
+        report("chain1000_dependent_vec4_ms", timeChain(os, batch, scale4, abc[0], abc[2], n));
+        chainLegs(os, batch, scale4, abc[0], abc[2], n, "chain_vec4_leg_");
+        chainLegs(os, batch, nop, null, null, n, "chain_nop_leg_");
     }
 
     /** Milliseconds of 9 runs (after 2 warm-ups) of {@link #chainBatch}'s chain, record + submit + wait. */
@@ -351,9 +398,7 @@ public final class RuntimeBenchmark {
                     .refContiguous(1, a, off, DTypeCode.F32, n).refContiguous(2, b, off, DTypeCode.F32, n);
             if (t == 0 || t == tasks - 1) w.traced();
         }
-        var span = java.util.stream.DoubleStream.builder();
-        report("template_add10k_n1024_ms", replay(os, os.template(batch), 30, 1e6, span));
-        report("template_add10k_n1024_device_span_ms", orZero(span.build().toArray()));
+        report("template_add10k_n1024_ms", replay(os, os.template(batch), 30, 1e6, "template_add10k_n1024_"));
         float[] check = new float[tasks * n];
         os.download(MemorySegment.ofArray(check), c, 0);
         for (int i = 0; i < check.length; i++) {
@@ -367,10 +412,7 @@ public final class RuntimeBenchmark {
             var w = nops.add(nop, 1, 1);
             if (t == 0 || t == 100_000 - 1) w.traced();
         }
-        var nopSpan = java.util.stream.DoubleStream.builder();
-        report("template_nop100k_ns_per_task", replay(os, os.template(nops), 15, 100_000.0, nopSpan));
-        report("template_nop100k_device_span_ns_per_task",
-                orZero(nopSpan.build().map(ms -> ms * 1e6 / 100_000).toArray()));
+        report("template_nop100k_ns_per_task", replay(os, os.template(nops), 15, 100_000.0, "template_nop100k_"));
 
         chainBatch(batch, scale4, a, c, n, -1, -1);
         report("template_chain1000_vec4_us_per_task", replay(os, os.template(batch), 30, 1000.0 * 1e3, null));
@@ -380,39 +422,62 @@ public final class RuntimeBenchmark {
 
     /**
      * Submit + wait of a template, {@code runs} times after warm-up; each sample in ns divided by {@code per}.
-     * With {@code deviceSpanMs}, for a template whose first and last tasks are traced: the device's time from the
-     * first task's operator start to the last task's done flag, per run whose stamps arrived (ms; what the host's
-     * time adds to it is staging before the first task and completion after the last).
+     * With a {@code legs} prefix, for a template whose first and last tasks are traced, also reports per run (us):
+     * device_span (first task's operator start -> last task's done released), publish_lag (first operator start
+     * -> last task published: staging throughput), drain (last published -> its done), completion (its done ->
+     * completion published to the host), and the agent's staging profile of the run (HostControl.agentProfile:
+     * rounds, us deciding (PCIe reads included), copying, validating, filling the tile map, publishing;
+     * completion publications).
      */
-    private static double[] replay(GpuOS os, TaskTemplate template, int runs, double per,
-                                   java.util.stream.DoubleStream.Builder deviceSpanMs) {
-        double[] samples = new double[runs];
+    private void replay(GpuOS os, TaskTemplate template, int runs, double per, String legs, double[] samples) {
         HostControl control = os.queue().control();
+        String[] names = {"device_span_us", "publish_lag_us", "drain_us", "completion_us", "agent_rounds",
+                "agent_decide_us", "agent_copy_us", "agent_validate_us", "agent_map_us", "agent_publish_us",
+                "agent_completions"};
+        double[][] leg = new double[names.length][runs];
+        int kept = 0;
+        long[] before = control.agentProfile();
         for (int r = -3; r < runs; r++) {
-            if (deviceSpanMs != null) control.clearTaskTraces();
+            long first = os.queue().submitted();
+            if (legs != null) control.traceSeq(first + template.size() - 1);
             long s = System.nanoTime();
             long end = os.submit(template);
             os.await(end - template.size(), end);
-            if (r >= 0) {
-                samples[r] = (System.nanoTime() - s) / per;
-                if (deviceSpanMs != null) {
-                    // Stamps: 3 operator starts, 5 done released (the first and last tasks differ in seq parity).
-                    // The last task's block writes its stamps after its done flag: give them a moment to land.
-                    long[] first = control.taskTrace(end - template.size()), last = control.taskTrace(end - 1);
-                    for (long t0 = System.nanoTime(); last[5] == 0 && System.nanoTime() - t0 < 1_000_000; ) {
-                        last = control.taskTrace(end - 1);
-                    }
-                    if (first[3] != 0 && last[5] != 0) deviceSpanMs.add((last[5] - first[3]) / 1e6);
-                }
+            if (r >= 0) samples[r] = (System.nanoTime() - s) / per;
+            if (legs == null) continue;
+            // Stamps: 3 operator starts, 5 done released (the first and last tasks differ in seq parity). The last
+            // task's block writes its stamps after its done flag: give them a moment to land.
+            long[] a = control.taskTrace(end - template.size()), z = control.taskTrace(end - 1);
+            long[] t = control.trace();
+            for (long t0 = System.nanoTime(); (z[5] == 0 || t[4] == 0) && System.nanoTime() - t0 < 1_000_000; ) {
+                z = control.taskTrace(end - 1);
+                t = control.trace();
             }
+            long[] after = control.agentProfile();
+            boolean complete = a[3] != 0 && z[5] != 0 && t[1] != 0 && t[4] != 0 && after[0] != before[0];
+            if (r >= 0 && complete) {
+                leg[0][kept] = (z[5] - a[3]) / 1e3;
+                leg[1][kept] = (t[1] - a[3]) / 1e3;
+                leg[2][kept] = (z[5] - t[1]) / 1e3;
+                leg[3][kept] = (t[4] - z[5]) / 1e3;
+                leg[4][kept] = after[0] - before[0];
+                for (int i = 2; i <= 6; i++) leg[3 + i][kept] = (after[i] - before[i]) / 1e3;
+                leg[10][kept] = after[7] - before[7];
+                kept++;
+            }
+            before = after;
+        }
+        if (legs != null) {
+            control.traceSeq(-1);
+            for (int l = 0; l < names.length; l++) report(legs + names[l], Arrays.copyOf(leg[l], Math.max(kept, 1)));
         }
         template.release();
-        return samples;
     }
 
-    /** Samples, or one 0 where none arrived (report needs one; the sample count says which). */
-    private static double[] orZero(double[] samples) {
-        return samples.length > 0 ? samples : new double[1];
+    private double[] replay(GpuOS os, TaskTemplate template, int runs, double per, String legs) {
+        double[] samples = new double[runs];
+        replay(os, template, runs, per, legs, samples);
+        return samples;
     }
 
     private void report(String name, double[] samples) {

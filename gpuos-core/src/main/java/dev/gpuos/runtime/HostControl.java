@@ -25,6 +25,7 @@ public final class HostControl {
     static final long SEAL_SALT = Layouts.HOST_CONTROL.offset("sealSalt");
     static final long TRACE_DOORBELL = Layouts.HOST_CONTROL.offset("traceDoorbell");
     static final long TRACE_TASK = Layouts.HOST_CONTROL.offset("traceTask");
+    static final long AGENT_PROFILE = Layouts.HOST_CONTROL.offset("agentProfile");
     static final long FAULT_COUNT = Layouts.HOST_CONTROL.offset("faultCount");
     static final long FAULT_LOG = Layouts.HOST_CONTROL.offset("faultLog");
     static final long FAULT_ENTRY_BYTES = Layouts.FAULT_ENTRY.size();
@@ -99,6 +100,20 @@ public final class HostControl {
             t[i] = (long) LONG.getAcquire(page, TRACE_DOORBELL + 8L * i);
         }
         return t;
+    }
+
+    /**
+     * The agent's staging profile, cumulative since its generation launched, as of the last publication of the
+     * traced task (see {@link #traceSeq}): staging rounds, tasks staged, globaltimer ns spent deciding (round
+     * start to decision, PCIe reads included), copying descriptors, validating, filling the tile map and
+     * publishing, and the number of completion publications. Differences between two reads give one run's.
+     */
+    public long[] agentProfile() {
+        long[] p = new long[Layouts.AGENT_PROFILE_WORDS];
+        for (int i = 0; i < p.length; i++) {
+            p[i] = (long) LONG.getAcquire(page, AGENT_PROFILE + 8L * i);
+        }
+        return p;
     }
 
     public MemorySegment segment() {

@@ -24,13 +24,15 @@ public final class WorkerSources {
     /**
      * How the worker's blocks hand work to each other (issue 13), read once from {@code -Dgpuos.worker.handoff}:
      * <ul>
+     *   <li>{@code spin}: acquire polls without back-off, the descriptor of a guessed slot loaded
+     *       with the tile-map read, one completion flag per 128-byte line, an agent completion warp that publishes
+     *       completion apart from staging, staging without a doorbell read per busy round and from shared-memory
+     *       headers, the first task of a submission taken from one read of its sealed slot (TaskSeal), template
+     *       tasks' operand records read by their workers, and runs of dependent single-tile tasks on one block
+     *       (see worker.cu and the README, "Device hand-offs"). Opt-in until a GPU run shows its latest form
+     *       correct and nowhere slower.</li>
      *   <li>{@code legacy} (the default): acquire polls with exponential back-off, one agent loop paced by a
      *       doorbell read per round, dense completion flags: the protocol every earlier GPU run verified.</li>
-     *   <li>{@code spin}: acquire polls without back-off, the descriptor of a guessed slot loaded with the tile-map
-     *       read, one completion flag per 128-byte line, an agent completion warp that publishes completion apart
-     *       from staging, staging without a doorbell read per busy round and from shared-memory headers, and the
-     *       first task of a submission taken from one read of its sealed slot (TaskSeal). Opt-in until a GPU run
-     *       has shown it correct and nowhere slower (see the README, "Device hand-offs").</li>
      * </ul>
      * A second product while both exist: the loser goes once the A/B measurement is in.
      */
@@ -51,6 +53,29 @@ public final class WorkerSources {
 
     public static final String HANDOFF_PROPERTY = "gpuos.worker.handoff";
     private static final Handoff HANDOFF = handoffFrom(System.getProperty(HANDOFF_PROPERTY, "legacy"));
+
+    /**
+     * Diagnostic switches of the spin protocol for A/B GPU runs, read from {@code -Dgpuos.worker.ab}
+     * (comma-separated), each one {@code #define GPUOS_AB_<NAME>}: {@code no-runs} (the agent marks no runs of
+     * dependent single-tile tasks, see worker.cu's kRunMember: not GPU-run yet, so a failing spin run can be
+     * bisected). (dense-done and cw-gentle, measured on the H100 in handoff-2-1, changed nothing and are gone.)
+     */
+    public static final String AB_PROPERTY = "gpuos.worker.ab";
+    static final java.util.List<String> AB_SWITCHES = java.util.List.of("no-runs");
+    private static final String AB_DEFINES = abDefines(System.getProperty(AB_PROPERTY, ""));
+
+    static String abDefines(String value) {
+        var out = new StringBuilder();
+        for (String name : value.split(",")) {
+            String n = name.trim().toLowerCase(java.util.Locale.ROOT);
+            if (n.isEmpty()) continue;
+            if (!AB_SWITCHES.contains(n)) {
+                throw new IllegalArgumentException("-D" + AB_PROPERTY + "=" + value + ": " + n + " is not one of " + AB_SWITCHES);
+            }
+            out.append("#define GPUOS_AB_").append(n.toUpperCase(java.util.Locale.ROOT).replace('-', '_')).append(" 1\n");
+        }
+        return out.toString();
+    }
 
     private static final String LAYOUT = CudaHeader.generate();
     private static final String DEVICE = resource(DEVICE_HEADER);
@@ -75,8 +100,13 @@ public final class WorkerSources {
 
     /** The worker kernel's source as it is compiled for {@code handoff}. */
     public static String workerFor(Handoff handoff) {
+        return workerFor(handoff, AB_DEFINES);
+    }
+
+    static String workerFor(Handoff handoff, String abDefines) {
         String source = resource(WORKER_NAME);
-        return handoff.defines.isEmpty() ? source : handoff.defines + "#line 1 \"" + WORKER_NAME + "\"\n" + source;
+        String defines = handoff.defines + abDefines;
+        return defines.isEmpty() ? source : defines + "#line 1 \"" + WORKER_NAME + "\"\n" + source;
     }
 
     static Handoff handoffFrom(String value) {

@@ -302,6 +302,50 @@ class SimulatedQueueTest {
         }
     }
 
+    /**
+     * Runs: a chain of single-tile tasks, each reading the one before (out[k] = out[k - 1] + 1), in batches through
+     * a ring that wraps; each task after the first of a staging round is run by the block that ran the one before
+     * it, and marked done by the block holding its ticket. Every value, the order, and that runs happened.
+     */
+    @Test
+    void chainsOfSingleTileTasksRunAsRunsInOrder() {
+        int tasks = 600;
+        var members = new java.util.concurrent.atomic.AtomicInteger();
+        var probe = new SimulatedWorker.Probe() {
+            @Override
+            public void workerRunsMember(long seq) {
+                members.incrementAndGet();
+            }
+        };
+        try (var rig = new SimRig(64, 256, tasks, SimulatedWorker.Config.DEFAULT.withWorkers(6).withProbe(probe))) {
+            SimBuffer out = rig.device.allocate(8L * tasks);
+            var batch = new TaskBatch();
+            long end = 0;
+            for (int first = 0; first < tasks; first += 50) {
+                batch.clear();
+                for (int k = first; k < first + 50; k++) {
+                    var w = k == 0 ? batch.add(SimRig.FILL, 1, 1).arg(0, k).arg(1, 0).arg(2, 0)
+                            : batch.add(SimRig.SCALE, 1, 1).arg(0, k).arg(1, 1).arg(2, 1)
+                                    .refContiguous(1, out, 8L * (k - 1), DTypeCode.I64, 1);
+                    w.refContiguous(0, out, 8L * k, DTypeCode.I64, 1);
+                    if (k > first) {
+                        w.dependsOn(k - 1 - first);
+                    } else if (k > 0) {
+                        w.dependsOnSeq(end - 1);  // the last task of the previous batch
+                    }
+                }
+                end = rig.queue.submit(batch, SlotResolver.IDENTITY, 10 * SEC);
+            }
+            rig.queue.await(end - tasks, end, 20 * SEC);
+            for (int k = 0; k < tasks; k++) {
+                assertEquals(k, out.segment().getAtIndex(ValueLayout.JAVA_LONG, k), "task " + k);
+                assertEquals(1, rig.tilesRun.get(k), "tiles of task " + k);
+                if (k > 0) assertTrue(rig.start.get(k) > rig.finish.get(k - 1), "task " + k + " started before " + (k - 1) + " finished");
+            }
+            assertTrue(members.get() > 0, "no task ran as a run member: the test proves nothing");
+        }
+    }
+
     /** {@code tasks} adds of {@code n} longs: out = x + y + 7, task t on elements [t*n, (t+1)*n). */
     private static TaskBatch adds(int tasks, int n, SimBuffer out, SimBuffer x, SimBuffer y) {
         TaskBatch batch = new TaskBatch();

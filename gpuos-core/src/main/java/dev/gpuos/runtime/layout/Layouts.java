@@ -92,6 +92,9 @@ public final class Layouts {
     /** Timestamps a worker writes per traced task ({@code gpuos_host_control.traceTask}). */
     public static final int TRACE_TASK_STAMPS = 6;
 
+    /** Words of {@code gpuos_host_control.agentProfile} (see HostControl.agentProfile). */
+    public static final int AGENT_PROFILE_WORDS = 8;
+
     /** Fault records kept in the device log and mirrored to the host; older ones are overwritten. */
     public static final int FAULT_LOG = 64;
 
@@ -169,6 +172,10 @@ public final class Layouts {
                             + " from [TRACE_TASK_STAMPS * (seq & 1)]: dependency wait begins, last dependency seen done,"
                             + " after the acquire, operator starts, operator done (before the release), done released")
             .alignTo(128)
+            .array("agentProfile", U64, AGENT_PROFILE_WORDS, "agent (with the traced task's publication)",
+                    "cumulative since launch: staging rounds, tasks staged, then globaltimer ns spent in each part of"
+                            + " them (deciding, copying, validating, tile map, publishing), completion publications")
+            .alignTo(128)
             .field("faultCount", U64, "agent (release, after the entries)", "fault records mirrored so far")
             .nested("faultLog", FAULT_ENTRY, FAULT_LOG, "agent", "mirror of the device fault log")
             .alignTo(128)
@@ -212,6 +219,7 @@ public final class Layouts {
         m.put("BLOCK_THREADS", (long) BLOCK_THREADS);
         m.put("DONE_STRIDE_BYTES", (long) DONE_STRIDE_BYTES);
         m.put("TRACE_TASK_STAMPS", (long) TRACE_TASK_STAMPS);
+        m.put("AGENT_PROFILE_WORDS", (long) AGENT_PROFILE_WORDS);
         m.put("FAULT_NONE", (long) FAULT_NONE);
         m.put("FAULT_BAD_OP", (long) FAULT_BAD_OP);
         m.put("FAULT_BAD_DESCRIPTOR", (long) FAULT_BAD_DESCRIPTOR);

@@ -17,6 +17,7 @@ public final class TaskFields {
     public static final long NREFS = Layouts.TASK.offset("nrefs");
     public static final long TILE_SIZE = Layouts.TASK.offset("tileSize");
     public static final long REFS_AT = Layouts.TASK.offset("refsAt");
+    public static final long SEAL = Layouts.TASK.offset("seal");
     public static final long DEPS = Layouts.TASK.offset("deps");
     public static final long ARGS = Layouts.TASK.offset("args");
     public static final long REFS = Layouts.TASK.offset("refs");

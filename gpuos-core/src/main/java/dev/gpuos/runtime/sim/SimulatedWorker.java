@@ -42,7 +42,9 @@ import java.util.concurrent.locks.LockSupport;
  * <p>It plays the new hand-off ({@code -Dgpuos.worker.handoff=spin}: the agent stages known work without a doorbell
  * read per busy round, and while idle takes a sealed first task of a submission from its host-ring slot before
  * the doorbell; waits poll without a device-side back-off, acquiring what they see; a worker-reported fault marks
- * the task's done flag, and only then does the agent read the fault count); the legacy one differs in how its
+ * the task's done flag, and only then does the agent read the fault count; an expansion's tasks are staged as
+ * headers whose operand records the worker reads from the template, as it does for any task flagged
+ * TASK_FLAG_REFS_IN_DEVICE); the legacy one differs in how its
  * waits sleep and how often the agent reads the doorbell, which the host cannot tell apart.
  *
  * <p>The GPU agent's completion warp runs beside its stage threads; here one thread plays both, a round staging
@@ -61,6 +63,14 @@ public final class SimulatedWorker {
      */
     private static final long DONE_FAULTED = 1L << 63;
     private static final int TILE_FAULTED = 1 << 31;
+    /**
+     * Runs (worker.cu's kRunMember): the agent marks the device ring's seal word of a task whose only dependency is
+     * the task before it, both single tiles, staged and published together (RUN_MEMBER), and of the task before it
+     * (RUN_NEXT); the block running that task runs the member right after it and signals RUN_RAN in the member's
+     * tile counter; the block holding the member's ticket waits for that and marks it done.
+     */
+    private static final long RUN_MEMBER = 1, RUN_NEXT = 2;
+    private static final int RUN_RAN = 1 << 30;
     private static final int CMD_IDLE = 0;
     private static final int CMD_STAGE = 1;
     private static final int CMD_EXIT = 2;
@@ -78,6 +88,9 @@ public final class SimulatedWorker {
 
         /** A worker just counted a finished tile ({@code finished} tiles of task {@code seq} are done). */
         default void workerCountedTile(long seq, int tile, int finished) {}
+
+        /** A run's leader is about to run member {@code seq} (see RUN_MEMBER). */
+        default void workerRunsMember(long seq) {}
 
         Probe NONE = new Probe() {};
     }
@@ -131,23 +144,31 @@ public final class SimulatedWorker {
     private volatile Throwable crash;
 
     /**
-     * As the agent does for a task flagged TASK_FLAG_REFS_IN_DEVICE (a replayed batch): its operand records come
-     * from device memory at refsAt, not from the host ring, where the host wrote only the header.
+     * As a worker block loads its task into shared memory: the descriptor of ring slot {@code seq & mask} into
+     * {@code own}, and for a task flagged TASK_FLAG_REFS_IN_DEVICE (a template's task, a replayed batch's) its
+     * operand records from device memory at refsAt, where the agent left them, with null pointers beyond nrefs.
      */
-    private void copyDeviceRecords(MemorySegment ring, long at) {
-        int flags = Short.toUnsignedInt(ring.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, at + TaskFields.FLAGS));
+    private void loadDescriptor(MemorySegment own, long seq) {
+        long at = (seq & mask) * SimTask.BYTES;
+        MemorySegment.copy(dev.ring, at, own, 0, SimTask.BYTES);
+        int flags = Short.toUnsignedInt(own.get(ValueLayout.JAVA_SHORT_UNALIGNED, TaskFields.FLAGS));
         if ((flags & Layouts.TASK_FLAG_REFS_IN_DEVICE) == 0) return;
-        int nrefs = Byte.toUnsignedInt(ring.get(java.lang.foreign.ValueLayout.JAVA_BYTE, at + TaskFields.NREFS));
-        long refsAt = ring.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.REFS_AT);
-        long bytes = nrefs * TaskFields.REF_BYTES;
-        if (bytes == 0) return;
-        SimBuffer records = dev.bufferContaining(refsAt, "operand records of the task in ring slot " + at / SimTask.BYTES);
-        MemorySegment.copy(records.segment(), refsAt - records.address(), ring, at + TaskFields.REFS, bytes);
+        int nrefs = Byte.toUnsignedInt(own.get(ValueLayout.JAVA_BYTE, TaskFields.NREFS));
+        long refsAt = own.get(ValueLayout.JAVA_LONG_UNALIGNED, TaskFields.REFS_AT);
+        if (nrefs > 0) {
+            SimBuffer records = dev.bufferContaining(refsAt, "operand records of task " + seq);
+            MemorySegment.copy(records.segment(), refsAt - records.address(), own, TaskFields.REFS,
+                    nrefs * TaskFields.REF_BYTES);
+        }
+        for (int r = nrefs; r < Layouts.MAX_REFS; r++) {
+            own.set(ValueLayout.JAVA_LONG_UNALIGNED, TaskFields.REFS + r * TaskFields.REF_BYTES, 0L);
+        }
     }
 
     /**
-     * As copy_template does: stages seqs [from, to) of an expansion from its template in device memory and makes
-     * the relative fields absolute (seq; tileBase from the expansion's first tile; deps from its first seq).
+     * As copy_template does: stages the headers of seqs [from, to) of an expansion from its template in device
+     * memory and makes the relative fields absolute (seq; tileBase from the expansion's first tile; deps from its
+     * first seq); each task is flagged TASK_FLAG_REFS_IN_DEVICE, refsAt at its operand records in the template.
      */
     private void copyTemplate(MemorySegment ring, long from, long to, long base, long template, long tileBase) {
         SimBuffer t = dev.bufferContaining(template, "the template of the expansion at seq " + base);
@@ -157,8 +178,13 @@ public final class SimulatedWorker {
                 throw new IllegalStateException("task " + (seq - base) + " of the template at 0x" + Long.toHexString(template)
                         + " lies beyond its buffer (an illegal address on a GPU)");
             }
-            MemorySegment.copy(t.segment(), src, ring, at, SimTask.BYTES);
+            MemorySegment.copy(t.segment(), src, ring, at, TaskFields.REFS);
             ring.set(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.SEQ, seq);
+            int flags = Short.toUnsignedInt(ring.get(ValueLayout.JAVA_SHORT_UNALIGNED, at + TaskFields.FLAGS));
+            ring.set(ValueLayout.JAVA_SHORT_UNALIGNED, at + TaskFields.FLAGS,
+                    (short) (flags | Layouts.TASK_FLAG_REFS_IN_DEVICE));
+            ring.set(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.REFS_AT, template + (seq - base) * SimTask.BYTES
+                    + TaskFields.REFS);
             long tb = ring.get(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.TILE_BASE);
             ring.set(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.TILE_BASE, tb + tileBase);
             // All six words, as copy_template patches them by vector (the ones beyond ndeps are never read).
@@ -167,6 +193,17 @@ public final class SimulatedWorker {
                 ring.set(ValueLayout.JAVA_LONG_UNALIGNED, off, ring.get(ValueLayout.JAVA_LONG_UNALIGNED, off) + base);
             }
         }
+    }
+
+    /**
+     * Whether task {@code seq} of the round from {@code from} is a run member: its only dependency is the task
+     * before it, both single tiles, both in the round. Leaves {@code task} anywhere.
+     */
+    private boolean runMember(SimTask task, long from, long seq) {
+        if (seq <= from) return false;
+        task.at(seq & mask);
+        if (task.ntiles() != 1 || task.ndeps() != 1 || task.dep(0) != seq - 1) return false;
+        return task.at((seq - 1) & mask).ntiles() == 1;
     }
 
     /** probe_slot's words: the last slot the agent probed. */
@@ -206,9 +243,11 @@ public final class SimulatedWorker {
         threads[0] = Thread.ofPlatform().daemon().name("gpuos-sim-g" + generation + "-agent")
                 .unstarted(() -> body(this::agentLoop));
         for (int i = 1; i < threads.length; i++) {
-            var task = new SimTask(dev, dev.ring);
+            // The block's copy of its task (shared memory on the GPU).
+            MemorySegment own = java.lang.foreign.Arena.ofAuto().allocate(SimTask.BYTES, 16);
+            var task = new SimTask(dev, own);
             threads[i] = Thread.ofPlatform().daemon().name("gpuos-sim-g" + generation + "-worker" + i)
-                    .unstarted(() -> body(() -> workerLoop(task)));
+                    .unstarted(() -> body(() -> workerLoop(task, own)));
         }
     }
 
@@ -351,9 +390,6 @@ public final class SimulatedWorker {
                         }
                         // else: a malformed header stays in the ring, and validation below rejects it.
                     }
-                    if (!fromTemplate) {
-                        for (long seq = from; seq < to; seq++) copyDeviceRecords(ring, (seq & mask) * SimTask.BYTES);
-                    }
                 }
                 if (fromTemplate) copyTemplate(ring, from, to, expBase, expTemplate, expTileBase);
                 // Validate every descriptor, tile bases included (one warp per task on the GPU; the smallest
@@ -404,6 +440,9 @@ public final class SimulatedWorker {
                         dev.tileMap.set(ValueLayout.JAVA_LONG, ((task.tileBase() + j) & tileMask) * 8, seq);
                     }
                     dev.tileDone.set(ValueLayout.JAVA_INT, (seq & mask) * 4, 0);
+                    long marks = (runMember(task, from, seq) ? RUN_MEMBER : 0)
+                            | (seq + 1 < end && runMember(task, from, seq + 1) ? RUN_NEXT : 0);
+                    ring.set(ValueLayout.JAVA_LONG_UNALIGNED, (seq & mask) * SimTask.BYTES + TaskFields.SEAL, marks);
                 }
                 if (end > from) {
                     task.at((end - 1) & mask);
@@ -506,13 +545,14 @@ public final class SimulatedWorker {
 
     // --------------------------------------------------------------------------------------------- worker
 
-    private void workerLoop(SimTask task) {
+    private void workerLoop(SimTask task, MemorySegment own) {
         MemorySegment st = dev.state;
         for (;;) {
             boolean leave = false;
             long seq = 0;
             int tile = 0;
             long ticket = (long) LONG.getAndAdd(st, TILE_CURSOR, 1L);
+            long pubSeqSeen = 0;  // every seq below is published (runs: see RUN_MEMBER)
             int ns = 32;
             // wait_published: three relaxed loads per poll, the acquire once the ticket is published.
             for (;;) {
@@ -521,6 +561,7 @@ public final class SimulatedWorker {
                 int parking = (int) INT.getOpaque(st, PARKING);
                 if (ticket < published) {
                     VarHandle.acquireFence();
+                    pubSeqSeen = (long) LONG.getAcquire(st, PUB_SEQ);
                     break;
                 }
                 if (abort != 0) {
@@ -531,6 +572,7 @@ public final class SimulatedWorker {
                     // pubTiles is final once parking is set: leave only with a ticket nobody published.
                     VarHandle.acquireFence();
                     if (ticket < (long) LONG.getAcquire(st, PUB_TILES)) {
+                        pubSeqSeen = (long) LONG.getAcquire(st, PUB_SEQ);
                         break;
                     }
                     leave = true;
@@ -545,7 +587,23 @@ public final class SimulatedWorker {
                 // The GPU block loads the descriptor of a guessed slot while it reads the tile map, and loads again
                 // when the slot's seq is not the mapped one; the outcome is this read of the mapped slot.
                 seq = (long) LONG.getOpaque(dev.tileMap, (ticket & tileMask) * 8);
-                task.at(seq & mask);
+                loadDescriptor(own, seq);
+                task.at(0);
+                if ((own.get(ValueLayout.JAVA_LONG_UNALIGNED, TaskFields.SEAL) & RUN_MEMBER) != 0) {
+                    // A run member: the block before runs it; this one marks it done once it ran.
+                    int polls = 0, ran;
+                    while (((ran = (int) INT.getAcquire(dev.tileDone, (seq & mask) * 4)) & RUN_RAN) == 0) {
+                        if ((++polls & 63) == 0 && (int) INT.getOpaque(st, ABORT) != 0) return;
+                        if (polls < 64) {
+                            checkKilled();
+                            Thread.onSpinWait();
+                        } else {
+                            nap(1024);
+                        }
+                    }
+                    LONG.setRelease(dev.done, (seq & mask) * 8, (seq + 1) | ((ran & TILE_FAULTED) != 0 ? DONE_FAULTED : 0));
+                    continue;
+                }
                 tile = (int) (ticket - task.tileBase());
                 // wait_dependencies: relaxed polls without back-off, abort every 64 polls, one acquire at the end.
                 int ndeps = task.ndeps();
@@ -576,27 +634,49 @@ public final class SimulatedWorker {
             if (leave) {
                 return;
             }
-            checkKilled();
-            // Read before the tile is counted: once it is, the task may complete and its slot be reused.
-            int ntiles = task.ntiles();
-            int op = task.op();
-            SimOp fn = Integer.compareUnsigned(op, opTable.length) < 0 ? opTable[op] : null;
-            boolean faulted = false;
-            if (fn != null) {
-                fn.run(task, tile);
-            } else if (tile == 0) {
-                reportFault(st, seq, Layouts.FAULT_BAD_OP, op); // one record per task, not per tile
-                faulted = true;
-            }
-            checkKilled();
-            VarHandle.fullFence();
-            int add = 1 + (faulted ? TILE_FAULTED : 0);
-            int counted = (int) INT.getAndAdd(dev.tileDone, (seq & mask) * 4, add) + add;
-            int finished = counted & ~TILE_FAULTED;
-            config.probe().workerCountedTile(seq, tile, finished);
-            if (finished == ntiles) {
+            // The task, then the run members after it (each depends only on the one before, which ran here).
+            for (boolean member = false; ; member = true) {
+                checkKilled();
+                // Read before the tile is counted: once it is, the task may complete and its slot be reused.
+                int ntiles = task.ntiles();
+                int op = task.op();
+                long seal = own.get(ValueLayout.JAVA_LONG_UNALIGNED, TaskFields.SEAL);
+                SimOp fn = Integer.compareUnsigned(op, opTable.length) < 0 ? opTable[op] : null;
+                boolean faulted = false;
+                if (fn != null) {
+                    fn.run(task, tile);
+                } else if (tile == 0) {
+                    reportFault(st, seq, Layouts.FAULT_BAD_OP, op); // one record per task, not per tile
+                    faulted = true;
+                }
+                checkKilled();
+                boolean next = false;
+                if ((seal & RUN_NEXT) != 0 && seq + 1 < pubSeqSeen) {
+                    long at = ((seq + 1) & mask) * SimTask.BYTES;
+                    next = dev.ring.get(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.SEQ) == seq + 1
+                            && (dev.ring.get(ValueLayout.JAVA_LONG_UNALIGNED, at + TaskFields.SEAL) & RUN_MEMBER) != 0;
+                }
                 VarHandle.fullFence();
-                LONG.setRelease(dev.done, (seq & mask) * 8, (seq + 1) | ((counted & TILE_FAULTED) != 0 ? DONE_FAULTED : 0));
+                if (member) {
+                    // The GPU leader releases these in batches, one fence each; one at a time is one of its orders.
+                    INT.setRelease(dev.tileDone, (seq & mask) * 4, RUN_RAN | (faulted ? TILE_FAULTED : 0));
+                } else {
+                    int add = 1 + (faulted ? TILE_FAULTED : 0);
+                    int counted = (int) INT.getAndAdd(dev.tileDone, (seq & mask) * 4, add) + add;
+                    int finished = counted & ~TILE_FAULTED;
+                    config.probe().workerCountedTile(seq, tile, finished);
+                    if (finished == ntiles) {
+                        VarHandle.fullFence();
+                        LONG.setRelease(dev.done, (seq & mask) * 8, (seq + 1) | ((counted & TILE_FAULTED) != 0 ? DONE_FAULTED : 0));
+                    }
+                }
+                if (!next) break;
+                if ((int) INT.getOpaque(st, ABORT) != 0) return;
+                seq++;
+                tile = 0;
+                loadDescriptor(own, seq);
+                task.at(0);
+                config.probe().workerRunsMember(seq);
             }
         }
     }

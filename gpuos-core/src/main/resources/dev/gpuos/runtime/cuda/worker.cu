@@ -4,7 +4,8 @@
 //   * reads the doorbell (gpuos_host_control.submittedSeq) over PCIe, and while idle, beside it, the next slot
 //     of the host ring whole (the PROBE warp, probe_slot): a sealed first task of a submission is staged from
 //     that one read,
-//   * copies new descriptors from the host ring into the device ring at the same slots,
+//   * copies new descriptors from the host ring into the device ring at the same slots (an expansion's from its
+//     template in device memory: headers only, its tasks' operand records stay there, see copy_template),
 //   * fills the tile map (tile ticket -> task seq), resets the per-task tile counters,
 //   * publishes them (pubTiles and pubSeq, with release; one 16-byte release store in the new protocol),
 //   * advances the completion watermark and mirrors it (and faults) to host memory,
@@ -17,11 +18,14 @@
 // (The legacy protocol, -DGPUOS_HANDOFF_LEGACY: one loop for the whole block, the scan and completion once per
 // doorbell read.)
 // Every other block is a WORKER. It takes a tile ticket with one atomicAdd, waits until the ticket is
-// published, looks its task up in the tile map, loads the descriptor into shared memory, waits for the task's
+// published, looks its task up in the tile map, loads the descriptor into shared memory (a task flagged
+// GPUOS_TASK_FLAG_REFS_IN_DEVICE: its operand records from refsAt, in device memory), waits for the task's
 // dependencies, runs the operator for that tile with the whole block, and counts the tile done; the block
 // finishing a task's last tile marks the task done (done[slot] = seq + 1, release).
 //
-// The dependent hand-off (what a chain of dependent tasks pays per task). A block that waits for a dependency
+// Runs (kRunMember): a task whose only dependency is the task before it, both single tiles, is run by the block
+// that ran that task, right after it, with no hand-off at all; the block holding its ticket only marks it done.
+// The dependent hand-off (what other dependent tasks pay). A block that waits for a dependency
 // has already done everything else: ticket, publication, tile map, descriptor. Thread 0 then polls done[dep]
 // with ld.acquire and no back-off (a sleep could only oversleep the dependency's completion; one poll is one L2
 // round trip). Each flag has a 128-byte line of its own. So the hand-off is the dependency's release, one L2
@@ -109,6 +113,42 @@ constexpr unsigned int kTileFaulted = 0;
 constexpr unsigned long long kDoneFaulted = 1ull << 63;
 constexpr unsigned int kTileFaulted = 1u << 31;
 static_assert(GPUOS_MAX_TILES_PER_TASK < kTileFaulted, "the tile counter's top bit is free");
+
+// RUNS. A task whose only dependency is the task before it, both single tiles and staged in the same round, is a
+// run MEMBER: the block running the task before it (the run's leader, which has its inputs in hand the moment its
+// own operator's barrier passed) runs it right after, with no hand-off through L2 (no release, no poll, no
+// pickup), and the chain goes on while the next task is a member too. The agent marks the device ring's copy of
+// each task in its seal word (the host ring's seal, the probe's, means nothing there): kRunMember, and kRunNext
+// when the task after it is a member published with it (so a leader that sees kRunNext may load the next slot
+// at once: that task is published, and cannot complete before the leader runs it). The block that takes a member's ticket does not run it: it waits until the
+// leader has (tileDone[slot] gets kRunRan, with release), then marks it done. So a task completes only once its
+// ticket was looked up (the tile map entry of a completed task may be reused), and the deadlock argument stands:
+// a member's block waits for a smaller ticket's holder, the leader, which waits for nothing but its own first
+// task's dependencies. The leader releases what it ran in batches (kRunBatch tasks, one fence), not one fence
+// per task; a traced task, the run's end and a full batch flush them.
+// kRunTemplate: with kRunNext, in an expansion: the next task's operand records follow this one's in the template.
+constexpr unsigned long long kRunMember = 1, kRunNext = 2, kRunTemplate = 4;
+constexpr unsigned int kRunRan = 1u << 30;
+constexpr unsigned int kRunBatch = 16;
+// -Dgpuos.worker.ab=no-runs (GPUOS_AB_NO_RUNS): the agent marks no runs (to tell their effect apart on a GPU run).
+#ifdef GPUOS_AB_NO_RUNS
+constexpr bool kRunsOn = false;
+#else
+constexpr bool kRunsOn = true;
+#endif
+static_assert(GPUOS_MAX_TILES_PER_TASK < kRunRan, "the tile counter's bit 30 is free");
+
+__device__ __forceinline__ void st_relaxed_gpu(unsigned long long* p, unsigned long long v) {
+    asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" :: "l"(p), "l"(v) : "memory");
+}
+__device__ __forceinline__ void st_relaxed_gpu(unsigned int* p, unsigned int v) {
+    asm volatile("st.relaxed.gpu.global.u32 [%0], %1;" :: "l"(p), "r"(v) : "memory");
+}
+// One 16-byte global -> shared copy that does not wait (cp.async, L2 only: never a stale L1 line).
+__device__ __forceinline__ void cp_async16(void* sharedDst, const void* globalSrc) {
+    asm volatile("{\n\t.reg .u64 s;\n\tcvta.to.shared.u64 s, %0;\n\tcp.async.cg.shared.global [s], [%1], 16;\n\t}"
+                 :: "l"(sharedDst), "l"(globalSrc) : "memory");
+}
 #endif
 
 // The polls of the new protocol (publication, dependencies, the completion warp's scan): each an ld.acquire, so
@@ -202,8 +242,9 @@ __device__ unsigned long long mirror_faults(gpuos_queue_state* st, gpuos_host_co
 // Copies vectors [first, first + count) of each descriptor in [from, from + n) from the host ring to the device
 // ring. Beyond the header, a vector is copied only if it belongs to one of the task's nrefs operands (the
 // header, already in the device ring, says how many); unused operand records are not read at all. A task
-// flagged GPUOS_TASK_FLAG_REFS_IN_DEVICE has its operand records in device memory at refsAt (a replayed batch):
-// they come from there, and the host ring holds only its header.
+// flagged GPUOS_TASK_FLAG_REFS_IN_DEVICE has its operand records in device memory at refsAt (a replayed batch),
+// and the host ring holds only its header: the worker running it reads them there (the legacy protocol: they
+// are copied from there).
 __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsigned long long from,
                              unsigned long long n, unsigned int count, unsigned int first, unsigned long long mask,
                              uint4* headers = nullptr) {
@@ -221,7 +262,11 @@ __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsig
             if (take[j] && first > 0) {
                 const gpuos_task* t = ring + (seq & mask);
                 take[j] = (vec - kHeaderVectors) / kRefVectors < t->nrefs;
+#ifdef GPUOS_HANDOFF_LEGACY
                 if (t->flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) src = (const uint4*)t->refsAt + (vec - kHeaderVectors);
+#else
+                take[j] = take[j] && (t->flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) == 0;
+#endif
             }
             if (take[j]) v[j] = ld_volatile_v4(src);
         }
@@ -237,6 +282,7 @@ __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsig
     }
 }
 
+#ifdef GPUOS_HANDOFF_LEGACY
 // After a whole-descriptor copy (small batches): the operand records of tasks flagged
 // GPUOS_TASK_FLAG_REFS_IN_DEVICE came from the host ring, where the host did not write them; replace them with
 // the records at refsAt. Headers are in the device ring already (the caller synchronized).
@@ -252,6 +298,7 @@ __device__ void copy_device_refs(gpuos_task* ring, unsigned long long from, unsi
         }
     }
 }
+#endif
 
 #ifdef GPUOS_HANDOFF_LEGACY
 // Stages seqs [from, from + n) of an expansion (see GPUOS_OP_EXPAND) from its template in device memory: headers,
@@ -310,23 +357,41 @@ __device__ __forceinline__ void add_u64(unsigned int& lo, unsigned int& hi, unsi
     hi = (unsigned int)(x >> 32);
 }
 
-// Tasks of one staging round whose nrefs copy_template keeps in shared memory (beyond: read from the ring).
-constexpr unsigned int kTemplateNrefsCached = 1024;
+// Tasks of an expansion staged per round, at most: what copy_template learns of each, for validation and the tile
+// map, so that neither reads the ring it just wrote (an L2 round trip per pass).
+constexpr unsigned int kTemplateRound = 512;
+struct template_round {
+    unsigned long long tileBase[kTemplateRound];  // absolute
+    unsigned int ntiles[kTemplateRound];          // 0: the op is OP_EXPAND, or ntiles is out of range
+    unsigned char ndeps[kTemplateRound];          // 0xFF: ndeps or nrefs out of range
+    unsigned char depLate[3 * kTemplateRound];    // per dep vector v: bit k set when dep 2v + k is not an earlier task;
+                                                  // vector 0's bit 2: dep 0 is the task just before
+};
 
-// Stages seqs [from, from + n) of an expansion (see GPUOS_OP_EXPAND) from its template in device memory: headers,
-// then the operand records each task uses. The relative fields are made absolute in registers on the way (seq;
-// tileBase from the expansion's first tile; deps from its first seq: all six words, since the ones beyond ndeps
-// are never read), and each task's nrefs is kept in shared memory for the records pass, so that neither pass
-// waits for an L2 read of what the other wrote. Volatile loads: the template's memory may have held an earlier
-// template whose lines an L1 still caches.
+// Whether task i of an expansion's round is a run member (see kRunMember).
+__device__ __forceinline__ bool template_member(const template_round& r, unsigned int i) {
+    return i > 0 && r.ntiles[i] == 1 && r.ntiles[i - 1] == 1 && r.ndeps[i] == 1 && (r.depLate[3 * i] & 4) != 0;
+}
+
+// Stages seqs [from, from + n) of an expansion (see GPUOS_OP_EXPAND) from its template in device memory: the
+// headers only. The relative fields are made absolute in registers on the way (seq; tileBase from the
+// expansion's first tile; deps from its first seq: all six words, since the ones beyond ndeps are never read),
+// and each task is flagged GPUOS_TASK_FLAG_REFS_IN_DEVICE with refsAt at its own operand records in the template:
+// the worker that runs it reads them there (it loads its descriptor anyway), so the agent, one block staging for
+// all the others, copies 144 bytes per task instead of up to 656. Volatile loads: the template's memory may have
+// held an earlier template whose lines an L1 still caches. What validation needs of each task goes to *rd on the
+// way (n <= kTemplateRound).
 __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned long long from, unsigned long long n,
-                              unsigned long long base, unsigned long long tileBase, unsigned long long mask) {
-    __shared__ unsigned char s_nrefs[kTemplateNrefsCached];
+                              unsigned long long base, unsigned long long tileBase, unsigned long long mask,
+                              template_round* rd) {
 #ifndef __CUDACC_RTC__  // NVRTC has no offsetof; nvcc checks these in CI (NvccCompileTest)
-    static_assert(kHeaderVectors == 9 && offsetof(gpuos_task, seq) == 8 && offsetof(gpuos_task, tileBase) == 16
-                  && offsetof(gpuos_task, nrefs) == 27 && offsetof(gpuos_task, deps) == 48
+    static_assert(kHeaderVectors == 9 && offsetof(gpuos_task, op) == 0 && offsetof(gpuos_task, ntiles) == 4
+                  && offsetof(gpuos_task, seq) == 8 && offsetof(gpuos_task, tileBase) == 16
+                  && offsetof(gpuos_task, ndeps) == 26 && offsetof(gpuos_task, nrefs) == 27
+                  && offsetof(gpuos_task, flags) == 24 && offsetof(gpuos_task, refsAt) == 32
+                  && offsetof(gpuos_task, deps) == 48 && offsetof(gpuos_task, refs) == 16 * kHeaderVectors
                   && GPUOS_MAX_DEPS == 6, "copy_template patches the header by vector: vector 0 holds seq, "
-                  "vector 1 tileBase and nrefs, vectors 3-5 the six deps");
+                  "vector 1 tileBase and flags, vector 2 refsAt, vectors 3-5 the six deps");
 #endif
     // kCopyDepth loads in flight per thread before the first store, as in copy_vectors.
     const unsigned long long headers = n * kHeaderVectors;
@@ -347,35 +412,32 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
                 const unsigned long long seq = from + task;
                 v[j].z = (unsigned int)seq;
                 v[j].w = (unsigned int)(seq >> 32);
+                const bool ok = v[j].x != (unsigned int)GPUOS_OP_EXPAND && v[j].y >= 1
+                                && v[j].y <= GPUOS_MAX_TILES_PER_TASK;
+                rd->ntiles[task] = ok ? v[j].y : 0;
             } else if (vec == 1) {
                 add_u64(v[j].x, v[j].y, tileBase);
-                if (task < kTemplateNrefsCached) s_nrefs[task] = (unsigned char)(v[j].z >> 24);
+                v[j].z |= GPUOS_TASK_FLAG_REFS_IN_DEVICE;  // flags: bits 0-15 of .z, ndeps 16-23, nrefs 24-31
+                const unsigned int ndeps = (v[j].z >> 16) & 0xFF, nrefs = v[j].z >> 24;
+                rd->tileBase[task] = ((unsigned long long)v[j].y << 32) | v[j].x;
+                rd->ndeps[task] = (unsigned char)(ndeps <= GPUOS_MAX_DEPS && nrefs <= GPUOS_MAX_REFS ? ndeps : 0xFF);
+            } else if (vec == 2) {
+                const unsigned long long at = (unsigned long long)(tmpl + (from - base + task)) + 16 * kHeaderVectors;
+                v[j].x = (unsigned int)at;
+                v[j].y = (unsigned int)(at >> 32);
             } else if (vec >= 3 && vec <= 5) {
+                // Relative deps must name earlier tasks of the template: dep < the task's index.
+                const unsigned long long index = from - base + task;
+                const unsigned long long d0 = ((unsigned long long)v[j].y << 32) | v[j].x;
+                const unsigned long long d1 = ((unsigned long long)v[j].w << 32) | v[j].z;
+                // bit 2 (vector 3): dep 0 is the task just before (a run member if it is the only one)
+                const unsigned int previous = vec == 3 && index >= 1 && d0 == index - 1 ? 4u : 0u;
+                rd->depLate[3 * task + vec - 3] =
+                    (unsigned char)((d0 >= index ? 1u : 0u) | (d1 >= index ? 2u : 0u) | previous);
                 add_u64(v[j].x, v[j].y, base);
                 add_u64(v[j].z, v[j].w, base);
             }
             ((uint4*)(ring + ((from + task) & mask)))[vec] = v[j];
-        }
-    }
-    stage_sync();
-    constexpr unsigned int kRefsTotal = kTaskVectors - kHeaderVectors;
-    const unsigned long long refs = n * kRefsTotal;
-    for (unsigned long long k0 = stage_tid(); k0 < refs; k0 += kCopyDepth * kStageThreads) {
-        uint4 v[kCopyDepth];
-        bool take[kCopyDepth];
-#pragma unroll
-        for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
-            const unsigned long long task = k / kRefsTotal;
-            const unsigned int vec = (unsigned int)(k % kRefsTotal);
-            take[j] = k < refs && vec / kRefVectors < (task < kTemplateNrefsCached ? s_nrefs[task]
-                                                                                  : ring[(from + task) & mask].nrefs);
-            if (take[j]) v[j] = ld_volatile_v4((const uint4*)(tmpl + (from - base + task))->refs + vec);
-        }
-#pragma unroll
-        for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
-            if (take[j]) ((uint4*)ring[(from + k / kRefsTotal) & mask].refs)[k % kRefsTotal] = v[j];
         }
     }
 }
@@ -450,7 +512,7 @@ __device__ bool probe_slot(const gpuos_task* hostRing, unsigned long long seq, u
 __device__ void completion_warp(const gpuos_params& p, const unsigned long long* done, unsigned long long mask,
                                 volatile unsigned long long& s_watermark, volatile unsigned long long& s_pubSeq,
                                 volatile unsigned long long& s_traceSeq, volatile int& s_agentExit,
-                                unsigned long long& faultsMirrored) {
+                                unsigned long long& faultsMirrored, volatile unsigned long long* s_prof) {
     gpuos_queue_state* st = (gpuos_queue_state*)p.state;
     gpuos_host_control* ctrl = (gpuos_host_control*)p.control;
     const unsigned int lane = threadIdx.x & 31;
@@ -523,8 +585,10 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
             if (faulted) {
                 faultsMirrored = mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);
             }
+            // The traced task's stamp goes out after completedSeq: a write to host memory before it would be
+            // one more thing the fence waits for, in the very leg it measures.
             const unsigned long long traced = s_traceSeq;
-            if (traced >= from && traced < w) st_relaxed_sys(&ctrl->traceCompleted, global_ns());
+            const unsigned long long tCompleted = traced >= from && traced < w ? global_ns() : 0;
             // As in the legacy publisher: the host reads results only through copies the device's engines make
             // after it saw this word, at gpu scope, so a gpu-scope fence suffices unless fault records went out.
             if (faultsMirrored != faultsBefore) {
@@ -533,6 +597,8 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
                 __threadfence();
                 st_relaxed_sys(&ctrl->completedSeq, w);
             }
+            if (tCompleted != 0) st_relaxed_sys(&ctrl->traceCompleted, tCompleted);
+            s_prof[7] = s_prof[7] + 1;
             // The device copy (st->watermark) is read only by the next generation: written once, at exit, so the
             // line the workers poll for publication takes no store per completion.
             s_watermark = w;
@@ -548,12 +614,17 @@ __device__ void agent_loop(const gpuos_params& p) {
     // Read by one role while the other writes them (the completion warp runs apart from the stage threads).
     __shared__ volatile unsigned long long s_watermark, s_pubSeq, s_traceSeq;
     __shared__ volatile int s_agentExit;
+    // The staging profile (HostControl.agentProfile): thread 0's, but for the completion count (word 7).
+    __shared__ volatile unsigned long long s_prof[GPUOS_AGENT_PROFILE_WORDS];
     __shared__ unsigned long long s_lastEnd, s_expandAt, s_expBase, s_expTemplate, s_expTileBase;
 #ifdef GPUOS_AGENT_ONE_LOOP
     __shared__ unsigned int s_firstIncomplete;
 #endif
     __shared__ int s_fromTemplate;
     __shared__ __align__(16) uint4 s_headers[kStagedHeaderVectors];
+#ifndef GPUOS_HANDOFF_LEGACY
+    __shared__ template_round s_round;
+#endif
 
     gpuos_queue_state* st = (gpuos_queue_state*)p.state;
     gpuos_host_control* ctrl = (gpuos_host_control*)p.control;
@@ -613,6 +684,7 @@ __device__ void agent_loop(const gpuos_params& p) {
         s_pubSeq = pubSeq;
         s_traceSeq = ~0ull;
         s_agentExit = 0;
+        for (int i = 0; i < GPUOS_AGENT_PROFILE_WORDS; ++i) s_prof[i] = 0;
     }
     if (threadIdx.x == kPublisherThread) {
 #ifdef GPUOS_AGENT_ONE_LOOP
@@ -624,7 +696,7 @@ __device__ void agent_loop(const gpuos_params& p) {
 
 #ifndef GPUOS_AGENT_ONE_LOOP
     if ((threadIdx.x >> 5) == kPublisherThread / 32) {
-        completion_warp(p, done, mask, s_watermark, s_pubSeq, s_traceSeq, s_agentExit, faultsMirrored);
+        completion_warp(p, done, mask, s_watermark, s_pubSeq, s_traceSeq, s_agentExit, faultsMirrored, s_prof);
     } else
 #endif
     for (;;) {
@@ -711,6 +783,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                     st_relaxed_sys(&ctrl->completedSeq, w);
                 }
                 completionPublished = w;
+                s_prof[7] = s_prof[7] + 1;
             }
             if ((++heartbeat & 63) == 0) st_relaxed_sys(&ctrl->heartbeat, heartbeat);
         }
@@ -750,7 +823,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                     s_fromTemplate = 0;
                     s_fromProbe = 1;
                     s_pubTiles = pubTiles;
-                    if (traceSeq == pubSeq) st_relaxed_sys(&ctrl->traceDoorbell, roundStart);
+                    // (the traced task's stamps go out after its publication, see there)
                     cmd = CMD_STAGE;
                 } else
 #endif
@@ -760,12 +833,17 @@ __device__ void agent_loop(const gpuos_params& p) {
                     // Inside an expansion the next tasks come from its template; the host never wrote their slots.
                     s_fromTemplate = pubSeq < expEnd;
                     if (pubSeq < expEnd && to > expEnd) to = expEnd;
+#ifndef GPUOS_HANDOFF_LEGACY
+                    if (pubSeq < expEnd && to - pubSeq > kTemplateRound) to = pubSeq + kTemplateRound;
+#endif
                     s_to = to;
                     s_expBase = expBase;
                     s_expTemplate = expTemplate;
                     s_expTileBase = expTileBase;
                     s_pubTiles = pubTiles;
+#ifdef GPUOS_HANDOFF_LEGACY
                     if (traceSeq >= s_from && traceSeq < s_to) st_relaxed_sys(&ctrl->traceDoorbell, roundStart);
+#endif
                     cmd = CMD_STAGE;
                 } else if (parking && watermark == pubSeq) {
                     cmd = CMD_EXIT;
@@ -796,6 +874,9 @@ __device__ void agent_loop(const gpuos_params& p) {
         // 4. Stage: copy descriptors, fill the tile map, publish.
         if (cmd == CMD_STAGE) {
             const unsigned long long from = s_from;
+            // Thread 0's stamps for the profile: decided, copied, validated, mapped.
+            unsigned long long tDecided = 0, tCopied = 0, tValidated = 0, tMapped = 0;
+            if (threadIdx.x == 0) tDecided = global_ns();
             // Whether s_headers holds the headers of [from, s_to) (and header(seq) may read them there).
             bool staged = false;
             auto header = [&](unsigned long long seq) -> const gpuos_task* {
@@ -851,6 +932,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                         if (probed) s_to = from + p.stageChunk;
                         s_to = s_to < expEnd ? s_to : expEnd;
 #ifndef GPUOS_HANDOFF_LEGACY
+                        if (s_to - from > kTemplateRound) s_to = from + kTemplateRound;
                         // Known work: the next rounds stage it without reading the doorbell (see step 1).
                         if (s_knownSubmitted < expEnd) s_knownSubmitted = expEnd;
 #endif
@@ -864,21 +946,51 @@ __device__ void agent_loop(const gpuos_params& p) {
                 staged = staged && !s_fromTemplate;  // an expansion's tasks come from its template
                 if (!s_fromTemplate) {
                     const unsigned long long m = s_to - from;
-                    if (whole) {
-                        copy_device_refs(ring, from, m, mask, staged ? s_headers : nullptr);
-                    } else {
+                    if (!whole) {
                         copy_vectors(hostRing, ring, from, m, kTaskVectors - kHeaderVectors, kHeaderVectors, mask);
                     }
+#ifdef GPUOS_HANDOFF_LEGACY
+                    else {
+                        copy_device_refs(ring, from, m, mask, staged ? s_headers : nullptr);
+                    }
+#endif
                 }
             }
             if (s_fromTemplate) {
+#ifdef GPUOS_HANDOFF_LEGACY
                 copy_template((const gpuos_task*)s_expTemplate, ring, from, s_to - from, s_expBase, s_expTileBase, mask);
+#else
+                copy_template((const gpuos_task*)s_expTemplate, ring, from, s_to - from, s_expBase, s_expTileBase, mask,
+                              &s_round);
+#endif
             }
             stage_sync();
             const unsigned long long to = s_to;
+            if (threadIdx.x == 0) tCopied = global_ns();
+#ifdef GPUOS_HANDOFF_LEGACY
             if (threadIdx.x == 0 && traceSeq >= from && traceSeq < to) st_relaxed_sys(&ctrl->traceRead, global_ns());
+#endif
             // One thread per task (many tasks in flight, not one L2 round trip after another): validate, tile
-            // bases included (each must continue the ticket prefix sum).
+            // bases included (each must continue the ticket prefix sum). An expansion's round checks what
+            // copy_template kept in shared memory (the template's relative deps, the rest as in the ring).
+#ifndef GPUOS_HANDOFF_LEGACY
+            const bool fromTemplate = s_fromTemplate != 0;
+            unsigned long long runMarks = 0;  // 2 bits per seq this thread validates (host rounds)
+            if (fromTemplate) {
+                for (unsigned long long seq = from + stage_tid(); seq < to; seq += kStageThreads) {
+                    const unsigned int i = (unsigned int)(seq - from);
+                    const unsigned int ntiles = s_round.ntiles[i], ndeps = s_round.ndeps[i];
+                    const unsigned long long expectedBase =
+                        i == 0 ? s_pubTiles : s_round.tileBase[i - 1] + s_round.ntiles[i - 1];
+                    const unsigned int late = s_round.depLate[3 * i] | (s_round.depLate[3 * i + 1] << 2)
+                                              | (s_round.depLate[3 * i + 2] << 4);
+                    const bool ok = ntiles != 0 && ndeps <= GPUOS_MAX_DEPS && s_round.tileBase[i] == expectedBase
+                                    && (late & ((1u << ndeps) - 1)) == 0;
+                    if (!ok) atomicMin(&s_badSeq, seq);
+                    if (seq == to - 1) s_lastEnd = s_round.tileBase[i] + ntiles;
+                }
+            } else
+#endif
             for (unsigned long long seq = from + stage_tid(); seq < to; seq += kStageThreads) {
                 const gpuos_task* t = header(seq);
                 const gpuos_task* prev = seq == from ? t : header(seq - 1);
@@ -890,9 +1002,24 @@ __device__ void agent_loop(const gpuos_params& p) {
                 for (unsigned int d = 0; ok && d < ndeps; ++d) ok = t->deps[d] < seq;
                 if (!ok) atomicMin(&s_badSeq, seq);
                 if (seq == to - 1) s_lastEnd = t->tileBase + ntiles;  // saves thread 0 a dependent L2 read
+#ifndef GPUOS_HANDOFF_LEGACY
+                // Run marks (see kRunMember), kept for the tile-map pass (same thread, same seqs); none in a round
+                // too long for 32 per thread (stageChunk > 7168), so that every mark is consistent with its neighbour's.
+                const unsigned long long iter = (seq - from) / kStageThreads;
+                if (to - from <= 32 * kStageThreads) {
+                    const bool member = seq > from && ntiles == 1 && ndeps == 1 && t->deps[0] == seq - 1 && prev->ntiles == 1;
+                    bool next = false;
+                    if (seq + 1 < to && ntiles == 1) {
+                        const gpuos_task* n = header(seq + 1);
+                        next = n->ntiles == 1 && n->ndeps == 1 && n->deps[0] == seq;
+                    }
+                    runMarks |= ((member ? kRunMember : 0) | (next ? kRunNext : 0)) << (2 * iter);
+                }
+#endif
             }
             stage_sync();
             if (threadIdx.x == 0) {
+                tValidated = global_ns();
                 s_end = from;
                 if (s_badSeq != ~0ull) {
                     // A malformed descriptor would break the ticket prefix sum: stop everything, loudly.
@@ -921,16 +1048,41 @@ __device__ void agent_loop(const gpuos_params& p) {
             // Only now claim tile-map entries, and only for that prefix: the entries the rest would take may
             // still belong to published tickets that no block has looked up yet.
             const unsigned long long end = s_end;
+#ifndef GPUOS_HANDOFF_LEGACY
+            if (fromTemplate) {
+                // Every task of an expansion has its records at refsAt: nothing to null in the ring.
+                for (unsigned long long seq = from + stage_tid(); seq < end; seq += kStageThreads) {
+                    const unsigned int i = (unsigned int)(seq - from);
+                    const unsigned int ntiles = s_round.ntiles[i];
+                    const unsigned long long tileBase = s_round.tileBase[i];
+                    for (unsigned int j = 0; j < ntiles; ++j) tileMap[(tileBase + j) & tileMask] = seq;
+                    tileDone[seq & mask] = 0;
+                    // (kRunNext only toward a task published with this one: see kRunMember)
+                    const bool next = seq + 1 < end && template_member(s_round, i + 1);
+                    ring[seq & mask].seal = kRunsOn ? (template_member(s_round, i) ? kRunMember : 0) | (next ? kRunNext | kRunTemplate : 0) : 0;
+                }
+            } else
+#endif
             for (unsigned long long seq = from + stage_tid(); seq < end; seq += kStageThreads) {
                 const gpuos_task* h = header(seq);
                 const unsigned int ntiles = h->ntiles;
                 const unsigned long long tileBase = h->tileBase;
                 for (unsigned int j = 0; j < ntiles; ++j) tileMap[(tileBase + j) & tileMask] = seq;
                 tileDone[seq & mask] = 0;
+#ifndef GPUOS_HANDOFF_LEGACY
+                const unsigned long long iter = (seq - from) / kStageThreads;
+                const unsigned long long marks = kRunsOn && to - from <= 32 * kStageThreads ? (runMarks >> (2 * iter)) & 3 : 0;
+                ring[seq & mask].seal = seq + 1 < end ? marks : marks & ~kRunNext;
+#endif
                 // Operand records beyond nrefs were not copied: never let an operator see a stale pointer there.
+                // (A task whose records are at refsAt gets them, and the null pointers, from its worker.)
+#ifndef GPUOS_HANDOFF_LEGACY
+                if ((h->flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) == 0)
+#endif
                 for (unsigned int r = h->nrefs; r < GPUOS_MAX_REFS; ++r) ring[seq & mask].refs[r].data = 0;
             }
             stage_sync();
+            if (threadIdx.x == 0) tMapped = global_ns();
             if (threadIdx.x == 0 && end > from) {
 #ifdef GPUOS_HANDOFF_LEGACY
                 const gpuos_task* last = header(end - 1);
@@ -955,7 +1107,24 @@ __device__ void agent_loop(const gpuos_params& p) {
                              :: "l"(&st->pubTiles), "l"(pubTiles), "l"(pubSeq) : "memory");
 #endif
                 s_pubSeq = pubSeq;
-                if (traceSeq >= from && traceSeq < end) st_relaxed_sys(&ctrl->tracePublished, global_ns());
+                const unsigned long long tPublished = global_ns();
+                s_prof[0] = s_prof[0] + 1;
+                s_prof[1] = s_prof[1] + (end - from);
+                s_prof[2] = s_prof[2] + (tDecided - roundStart);
+                s_prof[3] = s_prof[3] + (tCopied - tDecided);
+                s_prof[4] = s_prof[4] + (tValidated - tCopied);
+                s_prof[5] = s_prof[5] + (tMapped - tValidated);
+                s_prof[6] = s_prof[6] + (tPublished - tMapped);
+                if (traceSeq >= from && traceSeq < end) {
+#ifndef GPUOS_HANDOFF_LEGACY
+                    // The round's stamps of the traced task, only now: a write to host memory before the
+                    // publication would be one more thing its release waits for.
+                    st_relaxed_sys(&ctrl->traceDoorbell, roundStart);
+                    st_relaxed_sys(&ctrl->traceRead, tCopied);
+#endif
+                    st_relaxed_sys(&ctrl->tracePublished, tPublished);
+                    for (int i = 0; i < GPUOS_AGENT_PROFILE_WORDS; ++i) st_relaxed_sys(&ctrl->agentProfile[i], s_prof[i]);
+                }
 #ifndef GPUOS_HANDOFF_LEGACY
                 // Everything known is published: probe the next slot in the next round.
                 if (!parking && s_knownSubmitted <= pubSeq && pubSeq >= expEnd) s_probeSlot = pubSeq;
@@ -991,7 +1160,7 @@ __device__ void agent_loop(const gpuos_params& p) {
 // in *hint the seq the ticket's task would have if every task published since were a single tile (a guess, see
 // worker_loop).
 __device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned long long ticket, unsigned int spinMaxNs,
-                                              unsigned long long* hint) {
+                                              unsigned long long* hint, unsigned long long* pubSeqSeen = nullptr) {
     *hint = ~0ull;
 #ifdef GPUOS_HANDOFF_LEGACY
     for (;;) {
@@ -1019,6 +1188,7 @@ __device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned lo
         const unsigned long long published = pub.x;
         if (ticket < published) {
             *hint = pub.y - (published - ticket);
+            if (pubSeqSeen != nullptr) *pubSeqSeen = pub.y;
             return 0;
         }
         unsigned int abort = 0, parking = 0;
@@ -1032,7 +1202,9 @@ __device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned lo
             // pubTiles is final once parking is set (the agent's release of parking comes after its last
             // publication): leave only with a ticket nobody published.
             fence_acquire_gpu();
-            return ticket < ld_acquire_gpu(&st->pubTiles) ? 0 : 1;
+            const ulonglong2 last = poll_gpu_v2(&st->pubTiles);
+            if (pubSeqSeen != nullptr) *pubSeqSeen = last.y;
+            return ticket < last.x ? 0 : 1;
         }
         // The block holding the next ticket spins (it is the one a new submission waits for); blocks further
         // back in line poll less.
@@ -1085,7 +1257,18 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
     // The slot whose descriptor the block loads while thread 0 reads the tile map (see below), and the previous
     // task of this block with the ticket after its last tile.
     __shared__ unsigned long long s_hint, s_prevSeq, s_prevEnd;
-    if (threadIdx.x == 0) s_prevEnd = 0;
+    // Runs (see kRunMember): pubSeq as this block's acquire of its ticket saw it (every seq below is published),
+    // the next task's descriptor (loaded while the current one runs), and the completions the leader has not
+    // released yet: seqs [s_pendFirst, s_pendFirst + s_pendCount), the first the leader's own task when
+    // s_pendOwn (done[]), the others members (tileDone[] gets kRunRan), fault bits by position.
+    __shared__ unsigned long long s_pubSeqSeen, s_pendFirst;
+    __shared__ unsigned int s_pendCount, s_pendFaults, s_pendOwn;
+    __shared__ int s_runOn;
+    __shared__ __align__(16) gpuos_task s_next;
+    if (threadIdx.x == 0) {
+        s_prevEnd = 0;
+        s_pendCount = 0;
+    }
 #endif
     // Thread 0's timestamps of a traced task (dependency wait begins, last dependency seen, after the acquire,
     // operator starts), written to the host page only after done: a store to host memory before the release would lengthen the
@@ -1106,6 +1289,56 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
     const unsigned long long tileMask = p.tileCapacity - 1;
     const unsigned int opCount = gpuos_op_count;
 
+    // Thread 0: a traced task's stamps, after its completion was released (see s_stamps).
+    auto write_stamps = [&](unsigned long long seq, unsigned long long tEnd) {
+        const unsigned long long tReleased = global_ns();
+        unsigned long long* stamps = &ctrl->traceTask[GPUOS_TRACE_TASK_STAMPS * (seq & 1)];
+        static_assert(GPUOS_TRACE_TASK_STAMPS == 6, "wait, seen, ready, start, end, released");
+        for (int i = 0; i < 4; ++i) st_relaxed_sys(&stamps[i], s_stamps[i]);
+        st_relaxed_sys(&stamps[4], tEnd);
+        st_relaxed_sys(&stamps[5], tReleased);
+        st_relaxed_sys(&ctrl->traceStart, s_stamps[3]);
+        st_relaxed_sys(&ctrl->traceEnd, tEnd);
+    };
+    // Thread 0, after the barrier that follows the operator: counts the tile, and marks the task done when it was
+    // its last. The barrier puts the block's operator stores before this thread's release in causality order, so
+    // the release (cumulative) publishes them with the task's completion.
+    auto finish = [&](unsigned long long seq, unsigned int ntiles, bool faulted, bool traced, unsigned long long tEnd) {
+        bool finished = ntiles == 1;
+        if (finished) {
+            st_release_gpu(&done[done_slot(seq, mask)], (seq + 1) | (faulted ? kDoneFaulted : 0));
+        } else {
+            __threadfence();
+            const unsigned int add = 1u + (faulted ? kTileFaulted : 0u);
+            const unsigned int counted = atomicAdd(&tileDone[seq & mask], add) + add;
+            if ((counted & ~kTileFaulted) == ntiles) {
+                __threadfence();
+                const bool anyFaulted = (counted & kTileFaulted) != 0;
+                st_release_gpu(&done[done_slot(seq, mask)], (seq + 1) | (anyFaulted ? kDoneFaulted : 0));
+                finished = true;
+            }
+        }
+        if (traced && finished) write_stamps(seq, tEnd);
+    };
+#ifndef GPUOS_HANDOFF_LEGACY
+    // A task whose operand records are at refsAt (a template's own, or a replayed batch's), not in the ring slot:
+    // one more L2 round trip, before any dependency wait, instead of a copy by the agent, which stages for every
+    // block. Records beyond nrefs get a null pointer, as the agent gives them in the ring.
+    auto load_device_refs = [&]() {
+        if ((s_task.flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) == 0) return;
+        const uint4* src = (const uint4*)s_task.refsAt;
+        const unsigned int nrefs = s_task.nrefs;
+        for (unsigned int v = threadIdx.x; v < GPUOS_MAX_REFS * kRefVectors; v += blockDim.x) {
+            if (v / kRefVectors < nrefs) {
+                ((uint4*)s_task.refs)[v] = ld_volatile_v4(src + v);
+            } else if (v % kRefVectors == 0) {
+                ((uint4*)s_task.refs)[v] = make_uint4(0, 0, 0, 0);
+            }
+        }
+        __syncthreads();
+    };
+#endif
+
     for (;;) {
 #ifdef GPUOS_HANDOFF_LEGACY
         if (threadIdx.x == 0) {
@@ -1119,10 +1352,10 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         }
         __syncthreads();
         if (s_exit) return;
-        const unsigned long long seq = s_seq;
+        const unsigned long long seq0 = s_seq;
         // Ordered after thread 0's acquire of pubTiles by the barrier; volatile: L2, never a stale L1 line.
         for (unsigned int v = threadIdx.x; v < kTaskVectors; v += blockDim.x) {
-            ((uint4*)&s_task)[v] = ld_volatile_v4((const uint4*)(ring + (seq & mask)) + v);
+            ((uint4*)&s_task)[v] = ld_volatile_v4((const uint4*)(ring + (seq0 & mask)) + v);
         }
         __syncthreads();
 #else
@@ -1135,7 +1368,9 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         if (threadIdx.x == 0) {
             unsigned long long hint;
             const unsigned long long ticket = atomicAdd(&st->tileCursor, 1ull);
-            const int leave = wait_published(st, ticket, p.spinMaxNs, &hint);
+            unsigned long long seen = 0;
+            const int leave = wait_published(st, ticket, p.spinMaxNs, &hint, &seen);
+            s_pubSeqSeen = seen;
             s_hint = ticket < s_prevEnd ? s_prevSeq : hint;
             s_ticket = ticket;
             s_exit = leave;
@@ -1161,64 +1396,148 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             }
             __syncthreads();
         }
-        const unsigned long long seq = s_seq;
+        const unsigned long long seq0 = s_seq;
         if (threadIdx.x == 0) {
-            s_prevSeq = seq;
+            s_prevSeq = seq0;
             s_prevEnd = s_task.tileBase + s_task.ntiles;
         }
+        if (s_task.seal & kRunMember) {
+            // A run member: the block holding the ticket before runs it (see kRunMember). Mark it done once it
+            // ran; the leader's release of kRunRan, acquired here, puts its operator's stores before ours.
+            if (threadIdx.x == 0) {
+                unsigned int polls = 0, ran;
+                int leave = 0;
+                while (((ran = ld_acquire_gpu(&tileDone[seq0 & mask])) & kRunRan) == 0) {
+                    if ((++polls & 63) == 0 && ld_relaxed_gpu(&st->abort)) {
+                        leave = 1;
+                        break;
+                    }
+                }
+                if (!leave) {
+                    st_release_gpu(&done[done_slot(seq0, mask)], (seq0 + 1) | ((ran & kTileFaulted) ? kDoneFaulted : 0));
+                }
+                s_exit = leave;
+            }
+            __syncthreads();
+            if (s_exit) return;
+            continue;
+        }
+        load_device_refs();
 #endif
-        const bool traced = (s_task.flags & GPUOS_TASK_FLAG_TRACE) != 0;
-        if (threadIdx.x == 0) {
-            if (traced) s_stamps[0] = s_stamps[1] = global_ns();
-            const int leave = wait_dependencies(st, s_task, done, mask, p.spinMaxNs, traced ? &s_stamps[1] : nullptr);
-            if (traced) s_stamps[2] = global_ns();
-            s_tile = (unsigned int)(s_ticket - s_task.tileBase);
-            s_exit = leave;
-        }
-        __syncthreads();
-        if (s_exit) return;
-        const gpuos_task* task = &s_task;
-        const unsigned int op = task->op;
-        // Read before the tile is counted: once it is, the task may complete and its slot be reused.
-        const unsigned int ntiles = task->ntiles;
-        if (traced && threadIdx.x == 0) s_stamps[3] = global_ns();
-        gpuos_op_fn fn = op < opCount ? gpuos_op_table[op] : nullptr;
-        bool faulted = false;  // thread 0's
-        if (fn != nullptr) {
-            fn(task, s_tile, &env);
-        } else if (threadIdx.x == 0 && s_tile == 0) {
-            report_fault(st, seq, GPUOS_FAULT_BAD_OP, op);  // one record per task, not one per tile
-            faulted = true;
-        }
-        __syncthreads();
-        if (threadIdx.x == 0) {
-            // The barrier puts the block's operator stores before this thread's release in causality order,
-            // so the release (cumulative) publishes them with the task's completion.
-            bool finished = ntiles == 1;
-            const unsigned long long tEnd = traced ? global_ns() : 0;
-            if (finished) {
-                st_release_gpu(&done[done_slot(seq, mask)], (seq + 1) | (faulted ? kDoneFaulted : 0));
-            } else {
-                __threadfence();
-                const unsigned int add = 1u + (faulted ? kTileFaulted : 0u);
-                const unsigned int counted = atomicAdd(&tileDone[seq & mask], add) + add;
-                if ((counted & ~kTileFaulted) == ntiles) {
-                    __threadfence();
-                    const bool anyFaulted = (counted & kTileFaulted) != 0;
-                    st_release_gpu(&done[done_slot(seq, mask)], (seq + 1) | (anyFaulted ? kDoneFaulted : 0));
-                    finished = true;
+        // A task, then (new protocol) the run members after it, if any: each pass of this loop runs s_task.
+        unsigned long long seq = seq0;
+        bool member = false;  // s_task is a run member this block runs as its leader
+        for (;;) {
+            const bool traced = (s_task.flags & GPUOS_TASK_FLAG_TRACE) != 0;
+            if (threadIdx.x == 0) {
+                int leave = 0;
+                if (traced) s_stamps[0] = s_stamps[1] = global_ns();
+                // A member's only dependency is the task this block ran just before it.
+                if (!member) {
+                    leave = wait_dependencies(st, s_task, done, mask, p.spinMaxNs, traced ? &s_stamps[1] : nullptr);
+                }
+                if (traced) s_stamps[2] = global_ns();
+                s_tile = member ? 0 : (unsigned int)(s_ticket - s_task.tileBase);
+                s_exit = leave;
+            }
+            __syncthreads();
+            if (s_exit) return;
+            const gpuos_task* task = &s_task;
+            const unsigned int op = task->op;
+            // Read before the tile is counted: once it is, the task may complete and its slot be reused.
+            const unsigned int ntiles = task->ntiles;
+#ifndef GPUOS_HANDOFF_LEGACY
+            // The next task, if it may be a member, loads while this one runs (its seq is published: below what
+            // this block's acquire saw, see kRunMember).
+            // In an expansion (kRunTemplate) the next task's records follow this one's in the template: they load
+            // from there at once (inside the template: that task exists), checked against its refsAt below.
+            const bool prefetch = (s_task.seal & kRunNext) != 0 && seq + 1 < s_pubSeqSeen;
+            const unsigned long long refsGuess = (s_task.seal & kRunTemplate) && (s_task.flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE)
+                                                     ? s_task.refsAt + sizeof(gpuos_task) : 0;
+            if (prefetch) {
+                for (unsigned int v = threadIdx.x; v < kTaskVectors; v += blockDim.x) {
+                    const uint4* src = refsGuess != 0 && v >= kHeaderVectors
+                                           ? (const uint4*)refsGuess + (v - kHeaderVectors)
+                                           : (const uint4*)(ring + ((seq + 1) & mask)) + v;
+                    cp_async16((uint4*)&s_next + v, src);
+                }
+                asm volatile("cp.async.commit_group;" ::: "memory");
+            }
+#endif
+            if (traced && threadIdx.x == 0) s_stamps[3] = global_ns();
+            gpuos_op_fn fn = op < opCount ? gpuos_op_table[op] : nullptr;
+            bool faulted = false;  // thread 0's
+            if (fn != nullptr) {
+                fn(task, s_tile, &env);
+            } else if (threadIdx.x == 0 && s_tile == 0) {
+                report_fault(st, seq, GPUOS_FAULT_BAD_OP, op);  // one record per task, not one per tile
+                faulted = true;
+            }
+            __syncthreads();
+#ifndef GPUOS_HANDOFF_LEGACY
+            if (prefetch) {
+                asm volatile("cp.async.wait_all;" ::: "memory");
+                __syncthreads();
+            }
+            if (threadIdx.x == 0) {
+                const bool next = prefetch && s_next.seq == seq + 1 && (s_next.seal & kRunMember) != 0;
+                const unsigned long long tEnd = traced ? global_ns() : 0;
+                if (next || member || s_pendCount != 0) {
+                    // In a run: this task's completion waits in the batch (a member's always goes through it: its
+                    // block waits for kRunRan).
+                    if (s_pendCount == 0) {
+                        s_pendFirst = seq;
+                        s_pendOwn = member ? 0 : 1;
+                        s_pendFaults = 0;
+                    }
+                    if (faulted) s_pendFaults |= 1u << s_pendCount;
+                    ++s_pendCount;
+                    int leave = 0;
+                    if (!next || traced || s_pendCount == kRunBatch) {
+                        // One fence for the batch: the barriers put every operator's stores before it.
+                        fence_acquire_gpu();
+                        for (unsigned int k = 0; k < s_pendCount; ++k) {
+                            const unsigned long long q = s_pendFirst + k;
+                            const bool f = (s_pendFaults >> k) & 1u;
+                            if (k == 0 && s_pendOwn) {
+                                st_relaxed_gpu(&done[done_slot(q, mask)], (q + 1) | (f ? kDoneFaulted : 0));
+                            } else {
+                                st_relaxed_gpu(&tileDone[q & mask], kRunRan | (f ? kTileFaulted : 0u));
+                            }
+                        }
+                        s_pendCount = 0;
+                        // A long run looks at abort between batches, as a dependency wait does every 64 polls.
+                        leave = next && ld_relaxed_gpu(&st->abort) != 0;
+                    }
+                    if (traced) write_stamps(seq, tEnd);
+                    s_runOn = next;
+                    s_exit = leave;
+                } else {
+                    finish(seq, ntiles, faulted, traced, tEnd);
+                    s_runOn = 0;
+                    s_exit = 0;
                 }
             }
-            if (traced && finished) {
-                const unsigned long long tReleased = global_ns();
-                unsigned long long* stamps = &ctrl->traceTask[GPUOS_TRACE_TASK_STAMPS * (seq & 1)];
-                static_assert(GPUOS_TRACE_TASK_STAMPS == 6, "wait, seen, ready, start, end, released");
-                for (int i = 0; i < 4; ++i) st_relaxed_sys(&stamps[i], s_stamps[i]);
-                st_relaxed_sys(&stamps[4], tEnd);
-                st_relaxed_sys(&stamps[5], tReleased);
-                st_relaxed_sys(&ctrl->traceStart, s_stamps[3]);
-                st_relaxed_sys(&ctrl->traceEnd, tEnd);
+            __syncthreads();
+            if (s_exit) return;
+            if (!s_runOn) break;
+            // The member becomes the task in hand (its records too, when the guess was right: then only those
+            // beyond nrefs get their null pointer).
+            const bool guessed = refsGuess != 0 && (s_next.flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) && s_next.refsAt == refsGuess;
+            for (unsigned int v = threadIdx.x; v < kTaskVectors; v += blockDim.x) ((uint4*)&s_task)[v] = ((const uint4*)&s_next)[v];
+            __syncthreads();
+            if (guessed) {
+                if (threadIdx.x < GPUOS_MAX_REFS && threadIdx.x >= s_task.nrefs) s_task.refs[threadIdx.x].data = 0;
+                __syncthreads();
+            } else {
+                load_device_refs();
             }
+            ++seq;
+            member = true;
+#else
+            if (threadIdx.x == 0) finish(seq, ntiles, faulted, traced, traced ? global_ns() : 0);
+            break;
+#endif
         }
     }
 }
