@@ -300,6 +300,25 @@ public final class LlamaModel implements AutoCloseable {
         return fixedStep.program(current);
     }
 
+    /**
+     * For DecodeBreakdownBench: launches the decode step for {@code id} at position {@code p} without reading it
+     * (generate must have run once, so the step exists); null outputs mean none was launched.
+     */
+    List<Tensor> launchDecodeStep(int id, int p) {
+        if (fixedStep == null) fixedStep = new FixedStep();
+        return fixedStep.launch(id, p);
+    }
+
+    /** For DecodeBreakdownBench: the step at {@code p} on the token the step before wrote on the device. */
+    List<Tensor> launchNextDecodeStep(int p) {
+        return fixedStep.launchNext(p);
+    }
+
+    /** For DecodeBreakdownBench: the captured step reading cache set 0, or null when it is not replayed. */
+    GpuReplay decodeReplay() {
+        return fixedStep == null ? null : fixedStep.replay[0];
+    }
+
     public boolean isEos(int token) {
         for (int e : config.eosTokenIds()) if (e == token) return true;
         return false;
