@@ -106,12 +106,14 @@ public final class DecodeBreakdownBench {
                 "GB/s", "%copy", "ms/token", "note");
         System.out.println(header);
         GpuBackend gpu = new GpuBackend(os);
+        // most telling first: a run cut short by its time limit keeps what it printed
         if (parts.contains("fixed")) part("fixed costs", () -> fixed(gpu));
-        if (parts.contains("products")) part("products", () -> products(gpu));
-        if (parts.contains("attention")) part("attention", () -> attention(gpu, maxSeq));
-        if (parts.contains("small")) part("small ops", () -> smallOps(gpu, maxSeq));
-        if (parts.contains("load")) part("load", () -> load(gpu, dir));
         if (parts.contains("step")) part("whole step", () -> wholeStep(gpu, dir, maxSeq));
+        if (parts.contains("products")) part("products", () -> products(gpu));
+        if (parts.contains("load")) part("load", () -> load(gpu, dir));
+        if (parts.contains("small")) part("small ops", () -> smallOps(gpu, maxSeq));
+        if (parts.contains("attention")) part("attention", () -> attention(gpu, maxSeq));
+        if (parts.contains("step")) line(sumOfParts(maxSeq));
         System.out.println("== decode breakdown (H100 copy rate taken as " + hbm / 1e12 + " TB/s; ms/token = us/run x runs per token)");
         System.out.println("  " + header);
         ROWS.forEach(r -> System.out.println("  " + r.format()));
@@ -161,7 +163,7 @@ public final class DecodeBreakdownBench {
             Tensor x = s.randn(1, DType.F32, 1, HIDDEN), w = s.randn(2, DType.F32, HIDDEN);
             s.sync();
             timed(gpu, "one elementwise task (a run's fixed cost)", 0, 0, "", List.of(capture(gpu, () -> x.add(1.0))));
-            timed(gpu, LAYERS + " x (residual + rms_norm), dependent", 0, 0, "per-link cost = (this - fixed)/15",
+            timed(gpu, LAYERS + " x (residual + rms_norm), dependent", 0, 0, "per-link cost = (this - fixed)/" + (LAYERS - 1),
                     List.of(capture(gpu, () -> {
                         Tensor y = x;
                         for (int i = 0; i < LAYERS; i++) y = y.add(x).rmsNorm(new long[]{HIDDEN}, w, 1e-5);
@@ -383,16 +385,25 @@ public final class DecodeBreakdownBench {
                 add(new Row("whole decode step, S=" + maxSeq + ", back to back", replay.taskCount(), us,
                         weightBytes(), 1, steps + " steps, nothing read until the end"));
             }
-            double parts = 0;
-            StringBuilder which = new StringBuilder();
-            for (Row r : ROWS) {
-                if (inSum(r.name(), maxSeq)) {
-                    parts += r.perToken() * r.usPerRun() / 1e3;
-                    which.append(which.isEmpty() ? "" : ", ").append(r.name());
-                }
+            int n = Math.min(128, maxSeq - prompt.length);
+            for (int rep = 0; rep < 2; rep++) {
+                LlamaModel.Generation g = m.generate(prompt, n, false, id -> { });
+                add(new Row("generate (each token read back), " + n + " tokens", replay.taskCount(),
+                        1e6 / g.decodeTokensPerSecond(), weightBytes(), 1, String.format(Locale.ROOT, "%.1f tok/s", g.decodeTokensPerSecond())));
             }
-            line(String.format(Locale.ROOT, "sum of the parts per token: %.3f ms (%s; the small ops' 1/run rows include a run's fixed cost)", parts, which));
         }
+    }
+
+    private static String sumOfParts(int maxSeq) {
+        double parts = 0;
+        StringBuilder which = new StringBuilder();
+        for (Row r : ROWS) {
+            if (inSum(r.name(), maxSeq)) {
+                parts += r.perToken() * r.usPerRun() / 1e3;
+                which.append(which.isEmpty() ? "" : ", ").append(r.name());
+            }
+        }
+        return String.format(Locale.ROOT, "sum of the parts per token: %.3f ms (%s; the small ops' 1/run rows include a run's fixed cost)", parts, which);
     }
 
     /** The rows that make up one token: each family once, as the step runs it. */
