@@ -84,13 +84,22 @@ public final class LlamaModel implements AutoCloseable {
         this.ropeTable = weights.tensor(table, maxSequence, 3, 2, half);
         this.keyCache = new Tensor[2][layers.length];
         this.valueCache = new Tensor[2][layers.length];
+        weights.sync();
+    }
+
+    /**
+     * Allocates the KV caches at their first use rather than in load: zeroing them is the only task a load would
+     * otherwise run, and its fill operators the only ones a load would compile (a first generate compiles anyway).
+     * Zeroed because attention weighs the rows after the position by exactly 0, and 0 * NaN is not 0.
+     */
+    private void ensureCaches() {
+        if (keyCache[0][0] != null) return;
         for (int c = 0; c < 2; c++) {
             for (int i = 0; i < layers.length; i++) {
-                keyCache[c][i] = weights.zeros(DType.F32, config.kvHeads(), maxSequence, d);
-                valueCache[c][i] = weights.zeros(compute, config.kvHeads(), maxSequence, d);
+                keyCache[c][i] = weights.zeros(DType.F32, config.kvHeads(), maxSequence, config.headDim());
+                valueCache[c][i] = weights.zeros(compute, config.kvHeads(), maxSequence, config.headDim());
             }
         }
-        weights.sync();
     }
 
     /**
@@ -352,6 +361,7 @@ public final class LlamaModel implements AutoCloseable {
             throw new IllegalArgumentException("position " + (p + t) + " is past the KV cache of " + maxSequence + " positions");
         }
         for (int id : ids) checkToken(id);
+        ensureCaches();
         int s = p + t;
         long[] idx = new long[t];
         for (int i = 0; i < t; i++) idx[i] = ids[i];
@@ -445,6 +455,7 @@ public final class LlamaModel implements AutoCloseable {
         private long deviceToken = -1, devicePos = -1;
 
         FixedStep() {
+            ensureCaches();
             scope = TensorScope.open(backend);
             String how;
             try {

@@ -355,7 +355,17 @@ public final class DecodeBreakdownBench {
     }
 
     private static void wholeStep(GpuBackend gpu, Path dir, int maxSeq) {
+        GpuBackend.Stats before = gpu.stats();
+        int compiledBefore = gpu.operatorsCompiled().size();
+        long l0 = System.nanoTime();
         try (LlamaModel m = LlamaModel.load(dir, gpu, maxSeq, LoadProgress.NONE)) {
+            double loadMs = (System.nanoTime() - l0) / 1e6;
+            GpuBackend.Stats after = gpu.stats();
+            List<String> compiled = gpu.operatorsCompiled();
+            line(String.format(Locale.ROOT, "load: LlamaModel.load, the first in this JVM, serial 4 MB copy: %.0f ms (%.1f GB/s); %d submissions, %d tasks, %d direct + %d staged uploads, compiled %s",
+                    loadMs, dir.resolve("model.safetensors").toFile().length() / 1e6 / loadMs, after.submissions() - before.submissions(),
+                    after.tasks() - before.tasks(), after.directUploads() - before.directUploads(), after.stagedUploads() - before.stagedUploads(),
+                    compiled.subList(compiledBefore, compiled.size())));
             int[] prompt = new int[32];
             for (int i = 0; i < prompt.length; i++) prompt[i] = (int) ((1000 + 37L * i) % VOCAB);
             m.launchDecodeStep(prompt[0], 0);   // captures the step and compiles its operators
