@@ -3,7 +3,8 @@
 # JVM_FLAGS_STR, CP_TESTS and STEP_DIR): builds only the full-size random Llama folder (make_fixtures.py --full
 # --llama-only: the Llama-3.2-1B config in bf16, and the HBM copy rate), then DecodeBreakdownBench: each part of
 # the replayed decode step in isolation, the load's legs (serial and pipelined copies), the whole step; then the
-# whole step again under the spin hand-off (BREAKDOWN_SPIN=0 skips it). About 100 s on an H100.
+# whole step again under the spin hand-off (BREAKDOWN_SPIN=0 skips it), then GpuHfFixtureTest (BREAKDOWN_HF=0 skips
+# it). About 2 minutes on an H100.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 DIST=$(dirname "${CP_TESTS%%:*}")
@@ -24,4 +25,13 @@ if [[ ${BREAKDOWN_SPIN:-1} == 1 ]]; then
   timeout 30 "${JVM[@]}" -Dgpuos.worker.handoff=spin -cp "$CP" dev.gpuos.model.DecodeBreakdownBench "$LLAMA" 160 "$copy" step 2>&1 |
     tee "$OUT/breakdown-spin.log" | grep -E 'whole|sum of|FAILED|Exception'
   echo "rc=${PIPESTATUS[0]}"
+fi
+if [[ ${BREAKDOWN_HF:-1} == 1 ]]; then
+  # the loader's host-side stacking and widening and the lazily zeroed caches, against HF's tiny fixtures on the GPU
+  echo "== GpuHfFixtureTest"
+  timeout 40 "${JVM[@]}" -cp "$CP" org.junit.platform.console.ConsoleLauncher execute --disable-banner \
+    --disable-ansi-colors --details=summary --select-class=dev.gpuos.model.GpuHfFixtureTest \
+    --reports-dir="$OUT/junit-hf" > "$OUT/hf-fixture.log" 2>&1
+  echo "rc=$?"
+  grep -E "tests (successful|failed|aborted)|=>|llama .* on|bert " "$OUT/hf-fixture.log" | head -12
 fi
