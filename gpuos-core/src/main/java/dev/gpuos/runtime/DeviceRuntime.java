@@ -576,7 +576,9 @@ public final class DeviceRuntime implements AutoCloseable {
 
     /** Bytes of each of the two pinned buffers of a pipelined copy, and of the slice one host thread copies. */
     static final long PIPELINED_CHUNK = 16L << 20, PIPELINED_SLICE = 2L << 20;
-    private MemorySegment[] pipelinedStaging;  // two pinned buffers, allocated on first use (guarded by copyLock)
+    private MemorySegment[] pipelinedStaging;
+    /** A thread that owns no segment (never started): a segment it may access is shared, global or on the heap. */
+    private static final Thread NOT_OWNER = new Thread(() -> { });  // two pinned buffers, allocated on first use (guarded by copyLock)
 
     /**
      * A large copy (a model's weights from a mapped file) as a pipeline: chunk i + 1 is copied into one pinned
@@ -592,7 +594,9 @@ public final class DeviceRuntime implements AutoCloseable {
             long chunk = Math.min(PIPELINED_CHUNK, n - off), from = off;
             MemorySegment staging = pipelinedStaging[b];
             int slices = (int) Math.ceilDiv(chunk, PIPELINED_SLICE);
-            java.util.stream.IntStream.range(0, slices).parallel().forEach(i -> {
+            java.util.stream.IntStream range = java.util.stream.IntStream.range(0, slices);
+            // a confined segment may be read only by its owner (this thread): then one thread copies
+            (src.isAccessibleBy(NOT_OWNER) ? range.parallel() : range).forEach(i -> {
                 long at = i * PIPELINED_SLICE;
                 MemorySegment.copy(src, from + at, staging, at, Math.min(PIPELINED_SLICE, chunk - at));
             });

@@ -22,7 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * One {@code .safetensors} file, memory-mapped into a confined {@link Arena}: an 8-byte little-endian header
+ * One {@code .safetensors} file, memory-mapped into a shared {@link Arena}: an 8-byte little-endian header
  * length, a JSON header naming each tensor's dtype, shape and byte range, then the raw little-endian data. Tensor
  * bytes are handed to the backend as slices of the mapping, so loading copies each weight once (page cache to the
  * device, or to the CPU backend's buffer). Every entry is validated when the file is opened: a truncated file or an
