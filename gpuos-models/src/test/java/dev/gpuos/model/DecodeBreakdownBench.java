@@ -274,6 +274,15 @@ public final class DecodeBreakdownBench {
             timed(gpu, "SwiGLU [1," + 2 * INTER + "] bf16 1/run", 0, LAYERS, "",
                     List.of(capture(gpu, () -> gu.narrow(1, 0, INTER).to(DType.F32).silu().mul(gu.narrow(1, INTER, INTER)).to(DType.BF16))));
             timed(gpu, "argmax [1," + VOCAB + "] bf16 1/run", VOCAB * 2, 1, "", List.of(capture(gpu, logits::argmax)));
+            // reduce.cu's argmax keeps loads in flight: its answer against the host's (first index of the maximum)
+            for (long seed = 20; seed < 23; seed++) {
+                Tensor l = s.randn(seed, DType.BF16, 1, VOCAB);
+                long device = l.argmax().longItem();
+                float[] vals = l.toFloatArray();
+                int host = 0;
+                for (int i = 1; i < vals.length; i++) if (vals[i] > vals[host]) host = i;
+                line("argmax check, seed " + seed + ": device " + device + ", host " + host + (device == host ? " (same)" : " DIFFERENT"));
+            }
         }
     }
 
