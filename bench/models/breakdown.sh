@@ -23,7 +23,7 @@ echo "rc=${PIPESTATUS[0]}"
 if [[ ${BREAKDOWN_SPIN:-1} == 1 ]]; then
   echo "== the whole step under -Dgpuos.worker.handoff=spin"
   timeout 30 "${JVM[@]}" -Dgpuos.worker.handoff=spin -cp "$CP" dev.gpuos.model.DecodeBreakdownBench "$LLAMA" 160 "$copy" step 2>&1 |
-    tee "$OUT/breakdown-spin.log" | grep -E 'whole|sum of|FAILED|Exception'
+    tee "$OUT/breakdown-spin.log" | grep -E 'whole|generate|first in|FAILED|Exception'
   echo "rc=${PIPESTATUS[0]}"
 fi
 if [[ ${BREAKDOWN_HF:-1} == 1 ]]; then
