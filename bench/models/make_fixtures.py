@@ -376,8 +376,34 @@ def tokenizer_cases(out, wp, bpe, strings):
         json.dump(cases, f, ensure_ascii=False, separators=(",", ":"))
 
 
-def full_size(out, full_dir, wp, bpe):
-    """Full-size random models for load and speed checks (never committed) and HF eager timings on CUDA."""
+def hbm_copy(timing, dev):
+    """The physical floor of batch-1 decode: every weight byte read once per token at the HBM copy rate."""
+    weight_bytes = timing["llama_weight_bytes"]
+    try:
+        src = torch.empty(1 << 30, dtype=torch.uint8, device=dev)
+        dst = torch.empty_like(src)
+        for _ in range(3):
+            dst.copy_(src)
+        torch.cuda.synchronize()
+        reps = 20
+        t0 = time.time()
+        for _ in range(reps):
+            dst.copy_(src)
+        torch.cuda.synchronize()
+        copy_bw = 2 * src.numel() * reps / (time.time() - t0)   # bytes read + written per second
+        timing["hbm_copy_bytes_per_s"] = copy_bw
+        timing["llama_floor_ms_per_token"] = 1000 * weight_bytes / copy_bw
+        print(f"HBM copy {copy_bw / 1e12:.2f} TB/s: {weight_bytes / 1e9:.3f} GB of weights, floor "
+              f"{1000 * weight_bytes / copy_bw:.2f} ms/token")
+        del src, dst
+        torch.cuda.empty_cache()
+    except Exception as e:  # noqa: BLE001 - the timing is a side note; keep the rest of the run
+        timing["hbm_copy_error"] = repr(e)[:200]
+
+
+def full_size(out, full_dir, wp, bpe, llama_only=False):
+    """Full-size random models for load and speed checks (never committed) and HF eager timings on CUDA.
+    llama_only: only the Llama folder and the HBM copy rate (no HF generate timing, no BERT)."""
     from transformers import BertConfig, BertModel, LlamaForCausalLM
     timing = {"device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}
     dev = "cuda" if torch.cuda.is_available() else "cpu"
@@ -395,6 +421,16 @@ def full_size(out, full_dir, wp, bpe):
     model.save_pretrained(folder)
     save_tokenizer(bpe, folder, BPE_SPECIALS, {})
     timing["llama_build_save_s"] = time.time() - t0
+    print(f"llama folder built and saved in {timing['llama_build_save_s']:.1f} s")
+    if llama_only:
+        timing["llama_weight_bytes"] = sum(p.numel() * p.element_size() for p in model.parameters())
+        del model
+        if dev == "cuda":
+            torch.cuda.empty_cache()
+            hbm_copy(timing, dev)
+        with open(os.path.join(out, "hf_timing.json"), "w") as f:
+            json.dump(timing, f, indent=1)
+        return
     gen = torch.Generator().manual_seed(SEED)
     prompt = torch.randint(0, bpe.get_vocab_size(), (1, 32), generator=gen).to(dev)
     with torch.no_grad():
@@ -422,26 +458,7 @@ def full_size(out, full_dir, wp, bpe):
     del model
     if dev == "cuda":
         torch.cuda.empty_cache()
-        try:   # the physical floor of batch-1 decode: every weight byte read once per token
-            src = torch.empty(1 << 30, dtype=torch.uint8, device=dev)
-            dst = torch.empty_like(src)
-            for _ in range(3):
-                dst.copy_(src)
-            torch.cuda.synchronize()
-            reps = 20
-            t0 = time.time()
-            for _ in range(reps):
-                dst.copy_(src)
-            torch.cuda.synchronize()
-            copy_bw = 2 * src.numel() * reps / (time.time() - t0)   # bytes read + written per second
-            timing["hbm_copy_bytes_per_s"] = copy_bw
-            timing["llama_floor_ms_per_token"] = 1000 * weight_bytes / copy_bw
-            print(f"HBM copy {copy_bw / 1e12:.2f} TB/s: {weight_bytes / 1e9:.3f} GB of weights, floor "
-                  f"{1000 * weight_bytes / copy_bw:.2f} ms/token")
-            del src, dst
-            torch.cuda.empty_cache()
-        except Exception as e:  # noqa: BLE001 - the timing is a side note; keep the rest of the run
-            timing["hbm_copy_error"] = repr(e)[:200]
+        hbm_copy(timing, dev)
 
     bcfg = BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
                       intermediate_size=1536, max_position_embeddings=512, type_vocab_size=2, hidden_act="gelu",
@@ -486,6 +503,7 @@ def main():
     ap.add_argument("--out", required=True, help="output folder (the committed fixtures)")
     ap.add_argument("--full", metavar="DIR", help="also build full-size random models into DIR and time HF")
     ap.add_argument("--skip-tiny", action="store_true", help="with --full: only the full-size part")
+    ap.add_argument("--llama-only", action="store_true", help="with --full: only the Llama folder and the HBM copy rate")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(4)
@@ -507,7 +525,7 @@ def main():
         with open(os.path.join(args.out, "versions.json"), "w") as f:
             json.dump(versions, f, indent=1)
     if args.full:
-        full_size(args.out, args.full, wp, bpe)
+        full_size(args.out, args.full, wp, bpe, args.llama_only)
     total = 0
     for root, _, files in os.walk(args.out):
         for name in files:

@@ -552,6 +552,10 @@ public final class DeviceRuntime implements AutoCloseable {
     public void copyToDevice(long dst, MemorySegment src) {
         synchronized (copyLock) {
             makeCurrent();
+            if (pipelinedCopies && src.byteSize() > STAGING_BYTES) {
+                copyToDevicePipelined(dst, src);
+                return;
+            }
             MemorySegment staging = copyStaging();
             for (long off = 0, n = src.byteSize(); off < n; off += STAGING_BYTES) {
                 long chunk = Math.min(STAGING_BYTES, n - off);
@@ -561,6 +565,47 @@ public final class DeviceRuntime implements AutoCloseable {
                 copiesLanded = copiesIssued;  // the stream ran everything issued before
             }
         }
+    }
+
+    /**
+     * Whether copies larger than the staging buffer take {@link #copyToDevicePipelined} (off: one 4 MB chunk at a
+     * time, the host's copy and the DMA in turn). Off by default until a GPU run compares the two
+     * (DecodeBreakdownBench's load rows); {@code -Dgpuos.copy.pipelined=true} turns it on.
+     */
+    public static volatile boolean pipelinedCopies = Boolean.getBoolean("gpuos.copy.pipelined");
+
+    /** Bytes of each of the two pinned buffers of a pipelined copy, and of the slice one host thread copies. */
+    static final long PIPELINED_CHUNK = 16L << 20, PIPELINED_SLICE = 2L << 20;
+    private MemorySegment[] pipelinedStaging;
+    /** A thread that owns no segment (never started): a segment it may access is shared, global or on the heap. */
+    private static final Thread NOT_OWNER = new Thread(() -> { });  // two pinned buffers, allocated on first use (guarded by copyLock)
+
+    /**
+     * A large copy (a model's weights from a mapped file) as a pipeline: chunk i + 1 is copied into one pinned
+     * buffer while chunk i's DMA reads the other, and each chunk is copied by several threads (reading a mapped
+     * file from the page cache runs at a few GB/s per thread, below one DMA's rate). A buffer is refilled only
+     * after the DMA that read it completed: the stream is synchronized before each DMA is issued, which also
+     * waits for the DMA of the previous chunk, the one that read the buffer filled next.
+     */
+    private void copyToDevicePipelined(long dst, MemorySegment src) {
+        if (pipelinedStaging == null) pipelinedStaging = new MemorySegment[]{pin(PIPELINED_CHUNK), pin(PIPELINED_CHUNK)};
+        int b = 0;
+        for (long off = 0, n = src.byteSize(); off < n; off += PIPELINED_CHUNK) {
+            long chunk = Math.min(PIPELINED_CHUNK, n - off), from = off;
+            MemorySegment staging = pipelinedStaging[b];
+            int slices = (int) Math.ceilDiv(chunk, PIPELINED_SLICE);
+            java.util.stream.IntStream range = java.util.stream.IntStream.range(0, slices);
+            // a confined segment may be read only by its owner (this thread): then one thread copies
+            (src.isAccessibleBy(NOT_OWNER) ? range.parallel() : range).forEach(i -> {
+                long at = i * PIPELINED_SLICE;
+                MemorySegment.copy(src, from + at, staging, at, Math.min(PIPELINED_SLICE, chunk - at));
+            });
+            Driver.streamSynchronize(copyStream);   // the previous chunk's DMA (from the other buffer) is done
+            Driver.memcpyHtoDAsync(dst + off, staging, chunk, copyStream);
+            b ^= 1;
+        }
+        Driver.streamSynchronize(copyStream);
+        copiesLanded = copiesIssued;
     }
 
     /** Copies device bytes at {@code src} into {@code dst}, the same way (complete when this returns). */

@@ -64,7 +64,27 @@ __device__ void reduce_groups(const gpuos_task* task, unsigned int tile, const g
                 if (OP == R_ARGMAX ? q.v > p.v : q.v < p.v) return q;
                 return p.i <= q.i ? p : q;
             };
-            for (long long r = team.lane; r < len; r += team.size) {
+            long long r = team.lane;
+            if (oneDim) {
+                // kDepth loads in flight per lane, compared in the same order as one at a time (same result): the
+                // decode step's argmax over a vocabulary of 128K logits is one block's loop of ~500 loads a lane,
+                // which otherwise waits a memory latency for each.
+                const GT_T* row = src + base;
+                const long long step = team.size;
+                for (; r + (kDepth - 1) * step < len; r += kDepth * step) {
+                    GT_T v[kDepth];
+#pragma unroll
+                    for (int j = 0; j < kDepth; ++j) v[j] = row[(r + j * step) * rstride];
+#pragma unroll
+                    for (int j = 0; j < kDepth; ++j) {
+                        gt::Arg<Acc> c;
+                        c.v = load_acc<Acc>(v[j]);
+                        c.i = r + j * step;
+                        a = better(a, c);
+                    }
+                }
+            }
+            for (; r < len; r += team.size) {
                 gt::Arg<Acc> c;
                 c.v = load_acc<Acc>(src[base + roff(r)]);
                 c.i = r;

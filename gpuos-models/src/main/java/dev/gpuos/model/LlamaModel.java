@@ -84,13 +84,22 @@ public final class LlamaModel implements AutoCloseable {
         this.ropeTable = weights.tensor(table, maxSequence, 3, 2, half);
         this.keyCache = new Tensor[2][layers.length];
         this.valueCache = new Tensor[2][layers.length];
+        weights.sync();
+    }
+
+    /**
+     * Allocates the KV caches at their first use rather than in load: zeroing them is the only task a load would
+     * otherwise run, and its fill operators the only ones a load would compile (a first generate compiles anyway).
+     * Zeroed because attention weighs the rows after the position by exactly 0, and 0 * NaN is not 0.
+     */
+    private void ensureCaches() {
+        if (keyCache[0][0] != null) return;
         for (int c = 0; c < 2; c++) {
             for (int i = 0; i < layers.length; i++) {
-                keyCache[c][i] = weights.zeros(DType.F32, config.kvHeads(), maxSequence, d);
-                valueCache[c][i] = weights.zeros(compute, config.kvHeads(), maxSequence, d);
+                keyCache[c][i] = weights.zeros(DType.F32, config.kvHeads(), maxSequence, config.headDim());
+                valueCache[c][i] = weights.zeros(compute, config.kvHeads(), maxSequence, config.headDim());
             }
         }
-        weights.sync();
     }
 
     /**
@@ -300,6 +309,25 @@ public final class LlamaModel implements AutoCloseable {
         return fixedStep.program(current);
     }
 
+    /**
+     * For DecodeBreakdownBench: launches the decode step for {@code id} at position {@code p} without reading it
+     * (generate must have run once, so the step exists); null outputs mean none was launched.
+     */
+    List<Tensor> launchDecodeStep(int id, int p) {
+        if (fixedStep == null) fixedStep = new FixedStep();
+        return fixedStep.launch(id, p);
+    }
+
+    /** For DecodeBreakdownBench: the step at {@code p} on the token the step before wrote on the device. */
+    List<Tensor> launchNextDecodeStep(int p) {
+        return fixedStep.launchNext(p);
+    }
+
+    /** For DecodeBreakdownBench: the captured step reading cache set 0, or null when it is not replayed. */
+    GpuReplay decodeReplay() {
+        return fixedStep == null ? null : fixedStep.replay[0];
+    }
+
     public boolean isEos(int token) {
         for (int e : config.eosTokenIds()) if (e == token) return true;
         return false;
@@ -333,6 +361,7 @@ public final class LlamaModel implements AutoCloseable {
             throw new IllegalArgumentException("position " + (p + t) + " is past the KV cache of " + maxSequence + " positions");
         }
         for (int id : ids) checkToken(id);
+        ensureCaches();
         int s = p + t;
         long[] idx = new long[t];
         for (int i = 0; i < t; i++) idx[i] = ids[i];
@@ -426,6 +455,7 @@ public final class LlamaModel implements AutoCloseable {
         private long deviceToken = -1, devicePos = -1;
 
         FixedStep() {
+            ensureCaches();
             scope = TensorScope.open(backend);
             String how;
             try {

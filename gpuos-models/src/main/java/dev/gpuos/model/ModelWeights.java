@@ -102,6 +102,24 @@ public final class ModelWeights implements AutoCloseable {
 
     /** Uploads {@code name} as {@code dtype} after checking that its shape is {@code expected}. */
     public Tensor load(TensorFactory factory, String name, DType dtype, long... expected) {
+        SafetensorsFile.Entry e = checked(name, expected);
+        Tensor t = byName.get(name).upload(factory, e, dtype);
+        uploaded(e);
+        return t;
+    }
+
+    /**
+     * The stored bytes of {@code name} (a slice of the mapping, valid until {@link #close}) after the checks of
+     * {@link #load}; counted as uploaded, so the caller uploads them before the next progress report.
+     */
+    public java.lang.foreign.MemorySegment bytes(String name, long... expected) {
+        SafetensorsFile.Entry e = checked(name, expected);
+        java.lang.foreign.MemorySegment bytes = byName.get(name).bytes(e);
+        uploaded(e);
+        return bytes;
+    }
+
+    private SafetensorsFile.Entry checked(String name, long... expected) {
         SafetensorsFile.Entry e = entry(name);
         if (!Arrays.equals(e.shape(), expected)) {
             throw new ModelFormatException(byName.get(name).file() + ": tensor '" + name + "' has shape "
@@ -111,10 +129,12 @@ public final class ModelWeights implements AutoCloseable {
             throw new ModelFormatException(byName.get(name).file() + ": tensor '" + name + "' is stored as " + e.type()
                     + " but " + configFile + " declares dtype " + expectedType);
         }
-        Tensor t = byName.get(name).upload(factory, e, dtype);
+        return e;
+    }
+
+    private void uploaded(SafetensorsFile.Entry e) {
         uploadedBytes += e.byteSize();
-        progress.uploaded(uploadedBytes, totalBytes, name);
-        return t;
+        progress.uploaded(uploadedBytes, totalBytes, e.name());
     }
 
     @Override

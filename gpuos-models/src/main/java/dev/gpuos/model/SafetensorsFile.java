@@ -22,7 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * One {@code .safetensors} file, memory-mapped into a confined {@link Arena}: an 8-byte little-endian header
+ * One {@code .safetensors} file, memory-mapped into a shared {@link Arena}: an 8-byte little-endian header
  * length, a JSON header naming each tensor's dtype, shape and byte range, then the raw little-endian data. Tensor
  * bytes are handed to the backend as slices of the mapping, so loading copies each weight once (page cache to the
  * device, or to the CPU backend's buffer). Every entry is validated when the file is opened: a truncated file or an
@@ -188,8 +188,29 @@ public final class SafetensorsFile implements AutoCloseable {
             throw new ModelFormatException(file + ": " + e.name() + ": dtype " + e.type()
                     + " is not supported for weights (supported: F32, F16, BF16, F64)");
         }
+        if (target == DType.F32 && (stored == DType.BF16 || stored == DType.F16) && e.numel() <= HOST_WIDEN_MAX) {
+            return factory.tensor(widened(bytes(e), stored), e.shape());
+        }
         Tensor t = factory.tensor(bytes(e), stored, e.shape());
         return stored == target ? t : t.to(target);
+    }
+
+    /**
+     * Largest 16-bit tensor widened to f32 on the host (a model's norm weights and biases): exact either way, and
+     * the host's loop over a few thousand elements is cheaper than a cast task, which a load would otherwise
+     * compile and wait for.
+     */
+    static final long HOST_WIDEN_MAX = 1 << 16;
+
+    private static final ValueLayout.OfShort LE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+
+    private static float[] widened(MemorySegment bytes, DType stored) {
+        float[] out = new float[(int) (bytes.byteSize() / 2)];
+        for (int i = 0; i < out.length; i++) {
+            short h = bytes.get(LE_SHORT, 2L * i);
+            out[i] = stored == DType.BF16 ? Float.intBitsToFloat(h << 16) : Float.float16ToFloat(h);
+        }
+        return out;
     }
 
     @Override
