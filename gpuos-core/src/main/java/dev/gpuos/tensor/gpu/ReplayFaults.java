@@ -18,6 +18,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * Who a bad index inside a captured program ({@link GpuReplay}) belongs to: the tensors a run computed from the
@@ -71,6 +72,13 @@ final class ReplayFaults {
     private static final java.util.concurrent.atomic.AtomicLong CHANGES = new java.util.concurrent.atomic.AtomicLong();
 
     private volatile long lastBase = LATEST, lastEnd;  // the latest run's first seq and the seq after it
+    /**
+     * The first seqs of this program's latest {@link #RECENT} runs (run k at k % RECENT), so that two ranges of its
+     * runs with nothing between them can be told apart from ranges with a gap and joined ({@link #coalesce}).
+     */
+    private final AtomicLongArray recent = new AtomicLongArray(RECENT);
+    private volatile long runs;
+    static final int RECENT = 64;
     // Host side of the log (guarded by this).
     private long drainedThrough = LATEST;  // base of the latest run complete when the log was last read
     private final Known known;
@@ -216,6 +224,9 @@ final class ReplayFaults {
             if (CHANGES.get() != cleanAt) notePass();
             owner.lastBase = base;
             owner.lastEnd = end;
+            long n = owner.runs;
+            owner.recent.set((int) (n % RECENT), base);
+            owner.runs = n + 1;
         }
 
         private void notePass() {
@@ -269,6 +280,7 @@ final class ReplayFaults {
             out.remove(live);
             if (live < k) k--;
         }
+        coalesce(out);
         if (out.isEmpty()) return null;
         Taint[] result = out.toArray(Taint[]::new);
         return current != null && Arrays.equals(current, result) ? current : result;
@@ -300,7 +312,46 @@ final class ReplayFaults {
                 if (!out.contains(f) && !f.owner().knownGood(f)) out.add(f);
             }
         }
+        coalesce(out);
         return out.isEmpty() ? null : out.toArray(Taint[]::new);
+    }
+
+    /**
+     * Joins fixed ranges of the same program and mask that overlap or that are consecutive runs of that program
+     * (no run of it between them): their union is one range naming exactly the same runs. Without this, a buffer
+     * that keeps part of its contents across runs (a KV cache written in part) and descends from another program
+     * gained a range per run of that program, and every run's bookkeeping grew with the number of runs.
+     */
+    static void coalesce(List<Taint> out) {
+        for (int i = 0; i < out.size(); i++) {
+            Taint a = out.get(i);
+            if (a.from() == LATEST || a.to() == LATEST) continue;
+            for (int j = i + 1; j < out.size(); j++) {
+                Taint b = out.get(j);
+                if (b.owner() != a.owner() || b.mask() != a.mask() || b.from() == LATEST || b.to() == LATEST) continue;
+                Taint lo = a.from() <= b.from() ? a : b, hi = lo == a ? b : a;
+                if (hi.from() > lo.to() && !a.owner().follows(lo.to(), hi.from())) continue;
+                a = new Taint(a.owner(), a.mask(), lo.from(), Math.max(lo.to(), hi.to()));
+                out.set(i, a);
+                out.remove(j);
+                j = i;  // the wider range may now join one passed over
+            }
+        }
+    }
+
+    /**
+     * Whether {@code later} is the first seq of the run of this program right after the one starting at
+     * {@code earlier}, as far as the latest {@link #RECENT} runs tell (false when unknown: ranges stay apart).
+     * Read without the lock: a slot being rewritten holds a newer run's seq, which never pairs as earlier < later
+     * with the slot after it.
+     */
+    private boolean follows(long earlier, long later) {
+        if (earlier >= later) return false;
+        long n = runs;
+        for (long k = Math.max(0, n - RECENT); k + 1 < n; k++) {
+            if (recent.get((int) (k % RECENT)) == earlier) return recent.get((int) ((k + 1) % RECENT)) == later;
+        }
+        return false;
     }
 
     /** Whether the log was read after every run of fixed range {@code t} and shows no failure in it (no download). */

@@ -92,10 +92,22 @@ class ReplayFaultsTest {
         ReplayFaults.Taint[] fromFirst = ReplayFaults.union(new ReplayFaults.Taint[]{live}, null);
         assertArrayEquals(new ReplayFaults.Taint[]{new ReplayFaults.Taint(owner, 1, 100, 100)}, fromFirst);
         runs.noteRun(200, 210);
-        ReplayFaults.Taint[] both = ReplayFaults.union(fromFirst, new ReplayFaults.Taint[]{live});
+        runs.noteRun(300, 310);
+        // Runs 100 and 300, not 200 between them: two ranges.
+        ReplayFaults.Taint[] apart = ReplayFaults.union(fromFirst, new ReplayFaults.Taint[]{live});
         assertArrayEquals(new ReplayFaults.Taint[]{new ReplayFaults.Taint(owner, 1, 100, 100),
-                new ReplayFaults.Taint(owner, 1, 200, 200)}, both);
-        assertArrayEquals(both, ReplayFaults.union(both, both), "no repeats");
-        ReplayFaults.check(both);  // no log, nothing failed: no exception
+                new ReplayFaults.Taint(owner, 1, 300, 300)}, apart);
+        assertArrayEquals(apart, ReplayFaults.union(apart, apart), "no repeats");
+        // Runs 100 to 300 and the next one: one range naming exactly those runs (a buffer kept across runs).
+        runs.noteRun(400, 410);
+        ReplayFaults.Taint[] kept = ReplayFaults.union(ReplayFaults.union(apart, new ReplayFaults.Taint[]{
+                new ReplayFaults.Taint(owner, 1, 200, 200)}), new ReplayFaults.Taint[]{live});
+        assertArrayEquals(new ReplayFaults.Taint[]{new ReplayFaults.Taint(owner, 1, 100, 400)}, kept);
+        // Another mask stays apart.
+        ReplayFaults.Taint[] masks = ReplayFaults.union(kept, new ReplayFaults.Taint[]{
+                new ReplayFaults.Taint(owner, 2, 300, 300)});
+        assertArrayEquals(new ReplayFaults.Taint[]{new ReplayFaults.Taint(owner, 1, 100, 400),
+                new ReplayFaults.Taint(owner, 2, 300, 300)}, masks);
+        ReplayFaults.check(masks);  // no log, nothing failed: no exception
     }
 }
