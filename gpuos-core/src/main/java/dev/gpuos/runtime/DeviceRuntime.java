@@ -576,9 +576,9 @@ public final class DeviceRuntime implements AutoCloseable {
 
     /** Bytes of each of the two pinned buffers of a pipelined copy, and of the slice one host thread copies. */
     static final long PIPELINED_CHUNK = 16L << 20, PIPELINED_SLICE = 2L << 20;
-    private MemorySegment[] pipelinedStaging;
+    private MemorySegment[] pipelinedStaging;  // two pinned buffers, allocated on first use (guarded by copyLock)
     /** A thread that owns no segment (never started): a segment it may access is shared, global or on the heap. */
-    private static final Thread NOT_OWNER = new Thread(() -> { });  // two pinned buffers, allocated on first use (guarded by copyLock)
+    private static final Thread NOT_OWNER = new Thread(() -> { });
 
     /**
      * A large copy (a model's weights from a mapped file) as a pipeline: chunk i + 1 is copied into one pinned
