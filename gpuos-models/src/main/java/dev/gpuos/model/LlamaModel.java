@@ -398,6 +398,22 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
+     * Grouped-query attention of the queries q [heads, t, d] over a cache's keys and values [kvHeads, S, d]:
+     * scores, scaled, plus {@code bias} (null for none; broadcast from [t, S] or [S]), softmax (scale and bias as
+     * its prologue, the cast to the values' dtype as its epilogue), probabilities @ values; returns [t, heads * d].
+     * Package-private for DecodeBreakdownBench, which times it alone.
+     */
+    static Tensor attend(Tensor q, Tensor keys, Tensor values, Tensor bias) {
+        long nh = q.size(0), t = q.size(1), d = q.size(2), kvh = keys.size(0), rep = nh / kvh, s = keys.size(1);
+        Tensor scores = q.reshape(kvh, rep * t, d).matmul(keys.transpose(1, 2)).mul(1.0 / Math.sqrt(d));
+        // a bias of one row [S] broadcasts as it is, so scale, bias and softmax stay one shape: one fused task
+        if (bias != null && bias.rank() == 1) scores = scores.add(bias);
+        else if (bias != null) scores = scores.view(kvh, rep, t, s).add(bias).view(kvh, rep * t, s);
+        Tensor probs = scores.softmax(-1).to(values.dtype());
+        return probs.matmul(values).view(nh, t, d).transpose(0, 1).reshape(t, nh * d);
+    }
+
+    /**
      * The decoder layers over {@code t} new tokens x [t, hidden] (f32): {@code r} are their RoPE factor rows
      * [t, 3, 2, d/2], {@code bias} (null for none) is added to the scores of every query head, broadcast from
      * [t, S] or [S]. Per layer: norm, one qkv product, q's RoPE (one elementwise task), the cache writes (the
@@ -405,9 +421,8 @@ public final class LlamaModel implements AutoCloseable {
      * probabilities @ values, o, residual + norm, one gate/up product, SwiGLU, down.
      */
     private Tensor layerStack(Tensor x, int t, Tensor r, Tensor bias, CacheUpdate cache) {
-        int nh = config.heads(), kvh = config.kvHeads(), rep = nh / kvh, d = config.headDim(), half = d / 2;
+        int nh = config.heads(), kvh = config.kvHeads(), d = config.headDim(), half = d / 2;
         long inter = config.intermediateSize();
-        double scale = 1.0 / Math.sqrt(d);
         long[] hidden = {config.hiddenSize()};
         for (int i = 0; i < layers.length; i++) {
             Layer l = layers[i];
@@ -417,14 +432,7 @@ public final class LlamaModel implements AutoCloseable {
             Tensor k = qkv.narrow(1, (long) nh * d, (long) kvh * d).view(t, kvh, 2, half);   // RoPE in the cache write
             Tensor v = qkv.narrow(1, (long) (nh + kvh) * d, (long) kvh * d).view(t, kvh, d).transpose(0, 1);
             Tensor[] kv = cache.write(i, k, r, v);
-            long s = kv[0].size(1);
-            Tensor scores = q.reshape(kvh, (long) rep * t, d).matmul(kv[0].transpose(1, 2)).mul(scale);
-            // a bias of one row [S] broadcasts as it is, so scale, bias and softmax stay one shape: one fused task
-            if (bias != null && bias.rank() == 1) scores = scores.add(bias);
-            else if (bias != null) scores = scores.view(kvh, rep, t, s).add(bias).view(kvh, (long) rep * t, s);
-            Tensor probs = scores.softmax(-1).to(kv[1].dtype());
-            Tensor attn = probs.matmul(kv[1]).view(nh, t, d).transpose(0, 1).reshape(t, (long) nh * d);
-            x = x.add(linear(attn, l.wo()));
+            x = x.add(linear(attend(q, kv[0], kv[1], bias), l.wo()));
             Tensor h2 = x.rmsNorm(hidden, l.postNorm(), config.rmsNormEps());
             Tensor gu = linear(h2, l.wgu());
             Tensor act = gu.narrow(1, 0, inter).to(DType.F32).silu().mul(gu.narrow(1, inter, inter));

@@ -212,13 +212,6 @@ public final class DecodeBreakdownBench {
         }
     }
 
-    /** The step's attention of layer i: scores, softmax with scale and bias, the cast, @ values (as LlamaModel). */
-    private static Tensor attend(Tensor q, Tensor kc, Tensor vc, Tensor bias) {
-        long s = kc.size(1);
-        Tensor scores = q.reshape(KV, HEADS / KV, D).matmul(kc.transpose(1, 2)).mul(1.0 / Math.sqrt(D)).add(bias);
-        return scores.softmax(-1).to(vc.dtype()).matmul(vc).view(HEADS, 1, D).transpose(0, 1).reshape(1, HEADS * D);
-    }
-
     private static void attention(GpuBackend gpu, int maxSeq) {
         for (long seq : new long[]{maxSeq, 1024, 4096}) {
             try (TensorScope s = TensorScope.open(gpu)) {
@@ -227,18 +220,18 @@ public final class DecodeBreakdownBench {
                     kc[i] = s.randn(300 + i, DType.F32, KV, seq, D);
                     vc[i] = s.randn(400 + i, DType.BF16, KV, seq, D);
                 }
-                Tensor q = s.randn(5, DType.F32, HEADS, D);
+                Tensor q = s.randn(5, DType.F32, HEADS, 1, D);
                 // rows past the middle masked, as at a position half way through the cache
                 Tensor bias = s.arange(seq).gt(seq / 2).to(DType.F32).mul(-1e30);
                 s.sync();
                 long bytes = KV * seq * D * (4 + 2);
                 double per = seq == maxSeq ? LAYERS : 0;
                 timed(gpu, "attention S=" + seq + " 1 layer", bytes, 0, "scores, softmax, @ values",
-                        List.of(capture(gpu, () -> attend(q, kc[0], vc[0], bias))));
+                        List.of(capture(gpu, () -> LlamaModel.attend(q, kc[0], vc[0], bias))));
                 timed(gpu, "attention S=" + seq + " " + LAYERS + " chained", bytes * LAYERS, per / LAYERS, "q(i+1) = out(i)",
                         List.of(capture(gpu, () -> {
                             Tensor y = q;
-                            for (int i = 0; i < LAYERS; i++) y = attend(y.to(DType.F32).view(HEADS, D), kc[i], vc[i], bias);
+                            for (int i = 0; i < LAYERS; i++) y = LlamaModel.attend(y.to(DType.F32).view(HEADS, 1, D), kc[i], vc[i], bias);
                             return y;
                         })));
             }
