@@ -319,7 +319,7 @@ public final class DeviceRuntime implements AutoCloseable {
         running = false;
         if (control.agentState() == Layouts.AGENT_ABORTED) {
             RuntimeException dead = new WorkerDeadException("worker generation " + generation
-                    + " aborted (malformed descriptor; see the fault log)", null);
+                    + " aborted: " + queue.faults().abortReason(), null);
             markFaulted(dead);
             throw dead;
         }
@@ -400,7 +400,7 @@ public final class DeviceRuntime implements AutoCloseable {
             if (exited) {
                 running = false;
                 String why = control.agentState() == Layouts.AGENT_ABORTED
-                        ? "worker aborted (malformed descriptor; see the fault log)"
+                        ? "worker aborted: " + queue.faults().abortReason()
                         : "worker kernel exited without being asked to park";
                 WorkerDeadException dead = new WorkerDeadException(why, null);
                 markFaulted(dead);

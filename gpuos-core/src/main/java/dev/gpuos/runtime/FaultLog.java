@@ -67,6 +67,26 @@ public final class FaultLog {
         return e != null && e.getKey() < to ? e.getValue() : null;
     }
 
+    /**
+     * What made the agent abort, for the exception that says so: the malformed-descriptor records it mirrored
+     * before it exited (the first few), or that none arrived.
+     */
+    synchronized String abortReason() {
+        poll();
+        var out = new StringBuilder();
+        int shown = 0;
+        for (TaskFaultException f : bySeq.values()) {
+            if (f.code() != Layouts.FAULT_BAD_DESCRIPTOR) continue;
+            if (shown++ == 4) {
+                out.append("; ...");
+                break;
+            }
+            out.append(shown == 1 ? "" : "; ").append(f.getMessage());
+        }
+        return shown > 0 ? out.toString() : "no malformed-descriptor record reached the host fault log (" + consumed
+                + " records read, " + lost + " lost)";
+    }
+
     synchronized long lost() {
         return lost;
     }

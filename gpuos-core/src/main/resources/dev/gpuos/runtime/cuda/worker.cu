@@ -351,7 +351,7 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
 }
 #else
 // A 64-bit word held in two 32-bit lanes of a vector, plus d.
-__device__ __forceinline__ void add_u64(unsigned int& lo, unsigned int& hi, unsigned long long d) {
+__host__ __device__ __forceinline__ void add_u64(unsigned int& lo, unsigned int& hi, unsigned long long d) {
     const unsigned long long x = (((unsigned long long)hi << 32) | lo) + d;
     lo = (unsigned int)x;
     hi = (unsigned int)(x >> 32);
@@ -369,8 +369,59 @@ struct template_round {
 };
 
 // Whether task i of an expansion's round is a run member (see kRunMember).
-__device__ __forceinline__ bool template_member(const template_round& r, unsigned int i) {
+// (__host__ too, like the two functions below: TemplateRoundHostTest runs them on the CPU, see template_round_host.cu.)
+__host__ __device__ __forceinline__ bool template_member(const template_round& r, unsigned int i) {
     return i > 0 && r.ntiles[i] == 1 && r.ntiles[i - 1] == 1 && r.ndeps[i] == 1 && (r.depLate[3 * i] & 4) != 0;
+}
+
+// Bit d set when dep d of task i does not name an earlier task of the template. Two bits per depLate byte: the
+// third of the first byte is the run flag, not dep 2's (unmasked, it rejected every task with three or more deps
+// whose first was the task just before as malformed, and the worker aborted; TemplateRoundHostTest).
+__host__ __device__ __forceinline__ unsigned int template_late_deps(const template_round& r, unsigned int i) {
+    return (r.depLate[3 * i] & 3u) | ((r.depLate[3 * i + 1] & 3u) << 2) | ((r.depLate[3 * i + 2] & 3u) << 4);
+}
+
+// Whether task i of an expansion's round may be published: a real op, a tile count in range, ndeps and nrefs in
+// range, its tiles continuing the ticket prefix sum at expectedBase, and every dep an earlier task.
+__host__ __device__ __forceinline__ bool template_task_ok(const template_round& r, unsigned int i,
+                                                          unsigned long long expectedBase) {
+    const unsigned int ntiles = r.ntiles[i], ndeps = r.ndeps[i];
+    return ntiles != 0 && ndeps <= GPUOS_MAX_DEPS && r.tileBase[i] == expectedBase
+           && (template_late_deps(r, i) & ((1u << ndeps) - 1)) == 0;
+}
+
+// Patches vector vec of the header of the expansion's task `index` (relative to its first seq `base`; staged at
+// seq, entry `task` of the round *rd) as it goes from the template to the ring: what copy_template does to each
+// vector on the way, and what it records in *rd for validation. `at` is the address of the task's operand
+// records in the template.
+__host__ __device__ __forceinline__ void patch_template_vector(uint4& v, unsigned int vec, unsigned int task,
+                                                               unsigned long long index, unsigned long long seq,
+                                                               unsigned long long base, unsigned long long tileBase,
+                                                               unsigned long long at, template_round* rd) {
+    if (vec == 0) {
+        v.z = (unsigned int)seq;
+        v.w = (unsigned int)(seq >> 32);
+        const bool ok = v.x != (unsigned int)GPUOS_OP_EXPAND && v.y >= 1 && v.y <= GPUOS_MAX_TILES_PER_TASK;
+        rd->ntiles[task] = ok ? v.y : 0;
+    } else if (vec == 1) {
+        add_u64(v.x, v.y, tileBase);
+        v.z |= GPUOS_TASK_FLAG_REFS_IN_DEVICE;  // flags: bits 0-15 of .z, ndeps 16-23, nrefs 24-31
+        const unsigned int ndeps = (v.z >> 16) & 0xFF, nrefs = v.z >> 24;
+        rd->tileBase[task] = ((unsigned long long)v.y << 32) | v.x;
+        rd->ndeps[task] = (unsigned char)(ndeps <= GPUOS_MAX_DEPS && nrefs <= GPUOS_MAX_REFS ? ndeps : 0xFF);
+    } else if (vec == 2) {
+        v.x = (unsigned int)at;
+        v.y = (unsigned int)(at >> 32);
+    } else if (vec >= 3 && vec <= 5) {
+        // Relative deps must name earlier tasks of the template: dep < the task's index.
+        const unsigned long long d0 = ((unsigned long long)v.y << 32) | v.x;
+        const unsigned long long d1 = ((unsigned long long)v.w << 32) | v.z;
+        // bit 2 (vector 3): dep 0 is the task just before (a run member if it is the only one)
+        const unsigned int previous = vec == 3 && index >= 1 && d0 == index - 1 ? 4u : 0u;
+        rd->depLate[3 * task + vec - 3] = (unsigned char)((d0 >= index ? 1u : 0u) | (d1 >= index ? 2u : 0u) | previous);
+        add_u64(v.x, v.y, base);
+        add_u64(v.z, v.w, base);
+    }
 }
 
 // Stages seqs [from, from + n) of an expansion (see GPUOS_OP_EXPAND) from its template in device memory: the
@@ -408,35 +459,8 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
             if (k >= headers) continue;
             const unsigned long long task = k / kHeaderVectors;
             const unsigned int vec = (unsigned int)(k % kHeaderVectors);
-            if (vec == 0) {
-                const unsigned long long seq = from + task;
-                v[j].z = (unsigned int)seq;
-                v[j].w = (unsigned int)(seq >> 32);
-                const bool ok = v[j].x != (unsigned int)GPUOS_OP_EXPAND && v[j].y >= 1
-                                && v[j].y <= GPUOS_MAX_TILES_PER_TASK;
-                rd->ntiles[task] = ok ? v[j].y : 0;
-            } else if (vec == 1) {
-                add_u64(v[j].x, v[j].y, tileBase);
-                v[j].z |= GPUOS_TASK_FLAG_REFS_IN_DEVICE;  // flags: bits 0-15 of .z, ndeps 16-23, nrefs 24-31
-                const unsigned int ndeps = (v[j].z >> 16) & 0xFF, nrefs = v[j].z >> 24;
-                rd->tileBase[task] = ((unsigned long long)v[j].y << 32) | v[j].x;
-                rd->ndeps[task] = (unsigned char)(ndeps <= GPUOS_MAX_DEPS && nrefs <= GPUOS_MAX_REFS ? ndeps : 0xFF);
-            } else if (vec == 2) {
-                const unsigned long long at = (unsigned long long)(tmpl + (from - base + task)) + 16 * kHeaderVectors;
-                v[j].x = (unsigned int)at;
-                v[j].y = (unsigned int)(at >> 32);
-            } else if (vec >= 3 && vec <= 5) {
-                // Relative deps must name earlier tasks of the template: dep < the task's index.
-                const unsigned long long index = from - base + task;
-                const unsigned long long d0 = ((unsigned long long)v[j].y << 32) | v[j].x;
-                const unsigned long long d1 = ((unsigned long long)v[j].w << 32) | v[j].z;
-                // bit 2 (vector 3): dep 0 is the task just before (a run member if it is the only one)
-                const unsigned int previous = vec == 3 && index >= 1 && d0 == index - 1 ? 4u : 0u;
-                rd->depLate[3 * task + vec - 3] =
-                    (unsigned char)((d0 >= index ? 1u : 0u) | (d1 >= index ? 2u : 0u) | previous);
-                add_u64(v[j].x, v[j].y, base);
-                add_u64(v[j].z, v[j].w, base);
-            }
+            const unsigned long long at = (unsigned long long)(tmpl + (from - base + task)) + 16 * kHeaderVectors;
+            patch_template_vector(v[j], vec, (unsigned int)task, from - base + task, from + task, base, tileBase, at, rd);
             ((uint4*)(ring + ((from + task) & mask)))[vec] = v[j];
         }
     }
@@ -979,15 +1003,10 @@ __device__ void agent_loop(const gpuos_params& p) {
             if (fromTemplate) {
                 for (unsigned long long seq = from + stage_tid(); seq < to; seq += kStageThreads) {
                     const unsigned int i = (unsigned int)(seq - from);
-                    const unsigned int ntiles = s_round.ntiles[i], ndeps = s_round.ndeps[i];
                     const unsigned long long expectedBase =
                         i == 0 ? s_pubTiles : s_round.tileBase[i - 1] + s_round.ntiles[i - 1];
-                    const unsigned int late = s_round.depLate[3 * i] | (s_round.depLate[3 * i + 1] << 2)
-                                              | (s_round.depLate[3 * i + 2] << 4);
-                    const bool ok = ntiles != 0 && ndeps <= GPUOS_MAX_DEPS && s_round.tileBase[i] == expectedBase
-                                    && (late & ((1u << ndeps) - 1)) == 0;
-                    if (!ok) atomicMin(&s_badSeq, seq);
-                    if (seq == to - 1) s_lastEnd = s_round.tileBase[i] + ntiles;
+                    if (!template_task_ok(s_round, i, expectedBase)) atomicMin(&s_badSeq, seq);
+                    if (seq == to - 1) s_lastEnd = s_round.tileBase[i] + s_round.ntiles[i];
                 }
             } else
 #endif
