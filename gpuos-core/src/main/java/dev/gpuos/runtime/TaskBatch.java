@@ -103,6 +103,43 @@ public final class TaskBatch {
         return add(op.id(), ntiles, tileSize);
     }
 
+    /**
+     * Appends a copy of a whole descriptor, {@link #descriptorWords} as another batch holds it (a captured task,
+     * GpuReplay.Task: its deps indices within that batch, which must be earlier tasks of this one), so that
+     * captured tasks can run again elsewhere, e.g. with some of them {@link TaskWriter#traced traced}. The op
+     * field is replaced by {@code op}'s id; {@code operands} are the buffers of its nrefs operand records.
+     */
+    public TaskWriter addDescriptor(OperatorRef op, long[] descriptor, java.util.List<? extends DeviceBuffer> operands) {
+        if (descriptor.length != TASK_WORDS) {
+            throw new IllegalArgumentException("a descriptor is " + TASK_WORDS + " words, not " + descriptor.length);
+        }
+        int index = count;
+        long ntiles = (descriptor[(int) (NTILES >>> 3)] >>> ((NTILES & 7) * 8)) & 0xFFFF_FFFFL;
+        long tileSize = (descriptor[(int) (TILE_SIZE >>> 3)] >>> ((TILE_SIZE & 7) * 8)) & 0xFFFF_FFFFL;
+        TaskWriter w = add(op, (int) Math.min(ntiles, Integer.MAX_VALUE), (int) Math.min(Math.max(tileSize, 1), Integer.MAX_VALUE));
+        long base = (long) index * TASK_BYTES;
+        System.arraycopy(descriptor, 0, words, index * TASK_WORDS, TASK_WORDS);
+        putInt(base + OP, op.id());
+        int nrefs = nrefs(index), ndeps = ndeps(index);
+        if (nrefs > Layouts.MAX_REFS || ndeps > Layouts.MAX_DEPS || operands.size() != nrefs) {
+            count--;
+            tiles -= ntiles;
+            throw new IllegalArgumentException("descriptor with " + nrefs + " operand records and " + ndeps + " deps, given "
+                    + operands.size() + " operand buffers (at most " + Layouts.MAX_REFS + " records, " + Layouts.MAX_DEPS + " deps)");
+        }
+        for (int d = 0; d < ndeps; d++) {
+            long word = dep(index, d);
+            if ((word & BATCH_DEP) != 0 && (word & ~BATCH_DEP) >= index) {
+                count--;
+                tiles -= ntiles;
+                throw new IllegalArgumentException("task " + index + " dep " + d + " names batch task " + (word & ~BATCH_DEP)
+                        + ", not an earlier one");
+            }
+        }
+        for (int r = 0; r < nrefs; r++) this.operands[index * Layouts.MAX_REFS + r] = operands.get(r);
+        return w;
+    }
+
     /** Index the next {@link #add} will get: handy for dependencies within the batch. */
     public int nextIndex() {
         return count;
