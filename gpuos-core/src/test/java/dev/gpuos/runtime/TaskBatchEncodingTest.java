@@ -132,4 +132,38 @@ class TaskBatchEncodingTest {
         batch.add(1, 1, 1).refContiguous(0, buf, 0, DTypeCode.F32, 1);
         assertEquals(TaskFields.REFS + TaskFields.REF_BYTES, batch.usedBytes(0));
     }
+
+    @Test
+    void aCopiedDescriptorIsTheSameTaskUnderItsNewOperatorAndRefusesALaterDependency() {
+        Buf buf = new Buf(0x7f00_0000_0000L, 1L << 30);
+        TaskBatch from = new TaskBatch(2);
+        from.add(3, 1, 1);
+        from.add(4, 7, 99).argDouble(0, 1.5).refContiguous(0, buf, 0, DTypeCode.F32, 10)
+                .refContiguous(1, buf, 64, DTypeCode.F32, 10).dependsOn(0).dependsOnSeq(12);
+        OperatorRef op = new OperatorRef("copied", 9);
+        TaskBatch to = new TaskBatch(2);
+        to.addDescriptor(op, from.descriptorWords(0), java.util.List.of());
+        to.addDescriptor(op, from.descriptorWords(1), java.util.List.of(buf, buf)).traced();
+        assertEquals(2, to.size());
+        assertEquals(8, to.tiles());
+        long[] a = from.descriptorWords(1), b = to.descriptorWords(1);
+        int opWord = (int) (TaskFields.OP >>> 3), flagsWord = (int) (TaskFields.FLAGS >>> 3);
+        for (int w = 0; w < a.length; w++) {
+            if (w != opWord && w != flagsWord) assertEquals(a[w], b[w], "word " + w);
+        }
+        assertEquals(9, (int) b[opWord]);
+        assertEquals(9, to.operatorId(1));
+        assertEquals(buf, to.operandBuffer(1, 1));
+        assertEquals(Layouts.TASK_FLAG_TRACE, (int) (b[flagsWord] >>> ((TaskFields.FLAGS & 7) * 8)) & Layouts.TASK_FLAG_TRACE);
+        // Its dep on batch task 0 must name an earlier task of the new batch too.
+        TaskBatch alone = new TaskBatch(1);
+        var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> alone.addDescriptor(op, from.descriptorWords(1), java.util.List.of(buf, buf)));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("names batch task 0"), e.getMessage());
+        assertEquals(0, alone.size());
+        assertEquals(0, alone.tiles());
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> to.addDescriptor(op, from.descriptorWords(1), java.util.List.of(buf)));
+        assertEquals(2, to.size());
+    }
 }

@@ -2,11 +2,13 @@ package dev.gpuos.tensor.gpu;
 
 import dev.gpuos.runtime.layout.Layouts;
 import dev.gpuos.tensor.gpu.ElementwiseSource.Source;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The CUDA source of a row-fused task ({@link RowFusion}), less {@link ElementwiseKernels#PREFIX}. A team (warp
  * or block, by the mode word) owns each row. Statistics passes evaluate the prologue and the row op's input
- * element by element and reduce in double (the order and arithmetic of {@code norm.cu} / {@code softmax.cu});
+ * element by element (loaded a chunk at a time, see {@link #elements}) and reduce in double (the order and arithmetic of {@code norm.cu} / {@code softmax.cu});
  * the last pass evaluates the prologue again, stores what is stored, computes the row op's value in its
  * storage type and runs the epilogue on it. Members are rendered by {@link ElementwiseSource#renderMember}, so a
  * member computes exactly what it computes in an elementwise task.
@@ -24,6 +26,12 @@ import dev.gpuos.tensor.gpu.ElementwiseSource.Source;
  */
 final class RowFusedSource {
     private RowFusedSource() {}
+
+    /**
+     * Elements a team member loads before it computes (see {@link #elements}). {@code -Dgpuos.fusion.rowChunk=1}
+     * renders the element-after-element passes of before, for an A/B on the GPU; the loser goes after it.
+     */
+    static final int CHUNK = Integer.getInteger("gpuos.fusion.rowChunk", 8);
 
     /**
      * @param run      inputs' dtypes and the members (global numbering; member {@code rowMember} stands for the
@@ -147,26 +155,86 @@ final class RowFusedSource {
 
     private static void pass(Structure f, StringBuilder s, String init, String body, boolean store) {
         s.append("        ").append(init).append('\n');
-        s.append("        for (long long i = team.lane; i < ix.len; i += team.size) {\n");
-        s.append("            long long o[").append(f.run().refCount()).append("];\n");
-        s.append("            ix.offsets(cs, i, o);\n");
-        for (int m = 0; m < f.rowMember(); m++) ElementwiseSource.renderMember(f.run(), m, 1, store, s);
-        s.append("            ").append(body).append('\n');
-        s.append("        }\n");
+        StringBuilder e = new StringBuilder();
+        for (int m = 0; m < f.rowMember(); m++) ElementwiseSource.renderMember(f.run(), m, 1, store, e);
+        e.append("            ").append(body).append('\n');
+        elements(f.run(), e, s);
     }
 
     /** The last pass: prologue with its stores, the row op's value (member p), its store, the epilogue. */
     private static void last(Structure f, String t, StringBuilder s, String value) {
         ElementwiseSource.Structure run = f.run();
         int p = f.rowMember();
-        s.append("        for (long long i = team.lane; i < ix.len; i += team.size) {\n");
-        s.append("            long long o[").append(run.refCount()).append("];\n");
-        s.append("            ix.offsets(cs, i, o);\n");
-        for (int m = 0; m < p; m++) ElementwiseSource.renderMember(run, m, 1, true, s);
-        s.append("            const ").append(t).append(" s").append(p).append(" = ").append(value).append(";\n");
+        StringBuilder e = new StringBuilder();
+        for (int m = 0; m < p; m++) ElementwiseSource.renderMember(run, m, 1, true, e);
+        e.append("            const ").append(t).append(" s").append(p).append(" = ").append(value).append(";\n");
         int out = run.members()[p].outRef();
-        if (out >= 0) s.append("            r").append(out).append("[o[").append(out).append("]] = s").append(p).append(";\n");
-        for (int m = p + 1; m < run.members().length; m++) ElementwiseSource.renderMember(run, m, 1, true, s);
+        if (out >= 0) e.append("            r").append(out).append("[o[").append(out).append("]] = s").append(p).append(";\n");
+        for (int m = p + 1; m < run.members().length; m++) ElementwiseSource.renderMember(run, m, 1, true, e);
+        elements(run, e, s);
+    }
+
+    /**
+     * A pass over a team member's elements of the row, {@code element} per element (at offsets {@code o}), in
+     * chunks of {@link #CHUNK} elements: each input element the chunk reads is loaded first, all of them in
+     * flight at once, into registers ({@code p<ref>[u]}), then the chunk's elements are computed and stored one
+     * after another from there. Element after element, each load waited for the store before it (which may
+     * alias it), and a pass cost one memory latency per element: 8 on a (1, 2048) row, most of a dependent row
+     * task's time. Each element's loads still precede its stores, and the order of accumulation is unchanged.
+     */
+    private static void elements(ElementwiseSource.Structure run, StringBuilder element, StringBuilder s) {
+        String body = element.toString();
+        List<Integer> read = new ArrayList<>();
+        for (int k = 0; k < run.inputs().length; k++) {
+            String load = "r" + k + "[o[" + k + "]]";
+            if (body.contains(load)) {
+                read.add(k);
+                body = body.replace(load, "p" + k + "[u]");
+            }
+        }
+        int n = run.refCount();
+        // In flight per element: each input's value and its 64-bit address, in registers. The row's set-up holds
+        // about 6 registers per operand (pointer, column stride, offset); a chunk takes what is left of ~64, so
+        // that nothing spills under the worker's 128-register cap (RowFusionCompileTest): a (1, 2048) norm of
+        // W7's chain, 4 operands, loads 8 elements of its one input a thread at once, then 4 of its 3 in the last pass.
+        int perElement = 0;
+        for (int k : read) perElement += 2 + (run.inputs()[k].byteSize() + 3) / 4;
+        int budget = 64 - 6 * n, chunk = 1;
+        while (chunk * 2 <= CHUNK && chunk * 2 * perElement <= budget) chunk *= 2;
+        // Rows with one column dim (offsets i * stride, the common case) in chunks; others element by element.
+        s.append("        if (ix.single) {\n");
+        s.append("        for (long long i0 = team.lane; i0 < ix.len; i0 += ").append(chunk).append("LL * team.size) {\n");
+        for (int k : read) {
+            s.append("            ").append(OperatorSources.storageType(run.inputs()[k])).append(" p").append(k).append('[')
+                    .append(chunk).append("];\n");
+        }
+        if (!read.isEmpty()) {
+            openChunkLoop(n, chunk, true, s);
+            for (int k : read) s.append("            p").append(k).append("[u] = r").append(k).append("[o[").append(k).append("]];\n");
+            s.append("            }\n            }\n");
+        }
+        openChunkLoop(n, chunk, body.contains("o["), s);
+        s.append(body);
+        s.append("            }\n            }\n");
         s.append("        }\n");
+        s.append("        } else {\n");
+        s.append("        for (long long i = team.lane; i < ix.len; i += team.size) {\n");
+        s.append("            long long o[").append(n).append("];\n");
+        s.append("            ix.offsets(cs, i, o);\n");
+        s.append(element);
+        s.append("        }\n");
+        s.append("        }\n");
+    }
+
+    /** for each u of the chunk whose element i is in the row, its offsets o (closed by two braces). */
+    private static void openChunkLoop(int refs, int chunk, boolean offsets, StringBuilder s) {
+        s.append("            #pragma unroll\n");
+        s.append("            for (int u = 0; u < ").append(chunk).append("; ++u) {\n");
+        s.append("            const long long i = i0 + (long long)u * team.size;\n");
+        s.append("            if (i < ix.len) {\n");
+        if (!offsets) return;
+        s.append("            long long o[").append(refs).append("];\n");
+        s.append("            #pragma unroll\n");
+        s.append("            for (int k = 0; k < ").append(refs).append("; ++k) o[k] = i * cs[k];\n");
     }
 }
