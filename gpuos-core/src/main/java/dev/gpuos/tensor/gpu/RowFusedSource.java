@@ -87,17 +87,23 @@ final class RowFusedSource {
         switch (f.kind()) {
             case LAYER, RMS -> {
                 s.append("        double mean = 0;\n");
+                String value = normValue(f, t, x), sumBody = "sum += " + x + ";";
+                String sqBody = "const double d = " + x + " - mean;\n            sq += d * d;";
                 if (f.kind() == RowFusion.Kind.LAYER) {
-                    pass(f, s, "double sum = 0;", "sum += " + x + ";");
+                    pass(f, s, "double sum = 0;", sumBody, false, readOnlyLast(f, t, value, sumBody));
                     s.append("        mean = gt::team_reduce(team, sum, add, scratch) / (double)ix.len;\n");
+                    pass(f, s, "double sq = 0;", sqBody);
+                } else {
+                    pass(f, s, "double sq = 0;", sqBody, false, readOnlyLast(f, t, value, sqBody));
                 }
-                pass(f, s, "double sq = 0;", "const double d = " + x + " - mean;\n            sq += d * d;");
                 s.append("        sq = gt::team_reduce(team, sq, add, scratch);\n");
                 s.append("        const double inv = 1.0 / sqrt(sq / (double)ix.len + eps);\n");
-                last(f, t, s, normValue(f, t, x));
+                last(f, t, s, value);
             }
             case SOFTMAX, LOG_SOFTMAX -> {
-                pass(f, s, "double mx = -__longlong_as_double(0x7ff0000000000000LL);", "mx = nan_max(mx, " + x + ");");
+                String mxBody = "mx = nan_max(mx, " + x + ");";
+                pass(f, s, "double mx = -__longlong_as_double(0x7ff0000000000000LL);", mxBody, false,
+                        readOnlyLast(f, t, softmaxValue(f, t, x), mxBody));
                 s.append("        mx = gt::team_reduce(team, mx, nan_max, scratch);\n");
                 pass(f, s, "double sum = 0;", "sum += exp(" + x + " - mx);");
                 s.append("        sum = gt::team_reduce(team, sum, add, scratch);\n");
@@ -154,24 +160,55 @@ final class RowFusedSource {
     }
 
     private static void pass(Structure f, StringBuilder s, String init, String body, boolean store) {
+        pass(f, s, init, body, store, List.of());
+    }
+
+    /** ... and asks for the inputs {@code prefetch} on the way (see {@link #readOnlyLast}). */
+    private static void pass(Structure f, StringBuilder s, String init, String body, boolean store, List<Integer> prefetch) {
         s.append("        ").append(init).append('\n');
+        elements(f.run(), passElement(f, body, store), s, prefetch);
+    }
+
+    private static StringBuilder passElement(Structure f, String body, boolean store) {
         StringBuilder e = new StringBuilder();
         for (int m = 0; m < f.rowMember(); m++) ElementwiseSource.renderMember(f.run(), m, 1, store, e);
         e.append("            ").append(body).append('\n');
-        elements(f.run(), e, s);
+        return e;
+    }
+
+    /**
+     * The inputs only the last pass reads (a norm's weight and bias, the epilogue's operands): the first
+     * statistics pass asks for them ({@code gt::prefetch_l1}), so that the last pass finds them in L1 instead of
+     * waiting for them a chunk at a time after the reduction.
+     */
+    private static List<Integer> readOnlyLast(Structure f, String t, String value, String firstBody) {
+        String first = passElement(f, firstBody, false).toString();
+        StringBuilder last = new StringBuilder();
+        lastElement(f, t, last, value);
+        List<Integer> out = new ArrayList<>();
+        for (int k = 0; k < f.run().inputs().length; k++) {
+            String load = "r" + k + "[o[" + k + "]]";
+            if (last.indexOf(load) >= 0 && !first.contains(load)) out.add(k);
+        }
+        return out;
     }
 
     /** The last pass: prologue with its stores, the row op's value (member p), its store, the epilogue. */
     private static void last(Structure f, String t, StringBuilder s, String value) {
+        StringBuilder e = new StringBuilder();
+        lastElement(f, t, e, value);
+        elements(f.run(), e, s, List.of());
+    }
+
+    /** One element of the last pass. */
+    private static void lastElement(Structure f, String t, StringBuilder e, String value) {
         ElementwiseSource.Structure run = f.run();
         int p = f.rowMember();
-        StringBuilder e = new StringBuilder();
         for (int m = 0; m < p; m++) ElementwiseSource.renderMember(run, m, 1, true, e);
         e.append("            const ").append(t).append(" s").append(p).append(" = ").append(value).append(";\n");
         int out = run.members()[p].outRef();
         if (out >= 0) e.append("            r").append(out).append("[o[").append(out).append("]] = s").append(p).append(";\n");
         for (int m = p + 1; m < run.members().length; m++) ElementwiseSource.renderMember(run, m, 1, true, e);
-        elements(run, e, s);
     }
 
     /**
@@ -182,7 +219,8 @@ final class RowFusedSource {
      * alias it), and a pass cost one memory latency per element: 8 on a (1, 2048) row, most of a dependent row
      * task's time. Each element's loads still precede its stores, and the order of accumulation is unchanged.
      */
-    private static void elements(ElementwiseSource.Structure run, StringBuilder element, StringBuilder s) {
+    private static void elements(ElementwiseSource.Structure run, StringBuilder element, StringBuilder s,
+                                 List<Integer> prefetch) {
         String body = element.toString();
         List<Integer> read = new ArrayList<>();
         for (int k = 0; k < run.inputs().length; k++) {
@@ -201,6 +239,8 @@ final class RowFusedSource {
         for (int k : read) perElement += 2 + (run.inputs()[k].byteSize() + 3) / 4;
         int budget = 64 - 6 * n, chunk = 1;
         while (chunk * 2 <= CHUNK && chunk * 2 * perElement <= budget) chunk *= 2;
+        // Prefetches hold nothing, but their addresses are computed beside the loads': only where registers are left.
+        if (budget - chunk * perElement < 4 * prefetch.size()) prefetch = List.of();
         // Rows with one column dim (offsets i * stride, the common case) in chunks; others element by element.
         s.append("        if (ix.single) {\n");
         s.append("        for (long long i0 = team.lane; i0 < ix.len; i0 += ").append(chunk).append("LL * team.size) {\n");
@@ -211,6 +251,7 @@ final class RowFusedSource {
         if (!read.isEmpty()) {
             openChunkLoop(n, chunk, true, s);
             for (int k : read) s.append("            p").append(k).append("[u] = r").append(k).append("[o[").append(k).append("]];\n");
+            for (int k : prefetch) s.append("            gt::prefetch_l1(&r").append(k).append("[o[").append(k).append("]]);\n");
             s.append("            }\n            }\n");
         }
         openChunkLoop(n, chunk, body.contains("o["), s);
