@@ -162,17 +162,6 @@ struct TableIndexer {
     }
 };
 
-// Asks for the line holding p in this SM's L1 without waiting for it (row-fused operators: inputs a later pass
-// reads, fetched while the first pass waits for its own). Lines fetched after the worker's acquire are current.
-// Nothing on the host.
-__host__ __device__ __forceinline__ void prefetch_l1(const void* p) {
-#ifdef __CUDA_ARCH__
-    asm volatile("prefetch.L1 [%0];" :: "l"(p));
-#else
-    (void)p;
-#endif
-}
-
 // Offsets in N operands that share one shape whose first rd dims are ROW dims and the rest COLUMN dims (the
 // reduced or normalized dims, moved last by the planner): row-fused operators (RowFusedSource) add an
 // operand's row part to its data pointer once per row (bases) and walk the row by column offsets. With exactly

@@ -178,7 +178,7 @@ final class RowFusedSource {
 
     /**
      * The inputs only the last pass reads (a norm's weight and bias, the epilogue's operands): the first
-     * statistics pass asks for them ({@code gt::prefetch_l1}), so that the last pass finds them in L1 instead of
+     * statistics pass asks for them (prefetch.L1), so that the last pass finds them in L1 instead of
      * waiting for them a chunk at a time after the reduction.
      */
     private static List<Integer> readOnlyLast(Structure f, String t, String value, String firstBody) {
@@ -251,7 +251,12 @@ final class RowFusedSource {
         if (!read.isEmpty()) {
             openChunkLoop(n, chunk, true, s);
             for (int k : read) s.append("            p").append(k).append("[u] = r").append(k).append("[o[").append(k).append("]];\n");
-            for (int k : prefetch) s.append("            gt::prefetch_l1(&r").append(k).append("[o[").append(k).append("]]);\n");
+            // (a line asked for without waiting; lines fetched after the worker's acquire are current; not on the host)
+            if (!prefetch.isEmpty()) s.append("#ifdef __CUDA_ARCH__\n");
+            for (int k : prefetch) {
+                s.append("            asm volatile(\"prefetch.L1 [%0];\" :: \"l\"(&r").append(k).append("[o[").append(k).append("]]));\n");
+            }
+            if (!prefetch.isEmpty()) s.append("#endif\n");
             s.append("            }\n            }\n");
         }
         openChunkLoop(n, chunk, body.contains("o["), s);
