@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The open issues' headline measurements in one GPU-check step (run as step "cmd" of scripts/gpu-check.sh, which
 # exports JAVA, JVM_FLAGS_STR, CP_BENCH, CP_TESTS and STEP_DIR):
-#   1. `gpuos bench --only runtime` under the legacy (default) and the spin worker hand-off (issue 13), side by
-#      side, and the runtime GPU tests under spin;
+#   1. `gpuos bench --only runtime` (issue 13) and the runtime GPU tests;
 #   2. the dependent norm chain (issue 12: residual add -> rms_norm -> affine, 64 steps) with row fusion
 #      (HEADLINE_ROWS="true false" adds the unfused planning), and PyTorch eager / CUDA graph on the same chain;
 #   3. x[1,k] @ W^T as a replayed capture, tiled vs skinny matmul (issue 14's decode product), GB/s;
@@ -18,21 +17,17 @@ parts=${HEADLINE_PARTS:-runtime norm matvec models}
 J=($JAVA $JVM_FLAGS_STR)
 
 part_runtime() {
-  for h in legacy spin; do
-    timeout 60 "${J[@]}" -Dgpuos.worker.handoff=$h -cp "$CP_BENCH" dev.gpuos.bench.Main bench --only runtime \
-      --out "$out/runtime-$h" > "$out/runtime-$h.log" 2>&1
-    echo "== runtime bench ($h hand-off): rc $?"
-  done
-  python3 bench/runtime_ab.py "$out/runtime-legacy" "$out/runtime-spin"
-  # The default hand-off is tested by the junit-gpu step; the new one here, on the runtime's own GPU tests.
+  timeout 60 "${J[@]}" -cp "$CP_BENCH" dev.gpuos.bench.Main bench --only runtime --out "$out/runtime" > "$out/runtime.log" 2>&1
+  echo "== runtime bench: rc $?"
+  python3 bench/runtime_ab.py "$out/runtime"
   tests_dir=$(tr ':' '\n' <<< "$CP_TESTS" | grep 'gpuos-core-tests$' | head -1)
-  timeout 120 "${J[@]}" -Dgpuos.worker.handoff=spin -cp "$CP_TESTS" org.junit.platform.console.ConsoleLauncher \
+  timeout 120 "${J[@]}" -cp "$CP_TESTS" org.junit.platform.console.ConsoleLauncher \
     execute --disable-banner --disable-ansi-colors --details=summary --scan-class-path="$tests_dir" \
-    --include-classname='^([^$]*\.)?(GpuRuntimeTest|GpuTemplateTest|GpuLifecycleTest|GpuStressTest)$' \
-    --include-tag=gpu --exclude-tag=gpu-fault --exclude-tag=gpu-fuzz --reports-dir="$out/junit-spin" \
-    > "$out/junit-spin.log" 2>&1
-  echo "== runtime GPU tests under the spin hand-off: rc $?"
-  grep -E "tests (successful|failed)|MethodSource|=>" "$out/junit-spin.log" | head -12
+    --include-classname='^([^$]*\.)?(GpuRuntimeTest|GpuTemplateTest|GpuLifecycleTest|GpuStressTest|GpuDecodeShapedTemplateTest)$' \
+    --include-tag=gpu --exclude-tag=gpu-fault --exclude-tag=gpu-fuzz --reports-dir="$out/junit-runtime" \
+    > "$out/junit-runtime.log" 2>&1
+  echo "== runtime GPU tests: rc $?"
+  grep -E "tests (successful|failed)|MethodSource|=>" "$out/junit-runtime.log" | head -12
 }
 
 part_norm() {

@@ -16,7 +16,7 @@ for d in sys.argv[1:]:
 if not runs:
     sys.exit(1)
 for k, (name, r) in enumerate(runs):
-    print(f"[{k}] {name}: {r.get('device', '?')}, hand-off {r.get('worker_handoff')} {r.get('worker_ab', '')}")
+    print(f"[{k}] {name}: {r.get('device', '?')}")
 keys = []
 for _, r in runs:
     keys += [k for k, v in r.items() if isinstance(v, dict) and "median" in v and k not in keys]

@@ -1,26 +1,19 @@
 #!/usr/bin/env bash
 # Issue 13 on the GPU machine (step "cmd" of scripts/gpu-check.sh: JAVA, JVM_FLAGS_STR, CP_BENCH, CP_TESTS, STEP_DIR):
-#   1. `gpuos bench --only runtime` under each worker variant, then one table side by side (bench/runtime_ab.py);
-#   2. the runtime GPU tests under one variant;
+#   1. `gpuos bench --only runtime` under each variant, then one table side by side (bench/runtime_ab.py);
+#   2. the runtime GPU tests under this build;
 #   3. a short differential fuzz (GPU vs CPU backend) under it (GPUOS_AB_FUZZ=0: none).
-# A variant is a hand-off (-Dgpuos.worker.handoff) with optional diagnostic switches (-Dgpuos.worker.ab), written
-# HANDOFF[+SWITCH...], e.g. spin+no-runs; or NAME@DIR: another build's jars (DIR holds gpuos-core.jar,
-# gpuos-bench.jar and lib/, as .dist/ does: e.g. main's, to compare before and after in one run).
-# Environment: GPUOS_AB_VARIANTS (default "legacy spin": the whole runtime bench), GPUOS_AB_QUICK (default none:
-# template replays only), GPUOS_AB_CHAINS (default none: the dependent chains' legs only), GPUOS_AB_TESTED
-# (default "spin"; none: no tests), GPUOS_AB_FUZZ (0: no fuzz), GPUOS_AB_FUZZ_TIERS (default "interp native"),
-# GPUOS_AB_FUZZED (the variant fuzzed when none is tested; default spin).
+# A variant is NAME (this build) or NAME@DIR: another build's jars (DIR holds gpuos-core.jar, gpuos-bench.jar and
+# lib/, as .dist/ does: e.g. main's, to compare before and after in one run). (The worker's hand-off variants,
+# -Dgpuos.worker.handoff=legacy|spin and -Dgpuos.worker.ab, are gone: spin won every row and is the only protocol.)
+# Environment: GPUOS_AB_VARIANTS (default "spin": the whole runtime bench of this build), GPUOS_AB_QUICK (default
+# none: template replays only), GPUOS_AB_CHAINS (default none: the dependent chains' legs only), GPUOS_AB_TESTED
+# (default "spin", a label; none: no tests), GPUOS_AB_FUZZ (0: no fuzz), GPUOS_AB_FUZZ_TIERS (default
+# "interp native").
 set -u
 out=${STEP_DIR:?run as gpu-check step cmd}
 tests_dir=$(tr ':' '\n' <<< "$CP_TESTS" | grep 'gpuos-core-tests$' | head -1)
 tested=${GPUOS_AB_TESTED:-spin}
-# -D flags of a variant: the hand-off and the switches (always given, so GPUOS_CHECK_JVM_OPTS cannot leak one in)
-flags() {
-  [[ $1 == *@* ]] && return
-  local handoff=${1%%+*} ab=""
-  [[ $1 == *+* ]] && ab=${1#*+}
-  echo "-Dgpuos.worker.handoff=$handoff -Dgpuos.worker.ab=${ab//+/,}"
-}
 # the class path of a variant
 cp_of() {
   if [[ $1 == *@* ]]; then
@@ -36,11 +29,11 @@ run_bench() {  # VARIANT PARTS TIMEOUT
   local d=$out/$(printf %02d $i)-${1%%@*}
   local t0=$SECONDS
   # shellcheck disable=SC2046,SC2086
-  timeout "$3" $JAVA $JVM_FLAGS_STR $(flags "$1") -Dgpuos.bench.runtime.parts="$2" -cp "$(cp_of "$1")" dev.gpuos.bench.Main \
+  timeout "$3" $JAVA $JVM_FLAGS_STR -Dgpuos.bench.runtime.parts="$2" -cp "$(cp_of "$1")" dev.gpuos.bench.Main \
       bench --only runtime --out "$d" > "$d.log" 2>&1
   echo "== bench $1 ($2): rc $? in $((SECONDS - t0)) s"
 }
-for v in ${GPUOS_AB_VARIANTS:-legacy spin}; do run_bench "$v" all 60; done
+for v in ${GPUOS_AB_VARIANTS:-spin}; do run_bench "$v" all 60; done
 for v in ${GPUOS_AB_QUICK:-}; do run_bench "$v" templates 30; done
 for v in ${GPUOS_AB_CHAINS:-}; do run_bench "$v" chains 30; done
 python3 bench/runtime_ab.py "$out"/[0-9][0-9]-*/
@@ -48,21 +41,21 @@ rc=0
 if [[ $tested != none ]]; then
   t0=$SECONDS
   # shellcheck disable=SC2046,SC2086
-  timeout 150 $JAVA $JVM_FLAGS_STR $(flags "$tested") -cp "$CP_TESTS" org.junit.platform.console.ConsoleLauncher \
+  timeout 150 $JAVA $JVM_FLAGS_STR -cp "$CP_TESTS" org.junit.platform.console.ConsoleLauncher \
       execute --disable-banner --disable-ansi-colors --details=testfeed --scan-class-path="$tests_dir" \
       --include-classname='^([^$]*\.)?(GpuRuntimeTest|GpuTemplateTest|GpuLifecycleTest|GpuStressTest|GpuReplayTest)$' \
       --include-tag=gpu --exclude-tag=gpu-fault --exclude-tag=gpu-fuzz --reports-dir="$out/junit-$tested" \
       > "$out/junit-$tested.log" 2>&1
   rc=$?
-  echo "== GPU tests under $(flags "$tested"): rc $rc in $((SECONDS - t0)) s"
+  echo "== GPU tests under: rc $rc in $((SECONDS - t0)) s"
   grep -E ":: FAILED|tests (found|successful|failed|aborted)" "$out/junit-$tested.log" | head -30
 fi
-fuzzed=${tested/none/${GPUOS_AB_FUZZED:-spin}}
+fuzzed=${tested/none/spin}
 if [[ ${GPUOS_AB_FUZZ:-1} != 0 ]]; then
   for tier in ${GPUOS_AB_FUZZ_TIERS:-interp native}; do
     [[ $tier == interp ]] && m=0.4 || m=0.3
     # shellcheck disable=SC2046,SC2086
-    timeout 60 $JAVA $JVM_FLAGS_STR $(flags "$fuzzed") -cp "$CP_BENCH" dev.gpuos.bench.Main fuzz --backend gpu \
+    timeout 60 $JAVA $JVM_FLAGS_STR -cp "$CP_BENCH" dev.gpuos.bench.Main fuzz --backend gpu \
         --tier $tier --minutes $m --out "$out/fuzz-$tier" > "$out/fuzz-$tier.log" 2>&1
     echo "== fuzz $tier under $fuzzed: rc $?"
     tail -3 "$out/fuzz-$tier.log"

@@ -18,11 +18,11 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * A template shaped like a Llama decode step (the first replay of which aborted the worker under the spin
- * hand-off: "malformed descriptor"): 700 tasks, so two agent rounds of an expansion, mixing many-tile tasks
+ * A template shaped like a Llama decode step (the first replay of which aborted the worker: "malformed
+ * descriptor", see TemplateRoundHostTest): 700 tasks, so two agent rounds of an expansion, mixing many-tile tasks
  * (16-256 tiles), chains of dependent single-tile tasks (run members), and tasks with 3 to 6 dependencies whose
  * first is the task just before (what the agent's template validation rejected). Every row of every run is
- * checked, replayed and submitted as a plain batch, under whatever -Dgpuos.worker.handoff the JVM has.
+ * checked, replayed and submitted as a plain batch.
  */
 @Tag("gpu")
 class GpuDecodeShapedTemplateTest {

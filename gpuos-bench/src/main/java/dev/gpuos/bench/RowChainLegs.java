@@ -5,7 +5,6 @@ import dev.gpuos.GpuOSOptions;
 import dev.gpuos.runtime.HostControl;
 import dev.gpuos.runtime.TaskBatch;
 import dev.gpuos.runtime.TaskTemplate;
-import dev.gpuos.runtime.WorkerSources;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.TensorScope;
@@ -27,7 +26,7 @@ import java.util.SplittableRandom;
  * device time per dependent task. Beside them: the replay's own time per step (host included), the same chain's
  * tasks as a plain batch, and the operator's share. Prints one table; every figure a median over runs.
  *
- * <p>Usage: {@code RowChainLegs [hidden] [runs]} (defaults 2048, 40); run under each -Dgpuos.worker.handoff.
+ * <p>Usage: {@code RowChainLegs [hidden] [runs]} (defaults 2048, 40).
  */
 public final class RowChainLegs {
     private RowChainLegs() {}
@@ -37,9 +36,7 @@ public final class RowChainLegs {
     public static void main(String[] args) {
         int hidden = args.length > 0 ? Integer.parseInt(args[0]) : 2048;
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 40;
-        System.out.printf(Locale.ROOT, "row chain legs: %d steps of x = rms_norm(x + r_i) * w_i on (1, %d), hand-off %s%s%n",
-                STEPS, hidden, WorkerSources.handoff().value(),
-                System.getProperty(WorkerSources.AB_PROPERTY, "").isEmpty() ? "" : " +" + System.getProperty(WorkerSources.AB_PROPERTY));
+        System.out.printf(Locale.ROOT, "row chain legs: %d steps of x = rms_norm(x + r_i) * w_i on (1, %d)%n", STEPS, hidden);
         System.out.println("| dtype | leg | median us | p10 us | p90 us |");
         System.out.println("|---|---|---|---|---|");
         try (GpuOS os = GpuOS.start(GpuOSOptions.defaults())) {

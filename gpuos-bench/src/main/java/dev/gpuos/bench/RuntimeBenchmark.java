@@ -9,7 +9,6 @@ import dev.gpuos.runtime.HostControl;
 import dev.gpuos.runtime.OperatorRef;
 import dev.gpuos.runtime.TaskBatch;
 import dev.gpuos.runtime.TaskTemplate;
-import dev.gpuos.runtime.WorkerSources;
 import dev.gpuos.runtime.layout.DTypeCode;
 import dev.gpuos.runtime.memory.DeviceBlock;
 import java.io.IOException;
@@ -63,15 +62,12 @@ public final class RuntimeBenchmark {
             OperatorRef add = os.register("add_f32", op("add_f32"));
             long registered = System.nanoTime();
             results.put("device", os.deviceName());
-            results.put("worker_handoff", WorkerSources.handoff().value());
-            results.put("worker_ab", System.getProperty(WorkerSources.AB_PROPERTY, ""));
             results.put("driver_version", Driver.driverVersion());
             results.put("worker", os.stats().generation().toString());
             results.put("jit_cold_start_ms", ms(started - t0));
             results.put("jit_cold_register_ms", ms(registered - started));
-            out.printf("device: %s, driver %d, worker %s, hand-off %s (-D%s)%n", os.deviceName(),
-                    Driver.driverVersion(), os.stats().generation(), results.get("worker_handoff"),
-                    WorkerSources.HANDOFF_PROPERTY);
+            out.printf("device: %s, driver %d, worker %s%n", os.deviceName(), Driver.driverVersion(),
+                    os.stats().generation());
             if (CHAINS_ONLY) {
                 measureChains(os);
             } else if (!TEMPLATES_ONLY) {

@@ -22,64 +22,29 @@ public final class WorkerSources {
     public static final String OP_SYMBOL_MACRO = "GPUOS_OP_SYMBOL";
 
     /**
-     * How the worker's blocks hand work to each other (issue 13), read once from {@code -Dgpuos.worker.handoff}:
-     * <ul>
-     *   <li>{@code spin}: acquire polls without back-off, the descriptor of a guessed slot loaded
-     *       with the tile-map read, one completion flag per 128-byte line, an agent completion warp that publishes
-     *       completion apart from staging, staging without a doorbell read per busy round and from shared-memory
-     *       headers, the first task of a submission taken from one read of its sealed slot (TaskSeal), template
-     *       tasks' operand records read by their workers, and runs of dependent single-tile tasks on one block
-     *       (see worker.cu and the README, "Device hand-offs"). Opt-in until a GPU run shows its latest form
-     *       correct and nowhere slower.</li>
-     *   <li>{@code legacy} (the default): acquire polls with exponential back-off, one agent loop paced by a
-     *       doorbell read per round, dense completion flags: the protocol every earlier GPU run verified.</li>
-     * </ul>
-     * A second product while both exist: the loser goes once the A/B measurement is in.
+     * {@code -Dgpuos.worker.handoff} chose between two hand-off protocols until issue 13's GPU runs showed the new
+     * one ({@code spin}) correct and faster on every row; the old one ({@code legacy}) is gone. {@code spin} is
+     * still accepted (scripts pass it); anything else is refused with this explanation rather than ignored.
      */
-    public enum Handoff {
-        LEGACY("#define GPUOS_HANDOFF_LEGACY 1\n"), SPIN("");
-
-        private final String defines;
-
-        Handoff(String defines) {
-            this.defines = defines;
-        }
-
-        /** The property value that selects it. */
-        public String value() {
-            return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
-        }
-    }
-
     public static final String HANDOFF_PROPERTY = "gpuos.worker.handoff";
-    private static final Handoff HANDOFF = handoffFrom(System.getProperty(HANDOFF_PROPERTY, "legacy"));
 
-    /**
-     * Diagnostic switches of the spin protocol for A/B GPU runs, read from {@code -Dgpuos.worker.ab}
-     * (comma-separated), each one {@code #define GPUOS_AB_<NAME>}: {@code no-runs} (the agent marks no runs of
-     * dependent single-tile tasks, see worker.cu's kRunMember: not GPU-run yet, so a failing spin run can be
-     * bisected). (dense-done and cw-gentle, measured on the H100 in handoff-2-1, changed nothing and are gone.)
-     */
+    /** The diagnostic switches of the spin protocol ({@code no-runs}), gone with it: refused likewise. */
     public static final String AB_PROPERTY = "gpuos.worker.ab";
-    static final java.util.List<String> AB_SWITCHES = java.util.List.of("no-runs");
-    private static final String AB_DEFINES = abDefines(System.getProperty(AB_PROPERTY, ""));
 
-    static String abDefines(String value) {
-        var out = new StringBuilder();
-        for (String name : value.split(",")) {
-            String n = name.trim().toLowerCase(java.util.Locale.ROOT);
-            if (n.isEmpty()) continue;
-            if (!AB_SWITCHES.contains(n)) {
-                throw new IllegalArgumentException("-D" + AB_PROPERTY + "=" + value + ": " + n + " is not one of " + AB_SWITCHES);
-            }
-            out.append("#define GPUOS_AB_").append(n.toUpperCase(java.util.Locale.ROOT).replace('-', '_')).append(" 1\n");
+    static void checkHandoff(String handoff, String ab) {
+        if (handoff != null && !handoff.trim().equalsIgnoreCase("spin")) {
+            throw new IllegalArgumentException("-D" + HANDOFF_PROPERTY + "=" + handoff + ": the worker has one hand-off "
+                    + "protocol now (spin; legacy was removed after issue 13's GPU runs); drop the property");
         }
-        return out.toString();
+        if (ab != null && !ab.isBlank()) {
+            throw new IllegalArgumentException("-D" + AB_PROPERTY + "=" + ab + ": the worker has no A/B switches now "
+                    + "(no-runs was measured slower on dependent chains and removed); drop the property");
+        }
     }
 
     private static final String LAYOUT = CudaHeader.generate();
     private static final String DEVICE = resource(DEVICE_HEADER);
-    private static final String WORKER = workerFor(HANDOFF);
+    private static final String WORKER = workerSource();
 
     /** Headers every translation unit may include, by include name, in dependency order. */
     public static Map<String, String> headers() {
@@ -89,32 +54,14 @@ public final class WorkerSources {
         return m;
     }
 
-    /** The worker kernel's source, compiled for the hand-off {@link #handoff()} names. */
+    /** The worker kernel's source. */
     public static String worker() {
         return WORKER;
     }
 
-    public static Handoff handoff() {
-        return HANDOFF;
-    }
-
-    /** The worker kernel's source as it is compiled for {@code handoff}. */
-    public static String workerFor(Handoff handoff) {
-        return workerFor(handoff, AB_DEFINES);
-    }
-
-    static String workerFor(Handoff handoff, String abDefines) {
-        String source = resource(WORKER_NAME);
-        String defines = handoff.defines + abDefines;
-        return defines.isEmpty() ? source : defines + "#line 1 \"" + WORKER_NAME + "\"\n" + source;
-    }
-
-    static Handoff handoffFrom(String value) {
-        for (Handoff h : Handoff.values()) {
-            if (h.value().equals(value.trim().toLowerCase(java.util.Locale.ROOT))) return h;
-        }
-        throw new IllegalArgumentException("-D" + HANDOFF_PROPERTY + "=" + value
-                + ": expected one of " + java.util.Arrays.stream(Handoff.values()).map(Handoff::value).toList());
+    private static String workerSource() {
+        checkHandoff(System.getProperty(HANDOFF_PROPERTY), System.getProperty(AB_PROPERTY));
+        return resource(WORKER_NAME);
     }
 
     /** Link-time name of the operator in a slot. */

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
- * The agent's staging of a template replay, as the spin protocol does it (worker.cu: patch_template_vector,
+ * The agent's staging of a template replay (worker.cu: patch_template_vector,
  * template_task_ok, template_member), runs on the HOST: nvcc compiles worker.cu itself into the harness
  * {@code template_round_host.cu}, which stages random templates in rounds and checks every verdict, run mark and
  * patched header field against a plain reading of the protocol. The simulated device validates expansions in
@@ -44,8 +44,7 @@ class TemplateRoundHostTest {
     private static Path build() throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory("gpuos-template-host");
         for (var h : WorkerSources.headers().entrySet()) Files.writeString(dir.resolve(h.getKey()), h.getValue());
-        // The spin protocol's worker source, as the runtime compiles it.
-        Files.writeString(dir.resolve(WorkerSources.WORKER_NAME), WorkerSources.workerFor(WorkerSources.Handoff.SPIN));
+        Files.writeString(dir.resolve(WorkerSources.WORKER_NAME), WorkerSources.worker());
         try (InputStream in = TemplateRoundHostTest.class.getResourceAsStream("template_round_host.cu")) {
             assertTrue(in != null, "resource template_round_host.cu missing");
             Files.write(dir.resolve("harness.cu"), in.readAllBytes());

@@ -39,13 +39,12 @@ import java.util.concurrent.locks.LockSupport;
  * {@code __syncthreads} and shared variables become program order and locals here, because one Java thread
  * does the whole block's work.
  *
- * <p>It plays the new hand-off ({@code -Dgpuos.worker.handoff=spin}: the agent stages known work without a doorbell
+ * <p>It plays the worker's hand-off protocol (the agent stages known work without a doorbell
  * read per busy round, and while idle takes a sealed first task of a submission from its host-ring slot before
  * the doorbell; waits poll without a device-side back-off, acquiring what they see; a worker-reported fault marks
  * the task's done flag, and only then does the agent read the fault count; an expansion's tasks are staged as
  * headers whose operand records the worker reads from the template, as it does for any task flagged
- * TASK_FLAG_REFS_IN_DEVICE); the legacy one differs in how its
- * waits sleep and how often the agent reads the doorbell, which the host cannot tell apart.
+ * TASK_FLAG_REFS_IN_DEVICE).
  *
  * <p>The GPU agent's completion warp runs beside its stage threads; here one thread plays both, a round staging
  * and then scanning and publishing completion, which is one of the interleavings the two roles can produce (and

@@ -7,7 +7,7 @@
 //   * copies new descriptors from the host ring into the device ring at the same slots (an expansion's from its
 //     template in device memory: headers only, its tasks' operand records stay there, see copy_template),
 //   * fills the tile map (tile ticket -> task seq), resets the per-task tile counters,
-//   * publishes them (pubTiles and pubSeq, with release; one 16-byte release store in the new protocol),
+//   * publishes them (pubTiles and pubSeq, in one 16-byte release store),
 //   * advances the completion watermark and mirrors it (and faults) to host memory,
 //   * honours park and abort requests.
 // Its warp 1 is the COMPLETION warp (completion_warp): it advances the watermark and publishes completion on
@@ -15,8 +15,6 @@
 // PCIe reads and stage; so a completion never waits for a doorbell read, nor staging for a completion. They
 // share s_pubSeq (stage -> completion) and s_watermark (completion -> stage, written after completedSeq went to
 // the host, so a parking agent that sees the watermark at pubSeq leaves with everything published).
-// (The legacy protocol, -DGPUOS_HANDOFF_LEGACY: one loop for the whole block, the scan and completion once per
-// doorbell read.)
 // Every other block is a WORKER. It takes a tile ticket with one atomicAdd, waits until the ticket is
 // published, looks its task up in the tile map, loads the descriptor into shared memory (a task flagged
 // GPUOS_TASK_FLAG_REFS_IN_DEVICE: its operand records from refsAt, in device memory), waits for the task's
@@ -30,9 +28,8 @@
 // with ld.acquire and no back-off (a sleep could only oversleep the dependency's completion; one poll is one L2
 // round trip). Each flag has a 128-byte line of its own. So the hand-off is the dependency's release, one L2
 // round trip to see it, and a barrier.
-// A/B switch (-Dgpuos.worker.handoff, see WorkerSources.Handoff): GPUOS_HANDOFF_LEGACY compiles the earlier
-// protocol (acquire polls with exponential back-off, dense flags, one agent loop with a doorbell read every
-// round, the earlier staging). Kept only until a GPU run has shown the new one correct and nowhere slower.
+// (The protocol before issue 13, with exponential back-off in every poll, dense done flags and one agent loop
+// paced by a doorbell read, was slower on every row measured on the H100 and is gone; see the README.)
 //
 // Why this cannot deadlock. Tickets are handed out in order, and ticket order is task order (tileBase is a
 // prefix sum over seq). All blocks of the cooperative launch are co-resident, and a block that holds a
@@ -43,7 +40,7 @@
 // Spinning without back-off changes none of this: a waiting block holds nothing but its own ticket, and
 // co-resident blocks progress independently of how often their neighbours poll (a poll costs an issue slot
 // per L2 round trip, not a lock). Aborts stay prompt: a dependency wait looks at the abort flag every 64
-// polls, a publication wait every 16 (the legacy protocol at every poll).
+// polls, a publication wait every 16.
 // Parking keeps this true: the agent stops publishing first, and a block leaves only while holding a ticket
 // at or beyond the final pubTiles, so no published ticket is ever abandoned; the next generation restarts the
 // cursor at pubTiles.
@@ -80,23 +77,15 @@ constexpr unsigned long long kWholeCopyMax = 32;
 // A small batch (a whole-descriptor copy) keeps the headers it copied in shared memory too, and the rest of the
 // round (expansion check, validation, tile map, publication) reads them there instead of making one L2 round
 // trip after another to the ring it just wrote: a round trip's latency is what a single submission waits for.
-#ifdef GPUOS_HANDOFF_LEGACY
-constexpr unsigned int kStagedHeaderVectors = 1;  // unused
-#else
 constexpr unsigned int kStagedHeaderVectors = (unsigned int)kWholeCopyMax * kHeaderVectors;
-#endif
 static_assert(sizeof(gpuos_task) % 16 == 0, "descriptors are copied as 16-byte vectors");
 
 enum : int { CMD_IDLE = 0, CMD_STAGE = 1, CMD_EXIT = 2 };
 
-// done[] has GPUOS_DONE_STRIDE_BYTES per task: the new protocol gives each flag its own 128-byte line, so that the
-// block that marks a task done and the block spinning on it share the line with nobody (a dense array put 16
-// flags, and up to 16 spinning blocks of a dependent chain, on one line). The legacy protocol keeps them dense.
-#ifdef GPUOS_HANDOFF_LEGACY
-constexpr unsigned long long kDoneStride = 1;
-#else
+// done[] has GPUOS_DONE_STRIDE_BYTES per task: each flag has its own 128-byte line, so that the block that marks a
+// task done and the block spinning on it share the line with nobody (a dense array put 16 flags, and up to 16
+// spinning blocks of a dependent chain, on one line).
 constexpr unsigned long long kDoneStride = GPUOS_DONE_STRIDE_BYTES / 8;
-#endif
 __device__ __forceinline__ unsigned long long done_slot(unsigned long long seq, unsigned long long mask) {
     return (seq & mask) * kDoneStride;
 }
@@ -106,10 +95,6 @@ __device__ __forceinline__ unsigned long long done_slot(unsigned long long seq, 
 // sees completion) only when a task it passes carries it. Every dependency wait compares done >= seq + 1, which the
 // bit keeps true. A many-tile task's tiles pass it on through their counter (kTileFaulted). The agent's own fault
 // (a bad descriptor) ends the generation, and its exit path mirrors everything.
-#ifdef GPUOS_HANDOFF_LEGACY
-constexpr unsigned long long kDoneFaulted = 0;
-constexpr unsigned int kTileFaulted = 0;
-#else
 constexpr unsigned long long kDoneFaulted = 1ull << 63;
 constexpr unsigned int kTileFaulted = 1u << 31;
 static_assert(GPUOS_MAX_TILES_PER_TASK < kTileFaulted, "the tile counter's top bit is free");
@@ -130,12 +115,6 @@ static_assert(GPUOS_MAX_TILES_PER_TASK < kTileFaulted, "the tile counter's top b
 constexpr unsigned long long kRunMember = 1, kRunNext = 2, kRunTemplate = 4;
 constexpr unsigned int kRunRan = 1u << 30;
 constexpr unsigned int kRunBatch = 16;
-// -Dgpuos.worker.ab=no-runs (GPUOS_AB_NO_RUNS): the agent marks no runs (to tell their effect apart on a GPU run).
-#ifdef GPUOS_AB_NO_RUNS
-constexpr bool kRunsOn = false;
-#else
-constexpr bool kRunsOn = true;
-#endif
 static_assert(GPUOS_MAX_TILES_PER_TASK < kRunRan, "the tile counter's bit 30 is free");
 
 __device__ __forceinline__ void st_relaxed_gpu(unsigned long long* p, unsigned long long v) {
@@ -149,37 +128,22 @@ __device__ __forceinline__ void cp_async16(void* sharedDst, const void* globalSr
     asm volatile("{\n\t.reg .u64 s;\n\tcvta.to.shared.u64 s, %0;\n\tcp.async.cg.shared.global [s], [%1], 16;\n\t}"
                  :: "l"(sharedDst), "l"(globalSrc) : "memory");
 }
-#endif
 
-// The polls of the new protocol (publication, dependencies, the completion warp's scan): each an ld.acquire, so
+// The polls (publication, dependencies, the completion warp's scan): each an ld.acquire, so
 // the value seen is usable at once. Measured on the H100 (handoff-3): relaxed polls with one fence.acq_rel.gpu
 // after the awaited value saw a dependency 0.38 us sooner but paid 0.35 us (p99 1-3 us) for the fence.
-#ifndef GPUOS_HANDOFF_LEGACY
 __device__ __forceinline__ unsigned long long poll_gpu(const unsigned long long* p) { return ld_acquire_gpu(p); }
 __device__ __forceinline__ ulonglong2 poll_gpu_v2(const unsigned long long* p) {
     ulonglong2 v;
     asm volatile("ld.acquire.gpu.global.v2.u64 {%0, %1}, [%2];" : "=l"(v.x), "=l"(v.y) : "l"(p) : "memory");
     return v;
 }
-#endif
 
-// The legacy protocol has the one-loop agent.
-#ifdef GPUOS_HANDOFF_LEGACY
-#define GPUOS_AGENT_ONE_LOOP 1
-#endif
-
-// The agent's STAGE threads: those that read the host ring and publish. In the legacy protocol the whole block;
-// otherwise every warp but warp 1 (the completion warp, see agent_loop), synchronized by named barrier 1 so
+// The agent's STAGE threads: those that read the host ring and publish, every warp but warp 1 (the completion warp, see agent_loop), synchronized by named barrier 1 so
 // that the completion warp never waits for them nor they for it.
-#ifdef GPUOS_AGENT_ONE_LOOP
-constexpr unsigned int kStageThreads = GPUOS_BLOCK_THREADS;
-__device__ __forceinline__ unsigned int stage_tid() { return threadIdx.x; }
-__device__ __forceinline__ void stage_sync() { __syncthreads(); }
-#else
 constexpr unsigned int kStageThreads = GPUOS_BLOCK_THREADS - 32;
 __device__ __forceinline__ unsigned int stage_tid() { return threadIdx.x < 32 ? threadIdx.x : threadIdx.x - 32; }
 __device__ __forceinline__ void stage_sync() { asm volatile("bar.sync 1, %0;" :: "n"(kStageThreads) : "memory"); }
-#endif
 
 // Faults are logged, not fatal: the task still counts as finished (so nothing waits forever) and the host
 // fails its future from the log the agent mirrors.
@@ -243,8 +207,7 @@ __device__ unsigned long long mirror_faults(gpuos_queue_state* st, gpuos_host_co
 // ring. Beyond the header, a vector is copied only if it belongs to one of the task's nrefs operands (the
 // header, already in the device ring, says how many); unused operand records are not read at all. A task
 // flagged GPUOS_TASK_FLAG_REFS_IN_DEVICE has its operand records in device memory at refsAt (a replayed batch),
-// and the host ring holds only its header: the worker running it reads them there (the legacy protocol: they
-// are copied from there).
+// and the host ring holds only its header: the worker running it reads them there.
 __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsigned long long from,
                              unsigned long long n, unsigned int count, unsigned int first, unsigned long long mask,
                              uint4* headers = nullptr) {
@@ -262,11 +225,7 @@ __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsig
             if (take[j] && first > 0) {
                 const gpuos_task* t = ring + (seq & mask);
                 take[j] = (vec - kHeaderVectors) / kRefVectors < t->nrefs;
-#ifdef GPUOS_HANDOFF_LEGACY
-                if (t->flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) src = (const uint4*)t->refsAt + (vec - kHeaderVectors);
-#else
                 take[j] = take[j] && (t->flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) == 0;
-#endif
             }
             if (take[j]) v[j] = ld_volatile_v4(src);
         }
@@ -282,74 +241,7 @@ __device__ void copy_vectors(const gpuos_task* hostRing, gpuos_task* ring, unsig
     }
 }
 
-#ifdef GPUOS_HANDOFF_LEGACY
-// After a whole-descriptor copy (small batches): the operand records of tasks flagged
-// GPUOS_TASK_FLAG_REFS_IN_DEVICE came from the host ring, where the host did not write them; replace them with
-// the records at refsAt. Headers are in the device ring already (the caller synchronized).
-__device__ void copy_device_refs(gpuos_task* ring, unsigned long long from, unsigned long long n,
-                                 unsigned long long mask, const uint4* headers = nullptr) {
-    constexpr unsigned int kRefsTotal = kTaskVectors - kHeaderVectors;
-    for (unsigned long long k = stage_tid(); k < n * kRefsTotal; k += kStageThreads) {
-        gpuos_task* t = ring + ((from + k / kRefsTotal) & mask);
-        const gpuos_task* h = headers != nullptr ? (const gpuos_task*)(headers + (k / kRefsTotal) * kHeaderVectors) : t;
-        const unsigned int vec = (unsigned int)(k % kRefsTotal);
-        if ((h->flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) && vec / kRefVectors < h->nrefs) {
-            ((uint4*)t->refs)[vec] = ld_volatile_v4((const uint4*)h->refsAt + vec);
-        }
-    }
-}
-#endif
 
-#ifdef GPUOS_HANDOFF_LEGACY
-// Stages seqs [from, from + n) of an expansion (see GPUOS_OP_EXPAND) from its template in device memory: headers,
-// then the operand records each task uses, then one thread per task makes the relative fields absolute (seq;
-// tileBase from the expansion's first tile; deps, template indices, from its first seq). Volatile loads: the
-// template's memory may have held an earlier template whose lines an L1 still caches.
-__device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned long long from, unsigned long long n,
-                              unsigned long long base, unsigned long long tileBase, unsigned long long mask) {
-    // kCopyDepth loads in flight per thread before the first store, as in copy_vectors.
-    const unsigned long long headers = n * kHeaderVectors;
-    for (unsigned long long k0 = stage_tid(); k0 < headers; k0 += kCopyDepth * kStageThreads) {
-        uint4 v[kCopyDepth];
-#pragma unroll
-        for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
-            if (k < headers) v[j] = ld_volatile_v4((const uint4*)(tmpl + (from - base + k / kHeaderVectors)) + k % kHeaderVectors);
-        }
-#pragma unroll
-        for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
-            if (k < headers) ((uint4*)(ring + ((from + k / kHeaderVectors) & mask)))[k % kHeaderVectors] = v[j];
-        }
-    }
-    stage_sync();
-    constexpr unsigned int kRefsTotal = kTaskVectors - kHeaderVectors;
-    const unsigned long long refs = n * kRefsTotal;
-    for (unsigned long long k0 = stage_tid(); k0 < refs; k0 += kCopyDepth * kStageThreads) {
-        uint4 v[kCopyDepth];
-        bool take[kCopyDepth];
-#pragma unroll
-        for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
-            const unsigned int vec = (unsigned int)(k % kRefsTotal);
-            take[j] = k < refs && vec / kRefVectors < ring[(from + k / kRefsTotal) & mask].nrefs;
-            if (take[j]) v[j] = ld_volatile_v4((const uint4*)(tmpl + (from - base + k / kRefsTotal))->refs + vec);
-        }
-#pragma unroll
-        for (int j = 0; j < kCopyDepth; ++j) {
-            const unsigned long long k = k0 + (unsigned long long)j * kStageThreads;
-            if (take[j]) ((uint4*)ring[(from + k / kRefsTotal) & mask].refs)[k % kRefsTotal] = v[j];
-        }
-    }
-    for (unsigned long long seq = from + stage_tid(); seq < from + n; seq += kStageThreads) {
-        gpuos_task* t = ring + (seq & mask);
-        t->seq = seq;
-        t->tileBase += tileBase;
-        const unsigned int ndeps = t->ndeps < GPUOS_MAX_DEPS ? t->ndeps : GPUOS_MAX_DEPS;
-        for (unsigned int d = 0; d < ndeps; ++d) t->deps[d] += base;
-    }
-}
-#else
 // A 64-bit word held in two 32-bit lanes of a vector, plus d.
 __host__ __device__ __forceinline__ void add_u64(unsigned int& lo, unsigned int& hi, unsigned long long d) {
     const unsigned long long x = (((unsigned long long)hi << 32) | lo) + d;
@@ -465,9 +357,7 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
         }
     }
 }
-#endif
 
-#ifndef GPUOS_HANDOFF_LEGACY
 // The agent's PROBE warp (warp 2, stage threads): while the agent knows of nothing more to stage, each round
 // reads the next slot of the host ring whole, beside thread 0's doorbell read, and says whether it holds that
 // seq's descriptor, sealed by the host (TaskSeal: the first task of every submission is). A single submission
@@ -523,9 +413,7 @@ __device__ bool probe_slot(const gpuos_task* hostRing, unsigned long long seq, u
     const unsigned long long seal = ((unsigned long long)sealHi << 32) | sealLo;
     return seen == seq && seal == salt + sum;
 }
-#endif
 
-#ifndef GPUOS_AGENT_ONE_LOOP
 // The agent's COMPLETION warp (warp 1), apart from the stage threads so that a task's completion reaches the host
 // without waiting for a PCIe read of the doorbell or a staging round: it polls the done flags above the
 // watermark (4 per lane, 128 per L2 round trip; while the oldest task runs, only its flag), and when the
@@ -613,7 +501,7 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
             // one more thing the fence waits for, in the very leg it measures.
             const unsigned long long traced = s_traceSeq;
             const unsigned long long tCompleted = traced >= from && traced < w ? global_ns() : 0;
-            // As in the legacy publisher: the host reads results only through copies the device's engines make
+            // The host reads results only through copies the device's engines make
             // after it saw this word, at gpu scope, so a gpu-scope fence suffices unless fault records went out.
             if (faultsMirrored != faultsBefore) {
                 st_release_sys(&ctrl->completedSeq, w);
@@ -630,7 +518,6 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
         __syncwarp();
     }
 }
-#endif
 
 __device__ void agent_loop(const gpuos_params& p) {
     __shared__ int s_cmd;
@@ -641,14 +528,9 @@ __device__ void agent_loop(const gpuos_params& p) {
     // The staging profile (HostControl.agentProfile): thread 0's, but for the completion count (word 7).
     __shared__ volatile unsigned long long s_prof[GPUOS_AGENT_PROFILE_WORDS];
     __shared__ unsigned long long s_lastEnd, s_expandAt, s_expBase, s_expTemplate, s_expTileBase;
-#ifdef GPUOS_AGENT_ONE_LOOP
-    __shared__ unsigned int s_firstIncomplete;
-#endif
     __shared__ int s_fromTemplate;
     __shared__ __align__(16) uint4 s_headers[kStagedHeaderVectors];
-#ifndef GPUOS_HANDOFF_LEGACY
     __shared__ template_round s_round;
-#endif
 
     gpuos_queue_state* st = (gpuos_queue_state*)p.state;
     gpuos_host_control* ctrl = (gpuos_host_control*)p.control;
@@ -665,14 +547,9 @@ __device__ void agent_loop(const gpuos_params& p) {
     // faultsMirrored, heartbeat); shared memory carries what one needs of the other's.
     unsigned long long pubSeq = 0, pubTiles = 0, tileFloor = 0;
     unsigned long long faultsMirrored = 0;
-#ifdef GPUOS_AGENT_ONE_LOOP
-    unsigned long long completionPublished = 0, heartbeat = 0;
-    unsigned int sleepNs = 0;
-#endif
     // Thread 0: the expansion being staged (pubSeq < expEnd), continued from the state a parked generation left.
     unsigned long long expBase = 0, expEnd = 0, expTemplate = 0, expTileBase = 0;
     int parking = 0;
-#ifndef GPUOS_HANDOFF_LEGACY
     // Thread 0's: the last doorbell and trace request read from the host page, and busy rounds since (shared
     // memory: registers are what the staging copies need).
     __shared__ unsigned long long s_knownSubmitted, s_knownTraceSeq;
@@ -691,7 +568,6 @@ __device__ void agent_loop(const gpuos_params& p) {
         s_fromProbe = 0;
         s_sealSalt = ld_relaxed_sys(&ctrl->sealSalt);
     }
-#endif
     if (threadIdx.x == 0) {
         pubSeq = ld_acquire_gpu(&st->pubSeq);
         pubTiles = ld_acquire_gpu(&st->pubTiles);
@@ -711,25 +587,19 @@ __device__ void agent_loop(const gpuos_params& p) {
         for (int i = 0; i < GPUOS_AGENT_PROFILE_WORDS; ++i) s_prof[i] = 0;
     }
     if (threadIdx.x == kPublisherThread) {
-#ifdef GPUOS_AGENT_ONE_LOOP
-        completionPublished = ld_acquire_gpu(&st->watermark);
-#endif
         faultsMirrored = ld_acquire_sys(&ctrl->faultCount);
     }
     __syncthreads();
 
-#ifndef GPUOS_AGENT_ONE_LOOP
     if ((threadIdx.x >> 5) == kPublisherThread / 32) {
         completion_warp(p, done, mask, s_watermark, s_pubSeq, s_traceSeq, s_agentExit, faultsMirrored, s_prof);
     } else
-#endif
     for (;;) {
         // 1. Issue this round's host reads first (relaxed): their PCIe latency overlaps the watermark scan.
         unsigned long long submitted = 0, traceSeq = ~0ull, roundStart = 0;
         unsigned int parkRequest = 0, abortRequest = 0;
         if (threadIdx.x == 0) {
             roundStart = global_ns();
-#ifndef GPUOS_HANDOFF_LEGACY
             // While an earlier doorbell read promised more tasks than are published, stage them without waiting
             // for another PCIe round trip: that read's acquire already orders their descriptors. Every 8th such
             // round still reads the host line, so park, abort and trace requests are seen within 8 rounds.
@@ -737,7 +607,6 @@ __device__ void agent_loop(const gpuos_params& p) {
                 submitted = s_knownSubmitted;
                 traceSeq = s_knownTraceSeq;
             } else
-#endif
             {
                 parkRequest = ld_relaxed_sys(&ctrl->parkRequest);
                 abortRequest = ld_relaxed_sys(&ctrl->abortRequest);
@@ -747,7 +616,6 @@ __device__ void agent_loop(const gpuos_params& p) {
                 submitted = ld_acquire_sys(&ctrl->submittedSeq);
             }
         }
-#ifndef GPUOS_HANDOFF_LEGACY
         // Beside that read: the probe of the next slot, while nothing more is known (see probe_slot).
         if ((threadIdx.x >> 5) == kProbeWarp) {
             const unsigned long long slot = s_probeSlot;
@@ -757,65 +625,10 @@ __device__ void agent_loop(const gpuos_params& p) {
             }
         }
         stage_sync();
-#endif
 
-#ifdef GPUOS_AGENT_ONE_LOOP
-        // 2. Advance the watermark, blockDim tasks per step.
-        bool advanced = false;
-        for (int round = 0; round < 64; ++round) {
-            const unsigned long long w = s_watermark, ps = s_pubSeq;
-            if (w >= ps) break;
-            if (threadIdx.x == 0) s_firstIncomplete = blockDim.x;
-            __syncthreads();
-            unsigned long long seq = w + threadIdx.x;
-            if (seq < ps) {
-                if (ld_acquire_gpu(&done[done_slot(seq, mask)]) != seq + 1) atomicMin(&s_firstIncomplete, threadIdx.x);
-            } else {
-                atomicMin(&s_firstIncomplete, threadIdx.x);
-            }
-            __syncthreads();
-            unsigned int step = s_firstIncomplete;
-            __syncthreads();
-            if (step == 0) break;
-            advanced = true;
-            if (threadIdx.x == 0) s_watermark = w + step;
-            __syncthreads();
-            if (step < blockDim.x) break;
-        }
-
-        // 3. Two agent threads with separate jobs, so that neither waits for the other's memory traffic: thread 32
-        //    publishes completion (its system-scope release waits only for its own fast device loads), thread 0
-        //    waits for this round's PCIe reads and decides what to stage.
-        if (threadIdx.x == kPublisherThread) {
-            const unsigned long long previous = completionPublished, w = s_watermark;
-            if (w != previous) st_release_gpu(&st->watermark, w);
-            // Every fault of a task below the watermark was reserved before that task's done flag, read with
-            // ld.acquire above: mirror them all before the host may see the task complete.
-            const unsigned long long faultsBefore = faultsMirrored;
-            faultsMirrored = mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);
-            if (w != previous) {
-                const unsigned long long traced = s_traceSeq;
-                if (traced >= previous && traced < w) st_relaxed_sys(&ctrl->traceCompleted, global_ns());
-                // The host reads results only through copies the device's engines make after it saw this
-                // word; those read device memory at gpu scope. A gpu-scope fence orders the workers' results
-                // (observed through the done flags) before it, without a system-wide fence's PCIe round trip.
-                // When fault records went out this round, a system-scope release keeps them first.
-                if (faultsMirrored != faultsBefore) {
-                    st_release_sys(&ctrl->completedSeq, w);
-                } else {
-                    __threadfence();
-                    st_relaxed_sys(&ctrl->completedSeq, w);
-                }
-                completionPublished = w;
-                s_prof[7] = s_prof[7] + 1;
-            }
-            if ((++heartbeat & 63) == 0) st_relaxed_sys(&ctrl->heartbeat, heartbeat);
-        }
-#endif
         if (threadIdx.x == 0) {
             const unsigned long long watermark = s_watermark;
             s_traceSeq = traceSeq;
-#ifndef GPUOS_HANDOFF_LEGACY
             // An expansion's tasks come from device memory: its header promised them, doorbell or not (the header
             // may have come from a probe, before its doorbell).
             if (pubSeq < expEnd && submitted < expEnd) submitted = expEnd;
@@ -825,7 +638,6 @@ __device__ void agent_loop(const gpuos_params& p) {
             s_probeOk = 0;
             s_probeSlot = ~0ull;
             s_fromProbe = 0;
-#endif
             int cmd = CMD_IDLE;
             if (abortRequest != 0) {
                 st_release_gpu(&st->abort, 1u);
@@ -835,7 +647,6 @@ __device__ void agent_loop(const gpuos_params& p) {
                     parking = 1;
                     st_release_gpu(&st->parking, 1u);
                 }
-#ifndef GPUOS_HANDOFF_LEGACY
                 if (!parking && probed) {
                     // The probe found the next task, sealed (the first of a submission): stage it from what the
                     // probe read, whatever the doorbell says. A doorbell read in the same round usually shows it
@@ -850,44 +661,27 @@ __device__ void agent_loop(const gpuos_params& p) {
                     // (the traced task's stamps go out after its publication, see there)
                     cmd = CMD_STAGE;
                 } else
-#endif
                 if (!parking && submitted > pubSeq) {
                     s_from = pubSeq;
                     unsigned long long to = submitted - pubSeq > p.stageChunk ? pubSeq + p.stageChunk : submitted;
                     // Inside an expansion the next tasks come from its template; the host never wrote their slots.
                     s_fromTemplate = pubSeq < expEnd;
                     if (pubSeq < expEnd && to > expEnd) to = expEnd;
-#ifndef GPUOS_HANDOFF_LEGACY
                     if (pubSeq < expEnd && to - pubSeq > kTemplateRound) to = pubSeq + kTemplateRound;
-#endif
                     s_to = to;
                     s_expBase = expBase;
                     s_expTemplate = expTemplate;
                     s_expTileBase = expTileBase;
                     s_pubTiles = pubTiles;
-#ifdef GPUOS_HANDOFF_LEGACY
-                    if (traceSeq >= s_from && traceSeq < s_to) st_relaxed_sys(&ctrl->traceDoorbell, roundStart);
-#endif
                     cmd = CMD_STAGE;
                 } else if (parking && watermark == pubSeq) {
                     cmd = CMD_EXIT;
                 }
             }
-#ifndef GPUOS_HANDOFF_LEGACY
             // Idle and nothing known beyond pubSeq: probe the next slot in the next round.
             if (cmd == CMD_IDLE && !parking && submitted <= pubSeq) s_probeSlot = pubSeq;
-#endif
             s_cmd = cmd;
             s_badSeq = ~0ull;
-#ifdef GPUOS_AGENT_ONE_LOOP
-            if (cmd == CMD_IDLE && !advanced && watermark == pubSeq) {
-                // Fully idle: back off a little (the PCIe read already paces each round).
-                sleepNs = sleepNs == 0 ? 32 : (sleepNs < 512 ? sleepNs * 2 : sleepNs);
-                __nanosleep(sleepNs);
-            } else {
-                sleepNs = 0;
-            }
-#endif
             // Otherwise no sleep: the PCIe read of the doorbell paces an idle round, and a new submission
             // should be seen by the read that follows it, not one a sleep later.
         }
@@ -912,7 +706,6 @@ __device__ void agent_loop(const gpuos_params& p) {
                 // latency. Small batches copy whole descriptors in one pass (latency); larger ones copy the
                 // headers, then only the operand records each task uses (bandwidth: a 0-operand task is 128
                 // bytes, not 640).
-#ifndef GPUOS_HANDOFF_LEGACY
                 const bool probed = s_fromProbe != 0;
                 const bool whole = probed || n <= kWholeCopyMax;
                 staged = whole;
@@ -923,10 +716,6 @@ __device__ void agent_loop(const gpuos_params& p) {
                         if (v < kHeaderVectors) s_headers[v] = s_probe[v];
                     }
                 } else
-#else
-                const bool probed = false;
-                const bool whole = n <= kWholeCopyMax;
-#endif
                 copy_vectors(hostRing, ring, from, n, whole ? kTaskVectors : kHeaderVectors, 0, mask,
                              staged ? s_headers : nullptr);
                 if (threadIdx.x == 0) s_expandAt = ~0ull;
@@ -955,11 +744,9 @@ __device__ void agent_loop(const gpuos_params& p) {
                         // A probed header came alone; its tasks are in device memory: stage a chunk of them.
                         if (probed) s_to = from + p.stageChunk;
                         s_to = s_to < expEnd ? s_to : expEnd;
-#ifndef GPUOS_HANDOFF_LEGACY
                         if (s_to - from > kTemplateRound) s_to = from + kTemplateRound;
                         // Known work: the next rounds stage it without reading the doorbell (see step 1).
                         if (s_knownSubmitted < expEnd) s_knownSubmitted = expEnd;
-#endif
                         s_expBase = expBase;
                         s_expTemplate = expTemplate;
                         s_expTileBase = expTileBase;
@@ -973,31 +760,18 @@ __device__ void agent_loop(const gpuos_params& p) {
                     if (!whole) {
                         copy_vectors(hostRing, ring, from, m, kTaskVectors - kHeaderVectors, kHeaderVectors, mask);
                     }
-#ifdef GPUOS_HANDOFF_LEGACY
-                    else {
-                        copy_device_refs(ring, from, m, mask, staged ? s_headers : nullptr);
-                    }
-#endif
                 }
             }
             if (s_fromTemplate) {
-#ifdef GPUOS_HANDOFF_LEGACY
-                copy_template((const gpuos_task*)s_expTemplate, ring, from, s_to - from, s_expBase, s_expTileBase, mask);
-#else
                 copy_template((const gpuos_task*)s_expTemplate, ring, from, s_to - from, s_expBase, s_expTileBase, mask,
                               &s_round);
-#endif
             }
             stage_sync();
             const unsigned long long to = s_to;
             if (threadIdx.x == 0) tCopied = global_ns();
-#ifdef GPUOS_HANDOFF_LEGACY
-            if (threadIdx.x == 0 && traceSeq >= from && traceSeq < to) st_relaxed_sys(&ctrl->traceRead, global_ns());
-#endif
             // One thread per task (many tasks in flight, not one L2 round trip after another): validate, tile
             // bases included (each must continue the ticket prefix sum). An expansion's round checks what
             // copy_template kept in shared memory (the template's relative deps, the rest as in the ring).
-#ifndef GPUOS_HANDOFF_LEGACY
             const bool fromTemplate = s_fromTemplate != 0;
             unsigned long long runMarks = 0;  // 2 bits per seq this thread validates (host rounds)
             if (fromTemplate) {
@@ -1009,7 +783,6 @@ __device__ void agent_loop(const gpuos_params& p) {
                     if (seq == to - 1) s_lastEnd = s_round.tileBase[i] + s_round.ntiles[i];
                 }
             } else
-#endif
             for (unsigned long long seq = from + stage_tid(); seq < to; seq += kStageThreads) {
                 const gpuos_task* t = header(seq);
                 const gpuos_task* prev = seq == from ? t : header(seq - 1);
@@ -1021,7 +794,6 @@ __device__ void agent_loop(const gpuos_params& p) {
                 for (unsigned int d = 0; ok && d < ndeps; ++d) ok = t->deps[d] < seq;
                 if (!ok) atomicMin(&s_badSeq, seq);
                 if (seq == to - 1) s_lastEnd = t->tileBase + ntiles;  // saves thread 0 a dependent L2 read
-#ifndef GPUOS_HANDOFF_LEGACY
                 // Run marks (see kRunMember), kept for the tile-map pass (same thread, same seqs); none in a round
                 // too long for 32 per thread (stageChunk > 7168), so that every mark is consistent with its neighbour's.
                 const unsigned long long iter = (seq - from) / kStageThreads;
@@ -1034,7 +806,6 @@ __device__ void agent_loop(const gpuos_params& p) {
                     }
                     runMarks |= ((member ? kRunMember : 0) | (next ? kRunNext : 0)) << (2 * iter);
                 }
-#endif
             }
             stage_sync();
             if (threadIdx.x == 0) {
@@ -1067,7 +838,6 @@ __device__ void agent_loop(const gpuos_params& p) {
             // Only now claim tile-map entries, and only for that prefix: the entries the rest would take may
             // still belong to published tickets that no block has looked up yet.
             const unsigned long long end = s_end;
-#ifndef GPUOS_HANDOFF_LEGACY
             if (fromTemplate) {
                 // Every task of an expansion has its records at refsAt: nothing to null in the ring.
                 for (unsigned long long seq = from + stage_tid(); seq < end; seq += kStageThreads) {
@@ -1078,39 +848,26 @@ __device__ void agent_loop(const gpuos_params& p) {
                     tileDone[seq & mask] = 0;
                     // (kRunNext only toward a task published with this one: see kRunMember)
                     const bool next = seq + 1 < end && template_member(s_round, i + 1);
-                    ring[seq & mask].seal = kRunsOn ? (template_member(s_round, i) ? kRunMember : 0) | (next ? kRunNext | kRunTemplate : 0) : 0;
+                    ring[seq & mask].seal = (template_member(s_round, i) ? kRunMember : 0) | (next ? kRunNext | kRunTemplate : 0);
                 }
             } else
-#endif
             for (unsigned long long seq = from + stage_tid(); seq < end; seq += kStageThreads) {
                 const gpuos_task* h = header(seq);
                 const unsigned int ntiles = h->ntiles;
                 const unsigned long long tileBase = h->tileBase;
                 for (unsigned int j = 0; j < ntiles; ++j) tileMap[(tileBase + j) & tileMask] = seq;
                 tileDone[seq & mask] = 0;
-#ifndef GPUOS_HANDOFF_LEGACY
                 const unsigned long long iter = (seq - from) / kStageThreads;
-                const unsigned long long marks = kRunsOn && to - from <= 32 * kStageThreads ? (runMarks >> (2 * iter)) & 3 : 0;
+                const unsigned long long marks = to - from <= 32 * kStageThreads ? (runMarks >> (2 * iter)) & 3 : 0;
                 ring[seq & mask].seal = seq + 1 < end ? marks : marks & ~kRunNext;
-#endif
                 // Operand records beyond nrefs were not copied: never let an operator see a stale pointer there.
                 // (A task whose records are at refsAt gets them, and the null pointers, from its worker.)
-#ifndef GPUOS_HANDOFF_LEGACY
                 if ((h->flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) == 0)
-#endif
                 for (unsigned int r = h->nrefs; r < GPUOS_MAX_REFS; ++r) ring[seq & mask].refs[r].data = 0;
             }
             stage_sync();
             if (threadIdx.x == 0) tMapped = global_ns();
             if (threadIdx.x == 0 && end > from) {
-#ifdef GPUOS_HANDOFF_LEGACY
-                const gpuos_task* last = header(end - 1);
-                __threadfence();
-                pubSeq = end;
-                pubTiles = last->tileBase + last->ntiles;
-                st_release_gpu(&st->pubSeq, pubSeq);
-                st_release_gpu(&st->pubTiles, pubTiles);
-#else
                 // Both words in ONE release store (adjacent and 16-byte aligned, see wait_published): one fence
                 // where a fence and two releases paid three, each waiting for the store before it. The barrier
                 // above puts every stage thread's descriptor and tile-map stores before it (a release is
@@ -1124,7 +881,6 @@ __device__ void agent_loop(const gpuos_params& p) {
                 }
                 asm volatile("st.release.gpu.global.v2.u64 [%0], {%1, %2};"
                              :: "l"(&st->pubTiles), "l"(pubTiles), "l"(pubSeq) : "memory");
-#endif
                 s_pubSeq = pubSeq;
                 const unsigned long long tPublished = global_ns();
                 s_prof[0] = s_prof[0] + 1;
@@ -1135,34 +891,26 @@ __device__ void agent_loop(const gpuos_params& p) {
                 s_prof[5] = s_prof[5] + (tMapped - tValidated);
                 s_prof[6] = s_prof[6] + (tPublished - tMapped);
                 if (traceSeq >= from && traceSeq < end) {
-#ifndef GPUOS_HANDOFF_LEGACY
                     // The round's stamps of the traced task, only now: a write to host memory before the
                     // publication would be one more thing its release waits for.
                     st_relaxed_sys(&ctrl->traceDoorbell, roundStart);
                     st_relaxed_sys(&ctrl->traceRead, tCopied);
-#endif
                     st_relaxed_sys(&ctrl->tracePublished, tPublished);
                     for (int i = 0; i < GPUOS_AGENT_PROFILE_WORDS; ++i) st_relaxed_sys(&ctrl->agentProfile[i], s_prof[i]);
                 }
-#ifndef GPUOS_HANDOFF_LEGACY
                 // Everything known is published: probe the next slot in the next round.
                 if (!parking && s_knownSubmitted <= pubSeq && pubSeq >= expEnd) s_probeSlot = pubSeq;
-#endif
             }
             stage_sync();
         }
     }
 
-#ifndef GPUOS_AGENT_ONE_LOOP
     if (threadIdx.x == 0) s_agentExit = 1;  // the completion warp leaves its loop
-#endif
     __syncthreads();
     if (threadIdx.x == kPublisherThread) {
         // Whatever made the agent leave (a bad descriptor, an abort), the host should be able to read why.
         mirror_faults(st, ctrl, faultsMirrored, ld_acquire_gpu(&st->faultCount), p.spinMaxNs);
-#ifndef GPUOS_AGENT_ONE_LOOP
         *(volatile unsigned long long*)&st->watermark = s_watermark;  // for the next generation
-#endif
     }
     __syncthreads();
     if (threadIdx.x == 0) {
@@ -1181,20 +929,6 @@ __device__ void agent_loop(const gpuos_params& p) {
 __device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned long long ticket, unsigned int spinMaxNs,
                                               unsigned long long* hint, unsigned long long* pubSeqSeen = nullptr) {
     *hint = ~0ull;
-#ifdef GPUOS_HANDOFF_LEGACY
-    for (;;) {
-        const unsigned long long published = ld_acquire_gpu(&st->pubTiles);
-        if (ticket < published) return 0;
-        if (ld_acquire_gpu(&st->abort)) return 1;
-        if (ld_acquire_gpu(&st->parking)) {
-            // pubTiles is final once parking is set: leave only with a ticket nobody published.
-            return ticket < ld_acquire_gpu(&st->pubTiles) ? 0 : 1;
-        }
-        // The block holding the next ticket polls often; blocks further back in line poll less.
-        const unsigned long long distance = ticket - published;
-        __nanosleep(distance >= spinMaxNs / 64 ? spinMaxNs : 64 + (unsigned int)distance * 64);
-    }
-#else
 #ifndef __CUDACC_RTC__  // NVRTC has no offsetof; nvcc checks these in CI (NvccCompileTest)
     static_assert(offsetof(gpuos_queue_state, pubTiles) % 16 == 0
                   && offsetof(gpuos_queue_state, pubSeq) == offsetof(gpuos_queue_state, pubTiles) + 8
@@ -1230,7 +964,6 @@ __device__ __forceinline__ int wait_published(gpuos_queue_state* st, unsigned lo
         const unsigned long long distance = ticket - published;
         if (distance > 0) __nanosleep(distance >= spinMaxNs / 64 ? spinMaxNs : (unsigned int)distance * 64);
     }
-#endif
 }
 
 // Thread 0 of a worker block: waits until every dependency of the task in s_task is done; 1 = leave (abort).
@@ -1238,19 +971,6 @@ __device__ __forceinline__ int wait_dependencies(gpuos_queue_state* st, const gp
                                                  const unsigned long long* done, unsigned long long mask,
                                                  unsigned int spinMaxNs, unsigned long long* seenAt) {
     const unsigned int ndeps = task.ndeps;
-#ifdef GPUOS_HANDOFF_LEGACY
-    for (unsigned int d = 0; d < ndeps; ++d) {
-        const unsigned long long dep = task.deps[d];
-        unsigned int ns = 0;
-        while (ld_acquire_gpu(&done[done_slot(dep, mask)]) < dep + 1) {
-            if (ld_acquire_gpu(&st->abort)) return 1;
-            // Dependent chains are latency-bound: spin tight at first, then back off.
-            if (ns) __nanosleep(ns);
-            ns = ns == 0 ? 16 : (ns < spinMaxNs ? ns * 2 : ns);
-        }
-    }
-    if (seenAt != nullptr) *seenAt = global_ns();  // each poll was an acquire: seen and ready are one
-#else
     // No back-off: a dependency is an earlier task that is running or about to (its tiles hold smaller tickets),
     // so the wait ends when that task does, and a sleep would only add to the chain. One poll is one L2 round
     // trip. Abort is looked at every 64 polls.
@@ -1264,7 +984,6 @@ __device__ __forceinline__ int wait_dependencies(gpuos_queue_state* st, const gp
         }
     }
     if (seenAt != nullptr) *seenAt = global_ns();
-#endif
     return 0;
 }
 
@@ -1272,7 +991,6 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
     __shared__ unsigned long long s_seq, s_ticket;
     __shared__ unsigned int s_tile;
     __shared__ int s_exit;
-#ifndef GPUOS_HANDOFF_LEGACY
     // The slot whose descriptor the block loads while thread 0 reads the tile map (see below), and the previous
     // task of this block with the ticket after its last tile.
     __shared__ unsigned long long s_hint, s_prevSeq, s_prevEnd;
@@ -1288,7 +1006,6 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         s_prevEnd = 0;
         s_pendCount = 0;
     }
-#endif
     // Thread 0's timestamps of a traced task (dependency wait begins, last dependency seen, after the acquire,
     // operator starts), written to the host page only after done: a store to host memory before the release would lengthen the
     // very hand-off it measures. Shared memory, not registers live across the operator call.
@@ -1339,7 +1056,6 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         }
         if (traced && finished) write_stamps(seq, tEnd);
     };
-#ifndef GPUOS_HANDOFF_LEGACY
     // A task whose operand records are at refsAt (a template's own, or a replayed batch's), not in the ring slot:
     // one more L2 round trip, before any dependency wait, instead of a copy by the agent, which stages for every
     // block. Records beyond nrefs get a null pointer, as the agent gives them in the ring.
@@ -1356,28 +1072,8 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         }
         __syncthreads();
     };
-#endif
 
     for (;;) {
-#ifdef GPUOS_HANDOFF_LEGACY
-        if (threadIdx.x == 0) {
-            unsigned long long seq = 0, hint;
-            const unsigned long long ticket = atomicAdd(&st->tileCursor, 1ull);
-            const int leave = wait_published(st, ticket, p.spinMaxNs, &hint);
-            if (!leave) seq = *(volatile const unsigned long long*)&tileMap[ticket & tileMask];
-            s_seq = seq;
-            s_ticket = ticket;
-            s_exit = leave;
-        }
-        __syncthreads();
-        if (s_exit) return;
-        const unsigned long long seq0 = s_seq;
-        // Ordered after thread 0's acquire of pubTiles by the barrier; volatile: L2, never a stale L1 line.
-        for (unsigned int v = threadIdx.x; v < kTaskVectors; v += blockDim.x) {
-            ((uint4*)&s_task)[v] = ld_volatile_v4((const uint4*)(ring + (seq0 & mask)) + v);
-        }
-        __syncthreads();
-#else
         // The tile map read and the descriptor load are two dependent L2 round trips; guess the seq instead and
         // make them one: the block's previous task while the ticket is still among its tiles (a many-tile task),
         // else the seq the ticket has if the tasks since it are single tiles. The guess is kept only when it IS
@@ -1442,8 +1138,7 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             continue;
         }
         load_device_refs();
-#endif
-        // A task, then (new protocol) the run members after it, if any: each pass of this loop runs s_task.
+        // A task, then the run members after it, if any: each pass of this loop runs s_task.
         unsigned long long seq = seq0;
         bool member = false;  // s_task is a run member this block runs as its leader
         for (;;) {
@@ -1465,7 +1160,6 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             const unsigned int op = task->op;
             // Read before the tile is counted: once it is, the task may complete and its slot be reused.
             const unsigned int ntiles = task->ntiles;
-#ifndef GPUOS_HANDOFF_LEGACY
             // The next task, if it may be a member, loads while this one runs (its seq is published: below what
             // this block's acquire saw, see kRunMember).
             // In an expansion (kRunTemplate) the next task's records follow this one's in the template: they load
@@ -1482,7 +1176,6 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
                 }
                 asm volatile("cp.async.commit_group;" ::: "memory");
             }
-#endif
             if (traced && threadIdx.x == 0) s_stamps[3] = global_ns();
             gpuos_op_fn fn = op < opCount ? gpuos_op_table[op] : nullptr;
             bool faulted = false;  // thread 0's
@@ -1493,7 +1186,6 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
                 faulted = true;
             }
             __syncthreads();
-#ifndef GPUOS_HANDOFF_LEGACY
             if (prefetch) {
                 asm volatile("cp.async.wait_all;" ::: "memory");
                 __syncthreads();
@@ -1553,10 +1245,6 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             }
             ++seq;
             member = true;
-#else
-            if (threadIdx.x == 0) finish(seq, ntiles, faulted, traced, traced ? global_ns() : 0);
-            break;
-#endif
         }
     }
 }

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.gpuos.runtime.WorkerSources;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -110,19 +109,6 @@ class NvccCompileTest {
         }
         Result link = nvcc("-arch=sm_90", "-dlink", "worker.o", "dispatch.o", "op0.o", "-o", "gpuos_dlink.o");
         assertEquals(0, link.exit(), "nvcc -dlink:\n" + link.output());
-    }
-
-    @Test
-    void everyHandoffVariantOfTheWorkerCompiles() throws Exception {
-        assumeNvcc();
-        writeSources(CudaHeader.generate());
-        // Each -Dgpuos.worker.handoff value compiles its own worker source (defines in front of worker.cu).
-        for (WorkerSources.Handoff h : WorkerSources.Handoff.values()) {
-            String name = "worker_" + h.value() + ".cu";
-            Files.writeString(dir.resolve(name), WorkerSources.workerFor(h));
-            Result r = compile(name);
-            assertEquals(0, r.exit(), "nvcc worker.cu for -Dgpuos.worker.handoff=" + h.value() + ":\n" + r.output());
-        }
     }
 
     @Test
