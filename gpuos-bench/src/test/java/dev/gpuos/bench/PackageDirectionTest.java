@@ -77,12 +77,12 @@ class PackageDirectionTest {
 
     /**
      * Classes above the door that measure the layers below it on purpose, so they must name them: a benchmark of
-     * the runtime's queue and worker, the host-cost benchmark over the simulated device, and the launch-per-op
-     * baseline that compiles and launches kernels without GPUOS.
+     * the runtime's queue and worker, the worker's stamps of a captured row chain, the host-cost benchmark over
+     * the simulated device, and the launch-per-op baseline that compiles and launches kernels without GPUOS.
      */
     static final Set<String> MEASURE_BELOW_THE_DOOR = Set.of(
-            "dev.gpuos.bench.RuntimeBenchmark", "dev.gpuos.bench.workloads.HostCostBenchmark",
-            "dev.gpuos.bench.workloads.LaunchPerOpRun");
+            "dev.gpuos.bench.RuntimeBenchmark", "dev.gpuos.bench.RowChainLegs",
+            "dev.gpuos.bench.workloads.HostCostBenchmark", "dev.gpuos.bench.workloads.LaunchPerOpRun");
 
     @Test
     void everyModuleFollowsThePipelineAndGoesThroughTheDoor() {
