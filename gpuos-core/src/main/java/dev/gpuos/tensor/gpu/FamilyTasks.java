@@ -126,7 +126,7 @@ final class FamilyTasks {
      */
     static final int SKINNY_UNITS = 2 * 132;
     /** Paths of matmul.cu (its arg 2). */
-    static final int PATH_TILED = 0, PATH_SKINNY_K = 1, PATH_SKINNY_M = 2, PATH_MMA = 3;
+    static final int PATH_TILED = 0, PATH_SKINNY_K = 1, PATH_SKINNY_M = 2, PATH_MMA = 3, PATH_GEMV = 4;
     /** Warps of a worker block: a skinny unit is a multiple of their columns. */
     private static final int WARPS = dev.gpuos.runtime.layout.Layouts.BLOCK_THREADS / 32;
     /**
@@ -140,6 +140,12 @@ final class FamilyTasks {
      * unless {@code -Dgpuos.matmul.mma=false}, like {@link #skinny}. F32 never does: tf32 would round its operands.
      */
     static volatile boolean tensorCores = !"false".equals(System.getProperty("gpuos.matmul.mma"));
+    /**
+     * Whether one-row products with k-stride 1 in both operands (a decode step's x @ W^T) take matmul.cu's M_GEMV
+     * (nothing staged, x read beside the weights): on unless {@code -Dgpuos.matmul.gemv=false}, which plans them
+     * on M_SKINNY_K as before, for an A/B on the GPU.
+     */
+    static volatile boolean gemv = !"false".equals(System.getProperty("gpuos.matmul.gemv"));
 
     static KernelTask matmul(MatmulNode n) {
         Tensor a = n.a(), b = n.b(), out = n.output();
@@ -150,7 +156,7 @@ final class FamilyTasks {
         long rows = a.size(rank - 2), inner = a.size(rank - 1), cols = b.size(rank - 1);
         long batches = Dims.product(c[0]);
         long[] as = a.strides(), bs = b.strides(), os = out.strides();
-        long[] plan = matmulPlan(batches, rows, inner, cols, bs[rank - 2], skinny,
+        long[] plan = matmulPlan(batches, rows, inner, cols, as[rank - 1], bs[rank - 2], skinny, gemv,
                 tensorCores && (a.dtype() == DType.F16 || a.dtype() == DType.BF16));
         int ntiles = (int) Math.max(1, Math.min(plan[1], dev.gpuos.runtime.layout.Layouts.MAX_TILES_PER_TASK));
         List<GpuView> refs = List.of(
@@ -162,14 +168,17 @@ final class FamilyTasks {
     }
 
     /**
-     * How matmul.cu computes a product of {@code batches} x [rows, inner] @ [inner, cols] whose b has k-stride
-     * {@code bk}: {path, units, columns per unit, columns a warp takes at a time} (the last two 0 when tiled).
-     * Skinny units are runs of columns of one batch, about {@link #SKINNY_UNITS} in all; on the k-contiguous path
-     * a warp takes 4 columns at a time (one read of the staged rows serves 4 columns) once a unit has enough of
-     * them to give each warp 4. Tiled products take tensor cores where {@code mma} (F16/BF16 operands), in the
-     * same 64x64 units.
+     * How matmul.cu computes a product of {@code batches} x [rows, inner] @ [inner, cols] whose a has k-stride
+     * {@code ak} and b k-stride {@code bk}: {path, units, columns per unit, columns a warp takes at a time} (the
+     * last two 0 when tiled). Skinny units are runs of columns of one batch, about {@link #SKINNY_UNITS} in all; on
+     * the k-contiguous path a warp takes 4 columns at a time (one read of the staged rows serves 4 columns) once a
+     * unit has enough of them to give each warp 4. One row with both operands k-contiguous takes M_GEMV where
+     * {@code gemvPath}, in the same units, a warp taking as many of its unit's columns at once as it can (up to 4),
+     * so that q/k/v's 16 columns a unit are 2 concurrent columns a warp rather than 2 in turn. Tiled products take
+     * tensor cores where {@code mma} (F16/BF16 operands), in the same 64x64 units.
      */
-    static long[] matmulPlan(long batches, long rows, long inner, long cols, long bk, boolean skinnyPaths, boolean mma) {
+    static long[] matmulPlan(long batches, long rows, long inner, long cols, long ak, long bk, boolean skinnyPaths,
+                             boolean gemvPath, boolean mma) {
         if (!skinnyPaths || rows > SKINNY_ROWS || rows == 0 || cols == 0) {
             long total = Math.multiplyExact(batches, Math.multiplyExact(Math.ceilDiv(rows, MATMUL_TILE),
                     Math.ceilDiv(cols, MATMUL_TILE)));
@@ -178,6 +187,12 @@ final class FamilyTasks {
         long perBatch = Math.max(1, Math.ceilDiv(SKINNY_UNITS, Math.max(1, batches)));
         long span = Math.ceilDiv(cols, perBatch);
         boolean kContiguous = bk == 1 || inner == 1;
+        if (gemvPath && rows == 1 && kContiguous && (ak == 1 || inner == 1)) {
+            long warpCols = Math.min(4, Math.ceilDiv(span, WARPS));
+            warpCols = warpCols == 3 ? 4 : warpCols;   // the operator has 1, 2 and 4
+            span = Math.ceilDiv(span, warpCols * WARPS) * warpCols * WARPS;
+            return new long[]{PATH_GEMV, Math.multiplyExact(batches, Math.ceilDiv(cols, span)), span, warpCols};
+        }
         long warpCols = kContiguous && span >= 4L * WARPS ? 4 : 1;
         long granule = kContiguous ? warpCols * WARPS : 32;
         span = Math.ceilDiv(span, granule) * granule;
