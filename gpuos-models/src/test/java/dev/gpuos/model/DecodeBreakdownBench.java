@@ -45,7 +45,7 @@ import java.util.function.Supplier;
  *   the backend, and LlamaModel.load itself.</li>
  * </ul>
  * usage: DecodeBreakdownBench LLAMA_DIR [maxSequence, default 160] [hbm copy bytes/s, default 2.9e12] [parts, default
- * fixed,products,attention,small,load,step]
+ * fixed,products,attention,small,load,step; "firstload" alone in a fresh JVM: see {@link #firstLoad}]
  */
 public final class DecodeBreakdownBench {
     /** The shapes of the model in LLAMA_DIR (Llama-3.2-1B: 16 layers, hidden 2048, 8192, 128256, 32 heads, 8 KV, d 64). */
@@ -107,6 +107,7 @@ public final class DecodeBreakdownBench {
         System.out.println(header);
         GpuBackend gpu = new GpuBackend(os);
         // most telling first: a run cut short by its time limit keeps what it printed
+        if (parts.contains("firstload")) part("first load", () -> firstLoad(gpu, dir));
         if (parts.contains("fixed")) part("fixed costs", () -> fixed(gpu));
         if (parts.contains("step")) part("whole step", () -> wholeStep(gpu, dir, maxSeq));
         if (parts.contains("products")) part("products", () -> products(gpu));
@@ -353,7 +354,47 @@ public final class DecodeBreakdownBench {
                         pipelined ? "pipelined copy" : "serial 4 MB copy", size / 1e9, sec * 1e3, size / 1e9 / sec, maxGapMs[0], maxGapName[0]));
             }
         }
-        DeviceRuntime.pipelinedCopies = Boolean.getBoolean("gpuos.copy.pipelined");
+        DeviceRuntime.pipelinedCopies = !"false".equals(System.getProperty("gpuos.copy.pipelined"));
+    }
+
+    /**
+     * Why the first load in a JVM is slower than the next (1.3 against 3.1 GB/s on the H100, session 14): run as
+     * the first part of a fresh JVM ("firstload" alone), it takes device blocks of every weight's size from the
+     * arena (fresh cuMemAllocs: what a first load adds) and releases them, then loads the model twice. A first
+     * load as fast as the second then says the difference was the device allocations; one still slower, the
+     * host's first pass (JIT, the mapping's page faults, the staging buffers' pinning).
+     */
+    private static void firstLoad(GpuBackend gpu, Path dir) {
+        long size = dir.resolve("model.safetensors").toFile().length();
+        LlamaConfig c = LlamaConfig.read(dir);
+        // the tensors a bf16 load allocates: embedding, per layer two f32 norms and the stacked q/k/v, o, stacked
+        // gate/up and down, the final norm, an untied head
+        List<Long> sizes = new ArrayList<>(List.of(VOCAB * HIDDEN * 2, HIDDEN * 4));
+        if (!c.tieWordEmbeddings()) sizes.add(VOCAB * HIDDEN * 2);
+        for (int i = 0; i < LAYERS; i++) {
+            sizes.addAll(List.of(HIDDEN * 4, (HEADS + 2 * KV) * D * HIDDEN * 2, HIDDEN * HEADS * D * 2, HIDDEN * 4,
+                    2 * INTER * HIDDEN * 2, HIDDEN * INTER * 2));
+        }
+        List<dev.gpuos.tensor.Storage> blocks = new ArrayList<>();
+        long bytes = 0;
+        long t0 = System.nanoTime();
+        for (long b : sizes) {
+            blocks.add(gpu.allocate(DType.BOOL, b));
+            bytes += b;
+        }
+        double allocMs = (System.nanoTime() - t0) / 1e6;
+        for (dev.gpuos.tensor.Storage b : blocks) b.release();
+        gpu.sync();
+        line(String.format(Locale.ROOT, "first load: %d fresh device blocks of the weights' sizes (%.2f GB) from the arena: %.0f ms",
+                blocks.size(), bytes / 1e9, allocMs));
+        for (int i = 0; i < 2; i++) {
+            long l0 = System.nanoTime();
+            try (LlamaModel m = LlamaModel.load(dir, gpu, 160, LoadProgress.NONE)) {
+                double ms = (System.nanoTime() - l0) / 1e6;
+                line(String.format(Locale.ROOT, "first load: LlamaModel.load number %d in this JVM (%s copy), blocks already taken once: %.0f ms (%.1f GB/s)",
+                        i + 1, DeviceRuntime.pipelinedCopies ? "pipelined" : "serial 4 MB", ms, size / 1e6 / ms));
+            }
+        }
     }
 
     private static void wholeStep(GpuBackend gpu, Path dir, int maxSeq) {
@@ -364,8 +405,8 @@ public final class DecodeBreakdownBench {
             double loadMs = (System.nanoTime() - l0) / 1e6;
             GpuBackend.Stats after = gpu.stats();
             List<String> compiled = gpu.operatorsCompiled();
-            line(String.format(Locale.ROOT, "load: LlamaModel.load, the first in this JVM, serial 4 MB copy: %.0f ms (%.1f GB/s); %d submissions, %d tasks, %d direct + %d staged uploads, compiled %s",
-                    loadMs, dir.resolve("model.safetensors").toFile().length() / 1e6 / loadMs, after.submissions() - before.submissions(),
+            line(String.format(Locale.ROOT, "load: LlamaModel.load, the first in this JVM, %s copy: %.0f ms (%.1f GB/s); %d submissions, %d tasks, %d direct + %d staged uploads, compiled %s",
+                    DeviceRuntime.pipelinedCopies ? "pipelined" : "serial 4 MB", loadMs, dir.resolve("model.safetensors").toFile().length() / 1e6 / loadMs, after.submissions() - before.submissions(),
                     after.tasks() - before.tasks(), after.directUploads() - before.directUploads(), after.stagedUploads() - before.stagedUploads(),
                     compiled.subList(compiledBefore, compiled.size())));
             int[] prompt = new int[32];
