@@ -227,7 +227,7 @@ public final class DecodeBreakdownBench {
                 s.sync();
                 long bytes = KV * seq * D * (4 + 2);
                 double per = seq == maxSeq ? LAYERS : 0;
-                timed(gpu, "attention S=" + seq + " 1 layer", bytes, 0, "scores, softmax, @ values",
+                timed(gpu, "attention S=" + seq + " 1 layer", bytes, 0, "one attention op",
                         List.of(capture(gpu, () -> LlamaModel.attend(q, kc[0], vc[0], bias))));
                 timed(gpu, "attention S=" + seq + " " + LAYERS + " chained", bytes * LAYERS, per / LAYERS, "q(i+1) = out(i)",
                         List.of(capture(gpu, () -> {

@@ -9,6 +9,7 @@ import dev.gpuos.tensor.gpu.OperatorSources.Family;
 import dev.gpuos.tensor.op.FillNode;
 import dev.gpuos.tensor.op.FillPattern;
 import dev.gpuos.tensor.op.IndexSelectNode;
+import dev.gpuos.tensor.op.AttentionNode;
 import dev.gpuos.tensor.op.MatmulNode;
 import dev.gpuos.tensor.op.NormNode;
 import dev.gpuos.tensor.op.OpNode;
@@ -198,6 +199,38 @@ final class FamilyTasks {
         span = Math.ceilDiv(span, granule) * granule;
         long total = Math.multiplyExact(batches, Math.ceilDiv(cols, span));
         return new long[]{kContiguous ? PATH_SKINNY_K : PATH_SKINNY_M, total, span, warpCols};
+    }
+
+    /**
+     * Widest value rows attention.cu accumulates in the worker's shared memory (8 KB: 32 + 256 + 512 8-byte
+     * accumulators for F64); GpuSupport refuses wider ones on the GPU.
+     */
+    static final long ATTENTION_MAX_VALUE_DIM = 512;
+
+    /**
+     * attention.cu over the coalesced batch dims: one tile per query row (a decode step's 32 query heads are 32
+     * tiles, each streaming its KV head's keys and values once), 5 operands (q, k, v, bias or q again, out: an
+     * operand table), args {batch dims, has bias, scale, query rows}.
+     */
+    static KernelTask attention(AttentionNode n) {
+        Tensor q = n.query(), k = n.keys(), v = n.values(), out = n.output();
+        Tensor b = n.bias() != null ? n.bias() : q;
+        int rank = out.rank(), nb = rank - 2;
+        int[] bd = Dims.range(0, nb);
+        long[][] c = Dims.coalesce(Dims.pick(out.shape(), bd), Dims.pick(q.strides(), bd), Dims.pick(k.strides(), bd),
+                Dims.pick(v.strides(), bd), Dims.pick(b.strides(), bd), Dims.pick(out.strides(), bd));
+        long rows = Math.multiplyExact(Dims.product(c[0]), q.size(rank - 2));
+        List<GpuView> refs = new java.util.ArrayList<>();
+        Tensor[] ts = {q, k, v, b, out};
+        for (int i = 0; i < ts.length; i++) {
+            Tensor t = ts[i];
+            refs.add(GpuView.of(t, Dims.concat(c[0], t.size(rank - 2), t.size(rank - 1)),
+                    Dims.concat(c[i + 1], t.strides()[rank - 2], t.strides()[rank - 1])));
+        }
+        int ntiles = (int) Math.max(1, Math.min(rows, dev.gpuos.runtime.layout.Layouts.MAX_TILES_PER_TASK));
+        return new KernelTask(OperatorSources.attentionOperator(q.dtype(), v.dtype()), ntiles, 1, refs,
+                new long[]{c[0].length, n.bias() != null ? 1 : 0, Double.doubleToRawLongBits(n.scale()), rows},
+                List.of(n), GpuBackend.MIN_SMEM_BYTES);
     }
 
     /** An index_select writing its first bad index into the record at element {@code slot} with {@code stamp}. */

@@ -116,6 +116,17 @@ class OperatorSourceCompileTest {
         Nvcc.compileOperator("reduce_bf16", OperatorSources.family(Family.REDUCE, DType.BF16));
     }
 
+    /** attention.cu for every pair of floating dtypes it is built for (query and keys, values and output). */
+    @Test
+    void attentionCompilesForEveryPairOfFloatingDtypes() {
+        Nvcc.assumeInstalled();
+        List<String> sources = new ArrayList<>();
+        DType[] floats = {DType.F32, DType.F64, DType.F16, DType.BF16};
+        for (DType qk : floats) for (DType v : floats) sources.add(OperatorSources.attention(qk, v));
+        Nvcc.compileMany(OperatorSources.HEADER, sources);
+        Nvcc.compileOperator("attention_f32_bf16", OperatorSources.attention(DType.F32, DType.BF16));
+    }
+
     /** Dtypes a family instance exists for: the API rejects the others before a node is made. */
     static boolean serves(Family f, DType t) {
         return switch (f) {
