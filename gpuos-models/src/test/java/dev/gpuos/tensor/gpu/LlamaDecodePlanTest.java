@@ -107,9 +107,9 @@ class LlamaDecodePlanTest {
                 if (Boolean.getBoolean("gpuos.test.verbose")) {
                     for (TaskPlan.Item item : p.items()) System.out.println("  " + nodesOf(item).stream().map(OpNode::opName).toList());
                 }
-                // per layer: qkv, scores, probabilities @ values, o, intermediate, output
-                assertEquals(6 * layers, p.kinds().get("matmul"), p.kinds().toString());
-                assertEquals(layers, p.kinds().get("row-fused SOFTMAX"), p.kinds().toString());
+                // per layer: qkv, o, intermediate, output; scores, softmax and @ values are one attention task
+                assertEquals(4 * layers, p.kinds().get("matmul"), p.kinds().toString());
+                assertEquals(layers, p.kinds().get("attention"), p.kinds().toString());
             }
         }
     }
