@@ -78,6 +78,8 @@ class GpuAttentionTest extends SharedGpuOS {
     private static void groupedQuery(DType vt) {
         SplittableRandom r = new SplittableRandom(77);
         long kvh = 8, rep = 4, s = 600, d = 64;
+        // an accumulating op's bound, absolute as well as relative (outputs are weighted means of values in [-4, 4],
+        // so an element near 0 carries the row's rounding: the H100 gave 2.8e-6 off on -0.0158 in f32)
         double tol = rtol(vt);
         try (Twins tw = new Twins(gpu)) {
             Twin q = tw.random(r, DType.F32, new long[]{kvh, rep, 1, d}, false, LayoutKind.CONTIGUOUS);
@@ -90,7 +92,7 @@ class GpuAttentionTest extends SharedGpuOS {
             for (int i = 0; i < 300; i++) mask[i] = Double.NEGATIVE_INFINITY;
             Twin bias = tw.upload(DType.F32, new long[]{s}, mask);
             Twins.assertClose(new Twin(q.cpu().attention(k.cpu(), v.cpu(), bias.cpu(), 0.125),
-                    q.dev().attention(k.dev(), v.dev(), bias.dev(), 0.125)), tol, vt + " values: gqa, first 300 keys masked");
+                    q.dev().attention(k.dev(), v.dev(), bias.dev(), 0.125)), tol, tol, vt + " values: gqa, first 300 keys masked");
             java.util.Arrays.fill(mask, Double.NEGATIVE_INFINITY);
             Twin all = tw.upload(DType.F32, new long[]{s}, mask);
             double[] got = q.dev().attention(k.dev(), v.dev(), all.dev(), 0.125).toDoubleArray();
@@ -98,7 +100,7 @@ class GpuAttentionTest extends SharedGpuOS {
             GpuReplay replay = gpu.captureReturning(() -> List.of(q.dev().attention(k.dev(), v.dev(), bias.dev(), 0.125)));
             replay.run();
             Tensor expected = q.cpu().attention(k.cpu(), v.cpu(), bias.cpu(), 0.125);
-            Twins.assertClose(new Twin(expected, replay.outputs().getFirst()), tol, vt + " values: replayed");
+            Twins.assertClose(new Twin(expected, replay.outputs().getFirst()), tol, tol, vt + " values: replayed");
             replay.close();
         }
     }
