@@ -1,5 +1,6 @@
 package dev.gpuos.tensor;
 
+import dev.gpuos.tensor.op.AttentionNode;
 import dev.gpuos.tensor.op.NormNode;
 import dev.gpuos.tensor.op.SoftmaxNode;
 
@@ -29,6 +30,42 @@ final class NnOps {
         checkNorm("rms_norm", t, normalizedShape, weight, null, eps);
         Tensor out = Dispatch.allocateResult(t, t.dtype(), t.shape());
         return Dispatch.submitFresh(new NormNode(NormNode.Kind.RMS, t, weight, null, normalizedShape.length, eps, out));
+    }
+
+    static Tensor attention(Tensor q, Tensor keys, Tensor values, Tensor bias, double scale) {
+        String name = "attention";
+        q.ensureOpen();
+        Dispatch.require(name, "keys", keys);
+        Dispatch.require(name, "values", values);
+        Dispatch.commonBackend(name, q, keys, values, bias);
+        requireFloating(name, q);
+        requireFloating(name, values);
+        for (Tensor t : bias == null ? new Tensor[]{keys} : new Tensor[]{keys, bias}) {
+            if (t.dtype() != q.dtype()) {
+                throw new UnsupportedDTypeException(name + " needs one dtype for query, keys and bias, got "
+                        + q.dtype() + " and " + t.dtype());
+            }
+        }
+        if (!Double.isFinite(scale)) throw new IllegalArgumentException(name + ": scale must be finite, got " + scale);
+        int r = q.rank();
+        long[] qs = q.shape(), ks = keys.shape(), vs = values.shape();
+        boolean fits = r >= 2 && keys.rank() == r && values.rank() == r
+                && Arrays.equals(Arrays.copyOf(qs, r - 2), Arrays.copyOf(ks, r - 2))
+                && Arrays.equals(Arrays.copyOf(qs, r - 2), Arrays.copyOf(vs, r - 2))
+                && qs[r - 1] == ks[r - 1] && ks[r - 2] == vs[r - 2];
+        if (!fits) {
+            throw new ShapeMismatchException(name + " needs query [..., L, E], keys [..., S, E] and values [..., S, Ev]"
+                    + " with equal batch dims, got " + Arrays.toString(qs) + ", " + Arrays.toString(ks) + " and "
+                    + Arrays.toString(vs));
+        }
+        if (ks[r - 2] == 0) throw new ShapeMismatchException(name + ": keys " + Arrays.toString(ks) + " hold no position (S = 0)");
+        long[] scores = Arrays.copyOf(qs, r);
+        scores[r - 1] = ks[r - 2];
+        Tensor b = bias == null ? null : bias.expand(scores);
+        long[] outShape = Arrays.copyOf(qs, r);
+        outShape[r - 1] = vs[r - 1];
+        Tensor out = Dispatch.allocateResult(q, values.dtype(), outShape);
+        return Dispatch.submitFresh(new AttentionNode(q, keys, values, b, scale, out));
     }
 
     /** torch.finfo(dtype).eps, the default eps of rms_norm. */

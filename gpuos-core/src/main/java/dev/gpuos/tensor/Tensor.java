@@ -420,6 +420,16 @@ public final class Tensor implements Operand {
     public Tensor rmsNorm(Tensor weight) {
         return rmsNorm(Dispatch.require("rmsNorm", "weight", weight).shape(), weight, NnOps.epsilon(dtype));
     }
+    /**
+     * Scaled dot-product attention of this query [..., L, E] over {@code keys} [..., S, E] and {@code values}
+     * [..., S, Ev]: softmax(q @ k^T * scale + bias) @ v, [..., L, Ev], as one op (PyTorch's
+     * F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=scale)). Query, keys and bias share a
+     * floating dtype; values may have another (PyTorch wants one for all), which the result has; batch dims equal
+     * (expand a shared head's keys); bias (null for none) broadcasts to [..., L, S].
+     */
+    public Tensor attention(Tensor keys, Tensor values, Tensor bias, double scale) {
+        return NnOps.attention(this, keys, values, bias, scale);
+    }
 
     /** torch.matmul: 1-D operands are promoted to matrices and the extra dim removed; batch dims broadcast. */
     public Tensor matmul(Tensor other) { return LinearAlgebra.matmul(this, other); }

@@ -2,8 +2,9 @@
 // double for F64, long long with wrap-around for integers), rounded once on store.
 // refs[0]: a viewed as [batch..., n, k]; refs[1]: b as [batch..., k, m] (any strides, zero for broadcast batch
 // dims); refs[2]: out, contiguous [batch..., n, m]. args: 0 = number of batch dims, 1 = work units in all,
-// 2 = path (M_TILED, M_SKINNY_K, M_SKINNY_M, M_MMA), 3 = output columns per unit (skinny paths), 4 = columns a
-// warp takes at a time (M_SKINNY_K: 1 or 4). Task tile t handles units t, t + ntiles, ...
+// 2 = path (M_TILED, M_SKINNY_K, M_SKINNY_M, M_MMA, M_GEMV), 3 = output columns per unit (skinny paths and
+// M_GEMV), 4 = columns a warp takes at a time (M_SKINNY_K: 1 or 4; M_GEMV: 1, 2 or 4). Task tile t handles units
+// t, t + ntiles, ...
 //
 // M_TILED, any shape: a unit is a 64x64 output tile (4x4 per thread) with 64x8 / 8x64 operand tiles staged in
 // shared memory (8 KB of env->smem for 8-byte accumulators).
@@ -18,12 +19,16 @@
 // 16-byte aligned), 8 loads in flight per lane, and reduces with shuffles. M_SKINNY_M, b's m-stride is 1
 // (row-major [k, m]): lanes own consecutive columns (coalesced loads), the warps of the block split k and add
 // their partial sums in shared memory.
+// M_GEMV, one row of a (a decode step's x @ W^T) with k-stride 1 in both operands: nothing is staged. A warp
+// takes C output columns at once (arg 4: 1, 2 or 4) and streams their weight rows with 16-byte loads, 16 of them
+// in flight per lane (8 for one column), reading the matching 16 bytes of x from L1/L2 beside each; no barrier, so
+// a long k (down's 8192) is one pass rather than chunks staged in turn, each behind two barriers.
 
 namespace {
 
 constexpr int BM = 64, BN = 64, BK = 8;
 
-enum { M_TILED = 0, M_SKINNY_K = 1, M_SKINNY_M = 2, M_MMA = 3 };
+enum { M_TILED = 0, M_SKINNY_K = 1, M_SKINNY_M = 2, M_MMA = 3, M_GEMV = 4 };
 
 struct MatmulView {
     const gpuos_tensor_ref& A;
@@ -464,12 +469,107 @@ __device__ __forceinline__ void skinny(const gpuos_task* task, unsigned int tile
     else skinny_k<NR, 1>(task, tile, env);
 }
 
+// One 16-byte load of a weight that does not take a place in L1: each weight byte is read once, while x, read
+// beside every one of them, stays there. (Not ld.global.nc: a persistent worker may read a buffer that an earlier
+// task of the same launch wrote, and the non-coherent path could serve a stale line.)
+__device__ __forceinline__ uint4 stream16(const GT_T* p) {
+#ifdef __CUDA_ARCH__
+    uint4 r;
+    asm("ld.global.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+        : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+    return r;
+#else
+    return *(const uint4*)p;
+#endif
+}
+
+template <int C>
+__device__ __noinline__ void gemv(const gpuos_task* task, unsigned int tile) {
+    const MatmulView v(task);
+    const long long span = gpuos::arg_i64(task, 3);
+    const long long unitsPerBatch = (v.m + span - 1) / span;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    // loads in flight per lane: U groups of each of C columns (16 registers of x and 4 * U * C of weights)
+    constexpr int U = C == 1 ? 8 : 16 / C;
+    const long long groups = v.k / VEC;
+    for (long long u = tile; u < v.total; u += task->ntiles) {
+        const long long batch = u / unitsPerBatch;
+        const long long c0 = (u % unitsPerBatch) * span, c1 = c0 + span < v.m ? c0 + span : v.m;
+        const GT_T* x = v.a + gt::offset_in(v.A, 0, v.nb, batch);
+        const GT_T* wb = v.b + gt::offset_in(v.B, 0, v.nb, batch);
+        GT_T* out = v.c + batch * v.m;
+        const bool xVec = v.sa1 == 1 && ((unsigned long long)x & 15) == 0;
+        for (long long j0 = c0 + (long long)warp * C; j0 < c1; j0 += (long long)warps * C) {
+            const GT_T* w[C];
+#pragma unroll
+            for (int q = 0; q < C; ++q) w[q] = wb + (j0 + q < c1 ? j0 + q : j0) * v.sb1;
+            GT_ACC acc[C];
+#pragma unroll
+            for (int q = 0; q < C; ++q) acc[q] = 0;
+            long long p0 = 0;  // elements done by the vector loops
+            if (xVec && (((unsigned long long)w[0] | (unsigned long long)(v.sb1 * (long long)sizeof(GT_T))) & 15) == 0) {
+                long long g = lane;
+                for (; g + (U - 1) * 32 < groups; g += U * 32) {
+                    Pack pw[U][C], px[U];
+#pragma unroll
+                    for (int i = 0; i < U; ++i)
+#pragma unroll
+                        for (int q = 0; q < C; ++q) pw[i][q].u = stream16(w[q] + (g + i * 32) * VEC);
+#pragma unroll
+                    for (int i = 0; i < U; ++i) px[i].u = *(const uint4*)(x + (g + i * 32) * VEC);
+#pragma unroll
+                    for (int i = 0; i < U; ++i)
+#pragma unroll
+                        for (int e = 0; e < VEC; ++e) {
+                            const GT_ACC xe = GT_TO_ACC(px[i].v[e]);
+#pragma unroll
+                            for (int q = 0; q < C; ++q) acc[q] += xe * GT_TO_ACC(pw[i][q].v[e]);
+                        }
+                }
+                for (; g < groups; g += 32) {
+                    Pack pw[C], px;
+#pragma unroll
+                    for (int q = 0; q < C; ++q) pw[q].u = stream16(w[q] + g * VEC);
+                    px.u = *(const uint4*)(x + g * VEC);
+#pragma unroll
+                    for (int e = 0; e < VEC; ++e) {
+                        const GT_ACC xe = GT_TO_ACC(px.v[e]);
+#pragma unroll
+                        for (int q = 0; q < C; ++q) acc[q] += xe * GT_TO_ACC(pw[q].v[e]);
+                    }
+                }
+                p0 = groups * VEC;
+            }
+            // the tail past the last whole group, or everything where x or the weight rows are not 16-byte aligned
+            for (long long p = p0 + lane; p < v.k; p += 32) {
+                const GT_ACC xe = GT_TO_ACC(x[p * v.sa1]);
+#pragma unroll
+                for (int q = 0; q < C; ++q) acc[q] += xe * GT_TO_ACC(w[q][p]);
+            }
+#pragma unroll
+            for (int q = 0; q < C; ++q) {
+                GT_ACC s = acc[q];
+#pragma unroll
+                for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+                if (lane == q && j0 + q < c1) out[j0 + q] = GT_FROM_ACC<GT_T>(s);
+            }
+        }
+    }
+}
+
 }  // namespace
 
 GPUOS_OP {
     const int path = (int)gpuos::arg_i64(task, 2);
     if (path == M_TILED) {
         tiled(task, tile, env);
+        return;
+    }
+    if (path == M_GEMV) {
+        const long long c = gpuos::arg_i64(task, 4);
+        if (c == 4) gemv<4>(task, tile);
+        else if (c == 2) gemv<2>(task, tile);
+        else gemv<1>(task, tile);
         return;
     }
 #if GT_DTYPE == GPUOS_DTYPE_BF16 || GT_DTYPE == GPUOS_DTYPE_F16

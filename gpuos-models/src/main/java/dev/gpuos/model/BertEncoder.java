@@ -276,6 +276,8 @@ public final class BertEncoder implements AutoCloseable {
         Tensor idx = input.narrow(0, 0, (long) b * t).view(b, t), lengths = input.narrow(0, (long) b * t, b).view(b, 1);
         Tensor keep = positions.view(1, t).lt(lengths).to(DType.F32);   // [b, t]: 1 on a text's tokens, 0 on padding
         Tensor keyBias = keep.sub(1.0).mul(1e30).view(b, 1, 1, t);         // 0, or -1e30 on padded keys
+        // in the products' dtype, the attention op's for its query, keys and bias (-1e30 and 0 are exact in BF16)
+        Tensor scoreBias = keyBias.to(computeType());
         Tensor x = wordEmb.embedding(idx)
                 .add(posEmb.narrow(0, 0, t)).add(typeEmb.narrow(0, 0, 1))
                 .layerNorm(norm, embNormW, embNormB, eps);
@@ -285,8 +287,8 @@ public final class BertEncoder implements AutoCloseable {
             Tensor q = heads(qkv.narrow(2, 0, h), b, t, nh, dh);
             Tensor k = heads(qkv.narrow(2, h, h), b, t, nh, dh);
             Tensor v = heads(qkv.narrow(2, 2L * h, h), b, t, nh, dh);
-            Tensor probs = q.matmul(k.transpose(2, 3)).mul(scale).add(keyBias).softmax(-1).to(v.dtype());
-            Tensor ctx = probs.matmul(v).permute(0, 2, 1, 3).reshape(b, t, h);
+            // scores, scale, key bias, softmax and @ values: one attention op (one task on the GPU)
+            Tensor ctx = q.attention(k, v, scoreBias, scale).permute(0, 2, 1, 3).reshape(b, t, h);
             Tensor a = linear(ctx, l.wo(), l.bo()).add(x).layerNorm(norm, l.norm1w(), l.norm1b(), eps);
             Tensor inner = activation(linear(a, l.wi(), l.bi()));
             x = linear(inner, l.wout(), l.bout()).add(a).layerNorm(norm, l.norm2w(), l.norm2b(), eps);

@@ -23,7 +23,8 @@ import java.util.function.IntConsumer;
  * bf16 models are bf16 only where a matmul reads or writes them. A layer's q, k and v projections are one stacked
  * weight, and so are gate and up: one product each. The KV cache is allocated once for {@code maxSequence}
  * positions ([kv_heads, maxSequence, head_dim] per layer; keys f32, values in the compute dtype, which is what the
- * value projection produced) and written in place. A prefill
+ * value projection produced) and written in place; a layer's attention is one op over it ({@link Tensor#attention},
+ * its output in the values' dtype, which the o projection reads). A prefill
  * (and {@link #forwardAll}) records its layers with shapes of its own length and attends over the first rows of
  * the cache; {@link #generate} then decodes with a fixed-shape step ({@code FixedStep}) that the GPU backend
  * captures once and replays per token. Query heads of one KV group are stacked into the rows of one matrix, so
@@ -398,27 +399,25 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * Grouped-query attention of the queries q [heads, t, d] over a cache's keys and values [kvHeads, S, d]:
-     * scores, scaled, plus {@code bias} (null for none; broadcast from [t, S] or [S]), softmax (scale and bias as
-     * its prologue, the cast to the values' dtype as its epilogue), probabilities @ values; returns [t, heads * d].
-     * Package-private for DecodeBreakdownBench, which times it alone.
+     * Grouped-query attention of the queries q [heads, t, d] (f32) over a cache's keys [kvHeads, S, d] (f32) and
+     * values (the compute dtype, the result's), plus {@code bias} (null for none; broadcast from [t, S] or [S]): one attention op (one task on the
+     * GPU, where scores, softmax and @ values were three), q viewed as [kvHeads, group, t, d] over the group's
+     * keys and values expanded (no copy); returns [t, heads * d]. Package-private for DecodeBreakdownBench, which
+     * times it alone.
      */
     static Tensor attend(Tensor q, Tensor keys, Tensor values, Tensor bias) {
         long nh = q.size(0), t = q.size(1), d = q.size(2), kvh = keys.size(0), rep = nh / kvh, s = keys.size(1);
-        Tensor scores = q.reshape(kvh, rep * t, d).matmul(keys.transpose(1, 2)).mul(1.0 / Math.sqrt(d));
-        // a bias of one row [S] broadcasts as it is, so scale, bias and softmax stay one shape: one fused task
-        if (bias != null && bias.rank() == 1) scores = scores.add(bias);
-        else if (bias != null) scores = scores.view(kvh, rep, t, s).add(bias).view(kvh, rep * t, s);
-        Tensor probs = scores.softmax(-1).to(values.dtype());
-        return probs.matmul(values).view(nh, t, d).transpose(0, 1).reshape(t, nh * d);
+        Tensor out = q.view(kvh, rep, t, d).attention(keys.unsqueeze(1).expand(kvh, rep, s, d),
+                values.unsqueeze(1).expand(kvh, rep, s, d), bias, 1.0 / Math.sqrt(d));
+        return out.view(nh, t, d).transpose(0, 1).reshape(t, nh * d);
     }
 
     /**
      * The decoder layers over {@code t} new tokens x [t, hidden] (f32): {@code r} are their RoPE factor rows
      * [t, 3, 2, d/2], {@code bias} (null for none) is added to the scores of every query head, broadcast from
      * [t, S] or [S]. Per layer: norm, one qkv product, q's RoPE (one elementwise task), the cache writes (the
-     * key's RoPE inside the write: see {@link CacheUpdate}), scores, softmax (scale and bias as its prologue, the cast to the compute dtype as its epilogue),
-     * probabilities @ values, o, residual + norm, one gate/up product, SwiGLU, down.
+     * key's RoPE inside the write: see {@link CacheUpdate}), attention (one op: {@link #attend}), o, residual +
+     * norm, one gate/up product, SwiGLU, down.
      */
     private Tensor layerStack(Tensor x, int t, Tensor r, Tensor bias, CacheUpdate cache) {
         int nh = config.heads(), kvh = config.kvHeads(), d = config.headDim(), half = d / 2;

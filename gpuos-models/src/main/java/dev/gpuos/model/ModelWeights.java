@@ -119,6 +119,24 @@ public final class ModelWeights implements AutoCloseable {
         return bytes;
     }
 
+    /**
+     * The stored bytes of the tensors {@code names}, in that order, as ONE slice of the mapping when they lie back
+     * to back in one file (an HF file sorts its tensors by name, so a layer's gate_proj is followed by its
+     * up_proj), after the checks of {@link #load} against {@code expected}; null (and nothing counted) when they do
+     * not. Counted as uploaded, like {@link #bytes}.
+     */
+    public java.lang.foreign.MemorySegment adjacentBytes(String[] names, long[][] expected) {
+        SafetensorsFile f = byName.get(names[0]);
+        for (int i = 0; i < names.length; i++) {
+            SafetensorsFile.Entry e = checked(names[i], expected[i]);
+            if (byName.get(names[i]) != f || i > 0 && f.entry(names[i - 1]).end() != e.begin()) return null;
+        }
+        SafetensorsFile.Entry first = f.entry(names[0]), last = f.entry(names[names.length - 1]);
+        java.lang.foreign.MemorySegment span = f.span(first.begin(), last.end());
+        for (String n : names) uploaded(f.entry(n));
+        return span;
+    }
+
     private SafetensorsFile.Entry checked(String name, long... expected) {
         SafetensorsFile.Entry e = entry(name);
         if (!Arrays.equals(e.shape(), expected)) {

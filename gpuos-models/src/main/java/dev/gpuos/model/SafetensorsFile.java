@@ -178,6 +178,11 @@ public final class SafetensorsFile implements AutoCloseable {
         return data.asSlice(e.begin(), e.byteSize());
     }
 
+    /** Bytes [begin, end) of the data section, a slice of the mapping (valid until {@link #close}). */
+    public MemorySegment span(long begin, long end) {
+        return data.asSlice(begin, end - begin);
+    }
+
     /**
      * Uploads one tensor through {@code factory} as {@code target} (F32 weights of an F16/BF16 file are widened on
      * the backend, after the upload of the stored bytes). The mapping must stay open until the backend synced.

@@ -42,6 +42,8 @@ final class WeightLoader {
      * The weights {@code names} (each [rows_i, cols], or [rows_i] where {@code cols} is 0: biases) stacked along
      * dim 0 into one [sum rows_i, cols] (or [sum rows_i]) tensor of the loader's dtype: products that read the same
      * input (a layer's q, k and v projections; gate and up) become one product, one task and one pass over the input.
+     * Stored in that dtype and back to back in the file, they are uploaded as the one slice of the mapping they
+     * form (recorded like any weight's upload: no host copy, no sync); otherwise stacked on the host.
      */
     Tensor stacked(long cols, String[] names, long[] rows) {
         return stacked(dtype, cols, names, rows);
@@ -55,7 +57,14 @@ final class WeightLoader {
             total += rows[i];
             stored &= weights.entry(names[i]).type().dtype() == as;
         }
-        if (stored) return stackedOnHost(as, cols, names, rows, total);
+        if (stored) {
+            long[][] shapes = new long[names.length][];
+            for (int i = 0; i < names.length; i++) shapes[i] = shape(rows[i], cols);
+            // back to back in the file (gate and up): the file's own bytes are the stacked weight
+            java.lang.foreign.MemorySegment span = weights.adjacentBytes(names, shapes);
+            if (span != null) return owner.tensor(span, as, shape(total, cols));
+            return stackedOnHost(as, cols, names, rows, total);
+        }
         Tensor out = cols == 0 ? owner.zeros(as, total) : owner.zeros(as, total, cols);
         long at = 0;
         for (int i = 0; i < names.length; i++) {

@@ -2,6 +2,7 @@ package dev.gpuos.model;
 
 import dev.gpuos.GpuOS;
 import dev.gpuos.GpuOSOptions;
+import dev.gpuos.cuda.Driver;
 import dev.gpuos.runtime.DeviceRuntime;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Tensor;
@@ -45,7 +46,8 @@ import java.util.function.Supplier;
  *   the backend, and LlamaModel.load itself.</li>
  * </ul>
  * usage: DecodeBreakdownBench LLAMA_DIR [maxSequence, default 160] [hbm copy bytes/s, default 2.9e12] [parts, default
- * fixed,products,attention,small,load,step]
+ * fixed,products,attention,small,load,step; "firstload" alone in a fresh JVM: see {@link #firstLoad}; "alloc": see
+ * {@link #rawAllocations}]
  */
 public final class DecodeBreakdownBench {
     /** The shapes of the model in LLAMA_DIR (Llama-3.2-1B: 16 layers, hidden 2048, 8192, 128256, 32 heads, 8 KV, d 64). */
@@ -87,7 +89,9 @@ public final class DecodeBreakdownBench {
         int maxSeq = args.length > 1 ? Integer.parseInt(args[1]) : 160;
         if (args.length > 2) hbm = Double.parseDouble(args[2]);
         List<String> parts = List.of((args.length > 3 ? args[3] : "fixed,products,attention,small,load,step").split(","));
+        if (parts.contains("alloc")) part("alloc", () -> rawAllocations(dir, "no worker running (before GpuOS starts)", true));
         try (GpuOS os = GpuOS.start(GpuOSOptions.defaults())) {
+            if (parts.contains("alloc")) part("alloc", () -> rawAllocations(dir, "the worker running", false));
             run(os, dir, maxSeq, parts);
         }
     }
@@ -107,6 +111,7 @@ public final class DecodeBreakdownBench {
         System.out.println(header);
         GpuBackend gpu = new GpuBackend(os);
         // most telling first: a run cut short by its time limit keeps what it printed
+        if (parts.contains("firstload")) part("first load", () -> firstLoad(gpu, dir));
         if (parts.contains("fixed")) part("fixed costs", () -> fixed(gpu));
         if (parts.contains("step")) part("whole step", () -> wholeStep(gpu, dir, maxSeq));
         if (parts.contains("products")) part("products", () -> products(gpu));
@@ -226,7 +231,7 @@ public final class DecodeBreakdownBench {
                 s.sync();
                 long bytes = KV * seq * D * (4 + 2);
                 double per = seq == maxSeq ? LAYERS : 0;
-                timed(gpu, "attention S=" + seq + " 1 layer", bytes, 0, "scores, softmax, @ values",
+                timed(gpu, "attention S=" + seq + " 1 layer", bytes, 0, "one attention op",
                         List.of(capture(gpu, () -> LlamaModel.attend(q, kc[0], vc[0], bias))));
                 timed(gpu, "attention S=" + seq + " " + LAYERS + " chained", bytes * LAYERS, per / LAYERS, "q(i+1) = out(i)",
                         List.of(capture(gpu, () -> {
@@ -353,7 +358,89 @@ public final class DecodeBreakdownBench {
                         pipelined ? "pipelined copy" : "serial 4 MB copy", size / 1e9, sec * 1e3, size / 1e9 / sec, maxGapMs[0], maxGapName[0]));
             }
         }
-        DeviceRuntime.pipelinedCopies = Boolean.getBoolean("gpuos.copy.pipelined");
+        DeviceRuntime.pipelinedCopies = !"false".equals(System.getProperty("gpuos.copy.pipelined"));
+    }
+
+    /**
+     * cuMemAlloc of a bf16 Llama's blocks (the sizes {@link #modelBlockSizes} lists), one call each, then the same
+     * bytes in one call, straight through the driver: models-3-1 measured 1,049 ms for the arena's fresh blocks of
+     * 2.47 GB while the worker ran (2.4 GB/s), which is most of a first load. Run before GpuOS starts (on the primary
+     * context, freed after) and with the worker running (GpuOS's context, current on this thread after start;
+     * never freed: cuMemFree would wait for the worker), it tells the driver's rate from the worker's effect.
+     */
+    private static void rawAllocations(Path dir, String when, boolean ownContext) {
+        LlamaConfig c = LlamaConfig.read(dir);
+        LAYERS = c.layers();
+        HIDDEN = c.hiddenSize();
+        INTER = c.intermediateSize();
+        VOCAB = c.vocabSize();
+        HEADS = c.heads();
+        KV = c.kvHeads();
+        D = c.headDim();
+        int device = 0;
+        if (ownContext) {
+            Driver.init();
+            device = Driver.device(0);
+            Driver.ctxSetCurrent(Driver.primaryCtxRetain(device));
+        }
+        List<Long> sizes = modelBlockSizes(c);
+        long total = sizes.stream().mapToLong(Long::longValue).sum();
+        List<Long> ptrs = new ArrayList<>();
+        long t0 = System.nanoTime();
+        for (long b : sizes) ptrs.add(Driver.memAlloc(b));
+        double manyMs = (System.nanoTime() - t0) / 1e6;
+        t0 = System.nanoTime();
+        ptrs.add(Driver.memAlloc(total));
+        double oneMs = (System.nanoTime() - t0) / 1e6;
+        line(String.format(Locale.ROOT, "alloc, %s: cuMemAlloc of %d blocks (%.2f GB) %.0f ms (%.1f GB/s); of the same bytes in one call %.0f ms",
+                when, sizes.size(), total / 1e9, manyMs, total / 1e6 / manyMs, oneMs));
+        if (ownContext) {
+            for (long p : ptrs) Driver.memFree(p);
+            Driver.primaryCtxRelease(device);
+        }
+    }
+
+    /** The device blocks a bf16 load allocates: embedding, per layer two f32 norms, q/k/v, o, gate/up and down, the final norm, an untied head. */
+    private static List<Long> modelBlockSizes(LlamaConfig c) {
+        List<Long> sizes = new ArrayList<>(List.of(VOCAB * HIDDEN * 2, HIDDEN * 4));
+        if (!c.tieWordEmbeddings()) sizes.add(VOCAB * HIDDEN * 2);
+        for (int i = 0; i < LAYERS; i++) {
+            sizes.addAll(List.of(HIDDEN * 4, (HEADS + 2 * KV) * D * HIDDEN * 2, HIDDEN * HEADS * D * 2, HIDDEN * 4,
+                    2 * INTER * HIDDEN * 2, HIDDEN * INTER * 2));
+        }
+        return sizes;
+    }
+
+    /**
+     * Why the first load in a JVM is slower than the next (1.3 against 3.1 GB/s on the H100, session 14): run as
+     * the first part of a fresh JVM ("firstload" alone), it takes device blocks of every weight's size from the
+     * arena (fresh cuMemAllocs: what a first load adds) and releases them, then loads the model twice. A first
+     * load as fast as the second then says the difference was the device allocations; one still slower, the
+     * host's first pass (JIT, the mapping's page faults, the staging buffers' pinning).
+     */
+    private static void firstLoad(GpuBackend gpu, Path dir) {
+        long size = dir.resolve("model.safetensors").toFile().length();
+        List<Long> sizes = modelBlockSizes(LlamaConfig.read(dir));
+        List<dev.gpuos.tensor.Storage> blocks = new ArrayList<>();
+        long bytes = 0;
+        long t0 = System.nanoTime();
+        for (long b : sizes) {
+            blocks.add(gpu.allocate(DType.BOOL, b));
+            bytes += b;
+        }
+        double allocMs = (System.nanoTime() - t0) / 1e6;
+        for (dev.gpuos.tensor.Storage b : blocks) b.release();
+        gpu.sync();
+        line(String.format(Locale.ROOT, "first load: %d fresh device blocks of the weights' sizes (%.2f GB) from the arena: %.0f ms",
+                blocks.size(), bytes / 1e9, allocMs));
+        for (int i = 0; i < 2; i++) {
+            long l0 = System.nanoTime();
+            try (LlamaModel m = LlamaModel.load(dir, gpu, 160, LoadProgress.NONE)) {
+                double ms = (System.nanoTime() - l0) / 1e6;
+                line(String.format(Locale.ROOT, "first load: LlamaModel.load number %d in this JVM (%s copy), blocks already taken once: %.0f ms (%.1f GB/s)",
+                        i + 1, DeviceRuntime.pipelinedCopies ? "pipelined" : "serial 4 MB", ms, size / 1e6 / ms));
+            }
+        }
     }
 
     private static void wholeStep(GpuBackend gpu, Path dir, int maxSeq) {
@@ -364,8 +451,8 @@ public final class DecodeBreakdownBench {
             double loadMs = (System.nanoTime() - l0) / 1e6;
             GpuBackend.Stats after = gpu.stats();
             List<String> compiled = gpu.operatorsCompiled();
-            line(String.format(Locale.ROOT, "load: LlamaModel.load, the first in this JVM, serial 4 MB copy: %.0f ms (%.1f GB/s); %d submissions, %d tasks, %d direct + %d staged uploads, compiled %s",
-                    loadMs, dir.resolve("model.safetensors").toFile().length() / 1e6 / loadMs, after.submissions() - before.submissions(),
+            line(String.format(Locale.ROOT, "load: LlamaModel.load, the first in this JVM, %s copy: %.0f ms (%.1f GB/s); %d submissions, %d tasks, %d direct + %d staged uploads, compiled %s",
+                    DeviceRuntime.pipelinedCopies ? "pipelined" : "serial 4 MB", loadMs, dir.resolve("model.safetensors").toFile().length() / 1e6 / loadMs, after.submissions() - before.submissions(),
                     after.tasks() - before.tasks(), after.directUploads() - before.directUploads(), after.stagedUploads() - before.stagedUploads(),
                     compiled.subList(compiledBefore, compiled.size())));
             int[] prompt = new int[32];

@@ -52,6 +52,24 @@ class LlamaModelTest {
     }
 
     @Test
+    void stackedWeightsFromOneSliceOfTheFileOrStackedOnTheHostAreTheSame() throws IOException {
+        int[] ids = {256, 10, 200, 33};
+        for (String dtype : new String[]{"BF16", "F32"}) {
+            float[][] logits = new float[2][];
+            for (int i = 0; i < 2; i++) {
+                boolean scattered = i == 1;
+                Path folder = TinyModels.writeLlama(dir.resolve(dtype + scattered), TinyModels.llamaConfig(false), dtype, 3, scattered);
+                var loaded = new java.util.ArrayList<String>();
+                try (LlamaModel m = LlamaModel.load(folder, CpuBackend.eager(), 8, (done, total, name) -> loaded.add(name))) {
+                    logits[i] = m.forwardAll(ids);
+                    assertEquals(3 + 9 * TinyModels.LAYERS, loaded.size(), dtype + ": every weight reported once: " + loaded);
+                }
+            }
+            assertArrayEquals(logits[0], logits[1], dtype + ": q/k/v and gate/up adjacent (one slice) vs scattered (stacked on the host)");
+        }
+    }
+
+    @Test
     void generateIsGreedyOverTheLogits() throws IOException {
         Path folder = TinyModels.writeLlama(dir.resolve("g"), TinyModels.llamaConfig(true), "BF16", 9);
         int[] prompt = {256, 72, 101, 108};

@@ -57,6 +57,15 @@ final class TinyModels {
     }
 
     static Path writeLlama(Path dir, JsonObject config, String dtype, long seed) throws IOException {
+        return writeLlama(dir, config, dtype, seed, false);
+    }
+
+    /**
+     * As {@link #writeLlama(Path, JsonObject, String, long)}; {@code scattered} stores the same values with each
+     * layer's k, v before q and up before gate, so that no stacked weight's parts lie back to back in q, k, v or
+     * gate, up order (the loader then stacks them on the host rather than uploading one slice of the file).
+     */
+    static Path writeLlama(Path dir, JsonObject config, String dtype, long seed, boolean scattered) throws IOException {
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("config.json"), config.toString());
         Random r = new Random(seed);
@@ -66,13 +75,18 @@ final class TinyModels {
         for (int i = 0; i < LAYERS; i++) {
             String p = "model.layers." + i + ".";
             w.add(p + "input_layernorm.weight", dtype, new long[]{h}, ones(r, h));
-            w.add(p + "self_attn.q_proj.weight", dtype, new long[]{q, h}, random(r, q * h, 0.2));
-            w.add(p + "self_attn.k_proj.weight", dtype, new long[]{kv, h}, random(r, kv * h, 0.2));
-            w.add(p + "self_attn.v_proj.weight", dtype, new long[]{kv, h}, random(r, kv * h, 0.2));
-            w.add(p + "self_attn.o_proj.weight", dtype, new long[]{h, q}, random(r, h * q, 0.2));
+            float[] wq = random(r, q * h, 0.2), wk = random(r, kv * h, 0.2), wv = random(r, kv * h, 0.2);
+            if (!scattered) w.add(p + "self_attn.q_proj.weight", dtype, new long[]{q, h}, wq);
+            w.add(p + "self_attn.k_proj.weight", dtype, new long[]{kv, h}, wk);
+            if (scattered) w.add(p + "self_attn.o_proj.weight", dtype, new long[]{h, q}, random(r, h * q, 0.2));
+            w.add(p + "self_attn.v_proj.weight", dtype, new long[]{kv, h}, wv);
+            if (scattered) w.add(p + "self_attn.q_proj.weight", dtype, new long[]{q, h}, wq);
+            else w.add(p + "self_attn.o_proj.weight", dtype, new long[]{h, q}, random(r, h * q, 0.2));
             w.add(p + "post_attention_layernorm.weight", dtype, new long[]{h}, ones(r, h));
-            w.add(p + "mlp.gate_proj.weight", dtype, new long[]{INTER, h}, random(r, INTER * h, 0.2));
-            w.add(p + "mlp.up_proj.weight", dtype, new long[]{INTER, h}, random(r, INTER * h, 0.2));
+            float[] gate = random(r, INTER * h, 0.2), up = random(r, INTER * h, 0.2);
+            if (!scattered) w.add(p + "mlp.gate_proj.weight", dtype, new long[]{INTER, h}, gate);
+            w.add(p + "mlp.up_proj.weight", dtype, new long[]{INTER, h}, up);
+            if (scattered) w.add(p + "mlp.gate_proj.weight", dtype, new long[]{INTER, h}, gate);
             w.add(p + "mlp.down_proj.weight", dtype, new long[]{h, INTER}, random(r, h * INTER, 0.2));
         }
         w.add("model.norm.weight", dtype, new long[]{h}, ones(r, h));

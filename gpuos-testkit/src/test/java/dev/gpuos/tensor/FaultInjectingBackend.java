@@ -4,6 +4,7 @@ import dev.gpuos.tensor.cpu.CpuBackend;
 import dev.gpuos.tensor.op.ElementwiseNode;
 import dev.gpuos.tensor.op.ElementwiseOp;
 import dev.gpuos.tensor.op.FillNode;
+import dev.gpuos.tensor.op.AttentionNode;
 import dev.gpuos.tensor.op.IndexSelectNode;
 import dev.gpuos.tensor.op.MatmulNode;
 import dev.gpuos.tensor.op.NormNode;
@@ -78,6 +79,7 @@ final class FaultInjectingBackend implements Backend {
             case NormNode n -> new NormNode(n.kind(), u(n.input()), u(n.weight()), u(n.bias()), n.normalizedDims(), n.eps(), u(n.output()));
             case MatmulNode n -> new MatmulNode(u(n.a()), u(n.b()), u(n.output()));
             case IndexSelectNode n -> new IndexSelectNode(u(n.input()), n.dim(), u(n.index()), u(n.output()));
+            case AttentionNode n -> new AttentionNode(u(n.query()), u(n.keys()), u(n.values()), u(n.bias()), n.scale(), u(n.output()));
         };
     }
 }

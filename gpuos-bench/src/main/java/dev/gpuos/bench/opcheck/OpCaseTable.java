@@ -253,6 +253,16 @@ public final class OpCaseTable {
                             in("b", d, NORMAL, 2, 7, 3).as(View.TRANSPOSED)));
         }));
 
+        // --- attention (one op: scores, scale and bias, softmax, @ values) -----------------------------------------
+        t.add(family("attention(Tensor,Tensor,Tensor,double)", "Attention", (f, d) -> List.of(
+                Cases.of(f, d, "decode-bias", "F.scaled_dot_product_attention(a, b, c, attn_mask=d, scale=0.5)", NORMWISE,
+                        inputs(in("a", d, NORMAL, 3, 1, 4), in("b", d, NORMAL, 3, 9, 4), in("c", d, NORMAL, 3, 9, 5),
+                                in("d", d, NORMAL, 9)), x -> x.get(0).attention(x.get(1), x.get(2), x.get(3), 0.5)),
+                Cases.of(f, d, "rows-views", "F.scaled_dot_product_attention(a, b, c, scale=0.25)", NORMWISE,
+                        inputs(in("a", d, NORMAL, 2, 5, 4).as(View.STRIDED), in("b", d, NORMAL, 2, 7, 4).as(View.TRANSPOSED),
+                                in("c", d, NORMAL, 2, 7, 3).as(View.EXPANDED)),
+                        x -> x.get(0).attention(x.get(1), x.get(2), null, 0.25)))));
+
         // --- indexing --------------------------------------------------------------------------------------------
         t.add(family("indexSelect(int,Tensor)", "IndexSelect", (f, d) -> List.of(
                 Cases.of(f, d, "dim0-i64", "torch.index_select(a, 0, b)", ELEMENTWISE,

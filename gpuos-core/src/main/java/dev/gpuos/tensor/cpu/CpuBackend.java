@@ -6,6 +6,7 @@ import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.TensorClosedException;
+import dev.gpuos.tensor.op.AttentionNode;
 import dev.gpuos.tensor.op.ElementwiseNode;
 import dev.gpuos.tensor.op.FillNode;
 import dev.gpuos.tensor.op.IndexSelectNode;
@@ -185,6 +186,7 @@ public final class CpuBackend implements Backend {
             case NormNode n -> CpuReductions.norm(n);
             case MatmulNode n -> CpuLinearAlgebra.matmul(n);
             case IndexSelectNode n -> CpuLinearAlgebra.indexSelect(n);
+            case AttentionNode n -> CpuAttention.attention(n);
         }
     }
 

@@ -11,6 +11,7 @@ import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.op.ElementwiseNode;
 import dev.gpuos.tensor.op.FillNode;
+import dev.gpuos.tensor.op.AttentionNode;
 import dev.gpuos.tensor.op.IndexSelectNode;
 import dev.gpuos.tensor.op.MatmulNode;
 import dev.gpuos.tensor.op.NormNode;
@@ -342,6 +343,7 @@ final class BatchPlanner {
             case NormNode n -> FamilyTasks.norm(n);
             case MatmulNode n -> FamilyTasks.matmul(n);
             case IndexSelectNode n -> indexSelect(n, captured);
+            case AttentionNode n -> FamilyTasks.attention(n);
             case FillNode n -> FamilyTasks.fill(n);
             case UploadNode n -> FamilyTasks.copy(n, staged.get(n));
             case ElementwiseNode n -> ElementwiseKernels.task(List.of(n));

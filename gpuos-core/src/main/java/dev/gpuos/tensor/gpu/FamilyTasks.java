@@ -9,6 +9,7 @@ import dev.gpuos.tensor.gpu.OperatorSources.Family;
 import dev.gpuos.tensor.op.FillNode;
 import dev.gpuos.tensor.op.FillPattern;
 import dev.gpuos.tensor.op.IndexSelectNode;
+import dev.gpuos.tensor.op.AttentionNode;
 import dev.gpuos.tensor.op.MatmulNode;
 import dev.gpuos.tensor.op.NormNode;
 import dev.gpuos.tensor.op.OpNode;
@@ -126,7 +127,7 @@ final class FamilyTasks {
      */
     static final int SKINNY_UNITS = 2 * 132;
     /** Paths of matmul.cu (its arg 2). */
-    static final int PATH_TILED = 0, PATH_SKINNY_K = 1, PATH_SKINNY_M = 2, PATH_MMA = 3;
+    static final int PATH_TILED = 0, PATH_SKINNY_K = 1, PATH_SKINNY_M = 2, PATH_MMA = 3, PATH_GEMV = 4;
     /** Warps of a worker block: a skinny unit is a multiple of their columns. */
     private static final int WARPS = dev.gpuos.runtime.layout.Layouts.BLOCK_THREADS / 32;
     /**
@@ -140,6 +141,12 @@ final class FamilyTasks {
      * unless {@code -Dgpuos.matmul.mma=false}, like {@link #skinny}. F32 never does: tf32 would round its operands.
      */
     static volatile boolean tensorCores = !"false".equals(System.getProperty("gpuos.matmul.mma"));
+    /**
+     * Whether one-row products with k-stride 1 in both operands (a decode step's x @ W^T) take matmul.cu's M_GEMV
+     * (nothing staged, x read beside the weights): on unless {@code -Dgpuos.matmul.gemv=false}, which plans them
+     * on M_SKINNY_K as before, for an A/B on the GPU.
+     */
+    static volatile boolean gemv = !"false".equals(System.getProperty("gpuos.matmul.gemv"));
 
     static KernelTask matmul(MatmulNode n) {
         Tensor a = n.a(), b = n.b(), out = n.output();
@@ -150,7 +157,7 @@ final class FamilyTasks {
         long rows = a.size(rank - 2), inner = a.size(rank - 1), cols = b.size(rank - 1);
         long batches = Dims.product(c[0]);
         long[] as = a.strides(), bs = b.strides(), os = out.strides();
-        long[] plan = matmulPlan(batches, rows, inner, cols, bs[rank - 2], skinny,
+        long[] plan = matmulPlan(batches, rows, inner, cols, as[rank - 1], bs[rank - 2], skinny, gemv,
                 tensorCores && (a.dtype() == DType.F16 || a.dtype() == DType.BF16));
         int ntiles = (int) Math.max(1, Math.min(plan[1], dev.gpuos.runtime.layout.Layouts.MAX_TILES_PER_TASK));
         List<GpuView> refs = List.of(
@@ -162,14 +169,17 @@ final class FamilyTasks {
     }
 
     /**
-     * How matmul.cu computes a product of {@code batches} x [rows, inner] @ [inner, cols] whose b has k-stride
-     * {@code bk}: {path, units, columns per unit, columns a warp takes at a time} (the last two 0 when tiled).
-     * Skinny units are runs of columns of one batch, about {@link #SKINNY_UNITS} in all; on the k-contiguous path
-     * a warp takes 4 columns at a time (one read of the staged rows serves 4 columns) once a unit has enough of
-     * them to give each warp 4. Tiled products take tensor cores where {@code mma} (F16/BF16 operands), in the
-     * same 64x64 units.
+     * How matmul.cu computes a product of {@code batches} x [rows, inner] @ [inner, cols] whose a has k-stride
+     * {@code ak} and b k-stride {@code bk}: {path, units, columns per unit, columns a warp takes at a time} (the
+     * last two 0 when tiled). Skinny units are runs of columns of one batch, about {@link #SKINNY_UNITS} in all; on
+     * the k-contiguous path a warp takes 4 columns at a time (one read of the staged rows serves 4 columns) once a
+     * unit has enough of them to give each warp 4. One row with both operands k-contiguous takes M_GEMV where
+     * {@code gemvPath}, in the same units, a warp taking as many of its unit's columns at once as it can (up to 4),
+     * so that q/k/v's 16 columns a unit are 2 concurrent columns a warp rather than 2 in turn. Tiled products take
+     * tensor cores where {@code mma} (F16/BF16 operands), in the same 64x64 units.
      */
-    static long[] matmulPlan(long batches, long rows, long inner, long cols, long bk, boolean skinnyPaths, boolean mma) {
+    static long[] matmulPlan(long batches, long rows, long inner, long cols, long ak, long bk, boolean skinnyPaths,
+                             boolean gemvPath, boolean mma) {
         if (!skinnyPaths || rows > SKINNY_ROWS || rows == 0 || cols == 0) {
             long total = Math.multiplyExact(batches, Math.multiplyExact(Math.ceilDiv(rows, MATMUL_TILE),
                     Math.ceilDiv(cols, MATMUL_TILE)));
@@ -178,11 +188,49 @@ final class FamilyTasks {
         long perBatch = Math.max(1, Math.ceilDiv(SKINNY_UNITS, Math.max(1, batches)));
         long span = Math.ceilDiv(cols, perBatch);
         boolean kContiguous = bk == 1 || inner == 1;
+        if (gemvPath && rows == 1 && kContiguous && (ak == 1 || inner == 1)) {
+            long warpCols = Math.min(4, Math.ceilDiv(span, WARPS));
+            warpCols = warpCols == 3 ? 4 : warpCols;   // the operator has 1, 2 and 4
+            span = Math.ceilDiv(span, warpCols * WARPS) * warpCols * WARPS;
+            return new long[]{PATH_GEMV, Math.multiplyExact(batches, Math.ceilDiv(cols, span)), span, warpCols};
+        }
         long warpCols = kContiguous && span >= 4L * WARPS ? 4 : 1;
         long granule = kContiguous ? warpCols * WARPS : 32;
         span = Math.ceilDiv(span, granule) * granule;
         long total = Math.multiplyExact(batches, Math.ceilDiv(cols, span));
         return new long[]{kContiguous ? PATH_SKINNY_K : PATH_SKINNY_M, total, span, warpCols};
+    }
+
+    /**
+     * Widest value rows attention.cu accumulates in the worker's shared memory (8 KB: 32 + 256 + 512 8-byte
+     * accumulators for F64); GpuSupport refuses wider ones on the GPU.
+     */
+    static final long ATTENTION_MAX_VALUE_DIM = 512;
+
+    /**
+     * attention.cu over the coalesced batch dims: one tile per query row (a decode step's 32 query heads are 32
+     * tiles, each streaming its KV head's keys and values once), 5 operands (q, k, v, bias or q again, out: an
+     * operand table), args {batch dims, has bias, scale, query rows}.
+     */
+    static KernelTask attention(AttentionNode n) {
+        Tensor q = n.query(), k = n.keys(), v = n.values(), out = n.output();
+        Tensor b = n.bias() != null ? n.bias() : q;
+        int rank = out.rank(), nb = rank - 2;
+        int[] bd = Dims.range(0, nb);
+        long[][] c = Dims.coalesce(Dims.pick(out.shape(), bd), Dims.pick(q.strides(), bd), Dims.pick(k.strides(), bd),
+                Dims.pick(v.strides(), bd), Dims.pick(b.strides(), bd), Dims.pick(out.strides(), bd));
+        long rows = Math.multiplyExact(Dims.product(c[0]), q.size(rank - 2));
+        List<GpuView> refs = new java.util.ArrayList<>();
+        Tensor[] ts = {q, k, v, b, out};
+        for (int i = 0; i < ts.length; i++) {
+            Tensor t = ts[i];
+            refs.add(GpuView.of(t, Dims.concat(c[0], t.size(rank - 2), t.size(rank - 1)),
+                    Dims.concat(c[i + 1], t.strides()[rank - 2], t.strides()[rank - 1])));
+        }
+        int ntiles = (int) Math.max(1, Math.min(rows, dev.gpuos.runtime.layout.Layouts.MAX_TILES_PER_TASK));
+        return new KernelTask(OperatorSources.attentionOperator(q.dtype(), v.dtype()), ntiles, 1, refs,
+                new long[]{c[0].length, n.bias() != null ? 1 : 0, Double.doubleToRawLongBits(n.scale()), rows},
+                List.of(n), GpuBackend.MIN_SMEM_BYTES);
     }
 
     /** An index_select writing its first bad index into the record at element {@code slot} with {@code stamp}. */

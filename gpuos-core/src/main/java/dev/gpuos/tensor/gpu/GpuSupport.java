@@ -6,6 +6,7 @@ import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.UnsupportedOnBackendException;
 import dev.gpuos.tensor.op.ElementwiseNode;
 import dev.gpuos.tensor.op.FillNode;
+import dev.gpuos.tensor.op.AttentionNode;
 import dev.gpuos.tensor.op.IndexSelectNode;
 import dev.gpuos.tensor.op.MatmulNode;
 import dev.gpuos.tensor.op.NormNode;
@@ -29,6 +30,10 @@ final class GpuSupport {
     static final int MAX_DIMS = 8;
 
     static void check(OpNode node, String backendName) {
+        if (node instanceof AttentionNode a && a.values().size(-1) > FamilyTasks.ATTENTION_MAX_VALUE_DIM) {
+            throw unsupported(node, backendName, "value rows of " + a.values().size(-1) + " elements; attention on the"
+                    + " GPU accumulates at most " + FamilyTasks.ATTENTION_MAX_VALUE_DIM);
+        }
         checkSizes(node, node.output(), backendName);
         for (Tensor t : node.inputs()) checkSizes(node, t, backendName);
         // Every op's operands have at most as many dims as the output or input rank: within the limit, done.
@@ -45,6 +50,7 @@ final class GpuSupport {
             case NormNode n -> n.input().rank();
             case MatmulNode n -> n.output().rank();
             case IndexSelectNode n -> n.input().rank();
+            case AttentionNode n -> n.output().rank();
             case FillNode n -> Dims.coalesce(n.output().shape(), n.output().strides())[0].length;
             case UploadNode n -> 1;
         };

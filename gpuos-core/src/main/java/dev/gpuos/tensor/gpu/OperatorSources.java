@@ -83,6 +83,32 @@ final class OperatorSources {
                 : FAMILY_OPERATORS.computeIfAbsent(name, k -> OperatorStructure.ofSource("family:" + k, k, family(f, t)));
     }
 
+    /**
+     * attention.cu for query, keys and bias of {@code qk} and values and output of {@code v} (floating dtypes),
+     * accumulated in float, or double where either is F64. Two dtypes, so not a {@link Family}: a model keeps its
+     * keys in f32 and its values in the products' dtype, and the output feeds the next product as it is.
+     */
+    static String attention(DType qk, DType v) {
+        String name = "attention_" + qk.name().toLowerCase(Locale.ROOT) + "_" + v.name().toLowerCase(Locale.ROOT);
+        return FAMILIES.computeIfAbsent(name, k -> {
+            boolean wide = qk == DType.F64 || v == DType.F64;
+            return "#define GT_T " + storageType(qk) + "\n"
+                    + "#define GT_V " + storageType(v) + "\n"
+                    + "#define GT_ACC " + (wide ? "double" : "float") + "\n"
+                    + "#define GT_TO_ACC gt::to_" + (wide ? "f64" : "f32") + "\n"
+                    + "#define GT_FROM_ACC gt::from_" + (wide ? "f64" : "f32") + "\n"
+                    + HEADER + "#line 1 \"attention.cu\"\n" + resource("attention.cu");
+        });
+    }
+
+    /** The operator of {@link #attention}: 8 KB of shared memory, like the families that use it. */
+    static OperatorStructure attentionOperator(DType qk, DType v) {
+        String name = "attention_" + qk.name().toLowerCase(Locale.ROOT) + "_" + v.name().toLowerCase(Locale.ROOT);
+        OperatorStructure known = FAMILY_OPERATORS.get(name);
+        return known != null ? known
+                : FAMILY_OPERATORS.computeIfAbsent(name, k -> OperatorStructure.ofSource("family:" + k, k, attention(qk, v)));
+    }
+
     static final String JOIN = resource("join.cu");
     static final String COPY_BYTES = HEADER + "#line 1 \"copy_bytes.cu\"\n" + resource("copy_bytes.cu");
     static final OperatorStructure JOIN_OPERATOR = OperatorStructure.ofSource("join", "join", JOIN);

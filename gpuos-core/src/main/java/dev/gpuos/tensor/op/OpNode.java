@@ -16,7 +16,8 @@ import java.util.List;
  * see each record for its invariants.
  */
 public sealed interface OpNode
-        permits ElementwiseNode, FillNode, UploadNode, ReduceNode, SoftmaxNode, NormNode, MatmulNode, IndexSelectNode {
+        permits ElementwiseNode, FillNode, UploadNode, ReduceNode, SoftmaxNode, NormNode, MatmulNode, IndexSelectNode,
+        AttentionNode {
 
     /** A short name for messages and profiles, e.g. "add" or "matmul". */
     String opName();

@@ -12,8 +12,8 @@ import org.junit.jupiter.api.Test;
 import java.util.SplittableRandom;
 
 /**
- * Matmul's skinny paths (at most {@link FamilyTasks#SKINNY_ROWS} rows: decode, batch-1 inference) against the
- * CPU backend: 1..8 rows and the tiled neighbours (9 and 40 rows: tensor cores for F16/BF16), inner sizes below, at and above one warp's
+ * Matmul's skinny paths (at most {@link FamilyTasks#SKINNY_ROWS} rows: decode, batch-1 inference; one row with
+ * k-stride 1 in both operands takes M_GEMV) against the CPU backend: 1..8 rows and the tiled neighbours (9 and 40 rows: tensor cores for F16/BF16), inner sizes below, at and above one warp's
  * 16-byte sweep and the 8 KB of staged rows (2100 x 4 rows of floats do not fit: k is staged in chunks), column
  * counts that leave partial units and warps. b as a transposed weight (k-stride 1: whole 16-byte loads), the same
  * with aligned rows of a wider weight (16-byte loads and a tail) and with rows off 16-byte alignment (element
@@ -23,15 +23,17 @@ import java.util.SplittableRandom;
 @Tag("gpu")
 class GpuMatvecTest extends SharedGpuOS {
     static GpuBackend gpu;
-    private static boolean skinnyWas, tensorCoresWas;
+    private static boolean skinnyWas, tensorCoresWas, gemvWas;
 
-    /** The paths under test, on for this class whatever -Dgpuos.matmul.skinny / -Dgpuos.matmul.mma say. */
+    /** The paths under test, on for this class whatever -Dgpuos.matmul.skinny / .mma / .gemv say. */
     @BeforeAll
     static void backend() {
         skinnyWas = FamilyTasks.skinny;
         tensorCoresWas = FamilyTasks.tensorCores;
+        gemvWas = FamilyTasks.gemv;
         FamilyTasks.skinny = true;
         FamilyTasks.tensorCores = true;
+        FamilyTasks.gemv = true;
         gpu = new GpuBackend(os);
     }
 
@@ -39,6 +41,42 @@ class GpuMatvecTest extends SharedGpuOS {
     static void restorePaths() {
         FamilyTasks.skinny = skinnyWas;
         FamilyTasks.tensorCores = tensorCoresWas;
+        FamilyTasks.gemv = gemvWas;
+    }
+
+    /**
+     * One row over many columns, where M_GEMV gives a warp 2 (3072 columns) or 4 (9000) columns at once, k a whole
+     * number of 16-byte groups or not; x contiguous, and x off 16-byte alignment (element loads of x and the
+     * weight); each on M_GEMV and, planned with it off, on the skinny path that one-row products took before.
+     */
+    @Test
+    void oneRowOverManyColumnsMatchesTheCpuOnBothPaths() {
+        try {
+            for (boolean gemv : new boolean[]{true, false}) {
+                FamilyTasks.gemv = gemv;
+                for (DType t : new DType[]{DType.BF16, DType.F32, DType.F16}) {
+                    for (long k : new long[]{2048, 2100}) {
+                        for (long m : new long[]{3072, 9000}) {
+                            long seed = 7000 + t.ordinal() * 1000L + k + m;
+                            SplittableRandom r = new SplittableRandom(seed);
+                            double rtol = rtol(t), atol = rtol * 16 * Math.sqrt(k + 1);
+                            String ctx = t + " k " + k + " m " + m + " seed " + seed + (gemv ? " (M_GEMV)" : " (skinny)");
+                            try (Twins tw = new Twins(gpu)) {
+                                Twin weight = tw.random(r, t, new long[]{m, k}, false, LayoutKind.CONTIGUOUS)
+                                        .map(w -> w.transpose(0, 1));
+                                Twin x = tw.random(r, t, new long[]{1, k}, false, LayoutKind.CONTIGUOUS);
+                                check(x, weight, rtol, atol, "x @ W^T " + ctx);
+                                Twin shifted = tw.random(r, t, new long[]{1, k + 1}, false, LayoutKind.CONTIGUOUS)
+                                        .map(v -> v.slice(1, 1, k + 1));
+                                check(shifted, weight, rtol, atol, "x off 16-byte alignment @ W^T " + ctx);
+                            }
+                        }
+                    }
+                }
+            }
+        } finally {
+            FamilyTasks.gemv = true;
+        }
     }
 
     private static final long[] ROWS = {1, 2, 3, 4, 5, 8, 9, 16, 17, 40};

@@ -19,9 +19,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * matmul.cu on the HOST (harness {@code matmul_host.cpp}, built with g++): every path (skinny k-contiguous with
- * 1, 2 and 4 columns a warp, skinny row-major, tiled, and the tensor-core tiles with the m16n8k16 product
- * computed from PTX's fragment layouts) over layouts planned by {@link FamilyTasks#matmulPlan}, each output
+ * matmul.cu on the HOST (harness {@code matmul_host.cpp}, built with g++): every path (the one-row M_GEMV with
+ * 1 and 4 columns a warp (2: GpuMatvecTest; ~264 units, too many for this harness), skinny k-contiguous with 1, 2 and 4 columns a warp, skinny row-major, tiled, and the
+ * tensor-core tiles with the m16n8k16 product computed from PTX's fragment layouts) over layouts planned by {@link FamilyTasks#matmulPlan}, each output
  * compared with a double-precision product (BF16, F32, and I64 for 8-byte accumulators). What the host cannot show (the real mma instruction, vector loads,
  * registers) GpuMatvecTest and OperatorSourceCompileTest check. Skips without g++.
  */
@@ -68,13 +68,17 @@ class MatmulHostTest {
         List<String> lines = new ArrayList<>();
         for (int i = 0; i < shapes.size(); i++) {
             long[] c = shapes.get(i);
-            long[] plan = FamilyTasks.matmulPlan(c[0], c[3], c[4], c[5], c[8], true, mma);
-            // Every third case runs on fewer blocks than units, so blocks loop over units.
-            long ntiles = i % 3 == 2 ? Math.min(3, Math.max(1, plan[1])) : Math.max(1, Math.min(plan[1], 4096));
-            StringBuilder line = new StringBuilder(names.get(i));
-            for (long v : c) line.append(' ').append(v);
-            for (long v : plan) line.append(' ').append(v);
-            lines.add(line.append(' ').append(ntiles).toString());
+            // one-row products on M_GEMV where their strides allow it; the narrow ones (a few units each: the
+            // harness's cost is per unit) also on the skinny path that one row took before, kept for the A/B
+            for (boolean gemv : c[3] == 1 && c[5] <= 5 ? new boolean[]{true, false} : new boolean[]{true}) {
+                long[] plan = FamilyTasks.matmulPlan(c[0], c[3], c[4], c[5], c[7], c[8], true, gemv, mma);
+                // Every third case runs on fewer blocks than units, so blocks loop over units.
+                long ntiles = i % 3 == 2 ? Math.min(3, Math.max(1, plan[1])) : Math.max(1, Math.min(plan[1], 4096));
+                StringBuilder line = new StringBuilder(names.get(i));
+                for (long v : c) line.append(' ').append(v);
+                for (long v : plan) line.append(' ').append(v);
+                lines.add(line.append(' ').append(ntiles).toString());
+            }
         }
         return lines;
     }

@@ -2,6 +2,7 @@ package dev.gpuos.tensor.gpu;
 
 import org.junit.jupiter.api.Test;
 
+import static dev.gpuos.tensor.gpu.FamilyTasks.PATH_GEMV;
 import static dev.gpuos.tensor.gpu.FamilyTasks.PATH_SKINNY_K;
 import static dev.gpuos.tensor.gpu.FamilyTasks.PATH_SKINNY_M;
 import static dev.gpuos.tensor.gpu.FamilyTasks.PATH_TILED;
@@ -12,9 +13,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Which path of matmul.cu a product takes and how it is cut into units (no GPU needed). */
 class MatmulPlanTest {
-    /** {path, units, span, warpCols}; the units of each batch cover its columns, each unit at least one column. */
+    /**
+     * {path, units, span, warpCols} on the skinny paths (M_GEMV off); the units of each batch cover its columns,
+     * each unit at least one column.
+     */
     private static long[] plan(long batches, long rows, long inner, long cols, long bk) {
-        long[] p = FamilyTasks.matmulPlan(batches, rows, inner, cols, bk, true, false);
+        return covered(FamilyTasks.matmulPlan(batches, rows, inner, cols, 1, bk, true, false, false), batches, cols);
+    }
+
+    /** As {@link #plan}, with M_GEMV on, for a with k-stride {@code ak}. */
+    private static long[] gemvPlan(long batches, long rows, long inner, long cols, long ak, long bk) {
+        return covered(FamilyTasks.matmulPlan(batches, rows, inner, cols, ak, bk, true, true, false), batches, cols);
+    }
+
+    private static long[] covered(long[] p, long batches, long cols) {
         if (p[0] != PATH_TILED) {
             long perBatch = p[1] / batches;
             assertEquals(p[1], perBatch * batches, "units are whole batches");
@@ -41,6 +53,28 @@ class MatmulPlanTest {
     }
 
     @Test
+    void oneDecodeRowTakesTheMatrixVectorPathWithEveryWarpsColumnsAtOnce() {
+        // Llama-3.2-1B's decode products (x [1, k] @ W^T, W [m, k]): {path, units, columns a unit, a warp at once}.
+        // Every unit's columns are the 8 warps' concurrent columns (q/k/v: 2 a warp, not 16 a warp in turn), and
+        // the units fill the worker's 264 blocks once (lm_head's 251 units of 512 columns: 16 rounds of 4).
+        assertArrayEquals(new long[]{PATH_GEMV, 192, 16, 2}, gemvPlan(1, 1, 2048, 3072, 1, 1), "q/k/v stacked");
+        assertArrayEquals(new long[]{PATH_GEMV, 256, 8, 1}, gemvPlan(1, 1, 2048, 2048, 1, 1), "o");
+        assertArrayEquals(new long[]{PATH_GEMV, 256, 64, 4}, gemvPlan(1, 1, 2048, 16384, 1, 1), "gate/up stacked");
+        assertArrayEquals(new long[]{PATH_GEMV, 256, 8, 1}, gemvPlan(1, 1, 8192, 2048, 1, 1), "down");
+        assertArrayEquals(new long[]{PATH_GEMV, 251, 512, 4}, gemvPlan(1, 1, 2048, 128256, 1, 1), "lm_head");
+        // 3 columns a warp would be needed: the operator has 4
+        assertArrayEquals(new long[]{PATH_GEMV, 165, 32, 4}, gemvPlan(1, 1, 64, 264 * 20, 1, 1));
+        // A strided x, a row-major weight, or more than one row: the skinny paths, as with M_GEMV off.
+        assertEquals(PATH_SKINNY_K, gemvPlan(1, 1, 2048, 2048, 3, 1)[0], "x with k-stride 3");
+        assertEquals(PATH_SKINNY_M, gemvPlan(1, 1, 2048, 2048, 1, 2048)[0], "row-major weight");
+        assertEquals(PATH_SKINNY_K, gemvPlan(1, 2, 2048, 2048, 1, 1)[0], "two rows");
+        assertEquals(PATH_GEMV, gemvPlan(1, 1, 1, 7, 5, 3)[0], "one inner element: any strides are k-contiguous");
+        assertArrayEquals(new long[]{PATH_GEMV, 1000, 8, 1}, gemvPlan(1000, 1, 64, 5, 1, 1), "one unit per batch");
+        assertArrayEquals(new long[]{PATH_TILED, 32, 0, 0},
+                FamilyTasks.matmulPlan(1, 1, 2048, 2048, 1, 1, false, true, false), "the skinny switch off");
+    }
+
+    @Test
     void rowMajorAndOddStridesTakeTheColumnPerLanePath() {
         long[] p = plan(1, 4, 512, 1000, 1000);
         assertEquals(PATH_SKINNY_M, p[0]);
@@ -62,9 +96,9 @@ class MatmulPlanTest {
     void moreThanSixteenRowsOrTheSwitchOffUseTiles() {
         assertArrayEquals(new long[]{PATH_TILED, 2 * 3 * 2, 0, 0}, plan(2, 130, 64, 100, 1));
         assertArrayEquals(new long[]{PATH_TILED, 1, 0, 0}, plan(1, 17, 64, 64, 1));
-        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA, 1, 0, 0}, FamilyTasks.matmulPlan(1, 17, 64, 64, 1, true, true));
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA, 1, 0, 0}, FamilyTasks.matmulPlan(1, 17, 64, 64, 1, 1, true, true, true));
         assertEquals(PATH_SKINNY_K, plan(1, 16, 64, 64, 1)[0], "16 rows are still skinny");
-        assertArrayEquals(new long[]{PATH_TILED, 128, 0, 0}, FamilyTasks.matmulPlan(1, 1, 2048, 8192, 1, false, false));
-        assertEquals(0, FamilyTasks.matmulPlan(1, 1, 64, 0, 1, true, false)[1], "no columns, no units");
+        assertArrayEquals(new long[]{PATH_TILED, 128, 0, 0}, FamilyTasks.matmulPlan(1, 1, 2048, 8192, 1, 1, false, true, false));
+        assertEquals(0, FamilyTasks.matmulPlan(1, 1, 64, 0, 1, 1, true, true, false)[1], "no columns, no units");
     }
 }

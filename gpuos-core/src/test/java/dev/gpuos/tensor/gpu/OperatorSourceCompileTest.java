@@ -116,6 +116,21 @@ class OperatorSourceCompileTest {
         Nvcc.compileOperator("reduce_bf16", OperatorSources.family(Family.REDUCE, DType.BF16));
     }
 
+    /**
+     * attention.cu for each floating dtype alone and for f32 queries and keys over 16-bit values (LlamaModel's
+     * cache); the other pairs differ only in which conversion overload a load picks.
+     */
+    @Test
+    void attentionCompilesForItsDtypePairs() {
+        Nvcc.assumeInstalled();
+        List<String> sources = new ArrayList<>();
+        for (DType t : new DType[]{DType.F32, DType.F64, DType.F16, DType.BF16}) sources.add(OperatorSources.attention(t, t));
+        sources.add(OperatorSources.attention(DType.F32, DType.F16));
+        sources.add(OperatorSources.attention(DType.F64, DType.BF16));
+        Nvcc.compileMany(OperatorSources.HEADER, sources);
+        Nvcc.compileOperator("attention_f32_bf16", OperatorSources.attention(DType.F32, DType.BF16));
+    }
+
     /** Dtypes a family instance exists for: the API rejects the others before a node is made. */
     static boolean serves(Family f, DType t) {
         return switch (f) {

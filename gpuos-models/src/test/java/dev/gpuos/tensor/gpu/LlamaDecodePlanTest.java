@@ -107,9 +107,9 @@ class LlamaDecodePlanTest {
                 if (Boolean.getBoolean("gpuos.test.verbose")) {
                     for (TaskPlan.Item item : p.items()) System.out.println("  " + nodesOf(item).stream().map(OpNode::opName).toList());
                 }
-                // per layer: qkv, scores, probabilities @ values, o, intermediate, output
-                assertEquals(6 * layers, p.kinds().get("matmul"), p.kinds().toString());
-                assertEquals(layers, p.kinds().get("row-fused SOFTMAX"), p.kinds().toString());
+                // per layer: qkv, o, intermediate, output; scores, softmax and @ values are one attention task
+                assertEquals(4 * layers, p.kinds().get("matmul"), p.kinds().toString());
+                assertEquals(layers, p.kinds().get("attention"), p.kinds().toString());
             }
         }
     }
@@ -124,18 +124,18 @@ class LlamaDecodePlanTest {
                 for (TaskPlan.Item item : p.items()) System.out.println("  " + nodesOf(item).stream().map(OpNode::opName).toList());
             }
             int layers = 2;
-            // per layer: qkv, scores, probabilities @ values, o, gate/up, down; then the output head
-            assertEquals(6 * layers + 1, p.kinds().get("matmul"), p.kinds().toString());
-            // scale and bias are the softmax's prologue, the cast to the compute dtype its epilogue
-            assertEquals(layers, p.kinds().get("row-fused SOFTMAX"), p.kinds().toString());
+            // per layer: qkv, o, gate/up, down; then the output head
+            assertEquals(4 * layers + 1, p.kinds().get("matmul"), p.kinds().toString());
+            // scores, scale and bias, softmax and @ values: one attention task a layer
+            assertEquals(layers, p.kinds().get("attention"), p.kinds().toString());
+            assertEquals(null, p.kinds().get("row-fused SOFTMAX"), p.kinds().toString());
             // two per layer and the final one, each with the residual add before and the cast after it (the
             // first layer's input norm stands alone in f32, where no cast of the embedding precedes it)
             assertEquals(2 * layers + (compute == DType.F32 ? 0 : 1), p.kinds().get("row-fused RMS"), p.kinds().toString());
-            // per layer 11 links: norm, qkv, the key's RoPE with the cache write (q's RoPE beside it), scores,
-            // softmax, @ values, o, norm, gate/up, SwiGLU, down; then the embedding, the output norm, head, argmax
-            // and the token's copy
-            assertEquals(11 * layers + 5, p.chain(), "longest chain of dependent tasks");
-            assertEquals(35, p.items().size(), p.kinds().toString());
+            // per layer 9 links: norm, qkv, the key's RoPE with the cache write (q's RoPE beside it), attention, o,
+            // norm, gate/up, SwiGLU, down; then the embedding, the output norm, head, argmax and the token's copy
+            assertEquals(9 * layers + 5, p.chain(), "longest chain of dependent tasks");
+            assertEquals(31, p.items().size(), p.kinds().toString());
         }
     }
 }
