@@ -341,7 +341,7 @@ final class ElementwiseKernels {
     static List<List<ElementwiseNode>> runs(List<ElementwiseNode> nodes, Intermediates intermediates, boolean wide) {
         if (nodes.getFirst().output().layout().rank() > MAX_DIMS) return runsByTrial(nodes, intermediates);
         int n = nodes.size();
-        int[] component = wide && n > 1 ? components(nodes) : null;
+        int[] component = null;  // made when a run first reaches past 4 operands (a chain of unary ops never does)
         // Per group on the streamed path: a run is a range [start, i) of the members, and its memory inputs the
         // first inputCount views of a scratch array (the node's new ones follow them while it is tried).
         Tensor[] inputs = CUT_INPUTS.get();
@@ -352,12 +352,15 @@ final class ElementwiseKernels {
                 ElementwiseNode node = nodes.get(i);
                 int nodeArgs = argWords(node);
                 int fresh = newInputs(nodes, start, i, inputs, inputCount);
+                int refs = i == start ? 0 : inputCount + fresh + outputs(nodes, start, i, inputs, inputCount + fresh, intermediates);
                 int limit = MAX_REFS;
-                for (int j = start; component != null && j < i && limit == MAX_REFS; j++) {
-                    if (component[j] == component[i]) limit = MAX_TABLE_REFS;
+                if (wide && refs > MAX_REFS) {
+                    if (component == null) component = components(nodes);
+                    for (int j = start; j < i && limit == MAX_REFS; j++) {
+                        if (component[j] == component[i]) limit = MAX_TABLE_REFS;
+                    }
                 }
-                if (i > start && (inputCount + fresh + outputs(nodes, start, i, inputs, inputCount + fresh, intermediates) > limit
-                        || args + nodeArgs > MAX_ARGS)) {
+                if (i > start && (refs > limit || args + nodeArgs > MAX_ARGS)) {
                     out.add(List.copyOf(nodes.subList(start, i)));
                     start = i;
                     args = 0;

@@ -29,6 +29,13 @@ final class GpuSupport {
     static final int MAX_DIMS = 8;
 
     static void check(OpNode node, String backendName) {
+        // Per op: an elementwise node's tensor operands are broadcast to its output's shape (ElementwiseNode's
+        // invariant), so a non-empty output of at most 2^31-1 elements and 8 dims bounds every one of them.
+        if (node instanceof ElementwiseNode) {
+            Layout out = node.output().layout();
+            long numel = out.numel();
+            if (numel > 0 && numel <= Integer.MAX_VALUE && out.rank() <= MAX_DIMS) return;
+        }
         checkSizes(node, node.output(), backendName);
         for (Tensor t : node.inputs()) checkSizes(node, t, backendName);
         // Every op's operands have at most as many dims as the output or input rank: within the limit, done.
