@@ -231,24 +231,38 @@ final class ElementwiseKernels {
             }
         }
 
-        // The code is walked once per task into a scratch array (reused with the run), hashing as it goes; a
-        // lookup then compares arrays, and only a new structure copies it.
+        // The code is walked once per task into a scratch array (reused with the run); a lookup then compares
+        // arrays, and only a new structure copies it.
         private long[] code = new long[16];
         private int codeWords;
-        private long codeHash;
+        /**
+         * The entry this run's last lookup found: a streamed loop's consecutive tasks mostly share a structure,
+         * and comparing with it first skips hashing (the hash is a dependent multiply per word).
+         */
+        Interned lastFound;
 
         private void word(long w) {
             if (codeWords == code.length) code = Arrays.copyOf(code, codeWords * 2);
             code[codeWords++] = w;
-            codeHash = mix(codeHash, w);
+        }
+
+        /** Walks the run into {@link #code}. */
+        void emit() {
+            codeWords = 0;
+            emitCode();
+        }
+
+        /** The hash of {@link #code} (after {@link #emit}). */
+        long hash() {
+            long h = HASH_SEED;
+            for (int i = 0; i < codeWords; i++) h = mix(h, code[i]);
+            return h;
         }
 
         /** The hash of {@link #code}; walks the run, so it comes first. */
         long codeHash() {
-            codeWords = 0;
-            codeHash = HASH_SEED;
-            emitCode();
-            return codeHash;
+            emit();
+            return hash();
         }
 
         /** Whether {@code interned} is this run's structure code (after {@link #codeHash}). */
@@ -554,13 +568,20 @@ final class ElementwiseKernels {
 
     /** The run's operator, looked up by its structure's hash: no String is built and nothing rendered here. */
     private static OperatorStructure operator(Run run) {
-        long hash = run.codeHash();
+        run.emit();
+        Interned last = run.lastFound;
+        if (last != null && run.codeEquals(last.code())) return last.operator();
+        long hash = run.hash();
         int slot = (int) (hash ^ hash >>> 32) & (RECENT.length - 1);
         Interned recent = RECENT[slot];
-        if (recent != null && recent.hash() == hash && run.codeEquals(recent.code())) return recent.operator();
+        if (recent != null && recent.hash() == hash && run.codeEquals(recent.code())) {
+            run.lastFound = recent;
+            return recent.operator();
+        }
         for (Interned e = OPERATORS.get(hash); e != null; e = e.next()) {
             if (run.codeEquals(e.code())) {
                 RECENT[slot] = e;
+                run.lastFound = e;
                 return e.operator();
             }
         }
@@ -572,6 +593,7 @@ final class ElementwiseKernels {
         for (Interned e = chain; ; e = e.next()) {
             if (Arrays.equals(e.code(), code)) {
                 RECENT[slot] = e;
+                run.lastFound = e;
                 return e.operator();
             }
         }
