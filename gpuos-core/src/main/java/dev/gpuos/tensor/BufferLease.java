@@ -12,6 +12,16 @@ import java.lang.ref.PhantomReference;
  * <p>Released exactly once, whichever way comes first; {@link #isReleased()} is the Storage's released flag.
  */
 public abstract class BufferLease extends PhantomReference<Storage> {
+    private static final java.lang.invoke.VarHandle RELEASED;
+
+    static {
+        try {
+            RELEASED = java.lang.invoke.MethodHandles.lookup().findVarHandle(BufferLease.class, "released", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     /** Who holds the lease for an explicit release (a TensorScope's owned set): told when the GC path frees it. */
     interface Holder {
         void forget(BufferLease lease);
@@ -57,10 +67,8 @@ public abstract class BufferLease extends PhantomReference<Storage> {
 
     /** True for the one caller that releases this lease. */
     final boolean markReleased() {
-        synchronized (this) {
-            if (released) return false;
-            released = true;
-        }
+        // One compare-and-set, not a monitor: a scope's close releases every buffer it owns this way.
+        if (released || !RELEASED.compareAndSet(this, false, true)) return false;
         clear();  // an explicit release: the GC has nothing left to report
         return true;
     }

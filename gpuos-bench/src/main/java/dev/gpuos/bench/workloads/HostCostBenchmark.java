@@ -45,9 +45,7 @@ import org.openjdk.jmh.infra.Blackhole;
  * <ul>
  *   <li>{@code gpuStreamedAdd}: {@code a.add(b)} (n = 1024, f32, a new result each) on the GPU backend, whole:
  *       the tensor API front end, recording, planning (fusion, operator lookup, hazards), encoding into the
- *       task batch and submission into the ring, 1024 ops per submission (with
- *       {@code -Dgpuos.record.plannerThread=true} planned on a planner thread while the benchmark thread records
- *       the next), 8 submissions and a sync per invocation, on a {@link GpuOS}
+ *       task batch and submission into the ring, 1024 ops per submission, 8 submissions and a sync per invocation, on a {@link GpuOS}
  *       driving the simulated device ({@link SimulatedWorkerDevice#sink}: one worker thread whose operators
  *       do nothing, so the device's cost per task is small but its threads share the CPUs with this one).
  *       This is what a streamed W1 costs the host on a GPU, less the device's own time.</li>

@@ -6,7 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collection;
 import dev.gpuos.tensor.Tensor;
-import dev.gpuos.tensor.record.Recording;
 import org.openjdk.jmh.results.Result;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
@@ -19,8 +18,8 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  * {@code gpuos bench --only host}: runs {@link HostCostBenchmark} under JMH with the allocation profiler and
  * prints ns and bytes per op (no GPU needed). {@code GPUOS_HOST_BENCH} narrows it to the benchmarks whose names
  * match that regular expression. First it times {@code gpuStreamedAdd} up to the submission of its last task
- * (the sync's wait for the simulated device left out) by the CPU time and allocation of the threads doing host
- * work (the median of 60 rounds of 8192 ops, after 150 of warm-up): on a shared machine wall time counts other
+ * (the sync's wait for the simulated device left out) by the CPU time and allocation of the thread doing the
+ * host work (the median of 60 rounds of 8192 ops, after 150 of warm-up): on a shared machine wall time counts other
  * processes' time slices too, CPU time does not.
  */
 public final class HostCostRun {
@@ -31,8 +30,8 @@ public final class HostCostRun {
     }
 
     /**
-     * gpuStreamedAdd by CPU time and allocated bytes per op of the threads doing host work: the benchmark thread
-     * (front end, recording) and the planner threads (planning, encoding, submission).
+     * gpuStreamedAdd by CPU time and allocated bytes per op of the benchmark thread, which does all of the host
+     * work: front end, recording, planning, encoding, submission.
      */
     private void cpuTime() {
         var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
@@ -56,23 +55,16 @@ public final class HostCostRun {
             java.util.Arrays.sort(cpu);
             java.util.Arrays.sort(bytes);
             double ops = HostCostBenchmark.STREAMED_OPS;
-            out.printf("gpuStreamedAdd by CPU time of the host threads: %.0f ns/op (p10 %.0f, p90 %.0f), %.0f bytes/op%n",
+            out.printf("gpuStreamedAdd by CPU time of the recording thread: %.0f ns/op (p10 %.0f, p90 %.0f), %.0f bytes/op%n",
                     cpu[rounds / 2] / ops, cpu[rounds / 10] / ops, cpu[rounds * 9 / 10] / ops, bytes[rounds / 2] / ops);
         } finally {
             b.tearDown();
         }
     }
 
-    /** CPU nanoseconds (or allocated bytes) so far of this thread and every planner thread. */
+    /** CPU nanoseconds (or allocated bytes) so far of this thread. */
     private static long hostCpu(com.sun.management.ThreadMXBean threads, boolean cpu) {
-        long sum = 0;
-        long self = Thread.currentThread().threadId();
-        for (java.lang.management.ThreadInfo t : threads.getThreadInfo(threads.getAllThreadIds())) {
-            if (t == null || (t.getThreadId() != self && !t.getThreadName().startsWith(Recording.PLANNER_THREAD))) continue;
-            long v = cpu ? threads.getThreadCpuTime(t.getThreadId()) : threads.getThreadAllocatedBytes(t.getThreadId());
-            if (v > 0) sum += v;
-        }
-        return sum;
+        return cpu ? threads.getCurrentThreadCpuTime() : threads.getCurrentThreadAllocatedBytes();
     }
 
     public int run(Path outDir) throws RunnerException, IOException {

@@ -49,7 +49,8 @@ public final class ElementwiseFusion {
         List<Object> out = new ArrayList<>();
         List<ElementwiseNode> run = new ArrayList<>();
         Members members = new Members();
-        for (OpNode node : nodes) {
+        for (int i = 0; i < nodes.size(); i++) {
+            OpNode node = nodes.get(i);
             if (node instanceof ElementwiseNode e && (run.isEmpty() || (run.size() < maxGroup && members.fits(e)))) {
                 run.add(e);
                 members.add(e);
@@ -92,7 +93,14 @@ public final class ElementwiseFusion {
             written[n++] = e.output().storage();
             List<Storage> r = e.reads();
             if (reads + r.size() > read.length) read = java.util.Arrays.copyOf(read, Math.max(read.length * 2, reads + r.size()));
-            for (int i = 0; i < r.size(); i++) read[reads++] = r.get(i);
+            // Distinct buffers only: members of a streamed loop read the same few (weights, one input), and fits
+            // scans this list for every node that joins.
+            next:
+            for (int i = 0; i < r.size(); i++) {
+                Storage s = r.get(i);
+                for (int k = reads - 1; k >= 0; k--) if (read[k] == s) continue next;
+                read[reads++] = s;
+            }
         }
 
         boolean fits(ElementwiseNode next) {

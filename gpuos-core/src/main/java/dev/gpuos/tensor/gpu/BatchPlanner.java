@@ -101,7 +101,8 @@ final class BatchPlanner {
             counters.tasks.add(batch.size());
             for (int i = 0; i < touched.size(); i++) touched.get(i).commit(builds, base, index, completed);
             touched.clear();
-            for (int t = 0; t < planned.tasks.size(); t++) {
+            // Without index_selects in this batch and without any tainted buffer, no node has ancestry to note.
+            for (int t = 0; (!faultIds.isEmpty() || GpuStorage.anyTainted()) && t < planned.tasks.size(); t++) {
                 long seq = base + index[t];
                 for (OpNode n : planned.tasks.get(t).nodes()) {
                     Long id = faultIds.isEmpty() ? null : faultIds.get(n);
@@ -272,12 +273,14 @@ final class BatchPlanner {
      * tasks. A capture refuses uploads.
      */
     private List<OpNode> prepare(Submission submission, long completed, Map<OpNode, DeviceBlock> staged, boolean capture) {
-        List<OpNode> work = new ArrayList<>(submission.nodes().size());
+        List<OpNode> nodes = submission.nodes();
+        List<OpNode> work = new ArrayList<>(nodes.size());
         boolean uploads = false;
-        for (OpNode node : submission.nodes()) uploads |= node instanceof UploadNode;
+        for (int i = 0; i < nodes.size() && !uploads; i++) uploads = nodes.get(i) instanceof UploadNode;
         // Only an upload asks whether an earlier node of this submission touches its target.
         Set<Storage> touched = uploads ? Collections.newSetFromMap(new IdentityHashMap<>()) : null;
-        for (OpNode node : submission.nodes()) {
+        for (int i = 0; i < nodes.size(); i++) {
+            OpNode node = nodes.get(i);
             if (!capture && Skipped.skipIfUnrunnable(node)) continue;
             if (capture) for (Storage s : node.reads()) Skipped.checkComputed(s);
             if (node.output().numel() == 0) continue;

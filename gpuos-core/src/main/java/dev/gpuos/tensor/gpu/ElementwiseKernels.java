@@ -231,24 +231,38 @@ final class ElementwiseKernels {
             }
         }
 
-        // The code is walked once per task into a scratch array (reused with the run), hashing as it goes; a
-        // lookup then compares arrays, and only a new structure copies it.
+        // The code is walked once per task into a scratch array (reused with the run); a lookup then compares
+        // arrays, and only a new structure copies it.
         private long[] code = new long[16];
         private int codeWords;
-        private long codeHash;
+        /**
+         * The entry this run's last lookup found: a streamed loop's consecutive tasks mostly share a structure,
+         * and comparing with it first skips hashing (the hash is a dependent multiply per word).
+         */
+        Interned lastFound;
 
         private void word(long w) {
             if (codeWords == code.length) code = Arrays.copyOf(code, codeWords * 2);
             code[codeWords++] = w;
-            codeHash = mix(codeHash, w);
+        }
+
+        /** Walks the run into {@link #code}. */
+        void emit() {
+            codeWords = 0;
+            emitCode();
+        }
+
+        /** The hash of {@link #code} (after {@link #emit}). */
+        long hash() {
+            long h = HASH_SEED;
+            for (int i = 0; i < codeWords; i++) h = mix(h, code[i]);
+            return h;
         }
 
         /** The hash of {@link #code}; walks the run, so it comes first. */
         long codeHash() {
-            codeWords = 0;
-            codeHash = HASH_SEED;
-            emitCode();
-            return codeHash;
+            emit();
+            return hash();
         }
 
         /** Whether {@code interned} is this run's structure code (after {@link #codeHash}). */
@@ -340,35 +354,48 @@ final class ElementwiseKernels {
      */
     static List<List<ElementwiseNode>> runs(List<ElementwiseNode> nodes, Intermediates intermediates, boolean wide) {
         if (nodes.getFirst().output().layout().rank() > MAX_DIMS) return runsByTrial(nodes, intermediates);
-        int[] component = wide ? components(nodes) : null;
-        List<List<ElementwiseNode>> out = new ArrayList<>();
-        List<ElementwiseNode> run = new ArrayList<>();
-        List<Tensor> inputs = new ArrayList<>();
-        List<Tensor> fresh = new ArrayList<>(4);
-        int args = 0;
-        for (int i = 0; i < nodes.size(); i++) {
-            ElementwiseNode node = nodes.get(i);
-            int nodeArgs = argWords(node);
-            newInputs(run, inputs, node, fresh);
-            int limit = MAX_REFS;
-            for (int j = i - run.size(); wide && j < i && limit == MAX_REFS; j++) {
-                if (component[j] == component[i]) limit = MAX_TABLE_REFS;
+        int n = nodes.size();
+        int[] component = null;  // made when a run first reaches past 4 operands (a chain of unary ops never does)
+        // Per group on the streamed path: a run is a range [start, i) of the members, and its memory inputs the
+        // first inputCount views of a scratch array (the node's new ones follow them while it is tried).
+        Tensor[] inputs = CUT_INPUTS.get();
+        List<List<ElementwiseNode>> out = new ArrayList<>(n / 2 + 1);
+        int start = 0, inputCount = 0, args = 0;
+        try {
+            for (int i = 0; i < n; i++) {
+                ElementwiseNode node = nodes.get(i);
+                int nodeArgs = argWords(node);
+                int fresh = newInputs(nodes, start, i, inputs, inputCount);
+                int refs = i == start ? 0 : inputCount + fresh + outputs(nodes, start, i, inputs, inputCount + fresh, intermediates);
+                int limit = MAX_REFS;
+                if (wide && refs > MAX_REFS) {
+                    if (component == null) component = components(nodes);
+                    for (int j = start; j < i && limit == MAX_REFS; j++) {
+                        if (component[j] == component[i]) limit = MAX_TABLE_REFS;
+                    }
+                }
+                if (i > start && (refs > limit || args + nodeArgs > MAX_ARGS)) {
+                    out.add(List.copyOf(nodes.subList(start, i)));
+                    start = i;
+                    args = 0;
+                    inputCount = 0;
+                    fresh = newInputs(nodes, start, i, inputs, 0);
+                }
+                inputCount += fresh;
+                args += nodeArgs;
             }
-            if (!run.isEmpty() && (inputs.size() + fresh.size() + outputs(run, node, inputs, fresh, intermediates) > limit
-                    || args + nodeArgs > MAX_ARGS)) {
-                out.add(List.copyOf(run));
-                run.clear();
-                inputs.clear();
-                args = 0;
-                newInputs(run, inputs, node, fresh);
-            }
-            run.add(node);
-            inputs.addAll(fresh);
-            args += nodeArgs;
+            out.add(List.copyOf(nodes.subList(start, n)));
+            return out;
+        } finally {
+            Arrays.fill(inputs, null);  // a thread's scratch must not keep buffers reachable
         }
-        if (!run.isEmpty()) out.add(List.copyOf(run));
-        return out;
     }
+
+    /**
+     * The memory inputs of the run being cut, per planning thread: fewer than {@link #MAX_TABLE_REFS}, plus the
+     * operands of the node being tried (an op has at most 3).
+     */
+    private static final ThreadLocal<Tensor[]> CUT_INPUTS = ThreadLocal.withInitial(() -> new Tensor[MAX_TABLE_REFS + 4]);
 
     /**
      * Connected components of the members' data flow (a member and the earlier member whose output it reads
@@ -404,18 +431,17 @@ final class ElementwiseKernels {
         return i;
     }
 
-    /** Output operands of {@code run} extended by {@code node}, whose memory inputs are {@code inputs} and {@code fresh}. */
-    private static int outputs(List<ElementwiseNode> run, ElementwiseNode node, List<Tensor> inputs, List<Tensor> fresh,
+    /**
+     * Output operands of the run {@code nodes[start, i]} (node i included), whose memory inputs are the first
+     * {@code inputCount} of {@code inputs}.
+     */
+    private static int outputs(List<ElementwiseNode> nodes, int start, int i, Tensor[] inputs, int inputCount,
                                Intermediates intermediates) {
-        if (intermediates.isEmpty()) return run.size() + 1;
-        List<ElementwiseNode> trial = new ArrayList<>(run.size() + 1);
-        trial.addAll(run);
-        trial.add(node);
-        List<Tensor> memory = new ArrayList<>(inputs.size() + fresh.size());
-        memory.addAll(inputs);
-        memory.addAll(fresh);
+        if (intermediates.isEmpty()) return i - start + 1;
         int n = 0;
-        for (boolean keep : stores(trial, memory, intermediates)) if (keep) n++;
+        for (boolean keep : stores(nodes.subList(start, i + 1), Arrays.asList(inputs).subList(0, inputCount), intermediates)) {
+            if (keep) n++;
+        }
         return n;
     }
 
@@ -450,17 +476,21 @@ final class ElementwiseKernels {
         return out;
     }
 
-    /** The memory operands of {@code node} that neither a member of {@code run} produces nor {@code inputs} holds. */
-    private static void newInputs(List<ElementwiseNode> run, List<Tensor> inputs, ElementwiseNode node, List<Tensor> fresh) {
-        fresh.clear();
-        for (Operand o : node.operands()) {
-            if (!(o instanceof Tensor t)) continue;
+    /**
+     * Appends to {@code inputs} (after its first {@code inputCount}) the memory operands of node {@code i} that
+     * no member of the run {@code nodes[start, i)} produces and {@code inputs} does not hold yet; returns how many.
+     */
+    private static int newInputs(List<ElementwiseNode> nodes, int start, int i, Tensor[] inputs, int inputCount) {
+        List<Tensor> operands = nodes.get(i).inputs();
+        int fresh = 0;
+        for (int k = 0; k < operands.size(); k++) {
+            Tensor t = operands.get(k);
             boolean known = false;
-            for (int j = run.size() - 1; j >= 0 && !known; j--) known = sameView(run.get(j).output(), t);
-            for (int i = 0; i < inputs.size() && !known; i++) known = sameView(inputs.get(i), t);
-            for (int i = 0; i < fresh.size() && !known; i++) known = sameView(fresh.get(i), t);
-            if (!known) fresh.add(t);
+            for (int j = i - 1; j >= start && !known; j--) known = sameView(nodes.get(j).output(), t);
+            for (int x = 0; x < inputCount + fresh && !known; x++) known = sameView(inputs[x], t);
+            if (!known) inputs[inputCount + fresh++] = t;
         }
+        return fresh;
     }
 
     /** The identity rule of a run's operands: one buffer, one dtype, one layout (element for element). */
@@ -538,13 +568,20 @@ final class ElementwiseKernels {
 
     /** The run's operator, looked up by its structure's hash: no String is built and nothing rendered here. */
     private static OperatorStructure operator(Run run) {
-        long hash = run.codeHash();
+        run.emit();
+        Interned last = run.lastFound;
+        if (last != null && run.codeEquals(last.code())) return last.operator();
+        long hash = run.hash();
         int slot = (int) (hash ^ hash >>> 32) & (RECENT.length - 1);
         Interned recent = RECENT[slot];
-        if (recent != null && recent.hash() == hash && run.codeEquals(recent.code())) return recent.operator();
+        if (recent != null && recent.hash() == hash && run.codeEquals(recent.code())) {
+            run.lastFound = recent;
+            return recent.operator();
+        }
         for (Interned e = OPERATORS.get(hash); e != null; e = e.next()) {
             if (run.codeEquals(e.code())) {
                 RECENT[slot] = e;
+                run.lastFound = e;
                 return e.operator();
             }
         }
@@ -556,6 +593,7 @@ final class ElementwiseKernels {
         for (Interned e = chain; ; e = e.next()) {
             if (Arrays.equals(e.code(), code)) {
                 RECENT[slot] = e;
+                run.lastFound = e;
                 return e.operator();
             }
         }

@@ -114,8 +114,18 @@ final class GpuStorage implements Storage {
 
     @Override
     public void markNeverComputed(RuntimeException cause) {
+        if (cause != null) tainted = true;
         failure = cause;
     }
+
+    /**
+     * Set (never cleared) once any buffer of this process was marked never computed or given fault ids or replay
+     * taints: until then no buffer has ancestry to propagate, and the planner skips looking, per node.
+     */
+    private static volatile boolean tainted;
+
+    /** Whether any buffer may carry a failure, fault ids or replay taints (see {@link #tainted}). */
+    static boolean anyTainted() { return tainted; }
 
     @Override
     public RuntimeException neverComputed() {
@@ -126,6 +136,7 @@ final class GpuStorage implements Storage {
     long[] faultIds() { return faultIds; }
 
     void setFaultIds(long[] ids) {
+        if (ids != null) tainted = true;
         faultIds = ids;
         ReplayFaults.changed();
     }
@@ -134,6 +145,7 @@ final class GpuStorage implements Storage {
     ReplayFaults.Taint[] replayTaints() { return replayTaints; }
 
     void setReplayTaints(ReplayFaults.Taint[] taints) {
+        if (taints != null) tainted = true;
         replayTaints = taints;
         ReplayFaults.changed();
     }

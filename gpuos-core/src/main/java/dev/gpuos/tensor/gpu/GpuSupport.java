@@ -34,6 +34,13 @@ final class GpuSupport {
             throw unsupported(node, backendName, "value rows of " + a.values().size(-1) + " elements; attention on the"
                     + " GPU accumulates at most " + FamilyTasks.ATTENTION_MAX_VALUE_DIM);
         }
+        // Per op: an elementwise node's tensor operands are broadcast to its output's shape (ElementwiseNode's
+        // invariant), so a non-empty output of at most 2^31-1 elements and 8 dims bounds every one of them.
+        if (node instanceof ElementwiseNode) {
+            Layout out = node.output().layout();
+            long numel = out.numel();
+            if (numel > 0 && numel <= Integer.MAX_VALUE && out.rank() <= MAX_DIMS) return;
+        }
         checkSizes(node, node.output(), backendName);
         for (Tensor t : node.inputs()) checkSizes(node, t, backendName);
         // Every op's operands have at most as many dims as the output or input rank: within the limit, done.

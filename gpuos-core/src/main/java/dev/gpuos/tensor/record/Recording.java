@@ -16,11 +16,10 @@ import java.util.function.Consumer;
  * {@code maxAge} after the first pending node was recorded. Submissions reach the sink one at a time, in
  * sequence order, so recording order is execution order.
  *
- * <p>With a planner thread (off by default, see {@link #PLANNER_THREADS}), a submission due to the size bound
- * is handed to the sink on that thread: the recording thread goes on recording the next one while this one is
- * planned, encoded and submitted (and the device runs the one before). Recording runs at most {@code maxNodes} ahead of the planner: at twice that it submits itself,
- * which waits for the planner. Every other submission (flush, sync, a capture, a buffer's release) waits for
- * the one in progress, so whoever calls the sink, it sees submissions in order.
+ * <p>A submission due to the size bound is handed to the sink on the thread whose node reached the bound. A
+ * planner thread that built it while recording went on (issue 12, item 4) was 1.3-2.5x slower on the H100 for
+ * W1 at every size (GPU check host-3-1: the host time per op doubled) and was removed. Every submission waits
+ * for the one in progress, so whoever calls the sink, it sees submissions in order.
  */
 public final class Recording {
     private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -28,33 +27,6 @@ public final class Recording {
         t.setDaemon(true);
         return t;
     });
-
-    /** Threads that build size-bound submissions ({@value #PLANNER_THREAD}N), idle ones kept for a minute. */
-    private static final java.util.concurrent.ExecutorService PLANNERS = Executors.newCachedThreadPool(new java.util.concurrent.ThreadFactory() {
-        private final java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
-
-        @Override
-        public Thread newThread(Runnable r) {
-            Thread t = new Thread(r, PLANNER_THREAD + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        }
-    });
-
-    /**
-     * {@code -Dgpuos.record.plannerThread=true} builds size-bound submissions on a planner thread (issue 12's
-     * item 4). Off by default until a GPU run has measured it against the recording thread (the overlap costs
-     * CPU time in hand-offs and buys wall time only where a core is free) and run the GPU tests with it; then
-     * one of the two goes.
-     */
-    static final boolean PLANNER_THREADS =
-            Boolean.parseBoolean(System.getProperty("gpuos.record.plannerThread", "false"));
-
-    /** Name prefix of the planner threads (what a profile or a CPU-time count looks for). */
-    public static final String PLANNER_THREAD = "gpuos-planner-";
-
-    private final boolean plannerThread;
-    private boolean plannerQueued;  // a size-bound submission is queued and has not drained yet (guarded by this)
 
     private final int maxNodes;
     private final Duration maxAge;
@@ -66,12 +38,6 @@ public final class Recording {
     private long nextSequence;
 
     public Recording(int maxNodes, Duration maxAge, Consumer<Submission> sink) {
-        this(maxNodes, maxAge, sink, PLANNER_THREADS);
-    }
-
-    /** @param plannerThread whether size-bound submissions are built on a planner thread (see the class comment) */
-    public Recording(int maxNodes, Duration maxAge, Consumer<Submission> sink, boolean plannerThread) {
-        this.plannerThread = plannerThread;
         if (maxNodes < 1) throw new IllegalArgumentException("maxNodes must be >= 1, got " + maxNodes);
         if (maxAge.isNegative() || maxAge.isZero()) throw new IllegalArgumentException("maxAge must be positive, got " + maxAge);
         this.maxNodes = maxNodes;
@@ -103,22 +69,9 @@ public final class Recording {
                 long scheduledGeneration = generation;
                 TIMER.schedule(() -> submitIfStill(scheduledGeneration), maxAge.toNanos(), TimeUnit.NANOSECONDS);
             }
-            int n = pending.size();
-            // Past twice the bound the planner fell behind: this thread submits, after it.
-            full = plannerThread ? n - maxNodes >= maxNodes : n >= maxNodes;
-            if (n >= maxNodes && !plannerQueued && !full) {
-                plannerQueued = true;
-                PLANNERS.execute(this::plannerRun);
-            }
+            full = pending.size() >= maxNodes;
         }
         if (full) submitFull();
-    }
-
-    private void plannerRun() {
-        synchronized (this) {
-            plannerQueued = false;
-        }
-        submitFull();
     }
 
     /**
@@ -201,7 +154,7 @@ public final class Recording {
                 if (holder != null) return false;  // the capture's nodes go as one submission at its end
             }
             // Full submissions first, as the size bound would have cut them: where a submission ends does not
-            // depend on whether the planner thread got to it before this sync point.
+            // depend on whether the recording thread that reached the bound got to it before this sync point.
             boolean any = submitFull();
             Submission s = drain();
             if (s == null) return any;

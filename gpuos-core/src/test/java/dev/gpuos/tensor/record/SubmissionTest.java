@@ -33,14 +33,11 @@ class SubmissionTest {
             assertEquals(List.of(2, 2, 1), seen.stream().map(sub -> sub.nodes().size()).toList());
         }
     }
-    /**
-     * Size-bound submissions are built on a planner thread while recording goes on; flushes race it. Every node
-     * arrives once, in recording order, in submissions cut exactly where the size bound and the flushes cut.
-     */
+    /** Every node arrives once, in recording order, in submissions cut exactly where the size bound and the flushes cut. */
     @Test
-    void plannerThreadKeepsOrderAndCuts() {
+    void sizeBoundAndFlushesCutWhereTheyFall() {
         List<Submission> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
-        Recording r = new Recording(16, java.time.Duration.ofHours(1), seen::add, true);
+        Recording r = new Recording(16, java.time.Duration.ofHours(1), seen::add);
         try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
             Tensor x = s.ones(DType.F32, 1);
             List<OpNode> recorded = new java.util.ArrayList<>();
