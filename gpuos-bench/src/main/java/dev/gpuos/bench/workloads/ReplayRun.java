@@ -91,9 +91,10 @@ final class ReplayRun {
                     extra.put("capture_ms", captureMs);
                     extra.put("replay_tasks", replay.taskCount());
                     extra.put("replay_nodes", replay.nodeCount());
-                    double[] submitted = submitMs.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+                    double[] submitted = submitMs.subList(submitMs.size() - times.length, submitMs.size()).stream()
+                            .mapToDouble(Double::doubleValue).sorted().toArray();
                     extra.put("replay_host_submit_ms_median", submitted.length == 0 ? 0 : submitted[submitted.length / 2]);
-                    StreamedRun.counterDeltas(extra, before, afterFirst, afterAll, times.length);
+                    StreamedRun.counterDeltas(extra, before, afterFirst, afterAll, submitMs.size());
                     keepPortable(c, replay, inputs, r);
                     return StreamedRun.row(c, CONFIG, times, firstMs, accuracy, repeats, extra);
                 }

@@ -62,22 +62,28 @@ final class StreamedRun {
             });
             Map<String, Long> afterAll = counters.get();
             Map<String, Object> extra = new LinkedHashMap<>();
-            double recordMedian = Samples.of(recordMs.stream().mapToDouble(Double::doubleValue).toArray()).median();
+            // measure() also ran the extra warm-ups through the callback: the record times are those of the timed
+            // runs (the last times.length), the counters' delta covers every run it made (recordMs.size()).
+            double recordMedian = Samples.of(recordMs.subList(recordMs.size() - times.length, recordMs.size()).stream()
+                    .mapToDouble(Double::doubleValue).toArray()).median();
             extra.put("record_ms", recordMedian);
             extra.put("record_ns_per_op", recordMedian * 1e6 / Math.max(1, c.ops()));
-            counterDeltas(extra, beforeFirst, afterFirst, afterAll, times.length);
+            counterDeltas(extra, beforeFirst, afterFirst, afterAll, recordMs.size());
             return row(c, config, times, firstMs, accuracy, repeats, extra);
         }
     }
 
-    /** Backend counters (submissions, tasks, ...) of the first run and per timed run, into {@code extra}. */
+    /**
+     * Backend counters (submissions, tasks, ...) of the first run and per later run, into {@code extra}; {@code runs}
+     * is every run after the first that the counters saw, warm-ups included (they do the same work as timed runs).
+     */
     static void counterDeltas(Map<String, Object> extra, Map<String, Long> before, Map<String, Long> afterFirst,
-                              Map<String, Long> afterAll, int timedRuns) {
+                              Map<String, Long> afterAll, int runs) {
         for (var e : afterAll.entrySet()) {
             long first = afterFirst.getOrDefault(e.getKey(), 0L) - before.getOrDefault(e.getKey(), 0L);
             long timed = e.getValue() - afterFirst.getOrDefault(e.getKey(), 0L);
             extra.put(e.getKey() + "_first_run", first);
-            extra.put(e.getKey() + "_per_run", (double) timed / Math.max(1, timedRuns));
+            extra.put(e.getKey() + "_per_run", (double) timed / Math.max(1, runs));
         }
     }
 

@@ -41,6 +41,44 @@ class WorkloadBenchmarkTest {
         }
     }
 
+    /** W1 that counts its recordings: one per run, whatever the runner does around it. */
+    static final class CountingCase extends WorkloadCase {
+        private final ElementwiseBatch inner = new ElementwiseBatch(8, 4);
+        long records;
+
+        CountingCase() {
+            super("W1", "counting");
+        }
+
+        @Override public String description() { return "W1 counting its recordings"; }
+        @Override public List<InputSpec> inputs() { return inner.inputs(); }
+        @Override public int rows() { return inner.rows(); }
+        @Override public long ops() { return inner.ops(); }
+        @Override public Accuracy.Tolerance tolerance() { return inner.tolerance(); }
+        @Override public double[] reference(Map<String, float[]> in, int row) { return inner.reference(in, row); }
+
+        @Override
+        public Recorded record(Map<String, dev.gpuos.tensor.Tensor> in) {
+            records++;
+            return inner.record(in);
+        }
+    }
+
+    /** Counters per run cover the warm-ups the runner made too (W1 reported 11,111 tasks a run for 10,000). */
+    @Test
+    void countersPerRunCountWarmUps(@TempDir Path dir) throws Exception {
+        CountingCase c = new CountingCase();
+        var plan = new WorkloadBenchmark.Plan(List.of(c), 4, 3, Duration.ofSeconds(60));
+        CpuBackend backend = CpuBackend.batched(32, Duration.ofMillis(2));
+        List<ResultRow> rows = new WorkloadBenchmark(new PrintStream(new ByteArrayOutputStream(), true,
+                StandardCharsets.UTF_8), plan).runStreamed(dir, backend, () -> Map.of("records", c.records));
+        ResultRow r = rows.getFirst();
+        assertEquals(ResultRow.OK, r.status(), r.toString());
+        assertEquals(3, r.times().count());
+        assertEquals(1L, r.extra().get("records_first_run"), r.toString());
+        assertEquals(1.0, (double) r.extra().get("records_per_run"), r.toString());
+    }
+
     @Test
     void writesCheckedRowsAndFiles(@TempDir Path dir) throws Exception {
         List<WorkloadCase> cases = List.of(new ElementwiseBatch(16, 40), new DependentChain(8, 30),
