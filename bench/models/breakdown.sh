@@ -2,9 +2,8 @@
 # Issue 14's decode breakdown on the GPU machine, as the "cmd" step of scripts/gpu-check.sh (which exports JAVA,
 # JVM_FLAGS_STR, CP_TESTS and STEP_DIR): builds only the full-size random Llama folder (make_fixtures.py --full
 # --llama-only: the Llama-3.2-1B config in bf16, and the HBM copy rate), then DecodeBreakdownBench: each part of
-# the replayed decode step in isolation, the load's legs (serial and pipelined copies), the whole step; then the
-# whole step again under the spin hand-off (BREAKDOWN_SPIN=0 skips it), then GpuHfFixtureTest (BREAKDOWN_HF=0 skips
-# it). About 2 minutes on an H100.
+# the replayed decode step in isolation, the load's legs (serial and pipelined copies), the whole step; then
+# GpuHfFixtureTest (BREAKDOWN_HF=0 skips it). About 2 minutes on an H100.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 DIST=$(dirname "${CP_TESTS%%:*}")
@@ -20,12 +19,6 @@ copy=$(python3 -c "import json;print(json.load(open('$OUT/hf/hf_timing.json')).g
 echo "== DecodeBreakdownBench (HBM copy $copy B/s)"
 timeout 90 "${JVM[@]}" -cp "$CP" dev.gpuos.model.DecodeBreakdownBench "$LLAMA" 160 "$copy" 2>&1 | tee "$OUT/breakdown.log" | grep -v '^\s*at '
 echo "rc=${PIPESTATUS[0]}"
-if [[ ${BREAKDOWN_SPIN:-1} == 1 ]]; then
-  echo "== the whole step under -Dgpuos.worker.handoff=spin"
-  timeout 30 "${JVM[@]}" -Dgpuos.worker.handoff=spin -cp "$CP" dev.gpuos.model.DecodeBreakdownBench "$LLAMA" 160 "$copy" step 2>&1 |
-    tee "$OUT/breakdown-spin.log" | grep -E 'whole|generate|first in|FAILED|Exception'
-  echo "rc=${PIPESTATUS[0]}"
-fi
 if [[ ${BREAKDOWN_HF:-1} == 1 ]]; then
   # the loader's host-side stacking and widening and the lazily zeroed caches, against HF's tiny fixtures on the GPU
   echo "== GpuHfFixtureTest"
