@@ -1,14 +1,11 @@
 package dev.gpuos.tensor.gpu;
 
-import dev.gpuos.runtime.WorkerSources;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.gpu.OperatorSources.Family;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,7 +13,6 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * matmul.cu on the HOST (harness {@code matmul_host.cpp}, built with g++): every path (the one-row M_GEMV with
@@ -26,7 +22,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * registers) GpuMatvecTest and OperatorSourceCompileTest check. Skips without g++.
  */
 class MatmulHostTest {
-    private static final Path GXX = Path.of("/usr/bin/g++");
 
     /** name nbat sAb sBb n k m sa0 sa1 sb0 sb1 offA offB, then the plan. */
     private static List<String> cases(DType t) {
@@ -90,7 +85,7 @@ class MatmulHostTest {
 
     @Test
     void everyPathMatchesADoubleProductOnTheHost() throws Exception {
-        assumeTrue(Files.isExecutable(GXX), "g++ not installed at " + GXX + ": cannot run matmul.cu on the host");
+        BlockHostHarness.assumeCompiler("matmul.cu");
         for (DType t : new DType[]{DType.BF16, DType.F32, DType.I64}) {
             Path exe = build(t);
             List<String> cases = cases(t);
@@ -105,10 +100,6 @@ class MatmulHostTest {
     }
 
     private static Path build(DType t) throws IOException, InterruptedException {
-        String harness;
-        try (InputStream in = MatmulHostTest.class.getResourceAsStream("matmul_host.cpp")) {
-            harness = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
         String op = OperatorSources.family(Family.MATMUL, t);
         int at = op.indexOf("__device__ __forceinline__ void mma16816(");
         if (at >= 0) {
@@ -116,16 +107,6 @@ class MatmulHostTest {
             op = op.substring(0, at) + "__device__ __forceinline__ void mma16816(float* d, const unsigned int* a, "
                     + "const unsigned int* b) {\n    host_mma(d, a, b);" + op.substring(end);
         }
-        String source = harness.replace("//@OPERATOR@", op);
-        Path dir = Files.createTempDirectory("gpuos-matmul-host");
-        for (var h : WorkerSources.headers().entrySet()) Files.writeString(dir.resolve(h.getKey()), h.getValue());
-        Path cpp = dir.resolve("matmul_host.cpp"), exe = dir.resolve("matmul_host");
-        Files.writeString(cpp, source);
-        Process p = new ProcessBuilder(GXX.toString(), "-std=c++20", "-O1", "-pthread", "-w", "-I" + dir, "-o",
-                exe.toString(), cpp.toString()).redirectErrorStream(true).start();
-        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "g++ did not finish");
-        assertEquals(0, p.exitValue(), "g++ rejected the matmul harness for " + t + ":\n" + log);
-        return exe;
+        return BlockHostHarness.build("matmul_host", op);
     }
 }

@@ -5,53 +5,7 @@
 // FamilyTasks.matmulPlan:
 //   name nbat sAb sBb n k m sa0 sa1 sb0 sb1 offA offB path units span warpCols ntiles
 // Every output is compared with a double-precision product of the same stored values.
-#include <algorithm>
-#include <barrier>
-#include <cmath>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <random>
-#include <string>
-#include <thread>
-#include <vector>
-
-#define __device__
-#define __host__
-#define __forceinline__ inline
-#define __noinline__
-#define __align__(n) alignas(n)
-#define asm(...)
-struct alignas(16) uint4 { unsigned x, y, z, w; };
-struct Dim3 { unsigned x; };
-thread_local Dim3 threadIdx;
-static const Dim3 blockDim{256};
-static std::barrier<>* blockBarrier;
-static std::barrier<>* warpBarrier[8];
-static unsigned long long shuffleSlots[8][32];
-inline void __syncthreads() { blockBarrier->arrive_and_wait(); }
-template <class T> T __shfl_xor_sync(unsigned, T v, int mask) {
-    const int w = threadIdx.x >> 5, l = threadIdx.x & 31;
-    memcpy(&shuffleSlots[w][l], &v, sizeof(T));
-    warpBarrier[w]->arrive_and_wait();
-    T r;
-    memcpy(&r, &shuffleSlots[w][l ^ mask], sizeof(T));
-    warpBarrier[w]->arrive_and_wait();
-    return r;
-}
-inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, 4); return u; }
-inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
-#include "gpuos_layout.cuh"
-struct gpuos_env { void* smem; unsigned int smemBytes; unsigned int generation; };
-namespace gpuos {
-inline long long arg_i64(const gpuos_task* task, int i) { return (long long)task->args[i]; }
-inline void tile_range(const gpuos_task* task, unsigned int tile, long long numel, long long* begin, long long* end) {
-    const long long b = (long long)tile * task->tileSize, e = b + task->tileSize;
-    *begin = b < numel ? b : numel;
-    *end = e < numel ? e : numel;
-}
-}
+#include "block_host.h"
 
 // The tensor-core product, defined after the operator (whose macros say the element type).
 static void host_mma(float* d, const unsigned* a, const unsigned* b);
@@ -110,25 +64,6 @@ static double load(GT_T v) { return (double)v; }
 static const double RTOL = 0;
 #endif
 
-static void run_blocks(gpuos_task& task) {
-    std::vector<unsigned long long> smem(8192 / 8);
-    gpuos_env env{smem.data(), 8192, 0};
-    std::barrier<> block(256);
-    blockBarrier = &block;
-    for (auto& w : warpBarrier) w = new std::barrier<>(32);
-    std::vector<std::thread> threads;
-    for (unsigned i = 0; i < 256; ++i) {
-        threads.emplace_back([&, i] {
-            threadIdx.x = i;
-            for (unsigned tile = 0; tile < task.ntiles; ++tile) {
-                matmul_op(&task, tile, &env);
-                __syncthreads();  // the worker synchronizes the block after each call
-            }
-        });
-    }
-    for (auto& t : threads) t.join();
-    for (auto& w : warpBarrier) delete w;
-}
 
 int main() {
     std::mt19937 rng(7);
@@ -161,7 +96,7 @@ int main() {
             task.refs[0].sizes[d] = (int)sizesA[d]; task.refs[0].strides[d] = stridesA[d];
             task.refs[1].sizes[d] = (int)sizesB[d]; task.refs[1].strides[d] = stridesB[d];
         }
-        run_blocks(task);
+        run_blocks(task, matmul_op);
         cases++;
         const double atol = RTOL * 16 * std::sqrt((double)k + 1);
         bool bad = false;

@@ -1,0 +1,76 @@
+// What a host harness (attention_host.cpp, matmul_host.cpp) needs to run an operator's block on the CPU: the CUDA
+// qualifiers defined away, a block of 256 std::threads with barriers for __syncthreads and the warp shuffles, the
+// bit casts, the task layout and the worker's argument and tile helpers, and run_blocks, which runs every tile of
+// a task as the worker runs a block.
+#include <algorithm>
+#include <barrier>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __noinline__
+#define __align__(n) alignas(n)
+#define asm(...)
+struct alignas(16) uint4 { unsigned x, y, z, w; };
+struct Dim3 { unsigned x; };
+thread_local Dim3 threadIdx;
+static const Dim3 blockDim{256};
+static std::barrier<>* blockBarrier;
+static std::barrier<>* warpBarrier[8];
+static unsigned long long shuffleSlots[8][32];
+inline void __syncthreads() { blockBarrier->arrive_and_wait(); }
+template <class T> T __shfl_xor_sync(unsigned, T v, int mask) {
+    const int w = threadIdx.x >> 5, l = threadIdx.x & 31;
+    memcpy(&shuffleSlots[w][l], &v, sizeof(T));
+    warpBarrier[w]->arrive_and_wait();
+    T r;
+    memcpy(&r, &shuffleSlots[w][l ^ mask], sizeof(T));
+    warpBarrier[w]->arrive_and_wait();
+    return r;
+}
+inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, 4); return u; }
+inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
+inline float __int_as_float(int u) { float f; memcpy(&f, &u, 4); return f; }
+inline double __longlong_as_double(long long u) { double f; memcpy(&f, &u, 8); return f; }
+#include "gpuos_layout.cuh"
+struct gpuos_env { void* smem; unsigned int smemBytes; unsigned int generation; };
+namespace gpuos {
+inline long long arg_i64(const gpuos_task* task, int i) { return (long long)task->args[i]; }
+inline double arg_f64(const gpuos_task* task, int i) { double d; memcpy(&d, &task->args[i], 8); return d; }
+inline void tile_range(const gpuos_task* task, unsigned int tile, long long numel, long long* begin, long long* end) {
+    const long long b = (long long)tile * task->tileSize, e = b + task->tileSize;
+    *begin = b < numel ? b : numel;
+    *end = e < numel ? e : numel;
+}
+}
+
+// Every tile of task through op, on one block of 256 threads with 8 KB of shared memory; the block synchronizes
+// after each call, as the worker does.
+template <class Op> static void run_blocks(gpuos_task& task, Op op) {
+    std::vector<unsigned long long> smem(8192 / 8);
+    gpuos_env env{smem.data(), 8192, 0};
+    std::barrier<> block(256);
+    blockBarrier = &block;
+    for (auto& w : warpBarrier) w = new std::barrier<>(32);
+    std::vector<std::thread> threads;
+    for (unsigned i = 0; i < 256; ++i) {
+        threads.emplace_back([&, i] {
+            threadIdx.x = i;
+            for (unsigned tile = 0; tile < task.ntiles; ++tile) {
+                op(&task, tile, &env);
+                __syncthreads();
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    for (auto& w : warpBarrier) delete w;
+}
