@@ -18,20 +18,30 @@ import org.junit.jupiter.api.io.TempDir;
 /** The runner end to end on the batched CPU backend: rows, checks, result files, probe files. */
 class WorkloadBenchmarkTest {
 
-    /** W1 whose reference is off by one part in 10^3: the row must be marked, not reported as a timing. */
-    static final class WrongReference extends WorkloadCase {
-        private final ElementwiseBatch inner = new ElementwiseBatch(8, 4);
+    /** W1 (8 x 4) under another label, for cases that change one thing about it. */
+    abstract static class W1Variant extends WorkloadCase {
+        final ElementwiseBatch inner = new ElementwiseBatch(8, 4);
+        private final String description;
 
-        WrongReference() {
-            super("W1", "wrong");
+        W1Variant(String label, String description) {
+            super("W1", label);
+            this.description = description;
         }
 
-        @Override public String description() { return "W1 with a wrong reference"; }
+        @Override public String description() { return description; }
         @Override public List<InputSpec> inputs() { return inner.inputs(); }
         @Override public int rows() { return inner.rows(); }
         @Override public long ops() { return inner.ops(); }
         @Override public Accuracy.Tolerance tolerance() { return inner.tolerance(); }
         @Override public Recorded record(Map<String, dev.gpuos.tensor.Tensor> in) { return inner.record(in); }
+        @Override public double[] reference(Map<String, float[]> in, int row) { return inner.reference(in, row); }
+    }
+
+    /** W1 whose reference is off by one part in 10^3: the row must be marked, not reported as a timing. */
+    static final class WrongReference extends W1Variant {
+        WrongReference() {
+            super("wrong", "W1 with a wrong reference");
+        }
 
         @Override
         public double[] reference(Map<String, float[]> in, int row) {
@@ -42,20 +52,12 @@ class WorkloadBenchmarkTest {
     }
 
     /** W1 that counts its recordings: one per run, whatever the runner does around it. */
-    static final class CountingCase extends WorkloadCase {
-        private final ElementwiseBatch inner = new ElementwiseBatch(8, 4);
+    static final class CountingCase extends W1Variant {
         long records;
 
         CountingCase() {
-            super("W1", "counting");
+            super("counting", "W1 counting its recordings");
         }
-
-        @Override public String description() { return "W1 counting its recordings"; }
-        @Override public List<InputSpec> inputs() { return inner.inputs(); }
-        @Override public int rows() { return inner.rows(); }
-        @Override public long ops() { return inner.ops(); }
-        @Override public Accuracy.Tolerance tolerance() { return inner.tolerance(); }
-        @Override public double[] reference(Map<String, float[]> in, int row) { return inner.reference(in, row); }
 
         @Override
         public Recorded record(Map<String, dev.gpuos.tensor.Tensor> in) {
