@@ -96,8 +96,8 @@ public final class DecodeBreakdownBench {
         }
     }
 
-    /** The bench on {@code os} (the GPU's, or a simulated device's to try the bench's own code on a small folder). */
-    static void run(GpuOS os, Path dir, int maxSeq, List<String> parts) {
+    /** The folder's config, its sizes also set as the bench's shape (LAYERS, HIDDEN, ...). */
+    private static LlamaConfig readShape(Path dir) {
         LlamaConfig c = LlamaConfig.read(dir);
         LAYERS = c.layers();
         HIDDEN = c.hiddenSize();
@@ -106,6 +106,12 @@ public final class DecodeBreakdownBench {
         HEADS = c.heads();
         KV = c.kvHeads();
         D = c.headDim();
+        return c;
+    }
+
+    /** The bench on {@code os} (the GPU's, or a simulated device's to try the bench's own code on a small folder). */
+    static void run(GpuOS os, Path dir, int maxSeq, List<String> parts) {
+        readShape(dir);
         String header = String.format(Locale.ROOT, "%-44s %6s %10s %9s %6s %10s  %s", "part", "tasks", "us/run",
                 "GB/s", "%copy", "ms/token", "note");
         System.out.println(header);
@@ -369,14 +375,7 @@ public final class DecodeBreakdownBench {
      * never freed: cuMemFree would wait for the worker), it tells the driver's rate from the worker's effect.
      */
     private static void rawAllocations(Path dir, String when, boolean ownContext) {
-        LlamaConfig c = LlamaConfig.read(dir);
-        LAYERS = c.layers();
-        HIDDEN = c.hiddenSize();
-        INTER = c.intermediateSize();
-        VOCAB = c.vocabSize();
-        HEADS = c.heads();
-        KV = c.kvHeads();
-        D = c.headDim();
+        LlamaConfig c = readShape(dir);
         int device = 0;
         if (ownContext) {
             Driver.init();
