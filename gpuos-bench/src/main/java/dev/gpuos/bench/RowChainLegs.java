@@ -117,9 +117,7 @@ public final class RowChainLegs {
                 double us = (System.nanoTime() - t0) / 1e3;
                 int ta = span ? sa : la, tb = span ? sb : lb;
                 long[] x = control.taskTrace(first + ta), y = control.taskTrace(first + tb);
-                boolean complete = Arrays.stream(x).allMatch(v -> v != 0) && Arrays.stream(y).allMatch(v -> v != 0)
-                        && ((first + ta) & 1) != ((first + tb) & 1);
-                if (r < 0 || !complete) continue;
+                if (r < 0 || !RuntimeBenchmark.tracedPair(x, y, first + ta, first + tb)) continue;
                 // Stamps: 0 wait begins, 1 dependency seen, 2 ready, 3 operator starts, 4 operator done, 5 released.
                 if (span && keptSpan < runs) {
                     perTask[keptSpan] = (y[4] - x[4]) / 1e3 / (tb - ta);

@@ -311,6 +311,15 @@ public final class RuntimeBenchmark {
     }
 
     /**
+     * Whether the stamps of traced tasks {@code seqA} and {@code seqB} can be read as a pair: every stamp written,
+     * and the two of opposite parity (the worker keeps one set of stamps per parity, HostControl.taskTrace).
+     */
+    static boolean tracedPair(long[] x, long[] y, long seqA, long seqB) {
+        return Arrays.stream(x).allMatch(v -> v != 0) && Arrays.stream(y).allMatch(v -> v != 0)
+                && (seqA & 1) != (seqB & 1);
+    }
+
+    /**
      * Where a dependent hand-off goes, from the worker's globaltimer stamps (HostControl.taskTrace): task 500
      * depends on task 499, both traced. handoff = 499's operator done (its block's barrier passed) -> 500's
      * block ready to run (after its acquire), split into release (499's release of done, which waits for the
@@ -335,9 +344,7 @@ public final class RuntimeBenchmark {
             control.clearTaskTraces();
             os.run(batch);
             long[] x = control.taskTrace(first + ta), y = control.taskTrace(first + tb);
-            boolean complete = Arrays.stream(x).allMatch(v -> v != 0) && Arrays.stream(y).allMatch(v -> v != 0)
-                    && ((first + ta) & 1) != ((first + tb) & 1);
-            if (r < 0 || !complete) continue;
+            if (r < 0 || !tracedPair(x, y, first + ta, first + tb)) continue;
             // Stamps: 0 wait begins, 1 dependency seen, 2 ready (acquired), 3 operator starts, 4 operator done,
             // 5 done released.
             if (span && keptSpan < runs) {
