@@ -6,6 +6,8 @@
 # A variant is NAME (this build) or NAME@DIR: another build's jars (DIR holds gpuos-core.jar, gpuos-bench.jar and
 # lib/, as .dist/ does: e.g. main's, to compare before and after in one run). (The worker's hand-off variants,
 # -Dgpuos.worker.handoff=legacy|spin and -Dgpuos.worker.ab, are gone: spin won every row and is the only protocol.)
+# A variant NAME:OPT[,OPT...] runs this build with those JVM options (a switch's before and after in one run, e.g.
+# "before:-Dgpuos.agent.ab=serial-reads after").
 # Environment: GPUOS_AB_VARIANTS (default "spin": the whole runtime bench of this build), GPUOS_AB_QUICK (default
 # none: template replays only), GPUOS_AB_CHAINS (default none: the dependent chains' legs only), GPUOS_AB_TESTED
 # (default "spin", a label; none: no tests), GPUOS_AB_FUZZ (0: no fuzz), GPUOS_AB_FUZZ_TIERS (default
@@ -26,10 +28,12 @@ cp_of() {
 i=0
 run_bench() {  # VARIANT PARTS TIMEOUT
   i=$((i + 1))
-  local d=$out/$(printf %02d $i)-${1%%@*}
+  local name=${1%%@*} opts=()
+  if [[ $name == *:* ]]; then IFS=, read -r -a opts <<< "${name#*:}"; name=${name%%:*}; fi
+  local d=$out/$(printf %02d $i)-$name
   local t0=$SECONDS
   # shellcheck disable=SC2046,SC2086
-  timeout "$3" $JAVA $JVM_FLAGS_STR -Dgpuos.bench.runtime.parts="$2" -cp "$(cp_of "$1")" dev.gpuos.bench.Main \
+  timeout "$3" $JAVA $JVM_FLAGS_STR "${opts[@]}" -Dgpuos.bench.runtime.parts="$2" -cp "$(cp_of "$1")" dev.gpuos.bench.Main \
       bench --only runtime --out "$d" > "$d.log" 2>&1
   echo "== bench $1 ($2): rc $? in $((SECONDS - t0)) s"
 }

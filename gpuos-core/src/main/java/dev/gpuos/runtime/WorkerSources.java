@@ -42,6 +42,24 @@ public final class WorkerSources {
         }
     }
 
+    /**
+     * {@code -Dgpuos.agent.ab=serial-reads}: the agent's host reads as before issue 13's one-round-trip rounds
+     * (thread 0's four loads of the host line, the probe's seal acquire in the probe warp), {@code #define
+     * GPUOS_AB_SERIAL_READS}, for the before/after of one GPU run. To go once measured.
+     */
+    public static final String AGENT_AB_PROPERTY = "gpuos.agent.ab";
+
+    static String agentDefines(String value) {
+        if (value == null || value.isBlank()) {
+            return "";
+        }
+        if (!value.trim().equalsIgnoreCase("serial-reads")) {
+            throw new IllegalArgumentException("-D" + AGENT_AB_PROPERTY + "=" + value + ": the only agent A/B switch is"
+                    + " serial-reads (the host reads before the one-round-trip rounds)");
+        }
+        return "#define GPUOS_AB_SERIAL_READS 1\n";
+    }
+
     private static final String LAYOUT = CudaHeader.generate();
     private static final String DEVICE = resource(DEVICE_HEADER);
     private static final String WORKER = workerSource();
@@ -61,7 +79,12 @@ public final class WorkerSources {
 
     private static String workerSource() {
         checkHandoff(System.getProperty(HANDOFF_PROPERTY), System.getProperty(AB_PROPERTY));
-        return resource(WORKER_NAME);
+        return workerWith(agentDefines(System.getProperty(AGENT_AB_PROPERTY)));
+    }
+
+    static String workerWith(String defines) {
+        String source = resource(WORKER_NAME);
+        return defines.isEmpty() ? source : defines + "#line 1 \"" + WORKER_NAME + "\"\n" + source;
     }
 
     /** Link-time name of the operator in a slot. */

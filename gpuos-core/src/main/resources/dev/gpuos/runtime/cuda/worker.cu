@@ -359,18 +359,81 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
 }
 
 // The agent's PROBE warp (warp 2, stage threads): while the agent knows of nothing more to stage, each round
-// reads the next slot of the host ring whole, beside thread 0's doorbell read, and says whether it holds that
+// reads the next slot of the host ring whole, beside the doorbell read, and the agent takes it when it holds that
 // seq's descriptor, sealed by the host (TaskSeal: the first task of every submission is). A single submission
 // then costs the agent ONE PCIe round trip (this read), not a doorbell read followed by a descriptor read.
 // The 41 loads may be served in any order, so the new seq proves nothing about the rest; the seal, a hash of
-// every word the task uses and of the queue's salt, does. The lane that loads the seal's vector does it with
-// ld.acquire.sys and loads nothing else (an acquire would hold back its later loads): once the seal is seen,
-// everything the host wrote before it (with release, last) is ordered before the block's later work, as the
-// doorbell's acquire orders it otherwise.
+// every word the task uses and of the queue's salt, does. The seal itself is read with ld.acquire.sys: once it
+// is seen, everything the host wrote before it (with release, last) is ordered before the block's later work, as
+// the doorbell's acquire orders it otherwise.
+//
+// ONE PCIe round trip per idle round, not two (issue 13, trip-4). The H100 legs said an idle round took two:
+// the doorbell leg alone (thread 0: three relaxed loads, then the acquire) was 4.5 us where a 41-vector
+// parallel read of a descriptor cost 2.3-2.5 us more. An acquire load makes its warp wait for it (its L1
+// invalidation waits for the value), so whatever the warp issues after it, in program order or on the other
+// side of a divergent branch, starts one round trip late. So every host read of a round is issued by a warp of
+// its own, before anything waits: the doorbell line (submittedSeq, parkRequest, abortRequest) by thread 0 as ONE
+// 16-byte acquire, traceSeq by kTraceWarp, the seal by kSealWarp (acquire, alone), the slot's vectors by the
+// probe warp (volatile, all of them, none waiting). Thread 0 checks the seal against the probe's sum after the
+// barrier. -Dgpuos.agent.ab=serial-reads compiles the earlier reads (GPUOS_AB_SERIAL_READS) for the A/B.
 constexpr unsigned int kProbeWarp = 2;
+constexpr unsigned int kTraceWarp = 3, kSealWarp = 4;
 constexpr unsigned int kSealVector = GPUOS_SEAL_WORD / 2;
 static_assert(kTaskVectors > 32 && kTaskVectors <= 64 && kSealVector < 64 - kTaskVectors,
               "probe_slot: lane L loads vector L, the top kTaskVectors - 32 lanes one more; the seal's lane only one");
+static_assert(kTraceWarp * 32 < GPUOS_BLOCK_THREADS && kSealWarp * 32 < GPUOS_BLOCK_THREADS && kTraceWarp != 1
+              && kSealWarp != 1 && kProbeWarp != 1, "the reading warps are stage warps (warp 1 is the completion warp)");
+
+#ifndef __CUDACC_RTC__  // NVRTC has no offsetof; nvcc checks these in CI (NvccCompileTest)
+static_assert(offsetof(gpuos_host_control, submittedSeq) % 16 == 0
+              && offsetof(gpuos_host_control, parkRequest) == offsetof(gpuos_host_control, submittedSeq) + 8
+              && offsetof(gpuos_host_control, abortRequest) == offsetof(gpuos_host_control, submittedSeq) + 12,
+              "the agent reads the doorbell, parkRequest and abortRequest as one 16-byte vector");
+#endif
+__device__ __forceinline__ ulonglong2 ld_acquire_sys_v2(const unsigned long long* p) {
+    ulonglong2 v;
+    asm volatile("ld.acquire.sys.global.v2.u64 {%0, %1}, [%2];" : "=l"(v.x), "=l"(v.y) : "l"(p) : "memory");
+    return v;
+}
+
+#ifndef GPUOS_AB_SERIAL_READS
+// The probe warp's part: every vector of the slot with a volatile load (none waits for another), into s_probe;
+// lane 0 leaves the seq it read and the seal's sum over the sealed words it read (seal word excluded) in
+// s_probeRead[0..1]. Whether they match the seal kSealWarp acquired is thread 0's check, after the barrier.
+__device__ void probe_slot(const gpuos_task* hostRing, unsigned long long seq, unsigned long long mask,
+                           uint4* s_probe, volatile unsigned long long* s_probeRead) {
+    const unsigned int lane = threadIdx.x & 31;
+    constexpr unsigned int kExtra = kTaskVectors - 32;  // vectors 32.. go to the top kExtra lanes
+    const uint4* src = (const uint4*)(hostRing + (seq & mask));
+    const bool two = lane >= 32 - kExtra;
+    const uint4 a = ld_volatile_v4(src + lane);
+    uint4 b = make_uint4(0, 0, 0, 0);
+    if (two) b = ld_volatile_v4(src + lane + kExtra);
+    s_probe[lane] = a;
+    if (two) s_probe[lane + kExtra] = b;
+    // Vector 1 holds flags (bits 0-15 of .z) and nrefs (bits 24-31), vector 0 the seq (.z, .w).
+    const unsigned int v1z = __shfl_sync(~0u, a.z, 1);
+    const unsigned int words = gpuos_sealed_words(v1z & 0xFFFFu, v1z >> 24);
+    unsigned long long sum = 0;
+    const unsigned int vectors[2] = {lane, lane + kExtra};
+    const uint4 vs[2] = {a, b};
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+        if (k == 1 && !two) break;
+        const unsigned int w0 = 2 * vectors[k];
+        const unsigned long long lo = ((unsigned long long)vs[k].y << 32) | vs[k].x;
+        const unsigned long long hi = ((unsigned long long)vs[k].w << 32) | vs[k].z;
+        if (w0 < words && w0 != GPUOS_SEAL_WORD) sum += gpuos_seal_mix(lo, w0);
+        if (w0 + 1 < words && w0 + 1 != GPUOS_SEAL_WORD) sum += gpuos_seal_mix(hi, w0 + 1);
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(~0u, sum, o);
+    if (lane == 0) {
+        s_probeRead[0] = ((unsigned long long)a.w << 32) | a.z;
+        s_probeRead[1] = sum;
+    }
+}
+#else
 
 __device__ bool probe_slot(const gpuos_task* hostRing, unsigned long long seq, unsigned long long mask,
                            unsigned long long salt, uint4* s_probe) {
@@ -413,6 +476,7 @@ __device__ bool probe_slot(const gpuos_task* hostRing, unsigned long long seq, u
     const unsigned long long seal = ((unsigned long long)sealHi << 32) | sealLo;
     return seen == seq && seal == salt + sum;
 }
+#endif
 
 // The agent's COMPLETION warp (warp 1), apart from the stage threads so that a task's completion reaches the host
 // without waiting for a PCIe read of the doorbell or a staging round: it polls the done flags above the
@@ -559,7 +623,14 @@ __device__ void agent_loop(const gpuos_params& p) {
     __shared__ unsigned long long s_probeSlot, s_sealSalt;
     __shared__ int s_probeOk, s_fromProbe;
     __shared__ __align__(16) uint4 s_probe[kTaskVectors];
+    // A round's host reads, each by a warp of its own (see kProbeWarp): whether this round reads the host line
+    // (thread 0 plans it at the end of the round before), traceSeq as read, and the probe's seq, sum and the
+    // acquired seal.
+    __shared__ int s_readHost;
+    __shared__ unsigned long long s_hostTraceSeq;
+    __shared__ volatile unsigned long long s_probeRead[3];
     if (threadIdx.x == 0) {
+        s_readHost = 1;
         s_knownSubmitted = 0;
         s_knownTraceSeq = ~0ull;
         s_busyRounds = 0;
@@ -591,10 +662,57 @@ __device__ void agent_loop(const gpuos_params& p) {
     }
     __syncthreads();
 
+    // Thread 0, at the end of a round: whether the next one reads the host line. While an earlier doorbell read
+    // promised more tasks than are published it need not (see step 1), but every 8th such round still does, so
+    // park, abort and trace requests are seen within 8 rounds.
+    auto plan_host_read = [&](unsigned long long published) -> int {
+        return !(s_knownSubmitted > published && (++s_busyRounds & 7) != 0);
+    };
     if ((threadIdx.x >> 5) == kPublisherThread / 32) {
         completion_warp(p, done, mask, s_watermark, s_pubSeq, s_traceSeq, s_agentExit, faultsMirrored, s_prof);
     } else
     for (;;) {
+#ifndef GPUOS_AB_SERIAL_READS
+        // 1. This round's host reads, each issued by a warp of its own so that none waits for another (see
+        //    kProbeWarp): one PCIe round trip for the round.
+        unsigned long long submitted = 0, traceSeq = ~0ull, roundStart = 0;
+        unsigned int parkRequest = 0, abortRequest = 0;
+        {
+            const bool readHost = s_readHost != 0;
+            const unsigned long long probeSlot = s_probeSlot;
+            const unsigned int warp = threadIdx.x >> 5;
+            if (threadIdx.x == 0) {
+                roundStart = global_ns();
+                if (readHost) {
+                    // Acquire: the descriptors this round copies are ordered after it. The line's first 16 bytes in
+                    // one load: the doorbell, and the park and abort requests beside it.
+                    const ulonglong2 line = ld_acquire_sys_v2(&ctrl->submittedSeq);
+                    submitted = line.x;
+                    parkRequest = (unsigned int)line.y;
+                    abortRequest = (unsigned int)(line.y >> 32);
+                } else {
+                    // While an earlier doorbell read promised more tasks than are published, stage them without
+                    // waiting for another PCIe round trip: that read's acquire already orders their descriptors.
+                    submitted = s_knownSubmitted;
+                    traceSeq = s_knownTraceSeq;
+                }
+            } else if (warp == kTraceWarp) {
+                if ((threadIdx.x & 31) == 0 && readHost) s_hostTraceSeq = ld_relaxed_sys(&ctrl->traceSeq);
+            } else if (warp == kSealWarp) {
+                if ((threadIdx.x & 31) == 0 && probeSlot != ~0ull) {
+                    s_probeRead[2] = ld_acquire_sys(&((const unsigned long long*)(hostRing + (probeSlot & mask)))[GPUOS_SEAL_WORD]);
+                }
+            } else if (warp == kProbeWarp && probeSlot != ~0ull) {
+                probe_slot(hostRing, probeSlot, mask, s_probe, s_probeRead);
+            }
+        }
+        stage_sync();
+        if (threadIdx.x == 0) {
+            if (s_readHost) traceSeq = s_hostTraceSeq;
+            // The probe's verdict: the slot held that seq, and the seal it acquired is the one of the words it read.
+            s_probeOk = s_probeSlot != ~0ull && s_probeRead[0] == s_probeSlot && s_probeRead[2] == s_sealSalt + s_probeRead[1];
+        }
+#else
         // 1. Issue this round's host reads first (relaxed): their PCIe latency overlaps the watermark scan.
         unsigned long long submitted = 0, traceSeq = ~0ull, roundStart = 0;
         unsigned int parkRequest = 0, abortRequest = 0;
@@ -625,6 +743,7 @@ __device__ void agent_loop(const gpuos_params& p) {
             }
         }
         stage_sync();
+#endif
 
         if (threadIdx.x == 0) {
             const unsigned long long watermark = s_watermark;
@@ -680,6 +799,9 @@ __device__ void agent_loop(const gpuos_params& p) {
             }
             // Idle and nothing known beyond pubSeq: probe the next slot in the next round.
             if (cmd == CMD_IDLE && !parking && submitted <= pubSeq) s_probeSlot = pubSeq;
+#ifndef GPUOS_AB_SERIAL_READS
+            if (cmd != CMD_STAGE) s_readHost = plan_host_read(pubSeq);  // a staging round plans at its end
+#endif
             s_cmd = cmd;
             s_badSeq = ~0ull;
             // Otherwise no sleep: the PCIe read of the doorbell paces an idle round, and a new submission
@@ -901,6 +1023,9 @@ __device__ void agent_loop(const gpuos_params& p) {
                 // Everything known is published: probe the next slot in the next round.
                 if (!parking && s_knownSubmitted <= pubSeq && pubSeq >= expEnd) s_probeSlot = pubSeq;
             }
+#ifndef GPUOS_AB_SERIAL_READS
+            if (threadIdx.x == 0) s_readHost = plan_host_read(pubSeq);
+#endif
             stage_sync();
         }
     }

@@ -111,6 +111,16 @@ class NvccCompileTest {
         assertEquals(0, link.exit(), "nvcc -dlink:\n" + link.output());
     }
 
+    /** The agent's A/B variant (-Dgpuos.agent.ab=serial-reads) must compile too: a GPU run measures both. */
+    @Test
+    void workerCompilesWithTheAgentsSerialReads() throws Exception {
+        assumeNvcc();
+        writeSources(CudaHeader.generate());
+        Result r = nvcc("-arch=sm_90", "-rdc=true", "-maxrregcount=128", "-DGPUOS_AB_SERIAL_READS", "-c", "worker.cu",
+                "-o", "worker_serial.o");
+        assertEquals(0, r.exit(), "nvcc worker.cu -DGPUOS_AB_SERIAL_READS:\n" + r.output());
+    }
+
     @Test
     void headerWithAWrongOffsetDoesNotCompile() throws Exception {
         assumeNvcc();
