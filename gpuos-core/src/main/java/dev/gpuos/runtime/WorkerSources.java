@@ -43,21 +43,28 @@ public final class WorkerSources {
     }
 
     /**
-     * {@code -Dgpuos.agent.ab=serial-reads}: the agent's host reads as before issue 13's one-round-trip rounds
-     * (thread 0's four loads of the host line, the probe's seal acquire in the probe warp), {@code #define
-     * GPUOS_AB_SERIAL_READS}, for the before/after of one GPU run. To go once measured.
+     * {@code -Dgpuos.agent.ab=NAME[+NAME]}: the agent as before issue 13's round-trip work, for the before/after of
+     * one GPU run: {@code serial-reads} (thread 0's four loads of the host line, the seal's acquire in the probe
+     * warp: {@code #define GPUOS_AB_SERIAL_READS}), {@code no-short-path} (every probed task through the general
+     * staging path: {@code GPUOS_AB_NO_SHORT_PATH}). To go once measured.
      */
     public static final String AGENT_AB_PROPERTY = "gpuos.agent.ab";
+    static final java.util.List<String> AGENT_SWITCHES = java.util.List.of("serial-reads", "no-short-path");
 
     static String agentDefines(String value) {
         if (value == null || value.isBlank()) {
             return "";
         }
-        if (!value.trim().equalsIgnoreCase("serial-reads")) {
-            throw new IllegalArgumentException("-D" + AGENT_AB_PROPERTY + "=" + value + ": the only agent A/B switch is"
-                    + " serial-reads (the host reads before the one-round-trip rounds)");
+        var out = new StringBuilder();
+        for (String name : value.split("\\+")) {
+            String n = name.trim().toLowerCase(java.util.Locale.ROOT);
+            if (!AGENT_SWITCHES.contains(n)) {
+                throw new IllegalArgumentException("-D" + AGENT_AB_PROPERTY + "=" + value + ": '" + n + "' is not one of "
+                        + AGENT_SWITCHES + " (join several with +)");
+            }
+            out.append("#define GPUOS_AB_").append(n.toUpperCase(java.util.Locale.ROOT).replace('-', '_')).append(" 1\n");
         }
-        return "#define GPUOS_AB_SERIAL_READS 1\n";
+        return out.toString();
     }
 
     private static final String LAYOUT = CudaHeader.generate();

@@ -18,6 +18,13 @@ class AgentSwitchTest {
     }
 
     @Test
+    void switchesJoinWithPlus() {
+        assertEquals("#define GPUOS_AB_SERIAL_READS 1\n#define GPUOS_AB_NO_SHORT_PATH 1\n",
+                WorkerSources.agentDefines("serial-reads+no-short-path"));
+        assertTrue(WorkerSources.worker().contains("#ifdef GPUOS_AB_NO_SHORT_PATH"), "worker.cu no longer has the switch");
+    }
+
+    @Test
     void noSwitchLeavesTheSourceAsItIs() {
         assertEquals("", WorkerSources.agentDefines(null));
         assertEquals("", WorkerSources.agentDefines(" "));
@@ -28,5 +35,7 @@ class AgentSwitchTest {
     void anUnknownValueIsRefusedNamingTheProperty() {
         var e = assertThrows(IllegalArgumentException.class, () -> WorkerSources.agentDefines("parallel"));
         assertTrue(e.getMessage().contains("-Dgpuos.agent.ab=parallel"), e.getMessage());
+        var half = assertThrows(IllegalArgumentException.class, () -> WorkerSources.agentDefines("serial-reads+fast"));
+        assertTrue(half.getMessage().contains("'fast'"), half.getMessage());
     }
 }

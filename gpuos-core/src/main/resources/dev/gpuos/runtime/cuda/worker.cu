@@ -80,7 +80,8 @@ constexpr unsigned long long kWholeCopyMax = 32;
 constexpr unsigned int kStagedHeaderVectors = (unsigned int)kWholeCopyMax * kHeaderVectors;
 static_assert(sizeof(gpuos_task) % 16 == 0, "descriptors are copied as 16-byte vectors");
 
-enum : int { CMD_IDLE = 0, CMD_STAGE = 1, CMD_EXIT = 2 };
+// CMD_PROBED: the probe's task alone, by the short path (see probe_stageable).
+enum : int { CMD_IDLE = 0, CMD_STAGE = 1, CMD_EXIT = 2, CMD_PROBED = 3 };
 
 // done[] has GPUOS_DONE_STRIDE_BYTES per task: each flag has its own 128-byte line, so that the block that marks a
 // task done and the block spinning on it share the line with nobody (a dense array put 16 flags, and up to 16
@@ -384,6 +385,7 @@ static_assert(kTaskVectors > 32 && kTaskVectors <= 64 && kSealVector < 64 - kTas
 static_assert(kTraceWarp * 32 < GPUOS_BLOCK_THREADS && kSealWarp * 32 < GPUOS_BLOCK_THREADS && kTraceWarp != 1
               && kSealWarp != 1 && kProbeWarp != 1, "the reading warps are stage warps (warp 1 is the completion warp)");
 
+#ifndef GPUOS_AB_SERIAL_READS
 #ifndef __CUDACC_RTC__  // NVRTC has no offsetof; nvcc checks these in CI (NvccCompileTest)
 static_assert(offsetof(gpuos_host_control, submittedSeq) % 16 == 0
               && offsetof(gpuos_host_control, parkRequest) == offsetof(gpuos_host_control, submittedSeq) + 8
@@ -396,7 +398,6 @@ __device__ __forceinline__ ulonglong2 ld_acquire_sys_v2(const unsigned long long
     return v;
 }
 
-#ifndef GPUOS_AB_SERIAL_READS
 // The probe warp's part: every vector of the slot with a volatile load (none waits for another), into s_probe;
 // lane 0 leaves the seq it read and the seal's sum over the sealed words it read (seal word excluded) in
 // s_probeRead[0..1]. Whether they match the seal kSealWarp acquired is thread 0's check, after the barrier.
@@ -477,6 +478,47 @@ __device__ bool probe_slot(const gpuos_task* hostRing, unsigned long long seq, u
     return seen == seq && seal == salt + sum;
 }
 #endif
+
+// Whether the probe's task (what the probe read, in s_probe) may be published by the SHORT PATH (CMD_PROBED): a
+// real task (not an expansion header), valid as the general path validates (seq, tile counts and the ticket
+// prefix sum, deps), whose tiles fit in the tile map above the floor already known. The general path (CMD_STAGE)
+// takes everything else, expansions and malformed descriptors (its fault) included. Why a short path: a single
+// task through the general one paid four phases of thread-0 bookkeeping between ten barriers (copy 0.70 +
+// validate 0.48 + map 0.67 + publish 0.38 us on the H200 legs) for work one barrier and one release can do: write
+// the slot and its tile-map entries, then publish. -Dgpuos.agent.ab=no-short-path (GPUOS_AB_NO_SHORT_PATH) keeps
+// the general path for every probe, for the A/B.
+// (__host__ too, like probed_slot_vector: ProbedTaskHostTest runs both on the CPU, see probed_task_host.cu.)
+__host__ __device__ __forceinline__ bool probe_stageable(const gpuos_task& t, unsigned long long seq,
+                                                         unsigned long long pubTiles, unsigned long long tileFloor,
+                                                         unsigned long long tileCapacity) {
+#ifdef GPUOS_AB_NO_SHORT_PATH
+    return false;
+#else
+    const unsigned int ntiles = t.ntiles, ndeps = t.ndeps;
+    bool ok = t.op != GPUOS_OP_EXPAND && t.seq == seq && ntiles >= 1 && ntiles <= GPUOS_MAX_TILES_PER_TASK
+              && ndeps <= GPUOS_MAX_DEPS && t.nrefs <= GPUOS_MAX_REFS && t.tileBase == pubTiles
+              && pubTiles + ntiles - tileFloor <= tileCapacity;
+    for (unsigned int d = 0; ok && d < ndeps; ++d) ok = t.deps[d] < seq;
+    return ok;
+#endif
+}
+
+// Vector v of the device ring's copy of a probed task x, as the short path writes it: what the general path leaves
+// in the slot (the seal word cleared: no run marks for a task alone; gpuos_tensor_ref.data, a record's first
+// word, zero in the records beyond nrefs, unless the records come from refsAt, whose worker nulls them).
+__host__ __device__ __forceinline__ uint4 probed_slot_vector(uint4 x, unsigned int v, unsigned int nrefs, bool refsHere) {
+    if (v == GPUOS_SEAL_WORD / 2) {
+        if (GPUOS_SEAL_WORD & 1) {
+            x.z = x.w = 0;
+        } else {
+            x.x = x.y = 0;
+        }
+    }
+    if (refsHere && v >= kHeaderVectors && (v - kHeaderVectors) % kRefVectors == 0 && (v - kHeaderVectors) / kRefVectors >= nrefs) {
+        x.x = x.y = 0;
+    }
+    return x;
+}
 
 // The agent's COMPLETION warp (warp 1), apart from the stage threads so that a task's completion reaches the host
 // without waiting for a PCIe read of the doorbell or a staging round: it polls the done flags above the
@@ -626,11 +668,13 @@ __device__ void agent_loop(const gpuos_params& p) {
     // A round's host reads, each by a warp of its own (see kProbeWarp): whether this round reads the host line
     // (thread 0 plans it at the end of the round before), traceSeq as read, and the probe's seq, sum and the
     // acquired seal.
+#ifndef GPUOS_AB_SERIAL_READS
     __shared__ int s_readHost;
     __shared__ unsigned long long s_hostTraceSeq;
     __shared__ volatile unsigned long long s_probeRead[3];
+    if (threadIdx.x == 0) s_readHost = 1;
+#endif
     if (threadIdx.x == 0) {
-        s_readHost = 1;
         s_knownSubmitted = 0;
         s_knownTraceSeq = ~0ull;
         s_busyRounds = 0;
@@ -665,9 +709,11 @@ __device__ void agent_loop(const gpuos_params& p) {
     // Thread 0, at the end of a round: whether the next one reads the host line. While an earlier doorbell read
     // promised more tasks than are published it need not (see step 1), but every 8th such round still does, so
     // park, abort and trace requests are seen within 8 rounds.
+#ifndef GPUOS_AB_SERIAL_READS
     auto plan_host_read = [&](unsigned long long published) -> int {
         return !(s_knownSubmitted > published && (++s_busyRounds & 7) != 0);
     };
+#endif
     if ((threadIdx.x >> 5) == kPublisherThread / 32) {
         completion_warp(p, done, mask, s_watermark, s_pubSeq, s_traceSeq, s_agentExit, faultsMirrored, s_prof);
     } else
@@ -778,7 +824,8 @@ __device__ void agent_loop(const gpuos_params& p) {
                     s_fromProbe = 1;
                     s_pubTiles = pubTiles;
                     // (the traced task's stamps go out after its publication, see there)
-                    cmd = CMD_STAGE;
+                    cmd = probe_stageable(*(const gpuos_task*)s_probe, pubSeq, pubTiles, tileFloor, p.tileCapacity)
+                              ? CMD_PROBED : CMD_STAGE;
                 } else
                 if (!parking && submitted > pubSeq) {
                     s_from = pubSeq;
@@ -800,7 +847,7 @@ __device__ void agent_loop(const gpuos_params& p) {
             // Idle and nothing known beyond pubSeq: probe the next slot in the next round.
             if (cmd == CMD_IDLE && !parking && submitted <= pubSeq) s_probeSlot = pubSeq;
 #ifndef GPUOS_AB_SERIAL_READS
-            if (cmd != CMD_STAGE) s_readHost = plan_host_read(pubSeq);  // a staging round plans at its end
+            if (cmd != CMD_STAGE && cmd != CMD_PROBED) s_readHost = plan_host_read(pubSeq);  // a staging round plans at its end
 #endif
             s_cmd = cmd;
             s_badSeq = ~0ull;
@@ -810,6 +857,56 @@ __device__ void agent_loop(const gpuos_params& p) {
         stage_sync();
         const int cmd = s_cmd;
         if (cmd == CMD_EXIT) break;
+
+        // 3. The probe's task alone, by the short path (probe_stageable said it is valid and fits): its slot, with
+        //    the seal word cleared (no run marks: a task alone is no run member) and null pointers in the operand
+        //    records beyond nrefs (unless they come from refsAt, whose worker nulls them), its tile-map entries and
+        //    tile counter; one barrier; the publication, as the general path makes it.
+#ifndef GPUOS_AB_NO_SHORT_PATH
+        if (cmd == CMD_PROBED) {
+            const unsigned long long seq = s_from;
+            unsigned long long tDecided = 0;
+            if (threadIdx.x == 0) tDecided = global_ns();
+            const gpuos_task* t = (const gpuos_task*)s_probe;
+            const unsigned int nrefs = t->nrefs, ntiles = t->ntiles;
+            const bool refsHere = (t->flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) == 0;
+            const unsigned long long tileBase = t->tileBase;
+            uint4* slot = (uint4*)(ring + (seq & mask));
+            for (unsigned int v = stage_tid(); v < kTaskVectors; v += kStageThreads) {
+                slot[v] = probed_slot_vector(s_probe[v], v, nrefs, refsHere);
+            }
+            for (unsigned int j = stage_tid(); j < ntiles; j += kStageThreads) tileMap[(tileBase + j) & tileMask] = seq;
+            if (threadIdx.x == 0) tileDone[seq & mask] = 0;
+            stage_sync();
+            if (threadIdx.x == 0) {
+                const unsigned long long tCopied = global_ns();
+                pubSeq = seq + 1;
+                pubTiles = tileBase + ntiles;
+                // One release store, as the general path's (the barrier above put every stage thread's stores before it).
+                asm volatile("st.release.gpu.global.v2.u64 [%0], {%1, %2};"
+                             :: "l"(&st->pubTiles), "l"(pubTiles), "l"(pubSeq) : "memory");
+                s_pubSeq = pubSeq;
+                const unsigned long long tPublished = global_ns();
+                s_prof[0] = s_prof[0] + 1;
+                s_prof[1] = s_prof[1] + 1;
+                s_prof[2] = s_prof[2] + (tDecided - roundStart);
+                s_prof[3] = s_prof[3] + (tCopied - tDecided);
+                s_prof[6] = s_prof[6] + (tPublished - tCopied);
+                if (traceSeq == seq) {
+                    st_relaxed_sys(&ctrl->traceDoorbell, roundStart);
+                    st_relaxed_sys(&ctrl->traceRead, tCopied);
+                    st_relaxed_sys(&ctrl->tracePublished, tPublished);
+                    for (int i = 0; i < GPUOS_AGENT_PROFILE_WORDS; ++i) st_relaxed_sys(&ctrl->agentProfile[i], s_prof[i]);
+                }
+                if (!parking && s_knownSubmitted <= pubSeq && pubSeq >= expEnd) s_probeSlot = pubSeq;
+#ifndef GPUOS_AB_SERIAL_READS
+                s_readHost = plan_host_read(pubSeq);
+#endif
+            }
+            stage_sync();
+            continue;
+        }
+#endif
 
         // 4. Stage: copy descriptors, fill the tile map, publish.
         if (cmd == CMD_STAGE) {

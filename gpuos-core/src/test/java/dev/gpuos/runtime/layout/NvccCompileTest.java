@@ -111,14 +111,19 @@ class NvccCompileTest {
         assertEquals(0, link.exit(), "nvcc -dlink:\n" + link.output());
     }
 
-    /** The agent's A/B variant (-Dgpuos.agent.ab=serial-reads) must compile too: a GPU run measures both. */
+    /** The agent's A/B variants (-Dgpuos.agent.ab=serial-reads+no-short-path) must compile too: a GPU run measures them. */
     @Test
-    void workerCompilesWithTheAgentsSerialReads() throws Exception {
+    void workerCompilesWithTheAgentsABSwitches() throws Exception {
         assumeNvcc();
         writeSources(CudaHeader.generate());
-        Result r = nvcc("-arch=sm_90", "-rdc=true", "-maxrregcount=128", "-DGPUOS_AB_SERIAL_READS", "-c", "worker.cu",
-                "-o", "worker_serial.o");
-        assertEquals(0, r.exit(), "nvcc worker.cu -DGPUOS_AB_SERIAL_READS:\n" + r.output());
+        for (List<String> defines : List.of(List.of("-DGPUOS_AB_SERIAL_READS", "-DGPUOS_AB_NO_SHORT_PATH"),
+                List.of("-DGPUOS_AB_NO_SHORT_PATH"))) {
+            List<String> args = new ArrayList<>(List.of("-arch=sm_90", "-rdc=true", "-maxrregcount=128"));
+            args.addAll(defines);
+            args.addAll(List.of("-c", "worker.cu", "-o", "worker_ab.o"));
+            Result r = nvcc(args.toArray(String[]::new));
+            assertEquals(0, r.exit(), "nvcc worker.cu " + defines + ":\n" + r.output());
+        }
     }
 
     @Test
