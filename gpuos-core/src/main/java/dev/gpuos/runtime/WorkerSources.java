@@ -46,10 +46,12 @@ public final class WorkerSources {
      * {@code -Dgpuos.agent.ab=NAME[+NAME]}: the agent as before issue 13's round-trip work, for the before/after of
      * one GPU run: {@code serial-reads} (thread 0's four loads of the host line, the seal's acquire in the probe
      * warp: {@code #define GPUOS_AB_SERIAL_READS}), {@code no-short-path} (every probed task through the general
-     * staging path: {@code GPUOS_AB_NO_SHORT_PATH}). To go once measured.
+     * staging path: {@code GPUOS_AB_NO_SHORT_PATH}), {@code sc-fence} (the completion warp's fence before
+     * completedSeq sequentially consistent again: {@code GPUOS_AB_SC_FENCE}). All three together compile main's
+     * agent of before. To go once measured.
      */
     public static final String AGENT_AB_PROPERTY = "gpuos.agent.ab";
-    static final java.util.List<String> AGENT_SWITCHES = java.util.List.of("serial-reads", "no-short-path");
+    static final java.util.List<String> AGENT_SWITCHES = java.util.List.of("serial-reads", "no-short-path", "sc-fence");
 
     static String agentDefines(String value) {
         if (value == null || value.isBlank()) {

@@ -49,8 +49,9 @@
 // the doorbell with ld.acquire.sys, then the descriptors (ordered behind it for the whole block by the barrier).
 // While a doorbell read promised more tasks than are published, the agent stages them in later rounds without
 // reading it again: the descriptors below that doorbell were ordered by that read's acquire. A probed task: the
-// host writes its seal last with release, the probe reads the seal's vector with ld.acquire.sys, and takes the
-// slot only when the seal matches every word it read (probe_slot says why that is enough).
+// host writes its seal last with release, the agent reads the seal word with ld.acquire.sys (a warp of its own,
+// see kProbeWarp), and takes the slot only when the seal matches every word the probe read (probe_slot says why
+// that is enough).
 // Agent -> workers: descriptors, tile map and counters, then pubSeq and pubTiles with st.release.gpu; workers
 // poll pubTiles with ld.acquire.gpu. Worker -> worker (dependencies) and worker -> agent (watermark): operator
 // stores, __syncthreads, __threadfence, the tile counter, then done[slot] with st.release.gpu; dependent blocks
@@ -609,10 +610,17 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
             const unsigned long long tCompleted = traced >= from && traced < w ? global_ns() : 0;
             // The host reads results only through copies the device's engines make
             // after it saw this word, at gpu scope, so a gpu-scope fence suffices unless fault records went out.
+            // An acq_rel fence (with the relaxed store after it, a release) is all that ordering asks for; the
+            // sequentially consistent one __threadfence() is was stronger than needed on the path every completion
+            // takes to the host (-Dgpuos.agent.ab=sc-fence: GPUOS_AB_SC_FENCE, the earlier fence, for the A/B).
             if (faultsMirrored != faultsBefore) {
                 st_release_sys(&ctrl->completedSeq, w);
             } else {
+#ifdef GPUOS_AB_SC_FENCE
                 __threadfence();
+#else
+                fence_acquire_gpu();
+#endif
                 st_relaxed_sys(&ctrl->completedSeq, w);
             }
             if (tCompleted != 0) st_relaxed_sys(&ctrl->traceCompleted, tCompleted);
