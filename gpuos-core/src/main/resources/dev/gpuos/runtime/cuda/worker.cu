@@ -610,9 +610,9 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
             const unsigned long long tCompleted = traced >= from && traced < w ? global_ns() : 0;
             // The host reads results only through copies the device's engines make
             // after it saw this word, at gpu scope, so a gpu-scope fence suffices unless fault records went out.
-            // An acq_rel fence (with the relaxed store after it, a release) is all that ordering asks for; the
-            // sequentially consistent one __threadfence() is was stronger than needed on the path every completion
-            // takes to the host (-Dgpuos.agent.ab=sc-fence: GPUOS_AB_SC_FENCE, the earlier fence, for the A/B).
+            // An acq_rel fence (with the relaxed store after it, a release) is all that ordering asks for;
+            // __threadfence(), a sequentially consistent fence, was stronger than needed on the path every
+            // completion takes to the host (-Dgpuos.agent.ab=sc-fence: GPUOS_AB_SC_FENCE, the earlier fence, for the A/B).
             if (faultsMirrored != faultsBefore) {
                 st_release_sys(&ctrl->completedSeq, w);
             } else {
