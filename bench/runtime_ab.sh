@@ -7,7 +7,7 @@
 # lib/, as .dist/ does: e.g. main's, to compare before and after in one run). (The worker's hand-off variants,
 # -Dgpuos.worker.handoff=legacy|spin and -Dgpuos.worker.ab, are gone: spin won every row and is the only protocol.)
 # A variant NAME:OPT[,OPT...] runs this build with those JVM options (a switch's before and after in one run, e.g.
-# "before:-Dgpuos.agent.ab=serial-reads after").
+# "chunk1:-Dgpuos.fusion.rowChunk=1 chunked").
 # Environment: GPUOS_AB_VARIANTS (default "spin": the whole runtime bench of this build), GPUOS_AB_QUICK (default
 # none: template replays only), GPUOS_AB_CHAINS (default none: the dependent chains' legs only), GPUOS_AB_TESTED
 # (default "spin", a label; none: no tests), GPUOS_AB_FUZZ (0: no fuzz), GPUOS_AB_FUZZ_TIERS (default

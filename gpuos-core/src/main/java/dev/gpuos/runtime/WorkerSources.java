@@ -43,30 +43,18 @@ public final class WorkerSources {
     }
 
     /**
-     * {@code -Dgpuos.agent.ab=NAME[+NAME]}: the agent as before issue 13's round-trip work, for the before/after of
-     * one GPU run: {@code serial-reads} (thread 0's four loads of the host line, the seal's acquire in the probe
-     * warp: {@code #define GPUOS_AB_SERIAL_READS}), {@code no-short-path} (every probed task through the general
-     * staging path: {@code GPUOS_AB_NO_SHORT_PATH}), {@code sc-fence} (the completion warp's fence before
-     * completedSeq sequentially consistent again: {@code GPUOS_AB_SC_FENCE}). All three together compile main's
-     * agent of before. To go once measured.
+     * {@code -Dgpuos.agent.ab} chose main's agent of before issue 13's round-trip work ({@code serial-reads},
+     * {@code no-short-path}, {@code sc-fence}) for one A/B GPU run (trip-4-1, H100: round trip 12.7-13.4 -> 10.5-10.6
+     * us, templates kept); the new agent won and the switches are gone: any value is refused with this reason.
      */
     public static final String AGENT_AB_PROPERTY = "gpuos.agent.ab";
-    static final java.util.List<String> AGENT_SWITCHES = java.util.List.of("serial-reads", "no-short-path", "sc-fence");
 
-    static String agentDefines(String value) {
-        if (value == null || value.isBlank()) {
-            return "";
+    static void checkAgent(String value) {
+        if (value != null && !value.isBlank()) {
+            throw new IllegalArgumentException("-D" + AGENT_AB_PROPERTY + "=" + value + ": the agent has no A/B switches"
+                    + " now (serial-reads, no-short-path and sc-fence were measured slower on the H100 and removed);"
+                    + " drop the property");
         }
-        var out = new StringBuilder();
-        for (String name : value.split("\\+")) {
-            String n = name.trim().toLowerCase(java.util.Locale.ROOT);
-            if (!AGENT_SWITCHES.contains(n)) {
-                throw new IllegalArgumentException("-D" + AGENT_AB_PROPERTY + "=" + value + ": '" + n + "' is not one of "
-                        + AGENT_SWITCHES + " (join several with +)");
-            }
-            out.append("#define GPUOS_AB_").append(n.toUpperCase(java.util.Locale.ROOT).replace('-', '_')).append(" 1\n");
-        }
-        return out.toString();
     }
 
     private static final String LAYOUT = CudaHeader.generate();
@@ -88,12 +76,8 @@ public final class WorkerSources {
 
     private static String workerSource() {
         checkHandoff(System.getProperty(HANDOFF_PROPERTY), System.getProperty(AB_PROPERTY));
-        return workerWith(agentDefines(System.getProperty(AGENT_AB_PROPERTY)));
-    }
-
-    static String workerWith(String defines) {
-        String source = resource(WORKER_NAME);
-        return defines.isEmpty() ? source : defines + "#line 1 \"" + WORKER_NAME + "\"\n" + source;
+        checkAgent(System.getProperty(AGENT_AB_PROPERTY));
+        return resource(WORKER_NAME);
     }
 
     /** Link-time name of the operator in a slot. */

@@ -377,7 +377,7 @@ __device__ void copy_template(const gpuos_task* tmpl, gpuos_task* ring, unsigned
 // its own, before anything waits: the doorbell line (submittedSeq, parkRequest, abortRequest) by thread 0 as ONE
 // 16-byte acquire, traceSeq by kTraceWarp, the seal by kSealWarp (acquire, alone), the slot's vectors by the
 // probe warp (volatile, all of them, none waiting). Thread 0 checks the seal against the probe's sum after the
-// barrier. -Dgpuos.agent.ab=serial-reads compiles the earlier reads (GPUOS_AB_SERIAL_READS) for the A/B.
+// barrier. Measured on the H100 (GPU check trip-4-1): the round's reads 4.4-4.7 -> 3.2 us.
 constexpr unsigned int kProbeWarp = 2;
 constexpr unsigned int kTraceWarp = 3, kSealWarp = 4;
 constexpr unsigned int kSealVector = GPUOS_SEAL_WORD / 2;
@@ -386,7 +386,6 @@ static_assert(kTaskVectors > 32 && kTaskVectors <= 64 && kSealVector < 64 - kTas
 static_assert(kTraceWarp * 32 < GPUOS_BLOCK_THREADS && kSealWarp * 32 < GPUOS_BLOCK_THREADS && kTraceWarp != 1
               && kSealWarp != 1 && kProbeWarp != 1, "the reading warps are stage warps (warp 1 is the completion warp)");
 
-#ifndef GPUOS_AB_SERIAL_READS
 #ifndef __CUDACC_RTC__  // NVRTC has no offsetof; nvcc checks these in CI (NvccCompileTest)
 static_assert(offsetof(gpuos_host_control, submittedSeq) % 16 == 0
               && offsetof(gpuos_host_control, parkRequest) == offsetof(gpuos_host_control, submittedSeq) + 8
@@ -435,50 +434,6 @@ __device__ void probe_slot(const gpuos_task* hostRing, unsigned long long seq, u
         s_probeRead[1] = sum;
     }
 }
-#else
-
-__device__ bool probe_slot(const gpuos_task* hostRing, unsigned long long seq, unsigned long long mask,
-                           unsigned long long salt, uint4* s_probe) {
-    const unsigned int lane = threadIdx.x & 31;
-    constexpr unsigned int kExtra = kTaskVectors - 32;  // vectors 32.. go to the top kExtra lanes
-    const uint4* src = (const uint4*)(hostRing + (seq & mask));
-    uint4 a, b = make_uint4(0, 0, 0, 0);
-    if (lane == kSealVector) {
-        unsigned long long x, y;
-        asm volatile("ld.acquire.sys.global.v2.u64 {%0, %1}, [%2];" : "=l"(x), "=l"(y) : "l"(src + lane) : "memory");
-        a = make_uint4((unsigned int)x, (unsigned int)(x >> 32), (unsigned int)y, (unsigned int)(y >> 32));
-    } else {
-        a = ld_volatile_v4(src + lane);
-    }
-    const bool two = lane >= 32 - kExtra;
-    if (two) b = ld_volatile_v4(src + lane + kExtra);
-    s_probe[lane] = a;
-    if (two) s_probe[lane + kExtra] = b;
-    // Vector 1 holds flags (bits 0-15 of .z) and nrefs (bits 24-31), vector 0 the seq (.z, .w).
-    const unsigned int v1z = __shfl_sync(~0u, a.z, 1);
-    const unsigned int words = gpuos_sealed_words(v1z & 0xFFFFu, v1z >> 24);
-    unsigned long long sum = 0;
-    const unsigned int vectors[2] = {lane, lane + kExtra};
-    const uint4 vs[2] = {a, b};
-#pragma unroll
-    for (int k = 0; k < 2; ++k) {
-        if (k == 1 && !two) break;
-        const unsigned int w0 = 2 * vectors[k];
-        const unsigned long long lo = ((unsigned long long)vs[k].y << 32) | vs[k].x;
-        const unsigned long long hi = ((unsigned long long)vs[k].w << 32) | vs[k].z;
-        if (w0 < words && w0 != GPUOS_SEAL_WORD) sum += gpuos_seal_mix(lo, w0);
-        if (w0 + 1 < words && w0 + 1 != GPUOS_SEAL_WORD) sum += gpuos_seal_mix(hi, w0 + 1);
-    }
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(~0u, sum, o);
-    const unsigned long long seen = ((unsigned long long)__shfl_sync(~0u, a.w, 0) << 32) | __shfl_sync(~0u, a.z, 0);
-    const unsigned int sealHalf = GPUOS_SEAL_WORD & 1;  // which 8 bytes of its vector
-    const unsigned int sealLo = __shfl_sync(~0u, sealHalf ? a.z : a.x, kSealVector);
-    const unsigned int sealHi = __shfl_sync(~0u, sealHalf ? a.w : a.y, kSealVector);
-    const unsigned long long seal = ((unsigned long long)sealHi << 32) | sealLo;
-    return seen == seq && seal == salt + sum;
-}
-#endif
 
 // Whether the probe's task (what the probe read, in s_probe) may be published by the SHORT PATH (CMD_PROBED): a
 // real task (not an expansion header), valid as the general path validates (seq, tile counts and the ticket
@@ -486,22 +441,18 @@ __device__ bool probe_slot(const gpuos_task* hostRing, unsigned long long seq, u
 // takes everything else, expansions and malformed descriptors (its fault) included. Why a short path: a single
 // task through the general one paid four phases of thread-0 bookkeeping between ten barriers (copy 0.70 +
 // validate 0.48 + map 0.67 + publish 0.38 us on the H200 legs) for work one barrier and one release can do: write
-// the slot and its tile-map entries, then publish. -Dgpuos.agent.ab=no-short-path (GPUOS_AB_NO_SHORT_PATH) keeps
-// the general path for every probe, for the A/B.
+// the slot and its tile-map entries, then publish. Measured on the H100 (trip-4-1): the probed task's copy,
+// validation and tile map 2.2 -> 0.26 us.
 // (__host__ too, like probed_slot_vector: ProbedTaskHostTest runs both on the CPU, see probed_task_host.cu.)
 __host__ __device__ __forceinline__ bool probe_stageable(const gpuos_task& t, unsigned long long seq,
                                                          unsigned long long pubTiles, unsigned long long tileFloor,
                                                          unsigned long long tileCapacity) {
-#ifdef GPUOS_AB_NO_SHORT_PATH
-    return false;
-#else
     const unsigned int ntiles = t.ntiles, ndeps = t.ndeps;
     bool ok = t.op != GPUOS_OP_EXPAND && t.seq == seq && ntiles >= 1 && ntiles <= GPUOS_MAX_TILES_PER_TASK
               && ndeps <= GPUOS_MAX_DEPS && t.nrefs <= GPUOS_MAX_REFS && t.tileBase == pubTiles
               && pubTiles + ntiles - tileFloor <= tileCapacity;
     for (unsigned int d = 0; ok && d < ndeps; ++d) ok = t.deps[d] < seq;
     return ok;
-#endif
 }
 
 // Vector v of the device ring's copy of a probed task x, as the short path writes it: what the general path leaves
@@ -612,15 +563,11 @@ __device__ void completion_warp(const gpuos_params& p, const unsigned long long*
             // after it saw this word, at gpu scope, so a gpu-scope fence suffices unless fault records went out.
             // An acq_rel fence (with the relaxed store after it, a release) is all that ordering asks for;
             // __threadfence(), a sequentially consistent fence, was stronger than needed on the path every
-            // completion takes to the host (-Dgpuos.agent.ab=sc-fence: GPUOS_AB_SC_FENCE, the earlier fence, for the A/B).
+            // completion takes to the host. (Not measured on its own: trip-4-1 measured it with the changes above.)
             if (faultsMirrored != faultsBefore) {
                 st_release_sys(&ctrl->completedSeq, w);
             } else {
-#ifdef GPUOS_AB_SC_FENCE
-                __threadfence();
-#else
                 fence_acquire_gpu();
-#endif
                 st_relaxed_sys(&ctrl->completedSeq, w);
             }
             if (tCompleted != 0) st_relaxed_sys(&ctrl->traceCompleted, tCompleted);
@@ -676,12 +623,10 @@ __device__ void agent_loop(const gpuos_params& p) {
     // A round's host reads, each by a warp of its own (see kProbeWarp): whether this round reads the host line
     // (thread 0 plans it at the end of the round before), traceSeq as read, and the probe's seq, sum and the
     // acquired seal.
-#ifndef GPUOS_AB_SERIAL_READS
     __shared__ int s_readHost;
     __shared__ unsigned long long s_hostTraceSeq;
     __shared__ volatile unsigned long long s_probeRead[3];
     if (threadIdx.x == 0) s_readHost = 1;
-#endif
     if (threadIdx.x == 0) {
         s_knownSubmitted = 0;
         s_knownTraceSeq = ~0ull;
@@ -717,16 +662,13 @@ __device__ void agent_loop(const gpuos_params& p) {
     // Thread 0, at the end of a round: whether the next one reads the host line. While an earlier doorbell read
     // promised more tasks than are published it need not (see step 1), but every 8th such round still does, so
     // park, abort and trace requests are seen within 8 rounds.
-#ifndef GPUOS_AB_SERIAL_READS
     auto plan_host_read = [&](unsigned long long published) -> int {
         return !(s_knownSubmitted > published && (++s_busyRounds & 7) != 0);
     };
-#endif
     if ((threadIdx.x >> 5) == kPublisherThread / 32) {
         completion_warp(p, done, mask, s_watermark, s_pubSeq, s_traceSeq, s_agentExit, faultsMirrored, s_prof);
     } else
     for (;;) {
-#ifndef GPUOS_AB_SERIAL_READS
         // 1. This round's host reads, each issued by a warp of its own so that none waits for another (see
         //    kProbeWarp): one PCIe round trip for the round.
         unsigned long long submitted = 0, traceSeq = ~0ull, roundStart = 0;
@@ -766,38 +708,6 @@ __device__ void agent_loop(const gpuos_params& p) {
             // The probe's verdict: the slot held that seq, and the seal it acquired is the one of the words it read.
             s_probeOk = s_probeSlot != ~0ull && s_probeRead[0] == s_probeSlot && s_probeRead[2] == s_sealSalt + s_probeRead[1];
         }
-#else
-        // 1. Issue this round's host reads first (relaxed): their PCIe latency overlaps the watermark scan.
-        unsigned long long submitted = 0, traceSeq = ~0ull, roundStart = 0;
-        unsigned int parkRequest = 0, abortRequest = 0;
-        if (threadIdx.x == 0) {
-            roundStart = global_ns();
-            // While an earlier doorbell read promised more tasks than are published, stage them without waiting
-            // for another PCIe round trip: that read's acquire already orders their descriptors. Every 8th such
-            // round still reads the host line, so park, abort and trace requests are seen within 8 rounds.
-            if (s_knownSubmitted > pubSeq && (++s_busyRounds & 7) != 0) {
-                submitted = s_knownSubmitted;
-                traceSeq = s_knownTraceSeq;
-            } else
-            {
-                parkRequest = ld_relaxed_sys(&ctrl->parkRequest);
-                abortRequest = ld_relaxed_sys(&ctrl->abortRequest);
-                traceSeq = ld_relaxed_sys(&ctrl->traceSeq);
-                // Acquire: the descriptors this round copies are ordered after it. Issued last, so the three
-                // reads above are already in flight; the scan below overlaps the PCIe round trip.
-                submitted = ld_acquire_sys(&ctrl->submittedSeq);
-            }
-        }
-        // Beside that read: the probe of the next slot, while nothing more is known (see probe_slot).
-        if ((threadIdx.x >> 5) == kProbeWarp) {
-            const unsigned long long slot = s_probeSlot;
-            if (slot != ~0ull) {
-                const bool ok = probe_slot(hostRing, slot, mask, s_sealSalt, s_probe);
-                if ((threadIdx.x & 31) == 0) s_probeOk = ok;
-            }
-        }
-        stage_sync();
-#endif
 
         if (threadIdx.x == 0) {
             const unsigned long long watermark = s_watermark;
@@ -854,9 +764,7 @@ __device__ void agent_loop(const gpuos_params& p) {
             }
             // Idle and nothing known beyond pubSeq: probe the next slot in the next round.
             if (cmd == CMD_IDLE && !parking && submitted <= pubSeq) s_probeSlot = pubSeq;
-#ifndef GPUOS_AB_SERIAL_READS
             if (cmd != CMD_STAGE && cmd != CMD_PROBED) s_readHost = plan_host_read(pubSeq);  // a staging round plans at its end
-#endif
             s_cmd = cmd;
             s_badSeq = ~0ull;
             // Otherwise no sleep: the PCIe read of the doorbell paces an idle round, and a new submission
@@ -870,7 +778,6 @@ __device__ void agent_loop(const gpuos_params& p) {
         //    the seal word cleared (no run marks: a task alone is no run member) and null pointers in the operand
         //    records beyond nrefs (unless they come from refsAt, whose worker nulls them), its tile-map entries and
         //    tile counter; one barrier; the publication, as the general path makes it.
-#ifndef GPUOS_AB_NO_SHORT_PATH
         if (cmd == CMD_PROBED) {
             const unsigned long long seq = s_from;
             unsigned long long tDecided = 0;
@@ -907,14 +814,11 @@ __device__ void agent_loop(const gpuos_params& p) {
                     for (int i = 0; i < GPUOS_AGENT_PROFILE_WORDS; ++i) st_relaxed_sys(&ctrl->agentProfile[i], s_prof[i]);
                 }
                 if (!parking && s_knownSubmitted <= pubSeq && pubSeq >= expEnd) s_probeSlot = pubSeq;
-#ifndef GPUOS_AB_SERIAL_READS
                 s_readHost = plan_host_read(pubSeq);
-#endif
             }
             stage_sync();
             continue;
         }
-#endif
 
         // 4. Stage: copy descriptors, fill the tile map, publish.
         if (cmd == CMD_STAGE) {
@@ -1128,9 +1032,7 @@ __device__ void agent_loop(const gpuos_params& p) {
                 // Everything known is published: probe the next slot in the next round.
                 if (!parking && s_knownSubmitted <= pubSeq && pubSeq >= expEnd) s_probeSlot = pubSeq;
             }
-#ifndef GPUOS_AB_SERIAL_READS
             if (threadIdx.x == 0) s_readHost = plan_host_read(pubSeq);
-#endif
             stage_sync();
         }
     }

@@ -111,21 +111,6 @@ class NvccCompileTest {
         assertEquals(0, link.exit(), "nvcc -dlink:\n" + link.output());
     }
 
-    /** The agent's A/B variants (-Dgpuos.agent.ab=serial-reads+no-short-path+sc-fence) must compile too: a GPU run measures them. */
-    @Test
-    void workerCompilesWithTheAgentsABSwitches() throws Exception {
-        assumeNvcc();
-        writeSources(CudaHeader.generate());
-        for (List<String> defines : List.of(List.of("-DGPUOS_AB_SERIAL_READS", "-DGPUOS_AB_NO_SHORT_PATH",
-                "-DGPUOS_AB_SC_FENCE"), List.of("-DGPUOS_AB_NO_SHORT_PATH"), List.of("-DGPUOS_AB_SC_FENCE"))) {
-            List<String> args = new ArrayList<>(List.of("-arch=sm_90", "-rdc=true", "-maxrregcount=128"));
-            args.addAll(defines);
-            args.addAll(List.of("-c", "worker.cu", "-o", "worker_ab.o"));
-            Result r = nvcc(args.toArray(String[]::new));
-            assertEquals(0, r.exit(), "nvcc worker.cu " + defines + ":\n" + r.output());
-        }
-    }
-
     @Test
     void headerWithAWrongOffsetDoesNotCompile() throws Exception {
         assumeNvcc();
