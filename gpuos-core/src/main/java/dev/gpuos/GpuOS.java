@@ -363,6 +363,19 @@ public final class GpuOS implements AutoCloseable {
         return arena.allocate(bytes);
     }
 
+    /**
+     * Reserves device memory ahead for requests of at least {@link DeviceArena#RESERVED_MIN_BYTES} (a model's
+     * weights): at least {@code bytes} free, the shortfall taken in ONE driver allocation rather than one per
+     * weight, each of which costs milliseconds while the worker runs. See {@link DeviceArena#reserve}.
+     *
+     * @return bytes newly taken from the device
+     */
+    public long reserveMemory(long bytes) {
+        checkOpen();
+        arena.advance(device.queue().completed());
+        return arena.reserve(bytes);
+    }
+
     /** Returns a block; it is reused only after every task submitted so far has completed. */
     public void release(DeviceBlock block) {
         checkOpen();
