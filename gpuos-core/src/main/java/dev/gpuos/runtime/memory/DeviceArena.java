@@ -185,18 +185,31 @@ public final class DeviceArena implements AutoCloseable {
             throw new IllegalArgumentException("cannot reserve " + bytes + " bytes");
         }
         synchronized (lock) {
+            long shortfall = reserveShortfall(bytes);
+            if (shortfall == 0) return 0;
+            long base = allocateFromDevice(shortfall, shortfall, "a reservation of " + shortfall + " bytes");
+            reserved.add(new ReservedRegion(base, shortfall));
+            reservedBytesHeld += shortfall;
+            return shortfall;
+        }
+    }
+
+    /**
+     * Bytes {@link #reserve}({@code bytes}) would take from the device now: 0 when the reserved regions' free
+     * extents and the reserved blocks pending reuse hold {@code bytes} already.
+     */
+    public long reserveShortfall(long bytes) {
+        if (bytes <= 0) {
+            throw new IllegalArgumentException("bytes to reserve must be positive, got " + bytes);
+        }
+        synchronized (lock) {
             requireOpen();
             reclaim();
             long available = 0;
             for (ReservedRegion r : reserved) available += r.freeBytes();
             for (DeviceBlock b : pendingInOrder) if (b.region != null) available += b.capacity();
             for (DeviceBlock b : pending) if (b.region != null) available += b.capacity();
-            long shortfall = (bytes - available + MIN_BLOCK_BYTES - 1) & -MIN_BLOCK_BYTES;
-            if (shortfall <= 0) return 0;
-            long base = allocateFromDevice(shortfall, shortfall, "a reservation of " + shortfall + " bytes");
-            reserved.add(new ReservedRegion(base, shortfall));
-            reservedBytesHeld += shortfall;
-            return shortfall;
+            return bytes <= available ? 0 : (bytes - available + MIN_BLOCK_BYTES - 1) & -MIN_BLOCK_BYTES;
         }
     }
 
