@@ -2,9 +2,10 @@
 // double for F64, long long with wrap-around for integers), rounded once on store.
 // refs[0]: a viewed as [batch..., n, k]; refs[1]: b as [batch..., k, m] (any strides, zero for broadcast batch
 // dims); refs[2]: out, contiguous [batch..., n, m]. args: 0 = number of batch dims, 1 = work units in all,
-// 2 = path (M_TILED, M_SKINNY_K, M_SKINNY_M, M_MMA, M_GEMV), 3 = output columns per unit (skinny paths and
-// M_GEMV), 4 = columns a warp takes at a time (M_SKINNY_K: 1 or 4; M_GEMV: 1, 2 or 4). Task tile t handles units
-// t, t + ntiles, ...
+// 2 = path (M_TILED, M_SKINNY_K, M_SKINNY_M, M_MMA, M_GEMV, M_GEMV_GLU), 3 = output columns per unit (skinny
+// paths and M_GEMV), 4 = columns a warp takes at a time (M_SKINNY_K: 1 or 4; M_GEMV: 1, 2 or 4; M_GEMV_GLU: 1 or 2
+// gate/up pairs), 5 = M_GEMV_GLU only: whether the product is stored (refs[3]). Task tile t handles units t,
+// t + ntiles, ...
 //
 // M_TILED, any shape: a unit is a 64x64 output tile (4x4 per thread) with 64x8 / 8x64 operand tiles staged in
 // shared memory (8 KB of env->smem for 8-byte accumulators).
@@ -28,7 +29,7 @@ namespace {
 
 constexpr int BM = 64, BN = 64, BK = 8;
 
-enum { M_TILED = 0, M_SKINNY_K = 1, M_SKINNY_M = 2, M_MMA = 3, M_GEMV = 4 };
+enum { M_TILED = 0, M_SKINNY_K = 1, M_SKINNY_M = 2, M_MMA = 3, M_GEMV = 4, M_GEMV_GLU = 5 };
 
 struct MatmulView {
     const gpuos_tensor_ref& A;
@@ -483,26 +484,36 @@ __device__ __forceinline__ uint4 stream16(const GT_T* p) {
 #endif
 }
 
-template <int C>
+// GLU (M_GEMV_GLU): b's 2I columns are a gate half and an up half; the unit's columns are j < I, and a warp
+// takes P = C / 2 of them at a time, streaming gate rows j.. (w[0, P)) and up rows I + j.. (w[P, C)) together.
+// It stores silu(g) * u, with g and u rounded to GT_T first (as a stored product would be) and the rest in f32,
+// into refs[2]; the product itself into refs[3] only where arg 5 says something else reads it.
+template <int C, bool GLU>
 __device__ __noinline__ void gemv(const gpuos_task* task, unsigned int tile) {
     const MatmulView v(task);
     const long long span = gpuos::arg_i64(task, 3);
-    const long long unitsPerBatch = (v.m + span - 1) / span;
+    constexpr int P = GLU ? C / 2 : C;  // output columns a warp takes at a time
+    const long long cols = GLU ? v.m / 2 : v.m;
+    const long long unitsPerBatch = (cols + span - 1) / span;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     // loads in flight per lane: U groups of each of C columns (16 registers of x and 4 * U * C of weights)
     constexpr int U = C == 1 ? 8 : 16 / C;
     const long long groups = v.k / VEC;
+    GT_T* product = GLU && gpuos::arg_i64(task, 5) != 0 ? (GT_T*)task->refs[3].data : nullptr;
     for (long long u = tile; u < v.total; u += task->ntiles) {
         const long long batch = u / unitsPerBatch;
-        const long long c0 = (u % unitsPerBatch) * span, c1 = c0 + span < v.m ? c0 + span : v.m;
+        const long long c0 = (u % unitsPerBatch) * span, c1 = c0 + span < cols ? c0 + span : cols;
         const GT_T* x = v.a + gt::offset_in(v.A, 0, v.nb, batch);
         const GT_T* wb = v.b + gt::offset_in(v.B, 0, v.nb, batch);
-        GT_T* out = v.c + batch * v.m;
+        GT_T* out = v.c + batch * cols;
         const bool xVec = v.sa1 == 1 && ((unsigned long long)x & 15) == 0;
-        for (long long j0 = c0 + (long long)warp * C; j0 < c1; j0 += (long long)warps * C) {
+        for (long long j0 = c0 + (long long)warp * P; j0 < c1; j0 += (long long)warps * P) {
             const GT_T* w[C];
 #pragma unroll
-            for (int q = 0; q < C; ++q) w[q] = wb + (j0 + q < c1 ? j0 + q : j0) * v.sb1;
+            for (int q = 0; q < C; ++q) {
+                const int p = q % P;
+                w[q] = wb + ((j0 + p < c1 ? j0 + p : j0) + (q >= P ? cols : 0)) * v.sb1;
+            }
             GT_ACC acc[C];
 #pragma unroll
             for (int q = 0; q < C; ++q) acc[q] = 0;
@@ -548,10 +559,26 @@ __device__ __noinline__ void gemv(const gpuos_task* task, unsigned int tile) {
             }
 #pragma unroll
             for (int q = 0; q < C; ++q) {
-                GT_ACC s = acc[q];
 #pragma unroll
-                for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-                if (lane == q && j0 + q < c1) out[j0 + q] = GT_FROM_ACC<GT_T>(s);
+                for (int o = 16; o > 0; o >>= 1) acc[q] += __shfl_xor_sync(0xffffffffu, acc[q], o);
+            }
+            if (GLU) {
+#pragma unroll
+                for (int p = 0; p < P; ++p) {
+                    if (lane != p || j0 + p >= c1) continue;
+                    const GT_T g = GT_FROM_ACC<GT_T>(acc[p]), up = GT_FROM_ACC<GT_T>(acc[p + P]);
+                    if (product != nullptr) {
+                        product[j0 + p] = g;
+                        product[cols + j0 + p] = up;
+                    }
+                    const float gf = (float)GT_TO_ACC(g);
+                    out[j0 + p] = GT_FROM_ACC<GT_T>((GT_ACC)((gf / (1.0f + expf(-gf))) * (float)GT_TO_ACC(up)));
+                }
+            } else {
+#pragma unroll
+                for (int q = 0; q < C; ++q) {
+                    if (lane == q && j0 + q < c1) out[j0 + q] = GT_FROM_ACC<GT_T>(acc[q]);
+                }
             }
         }
     }
@@ -567,11 +594,18 @@ GPUOS_OP {
     }
     if (path == M_GEMV) {
         const long long c = gpuos::arg_i64(task, 4);
-        if (c == 4) gemv<4>(task, tile);
-        else if (c == 2) gemv<2>(task, tile);
-        else gemv<1>(task, tile);
+        if (c == 4) gemv<4, false>(task, tile);
+        else if (c == 2) gemv<2, false>(task, tile);
+        else gemv<1, false>(task, tile);
         return;
     }
+#if GT_DTYPE == GPUOS_DTYPE_BF16 || GT_DTYPE == GPUOS_DTYPE_F16 || GT_DTYPE == GPUOS_DTYPE_F32
+    if (path == M_GEMV_GLU) {
+        if (gpuos::arg_i64(task, 4) == 2) gemv<4, true>(task, tile);
+        else gemv<2, true>(task, tile);
+        return;
+    }
+#endif
 #if GT_DTYPE == GPUOS_DTYPE_BF16 || GT_DTYPE == GPUOS_DTYPE_F16
     if (path == M_MMA) {
         mma_tiles(task, tile, env);

@@ -3,6 +3,7 @@ package dev.gpuos.tensor.gpu;
 import dev.gpuos.tensor.fusion.ElementwiseFusion;
 import dev.gpuos.tensor.fusion.FusionGroup;
 import dev.gpuos.tensor.op.ElementwiseNode;
+import dev.gpuos.tensor.op.MatmulNode;
 import dev.gpuos.tensor.op.OpNode;
 
 import java.util.ArrayList;
@@ -23,7 +24,10 @@ final class TaskPlan {
 
     record Row(RowFusion.Fused fused) implements Item {}
 
-    record Single(OpNode node) implements Item {}
+    /** A node alone, or a product with the gated linear unit it computes too ({@code glu}, else null). */
+    record Single(OpNode node, ProductEpilogue.Glu glu) implements Item {
+        Single(OpNode node) { this(node, null); }
+    }
 
     /**
      * The items of {@code work}. With {@code fuse} (native operators: the default backend and every capture),
@@ -61,6 +65,16 @@ final class TaskPlan {
                     out.add(new Row(f));
                     pending = after.subList(f.epilogue.size(), after.size());
                     if (!after.isEmpty()) i++;
+                    continue;
+                }
+            }
+            if (fuse && node instanceof MatmulNode product && i + 1 < plan.size() && plan.get(i + 1) instanceof FusionGroup g) {
+                ProductEpilogue.Glu glu = ProductEpilogue.match(product, g.nodes(), intermediates);
+                if (glu != null) {
+                    runs(pending, intermediates, true, out);
+                    out.add(new Single(node, glu));
+                    pending = g.nodes().subList(glu.members().size(), g.nodes().size());
+                    i++;
                     continue;
                 }
             }

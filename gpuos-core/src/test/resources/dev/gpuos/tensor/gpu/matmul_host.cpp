@@ -79,13 +79,16 @@ int main() {
         // 64-byte aligned bases, like device allocations; a little slack past the end.
         GT_T* a = (GT_T*)aligned_alloc(64, ((lenA + 16) * sizeof(GT_T) + 63) / 64 * 64);
         GT_T* b = (GT_T*)aligned_alloc(64, ((lenB + 16) * sizeof(GT_T) + 63) / 64 * 64);
-        std::vector<GT_T> c(nbat * n * m + 1);
+        // M_GEMV_GLU (path 5): c holds the unit's m / 2 values; the product goes to p where the name says "store"
+        const bool glu = path == 5, storeProduct = glu && strstr(name, "store") != nullptr;
+        std::vector<GT_T> c(nbat * n * m + 1), p(m + 1);
         for (long long i = 0; i < lenA + 16; ++i) a[i] = store(quarter(rng) / 4.0);
         for (long long i = 0; i < lenB + 16; ++i) b[i] = store(quarter(rng) / 4.0);
         gpuos_task task{};
         task.ntiles = (unsigned)ntiles;
-        long long args[5] = {1, units, path, span, warpCols};
-        for (int i = 0; i < 5; ++i) task.args[i] = (unsigned long long)args[i];
+        long long args[6] = {1, units, path, span, warpCols, storeProduct ? 1 : 0};
+        for (int i = 0; i < 6; ++i) task.args[i] = (unsigned long long)args[i];
+        if (storeProduct) task.refs[3].data = (unsigned long long)p.data();
         long long sizesA[3] = {nbat, n, k}, stridesA[3] = {sAb, sa0, sa1};
         long long sizesB[3] = {nbat, k, m}, stridesB[3] = {sBb, sb0, sb1};
         task.refs[0].data = (unsigned long long)(a + offA);
@@ -100,7 +103,38 @@ int main() {
         cases++;
         const double atol = RTOL * 16 * std::sqrt((double)k + 1);
         bool bad = false;
-        for (long long bi = 0; bi < nbat && !bad; ++bi)
+        if (glu) {
+            // silu(g) * u of the rounded halves: a relative error of the dtype's rounding, twice, and silu's
+            const long long half = m / 2;
+            auto dot = [&](long long j) {
+                double ref = 0;
+                for (long long q = 0; q < k; ++q) ref += load(a[offA + q * sa1]) * load(b[offB + q * sb0 + j * sb1]);
+                return ref;
+            };
+            for (long long j = 0; j < half && !bad; ++j) {
+                const double g = dot(j), u = dot(j + half), ref = g / (1 + std::exp(-g)) * u;
+                const double got = load(c[j]);
+                bool ok = std::fabs(got - ref) <= atol + 3 * RTOL * std::fabs(ref);
+                if (storeProduct) {
+                    ok = ok && std::fabs(load(p[j]) - g) <= atol + RTOL * std::fabs(g)
+                            && std::fabs(load(p[j + half]) - u) <= atol + RTOL * std::fabs(u);
+                }
+                if (!ok) {
+                    printf("FAIL %s k %lld m %lld glu: unit %lld = %g, expected %g (gate %g, up %g; stored %g %g)\n",
+                           name, k, m, j, got, ref, g, u, storeProduct ? load(p[j]) : 0.0, storeProduct ? load(p[j + half]) : 0.0);
+                    bad = true;
+                }
+            }
+            if (!storeProduct) {
+                for (long long j = 0; j < m && !bad; ++j) {
+                    if (load(p[j]) != 0) {
+                        printf("FAIL %s: the product was stored though not asked for\n", name);
+                        bad = true;
+                    }
+                }
+            }
+        }
+        for (long long bi = 0; !glu && bi < nbat && !bad; ++bi)
             for (long long i = 0; i < n && !bad; ++i)
                 for (long long j = 0; j < m && !bad; ++j) {
                     double ref = 0;

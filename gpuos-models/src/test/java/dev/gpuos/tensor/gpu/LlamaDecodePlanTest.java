@@ -47,7 +47,11 @@ class LlamaDecodePlanTest {
                 all.addAll(r.fused().epilogue);
                 yield all;
             }
-            case TaskPlan.Single s -> List.of(s.node());
+            case TaskPlan.Single s -> {
+                List<OpNode> all = new ArrayList<>(List.of(s.node()));
+                if (s.glu() != null) all.addAll(s.glu().members());
+                yield all;
+            }
         };
     }
 
@@ -80,7 +84,7 @@ class LlamaDecodePlanTest {
             String k = switch (item) {
                 case TaskPlan.Run r -> "elementwise";
                 case TaskPlan.Row r -> "row-fused " + r.fused().kind;
-                case TaskPlan.Single s -> s.node() instanceof MatmulNode ? "matmul" : s.node().opName();
+                case TaskPlan.Single s -> s.glu() != null ? "matmul+glu" : s.node() instanceof MatmulNode ? "matmul" : s.node().opName();
             };
             out.merge(k, 1, Integer::sum);
         }
@@ -124,18 +128,19 @@ class LlamaDecodePlanTest {
                 for (TaskPlan.Item item : p.items()) System.out.println("  " + nodesOf(item).stream().map(OpNode::opName).toList());
             }
             int layers = 2;
-            // per layer: qkv, o, gate/up, down; then the output head
-            assertEquals(4 * layers + 1, p.kinds().get("matmul"), p.kinds().toString());
+            // per layer: qkv, o, gate/up (with SwiGLU: ProductEpilogue), down; then the output head
+            assertEquals(3 * layers + 1, p.kinds().get("matmul"), p.kinds().toString());
+            assertEquals(layers, p.kinds().get("matmul+glu"), p.kinds().toString());
             // scores, scale and bias, softmax and @ values: one attention task a layer
             assertEquals(layers, p.kinds().get("attention"), p.kinds().toString());
             assertEquals(null, p.kinds().get("row-fused SOFTMAX"), p.kinds().toString());
             // two per layer and the final one, each with the residual add before and the cast after it (the
             // first layer's input norm stands alone in f32, where no cast of the embedding precedes it)
             assertEquals(2 * layers + (compute == DType.F32 ? 0 : 1), p.kinds().get("row-fused RMS"), p.kinds().toString());
-            // per layer 9 links: norm, qkv, the key's RoPE with the cache write (q's RoPE beside it), attention, o,
-            // norm, gate/up, SwiGLU, down; then the embedding, the output norm, head, argmax and the token's copy
-            assertEquals(9 * layers + 5, p.chain(), "longest chain of dependent tasks");
-            assertEquals(31, p.items().size(), p.kinds().toString());
+            // per layer 8 links: norm, qkv, the key's RoPE with the cache write (q's RoPE beside it), attention, o,
+            // norm, gate/up with SwiGLU, down; then the embedding, the output norm, head, argmax and the token's copy
+            assertEquals(8 * layers + 5, p.chain(), "longest chain of dependent tasks");
+            assertEquals(29, p.items().size(), p.kinds().toString());
         }
     }
 }
