@@ -24,9 +24,14 @@ final class TaskPlan {
 
     record Row(RowFusion.Fused fused) implements Item {}
 
-    /** A node alone, or a product with the gated linear unit it computes too ({@code glu}, else null). */
-    record Single(OpNode node, ProductEpilogue.Glu glu) implements Item {
-        Single(OpNode node) { this(node, null); }
+    /**
+     * A node alone, or a product with the gated linear unit it computes too ({@code glu}, else null) and the
+     * rms_norm that makes its x ({@code norm}, else null).
+     */
+    record Single(OpNode node, ProductEpilogue.Glu glu, ProductPrologue.Norm norm) implements Item {
+        Single(OpNode node) { this(node, null, null); }
+
+        Single(OpNode node, ProductEpilogue.Glu glu) { this(node, glu, null); }
     }
 
     /**
@@ -83,7 +88,27 @@ final class TaskPlan {
             out.add(new Single(node));
         }
         runs(pending, intermediates, fuse, out);
-        return out;
+        return fuse ? normsIntoProducts(out, intermediates) : out;
+    }
+
+    /** A row-fused rms_norm right before the one-row product that reads it becomes that product's prologue. */
+    private static List<Item> normsIntoProducts(List<Item> items, Intermediates intermediates) {
+        List<Item> out = null;
+        for (int i = 0; i < items.size(); i++) {
+            Item item = items.get(i);
+            if (item instanceof Row r && i + 1 < items.size() && items.get(i + 1) instanceof Single s
+                    && s.node() instanceof MatmulNode product && s.norm() == null) {
+                ProductPrologue.Norm norm = ProductPrologue.match(r.fused(), product, intermediates);
+                if (norm != null) {
+                    if (out == null) out = new ArrayList<>(items.subList(0, i));
+                    out.add(new Single(product, s.glu(), norm));
+                    i++;
+                    continue;
+                }
+            }
+            if (out != null) out.add(item);
+        }
+        return out != null ? out : items;
     }
 
     private static void runs(List<ElementwiseNode> members, Intermediates intermediates, boolean wide, List<Item> out) {

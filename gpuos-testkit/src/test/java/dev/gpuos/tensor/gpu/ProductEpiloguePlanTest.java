@@ -62,6 +62,40 @@ class ProductEpiloguePlanTest {
         }
     }
 
+    /** {@code x [1, K] (f32) + delta [1, K]}, rms_norm, cast to BF16, @ W^T ([2 UNITS, K]), captured. */
+    private static List<TaskPlan.Item> normPlan(Function<Tensor[], List<Tensor>> program) {
+        NodeRecorder rec = new NodeRecorder();
+        try (TensorScope s = TensorScope.open(rec)) {
+            Tensor x = s.ones(DType.F32, 1, K), delta = s.ones(DType.BF16, 1, K), g = s.ones(DType.F32, K),
+                    w = s.ones(DType.BF16, 2 * UNITS, K);
+            Captured c = rec.capture(() -> {
+                Tensor sum = x.add(delta), norm = sum.rmsNorm(new long[]{K}, g, 1e-5);
+                return program.apply(new Tensor[]{sum, norm, norm.to(DType.BF16).matmul(w.transpose(0, 1))});
+            });
+            return TaskPlan.of(c.work(), Intermediates.of(c.work(), c.internal()), true);
+        }
+    }
+
+    @Test
+    void aRowFusedRmsNormRidesOnTheOneRowProductThatReadsIt() {
+        // the residual sum returned (the next residual add reads it): stored by the fused task
+        List<TaskPlan.Item> plan = normPlan(t -> List.of(t[2], t[0]));
+        assertEquals(1, plan.size(), plan.toString());
+        TaskPlan.Single single = assertInstanceOf(TaskPlan.Single.class, plan.getFirst());
+        assertTrue(single.norm() != null && single.norm().storeSum(), plan.toString());
+        assertEquals(3, single.norm().nodes().size(), "add, rms_norm, cast");
+        // with the SwiGLU after the product too: still one task
+        plan = normPlan(t -> List.of(swiglu(t[2], DType.BF16)));
+        assertEquals(1, plan.size(), plan.toString());
+        single = assertInstanceOf(TaskPlan.Single.class, plan.getFirst());
+        assertTrue(single.norm() != null && !single.norm().storeSum() && single.glu() != null, plan.toString());
+        // the norm's value read outside (returned): the row task stays, the product alone
+        plan = normPlan(t -> List.of(t[2], t[1]));
+        assertEquals(2, plan.size(), plan.toString());
+        assertInstanceOf(TaskPlan.Row.class, plan.getFirst());
+        assertNull(assertInstanceOf(TaskPlan.Single.class, plan.get(1)).norm());
+    }
+
     @Test
     void formsWhoseFusedValueWouldDifferOrThatAreNotOneRowStaySeparate() {
         DType t = DType.BF16;
