@@ -82,6 +82,23 @@ class MatmulHostTest {
                 }
             }
         }
+        if (t == DType.BF16 || t == DType.F32) {
+            // M_GEMV_NORM: the rms_norm of x0 (+ x1) recomputed per block before the product (planned as M_GEMV,
+            // or as M_GEMV_GLU with "glu"), the sum stored or not; hidden 40 (a tail past 16-byte groups) and 96
+            for (long h : new long[]{40, 96}) {
+                for (String name : new String[]{"norm", "norm-add-sum", "norm-add-glu"}) {
+                    long cols = 70;
+                    long[] c = {1, 0, 0, 1, h, cols, h, 1, 1, h, 0, 0};
+                    long[] plan = name.contains("glu") ? FamilyTasks.gluPlan(cols / 2)
+                            : FamilyTasks.matmulPlan(1, 1, h, cols, 1, 1, true, true, false);
+                    StringBuilder line = new StringBuilder(name);
+                    for (long v : c) line.append(' ').append(v);
+                    line.append(' ').append(FamilyTasks.PATH_GEMV_NORM);
+                    for (int q = 1; q < 4; q++) line.append(' ').append(plan[q]);
+                    lines.add(line.append(' ').append(Math.min(plan[1], 2)).toString());
+                }
+            }
+        }
         for (int i = 0; i < shapes.size(); i++) {
             long[] c = shapes.get(i);
             // one-row products on M_GEMV where their strides allow it; the narrow ones (a few units each: the
