@@ -148,6 +148,12 @@ final class FamilyTasks {
      * on M_SKINNY_K as before, for an A/B on the GPU.
      */
     static volatile boolean gemv = !"false".equals(System.getProperty("gpuos.matmul.gemv"));
+    /**
+     * Whether captured one-row products take in the rms_norm before them and the SwiGLU after them
+     * ({@link ProductPrologue}, {@link ProductEpilogue}): on unless {@code -Dgpuos.fusion.products=false}, which plans
+     * them as separate tasks as before, for the decode step's A/B on the GPU (read at planning, like {@link #gemv}).
+     */
+    static volatile boolean productFusion = !"false".equals(System.getProperty("gpuos.fusion.products"));
 
     static KernelTask matmul(MatmulNode n) {
         Tensor a = n.a(), b = n.b(), out = n.output();
@@ -203,15 +209,15 @@ final class FamilyTasks {
     }
 
     /**
-     * Whether {@code n} takes M_GEMV as one product (one row, one batch, both operands k-contiguous) of floats:
-     * then an rms_norm before it ({@link ProductPrologue}) can ride on it.
+     * Whether {@code n} takes M_GEMV as one product (one row, one batch, both operands k-contiguous) of floats, with
+     * product fusion on: then an rms_norm before it ({@link ProductPrologue}) can ride on it.
      */
     static boolean gemvPlanned(MatmulNode n) {
         Tensor a = n.a(), b = n.b(), out = n.output();
         int rank = out.rank();
         DType t = a.dtype();
         if (t != DType.F32 && t != DType.F16 && t != DType.BF16) return false;   // matmul.cu's fused paths are float-only
-        if (!skinny || !gemv || out.numel() != out.size(-1)) return false;
+        if (!productFusion || !skinny || !gemv || out.numel() != out.size(-1)) return false;
         long[] plan = matmulPlan(1, a.size(rank - 2), a.size(rank - 1), out.size(-1), a.strides()[rank - 1],
                 b.strides()[rank - 2], true, true, false);
         return plan[0] == PATH_GEMV;

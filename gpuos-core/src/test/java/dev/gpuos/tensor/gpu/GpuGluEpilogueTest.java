@@ -26,14 +26,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 @Tag("gpu")
 class GpuGluEpilogueTest extends SharedGpuOS {
     static GpuBackend gpu;
-    private static boolean skinnyWas, gemvWas;
+    private static boolean skinnyWas, gemvWas, fusionWas;
 
     @BeforeAll
     static void backend() {
         skinnyWas = FamilyTasks.skinny;
         gemvWas = FamilyTasks.gemv;
+        fusionWas = FamilyTasks.productFusion;
         FamilyTasks.skinny = true;
         FamilyTasks.gemv = true;
+        FamilyTasks.productFusion = true;
         gpu = new GpuBackend(os);
     }
 
@@ -41,6 +43,7 @@ class GpuGluEpilogueTest extends SharedGpuOS {
     static void restorePaths() {
         FamilyTasks.skinny = skinnyWas;
         FamilyTasks.gemv = gemvWas;
+        FamilyTasks.productFusion = fusionWas;
     }
 
     /** silu(gate) * up over gu = x @ W^T, W = [gate; up], as LlamaModel writes it (F32 between the casts). */

@@ -114,4 +114,16 @@ class ProductEpiloguePlanTest {
         // streamed: every member's output may be read later, so each is stored by the elementwise task
         assertNull(glu(plan(t, 1, false, gu -> List.of(swiglu(gu, t)))));
     }
+
+    @Test
+    void productFusionOffPlansTheSeparateTasksForTheAB() {
+        boolean was = FamilyTasks.productFusion;
+        FamilyTasks.productFusion = false;
+        try {
+            assertEquals(2, plan(DType.BF16, 1, true, gu -> List.of(swiglu(gu, DType.BF16))).size());
+            assertEquals(2, normPlan(t -> List.of(t[2], t[0])).size());
+        } finally {
+            FamilyTasks.productFusion = was;
+        }
+    }
 }
