@@ -363,8 +363,11 @@ public final class GpuOS implements AutoCloseable {
         return arena.allocate(bytes);
     }
 
+    /** Requests of at least this many bytes are served from memory {@link #reserveMemory} reserved. */
+    public static final long RESERVED_MIN_BYTES = DeviceArena.RESERVED_MIN_BYTES;
+
     /**
-     * Reserves device memory ahead for requests of at least {@link DeviceArena#RESERVED_MIN_BYTES} (a model's
+     * Reserves device memory ahead for requests of at least {@link #RESERVED_MIN_BYTES} (a model's
      * weights): at least {@code bytes} free, the shortfall taken in ONE driver allocation rather than one per
      * weight (see {@link DeviceArena#reserve}), made with the worker parked (about a millisecond, like a swap):
      * models-3-1 measured 1,049 ms for 98 allocations of a 1B model's weights while the worker ran, which is

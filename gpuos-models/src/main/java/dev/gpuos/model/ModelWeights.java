@@ -108,7 +108,7 @@ public final class ModelWeights implements AutoCloseable {
      */
     void reserveOn(dev.gpuos.tensor.Backend backend, DType dtype) {
         if (!(backend instanceof dev.gpuos.tensor.gpu.GpuBackend gpu)) return;
-        long bytes = deviceBytes(dtype, dev.gpuos.runtime.memory.DeviceArena.RESERVED_MIN_BYTES);
+        long bytes = deviceBytes(dtype, dev.gpuos.GpuOS.RESERVED_MIN_BYTES);
         if (bytes > 0) gpu.os().reserveMemory(bytes);
     }
 

@@ -422,7 +422,7 @@ public final class DecodeBreakdownBench {
         long r0 = System.nanoTime();
         long reserved;
         try (ModelWeights w = ModelWeights.open(dir)) {
-            reserved = w.deviceBytes(DType.BF16, dev.gpuos.runtime.memory.DeviceArena.RESERVED_MIN_BYTES);
+            reserved = w.deviceBytes(DType.BF16, dev.gpuos.GpuOS.RESERVED_MIN_BYTES);
             w.reserveOn(gpu, DType.BF16);
         }
         double reserveMs = (System.nanoTime() - r0) / 1e6;
