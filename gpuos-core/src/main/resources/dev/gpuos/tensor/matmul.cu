@@ -2,9 +2,11 @@
 // double for F64, long long with wrap-around for integers), rounded once on store.
 // refs[0]: a viewed as [batch..., n, k]; refs[1]: b as [batch..., k, m] (any strides, zero for broadcast batch
 // dims); refs[2]: out, contiguous [batch..., n, m]. args: 0 = number of batch dims, 1 = work units in all,
-// 2 = path (M_TILED, M_SKINNY_K, M_SKINNY_M, M_MMA, M_GEMV), 3 = output columns per unit (skinny paths and
-// M_GEMV), 4 = columns a warp takes at a time (M_SKINNY_K: 1 or 4; M_GEMV: 1, 2 or 4). Task tile t handles units
-// t, t + ntiles, ...
+// 2 = path (M_TILED, M_SKINNY_K, M_SKINNY_M, M_MMA, M_GEMV, M_GEMV_GLU), 3 = output columns per unit (skinny
+// paths and M_GEMV), 4 = columns a warp takes at a time (M_SKINNY_K: 1 or 4; M_GEMV: 1, 2 or 4; M_GEMV_GLU: 1 or 2
+// gate/up pairs), 5 = M_GEMV_GLU only: whether the product is stored (refs[3]); M_GEMV_NORM (an rms_norm before
+// the product, its operands in an operand table): see norm_prologue. Task tile t handles units t,
+// t + ntiles, ...
 //
 // M_TILED, any shape: a unit is a 64x64 output tile (4x4 per thread) with 64x8 / 8x64 operand tiles staged in
 // shared memory (8 KB of env->smem for 8-byte accumulators).
@@ -28,7 +30,7 @@ namespace {
 
 constexpr int BM = 64, BN = 64, BK = 8;
 
-enum { M_TILED = 0, M_SKINNY_K = 1, M_SKINNY_M = 2, M_MMA = 3, M_GEMV = 4 };
+enum { M_TILED = 0, M_SKINNY_K = 1, M_SKINNY_M = 2, M_MMA = 3, M_GEMV = 4, M_GEMV_GLU = 5, M_GEMV_NORM = 6 };
 
 struct MatmulView {
     const gpuos_tensor_ref& A;
@@ -39,10 +41,12 @@ struct MatmulView {
     int nb;
     long long total, n, k, m, sa0, sa1, sb0, sb1;
 
-    __device__ MatmulView(const gpuos_task* task)
-        : A(task->refs[0]), B(task->refs[1]), a((const GT_T*)task->refs[0].data),
-          b((const GT_T*)task->refs[1].data), c((GT_T*)task->refs[2].data), nb((int)gpuos::arg_i64(task, 0)),
-          total(gpuos::arg_i64(task, 1)) {
+    __device__ MatmulView(const gpuos_task* task) : MatmulView(task, task->refs, (int)gpuos::arg_i64(task, 0)) {}
+
+    // R: the operands (inline, or the task's operand table); nb: batch dims (args 0 holds it where R is inline)
+    __device__ MatmulView(const gpuos_task* task, const gpuos_tensor_ref* R, int batchDims)
+        : A(R[0]), B(R[1]), a((const GT_T*)R[0].data), b((const GT_T*)R[1].data), c((GT_T*)R[2].data),
+          nb(batchDims), total(gpuos::arg_i64(task, 1)) {
         n = A.sizes[nb];
         k = A.sizes[nb + 1];
         m = B.sizes[nb + 1];
@@ -483,26 +487,83 @@ __device__ __forceinline__ uint4 stream16(const GT_T* p) {
 #endif
 }
 
-template <int C>
-__device__ __noinline__ void gemv(const gpuos_task* task, unsigned int tile) {
-    const MatmulView v(task);
+// M_GEMV_NORM's operand table: 0 = x0 [1, H] (the rms_norm's input, or the first operand of the add that makes it;
+// any floating dtype), 1 = b, 2 = out, 3 = the product where stored (GLU) else a placeholder, 4 = x1 (the add's
+// second operand) or a placeholder, 5 = the norm's weight [H] or a placeholder, 6 = the add's sum [1, H] (F32) where
+// stored or a placeholder. args: 0 = eps (double bits; the batch dims are 0), 1-4 as M_GEMV's (M_GEMV_GLU's with
+// flag 16), 5 = flags (1: the product stored, 2: an add before the norm, 4: its sum stored, 8: the norm has a
+// weight, 16: a GLU over the product as M_GEMV_GLU's).
+//
+// Every block computes the row once, as the row-fused task would have (norm.cu's statistics in double over the
+// f32 values, y = from_f64<float>(s * inv * w), then the cast to GT_T), into shared memory after the reduction
+// scratch; tile 0 stores the sum. Then x is read from there. FamilyTasks keeps H * sizeof(GT_T) within the 8 KB.
+__device__ __forceinline__ float norm_input(const gpuos_tensor_ref* R, bool add, long long i) {
+    const float x0 = (float)gt::load_f64(R[0], i * R[0].strides[R[0].ndim - 1]);
+    return add ? x0 + (float)gt::load_f64(R[4], i * R[4].strides[R[4].ndim - 1]) : x0;
+}
+
+__device__ __noinline__ GT_T* norm_prologue(const gpuos_task* task, const gpuos_tensor_ref* R, unsigned int tile,
+                                           const gpuos_env* env, long long h) {
+    const long long flags = gpuos::arg_i64(task, 5);
+    const bool add = (flags & 2) != 0, storeSum = (flags & 4) != 0 && tile == 0, hasWeight = (flags & 8) != 0;
+    const double eps = gpuos::arg_f64(task, 0);
+    double* scratch = (double*)env->smem;
+    GT_T* xs = (GT_T*)(scratch + 32);
+    float* sum = (float*)R[6].data;
+    const gt::Team team = gt::make_team(true);
+    __syncthreads();  // an earlier task's tile in this block may still read shared memory
+    double sq = 0;
+    for (long long i = threadIdx.x; i < h; i += blockDim.x) {
+        const double d = norm_input(R, add, i);
+        sq += d * d;
+    }
+    sq = gt::team_reduce(team, sq, [](double p, double q) { return p + q; }, scratch);
+    const double inv = 1.0 / sqrt(sq / (double)h + eps);
+    for (long long i = threadIdx.x; i < h; i += blockDim.x) {
+        const float s = norm_input(R, add, i);
+        if (storeSum) sum[i * R[6].strides[R[6].ndim - 1]] = s;
+        const double w = hasWeight ? gt::load_f64(R[5], i * R[5].strides[R[5].ndim - 1]) : 1.0;
+        xs[i] = GT_FROM_ACC<GT_T>((GT_ACC)gt::from_f64<float>((double)s * inv * w));
+    }
+    __syncthreads();
+    return xs;
+}
+
+// GLU (M_GEMV_GLU): b's 2I columns are a gate half and an up half; the unit's columns are j < I, and a warp
+// takes P = C / 2 of them at a time, streaming gate rows j.. (w[0, P)) and up rows I + j.. (w[P, C)) together.
+// It stores silu(g) * u, with g and u rounded to GT_T first (as a stored product would be) and the rest in f32,
+// into refs[2]; the product itself into refs[3] only where arg 5 says something else reads it.
+// NORM (M_GEMV_NORM): x is an rms_norm's output that this task computes first, per block, into shared memory
+// (norm_prologue); the operands come from the task's operand table, the product's own ones first.
+template <int C, bool GLU, bool NORM>
+__device__ __noinline__ void gemv(const gpuos_task* task, unsigned int tile, const gpuos_env* env) {
+    const gpuos_tensor_ref* R = NORM ? (const gpuos_tensor_ref*)task->refs[0].data : task->refs;
+    const MatmulView v(task, R, NORM ? 0 : (int)gpuos::arg_i64(task, 0));
     const long long span = gpuos::arg_i64(task, 3);
-    const long long unitsPerBatch = (v.m + span - 1) / span;
+    constexpr int P = GLU ? C / 2 : C;  // output columns a warp takes at a time
+    const long long cols = GLU ? v.m / 2 : v.m;
+    const long long unitsPerBatch = (cols + span - 1) / span;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     // loads in flight per lane: U groups of each of C columns (16 registers of x and 4 * U * C of weights)
     constexpr int U = C == 1 ? 8 : 16 / C;
     const long long groups = v.k / VEC;
+    GT_T* product = GLU && (gpuos::arg_i64(task, 5) & 1) != 0 ? (GT_T*)R[3].data : nullptr;
+    GT_T* xs = nullptr;
+    if constexpr (NORM) xs = norm_prologue(task, R, tile, env, v.k);
     for (long long u = tile; u < v.total; u += task->ntiles) {
         const long long batch = u / unitsPerBatch;
-        const long long c0 = (u % unitsPerBatch) * span, c1 = c0 + span < v.m ? c0 + span : v.m;
-        const GT_T* x = v.a + gt::offset_in(v.A, 0, v.nb, batch);
+        const long long c0 = (u % unitsPerBatch) * span, c1 = c0 + span < cols ? c0 + span : cols;
+        const GT_T* x = NORM ? xs : v.a + gt::offset_in(v.A, 0, v.nb, batch);
         const GT_T* wb = v.b + gt::offset_in(v.B, 0, v.nb, batch);
-        GT_T* out = v.c + batch * v.m;
-        const bool xVec = v.sa1 == 1 && ((unsigned long long)x & 15) == 0;
-        for (long long j0 = c0 + (long long)warp * C; j0 < c1; j0 += (long long)warps * C) {
+        GT_T* out = v.c + batch * cols;
+        const bool xVec = NORM || (v.sa1 == 1 && ((unsigned long long)x & 15) == 0);
+        for (long long j0 = c0 + (long long)warp * P; j0 < c1; j0 += (long long)warps * P) {
             const GT_T* w[C];
 #pragma unroll
-            for (int q = 0; q < C; ++q) w[q] = wb + (j0 + q < c1 ? j0 + q : j0) * v.sb1;
+            for (int q = 0; q < C; ++q) {
+                const int p = q % P;
+                w[q] = wb + ((j0 + p < c1 ? j0 + p : j0) + (q >= P ? cols : 0)) * v.sb1;
+            }
             GT_ACC acc[C];
 #pragma unroll
             for (int q = 0; q < C; ++q) acc[q] = 0;
@@ -542,16 +603,32 @@ __device__ __noinline__ void gemv(const gpuos_task* task, unsigned int tile) {
             }
             // the tail past the last whole group, or everything where x or the weight rows are not 16-byte aligned
             for (long long p = p0 + lane; p < v.k; p += 32) {
-                const GT_ACC xe = GT_TO_ACC(x[p * v.sa1]);
+                const GT_ACC xe = GT_TO_ACC(x[NORM ? p : p * v.sa1]);
 #pragma unroll
                 for (int q = 0; q < C; ++q) acc[q] += xe * GT_TO_ACC(w[q][p]);
             }
 #pragma unroll
             for (int q = 0; q < C; ++q) {
-                GT_ACC s = acc[q];
 #pragma unroll
-                for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-                if (lane == q && j0 + q < c1) out[j0 + q] = GT_FROM_ACC<GT_T>(s);
+                for (int o = 16; o > 0; o >>= 1) acc[q] += __shfl_xor_sync(0xffffffffu, acc[q], o);
+            }
+            if (GLU) {
+#pragma unroll
+                for (int p = 0; p < P; ++p) {
+                    if (lane != p || j0 + p >= c1) continue;
+                    const GT_T g = GT_FROM_ACC<GT_T>(acc[p]), up = GT_FROM_ACC<GT_T>(acc[p + P]);
+                    if (product != nullptr) {
+                        product[j0 + p] = g;
+                        product[cols + j0 + p] = up;
+                    }
+                    const float gf = (float)GT_TO_ACC(g);
+                    out[j0 + p] = GT_FROM_ACC<GT_T>((GT_ACC)((gf / (1.0f + expf(-gf))) * (float)GT_TO_ACC(up)));
+                }
+            } else {
+#pragma unroll
+                for (int q = 0; q < C; ++q) {
+                    if (lane == q && j0 + q < c1) out[j0 + q] = GT_FROM_ACC<GT_T>(acc[q]);
+                }
             }
         }
     }
@@ -567,11 +644,29 @@ GPUOS_OP {
     }
     if (path == M_GEMV) {
         const long long c = gpuos::arg_i64(task, 4);
-        if (c == 4) gemv<4>(task, tile);
-        else if (c == 2) gemv<2>(task, tile);
-        else gemv<1>(task, tile);
+        if (c == 4) gemv<4, false, false>(task, tile, env);
+        else if (c == 2) gemv<2, false, false>(task, tile, env);
+        else gemv<1, false, false>(task, tile, env);
         return;
     }
+#if GT_DTYPE == GPUOS_DTYPE_BF16 || GT_DTYPE == GPUOS_DTYPE_F16 || GT_DTYPE == GPUOS_DTYPE_F32
+    if (path == M_GEMV_GLU) {
+        if (gpuos::arg_i64(task, 4) == 2) gemv<4, true, false>(task, tile, env);
+        else gemv<2, true, false>(task, tile, env);
+        return;
+    }
+    if (path == M_GEMV_NORM) {
+        // flags bit 16: the GLU over the product (then arg 4 counts gate/up pairs), else M_GEMV's columns a warp
+        const long long c = gpuos::arg_i64(task, 4);
+        if ((gpuos::arg_i64(task, 5) & 16) != 0) {
+            if (c == 2) gemv<4, true, true>(task, tile, env);
+            else gemv<2, true, true>(task, tile, env);
+        } else if (c == 4) gemv<4, false, true>(task, tile, env);
+        else if (c == 2) gemv<2, false, true>(task, tile, env);
+        else gemv<1, false, true>(task, tile, env);
+        return;
+    }
+#endif
 #if GT_DTYPE == GPUOS_DTYPE_BF16 || GT_DTYPE == GPUOS_DTYPE_F16
     if (path == M_MMA) {
         mma_tiles(task, tile, env);

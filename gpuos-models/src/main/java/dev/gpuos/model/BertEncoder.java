@@ -92,6 +92,7 @@ public final class BertEncoder implements AutoCloseable {
         try (ModelWeights w = ModelWeights.open(folder)) {
             w.onProgress(progress);
             w.expectStoredType(cfg.dtype(), folder.resolve("config.json"));
+            w.reserveOn(backend, compute);
             WeightLoader l = new WeightLoader(w, scope, compute);
             DType f32 = DType.F32;
             // sentence-transformers saves a bare BertModel; BertFor* checkpoints prefix it with "bert."

@@ -130,6 +130,7 @@ public final class LlamaModel implements AutoCloseable {
             w.expectStoredType(cfg.dtype(), folder.resolve("config.json"));
             DType main = w.mainType().dtype();
             DType dt = compute != null ? compute : main == DType.BF16 || main == DType.F16 ? main : DType.F32;
+            w.reserveOn(backend, dt);
             WeightLoader l = new WeightLoader(w, scope, dt);
             long h = cfg.hiddenSize(), d = cfg.headDim(), inter = cfg.intermediateSize();
             long q = (long) cfg.heads() * d, kv = (long) cfg.kvHeads() * d;

@@ -1,6 +1,7 @@
 package dev.gpuos.model;
 
 import com.google.gson.JsonObject;
+import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.cpu.CpuBackend;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -8,6 +9,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -66,6 +68,27 @@ class LlamaModelTest {
                 }
             }
             assertArrayEquals(logits[0], logits[1], dtype + ": q/k/v and gate/up adjacent (one slice) vs scattered (stacked on the host)");
+        }
+    }
+
+    @Test
+    void deviceBytesCountTheWeightsALoadReservesAsTheComputeDtype() throws IOException {
+        Path folder = TinyModels.writeLlama(dir.resolve("r"), TinyModels.llamaConfig(false), "BF16", 3);
+        long h = TinyModels.HIDDEN, kv = TinyModels.KV_HEADS * (h / TinyModels.HEADS), i = TinyModels.INTER;
+        // elements of every matrix: embedding, untied head, per layer q, k, v, o, gate, up, down
+        List<Long> matrices = new java.util.ArrayList<>(List.of(TinyModels.VOCAB * h, TinyModels.VOCAB * h));
+        for (int l = 0; l < TinyModels.LAYERS; l++) matrices.addAll(List.of(h * h, kv * h, kv * h, h * h, i * h, i * h, h * i));
+        long norms = 2L * TinyModels.LAYERS + 1;
+        try (ModelWeights w = ModelWeights.open(folder)) {
+            for (DType t : new DType[]{DType.BF16, DType.F32}) {
+                long size = t.byteSize(), big = 0;
+                for (long n : matrices) big += (n * size + 255) / 256 * 256;
+                long normBytes = norms * ((h * size + 255) / 256 * 256);
+                assertEquals(big + normBytes, w.deviceBytes(t, 1), t.toString());
+                // the norms (h elements each) fall below a bound of h + 1 elements; every matrix is larger
+                assertEquals(big, w.deviceBytes(t, (h + 1) * size), t.toString());
+            }
+            assertEquals(0, w.deviceBytes(DType.BF16, Long.MAX_VALUE));
         }
     }
 

@@ -18,8 +18,10 @@ import java.util.TreeMap;
  * forever, so a free during normal operation would hang the runtime. {@code cuMemAlloc} does work while a
  * kernel runs. The arena therefore takes large slabs from {@link DeviceMemory} and splits them with a binary
  * buddy allocator (power-of-two classes from 256 bytes, so every block is 256-byte aligned); requests above
- * the largest class get a dedicated allocation. Idle slabs and dedicated allocations go back to the device
- * only in {@link #trim()} or {@link #close()}, which refuse unless {@link DeviceMemory#freeAllowed()}.
+ * the largest class get a dedicated allocation. Memory reserved ahead in one piece ({@link #reserve}: a model's
+ * weights) serves requests of at least {@link #RESERVED_MIN_BYTES} first, cut exactly. Idle slabs, dedicated
+ * allocations and reserved regions go back to the device only in {@link #trim()} or {@link #close()}, which
+ * refuse unless {@link DeviceMemory#freeAllowed()}.
  *
  * <p><b>Reuse after completion.</b> A block released with {@code lastUseSeq} is reusable only once the
  * completion watermark passes it ({@code completedSeq > lastUseSeq}); until then a task still queued on the
@@ -35,6 +37,11 @@ public final class DeviceArena implements AutoCloseable {
     public static final long DEFAULT_SLAB_BYTES = 64L << 20;
     /** Smallest size class, and the alignment of every block. */
     public static final long MIN_BLOCK_BYTES = 256;
+    /**
+     * Requests of at least this many bytes are cut exactly from reserved regions while one has room ({@link
+     * #reserve}): a model's weights and caches. Smaller ones stay in the slabs, whose classes waste little on them.
+     */
+    public static final long RESERVED_MIN_BYTES = 1L << 20;
 
     /** A slab taken from the device; {@code freeBytes} is guarded by the arena lock. */
     static final class Slab {
@@ -71,6 +78,9 @@ public final class DeviceArena implements AutoCloseable {
     private final TreeMap<Long, ArrayDeque<Long>> idleDedicated = new TreeMap<>();
     /** Every dedicated allocation held from the device (live, pending or idle): address to bytes. */
     private final Map<Long, Long> dedicatedRegions = new HashMap<>();
+    /** Regions reserved ahead, in the order they were taken. */
+    private final List<ReservedRegion> reserved = new ArrayList<>();
+    private long reservedBytesHeld;
     private volatile long completedSeq;
     private long bytesInUse;
     private long blocksInUse;
@@ -134,6 +144,10 @@ public final class DeviceArena implements AutoCloseable {
         if (bytes <= 0) {
             throw new IllegalArgumentException("bytes must be positive, got " + bytes);
         }
+        if (bytes >= RESERVED_MIN_BYTES) {
+            DeviceBlock block = allocateReserved(bytes);
+            if (block != null) return block;
+        }
         if (bytes > largestClassBytes) {
             return allocateDedicated(bytes);
         }
@@ -150,6 +164,52 @@ public final class DeviceArena implements AutoCloseable {
                 block = carve(order, bytes);
             }
             return handOut(block);
+        }
+    }
+
+    /**
+     * Makes sure at least {@code bytes} of reserved memory are free or pending reuse, taking the shortfall from the
+     * device in ONE allocation: later requests of at least {@link #RESERVED_MIN_BYTES} are cut from it exactly
+     * (first fit) before any slab or dedicated allocation is made. A model load calls this with its weights' bytes:
+     * one {@code cuMemAlloc} instead of one per weight (about 10 ms each while a worker runs). Reserved memory goes
+     * back to the device only when a whole region is free, in {@link #trim()} or {@link #close()}.
+     *
+     * @return bytes newly taken from the device (0 when enough was free already)
+     * @throws DeviceOutOfMemoryException when the device cannot supply the shortfall in one piece
+     */
+    public long reserve(long bytes) {
+        if (bytes <= 0) {
+            throw new IllegalArgumentException("bytes to reserve must be positive, got " + bytes);
+        }
+        if (bytes > Long.MAX_VALUE - MIN_BLOCK_BYTES) {
+            throw new IllegalArgumentException("cannot reserve " + bytes + " bytes");
+        }
+        synchronized (lock) {
+            long shortfall = reserveShortfall(bytes);
+            if (shortfall == 0) return 0;
+            long base = allocateFromDevice(shortfall, shortfall, "a reservation of " + shortfall + " bytes");
+            reserved.add(new ReservedRegion(base, shortfall));
+            reservedBytesHeld += shortfall;
+            return shortfall;
+        }
+    }
+
+    /**
+     * Bytes {@link #reserve}({@code bytes}) would take from the device now: 0 when the reserved regions' free
+     * extents and the reserved blocks pending reuse hold {@code bytes} already.
+     */
+    public long reserveShortfall(long bytes) {
+        if (bytes <= 0) {
+            throw new IllegalArgumentException("bytes to reserve must be positive, got " + bytes);
+        }
+        synchronized (lock) {
+            requireOpen();
+            reclaim();
+            long available = 0;
+            for (ReservedRegion r : reserved) available += r.freeBytes();
+            for (DeviceBlock b : pendingInOrder) if (b.region != null) available += b.capacity();
+            for (DeviceBlock b : pending) if (b.region != null) available += b.capacity();
+            return bytes <= available ? 0 : (bytes - available + MIN_BLOCK_BYTES - 1) & -MIN_BLOCK_BYTES;
         }
     }
 
@@ -210,7 +270,7 @@ public final class DeviceArena implements AutoCloseable {
     }
 
     /**
-     * Returns wholly free slabs and idle dedicated allocations to the device.
+     * Returns wholly free slabs, wholly free reserved regions and idle dedicated allocations to the device.
      *
      * @return bytes returned to the device
      * @throws IllegalStateException while a worker kernel runs ({@link DeviceMemory#freeAllowed()} is false)
@@ -245,6 +305,12 @@ public final class DeviceArena implements AutoCloseable {
                 device.free(slab.base);
                 it.remove();
                 slabBytesHeld -= slab.bytes;
+            }
+            for (Iterator<ReservedRegion> it = reserved.iterator(); it.hasNext(); ) {
+                ReservedRegion r = it.next();
+                device.free(r.base);
+                it.remove();
+                reservedBytesHeld -= r.bytes;
             }
             for (Iterator<Map.Entry<Long, Long>> it = dedicatedRegions.entrySet().iterator(); it.hasNext(); ) {
                 Map.Entry<Long, Long> region = it.next();
@@ -286,8 +352,28 @@ public final class DeviceArena implements AutoCloseable {
     }
 
     private ArenaStats statsLocked() {
+        long reservedFree = 0;
+        for (ReservedRegion r : reserved) reservedFree += r.freeBytes();
         return new ArenaStats(bytesInUse, blocksInUse, bytesPendingReuse, slabBytesHeld, dedicatedBytesHeld,
-                allocations, releases);
+                reservedBytesHeld, reservedFree, allocations, releases);
+    }
+
+    /** An extent of a reserved region for {@code bytes}, or null when no region has room for it. */
+    private DeviceBlock allocateReserved(long bytes) {
+        if (bytes > Long.MAX_VALUE - MIN_BLOCK_BYTES) return null;
+        long capacity = (bytes + MIN_BLOCK_BYTES - 1) & -MIN_BLOCK_BYTES;
+        synchronized (lock) {
+            requireOpen();
+            if (reserved.isEmpty()) return null;
+            for (int attempt = 0; attempt < 2; attempt++) {
+                for (ReservedRegion r : reserved) {
+                    long at = r.take(capacity);
+                    if (at >= 0) return handOut(new DeviceBlock(this, null, r, -1, at, bytes, capacity));
+                }
+                reclaim();
+            }
+            return null;
+        }
     }
 
     private DeviceBlock handOut(DeviceBlock block) {
@@ -320,6 +406,10 @@ public final class DeviceArena implements AutoCloseable {
     }
 
     private void makeReusable(DeviceBlock block) {
+        if (block.region != null) {
+            block.region.giveBack(block.address(), block.capacity());
+            return;
+        }
         Slab slab = block.slab;
         if (slab == null) {
             idleDedicated.computeIfAbsent(block.capacity(), k -> new ArrayDeque<>()).push(block.address());
@@ -453,6 +543,16 @@ public final class DeviceArena implements AutoCloseable {
             it.remove();
             slabBytesHeld -= slab.bytes;
             returned += slab.bytes;
+        }
+        for (Iterator<ReservedRegion> it = reserved.iterator(); it.hasNext(); ) {
+            ReservedRegion r = it.next();
+            if (!r.isWhollyFree()) {
+                continue;
+            }
+            freeToDevice(r.base);
+            it.remove();
+            reservedBytesHeld -= r.bytes;
+            returned += r.bytes;
         }
         while (!idleDedicated.isEmpty()) {
             Map.Entry<Long, ArrayDeque<Long>> entry = idleDedicated.firstEntry();

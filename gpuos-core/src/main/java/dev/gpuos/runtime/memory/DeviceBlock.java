@@ -13,8 +13,10 @@ public final class DeviceBlock implements dev.gpuos.runtime.DeviceBuffer {
     private final long size;
     private final long capacity;
     final DeviceArena arena;
-    /** The slab this block was carved from, or null for a dedicated allocation. */
+    /** The slab this block was carved from, or null for a dedicated allocation or a reserved extent. */
     final DeviceArena.Slab slab;
+    /** The reserved region this block is an extent of, or null. */
+    final ReservedRegion region;
     /** Buddy order within the slab (capacity = 256 << order); -1 for dedicated blocks. */
     final int order;
     /** Written under the arena lock; volatile so {@link #isReleased()} is meaningful from any thread. */
@@ -23,8 +25,14 @@ public final class DeviceBlock implements dev.gpuos.runtime.DeviceBuffer {
     long lastUseSeq;
 
     DeviceBlock(DeviceArena arena, DeviceArena.Slab slab, int order, long address, long size, long capacity) {
+        this(arena, slab, null, order, address, size, capacity);
+    }
+
+    DeviceBlock(DeviceArena arena, DeviceArena.Slab slab, ReservedRegion region, int order, long address, long size,
+                long capacity) {
         this.arena = arena;
         this.slab = slab;
+        this.region = region;
         this.order = order;
         this.address = address;
         this.size = size;
@@ -49,7 +57,12 @@ public final class DeviceBlock implements dev.gpuos.runtime.DeviceBuffer {
 
     /** True for a large request that got its own device allocation instead of a piece of a slab. */
     public boolean isDedicated() {
-        return slab == null;
+        return slab == null && region == null;
+    }
+
+    /** True for an extent of memory reserved ahead ({@link DeviceArena#reserve}). */
+    public boolean isReserved() {
+        return region != null;
     }
 
     public boolean isReleased() {
@@ -74,6 +87,6 @@ public final class DeviceBlock implements dev.gpuos.runtime.DeviceBuffer {
     @Override
     public String toString() {
         return "DeviceBlock[address=0x" + Long.toHexString(address) + ", size=" + size + ", capacity=" + capacity
-                + (slab == null ? ", dedicated" : "") + (released ? ", released" : "") + "]";
+                + (region != null ? ", reserved" : slab == null ? ", dedicated" : "") + (released ? ", released" : "") + "]";
     }
 }

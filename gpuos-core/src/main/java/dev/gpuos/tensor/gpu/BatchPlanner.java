@@ -326,7 +326,8 @@ final class BatchPlanner {
             tasks.add(switch (item) {
                 case TaskPlan.Run r -> ElementwiseKernels.task(r.members(), intermediates);
                 case TaskPlan.Row r -> RowFusion.task(r.fused());
-                case TaskPlan.Single s -> taskOf(s.node(), staged, !interpretable);
+                case TaskPlan.Single s -> s.norm() != null ? FamilyTasks.matmulNorm(s.norm(), s.glu(), (MatmulNode) s.node())
+                        : s.glu() != null ? FamilyTasks.matmulGlu(s.glu()) : taskOf(s.node(), staged, !interpretable);
             });
         }
         long t3 = System.nanoTime();

@@ -127,7 +127,8 @@ final class FamilyTasks {
      */
     static final int SKINNY_UNITS = 2 * 132;
     /** Paths of matmul.cu (its arg 2). */
-    static final int PATH_TILED = 0, PATH_SKINNY_K = 1, PATH_SKINNY_M = 2, PATH_MMA = 3, PATH_GEMV = 4;
+    static final int PATH_TILED = 0, PATH_SKINNY_K = 1, PATH_SKINNY_M = 2, PATH_MMA = 3, PATH_GEMV = 4, PATH_GEMV_GLU = 5,
+            PATH_GEMV_NORM = 6;
     /** Warps of a worker block: a skinny unit is a multiple of their columns. */
     private static final int WARPS = dev.gpuos.runtime.layout.Layouts.BLOCK_THREADS / 32;
     /**
@@ -147,6 +148,12 @@ final class FamilyTasks {
      * on M_SKINNY_K as before, for an A/B on the GPU.
      */
     static volatile boolean gemv = !"false".equals(System.getProperty("gpuos.matmul.gemv"));
+    /**
+     * Whether captured one-row products take in the rms_norm before them and the SwiGLU after them
+     * ({@link ProductPrologue}, {@link ProductEpilogue}): on unless {@code -Dgpuos.fusion.products=false}, which plans
+     * them as separate tasks as before, for the decode step's A/B on the GPU (read at planning, like {@link #gemv}).
+     */
+    static volatile boolean productFusion = !"false".equals(System.getProperty("gpuos.fusion.products"));
 
     static KernelTask matmul(MatmulNode n) {
         Tensor a = n.a(), b = n.b(), out = n.output();
@@ -199,6 +206,107 @@ final class FamilyTasks {
         span = Math.ceilDiv(span, granule) * granule;
         long total = Math.multiplyExact(batches, Math.ceilDiv(cols, span));
         return new long[]{kContiguous ? PATH_SKINNY_K : PATH_SKINNY_M, total, span, warpCols};
+    }
+
+    /**
+     * Whether {@code n} takes M_GEMV as one product (one row, one batch, both operands k-contiguous) of floats, with
+     * product fusion on: then an rms_norm before it ({@link ProductPrologue}) can ride on it.
+     */
+    static boolean gemvPlanned(MatmulNode n) {
+        Tensor a = n.a(), b = n.b(), out = n.output();
+        int rank = out.rank();
+        DType t = a.dtype();
+        if (t != DType.F32 && t != DType.F16 && t != DType.BF16) return false;   // matmul.cu's fused paths are float-only
+        if (!productFusion || !skinny || !gemv || out.numel() != out.size(-1)) return false;
+        long[] plan = matmulPlan(1, a.size(rank - 2), a.size(rank - 1), out.size(-1), a.strides()[rank - 1],
+                b.strides()[rank - 2], true, true, false);
+        return plan[0] == PATH_GEMV;
+    }
+
+    /** {@link #gemvPlanned} with an even number of columns: a gated linear unit over its halves can ride on it ({@link ProductEpilogue}). */
+    static boolean gluPlanned(MatmulNode n) {
+        return n.output().size(-1) % 2 == 0 && gemvPlanned(n);
+    }
+
+    /**
+     * The product with the rms_norm that makes its x ({@code norm}; matmul.cu's M_GEMV_NORM) and, where {@code glu}
+     * is not null, the gated linear unit after it: M_GEMV's (or M_GEMV_GLU's) plan, its operands in an operand
+     * table (see norm_prologue in matmul.cu for their order and the flags).
+     */
+    static KernelTask matmulNorm(ProductPrologue.Norm norm, ProductEpilogue.Glu glu, MatmulNode n) {
+        Tensor a = n.a(), b = n.b(), gu = n.output();
+        int rank = gu.rank();
+        long inner = a.size(rank - 1), cols = gu.size(-1);
+        long[] plan = glu != null ? gluPlan(glu.units())
+                : matmulPlan(1, 1, inner, cols, a.strides()[rank - 1], b.strides()[rank - 2], true, true, false);
+        Tensor out = glu != null ? glu.output() : gu;
+        long outCols = out.size(-1);
+        long[] bs = b.strides();
+        GpuView x0 = row(norm.add() != null ? (Tensor) norm.add().operands().getFirst() : norm.norm().input());
+        GpuView value = GpuView.of(out, new long[]{1, outCols}, new long[]{outCols, 1});
+        boolean add = norm.add() != null && norm.add().op() == dev.gpuos.tensor.op.ElementwiseOp.ADD;
+        boolean storeProduct = glu != null && glu.storeProduct();
+        List<GpuView> refs = List.of(x0,
+                GpuView.of(b, new long[]{inner, cols}, new long[]{bs[rank - 2], bs[rank - 1]}),
+                value,
+                storeProduct ? GpuView.of(gu, new long[]{1, cols}, new long[]{gu.strides()[rank - 2], gu.strides()[rank - 1]}) : value,
+                add ? row((Tensor) norm.add().operands().get(1)) : x0,
+                norm.norm().weight() != null ? row(norm.norm().weight()) : x0,
+                norm.storeSum() ? row(norm.add().output()) : x0);
+        long flags = (storeProduct ? 1 : 0) | (add ? 2 : 0) | (norm.storeSum() ? 4 : 0)
+                | (norm.norm().weight() != null ? 8 : 0) | (glu != null ? 16 : 0);
+        List<OpNode> nodes = new ArrayList<>(norm.nodes());
+        nodes.add(n);
+        if (glu != null) nodes.addAll(glu.members());
+        int ntiles = (int) Math.max(1, Math.min(plan[1], dev.gpuos.runtime.layout.Layouts.MAX_TILES_PER_TASK));
+        return new KernelTask(OperatorSources.familyOperator(Family.MATMUL, a.dtype()), ntiles, 1, refs,
+                new long[]{Double.doubleToRawLongBits(norm.norm().eps()), plan[1], PATH_GEMV_NORM, plan[2], plan[3], flags},
+                nodes, Family.MATMUL.smemBytes());
+    }
+
+    /** {@code t}, one row of its last dim's elements, as a [1, len] view with that dim's stride. */
+    private static GpuView row(Tensor t) {
+        long stride = t.strides()[t.rank() - 1];
+        return GpuView.of(t, new long[]{1, t.size(-1)}, new long[]{t.size(-1) * stride, stride});
+    }
+
+    /**
+     * The product of {@code glu} with its gated linear unit (matmul.cu's M_GEMV_GLU): units of output columns j of
+     * the unit's value, a warp taking 1 or 2 of them at a time and streaming gate row j and up row j + I together
+     * (2 or 4 weight rows, as M_GEMV's 2 or 4 columns). refs: x, W^T, the unit's value, and the product's output
+     * where it is stored; args as M_GEMV's, plus whether that output is stored.
+     */
+    static KernelTask matmulGlu(ProductEpilogue.Glu glu) {
+        MatmulNode n = glu.product();
+        Tensor a = n.a(), b = n.b(), gu = n.output(), out = glu.output();
+        int rank = gu.rank();
+        long inner = a.size(rank - 1), units = glu.units();
+        long[] plan = gluPlan(units);
+        long total = plan[1];
+        int ntiles = (int) Math.max(1, Math.min(total, dev.gpuos.runtime.layout.Layouts.MAX_TILES_PER_TASK));
+        long[] as = a.strides(), bs = b.strides();
+        List<GpuView> refs = new ArrayList<>(List.of(
+                GpuView.of(a, new long[]{1, inner}, new long[]{as[rank - 2], as[rank - 1]}),
+                GpuView.of(b, new long[]{inner, 2 * units}, new long[]{bs[rank - 2], bs[rank - 1]}),
+                GpuView.of(out, new long[]{1, units}, new long[]{units, 1})));
+        if (glu.storeProduct()) refs.add(GpuView.of(gu, new long[]{1, 2 * units}, new long[]{gu.strides()[rank - 2], gu.strides()[rank - 1]}));
+        List<OpNode> nodes = new ArrayList<>();
+        nodes.add(n);
+        nodes.addAll(glu.members());
+        return new KernelTask(OperatorSources.familyOperator(Family.MATMUL, a.dtype()), ntiles, 1, refs,
+                new long[]{0, total, PATH_GEMV_GLU, plan[2], plan[3], glu.storeProduct() ? 1 : 0}, nodes, Family.MATMUL.smemBytes());
+    }
+
+    /**
+     * M_GEMV_GLU's plan for {@code units} output columns, in {@link #matmulPlan}'s form {path, units of work,
+     * columns per unit, columns a warp takes at a time}: M_GEMV's spread over the SMs, a warp taking 2 columns
+     * (4 weight rows, M_GEMV's widest) where a unit has enough for that.
+     */
+    static long[] gluPlan(long units) {
+        long span = Math.ceilDiv(units, SKINNY_UNITS);
+        long pairs = Math.min(2, Math.ceilDiv(span, WARPS));
+        span = Math.ceilDiv(span, pairs * WARPS) * pairs * WARPS;
+        return new long[]{PATH_GEMV_GLU, Math.ceilDiv(units, span), span, pairs};
     }
 
     /**

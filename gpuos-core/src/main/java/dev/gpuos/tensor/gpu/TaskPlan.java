@@ -3,6 +3,7 @@ package dev.gpuos.tensor.gpu;
 import dev.gpuos.tensor.fusion.ElementwiseFusion;
 import dev.gpuos.tensor.fusion.FusionGroup;
 import dev.gpuos.tensor.op.ElementwiseNode;
+import dev.gpuos.tensor.op.MatmulNode;
 import dev.gpuos.tensor.op.OpNode;
 
 import java.util.ArrayList;
@@ -23,7 +24,15 @@ final class TaskPlan {
 
     record Row(RowFusion.Fused fused) implements Item {}
 
-    record Single(OpNode node) implements Item {}
+    /**
+     * A node alone, or a product with the gated linear unit it computes too ({@code glu}, else null) and the
+     * rms_norm that makes its x ({@code norm}, else null).
+     */
+    record Single(OpNode node, ProductEpilogue.Glu glu, ProductPrologue.Norm norm) implements Item {
+        Single(OpNode node) { this(node, null, null); }
+
+        Single(OpNode node, ProductEpilogue.Glu glu) { this(node, glu, null); }
+    }
 
     /**
      * The items of {@code work}. With {@code fuse} (native operators: the default backend and every capture),
@@ -64,12 +73,42 @@ final class TaskPlan {
                     continue;
                 }
             }
+            if (fuse && node instanceof MatmulNode product && i + 1 < plan.size() && plan.get(i + 1) instanceof FusionGroup g) {
+                ProductEpilogue.Glu glu = ProductEpilogue.match(product, g.nodes(), intermediates);
+                if (glu != null) {
+                    runs(pending, intermediates, true, out);
+                    out.add(new Single(node, glu));
+                    pending = g.nodes().subList(glu.members().size(), g.nodes().size());
+                    i++;
+                    continue;
+                }
+            }
             runs(pending, intermediates, fuse, out);
             pending = List.of();
             out.add(new Single(node));
         }
         runs(pending, intermediates, fuse, out);
-        return out;
+        return fuse ? normsIntoProducts(out, intermediates) : out;
+    }
+
+    /** A row-fused rms_norm right before the one-row product that reads it becomes that product's prologue. */
+    private static List<Item> normsIntoProducts(List<Item> items, Intermediates intermediates) {
+        List<Item> out = null;
+        for (int i = 0; i < items.size(); i++) {
+            Item item = items.get(i);
+            if (item instanceof Row r && i + 1 < items.size() && items.get(i + 1) instanceof Single s
+                    && s.node() instanceof MatmulNode product && s.norm() == null) {
+                ProductPrologue.Norm norm = ProductPrologue.match(r.fused(), product, intermediates);
+                if (norm != null) {
+                    if (out == null) out = new ArrayList<>(items.subList(0, i));
+                    out.add(new Single(product, s.glu(), norm));
+                    i++;
+                    continue;
+                }
+            }
+            if (out != null) out.add(item);
+        }
+        return out != null ? out : items;
     }
 
     private static void runs(List<ElementwiseNode> members, Intermediates intermediates, boolean wide, List<Item> out) {

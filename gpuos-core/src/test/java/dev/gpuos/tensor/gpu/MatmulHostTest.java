@@ -61,6 +61,44 @@ class MatmulHostTest {
             }
         }
         List<String> lines = new ArrayList<>();
+        if (t.isFloating() && t != DType.F64) {
+            // M_GEMV_GLU over a stacked gate/up weight [2 I, k] as gluPlan plans it (1 pair a warp: few columns) and
+            // with 2 pairs a warp in units of 16 (what 264 blocks over a Llama MLP's 8192 take), the product stored
+            // or not, weight rows misaligned too
+            for (long half : new long[]{5, 40}) {
+                for (long k : new long[]{7, 96}) {
+                    for (String name : new String[]{"glu", "glu-store", "glu-misaligned-store"}) {
+                        boolean misaligned = name.contains("misaligned");
+                        long pitch = misaligned ? k + 1 : k;
+                        long[] c = {1, 0, 0, 1, k, 2 * half, k, 1, 1, pitch, 0, misaligned ? 1 : 0};
+                        for (long[] plan : new long[][]{FamilyTasks.gluPlan(half),
+                                {FamilyTasks.PATH_GEMV_GLU, Math.ceilDiv(half, 16), 16, 2}}) {
+                            StringBuilder line = new StringBuilder(name);
+                            for (long v : c) line.append(' ').append(v);
+                            for (long v : plan) line.append(' ').append(v);
+                            lines.add(line.append(' ').append(Math.min(plan[1], 2)).toString());
+                        }
+                    }
+                }
+            }
+        }
+        if (t == DType.BF16 || t == DType.F32) {
+            // M_GEMV_NORM: the rms_norm of x0 (+ x1) recomputed per block before the product (planned as M_GEMV,
+            // or as M_GEMV_GLU with "glu"), the sum stored or not; hidden 40 (a tail past 16-byte groups) and 96
+            for (long h : new long[]{40, 96}) {
+                for (String name : new String[]{"norm", "norm-add-sum", "norm-add-glu"}) {
+                    long cols = 70;
+                    long[] c = {1, 0, 0, 1, h, cols, h, 1, 1, h, 0, 0};
+                    long[] plan = name.contains("glu") ? FamilyTasks.gluPlan(cols / 2)
+                            : FamilyTasks.matmulPlan(1, 1, h, cols, 1, 1, true, true, false);
+                    StringBuilder line = new StringBuilder(name);
+                    for (long v : c) line.append(' ').append(v);
+                    line.append(' ').append(FamilyTasks.PATH_GEMV_NORM);
+                    for (int q = 1; q < 4; q++) line.append(' ').append(plan[q]);
+                    lines.add(line.append(' ').append(Math.min(plan[1], 2)).toString());
+                }
+            }
+        }
         for (int i = 0; i < shapes.size(); i++) {
             long[] c = shapes.get(i);
             // one-row products on M_GEMV where their strides allow it; the narrow ones (a few units each: the

@@ -79,13 +79,16 @@ int main() {
         // 64-byte aligned bases, like device allocations; a little slack past the end.
         GT_T* a = (GT_T*)aligned_alloc(64, ((lenA + 16) * sizeof(GT_T) + 63) / 64 * 64);
         GT_T* b = (GT_T*)aligned_alloc(64, ((lenB + 16) * sizeof(GT_T) + 63) / 64 * 64);
-        std::vector<GT_T> c(nbat * n * m + 1);
+        // M_GEMV_GLU (path 5): c holds the unit's m / 2 values; the product goes to p where the name says "store"
+        const bool glu = path == 5, storeProduct = glu && strstr(name, "store") != nullptr;
+        std::vector<GT_T> c(nbat * n * m + 1), p(m + 1);
         for (long long i = 0; i < lenA + 16; ++i) a[i] = store(quarter(rng) / 4.0);
         for (long long i = 0; i < lenB + 16; ++i) b[i] = store(quarter(rng) / 4.0);
         gpuos_task task{};
         task.ntiles = (unsigned)ntiles;
-        long long args[5] = {1, units, path, span, warpCols};
-        for (int i = 0; i < 5; ++i) task.args[i] = (unsigned long long)args[i];
+        long long args[6] = {1, units, path, span, warpCols, storeProduct ? 1 : 0};
+        for (int i = 0; i < 6; ++i) task.args[i] = (unsigned long long)args[i];
+        if (storeProduct) task.refs[3].data = (unsigned long long)p.data();
         long long sizesA[3] = {nbat, n, k}, stridesA[3] = {sAb, sa0, sa1};
         long long sizesB[3] = {nbat, k, m}, stridesB[3] = {sBb, sb0, sb1};
         task.refs[0].data = (unsigned long long)(a + offA);
@@ -96,11 +99,119 @@ int main() {
             task.refs[0].sizes[d] = (int)sizesA[d]; task.refs[0].strides[d] = stridesA[d];
             task.refs[1].sizes[d] = (int)sizesB[d]; task.refs[1].strides[d] = stridesB[d];
         }
+        // M_GEMV_NORM (path 6): x = cast(rms_norm(x0 + x1) * w) for k = H values, x0, w and the sum f32, x1 GT_T;
+        // the operands in a table; "add", "sum" and "glu" in the name turn on those flags (the weight always)
+        const bool norm = path == 6, normAdd = norm && strstr(name, "add"), normSum = norm && strstr(name, "sum"),
+                   normGlu = norm && strstr(name, "glu");
+        std::vector<float> x0(k), w(k), sum(k, 0.0f);
+        std::vector<GT_T> x1(k);
+        gpuos_tensor_ref table[7];
+        if (norm) {
+            for (long long i = 0; i < k; ++i) {
+                x0[i] = quarter(rng) / 4.0f;
+                x1[i] = store(quarter(rng) / 4.0);
+                w[i] = (quarter(rng) + 9) / 8.0f;
+            }
+            auto ref = [](void* data, int dtype, long long len) {
+                gpuos_tensor_ref r{};
+                r.data = (unsigned long long)data;
+                r.dtype = (unsigned char)dtype;
+                r.ndim = 2;
+                r.sizes[0] = 1; r.sizes[1] = (int)len;
+                r.strides[0] = len; r.strides[1] = 1;
+                return r;
+            };
+            table[0] = ref(x0.data(), GPUOS_DTYPE_F32, k);
+            table[1] = task.refs[1];
+            table[1].ndim = 2;
+            table[1].sizes[0] = (int)k; table[1].sizes[1] = (int)m; table[1].strides[0] = sb0; table[1].strides[1] = sb1;
+            table[2] = ref(c.data(), GT_DTYPE, normGlu ? m / 2 : m);
+            table[3] = ref(p.data(), GT_DTYPE, m);
+            table[4] = ref(x1.data(), GT_DTYPE, k);
+            table[5] = ref(w.data(), GPUOS_DTYPE_F32, k);
+            table[6] = ref(sum.data(), GPUOS_DTYPE_F32, k);
+            task.refs[0].data = (unsigned long long)table;
+            const double eps = 1e-5;
+            unsigned long long epsBits;
+            memcpy(&epsBits, &eps, 8);
+            task.args[0] = epsBits;
+            task.args[5] = (normGlu ? 1 : 0) | (normAdd ? 2 : 0) | (normSum ? 4 : 0) | 8 | (normGlu ? 16 : 0);
+        }
         run_blocks(task, matmul_op);
         cases++;
         const double atol = RTOL * 16 * std::sqrt((double)k + 1);
         bool bad = false;
-        for (long long bi = 0; bi < nbat && !bad; ++bi)
+        if (norm) {
+            std::vector<double> h(k);
+            double sq = 0;
+            for (long long i = 0; i < k; ++i) {
+                const float v = normAdd ? x0[i] + (float)load(x1[i]) : x0[i];
+                sq += (double)v * v;
+                if (normSum && sum[i] != v) {
+                    printf("FAIL %s: sum[%lld] = %g, expected %g\n", name, i, sum[i], v);
+                    bad = true;
+                }
+                if (!normSum && sum[i] != 0) {
+                    printf("FAIL %s: the sum was stored though not asked for\n", name);
+                    bad = true;
+                }
+            }
+            const double inv = 1.0 / std::sqrt(sq / (double)k + 1e-5);
+            for (long long i = 0; i < k; ++i) {
+                const float v = normAdd ? x0[i] + (float)load(x1[i]) : x0[i];
+                h[i] = load(store((double)(float)((double)v * inv * w[i])));
+            }
+            auto dot = [&](long long j) {
+                double r = 0;
+                for (long long q = 0; q < k; ++q) r += h[q] * load(b[offB + q * sb0 + j * sb1]);
+                return r;
+            };
+            const long long outs = normGlu ? m / 2 : m;
+            for (long long j = 0; j < outs && !bad; ++j) {
+                double ref = dot(j);
+                if (normGlu) {
+                    const double u = dot(j + outs);
+                    ref = ref / (1 + std::exp(-ref)) * u;
+                }
+                const double got = load(c[j]);
+                if (!(std::fabs(got - ref) <= atol + 3 * RTOL * std::fabs(ref))) {
+                    printf("FAIL %s k %lld m %lld norm: out[%lld] = %g, expected %g\n", name, k, m, j, got, ref);
+                    bad = true;
+                }
+            }
+        }
+        if (glu) {
+            // silu(g) * u of the rounded halves: a relative error of the dtype's rounding, twice, and silu's
+            const long long half = m / 2;
+            auto dot = [&](long long j) {
+                double ref = 0;
+                for (long long q = 0; q < k; ++q) ref += load(a[offA + q * sa1]) * load(b[offB + q * sb0 + j * sb1]);
+                return ref;
+            };
+            for (long long j = 0; j < half && !bad; ++j) {
+                const double g = dot(j), u = dot(j + half), ref = g / (1 + std::exp(-g)) * u;
+                const double got = load(c[j]);
+                bool ok = std::fabs(got - ref) <= atol + 3 * RTOL * std::fabs(ref);
+                if (storeProduct) {
+                    ok = ok && std::fabs(load(p[j]) - g) <= atol + RTOL * std::fabs(g)
+                            && std::fabs(load(p[j + half]) - u) <= atol + RTOL * std::fabs(u);
+                }
+                if (!ok) {
+                    printf("FAIL %s k %lld m %lld glu: unit %lld = %g, expected %g (gate %g, up %g; stored %g %g)\n",
+                           name, k, m, j, got, ref, g, u, storeProduct ? load(p[j]) : 0.0, storeProduct ? load(p[j + half]) : 0.0);
+                    bad = true;
+                }
+            }
+            if (!storeProduct) {
+                for (long long j = 0; j < m && !bad; ++j) {
+                    if (load(p[j]) != 0) {
+                        printf("FAIL %s: the product was stored though not asked for\n", name);
+                        bad = true;
+                    }
+                }
+            }
+        }
+        for (long long bi = 0; !glu && !norm && bi < nbat && !bad; ++bi)
             for (long long i = 0; i < n && !bad; ++i)
                 for (long long j = 0; j < m && !bad; ++j) {
                     double ref = 0;
