@@ -149,6 +149,11 @@ public final class GpuBackend implements Backend {
 
             @Override
             public void betweenSubmissions(Runnable action) { recording.betweenSubmissions(action); }
+
+            @Override
+            public void free(java.util.List<dev.gpuos.tensor.BufferLease> leases, boolean unreachable) {
+                GpuStorage.free(os, leases, unreachable);
+            }
         });
     }
 
