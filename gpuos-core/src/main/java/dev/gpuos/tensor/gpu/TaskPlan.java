@@ -11,7 +11,8 @@ import java.util.List;
 /**
  * Which nodes of a submission become one task each: the pure scheduling step between fusion groups and task
  * encoding (it reads tensors' shapes, layouts and buffers' identities, never device memory, so the CPU tests
- * count tasks with it). Items, in execution order: an elementwise {@link Run}, a {@link Row}-fused task (a row op
+ * count tasks with it; an elementwise run's task is made here, by the cut that analyses its members, and
+ * needs no device either). Items, in execution order: an elementwise {@link Run}, a {@link Row}-fused task (a row op
  * with its prologue and epilogue, {@link RowFusion}), or a {@link Single} node of a hand-written family.
  */
 final class TaskPlan {
@@ -19,7 +20,26 @@ final class TaskPlan {
 
     sealed interface Item permits Run, Row, Single {}
 
-    record Run(List<ElementwiseNode> members) implements Item {}
+    /**
+     * An elementwise run and its task, made by the cut that found the run (each node is analysed once). Equal and
+     * printed by its members alone: the task is what they make, and its views print only on a GPU backend.
+     */
+    record Run(List<ElementwiseNode> members, KernelTask task) implements Item {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Run r && r.members.equals(members);
+        }
+
+        @Override
+        public int hashCode() {
+            return members.hashCode();
+        }
+
+        @Override
+        public String toString() {
+            return "Run" + members;
+        }
+    }
 
     record Row(RowFusion.Fused fused) implements Item {}
 
@@ -74,6 +94,6 @@ final class TaskPlan {
 
     private static void runs(List<ElementwiseNode> members, Intermediates intermediates, boolean wide, List<Item> out) {
         if (members.isEmpty()) return;
-        for (List<ElementwiseNode> run : ElementwiseKernels.runs(members, intermediates, wide)) out.add(new Run(run));
+        ElementwiseKernels.plan(members, intermediates, wide, out);
     }
 }
