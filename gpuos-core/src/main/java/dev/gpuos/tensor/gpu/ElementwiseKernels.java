@@ -395,11 +395,7 @@ final class ElementwiseKernels {
         });
     }
 
-    /**
-     * A fusion group cut greedily into runs that each fit one task. Operand and argument counts are kept
-     * incrementally with the same identity rules as {@link Run} (which {@link #task} still checks), so cutting
-     * costs no trial analysis per node. Coalescing never adds dims, so a run of nodes that fit alone fits in dims.
-     */
+    /** A fusion group cut greedily into runs that each fit one task (see {@link #cut}), as lists of members. */
     static List<List<ElementwiseNode>> runs(FusionGroup group) {
         return runs(group, Intermediates.NONE);
     }
