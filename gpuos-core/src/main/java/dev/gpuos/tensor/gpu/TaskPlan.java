@@ -64,31 +64,38 @@ final class TaskPlan {
         // Elementwise members not yet placed: a fusion group, or what a row op's epilogue left of one (the
         // next row op's prologue candidates).
         List<ElementwiseNode> pending = List.of();
+        // Whether data flows between pending members (their group's flag: any part of a group without flow has
+        // none). Without flow, no two members share a component, so runs stay within the 4 inline operands and
+        // the cut need not look for components (W1's independent adds: every group).
+        boolean flows = false;
         for (int i = 0; i < plan.size(); i++) {
             Object item = plan.get(i);
             if (item instanceof FusionGroup g) {
-                runs(pending, intermediates, fuse, out);
+                runs(pending, intermediates, fuse && flows, out);
                 pending = g.nodes();
+                flows = g.flows();
                 continue;
             }
             OpNode node = (OpNode) item;
             if (fuse && RowFusion.isRowNode(node)) {
-                List<ElementwiseNode> after = i + 1 < plan.size() && plan.get(i + 1) instanceof FusionGroup g
-                        ? g.nodes() : List.of();
+                FusionGroup next = i + 1 < plan.size() && plan.get(i + 1) instanceof FusionGroup g ? g : null;
+                List<ElementwiseNode> after = next == null ? List.of() : next.nodes();
                 RowFusion.Fused f = RowFusion.fuse(pending, node, after, intermediates);
                 if (f != null) {
-                    runs(f.before, intermediates, true, out);
+                    runs(f.before, intermediates, flows, out);
                     out.add(new Row(f));
                     pending = after.subList(f.epilogue.size(), after.size());
+                    flows = next != null && next.flows();
                     if (!after.isEmpty()) i++;
                     continue;
                 }
             }
-            runs(pending, intermediates, fuse, out);
+            runs(pending, intermediates, fuse && flows, out);
             pending = List.of();
+            flows = false;
             out.add(new Single(node));
         }
-        runs(pending, intermediates, fuse, out);
+        runs(pending, intermediates, fuse && flows, out);
         return out;
     }
 
