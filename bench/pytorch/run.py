@@ -261,6 +261,8 @@ def parse(argv):
     p.add_argument("--skip-compile", action="store_true")
     p.add_argument("--keep-probes", action="store_true", help="keep GPUOS probe files after comparing them")
     p.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W5")
+    p.add_argument("--cases", default="", help="a regular expression: only cases whose 'workload label' it finds, e.g."
+                   " 'W1 n=1024|W2' (as -Dgpuos.workloads.only on the GPUOS side)")
     p.add_argument("--small", action="store_true", help="tiny sizes (a smoke test; no GPUOS counterpart)")
     args = p.parse_args(argv)
     if args.repeats < 7 or args.compile_repeats < 7:
@@ -275,6 +277,9 @@ def main(argv=None):
     if args.only:
         wanted = {w.strip().upper() for w in args.only.split(",")}
         selected = [c for c in selected if c.workload in wanted]
+    if args.cases:
+        import re
+        selected = [c for c in selected if re.search(args.cases, f"{c.workload} {c.label}")]
     os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")  # no worker pool to start on a small box
     try:
         import torch

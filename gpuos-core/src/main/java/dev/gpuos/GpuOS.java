@@ -392,6 +392,12 @@ public final class GpuOS implements AutoCloseable {
         arena.release(block, device.queue().submitted() - 1);
     }
 
+    /** Returns {@code blocks[0, count)} at once (one arena lock); as {@link #release(DeviceBlock)} each. */
+    public void release(DeviceBlock[] blocks, int count) {
+        checkOpen();
+        arena.release(blocks, count, device.queue().submitted() - 1);
+    }
+
     /** A new block holding a copy of {@code bytes} (complete when this returns); nothing is kept if the copy fails. */
     public DeviceBlock allocateCopy(MemorySegment bytes) {
         DeviceBlock block = allocate(bytes.byteSize());

@@ -23,7 +23,19 @@ public final class TaskBatch {
     /** Descriptor size in 8-byte words. */
     static final int TASK_WORDS = (int) (TASK_BYTES / 8);
 
+    /** An operand record's words, and where {@code refContiguous} finds its fields in them. */
+    private static final int REF_WORDS = (int) (REF_BYTES / 8), DATA_WORD = (int) (REF_DATA >>> 3),
+            NUMEL_WORD = (int) (REF_NUMEL >>> 3), KIND_WORD = (int) (REF_DTYPE >>> 3), SIZE0_WORD = (int) (REF_SIZES >>> 3),
+            STRIDE0_WORD = (int) (REF_STRIDES >>> 3);
+    private static final int DTYPE_SHIFT = (int) (REF_DTYPE & 7) * 8, NDIM_SHIFT = (int) (REF_NDIM & 7) * 8,
+            REF_FLAGS_SHIFT = (int) (REF_FLAGS & 7) * 8, SIZE0_SHIFT = (int) (REF_SIZES & 7) * 8;
+
     static {
+        // dtype, ndim and flags share one word, written at once; data, numel and the first stride are whole words.
+        if (REF_NDIM >>> 3 != KIND_WORD || REF_FLAGS >>> 3 != KIND_WORD || REF_DATA % 8 != 0 || REF_NUMEL % 8 != 0
+                || REF_STRIDES % 8 != 0) {
+            throw new ExceptionInInitializerError("gpuos_tensor_ref's layout no longer fits refContiguous's word writes");
+        }
         if (TASK_BYTES % 8 != 0 || REF_BYTES % 8 != 0) {
             throw new ExceptionInInitializerError("descriptor sizes must be multiples of 8 bytes: task " + TASK_BYTES
                     + ", ref " + REF_BYTES);
@@ -379,15 +391,16 @@ public final class TaskBatch {
             long extent = numel * dtype.byteSize;
             if (numel == 0) byteOffset = 0;  // addresses nothing (see ref)
             checkBounds(buffer, byteOffset, byteOffset, byteOffset + extent, i);
-            long r = refBase(i);
-            java.util.Arrays.fill(words, (int) (r >>> 3), (int) ((r + REF_BYTES) >>> 3), 0L);
-            putLong(r + REF_DATA, buffer.address() + byteOffset);
-            putLong(r + REF_NUMEL, numel);
-            putByte(r + REF_DTYPE, dtype.code);
-            putByte(r + REF_NDIM, 1);
-            putShort(r + REF_FLAGS, Layouts.REF_CONTIGUOUS);
-            putInt(r + REF_SIZES, (int) numel);
-            putLong(r + REF_STRIDES, 1L);
+            // Whole words, not a field at a time: a streamed elementwise op writes three of these records, and
+            // the read-modify-write of each small field was most of their cost.
+            int r = (int) (refBase(i) >>> 3);
+            java.util.Arrays.fill(words, r, r + REF_WORDS, 0L);
+            words[r + DATA_WORD] = buffer.address() + byteOffset;
+            words[r + NUMEL_WORD] = numel;
+            words[r + KIND_WORD] = (dtype.code & 0xFFL) << DTYPE_SHIFT | 1L << NDIM_SHIFT
+                    | (long) Layouts.REF_CONTIGUOUS << REF_FLAGS_SHIFT;
+            words[r + SIZE0_WORD] = (numel & 0xFFFF_FFFFL) << SIZE0_SHIFT;
+            words[r + STRIDE0_WORD] = 1L;
             bumpRefs(i, buffer);
             return this;
         }

@@ -33,6 +33,15 @@ public final class BufferLedger {
 
         /** Runs {@code action} where no submission is being built (the buffers are unreachable: nothing records them). */
         void betweenSubmissions(Runnable action);
+
+        /**
+         * Gives back the memory of {@code leases}, each released exactly once (called from the actions above). A
+         * backend whose memory has a lock of its own overrides this to take it once for all of them: a scope's
+         * close hands over every buffer it owns at once.
+         */
+        default void free(List<BufferLease> leases, boolean unreachable) {
+            for (int i = 0; i < leases.size(); i++) leases.get(i).free(unreachable);
+        }
     }
 
     /** Waits of {@link #relieve}: 1, 2, 4, ... 256 ms while no reference arrives, as Bits.reserveMemory does. */
@@ -146,9 +155,7 @@ public final class BufferLedger {
             closed(lease.bytes());
         }
         reclaimed.add(dead.size());
-        hooks.betweenSubmissions(() -> {
-            for (BufferLease lease : dead) lease.free(true);
-        });
+        hooks.betweenSubmissions(() -> hooks.free(dead, true));
         return dead.size();
     }
 
@@ -158,19 +165,21 @@ public final class BufferLedger {
      */
     void release(List<BufferLease> leases) {
         hooks.afterPendingWork(() -> {
-            long count = 0, bytes = 0;
-            try {
-                for (int i = 0; i < leases.size(); i++) {
-                    BufferLease lease = leases.get(i);
-                    if (!lease.markReleased()) continue;
-                    count++;
+            List<BufferLease> mine = leases;
+            long bytes = 0;
+            for (int i = 0; i < leases.size(); i++) {
+                BufferLease lease = leases.get(i);
+                if (lease.markReleased()) {
                     bytes += lease.bytes();
-                    lease.free(false);
+                    if (mine != leases) mine.add(lease);
+                } else if (mine == leases) {
+                    // Someone released this one first (the GC path, or an explicit release): the rest go without it.
+                    mine = new ArrayList<>(leases.subList(0, i));
                 }
-            } finally {
-                liveBuffers.add(-count);  // once per release, not per buffer
-                liveBytes.add(-bytes);
             }
+            liveBuffers.add(-mine.size());  // once per release, not per buffer
+            liveBytes.add(-bytes);
+            hooks.free(mine, false);
         });
     }
 

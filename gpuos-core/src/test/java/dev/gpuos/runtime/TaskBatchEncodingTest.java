@@ -21,6 +21,27 @@ class TaskBatchEncodingTest {
     }
 
     @Test
+    void aContiguousRecordIsTheStridedRecordOfTheSameDenseView() {
+        // refContiguous writes whole words; ref writes field by field: the records must be the same bytes.
+        Buf buf = new Buf(0x7f00_0000_0000L, 1L << 30);
+        TaskBatch batch = new TaskBatch(1);
+        for (DTypeCode dtype : DTypeCode.values()) {
+            for (long numel : new long[]{1, 1023, (1L << 31) - 1}) {
+                if (numel * dtype.byteSize > buf.byteSize()) continue;
+                batch.clear();
+                TaskBatch.TaskWriter w = batch.add(1, 1, 1);
+                w.refAux(0, 0x55).refAux(1, 0x55);  // stale words a record must overwrite
+                w.refContiguous(0, buf, 256, dtype, numel);
+                w.ref(1, buf, 256, dtype, new long[]{numel}, new long[]{1});
+                int words = (int) (TaskFields.REF_BYTES / 8), r0 = (int) (TaskFields.REFS / 8);
+                for (int k = 0; k < words; k++) {
+                    assertEquals(batch.words()[r0 + words + k], batch.words()[r0 + k], dtype + " n=" + numel + " word " + k);
+                }
+            }
+        }
+    }
+
+    @Test
     void everyFieldReadsBackThroughTheLayoutOffsets() {
         SplittableRandom rnd = new SplittableRandom(7);
         TaskBatch batch = new TaskBatch(2);

@@ -125,6 +125,9 @@ public class HostCostBenchmark {
     private TensorScope gpuInputs;
     private Tensor ga;
     private Tensor gb;
+    /** W1's inputs: one row each per add. */
+    private Tensor rowsA;
+    private Tensor rowsB;
 
     private RecordingOnlyBackend backend;
     private TensorScope inputs;
@@ -145,6 +148,8 @@ public class HostCostBenchmark {
         gpuInputs = TensorScope.open(gpu);
         ga = gpuInputs.zeros(DType.F32, N);
         gb = gpuInputs.zeros(DType.F32, N);
+        rowsA = gpuInputs.zeros(DType.F32, STREAMED_OPS, N);
+        rowsB = gpuInputs.zeros(DType.F32, STREAMED_OPS, N);
         gpu.sync();
 
         backend = new RecordingOnlyBackend();
@@ -188,6 +193,22 @@ public class HostCostBenchmark {
         try (TensorScope scope = TensorScope.open(gpu)) {
             for (int i = 0; i < STREAMED_OPS; i++) {
                 sink.accept(ga.add(gb));
+            }
+            gpu.flush();
+            submitted.run();
+            gpu.sync();
+        }
+    }
+
+    /**
+     * W1 as written, on the sink device: {@link #STREAMED_OPS} adds {@code a[i] + b[i]} of two row views each (n =
+     * 1024 f32), a new result each, then a sync. Unlike {@link #gpuStreamedAdds} no two adds share an operand, so
+     * each is a task of its own, as on the GPU (the per-task half of the host path counts twice as often).
+     */
+    void gpuStreamedRowAdds(java.util.function.Consumer<Tensor> sink, Runnable submitted) {
+        try (TensorScope scope = TensorScope.open(gpu)) {
+            for (int i = 0; i < STREAMED_OPS; i++) {
+                sink.accept(rowsA.select(0, i).add(rowsB.select(0, i)));
             }
             gpu.flush();
             submitted.run();

@@ -37,6 +37,8 @@ public final class WorkloadBenchmark {
     /** Cases, repeats and the time budget of one run. */
     public record Plan(List<WorkloadCase> cases, int warmups, int repeats, Duration budget) {
         public static final String BUDGET_PROPERTY = "gpuos.workloads.budgetSeconds";
+        /** A regular expression: only cases whose "workload label" (e.g. "W1 n=1024") it finds run (a short GPU check). */
+        public static final String ONLY_PROPERTY = "gpuos.workloads.only";
 
         /**
          * The sizes of the issue: 9 timed repeats after 2 warm-ups; no new run starts after 180 s (system property
@@ -57,6 +59,12 @@ public final class WorkloadBenchmark {
             }
             cases.add(new DependentChain(1024, 1000));
             cases.add(new MlpInference(1000, 8));
+            String only = System.getProperty(ONLY_PROPERTY);
+            if (only != null) {
+                java.util.regex.Pattern p = java.util.regex.Pattern.compile(only);
+                cases.removeIf(c -> !p.matcher(c.workload() + " " + c.label()).find());
+                if (cases.isEmpty()) throw new IllegalArgumentException(ONLY_PROPERTY + "=" + only + " matches no case");
+            }
             return new Plan(List.copyOf(cases), 2, 9, Duration.ofSeconds(Long.getLong(BUDGET_PROPERTY, 180)));
         }
     }

@@ -220,28 +220,50 @@ public final class DeviceArena implements AutoCloseable {
      * @throws IllegalStateException if the block was already released or the arena is closed
      */
     public void release(DeviceBlock block, long lastUseSeq) {
+        checkOwn(block);
+        synchronized (lock) {
+            requireOpen();
+            releaseLocked(block, lastUseSeq);
+        }
+    }
+
+    /**
+     * Gives back {@code blocks[0, count)} at once, all last used at {@code lastUseSeq}: as {@link #release} each,
+     * under one lock (a scope's close gives back thousands). A block that is not this arena's or was already
+     * released throws, and the blocks before it stay released.
+     */
+    public void release(DeviceBlock[] blocks, int count, long lastUseSeq) {
+        Objects.checkFromToIndex(0, count, blocks.length);
+        for (int i = 0; i < count; i++) checkOwn(blocks[i]);
+        synchronized (lock) {
+            requireOpen();
+            for (int i = 0; i < count; i++) releaseLocked(blocks[i], lastUseSeq);
+        }
+    }
+
+    private void checkOwn(DeviceBlock block) {
         Objects.requireNonNull(block, "block");
         if (block.arena != this) {
             throw new IllegalArgumentException(block + " belongs to another arena");
         }
-        synchronized (lock) {
-            requireOpen();
-            if (block.isReleased()) {
-                throw new IllegalStateException("double release of " + block);
-            }
-            block.markReleased();
-            releases++;
-            blocksInUse--;
-            bytesInUse -= block.capacity();
-            if (lastUseSeq < completedSeq) {
-                makeReusable(block);
-            } else {
-                block.lastUseSeq = lastUseSeq;
-                DeviceBlock last = pendingInOrder.peekLast();
-                if (last == null || last.lastUseSeq <= lastUseSeq) pendingInOrder.addLast(block);
-                else pending.add(block);
-                bytesPendingReuse += block.capacity();
-            }
+    }
+
+    private void releaseLocked(DeviceBlock block, long lastUseSeq) {
+        if (block.isReleased()) {
+            throw new IllegalStateException("double release of " + block);
+        }
+        block.markReleased();
+        releases++;
+        blocksInUse--;
+        bytesInUse -= block.capacity();
+        if (lastUseSeq < completedSeq) {
+            makeReusable(block);
+        } else {
+            block.lastUseSeq = lastUseSeq;
+            DeviceBlock last = pendingInOrder.peekLast();
+            if (last == null || last.lastUseSeq <= lastUseSeq) pendingInOrder.addLast(block);
+            else pending.add(block);
+            bytesPendingReuse += block.capacity();
         }
     }
 

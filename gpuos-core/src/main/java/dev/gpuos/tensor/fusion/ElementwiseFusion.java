@@ -56,7 +56,7 @@ public final class ElementwiseFusion {
                 members.add(e);
                 continue;
             }
-            flush(run, out);
+            flush(run, members.flows, out);
             members.clear();
             if (node instanceof ElementwiseNode e) {
                 run.add(e);
@@ -65,7 +65,7 @@ public final class ElementwiseFusion {
                 out.add(node);
             }
         }
-        flush(run, out);
+        flush(run, members.flows, out);
         return out;
     }
 
@@ -79,6 +79,9 @@ public final class ElementwiseFusion {
         private int n;
         private Storage[] read = new Storage[2 * MAX_GROUP];
         private int reads;
+        /** Whether a member joined that reads a buffer an earlier member writes (fits finds it, in passing). */
+        boolean flows;
+        private boolean nextFlows;
 
         void clear() {
             java.util.Arrays.fill(outputs, 0, n, null);
@@ -86,9 +89,12 @@ public final class ElementwiseFusion {
             java.util.Arrays.fill(read, 0, reads, null);
             n = 0;
             reads = 0;
+            flows = false;
         }
 
+        /** Adds {@code e}, which {@link #fits} accepted (unless the group was empty). */
         void add(ElementwiseNode e) {
+            flows |= n > 0 && nextFlows;
             outputs[n] = e.output();
             written[n++] = e.output().storage();
             List<Storage> r = e.reads();
@@ -106,14 +112,18 @@ public final class ElementwiseFusion {
         boolean fits(ElementwiseNode next) {
             if (!sameShape(outputs[0].layout(), next.output().layout())) return false;
             List<Tensor> inputs = next.inputs();
+            boolean readsMember = false;
             for (int k = 0; k < inputs.size(); k++) {
                 Tensor t = inputs.get(k);
                 Storage s = t.storage();
                 for (int m = 0; m < n; m++) {
+                    if (written[m] != s) continue;
                     // Element-for-element reuse only; any other overlap with a member's output must go through memory.
-                    if (written[m] == s && !outputs[m].layout().equals(t.layout())) return false;
+                    if (!outputs[m].layout().equals(t.layout())) return false;
+                    readsMember = true;
                 }
             }
+            nextFlows = readsMember;
             // A member must not overwrite what an earlier member still reads from memory.
             Storage target = next.output().storage();
             for (int i = 0; i < reads; i++) if (read[i] == target) return false;
@@ -129,9 +139,9 @@ public final class ElementwiseFusion {
         return true;
     }
 
-    private static void flush(List<ElementwiseNode> run, List<Object> out) {
+    private static void flush(List<ElementwiseNode> run, boolean flows, List<Object> out) {
         if (run.isEmpty()) return;
-        out.add(new FusionGroup(run));
+        out.add(new FusionGroup(run, flows));
         run.clear();
     }
 

@@ -13,8 +13,10 @@ import java.util.List;
  * the value can stay in a register.
  *
  * @param nodes  members in recording order
+ * @param flows  whether a member reads a buffer an earlier member writes (data flow inside the group); false for
+ *               independent members (W1's adds), which a backend may then cut without looking for flow again
  */
-public record FusionGroup(List<ElementwiseNode> nodes) {
+public record FusionGroup(List<ElementwiseNode> nodes, boolean flows) {
     public FusionGroup {
         nodes = List.copyOf(nodes);
     }

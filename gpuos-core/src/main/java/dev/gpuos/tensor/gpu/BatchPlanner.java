@@ -324,7 +324,7 @@ final class BatchPlanner {
         List<KernelTask> tasks = new ArrayList<>(plan.size());
         for (TaskPlan.Item item : plan) {
             tasks.add(switch (item) {
-                case TaskPlan.Run r -> ElementwiseKernels.task(r.members(), intermediates);
+                case TaskPlan.Run r -> r.task();
                 case TaskPlan.Row r -> RowFusion.task(r.fused());
                 case TaskPlan.Single s -> s.norm() != null ? FamilyTasks.matmulNorm(s.norm(), s.glu(), (MatmulNode) s.node())
                         : s.glu() != null ? FamilyTasks.matmulGlu(s.glu()) : taskOf(s.node(), staged, !interpretable);

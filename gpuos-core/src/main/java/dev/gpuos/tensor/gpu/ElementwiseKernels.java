@@ -61,10 +61,16 @@ final class ElementwiseKernels {
      * One run analysed: its memory inputs, operand sources, argument words, which members store their output
      * (and into which operand) and coalesced dims. Per task on the streamed path, so flat arrays (a member's
      * sources and parameter slots are a range of one array each) and no lists; the streamed path reuses one
-     * per thread ({@link #SCRATCH}), whose arrays only grow.
+     * per thread ({@link #SCRATCH}), whose arrays only grow. The cut ({@link #cut}) grows it member by member
+     * ({@link #add}) and takes a member back when the run would no longer fit one task, so each node is
+     * analysed once: the cut's operand counts are the analysis's own.
      */
     private static final class Run {
-        List<ElementwiseNode> members;
+        /** The members are {@code group[first, first + count)}. */
+        private List<ElementwiseNode> group;
+        private int first;
+        int count;
+        private Intermediates intermediates;
         Tensor[] inputs = new Tensor[4];
         int inputCount;
         /** Member m's operand sources: {@code sources[sourceStart[m] .. sourceStart[m + 1])}. */
@@ -81,6 +87,8 @@ final class ElementwiseKernels {
         long[][] dims;
         /** The dense dims this run last made (see {@link #dims()}). */
         private long[][] lastDense;
+        /** What {@link #add} found before the member it added: {@link #retract} goes back to it. */
+        private int inputsBefore, argsBefore;
 
         Run(List<ElementwiseNode> members, Intermediates intermediates) {
             analyse(members, intermediates);
@@ -92,72 +100,123 @@ final class ElementwiseKernels {
         void clear() {
             Arrays.fill(inputs, 0, inputCount, null);
             inputCount = 0;
-            members = null;
+            group = null;
+            intermediates = null;
             dims = null;
         }
 
+        ElementwiseNode member(int m) {
+            return group.get(first + m);
+        }
+
+        /** The members, as a view of the group. */
+        List<ElementwiseNode> members() {
+            return group.subList(first, first + count);
+        }
+
+        /** The whole analysis of {@code members} (every one added, then {@link #finish}). */
         Run analyse(List<ElementwiseNode> members, Intermediates intermediates) {
-            this.members = List.copyOf(members);
-            int n = members.size();
+            begin(members, 0, intermediates);
+            for (int m = 0; m < members.size(); m++) add();
+            finish();
+            return this;
+        }
+
+        /** An empty run whose members will be {@code group[first, ...)}. */
+        void begin(List<ElementwiseNode> group, int first, Intermediates intermediates) {
+            Arrays.fill(inputs, 0, inputCount, null);
+            this.group = group;
+            this.first = first;
+            this.intermediates = intermediates;
+            count = 0;
             inputCount = 0;
             argCount = 0;
-            if (sourceStart.length < n + 1) sourceStart = new int[2 * n + 1];
-            if (paramSlots.length < 2 * n) paramSlots = new int[4 * n];
-            if (outRef.length < n) outRef = new int[2 * n];
-            int total = 0;
-            for (int m = 0; m < n; m++) {
-                sourceStart[m] = total;
-                total += members.get(m).operands().size();
-            }
-            sourceStart[n] = total;
-            if (sources.length < total) sources = new Source[2 * total];
-            for (int m = 0; m < n; m++) {
-                ElementwiseNode node = members.get(m);
-                List<Operand> operands = node.operands();
-                int base = sourceStart[m];
-                for (int k = 0; k < operands.size(); k++) {
-                    if (operands.get(k) instanceof Scalar s) {
-                        sources[base + k] = Source.arg(argCount);
-                        addArg(scalarBits(s, node.operandType(), node.computeType()));
-                    } else {
-                        Tensor t = (Tensor) operands.get(k);
-                        int producer = producer(m, t);
-                        sources[base + k] = producer >= 0 ? Source.member(producer) : Source.input(inputIndex(t));
-                    }
-                }
-                int read = node.op().paramsRead(node.computeType());
-                paramSlots[2 * m] = paramSlots[2 * m + 1] = -1;
-                if (read != 0) {
-                    double[] params = node.params();
-                    for (int p = 0; p < 2; p++) {
-                        if ((read & (1 << p)) != 0) {
-                            paramSlots[2 * m + p] = argCount;
-                            addArg(Double.doubleToRawLongBits(p < params.length ? params[p] : 0));
-                        }
-                    }
+            sourceStart[0] = 0;
+            dims = null;
+        }
+
+        /**
+         * Adds the next node of the group as a member: its operands become sources (an earlier member's output
+         * element for element, a memory input, new or known, or an argument word), and the parameters its
+         * expression reads argument words.
+         */
+        void add() {
+            int m = count;
+            ElementwiseNode node = group.get(first + m);
+            List<Operand> operands = node.operands();
+            inputsBefore = inputCount;
+            argsBefore = argCount;
+            if (sourceStart.length < m + 2) sourceStart = Arrays.copyOf(sourceStart, 2 * m + 2);
+            if (paramSlots.length < 2 * m + 2) paramSlots = Arrays.copyOf(paramSlots, 4 * m + 4);
+            int base = sourceStart[m];
+            if (sources.length < base + operands.size()) sources = Arrays.copyOf(sources, 2 * (base + operands.size()));
+            for (int k = 0; k < operands.size(); k++) {
+                if (operands.get(k) instanceof Scalar s) {
+                    sources[base + k] = Source.arg(argCount);
+                    addArg(scalarBits(s, node.operandType(), node.computeType()));
+                } else {
+                    Tensor t = (Tensor) operands.get(k);
+                    int producer = producer(m, t);
+                    sources[base + k] = producer >= 0 ? Source.member(producer) : Source.input(inputIndex(t));
                 }
             }
+            sourceStart[m + 1] = base + operands.size();
+            int read = node.op().paramsRead(node.computeType());
+            paramSlots[2 * m] = paramSlots[2 * m + 1] = -1;
+            if (read != 0) {
+                double[] params = node.params();
+                for (int p = 0; p < 2; p++) {
+                    if ((read & (1 << p)) != 0) {
+                        paramSlots[2 * m + p] = argCount;
+                        addArg(Double.doubleToRawLongBits(p < params.length ? params[p] : 0));
+                    }
+                }
+            }
+            count = m + 1;
+        }
+
+        /** Takes back the member {@link #add} just added (it did not fit); the run is as it was before. */
+        void retract() {
+            Arrays.fill(inputs, inputsBefore, inputCount, null);
+            inputCount = inputsBefore;
+            argCount = argsBefore;
+            count--;
+        }
+
+        /**
+         * Operands a task of the members so far needs: the memory inputs and the outputs it stores (every one,
+         * unless {@link #stores} keeps fewer: a captured program's intermediates).
+         */
+        int refsSoFar() {
+            if (intermediates.isEmpty()) return inputCount + count;
+            int n = inputCount;
+            for (boolean keep : stores(members(), inputList(), intermediates)) if (keep) n++;
+            return n;
+        }
+
+        /** Which members store their output, and the coalesced dims: the run is complete. */
+        void finish() {
+            if (outRef.length < count) outRef = new int[2 * count];
             int k = inputCount;
             if (intermediates.isEmpty()) {
-                for (int m = 0; m < n; m++) outRef[m] = k++;
+                for (int m = 0; m < count; m++) outRef[m] = k++;
             } else {
-                boolean[] keep = stores(this.members, inputList(), intermediates);
-                for (int m = 0; m < n; m++) outRef[m] = keep[m] ? k++ : -1;
+                boolean[] keep = stores(members(), inputList(), intermediates);
+                for (int m = 0; m < count; m++) outRef[m] = keep[m] ? k++ : -1;
             }
             stored = k - inputCount;
             dims = dims();
-            return this;
         }
 
         /** Coalesced dims of the operands (inputs, then stored outputs); dense operands share one stride array. */
         private long[][] dims() {
-            Layout out = members.getFirst().output().layout();
+            Layout out = member(0).output().layout();
             long numel = out.numel();
             int refs = inputCount + stored;
             boolean dense = numel > 1;
             for (int i = 0; i < inputCount && dense; i++) dense = inputs[i].layout().isContiguous();
-            for (int m = 0; m < members.size() && dense; m++) {
-                dense = outRef[m] < 0 || members.get(m).output().layout().isContiguous();
+            for (int m = 0; m < count && dense; m++) {
+                dense = outRef[m] < 0 || member(m).output().layout().isContiguous();
             }
             if (dense) {
                 // What Dims.coalesce makes of row-major operands of one shape: one dim, stride 1 each. Never
@@ -172,7 +231,7 @@ final class ElementwiseKernels {
             long[][] strides = new long[refs][];
             int s = 0;
             for (int i = 0; i < inputCount; i++) strides[s++] = inputs[i].strides();
-            for (int m = 0; m < members.size(); m++) if (outRef[m] >= 0) strides[s++] = members.get(m).output().strides();
+            for (int m = 0; m < count; m++) if (outRef[m] >= 0) strides[s++] = member(m).output().strides();
             return Dims.coalesce(out.shape(), strides);
         }
 
@@ -205,7 +264,7 @@ final class ElementwiseKernels {
 
         /** The last earlier member whose output {@code t} is, element for element, or -1. */
         private int producer(int before, Tensor t) {
-            for (int j = before - 1; j >= 0; j--) if (sameView(members.get(j).output(), t)) return j;
+            for (int j = before - 1; j >= 0; j--) if (sameView(member(j).output(), t)) return j;
             return -1;
         }
 
@@ -218,10 +277,10 @@ final class ElementwiseKernels {
 
         /** The structure code's words in order (see {@link Run#code}), each handed to {@link #word}. */
         private void emitCode() {
-            word((long) inputCount << 32 | members.size());
+            word((long) inputCount << 32 | count);
             for (int i = 0; i < inputCount; i++) word(inputs[i].dtype().ordinal());
-            for (int m = 0; m < members.size(); m++) {
-                ElementwiseNode node = members.get(m);
+            for (int m = 0; m < count; m++) {
+                ElementwiseNode node = member(m);
                 int from = sourceStart[m], to = sourceStart[m + 1];
                 word(node.op().ordinal() | (long) node.computeType().ordinal() << 16
                         | (long) node.operandType().ordinal() << 24 | (long) node.output().dtype().ordinal() << 32
@@ -323,17 +382,20 @@ final class ElementwiseKernels {
 
     /** As above; {@code wide}: connected members may share one task of up to {@link #MAX_TABLE_REFS} operands. */
     static List<KernelTask> tasks(FusionGroup group, Intermediates intermediates, boolean wide) {
-        List<List<ElementwiseNode>> runs = runs(group.nodes(), intermediates, wide);
-        List<KernelTask> out = new ArrayList<>(runs.size());
-        for (List<ElementwiseNode> run : runs) out.add(task(run, intermediates));
+        List<KernelTask> out = new ArrayList<>();
+        cut(group.nodes(), intermediates, wide, run -> out.add(task(run, List.copyOf(run.members()))));
         return out;
     }
 
-    /**
-     * A fusion group cut greedily into runs that each fit one task. Operand and argument counts are kept
-     * incrementally with the same identity rules as {@link Run} (which {@link #task} still checks), so cutting
-     * costs no trial analysis per node. Coalescing never adds dims, so a run of nodes that fit alone fits in dims.
-     */
+    /** The plan's items for a group's members: one {@link TaskPlan.Run} per run of the cut, its task made. */
+    static void plan(List<ElementwiseNode> nodes, Intermediates intermediates, boolean wide, List<TaskPlan.Item> out) {
+        cut(nodes, intermediates, wide, run -> {
+            List<ElementwiseNode> members = List.copyOf(run.members());
+            out.add(new TaskPlan.Run(members, task(run, members)));
+        });
+    }
+
+    /** A fusion group cut greedily into runs that each fit one task (see {@link #cut}), as lists of members. */
     static List<List<ElementwiseNode>> runs(FusionGroup group) {
         return runs(group, Intermediates.NONE);
     }
@@ -348,25 +410,41 @@ final class ElementwiseKernels {
     }
 
     /**
-     * The cut of a group's members ({@code nodes}, consecutive members of one fusion group). With {@code wide},
-     * a node joins a run past 4 operands (up to {@link #MAX_TABLE_REFS}) when data flow connects it with a member
-     * already in the run, anywhere in the group (a recurrent step's gates, combined later).
+     * The cut of a group's members ({@code nodes}, consecutive members of one fusion group), as lists. With
+     * {@code wide}, a node joins a run past 4 operands (up to {@link #MAX_TABLE_REFS}) when data flow connects it
+     * with a member already in the run, anywhere in the group (a recurrent step's gates, combined later).
      */
     static List<List<ElementwiseNode>> runs(List<ElementwiseNode> nodes, Intermediates intermediates, boolean wide) {
-        if (nodes.getFirst().output().layout().rank() > MAX_DIMS) return runsByTrial(nodes, intermediates);
-        int n = nodes.size();
-        int[] component = null;  // made when a run first reaches past 4 operands (a chain of unary ops never does)
-        // Per group on the streamed path: a run is a range [start, i) of the members, and its memory inputs the
-        // first inputCount views of a scratch array (the node's new ones follow them while it is tried).
-        Tensor[] inputs = CUT_INPUTS.get();
-        List<List<ElementwiseNode>> out = new ArrayList<>(n / 2 + 1);
-        int start = 0, inputCount = 0, args = 0;
+        List<List<ElementwiseNode>> out = new ArrayList<>();
+        cut(nodes, intermediates, wide, run -> out.add(List.copyOf(run.members())));
+        return out;
+    }
+
+    /** Takes each run of a cut, analysed and finished; the run is the cut's scratch, valid during the call only. */
+    private interface RunSink {
+        void accept(Run run);
+    }
+
+    /**
+     * Cuts {@code nodes} greedily into runs that each fit one task (see {@link #runs(List, Intermediates, boolean)})
+     * and hands each to {@code sink} analysed: the run grows member by member, and the member that makes it too
+     * big is taken back and starts the next one, so every node is analysed once, by the same identity rules that
+     * count its operands. Coalescing never adds dims, so a run of nodes that fit alone fits in dims.
+     */
+    private static void cut(List<ElementwiseNode> nodes, Intermediates intermediates, boolean wide, RunSink sink) {
+        Run run = SCRATCH.get();
         try {
-            for (int i = 0; i < n; i++) {
-                ElementwiseNode node = nodes.get(i);
-                int nodeArgs = argWords(node);
-                int fresh = newInputs(nodes, start, i, inputs, inputCount);
-                int refs = i == start ? 0 : inputCount + fresh + outputs(nodes, start, i, inputs, inputCount + fresh, intermediates);
+            if (nodes.getFirst().output().layout().rank() > MAX_DIMS) {
+                for (List<ElementwiseNode> r : runsByTrial(nodes, intermediates)) sink.accept(run.analyse(r, intermediates));
+                return;
+            }
+            int[] component = null;  // made when a run first reaches past 4 operands (a chain of unary ops never does)
+            int start = 0;
+            run.begin(nodes, 0, intermediates);
+            for (int i = 0; i < nodes.size(); i++) {
+                run.add();
+                if (i == start) continue;  // a single node always fits (GpuSupport)
+                int refs = run.refsSoFar();
                 int limit = MAX_REFS;
                 if (wide && refs > MAX_REFS) {
                     if (component == null) component = components(nodes);
@@ -374,28 +452,21 @@ final class ElementwiseKernels {
                         if (component[j] == component[i]) limit = MAX_TABLE_REFS;
                     }
                 }
-                if (i > start && (refs > limit || args + nodeArgs > MAX_ARGS)) {
-                    out.add(List.copyOf(nodes.subList(start, i)));
+                if (refs > limit || run.argCount > MAX_ARGS) {
+                    run.retract();
+                    run.finish();
+                    sink.accept(run);
                     start = i;
-                    args = 0;
-                    inputCount = 0;
-                    fresh = newInputs(nodes, start, i, inputs, 0);
+                    run.begin(nodes, i, intermediates);
+                    run.add();
                 }
-                inputCount += fresh;
-                args += nodeArgs;
             }
-            out.add(List.copyOf(nodes.subList(start, n)));
-            return out;
+            run.finish();
+            sink.accept(run);
         } finally {
-            Arrays.fill(inputs, null);  // a thread's scratch must not keep buffers reachable
+            run.clear();  // a thread's scratch must not keep buffers reachable
         }
     }
-
-    /**
-     * The memory inputs of the run being cut, per planning thread: fewer than {@link #MAX_TABLE_REFS}, plus the
-     * operands of the node being tried (an op has at most 3).
-     */
-    private static final ThreadLocal<Tensor[]> CUT_INPUTS = ThreadLocal.withInitial(() -> new Tensor[MAX_TABLE_REFS + 4]);
 
     /**
      * Connected components of the members' data flow (a member and the earlier member whose output it reads
@@ -432,20 +503,6 @@ final class ElementwiseKernels {
     }
 
     /**
-     * Output operands of the run {@code nodes[start, i]} (node i included), whose memory inputs are the first
-     * {@code inputCount} of {@code inputs}.
-     */
-    private static int outputs(List<ElementwiseNode> nodes, int start, int i, Tensor[] inputs, int inputCount,
-                               Intermediates intermediates) {
-        if (intermediates.isEmpty()) return i - start + 1;
-        int n = 0;
-        for (boolean keep : stores(nodes.subList(start, i + 1), Arrays.asList(inputs).subList(0, inputCount), intermediates)) {
-            if (keep) n++;
-        }
-        return n;
-    }
-
-    /**
      * The same cut found by analysing every trial run: needed past {@link #MAX_DIMS} dims, where whether
      * operands coalesce below the limit depends on the whole run.
      */
@@ -476,33 +533,9 @@ final class ElementwiseKernels {
         return out;
     }
 
-    /**
-     * Appends to {@code inputs} (after its first {@code inputCount}) the memory operands of node {@code i} that
-     * no member of the run {@code nodes[start, i)} produces and {@code inputs} does not hold yet; returns how many.
-     */
-    private static int newInputs(List<ElementwiseNode> nodes, int start, int i, Tensor[] inputs, int inputCount) {
-        List<Tensor> operands = nodes.get(i).inputs();
-        int fresh = 0;
-        for (int k = 0; k < operands.size(); k++) {
-            Tensor t = operands.get(k);
-            boolean known = false;
-            for (int j = i - 1; j >= start && !known; j--) known = sameView(nodes.get(j).output(), t);
-            for (int x = 0; x < inputCount + fresh && !known; x++) known = sameView(inputs[x], t);
-            if (!known) inputs[inputCount + fresh++] = t;
-        }
-        return fresh;
-    }
-
     /** The identity rule of a run's operands: one buffer, one dtype, one layout (element for element). */
     static boolean sameView(Tensor u, Tensor t) {
         return u.storage() == t.storage() && u.dtype() == t.dtype() && u.layout().equals(t.layout());
-    }
-
-    /** Argument words a member takes: its scalar operands and the parameters its expression reads. */
-    private static int argWords(ElementwiseNode node) {
-        int n = 0;
-        for (Operand o : node.operands()) if (o instanceof Scalar) n++;
-        return n + Integer.bitCount(node.op().paramsRead(node.computeType()));
     }
 
     /** One task for a run of members, every output stored (a single node always fits; see {@link GpuSupport}). */
@@ -514,7 +547,7 @@ final class ElementwiseKernels {
     static KernelTask task(List<ElementwiseNode> members, Intermediates intermediates) {
         Run run = SCRATCH.get();
         try {
-            return task(run.analyse(members, intermediates));
+            return task(run.analyse(members, intermediates), List.copyOf(members));
         } finally {
             run.clear();
         }
@@ -523,15 +556,15 @@ final class ElementwiseKernels {
     /** The analysis of the streamed path, one per planning thread (a planner never nests tasks). */
     private static final ThreadLocal<Run> SCRATCH = ThreadLocal.withInitial(Run::new);
 
-    private static KernelTask task(Run run) {
-        List<ElementwiseNode> members = run.members;
+    /** The task of an analysed run whose members are {@code members} (an immutable copy, which the task keeps). */
+    private static KernelTask task(Run run, List<ElementwiseNode> members) {
         if (!run.fitsOneTask()) {
             throw new IllegalStateException("elementwise run of " + members.size() + " nodes needs " + run.refCount()
                     + " operands, " + run.argCount + " args and " + run.dims[0].length + " dims");
         }
         Tensor[] views = Arrays.copyOf(run.inputs, run.refCount());
         int r = run.inputCount;
-        for (int m = 0; m < run.members.size(); m++) if (run.outRef[m] >= 0) views[r++] = run.members.get(m).output();
+        for (int m = 0; m < run.count; m++) if (run.outRef[m] >= 0) views[r++] = run.member(m).output();
         int[] tiling = tiling(members.getFirst().output().numel());
         long[] args = run.argCount == 0 ? NO_ARGS : Arrays.copyOf(run.args, run.argCount);
         return new KernelTask(operator(run), tiling[1], tiling[0], new ElementwiseOperands(views, run.dims), args,
@@ -609,10 +642,10 @@ final class ElementwiseKernels {
 
     /** A new, unrendered operator for {@code run} (interned by {@link #operator} only). */
     private static OperatorStructure newOperator(String structureKey, Run run) {
-        ElementwiseSource.Member[] members = new ElementwiseSource.Member[run.members.size()];
+        ElementwiseSource.Member[] members = new ElementwiseSource.Member[run.count];
         StringBuilder name = new StringBuilder("ew");
         for (int m = 0; m < members.length; m++) {
-            ElementwiseNode n = run.members.get(m);
+            ElementwiseNode n = run.member(m);
             members[m] = new ElementwiseSource.Member(n.op(), n.computeType(), n.operandType(), n.output().dtype(),
                     run.sourcesOf(m), run.paramSlotsOf(m), run.outRef[m]);
             name.append('_').append(n.opName());
@@ -631,11 +664,11 @@ final class ElementwiseKernels {
      * render equal sources; building the key costs a fraction of rendering.
      */
     private static String structureKey(Run run) {
-        StringBuilder k = new StringBuilder(32 + 16 * run.members.size());
+        StringBuilder k = new StringBuilder(32 + 16 * run.count);
         for (int i = 0; i < run.inputCount; i++) k.append((char) ('A' + run.inputs[i].dtype().ordinal()));
         k.append('|');
-        for (int m = 0; m < run.members.size(); m++) {
-            ElementwiseNode node = run.members.get(m);
+        for (int m = 0; m < run.count; m++) {
+            ElementwiseNode node = run.member(m);
             k.append(node.op().ordinal()).append(':').append((char) ('A' + node.computeType().ordinal()))
                     .append((char) ('A' + node.operandType().ordinal()))
                     .append((char) ('A' + node.output().dtype().ordinal()));

@@ -86,7 +86,10 @@ public final class GpuBackend implements Backend {
         }
     }
 
-    /** The planner's phases, in order, as {@link #plannerProfile()} names them. */
+    /**
+     * The planner's phases, in order, as {@link #plannerProfile()} names them. Elementwise tasks, their structures
+     * found by hash, are made by the cut, inside "fusion"; "task build" is the other families'.
+     */
     static final List<String> PHASES = List.of("prepare+uploads", "fusion", "task build", "operator lookup",
             "deps+hazards+descriptors", "queue submit", "note uses");
 
@@ -149,6 +152,11 @@ public final class GpuBackend implements Backend {
 
             @Override
             public void betweenSubmissions(Runnable action) { recording.betweenSubmissions(action); }
+
+            @Override
+            public void free(java.util.List<dev.gpuos.tensor.BufferLease> leases, boolean unreachable) {
+                GpuStorage.free(os, leases, unreachable);
+            }
         });
     }
 

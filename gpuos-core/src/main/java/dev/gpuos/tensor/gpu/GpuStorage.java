@@ -41,15 +41,22 @@ final class GpuStorage implements Storage {
 
         @Override
         protected void free(boolean unreachable) {
-            if (!unreachable) {
-                os.release(block);
-                return;
-            }
-            try {
-                os.release(block);
-            } catch (IllegalStateException closed) {
-                // The GpuOS closed before the GC found this buffer: its arena, and the block with it, is gone.
-            }
+            GpuStorage.free(os, java.util.List.of(this), unreachable);  // the backend frees many at once this way
+        }
+    }
+
+    /**
+     * Gives back the blocks of {@code leases} (this backend's, each released once) under one arena lock: a scope's
+     * close releases every buffer it owns, and a lock per block was most of its time.
+     */
+    static void free(GpuOS os, java.util.List<BufferLease> leases, boolean unreachable) {
+        DeviceBlock[] blocks = new DeviceBlock[leases.size()];
+        for (int i = 0; i < blocks.length; i++) blocks[i] = ((Lease) leases.get(i)).block;
+        try {
+            os.release(blocks, blocks.length);
+        } catch (IllegalStateException closed) {
+            // The GpuOS closed before the GC found these buffers: its arena, and the blocks with it, are gone.
+            if (!unreachable) throw closed;
         }
     }
 

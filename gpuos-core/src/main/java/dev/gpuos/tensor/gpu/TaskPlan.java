@@ -12,7 +12,8 @@ import java.util.List;
 /**
  * Which nodes of a submission become one task each: the pure scheduling step between fusion groups and task
  * encoding (it reads tensors' shapes, layouts and buffers' identities, never device memory, so the CPU tests
- * count tasks with it). Items, in execution order: an elementwise {@link Run}, a {@link Row}-fused task (a row op
+ * count tasks with it; an elementwise run's task is made here, by the cut that analyses its members, and
+ * needs no device either). Items, in execution order: an elementwise {@link Run}, a {@link Row}-fused task (a row op
  * with its prologue and epilogue, {@link RowFusion}), or a {@link Single} node of a hand-written family.
  */
 final class TaskPlan {
@@ -20,7 +21,26 @@ final class TaskPlan {
 
     sealed interface Item permits Run, Row, Single {}
 
-    record Run(List<ElementwiseNode> members) implements Item {}
+    /**
+     * An elementwise run and its task, made by the cut that found the run (each node is analysed once). Equal and
+     * printed by its members alone: the task is what they make, and its views print only on a GPU backend.
+     */
+    record Run(List<ElementwiseNode> members, KernelTask task) implements Item {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Run r && r.members.equals(members);
+        }
+
+        @Override
+        public int hashCode() {
+            return members.hashCode();
+        }
+
+        @Override
+        public String toString() {
+            return "Run" + members;
+        }
+    }
 
     record Row(RowFusion.Fused fused) implements Item {}
 
@@ -53,22 +73,28 @@ final class TaskPlan {
         // Elementwise members not yet placed: a fusion group, or what a row op's epilogue left of one (the
         // next row op's prologue candidates).
         List<ElementwiseNode> pending = List.of();
+        // Whether data flows between pending members (their group's flag: any part of a group without flow has
+        // none). Without flow, no two members share a component, so runs stay within the 4 inline operands and
+        // the cut need not look for components (W1's independent adds: every group).
+        boolean flows = false;
         for (int i = 0; i < plan.size(); i++) {
             Object item = plan.get(i);
             if (item instanceof FusionGroup g) {
-                runs(pending, intermediates, fuse, out);
+                runs(pending, intermediates, fuse && flows, out);
                 pending = g.nodes();
+                flows = g.flows();
                 continue;
             }
             OpNode node = (OpNode) item;
             if (fuse && RowFusion.isRowNode(node)) {
-                List<ElementwiseNode> after = i + 1 < plan.size() && plan.get(i + 1) instanceof FusionGroup g
-                        ? g.nodes() : List.of();
+                FusionGroup next = i + 1 < plan.size() && plan.get(i + 1) instanceof FusionGroup g ? g : null;
+                List<ElementwiseNode> after = next == null ? List.of() : next.nodes();
                 RowFusion.Fused f = RowFusion.fuse(pending, node, after, intermediates);
                 if (f != null) {
-                    runs(f.before, intermediates, true, out);
+                    runs(f.before, intermediates, flows, out);
                     out.add(new Row(f));
                     pending = after.subList(f.epilogue.size(), after.size());
+                    flows = next != null && next.flows();
                     if (!after.isEmpty()) i++;
                     continue;
                 }
@@ -76,18 +102,20 @@ final class TaskPlan {
             if (fuse && node instanceof MatmulNode product && i + 1 < plan.size() && plan.get(i + 1) instanceof FusionGroup g) {
                 ProductEpilogue.Glu glu = ProductEpilogue.match(product, g.nodes(), intermediates);
                 if (glu != null) {
-                    runs(pending, intermediates, true, out);
+                    runs(pending, intermediates, flows, out);
                     out.add(new Single(node, glu));
                     pending = g.nodes().subList(glu.members().size(), g.nodes().size());
+                    flows = g.flows();
                     i++;
                     continue;
                 }
             }
-            runs(pending, intermediates, fuse, out);
+            runs(pending, intermediates, fuse && flows, out);
             pending = List.of();
+            flows = false;
             out.add(new Single(node));
         }
-        runs(pending, intermediates, fuse, out);
+        runs(pending, intermediates, fuse && flows, out);
         return fuse ? normsIntoProducts(out, intermediates) : out;
     }
 
@@ -113,6 +141,6 @@ final class TaskPlan {
 
     private static void runs(List<ElementwiseNode> members, Intermediates intermediates, boolean wide, List<Item> out) {
         if (members.isEmpty()) return;
-        for (List<ElementwiseNode> run : ElementwiseKernels.runs(members, intermediates, wide)) out.add(new Run(run));
+        ElementwiseKernels.plan(members, intermediates, wide, out);
     }
 }

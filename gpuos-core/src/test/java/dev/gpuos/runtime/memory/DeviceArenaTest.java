@@ -313,6 +313,34 @@ class DeviceArenaTest {
     }
 
     @Test
+    void manyBlocksReleasedAtOnceWaitForTheirLastUseAsOne() {
+        SimulatedDeviceMemory device = new SimulatedDeviceMemory(64 * KIB);
+        try (DeviceArena arena = new DeviceArena(device, 64 * KIB, 64 * KIB);
+             DeviceArena other = new DeviceArena(new SimulatedDeviceMemory(64 * KIB), 64 * KIB, 64 * KIB)) {
+            DeviceBlock[] blocks = new DeviceBlock[5];
+            for (int i = 0; i < 4; i++) blocks[i] = arena.allocate(16 * KIB);
+            arena.release(blocks, 4, 7);
+            for (int i = 0; i < 4; i++) assertTrue(blocks[i].isReleased(), "block " + i);
+            assertEquals(64 * KIB, arena.stats().bytesPendingReuse());
+            assertEquals(4, arena.stats().releases());
+            arena.advance(7);
+            assertThrows(DeviceOutOfMemoryException.class, () -> arena.allocate(256), "reused before task 7 completed");
+            arena.advance(8);
+            assertEquals(0, arena.stats().bytesPendingReuse());
+            DeviceBlock whole = arena.allocate(64 * KIB);  // the four coalesced back into the slab
+
+            blocks[0] = whole;
+            blocks[1] = whole;
+            IllegalStateException twice = assertThrows(IllegalStateException.class, () -> arena.release(blocks, 2, -1));
+            assertTrue(twice.getMessage().contains("double release"), twice.getMessage());
+            blocks[0] = other.allocate(256);
+            assertThrows(IllegalArgumentException.class, () -> arena.release(blocks, 1, -1));
+            assertFalse(blocks[0].isReleased(), "a foreign block is refused before anything is released");
+            assertThrows(IndexOutOfBoundsException.class, () -> arena.release(blocks, 6, -1));
+        }
+    }
+
+    @Test
     void millionCyclesReturnToBaseline() {
         SimulatedDeviceMemory device = new SimulatedDeviceMemory(256 * MIB);
         try (DeviceArena arena = new DeviceArena(device)) {

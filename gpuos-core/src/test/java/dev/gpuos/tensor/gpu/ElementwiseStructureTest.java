@@ -64,6 +64,33 @@ class ElementwiseStructureTest {
     }
 
     @Test
+    void aGroupKnowsWhetherDataFlowsBetweenItsMembersAndItsWideCutIsTheNarrowOneWithout() {
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            Tensor a = s.ones(DType.F32, 8, 64), b = s.ones(DType.F32, 8, 64);
+            List<OpNode> independent = new ArrayList<>(), chained = new ArrayList<>();
+            Tensor prev = a.select(0, 0);
+            for (int i = 0; i < 8; i++) {
+                independent.add(node(ElementwiseOp.ADD, List.of(a.select(0, i), b.select(0, i)), s.zeros(DType.F32, 64), DType.F32));
+                Tensor next = s.zeros(DType.F32, 64);
+                chained.add(node(ElementwiseOp.MUL, List.of(prev, b.select(0, i)), next, DType.F32));
+                prev = next;
+            }
+            FusionGroup w1 = assertInstanceOf(FusionGroup.class, ElementwiseFusion.plan(independent).getFirst());
+            FusionGroup chain = assertInstanceOf(FusionGroup.class, ElementwiseFusion.plan(chained).getFirst());
+            assertEquals(8, w1.nodes().size());
+            assertEquals(false, w1.flows(), "W1's adds read no member's output");
+            assertEquals(true, chain.flows(), "each step reads the one before");
+            // TaskPlan cuts a group without flow narrow: the same runs the wide cut finds (no two members connect).
+            assertEquals(ElementwiseKernels.runs(w1.nodes(), Intermediates.NONE, true),
+                    ElementwiseKernels.runs(w1.nodes(), Intermediates.NONE, false));
+            assertEquals(8, ElementwiseKernels.runs(w1.nodes(), Intermediates.NONE, true).size());
+            // With flow the wide cut differs: the chain's steps share one task through an operand table.
+            assertNotEquals(ElementwiseKernels.runs(chain.nodes(), Intermediates.NONE, true),
+                    ElementwiseKernels.runs(chain.nodes(), Intermediates.NONE, false));
+        }
+    }
+
+    @Test
     void aChainOfUnaryOpsIsCutIntoFourOperandRuns() {
         try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
             Tensor x = s.ones(DType.F32, 6, 5);
