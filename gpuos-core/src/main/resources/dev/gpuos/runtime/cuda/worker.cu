@@ -1185,11 +1185,10 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
                 report_fault(st, seq, GPUOS_FAULT_BAD_OP, op);  // one record per task, not one per tile
                 faulted = true;
             }
+            // Each thread waits for its own copies of the next descriptor, then ONE barrier publishes them and the
+            // operator's stores to the block (a barrier for each cost one more per task of a run).
+            if (prefetch) asm volatile("cp.async.wait_all;" ::: "memory");
             __syncthreads();
-            if (prefetch) {
-                asm volatile("cp.async.wait_all;" ::: "memory");
-                __syncthreads();
-            }
             if (threadIdx.x == 0) {
                 const bool next = prefetch && s_next.seq == seq + 1 && (s_next.seal & kRunMember) != 0;
                 const unsigned long long tEnd = traced ? global_ns() : 0;
