@@ -1,6 +1,7 @@
 package dev.gpuos.tensor.gpu;
 
 import dev.gpuos.runtime.layout.Layouts;
+import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.gpu.ElementwiseSource.Source;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,11 +14,16 @@ import java.util.List;
  * storage type and runs the epilogue on it. Members are rendered by {@link ElementwiseSource#renderMember}, so a
  * member computes exactly what it computes in an elementwise task.
  *
- * <p>Why passes and not a register-resident row: a form that read rows of up to 8 elements a thread once into
- * registers (loads in flight together, statistics from registers) was measured on the H100 against this one on
- * the 64-step rms_norm chain at batch 1 (GPU check fusion-2, one machine): 668 / 655 us replayed (F32 / BF16)
- * against 585 / 595 us, at the register cap with up to 100 spilled bytes. The re-reads of a pass hit L1/L2, and a
- * dependent task's time is dominated by the worker's hand-off, not by the row's passes.
+ * <p>Two forms. CHUNKED (any row): each statistics pass loads its elements again, a chunk at a time. RESIDENT
+ * (a block team over a dense row of at most {@code resident} elements a thread, {@link RowFusion#residentElements}):
+ * every input of the row is loaded ONCE, all loads in flight together, into registers, and every pass and the
+ * stores run from there, with one barrier per reduction. On a dependent chain at batch 1 (W7, Llama's decode
+ * norms) the operator's latency is its serialized memory round trips: three for a chunked rms_norm step
+ * (the statistics chunk, two chunks of the last pass), one resident. An earlier register-resident form (rows of
+ * up to 8 elements a thread for warp and block teams alike, fusion-2) spilled up to 100 bytes at the register cap
+ * and lost to the passes; this one is compiled alone (an operator has one form: both in one function spilled
+ * where neither does alone) with a compile-time step between a thread's elements, and stays within the cap
+ * without spilling (RowFusionCompileTest).
  *
  * <p>Task interface: operands (inline, or in the operand table past 4) are the memory inputs, then the stored
  * outputs, all viewed over the row op's shape as [row dims..., column dims...] (a reduction's output with zero
@@ -31,9 +37,9 @@ final class RowFusedSource {
     static final int CHUNK = 8;
 
     /**
-     * Whether operators get the RESIDENT form for rows a team holds in registers (see {@link #residentElements}).
-     * {@code -Dgpuos.fusion.rowResident=false} renders only the chunked passes, for an A/B on the GPU (issue 13);
-     * the loser goes after it.
+     * Whether a row a block can hold in registers gets the RESIDENT form (see {@link RowFusion#residentElements}).
+     * {@code -Dgpuos.fusion.rowResident=false} plans every row chunked, for an A/B on the GPU (issue 13); the loser
+     * goes after it.
      */
     static final boolean RESIDENT = !"false".equals(System.getProperty("gpuos.fusion.rowResident"));
 
@@ -54,7 +60,14 @@ final class RowFusedSource {
      * @param weight   input index of a norm's weight, or -1; {@code bias} likewise
      */
     record Structure(RowFusion.Kind kind, ElementwiseSource.Structure run, int rowMember, Source rowInput,
-                     int weight, int bias) {}
+                     int weight, int bias, int resident) {
+
+        /** The chunked form, for rows of any length and layout. */
+        Structure(RowFusion.Kind kind, ElementwiseSource.Structure run, int rowMember, Source rowInput, int weight,
+                  int bias) {
+            this(kind, run, rowMember, rowInput, weight, bias, 0);
+        }
+    }
 
     static String render(Structure f) {
         ElementwiseSource.Structure run = f.run();
@@ -97,36 +110,23 @@ final class RowFusedSource {
             s.append("        ").append(st).append("* const r").append(r).append(" = (").append(st).append("*)R[").append(r)
                     .append("].data + b[").append(r).append("];\n");
         }
-        int resident = RESIDENT ? residentElements(f) : 0;
-        if (resident > 0) {
-            // The whole row in registers: one load of every input, every pass and the reductions from there.
-            Form form = new Form(resident, new java.util.TreeSet<>());
+        if (f.resident() > 0) {
+            // The whole row in registers: one load of every input, then every pass and reduction from there.
+            Form form = new Form(f.resident(), new java.util.TreeSet<>());
             StringBuilder r = new StringBuilder();
             rowBody(f, t, r, form);
-            // Block teams over dense rows only: element i of the row is then at offset i in every operand the
-            // row walks, with i = thread + u * GPUOS_BLOCK_THREADS a compile-time step (each load one base
-            // register and an immediate): a runtime stride and 64-bit offsets per element spilled under the cap.
-            java.util.TreeSet<Integer> walked = new java.util.TreeSet<>(form.read());
-            java.util.regex.Matcher m = java.util.regex.Pattern.compile("r(\\d+)\\[o\\[\\1\\]\\]").matcher(r);
-            while (m.find()) walked.add(Integer.parseInt(m.group(1)));
-            s.append("        if (team.block && ix.single && ix.len <= ").append(resident).append("LL * GPUOS_BLOCK_THREADS");
-            for (int k : walked) s.append(" && cs[").append(k).append("] == 1");
-            s.append(") {\n");
             s.append("        const int len32 = (int)ix.len;\n");
             s.append("        unsigned int reductions = 0;\n");
             for (int k : form.read()) {
                 s.append("        ").append(OperatorSources.storageType(run.inputs()[k])).append(" p").append(k).append('[')
-                        .append(resident).append("];\n");
+                        .append(f.resident()).append("];\n");
             }
             if (!form.read().isEmpty()) {
-                openResidentLoop(n, resident, true, s);
+                openResidentLoop(n, f.resident(), true, s);
                 for (int k : form.read()) s.append("            p").append(k).append("[u] = r").append(k).append("[o[").append(k).append("]];\n");
                 s.append("            }\n            }\n");
             }
             s.append(r);
-            s.append("        } else {\n");
-            rowBody(f, t, s, Form.CHUNKED);
-            s.append("        }\n");
         } else {
             rowBody(f, t, s, Form.CHUNKED);
         }
@@ -192,13 +192,13 @@ final class RowFusedSource {
     }
 
     /**
-     * Elements per team member of the resident form, 0 if it has none: a power of two up to 8 whose loads of
-     * every input fit {@link #RESIDENT_WORDS}. A (1, 2048) row of W7's chain (3 inputs, F32 or BF16) in a block
-     * of 256: 8, 24 words.
+     * Elements per thread of the resident form for these inputs, 0 if it has none: a power of two up to 8 whose
+     * loads of every input fit {@link #RESIDENT_WORDS}. A (1, 2048) row of W7's chain (3 inputs, F32 or BF16): 8,
+     * 24 words.
      */
-    static int residentElements(Structure f) {
+    static int residentElements(DType[] inputs) {
         int words = 0;
-        for (var in : f.run().inputs()) words += (in.byteSize() + 3) / 4;
+        for (DType in : inputs) words += (in.byteSize() + 3) / 4;
         int r = 8;
         while (r > 1 && r * words > RESIDENT_WORDS) r /= 2;
         return words == 0 || r * words > RESIDENT_WORDS ? 0 : r;

@@ -6,11 +6,19 @@
 // F32/F64 only (the cases use those dtypes); the team reductions and F16/BF16 conversions are the device's own,
 // covered by RowFusionGpuTest.
 //
+// A RESIDENT row-fused operator (a block holds its row in registers, RowFusedSource) runs as the worker runs it: a
+// block of 256 threads (std::thread) whose reductions combine the threads' partial values across a barrier, so
+// its per-thread element split, its guards and its alternating scratch slices are what is under test.
+//
 // RowFusedHostTest fills in the walk, the operators and one function per case; the program prints
 // "cases N fails F" and a FAIL line per wrong element.
 #include <cstdio>
 #include <cstring>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
 #include "gpuos_device.cuh"
 
 namespace gpuos {
@@ -49,12 +57,46 @@ struct Team {
 };
 inline Team make_team(bool wholeBlock) { return Team{0, 1, 0, 1, wholeBlock}; }
 template <typename T, typename F> inline T team_reduce(const Team&, T v, F, T*) { return v; }
+
+// The emulated block of a resident operator: its barrier (__syncthreads), and each thread's partial value.
+struct HostBarrier {
+    std::mutex m;
+    std::condition_variable cv;
+    unsigned int count = 0, waiting = 0, phase = 0;
+    void wait() {
+        std::unique_lock<std::mutex> lock(m);
+        const unsigned int at = phase;
+        if (++waiting == count) {
+            waiting = 0;
+            ++phase;
+            cv.notify_all();
+        } else {
+            cv.wait(lock, [&] { return phase != at; });
+        }
+    }
+};
+static HostBarrier host_barrier;
+static thread_local unsigned int host_lane;
+static double host_partials[2][256];
+
+// As the device's: reduction n uses slice n % 2 and has one barrier; the threads' values are combined in thread
+// order (the device's tree order differs only by rounding, within the check's tolerance).
+template <typename T, typename F> inline T team_reduce_alternating(const Team& t, T v, F combine, T*, unsigned int& n) {
+    if (!t.block) return v;
+    double* slice = host_partials[n++ & 1u];
+    slice[host_lane] = (double)v;
+    host_barrier.wait();
+    T r = (T)slice[0];
+    for (unsigned int k = 1; k < host_barrier.count; ++k) r = combine(r, (T)slice[k]);
+    return r;
+}
 inline void tile_rows(const gpuos_task* task, unsigned int tile, long long rows, long long* begin, long long* end) {
     gpuos::tile_range(task, tile, rows, begin, end);
 }
 }  // namespace gt
 //@WALK@
-static struct { unsigned int x; } host_thread, host_block;
+static thread_local struct { unsigned int x; } host_thread;
+static struct { unsigned int x; } host_block;
 #define threadIdx host_thread
 #define blockDim host_block
 //@OPERATORS@
@@ -93,6 +135,24 @@ static void runRows(void (*op)(const gpuos_task*, unsigned int, const gpuos_env*
     host_block.x = 1;
     host_thread.x = 0;
     for (unsigned int t = 0; t < task->ntiles; ++t) op(task, t, &env);
+}
+// A resident row-fused operator: every tile by a block of GPUOS_BLOCK_THREADS threads, as the worker runs it.
+static void runBlockRows(void (*op)(const gpuos_task*, unsigned int, const gpuos_env*), const gpuos_task* task) {
+    static double smem[1024];
+    gpuos_env env{smem, sizeof smem, 0};
+    host_block.x = GPUOS_BLOCK_THREADS;
+    gt::host_barrier.count = GPUOS_BLOCK_THREADS;
+    for (unsigned int t = 0; t < task->ntiles; ++t) {
+        std::vector<std::thread> block;
+        for (unsigned int x = 0; x < GPUOS_BLOCK_THREADS; ++x) {
+            block.emplace_back([=, &env] {
+                host_thread.x = x;
+                gt::host_lane = x;
+                op(task, t, &env);
+            });
+        }
+        for (auto& th : block) th.join();
+    }
 }
 //@CASES@
 int main() {
