@@ -1147,6 +1147,11 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         bool member = false;  // s_task is a run member this block runs as its leader
         for (;;) {
             const bool traced = (s_task.flags & GPUOS_TASK_FLAG_TRACE) != 0;
+            const unsigned int op = s_task.op;
+            // The operator's address, loaded before the dependency wait: the table is the generation's and never
+            // changes, but the wait's acquire invalidates L1, and a load after it went to L2 between "dependency
+            // seen" and "operator starts" (one more serialized round trip per dependent task).
+            const gpuos_op_fn fn = op < opCount ? gpuos_op_table[op] : nullptr;
             if (!member) {
                 if (threadIdx.x == 0) {
                     if (traced) s_stamps[0] = s_stamps[1] = global_ns();
@@ -1163,7 +1168,6 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
                 s_stamps[0] = s_stamps[1] = s_stamps[2] = global_ns();
             }
             const gpuos_task* task = &s_task;
-            const unsigned int op = task->op;
             // Read before the tile is counted: once it is, the task may complete and its slot be reused.
             const unsigned int ntiles = task->ntiles;
             // The next task, if it may be a member, loads while this one runs (its seq is published: below what
@@ -1183,7 +1187,6 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
                 asm volatile("cp.async.commit_group;" ::: "memory");
             }
             if (traced && threadIdx.x == 0) s_stamps[3] = global_ns();
-            gpuos_op_fn fn = op < opCount ? gpuos_op_table[op] : nullptr;
             bool faulted = false;  // thread 0's
             if (fn != nullptr) {
                 fn(task, s_tile, &env);
