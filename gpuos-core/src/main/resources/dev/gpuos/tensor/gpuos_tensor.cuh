@@ -178,25 +178,6 @@ __device__ __forceinline__ T team_reduce(const Team& t, T v, F combine, T* scrat
     return r;
 }
 
-// team_reduce without its closing barrier: reduction n (the caller's counter, from 0 in each operator call) writes
-// slice n % 2 of scratch (which holds at least 64 values). A thread reaches reduction n + 2, which writes that
-// slice again, only after passing reduction n + 1's barrier, which every thread reaches only after reading
-// reduction n's values: so one barrier per reduction suffices. The worker's barrier after the operator frees the
-// slices for the next task. Combines in the same order as team_reduce (bit-identical results).
-template <typename T, typename F>
-__device__ __forceinline__ T team_reduce_alternating(const Team& t, T v, F combine, T* scratch, unsigned int& n) {
-#pragma unroll
-    for (int s = 16; s > 0; s >>= 1) v = combine(v, __shfl_xor_sync(0xffffffffu, v, s));
-    if (!t.block) return v;
-    T* slice = scratch + 32 * (n++ & 1u);
-    const unsigned int warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    if ((threadIdx.x & 31u) == 0) slice[warp] = v;
-    __syncthreads();
-    T r = slice[0];
-    for (unsigned int w = 1; w < warps; ++w) r = combine(r, slice[w]);
-    return r;
-}
-
 // (value, index) pairs for argmax/argmin; index < 0 marks "no element yet".
 template <typename T>
 struct Arg {

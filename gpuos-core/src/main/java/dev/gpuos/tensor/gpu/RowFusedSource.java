@@ -17,7 +17,7 @@ import java.util.List;
  * <p>Two forms. CHUNKED (any row): each statistics pass loads its elements again, a chunk at a time. RESIDENT
  * (a block team over a dense row of at most {@code resident} elements a thread, {@link RowFusion#residentElements}):
  * every input of the row is loaded ONCE, all loads in flight together, into registers, and every pass and the
- * stores run from there, with one barrier per reduction. On a dependent chain at batch 1 (W7, Llama's decode
+ * stores run from there, with one barrier per reduction ({@link #BLOCK_REDUCE}). On a dependent chain at batch 1 (W7, Llama's decode
  * norms) the operator's latency is its serialized memory round trips: three for a chunked rms_norm step
  * (the statistics chunk, two chunks of the last pass), one resident. An earlier register-resident form (rows of
  * up to 8 elements a thread for warp and block teams alike, fusion-2) spilled up to 100 bytes at the register cap
@@ -101,6 +101,7 @@ final class RowFusedSource {
         }
         s.append("    long long begin, end;\n");
         s.append("    gt::tile_rows(task, tile, ix.rows, &begin, &end);\n");
+        if (f.resident() > 0) s.append(BLOCK_REDUCE);
         s.append("    for (long long row = begin + team.index; row < end; row += team.count) {\n");
         s.append("        long long b[").append(n).append("], cs[").append(n).append("];\n");
         s.append("        ix.row(row, b, cs);\n");
@@ -116,7 +117,6 @@ final class RowFusedSource {
             StringBuilder r = new StringBuilder();
             rowBody(f, t, r, form);
             s.append("        const int len32 = (int)ix.len;\n");
-            s.append("        unsigned int reductions = 0;\n");
             for (int k : form.read()) {
                 s.append("        ").append(OperatorSources.storageType(run.inputs()[k])).append(" p").append(k).append('[')
                         .append(f.resident()).append("];\n");
@@ -183,13 +183,36 @@ final class RowFusedSource {
     }
 
     /**
-     * A team reduction. Resident rows alternate between two scratch slices and skip the closing barrier
-     * ({@code gt::team_reduce_alternating}): one barrier per reduction instead of two.
+     * A team reduction. Resident rows (block teams) alternate between two scratch slices and skip the closing
+     * barrier ({@link #BLOCK_REDUCE}): one barrier per reduction instead of two.
      */
     private static String reduce(Form form, String v, String combine) {
-        return form.resident() ? "gt::team_reduce_alternating(team, " + v + ", " + combine + ", scratch, reductions)"
-                : "gt::team_reduce(team, " + v + ", " + combine + ", scratch)";
+        return form.resident() ? "block_reduce(" + v + ", " + combine + ")" : "gt::team_reduce(team, " + v + ", " + combine + ", scratch)";
     }
+
+    /**
+     * A resident row's block reduction, with one barrier where {@code gt::team_reduce} has two. In the generated
+     * source, not a helper in {@code gpuos_tensor.cuh}: that header is in every tensor operator's source, and its
+     * hash in their names.
+     */
+    private static final String BLOCK_REDUCE = """
+                // Reduction n writes slice n % 2 of scratch (64 values). A thread reaches reduction n + 2, which
+                // writes that slice again, only after passing reduction n + 1's barrier, which every thread reaches
+                // only after reading reduction n's values: one barrier per reduction (team_reduce's second protects
+                // the slice for the next). Counted across the tile's rows; the worker's barrier after the operator
+                // frees both slices. Combines in team_reduce's order: the same result.
+                unsigned int reductions = 0;
+                auto block_reduce = [&](double v, auto combine) {
+                    #pragma unroll
+                    for (int s = 16; s > 0; s >>= 1) v = combine(v, __shfl_xor_sync(0xffffffffu, v, s));
+                    double* slice = scratch + 32 * (reductions++ & 1u);
+                    if ((threadIdx.x & 31u) == 0) slice[threadIdx.x >> 5] = v;
+                    __syncthreads();
+                    double r = slice[0];
+                    for (unsigned int w = 1; w < blockDim.x >> 5; ++w) r = combine(r, slice[w]);
+                    return r;
+                };
+            """;
 
     /**
      * Elements per thread of the resident form for these inputs, 0 if it has none: a power of two up to 8 whose

@@ -7,8 +7,8 @@
 // covered by RowFusionGpuTest.
 //
 // A RESIDENT row-fused operator (a block holds its row in registers, RowFusedSource) runs as the worker runs it: a
-// block of 256 threads (std::thread) whose reductions combine the threads' partial values across a barrier, so
-// its per-thread element split, its guards and its alternating scratch slices are what is under test.
+// block of 256 threads (std::thread) with __syncthreads and the warp shuffles emulated, so its per-thread element
+// split, its guards and its block reduction with alternating scratch slices are what is under test.
 //
 // RowFusedHostTest fills in the walk, the operators and one function per case; the program prints
 // "cases N fails F" and a FAIL line per wrong element.
@@ -58,7 +58,8 @@ struct Team {
 inline Team make_team(bool wholeBlock) { return Team{0, 1, 0, 1, wholeBlock}; }
 template <typename T, typename F> inline T team_reduce(const Team&, T v, F, T*) { return v; }
 
-// The emulated block of a resident operator: its barrier (__syncthreads), and each thread's partial value.
+// The emulated block of a resident operator: its barrier (__syncthreads), and each warp's barrier and exchange
+// slots for the warp shuffles.
 struct HostBarrier {
     std::mutex m;
     std::condition_variable cv;
@@ -75,19 +76,19 @@ struct HostBarrier {
         }
     }
 };
-static HostBarrier host_barrier;
+static HostBarrier host_block_barrier, host_warp_barrier[GPUOS_BLOCK_THREADS / 32];
 static thread_local unsigned int host_lane;
-static double host_partials[2][256];
+static double host_shuffle[GPUOS_BLOCK_THREADS / 32][32];
 
-// As the device's: reduction n uses slice n % 2 and has one barrier; the threads' values are combined in thread
-// order (the device's tree order differs only by rounding, within the check's tolerance).
-template <typename T, typename F> inline T team_reduce_alternating(const Team& t, T v, F combine, T*, unsigned int& n) {
-    if (!t.block) return v;
-    double* slice = host_partials[n++ & 1u];
-    slice[host_lane] = (double)v;
-    host_barrier.wait();
-    T r = (T)slice[0];
-    for (unsigned int k = 1; k < host_barrier.count; ++k) r = combine(r, (T)slice[k]);
+inline void host_syncthreads() { host_block_barrier.wait(); }
+
+// Lane l gets lane (l ^ s)'s value: every lane writes, the warp waits, every lane reads, the warp waits again.
+template <typename T> inline T host_shfl_xor_sync(unsigned int, T v, int s) {
+    const unsigned int w = host_lane >> 5, l = host_lane & 31u;
+    host_shuffle[w][l] = (double)v;
+    host_warp_barrier[w].wait();
+    const T r = (T)host_shuffle[w][l ^ (unsigned int)s];
+    host_warp_barrier[w].wait();
     return r;
 }
 inline void tile_rows(const gpuos_task* task, unsigned int tile, long long rows, long long* begin, long long* end) {
@@ -99,9 +100,13 @@ static thread_local struct { unsigned int x; } host_thread;
 static struct { unsigned int x; } host_block;
 #define threadIdx host_thread
 #define blockDim host_block
+#define __syncthreads gt::host_syncthreads
+#define __shfl_xor_sync gt::host_shfl_xor_sync
 //@OPERATORS@
 #undef threadIdx
 #undef blockDim
+#undef __syncthreads
+#undef __shfl_xor_sync
 
 static int cases = 0, fails = 0;
 
@@ -141,7 +146,8 @@ static void runBlockRows(void (*op)(const gpuos_task*, unsigned int, const gpuos
     static double smem[1024];
     gpuos_env env{smem, sizeof smem, 0};
     host_block.x = GPUOS_BLOCK_THREADS;
-    gt::host_barrier.count = GPUOS_BLOCK_THREADS;
+    gt::host_block_barrier.count = GPUOS_BLOCK_THREADS;
+    for (auto& w : gt::host_warp_barrier) w.count = 32;
     for (unsigned int t = 0; t < task->ntiles; ++t) {
         std::vector<std::thread> block;
         for (unsigned int x = 0; x < GPUOS_BLOCK_THREADS; ++x) {
