@@ -1202,6 +1202,7 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             const bool guessed = prefetch && refsGuess != 0 && (s_next.flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE)
                                  && s_next.refsAt == refsGuess;
             if (threadIdx.x == 0) {
+                const unsigned long long tEnd = traced ? global_ns() : 0;
                 const bool next = prefetch && s_next.seq == seq + 1 && (s_next.seal & kRunMember) != 0;
                 if (next) {
                     // The member's set-up, before the barrier below (nobody reads its buffer until then): a single
@@ -1211,7 +1212,6 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
                         for (unsigned int r = s_next.nrefs; r < GPUOS_MAX_REFS; ++r) s_next.refs[r].data = 0;
                     }
                 }
-                const unsigned long long tEnd = traced ? global_ns() : 0;
                 if (next || member || s_pendCount != 0) {
                     // In a run: this task's completion waits in the batch (a member's always goes through it: its
                     // block waits for kRunRan).
