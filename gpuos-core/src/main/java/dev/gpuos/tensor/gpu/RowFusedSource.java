@@ -36,13 +36,6 @@ final class RowFusedSource {
     /** Elements a team member loads before it computes in a chunked pass (see {@link #elements}). */
     static final int CHUNK = 8;
 
-    /**
-     * Whether a row a block can hold in registers gets the RESIDENT form (see {@link RowFusion#residentElements}).
-     * {@code -Dgpuos.fusion.rowResident=false} plans every row chunked, for an A/B on the GPU (issue 13); the loser
-     * goes after it.
-     */
-    static final boolean RESIDENT = !"false".equals(System.getProperty("gpuos.fusion.rowResident"));
-
     /** Register words (32-bit) a thread may hold of a resident row's inputs: what is left under the cap. */
     static final int RESIDENT_WORDS = 40;
 
