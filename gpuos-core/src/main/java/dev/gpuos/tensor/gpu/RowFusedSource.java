@@ -1,6 +1,7 @@
 package dev.gpuos.tensor.gpu;
 
 import dev.gpuos.runtime.layout.Layouts;
+import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.gpu.ElementwiseSource.Source;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,11 +14,16 @@ import java.util.List;
  * storage type and runs the epilogue on it. Members are rendered by {@link ElementwiseSource#renderMember}, so a
  * member computes exactly what it computes in an elementwise task.
  *
- * <p>Why passes and not a register-resident row: a form that read rows of up to 8 elements a thread once into
- * registers (loads in flight together, statistics from registers) was measured on the H100 against this one on
- * the 64-step rms_norm chain at batch 1 (GPU check fusion-2, one machine): 668 / 655 us replayed (F32 / BF16)
- * against 585 / 595 us, at the register cap with up to 100 spilled bytes. The re-reads of a pass hit L1/L2, and a
- * dependent task's time is dominated by the worker's hand-off, not by the row's passes.
+ * <p>Two forms. CHUNKED (any row): each statistics pass loads its elements again, a chunk at a time. RESIDENT
+ * (a block team over a dense row of at most {@code resident} elements a thread, {@link RowFusion#residentElements}):
+ * every input of the row is loaded ONCE, all loads in flight together, into registers, and every pass and the
+ * stores run from there, with one barrier per reduction ({@link #BLOCK_REDUCE}). On a dependent chain at batch 1 (W7, Llama's decode
+ * norms) the operator's latency is its serialized memory round trips: three for a chunked rms_norm step
+ * (the statistics chunk, two chunks of the last pass), one resident. An earlier register-resident form (rows of
+ * up to 8 elements a thread for warp and block teams alike, fusion-2) spilled up to 100 bytes at the register cap
+ * and lost to the passes; this one is compiled alone (an operator has one form: both in one function spilled
+ * where neither does alone) with a compile-time step between a thread's elements, and stays within the cap
+ * without spilling (RowFusionCompileTest).
  *
  * <p>Task interface: operands (inline, or in the operand table past 4) are the memory inputs, then the stored
  * outputs, all viewed over the row op's shape as [row dims..., column dims...] (a reduction's output with zero
@@ -27,11 +33,18 @@ import java.util.List;
 final class RowFusedSource {
     private RowFusedSource() {}
 
-    /**
-     * Elements a team member loads before it computes (see {@link #elements}). {@code -Dgpuos.fusion.rowChunk=1}
-     * renders the element-after-element passes of before, for an A/B on the GPU; the loser goes after it.
-     */
-    static final int CHUNK = Integer.getInteger("gpuos.fusion.rowChunk", 8);
+    /** Elements a team member loads before it computes in a chunked pass (see {@link #elements}). */
+    static final int CHUNK = 8;
+
+    /** Register words (32-bit) a thread may hold of a resident row's inputs: what is left under the cap. */
+    static final int RESIDENT_WORDS = 40;
+
+    /** Inputs a resident row reads (set while its body renders: every pass shares the one load). */
+    private record Form(int elements, java.util.TreeSet<Integer> read) {
+        static final Form CHUNKED = new Form(0, null);
+
+        boolean resident() { return elements > 0; }
+    }
 
     /**
      * @param run      inputs' dtypes and the members (global numbering; member {@code rowMember} stands for the
@@ -40,7 +53,14 @@ final class RowFusedSource {
      * @param weight   input index of a norm's weight, or -1; {@code bias} likewise
      */
     record Structure(RowFusion.Kind kind, ElementwiseSource.Structure run, int rowMember, Source rowInput,
-                     int weight, int bias) {}
+                     int weight, int bias, int resident) {
+
+        /** The chunked form, for rows of any length and layout. */
+        Structure(RowFusion.Kind kind, ElementwiseSource.Structure run, int rowMember, Source rowInput, int weight,
+                  int bias) {
+            this(kind, run, rowMember, rowInput, weight, bias, 0);
+        }
+    }
 
     static String render(Structure f) {
         ElementwiseSource.Structure run = f.run();
@@ -74,6 +94,7 @@ final class RowFusedSource {
         }
         s.append("    long long begin, end;\n");
         s.append("    gt::tile_rows(task, tile, ix.rows, &begin, &end);\n");
+        if (f.resident() > 0) s.append(BLOCK_REDUCE);
         s.append("    for (long long row = begin + team.index; row < end; row += team.count) {\n");
         s.append("        long long b[").append(n).append("], cs[").append(n).append("];\n");
         s.append("        ix.row(row, b, cs);\n");
@@ -83,6 +104,33 @@ final class RowFusedSource {
             s.append("        ").append(st).append("* const r").append(r).append(" = (").append(st).append("*)R[").append(r)
                     .append("].data + b[").append(r).append("];\n");
         }
+        if (f.resident() > 0) {
+            // The whole row in registers: one load of every input, then every pass and reduction from there.
+            Form form = new Form(f.resident(), new java.util.TreeSet<>());
+            StringBuilder r = new StringBuilder();
+            rowBody(f, t, r, form);
+            s.append("        const int len32 = (int)ix.len;\n");
+            for (int k : form.read()) {
+                s.append("        ").append(OperatorSources.storageType(run.inputs()[k])).append(" p").append(k).append('[')
+                        .append(f.resident()).append("];\n");
+            }
+            if (!form.read().isEmpty()) {
+                openResidentLoop(n, f.resident(), true, s);
+                for (int k : form.read()) s.append("            p").append(k).append("[u] = r").append(k).append("[o[").append(k).append("]];\n");
+                s.append("            }\n            }\n");
+            }
+            s.append(r);
+        } else {
+            rowBody(f, t, s, Form.CHUNKED);
+        }
+        s.append("    }\n}\n");
+        return s.toString();
+    }
+
+    /** One row's passes, reductions and stores, in the given form (inside the row loop, pointers r<k> set). */
+    private static void rowBody(Structure f, String t, StringBuilder s, Form form) {
+        ElementwiseSource.Structure run = f.run();
+        int p = f.rowMember();
         String x = rowInput(f);
         switch (f.kind()) {
             case LAYER, RMS -> {
@@ -90,33 +138,33 @@ final class RowFusedSource {
                 String value = normValue(f, t, x), sumBody = "sum += " + x + ";";
                 String sqBody = "const double d = " + x + " - mean;\n            sq += d * d;";
                 if (f.kind() == RowFusion.Kind.LAYER) {
-                    pass(f, s, "double sum = 0;", sumBody, false, readOnlyLast(f, t, value, sumBody));
-                    s.append("        mean = gt::team_reduce(team, sum, add, scratch) / (double)ix.len;\n");
-                    pass(f, s, "double sq = 0;", sqBody);
+                    pass(f, s, form, "double sum = 0;", sumBody, false, readOnlyLast(f, t, value, sumBody));
+                    s.append("        mean = " + reduce(form, "sum", "add") + " / (double)ix.len;\n");
+                    pass(f, s, form, "double sq = 0;", sqBody);
                 } else {
-                    pass(f, s, "double sq = 0;", sqBody, false, readOnlyLast(f, t, value, sqBody));
+                    pass(f, s, form, "double sq = 0;", sqBody, false, readOnlyLast(f, t, value, sqBody));
                 }
-                s.append("        sq = gt::team_reduce(team, sq, add, scratch);\n");
+                s.append("        sq = " + reduce(form, "sq", "add") + ";\n");
                 s.append("        const double inv = 1.0 / sqrt(sq / (double)ix.len + eps);\n");
-                last(f, t, s, value);
+                last(f, t, s, value, form);
             }
             case SOFTMAX, LOG_SOFTMAX -> {
                 String mxBody = "mx = nan_max(mx, " + x + ");";
-                pass(f, s, "double mx = -__longlong_as_double(0x7ff0000000000000LL);", mxBody, false,
+                pass(f, s, form, "double mx = -__longlong_as_double(0x7ff0000000000000LL);", mxBody, false,
                         readOnlyLast(f, t, softmaxValue(f, t, x), mxBody));
-                s.append("        mx = gt::team_reduce(team, mx, nan_max, scratch);\n");
-                pass(f, s, "double sum = 0;", "sum += exp(" + x + " - mx);");
-                s.append("        sum = gt::team_reduce(team, sum, add, scratch);\n");
+                s.append("        mx = " + reduce(form, "mx", "nan_max") + ";\n");
+                pass(f, s, form, "double sum = 0;", "sum += exp(" + x + " - mx);");
+                s.append("        sum = " + reduce(form, "sum", "add") + ";\n");
                 s.append("        const double logSum = ::log(sum);\n");
-                last(f, t, s, softmaxValue(f, t, x));
+                last(f, t, s, softmaxValue(f, t, x), form);
             }
             case SUM, MEAN, MAX, MIN -> {
                 // One pass: the prologue stores as it goes (nothing it stores is read from memory by this task).
                 boolean sum = f.kind() == RowFusion.Kind.SUM || f.kind() == RowFusion.Kind.MEAN;
                 String combine = sum ? "add" : f.kind() == RowFusion.Kind.MAX ? "nan_max" : "nan_min";
                 String init = sum ? "0" : (f.kind() == RowFusion.Kind.MAX ? "-" : "") + "__longlong_as_double(0x7ff0000000000000LL)";
-                pass(f, s, "double acc = " + init + ";", sum ? "acc += " + x + ";" : "acc = " + combine + "(acc, " + x + ");", true);
-                s.append("        acc = gt::team_reduce(team, acc, ").append(combine).append(", scratch);\n");
+                pass(f, s, form, "double acc = " + init + ";", sum ? "acc += " + x + ";" : "acc = " + combine + "(acc, " + x + ");", true);
+                s.append("        acc = ").append(reduce(form, "acc", combine)).append(";\n");
                 int out = run.members()[p].outRef();
                 String v = f.kind() == RowFusion.Kind.MEAN ? "acc / (double)ix.len" : "acc";
                 if (out >= 0) {
@@ -125,8 +173,51 @@ final class RowFusedSource {
                 }
             }
         }
-        s.append("    }\n}\n");
-        return s.toString();
+    }
+
+    /**
+     * A team reduction. Resident rows (block teams) alternate between two scratch slices and skip the closing
+     * barrier ({@link #BLOCK_REDUCE}): one barrier per reduction instead of two.
+     */
+    private static String reduce(Form form, String v, String combine) {
+        return form.resident() ? "block_reduce(" + v + ", " + combine + ")" : "gt::team_reduce(team, " + v + ", " + combine + ", scratch)";
+    }
+
+    /**
+     * A resident row's block reduction, with one barrier where {@code gt::team_reduce} has two. In the generated
+     * source, not a helper in {@code gpuos_tensor.cuh}: that header is in every tensor operator's source, and its
+     * hash in their names.
+     */
+    private static final String BLOCK_REDUCE = """
+                // Reduction n writes slice n % 2 of scratch (64 values). A thread reaches reduction n + 2, which
+                // writes that slice again, only after passing reduction n + 1's barrier, which every thread reaches
+                // only after reading reduction n's values: one barrier per reduction (team_reduce's second protects
+                // the slice for the next). Counted across the tile's rows; the worker's barrier after the operator
+                // frees both slices. Combines in team_reduce's order: the same result.
+                unsigned int reductions = 0;
+                auto block_reduce = [&](double v, auto combine) {
+                    #pragma unroll
+                    for (int s = 16; s > 0; s >>= 1) v = combine(v, __shfl_xor_sync(0xffffffffu, v, s));
+                    double* slice = scratch + 32 * (reductions++ & 1u);
+                    if ((threadIdx.x & 31u) == 0) slice[threadIdx.x >> 5] = v;
+                    __syncthreads();
+                    double r = slice[0];
+                    for (unsigned int w = 1; w < blockDim.x >> 5; ++w) r = combine(r, slice[w]);
+                    return r;
+                };
+            """;
+
+    /**
+     * Elements per thread of the resident form for these inputs, 0 if it has none: a power of two up to 8 whose
+     * loads of every input fit {@link #RESIDENT_WORDS}. A (1, 2048) row of W7's chain (3 inputs, F32 or BF16): 8,
+     * 24 words.
+     */
+    static int residentElements(DType[] inputs) {
+        int words = 0;
+        for (DType in : inputs) words += (in.byteSize() + 3) / 4;
+        int r = 8;
+        while (r > 1 && r * words > RESIDENT_WORDS) r /= 2;
+        return words == 0 || r * words > RESIDENT_WORDS ? 0 : r;
     }
 
     /** The row op's input at offsets {@code o}, as a double. */
@@ -155,18 +246,19 @@ final class RowFusedSource {
      * A statistics pass: {@code init} declares the accumulator in the row's scope, {@code body} runs per element
      * after the prologue (the members before the row op, evaluated again, not stored).
      */
-    private static void pass(Structure f, StringBuilder s, String init, String body) {
-        pass(f, s, init, body, false);
+    private static void pass(Structure f, StringBuilder s, Form form, String init, String body) {
+        pass(f, s, form, init, body, false);
     }
 
-    private static void pass(Structure f, StringBuilder s, String init, String body, boolean store) {
-        pass(f, s, init, body, store, List.of());
+    private static void pass(Structure f, StringBuilder s, Form form, String init, String body, boolean store) {
+        pass(f, s, form, init, body, store, List.of());
     }
 
     /** ... and asks for the inputs {@code prefetch} on the way (see {@link #readOnlyLast}). */
-    private static void pass(Structure f, StringBuilder s, String init, String body, boolean store, List<Integer> prefetch) {
+    private static void pass(Structure f, StringBuilder s, Form form, String init, String body, boolean store,
+                             List<Integer> prefetch) {
         s.append("        ").append(init).append('\n');
-        elements(f.run(), passElement(f, body, store), s, prefetch);
+        elements(f.run(), passElement(f, body, store), s, prefetch, form);
     }
 
     private static StringBuilder passElement(Structure f, String body, boolean store) {
@@ -194,10 +286,10 @@ final class RowFusedSource {
     }
 
     /** The last pass: prologue with its stores, the row op's value (member p), its store, the epilogue. */
-    private static void last(Structure f, String t, StringBuilder s, String value) {
+    private static void last(Structure f, String t, StringBuilder s, String value, Form form) {
         StringBuilder e = new StringBuilder();
         lastElement(f, t, e, value);
-        elements(f.run(), e, s, List.of());
+        elements(f.run(), e, s, List.of(), form);
     }
 
     /** One element of the last pass. */
@@ -220,7 +312,7 @@ final class RowFusedSource {
      * task's time. Each element's loads still precede its stores, and the order of accumulation is unchanged.
      */
     private static void elements(ElementwiseSource.Structure run, StringBuilder element, StringBuilder s,
-                                 List<Integer> prefetch) {
+                                 List<Integer> prefetch, Form form) {
         String body = element.toString();
         List<Integer> read = new ArrayList<>();
         for (int k = 0; k < run.inputs().length; k++) {
@@ -231,6 +323,14 @@ final class RowFusedSource {
             }
         }
         int n = run.refCount();
+        if (form.resident()) {
+            // The registers the row's one load filled (render declares and loads form.read()).
+            form.read().addAll(read);
+            openResidentLoop(n, form.elements(), body.contains("o["), s);
+            s.append(body);
+            s.append("            }\n            }\n");
+            return;
+        }
         // In flight per element: each input's value and its 64-bit address, in registers. The row's set-up holds
         // about 6 registers per operand (pointer, column stride, offset); a chunk takes what is left of ~64, so
         // that nothing spills under the worker's 128-register cap (RowFusionCompileTest): a (1, 2048) norm of
@@ -270,6 +370,21 @@ final class RowFusedSource {
         s.append(element);
         s.append("        }\n");
         s.append("        }\n");
+    }
+
+    /**
+     * for each u of a resident row's {@code elements} per thread whose element i (thread + u * block size) is in
+     * the row, its offsets o (dense: i in every operand; closed by two braces).
+     */
+    private static void openResidentLoop(int refs, int elements, boolean offsets, StringBuilder s) {
+        s.append("            #pragma unroll\n");
+        s.append("            for (int u = 0; u < ").append(elements).append("; ++u) {\n");
+        s.append("            const int i = (int)threadIdx.x + u * GPUOS_BLOCK_THREADS;\n");
+        s.append("            if (i < len32) {\n");
+        if (!offsets) return;
+        s.append("            long long o[").append(refs).append("];\n");
+        s.append("            #pragma unroll\n");
+        s.append("            for (int k = 0; k < ").append(refs).append("; ++k) o[k] = i;\n");
     }
 
     /** for each u of the chunk whose element i is in the row, its offsets o (closed by two braces). */

@@ -1133,7 +1133,6 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
     __shared__ unsigned long long s_pubSeqSeen, s_pendFirst;
     __shared__ unsigned int s_pendCount, s_pendFaults, s_pendOwn;
     __shared__ int s_runOn;
-    __shared__ __align__(16) gpuos_task s_next;
     if (threadIdx.x == 0) {
         s_prevEnd = 0;
         s_pendCount = 0;
@@ -1144,8 +1143,13 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
     __shared__ unsigned long long s_stamps[4];
     // The task's descriptor, copied once per tile: the operator (and the dependency check) read it from shared
     // memory instead of going back to L2 after every acquire has invalidated L1. It is loaded before the
-    // dependency wait, so a dependent block waits with everything but its inputs in hand.
-    __shared__ __align__(16) gpuos_task s_task;
+    // dependency wait, so a dependent block waits with everything but its inputs in hand. Two buffers: the task in
+    // hand (s_task, buffer cur) and the next one of a run, loaded while it runs (s_next); a member that follows
+    // becomes the task in hand by swapping them (cur, uniform over the block), not by a copy and its barriers.
+    __shared__ __align__(16) gpuos_task s_desc[2];
+    unsigned int cur = 0;
+#define s_task s_desc[cur]
+#define s_next s_desc[cur ^ 1u]
 
     gpuos_queue_state* st = (gpuos_queue_state*)p.state;
     gpuos_host_control* ctrl = (gpuos_host_control*)p.control;
@@ -1275,21 +1279,27 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
         bool member = false;  // s_task is a run member this block runs as its leader
         for (;;) {
             const bool traced = (s_task.flags & GPUOS_TASK_FLAG_TRACE) != 0;
-            if (threadIdx.x == 0) {
-                int leave = 0;
-                if (traced) s_stamps[0] = s_stamps[1] = global_ns();
-                // A member's only dependency is the task this block ran just before it.
-                if (!member) {
-                    leave = wait_dependencies(st, s_task, done, mask, p.spinMaxNs, traced ? &s_stamps[1] : nullptr);
+            const unsigned int op = s_task.op;
+            // The operator's address, loaded before the dependency wait: the table is the generation's and never
+            // changes, but the wait's acquire invalidates L1, and a load after it went to L2 between "dependency
+            // seen" and "operator starts" (one more serialized round trip per dependent task).
+            const gpuos_op_fn fn = op < opCount ? gpuos_op_table[op] : nullptr;
+            if (!member) {
+                if (threadIdx.x == 0) {
+                    if (traced) s_stamps[0] = s_stamps[1] = global_ns();
+                    const int leave = wait_dependencies(st, s_task, done, mask, p.spinMaxNs, traced ? &s_stamps[1] : nullptr);
+                    if (traced) s_stamps[2] = global_ns();
+                    s_tile = (unsigned int)(s_ticket - s_task.tileBase);
+                    s_exit = leave;
                 }
-                if (traced) s_stamps[2] = global_ns();
-                s_tile = member ? 0 : (unsigned int)(s_ticket - s_task.tileBase);
-                s_exit = leave;
+                __syncthreads();
+                if (s_exit) return;
+            } else if (traced && threadIdx.x == 0) {
+                // A member's only dependency is the task this block ran just before it, and the barrier that ended
+                // that task's pass set up this one (its tile, its records): it is ready at once.
+                s_stamps[0] = s_stamps[1] = s_stamps[2] = global_ns();
             }
-            __syncthreads();
-            if (s_exit) return;
             const gpuos_task* task = &s_task;
-            const unsigned int op = task->op;
             // Read before the tile is counted: once it is, the task may complete and its slot be reused.
             const unsigned int ntiles = task->ntiles;
             // The next task, if it may be a member, loads while this one runs (its seq is published: below what
@@ -1309,7 +1319,6 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
                 asm volatile("cp.async.commit_group;" ::: "memory");
             }
             if (traced && threadIdx.x == 0) s_stamps[3] = global_ns();
-            gpuos_op_fn fn = op < opCount ? gpuos_op_table[op] : nullptr;
             bool faulted = false;  // thread 0's
             if (fn != nullptr) {
                 fn(task, s_tile, &env);
@@ -1317,14 +1326,24 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
                 report_fault(st, seq, GPUOS_FAULT_BAD_OP, op);  // one record per task, not one per tile
                 faulted = true;
             }
+            // Each thread waits for its own copies of the next descriptor, then ONE barrier publishes them and the
+            // operator's stores to the block (a barrier for each cost one more per task of a run).
+            if (prefetch) asm volatile("cp.async.wait_all;" ::: "memory");
             __syncthreads();
-            if (prefetch) {
-                asm volatile("cp.async.wait_all;" ::: "memory");
-                __syncthreads();
-            }
+            // Whether the next task's operand records came with its header (the template guess was right).
+            const bool guessed = prefetch && refsGuess != 0 && (s_next.flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE)
+                                 && s_next.refsAt == refsGuess;
             if (threadIdx.x == 0) {
-                const bool next = prefetch && s_next.seq == seq + 1 && (s_next.seal & kRunMember) != 0;
                 const unsigned long long tEnd = traced ? global_ns() : 0;
+                const bool next = prefetch && s_next.seq == seq + 1 && (s_next.seal & kRunMember) != 0;
+                if (next) {
+                    // The member's set-up, before the barrier below (nobody reads its buffer until then): a single
+                    // tile, and records beyond nrefs with their null pointer, as load_device_refs gives them.
+                    s_tile = 0;
+                    if (guessed) {
+                        for (unsigned int r = s_next.nrefs; r < GPUOS_MAX_REFS; ++r) s_next.refs[r].data = 0;
+                    }
+                }
                 if (next || member || s_pendCount != 0) {
                     // In a run: this task's completion waits in the batch (a member's always goes through it: its
                     // block waits for kRunRan).
@@ -1364,21 +1383,18 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             __syncthreads();
             if (s_exit) return;
             if (!s_runOn) break;
-            // The member becomes the task in hand (its records too, when the guess was right: then only those
-            // beyond nrefs get their null pointer).
-            const bool guessed = refsGuess != 0 && (s_next.flags & GPUOS_TASK_FLAG_REFS_IN_DEVICE) && s_next.refsAt == refsGuess;
-            for (unsigned int v = threadIdx.x; v < kTaskVectors; v += blockDim.x) ((uint4*)&s_task)[v] = ((const uint4*)&s_next)[v];
-            __syncthreads();
-            if (guessed) {
-                if (threadIdx.x < GPUOS_MAX_REFS && threadIdx.x >= s_task.nrefs) s_task.refs[threadIdx.x].data = 0;
-                __syncthreads();
-            } else {
-                load_device_refs();
-            }
+            // The member becomes the task in hand: the buffers swap (every thread's cur alike). Its records came
+            // with it when the guess was right; otherwise they load now. Every read of the old buffer (the
+            // operator's) and every copy into the new one are behind the barriers above, and the next prefetch
+            // into the old one starts after them.
+            cur ^= 1u;
+            if (!guessed) load_device_refs();
             ++seq;
             member = true;
         }
     }
+#undef s_task
+#undef s_next
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Generated row-fused operators and operand-table elementwise operators run on the HOST against the CPU backend:
  * nvcc compiles them into {@code row_fused_host.cu} (a team of one thread, the elementwise walk's 256 threads one
- * after another), with each case's operands laid out exactly as the planner lays them out for the device
+ * after another; a resident row-fused operator by a block of 256 threads with barriers, as the worker runs it), with each case's operands laid out exactly as the planner lays them out for the device
  * (coalesced row and column dims, operand tables past 4 operands, inputs at their storage offsets and strides,
  * broadcast weights). Streamed (every output stored and compared) and captured (only what the capture stores).
  * F32 only: the conversions of other dtypes and the team reductions are the device's, covered by RowFusionGpuTest.
@@ -46,7 +46,7 @@ class RowFusedHostTest {
     static List<Case> cases() {
         List<Case> out = new ArrayList<>();
         for (boolean cap : new boolean[]{false, true}) {
-            for (long len : new long[]{1, 5, 33, 300}) {
+            for (long len : new long[]{1, 5, 33, 300, 2047}) {
                 out.add(new Case("rms chain " + len, List.of(new long[]{3, len}, new long[]{3, len}, new long[]{len}, new long[]{len}),
                         b -> b, in -> {
                             Tensor h = in.get(0).add(in.get(1));
@@ -85,7 +85,7 @@ class RowFusedHostTest {
         Nvcc.assumeInstalled();
         SplittableRandom r = new SplittableRandom(3);
         StringBuilder ops = new StringBuilder(), casesCode = new StringBuilder(), calls = new StringBuilder();
-        int opCount = 0, tasks = 0, tables = 0, rows = 0;
+        int opCount = 0, tasks = 0, tables = 0, rows = 0, residentTasks = 0;
         List<Case> cases = cases();
         for (int c = 0; c < cases.size(); c++) {
             Case k = cases.get(c);
@@ -127,6 +127,7 @@ class RowFusedHostTest {
                     int ntiles, tileSize;
                     String source;
                     boolean row = item instanceof TaskPlan.Row;
+                    boolean resident = item instanceof TaskPlan.Row rw && RowFusion.residentElements(rw.fused()) > 0;
                     switch (item) {
                         case TaskPlan.Row rw -> {
                             RowFusion.Fused f = rw.fused();
@@ -189,7 +190,8 @@ class RowFusedHostTest {
                     } else {
                         body.append("        task.nrefs = ").append(operands.size()).append(";\n        memcpy(task.refs, R, sizeof R);\n");
                     }
-                    body.append("        ").append(row ? "runRows(" : "run(").append(fn).append(", &task);\n    }\n");
+                    body.append("        ").append(resident ? "runBlockRows(" : row ? "runRows(" : "run(").append(fn).append(", &task);\n    }\n");
+                    if (resident) residentTasks++;
                 }
                 body.insert(tasksAt, scratchDecl);
                 // Returned tensors the plan stored are compared; a captured intermediate kept in a register is not.
@@ -204,6 +206,7 @@ class RowFusedHostTest {
             }
         }
         assertTrue(tables >= 4 && rows >= 8, tasks + " tasks, " + tables + " with tables, " + rows + " row-fused");
+        assertTrue(residentTasks >= 4 && residentTasks < rows, residentTasks + " of " + rows + " row-fused tasks resident");
         String harness;
         try (InputStream in = RowFusedHostTest.class.getResourceAsStream("row_fused_host.cu")) {
             harness = new String(in.readAllBytes(), StandardCharsets.UTF_8);
@@ -211,8 +214,8 @@ class RowFusedHostTest {
         String source = harness.replace("//@WALK@", OperatorSources.WALK).replace("//@OPERATORS@", ops)
                 .replace("//@CASES@", casesCode).replace("//@CALLS@", calls);
         String out = buildAndRun(source);
-        System.out.println("[row fused host] " + cases.size() + " cases, " + tasks + " tasks (" + rows + " row-fused, " + tables
-                + " with operand tables): " + out.strip());
+        System.out.println("[row fused host] " + cases.size() + " cases, " + tasks + " tasks (" + rows + " row-fused, "
+                + residentTasks + " of them resident, " + tables + " with operand tables): " + out.strip());
         Matcher m = Pattern.compile("cases (\\d+) fails (\\d+)").matcher(out);
         assertTrue(m.find(), out);
         assertEquals(cases.size(), Integer.parseInt(m.group(1)), out);

@@ -51,7 +51,9 @@ class RowFusionCompileTest {
             // Every form in F32; the norm chain and layer_norm (the most registers) in every other floating dtype.
             for (DType t : new DType[]{DType.F32, DType.F16, DType.BF16, DType.F64}) {
                 String n = t.name().toLowerCase(java.util.Locale.ROOT);
+                // 512: a block holds the row (the resident form); 4096: it does not (chunked passes).
                 sources("rmschain_" + n, RowFusionPlanTest.normChain(rec, s, t, 3, 512), probes);
+                sources("rmslong_" + n, RowFusionPlanTest.normChain(rec, s, t, 2, 4096), probes);
                 Tensor x = s.ones(t, 4, 96), r = s.ones(t, 4, 96), w = s.ones(t, 96), b = s.ones(t, 96);
                 if (t != DType.F64) sources("layer_" + n, rec.capture(() -> List.of(x.add(r).mul(0.5).layerNorm(w, b).relu())), probes);
                 if (t != DType.F32) continue;
@@ -87,6 +89,8 @@ class RowFusionCompileTest {
         Nvcc.assumeInstalled();
         Map<String, String> probes = probes();
         assertTrue(probes.keySet().stream().anyMatch(k -> k.startsWith("widest")), probes.keySet().toString());
+        assertTrue(probes.values().stream().anyMatch(v -> v.contains("len32")) && probes.values().stream().anyMatch(v -> v.contains("i0 +")),
+                "the probes cover both forms of row-fused operators, resident and chunked");
         boolean anyTable = false, anyRowTable = false;
         for (var e : probes.entrySet()) {
             anyTable |= e.getValue().contains("gt::operand_table(task)");

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -158,6 +159,43 @@ class RowFusionPlanTest {
                 // step 0 also reads x0 and r0; later steps read h_i, w_i, r_i+1 and store h_i+1; the last one its result
                 assertEquals(i == 0 ? 5 : i < plan.size() - 1 ? 4 : 3, f.refCount(), "step " + i);
             }
+        }
+    }
+
+    private static List<Integer> residentElements(List<TaskPlan.Item> plan) {
+        return plan.stream().map(item -> RowFusion.residentElements(((TaskPlan.Row) item).fused())).toList();
+    }
+
+    @Test
+    void rowsABlockHoldsAreResidentAndLongerOrStridedOnesChunked() {
+        NodeRecorder rec = new NodeRecorder();
+        try (TensorScope s = TensorScope.open(rec)) {
+            // W7's step (1, 2048): up to 4 inputs of 4 bytes, 8 elements a thread of 256; F64 (2 words each) with 3
+            // inputs or more: 4, so 2048 does not fit.
+            for (DType t : new DType[]{DType.F32, DType.BF16}) {
+                for (TaskPlan.Item item : captured(normChain(rec, s, t, 3, 2048))) {
+                    assertEquals(8, RowFusion.residentElements(((TaskPlan.Row) item).fused()), t.toString());
+                }
+            }
+            // The last step reads only h and w: 2 F64 inputs, 8 elements a thread again.
+            assertEquals(List.of(4, 4, 8), residentElements(captured(normChain(rec, s, DType.F64, 3, 1024))));
+            assertEquals(List.of(0, 0, 8), residentElements(captured(normChain(rec, s, DType.F64, 3, 2048))));
+            for (TaskPlan.Item item : captured(normChain(rec, s, DType.F32, 3, 4096))) {
+                assertEquals(0, RowFusion.residentElements(((TaskPlan.Row) item).fused()), "4096 > 8 x 256");
+            }
+            // Warp teams (many short rows) and a transposed (strided) row: chunked.
+            Tensor many = s.ones(DType.F32, 512, 64), tr = s.ones(DType.F32, 2048, 2);
+            Captured warps = rec.capture(() -> List.of(many.softmax(-1).mul(2.0)));
+            Captured strided = rec.capture(() -> List.of(tr.transpose(0, 1).softmax(-1).mul(2.0)));
+            for (Captured c : List.of(warps, strided)) {
+                List<TaskPlan.Item> plan = captured(c);
+                assertEquals(1, plan.size());
+                assertEquals(0, RowFusion.residentElements(((TaskPlan.Row) plan.getFirst()).fused()));
+            }
+            // The form is part of the operator's structure: a resident and a chunked task never share an operator.
+            RowFusion.Fused resident = ((TaskPlan.Row) captured(normChain(rec, s, DType.F32, 2, 2048)).get(1)).fused();
+            RowFusion.Fused chunked = ((TaskPlan.Row) captured(normChain(rec, s, DType.F32, 2, 4096)).get(1)).fused();
+            assertNotEquals(RowFusion.operator(resident).key(), RowFusion.operator(chunked).key());
         }
     }
 

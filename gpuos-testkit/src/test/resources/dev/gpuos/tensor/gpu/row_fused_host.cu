@@ -6,11 +6,19 @@
 // F32/F64 only (the cases use those dtypes); the team reductions and F16/BF16 conversions are the device's own,
 // covered by RowFusionGpuTest.
 //
+// A RESIDENT row-fused operator (a block holds its row in registers, RowFusedSource) runs as the worker runs it: a
+// block of 256 threads (std::thread) with __syncthreads and the warp shuffles emulated, so its per-thread element
+// split, its guards and its block reduction with alternating scratch slices are what is under test.
+//
 // RowFusedHostTest fills in the walk, the operators and one function per case; the program prints
 // "cases N fails F" and a FAIL line per wrong element.
 #include <cstdio>
 #include <cstring>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
 #include "gpuos_device.cuh"
 
 namespace gpuos {
@@ -49,17 +57,56 @@ struct Team {
 };
 inline Team make_team(bool wholeBlock) { return Team{0, 1, 0, 1, wholeBlock}; }
 template <typename T, typename F> inline T team_reduce(const Team&, T v, F, T*) { return v; }
+
+// The emulated block of a resident operator: its barrier (__syncthreads), and each warp's barrier and exchange
+// slots for the warp shuffles.
+struct HostBarrier {
+    std::mutex m;
+    std::condition_variable cv;
+    unsigned int count = 0, waiting = 0, phase = 0;
+    void wait() {
+        std::unique_lock<std::mutex> lock(m);
+        const unsigned int at = phase;
+        if (++waiting == count) {
+            waiting = 0;
+            ++phase;
+            cv.notify_all();
+        } else {
+            cv.wait(lock, [&] { return phase != at; });
+        }
+    }
+};
+static HostBarrier host_block_barrier, host_warp_barrier[GPUOS_BLOCK_THREADS / 32];
+static thread_local unsigned int host_lane;
+static double host_shuffle[GPUOS_BLOCK_THREADS / 32][32];
+
+inline void host_syncthreads() { host_block_barrier.wait(); }
+
+// Lane l gets lane (l ^ s)'s value: every lane writes, the warp waits, every lane reads, the warp waits again.
+template <typename T> inline T host_shfl_xor_sync(unsigned int, T v, int s) {
+    const unsigned int w = host_lane >> 5, l = host_lane & 31u;
+    host_shuffle[w][l] = (double)v;
+    host_warp_barrier[w].wait();
+    const T r = (T)host_shuffle[w][l ^ (unsigned int)s];
+    host_warp_barrier[w].wait();
+    return r;
+}
 inline void tile_rows(const gpuos_task* task, unsigned int tile, long long rows, long long* begin, long long* end) {
     gpuos::tile_range(task, tile, rows, begin, end);
 }
 }  // namespace gt
 //@WALK@
-static struct { unsigned int x; } host_thread, host_block;
+static thread_local struct { unsigned int x; } host_thread;
+static struct { unsigned int x; } host_block;
 #define threadIdx host_thread
 #define blockDim host_block
+#define __syncthreads gt::host_syncthreads
+#define __shfl_xor_sync gt::host_shfl_xor_sync
 //@OPERATORS@
 #undef threadIdx
 #undef blockDim
+#undef __syncthreads
+#undef __shfl_xor_sync
 
 static int cases = 0, fails = 0;
 
@@ -93,6 +140,25 @@ static void runRows(void (*op)(const gpuos_task*, unsigned int, const gpuos_env*
     host_block.x = 1;
     host_thread.x = 0;
     for (unsigned int t = 0; t < task->ntiles; ++t) op(task, t, &env);
+}
+// A resident row-fused operator: every tile by a block of GPUOS_BLOCK_THREADS threads, as the worker runs it.
+static void runBlockRows(void (*op)(const gpuos_task*, unsigned int, const gpuos_env*), const gpuos_task* task) {
+    static double smem[1024];
+    gpuos_env env{smem, sizeof smem, 0};
+    host_block.x = GPUOS_BLOCK_THREADS;
+    gt::host_block_barrier.count = GPUOS_BLOCK_THREADS;
+    for (auto& w : gt::host_warp_barrier) w.count = 32;
+    for (unsigned int t = 0; t < task->ntiles; ++t) {
+        std::vector<std::thread> block;
+        for (unsigned int x = 0; x < GPUOS_BLOCK_THREADS; ++x) {
+            block.emplace_back([=, &env] {
+                host_thread.x = x;
+                gt::host_lane = x;
+                op(task, t, &env);
+            });
+        }
+        for (auto& th : block) th.join();
+    }
 }
 //@CASES@
 int main() {
