@@ -8,35 +8,11 @@
 //   TASK_FLAG_REFS_IN_DEVICE: then the records are left as read), as the general path leaves a single task.
 // Prints "cases N short R rejected J"; exits non-zero at the first disagreement.
 // Usage: probed_task_host SEED CASES
-#include "worker.cu"
-
-extern "C" __device__ gpuos_op_fn gpuos_op_table[1] = {nullptr};
-extern "C" __device__ unsigned int gpuos_op_count = 0;
-
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-
-namespace {
-
-unsigned long long rng_state;
-unsigned long long next_u64() {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-unsigned int below(unsigned int n) { return (unsigned int)(next_u64() % n); }
-
-}  // namespace
+#include "worker_host.h"
 
 int main(int argc, char** argv) {
-    if (argc != 3) {
-        std::fprintf(stderr, "usage: %s SEED CASES\n", argv[0]);
-        return 2;
-    }
-    rng_state = std::strtoull(argv[1], nullptr, 10) * 0x9E3779B97F4A7C15ull + 1;
-    const int cases = std::atoi(argv[2]);
+    const int cases = seed_and_cases(argc, argv);
+    if (cases < 0) return 2;
     unsigned long long taken = 0, rejected = 0;
     for (int c = 0; c < cases; ++c) {
         const unsigned long long seq = 1 + below(1u << 30), pubTiles = 100 + below(1u << 30);

@@ -7,26 +7,11 @@
 //   it is a run member iff it and the task before are single tiles and its only dep is that task.
 // Prints "cases N tasks T rejected R members M"; exits non-zero at the first disagreement.
 // Usage: template_round_host SEED CASES
-#include "worker.cu"
+#include "worker_host.h"
 
-extern "C" __device__ gpuos_op_fn gpuos_op_table[1] = {nullptr};
-extern "C" __device__ unsigned int gpuos_op_count = 0;
-
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <vector>
 
 namespace {
-
-unsigned long long rng_state;
-unsigned long long next_u64() {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-unsigned int below(unsigned int n) { return (unsigned int)(next_u64() % n); }
 
 int fail(int c, unsigned long long i, const char* what, unsigned long long got, unsigned long long want) {
     std::printf("case %d task %llu: %s: got %llu, expected %llu\n", c, i, what, got, want);
@@ -36,12 +21,8 @@ int fail(int c, unsigned long long i, const char* what, unsigned long long got, 
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 3) {
-        std::fprintf(stderr, "usage: %s SEED CASES\n", argv[0]);
-        return 2;
-    }
-    rng_state = std::strtoull(argv[1], nullptr, 10) * 0x9E3779B97F4A7C15ull + 1;
-    const int cases = std::atoi(argv[2]);
+    const int cases = seed_and_cases(argc, argv);
+    if (cases < 0) return 2;
     static template_round round;
     unsigned long long tasks = 0, rejected = 0, members = 0;
     for (int c = 0; c < cases; ++c) {
