@@ -10,7 +10,10 @@ import dev.gpuos.tensor.gpu.GpuReplay;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
 import java.util.function.IntConsumer;
 
 /**
@@ -176,9 +179,7 @@ public final class LlamaModel implements AutoCloseable {
 
     /** Runs {@code ids} at positions position()..; returns the logits of every one of them ([ids.length * vocab]). */
     public float[] forwardAll(int[] ids) {
-        try (TensorScope step = TensorScope.open(backend)) {
-            return forward(step, ids, false).toFloatArray();
-        }
+        return prefill(ids, false, out -> out.get(0).toFloatArray());
     }
 
     /** Runs {@code ids} and returns the greedy next token (argmax of the last position's logits, on the backend). */
@@ -188,10 +189,7 @@ public final class LlamaModel implements AutoCloseable {
 
     /** Runs {@code ids} and picks the next token from the last position's logits with {@code sampling}. */
     public int nextToken(int[] ids, Sampling sampling) {
-        try (TensorScope step = TensorScope.open(backend)) {
-            Tensor logits = forward(step, ids, true);
-            return sampling.isGreedy() ? (int) logits.argmax().longItem() : sampling.pick(logits.toFloatArray());
-        }
+        return prefill(ids, true, out -> sampling.isGreedy() ? (int) out.get(1).longItem() : sampling.pick(out.get(0).toFloatArray()));
     }
 
     /**
@@ -356,7 +354,18 @@ public final class LlamaModel implements AutoCloseable {
         return x.mul(c).add(x.narrow(2, 1, 1).mul(sa)).add(x.narrow(2, 0, 1).mul(sb));
     }
 
-    private Tensor forward(TensorScope step, int[] ids, boolean lastOnly) {
+    /**
+     * Runs {@code ids} at positions position().. (the cache then holds position() + ids.length rows) and returns
+     * {@code read} of [logits] ({@code lastOnly}: [logits of the last position [1, vocab], their argmax]).
+     *
+     * <p>On the GPU backend the prefill is captured (one submission, planned once) and replayed, keyed by cache set,
+     * position and length; recorded eagerly, its ops were cut into submissions by the recording's 1 ms time bound
+     * at points that depend on the host's timing, and each new cut could plan a fused operator never planned
+     * before: an NVRTC compile and a generation swap inside a timed prefill (the H100's 613-715 ms prefills of 32
+     * tokens in GPU run models-4-1, after warm-up; found on the simulated device, where later prefills still
+     * compiled operators). {@code -Dgpuos.llama.prefillCapture=false} records it eagerly again (the A/B).
+     */
+    private <T> T prefill(int[] ids, boolean lastOnly, Function<List<Tensor>, T> read) {
         int t = ids.length, p = position;
         if (t == 0) throw new IllegalArgumentException("no tokens to run");
         if (p + t > maxSequence) {
@@ -364,26 +373,123 @@ public final class LlamaModel implements AutoCloseable {
         }
         for (int id : ids) checkToken(id);
         ensureCaches();
-        int s = p + t;
         long[] idx = new long[t];
         for (int i = 0; i < t; i++) idx[i] = ids[i];
-        Tensor bias = null;
-        if (t > 1) {
-            // causal: token i sees cache rows 0 .. p+i
-            float[] m = new float[t * s];
-            for (int i = 0; i < t; i++) for (int j = p + i + 1; j < s; j++) m[i * s + j] = -1e30f;
-            bias = step.tensor(m, t, s);
+        if (backend instanceof GpuBackend gpu && capturedPrefill) {
+            long key = ((long) current << 62) | ((long) p << 31) | ((long) t << 1) | (lastOnly ? 1 : 0);
+            Prefill c = prefills.remove(key);
+            if (c == null) c = new Prefill(gpu, current, p, t, lastOnly);
+            T out;
+            try {
+                out = c.run(idx, read);
+            } catch (RuntimeException | Error e) {
+                c.close();
+                throw e;
+            }
+            position = p + t;
+            if (c.keep) {
+                prefills.put(key, c);
+            } else {
+                c.close();
+            }
+            return out;
         }
-        Tensor x = layerStack(embed.embedding(step.tensor(idx, t)).to(DType.F32), t, ropeTable.narrow(0, p, t), bias,
+        try (TensorScope step = TensorScope.open(backend)) {
+            T out = read.apply(forward(current, p, t, step.tensor(idx, t), causalBias(step, p, t), lastOnly));
+            position = p + t;
+            return out;
+        }
+    }
+
+    /**
+     * Whether prefills are captured on the GPU backend ({@code gpuos.llama.prefillCapture}, default true); the
+     * benches set it to time both ways in one JVM.
+     */
+    static volatile boolean capturedPrefill = !"false".equals(System.getProperty("gpuos.llama.prefillCapture"));
+
+    /**
+     * A captured prefill is kept for the next prefill of its key while its intermediates (estimated: a token's
+     * products and f32 rows per layer, about 4 MB a token for Llama-3.2-1B) take at most this many bytes, so
+     * prompts of up to about 128 tokens there. A longer prompt's capture is closed after its run (its next prefill
+     * plans again, into the same operators); an eager prefill held as much until it ended.
+     */
+    static final long KEEP_PREFILL_BYTES = 512L << 20;
+
+    /** Captured prefills, most recently used last; at most {@link #PREFILLS}. */
+    private static final int PREFILLS = 4;
+    private final LinkedHashMap<Long, Prefill> prefills = new LinkedHashMap<>(8, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, Prefill> eldest) {
+            if (size() <= PREFILLS) return false;
+            eldest.getValue().close();
+            return true;
+        }
+    };
+
+    /** The causal bias [t, p + t] of t tokens at position p (token i sees cache rows 0 .. p + i); null for one token. */
+    private static Tensor causalBias(TensorScope scope, int p, int t) {
+        if (t == 1) return null;
+        int s = p + t;
+        float[] m = new float[t * s];
+        for (int i = 0; i < t; i++) for (int j = p + i + 1; j < s; j++) m[i * s + j] = -1e30f;
+        return scope.tensor(m, t, s);
+    }
+
+    /** One prefill shape (cache set, position, length) captured on the GPU backend; its ids are written before each run. */
+    private final class Prefill implements AutoCloseable {
+        final TensorScope scope;
+        final Tensor ids;
+        final GpuReplay replay;
+        final boolean keep;
+
+        Prefill(GpuBackend gpu, int set, int p, int t, boolean lastOnly) {
+            scope = TensorScope.open(backend);
+            try {
+                ids = scope.zeros(DType.I64, t);
+                Tensor bias = causalBias(scope, p, t);
+                scope.sync();
+                replay = gpu.captureReturning(() -> forward(set, p, t, ids, bias, lastOnly));
+            } catch (RuntimeException | Error e) {
+                scope.close();
+                throw e;
+            }
+            long perToken = (long) config.layers() * (4L * config.hiddenSize() * 12 + 2L * config.intermediateSize() * 8
+                    + (long) (config.heads() + 2 * config.kvHeads()) * config.headDim() * 8);
+            keep = (long) t * perToken <= KEEP_PREFILL_BYTES;
+        }
+
+        <T> T run(long[] idx, Function<List<Tensor>, T> read) {
+            try (TensorScope inputs = TensorScope.open(backend)) {
+                ids.copyFrom(inputs.tensor(idx, idx.length));
+                replay.run();
+                return read.apply(replay.outputs());   // reading syncs: the upload was consumed
+            }
+        }
+
+        @Override
+        public void close() {
+            replay.close();
+            scope.close();
+        }
+    }
+
+    /**
+     * The prefill's program: {@code t} tokens ({@code ids}, I64 [t]) at position {@code p} over cache set
+     * {@code set}, with the causal {@code bias} (null for one token); returns [logits] or, {@code lastOnly},
+     * [the last position's logits [1, vocab], their argmax].
+     */
+    private List<Tensor> forward(int set, int p, int t, Tensor ids, Tensor bias, boolean lastOnly) {
+        int s = p + t;
+        Tensor x = layerStack(embed.embedding(ids).to(DType.F32), t, ropeTable.narrow(0, p, t), bias,
                 (i, kRaw, r, v) -> {
-                    Tensor kc = keyCache[current][i], vc = valueCache[current][i];
+                    Tensor kc = keyCache[set][i], vc = valueCache[set][i];
                     kc.narrow(1, p, t).copyFrom(rope(kRaw, r).view(t, config.kvHeads(), config.headDim()).transpose(0, 1));
                     vc.narrow(1, p, t).copyFrom(v);
                     return new Tensor[]{kc.narrow(1, 0, s), vc.narrow(1, 0, s)};
                 });
-        position = s;
         if (lastOnly) x = x.narrow(0, t - 1, 1);
-        return linear(x.rmsNorm(new long[]{config.hiddenSize()}, finalNorm, config.rmsNormEps()), lmHead);
+        Tensor logits = linear(x.rmsNorm(new long[]{config.hiddenSize()}, finalNorm, config.rmsNormEps()), lmHead);
+        return lastOnly ? List.of(logits, logits.argmax()) : List.of(logits);
     }
 
     private void checkToken(int id) {
@@ -600,6 +706,8 @@ public final class LlamaModel implements AutoCloseable {
     @Override
     public void close() {
         if (fixedStep != null) fixedStep.close();
+        for (Prefill c : prefills.values()) c.close();
+        prefills.clear();
         weights.close();
     }
 }
