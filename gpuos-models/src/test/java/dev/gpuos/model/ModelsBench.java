@@ -29,7 +29,8 @@ import java.util.stream.Stream;
  *   <li>BERT (all-MiniLM-L6-v2 config, f32 weights): the 1 x 16 and 32 x 128 id batches, products in f32 and in
  *   bf16: median of 30 runs after 3 warm-ups, and the worst cosine against HF's embeddings of the same ids.</li>
  * </ul>
- * usage: ModelsBench LLAMA_DIR BERT_DIR hf_timing.json [cpu] (cpu: the CPU backend, to try the bench on small folders)
+ * usage: ModelsBench LLAMA_DIR BERT_DIR hf_timing.json [cpu|sim] (cpu: the CPU backend; sim: the GPU backend on the simulated
+ * device, whose operators compute nothing: both to try the bench's own code on small folders)
  */
 public final class ModelsBench {
     private ModelsBench() {}
@@ -51,7 +52,8 @@ public final class ModelsBench {
             part(rows, "llama", () -> llama(cpu, llamaDir, hf, rows));
             for (DType compute : new DType[]{DType.F32, DType.BF16}) part(rows, "bert " + compute, () -> bert(cpu, bertDir, hf, compute, rows));
         } else {
-            try (GpuOS os = GpuOS.start(GpuOSOptions.defaults())) {
+            boolean sim = args.length > 3 && args[3].equals("sim");
+            try (GpuOS os = sim ? GpuOS.on(GpuOSOptions.defaults(), dev.gpuos.SimulatedWorkerDevice.sink(2)) : GpuOS.start(GpuOSOptions.defaults())) {
                 GpuBackend gpu = new GpuBackend(os);
                 part(rows, "llama", () -> llama(gpu, llamaDir, hf, rows));
                 for (DType compute : new DType[]{DType.F32, DType.BF16}) part(rows, "bert " + compute, () -> bert(gpu, bertDir, hf, compute, rows));
@@ -96,10 +98,12 @@ public final class ModelsBench {
             m.generate(prompt, 16, false, id -> { });
             rows.add(String.format(Locale.ROOT, "llama warm-up generation (16 tokens; compiles, captures): %.0f ms", (System.nanoTime() - w0) / 1e6));
             for (int run = 0; run < 2; run++) {
+                int compiled = compiledCount(gpu);
                 LlamaModel.Generation g = m.generate(prompt, n, false, id -> { });
-                rows.add(String.format(Locale.ROOT, "llama decode run %d: %d tokens, %.1f tok/s (%.3f ms/token); prefill %.1f ms (%d tokens); step %s",
+                rows.add(String.format(Locale.ROOT, "llama decode run %d: %d tokens, %.1f tok/s (%.3f ms/token); prefill %.1f ms (%d tokens, %s); %d operators compiled in the run; step %s",
                         run + 1, g.tokens().length, g.decodeTokensPerSecond(), 1e3 / g.decodeTokensPerSecond(),
-                        g.prefillSeconds() * 1e3, prompt.length, m.decodeMode()));
+                        g.prefillSeconds() * 1e3, prompt.length, LlamaModel.capturedPrefill ? "captured" : "eager",
+                        compiledCount(gpu) - compiled, m.decodeMode()));
                 if (run == 0) {
                     int[] got = Arrays.copyOf(g.tokens(), hfTokens.length);
                     int first = -1;
@@ -109,6 +113,45 @@ public final class ModelsBench {
                             + "; HF " + Arrays.toString(hfTokens) + ", GPUOS " + Arrays.toString(got)));
                 }
             }
+            prefills(gpu, m, prompt, rows);
+        }
+    }
+
+    private static int compiledCount(Backend b) {
+        return b instanceof GpuBackend g ? g.operatorsCompiled().size() : 0;
+    }
+
+    /**
+     * The prefill of the prompt alone, captured (the default) and recorded eagerly (as before session 16), four
+     * times each, then captured again: ms, operators compiled, submissions and tasks of each. GPU run models-4-1
+     * timed 613-715 ms for the eager prefill after warm-up, which compiled operators at timing-dependent cuts.
+     */
+    private static void prefills(Backend b, LlamaModel m, int[] prompt, List<String> rows) {
+        boolean was = LlamaModel.capturedPrefill;
+        try {
+            for (boolean captured : new boolean[]{true, false, true}) {
+                LlamaModel.capturedPrefill = captured;
+                StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "llama prefill %d tokens, %s, 4 times:",
+                        prompt.length, captured ? "captured" : "eager (-Dgpuos.llama.prefillCapture=false)"));
+                for (int i = 0; i < 4; i++) {
+                    GpuBackend.Stats before = b instanceof GpuBackend g ? g.stats() : null;
+                    int compiled = compiledCount(b);
+                    m.reset();
+                    long t0 = System.nanoTime();
+                    m.nextToken(prompt);
+                    double ms = (System.nanoTime() - t0) / 1e6;
+                    sb.append(String.format(Locale.ROOT, " %.1f ms", ms));
+                    if (before != null) {
+                        GpuBackend.Stats after = ((GpuBackend) b).stats();
+                        sb.append(String.format(Locale.ROOT, " (%d compiled, %d submissions, %d tasks)", compiledCount(b) - compiled,
+                                after.submissions() - before.submissions(), after.tasks() - before.tasks()));
+                    }
+                    sb.append(i < 3 ? ";" : "");
+                }
+                rows.add(sb.toString());
+            }
+        } finally {
+            LlamaModel.capturedPrefill = was;
         }
     }
 
