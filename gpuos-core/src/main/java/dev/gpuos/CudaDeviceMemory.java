@@ -18,7 +18,10 @@ final class CudaDeviceMemory implements DeviceMemory {
     public long allocate(long bytes) {
         runtime.makeCurrent();
         try {
-            return Driver.memAlloc(bytes);
+            long t0 = System.nanoTime();
+            long ptr = Driver.memAlloc(bytes);
+            dev.gpuos.runtime.TransferTimes.allocated(bytes, System.nanoTime() - t0);
+            return ptr;
         } catch (CudaOutOfMemoryException e) {
             long free = Driver.memGetInfo()[0];
             throw new DeviceOutOfMemoryException(bytes, free, "cuMemAlloc of " + bytes + " bytes failed with "

@@ -381,7 +381,9 @@ public final class GpuOS implements AutoCloseable {
             arena.advance(device.queue().completed());
             if (arena.reserveShortfall(bytes) == 0) return 0;   // a later load of the same model: no park
             long[] taken = new long[1];
+            long t0 = System.nanoTime();
             device.whileParked(() -> taken[0] = arena.reserve(bytes));
+            dev.gpuos.runtime.TransferTimes.parked(System.nanoTime() - t0);
             return taken[0];
         }
     }

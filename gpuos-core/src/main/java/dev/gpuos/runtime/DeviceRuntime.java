@@ -559,11 +559,16 @@ public final class DeviceRuntime implements AutoCloseable {
             MemorySegment staging = copyStaging();
             for (long off = 0, n = src.byteSize(); off < n; off += STAGING_BYTES) {
                 long chunk = Math.min(STAGING_BYTES, n - off);
+                long t0 = System.nanoTime();
                 MemorySegment.copy(src, off, staging, 0, chunk);
+                long t1 = System.nanoTime();
                 Driver.memcpyHtoDAsync(dst + off, staging, chunk, copyStream);
                 Driver.streamSynchronize(copyStream);
+                TransferTimes.HOST_COPY_NANOS.add(t1 - t0);
+                TransferTimes.DMA_WAIT_NANOS.add(System.nanoTime() - t1);
                 copiesLanded = copiesIssued;  // the stream ran everything issued before
             }
+            TransferTimes.COPY_BYTES.add(src.byteSize());
         }
     }
 
@@ -597,15 +602,22 @@ public final class DeviceRuntime implements AutoCloseable {
             int slices = (int) Math.ceilDiv(chunk, PIPELINED_SLICE);
             java.util.stream.IntStream range = java.util.stream.IntStream.range(0, slices);
             // a confined segment may be read only by its owner (this thread): then one thread copies
+            long t0 = System.nanoTime();
             (src.isAccessibleBy(NOT_OWNER) ? range.parallel() : range).forEach(i -> {
                 long at = i * PIPELINED_SLICE;
                 MemorySegment.copy(src, from + at, staging, at, Math.min(PIPELINED_SLICE, chunk - at));
             });
+            long t1 = System.nanoTime();
             Driver.streamSynchronize(copyStream);   // the previous chunk's DMA (from the other buffer) is done
+            TransferTimes.HOST_COPY_NANOS.add(t1 - t0);
+            TransferTimes.DMA_WAIT_NANOS.add(System.nanoTime() - t1);
             Driver.memcpyHtoDAsync(dst + off, staging, chunk, copyStream);
             b ^= 1;
         }
+        long t1 = System.nanoTime();
         Driver.streamSynchronize(copyStream);
+        TransferTimes.DMA_WAIT_NANOS.add(System.nanoTime() - t1);
+        TransferTimes.COPY_BYTES.add(src.byteSize());
         copiesLanded = copiesIssued;
     }
 
@@ -679,10 +691,14 @@ public final class DeviceRuntime implements AutoCloseable {
     }
 
     private MemorySegment pin(long bytes) {
+        long t0 = System.nanoTime();
         MemorySegment raw = Driver.memHostAlloc(bytes, Driver.CU_MEMHOSTALLOC_PORTABLE | Driver.CU_MEMHOSTALLOC_DEVICEMAP);
         pinned.add(raw);
         MemorySegment view = raw.reinterpret(hostArena, null);
         view.fill((byte) 0);
+        TransferTimes.PINS.increment();
+        TransferTimes.PIN_BYTES.add(bytes);
+        TransferTimes.PIN_NANOS.add(System.nanoTime() - t0);
         return view;
     }
 }

@@ -4,6 +4,7 @@ import dev.gpuos.GpuOS;
 import dev.gpuos.GpuOSOptions;
 import dev.gpuos.cuda.Driver;
 import dev.gpuos.runtime.DeviceRuntime;
+import dev.gpuos.runtime.TransferTimes;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.TensorScope;
@@ -47,7 +48,7 @@ import java.util.function.Supplier;
  * </ul>
  * usage: DecodeBreakdownBench LLAMA_DIR [maxSequence, default 160] [hbm copy bytes/s, default 2.9e12] [parts, default
  * fixed,products,attention,small,load,step; "firstload" alone in a fresh JVM: see {@link #firstLoad}; "alloc": see
- * {@link #rawAllocations}]
+ * {@link #rawAllocations}] [sim: on the simulated device, to try the bench's code on a small folder]
  */
 public final class DecodeBreakdownBench {
     /** The shapes of the model in LLAMA_DIR (Llama-3.2-1B: 16 layers, hidden 2048, 8192, 128256, 32 heads, 8 KV, d 64). */
@@ -89,6 +90,12 @@ public final class DecodeBreakdownBench {
         int maxSeq = args.length > 1 ? Integer.parseInt(args[1]) : 160;
         if (args.length > 2) hbm = Double.parseDouble(args[2]);
         List<String> parts = List.of((args.length > 3 ? args[3] : "fixed,products,attention,small,load,step").split(","));
+        if (args.length > 4 && args[4].equals("sim")) {   // the bench's own code on the simulated device (no timings worth reading)
+            try (GpuOS os = GpuOS.on(GpuOSOptions.defaults(), dev.gpuos.SimulatedWorkerDevice.sink(2))) {
+                run(os, dir, maxSeq, parts);
+            }
+            return;
+        }
         if (parts.contains("alloc")) part("alloc", () -> rawAllocations(dir, "no worker running (before GpuOS starts)", true));
         try (GpuOS os = GpuOS.start(GpuOSOptions.defaults())) {
             if (parts.contains("alloc")) part("alloc", () -> rawAllocations(dir, "the worker running", false));
@@ -350,6 +357,7 @@ public final class DecodeBreakdownBench {
             long[] lastAt = {t0};
             double[] maxGapMs = {0};
             String[] maxGapName = {""};
+            TransferTimes.Snapshot legs0 = TransferTimes.now();
             try (LlamaModel m = LlamaModel.load(dir, gpu, 160, (done, total, name) -> {
                 long now = System.nanoTime();
                 if ((now - lastAt[0]) / 1e6 > maxGapMs[0]) {
@@ -360,19 +368,23 @@ public final class DecodeBreakdownBench {
             })) {
                 double sec = (System.nanoTime() - t0) / 1e9;
                 long size = dir.resolve("model.safetensors").toFile().length();
-                line(String.format(Locale.ROOT, "load: LlamaModel.load, %s: %.2f GB in %.0f ms (%.1f GB/s); longest gap between two weights' progress calls %.0f ms (ending at %s)",
-                        pipelined ? "pipelined copy" : "serial 4 MB copy", size / 1e9, sec * 1e3, size / 1e9 / sec, maxGapMs[0], maxGapName[0]));
+                line(String.format(Locale.ROOT, "load: LlamaModel.load, %s: %.2f GB in %.0f ms (%.1f GB/s); longest gap between two weights' progress calls %.0f ms (ending at %s); %s",
+                        pipelined ? "pipelined copy" : "serial 4 MB copy", size / 1e9, sec * 1e3, size / 1e9 / sec, maxGapMs[0], maxGapName[0],
+                        TransferTimes.now().minus(legs0)));
             }
         }
         DeviceRuntime.pipelinedCopies = !"false".equals(System.getProperty("gpuos.copy.pipelined"));
     }
 
     /**
-     * cuMemAlloc of a bf16 Llama's blocks (the sizes {@link #modelBlockSizes} lists), one call each, then the same
-     * bytes in one call, straight through the driver: models-3-1 measured 1,049 ms for the arena's fresh blocks of
-     * 2.47 GB while the worker ran (2.4 GB/s), which is most of a first load. Run before GpuOS starts (on the primary
-     * context, freed after) and with the worker running (GpuOS's context, current on this thread after start;
-     * never freed: cuMemFree would wait for the worker), it tells the driver's rate from the worker's effect.
+     * cuMemAlloc of a bf16 Llama's blocks (the sizes {@link #modelBlockSizes} lists), one call each, straight
+     * through the driver: models-3-1 measured 1,049 ms for the arena's fresh blocks of 2.47 GB while the worker ran
+     * (2.4 GB/s), and models-4-1's first load was no faster with them taken in one call with the worker parked.
+     * Before GpuOS starts (the primary context): the blocks, freed, the blocks again, freed, the same bytes in one
+     * call, freed: a first pass slower than the second is a cost of memory new to this process (or freed by the
+     * process before: the driver scrubs it), not of calls or of a running kernel. With the worker running
+     * (GpuOS's context, current on this thread after start; never freed: cuMemFree would wait for the worker):
+     * the blocks once.
      */
     private static void rawAllocations(Path dir, String when, boolean ownContext) {
         LlamaConfig c = readShape(dir);
@@ -384,19 +396,24 @@ public final class DecodeBreakdownBench {
         }
         List<Long> sizes = modelBlockSizes(c);
         long total = sizes.stream().mapToLong(Long::longValue).sum();
-        List<Long> ptrs = new ArrayList<>();
-        long t0 = System.nanoTime();
-        for (long b : sizes) ptrs.add(Driver.memAlloc(b));
-        double manyMs = (System.nanoTime() - t0) / 1e6;
-        t0 = System.nanoTime();
-        ptrs.add(Driver.memAlloc(total));
-        double oneMs = (System.nanoTime() - t0) / 1e6;
-        line(String.format(Locale.ROOT, "alloc, %s: cuMemAlloc of %d blocks (%.2f GB) %.0f ms (%.1f GB/s); of the same bytes in one call %.0f ms",
-                when, sizes.size(), total / 1e9, manyMs, total / 1e6 / manyMs, oneMs));
-        if (ownContext) {
-            for (long p : ptrs) Driver.memFree(p);
-            Driver.primaryCtxRelease(device);
+        long[] free0 = Driver.memGetInfo();
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "alloc, %s (%.1f of %.1f GB free):", when, free0[0] / 1e9, free0[1] / 1e9));
+        int passes = ownContext ? 3 : 1;
+        for (int pass = 0; pass < passes; pass++) {
+            List<Long> ptrs = new ArrayList<>();
+            long t0 = System.nanoTime();
+            if (pass < 2) {
+                for (long b : sizes) ptrs.add(Driver.memAlloc(b));
+            } else {
+                ptrs.add(Driver.memAlloc(total));
+            }
+            double ms = (System.nanoTime() - t0) / 1e6;
+            sb.append(String.format(Locale.ROOT, " pass %d: cuMemAlloc of %s (%.2f GB) %.0f ms (%.1f GB/s);", pass + 1,
+                    pass < 2 ? sizes.size() + " blocks" : "the same bytes in one call", total / 1e9, ms, total / 1e6 / ms));
+            if (ownContext) for (long p : ptrs) Driver.memFree(p);
         }
+        line(sb.toString());
+        if (ownContext) Driver.primaryCtxRelease(device);
     }
 
     /** The device blocks a bf16 load allocates: embedding, per layer two f32 norms, q/k/v, o, gate/up and down, the final norm, an untied head. */
@@ -411,14 +428,17 @@ public final class DecodeBreakdownBench {
     }
 
     /**
-     * The first load in a fresh JVM ("firstload" alone): session 14 measured 1,388 ms (1.8 GB/s) against 237 ms
-     * for later loads, 1,049 ms of it the arena's fresh cuMemAllocs, one per weight. A load now reserves its large
-     * weights' bytes in one allocation first ({@link ModelWeights#reserveOn}); timed here as its own line (the same
-     * call the load makes, which then finds the memory reserved), then the load, then a second load in the same
-     * reserved memory.
+     * The first load in a fresh JVM ("firstload" alone), leg by leg ({@link TransferTimes}): session 14 measured
+     * 1,388 ms (1.8 GB/s) against 237 ms for later loads, 1,049 ms of it the arena's fresh cuMemAllocs, one per
+     * weight; models-4-1's 1,461 ms with the large weights reserved in one allocation (worker parked) first. Here:
+     * the reservation alone (its cuMemAlloc and the park around it), then the load (its own allocations, the host's
+     * copies into pinned staging, the waits for the DMA, pinning, and the rest: headers, mapping, Java), then a
+     * second load into the memory the first one used, then one DMA of the same bytes from one pinned buffer into
+     * a fresh allocation and again into the same one (first touch of device memory against memory written before).
      */
     private static void firstLoad(GpuBackend gpu, Path dir) {
         long size = dir.resolve("model.safetensors").toFile().length();
+        TransferTimes.Snapshot s0 = TransferTimes.now();
         long r0 = System.nanoTime();
         long reserved;
         try (ModelWeights w = ModelWeights.open(dir)) {
@@ -426,27 +446,54 @@ public final class DecodeBreakdownBench {
             w.reserveOn(gpu, DType.BF16);
         }
         double reserveMs = (System.nanoTime() - r0) / 1e6;
+        line(String.format(Locale.ROOT, "first load: reserve %.2f GB: %.0f ms; %s", reserved / 1e9, reserveMs, TransferTimes.now().minus(s0)));
         for (int i = 0; i < 2; i++) {
+            TransferTimes.Snapshot before = TransferTimes.now();
             long l0 = System.nanoTime();
             try (LlamaModel m = LlamaModel.load(dir, gpu, 160, LoadProgress.NONE)) {
                 double ms = (System.nanoTime() - l0) / 1e6;
-                double total = ms + (i == 0 ? reserveMs : 0);
-                line(String.format(Locale.ROOT, "first load: LlamaModel.load number %d in this JVM (%s copy): %s%.0f ms (%.1f GB/s); arena %s",
-                        i + 1, DeviceRuntime.pipelinedCopies ? "pipelined" : "serial 4 MB",
-                        i == 0 ? String.format(Locale.ROOT, "reserve %.2f GB in one cuMemAlloc %.0f ms + load %.0f ms = ", reserved / 1e9, reserveMs, ms) : "",
-                        total, size / 1e6 / total, gpu.os().memory().stats()));
+                TransferTimes.Snapshot legs = TransferTimes.now().minus(before);
+                double rest = ms - (legs.allocNanos() + legs.hostCopyNanos() + legs.dmaWaitNanos() + legs.pinNanos()) / 1e6;
+                line(String.format(Locale.ROOT, "first load: LlamaModel.load number %d in this JVM (%s copy): %.0f ms (%.1f GB/s)%s; %s; the rest %.0f ms; arena %s",
+                        i + 1, DeviceRuntime.pipelinedCopies ? "pipelined" : "serial 4 MB", ms, size / 1e6 / ms,
+                        i == 0 ? String.format(Locale.ROOT, ", %.0f ms with the reservation", ms + reserveMs) : "",
+                        legs, rest, gpu.os().memory().stats()));
             }
         }
+        if (gpu.os().deviceName().startsWith("simulated")) {
+            line("first load: DMA alone not run (" + gpu.os().deviceName() + ")");
+            return;
+        }
+        // DMA alone: one pinned 16 MB buffer copied over a fresh allocation of the weights' size, twice
+        long bytes = Math.min(size, 4L << 30);
+        MemorySegment pinned = Driver.memHostAlloc(16L << 20, 0);
+        long stream = Driver.streamCreate(Driver.CU_STREAM_NON_BLOCKING);
+        long t0 = System.nanoTime();
+        long dst = Driver.memAlloc(bytes);
+        double allocMs = (System.nanoTime() - t0) / 1e6;
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "first load: DMA alone, cuMemAlloc of %.2f GB with the worker running %.0f ms;", bytes / 1e9, allocMs));
+        for (int pass = 0; pass < 2; pass++) {
+            t0 = System.nanoTime();
+            for (long off = 0; off < bytes; off += pinned.byteSize()) {
+                Driver.memcpyHtoDAsync(dst + off, pinned, Math.min(pinned.byteSize(), bytes - off), stream);
+            }
+            Driver.streamSynchronize(stream);
+            double ms = (System.nanoTime() - t0) / 1e6;
+            sb.append(String.format(Locale.ROOT, " %s: %.0f ms (%.1f GB/s);", pass == 0 ? "into the fresh allocation" : "again", ms, bytes / 1e6 / ms));
+        }
+        line(sb.toString());   // never freed: cuMemFree would wait for the worker; the process ends soon
     }
 
     private static void wholeStep(GpuBackend gpu, Path dir, int maxSeq) {
         GpuBackend.Stats before = gpu.stats();
         int compiledBefore = gpu.operatorsCompiled().size();
+        TransferTimes.Snapshot legs0 = TransferTimes.now();
         long l0 = System.nanoTime();
         try (LlamaModel m = LlamaModel.load(dir, gpu, maxSeq, LoadProgress.NONE)) {
             double loadMs = (System.nanoTime() - l0) / 1e6;
             GpuBackend.Stats after = gpu.stats();
             List<String> compiled = gpu.operatorsCompiled();
+            line("load: the first load's legs: " + TransferTimes.now().minus(legs0));
             line(String.format(Locale.ROOT, "load: LlamaModel.load, the first in this JVM, %s copy: %.0f ms (%.1f GB/s); %d submissions, %d tasks, %d direct + %d staged uploads, compiled %s",
                     DeviceRuntime.pipelinedCopies ? "pipelined" : "serial 4 MB", loadMs, dir.resolve("model.safetensors").toFile().length() / 1e6 / loadMs, after.submissions() - before.submissions(),
                     after.tasks() - before.tasks(), after.directUploads() - before.directUploads(), after.stagedUploads() - before.stagedUploads(),
