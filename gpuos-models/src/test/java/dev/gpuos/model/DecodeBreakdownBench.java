@@ -10,6 +10,7 @@ import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.TensorScope;
 import dev.gpuos.tensor.gpu.GpuBackend;
 import dev.gpuos.tensor.gpu.GpuReplay;
+import dev.gpuos.tensor.gpu.ProductFusionSwitch;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -71,6 +72,8 @@ public final class DecodeBreakdownBench {
     }
 
     private static final List<Row> ROWS = new ArrayList<>();
+    /** Whether a LlamaModel.load ran in this JVM before (the step's load line says which it was). */
+    private static boolean firstLoadDone;
     private static final List<String> LINES = new ArrayList<>();
 
     private static void add(Row r) {
@@ -126,7 +129,8 @@ public final class DecodeBreakdownBench {
         // most telling first: a run cut short by its time limit keeps what it printed
         if (parts.contains("firstload")) part("first load", () -> firstLoad(gpu, dir));
         if (parts.contains("fixed")) part("fixed costs", () -> fixed(gpu));
-        if (parts.contains("step")) part("whole step", () -> wholeStep(gpu, dir, maxSeq));
+        if (parts.contains("step")) part("whole step", () -> wholeStep(gpu, dir, maxSeq, ""));
+        if (parts.contains("fusionab")) part("fusion A/B", () -> fusionAB(gpu, dir, maxSeq));
         if (parts.contains("products")) part("products", () -> products(gpu));
         if (parts.contains("load")) part("load", () -> load(gpu, dir));
         if (parts.contains("small")) part("small ops", () -> smallOps(gpu, maxSeq));
@@ -366,6 +370,7 @@ public final class DecodeBreakdownBench {
                 }
                 lastAt[0] = now;
             })) {
+                firstLoadDone = true;
                 double sec = (System.nanoTime() - t0) / 1e9;
                 long size = dir.resolve("model.safetensors").toFile().length();
                 line(String.format(Locale.ROOT, "load: LlamaModel.load, %s: %.2f GB in %.0f ms (%.1f GB/s); longest gap between two weights' progress calls %.0f ms (ending at %s); %s",
@@ -451,6 +456,7 @@ public final class DecodeBreakdownBench {
             TransferTimes.Snapshot before = TransferTimes.now();
             long l0 = System.nanoTime();
             try (LlamaModel m = LlamaModel.load(dir, gpu, 160, LoadProgress.NONE)) {
+                firstLoadDone = true;
                 double ms = (System.nanoTime() - l0) / 1e6;
                 TransferTimes.Snapshot legs = TransferTimes.now().minus(before);
                 double rest = ms - (legs.allocNanos() + legs.hostCopyNanos() + legs.dmaWaitNanos() + legs.pinNanos()) / 1e6;
@@ -484,7 +490,28 @@ public final class DecodeBreakdownBench {
         line(sb.toString());   // never freed: cuMemFree would wait for the worker; the process ends soon
     }
 
-    private static void wholeStep(GpuBackend gpu, Path dir, int maxSeq) {
+    /**
+     * The whole step, generate and the prefill A/B with the product fusions on, then off ({@link ProductFusionSwitch}),
+     * in this JVM (the first load's legs come with the first), then one line per way: tasks a step, whole step ms,
+     * generate tok/s. Session 15 (models-4-1) could not set its 3.73 ms/token against session 14's 3.30 ms: another
+     * bench, another call.
+     */
+    private static void fusionAB(GpuBackend gpu, Path dir, int maxSeq) {
+        boolean was = ProductFusionSwitch.set(true);
+        List<String> summary = new ArrayList<>();
+        try {
+            for (boolean on : new boolean[]{true, false}) {
+                ProductFusionSwitch.set(on);
+                summary.add(wholeStep(gpu, dir, maxSeq, " [fusion " + (on ? "on" : "off") + "]"));
+            }
+        } finally {
+            ProductFusionSwitch.set(was);
+        }
+        summary.forEach(DecodeBreakdownBench::line);
+    }
+
+    /** The whole step of the model in {@code dir} (rows named with {@code tag}); returns a one-line summary. */
+    private static String wholeStep(GpuBackend gpu, Path dir, int maxSeq, String tag) {
         GpuBackend.Stats before = gpu.stats();
         int compiledBefore = gpu.operatorsCompiled().size();
         TransferTimes.Snapshot legs0 = TransferTimes.now();
@@ -493,9 +520,11 @@ public final class DecodeBreakdownBench {
             double loadMs = (System.nanoTime() - l0) / 1e6;
             GpuBackend.Stats after = gpu.stats();
             List<String> compiled = gpu.operatorsCompiled();
-            line("load: the first load's legs: " + TransferTimes.now().minus(legs0));
-            line(String.format(Locale.ROOT, "load: LlamaModel.load, the first in this JVM, %s copy: %.0f ms (%.1f GB/s); %d submissions, %d tasks, %d direct + %d staged uploads, compiled %s",
-                    DeviceRuntime.pipelinedCopies ? "pipelined" : "serial 4 MB", loadMs, dir.resolve("model.safetensors").toFile().length() / 1e6 / loadMs, after.submissions() - before.submissions(),
+            line("load" + tag + ": the load's legs: " + TransferTimes.now().minus(legs0));
+            boolean firstLoadDone = DecodeBreakdownBench.firstLoadDone;
+            DecodeBreakdownBench.firstLoadDone = true;
+            line(String.format(Locale.ROOT, "load%s: LlamaModel.load (%s in this JVM), %s copy: %.0f ms (%.1f GB/s); %d submissions, %d tasks, %d direct + %d staged uploads, compiled %s",
+                    tag, firstLoadDone ? "not the first" : "the first", DeviceRuntime.pipelinedCopies ? "pipelined" : "serial 4 MB", loadMs, dir.resolve("model.safetensors").toFile().length() / 1e6 / loadMs, after.submissions() - before.submissions(),
                     after.tasks() - before.tasks(), after.directUploads() - before.directUploads(), after.stagedUploads() - before.stagedUploads(),
                     compiled.subList(compiledBefore, compiled.size())));
             int[] prompt = new int[32];
@@ -504,9 +533,11 @@ public final class DecodeBreakdownBench {
             gpu.sync();
             GpuReplay replay = m.decodeReplay();
             if (replay == null) {
-                line("whole step: not replayed (" + m.decodeMode() + ")");
-                return;
+                line("whole step" + tag + ": not replayed (" + m.decodeMode() + ")");
+                return "whole step" + tag + ": not replayed";
             }
+            StringBuilder summary = new StringBuilder(String.format(Locale.ROOT, "step summary%s: %d tasks a step (%d ops); whole step",
+                    tag, replay.taskCount(), replay.nodeCount()));
             Map<String, int[]> byName = new TreeMap<>();
             for (GpuReplay.Task t : replay.tasks()) {
                 int[] c = byName.computeIfAbsent(t.name(), n -> new int[3]);
@@ -532,15 +563,23 @@ public final class DecodeBreakdownBench {
                 }
                 previous.get(1).longItem();
                 double us = (System.nanoTime() - t0) / 1e3 / done;
-                add(new Row("whole decode step, S=" + maxSeq + ", token read per step", replay.taskCount(), us,
+                add(new Row("whole decode step, S=" + maxSeq + ", token read per step" + tag, replay.taskCount(), us,
                         weightBytes(), 1, done + " steps" + (done < steps ? " (stopped at the 3 s limit)" : "")));
+                summary.append(String.format(Locale.ROOT, " %.3f", us / 1e3));
             }
+            summary.append(" ms; generate");
             int n = Math.min(128, maxSeq - prompt.length);
             for (int rep = 0; rep < 2; rep++) {
                 LlamaModel.Generation g = m.generate(prompt, n, false, id -> { });
-                add(new Row("generate (each token read back), " + n + " tokens", replay.taskCount(),
+                add(new Row("generate (each token read back), " + n + " tokens" + tag, replay.taskCount(),
                         1e6 / g.decodeTokensPerSecond(), weightBytes(), 1, String.format(Locale.ROOT, "%.1f tok/s", g.decodeTokensPerSecond())));
+                summary.append(String.format(Locale.ROOT, " %.1f", g.decodeTokensPerSecond()));
             }
+            summary.append(" tok/s");
+            // the prompt's prefill, captured and eager: ms, operators compiled, submissions, tasks
+            ModelsBench.prefills(gpu, m, prompt, s -> line(s + tag));
+            line(summary.toString());
+            return summary.toString();
         }
     }
 

@@ -113,7 +113,7 @@ public final class ModelsBench {
                             + "; HF " + Arrays.toString(hfTokens) + ", GPUOS " + Arrays.toString(got)));
                 }
             }
-            prefills(gpu, m, prompt, rows);
+            prefills(gpu, m, prompt, rows::add);
         }
     }
 
@@ -126,7 +126,7 @@ public final class ModelsBench {
      * times each, then captured again: ms, operators compiled, submissions and tasks of each. GPU run models-4-1
      * timed 613-715 ms for the eager prefill after warm-up, which compiled operators at timing-dependent cuts.
      */
-    private static void prefills(Backend b, LlamaModel m, int[] prompt, List<String> rows) {
+    static void prefills(Backend b, LlamaModel m, int[] prompt, java.util.function.Consumer<String> rows) {
         boolean was = LlamaModel.capturedPrefill;
         try {
             for (boolean captured : new boolean[]{true, false, true}) {
@@ -148,7 +148,7 @@ public final class ModelsBench {
                     }
                     sb.append(i < 3 ? ";" : "");
                 }
-                rows.add(sb.toString());
+                rows.accept(sb.toString());
             }
         } finally {
             LlamaModel.capturedPrefill = was;
