@@ -28,8 +28,9 @@ import java.util.function.IntConsumer;
  * positions ([kv_heads, maxSequence, head_dim] per layer; keys f32, values in the compute dtype, which is what the
  * value projection produced) and written in place; a layer's attention is one op over it ({@link Tensor#attention},
  * its output in the values' dtype, which the o projection reads). A prefill
- * (and {@link #forwardAll}) records its layers with shapes of its own length and attends over the first rows of
- * the cache; {@link #generate} then decodes with a fixed-shape step ({@code FixedStep}) that the GPU backend
+ * (and {@link #forwardAll}) runs its layers with shapes of its own length and attends over the first rows of
+ * the cache (captured on the GPU backend per cache set, position and length, so a prompt of a length seen before
+ * is one replay); {@link #generate} then decodes with a fixed-shape step ({@code FixedStep}) that the GPU backend
  * captures once and replays per token. Query heads of one KV group are stacked into the rows of one matrix, so
  * grouped-query attention needs no copy of K or V per query head.
  */
@@ -290,6 +291,13 @@ public final class LlamaModel implements AutoCloseable {
         return new Generation(out.stream().mapToInt(Integer::intValue).toArray(), prompt.length, (t1 - t0) / 1e9, (t2 - t1) / 1e9);
     }
 
+    /** How prefills run: captured per cache set, position and length (GPU backend), or recorded and why. */
+    public String prefillMode() {
+        if (!(backend instanceof GpuBackend)) return "recorded (" + backend.name() + " backend)";
+        if (prefillCaptureFailure != null) return "recorded (capture failed: " + prefillCaptureFailure + ")";
+        return capturedPrefill ? "captured per cache set, position and length, replayed" : "recorded (-Dgpuos.llama.prefillCapture=false)";
+    }
+
     /** How the decode step runs, e.g. "captured once (..), replayed per token"; null before the first generate. */
     public String decodeMode() {
         return fixedStep == null ? null : fixedStep.mode;
@@ -375,10 +383,19 @@ public final class LlamaModel implements AutoCloseable {
         ensureCaches();
         long[] idx = new long[t];
         for (int i = 0; i < t; i++) idx[i] = ids[i];
+        long key = ((long) current << 62) | ((long) p << 31) | ((long) t << 1) | (lastOnly ? 1 : 0);
+        Prefill c = null;
         if (backend instanceof GpuBackend gpu && capturedPrefill) {
-            long key = ((long) current << 62) | ((long) p << 31) | ((long) t << 1) | (lastOnly ? 1 : 0);
-            Prefill c = prefills.remove(key);
-            if (c == null) c = new Prefill(gpu, current, p, t, lastOnly);
+            c = prefills.remove(key);
+            if (c == null && prefillCaptureFailure == null) {
+                try {
+                    c = new Prefill(gpu, current, p, t, lastOnly);
+                } catch (RuntimeException e) {
+                    prefillCaptureFailure = e.toString();   // the same program runs recorded, now and from now on
+                }
+            }
+        }
+        if (c != null) {
             T out;
             try {
                 out = c.run(idx, read);
@@ -400,6 +417,9 @@ public final class LlamaModel implements AutoCloseable {
             return out;
         }
     }
+
+    /** The first failure to capture a prefill (it then ran recorded), or null. */
+    private String prefillCaptureFailure;
 
     /**
      * Whether prefills are captured on the GPU backend ({@code gpuos.llama.prefillCapture}, default true); the

@@ -104,6 +104,7 @@ public final class ModelsBench {
                         run + 1, g.tokens().length, g.decodeTokensPerSecond(), 1e3 / g.decodeTokensPerSecond(),
                         g.prefillSeconds() * 1e3, prompt.length, LlamaModel.capturedPrefill ? "captured" : "eager",
                         compiledCount(gpu) - compiled, m.decodeMode()));
+                if (run == 0) rows.add("llama prefill: " + m.prefillMode());
                 if (run == 0) {
                     int[] got = Arrays.copyOf(g.tokens(), hfTokens.length);
                     int first = -1;
