@@ -3,6 +3,7 @@ package dev.gpuos.model;
 import dev.gpuos.model.tokenizer.Tokenizer;
 import dev.gpuos.tensor.Backend;
 import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.Replay;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.TensorScope;
 import dev.gpuos.tensor.gpu.GpuBackend;
@@ -293,7 +294,7 @@ public final class LlamaModel implements AutoCloseable {
 
     /** How prefills run: captured per cache set, position and length (GPU backend), or recorded and why. */
     public String prefillMode() {
-        if (!(backend instanceof GpuBackend)) return "recorded (" + backend.name() + " backend)";
+        if (!(backend instanceof GpuBackend) && !captureOnEveryBackend) return "recorded (" + backend.name() + " backend)";
         if (prefillCaptureFailure != null) return "recorded (capture failed: " + prefillCaptureFailure + ")";
         return capturedPrefill ? "captured per cache set, position and length, replayed" : "recorded (-Dgpuos.llama.prefillCapture=false)";
     }
@@ -385,11 +386,12 @@ public final class LlamaModel implements AutoCloseable {
         for (int i = 0; i < t; i++) idx[i] = ids[i];
         long key = ((long) current << 62) | ((long) p << 31) | ((long) t << 1) | (lastOnly ? 1 : 0);
         Prefill c = null;
-        if (backend instanceof GpuBackend gpu && capturedPrefill) {
+        if ((backend instanceof GpuBackend || captureOnEveryBackend) && capturedPrefill) {
             c = prefills.remove(key);
+            if (c != null) keptPrefillBytes -= c.bytes;
             if (c == null && prefillCaptureFailure == null) {
                 try {
-                    c = new Prefill(gpu, current, p, t, lastOnly);
+                    c = new Prefill(current, p, t, lastOnly);
                 } catch (RuntimeException e) {
                     prefillCaptureFailure = e.toString();   // the same program runs recorded, now and from now on
                 }
@@ -404,11 +406,7 @@ public final class LlamaModel implements AutoCloseable {
                 throw e;
             }
             position = p + t;
-            if (c.keep) {
-                prefills.put(key, c);
-            } else {
-                c.close();
-            }
+            keep(key, c);
             return out;
         }
         try (TensorScope step = TensorScope.open(backend)) {
@@ -417,6 +415,13 @@ public final class LlamaModel implements AutoCloseable {
             return out;
         }
     }
+
+    /**
+     * Tests: prefills captured on every backend (a CPU capture calls the program again at every run), so that the
+     * captured prefill's bookkeeping (inputs, keys, positions, kept captures) is checked against the recorded one
+     * where values are exact.
+     */
+    static volatile boolean captureOnEveryBackend;
 
     /** The first failure to capture a prefill (it then ran recorded), or null. */
     private String prefillCaptureFailure;
@@ -428,23 +433,33 @@ public final class LlamaModel implements AutoCloseable {
     static volatile boolean capturedPrefill = !"false".equals(System.getProperty("gpuos.llama.prefillCapture"));
 
     /**
-     * A captured prefill is kept for the next prefill of its key while its intermediates (estimated: a token's
-     * products and f32 rows per layer, about 4 MB a token for Llama-3.2-1B) take at most this many bytes, so
-     * prompts of up to about 128 tokens there. A longer prompt's capture is closed after its run (its next prefill
-     * plans again, into the same operators); an eager prefill held as much until it ended.
+     * Captured prefills are kept for the next prefill of their key while their intermediates together (estimated:
+     * a token's products and f32 rows per layer, about 4 MB a token for Llama-3.2-1B) take at most this many
+     * bytes, the least recently used given back first: three 32-token prompts of Llama-3.2-1B. A prompt whose
+     * capture alone is larger (over about 128 tokens there) is captured, run and closed (its next prefill plans
+     * again, into the same operators); an eager prefill held as much until it ended.
      */
     static final long KEEP_PREFILL_BYTES = 512L << 20;
 
-    /** Captured prefills, most recently used last; at most {@link #PREFILLS}. */
-    private static final int PREFILLS = 4;
-    private final LinkedHashMap<Long, Prefill> prefills = new LinkedHashMap<>(8, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<Long, Prefill> eldest) {
-            if (size() <= PREFILLS) return false;
-            eldest.getValue().close();
-            return true;
+    /** Captured prefills by key, least recently used first; their estimated bytes together in {@link #keptPrefillBytes}. */
+    private final LinkedHashMap<Long, Prefill> prefills = new LinkedHashMap<>(8, 0.75f, true);
+    private long keptPrefillBytes;
+
+    /** Keeps {@code c} under {@code key}, giving back the least recently used captures past {@link #KEEP_PREFILL_BYTES}. */
+    private void keep(long key, Prefill c) {
+        if (c.bytes > KEEP_PREFILL_BYTES) {
+            c.close();
+            return;
         }
-    };
+        prefills.put(key, c);
+        keptPrefillBytes += c.bytes;
+        for (var it = prefills.entrySet().iterator(); keptPrefillBytes > KEEP_PREFILL_BYTES && it.hasNext(); ) {
+            Prefill old = it.next().getValue();
+            it.remove();
+            keptPrefillBytes -= old.bytes;
+            old.close();
+        }
+    }
 
     /** The causal bias [t, p + t] of t tokens at position p (token i sees cache rows 0 .. p + i); null for one token. */
     private static Tensor causalBias(TensorScope scope, int p, int t) {
@@ -459,23 +474,27 @@ public final class LlamaModel implements AutoCloseable {
     private final class Prefill implements AutoCloseable {
         final TensorScope scope;
         final Tensor ids;
-        final GpuReplay replay;
-        final boolean keep;
+        final Replay replay;
+        /** Estimated bytes of the capture's intermediates (see {@link #KEEP_PREFILL_BYTES}). */
+        final long bytes;
 
-        Prefill(GpuBackend gpu, int set, int p, int t, boolean lastOnly) {
+        Prefill(int set, int p, int t, boolean lastOnly) {
             scope = TensorScope.open(backend);
             try {
                 ids = scope.zeros(DType.I64, t);
                 Tensor bias = causalBias(scope, p, t);
                 scope.sync();
-                replay = gpu.captureReturning(() -> forward(set, p, t, ids, bias, lastOnly));
+                replay = backend.captureReturning(() -> forward(set, p, t, ids, bias, lastOnly));
+                // A CPU capture (tests: captureOnEveryBackend) makes its outputs at its first run, in the innermost
+                // scope: this one, not run()'s. Its zero ids write cache rows p.. that the real run rewrites next.
+                if (!(backend instanceof GpuBackend)) replay.run();
             } catch (RuntimeException | Error e) {
                 scope.close();
                 throw e;
             }
             long perToken = (long) config.layers() * (4L * config.hiddenSize() * 12 + 2L * config.intermediateSize() * 8
                     + (long) (config.heads() + 2 * config.kvHeads()) * config.headDim() * 8);
-            keep = (long) t * perToken <= KEEP_PREFILL_BYTES;
+            bytes = t * perToken;
         }
 
         <T> T run(long[] idx, Function<List<Tensor>, T> read) {
@@ -728,6 +747,7 @@ public final class LlamaModel implements AutoCloseable {
         if (fixedStep != null) fixedStep.close();
         for (Prefill c : prefills.values()) c.close();
         prefills.clear();
+        keptPrefillBytes = 0;
         weights.close();
     }
 }

@@ -3,6 +3,7 @@ package dev.gpuos.model;
 import dev.gpuos.GpuOS;
 import dev.gpuos.GpuOSOptions;
 import dev.gpuos.SimulatedWorkerDevice;
+import dev.gpuos.tensor.cpu.CpuBackend;
 import dev.gpuos.tensor.gpu.GpuBackend;
 import org.junit.jupiter.api.Test;
 
@@ -10,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
@@ -53,6 +55,43 @@ class PrefillPlanTest {
                     assertEquals(2, s.submissions(), "submissions of prefill " + round + ": " + seen);
                 }
             }
+        }
+    }
+
+    /**
+     * The captured prefill's bookkeeping (the ids written into the capture's input, one capture per cache set,
+     * position and length, kept and reused, the position advanced, the cache rows the decode step then reads),
+     * on the CPU backend where values are exact: a CPU capture calls the program again at every run, so the
+     * logits and tokens must be those of the recorded prefill bit for bit.
+     */
+    @Test
+    void aCapturedPrefillComputesWhatTheRecordedOneDoes() {
+        List<float[]> recorded = run(false), captured = run(true);
+        assertEquals(recorded.size(), captured.size());
+        for (int i = 0; i < recorded.size(); i++) assertArrayEquals(recorded.get(i), captured.get(i), "output " + i);
+    }
+
+    private static List<float[]> run(boolean captured) {
+        LlamaModel.captureOnEveryBackend = captured;
+        try (LlamaModel m = LlamaModel.load(ModelTestAccess.fixture("llama-tiny-untied-bf16"), CpuBackend.eager(), 32, LoadProgress.NONE)) {
+            assertEquals(captured, m.prefillMode().startsWith("captured"), m.prefillMode());
+            List<float[]> out = new ArrayList<>();
+            for (int round = 0; round < 3; round++) {
+                // other ids of the same lengths every round: a kept capture must run on the new ones
+                int[] prompt = {5 + round, 17, 29, 41, 53, 65, 77 - round}, more = {9, 99 + round, 199};
+                m.reset();
+                out.add(m.forwardAll(prompt));                            // position 0, 7 tokens
+                out.add(m.forwardAll(more));                              // position 7, 3 tokens
+                out.add(new float[]{m.nextToken(new int[]{3 + round})});  // position 10, one token, argmax
+                assertEquals(11, m.position());
+                int[] g = m.generate(round == 1 ? more : prompt, 4, false, id -> { }).tokens();   // flips the cache set
+                float[] tokens = new float[g.length];
+                for (int i = 0; i < g.length; i++) tokens[i] = g[i];
+                out.add(tokens);
+            }
+            return out;
+        } finally {
+            LlamaModel.captureOnEveryBackend = false;
         }
     }
 }
