@@ -440,6 +440,12 @@ public final class LlamaModel implements AutoCloseable {
      */
     static final long KEEP_PREFILL_BYTES = 512L << 20;
 
+    /**
+     * At most this many captured prefills are kept, however small: a caller feeding one token at a time at ever new
+     * positions (nextToken without generate) makes a capture per position that is never run again.
+     */
+    static final int KEEP_PREFILLS = 16;
+
     /** Captured prefills by key, least recently used first; their estimated bytes together in {@link #keptPrefillBytes}. */
     private final LinkedHashMap<Long, Prefill> prefills = new LinkedHashMap<>(8, 0.75f, true);
     private long keptPrefillBytes;
@@ -452,7 +458,7 @@ public final class LlamaModel implements AutoCloseable {
         }
         prefills.put(key, c);
         keptPrefillBytes += c.bytes;
-        for (var it = prefills.entrySet().iterator(); keptPrefillBytes > KEEP_PREFILL_BYTES && it.hasNext(); ) {
+        for (var it = prefills.entrySet().iterator(); (keptPrefillBytes > KEEP_PREFILL_BYTES || prefills.size() > KEEP_PREFILLS) && it.hasNext(); ) {
             Prefill old = it.next().getValue();
             it.remove();
             keptPrefillBytes -= old.bytes;
