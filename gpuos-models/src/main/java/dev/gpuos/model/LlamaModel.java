@@ -318,6 +318,21 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
+     * Records the prefill program of {@code t} tokens at position 0 (the last position's logits and argmax) on
+     * {@code ids} [t] and the causal {@code bias} made by the caller, as a capture would (tests plan its tasks);
+     * the first call also makes the caches.
+     */
+    List<Tensor> recordPrefill(Tensor ids, Tensor bias, int t) {
+        ensureCaches();
+        return forward(current, 0, t, ids, bias, true);
+    }
+
+    /** The causal bias of {@code t} tokens at position 0 (tests). */
+    static Tensor causalBias(TensorScope scope, int t) {
+        return causalBias(scope, 0, t);
+    }
+
+    /**
      * For DecodeBreakdownBench: launches the decode step for {@code id} at position {@code p} without reading it
      * (generate must have run once, so the step exists); null outputs mean none was launched.
      */

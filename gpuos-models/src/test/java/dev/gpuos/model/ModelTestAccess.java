@@ -18,6 +18,16 @@ public final class ModelTestAccess {
         return e.recordForward(scope, b, t);
     }
 
+    /** {@link LlamaModel#recordPrefill}. */
+    public static List<Tensor> recordPrefill(LlamaModel m, Tensor ids, Tensor bias, int t) {
+        return m.recordPrefill(ids, bias, t);
+    }
+
+    /** {@link LlamaModel#causalBias(dev.gpuos.tensor.TensorScope, int)}. */
+    public static Tensor causalBias(dev.gpuos.tensor.TensorScope scope, int t) {
+        return LlamaModel.causalBias(scope, t);
+    }
+
     /** {@link LlamaModel#recordDecodeStep()}. */
     public static List<Tensor> recordDecodeStep(LlamaModel m) {
         return m.recordDecodeStep();

@@ -152,4 +152,38 @@ class LlamaDecodePlanTest {
             assertEquals(6 * layers + (compute == DType.F32 ? 5 : 4), p.chain(), "longest chain of dependent tasks");
         }
     }
+
+    /**
+     * The prefill as GpuBackend captures it (session 16: once per cache set, position and length, where recording
+     * it eagerly let the time bound cut it anywhere): one product per projection, one attention task a layer, and
+     * with bf16 products the last row's final norm rides on the output head's one-row product (ProductPrologue,
+     * planned only in captures: a form the eager prefill never ran on the GPU).
+     */
+    @Test
+    void prefillTasksPerLayer() {
+        for (DType compute : new DType[]{DType.F32, DType.BF16}) {
+            NodeRecorder rec = new NodeRecorder();
+            try (LlamaModel m = LlamaModel.load(ModelTestAccess.fixture("llama-tiny-untied-bf16"), rec, 64, compute, LoadProgress.NONE);
+                 dev.gpuos.tensor.TensorScope scope = dev.gpuos.tensor.TensorScope.open(rec)) {
+                int t = 12, layers = 2;
+                Tensor ids = scope.zeros(DType.I64, t), bias = ModelTestAccess.causalBias(scope, t);
+                ModelTestAccess.recordPrefill(m, ids, bias, t);   // the first call also makes the caches: plan the second
+                StepPlan p = planOf(rec, () -> ModelTestAccess.recordPrefill(m, ids, bias, t));
+                System.out.printf(Locale.ROOT, "llama prefill (%s products, 2 layers, %d tokens): %d tasks, longest dependent chain %d; %s%n",
+                        compute, t, p.items().size(), p.chain(), p.kinds());
+                if (Boolean.getBoolean("gpuos.test.verbose")) {
+                    for (TaskPlan.Item item : p.items()) System.out.println("  " + nodesOf(item).stream().map(OpNode::opName).toList());
+                }
+                Map<String, Integer> k = p.kinds();
+                // per layer: qkv, o, gate/up, down; then the output head over the last row, its norm fused in
+                int products = k.getOrDefault("matmul", 0) + k.getOrDefault("norm+matmul", 0)
+                        + k.getOrDefault("matmul+glu", 0) + k.getOrDefault("norm+matmul+glu", 0);
+                assertEquals(4 * layers + 1, products, k.toString());
+                // bf16 products: the final norm of the last row (with its cast) rides on the output head's one-row
+                // product; an f32 product has no cast after the norm, so it stays a task of its own (as in decode)
+                assertEquals(compute == DType.BF16 ? 1 : null, k.get("norm+matmul"), "the output head's norm: " + k);
+                assertEquals(layers, k.get("attention"), k.toString());
+            }
+        }
+    }
 }
