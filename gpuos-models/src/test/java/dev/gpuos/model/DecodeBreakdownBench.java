@@ -472,7 +472,8 @@ public final class DecodeBreakdownBench {
         }
         // DMA alone: one pinned 16 MB buffer copied over a fresh allocation of the weights' size, twice
         long bytes = Math.min(size, 4L << 30);
-        MemorySegment pinned = Driver.memHostAlloc(16L << 20, 0);
+        long chunk = 16L << 20;
+        MemorySegment pinned = Driver.memHostAlloc(chunk, Driver.CU_MEMHOSTALLOC_PORTABLE);
         long stream = Driver.streamCreate(Driver.CU_STREAM_NON_BLOCKING);
         long t0 = System.nanoTime();
         long dst = Driver.memAlloc(bytes);
@@ -480,8 +481,8 @@ public final class DecodeBreakdownBench {
         StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "first load: DMA alone, cuMemAlloc of %.2f GB with the worker running %.0f ms;", bytes / 1e9, allocMs));
         for (int pass = 0; pass < 2; pass++) {
             t0 = System.nanoTime();
-            for (long off = 0; off < bytes; off += pinned.byteSize()) {
-                Driver.memcpyHtoDAsync(dst + off, pinned, Math.min(pinned.byteSize(), bytes - off), stream);
+            for (long off = 0; off < bytes; off += chunk) {
+                Driver.memcpyHtoDAsync(dst + off, pinned, Math.min(chunk, bytes - off), stream);
             }
             Driver.streamSynchronize(stream);
             double ms = (System.nanoTime() - t0) / 1e6;
