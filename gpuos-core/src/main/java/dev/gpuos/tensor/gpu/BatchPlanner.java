@@ -99,7 +99,8 @@ final class BatchPlanner {
                 if (tables != null) tables.upload(os);
             } else {
                 // [interp tier] the tier swaps a task for an interpreted one after looking its operator up, so
-                // its submissions are planned into a task list first (as a capture is).
+                // its submissions are planned into a task list first, as a capture is (and every streamed one
+                // with -Dgpuos.plan.onePass=false).
                 Tasks planned = tasksOf(work, staged, true, Intermediates.NONE);
                 t1 = System.nanoTime();
                 tables = OperandTables.forTasks(os, planned.tasks);
@@ -570,7 +571,12 @@ final class BatchPlanner {
             OperandTables t = tables;
             if (t != null) {
                 t.place(os);
-                for (int f = 0; f < fixupCount; f += 3) t.writeRef(batch.rewrite(fixups[f]), fixups[f + 1], fixups[f + 2]);
+                try {
+                    for (int f = 0; f < fixupCount; f += 3) t.writeRef(batch.rewrite(fixups[f]), fixups[f + 1], fixups[f + 2]);
+                } catch (RuntimeException | Error e) {
+                    os.release(t.block());  // the caller never saw these tables
+                    throw e;
+                }
             }
             return t;
         }

@@ -221,7 +221,7 @@ public final class GpuBackend implements Backend {
 
     @Override
     public void checkSupported(OpNode node) {
-        for (Tensor t : node.inputs()) refuseIntermediate(node, t.storage());
+        for (int i = 0, n = node.readCount(); i < n; i++) refuseIntermediate(node, node.read(i));
         refuseIntermediate(node, node.output().storage());
         GpuSupport.check(node, name());
     }
