@@ -116,6 +116,27 @@ public final class TaskBatch {
     }
 
     /**
+     * Sets the operator of task {@code index}, written with a placeholder: an encoder that writes tasks as it
+     * plans them learns the ids of operators new to this batch only once they are registered together, before
+     * the batch is submitted.
+     */
+    public void setOperator(int index, OperatorRef op) {
+        java.util.Objects.checkIndex(index, count);
+        logicalOps[index] = op.id();
+    }
+
+    /**
+     * The writer positioned on task {@code index}, already added (valid until the next {@code add} or
+     * {@code rewrite}): for an operand whose buffer is known only after every task was written (an operand
+     * table's block, sized by all of them).
+     */
+    public TaskWriter rewrite(int index) {
+        java.util.Objects.checkIndex(index, count);
+        writer.at((long) index * TASK_BYTES, index);
+        return writer;
+    }
+
+    /**
      * Appends a copy of a whole descriptor, {@link #descriptorWords} as another batch holds it (a captured task,
      * GpuReplay.Task: its deps indices within that batch, which must be earlier tasks of this one), so that
      * captured tasks can run again elsewhere, e.g. with some of them {@link TaskWriter#traced traced}. The op

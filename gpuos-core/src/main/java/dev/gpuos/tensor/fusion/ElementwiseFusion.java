@@ -97,13 +97,13 @@ public final class ElementwiseFusion {
             flows |= n > 0 && nextFlows;
             outputs[n] = e.output();
             written[n++] = e.output().storage();
-            List<Storage> r = e.reads();
-            if (reads + r.size() > read.length) read = java.util.Arrays.copyOf(read, Math.max(read.length * 2, reads + r.size()));
+            int r = e.readCount();
+            if (reads + r > read.length) read = java.util.Arrays.copyOf(read, Math.max(read.length * 2, reads + r));
             // Distinct buffers only: members of a streamed loop read the same few (weights, one input), and fits
             // scans this list for every node that joins.
             next:
-            for (int i = 0; i < r.size(); i++) {
-                Storage s = r.get(i);
+            for (int i = 0; i < r; i++) {
+                Storage s = e.read(i);
                 for (int k = reads - 1; k >= 0; k--) if (read[k] == s) continue next;
                 read[reads++] = s;
             }

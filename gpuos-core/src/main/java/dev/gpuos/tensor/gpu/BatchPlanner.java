@@ -87,11 +87,27 @@ final class BatchPlanner {
             List<OpNode> work = prepare(submission, completed, staged, false);
             if (work.isEmpty()) return new Submitted(0);
             counters.phase(0, System.nanoTime() - t0, work.size());
-            Tasks planned = tasksOf(work, staged, true, Intermediates.NONE);
             long t1 = System.nanoTime();
-            tables = OperandTables.forTasks(os, planned.tasks);
-            int[] index = build(batch, planned, completed, tables);
-            if (tables != null) tables.upload(os);
+            int[] index;
+            if (tiers == null && onePass) {
+                // The streamed path: one pass plans and writes every task (see Encoder); its time is "fusion".
+                tables = encoder.encode(work, staged, completed);
+                index = encoder.index;
+                long te = System.nanoTime();
+                counters.phase(1, te - t1, 0);
+                t1 = te;
+                if (tables != null) tables.upload(os);
+            } else {
+                // [interp tier] the tier swaps a task for an interpreted one after looking its operator up, so
+                // its submissions are planned into a task list first, as a capture is (and every streamed one
+                // with -Dgpuos.plan.onePass=false).
+                Tasks planned = tasksOf(work, staged, true, Intermediates.NONE);
+                t1 = System.nanoTime();
+                tables = OperandTables.forTasks(os, planned.tasks);
+                index = build(batch, planned, completed, tables);
+                if (tables != null) tables.upload(os);
+                encoder.carried(planned.tasks);
+            }
             long t2 = System.nanoTime();
             if (tables != null) tables.checkLive();
             long end = os.submit(batch);
@@ -102,11 +118,11 @@ final class BatchPlanner {
             for (int i = 0; i < touched.size(); i++) touched.get(i).commit(builds, base, index, completed);
             touched.clear();
             // Without index_selects in this batch and without any tainted buffer, no node has ancestry to note.
-            for (int t = 0; (!faultIds.isEmpty() || GpuStorage.anyTainted()) && t < planned.tasks.size(); t++) {
-                long seq = base + index[t];
-                for (OpNode n : planned.tasks.get(t).nodes()) {
+            if (!faultIds.isEmpty() || GpuStorage.anyTainted()) {
+                for (int k = 0; k < encoder.nodeCount; k++) {
+                    OpNode n = encoder.nodes[k];
                     Long id = faultIds.isEmpty() ? null : faultIds.get(n);
-                    if (id != null) faults.submitted(id, seq + 1);
+                    if (id != null) faults.submitted(id, base + index[encoder.nodeTask[k]] + 1);
                     noteAncestry(n, id);
                 }
             }
@@ -115,10 +131,11 @@ final class BatchPlanner {
             counters.phase(6, System.nanoTime() - t3, 0);
             return new Submitted(end);
         } finally {
+            encoder.clear();
             // The copy tasks were submitted (or never will be): the arena reuses a block only after every task
             // submitted so far has completed.
             for (DeviceBlock b : staged.values()) os.release(b);
-            if (tables != null) os.release(tables.block());
+            if (tables != null && tables.block() != null) os.release(tables.block());
         }
     }
 
@@ -322,14 +339,7 @@ final class BatchPlanner {
         List<TaskPlan.Item> plan = TaskPlan.of(work, intermediates, tiers == null || !interpretable);
         long t2 = System.nanoTime();
         List<KernelTask> tasks = new ArrayList<>(plan.size());
-        for (TaskPlan.Item item : plan) {
-            tasks.add(switch (item) {
-                case TaskPlan.Run r -> r.task();
-                case TaskPlan.Row r -> RowFusion.task(r.fused());
-                case TaskPlan.Single s -> s.norm() != null ? FamilyTasks.matmulNorm(s.norm(), s.glu(), (MatmulNode) s.node())
-                        : s.glu() != null ? FamilyTasks.matmulGlu(s.glu()) : taskOf(s.node(), staged, !interpretable);
-            });
-        }
+        for (TaskPlan.Item item : plan) tasks.add(taskOf(item, staged, !interpretable));
         long t3 = System.nanoTime();
         // [interp tier, issue 6] with tiering, new elementwise/reduce structures are replaced in `tasks` by interpreted ones
         OperatorRef[] ops = tiers != null && interpretable ? tiers.resolve(tasks) : operators.getAll(tasks);
@@ -337,6 +347,16 @@ final class BatchPlanner {
         counters.phase(2, t3 - t2, 0);
         counters.phase(3, System.nanoTime() - t3, 0);
         return new Tasks(tasks, ops);
+    }
+
+    /** The task of a plan's item. {@code captured}: planned by capture(). */
+    private KernelTask taskOf(TaskPlan.Item item, Map<OpNode, DeviceBlock> staged, boolean captured) {
+        return switch (item) {
+            case TaskPlan.Run r -> r.task();
+            case TaskPlan.Row r -> RowFusion.task(r.fused());
+            case TaskPlan.Single s -> s.norm() != null ? FamilyTasks.matmulNorm(s.norm(), s.glu(), (MatmulNode) s.node())
+                    : s.glu() != null ? FamilyTasks.matmulGlu(s.glu()) : taskOf(s.node(), staged, captured);
+        };
     }
 
     /** {@code captured}: planned by capture() (only a capture plans with interpretable false). */
@@ -434,36 +454,237 @@ final class BatchPlanner {
         target.clear();
         int[] index = new int[tasks.size()];
         deps.index = index;
-        OperatorRef join = null;
         for (int t = 0; t < tasks.size(); t++) {
             KernelTask task = tasks.get(t);
             deps.clear();
             List<OpNode> nodes = task.nodes();
-            for (int k = 0; k < nodes.size(); k++) {
-                OpNode n = nodes.get(k);
-                List<Storage> reads = n.reads();
-                for (int r = 0; r < reads.size(); r++) {
-                    GpuStorage s = (GpuStorage) reads.get(r);
-                    if (s.read(build, t, completed, deps)) touched.add(s);
-                }
-                GpuStorage out = (GpuStorage) n.output().storage();  // what every node writes (OpNode.writes)
-                if (out.write(build, t, completed, deps)) touched.add(out);
-            }
-            deps.distinct();
-            if (deps.n > Layouts.MAX_DEPS) {
-                if (join == null) join = operators.get(OperatorSources.JOIN_OPERATOR);
-                joined(target, join);
-            }
+            for (int k = 0; k < nodes.size(); k++) hazards(nodes.get(k), build, t, completed);
+            joinDeps(target);
             TaskBatch.TaskWriter w = target.add(planned.ops[t], task.ntiles(), task.tileSize());
             index[t] = w.index();
             task.writeOperands(w, tables);
-            for (int i = 0; i < deps.n; i++) {
-                long d = deps.words[i];
-                if (d < 0) w.dependsOn((int) ~d);
-                else w.dependsOnSeq(d);
-            }
+            writeDeps(w);
         }
         return index;
+    }
+
+    /**
+     * What task ordinal {@code t} of build {@code build} waits for because it runs {@code n}: the hazard trackers
+     * of the buffers n reads and writes add it to {@link #deps}, and list themselves in {@link #touched} when new.
+     */
+    private void hazards(OpNode n, long build, int t, long completed) {
+        for (int r = 0, reads = n.readCount(); r < reads; r++) {
+            GpuStorage s = (GpuStorage) n.read(r);
+            if (s.read(build, t, completed, deps)) touched.add(s);
+        }
+        GpuStorage out = (GpuStorage) n.output().storage();  // what every node writes (OpNode.writes)
+        if (out.write(build, t, completed, deps)) touched.add(out);
+    }
+
+    /** Drops repeated {@link #deps} and, past 6, adds join tasks to {@code target} that wait on groups of them. */
+    private void joinDeps(TaskBatch target) {
+        deps.distinct();
+        if (deps.n > Layouts.MAX_DEPS) {
+            if (join == null) join = operators.get(OperatorSources.JOIN_OPERATOR);
+            joined(target, join);
+        }
+    }
+
+    private OperatorRef join;
+
+    private static final Map<OpNode, DeviceBlock> NO_STAGED = Map.of();
+
+    private void writeDeps(TaskBatch.TaskWriter w) {
+        for (int i = 0; i < deps.n; i++) {
+            long d = deps.words[i];
+            if (d < 0) w.dependsOn((int) ~d);
+            else w.dependsOnSeq(d);
+        }
+    }
+
+    private final Encoder encoder = new Encoder();
+
+    /**
+     * {@code -Dgpuos.plan.onePass=false} plans streamed submissions through the task list ({@link #tasksOf},
+     * {@link #build}), as a capture and the interpreter tier do, instead of the {@link Encoder}'s single pass: the
+     * same tasks and dependencies, to compare both on one machine (host bench, GPU check).
+     */
+    static final boolean ONE_PASS = Boolean.parseBoolean(System.getProperty("gpuos.plan.onePass", "true"));
+
+    /** This planner's choice ({@link #ONE_PASS} unless a test compares both). */
+    boolean onePass = ONE_PASS;
+
+    /**
+     * The streamed path's single pass (issue 12): the plan's items come one at a time ({@link TaskPlan.Sink}),
+     * and each is written into {@link #batch} at once with its dependencies, in the form the descriptor takes.
+     * An elementwise run is written straight from the cut's analysis: its operator is found by the structure's
+     * hash, its hazards are its members' buffers, its operands are the views themselves; no {@link KernelTask},
+     * {@link TaskPlan.Run}, operand list or member list is made. Other items (row-fused tasks, the hand-written
+     * families) are built as KernelTasks, as a capture builds them, and written the same way.
+     *
+     * <p>What is known only once every task is written is filled in before the batch is submitted: the ids of
+     * operators new to this submission (compiled and swapped in together, as before) and the block of the operand
+     * tables (sized by all the tasks past 4 operands). A capture and the interpreter tier plan a task list first
+     * ({@link #tasksOf}, {@link #build}): a replay keeps each task's description, and the tier replaces tasks
+     * after their lookup; both write tasks with the same hazard and dependency code ({@link #hazards}).
+     */
+    private final class Encoder implements TaskPlan.Sink {
+        private Map<OpNode, DeviceBlock> staged = NO_STAGED;
+        private long completed, build;
+        private int tasks;
+        /** The batch index of each task ordinal of this build. */
+        int[] index = new int[256];
+        /** The nodes written, in order, and the ordinal of the task that carries each (fault ancestry). */
+        OpNode[] nodes = new OpNode[1024];
+        int[] nodeTask = new int[1024];
+        int nodeCount;
+        private OperandTables tables;
+        /** Per table task: its batch index, its table's first word and record count (written once placed). */
+        private int[] fixups = new int[3 * 8];
+        private int fixupCount;
+        /** Operators not registered with this library when their task was written, and where to set them. */
+        private final List<OperatorStructure> missing = new ArrayList<>();
+        private int[] missingAt = new int[8];
+        /** The tiling of the last elementwise extent (a streamed loop repeats one shape). */
+        private long tiledNumel = -1;
+        private int ntiles, tileSize;
+
+        /** Plans and writes {@code work} into the batch; returns the operand tables (placed, not uploaded) or null. */
+        OperandTables encode(List<OpNode> work, Map<OpNode, DeviceBlock> staged, long completed) {
+            this.staged = staged;
+            this.completed = completed;
+            build = ++builds;
+            touched.clear();
+            batch.clear();
+            tasks = 0;
+            nodeCount = 0;
+            if (nodes.length < work.size()) {
+                nodes = new OpNode[work.size()];
+                nodeTask = new int[work.size()];
+            }
+            deps.index = index;
+            TaskPlan.of(work, Intermediates.NONE, true, this);
+            if (!missing.isEmpty()) {
+                OperatorRef[] refs = operators.getAllOf(missing);
+                for (int k = 0; k < refs.length; k++) batch.setOperator(missingAt[k], refs[k]);
+            }
+            OperandTables t = tables;
+            if (t != null) {
+                t.place(os);
+                try {
+                    for (int f = 0; f < fixupCount; f += 3) t.writeRef(batch.rewrite(fixups[f]), fixups[f + 1], fixups[f + 2]);
+                } catch (RuntimeException | Error e) {
+                    os.release(t.block());  // the caller never saw these tables
+                    throw e;
+                }
+            }
+            return t;
+        }
+
+        @Override
+        public void run(ElementwiseKernels.Run run) {
+            OperatorStructure op = ElementwiseKernels.operatorOf(run);
+            int t = begin();
+            for (int m = 0, n = ElementwiseKernels.memberCount(run); m < n; m++) {
+                ElementwiseNode node = ElementwiseKernels.member(run, m);
+                hazards(node, build, t, completed);
+                carries(node, t);
+            }
+            long numel = ElementwiseKernels.numel(run);
+            if (numel != tiledNumel) {
+                int[] tiling = ElementwiseKernels.tiling(numel);
+                tileSize = tiling[0];
+                ntiles = tiling[1];
+                tiledNumel = numel;
+            }
+            TaskBatch.TaskWriter w = add(t, op, ntiles, tileSize);
+            if (ElementwiseKernels.refCount(run) > Layouts.MAX_REFS) {
+                table(w.index(), ElementwiseKernels.operandViews(run));
+                ElementwiseKernels.writeArgs(run, w);
+            } else {
+                ElementwiseKernels.writeInline(run, w);
+            }
+            writeDeps(w);
+        }
+
+        @Override
+        public void item(TaskPlan.Item item) {
+            KernelTask task = taskOf(item, staged, false);
+            int t = begin();
+            List<OpNode> carried = task.nodes();
+            for (int k = 0; k < carried.size(); k++) {
+                hazards(carried.get(k), build, t, completed);
+                carries(carried.get(k), t);
+            }
+            TaskBatch.TaskWriter w = add(t, task.operator(), task.ntiles(), task.tileSize());
+            if (OperandTables.wide(task)) {
+                table(w.index(), task.refs());
+                long[] args = task.args();
+                for (int i = 0; i < args.length; i++) w.arg(i, args[i]);
+            } else {
+                task.writeOperands(w, null);
+            }
+            writeDeps(w);
+        }
+
+        /** A new task ordinal, its dependencies cleared. */
+        private int begin() {
+            deps.clear();
+            if (tasks == index.length) deps.index = index = java.util.Arrays.copyOf(index, tasks * 2);
+            return tasks;
+        }
+
+        private void carries(OpNode node, int t) {
+            if (nodeCount == nodes.length) {
+                nodes = java.util.Arrays.copyOf(nodes, nodeCount * 2);
+                nodeTask = java.util.Arrays.copyOf(nodeTask, nodeCount * 2);
+            }
+            nodes[nodeCount] = node;
+            nodeTask[nodeCount++] = t;
+        }
+
+        /** Adds task ordinal {@code t} (joins first, if it waits on more than 6 tasks), its operator set or noted. */
+        private TaskBatch.TaskWriter add(int t, OperatorStructure op, int ntiles, int tileSize) {
+            joinDeps(batch);
+            OperatorRef ref = op.registeredIn(operators);
+            TaskBatch.TaskWriter w = ref != null ? batch.add(ref, ntiles, tileSize) : batch.add(0, ntiles, tileSize);
+            if (ref == null) {
+                if (missing.size() == missingAt.length) missingAt = java.util.Arrays.copyOf(missingAt, missing.size() * 2);
+                missingAt[missing.size()] = w.index();
+                missing.add(op);
+            }
+            index[t] = w.index();
+            tasks = t + 1;
+            return w;
+        }
+
+        /** Task {@code at} reads its operands from a table: records now, its operand 0 once the block is placed. */
+        private void table(int at, List<GpuView> refs) {
+            if (tables == null) tables = OperandTables.growing();
+            int word = tables.append(refs);
+            if (fixupCount + 3 > fixups.length) fixups = java.util.Arrays.copyOf(fixups, fixups.length * 2);
+            fixups[fixupCount++] = at;
+            fixups[fixupCount++] = word;
+            fixups[fixupCount++] = refs.size();
+        }
+
+        /** Records the list path's tasks for the steps after submission (the interpreter tier's submissions). */
+        void carried(List<KernelTask> planned) {
+            nodeCount = 0;
+            for (int t = 0; t < planned.size(); t++) {
+                for (OpNode n : planned.get(t).nodes()) carries(n, t);
+            }
+        }
+
+        /** Forgets this submission's nodes, views and tables (nothing submitted stays reachable from here). */
+        void clear() {
+            java.util.Arrays.fill(nodes, 0, nodeCount, null);
+            nodeCount = 0;
+            missing.clear();
+            tables = null;
+            fixupCount = 0;
+            staged = NO_STAGED;
+        }
     }
 
     /** Builds so far: a buffer's batch entries belong to the build whose number they carry. */

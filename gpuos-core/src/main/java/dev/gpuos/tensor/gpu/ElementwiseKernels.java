@@ -1,5 +1,6 @@
 package dev.gpuos.tensor.gpu;
 
+import dev.gpuos.runtime.TaskBatch;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.HostElements;
 import dev.gpuos.tensor.Layout;
@@ -65,7 +66,7 @@ final class ElementwiseKernels {
      * ({@link #add}) and takes a member back when the run would no longer fit one task, so each node is
      * analysed once: the cut's operand counts are the analysis's own.
      */
-    private static final class Run {
+    static final class Run {
         /** The members are {@code group[first, first + count)}. */
         private List<ElementwiseNode> group;
         private int first;
@@ -387,12 +388,10 @@ final class ElementwiseKernels {
         return out;
     }
 
-    /** The plan's items for a group's members: one {@link TaskPlan.Run} per run of the cut, its task made. */
-    static void plan(List<ElementwiseNode> nodes, Intermediates intermediates, boolean wide, List<TaskPlan.Item> out) {
-        cut(nodes, intermediates, wide, run -> {
-            List<ElementwiseNode> members = List.copyOf(run.members());
-            out.add(new TaskPlan.Run(members, task(run, members)));
-        });
+    /** The plan's item of an analysed run (the cut's scratch): its members copied and its task made. */
+    static TaskPlan.Run item(Run run) {
+        List<ElementwiseNode> members = List.copyOf(run.members());
+        return new TaskPlan.Run(members, task(run, members));
     }
 
     /** A fusion group cut greedily into runs that each fit one task (see {@link #cut}), as lists of members. */
@@ -421,8 +420,8 @@ final class ElementwiseKernels {
     }
 
     /** Takes each run of a cut, analysed and finished; the run is the cut's scratch, valid during the call only. */
-    private interface RunSink {
-        void accept(Run run);
+    interface RunSink {
+        void run(Run run);
     }
 
     /**
@@ -431,11 +430,11 @@ final class ElementwiseKernels {
      * big is taken back and starts the next one, so every node is analysed once, by the same identity rules that
      * count its operands. Coalescing never adds dims, so a run of nodes that fit alone fits in dims.
      */
-    private static void cut(List<ElementwiseNode> nodes, Intermediates intermediates, boolean wide, RunSink sink) {
+    static void cut(List<ElementwiseNode> nodes, Intermediates intermediates, boolean wide, RunSink sink) {
         Run run = SCRATCH.get();
         try {
             if (nodes.getFirst().output().layout().rank() > MAX_DIMS) {
-                for (List<ElementwiseNode> r : runsByTrial(nodes, intermediates)) sink.accept(run.analyse(r, intermediates));
+                for (List<ElementwiseNode> r : runsByTrial(nodes, intermediates)) sink.run(run.analyse(r, intermediates));
                 return;
             }
             int[] component = null;  // made when a run first reaches past 4 operands (a chain of unary ops never does)
@@ -455,14 +454,14 @@ final class ElementwiseKernels {
                 if (refs > limit || run.argCount > MAX_ARGS) {
                     run.retract();
                     run.finish();
-                    sink.accept(run);
+                    sink.run(run);
                     start = i;
                     run.begin(nodes, i, intermediates);
                     run.add();
                 }
             }
             run.finish();
-            sink.accept(run);
+            sink.run(run);
         } finally {
             run.clear();  // a thread's scratch must not keep buffers reachable
         }
@@ -558,17 +557,72 @@ final class ElementwiseKernels {
 
     /** The task of an analysed run whose members are {@code members} (an immutable copy, which the task keeps). */
     private static KernelTask task(Run run, List<ElementwiseNode> members) {
+        checkFits(run);
+        int[] tiling = tiling(members.getFirst().output().numel());
+        long[] args = run.argCount == 0 ? NO_ARGS : Arrays.copyOf(run.args, run.argCount);
+        return new KernelTask(operator(run), tiling[1], tiling[0], operandViews(run), args,
+                List.<OpNode>copyOf(members));
+    }
+
+    private static void checkFits(Run run) {
         if (!run.fitsOneTask()) {
-            throw new IllegalStateException("elementwise run of " + members.size() + " nodes needs " + run.refCount()
+            throw new IllegalStateException("elementwise run of " + run.count + " nodes needs " + run.refCount()
                     + " operands, " + run.argCount + " args and " + run.dims[0].length + " dims");
         }
+    }
+
+    // ---- The streamed encoder's side (BatchPlanner.Encoder): an analysed run written into its descriptor straight
+    // from the analysis, with no task object, operand list or copy of its members in between.
+
+    /** The operator of an analysed run, which must fit one task (as {@link #task} checks). */
+    static OperatorStructure operatorOf(Run run) {
+        checkFits(run);
+        return operator(run);
+    }
+
+    /** Elements of every operand of an analysed run (its tiling's extent). */
+    static long numel(Run run) {
+        return run.member(0).output().numel();
+    }
+
+    /** Operands an analysed run's task carries: past {@link #MAX_REFS} they travel in an operand table. */
+    static int refCount(Run run) {
+        return run.refCount();
+    }
+
+    /** Writes an analysed run's operands (at most {@link #MAX_REFS}: inline) and args into its descriptor. */
+    static void writeInline(Run run, TaskBatch.TaskWriter w) {
+        long[][] dims = run.dims;
+        int r = 0;
+        for (int i = 0; i < run.inputCount; i++, r++) ElementwiseOperands.write(w, r, run.inputs[i], dims[0], dims[r + 1]);
+        for (int m = 0; m < run.count; m++) {
+            if (run.outRef[m] >= 0) {
+                ElementwiseOperands.write(w, r, run.member(m).output(), dims[0], dims[r + 1]);
+                r++;
+            }
+        }
+        writeArgs(run, w);
+    }
+
+    static void writeArgs(Run run, TaskBatch.TaskWriter w) {
+        for (int i = 0; i < run.argCount; i++) w.arg(i, run.args[i]);
+    }
+
+    /** An analysed run's operands in order (memory inputs, then stored outputs), as views of the task. */
+    static List<GpuView> operandViews(Run run) {
         Tensor[] views = Arrays.copyOf(run.inputs, run.refCount());
         int r = run.inputCount;
         for (int m = 0; m < run.count; m++) if (run.outRef[m] >= 0) views[r++] = run.member(m).output();
-        int[] tiling = tiling(members.getFirst().output().numel());
-        long[] args = run.argCount == 0 ? NO_ARGS : Arrays.copyOf(run.args, run.argCount);
-        return new KernelTask(operator(run), tiling[1], tiling[0], new ElementwiseOperands(views, run.dims), args,
-                List.<OpNode>copyOf(members));
+        return new ElementwiseOperands(views, run.dims);
+    }
+
+    /** Member {@code m} of an analysed run (its hazards are its members' reads and writes). */
+    static ElementwiseNode member(Run run, int m) {
+        return run.member(m);
+    }
+
+    static int memberCount(Run run) {
+        return run.count;
     }
 
     /**

@@ -34,16 +34,16 @@ final class ElementwiseOperands extends AbstractList<GpuView> implements RandomA
 
     /** Writes every operand inline (at most {@link dev.gpuos.runtime.layout.Layouts#MAX_REFS}). */
     void write(TaskBatch.TaskWriter w) {
-        long[] shape = dims[0];
-        for (int i = 0; i < views.length; i++) {
-            Tensor t = views[i];
-            long offset = t.storageOffset() * t.dtype().byteSize();
-            long[] strides = dims[i + 1];
-            if (shape.length == 1 && strides[0] == 1) {
-                w.refContiguous(i, GpuStorage.of(t).block(), offset, GpuView.code(t.dtype()), shape[0]);
-            } else {
-                w.ref(i, GpuStorage.of(t).block(), offset, GpuView.code(t.dtype()), shape, strides);
-            }
+        for (int i = 0; i < views.length; i++) write(w, i, views[i], dims[0], dims[i + 1]);
+    }
+
+    /** Operand {@code i}, view {@code t} seen with the coalesced {@code shape} and its {@code strides}, inline. */
+    static void write(TaskBatch.TaskWriter w, int i, Tensor t, long[] shape, long[] strides) {
+        long offset = t.storageOffset() * t.dtype().byteSize();
+        if (shape.length == 1 && strides[0] == 1) {
+            w.refContiguous(i, GpuStorage.of(t).block(), offset, GpuView.code(t.dtype()), shape[0]);
+        } else {
+            w.ref(i, GpuStorage.of(t).block(), offset, GpuView.code(t.dtype()), shape, strides);
         }
     }
 }

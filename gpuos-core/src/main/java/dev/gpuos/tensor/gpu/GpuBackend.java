@@ -88,7 +88,9 @@ public final class GpuBackend implements Backend {
 
     /**
      * The planner's phases, in order, as {@link #plannerProfile()} names them. Elementwise tasks, their structures
-     * found by hash, are made by the cut, inside "fusion"; "task build" is the other families'.
+     * found by hash, are made by the cut, inside "fusion"; "task build" is the other families'. The streamed
+     * path plans and writes tasks in one pass (BatchPlanner.Encoder), all of it counted as "fusion" (a new
+     * operator's compile included); its "deps+hazards+descriptors" is then the operand tables' upload only.
      */
     static final List<String> PHASES = List.of("prepare+uploads", "fusion", "task build", "operator lookup",
             "deps+hazards+descriptors", "queue submit", "note uses");
@@ -167,6 +169,9 @@ public final class GpuBackend implements Backend {
     /** [interp tier, issue 6] The interpreter tier, or null when this backend runs native operators only. */
     public TieredOperators tiers() { return tiers; }
 
+    /** The batch planner (tests compare its two ways of planning a streamed submission). */
+    BatchPlanner planner() { return planner; }
+
     /** The GpuOS this backend runs on. */
     public GpuOS os() { return os; }
 
@@ -216,7 +221,7 @@ public final class GpuBackend implements Backend {
 
     @Override
     public void checkSupported(OpNode node) {
-        for (Tensor t : node.inputs()) refuseIntermediate(node, t.storage());
+        for (int i = 0, n = node.readCount(); i < n; i++) refuseIntermediate(node, node.read(i));
         refuseIntermediate(node, node.output().storage());
         GpuSupport.check(node, name());
     }

@@ -29,8 +29,8 @@ import java.util.List;
 final class OperandTables {
     static final int RECORD_WORDS = (int) (TaskFields.REF_BYTES / 8);
 
-    private final DeviceBlock block;
-    private final long[] image;
+    private DeviceBlock block;  // null while growing (see growing())
+    private long[] image;
     private final java.util.ArrayList<DeviceBuffer> buffers = new java.util.ArrayList<>();
     private int used;
 
@@ -45,6 +45,39 @@ final class OperandTables {
         for (KernelTask t : tasks) if (wide(t)) words += (long) t.refs().size() * RECORD_WORDS;
         if (words == 0) return null;
         return new OperandTables(os.allocate(words * 8), new long[Math.toIntExact(words)]);
+    }
+
+    /**
+     * Tables filled as the streamed encoder writes tasks, before their number is known: the records go into a
+     * growing image ({@link #append}) and the block is allocated once every task is written ({@link #place});
+     * each table task's operand 0 is written then ({@link #writeRef}).
+     */
+    static OperandTables growing() {
+        return new OperandTables(null, new long[16 * RECORD_WORDS]);
+    }
+
+    /** Appends {@code refs}' records (checked as {@link #encode} does); returns their first word. */
+    int append(List<GpuView> refs) {
+        int at = used;
+        int need = used + refs.size() * RECORD_WORDS;
+        if (need > image.length) image = java.util.Arrays.copyOf(image, Math.max(need, image.length * 2));
+        for (GpuView v : refs) {
+            encode(v, image, used);
+            buffers.add(v.buffer());
+            used += RECORD_WORDS;
+        }
+        return at;
+    }
+
+    /** Allocates the block of a growing table for what was appended. */
+    void place(GpuOS os) {
+        if (block != null) throw new IllegalStateException("operand tables already placed");
+        block = os.allocate(used * 8L);
+    }
+
+    /** Writes the table of {@code records} records at word {@code at}, as operand 0, into a descriptor. */
+    void writeRef(TaskBatch.TaskWriter w, int at, int records) {
+        w.ref(0, block, at * 8L, DTypeCode.U8, new long[]{records * (long) RECORD_WORDS * 8}, new long[]{1});
     }
 
     static boolean wide(KernelTask task) {

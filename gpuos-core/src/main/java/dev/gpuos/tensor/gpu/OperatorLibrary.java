@@ -47,15 +47,21 @@ final class OperatorLibrary {
      * The operators of a submission's tasks, in order. Structures never seen before are registered together:
      * one link and one generation swap for the whole submission, however many are new.
      */
-    synchronized OperatorRef[] getAll(java.util.List<KernelTask> tasks) {
+    OperatorRef[] getAll(java.util.List<KernelTask> tasks) {
+        java.util.List<OperatorStructure> structures = new java.util.ArrayList<>(tasks.size());
+        for (KernelTask t : tasks) structures.add(t.operator());
+        return getAllOf(structures);
+    }
+
+    /** The operators of {@code structures}, in order; new ones registered together (see {@link #getAll}). */
+    synchronized OperatorRef[] getAllOf(java.util.List<OperatorStructure> tasks) {
         OperatorRef[] ops = new OperatorRef[tasks.size()];
         boolean missing = false;
-        for (int t = 0; t < ops.length; t++) missing |= (ops[t] = tasks.get(t).operator().registeredIn(this)) == null;
+        for (int t = 0; t < ops.length; t++) missing |= (ops[t] = tasks.get(t).registeredIn(this)) == null;
         if (!missing) return ops;
         var fresh = new java.util.LinkedHashMap<String, String>();
         var freshKeys = new java.util.HashMap<String, String>();
-        for (KernelTask task : tasks) {
-            OperatorStructure structure = task.operator();
+        for (OperatorStructure structure : tasks) {
             String key = structure.key();
             if (byKey.containsKey(key) || freshKeys.containsKey(key)) continue;
             String unique = structure.uniqueName();  // a native operator is needed: render and hash now
@@ -76,7 +82,7 @@ final class OperatorLibrary {
         }
         for (int t = 0; t < ops.length; t++) {
             if (ops[t] != null) continue;
-            OperatorStructure structure = tasks.get(t).operator();
+            OperatorStructure structure = tasks.get(t);
             ops[t] = byKey.get(structure.key());
             structure.registered(this, ops[t]);
         }

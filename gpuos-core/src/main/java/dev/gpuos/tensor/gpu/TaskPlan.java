@@ -66,10 +66,37 @@ final class TaskPlan {
      */
     static final boolean FUSE = Boolean.parseBoolean(System.getProperty("gpuos.fusion.rows", "true"));
 
+    /**
+     * Takes a plan's items in execution order as they are found. An elementwise run comes as its analysis (the
+     * cut's scratch, valid during the call only): the streamed planner encodes it into the batch there and then,
+     * so a run never becomes a {@link Run} item, a {@link KernelTask} or a list of its members.
+     */
+    interface Sink extends ElementwiseKernels.RunSink {
+        void item(Item item);
+    }
+
+    /** The items of {@code work} as a list (tests, the capture and the interpreter tier's planning). */
     static List<Item> of(List<OpNode> work, Intermediates intermediates, boolean fuse) {
+        List<Item> out = new ArrayList<>();
+        of(work, intermediates, fuse, new Sink() {
+            @Override
+            public void run(ElementwiseKernels.Run run) {
+                out.add(ElementwiseKernels.item(run));
+            }
+
+            @Override
+            public void item(Item item) {
+                out.add(item);
+            }
+        });
+        return out;
+    }
+
+    /** The items of {@code work}, handed to {@code sink} in execution order (see {@link #of(List, Intermediates, boolean)}). */
+    static void of(List<OpNode> work, Intermediates intermediates, boolean fuse, Sink sink) {
         fuse &= FUSE;
+        if (fuse) sink = new NormsIntoProducts(sink, intermediates);
         List<Object> plan = ElementwiseFusion.plan(work, intermediates.groupBound());
-        List<Item> out = new ArrayList<>(plan.size());
         // Elementwise members not yet placed: a fusion group, or what a row op's epilogue left of one (the
         // next row op's prologue candidates).
         List<ElementwiseNode> pending = List.of();
@@ -80,7 +107,7 @@ final class TaskPlan {
         for (int i = 0; i < plan.size(); i++) {
             Object item = plan.get(i);
             if (item instanceof FusionGroup g) {
-                runs(pending, intermediates, fuse && flows, out);
+                runs(pending, intermediates, fuse && flows, sink);
                 pending = g.nodes();
                 flows = g.flows();
                 continue;
@@ -91,8 +118,8 @@ final class TaskPlan {
                 List<ElementwiseNode> after = next == null ? List.of() : next.nodes();
                 RowFusion.Fused f = RowFusion.fuse(pending, node, after, intermediates);
                 if (f != null) {
-                    runs(f.before, intermediates, flows, out);
-                    out.add(new Row(f));
+                    runs(f.before, intermediates, flows, sink);
+                    sink.item(new Row(f));
                     pending = after.subList(f.epilogue.size(), after.size());
                     flows = next != null && next.flows();
                     if (!after.isEmpty()) i++;
@@ -102,45 +129,72 @@ final class TaskPlan {
             if (fuse && node instanceof MatmulNode product && i + 1 < plan.size() && plan.get(i + 1) instanceof FusionGroup g) {
                 ProductEpilogue.Glu glu = ProductEpilogue.match(product, g.nodes(), intermediates);
                 if (glu != null) {
-                    runs(pending, intermediates, flows, out);
-                    out.add(new Single(node, glu));
+                    runs(pending, intermediates, flows, sink);
+                    sink.item(new Single(node, glu));
                     pending = g.nodes().subList(glu.members().size(), g.nodes().size());
                     flows = g.flows();
                     i++;
                     continue;
                 }
             }
-            runs(pending, intermediates, fuse && flows, out);
+            runs(pending, intermediates, fuse && flows, sink);
             pending = List.of();
             flows = false;
-            out.add(new Single(node));
+            sink.item(new Single(node));
         }
-        runs(pending, intermediates, fuse && flows, out);
-        return fuse ? normsIntoProducts(out, intermediates) : out;
+        runs(pending, intermediates, fuse && flows, sink);
+        if (sink instanceof NormsIntoProducts n) n.end();
     }
 
-    /** A row-fused rms_norm right before the one-row product that reads it becomes that product's prologue. */
-    private static List<Item> normsIntoProducts(List<Item> items, Intermediates intermediates) {
-        List<Item> out = null;
-        for (int i = 0; i < items.size(); i++) {
-            Item item = items.get(i);
-            if (item instanceof Row r && i + 1 < items.size() && items.get(i + 1) instanceof Single s
-                    && s.node() instanceof MatmulNode product && s.norm() == null) {
+    /**
+     * A row-fused rms_norm right before the one-row product that reads it becomes that product's prologue: a
+     * {@link Row} is held back until the next item shows whether it is such a product (anything else, a run
+     * included, hands it on unchanged first).
+     */
+    private static final class NormsIntoProducts implements Sink {
+        private final Sink next;
+        private final Intermediates intermediates;
+        private Row held;
+
+        NormsIntoProducts(Sink next, Intermediates intermediates) {
+            this.next = next;
+            this.intermediates = intermediates;
+        }
+
+        @Override
+        public void run(ElementwiseKernels.Run run) {
+            end();
+            next.run(run);
+        }
+
+        @Override
+        public void item(Item item) {
+            Row r = held;
+            held = null;
+            if (r != null && item instanceof Single s && s.node() instanceof MatmulNode product && s.norm() == null) {
                 ProductPrologue.Norm norm = ProductPrologue.match(r.fused(), product, intermediates);
                 if (norm != null) {
-                    if (out == null) out = new ArrayList<>(items.subList(0, i));
-                    out.add(new Single(product, s.glu(), norm));
-                    i++;
-                    continue;
+                    next.item(new Single(product, s.glu(), norm));
+                    return;
                 }
             }
-            if (out != null) out.add(item);
+            if (r != null) next.item(r);
+            if (item instanceof Row row) held = row;
+            else next.item(item);
         }
-        return out != null ? out : items;
+
+        /** Hands on a held row (the plan ends, or a run comes next). */
+        void end() {
+            if (held == null) return;
+            Row r = held;
+            held = null;
+            next.item(r);
+        }
     }
 
-    private static void runs(List<ElementwiseNode> members, Intermediates intermediates, boolean wide, List<Item> out) {
+    private static void runs(List<ElementwiseNode> members, Intermediates intermediates, boolean wide, Sink sink) {
         if (members.isEmpty()) return;
-        ElementwiseKernels.plan(members, intermediates, wide, out);
+        ElementwiseKernels.cut(members, intermediates, wide, sink);
     }
+
 }

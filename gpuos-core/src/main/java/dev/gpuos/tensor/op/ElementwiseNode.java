@@ -5,7 +5,6 @@ import dev.gpuos.tensor.Operand;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
 
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -21,9 +20,13 @@ public final class ElementwiseNode implements OpNode {
     private final Tensor output;
     private final DType operandType;
     private final double[] params;
-    // Asked for several times per node while a batching backend plans: computed once.
+    // Asked for several times per node while a batching backend plans: found once. The usual node reads at most
+    // two buffers, kept in fields (a list per node was 24 of its bytes); more are kept in an array.
     private final List<Tensor> inputs;
-    private final List<Storage> reads;
+    private final Storage read0, read1;
+    private final Storage[] moreReads;  // every buffer read, when more than two; else null
+    private final int readCount;
+    private List<Storage> reads;  // made when asked for (racy: any thread makes an equal list)
 
     public ElementwiseNode(ElementwiseOp op, List<Operand> operands, Tensor output, DType operandType, double[] params) {
         this.op = op;
@@ -31,15 +34,17 @@ public final class ElementwiseNode implements OpNode {
         this.output = output;
         this.operandType = operandType;
         this.params = params.length == 0 ? params : params.clone();
-        // Per op on the recording path: the usual node reads only tensors (its operand list is its input list)
-        // from at most two buffers (two fields of a List12, no array).
+        // Per op on the recording path: the usual node reads only tensors (its operand list is its input list).
         int tensors = 0;
         for (Operand o : this.operands) if (o instanceof Tensor) tensors++;
         if (tensors == this.operands.size() && tensors <= 2) {
             @SuppressWarnings("unchecked") List<Tensor> all = (List<Tensor>) (List<?>) this.operands;
             this.inputs = all;
             Storage s0 = tensors == 0 ? null : all.get(0).storage(), s1 = tensors < 2 ? null : all.get(1).storage();
-            this.reads = s0 == null ? List.of() : s1 == null || s1 == s0 ? List.of(s0) : List.of(s0, s1);
+            this.read0 = s0;
+            this.read1 = s1 == s0 ? null : s1;
+            this.readCount = s0 == null ? 0 : read1 == null ? 1 : 2;
+            this.moreReads = null;
             return;
         }
         Tensor[] in = new Tensor[tensors];
@@ -55,7 +60,10 @@ public final class ElementwiseNode implements OpNode {
             }
         }
         this.inputs = List.of(in);
-        this.reads = List.of(storages == rd.length ? rd : java.util.Arrays.copyOf(rd, storages));
+        this.readCount = storages;
+        this.read0 = storages > 0 ? rd[0] : null;
+        this.read1 = storages > 1 ? rd[1] : null;
+        this.moreReads = storages > 2 ? java.util.Arrays.copyOf(rd, storages) : null;
     }
 
     public ElementwiseOp op() { return op; }
@@ -77,7 +85,25 @@ public final class ElementwiseNode implements OpNode {
     public List<Tensor> inputs() { return inputs; }
 
     @Override
-    public List<Storage> reads() { return reads; }
+    public List<Storage> reads() {
+        List<Storage> r = reads;
+        if (r == null) {
+            r = moreReads != null ? List.of(moreReads) : readCount == 2 ? List.of(read0, read1)
+                    : readCount == 1 ? List.of(read0) : List.of();
+            reads = r;
+        }
+        return r;
+    }
+
+    @Override
+    public int readCount() { return readCount; }
+
+    @Override
+    public Storage read(int i) {
+        if (moreReads != null) return moreReads[i];
+        java.util.Objects.checkIndex(i, readCount);
+        return i == 0 ? read0 : read1;
+    }
 
 
     /** Op parameters (p0, p1 of the CUDA template), e.g. the slope of leaky_relu; a copy. */

@@ -37,6 +37,19 @@ public sealed interface OpNode
         return out;
     }
 
+    /**
+     * How many distinct buffers it reads: {@code reads().size()}, without making the list (the planner asks per
+     * node and buffer; {@link ElementwiseNode} keeps its buffers in fields).
+     */
+    default int readCount() {
+        return reads().size();
+    }
+
+    /** Distinct buffer {@code i} read: {@code reads().get(i)}. */
+    default Storage read(int i) {
+        return reads().get(i);
+    }
+
     /** Buffers written (one for every current node). */
     default List<Storage> writes() {
         return List.of(output().storage());

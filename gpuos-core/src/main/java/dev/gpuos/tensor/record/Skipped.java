@@ -4,8 +4,6 @@ import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.TensorClosedException;
 import dev.gpuos.tensor.op.OpNode;
 
-import java.util.List;
-
 /**
  * Recorded nodes that cannot run when their submission is built, for every batching backend: a node touching a
  * buffer released meanwhile (a tensor closed by another thread after the op passed its open check), or reading
@@ -22,9 +20,8 @@ public final class Skipped {
             return new TensorClosedException(node.opName() + " wrote a tensor whose buffer was released (its scope "
                     + "closed) before the op ran");
         }
-        List<Storage> reads = node.reads();
-        for (int i = 0; i < reads.size(); i++) {
-            Storage s = reads.get(i);
+        for (int i = 0, n = node.readCount(); i < n; i++) {
+            Storage s = node.read(i);
             if (s.isReleased()) {
                 return new TensorClosedException(node.opName() + " read a tensor whose buffer was released (its scope "
                         + "closed) before the op ran");
