@@ -128,7 +128,7 @@ final class FamilyTasks {
     static final int SKINNY_UNITS = 2 * 132;
     /** Paths of matmul.cu (its arg 2). */
     static final int PATH_TILED = 0, PATH_SKINNY_K = 1, PATH_SKINNY_M = 2, PATH_MMA = 3, PATH_GEMV = 4, PATH_GEMV_GLU = 5,
-            PATH_GEMV_NORM = 6;
+            PATH_GEMV_NORM = 6, PATH_MMA_ASYNC = 7;
     /** Warps of a worker block: a skinny unit is a multiple of their columns. */
     private static final int WARPS = dev.gpuos.runtime.layout.Layouts.BLOCK_THREADS / 32;
     /**
@@ -142,6 +142,13 @@ final class FamilyTasks {
      * unless {@code -Dgpuos.matmul.mma=false}, like {@link #skinny}. F32 never does: tf32 would round its operands.
      */
     static volatile boolean tensorCores = !"false".equals(System.getProperty("gpuos.matmul.mma"));
+    /**
+     * Whether tensor-core products whose operands are both k-contiguous (x @ W^T over an HF Linear weight) take
+     * matmul.cu's M_MMA_ASYNC (cp.async staging several steps ahead, ldmatrix) instead of M_MMA: OFF unless
+     * {@code -Dgpuos.matmul.tensorCores=true}, until a GPU run has checked it (GpuTensorCoreMatmulTest; written
+     * without a GPU, checked on the host by MatmulHostTest). Read at planning, like {@link #tensorCores}.
+     */
+    static volatile boolean asyncTensorCores = "true".equals(System.getProperty("gpuos.matmul.tensorCores"));
     /**
      * Whether one-row products with k-stride 1 in both operands (a decode step's x @ W^T) take matmul.cu's M_GEMV
      * (nothing staged, x read beside the weights): on unless {@code -Dgpuos.matmul.gemv=false}, which plans them
@@ -164,8 +171,9 @@ final class FamilyTasks {
         long rows = a.size(rank - 2), inner = a.size(rank - 1), cols = b.size(rank - 1);
         long batches = Dims.product(c[0]);
         long[] as = a.strides(), bs = b.strides(), os = out.strides();
+        boolean halves = a.dtype() == DType.F16 || a.dtype() == DType.BF16;
         long[] plan = matmulPlan(batches, rows, inner, cols, as[rank - 1], bs[rank - 2], skinny, gemv,
-                tensorCores && (a.dtype() == DType.F16 || a.dtype() == DType.BF16));
+                tensorCores && halves, asyncTensorCores && halves);
         int ntiles = (int) Math.max(1, Math.min(plan[1], dev.gpuos.runtime.layout.Layouts.MAX_TILES_PER_TASK));
         List<GpuView> refs = List.of(
                 GpuView.of(a, Dims.concat(c[0], rows, inner), Dims.concat(c[1], as[rank - 2], as[rank - 1])),
@@ -187,10 +195,21 @@ final class FamilyTasks {
      */
     static long[] matmulPlan(long batches, long rows, long inner, long cols, long ak, long bk, boolean skinnyPaths,
                              boolean gemvPath, boolean mma) {
+        return matmulPlan(batches, rows, inner, cols, ak, bk, skinnyPaths, gemvPath, mma, false);
+    }
+
+    /**
+     * As above; tensor-core products ({@code mma}) whose operands are both k-contiguous take M_MMA_ASYNC where
+     * {@code mmaAsync}, in the same units (the operator runs M_MMA's code for a task whose operands turn out not
+     * to be 16-byte aligned, so alignment is not the plan's business).
+     */
+    static long[] matmulPlan(long batches, long rows, long inner, long cols, long ak, long bk, boolean skinnyPaths,
+                             boolean gemvPath, boolean mma, boolean mmaAsync) {
         if (!skinnyPaths || rows > SKINNY_ROWS || rows == 0 || cols == 0) {
             long total = Math.multiplyExact(batches, Math.multiplyExact(Math.ceilDiv(rows, MATMUL_TILE),
                     Math.ceilDiv(cols, MATMUL_TILE)));
-            return new long[]{mma ? PATH_MMA : PATH_TILED, total, 0, 0};
+            boolean kContiguous = (ak == 1 && bk == 1) || inner == 1;
+            return new long[]{mma ? (mmaAsync && kContiguous ? PATH_MMA_ASYNC : PATH_MMA) : PATH_TILED, total, 0, 0};
         }
         long perBatch = Math.max(1, Math.ceilDiv(SKINNY_UNITS, Math.max(1, batches)));
         long span = Math.ceilDiv(cols, perBatch);
