@@ -101,4 +101,29 @@ class MatmulPlanTest {
         assertArrayEquals(new long[]{PATH_TILED, 128, 0, 0}, FamilyTasks.matmulPlan(1, 1, 2048, 8192, 1, 1, false, true, false));
         assertEquals(0, FamilyTasks.matmulPlan(1, 1, 64, 0, 1, 1, true, true, false)[1], "no columns, no units");
     }
+
+    /**
+     * -Dgpuos.matmul.tensorCores=true: tensor-core products with both operands k-contiguous take M_MMA_ASYNC in
+     * M_MMA's units (BERT 32 x 128 tokens' q/k/v: 64 x 18 units); any other layout, and skinny ones, as before.
+     */
+    @Test
+    void kContiguousTensorCoreProductsTakeTheAsyncTilesOnlyWhenAsked() {
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA_ASYNC, 64 * 18, 0, 0},
+                FamilyTasks.matmulPlan(1, 4096, 384, 1152, 1, 1, true, true, true, true), "BERT q/k/v");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA_ASYNC, 32, 0, 0},
+                FamilyTasks.matmulPlan(1, 32, 2048, 2048, 1, 1, true, true, true, true), "Llama prefill, 32 tokens");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA_ASYNC, 3, 0, 0},
+                FamilyTasks.matmulPlan(3, 17, 1, 64, 5, 9, true, true, true, true), "k = 1: any strides");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA, 1, 0, 0},
+                FamilyTasks.matmulPlan(1, 17, 64, 64, 1, 1, true, true, true, false), "the switch off");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA, 1, 0, 0},
+                FamilyTasks.matmulPlan(1, 17, 64, 64, 1, 64, true, true, true, true), "row-major b");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA, 1, 0, 0},
+                FamilyTasks.matmulPlan(1, 17, 64, 64, 17, 1, true, true, true, true), "a transposed");
+        assertArrayEquals(new long[]{PATH_TILED, 1, 0, 0},
+                FamilyTasks.matmulPlan(1, 17, 64, 64, 1, 1, true, true, false, true), "no tensor cores (F32)");
+        assertEquals(PATH_GEMV, FamilyTasks.matmulPlan(1, 1, 2048, 2048, 1, 1, true, true, true, true)[0], "decode");
+        assertEquals(PATH_SKINNY_K, FamilyTasks.matmulPlan(1, 16, 384, 384, 1, 1, true, true, true, true)[0],
+                "16 rows");
+    }
 }
