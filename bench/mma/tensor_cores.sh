@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# matmul.cu's M_MMA_ASYNC (-Dgpuos.matmul.tensorCores=true, off by default) on the GPU machine, as the "cmd" step of
+# matmul.cu's M_MMA_ASYNC and M_MMA_ROWS (-Dgpuos.matmul.tensorCores=true, off by default) on the GPU machine, as the "cmd" step of
 # scripts/gpu-check.sh (which exports JAVA, JVM_FLAGS_STR, CP_TESTS and STEP_DIR), each part under its own timeout:
 #   1. GpuTensorCoreMatmulTest (the path against the CPU backend, BF16 and F16), first: correctness decides the switch;
 #   2. TensorCoreTiming: each BERT 32 x 128 and Llama 32-token prefill product on the scalar tiles, M_MMA and
-#      M_MMA_ASYNC in one JVM (us/run, TFLOP/s, differences from M_MMA), and the sums per forward;
+#      the switch's path (M_MMA_ASYNC; M_MMA_ROWS for 32 rows) in one JVM (us/run, TFLOP/s, differences from M_MMA), and the sums per forward;
 #   3. BertTensorCoreBench: a MiniLM-shaped BERT, 32 x 128 tokens, bf16 products, in a JVM with the switch off, then
 #      one with it on (ms, and the worst cosine between the two runs' embeddings).
 # Ends with the rows that matter ("ROW: ..."), also printed as each part ends. About a minute on an H100.
@@ -27,7 +27,7 @@ echo "== TensorCoreTiming (bf16)"
 timeout "${TC_TIMING_S:-45}" "${JVM[@]}" -cp "$CP_TESTS" dev.gpuos.tensor.gpu.TensorCoreTiming bf16 > "$OUT/tc-timing.log" 2>&1
 echo "rc=$?" >> "$OUT/tc-timing.log"
 cat "$OUT/tc-timing.log"
-while read -r line; do row "$line"; done < <(grep -E 'products per forward|M_MMA_ASYNC|rc=' "$OUT/tc-timing.log" | grep -v '^==')
+while read -r line; do row "$line"; done < <(grep -E 'products per forward|M_MMA_(ASYNC|ROWS)|rc=' "$OUT/tc-timing.log" | grep -v '^==')
 
 echo "== BERT 32x128, bf16 products: switch off, then on"
 for sw in false true; do

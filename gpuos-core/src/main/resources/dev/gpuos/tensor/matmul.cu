@@ -2,7 +2,7 @@
 // double for F64, long long with wrap-around for integers), rounded once on store.
 // refs[0]: a viewed as [batch..., n, k]; refs[1]: b as [batch..., k, m] (any strides, zero for broadcast batch
 // dims); refs[2]: out, contiguous [batch..., n, m]. args: 0 = number of batch dims, 1 = work units in all,
-// 2 = path (M_TILED, M_SKINNY_K, M_SKINNY_M, M_MMA, M_GEMV, M_GEMV_GLU, M_MMA_ASYNC), 3 = output columns per unit (skinny
+// 2 = path (M_TILED, M_SKINNY_K, M_SKINNY_M, M_MMA, M_GEMV, M_GEMV_GLU, M_MMA_ASYNC, M_MMA_ROWS), 3 = output columns per unit (skinny
 // paths and M_GEMV), 4 = columns a warp takes at a time (M_SKINNY_K: 1 or 4; M_GEMV: 1, 2 or 4; M_GEMV_GLU: 1 or 2
 // gate/up pairs), 5 = M_GEMV_GLU only: whether the product is stored (refs[3]); M_GEMV_NORM (an rms_norm before
 // the product, its operands in an operand table): see norm_prologue. Task tile t handles units t,
@@ -16,6 +16,8 @@
 // M_MMA_ASYNC, F16/BF16 with both operands k-contiguous: M_MMA's units and fragments, operands staged by cp.async
 // (16-byte chunks) several steps ahead and read with ldmatrix (see mma_async_tiles); falls back to M_MMA's code
 // per task where the operands are not 16-byte aligned.
+// M_MMA_ROWS, F16/BF16 with 17 to 32 rows, both operands k-contiguous: units of 8 or 16 columns (arg 3: 8-column
+// tiles a unit), k split over the warps, fragments loaded straight from global memory (see mma_rows).
 //
 // The skinny paths (n <= 16 rows: decode, batch-1 inference, short prompts and sentences) are bound by reading b once: a unit is a run of
 // output columns of one batch, all n rows at once, and the rows of a sit in shared memory as GT_ACC.
@@ -33,7 +35,7 @@ namespace {
 
 constexpr int BM = 64, BN = 64, BK = 8;
 
-enum { M_TILED = 0, M_SKINNY_K = 1, M_SKINNY_M = 2, M_MMA = 3, M_GEMV = 4, M_GEMV_GLU = 5, M_GEMV_NORM = 6, M_MMA_ASYNC = 7 };
+enum { M_TILED = 0, M_SKINNY_K = 1, M_SKINNY_M = 2, M_MMA = 3, M_GEMV = 4, M_GEMV_GLU = 5, M_GEMV_NORM = 6, M_MMA_ASYNC = 7, M_MMA_ROWS = 8 };
 
 struct MatmulView {
     const gpuos_tensor_ref& A;
@@ -402,6 +404,136 @@ __device__ __noinline__ void mma_async_tiles(const gpuos_task* task, unsigned in
                     if (col + 1 < m) out[r * m + col + 1] = hi;
                 }
             }
+    }
+}
+
+// ---- M_MMA_ROWS (-Dgpuos.matmul.tensorCores=true): 17 to 32 rows (a prompt's prefill), both operands
+// k-contiguous. 64-row units would leave most SMs idle (a unit per 64 columns: 32 of them for a 2048-wide weight)
+// and half their rows empty, so a unit is 8 NT columns of one batch (arg 3: NT = 1 or 2) with all the rows, and its
+// k is split over the block's 8 warps: warp w takes the 32-wide k chunks w, w + 8, ... Nothing is staged: the k
+// order inside an m16n8k16 product is free so long as a and b agree, so lane (g, t) loads 8 consecutive k
+// (16 bytes) at 8t of a chunk for each of its rows (g + 8q) and columns (g of each 8-column tile) and feeds
+// them as the fragments' k slots {2t, 2t + 1} = k 8t + 4s + {0, 1} and {2t + 8, 2t + 9} = 8t + 4s + {2, 3} of
+// k16 step s. Weight bytes are read once, 64 contiguous bytes a row a chunk; the rows of a (32 x k) come from L1/L2.
+// The warps' sums meet in shared memory (3 rounds, halving), warp 0 stores.
+constexpr int ROW_CHUNK = 32;
+
+// 8 elements of a row at k0 (the lane's 16 bytes): one 16-byte load where the row allows it, else element by
+// element; 0 past k or outside the operand.
+__device__ __forceinline__ uint4 row_load8(const GT_T* row, long long k0, long long k, long long sk, bool in, bool vec) {
+    uint4 r = {0u, 0u, 0u, 0u};
+    if (!in || k0 >= k) return r;
+    if (vec && k0 + 8 <= k) return *(const uint4*)(row + k0);
+    unsigned int h[8];
+#pragma unroll
+    for (int e = 0; e < 8; ++e) h[e] = k0 + e < k ? (unsigned int)row[(k0 + e) * sk].bits : 0u;
+    r.x = h[0] | (h[1] << 16);
+    r.y = h[2] | (h[3] << 16);
+    r.z = h[4] | (h[5] << 16);
+    r.w = h[6] | (h[7] << 16);
+    return r;
+}
+
+template <int NT>
+__device__ __noinline__ void mma_rows(const gpuos_task* task, unsigned int tile, const gpuos_env* env) {
+    const MatmulView v(task);
+    const long long n = v.n, k = v.k, m = v.m;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, tg = lane & 3;
+    const long long perBatch = (m + 8 * NT - 1) / (8 * NT), chunks = (k + ROW_CHUNK - 1) / ROW_CHUNK;
+    bool vec = v.sa1 == 1 && v.sb0 == 1 && chunk_aligned(v.a, v.sa0, n) && chunk_aligned(v.b, v.sb1, m);
+    for (int d = 0; d < v.nb; ++d) {
+        vec = vec && chunk_aligned(v.a, v.A.strides[d], v.A.sizes[d]) && chunk_aligned(v.b, v.B.strides[d], v.B.sizes[d]);
+    }
+    float* red = (float*)env->smem;   // a round's sums: [4 warps][2 x NT x 4 values][32 lanes]
+    for (long long t = tile; t < v.total; t += task->ntiles) {
+        const long long batch = t / perBatch, col0 = (t % perBatch) * 8 * NT;
+        const long long oa = gt::offset_in(v.A, 0, v.nb, batch), ob = gt::offset_in(v.B, 0, v.nb, batch);
+        const GT_T* ra[4];
+        bool rin[4];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            rin[q] = g + 8 * q < n;
+            ra[q] = v.a + oa + (rin[q] ? (g + 8 * q) * v.sa0 : 0);
+        }
+        const GT_T* rb[NT];
+        bool cin[NT];
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+            cin[j] = col0 + 8 * j + g < m;
+            rb[j] = v.b + ob + (cin[j] ? (col0 + 8 * j + g) * v.sb1 : 0);
+        }
+        float acc[2][NT][4];
+#pragma unroll
+        for (int i = 0; i < 2; ++i)
+#pragma unroll
+            for (int j = 0; j < NT; ++j)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+        // two chunks a pass, their loads issued together (the second is all zeros past the last chunk)
+        for (long long c = warp; c < chunks; c += 16) {
+            uint4 xa[2][4], xb[2][NT];
+#pragma unroll
+            for (int u = 0; u < 2; ++u) {
+                const long long k0 = (c + 8 * u) * ROW_CHUNK + tg * 8;
+#pragma unroll
+                for (int q = 0; q < 4; ++q) xa[u][q] = row_load8(ra[q], k0, k, v.sa1, rin[q], vec);
+#pragma unroll
+                for (int j = 0; j < NT; ++j) xb[u][j] = row_load8(rb[j], k0, k, v.sb0, cin[j], vec);
+            }
+#pragma unroll
+            for (int u = 0; u < 2; ++u)
+#pragma unroll
+                for (int s = 0; s < 2; ++s)
+#pragma unroll
+                    for (int i = 0; i < 2; ++i) {
+                        const uint4 lo = xa[u][2 * i], hi = xa[u][2 * i + 1];   // rows 16i + g and 16i + g + 8
+                        const unsigned int af[4] = {s ? lo.z : lo.x, s ? hi.z : hi.x, s ? lo.w : lo.y, s ? hi.w : hi.y};
+#pragma unroll
+                        for (int j = 0; j < NT; ++j) {
+                            const unsigned int bf[2] = {s ? xb[u][j].z : xb[u][j].x, s ? xb[u][j].w : xb[u][j].y};
+                            mma16816(acc[i][j], af, bf);
+                        }
+                    }
+        }
+        for (int half = 4; half >= 1; half >>= 1) {
+            if (warp >= half && warp < 2 * half) {
+#pragma unroll
+                for (int i = 0; i < 2; ++i)
+#pragma unroll
+                    for (int j = 0; j < NT; ++j)
+#pragma unroll
+                        for (int e = 0; e < 4; ++e) red[(((warp - half) * 2 + i) * NT * 4 + j * 4 + e) * 32 + lane] = acc[i][j][e];
+            }
+            __syncthreads();
+            if (warp < half) {
+#pragma unroll
+                for (int i = 0; i < 2; ++i)
+#pragma unroll
+                    for (int j = 0; j < NT; ++j)
+#pragma unroll
+                        for (int e = 0; e < 4; ++e) acc[i][j][e] += red[((warp * 2 + i) * NT * 4 + j * 4 + e) * 32 + lane];
+            }
+            __syncthreads();
+        }
+        if (warp != 0) continue;
+        GT_T* out = v.c + batch * n * m;
+        const bool pairs = (m & 1) == 0 && ((unsigned long long)out & 3) == 0;
+#pragma unroll
+        for (int i = 0; i < 2; ++i)
+#pragma unroll
+            for (int j = 0; j < NT; ++j)
+#pragma unroll
+                for (int e = 0; e < 4; e += 2) {
+                    const long long r = 16 * i + g + (e >= 2 ? 8 : 0), col = col0 + 8 * j + tg * 2;
+                    if (r >= n || col >= m) continue;
+                    const GT_T lo = GT_FROM_ACC<GT_T>(acc[i][j][e]), hi = GT_FROM_ACC<GT_T>(acc[i][j][e + 1]);
+                    if (pairs) {
+                        *(unsigned int*)(out + r * m + col) = (unsigned int)lo.bits | ((unsigned int)hi.bits << 16);
+                    } else {
+                        out[r * m + col] = lo;
+                        if (col + 1 < m) out[r * m + col + 1] = hi;
+                    }
+                }
     }
 }
 #endif
@@ -834,6 +966,11 @@ GPUOS_OP {
     }
     if (path == M_MMA_ASYNC) {
         mma_async_tiles(task, tile, env);
+        return;
+    }
+    if (path == M_MMA_ROWS) {
+        if (gpuos::arg_i64(task, 3) == 2) mma_rows<2>(task, tile, env);
+        else mma_rows<1>(task, tile, env);
         return;
     }
 #endif

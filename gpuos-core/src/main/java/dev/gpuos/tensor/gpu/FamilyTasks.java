@@ -128,7 +128,9 @@ final class FamilyTasks {
     static final int SKINNY_UNITS = 2 * 132;
     /** Paths of matmul.cu (its arg 2). */
     static final int PATH_TILED = 0, PATH_SKINNY_K = 1, PATH_SKINNY_M = 2, PATH_MMA = 3, PATH_GEMV = 4, PATH_GEMV_GLU = 5,
-            PATH_GEMV_NORM = 6, PATH_MMA_ASYNC = 7;
+            PATH_GEMV_NORM = 6, PATH_MMA_ASYNC = 7, PATH_MMA_ROWS = 8;
+    /** The most rows M_MMA_ROWS takes (a prompt's prefill): its units hold every row in two m16 tiles. */
+    static final int MMA_ROWS = 32;
     /** Warps of a worker block: a skinny unit is a multiple of their columns. */
     private static final int WARPS = dev.gpuos.runtime.layout.Layouts.BLOCK_THREADS / 32;
     /**
@@ -199,17 +201,24 @@ final class FamilyTasks {
     }
 
     /**
-     * As above; tensor-core products ({@code mma}) whose operands are both k-contiguous take M_MMA_ASYNC where
-     * {@code mmaAsync}, in the same units (the operator runs M_MMA's code for a task whose operands turn out not
-     * to be 16-byte aligned, so alignment is not the plan's business).
+     * As above; with {@code mmaAsync}, tensor-core products ({@code mma}) whose operands are both k-contiguous take
+     * M_MMA_ASYNC in M_MMA's units, or from {@link #SKINNY_ROWS} + 1 to {@link #MMA_ROWS} rows M_MMA_ROWS: units of
+     * 8 columns (16, {@code {.., 2, 0}}, where that still makes a unit for every one of the worker's
+     * {@link #SKINNY_UNITS} blocks) with all the rows. Either falls back to element loads or M_MMA's code for a task
+     * whose operands turn out not to be 16-byte aligned, so alignment is not the plan's business.
      */
     static long[] matmulPlan(long batches, long rows, long inner, long cols, long ak, long bk, boolean skinnyPaths,
                              boolean gemvPath, boolean mma, boolean mmaAsync) {
+        boolean kContiguousBoth = (ak == 1 && bk == 1) || inner == 1;
+        if (mma && mmaAsync && kContiguousBoth && rows > SKINNY_ROWS && rows <= MMA_ROWS && cols > 0) {
+            long tiles = Math.multiplyExact(batches, Math.ceilDiv(cols, 16));
+            long nt = tiles >= SKINNY_UNITS ? 2 : 1;
+            return new long[]{PATH_MMA_ROWS, Math.multiplyExact(batches, Math.ceilDiv(cols, 8 * nt)), nt, 0};
+        }
         if (!skinnyPaths || rows > SKINNY_ROWS || rows == 0 || cols == 0) {
             long total = Math.multiplyExact(batches, Math.multiplyExact(Math.ceilDiv(rows, MATMUL_TILE),
                     Math.ceilDiv(cols, MATMUL_TILE)));
-            boolean kContiguous = (ak == 1 && bk == 1) || inner == 1;
-            return new long[]{mma ? (mmaAsync && kContiguous ? PATH_MMA_ASYNC : PATH_MMA) : PATH_TILED, total, 0, 0};
+            return new long[]{mma ? (mmaAsync && kContiguousBoth ? PATH_MMA_ASYNC : PATH_MMA) : PATH_TILED, total, 0, 0};
         }
         long perBatch = Math.max(1, Math.ceilDiv(SKINNY_UNITS, Math.max(1, batches)));
         long span = Math.ceilDiv(cols, perBatch);

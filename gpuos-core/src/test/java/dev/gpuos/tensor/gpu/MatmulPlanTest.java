@@ -104,16 +104,28 @@ class MatmulPlanTest {
 
     /**
      * -Dgpuos.matmul.tensorCores=true: tensor-core products with both operands k-contiguous take M_MMA_ASYNC in
-     * M_MMA's units (BERT 32 x 128 tokens' q/k/v: 64 x 18 units); any other layout, and skinny ones, as before.
+     * M_MMA's units (BERT 32 x 128 tokens' q/k/v: 64 x 18 units), or M_MMA_ROWS from 17 to 32 rows; any other
+     * layout, and skinny ones, as before.
      */
     @Test
     void kContiguousTensorCoreProductsTakeTheAsyncTilesOnlyWhenAsked() {
         assertArrayEquals(new long[]{FamilyTasks.PATH_MMA_ASYNC, 64 * 18, 0, 0},
                 FamilyTasks.matmulPlan(1, 4096, 384, 1152, 1, 1, true, true, true, true), "BERT q/k/v");
         assertArrayEquals(new long[]{FamilyTasks.PATH_MMA_ASYNC, 32, 0, 0},
-                FamilyTasks.matmulPlan(1, 32, 2048, 2048, 1, 1, true, true, true, true), "Llama prefill, 32 tokens");
+                FamilyTasks.matmulPlan(1, 33, 2048, 2048, 1, 1, true, true, true, true), "33 rows: 64-row units");
         assertArrayEquals(new long[]{FamilyTasks.PATH_MMA_ASYNC, 3, 0, 0},
-                FamilyTasks.matmulPlan(3, 17, 1, 64, 5, 9, true, true, true, true), "k = 1: any strides");
+                FamilyTasks.matmulPlan(3, 40, 1, 64, 5, 9, true, true, true, true), "k = 1: any strides");
+        // 17-32 rows (a Llama prefill of 32 tokens): 8 columns a unit, 16 where that still gives every block one
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA_ROWS, 256, 1, 0},
+                FamilyTasks.matmulPlan(1, 32, 2048, 2048, 1, 1, true, true, true, true), "o");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA_ROWS, 384, 1, 0},
+                FamilyTasks.matmulPlan(1, 32, 2048, 3072, 1, 1, true, true, true, true), "q/k/v");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA_ROWS, 1024, 2, 0},
+                FamilyTasks.matmulPlan(1, 32, 2048, 16384, 1, 1, true, true, true, true), "gate/up");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA_ROWS, 256, 1, 0},
+                FamilyTasks.matmulPlan(1, 17, 8192, 2048, 1, 1, false, true, true, true), "down, 17 rows, skinny off");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA, 1, 0, 0},
+                FamilyTasks.matmulPlan(1, 32, 64, 64, 1, 64, true, true, true, true), "32 rows, row-major b");
         assertArrayEquals(new long[]{FamilyTasks.PATH_MMA, 1, 0, 0},
                 FamilyTasks.matmulPlan(1, 17, 64, 64, 1, 1, true, true, true, false), "the switch off");
         assertArrayEquals(new long[]{FamilyTasks.PATH_MMA, 1, 0, 0},

@@ -14,8 +14,8 @@ import java.util.Locale;
  * The products of batched BERT (all-MiniLM-L6-v2 shape, 32 x 128 tokens = 4096 rows: q/k/v stacked, o, FFN up and
  * down) and of a Llama-3.2-1B prefill of 32 tokens (q/k/v stacked, o, gate/up stacked, down), x @ W^T with W in the
  * HF Linear layout, each as one replayed capture on the GPU backend, on three paths in one JVM: the scalar 64x64
- * tiles, M_MMA (the tensor-core tiles on by default) and M_MMA_ASYNC (-Dgpuos.matmul.tensorCores=true: cp.async
- * stages and ldmatrix), planned by setting {@link FamilyTasks#tensorCores} and {@link FamilyTasks#asyncTensorCores}
+ * tiles, M_MMA (the tensor-core tiles on by default) and what -Dgpuos.matmul.tensorCores=true plans (M_MMA_ASYNC:
+ * cp.async stages and ldmatrix; M_MMA_ROWS for the prefill's 32 rows), planned by setting {@link FamilyTasks#tensorCores} and {@link FamilyTasks#asyncTensorCores}
  * before each capture. Per path: us per run (submission to the host seeing it done, one product per run), TFLOP/s,
  * and the largest difference from M_MMA's result relative to its largest value (both accumulate in f32 and round
  * once: bf16-rounding-sized differences are expected, not more). Then each model's products summed as it runs them
@@ -25,7 +25,7 @@ import java.util.Locale;
 public final class TensorCoreTiming {
     private TensorCoreTiming() {}
 
-    private static final String[] PATHS = {"scalar tiles", "M_MMA", "M_MMA_ASYNC"};
+    private static final String[] PATHS = {"scalar tiles", "M_MMA", "switch on"};
 
     /** {rows, k, m, times the model runs it per forward}, name. */
     private record Shape(String model, String name, long n, long k, long m, int perForward) {}
@@ -61,7 +61,7 @@ public final class TensorCoreTiming {
         table.add("");
         for (int model = 0; model < 2; model++) {
             table.add(String.format(Locale.ROOT, "%s products per forward (%s, one product a run, summed): "
-                            + "scalar tiles %.3f ms, M_MMA %.3f ms, M_MMA_ASYNC %.3f ms", t,
+                            + "scalar tiles %.3f ms, M_MMA %.3f ms, switch on (M_MMA_ASYNC / M_MMA_ROWS) %.3f ms", t,
                     model == 0 ? "BERT 32 x 128, 6 layers" : "Llama-3.2-1B prefill of 32 tokens, 16 layers",
                     perForward[model][0] / 1e3, perForward[model][1] / 1e3, perForward[model][2] / 1e3));
         }
@@ -86,8 +86,10 @@ public final class TensorCoreTiming {
                 double sec = MatvecTiming.seconds(gpu, new GpuReplay[]{r});
                 us[p] = sec * 1e6;
                 results[p] = y[0].toDoubleArray();
+                String label = p < 2 ? PATHS[p] : FamilyTasks.matmulPlan(1, s.n(), s.k(), s.m(), 1, 1, true, true, true,
+                        true)[0] == FamilyTasks.PATH_MMA_ROWS ? "M_MMA_ROWS" : "M_MMA_ASYNC";
                 table.add(String.format(Locale.ROOT, "%-5s %-6s %-9s %-26s | %-12s %9.1f %8.2f | %s", t, s.model(),
-                        s.name(), "[" + s.n() + "," + s.k() + "]x[" + s.m() + "," + s.k() + "]^T", PATHS[p], us[p],
+                        s.name(), "[" + s.n() + "," + s.k() + "]x[" + s.m() + "," + s.k() + "]^T", label, us[p],
                         2.0 * s.n() * s.k() * s.m() / sec / 1e12,
                         p == 2 ? String.format(Locale.ROOT, "%.2e", MatvecTiming.relDiff(results[1], results[2])) : ""));
                 System.out.println(table.getLast());
