@@ -61,8 +61,9 @@ public final class BertTensorCoreBench {
                 for (int i = 0; i < emb.length; i++) worst = Math.min(worst, HfFixtureChecks.cosine(other[i], emb[i]));
                 cmp = String.format(Locale.ROOT, "; worst cosine vs %s: %.9f", file.getFileName(), worst);
             }
-            System.out.printf(Locale.ROOT, "ROW: bert %dx%d bf16 products, gpuos.matmul.tensorCores=%s: median %.3f ms "
-                    + "(min %.3f, max %.3f, 30 runs)%s; %s%n", BATCH, TOKENS, sw, ms[15], ms[0], ms[29], cmp, e.mode());
+            System.out.printf(Locale.ROOT, "ROW: bert %dx%d bf16 products, gpuos.matmul.tensorCores=%s, %d KB shared memory a "
+                    + "worker block: median %.3f ms (min %.3f, max %.3f, 30 runs)%s; %s%n", BATCH, TOKENS, sw,
+                    os.sharedMemoryBytes() / 1024, ms[15], ms[0], ms[29], cmp, e.mode());
         }
     }
 

@@ -49,6 +49,10 @@ public final class TensorCoreTiming {
         double[][] perForward = new double[2][PATHS.length];
         try (GpuOS os = GpuOS.start(GpuTestSupport.options())) {
             GpuBackend gpu = new GpuBackend(os);
+            // M_MMA_ASYNC keeps (shared memory / 8 KB) - 1 steps in flight, at most 3 (-Dgpuos.worker.smemBytes)
+            table.addFirst(String.format(Locale.ROOT, "worker shared memory %d bytes a block: M_MMA_ASYNC %d stages",
+                    os.sharedMemoryBytes(), Math.min(4, os.sharedMemoryBytes() / 8192)));
+            System.out.println(table.getFirst());
             for (Shape s : SHAPES) {
                 double[] us = time(gpu, t, s, table);
                 int model = s.model().equals("bert") ? 0 : 1;
