@@ -2,11 +2,11 @@
 // double for F64, long long with wrap-around for integers), rounded once on store.
 // refs[0]: a viewed as [batch..., n, k]; refs[1]: b as [batch..., k, m] (any strides, zero for broadcast batch
 // dims); refs[2]: out, contiguous [batch..., n, m]. args: 0 = number of batch dims, 1 = work units in all,
-// 2 = path (M_TILED, M_SKINNY_K, M_SKINNY_M, M_MMA, M_GEMV, M_GEMV_GLU, M_MMA_ASYNC, M_MMA_ROWS), 3 = output columns per unit (skinny
-// paths and M_GEMV), 4 = columns a warp takes at a time (M_SKINNY_K: 1 or 4; M_GEMV: 1, 2 or 4; M_GEMV_GLU: 1 or 2
-// gate/up pairs), 5 = M_GEMV_GLU only: whether the product is stored (refs[3]); M_GEMV_NORM (an rms_norm before
-// the product, its operands in an operand table): see norm_prologue. Task tile t handles units t,
-// t + ntiles, ...
+// 2 = path (M_TILED, M_SKINNY_K, M_SKINNY_M, M_MMA, M_GEMV, M_GEMV_GLU, M_MMA_ASYNC, M_MMA_ROWS), 3 = output
+// columns per unit (skinny paths and M_GEMV; M_MMA_ROWS: 8-column tiles per unit), 4 = columns a warp takes at a
+// time (M_SKINNY_K: 1 or 4; M_GEMV: 1, 2 or 4; M_GEMV_GLU: 1 or 2 gate/up pairs), 5 = M_GEMV_GLU only: whether
+// the product is stored (refs[3]); M_GEMV_NORM (an rms_norm before the product, its operands in an operand table):
+// see norm_prologue. Task tile t handles units t, t + ntiles, ...
 //
 // M_TILED, any shape: a unit is a 64x64 output tile (4x4 per thread) with 64x8 / 8x64 operand tiles staged in
 // shared memory (8 KB of env->smem for 8-byte accumulators).
@@ -16,8 +16,8 @@
 // M_MMA_ASYNC, F16/BF16 with both operands k-contiguous: M_MMA's units and fragments, operands staged by cp.async
 // (16-byte chunks) several steps ahead and read with ldmatrix (see mma_async_tiles); falls back to M_MMA's code
 // per task where the operands are not 16-byte aligned.
-// M_MMA_ROWS, F16/BF16 with 17 to 32 rows, both operands k-contiguous: units of 8 or 16 columns (arg 3: 8-column
-// tiles a unit), k split over the warps, fragments loaded straight from global memory (see mma_rows).
+// M_MMA_ROWS, F16/BF16 with 17 to 32 rows, both operands k-contiguous: units of 8 or 16 columns, k split over the
+// warps, fragments loaded straight from global memory (see mma_rows).
 //
 // The skinny paths (n <= 16 rows: decode, batch-1 inference, short prompts and sentences) are bound by reading b once: a unit is a run of
 // output columns of one batch, all n rows at once, and the rows of a sit in shared memory as GT_ACC.
@@ -35,7 +35,8 @@ namespace {
 
 constexpr int BM = 64, BN = 64, BK = 8;
 
-enum { M_TILED = 0, M_SKINNY_K = 1, M_SKINNY_M = 2, M_MMA = 3, M_GEMV = 4, M_GEMV_GLU = 5, M_GEMV_NORM = 6, M_MMA_ASYNC = 7, M_MMA_ROWS = 8 };
+enum { M_TILED = 0, M_SKINNY_K = 1, M_SKINNY_M = 2, M_MMA = 3, M_GEMV = 4, M_GEMV_GLU = 5, M_GEMV_NORM = 6, M_MMA_ASYNC = 7,
+       M_MMA_ROWS = 8 };
 
 struct MatmulView {
     const gpuos_tensor_ref& A;
@@ -268,6 +269,7 @@ static_assert(BM == BN && BM * AK / 8 == MT, "one 16-byte chunk of each operand 
 // (rows alternate halves of the line, the XOR spreads the 4 row pairs), and so do a warp's copies.
 __device__ __forceinline__ int chunk_at(int r, int c) { return r * (AK * 2) + ((c ^ ((r >> 1) & 3)) << 4); }
 
+// The PTX primitives; MatmulHostTest's harness defines GT_HOST_PRIMITIVES and brings host versions of the same.
 #ifndef GT_HOST_PRIMITIVES
 // bytes (0..16) from src, the rest of the 16 zero-filled; .cg: through L2 only, so never a stale L1 line of a
 // buffer an earlier task of this worker launch wrote.
@@ -276,7 +278,9 @@ __device__ __forceinline__ void cp_async16(void* dst, const void* src, int bytes
                  :: "l"(dst), "l"(src), "r"(bytes) : "memory");
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
-template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;" :: "n"(N) : "memory"); }
+template <int N> __device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;" :: "n"(N) : "memory");
+}
 // Four 8x8 matrices of 16-bit elements; lanes 8i..8i+7 name matrix i's rows, and lane l receives row l / 4,
 // elements 2 (l % 4) and 2 (l % 4) + 1 of each matrix, in r[i].
 __device__ __forceinline__ void ldsm_x4(unsigned int* r, const void* p) {
@@ -302,7 +306,9 @@ __device__ __forceinline__ bool async_ready(const MatmulView& v) {
     if (!(v.sa1 == 1 || v.k == 1) || !(v.sb0 == 1 || v.k == 1)) return false;
     if (!chunk_aligned(v.a, v.sa0, v.n) || !chunk_aligned(v.b, v.sb1, v.m)) return false;
     for (int d = 0; d < v.nb; ++d) {
-        if (!chunk_aligned(v.a, v.A.strides[d], v.A.sizes[d]) || !chunk_aligned(v.b, v.B.strides[d], v.B.sizes[d])) return false;
+        if (!chunk_aligned(v.a, v.A.strides[d], v.A.sizes[d]) || !chunk_aligned(v.b, v.B.strides[d], v.B.sizes[d])) {
+            return false;
+        }
     }
     return true;
 }
@@ -420,7 +426,8 @@ constexpr int ROW_CHUNK = 32;
 
 // 8 elements of a row at k0 (the lane's 16 bytes): one 16-byte load where the row allows it, else element by
 // element; 0 past k or outside the operand.
-__device__ __forceinline__ uint4 row_load8(const GT_T* row, long long k0, long long k, long long sk, bool in, bool vec) {
+__device__ __forceinline__ uint4 row_load8(const GT_T* row, long long k0, long long k, long long sk, bool in,
+                                           bool vec) {
     uint4 r = {0u, 0u, 0u, 0u};
     if (!in || k0 >= k) return r;
     if (vec && k0 + 8 <= k) return *(const uint4*)(row + k0);
@@ -442,7 +449,8 @@ __device__ __noinline__ void mma_rows(const gpuos_task* task, unsigned int tile,
     const long long perBatch = (m + 8 * NT - 1) / (8 * NT), chunks = (k + ROW_CHUNK - 1) / ROW_CHUNK;
     bool vec = v.sa1 == 1 && v.sb0 == 1 && chunk_aligned(v.a, v.sa0, n) && chunk_aligned(v.b, v.sb1, m);
     for (int d = 0; d < v.nb; ++d) {
-        vec = vec && chunk_aligned(v.a, v.A.strides[d], v.A.sizes[d]) && chunk_aligned(v.b, v.B.strides[d], v.B.sizes[d]);
+        vec = vec && chunk_aligned(v.a, v.A.strides[d], v.A.sizes[d])
+              && chunk_aligned(v.b, v.B.strides[d], v.B.sizes[d]);
     }
     float* red = (float*)env->smem;   // a round's sums: [4 warps][2 x NT x 4 values][32 lanes]
     for (long long t = tile; t < v.total; t += task->ntiles) {
@@ -502,7 +510,9 @@ __device__ __noinline__ void mma_rows(const gpuos_task* task, unsigned int tile,
 #pragma unroll
                     for (int j = 0; j < NT; ++j)
 #pragma unroll
-                        for (int e = 0; e < 4; ++e) red[(((warp - half) * 2 + i) * NT * 4 + j * 4 + e) * 32 + lane] = acc[i][j][e];
+                        for (int e = 0; e < 4; ++e) {
+                            red[(((warp - half) * 2 + i) * NT * 4 + j * 4 + e) * 32 + lane] = acc[i][j][e];
+                        }
             }
             __syncthreads();
             if (warp < half) {
@@ -511,7 +521,9 @@ __device__ __noinline__ void mma_rows(const gpuos_task* task, unsigned int tile,
 #pragma unroll
                     for (int j = 0; j < NT; ++j)
 #pragma unroll
-                        for (int e = 0; e < 4; ++e) acc[i][j][e] += red[((warp * 2 + i) * NT * 4 + j * 4 + e) * 32 + lane];
+                        for (int e = 0; e < 4; ++e) {
+                            acc[i][j][e] += red[((warp * 2 + i) * NT * 4 + j * 4 + e) * 32 + lane];
+                        }
             }
             __syncthreads();
         }

@@ -146,9 +146,10 @@ final class FamilyTasks {
     static volatile boolean tensorCores = !"false".equals(System.getProperty("gpuos.matmul.mma"));
     /**
      * Whether tensor-core products whose operands are both k-contiguous (x @ W^T over an HF Linear weight) take
-     * matmul.cu's M_MMA_ASYNC (cp.async staging several steps ahead, ldmatrix) instead of M_MMA: OFF unless
-     * {@code -Dgpuos.matmul.tensorCores=true}, until a GPU run has checked it (GpuTensorCoreMatmulTest; written
-     * without a GPU, checked on the host by MatmulHostTest). Read at planning, like {@link #tensorCores}.
+     * matmul.cu's M_MMA_ASYNC (cp.async staging several steps ahead, ldmatrix) instead of M_MMA, and from 17 to
+     * {@link #MMA_ROWS} rows M_MMA_ROWS: OFF unless {@code -Dgpuos.matmul.tensorCores=true}, until a GPU run has
+     * checked them (GpuTensorCoreMatmulTest; written without a GPU, checked on the host by MatmulHostTest). Read at
+     * planning, like {@link #tensorCores}.
      */
     static volatile boolean asyncTensorCores = "true".equals(System.getProperty("gpuos.matmul.tensorCores"));
     /**
