@@ -55,7 +55,8 @@ public final class BertTensorCoreBench {
             Arrays.sort(ms);
             String cmp = "";
             if (option.equals("--save")) save(file, emb);
-            if (option.equals("--compare")) {
+            if (option.equals("--compare") && !Files.exists(file)) cmp = "; no " + file.getFileName() + " to compare with";
+            if (option.equals("--compare") && Files.exists(file)) {
                 float[][] other = read(file);
                 double worst = 1;
                 for (int i = 0; i < emb.length; i++) worst = Math.min(worst, HfFixtureChecks.cosine(other[i], emb[i]));
