@@ -26,8 +26,14 @@ public final class DeviceRuntime implements AutoCloseable {
     /** Sizing and tuning of the queue and the worker. */
     public record Config(int device, long capacity, long tileCapacity, int smemBytes, int spinMaxNs, int stageChunk,
                          int maxBlocksPerSm, long parkTimeoutNanos) {
+        /**
+         * {@code -Dgpuos.worker.smemBytes} sets the dynamic shared memory a worker block offers operators (16 KB
+         * unless said): matmul's M_MMA_ASYNC keeps one 8 KB step in flight per 8 KB beyond the first (up to 3), the
+         * A/B its GPU timing needs; the other operators use what they always did.
+         */
         public static Config defaults() {
-            return new Config(0, 1 << 15, 1 << 20, 16 * 1024, 1024, 512, 0, TimeUnit.SECONDS.toNanos(10));
+            return new Config(0, 1 << 15, 1 << 20, Integer.getInteger("gpuos.worker.smemBytes", 16 * 1024), 1024, 512, 0,
+                    TimeUnit.SECONDS.toNanos(10));
         }
 
         public Config {

@@ -2,17 +2,22 @@
 // double for F64, long long with wrap-around for integers), rounded once on store.
 // refs[0]: a viewed as [batch..., n, k]; refs[1]: b as [batch..., k, m] (any strides, zero for broadcast batch
 // dims); refs[2]: out, contiguous [batch..., n, m]. args: 0 = number of batch dims, 1 = work units in all,
-// 2 = path (M_TILED, M_SKINNY_K, M_SKINNY_M, M_MMA, M_GEMV, M_GEMV_GLU), 3 = output columns per unit (skinny
-// paths and M_GEMV), 4 = columns a warp takes at a time (M_SKINNY_K: 1 or 4; M_GEMV: 1, 2 or 4; M_GEMV_GLU: 1 or 2
-// gate/up pairs), 5 = M_GEMV_GLU only: whether the product is stored (refs[3]); M_GEMV_NORM (an rms_norm before
-// the product, its operands in an operand table): see norm_prologue. Task tile t handles units t,
-// t + ntiles, ...
+// 2 = path (M_TILED, M_SKINNY_K, M_SKINNY_M, M_MMA, M_GEMV, M_GEMV_GLU, M_MMA_ASYNC, M_MMA_ROWS), 3 = output
+// columns per unit (skinny paths and M_GEMV; M_MMA_ROWS: 8-column tiles per unit), 4 = columns a warp takes at a
+// time (M_SKINNY_K: 1 or 4; M_GEMV: 1, 2 or 4; M_GEMV_GLU: 1 or 2 gate/up pairs), 5 = M_GEMV_GLU only: whether
+// the product is stored (refs[3]); M_GEMV_NORM (an rms_norm before the product, its operands in an operand table):
+// see norm_prologue. Task tile t handles units t, t + ntiles, ...
 //
 // M_TILED, any shape: a unit is a 64x64 output tile (4x4 per thread) with 64x8 / 8x64 operand tiles staged in
 // shared memory (8 KB of env->smem for 8-byte accumulators).
 // M_MMA, F16/BF16 only: the same 64x64 units on tensor cores (mma.sync m16n8k16, f32 accumulation: products of
 // two halves are exact in f32, so the contract is the tiled path's), operands staged 64x32 at a time, the next
 // step's loads in flight while a step computes.
+// M_MMA_ASYNC, F16/BF16 with both operands k-contiguous: M_MMA's units and fragments, operands staged by cp.async
+// (16-byte chunks) several steps ahead and read with ldmatrix (see mma_async_tiles); falls back to M_MMA's code
+// per task where the operands are not 16-byte aligned.
+// M_MMA_ROWS, F16/BF16 with 17 to 32 rows, both operands k-contiguous: units of 8 or 16 columns, k split over the
+// warps, fragments loaded straight from global memory (see mma_rows).
 //
 // The skinny paths (n <= 16 rows: decode, batch-1 inference, short prompts and sentences) are bound by reading b once: a unit is a run of
 // output columns of one batch, all n rows at once, and the rows of a sit in shared memory as GT_ACC.
@@ -30,7 +35,8 @@ namespace {
 
 constexpr int BM = 64, BN = 64, BK = 8;
 
-enum { M_TILED = 0, M_SKINNY_K = 1, M_SKINNY_M = 2, M_MMA = 3, M_GEMV = 4, M_GEMV_GLU = 5, M_GEMV_NORM = 6 };
+enum { M_TILED = 0, M_SKINNY_K = 1, M_SKINNY_M = 2, M_MMA = 3, M_GEMV = 4, M_GEMV_GLU = 5, M_GEMV_NORM = 6, M_MMA_ASYNC = 7,
+       M_MMA_ROWS = 8 };
 
 struct MatmulView {
     const gpuos_tensor_ref& A;
@@ -242,6 +248,304 @@ __device__ __noinline__ void mma_tiles(const gpuos_task* task, unsigned int tile
                 const long long r = row0 + wr + g + (i >= 2 ? 8 : 0), col = col0 + wc + j * 8 + tg * 2 + (i & 1);
                 if (r < n && col < m) out[r * m + col] = GT_FROM_ACC<GT_T>(acc[j][i]);
             }
+    }
+}
+
+// ---- M_MMA_ASYNC (-Dgpuos.matmul.tensorCores=true): the 64x64 units of M_MMA, with both operands k-contiguous
+// (x @ W^T with W the HF Linear layout [out, in]; activations row-major) staged by cp.async in 16-byte chunks
+// into a ring of stages in env->smem, fragments read with ldmatrix. M_MMA moves 2 bytes a load through registers
+// and has one step in flight; here a thread issues two 16-byte copies a step that land while earlier steps
+// compute, S - 1 steps ahead (S = the stages env->smem holds: 2 in the worker's default 16 KB, up to 4).
+// Operands the copies cannot take (a base or a row, column or batch stride off 16 bytes, less than 16 KB of
+// shared memory) run M_MMA's code for the same unit, so the plan never depends on alignment.
+constexpr int AK = 32;                          // k per stage: a staged row is 64 bytes, 4 chunks of 16
+constexpr int STAGE_HALF = BM * AK * 2;         // bytes of one operand's stage: 4 KB
+constexpr int STAGE_BYTES = 2 * STAGE_HALF;     // a then b: 8 KB
+constexpr int MAX_STAGES = 4;
+static_assert(BM == BN && BM * AK / 8 == MT, "one 16-byte chunk of each operand per thread and step");
+
+// Chunk c of staged row r lives at chunk c ^ ((r >> 1) & 3) of that row: the 8 rows x 16 bytes an ldmatrix
+// matrix reads (rows r..r+7, one chunk) then fall in the 8 distinct 16-byte bank groups of a 128-byte line
+// (rows alternate halves of the line, the XOR spreads the 4 row pairs), and so do a warp's copies.
+__device__ __forceinline__ int chunk_at(int r, int c) { return r * (AK * 2) + ((c ^ ((r >> 1) & 3)) << 4); }
+
+// The PTX primitives; MatmulHostTest's harness defines GT_HOST_PRIMITIVES and brings host versions of the same.
+#ifndef GT_HOST_PRIMITIVES
+// bytes (0..16) from src, the rest of the 16 zero-filled; .cg: through L2 only, so never a stale L1 line of a
+// buffer an earlier task of this worker launch wrote.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, int bytes) {
+    asm volatile("{\n\t.reg .u64 s;\n\tcvta.to.shared.u64 s, %0;\n\tcp.async.cg.shared.global [s], [%1], 16, %2;\n\t}"
+                 :: "l"(dst), "l"(src), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+template <int N> __device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;" :: "n"(N) : "memory");
+}
+// Four 8x8 matrices of 16-bit elements; lanes 8i..8i+7 name matrix i's rows, and lane l receives row l / 4,
+// elements 2 (l % 4) and 2 (l % 4) + 1 of each matrix, in r[i].
+__device__ __forceinline__ void ldsm_x4(unsigned int* r, const void* p) {
+    asm volatile("{\n\t.reg .u64 s;\n\t.reg .u32 t;\n\tcvta.to.shared.u64 s, %4;\n\tcvt.u32.u64 t, s;\n\t"
+                 "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [t];\n\t}"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "l"(p) : "memory");
+}
+#endif
+
+// All but the `pending` most recent groups of this thread's copies have landed (pending < MAX_STAGES - 1).
+__device__ __forceinline__ void cp_async_wait_pending(int pending) {
+    if (pending >= 2) cp_async_wait<2>();
+    else if (pending == 1) cp_async_wait<1>();
+    else cp_async_wait<0>();
+}
+
+__device__ __forceinline__ bool chunk_aligned(const void* p, long long stride, long long size) {
+    return ((unsigned long long)p & 15) == 0 && (size <= 1 || stride % 8 == 0);
+}
+
+// Whether the copies can take the operands: k-contiguous, 16-byte aligned bases, rows, columns and batches.
+__device__ __forceinline__ bool async_ready(const MatmulView& v) {
+    if (!(v.sa1 == 1 || v.k == 1) || !(v.sb0 == 1 || v.k == 1)) return false;
+    if (!chunk_aligned(v.a, v.sa0, v.n) || !chunk_aligned(v.b, v.sb1, v.m)) return false;
+    for (int d = 0; d < v.nb; ++d) {
+        if (!chunk_aligned(v.a, v.A.strides[d], v.A.sizes[d]) || !chunk_aligned(v.b, v.B.strides[d], v.B.sizes[d])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Warps as M_MMA's (4 x 2, 16 rows x 32 columns each). Thread x stages chunk x % 4 of row x / 4 of both operands
+// (b's rows are its output columns) each step; a step's fragments: per k16, one ldmatrix.x4 of a (matrices: rows
+// 0-7 and 8-15 at k 0-7, then at k 8-15: PTX's a0..a3) and two of b (per pair of 8-column tiles: k 0-7 then 8-15
+// of each: b0, b1 of the first tile, then of the second).
+__device__ __noinline__ void mma_async_tiles(const gpuos_task* task, unsigned int tile, const gpuos_env* env) {
+    const MatmulView v(task);
+    const int held = (int)(env->smemBytes / STAGE_BYTES), stages = held < MAX_STAGES ? held : MAX_STAGES;
+    if (stages < 2 || !async_ready(v)) {
+        mma_tiles(task, tile, env);
+        return;
+    }
+    const long long n = v.n, k = v.k, m = v.m;
+    const long long tilesN = (n + BM - 1) / BM, tilesM = (m + BN - 1) / BN;
+    unsigned char* ring = (unsigned char*)env->smem;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, tg = lane & 3;
+    const int wr = (warp >> 1) * 16, wc = (warp & 1) * 32;
+    const int sr = threadIdx.x >> 2, sc = threadIdx.x & 3;
+    const int stageAt = chunk_at(sr, sc);
+    // ldmatrix row addresses of this lane, relative to a stage: a's (rows wr + (l & 7) + 8 ((l >> 3) & 1), chunk
+    // l >> 4) and b's for the pair of column tiles p (columns wc + 16p + 8 (mat >> 1) + (l & 7), chunk mat & 1)
+    const int mat = lane >> 3;
+    const int aRow = wr + (lane & 7) + ((lane >> 3) & 1) * 8, aChunk = lane >> 4;
+    const int bCol = wc + (mat >> 1) * 8 + (lane & 7), bChunk = mat & 1;
+    const long long nk = (k + AK - 1) / AK;
+    for (long long t = tile; t < v.total; t += task->ntiles) {
+        const long long batch = t / (tilesN * tilesM);
+        const long long rest = t % (tilesN * tilesM);
+        const long long row0 = (rest / tilesM) * BM, col0 = (rest % tilesM) * BN;
+        const long long oa = gt::offset_in(v.A, 0, v.nb, batch), ob = gt::offset_in(v.B, 0, v.nb, batch);
+        const bool rowIn = row0 + sr < n, colIn = col0 + sr < m;
+        const GT_T* srcA = v.a + oa + (rowIn ? (row0 + sr) * v.sa0 : 0) + sc * 8;
+        const GT_T* srcB = v.b + ob + (colIn ? (col0 + sr) * v.sb1 : 0) + sc * 8;
+        // Step s's copies into stage slot: the chunk's elements inside k (0 past its end or outside the rows)
+        auto stage = [&](long long s, int slot) {
+            const long long left = k - s * AK - sc * 8;
+            const int bytes = left <= 0 ? 0 : left >= 8 ? 16 : (int)left * 2;
+            unsigned char* base = ring + slot * STAGE_BYTES + stageAt;
+            // A copy of 0 bytes reads nothing; its source is the operand's base all the same (a valid address).
+            cp_async16(base, rowIn && bytes != 0 ? srcA + s * AK : v.a, rowIn ? bytes : 0);
+            cp_async16(base + STAGE_HALF, colIn && bytes != 0 ? srcB + s * AK : v.b, colIn ? bytes : 0);
+        };
+        float acc[4][4];
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) acc[j][i] = 0.0f;
+        // Warps whose 16 rows or 32 columns are all outside the product (a prompt of 32 rows in a 64-row unit)
+        // skip the products; every thread still copies and meets every barrier.
+        const bool live = row0 + wr < n && col0 + wc < m;
+        // One group committed per step, empty past the last, so "step s landed" is always "all but the
+        // stages - 2 most recent groups".
+        for (int s = 0; s < stages - 1; ++s) {
+            if (s < nk) stage(s, s);
+            cp_async_commit();
+        }
+        for (long long s = 0; s < nk; ++s) {
+            cp_async_wait_pending(stages - 2);
+            // Step s is visible to the block, and every warp is done with step s - 1, whose slot the copies
+            // issued next refill.
+            __syncthreads();
+            const long long ahead = s + stages - 1;
+            if (ahead < nk) stage(ahead, (int)(ahead % stages));
+            cp_async_commit();
+            if (live) {
+                const unsigned char* sa = ring + (int)(s % stages) * STAGE_BYTES;
+                const unsigned char* sb = sa + STAGE_HALF;
+#pragma unroll
+                for (int h = 0; h < AK / 16; ++h) {
+                    unsigned int af[4], bf[2][4];
+                    ldsm_x4(af, sa + chunk_at(aRow, 2 * h + aChunk));
+                    ldsm_x4(bf[0], sb + chunk_at(bCol, 2 * h + bChunk));
+                    ldsm_x4(bf[1], sb + chunk_at(bCol + 16, 2 * h + bChunk));
+#pragma unroll
+                    for (int j = 0; j < 4; ++j) mma16816(acc[j], af, bf[j >> 1] + 2 * (j & 1));
+                }
+            }
+        }
+        cp_async_wait<0>();
+        __syncthreads();   // every warp is done with the ring before the next unit's first copies
+        if (!live) continue;
+        GT_T* out = v.c + batch * n * m;
+        // Two neighbouring columns in one 4-byte store where m is even (then col, even, and col + 1 are both in)
+        const bool pairs = (m & 1) == 0 && ((unsigned long long)out & 3) == 0;
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int i = 0; i < 4; i += 2) {
+                const long long r = row0 + wr + g + (i >= 2 ? 8 : 0), col = col0 + wc + j * 8 + tg * 2;
+                if (r >= n || col >= m) continue;
+                const GT_T lo = GT_FROM_ACC<GT_T>(acc[j][i]), hi = GT_FROM_ACC<GT_T>(acc[j][i + 1]);
+                if (pairs) {
+                    *(unsigned int*)(out + r * m + col) = (unsigned int)lo.bits | ((unsigned int)hi.bits << 16);
+                } else {
+                    out[r * m + col] = lo;
+                    if (col + 1 < m) out[r * m + col + 1] = hi;
+                }
+            }
+    }
+}
+
+// ---- M_MMA_ROWS (-Dgpuos.matmul.tensorCores=true): 17 to 32 rows (a prompt's prefill), both operands
+// k-contiguous. 64-row units would leave most SMs idle (a unit per 64 columns: 32 of them for a 2048-wide weight)
+// and half their rows empty, so a unit is 8 NT columns of one batch (arg 3: NT = 1 or 2) with all the rows, and its
+// k is split over the block's 8 warps: warp w takes the 32-wide k chunks w, w + 8, ... Nothing is staged: the k
+// order inside an m16n8k16 product is free so long as a and b agree, so lane (g, t) loads 8 consecutive k
+// (16 bytes) at 8t of a chunk for each of its rows (g + 8q) and columns (g of each 8-column tile) and feeds
+// them as the fragments' k slots {2t, 2t + 1} = k 8t + 4s + {0, 1} and {2t + 8, 2t + 9} = 8t + 4s + {2, 3} of
+// k16 step s. Weight bytes are read once, 64 contiguous bytes a row a chunk; the rows of a (32 x k) come from L1/L2.
+// The warps' sums meet in shared memory (3 rounds, halving), warp 0 stores.
+constexpr int ROW_CHUNK = 32;
+
+// 8 elements of a row at k0 (the lane's 16 bytes): one 16-byte load where the row allows it, else element by
+// element; 0 past k or outside the operand.
+__device__ __forceinline__ uint4 row_load8(const GT_T* row, long long k0, long long k, long long sk, bool in,
+                                           bool vec) {
+    uint4 r = {0u, 0u, 0u, 0u};
+    if (!in || k0 >= k) return r;
+    if (vec && k0 + 8 <= k) return *(const uint4*)(row + k0);
+    unsigned int h[8];
+#pragma unroll
+    for (int e = 0; e < 8; ++e) h[e] = k0 + e < k ? (unsigned int)row[(k0 + e) * sk].bits : 0u;
+    r.x = h[0] | (h[1] << 16);
+    r.y = h[2] | (h[3] << 16);
+    r.z = h[4] | (h[5] << 16);
+    r.w = h[6] | (h[7] << 16);
+    return r;
+}
+
+template <int NT>
+__device__ __noinline__ void mma_rows(const gpuos_task* task, unsigned int tile, const gpuos_env* env) {
+    const MatmulView v(task);
+    const long long n = v.n, k = v.k, m = v.m;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, tg = lane & 3;
+    const long long perBatch = (m + 8 * NT - 1) / (8 * NT), chunks = (k + ROW_CHUNK - 1) / ROW_CHUNK;
+    bool vec = v.sa1 == 1 && v.sb0 == 1 && chunk_aligned(v.a, v.sa0, n) && chunk_aligned(v.b, v.sb1, m);
+    for (int d = 0; d < v.nb; ++d) {
+        vec = vec && chunk_aligned(v.a, v.A.strides[d], v.A.sizes[d])
+              && chunk_aligned(v.b, v.B.strides[d], v.B.sizes[d]);
+    }
+    float* red = (float*)env->smem;   // a round's sums: [4 warps][2 x NT x 4 values][32 lanes]
+    for (long long t = tile; t < v.total; t += task->ntiles) {
+        const long long batch = t / perBatch, col0 = (t % perBatch) * 8 * NT;
+        const long long oa = gt::offset_in(v.A, 0, v.nb, batch), ob = gt::offset_in(v.B, 0, v.nb, batch);
+        const GT_T* ra[4];
+        bool rin[4];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            rin[q] = g + 8 * q < n;
+            ra[q] = v.a + oa + (rin[q] ? (g + 8 * q) * v.sa0 : 0);
+        }
+        const GT_T* rb[NT];
+        bool cin[NT];
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+            cin[j] = col0 + 8 * j + g < m;
+            rb[j] = v.b + ob + (cin[j] ? (col0 + 8 * j + g) * v.sb1 : 0);
+        }
+        float acc[2][NT][4];
+#pragma unroll
+        for (int i = 0; i < 2; ++i)
+#pragma unroll
+            for (int j = 0; j < NT; ++j)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+        // two chunks a pass, their loads issued together (the second is all zeros past the last chunk)
+        for (long long c = warp; c < chunks; c += 16) {
+            uint4 xa[2][4], xb[2][NT];
+#pragma unroll
+            for (int u = 0; u < 2; ++u) {
+                const long long k0 = (c + 8 * u) * ROW_CHUNK + tg * 8;
+#pragma unroll
+                for (int q = 0; q < 4; ++q) xa[u][q] = row_load8(ra[q], k0, k, v.sa1, rin[q], vec);
+#pragma unroll
+                for (int j = 0; j < NT; ++j) xb[u][j] = row_load8(rb[j], k0, k, v.sb0, cin[j], vec);
+            }
+#pragma unroll
+            for (int u = 0; u < 2; ++u)
+#pragma unroll
+                for (int s = 0; s < 2; ++s)
+#pragma unroll
+                    for (int i = 0; i < 2; ++i) {
+                        const uint4 lo = xa[u][2 * i], hi = xa[u][2 * i + 1];   // rows 16i + g and 16i + g + 8
+                        const unsigned int af[4] = {s ? lo.z : lo.x, s ? hi.z : hi.x, s ? lo.w : lo.y, s ? hi.w : hi.y};
+#pragma unroll
+                        for (int j = 0; j < NT; ++j) {
+                            const unsigned int bf[2] = {s ? xb[u][j].z : xb[u][j].x, s ? xb[u][j].w : xb[u][j].y};
+                            mma16816(acc[i][j], af, bf);
+                        }
+                    }
+        }
+        for (int half = 4; half >= 1; half >>= 1) {
+            if (warp >= half && warp < 2 * half) {
+#pragma unroll
+                for (int i = 0; i < 2; ++i)
+#pragma unroll
+                    for (int j = 0; j < NT; ++j)
+#pragma unroll
+                        for (int e = 0; e < 4; ++e) {
+                            red[(((warp - half) * 2 + i) * NT * 4 + j * 4 + e) * 32 + lane] = acc[i][j][e];
+                        }
+            }
+            __syncthreads();
+            if (warp < half) {
+#pragma unroll
+                for (int i = 0; i < 2; ++i)
+#pragma unroll
+                    for (int j = 0; j < NT; ++j)
+#pragma unroll
+                        for (int e = 0; e < 4; ++e) {
+                            acc[i][j][e] += red[((warp * 2 + i) * NT * 4 + j * 4 + e) * 32 + lane];
+                        }
+            }
+            __syncthreads();
+        }
+        if (warp != 0) continue;
+        GT_T* out = v.c + batch * n * m;
+        const bool pairs = (m & 1) == 0 && ((unsigned long long)out & 3) == 0;
+#pragma unroll
+        for (int i = 0; i < 2; ++i)
+#pragma unroll
+            for (int j = 0; j < NT; ++j)
+#pragma unroll
+                for (int e = 0; e < 4; e += 2) {
+                    const long long r = 16 * i + g + (e >= 2 ? 8 : 0), col = col0 + 8 * j + tg * 2;
+                    if (r >= n || col >= m) continue;
+                    const GT_T lo = GT_FROM_ACC<GT_T>(acc[i][j][e]), hi = GT_FROM_ACC<GT_T>(acc[i][j][e + 1]);
+                    if (pairs) {
+                        *(unsigned int*)(out + r * m + col) = (unsigned int)lo.bits | ((unsigned int)hi.bits << 16);
+                    } else {
+                        out[r * m + col] = lo;
+                        if (col + 1 < m) out[r * m + col + 1] = hi;
+                    }
+                }
     }
 }
 #endif
@@ -670,6 +974,15 @@ GPUOS_OP {
 #if GT_DTYPE == GPUOS_DTYPE_BF16 || GT_DTYPE == GPUOS_DTYPE_F16
     if (path == M_MMA) {
         mma_tiles(task, tile, env);
+        return;
+    }
+    if (path == M_MMA_ASYNC) {
+        mma_async_tiles(task, tile, env);
+        return;
+    }
+    if (path == M_MMA_ROWS) {
+        if (gpuos::arg_i64(task, 3) == 2) mma_rows<2>(task, tile, env);
+        else mma_rows<1>(task, tile, env);
         return;
     }
 #endif

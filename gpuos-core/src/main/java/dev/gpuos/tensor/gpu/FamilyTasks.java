@@ -128,7 +128,9 @@ final class FamilyTasks {
     static final int SKINNY_UNITS = 2 * 132;
     /** Paths of matmul.cu (its arg 2). */
     static final int PATH_TILED = 0, PATH_SKINNY_K = 1, PATH_SKINNY_M = 2, PATH_MMA = 3, PATH_GEMV = 4, PATH_GEMV_GLU = 5,
-            PATH_GEMV_NORM = 6;
+            PATH_GEMV_NORM = 6, PATH_MMA_ASYNC = 7, PATH_MMA_ROWS = 8;
+    /** The most rows M_MMA_ROWS takes (a prompt's prefill): its units hold every row in two m16 tiles. */
+    static final int MMA_ROWS = 32;
     /** Warps of a worker block: a skinny unit is a multiple of their columns. */
     private static final int WARPS = dev.gpuos.runtime.layout.Layouts.BLOCK_THREADS / 32;
     /**
@@ -142,6 +144,14 @@ final class FamilyTasks {
      * unless {@code -Dgpuos.matmul.mma=false}, like {@link #skinny}. F32 never does: tf32 would round its operands.
      */
     static volatile boolean tensorCores = !"false".equals(System.getProperty("gpuos.matmul.mma"));
+    /**
+     * Whether tensor-core products whose operands are both k-contiguous (x @ W^T over an HF Linear weight) take
+     * matmul.cu's M_MMA_ASYNC (cp.async staging several steps ahead, ldmatrix) instead of M_MMA, and from 17 to
+     * {@link #MMA_ROWS} rows M_MMA_ROWS: OFF unless {@code -Dgpuos.matmul.tensorCores=true}, until a GPU run has
+     * checked them (GpuTensorCoreMatmulTest; written without a GPU, checked on the host by MatmulHostTest). Read at
+     * planning, like {@link #tensorCores}.
+     */
+    static volatile boolean asyncTensorCores = "true".equals(System.getProperty("gpuos.matmul.tensorCores"));
     /**
      * Whether one-row products with k-stride 1 in both operands (a decode step's x @ W^T) take matmul.cu's M_GEMV
      * (nothing staged, x read beside the weights): on unless {@code -Dgpuos.matmul.gemv=false}, which plans them
@@ -164,8 +174,9 @@ final class FamilyTasks {
         long rows = a.size(rank - 2), inner = a.size(rank - 1), cols = b.size(rank - 1);
         long batches = Dims.product(c[0]);
         long[] as = a.strides(), bs = b.strides(), os = out.strides();
+        boolean halves = a.dtype() == DType.F16 || a.dtype() == DType.BF16;
         long[] plan = matmulPlan(batches, rows, inner, cols, as[rank - 1], bs[rank - 2], skinny, gemv,
-                tensorCores && (a.dtype() == DType.F16 || a.dtype() == DType.BF16));
+                tensorCores && halves, asyncTensorCores && halves);
         int ntiles = (int) Math.max(1, Math.min(plan[1], dev.gpuos.runtime.layout.Layouts.MAX_TILES_PER_TASK));
         List<GpuView> refs = List.of(
                 GpuView.of(a, Dims.concat(c[0], rows, inner), Dims.concat(c[1], as[rank - 2], as[rank - 1])),
@@ -187,10 +198,28 @@ final class FamilyTasks {
      */
     static long[] matmulPlan(long batches, long rows, long inner, long cols, long ak, long bk, boolean skinnyPaths,
                              boolean gemvPath, boolean mma) {
+        return matmulPlan(batches, rows, inner, cols, ak, bk, skinnyPaths, gemvPath, mma, false);
+    }
+
+    /**
+     * As above; with {@code mmaAsync}, tensor-core products ({@code mma}) whose operands are both k-contiguous take
+     * M_MMA_ASYNC in M_MMA's units, or from {@link #SKINNY_ROWS} + 1 to {@link #MMA_ROWS} rows M_MMA_ROWS: units of
+     * 8 columns (16, {@code {.., 2, 0}}, where that still makes a unit for every one of the worker's
+     * {@link #SKINNY_UNITS} blocks) with all the rows. Either falls back to element loads or M_MMA's code for a task
+     * whose operands turn out not to be 16-byte aligned, so alignment is not the plan's business.
+     */
+    static long[] matmulPlan(long batches, long rows, long inner, long cols, long ak, long bk, boolean skinnyPaths,
+                             boolean gemvPath, boolean mma, boolean mmaAsync) {
+        boolean kContiguousBoth = (ak == 1 && bk == 1) || inner == 1;
+        if (mma && mmaAsync && kContiguousBoth && rows > SKINNY_ROWS && rows <= MMA_ROWS && cols > 0) {
+            long tiles = Math.multiplyExact(batches, Math.ceilDiv(cols, 16));
+            long nt = tiles >= SKINNY_UNITS ? 2 : 1;
+            return new long[]{PATH_MMA_ROWS, Math.multiplyExact(batches, Math.ceilDiv(cols, 8 * nt)), nt, 0};
+        }
         if (!skinnyPaths || rows > SKINNY_ROWS || rows == 0 || cols == 0) {
             long total = Math.multiplyExact(batches, Math.multiplyExact(Math.ceilDiv(rows, MATMUL_TILE),
                     Math.ceilDiv(cols, MATMUL_TILE)));
-            return new long[]{mma ? PATH_MMA : PATH_TILED, total, 0, 0};
+            return new long[]{mma ? (mmaAsync && kContiguousBoth ? PATH_MMA_ASYNC : PATH_MMA) : PATH_TILED, total, 0, 0};
         }
         long perBatch = Math.max(1, Math.ceilDiv(SKINNY_UNITS, Math.max(1, batches)));
         long span = Math.ceilDiv(cols, perBatch);

@@ -22,9 +22,10 @@
  * </ul>
  * Tiling: elementwise and fills at least 1024 elements per tile and at most 4096 tiles; row operations a warp
  * per row (short rows) or a whole block per row (long rows, or few rows); matmul one 64x64 output tile per
- * block iteration (F16/BF16 on tensor cores with -Dgpuos.matmul.mma=true), or with -Dgpuos.matmul.skinny=true for
- * at most 8 rows one run of output columns per block (about 264 runs, one pass over b); both are off until a GPU
- * run has checked them.
+ * block iteration (F16/BF16 on tensor cores unless -Dgpuos.matmul.mma=false; with -Dgpuos.matmul.tensorCores=true,
+ * k-contiguous ones staged by cp.async, and 17-32 rows in units of 8 or 16 columns: off until a GPU run has checked
+ * them), or for at most 16 rows one run of output columns per block (about 264 runs, one pass over b;
+ * -Dgpuos.matmul.skinny=false for tiles).
  *
  * <h2>Numerics</h2>
  * Conversions follow {@link dev.gpuos.tensor.HostElements} bit for bit (F16/BF16 round to nearest even, done

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -113,7 +114,81 @@ class MatmulHostTest {
                 lines.add(line.append(' ').append(ntiles).toString());
             }
         }
+        lines.replaceAll(l -> l + " 8192");   // the shared memory every worker offers
+        if (mma) lines.addAll(asyncCases());
         return lines;
+    }
+
+    /**
+     * The paths -Dgpuos.matmul.tensorCores=true plans for k-contiguous operands. M_MMA_ASYNC (its 64x64 units, the
+     * plan written out so that fewer than 33 rows can run on it too): k across stages with a ragged last one,
+     * partial 16-byte chunks (k = 7 in rows padded to 16), rows and columns past 64 and ragged, a 32-row unit (the
+     * warps of rows 32-63 skip their products), batches and a broadcast weight, blocks looping over units; 2, 3 and
+     * 4 stages (16, 24, 32 KB of shared memory); the cases it hands to M_MMA's code (the worker's 8 KB, a misaligned
+     * base, a row stride off 16 bytes). M_MMA_ROWS (17-32 rows, as planned, and with 16 columns a unit): k split
+     * over the warps with 1 to 19 chunks each and a ragged last, element loads where rows are misaligned or k is
+     * not whole 16-byte groups, batches. And a row-major b, which is planned on M_MMA.
+     */
+    private static List<String> asyncCases() {
+        List<String> lines = new ArrayList<>();
+        // name nbat sAb sBb n k m sa0 sa1 sb0 sb1 offA offB, smem
+        List<long[]> cs = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        for (long smem : new long[]{16384, 24576, 32768}) {
+            addAsync(names, cs, "async", new long[]{1, 0, 0, 17, 600, 70, 600, 1, 1, 600, 0, 0, smem});
+            addAsync(names, cs, "async-big", new long[]{1, 0, 0, 100, 72, 130, 72, 1, 1, 72, 0, 0, smem});
+        }
+        addAsync(names, cs, "async-partial-chunks", new long[]{1, 0, 0, 20, 7, 9, 16, 1, 1, 16, 0, 0, 16384});
+        addAsync(names, cs, "async-k40", new long[]{1, 0, 0, 33, 40, 64, 40, 1, 1, 40, 0, 0, 16384});
+        addAsync(names, cs, "async-32-rows", new long[]{1, 0, 0, 32, 96, 128, 96, 1, 1, 96, 0, 0, 16384});
+        addAsync(names, cs, "async-batched", new long[]{3, 20 * 48, 48 * 40, 20, 48, 40, 48, 1, 1, 48, 0, 0, 16384});
+        addAsync(names, cs, "async-broadcast-b", new long[]{2, 18 * 64, 0, 18, 64, 24, 64, 1, 1, 64, 8, 16, 16384});
+        addAsync(names, cs, "async-one-k", new long[]{1, 0, 0, 19, 1, 21, 8, 1, 1, 8, 0, 0, 16384});
+        // handed to M_MMA's code: 8 KB of shared memory; a base off 16 bytes; rows 40 + 4 elements apart
+        addAsync(names, cs, "async-8k", new long[]{1, 0, 0, 17, 600, 70, 600, 1, 1, 600, 0, 0, 8192});
+        addAsync(names, cs, "async-misaligned", new long[]{1, 0, 0, 17, 64, 20, 64, 1, 1, 64, 1, 0, 16384});
+        addAsync(names, cs, "async-odd-stride", new long[]{1, 0, 0, 17, 40, 20, 44, 1, 1, 40, 0, 0, 16384});
+        // M_MMA_ROWS
+        addAsync(names, cs, "rows", new long[]{1, 0, 0, 32, 2048, 24, 2048, 1, 1, 2048, 0, 0, 8192});
+        addAsync(names, cs, "rows", new long[]{1, 0, 0, 17, 600, 70, 600, 1, 1, 600, 0, 0, 8192});
+        addAsync(names, cs, "rows-k-tail", new long[]{1, 0, 0, 25, 44, 9, 48, 1, 1, 48, 0, 0, 8192});
+        addAsync(names, cs, "rows-contiguous-k7", new long[]{1, 0, 0, 20, 7, 33, 7, 1, 1, 7, 0, 0, 8192});
+        addAsync(names, cs, "rows-misaligned", new long[]{1, 0, 0, 31, 96, 40, 96, 1, 1, 97, 3, 1, 8192});
+        addAsync(names, cs, "rows-batched", new long[]{3, 20 * 48, 48 * 40, 20, 48, 40, 48, 1, 1, 48, 0, 0, 8192});
+        addAsync(names, cs, "rows-broadcast-b", new long[]{2, 18 * 64, 0, 18, 64, 24, 64, 1, 1, 64, 8, 16, 8192});
+        // b row-major [k, m]: not k-contiguous, so M_MMA
+        addAsync(names, cs, "row-major", new long[]{1, 0, 0, 17, 40, 70, 40, 1, 70, 1, 0, 0, 16384});
+        for (int i = 0; i < cs.size(); i++) {
+            long[] c = cs.get(i);
+            String name = names.get(i);
+            long[] planned = FamilyTasks.matmulPlan(c[0], c[3], c[4], c[5], c[7], c[8], true, true, true, true);
+            List<long[]> plans = new ArrayList<>();
+            if (name.startsWith("async")) {
+                long[] plan = {FamilyTasks.PATH_MMA_ASYNC, c[0] * Math.ceilDiv(c[3], 64) * Math.ceilDiv(c[5], 64), 0, 0};
+                if (c[3] > FamilyTasks.MMA_ROWS) assertArrayEquals(plan, planned, name);
+                plans.add(plan);
+            } else if (name.startsWith("rows")) {
+                assertEquals(FamilyTasks.PATH_MMA_ROWS, planned[0], name);
+                plans.add(planned);
+                plans.add(new long[]{FamilyTasks.PATH_MMA_ROWS, c[0] * Math.ceilDiv(c[5], 16), 2, 0});
+            } else {
+                assertEquals(FamilyTasks.PATH_MMA, planned[0], name);
+                plans.add(planned);
+            }
+            for (long[] plan : plans) {
+                long ntiles = i % 3 == 2 ? Math.min(2, plan[1]) : Math.min(plan[1], 4096);
+                StringBuilder line = new StringBuilder(name);
+                for (int q = 0; q < 12; q++) line.append(' ').append(c[q]);
+                for (long v : plan) line.append(' ').append(v);
+                lines.add(line.append(' ').append(ntiles).append(' ').append(c[12]).toString());
+            }
+        }
+        return lines;
+    }
+
+    private static void addAsync(List<String> names, List<long[]> shapes, String name, long[] c) {
+        names.add(name);
+        shapes.add(c);
     }
 
     private static void add(List<String> names, List<long[]> shapes, String name, long[] c) {

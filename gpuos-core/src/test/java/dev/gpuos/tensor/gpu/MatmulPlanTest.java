@@ -101,4 +101,41 @@ class MatmulPlanTest {
         assertArrayEquals(new long[]{PATH_TILED, 128, 0, 0}, FamilyTasks.matmulPlan(1, 1, 2048, 8192, 1, 1, false, true, false));
         assertEquals(0, FamilyTasks.matmulPlan(1, 1, 64, 0, 1, 1, true, true, false)[1], "no columns, no units");
     }
+
+    /**
+     * -Dgpuos.matmul.tensorCores=true: tensor-core products with both operands k-contiguous take M_MMA_ASYNC in
+     * M_MMA's units (BERT 32 x 128 tokens' q/k/v: 64 x 18 units), or M_MMA_ROWS from 17 to 32 rows; any other
+     * layout, and skinny ones, as before.
+     */
+    @Test
+    void kContiguousTensorCoreProductsTakeTheAsyncTilesOnlyWhenAsked() {
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA_ASYNC, 64 * 18, 0, 0},
+                FamilyTasks.matmulPlan(1, 4096, 384, 1152, 1, 1, true, true, true, true), "BERT q/k/v");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA_ASYNC, 32, 0, 0},
+                FamilyTasks.matmulPlan(1, 33, 2048, 2048, 1, 1, true, true, true, true), "33 rows: 64-row units");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA_ASYNC, 3, 0, 0},
+                FamilyTasks.matmulPlan(3, 40, 1, 64, 5, 9, true, true, true, true), "k = 1: any strides");
+        // 17-32 rows (a Llama prefill of 32 tokens): 8 columns a unit, 16 where that still gives every block one
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA_ROWS, 256, 1, 0},
+                FamilyTasks.matmulPlan(1, 32, 2048, 2048, 1, 1, true, true, true, true), "o");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA_ROWS, 384, 1, 0},
+                FamilyTasks.matmulPlan(1, 32, 2048, 3072, 1, 1, true, true, true, true), "q/k/v");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA_ROWS, 1024, 2, 0},
+                FamilyTasks.matmulPlan(1, 32, 2048, 16384, 1, 1, true, true, true, true), "gate/up");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA_ROWS, 256, 1, 0},
+                FamilyTasks.matmulPlan(1, 17, 8192, 2048, 1, 1, false, true, true, true), "down, 17 rows, skinny off");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA, 1, 0, 0},
+                FamilyTasks.matmulPlan(1, 32, 64, 64, 1, 64, true, true, true, true), "32 rows, row-major b");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA, 1, 0, 0},
+                FamilyTasks.matmulPlan(1, 17, 64, 64, 1, 1, true, true, true, false), "the switch off");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA, 1, 0, 0},
+                FamilyTasks.matmulPlan(1, 17, 64, 64, 1, 64, true, true, true, true), "row-major b");
+        assertArrayEquals(new long[]{FamilyTasks.PATH_MMA, 1, 0, 0},
+                FamilyTasks.matmulPlan(1, 17, 64, 64, 17, 1, true, true, true, true), "a transposed");
+        assertArrayEquals(new long[]{PATH_TILED, 1, 0, 0},
+                FamilyTasks.matmulPlan(1, 17, 64, 64, 1, 1, true, true, false, true), "no tensor cores (F32)");
+        assertEquals(PATH_GEMV, FamilyTasks.matmulPlan(1, 1, 2048, 2048, 1, 1, true, true, true, true)[0], "decode");
+        assertEquals(PATH_SKINNY_K, FamilyTasks.matmulPlan(1, 16, 384, 384, 1, 1, true, true, true, true)[0],
+                "16 rows");
+    }
 }

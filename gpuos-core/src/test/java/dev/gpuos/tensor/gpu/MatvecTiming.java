@@ -120,7 +120,7 @@ public final class MatvecTiming {
     }
 
     /** Seconds per run of the replays, run in rotation after a warm-up; as many runs as fit about 0.3 s. */
-    private static double seconds(GpuBackend gpu, GpuReplay[] replays) {
+    static double seconds(GpuBackend gpu, GpuReplay[] replays) {
         for (GpuReplay r : replays) r.run();
         gpu.sync();
         long t0 = System.nanoTime();
@@ -134,7 +134,7 @@ public final class MatvecTiming {
         return (System.nanoTime() - t0) / 1e9 / runs;
     }
 
-    private static double relDiff(double[] a, double[] b) {
+    static double relDiff(double[] a, double[] b) {
         double d = 0, mag = 0;
         for (int i = 0; i < a.length; i++) {
             d = Math.max(d, Math.abs(a[i] - b[i]));

@@ -53,11 +53,17 @@ inline void tile_range(const gpuos_task* task, unsigned int tile, long long nume
 }
 }
 
-// Every tile of task through op, on one block of 256 threads with 8 KB of shared memory; the block synchronizes
-// after each call, as the worker does.
-template <class Op> static void run_blocks(gpuos_task& task, Op op) {
-    std::vector<unsigned long long> smem(8192 / 8);
-    gpuos_env env{smem.data(), 8192, 0};
+// The shared memory of the block run_blocks is running (for harnesses that check an operator's shared accesses).
+static unsigned char* hostSmem;
+static unsigned hostSmemBytes;
+
+// Every tile of task through op, on one block of 256 threads with smemBytes of shared memory (8 KB, what every
+// worker offers, unless said); the block synchronizes after each call, as the worker does.
+template <class Op> static void run_blocks(gpuos_task& task, Op op, unsigned smemBytes = 8192) {
+    std::vector<unsigned long long> smem(smemBytes / 8);
+    gpuos_env env{smem.data(), smemBytes, 0};
+    hostSmem = (unsigned char*)smem.data();
+    hostSmemBytes = smemBytes;
     std::barrier<> block(256);
     blockBarrier = &block;
     for (auto& w : warpBarrier) w = new std::barrier<>(32);

@@ -3,12 +3,60 @@
 // fragment layouts, so the unit and column bookkeeping, staging chunks, vector/element load choice and tails, the
 // reductions and the fragment indexing are checked without a GPU. Cases come on stdin, one a line, planned by
 // FamilyTasks.matmulPlan:
-//   name nbat sAb sBb n k m sa0 sa1 sb0 sb1 offA offB path units span warpCols ntiles
+//   name nbat sAb sBb n k m sa0 sa1 sb0 sb1 offA offB path units span warpCols ntiles smemBytes
 // Every output is compared with a double-precision product of the same stored values.
 #include "block_host.h"
+#include <atomic>
 
 // The tensor-core product, defined after the operator (whose macros say the element type).
 static void host_mma(float* d, const unsigned* a, const unsigned* b);
+
+// M_MMA_ASYNC's primitives (cp.async, ldmatrix) on the host, in place of their PTX (GT_HOST_PRIMITIVES).
+// A copy's destination is undefined from its issue until the thread's wait_group retires its group: the host
+// fills it with a pattern at issue and lands the bytes only at that wait, so a fragment read before the wait and
+// barrier, or a copy issued into a stage some warp still reads, shows up as wrong products.
+#define GT_HOST_PRIMITIVES 1
+struct HostCopy { unsigned char* dst; const unsigned char* src; int bytes; };
+thread_local std::vector<HostCopy> hostOpen;                  // issued, not yet committed
+thread_local std::vector<std::vector<HostCopy>> hostGroups;   // committed, oldest first
+static std::atomic<long> hostCopiesInFlight{0}, hostPrimitiveFaults{0};
+static void host_fault(const char* what, const void* p) {
+    if (hostPrimitiveFaults++ < 5) printf("FAULT %s at %p (thread %u)\n", what, p, threadIdx.x);
+}
+static bool in_smem(const void* p, int len) {
+    const unsigned char* c = (const unsigned char*)p;
+    return c >= hostSmem && c + len <= hostSmem + hostSmemBytes;
+}
+static void cp_async16(void* dst, const void* src, int bytes) {
+    if (((unsigned long long)dst & 15) || !in_smem(dst, 16)) host_fault("cp.async destination", dst);
+    if (((unsigned long long)src & 15) || bytes < 0 || bytes > 16) host_fault("cp.async source", src);
+    memset(dst, 0x7f, 16);   // bf16 0x7f7f = 3.4e38, f16 0x7f7f = NaN
+    hostOpen.push_back({(unsigned char*)dst, (const unsigned char*)src, bytes});
+    hostCopiesInFlight++;
+}
+static void cp_async_commit() {
+    hostGroups.push_back(std::move(hostOpen));
+    hostOpen.clear();
+}
+template <int N> static void cp_async_wait() {
+    while (hostGroups.size() > (size_t)N) {
+        for (const HostCopy& c : hostGroups.front()) {
+            memcpy(c.dst, c.src, c.bytes);
+            memset(c.dst + c.bytes, 0, 16 - c.bytes);
+            hostCopiesInFlight--;
+        }
+        hostGroups.erase(hostGroups.begin());
+    }
+}
+static const unsigned char* ldsmRows[8][32];
+static void ldsm_x4(unsigned* r, const void* p) {
+    const int w = threadIdx.x >> 5, l = threadIdx.x & 31;
+    if (((unsigned long long)p & 15) || !in_smem(p, 16)) host_fault("ldmatrix row", p);
+    ldsmRows[w][l] = (const unsigned char*)p;
+    warpBarrier[w]->arrive_and_wait();
+    for (int i = 0; i < 4; ++i) memcpy(&r[i], ldsmRows[w][i * 8 + l / 4] + (l % 4) * 4, 4);
+    warpBarrier[w]->arrive_and_wait();
+}
 
 #define GPUOS_OP static void matmul_op(const gpuos_task* task, unsigned int tile, const gpuos_env* env)
 //@OPERATOR@
@@ -69,11 +117,11 @@ int main() {
     std::mt19937 rng(7);
     std::uniform_int_distribution<int> quarter(-8, 8);
     char name[64];
-    long long nbat, sAb, sBb, n, k, m, sa0, sa1, sb0, sb1, offA, offB, path, units, span, warpCols, ntiles;
+    long long nbat, sAb, sBb, n, k, m, sa0, sa1, sb0, sb1, offA, offB, path, units, span, warpCols, ntiles, smemBytes;
     int cases = 0, failures = 0;
-    while (scanf("%63s %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", name,
+    while (scanf("%63s %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", name,
                  &nbat, &sAb, &sBb, &n, &k, &m, &sa0, &sa1, &sb0, &sb1, &offA, &offB, &path, &units, &span, &warpCols,
-                 &ntiles) == 18) {
+                 &ntiles, &smemBytes) == 19) {
         const long long lenA = offA + (nbat - 1) * sAb + (n - 1) * sa0 + (k - 1) * sa1 + 1;
         const long long lenB = offB + (nbat - 1) * sBb + (k - 1) * sb0 + (m - 1) * sb1 + 1;
         // 64-byte aligned bases, like device allocations; a little slack past the end.
@@ -137,10 +185,17 @@ int main() {
             task.args[0] = epsBits;
             task.args[5] = (normGlu ? 1 : 0) | (normAdd ? 2 : 0) | (normSum ? 4 : 0) | 8 | (normGlu ? 16 : 0);
         }
-        run_blocks(task, matmul_op);
+        run_blocks(task, matmul_op, (unsigned)smemBytes);
         cases++;
         const double atol = RTOL * 16 * std::sqrt((double)k + 1);
         bool bad = false;
+        if (hostCopiesInFlight != 0 || hostPrimitiveFaults != 0) {
+            printf("FAIL %s: %ld copies never waited for, %ld faulting cp.async/ldmatrix addresses\n", name,
+                   hostCopiesInFlight.load(), hostPrimitiveFaults.load());
+            hostCopiesInFlight = 0;
+            hostPrimitiveFaults = 0;
+            bad = true;
+        }
         if (norm) {
             std::vector<double> h(k);
             double sq = 0;
