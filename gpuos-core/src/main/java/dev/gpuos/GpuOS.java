@@ -363,6 +363,22 @@ public final class GpuOS implements AutoCloseable {
         return arena.allocate(bytes);
     }
 
+    /**
+     * A small block as one long, no object ({@link DeviceArena#allocateSmall}: for requests the arena
+     * {@link DeviceArena#isSmall calls small}; an op's result): given back with {@link #releaseSmall}.
+     */
+    public long allocateSmall(long bytes) {
+        checkOpen();
+        arena.advance(device.queue().completed());
+        return arena.allocateSmall(bytes);
+    }
+
+    /** Returns the small blocks {@code blocks[0, count)} at once; reused after every task submitted so far completed. */
+    public void releaseSmall(long[] blocks, int count) {
+        checkOpen();
+        arena.releaseSmall(blocks, count, device.queue().submitted() - 1);
+    }
+
     /** Requests of at least this many bytes are served from memory {@link #reserveMemory} reserved. */
     public static final long RESERVED_MIN_BYTES = DeviceArena.RESERVED_MIN_BYTES;
 
