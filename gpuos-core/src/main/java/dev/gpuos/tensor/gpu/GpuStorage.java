@@ -22,7 +22,7 @@ import java.util.Arrays;
  * the descriptor takes, once per buffer touch, and after submitting turns the batch's entries into seqs.
  */
 final class GpuStorage implements Storage, DeviceBuffer {
-    private final GpuBackend backend;
+    // The backend is the lease's (it needs it to free, and here it would cost 8 bytes per op's result).
     private final long byteSize;
     private final Lease lease;
 
@@ -30,22 +30,22 @@ final class GpuStorage implements Storage, DeviceBuffer {
      * The device memory, apart from this storage so that it can be given back once the storage is unreachable.
      * Either way the arena reuses it only after every task submitted so far completed; an explicit release first
      * submits the recorded nodes that touch it, and an unreachable storage has none (they would reference it).
-     * Two kinds, so that neither carries a field for the other (each fits 64 bytes): a small block held as a long
+     * Two kinds, so that neither carries a field for the other (a small one is 56 bytes): a small block held as a long
      * (most tensors: no DeviceBlock object per op), or a DeviceBlock (reserved extents, large blocks).
      */
     private abstract static sealed class Lease extends BufferLease permits SmallLease, BlockLease {
-        final GpuOS os;
+        final GpuBackend backend;
 
-        Lease(GpuStorage storage, BufferLedger ledger, GpuOS os, long capacity) {
+        Lease(GpuStorage storage, BufferLedger ledger, GpuBackend backend, long capacity) {
             super(storage, ledger, capacity);
-            this.os = os;
+            this.backend = backend;
         }
 
         abstract long address();
 
         @Override
         protected void free(boolean unreachable) {
-            GpuStorage.free(os, java.util.List.of(this), unreachable);  // the backend frees many at once this way
+            GpuStorage.free(backend.os(), java.util.List.of(this), unreachable);  // the backend frees many at once this way
         }
     }
 
@@ -53,25 +53,31 @@ final class GpuStorage implements Storage, DeviceBuffer {
         /** {@link DeviceArena#allocateSmall}'s long. */
         final long block;
 
-        SmallLease(GpuStorage storage, BufferLedger ledger, GpuOS os, long block) {
-            super(storage, ledger, os, DeviceArena.smallCapacity(block));
+        SmallLease(GpuStorage storage, BufferLedger ledger, GpuBackend backend, long block) {
+            super(storage, ledger, backend, DeviceArena.smallCapacity(block));
             this.block = block;
         }
 
         @Override
         long address() { return DeviceArena.smallAddress(block); }
+
+        @Override
+        public long bytes() { return DeviceArena.smallCapacity(block); }
     }
 
     private static final class BlockLease extends Lease {
         final DeviceBlock block;
 
-        BlockLease(GpuStorage storage, BufferLedger ledger, GpuOS os, DeviceBlock block) {
-            super(storage, ledger, os, block.capacity());
+        BlockLease(GpuStorage storage, BufferLedger ledger, GpuBackend backend, DeviceBlock block) {
+            super(storage, ledger, backend, block.capacity());
             this.block = block;
         }
 
         @Override
         long address() { return block.address(); }
+
+        @Override
+        public long bytes() { return block.capacity(); }
     }
 
     /**
@@ -118,15 +124,13 @@ final class GpuStorage implements Storage, DeviceBuffer {
 
     /** Over a block of {@link DeviceArena#allocateSmall}. */
     GpuStorage(GpuBackend backend, BufferLedger ledger, long smallBlock, long byteSize) {
-        this.backend = backend;
         this.byteSize = byteSize;
-        this.lease = new SmallLease(this, ledger, backend.os(), smallBlock);
+        this.lease = new SmallLease(this, ledger, backend, smallBlock);
     }
 
     GpuStorage(GpuBackend backend, BufferLedger ledger, DeviceBlock block, long byteSize) {
-        this.backend = backend;
         this.byteSize = byteSize;
-        this.lease = new BlockLease(this, ledger, backend.os(), block);
+        this.lease = new BlockLease(this, ledger, backend, block);
     }
 
     static GpuStorage of(Tensor t) {
@@ -137,7 +141,7 @@ final class GpuStorage implements Storage, DeviceBuffer {
     }
 
     @Override
-    public Backend backend() { return backend; }
+    public Backend backend() { return lease.backend; }
 
     @Override
     public long byteSize() { return byteSize; }
