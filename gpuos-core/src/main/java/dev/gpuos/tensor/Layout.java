@@ -64,14 +64,6 @@ public final class Layout {
         this.offset = offset;
     }
 
-    /** A row of {@code rows} at {@code offset}: shares its arrays and element count (see {@link #select}). */
-    private Layout(Layout rows, long offset) {
-        this.shape = rows.shape;
-        this.strides = rows.strides;
-        this.offset = offset;
-        this.numel = rows.numel();
-    }
-
     /**
      * {@code contiguous(shape)}, reusing {@code like} when it is exactly that layout (same shape, row-major
      * strides, offset 0): an op's result usually has its first operand's shape, and layouts are immutable.
@@ -294,6 +286,14 @@ public final class Layout {
         Layout r = rows;
         if (r == null) rows = r = new Layout(remove(shape, 0), remove(strides, 0), 0, true);
         return new Layout(r, offset + index * strides[0]);
+    }
+
+    /** A row of {@code rows} at {@code offset}: shares its arrays and element count (see {@link #select}). */
+    private Layout(Layout rows, long offset) {
+        this.shape = rows.shape;
+        this.strides = rows.strides;
+        this.offset = offset;
+        this.numel = rows.numel();
     }
 
     /**
