@@ -363,9 +363,24 @@ public final class GpuOS implements AutoCloseable {
         return arena.allocate(bytes);
     }
 
+    /** Whether {@link #allocateSmall} serves a request of {@code bytes} ({@link DeviceArena#isSmall}). */
+    public boolean isSmall(long bytes) {
+        return arena.isSmall(bytes);
+    }
+
+    /** The device address of a small block of {@link #allocateSmall}. */
+    public static long smallAddress(long block) {
+        return DeviceArena.smallAddress(block);
+    }
+
+    /** The bytes a small block of {@link #allocateSmall} holds (its size class). */
+    public static long smallCapacity(long block) {
+        return DeviceArena.smallCapacity(block);
+    }
+
     /**
-     * A small block as one long, no object ({@link DeviceArena#allocateSmall}: for requests the arena
-     * {@link DeviceArena#isSmall calls small}; an op's result): given back with {@link #releaseSmall}.
+     * A small block as one long, no object ({@link DeviceArena#allocateSmall}: for requests that
+     * {@link #isSmall}; an op's result): given back with {@link #releaseSmall}.
      */
     public long allocateSmall(long bytes) {
         checkOpen();

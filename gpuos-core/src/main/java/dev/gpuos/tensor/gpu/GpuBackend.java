@@ -184,7 +184,7 @@ public final class GpuBackend implements Backend {
         // The arena has no empty blocks; an empty tensor gets one byte that no task ever touches.
         long blockBytes = Math.max(bytes, 1);
         ledger.reserve(blockBytes);
-        GpuStorage storage = os.memory().isSmall(blockBytes)
+        GpuStorage storage = os.isSmall(blockBytes)
                 ? new GpuStorage(this, ledger, allocateSmall(blockBytes), bytes)  // no block object per op
                 : new GpuStorage(this, ledger, allocateBlock(blockBytes), bytes);
         CaptureAllocations c = capturing;

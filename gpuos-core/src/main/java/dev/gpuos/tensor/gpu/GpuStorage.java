@@ -2,7 +2,6 @@ package dev.gpuos.tensor.gpu;
 
 import dev.gpuos.GpuOS;
 import dev.gpuos.runtime.DeviceBuffer;
-import dev.gpuos.runtime.memory.DeviceArena;
 import dev.gpuos.runtime.memory.DeviceBlock;
 import dev.gpuos.tensor.BufferLease;
 import dev.gpuos.tensor.BufferLedger;
@@ -50,19 +49,19 @@ final class GpuStorage implements Storage, DeviceBuffer {
     }
 
     private static final class SmallLease extends Lease {
-        /** {@link DeviceArena#allocateSmall}'s long. */
+        /** {@link GpuOS#allocateSmall}'s long. */
         final long block;
 
         SmallLease(GpuStorage storage, BufferLedger ledger, GpuBackend backend, long block) {
-            super(storage, ledger, backend, DeviceArena.smallCapacity(block));
+            super(storage, ledger, backend, GpuOS.smallCapacity(block));
             this.block = block;
         }
 
         @Override
-        long address() { return DeviceArena.smallAddress(block); }
+        long address() { return GpuOS.smallAddress(block); }
 
         @Override
-        public long bytes() { return DeviceArena.smallCapacity(block); }
+        public long bytes() { return GpuOS.smallCapacity(block); }
     }
 
     private static final class BlockLease extends Lease {
@@ -122,7 +121,7 @@ final class GpuStorage implements Storage, DeviceBuffer {
     /** The captured index_selects (ReplayFaults) these contents were computed from; null: none. */
     private volatile ReplayFaults.Taint[] replayTaints;
 
-    /** Over a block of {@link DeviceArena#allocateSmall}. */
+    /** Over a block of {@link GpuOS#allocateSmall}. */
     GpuStorage(GpuBackend backend, BufferLedger ledger, long smallBlock, long byteSize) {
         this.byteSize = byteSize;
         this.lease = new SmallLease(this, ledger, backend, smallBlock);
