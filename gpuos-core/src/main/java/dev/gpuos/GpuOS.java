@@ -388,6 +388,15 @@ public final class GpuOS implements AutoCloseable {
         return arena.allocateSmall(bytes);
     }
 
+    /**
+     * After a wait for the device: the arena's freed blocks merged with their buddies ({@link DeviceArena#settle}),
+     * so a program's blocks after a sync do not depend on when earlier ones were given back.
+     */
+    public void settleMemory() {
+        if (closed) return;  // nothing to settle, and a sync after close has nothing to report
+        arena.settle(device.queue().completed());
+    }
+
     /** Returns the small blocks {@code blocks[0, count)} at once; reused after every task submitted so far completed. */
     public void releaseSmall(long[] blocks, int count) {
         checkOpen();

@@ -627,6 +627,21 @@ public final class DeviceArena implements AutoCloseable {
         quickCount[order] = q + 1;
     }
 
+    /**
+     * Makes every released block whose last use completed free, and merges the quick stacks into the free sets: the
+     * free memory is then the maximal buddy blocks around what is in use, whatever order blocks were given back in
+     * (as if every release had merged at once). For a point where the program waits anyway (a sync): the same
+     * program then gets the same blocks, and a large request finds whole blocks without a merge of its own.
+     */
+    public void settle(long completedSeq) {
+        synchronized (lock) {
+            if (closed) return;
+            if (completedSeq > this.completedSeq) this.completedSeq = completedSeq;
+            reclaim();
+            mergeQuick();
+        }
+    }
+
     /** Merges every block of the quick stacks into the free sets, with its buddies; returns whether there was one. */
     private boolean mergeQuick() {
         boolean any = false;

@@ -300,6 +300,7 @@ public final class GpuBackend implements Backend {
         synchronized (progress) {
             syncedEnd = Math.max(syncedEnd, to);
         }
+        os.settleMemory();  // blocks freed since come back merged, as if each release had merged (no cost per op)
     }
 
     /**
