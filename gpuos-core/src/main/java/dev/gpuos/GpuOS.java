@@ -363,6 +363,46 @@ public final class GpuOS implements AutoCloseable {
         return arena.allocate(bytes);
     }
 
+    /** Whether {@link #allocateSmall} serves a request of {@code bytes} ({@link DeviceArena#isSmall}). */
+    public boolean isSmall(long bytes) {
+        return arena.isSmall(bytes);
+    }
+
+    /** The device address of a small block of {@link #allocateSmall}. */
+    public static long smallAddress(long block) {
+        return DeviceArena.smallAddress(block);
+    }
+
+    /** The bytes a small block of {@link #allocateSmall} holds (its size class). */
+    public static long smallCapacity(long block) {
+        return DeviceArena.smallCapacity(block);
+    }
+
+    /**
+     * A small block as one long, no object ({@link DeviceArena#allocateSmall}: for requests that
+     * {@link #isSmall}; an op's result): given back with {@link #releaseSmall}.
+     */
+    public long allocateSmall(long bytes) {
+        checkOpen();
+        arena.advance(device.queue().completed());
+        return arena.allocateSmall(bytes);
+    }
+
+    /**
+     * After a wait for the device: the arena's freed blocks merged with their buddies ({@link DeviceArena#settle}),
+     * so a program's blocks after a sync do not depend on when earlier ones were given back.
+     */
+    public void settleMemory() {
+        if (closed) return;  // nothing to settle, and a sync after close has nothing to report
+        arena.settle(device.queue().completed());
+    }
+
+    /** Returns the small blocks {@code blocks[0, count)} at once; reused after every task submitted so far completed. */
+    public void releaseSmall(long[] blocks, int count) {
+        checkOpen();
+        arena.releaseSmall(blocks, count, device.queue().submitted() - 1);
+    }
+
     /** Requests of at least this many bytes are served from memory {@link #reserveMemory} reserved. */
     public static final long RESERVED_MIN_BYTES = DeviceArena.RESERVED_MIN_BYTES;
 

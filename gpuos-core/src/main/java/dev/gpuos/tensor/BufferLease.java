@@ -28,17 +28,19 @@ public abstract class BufferLease extends PhantomReference<Storage> {
     }
 
     private final BufferLedger ledger;
-    private final long bytes;
     private volatile boolean released;
     volatile Holder holder;
     /** Index in the holder's lease array; written under the holder's lock (see TensorScope.Owned). */
     int slot = -1;
 
-    /** Registers {@code storage}'s memory of {@code bytes} with {@code ledger}; call once, from the Storage's constructor. */
+    /**
+     * Registers {@code storage}'s memory of {@code bytes} with {@code ledger}; call once, from the Storage's
+     * constructor. {@link #bytes()} must return the same from then on (a subclass derives it from what it holds
+     * anyway, and a field of its own here would make every GPU lease 8 bytes bigger: one per op's result).
+     */
     protected BufferLease(Storage storage, BufferLedger ledger, long bytes) {
         super(storage, ledger.queue);
         this.ledger = ledger;
-        this.bytes = bytes;
         ledger.opened(bytes);
     }
 
@@ -51,7 +53,8 @@ public abstract class BufferLease extends PhantomReference<Storage> {
 
     public final boolean isReleased() { return released; }
 
-    public final long bytes() { return bytes; }
+    /** The bytes this lease holds, as registered with the ledger. */
+    public abstract long bytes();
 
     public final BufferLedger ledger() { return ledger; }
 

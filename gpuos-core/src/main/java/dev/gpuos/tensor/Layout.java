@@ -36,7 +36,25 @@ public final class Layout {
     }
 
     public static Layout contiguous(long... shape) {
-        return new Layout(shape, contiguousStrides(shape), 0);
+        int cell = internCell(shape);
+        Layout known = INTERNED[cell];
+        if (known != null && Arrays.equals(known.shape, shape)) return known;
+        Layout made = new Layout(shape, contiguousStrides(shape), 0);
+        INTERNED[cell] = made;
+        return made;
+    }
+
+    /**
+     * Recent contiguous layouts by shape, direct-mapped: every op's result of one shape shares one Layout (and its
+     * arrays) instead of 88 bytes of its own. Layouts are immutable, so any thread may take any entry; a lost race
+     * only replaces one entry with an equal layout. 256 entries hold the shapes a model's layers cycle through.
+     */
+    private static final Layout[] INTERNED = new Layout[256];
+
+    private static int internCell(long[] shape) {
+        long h = shape.length;
+        for (long s : shape) h = h * 0x9E3779B97F4A7C15L + s;
+        return (int) (h ^ (h >>> 29) ^ (h >>> 47)) & (INTERNED.length - 1);
     }
 
     /** Trusts its arrays (owned from here on, already valid): the per-op path makes no defensive copies. */
@@ -270,8 +288,26 @@ public final class Layout {
             throw new IndexOutOfBoundsException("index " + index + " is out of range for dimension " + dim + " of size "
                     + shape[dim]);
         }
-        return new Layout(remove(shape, dim), remove(strides, dim), offset + index * strides[dim], true);
+        if (dim != 0) return new Layout(remove(shape, dim), remove(strides, dim), offset + index * strides[dim], true);
+        // Rows differ only in their offset: they share one pair of arrays (W1 takes two rows per add).
+        Layout r = rows;
+        if (r == null) rows = r = new Layout(remove(shape, 0), remove(strides, 0), 0, true);
+        return new Layout(r, offset + index * strides[0]);
     }
+
+    /** A row of {@code rows} at {@code offset}: shares its arrays and element count (see {@link #select}). */
+    private Layout(Layout rows, long offset) {
+        this.shape = rows.shape;
+        this.strides = rows.strides;
+        this.offset = offset;
+        this.numel = rows.numel();
+    }
+
+    /**
+     * select(0, i)'s shape and strides, made by the first such select (a benign race: every thread makes an equal
+     * one, and its final arrays are safely published). The field fills what would be padding: no bigger Layout.
+     */
+    private Layout rows;
 
     public Layout unsqueeze(int dim) {
         long stride = dim < shape.length ? shape[dim] * strides[dim] : 1;

@@ -29,6 +29,12 @@ import java.util.TreeMap;
  * released in that order, the usual case, a priority queue for the rest), so {@link #advance(long)} only touches
  * blocks that actually became reusable.
  *
+ * <p><b>Small blocks as longs.</b> A tensor op's result is a small block made and given back per op; a
+ * {@link DeviceBlock} object for it was 64 bytes of garbage per op. {@link #allocateSmall} hands such a block out
+ * as one long instead (its address, with its size class in the low 8 bits that 256-byte alignment leaves zero),
+ * and {@link #releaseSmall} takes it back; the slab is found again from the address. The caller keeps the long
+ * and releases it exactly once, as it would a block.
+ *
  * <p><b>Threads.</b> One lock guards all state; the critical sections are a few array operations except when
  * a new slab is requested from the device.
  */
@@ -66,6 +72,21 @@ public final class DeviceArena implements AutoCloseable {
     // Everything below is guarded by lock, except completedSeq, which is also read without it.
     private final FreeBlockSet[] freeByOrder;
     private final List<Slab> slabs = new ArrayList<>();
+    /** The slabs ordered by base address, for finding a small block's slab from its address. */
+    private Slab[] slabsByBase = new Slab[0];
+    /** Small blocks released while a task may still use them, in order of last use: a ring of (block, seq). */
+    private long[] pendingSmall = new long[64], pendingSmallSeq = new long[64];
+    private int pendingSmallHead, pendingSmallCount;
+    /** The slab of the block {@link #carveAddress} returned last (guarded by lock). */
+    private Slab carvedSlab;
+    /**
+     * Small blocks given back and not merged with their buddies yet, a stack per order: a streamed loop gives back
+     * and takes blocks of one size over and over, and a stack costs neither the free sets' hashing nor the splits
+     * and merges. They are merged ({@link #mergeQuick}) before a slab is added or trimmed, so no memory is taken
+     * from the device while one of them could serve, and their slab's freeBytes counts them only once merged.
+     */
+    private final long[][] quick;
+    private final int[] quickCount;
     /**
      * Released blocks waiting for their last use to complete, in two queues: those released in order of last use
      * (every release at the current submission seq, e.g. a scope's thousands of buffers at its close) append to
@@ -116,6 +137,8 @@ public final class DeviceArena implements AutoCloseable {
         this.largestClassBytes = largestClassBytes;
         this.slabOrder = orderOf(slabBytes);
         this.freeByOrder = new FreeBlockSet[slabOrder + 1];
+        this.quick = new long[slabOrder + 1][];
+        this.quickCount = new int[slabOrder + 1];
         for (int i = 0; i <= slabOrder; i++) {
             freeByOrder[i] = new FreeBlockSet();
         }
@@ -159,12 +182,143 @@ public final class DeviceArena implements AutoCloseable {
                 reclaim();
                 block = carve(order, bytes);
             }
+            if (block == null && mergeQuick()) {
+                block = carve(order, bytes);
+            }
             if (block == null) {
                 addSlab(bytes);
                 block = carve(order, bytes);
             }
             return handOut(block);
         }
+    }
+
+    /**
+     * Whether {@link #allocateSmall} serves a request of {@code bytes}: positive, below {@link #RESERVED_MIN_BYTES}
+     * (so never an extent of a reserved region) and at most the largest size class (so always a piece of a slab).
+     */
+    public boolean isSmall(long bytes) {
+        return bytes > 0 && bytes < RESERVED_MIN_BYTES && bytes <= largestClassBytes;
+    }
+
+    /** The device address of a small block (see {@link #allocateSmall}). */
+    public static long smallAddress(long block) {
+        return block & -MIN_BLOCK_BYTES;
+    }
+
+    /** The bytes a small block holds: its size class. */
+    public static long smallCapacity(long block) {
+        return MIN_BLOCK_BYTES << (block & (MIN_BLOCK_BYTES - 1));
+    }
+
+    /**
+     * {@link #allocate} for a request that {@link #isSmall}, with no object: the block is the returned long
+     * ({@link #smallAddress}, {@link #smallCapacity}; never 0), given back once with {@link #releaseSmall}.
+     *
+     * @throws IllegalArgumentException when {@code bytes} is not small
+     * @throws DeviceOutOfMemoryException as {@link #allocate}
+     */
+    public long allocateSmall(long bytes) {
+        if (!isSmall(bytes)) {
+            throw new IllegalArgumentException("a small block holds 1 to " + Math.min(RESERVED_MIN_BYTES - 1,
+                    largestClassBytes) + " bytes, got a request for " + bytes);
+        }
+        int order = orderOf(bytes);
+        synchronized (lock) {
+            requireOpen();
+            long address = carveAddress(order);
+            if (address == 0) {
+                reclaim();
+                address = carveAddress(order);
+            }
+            if (address == 0 && mergeQuick()) {
+                address = carveAddress(order);
+            }
+            if (address == 0) {
+                addSlab(bytes);
+                address = carveAddress(order);
+            }
+            allocations++;
+            blocksInUse++;
+            bytesInUse += MIN_BLOCK_BYTES << order;
+            return address | order;
+        }
+    }
+
+    /**
+     * Gives back the small blocks {@code blocks[0, count)}, all last used at {@code lastUseSeq}, under one lock: as
+     * {@link #release(DeviceBlock[], int, long)} for blocks. Each must come from {@link #allocateSmall} of this
+     * arena and be given back once; one that lies in no slab of this arena throws, and those before it stay
+     * released. (A small block given back twice is found only when it reaches a free set that holds it already.)
+     */
+    public void releaseSmall(long[] blocks, int count, long lastUseSeq) {
+        Objects.checkFromToIndex(0, count, blocks.length);
+        synchronized (lock) {
+            requireOpen();
+            for (int i = 0; i < count; i++) {
+                long block = blocks[i];
+                if (slabOf(block) == null) {
+                    throw new IllegalArgumentException("0x" + Long.toHexString(block) + " is not a small block of this"
+                            + " arena (no slab holds address 0x" + Long.toHexString(smallAddress(block)) + ")");
+                }
+                long capacity = smallCapacity(block);
+                releases++;
+                blocksInUse--;
+                bytesInUse -= capacity;
+                if (lastUseSeq < completedSeq) {
+                    makeSmallReusable(block);
+                } else {
+                    pendSmall(block, lastUseSeq);
+                    bytesPendingReuse += capacity;
+                }
+            }
+        }
+    }
+
+    /**
+     * Appends to the ring in order of last use. A block whose last use is below the newest one waits for that
+     * newest one instead: later reuse is always safe, and the ring stays a FIFO (a scope's close gives back
+     * thousands at one seq, in order).
+     */
+    private void pendSmall(long block, long lastUseSeq) {
+        int n = pendingSmall.length;
+        if (pendingSmallCount == n) {
+            long[] blocks = new long[2 * n], seqs = new long[2 * n];
+            for (int i = 0; i < n; i++) {
+                blocks[i] = pendingSmall[(pendingSmallHead + i) & (n - 1)];
+                seqs[i] = pendingSmallSeq[(pendingSmallHead + i) & (n - 1)];
+            }
+            pendingSmall = blocks;
+            pendingSmallSeq = seqs;
+            pendingSmallHead = 0;
+            n *= 2;
+        }
+        int tail = (pendingSmallHead + pendingSmallCount) & (n - 1);
+        long newest = pendingSmallCount == 0 ? lastUseSeq : pendingSmallSeq[(tail - 1) & (n - 1)];
+        pendingSmall[tail] = block;
+        pendingSmallSeq[tail] = Math.max(lastUseSeq, newest);
+        pendingSmallCount++;
+    }
+
+    /** The slab holding a small block's address, or null. */
+    private Slab slabOf(long block) {
+        long address = smallAddress(block);
+        Slab[] byBase = slabsByBase;
+        int lo = 0, hi = byBase.length - 1;
+        while (lo <= hi) {
+            int mid = (lo + hi) >>> 1;
+            Slab slab = byBase[mid];
+            if (address < slab.base) hi = mid - 1;
+            else if (address >= slab.base + slab.bytes) lo = mid + 1;
+            else return slab;
+        }
+        return null;
+    }
+
+    private void indexSlabs() {
+        Slab[] byBase = slabs.toArray(new Slab[0]);
+        java.util.Arrays.sort(byBase, Comparator.comparingLong((Slab slab) -> slab.base));
+        slabsByBase = byBase;
     }
 
     /**
@@ -322,11 +476,15 @@ public final class DeviceArena implements AutoCloseable {
             requireFreeAllowed("close");
             // Freed one at a time, forgetting each only after the driver accepted it, so a failure part-way
             // leaves the arena describing exactly what it still holds.
-            for (Iterator<Slab> it = slabs.iterator(); it.hasNext(); ) {
-                Slab slab = it.next();
-                device.free(slab.base);
-                it.remove();
-                slabBytesHeld -= slab.bytes;
+            try {
+                for (Iterator<Slab> it = slabs.iterator(); it.hasNext(); ) {
+                    Slab slab = it.next();
+                    device.free(slab.base);
+                    it.remove();
+                    slabBytesHeld -= slab.bytes;
+                }
+            } finally {
+                indexSlabs();
             }
             for (Iterator<ReservedRegion> it = reserved.iterator(); it.hasNext(); ) {
                 ReservedRegion r = it.next();
@@ -347,6 +505,8 @@ public final class DeviceArena implements AutoCloseable {
             }
             pending.clear();
             pendingInOrder.clear();
+            pendingSmallCount = 0;
+            java.util.Arrays.fill(quickCount, 0);
             bytesPendingReuse = 0;
             idleDedicated.clear();
             closed = true;
@@ -407,6 +567,24 @@ public final class DeviceArena implements AutoCloseable {
 
     /** Takes a free block of {@code order}, splitting a larger one if needed; null if none is free. */
     private DeviceBlock carve(int order, long size) {
+        long address = carveAddress(order);
+        if (address == 0) return null;
+        Slab slab = carvedSlab != null ? carvedSlab : slabOf(address);
+        return new DeviceBlock(this, slab, order, address, size, MIN_BLOCK_BYTES << order);
+    }
+
+    /**
+     * {@link #carve} without the object: the address, or 0 if none is free. Its slab is left in {@link #carvedSlab}
+     * when known at no cost (null for a block of the quick stacks: a small block needs none).
+     */
+    private long carveAddress(int order) {
+        int q = quickCount[order];
+        if (q > 0) {
+            long address = quick[order][q - 1];
+            quickCount[order] = q - 1;
+            carvedSlab = null;
+            return address;
+        }
         for (int j = order; j <= slabOrder; j++) {
             FreeBlockSet set = freeByOrder[j];
             int count = set.size();
@@ -420,11 +598,11 @@ public final class DeviceArena implements AutoCloseable {
                 j--;
                 freeByOrder[j].add(address + (MIN_BLOCK_BYTES << j), slab);
             }
-            long capacity = MIN_BLOCK_BYTES << order;
-            slab.freeBytes -= capacity;
-            return new DeviceBlock(this, slab, order, address, size, capacity);
+            slab.freeBytes -= MIN_BLOCK_BYTES << order;
+            carvedSlab = slab;
+            return address;
         }
-        return null;
+        return 0;
     }
 
     private void makeReusable(DeviceBlock block) {
@@ -437,9 +615,47 @@ public final class DeviceArena implements AutoCloseable {
             idleDedicated.computeIfAbsent(block.capacity(), k -> new ArrayDeque<>()).push(block.address());
             return;
         }
-        slab.freeBytes += block.capacity();
-        long address = block.address();
-        int order = block.order;
+        freeInSlab(slab, block.address(), block.order);
+    }
+
+    private void makeSmallReusable(long block) {
+        int order = (int) (block & (MIN_BLOCK_BYTES - 1));
+        long[] stack = quick[order];
+        int q = quickCount[order];
+        if (stack == null || q == stack.length) quick[order] = stack = java.util.Arrays.copyOf(stack == null ? new long[0] : stack, Math.max(64, 2 * q));
+        stack[q] = smallAddress(block);
+        quickCount[order] = q + 1;
+    }
+
+    /**
+     * Makes every released block whose last use completed free, and merges the quick stacks into the free sets: the
+     * free memory is then the maximal buddy blocks around what is in use, whatever order blocks were given back in
+     * (as if every release had merged at once). For a point where the program waits anyway (a sync): the same
+     * program then gets the same blocks, and a large request finds whole blocks without a merge of its own.
+     */
+    public void settle(long completedSeq) {
+        synchronized (lock) {
+            if (closed) return;
+            if (completedSeq > this.completedSeq) this.completedSeq = completedSeq;
+            reclaim();
+            mergeQuick();
+        }
+    }
+
+    /** Merges every block of the quick stacks into the free sets, with its buddies; returns whether there was one. */
+    private boolean mergeQuick() {
+        boolean any = false;
+        for (int order = 0; order < quick.length; order++) {
+            int q = quickCount[order];
+            quickCount[order] = 0;
+            for (int i = 0; i < q; i++) freeInSlab(slabOf(quick[order][i]), quick[order][i], order);
+            any |= q > 0;
+        }
+        return any;
+    }
+
+    private void freeInSlab(Slab slab, long address, int order) {
+        slab.freeBytes += MIN_BLOCK_BYTES << order;
         // Coalesce with the buddy while it is free at the same order; buddies are relative to the slab base
         // because the driver aligns slabs only to 256 bytes, not to their size.
         while (order < slabOrder) {
@@ -454,6 +670,14 @@ public final class DeviceArena implements AutoCloseable {
     }
 
     private void reclaim() {
+        int n = pendingSmall.length;
+        while (pendingSmallCount > 0 && pendingSmallSeq[pendingSmallHead] < completedSeq) {
+            long block = pendingSmall[pendingSmallHead];
+            pendingSmallHead = (pendingSmallHead + 1) & (n - 1);
+            pendingSmallCount--;
+            bytesPendingReuse -= smallCapacity(block);
+            makeSmallReusable(block);
+        }
         while (!pendingInOrder.isEmpty() && pendingInOrder.peekFirst().lastUseSeq < completedSeq) {
             DeviceBlock block = pendingInOrder.pollFirst();
             bytesPendingReuse -= block.capacity();
@@ -474,6 +698,7 @@ public final class DeviceArena implements AutoCloseable {
         }
         Slab slab = new Slab(base, slabBytes);
         slabs.add(slab);
+        indexSlabs();
         slabBytesHeld += slabBytes;
         freeByOrder[slabOrder].add(base, slab);
     }
@@ -551,6 +776,7 @@ public final class DeviceArena implements AutoCloseable {
     }
 
     private long trimLocked() {
+        mergeQuick();  // a wholly free slab is whole in the free sets only once merged
         long returned = 0;
         for (Iterator<Slab> it = slabs.iterator(); it.hasNext(); ) {
             Slab slab = it.next();
@@ -566,6 +792,7 @@ public final class DeviceArena implements AutoCloseable {
             slabBytesHeld -= slab.bytes;
             returned += slab.bytes;
         }
+        indexSlabs();
         for (Iterator<ReservedRegion> it = reserved.iterator(); it.hasNext(); ) {
             ReservedRegion r = it.next();
             if (!r.isWhollyFree()) {

@@ -33,10 +33,17 @@ public final class HostStorage implements Storage {
     /** Accounting only: the memory belongs to the storage, so the lease must not hold it (see the class comment). */
     private static final class Lease extends BufferLease {
         private final WeakReference<HostStorage> storage;
+        private final long bytes;
 
         Lease(HostStorage storage, BufferLedger ledger, long bytes) {
             super(storage, ledger, bytes);
             this.storage = new WeakReference<>(storage);
+            this.bytes = bytes;
+        }
+
+        @Override
+        public long bytes() {
+            return bytes;
         }
 
         @Override

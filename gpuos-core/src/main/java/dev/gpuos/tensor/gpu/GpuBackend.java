@@ -189,7 +189,9 @@ public final class GpuBackend implements Backend {
         // The arena has no empty blocks; an empty tensor gets one byte that no task ever touches.
         long blockBytes = Math.max(bytes, 1);
         ledger.reserve(blockBytes);
-        GpuStorage storage = new GpuStorage(this, ledger, allocateBlock(blockBytes), bytes);
+        GpuStorage storage = os.isSmall(blockBytes)
+                ? new GpuStorage(this, ledger, allocateSmall(blockBytes), bytes)  // no block object per op
+                : new GpuStorage(this, ledger, allocateBlock(blockBytes), bytes);
         CaptureAllocations c = capturing;
         if (c != null && c.thread() == Thread.currentThread()) c.storages().add(storage);
         return storage;
@@ -199,11 +201,7 @@ public final class GpuBackend implements Backend {
         try {
             return os.allocate(bytes);
         } catch (DeviceOutOfMemoryException full) {
-            // Every unreachable tensor's block, then every submitted task's completion (a released block is reused
-            // only after the tasks submitted before its release completed), and one more try.
-            ledger.relieve(Long.MAX_VALUE / 2);
-            long completed = os.completed(), submitted = os.submitted();
-            if (submitted > completed) os.await(completed, submitted);
+            relieve();
             try {
                 return os.allocate(bytes);
             } catch (DeviceOutOfMemoryException again) {
@@ -211,6 +209,31 @@ public final class GpuBackend implements Backend {
                 throw again;
             }
         }
+    }
+
+    /** {@link #allocateBlock} for a small block ({@link GpuOS#allocateSmall}). */
+    private long allocateSmall(long bytes) {
+        try {
+            return os.allocateSmall(bytes);
+        } catch (DeviceOutOfMemoryException full) {
+            relieve();
+            try {
+                return os.allocateSmall(bytes);
+            } catch (DeviceOutOfMemoryException again) {
+                again.addSuppressed(full);
+                throw again;
+            }
+        }
+    }
+
+    /**
+     * Before an allocation's last try: every unreachable tensor's block, then every submitted task's completion (a
+     * released block is reused only after the tasks submitted before its release completed).
+     */
+    private void relieve() {
+        ledger.relieve(Long.MAX_VALUE / 2);
+        long completed = os.completed(), submitted = os.submitted();
+        if (submitted > completed) os.await(completed, submitted);
     }
 
     /**
@@ -282,6 +305,7 @@ public final class GpuBackend implements Backend {
         synchronized (progress) {
             syncedEnd = Math.max(syncedEnd, to);
         }
+        os.settleMemory();  // blocks freed since come back merged, as if each release had merged (no cost per op)
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.gpuos.tensor.gpu;
 
 import dev.gpuos.GpuOS;
+import dev.gpuos.runtime.DeviceBuffer;
 import dev.gpuos.runtime.memory.DeviceBlock;
 import dev.gpuos.tensor.BufferLease;
 import dev.gpuos.tensor.BufferLedger;
@@ -12,48 +13,89 @@ import dev.gpuos.tensor.TensorClosedException;
 import java.util.Arrays;
 
 /**
- * A device buffer of the GPU backend: a block of the GpuOS arena. It is also the hazard tracker of its bytes:
- * it remembers which tasks touch it (the last writer, and the readers since that write), so that a later task
- * waits for exactly those, whether they are tasks of the batch being built (by batch index) or of earlier
- * submissions (by seq, only while not complete). The planner asks it for a task's dependencies in the form the
- * descriptor takes, once per buffer touch, and after submitting turns the batch's entries into seqs.
+ * A device buffer of the GPU backend: a block of the GpuOS arena, and the {@link DeviceBuffer} that tasks address
+ * (so the result of an op is three objects: its {@code Tensor}, this and its lease). It is also the hazard tracker
+ * of its bytes: it remembers which tasks touch it (the last writer, and the readers since that write), so that a
+ * later task waits for exactly those, whether they are tasks of the batch being built (by batch index) or of
+ * earlier submissions (by seq, only while not complete). The planner asks it for a task's dependencies in the form
+ * the descriptor takes, once per buffer touch, and after submitting turns the batch's entries into seqs.
  */
-final class GpuStorage implements Storage {
-    private final GpuBackend backend;
-    private final DeviceBlock block;
+final class GpuStorage implements Storage, DeviceBuffer {
+    // The backend is the lease's (it needs it to free, and here it would cost 8 bytes per op's result).
     private final long byteSize;
     private final Lease lease;
 
     /**
-     * The device block, apart from this storage so that it can be given back once the storage is unreachable.
+     * The device memory, apart from this storage so that it can be given back once the storage is unreachable.
      * Either way the arena reuses it only after every task submitted so far completed; an explicit release first
      * submits the recorded nodes that touch it, and an unreachable storage has none (they would reference it).
+     * Two kinds, so that neither carries a field for the other (a small one is 56 bytes): a small block held as a long
+     * (most tensors: no DeviceBlock object per op), or a DeviceBlock (reserved extents, large blocks).
      */
-    private static final class Lease extends BufferLease {
-        private final GpuOS os;
-        private final DeviceBlock block;
+    private abstract static sealed class Lease extends BufferLease permits SmallLease, BlockLease {
+        final GpuBackend backend;
 
-        Lease(GpuStorage storage, BufferLedger ledger, GpuOS os, DeviceBlock block) {
-            super(storage, ledger, block.capacity());
-            this.os = os;
+        Lease(GpuStorage storage, BufferLedger ledger, GpuBackend backend, long capacity) {
+            super(storage, ledger, capacity);
+            this.backend = backend;
+        }
+
+        abstract long address();
+
+        @Override
+        protected void free(boolean unreachable) {
+            GpuStorage.free(backend.os(), java.util.List.of(this), unreachable);  // the backend frees many at once this way
+        }
+    }
+
+    private static final class SmallLease extends Lease {
+        /** {@link GpuOS#allocateSmall}'s long. */
+        final long block;
+
+        SmallLease(GpuStorage storage, BufferLedger ledger, GpuBackend backend, long block) {
+            super(storage, ledger, backend, GpuOS.smallCapacity(block));
             this.block = block;
         }
 
         @Override
-        protected void free(boolean unreachable) {
-            GpuStorage.free(os, java.util.List.of(this), unreachable);  // the backend frees many at once this way
+        long address() { return GpuOS.smallAddress(block); }
+
+        @Override
+        public long bytes() { return GpuOS.smallCapacity(block); }
+    }
+
+    private static final class BlockLease extends Lease {
+        final DeviceBlock block;
+
+        BlockLease(GpuStorage storage, BufferLedger ledger, GpuBackend backend, DeviceBlock block) {
+            super(storage, ledger, backend, block.capacity());
+            this.block = block;
         }
+
+        @Override
+        long address() { return block.address(); }
+
+        @Override
+        public long bytes() { return block.capacity(); }
     }
 
     /**
-     * Gives back the blocks of {@code leases} (this backend's, each released once) under one arena lock: a scope's
-     * close releases every buffer it owns, and a lock per block was most of its time.
+     * Gives back the memory of {@code leases} (this backend's, each released once) under one arena lock per kind: a
+     * scope's close releases every buffer it owns, and a lock per block was most of its time.
      */
     static void free(GpuOS os, java.util.List<BufferLease> leases, boolean unreachable) {
-        DeviceBlock[] blocks = new DeviceBlock[leases.size()];
-        for (int i = 0; i < blocks.length; i++) blocks[i] = ((Lease) leases.get(i)).block;
+        int n = leases.size(), small = 0;
+        for (int i = 0; i < n; i++) if (leases.get(i) instanceof SmallLease) small++;
+        long[] smalls = new long[small];
+        DeviceBlock[] blocks = new DeviceBlock[n - small];
+        int s = 0, b = 0;
+        for (int i = 0; i < n; i++) {
+            if (leases.get(i) instanceof SmallLease l) smalls[s++] = l.block;
+            else blocks[b++] = ((BlockLease) leases.get(i)).block;
+        }
         try {
-            os.release(blocks, blocks.length);
+            if (s > 0) os.releaseSmall(smalls, s);
+            if (b > 0) os.release(blocks, b);
         } catch (IllegalStateException closed) {
             // The GpuOS closed before the GC found these buffers: its arena, and the blocks with it, are gone.
             if (!unreachable) throw closed;
@@ -79,11 +121,15 @@ final class GpuStorage implements Storage {
     /** The captured index_selects (ReplayFaults) these contents were computed from; null: none. */
     private volatile ReplayFaults.Taint[] replayTaints;
 
-    GpuStorage(GpuBackend backend, BufferLedger ledger, DeviceBlock block, long byteSize) {
-        this.backend = backend;
-        this.block = block;
+    /** Over a block of {@link GpuOS#allocateSmall}. */
+    GpuStorage(GpuBackend backend, BufferLedger ledger, long smallBlock, long byteSize) {
         this.byteSize = byteSize;
-        this.lease = new Lease(this, ledger, backend.os(), block);
+        this.lease = new SmallLease(this, ledger, backend, smallBlock);
+    }
+
+    GpuStorage(GpuBackend backend, BufferLedger ledger, DeviceBlock block, long byteSize) {
+        this.byteSize = byteSize;
+        this.lease = new BlockLease(this, ledger, backend, block);
     }
 
     static GpuStorage of(Tensor t) {
@@ -94,7 +140,7 @@ final class GpuStorage implements Storage {
     }
 
     @Override
-    public Backend backend() { return backend; }
+    public Backend backend() { return lease.backend; }
 
     @Override
     public long byteSize() { return byteSize; }
@@ -105,11 +151,18 @@ final class GpuStorage implements Storage {
     @Override
     public BufferLease lease() { return lease; }
 
-    /** The device block; throws {@link TensorClosedException} once released. */
-    DeviceBlock block() {
+    /** The device memory as tasks address it (this storage); throws {@link TensorClosedException} once released. */
+    DeviceBuffer block() {
         if (lease.isReleased()) throw new TensorClosedException("device buffer of " + byteSize + " bytes was released");
-        return block;
+        return this;
     }
+
+    /** Device address of the first byte (a multiple of 256); meaningful while {@link #isLive()}. */
+    @Override
+    public long address() { return lease.address(); }
+
+    @Override
+    public boolean isLive() { return !lease.isReleased(); }
 
     @Override
     public void release() {
