@@ -79,14 +79,9 @@ public final class Layout {
             if (canonical) return like;
         }
         // Results of views at an offset (W1's rows: a[i] + b[i]) cannot share their operand's layout; they share
-        // the last one made here instead (a racy cache of an immutable value: any thread may see any entry, each
-        // checked). A layout and two arrays per op were 100 of W1's bytes per add.
-        Layout last = lastContiguous;
-        if (last != null && Arrays.equals(last.shape, shape)) return last;
-        return lastContiguous = contiguous(shape);
+        // the interned contiguous layout of their shape (a layout and two arrays per op were 100 of W1's bytes).
+        return contiguous(shape);
     }
-
-    private static Layout lastContiguous;
 
     /** Whether this view has exactly {@code other} as its shape (no copy of either). */
     boolean hasShape(long[] other) {
