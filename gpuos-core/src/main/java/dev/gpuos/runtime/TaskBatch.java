@@ -77,6 +77,17 @@ public final class TaskBatch {
     }
 
     /**
+     * {@link #clear()}, and drops the batch's references to its operands' buffers: a batch reused across
+     * submissions would otherwise keep the last submission's buffers reachable until their slots are written again,
+     * and a buffer the GC cannot find unreachable cannot give its device memory back (up to a whole submission's
+     * results under memory pressure).
+     */
+    public TaskBatch clearAndForget() {
+        java.util.Arrays.fill(operands, 0, count * Layouts.MAX_REFS, null);
+        return clear();
+    }
+
+    /**
      * Appends a task and returns the writer positioned on it (valid until the next {@code add}).
      *
      * @param logicalOp operator id, resolved to a physical slot when the batch is submitted

@@ -42,6 +42,13 @@ public final class BufferLedger {
         default void free(List<BufferLease> leases, boolean unreachable) {
             for (int i = 0; i < leases.size(); i++) leases.get(i).free(unreachable);
         }
+
+        /**
+         * Hands recorded work not yet submitted to the device, where the backend can do so from the calling thread
+         * (not inside a submission or a capture): until then its nodes reference every buffer they use, so the
+         * results a loop already dropped cannot become unreachable. Called before a relief asks for a collection.
+         */
+        default void submitPending() {}
     }
 
     /** Waits of {@link #relieve}: 1, 2, 4, ... 256 ms while no reference arrives, as Bits.reserveMemory does. */
@@ -51,7 +58,7 @@ public final class BufferLedger {
     private final String name;
     private final Hooks hooks;
     private final LongAdder liveBuffers = new LongAdder(), liveBytes = new LongAdder();
-    private final LongAdder reclaimed = new LongAdder(), collections = new LongAdder();
+    private final LongAdder reclaimed = new LongAdder(), collections = new LongAdder(), shortReliefs = new LongAdder();
     private final Object pressure = new Object();
     private volatile long softLimit;
     /** {@link #reserve} relieves above this: max(softLimit, 2 x bytes live after the last relief). */
@@ -85,6 +92,12 @@ public final class BufferLedger {
     /** Collections asked for under memory pressure. */
     public long collectionsRequested() { return collections.sum(); }
 
+    /**
+     * Reliefs that ended with the request still above the soft limit, each after waiting out its retries (about
+     * half a second): the program holds that much, or what it dropped was not yet unreachable.
+     */
+    public long reliefsShort() { return shortReliefs.sum(); }
+
     void opened(long bytes) {
         liveBuffers.increment();
         liveBytes.add(bytes);
@@ -106,6 +119,8 @@ public final class BufferLedger {
      * for it and then find the memory it freed. Returns whether {@code bytes} fit now.
      */
     public boolean relieve(long bytes) {
+        // Outside the pressure lock: a submission may allocate (and so reserve) on another thread meanwhile.
+        hooks.submitPending();
         synchronized (pressure) {
             if (reclaimQueued() > 0 && fits(bytes)) return true;
             collections.increment();
@@ -125,6 +140,7 @@ public final class BufferLedger {
                 Thread.currentThread().interrupt();
             }
             boolean fits = fits(bytes);
+            if (!fits) shortReliefs.increment();
             // What is still live after a collection is what the program holds: relieve again only once that
             // doubled, so holding more than the soft limit costs O(log) collections, not one per allocation.
             trigger = fits ? softLimit : Math.max(softLimit, Math.min(Long.MAX_VALUE / 2, liveBytes.sum()) * 2);

@@ -153,6 +153,9 @@ public final class GpuBackend implements Backend {
             public void afterPendingWork(Runnable action) { recording.submitThen(action); }
 
             @Override
+            public void submitPending() { recording.submitIfFree(); }
+
+            @Override
             public void betweenSubmissions(Runnable action) { recording.betweenSubmissions(action); }
 
             @Override

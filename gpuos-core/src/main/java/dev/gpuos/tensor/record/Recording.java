@@ -163,6 +163,20 @@ public final class Recording {
         }
     }
 
+    /**
+     * {@link #submit()}, unless the calling thread is inside a submission or a {@link #betweenSubmissions} action
+     * (a nested submission would break what those promise) or a capture is running (its nodes go as one
+     * submission at its end): memory pressure's way to let the buffers that only pending nodes reference become
+     * unreachable. Returns whether anything was submitted.
+     */
+    public boolean submitIfFree() {
+        if (Thread.holdsLock(submitLock)) return false;
+        synchronized (this) {
+            if (holder != null || pending.isEmpty()) return false;
+        }
+        return submit();
+    }
+
     private void submitIfStill(long scheduledGeneration) {
         synchronized (this) {
             if (generation != scheduledGeneration || pending.isEmpty() || holder != null) return;
