@@ -72,6 +72,12 @@ __device__ __forceinline__ GT_ACC dot_row(const GT_T* q, long long sq, const GT_
     return d;
 }
 
+// C of the header (args 4)
+__device__ __forceinline__ long long chunks(const gpuos_task* task) {
+    const long long c = gpuos::arg_i64(task, 4);
+    return c > 1 ? c : 1;
+}
+
 }  // namespace
 
 GPUOS_OP {
@@ -98,19 +104,19 @@ GPUOS_OP {
     GT_ACC* acc = ps + CH;
     const long long G = Ev <= (long long)blockDim.x ? blockDim.x / Ev : 1, slots = G * Ev;
     const GT_ACC negInf = -(GT_ACC)__int_as_float(0x7f800000);
-    const long long C = gpuos::arg_i64(task, 4) > 1 ? gpuos::arg_i64(task, 4) : 1;
-    const long long len = C > 1 ? gpuos::arg_i64(task, 5) : S;
-    GT_ACC* parts = (GT_ACC*)((char*)task->refs[0].data + 5 * sizeof(gpuos_tensor_ref));
-    unsigned* counters = (unsigned*)(parts + total * C * (2 + Ev));
-    for (long long unit = tile; unit < total * C; unit += task->ntiles) {
-        const long long row = unit / C, chunk = unit % C;
-        const long long k0 = chunk * len, k1 = S - k0 < len ? S : k0 + len;
-        const long long batch = row / L, l = row % L;
+    // What only the split path needs is read from the task where it is used, not kept in registers: the loop over
+    // keys is at the worker's cap of 128 (a C held through it spilled 8 bytes; the task's words are reloaded
+    // because the loop stores to global memory).
+    for (long long unit = tile; unit < total * chunks(task); unit += task->ntiles) {
+        // only unit (and the row's pointers) live through the loop over keys: row, chunk and the output row are
+        // worked out again after it
+        const long long len = chunks(task) > 1 ? gpuos::arg_i64(task, 5) : S;
+        const long long k0 = unit % chunks(task) * len, k1 = S - k0 < len ? S : k0 + len;
+        const long long batch = unit / chunks(task) / L, l = unit / chunks(task) % L;
         const GT_T* qr = q + gt::offset_in(Q, 0, nb, batch) + l * sq0;
         const GT_T* kb = k + gt::offset_in(K, 0, nb, batch);
         const GT_V* vb = v + gt::offset_in(V, 0, nb, batch);
         const GT_T* br = b + gt::offset_in(B, 0, nb, batch) + l * sb0;
-        GT_V* orow = o + (batch * L + l) * Ev;
         __syncthreads();  // the previous row's final sums have read acc
         for (long long i = threadIdx.x; i < slots; i += blockDim.x) acc[i] = 0;
         GT_ACC m = negInf, sum = 0;  // the same in every thread: both come from block reductions
@@ -141,6 +147,8 @@ GPUOS_OP {
             }
             __syncthreads();  // ps and acc are rewritten by the next chunk
         }
+        const long long C = chunks(task), row = unit / C, chunk = unit - row * C;  // batch * L + l
+        GT_V* orow = o + row * Ev;
         if (C == 1) {
             for (long long e = threadIdx.x; e < Ev; e += blockDim.x) {
                 GT_ACC a = 0;
@@ -149,6 +157,8 @@ GPUOS_OP {
             }
             continue;
         }
+        GT_ACC* parts = (GT_ACC*)((char*)task->refs[0].data + 5 * sizeof(gpuos_tensor_ref));
+        unsigned* counters = (unsigned*)(parts + total * C * (2 + Ev));
         GT_ACC* part = parts + (row * C + chunk) * (2 + Ev);
         for (long long e = threadIdx.x; e < Ev; e += blockDim.x) {
             GT_ACC a = 0;
