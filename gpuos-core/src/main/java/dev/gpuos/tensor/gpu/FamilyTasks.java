@@ -347,7 +347,7 @@ final class FamilyTasks {
     /**
      * Whether attention splits each row's keys over several tiles when there are too few rows to occupy the worker's
      * blocks (flash decoding; see {@link #attentionSplit}): OFF unless {@code -Dgpuos.attention.splitS=true}, until a
-     * GPU run has checked it (GpuAttentionTest; written without a GPU, checked on the host by AttentionHostTest). Read
+     * GPU run has checked it (GpuAttentionSplitTest; written without a GPU, checked on the host by AttentionHostTest). Read
      * at planning, like {@link #gemv}, so AttentionSplitTiming compares both in one JVM.
      */
     static volatile boolean splitS = "true".equals(System.getProperty("gpuos.attention.splitS"));
