@@ -21,7 +21,7 @@
 // 32 for Llama-3.2-1B, so one tile a row leaves 100 of 132 SMs idle while each of the 32 streams all S keys. Then
 // a unit of work is (row, chunk of S) and tile t takes units t, t + ntiles, ...; each unit runs the loop above over
 // its keys and writes its partial (m, sum, unnormalised output row) to the task's scratch, which FamilyTasks
-// reserves in the operand table right after the 5 operand records (OperandTables.TableScratch: zeroed by the
+// reserves in the operand table right after the 5 operand records (OperandTables.Scratch: zeroed by the
 // table's upload, per submission or once for a captured program): [rows][C][2 + Ev] GT_ACC partials, then one
 // unsigned counter per row. The tile whose increment brings a row's counter to C combines the C partials in chunk
 // order (so the result does not depend on which tile came last) and puts the counter back to 0 for the next run
