@@ -5,7 +5,8 @@
 // Operands, from the task's operand table (5 of them: more than a descriptor holds inline): 0 = q viewed as
 // [batch..., L, E], 1 = k [batch..., S, E], 2 = v [batch..., S, Ev], 3 = bias [batch..., L, S] (any strides,
 // zero for broadcast; ignored unless arg 1), 4 = out, contiguous [batch..., L, Ev]. args: 0 = number of batch dims,
-// 1 = 1 if there is a bias, 2 = scale (double bits), 3 = query rows in all (batches x L).
+// 1 = 1 if there is a bias, 2 = scale (double bits), 3 = query rows in all (batches x L), 4 = chunks of S per row
+// (C; 0 or 1: the whole row in one tile), 5 = keys per chunk (a multiple of CH; unused when C <= 1).
 //
 // A tile is one query row (tile t takes rows t, t + ntiles, ...), the whole block over it: the keys are taken
 // CH at a time, one a thread (its dot product with q read straight from memory, 16-byte loads where both rows
@@ -15,6 +16,21 @@
 // group a share of the chunk's keys; one thread a column), so that every thread works for Ev = 64, and the
 // groups are added at the end. A row whose scores are all -inf comes out NaN (0 / 0), as PyTorch's does; a NaN
 // score makes its row NaN (the maximum is NaN-sticky).
+//
+// Split S (flash decoding; C > 1, FamilyTasks' gpuos.attention.splitS): a decode step has one query row per head,
+// 32 for Llama-3.2-1B, so one tile a row leaves 100 of 132 SMs idle while each of the 32 streams all S keys. Then
+// a unit of work is (row, chunk of S) and tile t takes units t, t + ntiles, ...; each unit runs the loop above over
+// its keys and writes its partial (m, sum, unnormalised output row) to the task's scratch, which FamilyTasks
+// reserves in the operand table right after the 5 operand records (OperandTables.Scratch: zeroed by the
+// table's upload, per submission or once for a captured program): [rows][C][2 + Ev] GT_ACC partials, then one
+// unsigned counter per row. The tile whose increment brings a row's counter to C combines the C partials in chunk
+// order (so the result does not depend on which tile came last) and puts the counter back to 0 for the next run
+// of the same task (a replay). Memory order (the threadFenceReduction pattern of the CUDA samples): every thread
+// fences its partial stores (__threadfence) before the barrier after which thread 0 increments the counter; the
+// combining tile's threads fence again after seeing the count and read the partials with volatile loads (L1 is
+// not coherent across SMs, and a replay's combiner may hold a stale line of an earlier run). A chunk whose scores
+// are all -inf has m = -inf and weighs 0; a row with every chunk so has sum 0 and comes out 0 / 0 = NaN, as in
+// one tile.
 
 namespace {
 
@@ -56,6 +72,12 @@ __device__ __forceinline__ GT_ACC dot_row(const GT_T* q, long long sq, const GT_
     return d;
 }
 
+// C of the header (args 4)
+__device__ __forceinline__ long long chunks(const gpuos_task* task) {
+    const long long c = gpuos::arg_i64(task, 4);
+    return c > 1 ? c : 1;
+}
+
 }  // namespace
 
 GPUOS_OP {
@@ -82,18 +104,24 @@ GPUOS_OP {
     GT_ACC* acc = ps + CH;
     const long long G = Ev <= (long long)blockDim.x ? blockDim.x / Ev : 1, slots = G * Ev;
     const GT_ACC negInf = -(GT_ACC)__int_as_float(0x7f800000);
-    for (long long row = tile; row < total; row += task->ntiles) {
-        const long long batch = row / L, l = row % L;
+    // What only the split path needs is read from the task where it is used, not kept in registers: the loop over
+    // keys is at the worker's cap of 128 (a C held through it spilled 8 bytes; the task's words are reloaded
+    // because the loop stores to global memory).
+    for (long long unit = tile; unit < total * chunks(task); unit += task->ntiles) {
+        // only unit (and the row's pointers) live through the loop over keys: row, chunk and the output row are
+        // worked out again after it
+        const long long len = chunks(task) > 1 ? gpuos::arg_i64(task, 5) : S;
+        const long long k0 = unit % chunks(task) * len, k1 = S - k0 < len ? S : k0 + len;
+        const long long batch = unit / chunks(task) / L, l = unit / chunks(task) % L;
         const GT_T* qr = q + gt::offset_in(Q, 0, nb, batch) + l * sq0;
         const GT_T* kb = k + gt::offset_in(K, 0, nb, batch);
         const GT_V* vb = v + gt::offset_in(V, 0, nb, batch);
         const GT_T* br = b + gt::offset_in(B, 0, nb, batch) + l * sb0;
-        GT_V* orow = o + (batch * L + l) * Ev;
         __syncthreads();  // the previous row's final sums have read acc
         for (long long i = threadIdx.x; i < slots; i += blockDim.x) acc[i] = 0;
         GT_ACC m = negInf, sum = 0;  // the same in every thread: both come from block reductions
-        for (long long c0 = 0; c0 < S; c0 += CH) {
-            const int n = (int)(S - c0 < CH ? S - c0 : CH);
+        for (long long c0 = k0; c0 < k1; c0 += CH) {
+            const int n = (int)(k1 - c0 < CH ? k1 - c0 : CH);
             GT_ACC sc = negInf;
             if ((int)threadIdx.x < n) {
                 const long long s = c0 + threadIdx.x;
@@ -119,10 +147,53 @@ GPUOS_OP {
             }
             __syncthreads();  // ps and acc are rewritten by the next chunk
         }
+        const long long C = chunks(task), row = unit / C, chunk = unit - row * C;  // batch * L + l
+        GT_V* orow = o + row * Ev;
+        if (C == 1) {
+            for (long long e = threadIdx.x; e < Ev; e += blockDim.x) {
+                GT_ACC a = 0;
+                for (long long g = 0; g < G; ++g) a += acc[g * Ev + e];
+                orow[e] = GT_FROM_ACC<GT_V>(a / sum);
+            }
+            continue;
+        }
+        GT_ACC* parts = (GT_ACC*)((char*)task->refs[0].data + 5 * sizeof(gpuos_tensor_ref));
+        unsigned* counters = (unsigned*)(parts + total * C * (2 + Ev));
+        GT_ACC* part = parts + (row * C + chunk) * (2 + Ev);
         for (long long e = threadIdx.x; e < Ev; e += blockDim.x) {
             GT_ACC a = 0;
             for (long long g = 0; g < G; ++g) a += acc[g * Ev + e];
-            orow[e] = GT_FROM_ACC<GT_V>(a / sum);
+            part[2 + e] = a;
         }
+        if (threadIdx.x == 0) {
+            part[0] = m;
+            part[1] = sum;
+        }
+        __threadfence();  // this thread's partial stores before the count that publishes them
+        __syncthreads();
+        // the flag goes through ps (free until the next unit's first barrier): no static shared memory in an operator
+        if (threadIdx.x == 0) ps[0] = atomicAdd(&counters[row], 1u) == (unsigned)(C - 1) ? 1 : 0;
+        __syncthreads();
+        if (ps[0] == 0) continue;
+        __threadfence();  // the count seen before any other tile's partial is read
+        const volatile GT_ACC* rp = parts + row * C * (2 + Ev);
+        // the i-th partial added: chunk i, whichever tile combines (AttentionHostTest's mutant starts at its own)
+        auto nth = [&](long long i) { return rp + i * (2 + Ev); };
+        GT_ACC mAll = negInf;
+        for (long long i = 0; i < C; ++i) mAll = nan_max(mAll, nth(i)[0]);
+        GT_ACC sumAll = 0;
+        for (long long i = 0; i < C; ++i) {
+            const GT_ACC mc = nth(i)[0];
+            sumAll += (mc == negInf ? (GT_ACC)0 : exp_acc(mc - mAll)) * nth(i)[1];
+        }
+        for (long long e = threadIdx.x; e < Ev; e += blockDim.x) {
+            GT_ACC a = 0;
+            for (long long i = 0; i < C; ++i) {
+                const GT_ACC mc = nth(i)[0];
+                a += (mc == negInf ? (GT_ACC)0 : exp_acc(mc - mAll)) * nth(i)[2 + e];
+            }
+            orow[e] = GT_FROM_ACC<GT_V>(a / sumAll);
+        }
+        if (threadIdx.x == 0) atomicExch(&counters[row], 0u);  // every chunk has counted: ready for the next run
     }
 }

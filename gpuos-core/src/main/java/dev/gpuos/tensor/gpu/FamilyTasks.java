@@ -345,9 +345,36 @@ final class FamilyTasks {
     static final long ATTENTION_MAX_VALUE_DIM = 512;
 
     /**
+     * Whether attention splits each row's keys over several tiles when there are too few rows to occupy the worker's
+     * blocks (flash decoding; see {@link #attentionSplit}): OFF unless {@code -Dgpuos.attention.splitS=true}, until a
+     * GPU run has checked it (GpuAttentionSplitTest; written without a GPU, checked on the host by AttentionHostTest). Read
+     * at planning, like {@link #gemv}, so AttentionSplitTiming compares both in one JVM.
+     */
+    static volatile boolean splitS = "true".equals(System.getProperty("gpuos.attention.splitS"));
+    /** Keys attention.cu scores at a time (its CH); a split chunk is a multiple of it. */
+    static final long ATTENTION_KEYS = 256;
+
+    /**
+     * How many chunks of its {@code keys} keys each of {@code rows} query rows is cut into, and the keys of a chunk:
+     * {chunks, keys a chunk}. One chunk (today's one tile a row) unless {@code split} and the rows leave worker blocks
+     * idle: then enough chunks for rows x chunks to reach the worker's {@link #SKINNY_UNITS} blocks, none shorter than
+     * {@link #ATTENTION_KEYS} (so S = 160 stays one tile a row; Llama-3.2-1B's 32 heads at S = 4096 take 8 chunks
+     * of 512). Each extra chunk costs a partial row written and read back once and a counter increment.
+     */
+    static long[] attentionSplit(long rows, long keys, boolean split) {
+        long most = Math.ceilDiv(Math.max(keys, 1), ATTENTION_KEYS);
+        long chunks = split ? Math.min(most, SKINNY_UNITS / Math.max(rows, 1)) : 1;
+        if (chunks <= 1) return new long[]{1, keys};
+        long len = Math.ceilDiv(Math.ceilDiv(keys, chunks), ATTENTION_KEYS) * ATTENTION_KEYS;
+        return new long[]{Math.ceilDiv(keys, len), len};
+    }
+
+    /**
      * attention.cu over the coalesced batch dims: one tile per query row (a decode step's 32 query heads are 32
      * tiles, each streaming its KV head's keys and values once), 5 operands (q, k, v, bias or q again, out: an
-     * operand table), args {batch dims, has bias, scale, query rows}.
+     * operand table), args {batch dims, has bias, scale, query rows, chunks, keys a chunk}. Split
+     * ({@link #attentionSplit}), a tile per row and chunk, and a 6th operand: the partials and row counters
+     * attention.cu's tiles combine through, in the operand table ({@link OperandTables.Scratch}).
      */
     static KernelTask attention(AttentionNode n) {
         Tensor q = n.query(), k = n.keys(), v = n.values(), out = n.output();
@@ -364,10 +391,17 @@ final class FamilyTasks {
             refs.add(GpuView.of(t, Dims.concat(c[0], t.size(rank - 2), t.size(rank - 1)),
                     Dims.concat(c[i + 1], t.strides()[rank - 2], t.strides()[rank - 1])));
         }
-        int ntiles = (int) Math.max(1, Math.min(rows, dev.gpuos.runtime.layout.Layouts.MAX_TILES_PER_TASK));
+        long[] split = attentionSplit(rows, k.size(rank - 2), splitS);
+        if (split[0] > 1) {
+            long acc = q.dtype() == DType.F64 || v.dtype() == DType.F64 ? 8 : 4;
+            long partials = Math.multiplyExact(Math.multiplyExact(rows, split[0]), (2 + v.size(rank - 1)) * acc);
+            refs.add(new OperandTables.Scratch(partials + rows * 4).view());
+        }
+        long units = Math.multiplyExact(rows, split[0]);
+        int ntiles = (int) Math.max(1, Math.min(units, dev.gpuos.runtime.layout.Layouts.MAX_TILES_PER_TASK));
         return new KernelTask(OperatorSources.attentionOperator(q.dtype(), v.dtype()), ntiles, 1, refs,
-                new long[]{c[0].length, n.bias() != null ? 1 : 0, Double.doubleToRawLongBits(n.scale()), rows},
-                List.of(n), GpuBackend.MIN_SMEM_BYTES);
+                new long[]{c[0].length, n.bias() != null ? 1 : 0, Double.doubleToRawLongBits(n.scale()), rows, split[0],
+                        split[1]}, List.of(n), GpuBackend.MIN_SMEM_BYTES);
     }
 
     /** An index_select writing its first bad index into the record at element {@code slot} with {@code stamp}. */

@@ -25,6 +25,13 @@ import java.util.List;
  *
  * <p>The buffers behind table records are checked live when the planner writes them, and again right before
  * the batch is submitted ({@link #checkLive}; the queue rechecks only the inline operands, the table's block).
+ *
+ * <p>A task's last operand may be a {@link Scratch}: device memory of its own for the task's tiles to meet in
+ * (attention.cu's split S: partial rows and a counter per row). It takes the place of its record, at least a
+ * record's words, zero as uploaded; the operator finds it right after its other records. Being in the table gives
+ * it the table's lifetime for free: a streamed submission's block is reused only after every task submitted so far
+ * has completed, and a captured program keeps its block as long as its replay lives, so every run of the task finds
+ * the same scratch (the operator leaves it as it found it: counters back at 0).
  */
 final class OperandTables {
     static final int RECORD_WORDS = (int) (TaskFields.REF_BYTES / 8);
@@ -42,7 +49,7 @@ final class OperandTables {
     /** The tables {@code tasks} need in one block, or null if none of them has more than 4 operands. */
     static OperandTables forTasks(GpuOS os, List<KernelTask> tasks) {
         long words = 0;
-        for (KernelTask t : tasks) if (wide(t)) words += (long) t.refs().size() * RECORD_WORDS;
+        for (KernelTask t : tasks) if (wide(t)) words += words(t.refs());
         if (words == 0) return null;
         return new OperandTables(os.allocate(words * 8), new long[Math.toIntExact(words)]);
     }
@@ -59,14 +66,52 @@ final class OperandTables {
     /** Appends {@code refs}' records (checked as {@link #encode} does); returns their first word. */
     int append(List<GpuView> refs) {
         int at = used;
-        int need = used + refs.size() * RECORD_WORDS;
+        int need = Math.toIntExact(used + words(refs));
         if (need > image.length) image = java.util.Arrays.copyOf(image, Math.max(need, image.length * 2));
-        for (GpuView v : refs) {
+        put(refs);
+        return at;
+    }
+
+    /** A task's scratch in its operand table (see the class comment), {@code bytes} long; as a task's last operand. */
+    record Scratch(long byteSize) implements DeviceBuffer {
+        Scratch {
+            if (byteSize <= 0) throw new IllegalArgumentException("operand table scratch of " + byteSize + " bytes");
+        }
+
+        GpuView view() {
+            return new GpuView(this, DTypeCode.U8, 0, new long[]{byteSize}, new long[]{1});
+        }
+
+        /** Its place in the table is known only to the table; the record holds no address. */
+        @Override public long address() { return 0; }
+        @Override public boolean isLive() { return true; }
+
+        int words() {
+            return Math.toIntExact(Math.max(RECORD_WORDS, Math.ceilDiv(byteSize, 8)));
+        }
+    }
+
+    /** Words the table of {@code refs} takes: a record each, a scratch its bytes. */
+    static long words(List<GpuView> refs) {
+        long words = 0;
+        for (GpuView v : refs) words += v.buffer() instanceof Scratch s ? s.words() : RECORD_WORDS;
+        return words;
+    }
+
+    /** Writes {@code refs}' records (a scratch zeroed) from {@link #used} on. */
+    private void put(List<GpuView> refs) {
+        for (int i = 0; i < refs.size(); i++) {
+            GpuView v = refs.get(i);
+            if (v.buffer() instanceof Scratch s) {
+                if (i != refs.size() - 1) throw new IllegalArgumentException("operand table scratch " + v + " is not the last operand");
+                java.util.Arrays.fill(image, used, used + s.words(), 0L);
+                used += s.words();
+                continue;
+            }
             encode(v, image, used);
             buffers.add(v.buffer());
             used += RECORD_WORDS;
         }
-        return at;
     }
 
     /** Allocates the block of a growing table for what was appended. */
@@ -91,11 +136,7 @@ final class OperandTables {
     /** Writes {@code task}'s operand records into the table and the table, as operand 0, into its descriptor. */
     void write(KernelTask task, TaskBatch.TaskWriter w) {
         int at = used;
-        for (GpuView v : task.refs()) {
-            encode(v, image, used);
-            buffers.add(v.buffer());
-            used += RECORD_WORDS;
-        }
+        put(task.refs());
         long bytes = (long) (used - at) * 8;
         w.ref(0, block, at * 8L, DTypeCode.U8, new long[]{bytes}, new long[]{1});
     }

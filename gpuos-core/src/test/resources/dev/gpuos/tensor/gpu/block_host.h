@@ -41,6 +41,11 @@ inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, 4); return
 inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
 inline float __int_as_float(int u) { float f; memcpy(&f, &u, 4); return f; }
 inline double __longlong_as_double(long long u) { double f; memcpy(&f, &u, 8); return f; }
+// The host runs a task's tiles one after another, so these are sequentially consistent stand-ins: a harness can
+// check what a counter protocol computes (who combines, what is reset), not a missing fence's effect.
+inline void __threadfence() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+inline unsigned atomicAdd(unsigned* p, unsigned v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+inline unsigned atomicExch(unsigned* p, unsigned v) { return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); }
 #include "gpuos_layout.cuh"
 struct gpuos_env { void* smem; unsigned int smemBytes; unsigned int generation; };
 namespace gpuos {
@@ -58,8 +63,11 @@ static unsigned char* hostSmem;
 static unsigned hostSmemBytes;
 
 // Every tile of task through op, on one block of 256 threads with smemBytes of shared memory (8 KB, what every
-// worker offers, unless said); the block synchronizes after each call, as the worker does.
-template <class Op> static void run_blocks(gpuos_task& task, Op op, unsigned smemBytes = 8192) {
+// worker offers, unless said); the block synchronizes after each call, as the worker does. order: the tiles in the
+// order they are to run (a permutation of 0..ntiles-1; null: ascending), for operators whose tiles meet through
+// counters.
+template <class Op> static void run_blocks(gpuos_task& task, Op op, unsigned smemBytes = 8192,
+                                           const std::vector<unsigned>* order = nullptr) {
     std::vector<unsigned long long> smem(smemBytes / 8);
     gpuos_env env{smem.data(), smemBytes, 0};
     hostSmem = (unsigned char*)smem.data();
@@ -71,8 +79,8 @@ template <class Op> static void run_blocks(gpuos_task& task, Op op, unsigned sme
     for (unsigned i = 0; i < 256; ++i) {
         threads.emplace_back([&, i] {
             threadIdx.x = i;
-            for (unsigned tile = 0; tile < task.ntiles; ++tile) {
-                op(&task, tile, &env);
+            for (unsigned t = 0; t < task.ntiles; ++t) {
+                op(&task, order ? (*order)[t] : t, &env);
                 __syncthreads();
             }
         });
