@@ -1,6 +1,5 @@
 package dev.gpuos.model;
 
-import com.google.gson.JsonObject;
 import dev.gpuos.GpuOS;
 import dev.gpuos.GpuOSOptions;
 import dev.gpuos.tensor.DType;
@@ -28,18 +27,19 @@ import java.util.Random;
 public final class BertTensorCoreBench {
     private BertTensorCoreBench() {}
 
-    static final int HIDDEN = 384, LAYERS = 6, HEADS = 12, INTER = 1536, VOCAB = 30522, MAX_POS = 512;
+    /** MiniLM's shape: f32 weights (linear std 0.05, embeddings 0.5), the tiny WordPiece tokenizer. */
+    static final TinyModels.BertShape MINI_LM = new TinyModels.BertShape(30522, 384, 6, 12, 1536, 512, 0.05);
     static final int BATCH = 32, TOKENS = 128;
 
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
         String option = args.length > 2 ? args[1] : "";
         Path file = args.length > 2 ? Path.of(args[2]) : null;
-        if (!Files.exists(dir.resolve("model.safetensors"))) write(dir);
+        if (!Files.exists(dir.resolve("model.safetensors"))) TinyModels.writeBert(dir, TinyModels.bertConfig(MINI_LM), 5, MINI_LM);
         int[][] ids = new int[BATCH][TOKENS];
         Random r = new Random(11);
         for (int[] row : ids) {
-            for (int t = 0; t < TOKENS; t++) row[t] = t == 0 ? 2 : t == TOKENS - 1 ? 3 : 5 + r.nextInt(VOCAB - 5);
+            for (int t = 0; t < TOKENS; t++) row[t] = t == 0 ? 2 : t == TOKENS - 1 ? 3 : 5 + r.nextInt(MINI_LM.vocab() - 5);
         }
         String sw = System.getProperty("gpuos.matmul.tensorCores", "(unset: false)");
         try (GpuOS os = GpuOS.start(GpuOSOptions.defaults());
@@ -82,47 +82,5 @@ public final class BertTensorCoreBench {
             for (float[] row : emb) for (int i = 0; i < row.length; i++) row[i] = in.readFloat();
             return emb;
         }
-    }
-
-    /** A random MiniLM-shaped BertModel folder: f32 weights (linear std 0.05, embeddings 0.5), the tiny WordPiece tokenizer. */
-    static void write(Path dir) throws IOException {
-        Files.createDirectories(dir);
-        JsonObject c = new JsonObject();
-        c.addProperty("model_type", "bert");
-        c.addProperty("vocab_size", VOCAB);
-        c.addProperty("hidden_size", HIDDEN);
-        c.addProperty("num_hidden_layers", LAYERS);
-        c.addProperty("num_attention_heads", HEADS);
-        c.addProperty("intermediate_size", INTER);
-        c.addProperty("max_position_embeddings", MAX_POS);
-        c.addProperty("type_vocab_size", 2);
-        c.addProperty("layer_norm_eps", 1e-12);
-        c.addProperty("hidden_act", "gelu");
-        Files.writeString(dir.resolve("config.json"), c.toString());
-        Random r = new Random(5);
-        int h = HIDDEN;
-        SafetensorsWriter w = new SafetensorsWriter();
-        w.add("embeddings.word_embeddings.weight", "F32", new long[]{VOCAB, h}, TinyModels.random(r, VOCAB * h, 0.5));
-        w.add("embeddings.position_embeddings.weight", "F32", new long[]{MAX_POS, h}, TinyModels.random(r, MAX_POS * h, 0.5));
-        w.add("embeddings.token_type_embeddings.weight", "F32", new long[]{2, h}, TinyModels.random(r, 2 * h, 0.5));
-        w.add("embeddings.LayerNorm.weight", "F32", new long[]{h}, TinyModels.ones(r, h));
-        w.add("embeddings.LayerNorm.bias", "F32", new long[]{h}, TinyModels.random(r, h, 0.05));
-        for (int i = 0; i < LAYERS; i++) {
-            String p = "encoder.layer." + i + ".";
-            for (String m : new String[]{"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"}) {
-                w.add(p + m + ".weight", "F32", new long[]{h, h}, TinyModels.random(r, h * h, 0.05));
-                w.add(p + m + ".bias", "F32", new long[]{h}, TinyModels.random(r, h, 0.05));
-            }
-            w.add(p + "attention.output.LayerNorm.weight", "F32", new long[]{h}, TinyModels.ones(r, h));
-            w.add(p + "attention.output.LayerNorm.bias", "F32", new long[]{h}, TinyModels.random(r, h, 0.05));
-            w.add(p + "intermediate.dense.weight", "F32", new long[]{INTER, h}, TinyModels.random(r, INTER * h, 0.05));
-            w.add(p + "intermediate.dense.bias", "F32", new long[]{INTER}, TinyModels.random(r, INTER, 0.05));
-            w.add(p + "output.dense.weight", "F32", new long[]{h, INTER}, TinyModels.random(r, h * INTER, 0.05));
-            w.add(p + "output.dense.bias", "F32", new long[]{h}, TinyModels.random(r, h, 0.05));
-            w.add(p + "output.LayerNorm.weight", "F32", new long[]{h}, TinyModels.ones(r, h));
-            w.add(p + "output.LayerNorm.bias", "F32", new long[]{h}, TinyModels.random(r, h, 0.05));
-        }
-        w.write(dir.resolve("model.safetensors"));
-        Files.writeString(dir.resolve("tokenizer.json"), TinyModels.wordPieceTokenizer());
     }
 }

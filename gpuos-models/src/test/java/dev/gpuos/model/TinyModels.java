@@ -98,15 +98,24 @@ final class TinyModels {
         return dir;
     }
 
+    /** A BERT's sizes and the std of its random linear weights; {@link #TINY_BERT} is the fixtures' shape. */
+    record BertShape(int vocab, int hidden, int layers, int heads, int inter, int maxPos, double linearStd) {}
+
+    static final BertShape TINY_BERT = new BertShape(VOCAB, HIDDEN, LAYERS, HEADS, INTER, MAX_POS, 0.2);
+
     static JsonObject bertConfig() {
+        return bertConfig(TINY_BERT);
+    }
+
+    static JsonObject bertConfig(BertShape s) {
         JsonObject c = new JsonObject();
         c.addProperty("model_type", "bert");
-        c.addProperty("vocab_size", VOCAB);
-        c.addProperty("hidden_size", HIDDEN);
-        c.addProperty("num_hidden_layers", LAYERS);
-        c.addProperty("num_attention_heads", HEADS);
-        c.addProperty("intermediate_size", INTER);
-        c.addProperty("max_position_embeddings", MAX_POS);
+        c.addProperty("vocab_size", s.vocab());
+        c.addProperty("hidden_size", s.hidden());
+        c.addProperty("num_hidden_layers", s.layers());
+        c.addProperty("num_attention_heads", s.heads());
+        c.addProperty("intermediate_size", s.inter());
+        c.addProperty("max_position_embeddings", s.maxPos());
         c.addProperty("type_vocab_size", 2);
         c.addProperty("layer_norm_eps", 1e-12);
         c.addProperty("hidden_act", "gelu");
@@ -114,27 +123,33 @@ final class TinyModels {
     }
 
     static Path writeBert(Path dir, JsonObject config, long seed) throws IOException {
+        return writeBert(dir, config, seed, TINY_BERT);
+    }
+
+    /** A BertModel folder of {@code shape} with seeded random f32 weights and the tiny WordPiece tokenizer. */
+    static Path writeBert(Path dir, JsonObject config, long seed, BertShape shape) throws IOException {
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("config.json"), config.toString());
         Random r = new Random(seed);
-        int h = HIDDEN;
+        int h = shape.hidden(), inter = shape.inter(), vocab = shape.vocab(), maxPos = shape.maxPos();
+        double std = shape.linearStd();
         SafetensorsWriter w = new SafetensorsWriter();
-        w.add("embeddings.word_embeddings.weight", "F32", new long[]{VOCAB, h}, random(r, VOCAB * h, 0.5));
-        w.add("embeddings.position_embeddings.weight", "F32", new long[]{MAX_POS, h}, random(r, MAX_POS * h, 0.5));
+        w.add("embeddings.word_embeddings.weight", "F32", new long[]{vocab, h}, random(r, vocab * h, 0.5));
+        w.add("embeddings.position_embeddings.weight", "F32", new long[]{maxPos, h}, random(r, maxPos * h, 0.5));
         w.add("embeddings.token_type_embeddings.weight", "F32", new long[]{2, h}, random(r, 2 * h, 0.5));
         w.add("embeddings.LayerNorm.weight", "F32", new long[]{h}, ones(r, h));
         w.add("embeddings.LayerNorm.bias", "F32", new long[]{h}, random(r, h, 0.05));
-        for (int i = 0; i < LAYERS; i++) {
+        for (int i = 0; i < shape.layers(); i++) {
             String p = "encoder.layer." + i + ".";
             for (String m : new String[]{"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"}) {
-                w.add(p + m + ".weight", "F32", new long[]{h, h}, random(r, h * h, 0.2));
+                w.add(p + m + ".weight", "F32", new long[]{h, h}, random(r, h * h, std));
                 w.add(p + m + ".bias", "F32", new long[]{h}, random(r, h, 0.05));
             }
             w.add(p + "attention.output.LayerNorm.weight", "F32", new long[]{h}, ones(r, h));
             w.add(p + "attention.output.LayerNorm.bias", "F32", new long[]{h}, random(r, h, 0.05));
-            w.add(p + "intermediate.dense.weight", "F32", new long[]{INTER, h}, random(r, INTER * h, 0.2));
-            w.add(p + "intermediate.dense.bias", "F32", new long[]{INTER}, random(r, INTER, 0.05));
-            w.add(p + "output.dense.weight", "F32", new long[]{h, INTER}, random(r, h * INTER, 0.2));
+            w.add(p + "intermediate.dense.weight", "F32", new long[]{inter, h}, random(r, inter * h, std));
+            w.add(p + "intermediate.dense.bias", "F32", new long[]{inter}, random(r, inter, 0.05));
+            w.add(p + "output.dense.weight", "F32", new long[]{h, inter}, random(r, h * inter, std));
             w.add(p + "output.dense.bias", "F32", new long[]{h}, random(r, h, 0.05));
             w.add(p + "output.LayerNorm.weight", "F32", new long[]{h}, ones(r, h));
             w.add(p + "output.LayerNorm.bias", "F32", new long[]{h}, random(r, h, 0.05));
