@@ -18,8 +18,6 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.Random;
 import java.util.TreeMap;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -37,18 +35,14 @@ class SimulatedGpuBackendTest {
     record Seen(long seq, String name, long[] deps, long[] from, long[] to) {}
 
     private final TreeMap<Long, Seen> seen = new TreeMap<>();
-    private volatile boolean held;
+    private final WorkerHold hold = new WorkerHold();
 
     private SimOp recorder(String name) {
         return (task, tile) -> record(name, task, tile);
     }
 
     private void record(String name, dev.gpuos.runtime.sim.SimTask task, int tile) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (held) {
-            if (System.nanoTime() - deadline > 0) throw new IllegalStateException("the test never let the worker run");
-            LockSupport.parkNanos(100_000);
-        }
+        hold.awaitRelease();
         if (tile != 0) return;
         long[] deps = new long[task.ndeps()];
         for (int i = 0; i < deps.length; i++) deps[i] = task.dep(i);
@@ -78,11 +72,11 @@ class SimulatedGpuBackendTest {
             synchronized (seen) {
                 seen.clear();
             }
-            held = true;
+            hold.set(true);
             try {
                 runProgram(os, gpu);
             } finally {
-                held = false;
+                hold.set(false);
             }
             checkOrdered();
         }
@@ -115,7 +109,7 @@ class SimulatedGpuBackendTest {
             gpu.flush();
             long submitted = os.queue().submitted();
             assertTrue(gpu.stats().submissions() - submissions > 20, "a submission every 16 nodes: " + gpu.stats());
-            held = false;
+            hold.set(false);
             gpu.sync();
             assertEquals(submitted, os.queue().completed());
             // The names a compile-bound run reports are the operators counted, each registered once.
@@ -140,7 +134,7 @@ class SimulatedGpuBackendTest {
                     synchronized (seen) {
                         seen.clear();
                     }
-                    held = warm == 1;
+                    hold.set(warm == 1);
                     try {
                         Tensor a = x.add(y);                   // 0: reads x y, writes a
                         gpu.flush();
@@ -153,7 +147,7 @@ class SimulatedGpuBackendTest {
                         y.copyFrom(x);                         // 4: RAW x (2), WAR y (0, 2)
                         gpu.flush();
                     } finally {
-                        held = false;
+                        hold.set(false);
                     }
                     gpu.sync();
                 }
