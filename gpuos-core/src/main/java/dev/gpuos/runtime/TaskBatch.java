@@ -70,21 +70,17 @@ public final class TaskBatch {
         return tiles;
     }
 
-    public TaskBatch clear() {
-        count = 0;
-        tiles = 0;
-        return this;
-    }
-
     /**
-     * {@link #clear()}, and drops the batch's references to its operands' buffers: a batch reused across
+     * Empties the batch for reuse and drops its references to its operands' buffers: a batch reused across
      * submissions would otherwise keep the last submission's buffers reachable until their slots are written again,
      * and a buffer the GC cannot find unreachable cannot give its device memory back (up to a whole submission's
      * results under memory pressure).
      */
-    public TaskBatch clearAndForget() {
+    public TaskBatch clear() {
         java.util.Arrays.fill(operands, 0, count * Layouts.MAX_REFS, null);
-        return clear();
+        count = 0;
+        tiles = 0;
+        return this;
     }
 
     /**

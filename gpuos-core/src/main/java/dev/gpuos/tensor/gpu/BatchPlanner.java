@@ -132,7 +132,7 @@ final class BatchPlanner {
             return new Submitted(end);
         } finally {
             encoder.clear();
-            batch.clearAndForget();  // submitted (copied into the ring) or abandoned: hold no buffer past this
+            batch.clear();  // submitted (copied into the ring) or abandoned: hold no buffer past this
             if (!faultIds.isEmpty()) faultIds.clear();  // nor a node
             // The copy tasks were submitted (or never will be): the arena reuses a block only after every task
             // submitted so far has completed.
