@@ -30,8 +30,10 @@ typedef void (*gpuos_op_fn)(const gpuos_task* task, unsigned int tile, const gpu
 // preserves fewer data registers (nv_abi preserve_n_data, CUDA 13): the operator saves what little the worker
 // keeps live across the call (W7's row step: 8 registers). Caller and callee must agree: a callee preserving fewer
 // registers than its caller assumes would corrupt the caller, so the switch is all or nothing per generation.
-// 14 is the smallest count whose call costs the worker no spill of its own (nvcc 13.0, -Xptxas -v: 12 adds the
-// default's 4/8 spill bytes back, 8 spills 36/24); LeanCallCompileTest checks it for the worker as it is.
+// 14 is the smallest count under which the worker, compiled by NVRTC 13.0 as the JIT compiles it, spills nothing
+// it does not spill under the table's ABI (SASS: at 12 it reloads two spilled words every task, at 10 it spills
+// around the call); a small operator may then save a register pair the table's ABI let it use freely (scale4_f32:
+// 0 -> 8 bytes). LeanCallCompileTest checks the worker and the frames with nvcc.
 #ifdef GPUOS_LEAN_CALLS
 #define GPUOS_CALL_ABI _Pragma("nv_abi preserve_n_data(14)")
 #else

@@ -33,8 +33,8 @@ import org.junit.jupiter.api.Test;
  * (CudaCompiler's own, less NVRTC's {@code -default-device}), under the table's ABI and the lean one: the worker
  * spills nothing more for the lean call (it keeps what is live across the call in the registers the lean ABI
  * still preserves), each operator's frame (the callee-saved registers it stores and loads back on every call) is
- * no larger, a heavy one's is a fraction (W7's row step: 192 bytes before, 32 after), and a generation of them
- * device-links. Skips without nvcc.
+ * at most a register pair larger and a fraction for a heavy one (W7's row step: 192 bytes before, 32 after), and a
+ * generation of them device-links. Skips without nvcc.
  */
 class LeanCallCompileTest {
     private static final CudaCompiler.ToolVersions V = new CudaCompiler.ToolVersions("13.0", "13.0");
@@ -110,7 +110,8 @@ class LeanCallCompileTest {
                 Frame table = frame(text.get("table " + unit), WorkerSources.symbolOf(slot));
                 Frame lean = frame(text.get("lean " + unit), WorkerSources.symbolOf(slot));
                 System.out.println("[lean calls] " + name + ": table ABI " + table + ", lean " + lean);
-                assertTrue(lean.stack() <= table.stack(), name + ": table ABI " + table + ", lean " + lean);
+                // A small operator may save a register pair the table's ABI let it use freely (gpuos_device.cuh).
+                assertTrue(lean.stack() <= table.stack() + 8, name + ": table ABI " + table + ", lean " + lean);
                 if (name.startsWith("w7_")) {
                     // A row step uses most registers and spills none of its own: under the table's ABI each call
                     // saves ~48 of them, under the lean one what the worker keeps live.
