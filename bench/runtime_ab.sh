@@ -8,7 +8,7 @@
 # -Dgpuos.worker.handoff=legacy|spin and -Dgpuos.worker.ab, are gone: spin won every row and is the only protocol.)
 # A variant NAME:OPT[,OPT...] runs this build with those JVM options (a switch's before and after in one run, e.g.
 # "chunk1:-Dgpuos.fusion.rowChunk=1 chunked").
-# Environment: GPUOS_AB_VARIANTS (default "spin": the whole runtime bench of this build), GPUOS_AB_QUICK (default
+# Environment: GPUOS_AB_VARIANTS (default "spin": the whole runtime bench of this build; set but empty: none), GPUOS_AB_QUICK (default
 # none: template replays only), GPUOS_AB_CHAINS (default none: the dependent chains' legs only), GPUOS_AB_TESTED
 # (default "spin", a label; none: no tests), GPUOS_AB_FUZZ (0: no fuzz), GPUOS_AB_FUZZ_TIERS (default
 # "interp native").
@@ -37,7 +37,7 @@ run_bench() {  # VARIANT PARTS TIMEOUT
       bench --only runtime --out "$d" > "$d.log" 2>&1
   echo "== bench $1 ($2): rc $? in $((SECONDS - t0)) s"
 }
-for v in ${GPUOS_AB_VARIANTS:-spin}; do run_bench "$v" all 60; done
+for v in ${GPUOS_AB_VARIANTS-spin}; do run_bench "$v" all 60; done
 for v in ${GPUOS_AB_QUICK:-}; do run_bench "$v" templates 30; done
 for v in ${GPUOS_AB_CHAINS:-}; do run_bench "$v" chains 30; done
 python3 bench/runtime_ab.py "$out"/[0-9][0-9]-*/

@@ -21,6 +21,8 @@ import java.util.regex.Pattern;
  * <p>Every unit is compiled with {@code -rdc=true} so that operators compiled at different times can be linked
  * against the same worker code; the driver cannot load such a cubin until nvJitLink has resolved it, hence
  * {@link #link}. There is no LTO: linking cubins is fast, and each unit's cubin stays cacheable on its own.
+ * (Measured with nvcc 13.0 on 95 operators: an LTO link that inlines every operator into the worker's dispatch
+ * took 402 s and left the worker a 736-byte frame; see {@link #LEAN_CALLS_PROPERTY} for what is done instead.)
  */
 public final class CudaCompiler {
     private static final Pattern ARCH = Pattern.compile("sm_[0-9]{2,3}[af]?");
@@ -49,9 +51,27 @@ public final class CudaCompiler {
                           long lastLinkNanos, boolean lastLinkHit) {
     }
 
+    /**
+     * {@code -Dgpuos.jit.leanCalls=true}: every unit is compiled with {@code -DGPUOS_LEAN_CALLS}, under which the
+     * operators and the worker's indirect call agree on an ABI that preserves fewer registers across the call
+     * (gpuos_device.cuh's {@code GPUOS_CALL_ABI}): W7's row step saves 8 registers a call instead of 48. Off by
+     * default until a GPU run compares the two; one compiler compiles every unit of a generation, so worker and
+     * operators always agree (the option is part of every compile key, so cached cubins of either ABI never mix).
+     */
+    public static final String LEAN_CALLS_PROPERTY = "gpuos.jit.leanCalls";
+    static final String LEAN_CALLS_DEFINE = "-DGPUOS_LEAN_CALLS";
+
+    /** The switch's value: absent is false; anything but true or false is refused, naming the value. */
+    static boolean leanCalls(String value) {
+        if (value == null || value.isBlank() || value.trim().equalsIgnoreCase("false")) return false;
+        if (value.trim().equalsIgnoreCase("true")) return true;
+        throw new IllegalArgumentException("-D" + LEAN_CALLS_PROPERTY + "=" + value + ": expected true or false");
+    }
+
     private final JitCache cache;
     private final String arch;
     private final int maxRegisters;
+    private final boolean leanCalls;
     private final ToolVersions versions;
     private final Object timingLock = new Object();
     private Timings timings = new Timings(0, 0, 0, 0, false, 0, 0, 0, 0, false);
@@ -67,7 +87,13 @@ public final class CudaCompiler {
         this(cache, arch, maxRegisters, ToolVersions.loaded());
     }
 
+    /** Lean calls as {@link #LEAN_CALLS_PROPERTY} says. */
     public CudaCompiler(JitCache cache, String arch, int maxRegisters, ToolVersions versions) {
+        this(cache, arch, maxRegisters, versions, leanCalls(System.getProperty(LEAN_CALLS_PROPERTY)));
+    }
+
+    public CudaCompiler(JitCache cache, String arch, int maxRegisters, ToolVersions versions, boolean leanCalls) {
+        this.leanCalls = leanCalls;
         this.cache = Objects.requireNonNull(cache, "cache");
         this.arch = Objects.requireNonNull(arch, "arch");
         this.versions = Objects.requireNonNull(versions, "versions");
@@ -98,6 +124,11 @@ public final class CudaCompiler {
         return maxRegisters;
     }
 
+    /** Whether operators and the worker's call site use the lean ABI ({@link #LEAN_CALLS_PROPERTY}). */
+    public boolean leanCalls() {
+        return leanCalls;
+    }
+
     public ToolVersions versions() {
         return versions;
     }
@@ -116,6 +147,9 @@ public final class CudaCompiler {
         }
         options.add("--std=c++17");
         options.add("-default-device");
+        if (leanCalls) {
+            options.add(LEAN_CALLS_DEFINE);
+        }
         options.addAll(unit.options());
         return List.copyOf(options);
     }
@@ -265,7 +299,8 @@ public final class CudaCompiler {
 
     @Override
     public String toString() {
-        return "CudaCompiler(" + arch + ", maxrregcount " + maxRegisters + ", NVRTC " + versions.nvrtc()
+        return "CudaCompiler(" + arch + ", maxrregcount " + maxRegisters + (leanCalls ? ", lean calls" : "")
+                + ", NVRTC " + versions.nvrtc()
                 + ", nvJitLink " + versions.nvJitLink() + ", " + cache + ")";
     }
 }

@@ -91,6 +91,7 @@ class CompileKeyTest {
                 x.options().reversed().equals(x.options()) ? moreOptions : x.options().reversed())));
         mutations.put("arch", x -> new CudaCompiler(JitCache.disabled(), "sm_89", 128, V).compileKey(x));
         mutations.put("max registers", x -> new CudaCompiler(JitCache.disabled(), "sm_90", 64, V).compileKey(x));
+        mutations.put("call ABI", x -> new CudaCompiler(JitCache.disabled(), "sm_90", 128, V, !c.leanCalls()).compileKey(x));
         mutations.put("nvrtc version", x -> new CudaCompiler(JitCache.disabled(), "sm_90", 128,
                 new CudaCompiler.ToolVersions("13.1", "13.0")).compileKey(x));
         mutations.put("nvjitlink version", x -> new CudaCompiler(JitCache.disabled(), "sm_90", 128,

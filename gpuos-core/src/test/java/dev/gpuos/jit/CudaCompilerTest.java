@@ -52,6 +52,25 @@ class CudaCompilerTest {
     }
 
     @Test
+    void leanCallsDefineTheirAbiInEveryUnitAndRefuseAnUnclearSwitch() {
+        CompileUnit u = new CompileUnit("k.cu", "", Map.of(), List.of("-DTILE=64"));
+        CudaCompiler lean = new CudaCompiler(JitCache.disabled(), "sm_90", 128, V, true);
+        assertTrue(lean.leanCalls());
+        assertEquals(List.of("--gpu-architecture=sm_90", "-rdc=true", "-maxrregcount=128", "--std=c++17",
+                "-default-device", "-DGPUOS_LEAN_CALLS", "-DTILE=64"), lean.compileOptions(u));
+        CudaCompiler table = new CudaCompiler(JitCache.disabled(), "sm_90", 128, V, false);
+        assertFalse(table.compileOptions(u).contains("-DGPUOS_LEAN_CALLS"));
+        assertEquals(table.linkOptions(), lean.linkOptions(), "the link takes cubins of either ABI alike");
+        assertTrue(lean.toString().contains("lean calls"), lean.toString());
+
+        assertFalse(CudaCompiler.leanCalls(null));
+        assertFalse(CudaCompiler.leanCalls("false"));
+        assertTrue(CudaCompiler.leanCalls(" TRUE "));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CudaCompiler.leanCalls("yes"));
+        assertTrue(e.getMessage().contains("-Dgpuos.jit.leanCalls=yes"), e.getMessage());
+    }
+
+    @Test
     void headerOrderIsPreservedByCompileUnit() {
         Map<String, String> ordered = new java.util.LinkedHashMap<>();
         for (int i = 9; i >= 0; i--) {

@@ -22,8 +22,25 @@ typedef void (*gpuos_op_fn)(const gpuos_task* task, unsigned int tile, const gpu
 // never read them through the non-coherent path (__ldg, or const __restrict__ pointers the compiler may turn
 // into LDG.CONSTANT). Plain loads are coherent here because the worker performs a gpu-scope acquire before
 // calling the operator.
+//
+// The worker calls an operator through the generation's table: an indirect call under the ABI, where the callee
+// saves every callee-saved register it uses. A big operator uses most of them (W7's row step: 48 registers, a
+// 192-byte frame stored and loaded back on every call). With GPUOS_LEAN_CALLS (-Dgpuos.jit.leanCalls=true, which
+// the JIT passes to EVERY unit of a generation), operators and the worker's call site agree on an ABI that
+// preserves fewer data registers (nv_abi preserve_n_data, CUDA 13): the operator saves what little the worker
+// keeps live across the call (W7's row step: 8 registers). Caller and callee must agree: a callee preserving fewer
+// registers than its caller assumes would corrupt the caller, so the switch is all or nothing per generation.
+// 14 is the smallest count under which the worker, compiled by NVRTC 13.0 as the JIT compiles it, spills nothing
+// it does not spill under the table's ABI (SASS: at 12 it reloads two spilled words every task, at 10 it spills
+// around the call); a small operator may then save a register pair the table's ABI let it use freely (scale4_f32:
+// 0 -> 8 bytes). LeanCallCompileTest checks the worker and the frames with nvcc.
+#ifdef GPUOS_LEAN_CALLS
+#define GPUOS_CALL_ABI _Pragma("nv_abi preserve_n_data(14)")
+#else
+#define GPUOS_CALL_ABI
+#endif
 #ifdef GPUOS_OP_SYMBOL
-#define GPUOS_OP extern "C" __device__ __noinline__ void GPUOS_OP_SYMBOL( \
+#define GPUOS_OP GPUOS_CALL_ABI extern "C" __device__ __noinline__ void GPUOS_OP_SYMBOL( \
     const gpuos_task* task, unsigned int tile, const gpuos_env* env)
 #endif
 

@@ -1321,6 +1321,7 @@ __device__ void worker_loop(const gpuos_params& p, const gpuos_env& env) {
             if (traced && threadIdx.x == 0) s_stamps[3] = global_ns();
             bool faulted = false;  // thread 0's
             if (fn != nullptr) {
+                GPUOS_CALL_ABI  // the operators' ABI (gpuos_device.cuh): lean under -Dgpuos.jit.leanCalls=true
                 fn(task, s_tile, &env);
             } else if (threadIdx.x == 0 && s_tile == 0) {
                 report_fault(st, seq, GPUOS_FAULT_BAD_OP, op);  // one record per task, not one per tile
