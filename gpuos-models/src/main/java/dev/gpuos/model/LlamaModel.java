@@ -665,7 +665,8 @@ public final class LlamaModel implements AutoCloseable {
 
         /** [logits [1, vocab], argmax] of the token at the position, reading cache set {@code c}. */
         private List<Tensor> program(int c) {
-            Tensor row = rows.eq(pos).view(1, maxSequence, 1);
+            // 0 on the position's cache row: read by every layer's cache write, so computed before pos moves on
+            Tensor hit = rows.sub(pos).view(1, maxSequence, 1, 1);
             int kvh = config.kvHeads(), half = config.headDim() / 2;
             long[] full = {kvh, maxSequence, 2, half};
             Tensor bias = rows.gt(pos).to(DType.F32).mul(-1e30);
@@ -674,14 +675,17 @@ public final class LlamaModel implements AutoCloseable {
             Tensor x = layerStack(embed.embedding(token).to(DType.F32), 1, r, bias,
                     (i, k, rr, v) -> {
                         Tensor kc = keyCache[1 - c][i], vc = valueCache[1 - c][i];
-                        // the new key's RoPE, broadcast over the cache rows from its first op on, so RoPE, the
-                        // row choice and the copy are one elementwise task of the cache's shape
+                        // The new key's RoPE, broadcast over the cache rows from its first op on, and the value,
+                        // both written over the cache's shape [kvh, S, 2, d/2]: one elementwise task writes both
+                        // caches. The row choice is a member both writes read (sel), which is what lets the task
+                        // grow past 4 operands into an operand table (only data-connected members share one).
+                        Tensor sel = hit.expand(full).eq(0L);
                         Tensor k4 = k.view(kvh, 1, 2, half);
                         Tensor rot = k4.expand(full).mul(rr.select(1, 0).view(1, 1, 2, half))
                                 .add(k4.narrow(2, 1, 1).expand(full).mul(rr.select(1, 1).view(1, 1, 2, half)))
                                 .add(k4.narrow(2, 0, 1).expand(full).mul(rr.select(1, 2).view(1, 1, 2, half)));
-                        kc.view(full).copyFrom(Tensor.where(row.view(1, maxSequence, 1, 1), rot, keyCache[c][i].view(full)));
-                        vc.copyFrom(Tensor.where(row, v, valueCache[c][i]));
+                        kc.view(full).copyFrom(Tensor.where(sel, rot, keyCache[c][i].view(full)));
+                        vc.view(full).copyFrom(Tensor.where(sel, v.reshape(kvh, 1, 2, half).expand(full), valueCache[c][i].view(full)));
                         return new Tensor[]{kc, vc};
                     });
             Tensor logits = linear(x.rmsNorm(new long[]{config.hiddenSize()}, finalNorm, config.rmsNormEps()), lmHead);

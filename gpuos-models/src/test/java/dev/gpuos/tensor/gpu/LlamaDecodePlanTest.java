@@ -146,10 +146,51 @@ class LlamaDecodePlanTest {
             // scores, scale and bias, softmax and @ values: one attention task a layer
             assertEquals(layers, k.get("attention"), k.toString());
             assertEquals(null, k.get("row-fused SOFTMAX"), k.toString());
-            // per layer 6 links: qkv with its norm, the key's RoPE with the cache write (q's RoPE beside it),
+            // the key's RoPE and both cache writes are one task a layer (its two where's: keys f32, values in the
+            // product's dtype); q's RoPE is the one other elementwise task of a layer
+            List<TaskPlan.Item> writes = cacheWrites(p.items());
+            assertEquals(layers, writes.size(), "tasks writing the caches");
+            for (TaskPlan.Item w : writes) {
+                assertEquals(2, nodesOf(w).stream().filter(n -> n.opName().equals("where")).count(), nodesOf(w).toString());
+            }
+            // per layer 6 links: qkv with its norm, the key's RoPE with the cache writes (q's RoPE beside it),
             // attention, o, gate/up with its norm and SwiGLU, down; then the embedding, the output head with its
             // norm, argmax and the token's copy (an f32 step: its first norm alone)
             assertEquals(6 * layers + (compute == DType.F32 ? 5 : 4), p.chain(), "longest chain of dependent tasks");
+        }
+    }
+
+    /** The decode step's items that write a cache row (a where over the cache's rows). */
+    static List<TaskPlan.Item> cacheWrites(List<TaskPlan.Item> items) {
+        return items.stream().filter(i -> nodesOf(i).stream().anyMatch(n -> n.opName().equals("where"))).toList();
+    }
+
+    /**
+     * The decode step's cache-write task (the key's RoPE, the row choice and both caches' copies in one operator,
+     * through an operand table) as generated CUDA, compiled by nvcc for sm_90 the way the JIT compiles it with
+     * NVRTC: the GPU runs this operator on every layer of every token. Skips without nvcc.
+     */
+    @Test
+    void theCacheWriteOperatorCompiles() throws Exception {
+        java.nio.file.Path nvcc = java.nio.file.Path.of("/usr/local/bin/nvcc");
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isExecutable(nvcc), "nvcc not installed at " + nvcc);
+        for (DType compute : new DType[]{DType.F32, DType.BF16}) {
+            List<TaskPlan.Item> writes = cacheWrites(plan("llama-tiny-untied-bf16", compute).items());
+            TaskPlan.Run run = (TaskPlan.Run) writes.getFirst();
+            OperatorStructure op = run.task().operator();
+            dev.gpuos.jit.CompileUnit unit = dev.gpuos.jit.GenerationBuilder.operatorUnit(0, op.name(), op.source());
+            java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("gpuos-cache-write");
+            for (var h : unit.headers().entrySet()) java.nio.file.Files.writeString(dir.resolve(h.getKey()), h.getValue());
+            java.nio.file.Path cu = dir.resolve("unit.cu");
+            java.nio.file.Files.writeString(cu, unit.source());
+            List<String> cmd = new ArrayList<>(List.of(nvcc.toString(), "-arch=sm_90", "-rdc=true", "-c", "-std=c++17",
+                    "-I" + dir, "-o", dir.resolve("unit.o").toString()));
+            cmd.addAll(unit.options());
+            cmd.add(cu.toString());
+            Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String log = new String(proc.getInputStream().readAllBytes());
+            org.junit.jupiter.api.Assertions.assertTrue(proc.waitFor(300, java.util.concurrent.TimeUnit.SECONDS), "nvcc did not finish");
+            assertEquals(0, proc.exitValue(), compute + ": nvcc rejected " + op.name() + ":\n" + log + "\n" + unit.source());
         }
     }
 
