@@ -146,16 +146,18 @@ class LlamaDecodePlanTest {
             // scores, scale and bias, softmax and @ values: one attention task a layer
             assertEquals(layers, k.get("attention"), k.toString());
             assertEquals(null, k.get("row-fused SOFTMAX"), k.toString());
-            // the key's RoPE and both cache writes are one task a layer (its two where's: keys f32, values in the
-            // product's dtype); q's RoPE is the one other elementwise task of a layer
+            // q's and k's RoPE and both cache writes are one task a layer (its where's: the key's row, the query
+            // rows, the value's row), a layer's only elementwise task; the step's others: the row and bias vectors,
+            // the embedding's add and cast, the token's copy
             List<TaskPlan.Item> writes = cacheWrites(p.items());
             assertEquals(layers, writes.size(), "tasks writing the caches");
             for (TaskPlan.Item w : writes) {
-                assertEquals(2, nodesOf(w).stream().filter(n -> n.opName().equals("where")).count(), nodesOf(w).toString());
+                assertEquals(3, nodesOf(w).stream().filter(n -> n.opName().equals("where")).count(), nodesOf(w).toString());
             }
-            // per layer 6 links: qkv with its norm, the key's RoPE with the cache writes (q's RoPE beside it),
-            // attention, o, gate/up with its norm and SwiGLU, down; then the embedding, the output head with its
-            // norm, argmax and the token's copy (an f32 step: its first norm alone)
+            assertEquals(layers + 4, k.get("elementwise"), k.toString());
+            // per layer 6 links: qkv with its norm, RoPE with the cache writes, attention, o, gate/up with its norm
+            // and SwiGLU, down; then the embedding, the output head with its norm, argmax and the token's copy (an
+            // f32 step: its first norm alone)
             assertEquals(6 * layers + (compute == DType.F32 ? 5 : 4), p.chain(), "longest chain of dependent tasks");
         }
     }
