@@ -308,20 +308,24 @@ public final class BertEncoder implements AutoCloseable {
         double eps = config.layerNormEps(), scale = 1.0 / Math.sqrt(dh);
         Tensor idx = input.narrow(0, 0, (long) b * t).view(b, t), lengths = input.narrow(0, (long) b * t, b).view(b, 1);
         Tensor keep = positions.view(1, t).lt(lengths).to(DType.F32);   // [b, t]: 1 on a text's tokens, 0 on padding
-        Tensor keyBias = keep.sub(1.0).mul(1e30).view(b, 1, 1, t);         // 0, or -1e30 on padded keys
-        // in the products' dtype, the attention op's for its query, keys and bias (-1e30 and 0 are exact in BF16)
-        Tensor scoreBias = keyBias.to(computeType());
+        // 0, or -1e30 on padded keys, in the products' dtype (the attention op's for its query, keys and bias),
+        // cast before the view so that the cast is a member of the mask's task
+        Tensor scoreBias = keep.sub(1.0).mul(1e30).to(computeType()).view(b, 1, 1, 1, t);
         Tensor x = wordEmb.embedding(idx)
                 .add(posEmb.narrow(0, 0, t)).add(typeEmb.narrow(0, 0, 1))
                 .layerNorm(norm, embNormW, embNormB, eps);
         for (Layer l : layers) {
             // [b, t, 3h]; attention's products run in the compute dtype too (the cast joins the bias add)
             Tensor qkv = linear(x, l.wqkv(), l.bqkv()).to(l.wqkv().dtype());
-            Tensor q = heads(qkv.narrow(2, 0, h), b, t, nh, dh);
-            Tensor k = heads(qkv.narrow(2, h, h), b, t, nh, dh);
-            Tensor v = heads(qkv.narrow(2, 2L * h, h), b, t, nh, dh);
+            // Every (text, token, head) is a batch of one query row over its text's keys of that head, the keys
+            // and values broadcast over the tokens: the output [b, t, heads, 1, dh] is then already the [b, t, h]
+            // the o projection reads (as [b, heads, t, dh] it took a copy task on the layer's chain), and each row
+            // is computed as before (attention runs a tile per query row either way).
+            Tensor q = qkv.narrow(2, 0, h).view(b, t, nh, 1, dh);
+            Tensor k = keysOverTokens(qkv.narrow(2, h, h), b, t, nh, dh);
+            Tensor v = keysOverTokens(qkv.narrow(2, 2L * h, h), b, t, nh, dh);
             // scores, scale, key bias, softmax and @ values: one attention op (one task on the GPU)
-            Tensor ctx = q.attention(k, v, scoreBias, scale).permute(0, 2, 1, 3).reshape(b, t, h);
+            Tensor ctx = q.attention(k, v, scoreBias, scale).view(b, t, h);
             Tensor a = linear(ctx, l.wo(), l.bo()).add(x).layerNorm(norm, l.norm1w(), l.norm1b(), eps);
             Tensor inner = activation(linear(a, l.wi(), l.bi()));
             x = linear(inner, l.wout(), l.bout()).add(a).layerNorm(norm, l.norm2w(), l.norm2b(), eps);
@@ -396,9 +400,9 @@ public final class BertEncoder implements AutoCloseable {
     /** The dtype of the products (F32, or BF16/F16 when loaded so). */
     public DType computeType() { return layers.length > 0 ? layers[0].wqkv().dtype() : DType.F32; }
 
-    /** [b, t, heads*dh] to [b, heads, t, dh]. */
-    private static Tensor heads(Tensor x, int b, int t, int nh, int dh) {
-        return x.view(b, t, nh, dh).permute(0, 2, 1, 3);
+    /** Keys or values [b, t, heads*dh] as [b, t (broadcast: every query token), heads, t, dh], a view. */
+    private static Tensor keysOverTokens(Tensor x, int b, int t, int nh, int dh) {
+        return x.view(b, t, nh, dh).permute(0, 2, 1, 3).unsqueeze(1).expand(b, t, nh, t, dh);
     }
 
     @Override

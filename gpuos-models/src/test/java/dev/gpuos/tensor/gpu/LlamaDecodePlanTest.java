@@ -117,6 +117,9 @@ class LlamaDecodePlanTest {
                 // per layer: qkv, o, intermediate, output; scores, softmax and @ values are one attention task
                 assertEquals(4 * layers, p.kinds().get("matmul"), p.kinds().toString());
                 assertEquals(layers, p.kinds().get("attention"), p.kinds().toString());
+                // elementwise: per layer the qkv bias add and the intermediate's bias + GELU; the padding mask and
+                // bias (no copy of attention's output: it is already [b, t, h]; no cast of the bias alone)
+                assertEquals(2 * layers + 1, p.kinds().get("elementwise"), p.kinds().toString());
             }
         }
     }
