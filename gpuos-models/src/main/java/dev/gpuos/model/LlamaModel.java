@@ -567,18 +567,18 @@ public final class LlamaModel implements AutoCloseable {
     /**
      * Applies RoPE to a layer's new queries and keys (before RoPE, [t, heads, 2, d/2] and [t, kv_heads, 2, d/2],
      * with their RoPE factor rows {@code r}) and writes the keys and values ([kv_heads, t, d]) into its cache;
-     * returns the queries grouped by KV head ([kv_heads, heads / kv_heads, t, d], f32) and the keys and values to
-     * attend over.
+     * returns the queries token-major and grouped by KV head ([t, kv_heads, heads / kv_heads, 1, d], f32) and the
+     * keys and values to attend over.
      */
     @FunctionalInterface
     private interface CacheUpdate {
         Tensor[] write(int layer, Tensor queries, Tensor keys, Tensor r, Tensor values);
     }
 
-    /** Queries after RoPE [t, heads, 2, d/2] as attention's groups [kv_heads, heads / kv_heads, t, d] (a view). */
+    /** Queries after RoPE [t, heads, 2, d/2] as {@link #attendGrouped}'s [t, kv_heads, heads / kv_heads, 1, d] (a view). */
     private Tensor grouped(Tensor q, int t) {
         int nh = config.heads(), kvh = config.kvHeads(), d = config.headDim();
-        return q.view(t, nh, d).transpose(0, 1).view(kvh, nh / kvh, t, d);
+        return q.view(t, kvh, nh / kvh, 1, d);
     }
 
     /**
@@ -590,15 +590,23 @@ public final class LlamaModel implements AutoCloseable {
      */
     static Tensor attend(Tensor q, Tensor keys, Tensor values, Tensor bias) {
         long nh = q.size(0), t = q.size(1), d = q.size(2), kvh = keys.size(0);
-        return attendGrouped(q.view(kvh, nh / kvh, t, d), keys, values, bias);
+        return attendGrouped(q.transpose(0, 1).reshape(t, kvh, nh / kvh, 1, d), keys, values, bias);
     }
 
-    /** {@link #attend} of queries already grouped by KV head, [kv_heads, heads / kv_heads, t, d]. */
+    /**
+     * {@link #attend} of queries token-major and grouped by KV head, [t, kv_heads, heads / kv_heads, 1, d]: every
+     * (token, query head) is a batch of one query row over its KV head's keys and values, broadcast over the
+     * tokens and the group, so the output [t, kv_heads, group, 1, d] is already the [t, heads * d] the o projection
+     * reads (head-major, [heads, t, d], it took a copy task on each layer's chain for t > 1); each row is computed
+     * as before (attention runs a tile per query row either way).
+     */
     static Tensor attendGrouped(Tensor q, Tensor keys, Tensor values, Tensor bias) {
-        long kvh = q.size(0), rep = q.size(1), t = q.size(2), d = q.size(3), s = keys.size(1), nh = kvh * rep;
-        Tensor out = q.attention(keys.unsqueeze(1).expand(kvh, rep, s, d),
-                values.unsqueeze(1).expand(kvh, rep, s, d), bias, 1.0 / Math.sqrt(d));
-        return out.view(nh, t, d).transpose(0, 1).reshape(t, nh * d);
+        long t = q.size(0), kvh = q.size(1), rep = q.size(2), d = q.size(4), s = keys.size(1), nh = kvh * rep;
+        long[] batch = {t, kvh, rep, s, d};
+        Tensor b = bias != null && bias.rank() == 2 ? bias.view(t, 1, 1, 1, s) : bias;
+        Tensor out = q.attention(keys.unsqueeze(0).unsqueeze(2).expand(batch), values.unsqueeze(0).unsqueeze(2).expand(batch),
+                b, 1.0 / Math.sqrt(d));
+        return out.view(t, nh * d);
     }
 
     /**
@@ -721,7 +729,7 @@ public final class LlamaModel implements AutoCloseable {
                         Tensor keys = Tensor.where(sel, rotK, keyCache[c][i].view(full));
                         kc.view(full).copyFrom(Tensor.where(queryRows.view(1, blocks, rep, 1, 1), rotQ, keys));
                         vc.view(full).copyFrom(Tensor.where(sel, v.reshape(kvh, 1, 1, 2, half).expand(full), valueCache[c][i].view(full)));
-                        Tensor queries = kc.narrow(1, cacheRows - rep, rep).unsqueeze(2);   // [kvh, rep, 1, d]
+                        Tensor queries = kc.narrow(1, cacheRows - rep, rep).unsqueeze(0).unsqueeze(3);   // [1, kvh, rep, 1, d]
                         return new Tensor[]{queries, kc.narrow(1, 0, maxSequence), vc.narrow(1, 0, maxSequence)};
                     });
             Tensor logits = linear(x.rmsNorm(new long[]{config.hiddenSize()}, finalNorm, config.rmsNormEps()), lmHead);
