@@ -455,6 +455,19 @@ public final class LlamaModel implements AutoCloseable {
     static volatile boolean capturedPrefill = !"false".equals(System.getProperty("gpuos.llama.prefillCapture"));
 
     /**
+     * Whether the decode step does a layer's RoPE (q's and k's) and both cache writes in one elementwise task
+     * ({@code gpuos.llama.oneTaskCacheWrite}, default true; session 17) or in session 16's three; read when the
+     * step is made (the first generate, or after {@link #dropDecodeStep}). For the A/B in one JVM; delete the loser.
+     */
+    static volatile boolean oneTaskCacheWrite = !"false".equals(System.getProperty("gpuos.llama.oneTaskCacheWrite"));
+
+    /** Closes the decode step (benches: the next generate makes and captures it again, with the switches as set then). */
+    void dropDecodeStep() {
+        if (fixedStep != null) fixedStep.close();
+        fixedStep = null;
+    }
+
+    /**
      * Captured prefills are kept for the next prefill of their key while their intermediates together (estimated:
      * a token's products and f32 rows per layer, about 4 MB a token for Llama-3.2-1B) take at most this many
      * bytes, the least recently used given back first: three 32-token prompts of Llama-3.2-1B. A prompt whose
@@ -702,6 +715,8 @@ public final class LlamaModel implements AutoCloseable {
         private List<Tensor> program(int c) {
             // 0 on the position's cache row: read by every layer's cache write, so computed before pos moves on
             Tensor hit = rows.sub(pos);
+            boolean oneTask = oneTaskCacheWrite;
+            Tensor row = oneTask ? null : rows.eq(pos);
             int kvh = config.kvHeads(), half = config.headDim() / 2, rep = config.heads() / kvh, blocks = cacheRows / rep;
             // the cache's rows as [blocks, rep]: a KV head's rep query heads [kvh, 1, rep, ..] broadcast over them
             long[] full = {kvh, blocks, rep, 2, half};
@@ -711,6 +726,7 @@ public final class LlamaModel implements AutoCloseable {
             Tensor x = layerStack(embed.embedding(token).to(DType.F32), 1, r, bias,
                     (i, q, k, rr, v) -> {
                         Tensor kc = keyCache[1 - c][i], vc = valueCache[1 - c][i];
+                        if (!oneTask) return threeTaskCacheWrite(c, i, q, k, rr, v, row);
                         // One elementwise task of the cache's shape [kvh, blocks, rep, 2, d/2] does the layer's
                         // RoPE and cache writes: the new key's RoPE lands on the position's row, the query heads'
                         // RoPE on the last rep rows (queryRows), which the attention then reads as its queries, and
@@ -736,6 +752,24 @@ public final class LlamaModel implements AutoCloseable {
             Tensor next = logits.argmax();
             token.copyFrom(next);
             return List.of(logits, next);
+        }
+
+        /**
+         * Session 16's form of a layer's RoPE and cache writes (-Dgpuos.llama.oneTaskCacheWrite=false, for the A/B):
+         * q's RoPE, the key's RoPE with its cache write, the value's cache write, three elementwise tasks.
+         */
+        private Tensor[] threeTaskCacheWrite(int c, int i, Tensor q, Tensor k, Tensor rr, Tensor v, Tensor row) {
+            int kvh = config.kvHeads(), d = config.headDim(), half = d / 2;
+            Tensor kc = keyCache[1 - c][i], vc = valueCache[1 - c][i];
+            Tensor queries = grouped(rope(q, rr), 1);
+            long[] full = {kvh, cacheRows, 2, half};
+            Tensor k4 = k.view(kvh, 1, 2, half);
+            Tensor rot = k4.expand(full).mul(rr.select(1, 0).view(1, 1, 2, half))
+                    .add(k4.narrow(2, 1, 1).expand(full).mul(rr.select(1, 1).view(1, 1, 2, half)))
+                    .add(k4.narrow(2, 0, 1).expand(full).mul(rr.select(1, 2).view(1, 1, 2, half)));
+            kc.view(full).copyFrom(Tensor.where(row.view(1, cacheRows, 1, 1), rot, keyCache[c][i].view(full)));
+            vc.copyFrom(Tensor.where(row.view(1, cacheRows, 1), v, valueCache[c][i]));
+            return new Tensor[]{queries, kc.narrow(1, 0, maxSequence), vc.narrow(1, 0, maxSequence)};
         }
 
         /**

@@ -165,6 +165,23 @@ class LlamaDecodePlanTest {
         }
     }
 
+    /** Session 16's form (-Dgpuos.llama.oneTaskCacheWrite=false, the A/B): q's RoPE, the key's write, the value's write. */
+    @Test
+    void threeTaskCacheWriteForm() {
+        boolean was = ModelTestAccess.oneTaskCacheWrite(false);
+        try {
+            for (DType compute : new DType[]{DType.F32, DType.BF16}) {
+                StepPlan p = plan("llama-tiny-untied-bf16", compute);
+                int layers = 2;
+                assertEquals(2 * layers, cacheWrites(p.items()).size(), "tasks writing the caches: " + p.kinds());
+                assertEquals(3 * layers + 4, p.kinds().get("elementwise"), p.kinds().toString());
+                assertEquals(6 * layers + (compute == DType.F32 ? 5 : 4), p.chain(), "longest chain of dependent tasks");
+            }
+        } finally {
+            ModelTestAccess.oneTaskCacheWrite(was);
+        }
+    }
+
     /** The decode step's items that write a cache row (a where over the cache's rows). */
     static List<TaskPlan.Item> cacheWrites(List<TaskPlan.Item> items) {
         return items.stream().filter(i -> nodesOf(i).stream().anyMatch(n -> n.opName().equals("where"))).toList();
