@@ -188,32 +188,56 @@ class LlamaDecodePlanTest {
     }
 
     /**
-     * The decode step's cache-write task (the key's RoPE, the row choice and both caches' copies in one operator,
-     * through an operand table) as generated CUDA, compiled by nvcc for sm_90 the way the JIT compiles it with
-     * NVRTC: the GPU runs this operator on every layer of every token. Skips without nvcc.
+     * The decode step's cache-write task (both RoPEs, the row choice and both caches' copies in one operator,
+     * through an operand table) as generated CUDA, compiled by nvcc for sm_90: as the JIT compiles it with NVRTC
+     * (a relocatable unit), and inlined into a probe kernel under the worker's launch bounds (256 threads, 2 blocks
+     * an SM, 128 registers), where it must not spill. The GPU runs this operator on every layer of every token.
+     * Skips without nvcc.
      */
     @Test
-    void theCacheWriteOperatorCompiles() throws Exception {
+    void theCacheWriteOperatorCompilesWithoutSpills() throws Exception {
         java.nio.file.Path nvcc = java.nio.file.Path.of("/usr/local/bin/nvcc");
         org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isExecutable(nvcc), "nvcc not installed at " + nvcc);
         for (DType compute : new DType[]{DType.F32, DType.BF16}) {
             List<TaskPlan.Item> writes = cacheWrites(plan("llama-tiny-untied-bf16", compute).items());
-            TaskPlan.Run run = (TaskPlan.Run) writes.getFirst();
-            OperatorStructure op = run.task().operator();
+            OperatorStructure op = ((TaskPlan.Run) writes.getFirst()).task().operator();
             dev.gpuos.jit.CompileUnit unit = dev.gpuos.jit.GenerationBuilder.operatorUnit(0, op.name(), op.source());
-            java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("gpuos-cache-write");
-            for (var h : unit.headers().entrySet()) java.nio.file.Files.writeString(dir.resolve(h.getKey()), h.getValue());
-            java.nio.file.Path cu = dir.resolve("unit.cu");
-            java.nio.file.Files.writeString(cu, unit.source());
-            List<String> cmd = new ArrayList<>(List.of(nvcc.toString(), "-arch=sm_90", "-rdc=true", "-c", "-std=c++17",
-                    "-I" + dir, "-o", dir.resolve("unit.o").toString()));
-            cmd.addAll(unit.options());
-            cmd.add(cu.toString());
-            Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            String log = new String(proc.getInputStream().readAllBytes());
-            org.junit.jupiter.api.Assertions.assertTrue(proc.waitFor(300, java.util.concurrent.TimeUnit.SECONDS), "nvcc did not finish");
-            assertEquals(0, proc.exitValue(), compute + ": nvcc rejected " + op.name() + ":\n" + log + "\n" + unit.source());
+            nvcc(nvcc, unit.source(), unit.headers(), unit.options(), List.of("-rdc=true", "-c"), compute + " " + op.name());
+            String src = op.source();
+            org.junit.jupiter.api.Assertions.assertTrue(src.startsWith(ElementwiseKernels.PREFIX), "an elementwise operator's source");
+            String probe = "#include \"" + dev.gpuos.runtime.WorkerSources.DEVICE_HEADER + "\"\n" + ElementwiseKernels.PREFIX
+                    + "namespace probe_op {\n#define GPUOS_OP __device__ __forceinline__ void body(const gpuos_task* task, unsigned int tile, const gpuos_env* env)\n"
+                    + src.substring(ElementwiseKernels.PREFIX.length()) + "#undef GPUOS_OP\n}\n"
+                    + "extern \"C\" __global__ void __launch_bounds__(GPUOS_BLOCK_THREADS, 2) probe(const gpuos_task* t, const gpuos_env* env)"
+                    + " { probe_op::body(t, blockIdx.x, env); }\n";
+            String log = nvcc(nvcc, probe, dev.gpuos.runtime.WorkerSources.headers(), List.of("-maxrregcount=128", "-Xptxas", "-v"),
+                    List.of("-rdc=true", "-c"), compute + " probe");
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("Function properties for probe\\s+(\\d+) bytes stack frame, (\\d+) bytes"
+                    + " spill stores, (\\d+) bytes spill loads\\s+ptxas info\\s+: Used (\\d+) registers").matcher(log);
+            org.junit.jupiter.api.Assertions.assertTrue(m.find(), "no ptxas report for the probe:\n" + log);
+            System.out.printf(Locale.ROOT, "cache-write operator (%s products) inlined under the worker's bounds: %s registers, %s/%s bytes spilled%n",
+                    compute, m.group(4), m.group(2), m.group(3));
+            assertEquals(0, Integer.parseInt(m.group(2)), "spill stores\n" + log);
+            assertEquals(0, Integer.parseInt(m.group(3)), "spill loads\n" + log);
         }
+    }
+
+    /** Runs nvcc for sm_90 on {@code source} with {@code headers} beside it; returns its log (it must accept the source). */
+    private static String nvcc(java.nio.file.Path nvcc, String source, Map<String, String> headers, List<String> options,
+                               List<String> mode, String what) throws Exception {
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("gpuos-cache-write");
+        for (var h : headers.entrySet()) java.nio.file.Files.writeString(dir.resolve(h.getKey()), h.getValue());
+        java.nio.file.Path cu = dir.resolve("unit.cu");
+        java.nio.file.Files.writeString(cu, source);
+        List<String> cmd = new ArrayList<>(List.of(nvcc.toString(), "-arch=sm_90", "-std=c++17", "-I" + dir, "-o", dir.resolve("unit.o").toString()));
+        cmd.addAll(mode);
+        cmd.addAll(options);
+        cmd.add(cu.toString());
+        Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String log = new String(proc.getInputStream().readAllBytes());
+        org.junit.jupiter.api.Assertions.assertTrue(proc.waitFor(300, java.util.concurrent.TimeUnit.SECONDS), "nvcc did not finish");
+        assertEquals(0, proc.exitValue(), what + ": nvcc rejected the source:\n" + log + "\n" + source);
+        return log;
     }
 
     /**
