@@ -25,9 +25,10 @@ import java.util.function.IntConsumer;
  * while the residual stream, norms, RoPE, the keys and the softmax stay f32, as the activations of transformers'
  * bf16 models are bf16 only where a matmul reads or writes them. A layer's q, k and v projections are one stacked
  * weight, and so are gate and up: one product each. The KV cache is allocated once for {@code maxSequence}
- * positions ([kv_heads, maxSequence, head_dim] per layer; keys f32, values in the compute dtype, which is what the
- * value projection produced) and written in place; a layer's attention is one op over it ({@link Tensor#attention},
- * its output in the values' dtype, which the o projection reads). A prefill
+ * positions ([kv_heads, cacheRows, head_dim] per layer, a few rows more than maxSequence for the decode step's
+ * queries; keys f32, values in the compute dtype, which is what the value projection produced) and written in
+ * place; a layer's attention is one op over it ({@link Tensor#attention}, its output in the values' dtype, which
+ * the o projection reads). A prefill
  * (and {@link #forwardAll}) runs its layers with shapes of its own length and attends over the first rows of
  * the cache (captured on the GPU backend per cache set, position and length, so a prompt of a length seen before
  * is one replay); {@link #generate} then decodes with a fixed-shape step ({@code FixedStep}) that the GPU backend
