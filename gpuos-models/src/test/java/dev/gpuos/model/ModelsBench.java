@@ -27,7 +27,9 @@ import java.util.stream.Stream;
  *   against HF's bf16 greedy tokens, with HF's top-2 gap where they first differ (random weights have near-ties
  *   that bf16 rounding in another order may flip: a report, not a pass/fail).</li>
  *   <li>BERT (all-MiniLM-L6-v2 config, f32 weights): the 1 x 16 and 32 x 128 id batches, products in f32 and in
- *   bf16: median of 30 runs after 3 warm-ups, and the worst cosine against HF's embeddings of the same ids.</li>
+ *   bf16, captured / recorded per batch / captured: median of 30 runs after 3 warm-ups, and the worst cosine
+ *   against HF's embeddings of the same ids.</li>
+ *   <li>Llama again: the decode step's RoPE and cache writes in three tasks a layer and in one, alternated twice.</li>
  * </ul>
  * usage: ModelsBench LLAMA_DIR BERT_DIR hf_timing.json [cpu|sim] (cpu: the CPU backend; sim: the GPU backend on the simulated
  * device, whose operators compute nothing: both to try the bench's own code on small folders)
@@ -51,12 +53,14 @@ public final class ModelsBench {
             Backend cpu = dev.gpuos.tensor.cpu.CpuBackend.eager();
             part(rows, "llama", () -> llama(cpu, llamaDir, hf, rows));
             for (DType compute : new DType[]{DType.F32, DType.BF16}) part(rows, "bert " + compute, () -> bert(cpu, bertDir, hf, compute, rows));
+            part(rows, "llama decode A/B", () -> llamaForms(cpu, llamaDir, hf, rows));
         } else {
             boolean sim = args.length > 3 && args[3].equals("sim");
             try (GpuOS os = sim ? GpuOS.on(GpuOSOptions.defaults(), dev.gpuos.SimulatedWorkerDevice.sink(2)) : GpuOS.start(GpuOSOptions.defaults())) {
                 GpuBackend gpu = new GpuBackend(os);
                 part(rows, "llama", () -> llama(gpu, llamaDir, hf, rows));
                 for (DType compute : new DType[]{DType.F32, DType.BF16}) part(rows, "bert " + compute, () -> bert(gpu, bertDir, hf, compute, rows));
+                part(rows, "llama decode A/B", () -> llamaForms(gpu, llamaDir, hf, rows));
             }
         }
         System.out.println("== models bench");
@@ -115,6 +119,14 @@ public final class ModelsBench {
                 }
             }
             prefills(gpu, m, prompt, rows::add);
+        }
+    }
+
+    /** The decode A/B ({@link #decodeForms}) on the model loaded again: run after BERT, so a cut run keeps BERT's rows. */
+    private static void llamaForms(Backend gpu, Path dir, JsonObject hf, List<String> rows) {
+        int[] prompt = HfFixtureChecks.ints(hf.get("llama_prompt_ids"));
+        int n = 128;
+        try (LlamaModel m = LlamaModel.load(dir, gpu, prompt.length + n, LoadProgress.NONE)) {
             decodeForms(gpu, m, prompt, n, rows::add);
         }
     }
