@@ -562,12 +562,14 @@ public final class LlamaModel implements AutoCloseable {
     private List<Tensor> forward(int set, int p, int t, Tensor ids, Tensor bias, boolean lastOnly) {
         int s = p + t;
         Tensor x = layerStack(embed.embedding(ids).to(DType.F32), t, ropeTable.narrow(0, p, t), bias,
-                (i, qRaw, kRaw, r, v) -> {
+                (i, qk, r, v) -> {
                     Tensor kc = keyCache[set][i], vc = valueCache[set][i];
-                    Tensor q = grouped(rope(qRaw, r), t);
-                    kc.narrow(1, p, t).copyFrom(rope(kRaw, r).view(t, config.kvHeads(), config.headDim()).transpose(0, 1));
+                    int nh = config.heads(), kvh = config.kvHeads(), d = config.headDim();
+                    // q's and k's heads are adjacent in a qkv row: their RoPE is one elementwise task
+                    Tensor rot = rope(qk, r);
+                    kc.narrow(1, p, t).copyFrom(rot.narrow(1, nh, kvh).reshape(t, kvh, d).transpose(0, 1));
                     vc.narrow(1, p, t).copyFrom(v);
-                    return new Tensor[]{q, kc.narrow(1, 0, s), vc.narrow(1, 0, s)};
+                    return new Tensor[]{grouped(rot.narrow(1, 0, nh), t), kc.narrow(1, 0, s), vc.narrow(1, 0, s)};
                 });
         if (lastOnly) x = x.narrow(0, t - 1, 1);
         Tensor logits = linear(x.rmsNorm(new long[]{config.hiddenSize()}, finalNorm, config.rmsNormEps()), lmHead);
@@ -579,20 +581,21 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * Applies RoPE to a layer's new queries and keys (before RoPE, [t, heads, 2, d/2] and [t, kv_heads, 2, d/2],
-     * with their RoPE factor rows {@code r}) and writes the keys and values ([kv_heads, t, d]) into its cache;
+     * Applies RoPE to a layer's new queries and keys (before RoPE, the query heads then the key heads of each token,
+     * [t, heads + kv_heads, 2, d/2], with their RoPE factor rows {@code r}) and writes the keys and values
+     * ([kv_heads, t, d]) into its cache;
      * returns the queries token-major and grouped by KV head ([t, kv_heads, heads / kv_heads, 1, d], f32) and the
      * keys and values to attend over.
      */
     @FunctionalInterface
     private interface CacheUpdate {
-        Tensor[] write(int layer, Tensor queries, Tensor keys, Tensor r, Tensor values);
+        Tensor[] write(int layer, Tensor queriesAndKeys, Tensor r, Tensor values);
     }
 
-    /** Queries after RoPE [t, heads, 2, d/2] as {@link #attendGrouped}'s [t, kv_heads, heads / kv_heads, 1, d] (a view). */
+    /** Queries after RoPE [t, heads, 2, d/2] as {@link #attendGrouped}'s [t, kv_heads, heads / kv_heads, 1, d]. */
     private Tensor grouped(Tensor q, int t) {
         int nh = config.heads(), kvh = config.kvHeads(), d = config.headDim();
-        return q.view(t, kvh, nh / kvh, 1, d);
+        return q.reshape(t, kvh, nh / kvh, 1, d);
     }
 
     /**
@@ -639,10 +642,9 @@ public final class LlamaModel implements AutoCloseable {
             Tensor h = x.rmsNorm(hidden, l.inputNorm(), config.rmsNormEps());
             Tensor qkv = linear(h, l.wqkv());   // [t, (nh + 2 kvh) * d]
             // RoPE of q and k in the cache update
-            Tensor q = qkv.narrow(1, 0, (long) nh * d).view(t, nh, 2, half);
-            Tensor k = qkv.narrow(1, (long) nh * d, (long) kvh * d).view(t, kvh, 2, half);
+            Tensor qk = qkv.narrow(1, 0, (long) (nh + kvh) * d).view(t, nh + kvh, 2, half);
             Tensor v = qkv.narrow(1, (long) (nh + kvh) * d, (long) kvh * d).view(t, kvh, d).transpose(0, 1);
-            Tensor[] qkvAfter = cache.write(i, q, k, r, v);
+            Tensor[] qkvAfter = cache.write(i, qk, r, v);
             x = x.add(linear(attendGrouped(qkvAfter[0], qkvAfter[1], qkvAfter[2], bias), l.wo()));
             Tensor h2 = x.rmsNorm(hidden, l.postNorm(), config.rmsNormEps());
             Tensor gu = linear(h2, l.wgu());
@@ -725,8 +727,9 @@ public final class LlamaModel implements AutoCloseable {
             Tensor r = ropeTable.indexSelect(0, pos);   // before the embedding, which then fuses into the first norm
             pos.copyFrom(pos.add(1L));   // here, off the chain of dependent tasks, once the reads above have run
             Tensor x = layerStack(embed.embedding(token).to(DType.F32), 1, r, bias,
-                    (i, q, k, rr, v) -> {
+                    (i, qk, rr, v) -> {
                         Tensor kc = keyCache[1 - c][i], vc = valueCache[1 - c][i];
+                        Tensor q = qk.narrow(1, 0, config.heads()), k = qk.narrow(1, config.heads(), kvh);
                         if (!oneTask) return threeTaskCacheWrite(c, i, q, k, rr, v, row);
                         // One elementwise task of the cache's shape [kvh, blocks, rep, 2, d/2] does the layer's
                         // RoPE and cache writes: the new key's RoPE lands on the position's row, the query heads'

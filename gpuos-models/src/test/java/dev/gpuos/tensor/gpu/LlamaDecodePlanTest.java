@@ -270,9 +270,10 @@ class LlamaDecodePlanTest {
                 // product; an f32 product has no cast after the norm, so it stays a task of its own (as in decode)
                 assertEquals(compute == DType.BF16 ? 1 : null, k.get("norm+matmul"), "the output head's norm: " + k);
                 assertEquals(layers, k.get("attention"), k.toString());
-                // elementwise: per layer q's RoPE, k's RoPE, the two cache writes, SwiGLU; the last residual add
-                // (no copy of attention's output: token-major, it is already [t, heads * d])
-                assertEquals(4 * layers + 1, k.get("elementwise"), k.toString());
+                // elementwise: per layer q's and k's RoPE (one task: their heads are adjacent in a qkv row), the two
+                // cache writes (one task), SwiGLU; the last residual add (no copy of attention's output: token-major,
+                // it is already [t, heads * d])
+                assertEquals(3 * layers + 1, k.get("elementwise"), k.toString());
             }
         }
     }
