@@ -4,18 +4,9 @@
 # --llama-only: the Llama-3.2-1B config in bf16, and the HBM copy rate), then DecodeBreakdownBench: each part of
 # the replayed decode step in isolation, the load's legs (serial and pipelined copies), the whole step; then
 # GpuHfFixtureTest (BREAKDOWN_HF=0 skips it). About 2 minutes on an H100.
-set -uo pipefail
-export PYTHONUNBUFFERED=1
-DIST=$(dirname "${CP_TESTS%%:*}")
-OUT=${STEP_DIR:?}
-# shellcheck disable=SC2206  # JVM_FLAGS_STR is a list of options
-JVM=($JAVA $JVM_FLAGS_STR)
-FULL=/tmp/gpuos-full
-LLAMA=$FULL/llama-3.2-1b-random
-CP="$CP_TESTS:$DIST/gpuos-models-tests"
-echo "== full-size random Llama folder"
-timeout 60 python3 bench/models/make_fixtures.py --out "$OUT/hf" --full "$FULL" --skip-tiny --llama-only 2>&1 | tail -4
-copy=$(python3 -c "import json;print(json.load(open('$OUT/hf/hf_timing.json')).get('hbm_copy_bytes_per_s', 2.9e12))" 2>/dev/null || echo 2.9e12)
+# shellcheck source=bench/models/common.sh
+source "$(dirname "$0")/common.sh"
+llama_folder 60 4
 echo "== DecodeBreakdownBench (HBM copy $copy B/s)"
 timeout 90 "${JVM[@]}" -cp "$CP" dev.gpuos.model.DecodeBreakdownBench "$LLAMA" 160 "$copy" 2>&1 | tee "$OUT/breakdown.log" | grep -v '^\s*at '
 echo "rc=${PIPESTATUS[0]}"

@@ -14,15 +14,8 @@
 #      (fixed,products,small,attention) in a third JVM.
 # The lines that answer the questions are printed as they come ("ROW: ..."); full logs in STEP_DIR.
 # LPA_SIM=1 tries the script here: the tiny bf16 fixture on the simulated device, no python (timings meaningless).
-set -uo pipefail
-export PYTHONUNBUFFERED=1
-DIST=$(dirname "${CP_TESTS%%:*}")
-OUT=${STEP_DIR:?}
-# shellcheck disable=SC2206  # JVM_FLAGS_STR is a list of options
-JVM=($JAVA $JVM_FLAGS_STR)
-FULL=/tmp/gpuos-full
-LLAMA=$FULL/llama-3.2-1b-random
-CP="$CP_TESTS:$DIST/gpuos-models-tests"
+# shellcheck source=bench/models/common.sh
+source "$(dirname "$0")/common.sh"
 SIM=()
 copy=2.9e12
 if [[ ${LPA_SIM:-0} == 1 ]]; then
@@ -30,9 +23,7 @@ if [[ ${LPA_SIM:-0} == 1 ]]; then
   SIM=(sim)
   CP=$CP_TESTS
 else
-  echo "== full-size random Llama folder"
-  timeout 45 python3 bench/models/make_fixtures.py --out "$OUT/hf" --full "$FULL" --skip-tiny --llama-only 2>&1 | tail -3
-  copy=$(python3 -c "import json;print(json.load(open('$OUT/hf/hf_timing.json')).get('hbm_copy_bytes_per_s', 2.9e12))" 2>/dev/null || echo 2.9e12)
+  llama_folder 45 3
 fi
 KEY='first load:|load \[|alloc,|step summary|llama prefill|whole decode|generate \(|FAILED|Exception|Error|^rc='
 bench() {   # LOG TIMEOUT PARTS

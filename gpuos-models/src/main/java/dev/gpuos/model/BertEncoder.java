@@ -3,6 +3,7 @@ package dev.gpuos.model;
 import dev.gpuos.model.tokenizer.Tokenizer;
 import dev.gpuos.tensor.Backend;
 import dev.gpuos.tensor.DType;
+import dev.gpuos.tensor.Replay;
 import dev.gpuos.tensor.Tensor;
 import dev.gpuos.tensor.TensorScope;
 import dev.gpuos.tensor.gpu.GpuBackend;
@@ -21,8 +22,9 @@ import java.util.Map;
  * <p>On the GPU backend the forward pass is captured once per batch shape (batch x padded length) and replayed:
  * the token ids and the texts' lengths are one device tensor written before each run, and the padding mask and
  * attention bias are computed from the lengths on the device, so a batch costs one upload, one replay and the
- * read of its embeddings. The {@value #SHAPES} most recently used shapes keep their captures. Not thread-safe
- * beyond that: calls are serialised on the encoder.
+ * read of its embeddings. The {@value #SHAPES} most recently used shapes keep their captures (the least recently
+ * used is closed when a new shape would exceed them); a failed capture runs the batch recorded, and
+ * {@code -Dgpuos.bert.capture=false} records every batch (the A/B). Calls are serialised on the encoder.
  */
 public final class BertEncoder implements AutoCloseable {
     /** wqkv/bqkv: the query, key and value projections stacked [3 hidden, hidden] / [3 hidden]: one product. */
@@ -229,12 +231,12 @@ public final class BertEncoder implements AutoCloseable {
             }
             input[b * t + i] = ids[i].length;
         }
-        if (backend instanceof GpuBackend gpu) {
+        if ((backend instanceof GpuBackend || captureOnEveryBackend) && capture) {
             long key = (long) b << 32 | t;
             Captured c = captures.get(key);
             if (c == null) {
                 try {
-                    c = new Captured(gpu, b, t);
+                    c = new Captured(b, t);
                     captures.put(key, c);
                 } catch (RuntimeException e) {
                     // the same program still runs, recorded for this batch; say so rather than fail it
@@ -242,11 +244,41 @@ public final class BertEncoder implements AutoCloseable {
                     return eager(input, b, t, hidden);
                 }
             }
-            mode = "replayed (captured for " + b + " x " + t + ": " + c.replay.nodeCount() + " ops, " + c.replay.taskCount() + " tasks)";
-            return c.run(input, hidden);
+            mode = c.replay instanceof GpuReplay r
+                    ? "replayed (captured for " + b + " x " + t + ": " + r.nodeCount() + " ops, " + r.taskCount() + " tasks)"
+                    : "replayed (captured for " + b + " x " + t + " on the " + backend.name() + " backend)";
+            try {
+                return c.run(input, hidden);
+            } catch (RuntimeException | Error e) {
+                // a replay that failed part way is not trusted again: the next batch of this shape captures anew
+                captures.remove(key);
+                c.close();
+                throw e;
+            }
         }
-        mode = "recorded per batch (" + backend.name() + " backend)";
+        mode = backend instanceof GpuBackend ? "recorded per batch (-Dgpuos.bert.capture=false)"
+                : "recorded per batch (" + backend.name() + " backend)";
         return eager(input, b, t, hidden);
+    }
+
+    /**
+     * Whether the forward pass is captured per batch shape on the GPU backend ({@code gpuos.bert.capture}, default
+     * true). Recorded instead, each op pays the host's recording and the recording's time bound cuts the pass
+     * into submissions wherever the host happens to be, so a batch may plan (and compile) fused operators no batch
+     * planned before (the Llama prefill's story, session 16). The switch is the A/B; benches flip it in one JVM.
+     */
+    static volatile boolean capture = !"false".equals(System.getProperty("gpuos.bert.capture"));
+
+    /**
+     * Tests: captured on every backend (a CPU capture calls the program again at every run), so the capture's
+     * bookkeeping (inputs written before each run, kept captures per shape, evictions) is checked against the
+     * recorded pass where values are exact.
+     */
+    static volatile boolean captureOnEveryBackend;
+
+    /** Batch shapes whose capture is kept now, least recently used first (tests). */
+    synchronized List<Long> capturedShapes() {
+        return List.copyOf(captures.keySet());
     }
 
     private Output eager(long[] input, int b, int t, boolean hidden) {
@@ -276,20 +308,24 @@ public final class BertEncoder implements AutoCloseable {
         double eps = config.layerNormEps(), scale = 1.0 / Math.sqrt(dh);
         Tensor idx = input.narrow(0, 0, (long) b * t).view(b, t), lengths = input.narrow(0, (long) b * t, b).view(b, 1);
         Tensor keep = positions.view(1, t).lt(lengths).to(DType.F32);   // [b, t]: 1 on a text's tokens, 0 on padding
-        Tensor keyBias = keep.sub(1.0).mul(1e30).view(b, 1, 1, t);         // 0, or -1e30 on padded keys
-        // in the products' dtype, the attention op's for its query, keys and bias (-1e30 and 0 are exact in BF16)
-        Tensor scoreBias = keyBias.to(computeType());
+        // 0, or -1e30 on padded keys, in the products' dtype (the attention op's for its query, keys and bias),
+        // cast before the view so that the cast is a member of the mask's task
+        Tensor scoreBias = keep.sub(1.0).mul(1e30).to(computeType()).view(b, 1, 1, 1, t);
         Tensor x = wordEmb.embedding(idx)
                 .add(posEmb.narrow(0, 0, t)).add(typeEmb.narrow(0, 0, 1))
                 .layerNorm(norm, embNormW, embNormB, eps);
         for (Layer l : layers) {
             // [b, t, 3h]; attention's products run in the compute dtype too (the cast joins the bias add)
             Tensor qkv = linear(x, l.wqkv(), l.bqkv()).to(l.wqkv().dtype());
-            Tensor q = heads(qkv.narrow(2, 0, h), b, t, nh, dh);
-            Tensor k = heads(qkv.narrow(2, h, h), b, t, nh, dh);
-            Tensor v = heads(qkv.narrow(2, 2L * h, h), b, t, nh, dh);
+            // Every (text, token, head) is a batch of one query row over its text's keys of that head, the keys
+            // and values broadcast over the tokens: the output [b, t, heads, 1, dh] is then already the [b, t, h]
+            // the o projection reads (as [b, heads, t, dh] it took a copy task on the layer's chain), and each row
+            // is computed as before (attention runs a tile per query row either way).
+            Tensor q = qkv.narrow(2, 0, h).view(b, t, nh, 1, dh);
+            Tensor k = keysOverTokens(qkv.narrow(2, h, h), b, t, nh, dh);
+            Tensor v = keysOverTokens(qkv.narrow(2, 2L * h, h), b, t, nh, dh);
             // scores, scale, key bias, softmax and @ values: one attention op (one task on the GPU)
-            Tensor ctx = q.attention(k, v, scoreBias, scale).permute(0, 2, 1, 3).reshape(b, t, h);
+            Tensor ctx = q.attention(k, v, scoreBias, scale).view(b, t, h);
             Tensor a = linear(ctx, l.wo(), l.bo()).add(x).layerNorm(norm, l.norm1w(), l.norm1b(), eps);
             Tensor inner = activation(linear(a, l.wi(), l.bi()));
             x = linear(inner, l.wout(), l.bout()).add(a).layerNorm(norm, l.norm2w(), l.norm2b(), eps);
@@ -307,14 +343,14 @@ public final class BertEncoder implements AutoCloseable {
         return List.of(x, pooled);
     }
 
-    /** The forward pass of one batch shape, captured on the GPU backend; its input is written before each replay. */
+    /** The forward pass of one batch shape, captured; its input is written before each replay. */
     private final class Captured implements AutoCloseable {
         final TensorScope scope;
         final Tensor input;
-        final GpuReplay replay;
+        final Replay replay;
         final int b, t;
 
-        Captured(GpuBackend gpu, int b, int t) {
+        Captured(int b, int t) {
             this.b = b;
             this.t = t;
             scope = TensorScope.open(backend);
@@ -322,8 +358,11 @@ public final class BertEncoder implements AutoCloseable {
                 input = scope.zeros(DType.I64, (long) b * t + b);
                 Tensor positions = scope.arange(t);
                 scope.sync();
-                replay = gpu.captureReturning(() -> program(input, positions, b, t));
-            } catch (RuntimeException e) {
+                replay = backend.captureReturning(() -> program(input, positions, b, t));
+                // A CPU capture (tests: captureOnEveryBackend) makes its outputs at its first run, in the innermost
+                // scope: this one, not run()'s (the zero ids are every text's full length of token 0).
+                if (!(backend instanceof GpuBackend)) replay.run();
+            } catch (RuntimeException | Error e) {
                 scope.close();
                 throw e;
             }
@@ -361,9 +400,9 @@ public final class BertEncoder implements AutoCloseable {
     /** The dtype of the products (F32, or BF16/F16 when loaded so). */
     public DType computeType() { return layers.length > 0 ? layers[0].wqkv().dtype() : DType.F32; }
 
-    /** [b, t, heads*dh] to [b, heads, t, dh]. */
-    private static Tensor heads(Tensor x, int b, int t, int nh, int dh) {
-        return x.view(b, t, nh, dh).permute(0, 2, 1, 3);
+    /** Keys or values [b, t, heads*dh] as [b, t (broadcast: every query token), heads, t, dh], a view. */
+    private static Tensor keysOverTokens(Tensor x, int b, int t, int nh, int dh) {
+        return x.view(b, t, nh, dh).permute(0, 2, 1, 3).unsqueeze(1).expand(b, t, nh, t, dh);
     }
 
     @Override

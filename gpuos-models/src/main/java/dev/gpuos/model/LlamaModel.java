@@ -25,9 +25,10 @@ import java.util.function.IntConsumer;
  * while the residual stream, norms, RoPE, the keys and the softmax stay f32, as the activations of transformers'
  * bf16 models are bf16 only where a matmul reads or writes them. A layer's q, k and v projections are one stacked
  * weight, and so are gate and up: one product each. The KV cache is allocated once for {@code maxSequence}
- * positions ([kv_heads, maxSequence, head_dim] per layer; keys f32, values in the compute dtype, which is what the
- * value projection produced) and written in place; a layer's attention is one op over it ({@link Tensor#attention},
- * its output in the values' dtype, which the o projection reads). A prefill
+ * positions ([kv_heads, cacheRows, head_dim] per layer, a few rows more than maxSequence for the decode step's
+ * queries; keys f32, values in the compute dtype, which is what the value projection produced) and written in
+ * place; a layer's attention is one op over it ({@link Tensor#attention}, its output in the values' dtype, which
+ * the o projection reads). A prefill
  * (and {@link #forwardAll}) runs its layers with shapes of its own length and attends over the first rows of
  * the cache (captured on the GPU backend per cache set, position and length, so a prompt of a length seen before
  * is one replay); {@link #generate} then decodes with a fixed-shape step ({@code FixedStep}) that the GPU backend
@@ -52,6 +53,12 @@ public final class LlamaModel implements AutoCloseable {
      * rows plus the new one), so the write is one task that reads nothing it writes; prefills use set current.
      */
     private final Tensor[][] keyCache, valueCache;
+    /**
+     * Rows of a cache tensor: the maxSequence positions rounded up to a multiple of the query heads per KV head
+     * (rep), then rep rows more, where the decode step leaves its query heads after RoPE ({@code FixedStep}); the
+     * rounding lets the step view the rows as [rows / rep, rep] and broadcast the group's rep query heads over them.
+     */
+    private final int cacheRows;
     private int current;
     private final int maxSequence;
     private final String storedType;
@@ -87,6 +94,8 @@ public final class LlamaModel implements AutoCloseable {
             }
         }
         this.ropeTable = weights.tensor(table, maxSequence, 3, 2, half);
+        int rep = config.heads() / config.kvHeads();
+        this.cacheRows = Math.ceilDiv(maxSequence, rep) * rep + rep;
         this.keyCache = new Tensor[2][layers.length];
         this.valueCache = new Tensor[2][layers.length];
         weights.sync();
@@ -101,8 +110,8 @@ public final class LlamaModel implements AutoCloseable {
         if (keyCache[0][0] != null) return;
         for (int c = 0; c < 2; c++) {
             for (int i = 0; i < layers.length; i++) {
-                keyCache[c][i] = weights.zeros(DType.F32, config.kvHeads(), maxSequence, config.headDim());
-                valueCache[c][i] = weights.zeros(compute, config.kvHeads(), maxSequence, config.headDim());
+                keyCache[c][i] = weights.zeros(DType.F32, config.kvHeads(), cacheRows, config.headDim());
+                valueCache[c][i] = weights.zeros(compute, config.kvHeads(), cacheRows, config.headDim());
             }
         }
     }
@@ -447,6 +456,19 @@ public final class LlamaModel implements AutoCloseable {
     static volatile boolean capturedPrefill = !"false".equals(System.getProperty("gpuos.llama.prefillCapture"));
 
     /**
+     * Whether the decode step does a layer's RoPE (q's and k's) and both cache writes in one elementwise task
+     * ({@code gpuos.llama.oneTaskCacheWrite}, default true; session 17) or in session 16's three; read when the
+     * step is made (the first generate, or after {@link #dropDecodeStep}). For the A/B in one JVM; delete the loser.
+     */
+    static volatile boolean oneTaskCacheWrite = !"false".equals(System.getProperty("gpuos.llama.oneTaskCacheWrite"));
+
+    /** Closes the decode step (benches: the next generate makes and captures it again, with the switches as set then). */
+    void dropDecodeStep() {
+        if (fixedStep != null) fixedStep.close();
+        fixedStep = null;
+    }
+
+    /**
      * Captured prefills are kept for the next prefill of their key while their intermediates together (estimated:
      * a token's products and f32 rows per layer, about 4 MB a token for Llama-3.2-1B) take at most this many
      * bytes, the least recently used given back first: three 32-token prompts of Llama-3.2-1B. A prompt whose
@@ -540,11 +562,14 @@ public final class LlamaModel implements AutoCloseable {
     private List<Tensor> forward(int set, int p, int t, Tensor ids, Tensor bias, boolean lastOnly) {
         int s = p + t;
         Tensor x = layerStack(embed.embedding(ids).to(DType.F32), t, ropeTable.narrow(0, p, t), bias,
-                (i, kRaw, r, v) -> {
+                (i, qk, r, v) -> {
                     Tensor kc = keyCache[set][i], vc = valueCache[set][i];
-                    kc.narrow(1, p, t).copyFrom(rope(kRaw, r).view(t, config.kvHeads(), config.headDim()).transpose(0, 1));
+                    int nh = config.heads(), kvh = config.kvHeads(), d = config.headDim();
+                    // q's and k's heads are adjacent in a qkv row: their RoPE is one elementwise task
+                    Tensor rot = rope(qk, r);
+                    kc.narrow(1, p, t).copyFrom(rot.narrow(1, nh, kvh).reshape(t, kvh, d).transpose(0, 1));
                     vc.narrow(1, p, t).copyFrom(v);
-                    return new Tensor[]{kc.narrow(1, 0, s), vc.narrow(1, 0, s)};
+                    return new Tensor[]{grouped(rot.narrow(1, 0, nh), t), kc.narrow(1, 0, s), vc.narrow(1, 0, s)};
                 });
         if (lastOnly) x = x.narrow(0, t - 1, 1);
         Tensor logits = linear(x.rmsNorm(new long[]{config.hiddenSize()}, finalNorm, config.rmsNormEps()), lmHead);
@@ -556,12 +581,21 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * Writes a layer's new keys (before RoPE, [t, kv_heads, 2, d/2], with their RoPE factor rows {@code r}) and
-     * values ([kv_heads, t, d]) into its cache; returns the keys and values to attend over.
+     * Applies RoPE to a layer's new queries and keys (before RoPE, the query heads then the key heads of each token,
+     * [t, heads + kv_heads, 2, d/2], with their RoPE factor rows {@code r}) and writes the keys and values
+     * ([kv_heads, t, d]) into its cache;
+     * returns the queries token-major and grouped by KV head ([t, kv_heads, heads / kv_heads, 1, d], f32) and the
+     * keys and values to attend over.
      */
     @FunctionalInterface
     private interface CacheUpdate {
-        Tensor[] write(int layer, Tensor keys, Tensor r, Tensor values);
+        Tensor[] write(int layer, Tensor queriesAndKeys, Tensor r, Tensor values);
+    }
+
+    /** Queries after RoPE [t, heads, 2, d/2] as {@link #attendGrouped}'s [t, kv_heads, heads / kv_heads, 1, d]. */
+    private Tensor grouped(Tensor q, int t) {
+        int nh = config.heads(), kvh = config.kvHeads(), d = config.headDim();
+        return q.reshape(t, kvh, nh / kvh, 1, d);
     }
 
     /**
@@ -572,18 +606,32 @@ public final class LlamaModel implements AutoCloseable {
      * times it alone.
      */
     static Tensor attend(Tensor q, Tensor keys, Tensor values, Tensor bias) {
-        long nh = q.size(0), t = q.size(1), d = q.size(2), kvh = keys.size(0), rep = nh / kvh, s = keys.size(1);
-        Tensor out = q.view(kvh, rep, t, d).attention(keys.unsqueeze(1).expand(kvh, rep, s, d),
-                values.unsqueeze(1).expand(kvh, rep, s, d), bias, 1.0 / Math.sqrt(d));
-        return out.view(nh, t, d).transpose(0, 1).reshape(t, nh * d);
+        long nh = q.size(0), t = q.size(1), d = q.size(2), kvh = keys.size(0);
+        return attendGrouped(q.transpose(0, 1).reshape(t, kvh, nh / kvh, 1, d), keys, values, bias);
+    }
+
+    /**
+     * {@link #attend} of queries token-major and grouped by KV head, [t, kv_heads, heads / kv_heads, 1, d]: every
+     * (token, query head) is a batch of one query row over its KV head's keys and values, broadcast over the
+     * tokens and the group, so the output [t, kv_heads, group, 1, d] is already the [t, heads * d] the o projection
+     * reads (head-major, [heads, t, d], it took a copy task on each layer's chain for t > 1); each row is computed
+     * as before (attention runs a tile per query row either way).
+     */
+    static Tensor attendGrouped(Tensor q, Tensor keys, Tensor values, Tensor bias) {
+        long t = q.size(0), kvh = q.size(1), rep = q.size(2), d = q.size(4), s = keys.size(1), nh = kvh * rep;
+        long[] batch = {t, kvh, rep, s, d};
+        Tensor b = bias != null && bias.rank() == 2 ? bias.view(t, 1, 1, 1, s) : bias;
+        Tensor out = q.attention(keys.unsqueeze(0).unsqueeze(2).expand(batch), values.unsqueeze(0).unsqueeze(2).expand(batch),
+                b, 1.0 / Math.sqrt(d));
+        return out.view(t, nh * d);
     }
 
     /**
      * The decoder layers over {@code t} new tokens x [t, hidden] (f32): {@code r} are their RoPE factor rows
      * [t, 3, 2, d/2], {@code bias} (null for none) is added to the scores of every query head, broadcast from
-     * [t, S] or [S]. Per layer: norm, one qkv product, q's RoPE (one elementwise task), the cache writes (the
-     * key's RoPE inside the write: see {@link CacheUpdate}), attention (one op: {@link #attend}), o, residual +
-     * norm, one gate/up product, SwiGLU, down.
+     * [t, S] or [S]. Per layer: norm, one qkv product, RoPE of q and k with the cache writes ({@link CacheUpdate}:
+     * one elementwise task in the decode step), attention (one op: {@link #attendGrouped}), o, residual + norm, one
+     * gate/up product, SwiGLU, down.
      */
     private Tensor layerStack(Tensor x, int t, Tensor r, Tensor bias, CacheUpdate cache) {
         int nh = config.heads(), kvh = config.kvHeads(), d = config.headDim(), half = d / 2;
@@ -593,11 +641,11 @@ public final class LlamaModel implements AutoCloseable {
             Layer l = layers[i];
             Tensor h = x.rmsNorm(hidden, l.inputNorm(), config.rmsNormEps());
             Tensor qkv = linear(h, l.wqkv());   // [t, (nh + 2 kvh) * d]
-            Tensor q = rope(qkv.narrow(1, 0, (long) nh * d).view(t, nh, 2, half), r).view(t, nh, d).transpose(0, 1);
-            Tensor k = qkv.narrow(1, (long) nh * d, (long) kvh * d).view(t, kvh, 2, half);   // RoPE in the cache write
+            // RoPE of q and k in the cache update
+            Tensor qk = qkv.narrow(1, 0, (long) (nh + kvh) * d).view(t, nh + kvh, 2, half);
             Tensor v = qkv.narrow(1, (long) (nh + kvh) * d, (long) kvh * d).view(t, kvh, d).transpose(0, 1);
-            Tensor[] kv = cache.write(i, k, r, v);
-            x = x.add(linear(attend(q, kv[0], kv[1], bias), l.wo()));
+            Tensor[] qkvAfter = cache.write(i, qk, r, v);
+            x = x.add(linear(attendGrouped(qkvAfter[0], qkvAfter[1], qkvAfter[2], bias), l.wo()));
             Tensor h2 = x.rmsNorm(hidden, l.postNorm(), config.rmsNormEps());
             Tensor gu = linear(h2, l.wgu());
             Tensor act = gu.narrow(1, 0, inter).to(DType.F32).silu().mul(gu.narrow(1, inter, inter));
@@ -620,6 +668,8 @@ public final class LlamaModel implements AutoCloseable {
     private final class FixedStep implements AutoCloseable {
         private final TensorScope scope;
         private final Tensor token, pos, rows;
+        /** True on the cache's last rep rows, where a step leaves its query heads after RoPE. */
+        private final Tensor queryRows;
         private final GpuReplay[] replay = new GpuReplay[2];
         /** Where a step that is not replayed leaves [logits, argmax], per cache set (a launched step's, until read). */
         private final Tensor[][] eagerOut = new Tensor[2][];
@@ -634,7 +684,8 @@ public final class LlamaModel implements AutoCloseable {
             try {
                 token = scope.zeros(DType.I64, 1);
                 pos = scope.zeros(DType.I64, 1);
-                rows = scope.arange(maxSequence);
+                rows = scope.arange(cacheRows);
+                queryRows = rows.ge((long) (cacheRows - config.heads() / config.kvHeads()));
                 for (int c = 0; c < 2; c++) eagerOut[c] = new Tensor[]{scope.zeros(compute, 1, config.vocabSize()), scope.zeros(DType.I64)};
                 scope.sync();
                 if (backend instanceof GpuBackend gpu) {
@@ -665,29 +716,64 @@ public final class LlamaModel implements AutoCloseable {
 
         /** [logits [1, vocab], argmax] of the token at the position, reading cache set {@code c}. */
         private List<Tensor> program(int c) {
-            Tensor row = rows.eq(pos).view(1, maxSequence, 1);
-            int kvh = config.kvHeads(), half = config.headDim() / 2;
-            long[] full = {kvh, maxSequence, 2, half};
-            Tensor bias = rows.gt(pos).to(DType.F32).mul(-1e30);
+            // 0 on the position's cache row: read by every layer's cache write, so computed before pos moves on
+            Tensor hit = rows.sub(pos);
+            boolean oneTask = oneTaskCacheWrite;
+            Tensor row = oneTask ? null : rows.eq(pos);
+            int kvh = config.kvHeads(), half = config.headDim() / 2, rep = config.heads() / kvh, blocks = cacheRows / rep;
+            // the cache's rows as [blocks, rep]: a KV head's rep query heads [kvh, 1, rep, ..] broadcast over them
+            long[] full = {kvh, blocks, rep, 2, half};
+            Tensor bias = rows.gt(pos).to(DType.F32).mul(-1e30).narrow(0, 0, maxSequence);
             Tensor r = ropeTable.indexSelect(0, pos);   // before the embedding, which then fuses into the first norm
             pos.copyFrom(pos.add(1L));   // here, off the chain of dependent tasks, once the reads above have run
             Tensor x = layerStack(embed.embedding(token).to(DType.F32), 1, r, bias,
-                    (i, k, rr, v) -> {
+                    (i, qk, rr, v) -> {
                         Tensor kc = keyCache[1 - c][i], vc = valueCache[1 - c][i];
-                        // the new key's RoPE, broadcast over the cache rows from its first op on, so RoPE, the
-                        // row choice and the copy are one elementwise task of the cache's shape
-                        Tensor k4 = k.view(kvh, 1, 2, half);
-                        Tensor rot = k4.expand(full).mul(rr.select(1, 0).view(1, 1, 2, half))
-                                .add(k4.narrow(2, 1, 1).expand(full).mul(rr.select(1, 1).view(1, 1, 2, half)))
-                                .add(k4.narrow(2, 0, 1).expand(full).mul(rr.select(1, 2).view(1, 1, 2, half)));
-                        kc.view(full).copyFrom(Tensor.where(row.view(1, maxSequence, 1, 1), rot, keyCache[c][i].view(full)));
-                        vc.copyFrom(Tensor.where(row, v, valueCache[c][i]));
-                        return new Tensor[]{kc, vc};
+                        Tensor q = qk.narrow(1, 0, config.heads()), k = qk.narrow(1, config.heads(), kvh);
+                        if (!oneTask) return threeTaskCacheWrite(c, i, q, k, rr, v, row);
+                        // One elementwise task of the cache's shape [kvh, blocks, rep, 2, d/2] does the layer's
+                        // RoPE and cache writes: the new key's RoPE lands on the position's row, the query heads'
+                        // RoPE on the last rep rows (queryRows), which the attention then reads as its queries, and
+                        // the value on the position's row of the value cache; every other row is copied from the
+                        // set the step reads. The row choice is a member the where's read (sel), which is what
+                        // lets the task grow past 4 operands into an operand table (only data-connected members
+                        // share one).
+                        Tensor sel = hit.view(1, blocks, rep, 1, 1).expand(full).eq(0L);
+                        Tensor c0 = rr.select(1, 0).view(1, 1, 1, 2, half), c1 = rr.select(1, 1).view(1, 1, 1, 2, half),
+                                c2 = rr.select(1, 2).view(1, 1, 1, 2, half);
+                        Tensor k5 = k.view(kvh, 1, 1, 2, half), q5 = q.view(kvh, 1, rep, 2, half);
+                        Tensor rotK = k5.expand(full).mul(c0).add(k5.narrow(3, 1, 1).expand(full).mul(c1))
+                                .add(k5.narrow(3, 0, 1).expand(full).mul(c2));
+                        Tensor rotQ = q5.expand(full).mul(c0).add(q5.narrow(3, 1, 1).expand(full).mul(c1))
+                                .add(q5.narrow(3, 0, 1).expand(full).mul(c2));
+                        Tensor keys = Tensor.where(sel, rotK, keyCache[c][i].view(full));
+                        kc.view(full).copyFrom(Tensor.where(queryRows.view(1, blocks, rep, 1, 1), rotQ, keys));
+                        vc.view(full).copyFrom(Tensor.where(sel, v.reshape(kvh, 1, 1, 2, half).expand(full), valueCache[c][i].view(full)));
+                        Tensor queries = kc.narrow(1, cacheRows - rep, rep).unsqueeze(0).unsqueeze(3);   // [1, kvh, rep, 1, d]
+                        return new Tensor[]{queries, kc.narrow(1, 0, maxSequence), vc.narrow(1, 0, maxSequence)};
                     });
             Tensor logits = linear(x.rmsNorm(new long[]{config.hiddenSize()}, finalNorm, config.rmsNormEps()), lmHead);
             Tensor next = logits.argmax();
             token.copyFrom(next);
             return List.of(logits, next);
+        }
+
+        /**
+         * Session 16's form of a layer's RoPE and cache writes (-Dgpuos.llama.oneTaskCacheWrite=false, for the A/B):
+         * q's RoPE, the key's RoPE with its cache write, the value's cache write, three elementwise tasks.
+         */
+        private Tensor[] threeTaskCacheWrite(int c, int i, Tensor q, Tensor k, Tensor rr, Tensor v, Tensor row) {
+            int kvh = config.kvHeads(), d = config.headDim(), half = d / 2;
+            Tensor kc = keyCache[1 - c][i], vc = valueCache[1 - c][i];
+            Tensor queries = grouped(rope(q, rr), 1);
+            long[] full = {kvh, cacheRows, 2, half};
+            Tensor k4 = k.view(kvh, 1, 2, half);
+            Tensor rot = k4.expand(full).mul(rr.select(1, 0).view(1, 1, 2, half))
+                    .add(k4.narrow(2, 1, 1).expand(full).mul(rr.select(1, 1).view(1, 1, 2, half)))
+                    .add(k4.narrow(2, 0, 1).expand(full).mul(rr.select(1, 2).view(1, 1, 2, half)));
+            kc.view(full).copyFrom(Tensor.where(row.view(1, cacheRows, 1, 1), rot, keyCache[c][i].view(full)));
+            vc.copyFrom(Tensor.where(row.view(1, cacheRows, 1), v, valueCache[c][i]));
+            return new Tensor[]{queries, kc.narrow(1, 0, maxSequence), vc.narrow(1, 0, maxSequence)};
         }
 
         /**

@@ -28,6 +28,13 @@ public final class ModelTestAccess {
         return LlamaModel.causalBias(scope, t);
     }
 
+    /** Sets {@link LlamaModel#oneTaskCacheWrite} (read when a model makes its decode step); returns what it was. */
+    public static boolean oneTaskCacheWrite(boolean on) {
+        boolean was = LlamaModel.oneTaskCacheWrite;
+        LlamaModel.oneTaskCacheWrite = on;
+        return was;
+    }
+
     /** {@link LlamaModel#recordDecodeStep()}. */
     public static List<Tensor> recordDecodeStep(LlamaModel m) {
         return m.recordDecodeStep();

@@ -27,7 +27,9 @@ import java.util.stream.Stream;
  *   against HF's bf16 greedy tokens, with HF's top-2 gap where they first differ (random weights have near-ties
  *   that bf16 rounding in another order may flip: a report, not a pass/fail).</li>
  *   <li>BERT (all-MiniLM-L6-v2 config, f32 weights): the 1 x 16 and 32 x 128 id batches, products in f32 and in
- *   bf16: median of 30 runs after 3 warm-ups, and the worst cosine against HF's embeddings of the same ids.</li>
+ *   bf16, captured / recorded per batch / captured: median of 30 runs after 3 warm-ups, and the worst cosine
+ *   against HF's embeddings of the same ids.</li>
+ *   <li>Llama again: the decode step's RoPE and cache writes in three tasks a layer and in one, alternated twice.</li>
  * </ul>
  * usage: ModelsBench LLAMA_DIR BERT_DIR hf_timing.json [cpu|sim] (cpu: the CPU backend; sim: the GPU backend on the simulated
  * device, whose operators compute nothing: both to try the bench's own code on small folders)
@@ -51,12 +53,14 @@ public final class ModelsBench {
             Backend cpu = dev.gpuos.tensor.cpu.CpuBackend.eager();
             part(rows, "llama", () -> llama(cpu, llamaDir, hf, rows));
             for (DType compute : new DType[]{DType.F32, DType.BF16}) part(rows, "bert " + compute, () -> bert(cpu, bertDir, hf, compute, rows));
+            part(rows, "llama decode A/B", () -> llamaForms(cpu, llamaDir, hf, rows));
         } else {
             boolean sim = args.length > 3 && args[3].equals("sim");
             try (GpuOS os = sim ? GpuOS.on(GpuOSOptions.defaults(), dev.gpuos.SimulatedWorkerDevice.sink(2)) : GpuOS.start(GpuOSOptions.defaults())) {
                 GpuBackend gpu = new GpuBackend(os);
                 part(rows, "llama", () -> llama(gpu, llamaDir, hf, rows));
                 for (DType compute : new DType[]{DType.F32, DType.BF16}) part(rows, "bert " + compute, () -> bert(gpu, bertDir, hf, compute, rows));
+                part(rows, "llama decode A/B", () -> llamaForms(gpu, llamaDir, hf, rows));
             }
         }
         System.out.println("== models bench");
@@ -118,6 +122,39 @@ public final class ModelsBench {
         }
     }
 
+    /** The decode A/B ({@link #decodeForms}) on the model loaded again: run after BERT, so a cut run keeps BERT's rows. */
+    private static void llamaForms(Backend gpu, Path dir, JsonObject hf, List<String> rows) {
+        int[] prompt = HfFixtureChecks.ints(hf.get("llama_prompt_ids"));
+        int n = 128;
+        try (LlamaModel m = LlamaModel.load(dir, gpu, prompt.length + n, LoadProgress.NONE)) {
+            decodeForms(gpu, m, prompt, n, rows::add);
+        }
+    }
+
+    /**
+     * The decode step with a layer's RoPE and cache writes in three tasks (session 16) and in one (session 17,
+     * the default), alternated twice in this JVM: each form's step made and captured again after a warm-up
+     * generation, then a timed generation of {@code n} tokens; tok/s and the step's tasks.
+     */
+    static void decodeForms(Backend b, LlamaModel m, int[] prompt, int n, java.util.function.Consumer<String> rows) {
+        boolean was = LlamaModel.oneTaskCacheWrite;
+        try {
+            for (boolean one : new boolean[]{false, true, false, true}) {
+                LlamaModel.oneTaskCacheWrite = one;
+                m.dropDecodeStep();
+                m.generate(prompt, 16, false, id -> { });
+                int compiled = compiledCount(b);
+                LlamaModel.Generation g = m.generate(prompt, n, false, id -> { });
+                rows.accept(String.format(Locale.ROOT, "llama decode A/B, RoPE and cache writes %s: %.1f tok/s (%.3f ms/token); %d compiled in the run; step %s",
+                        one ? "in one task a layer" : "in three tasks a layer (-Dgpuos.llama.oneTaskCacheWrite=false)",
+                        g.decodeTokensPerSecond(), 1e3 / g.decodeTokensPerSecond(), compiledCount(b) - compiled, m.decodeMode()));
+            }
+        } finally {
+            LlamaModel.oneTaskCacheWrite = was;
+            m.dropDecodeStep();
+        }
+    }
+
     private static int compiledCount(Backend b) {
         return b instanceof GpuBackend g ? g.operatorsCompiled().size() : 0;
     }
@@ -163,20 +200,34 @@ public final class ModelsBench {
                 JsonArray idRows = c.getAsJsonArray("ids");
                 int[][] ids = new int[idRows.size()][];
                 for (int i = 0; i < ids.length; i++) ids[i] = HfFixtureChecks.ints(idRows.get(i));
-                float[][] emb = null;
-                for (int w = 0; w < 3; w++) emb = e.embedIds(ids);
-                double[] ms = new double[30];
-                for (int r = 0; r < ms.length; r++) {
-                    long t0 = System.nanoTime();
-                    emb = e.embedIds(ids);
-                    ms[r] = (System.nanoTime() - t0) / 1e6;
+                // captured (the default), recorded per batch (-Dgpuos.bert.capture=false), captured again: one JVM
+                boolean was = BertEncoder.capture;
+                try {
+                    for (boolean captured : new boolean[]{true, false, true}) {
+                        BertEncoder.capture = captured;
+                        float[][] emb = null;
+                        for (int w = 0; w < 3; w++) emb = e.embedIds(ids);
+                        double[] ms = new double[30];
+                        int compiled = compiledCount(gpu);
+                        GpuBackend.Stats before = gpu instanceof GpuBackend g ? g.stats() : null;
+                        for (int r = 0; r < ms.length; r++) {
+                            long t0 = System.nanoTime();
+                            emb = e.embedIds(ids);
+                            ms[r] = (System.nanoTime() - t0) / 1e6;
+                        }
+                        String work = before == null ? "" : String.format(Locale.ROOT, "; %.1f submissions and %.0f tasks a batch, %d compiled in the 30",
+                                (((GpuBackend) gpu).stats().submissions() - before.submissions()) / 30.0,
+                                (((GpuBackend) gpu).stats().tasks() - before.tasks()) / 30.0, compiledCount(gpu) - compiled);
+                        Arrays.sort(ms);
+                        JsonArray ref = c.getAsJsonArray("embeddings");
+                        double worst = 1;
+                        for (int i = 0; i < ids.length; i++) worst = Math.min(worst, HfFixtureChecks.cosine(HfFixtureChecks.floats(ref.get(i)), emb[i]));
+                        rows.add(String.format(Locale.ROOT, "bert %s (%s products, %s): median %.3f ms (min %.3f, max %.3f, 30 runs); worst cosine vs HF f32 %.9f%s; %s",
+                                spec, compute, captured ? "captured" : "recorded", ms[15], ms[0], ms[29], worst, work, e.mode()));
+                    }
+                } finally {
+                    BertEncoder.capture = was;
                 }
-                Arrays.sort(ms);
-                JsonArray ref = c.getAsJsonArray("embeddings");
-                double worst = 1;
-                for (int i = 0; i < ids.length; i++) worst = Math.min(worst, HfFixtureChecks.cosine(HfFixtureChecks.floats(ref.get(i)), emb[i]));
-                rows.add(String.format(Locale.ROOT, "bert %s (%s products): median %.3f ms (min %.3f, max %.3f, 30 runs); worst cosine vs HF f32 %.9f; %s",
-                        spec, compute, ms[15], ms[0], ms[29], worst, e.mode()));
             }
         }
     }

@@ -117,6 +117,9 @@ class LlamaDecodePlanTest {
                 // per layer: qkv, o, intermediate, output; scores, softmax and @ values are one attention task
                 assertEquals(4 * layers, p.kinds().get("matmul"), p.kinds().toString());
                 assertEquals(layers, p.kinds().get("attention"), p.kinds().toString());
+                // elementwise: per layer the qkv bias add and the intermediate's bias + GELU; the padding mask and
+                // bias (no copy of attention's output: it is already [b, t, h]; no cast of the bias alone)
+                assertEquals(2 * layers + 1, p.kinds().get("elementwise"), p.kinds().toString());
             }
         }
     }
@@ -146,11 +149,95 @@ class LlamaDecodePlanTest {
             // scores, scale and bias, softmax and @ values: one attention task a layer
             assertEquals(layers, k.get("attention"), k.toString());
             assertEquals(null, k.get("row-fused SOFTMAX"), k.toString());
-            // per layer 6 links: qkv with its norm, the key's RoPE with the cache write (q's RoPE beside it),
-            // attention, o, gate/up with its norm and SwiGLU, down; then the embedding, the output head with its
-            // norm, argmax and the token's copy (an f32 step: its first norm alone)
+            // q's and k's RoPE and both cache writes are one task a layer (its where's: the key's row, the query
+            // rows, the value's row), a layer's only elementwise task; the step's others: the row and bias vectors,
+            // the embedding's add and cast, the token's copy
+            List<TaskPlan.Item> writes = cacheWrites(p.items());
+            assertEquals(layers, writes.size(), "tasks writing the caches");
+            for (TaskPlan.Item w : writes) {
+                assertEquals(3, nodesOf(w).stream().filter(n -> n.opName().equals("where")).count(), nodesOf(w).toString());
+            }
+            assertEquals(layers + 4, k.get("elementwise"), k.toString());
+            // per layer 6 links: qkv with its norm, RoPE with the cache writes, attention, o, gate/up with its norm
+            // and SwiGLU, down; then the embedding, the output head with its norm, argmax and the token's copy (an
+            // f32 step: its first norm alone)
             assertEquals(6 * layers + (compute == DType.F32 ? 5 : 4), p.chain(), "longest chain of dependent tasks");
         }
+    }
+
+    /** Session 16's form (-Dgpuos.llama.oneTaskCacheWrite=false, the A/B): q's RoPE, the key's write, the value's write. */
+    @Test
+    void threeTaskCacheWriteForm() {
+        boolean was = ModelTestAccess.oneTaskCacheWrite(false);
+        try {
+            for (DType compute : new DType[]{DType.F32, DType.BF16}) {
+                StepPlan p = plan("llama-tiny-untied-bf16", compute);
+                int layers = 2;
+                assertEquals(2 * layers, cacheWrites(p.items()).size(), "tasks writing the caches: " + p.kinds());
+                assertEquals(3 * layers + 4, p.kinds().get("elementwise"), p.kinds().toString());
+                assertEquals(6 * layers + (compute == DType.F32 ? 5 : 4), p.chain(), "longest chain of dependent tasks");
+            }
+        } finally {
+            ModelTestAccess.oneTaskCacheWrite(was);
+        }
+    }
+
+    /** The decode step's items that write a cache row (a where over the cache's rows). */
+    static List<TaskPlan.Item> cacheWrites(List<TaskPlan.Item> items) {
+        return items.stream().filter(i -> nodesOf(i).stream().anyMatch(n -> n.opName().equals("where"))).toList();
+    }
+
+    /**
+     * The decode step's cache-write task (both RoPEs, the row choice and both caches' copies in one operator,
+     * through an operand table) as generated CUDA, compiled by nvcc for sm_90: as the JIT compiles it with NVRTC
+     * (a relocatable unit), and inlined into a probe kernel under the worker's launch bounds (256 threads, 2 blocks
+     * an SM, 128 registers), where it must not spill. The GPU runs this operator on every layer of every token.
+     * Skips without nvcc.
+     */
+    @Test
+    void theCacheWriteOperatorCompilesWithoutSpills() throws Exception {
+        java.nio.file.Path nvcc = java.nio.file.Path.of("/usr/local/bin/nvcc");
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isExecutable(nvcc), "nvcc not installed at " + nvcc);
+        for (DType compute : new DType[]{DType.F32, DType.BF16}) {
+            List<TaskPlan.Item> writes = cacheWrites(plan("llama-tiny-untied-bf16", compute).items());
+            OperatorStructure op = ((TaskPlan.Run) writes.getFirst()).task().operator();
+            dev.gpuos.jit.CompileUnit unit = dev.gpuos.jit.GenerationBuilder.operatorUnit(0, op.name(), op.source());
+            nvcc(nvcc, unit.source(), unit.headers(), unit.options(), List.of("-rdc=true", "-c"), compute + " " + op.name());
+            String src = op.source();
+            org.junit.jupiter.api.Assertions.assertTrue(src.startsWith(ElementwiseKernels.PREFIX), "an elementwise operator's source");
+            String probe = "#include \"" + dev.gpuos.runtime.WorkerSources.DEVICE_HEADER + "\"\n" + ElementwiseKernels.PREFIX
+                    + "namespace probe_op {\n#define GPUOS_OP __device__ __forceinline__ void body(const gpuos_task* task, unsigned int tile, const gpuos_env* env)\n"
+                    + src.substring(ElementwiseKernels.PREFIX.length()) + "#undef GPUOS_OP\n}\n"
+                    + "extern \"C\" __global__ void __launch_bounds__(GPUOS_BLOCK_THREADS, 2) probe(const gpuos_task* t, const gpuos_env* env)"
+                    + " { probe_op::body(t, blockIdx.x, env); }\n";
+            String log = nvcc(nvcc, probe, dev.gpuos.runtime.WorkerSources.headers(), List.of("-maxrregcount=128", "-Xptxas", "-v"),
+                    List.of("-rdc=true", "-c"), compute + " probe");
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("Function properties for probe\\s+(\\d+) bytes stack frame, (\\d+) bytes"
+                    + " spill stores, (\\d+) bytes spill loads\\s+ptxas info\\s+: Used (\\d+) registers").matcher(log);
+            org.junit.jupiter.api.Assertions.assertTrue(m.find(), "no ptxas report for the probe:\n" + log);
+            System.out.printf(Locale.ROOT, "cache-write operator (%s products) inlined under the worker's bounds: %s registers, %s/%s bytes spilled%n",
+                    compute, m.group(4), m.group(2), m.group(3));
+            assertEquals(0, Integer.parseInt(m.group(2)), "spill stores\n" + log);
+            assertEquals(0, Integer.parseInt(m.group(3)), "spill loads\n" + log);
+        }
+    }
+
+    /** Runs nvcc for sm_90 on {@code source} with {@code headers} beside it; returns its log (it must accept the source). */
+    private static String nvcc(java.nio.file.Path nvcc, String source, Map<String, String> headers, List<String> options,
+                               List<String> mode, String what) throws Exception {
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("gpuos-cache-write");
+        for (var h : headers.entrySet()) java.nio.file.Files.writeString(dir.resolve(h.getKey()), h.getValue());
+        java.nio.file.Path cu = dir.resolve("unit.cu");
+        java.nio.file.Files.writeString(cu, source);
+        List<String> cmd = new ArrayList<>(List.of(nvcc.toString(), "-arch=sm_90", "-std=c++17", "-I" + dir, "-o", dir.resolve("unit.o").toString()));
+        cmd.addAll(mode);
+        cmd.addAll(options);
+        cmd.add(cu.toString());
+        Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String log = new String(proc.getInputStream().readAllBytes());
+        org.junit.jupiter.api.Assertions.assertTrue(proc.waitFor(300, java.util.concurrent.TimeUnit.SECONDS), "nvcc did not finish");
+        assertEquals(0, proc.exitValue(), what + ": nvcc rejected the source:\n" + log + "\n" + source);
+        return log;
     }
 
     /**
@@ -183,6 +270,10 @@ class LlamaDecodePlanTest {
                 // product; an f32 product has no cast after the norm, so it stays a task of its own (as in decode)
                 assertEquals(compute == DType.BF16 ? 1 : null, k.get("norm+matmul"), "the output head's norm: " + k);
                 assertEquals(layers, k.get("attention"), k.toString());
+                // elementwise: per layer q's and k's RoPE (one task: their heads are adjacent in a qkv row), the two
+                // cache writes (one task), SwiGLU; the last residual add (no copy of attention's output: token-major,
+                // it is already [t, heads * d])
+                assertEquals(3 * layers + 1, k.get("elementwise"), k.toString());
             }
         }
     }
