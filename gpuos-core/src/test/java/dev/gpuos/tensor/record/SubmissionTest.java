@@ -101,4 +101,48 @@ class SubmissionTest {
             assertEquals(List.of(1, 1), seen.stream().map(sub -> sub.nodes().size()).toList());
         }
     }
+
+    /**
+     * With cuts, the time bound and memory pressure submit the prefix the cuts allow and keep the rest pending (here:
+     * all but the last node, as if it might still fuse with what comes), and the size bound still cuts every
+     * {@code maxNodes} nodes counted from the last program point: where it cuts does not depend on when a timer fired.
+     */
+    @Test
+    void withCutsTimeAndPressureSubmitTheStablePrefixAndTheSizeBoundCountsFromTheLastSync() throws Exception {
+        List<Submission> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Recording r = new Recording(16, java.time.Duration.ofMillis(1), seen::add, pending -> pending.size() - 1);
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            Tensor x = s.ones(DType.F32, 1);
+            for (int i = 0; i < 5; i++) r.record(node(ElementwiseOp.NEG, x, x));
+            waitFor(seen, 1);
+            assertEquals(List.of(4), sizes(seen), "the time bound kept the last node");
+            Thread.sleep(20);
+            assertEquals(List.of(4), sizes(seen), "no new node: the tail is not looked at again");
+            assertEquals(1, r.pendingCount());
+            r.record(node(ElementwiseOp.NEG, x, x));
+            waitFor(seen, 2);
+            assertEquals(List.of(4, 1), sizes(seen), "a new node re-arms the bound");
+            r.submit();                                          // a program point: 1 node, the count restarts
+            seen.clear();
+            Recording p = new Recording(16, java.time.Duration.ofHours(1), seen::add, pending -> pending.size() - 1);
+            for (int i = 0; i < 10; i++) p.record(node(ElementwiseOp.NEG, x, x));
+            org.junit.jupiter.api.Assertions.assertTrue(p.submitIfFree());
+            assertEquals(List.of(9), sizes(seen), "memory pressure: the stable prefix");
+            for (int i = 0; i < 6; i++) p.record(node(ElementwiseOp.NEG, x, x));
+            assertEquals(List.of(9, 7), sizes(seen), "the size bound at node 16, counted from the start");
+            for (int i = 0; i < 3; i++) p.record(node(ElementwiseOp.NEG, x, x));
+            p.submit();
+            assertEquals(List.of(9, 7, 3), sizes(seen));
+        }
+    }
+
+    private static List<Integer> sizes(List<Submission> seen) {
+        return seen.stream().map(sub -> sub.nodes().size()).toList();
+    }
+
+    private static void waitFor(List<Submission> seen, int count) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (seen.size() < count && System.nanoTime() < deadline) Thread.sleep(1);
+        Thread.sleep(5);  // and nothing more arrives meanwhile
+    }
 }

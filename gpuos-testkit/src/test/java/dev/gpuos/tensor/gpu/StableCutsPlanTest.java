@@ -28,7 +28,7 @@ class StableCutsPlanTest {
     @Test
     void everyStableCutPlansWhatNoCutPlans() {
         for (boolean rowFusion : new boolean[]{true, false}) {
-            for (int seed = 1; seed <= 6; seed++) {
+            for (int seed = 1; seed <= 4; seed++) {
                 List<OpNode> program = program(seed);
                 Checked c = check(program, rowFusion, new Random(seed));
                 // The rule must leave room to cut (a time bound that never submits would defeat overlap), and
@@ -70,6 +70,10 @@ class StableCutsPlanTest {
     private static Checked check(List<OpNode> program, boolean rowFusion, Random rnd) {
         StableCuts rule = new StableCuts(rowFusion);
         int cuts = 0, heldBack = 0;
+        // The plan of program[from, to) as text, by from * 2^20 + to: consecutive prefixes share most of theirs.
+        java.util.Map<Long, String> plans = new java.util.HashMap<>();
+        java.util.function.BiFunction<Integer, Integer, String> plan = (from, to) -> plans.computeIfAbsent(
+                ((long) from << 20) + to, k -> describe(tasks(program.subList(from, to), rowFusion)));
         for (int m = 1; m <= program.size(); m++) {
             int c = rule.stablePrefix(program.subList(0, m));
             assertTrue(c >= 0 && c <= m, "cut " + c + " of " + m);
@@ -79,10 +83,15 @@ class StableCutsPlanTest {
             int later = m + rnd.nextInt(program.size() - m + 1);
             for (int end : new int[]{m, later, program.size()}) {
                 if (c == end) continue;
-                List<List<OpNode>> whole = tasks(program.subList(0, end), rowFusion);
-                List<List<OpNode>> split = new ArrayList<>(tasks(program.subList(0, c), rowFusion));
-                split.addAll(tasks(program.subList(c, end), rowFusion));
-                assertEquals(describe(whole), describe(split), "prefix " + m + ", cut at " + c + ", stream ending at " + end);
+                String whole = plan.apply(0, end), cut = plan.apply(0, c) + plan.apply(c, end);
+                if (!whole.equals(cut)) {
+                    int d = 0;
+                    while (d < Math.min(whole.length(), cut.length()) && whole.charAt(d) == cut.charAt(d)) d++;
+                    int from = Math.max(0, d - 200);
+                    assertEquals(whole.substring(from, Math.min(whole.length(), d + 200)),
+                            cut.substring(from, Math.min(cut.length(), d + 200)),
+                            "prefix " + m + ", cut at " + c + ", stream ending at " + end + ": tasks from the first difference");
+                }
             }
         }
         return new Checked(cuts, heldBack);
@@ -129,7 +138,7 @@ class StableCutsPlanTest {
             Tensor w = s.full(0.25, DType.F32, 32, 32), g = s.full(1.0, DType.F32, 32), b = s.full(0.0, DType.F32, 32);
             Random rnd = new Random(seed);
             int from = rec.nodes().size();
-            for (int step = 0; step < 160; step++) {
+            for (int step = 0; step < 120; step++) {
                 int i = rnd.nextInt(pool.length), j = rnd.nextInt(pool.length), k = rnd.nextInt(pool.length);
                 Tensor r = switch (rnd.nextInt(12)) {
                     case 0 -> pool[i].add(pool[j]);
