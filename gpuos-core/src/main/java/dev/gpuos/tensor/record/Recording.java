@@ -12,8 +12,9 @@ import java.util.function.Consumer;
 
 /**
  * Collects op nodes from any number of threads and hands them to a sink as {@link Submission}s: when
- * {@link #submit()} is called (a sync point, an explicit flush), when {@code maxNodes} are pending, or
- * {@code maxAge} after the first pending node was recorded. Submissions reach the sink one at a time, in
+ * {@link #submit()} is called (a sync point, an explicit flush), when {@code maxNodes} were recorded, or
+ * {@code maxAge} after the first node recorded since the last submission (or since the time bound last looked and
+ * left an open tail, see below). Submissions reach the sink one at a time, in
  * sequence order, so recording order is execution order.
  *
  * <p>Where a submission ends decides what the device can fuse (nothing fuses across two submissions), so a cut that
