@@ -33,6 +33,12 @@ import java.util.List;
  * so it is always copied at once, never a task). A node skipped there because a scope closed under it can make
  * that one submission group differently: the error path, not a timing one.
  *
+ * <p>The rule is conservative: it refuses every boundary next to a row op that could take its neighbours, without
+ * asking whether it did. So a chain made only of row ops and the elementwise groups between them (a
+ * {@code y = rms_norm(y + x) * w} loop) is never cut by the time bound: the size bound (every 1,024 nodes) and the
+ * program's syncs cut it, and the host's recording overlaps the GPU only from one such submission to the next.
+ * Telling those boundaries apart would take {@link RowFusion#fuse}'s analysis, i.e. planning twice.
+ *
  * <p>{@code StableCutsPlanTest} checks the rule against {@link TaskPlan} on random programs: for every prefix a
  * recording could hold, the cut it gives plans the same items as no cut.
  */
