@@ -136,6 +136,62 @@ class SubmissionTest {
         }
     }
 
+    /**
+     * Threads recording at once while the time bound (50 us) and memory pressure take stable prefixes: every node
+     * arrives once, each thread's in its order, and the size bound still cuts at every 64th node of the stream
+     * (whatever the timer and the pressure took in between, a submission never spans one of those positions).
+     */
+    @Test
+    void stableCutsRacingTheSizeBoundLoseNothingAndKeepItsPositions() throws Exception {
+        List<Submission> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+        Recording r = new Recording(64, java.time.Duration.ofNanos(50_000), seen::add, pending -> {
+            asked.incrementAndGet();
+            return pending.size() / 2;
+        });
+        int threads = 4, each = 20_000;
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            Tensor x = s.ones(DType.F32, 1);
+            List<List<OpNode>> recorded = new java.util.ArrayList<>();
+            List<Thread> running = new java.util.ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                List<OpNode> mine = new java.util.ArrayList<>();
+                recorded.add(mine);
+                int id = t;
+                running.add(Thread.ofPlatform().start(() -> {
+                    for (int i = 0; i < each; i++) {
+                        OpNode n = node(ElementwiseOp.NEG, x, x);
+                        mine.add(n);
+                        r.record(n);
+                        if (i % 97 == id) r.submitIfFree();
+                        if (i % 1000 == 0) Thread.onSpinWait();
+                    }
+                }));
+            }
+            for (Thread t : running) t.join();
+            r.submit();
+            List<OpNode> stream = seen.stream().flatMap(sub -> sub.nodes().stream()).toList();
+            assertEquals(threads * each, stream.size());
+            java.util.Map<OpNode, Integer> position = new java.util.IdentityHashMap<>();
+            for (int i = 0; i < stream.size(); i++) org.junit.jupiter.api.Assertions.assertNull(position.put(stream.get(i), i), "node twice");
+            for (List<OpNode> mine : recorded) {
+                for (int i = 1; i < mine.size(); i++) {
+                    org.junit.jupiter.api.Assertions.assertTrue(position.get(mine.get(i - 1)) < position.get(mine.get(i)),
+                            "a thread's nodes out of order");
+                }
+            }
+            int start = 0;
+            for (Submission sub : seen) {
+                int end = start + sub.nodes().size();
+                org.junit.jupiter.api.Assertions.assertTrue(sub.nodes().size() > 0, "an empty submission");
+                org.junit.jupiter.api.Assertions.assertTrue(end / 64 == start / 64 || end % 64 == 0 && (end - 1) / 64 == start / 64,
+                        "submission [" + start + ", " + end + ") spans a size bound");
+                start = end;
+            }
+            org.junit.jupiter.api.Assertions.assertTrue(asked.get() > 0, "no stable cut was asked for");
+        }
+    }
+
     private static List<Integer> sizes(List<Submission> seen) {
         return seen.stream().map(sub -> sub.nodes().size()).toList();
     }
