@@ -40,7 +40,7 @@ public final class Recording {
         /**
          * How many of {@code pending}'s first nodes can be submitted now without changing what the device plans
          * for them and for the nodes after them, whatever those are (0: none). {@code pending} starts where the
-         * last submission ended; called under the recording's lock (it must not record or submit).
+         * last submission ended; called while no submission is being made (it must not record or submit).
          */
         int stablePrefix(List<OpNode> pending);
     }
@@ -214,13 +214,20 @@ public final class Recording {
         if (cuts == null) return submit();
         synchronized (submitLock) {
             boolean any = submitFull();
-            Submission s;
+            List<OpNode> looked;
             synchronized (this) {
                 if (holder != null || pending.isEmpty()) return any;
-                int n = cuts.stablePrefix(pending);
-                if (n < 0 || n > pending.size()) {
-                    throw new IllegalStateException("a stable prefix of " + n + " nodes out of " + pending.size() + " pending");
-                }
+                looked = List.copyOf(pending);
+            }
+            // Outside this lock, so recording goes on meanwhile (the analysis is a fusion pass over what is pending,
+            // ~50 ns a node): only holders of submitLock take nodes, so pending still starts with these.
+            int n = cuts.stablePrefix(looked);
+            if (n < 0 || n > looked.size()) {
+                throw new IllegalStateException("a stable prefix of " + n + " nodes out of " + looked.size() + " pending");
+            }
+            Submission s;
+            synchronized (this) {
+                if (holder != null) return any;
                 // Never past a size bound reached since submitFull looked (another thread recorded meanwhile):
                 // that cut is the size bound's to make.
                 n = Math.min(n, pending.size() - Math.max(0, sinceBound - maxNodes));
