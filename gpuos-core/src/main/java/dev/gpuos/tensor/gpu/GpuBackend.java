@@ -54,6 +54,12 @@ public final class GpuBackend implements Backend {
      * heap cannot tell that its small tensor objects hold large device buffers. See {@link BufferLedger}.
      */
     public static final long DEFAULT_SOFT_LIMIT_BYTES = 1L << 30;
+    /**
+     * {@code -Dgpuos.plan.stableCuts=false}: the time bound and memory pressure submit everything pending, wherever
+     * the host is, as before host-7 (then what is fused depends on host timing, see {@link StableCuts}); read when a
+     * backend is made, to compare both on one machine. To be deleted with the loser.
+     */
+    static final String STABLE_CUTS = "gpuos.plan.stableCuts";
     /** Shared memory the operators use from env->smem: matmul's two 64x8 tiles of 8-byte accumulators. */
     static final int MIN_SMEM_BYTES = 8 * 1024;
 
@@ -147,7 +153,10 @@ public final class GpuBackend implements Backend {
         this.planner = new BatchPlanner(os, operators, indexFaults, counters);
         this.tiers = tierPolicy == null ? null : new TieredOperators(os, operators, tierPolicy);  // [interp tier]
         planner.tiers = tiers;
-        this.recording = new Recording(maxNodes, maxAge, this::runSubmission);
+        // The interpreter tier's streamed submissions are planned without row fusion (TaskPlan.of's fuse).
+        boolean stable = Boolean.parseBoolean(System.getProperty(STABLE_CUTS, "true"));
+        this.recording = new Recording(maxNodes, maxAge, this::runSubmission,
+                stable ? new StableCuts(tiers == null && TaskPlan.FUSE) : null);
         this.ledger = new BufferLedger(name, DEFAULT_SOFT_LIMIT_BYTES, new BufferLedger.Hooks() {
             @Override
             public void afterPendingWork(Runnable action) { recording.submitThen(action); }

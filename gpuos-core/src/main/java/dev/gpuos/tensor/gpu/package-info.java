@@ -4,7 +4,8 @@
  *
  * <h2>From nodes to tasks</h2>
  * Nodes are recorded ({@link dev.gpuos.tensor.record.Recording}); each submission (a sync point, maxNodes
- * pending, or maxAge) becomes ONE {@link dev.gpuos.runtime.TaskBatch} ({@code BatchPlanner}):
+ * recorded, or maxAge, which cuts only where {@code StableCuts} says nothing fused changes) becomes ONE
+ * {@link dev.gpuos.runtime.TaskBatch} ({@code BatchPlanner}):
  * <ul>
  *   <li>elementwise runs (casts, comparisons and where included) are fused by
  *       {@link dev.gpuos.tensor.fusion.ElementwiseFusion} and cut into tasks of at most 4 operands (memory
