@@ -36,6 +36,12 @@ public final class TaskBatch {
                 || REF_STRIDES % 8 != 0) {
             throw new ExceptionInInitializerError("gpuos_tensor_ref's layout no longer fits refContiguous's word writes");
         }
+        // refContiguous stores a record's words in order: data, numel, dtype/ndim/flags, the sizes (4 words), the
+        // strides (8), aux.
+        if (DATA_WORD != 0 || NUMEL_WORD != 1 || KIND_WORD != 2 || SIZE0_WORD != 3 || STRIDE0_WORD != 7
+                || REF_WORDS != 16 || (REF_SIZES & 7) != 0 || Layouts.MAX_DIMS != 8) {
+            throw new ExceptionInInitializerError("gpuos_tensor_ref's layout no longer fits refContiguous's word order");
+        }
         if (TASK_BYTES % 8 != 0 || REF_BYTES % 8 != 0) {
             throw new ExceptionInInitializerError("descriptor sizes must be multiples of 8 bytes: task " + TASK_BYTES
                     + ", ref " + REF_BYTES);
@@ -422,13 +428,25 @@ public final class TaskBatch {
             // Whole words, not a field at a time: a streamed elementwise op writes three of these records, and
             // the read-modify-write of each small field was most of their cost.
             int r = (int) (refBase(i) >>> 3);
-            java.util.Arrays.fill(words, r, r + REF_WORDS, 0L);
-            words[r + DATA_WORD] = buffer.address() + byteOffset;
-            words[r + NUMEL_WORD] = numel;
-            words[r + KIND_WORD] = (dtype.code & 0xFFL) << DTYPE_SHIFT | 1L << NDIM_SHIFT
+            // Every word of the record stored once, in order (filling it and then storing five words into it cost
+            // more); the static check at the top pins the order.
+            words[r] = buffer.address() + byteOffset;
+            words[r + 1] = numel;
+            words[r + 2] = (dtype.code & 0xFFL) << DTYPE_SHIFT | 1L << NDIM_SHIFT
                     | (long) Layouts.REF_CONTIGUOUS << REF_FLAGS_SHIFT;
-            words[r + SIZE0_WORD] = (numel & 0xFFFF_FFFFL) << SIZE0_SHIFT;
-            words[r + STRIDE0_WORD] = 1L;
+            words[r + 3] = (numel & 0xFFFF_FFFFL) << SIZE0_SHIFT;
+            words[r + 4] = 0L;
+            words[r + 5] = 0L;
+            words[r + 6] = 0L;
+            words[r + 7] = 1L;
+            words[r + 8] = 0L;
+            words[r + 9] = 0L;
+            words[r + 10] = 0L;
+            words[r + 11] = 0L;
+            words[r + 12] = 0L;
+            words[r + 13] = 0L;
+            words[r + 14] = 0L;
+            words[r + 15] = 0L;
             bumpRefs(i, buffer);
             return this;
         }

@@ -176,6 +176,26 @@ final class ElementwiseKernels {
             count = m + 1;
         }
 
+        /**
+         * A lower bound of {@link #refsSoFar} once the group's next node is added, found without adding it: its
+         * output, and each distinct tensor it reads that is no input and no member's output of the run (the
+         * identity {@link #add} uses). With intermediates, a member's output may stop being stored: no bound.
+         */
+        int refsWithNextAtLeast() {
+            if (!intermediates.isEmpty()) return 0;
+            List<Tensor> in = group.get(first + count).inputs();
+            int fresh = 0;
+            operands:
+            for (int k = 0; k < in.size(); k++) {
+                Tensor t = in.get(k);
+                for (int i = 0; i < inputCount; i++) if (sameView(inputs[i], t)) continue operands;
+                for (int m = 0; m < count; m++) if (sameView(member(m).output(), t)) continue operands;
+                for (int j = 0; j < k; j++) if (sameView(in.get(j), t)) continue operands;
+                fresh++;
+            }
+            return inputCount + fresh + count + 1;
+        }
+
         /** Takes back the member {@link #add} just added (it did not fit); the run is as it was before. */
         void retract() {
             Arrays.fill(inputs, inputsBefore, inputCount, null);
@@ -441,18 +461,25 @@ final class ElementwiseKernels {
             int start = 0;
             run.begin(nodes, 0, intermediates);
             for (int i = 0; i < nodes.size(); i++) {
-                run.add();
-                if (i == start) continue;  // a single node always fits (GpuSupport)
-                int refs = run.refsSoFar();
-                int limit = MAX_REFS;
-                if (wide && refs > MAX_REFS) {
-                    if (component == null) component = components(nodes);
-                    for (int j = start; j < i && limit == MAX_REFS; j++) {
-                        if (component[j] == component[i]) limit = MAX_TABLE_REFS;
+                // A node that cannot fit starts the next run without being added and taken back: W1's adds (no
+                // operand in common) and every other add of a + b would otherwise each be analysed twice.
+                boolean overflows = false;
+                if (i != start) {
+                    int atLeast = run.refsWithNextAtLeast();
+                    if (atLeast > MAX_REFS) {
+                        if (wide && component == null) component = components(nodes);
+                        overflows = atLeast > limit(wide, component, start, i);
                     }
                 }
-                if (refs > limit || run.argCount > MAX_ARGS) {
-                    run.retract();
+                if (!overflows) {
+                    run.add();
+                    if (i == start) continue;  // a single node always fits (GpuSupport)
+                    int refs = run.refsSoFar();
+                    if (wide && refs > MAX_REFS && component == null) component = components(nodes);
+                    overflows = refs > limit(wide && refs > MAX_REFS, component, start, i) || run.argCount > MAX_ARGS;
+                    if (overflows) run.retract();
+                }
+                if (overflows) {
                     run.finish();
                     sink.run(run);
                     start = i;
@@ -465,6 +492,16 @@ final class ElementwiseKernels {
         } finally {
             run.clear();  // a thread's scratch must not keep buffers reachable
         }
+    }
+
+    /**
+     * The most operands a run of members {@code [start, i)} takes with member {@code i}: past {@link #MAX_REFS}
+     * (an operand table) only when {@code wide} and data flow connects member i with one of them.
+     */
+    private static int limit(boolean wide, int[] component, int start, int i) {
+        if (!wide) return MAX_REFS;
+        for (int j = start; j < i; j++) if (component[j] == component[i]) return MAX_TABLE_REFS;
+        return MAX_REFS;
     }
 
     /**
