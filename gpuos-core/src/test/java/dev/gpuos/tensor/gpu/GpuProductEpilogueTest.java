@@ -80,11 +80,11 @@ class GpuProductEpilogueTest extends SharedGpuOS {
                     .map(x -> x.slice(1, misaligned ? 1 : 0, misaligned ? k + 1 : k).transpose(0, 1));
             long[] xs = batch > 0 ? new long[]{batch, rows, k} : new long[]{rows, k};
             long[] os = batch > 0 ? new long[]{batch, rows, cols} : new long[]{rows, cols};
-            Twin x = tw.random(r, DType.F32, xs, false, LayoutKind.CONTIGUOUS);
+            Twin x = tw.random(r, t, xs, false, LayoutKind.CONTIGUOUS);   // of the product's dtype: no cast task before it
             Twin bias = tw.random(r, DType.F32, new long[]{cols}, false, LayoutKind.CONTIGUOUS);
             Twin res = tw.random(r, DType.F32, os, false, LayoutKind.CONTIGUOUS);
             Function<Boolean, List<Tensor>> program = dev -> {
-                Tensor p = (dev ? x.dev() : x.cpu()).to(t).matmul(dev ? w.dev() : w.cpu());
+                Tensor p = (dev ? x.dev() : x.cpu()).matmul(dev ? w.dev() : w.cpu());
                 Tensor y = p.add(dev ? bias.dev() : bias.cpu());
                 y = switch (form) {
                     case 0 -> y.to(t);
