@@ -401,9 +401,13 @@ def hbm_copy(timing, dev):
         timing["hbm_copy_error"] = repr(e)[:200]
 
 
-def full_size(out, full_dir, wp, bpe, llama_only=False):
+def full_size(out, full_dir, wp, bpe, llama_only=False, bert_only=False):
     """Full-size random models for load and speed checks (never committed) and HF eager timings on CUDA.
-    llama_only: only the Llama folder and the HBM copy rate (no HF generate timing, no BERT)."""
+    llama_only: only the Llama folder and the HBM copy rate (no HF generate timing, no BERT).
+    bert_only: only the BERT (MiniLM-shape) folder, its HF eager timings and embeddings (no Llama)."""
+    if bert_only:
+        return full_bert(out, full_dir, wp, {"device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"},
+                         "cuda" if torch.cuda.is_available() else "cpu", torch.Generator().manual_seed(SEED))
     from transformers import BertConfig, BertModel, LlamaForCausalLM
     timing = {"device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}
     dev = "cuda" if torch.cuda.is_available() else "cpu"
@@ -459,7 +463,14 @@ def full_size(out, full_dir, wp, bpe, llama_only=False):
     if dev == "cuda":
         torch.cuda.empty_cache()
         hbm_copy(timing, dev)
+    full_bert(out, full_dir, wp, timing, dev, gen)
 
+
+def full_bert(out, full_dir, wp, timing, dev, gen):
+    """The MiniLM-shape BERT folder, HF eager timings at 1 x 16 and 32 x 128 and HF's embeddings of the timed ids;
+    writes hf_timing.json with what timing holds."""
+    from transformers import BertConfig, BertModel
+    os.makedirs(full_dir, exist_ok=True)
     bcfg = BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
                       intermediate_size=1536, max_position_embeddings=512, type_vocab_size=2, hidden_act="gelu",
                       layer_norm_eps=1e-12)
@@ -504,6 +515,7 @@ def main():
     ap.add_argument("--full", metavar="DIR", help="also build full-size random models into DIR and time HF")
     ap.add_argument("--skip-tiny", action="store_true", help="with --full: only the full-size part")
     ap.add_argument("--llama-only", action="store_true", help="with --full: only the Llama folder and the HBM copy rate")
+    ap.add_argument("--bert-only", action="store_true", help="with --full: only the BERT folder, its HF timings and embeddings")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(4)
@@ -525,7 +537,7 @@ def main():
         with open(os.path.join(args.out, "versions.json"), "w") as f:
             json.dump(versions, f, indent=1)
     if args.full:
-        full_size(args.out, args.full, wp, bpe, args.llama_only)
+        full_size(args.out, args.full, wp, bpe, args.llama_only, args.bert_only)
     total = 0
     for root, _, files in os.walk(args.out):
         for name in files:

@@ -7,6 +7,8 @@
 // time (M_SKINNY_K: 1 or 4; M_GEMV: 1, 2 or 4; M_GEMV_GLU: 1 or 2 gate/up pairs), 5 = M_GEMV_GLU only: whether
 // the product is stored (refs[3]); M_GEMV_NORM (an rms_norm before the product, its operands in an operand table):
 // see norm_prologue. Task tile t handles units t, t + ntiles, ...
+// Arg 2's bits from 8 on are an epilogue (M_TILED and M_SKINNY_K only; see EPI_*): the product's elementwise
+// successors computed on store, the operands then in an operand table.
 //
 // M_TILED, any shape: a unit is a 64x64 output tile (4x4 per thread) with 64x8 / 8x64 operand tiles staged in
 // shared memory (8 KB of env->smem for 8-byte accumulators).
@@ -38,6 +40,22 @@ constexpr int BM = 64, BN = 64, BK = 8;
 enum { M_TILED = 0, M_SKINNY_K = 1, M_SKINNY_M = 2, M_MMA = 3, M_GEMV = 4, M_GEMV_GLU = 5, M_GEMV_NORM = 6, M_MMA_ASYNC = 7,
        M_MMA_ROWS = 8 };
 
+// Epilogue flags (arg 2 >> 8): the product's elementwise successors, done where the product is stored instead of
+// in tasks of their own, with the separate tasks' roundings: the product rounded to GT_T as stored (and stored
+// where EPI_PRODUCT says someone else reads it), widened to f32, then in f32: + bias[col] (EPI_BIAS), gelu in
+// ElementwiseOp.GELU's erfc form (EPI_GELU), + residual[row][col] (EPI_RESIDUAL), stored as f32 or cast back to
+// GT_T (EPI_CAST), each step one f32 operation as the elementwise task does it. Operand table: 0 = a, 1 = b,
+// 2 = the product [batch..., n, m] (contiguous; where not stored, a placeholder), 3 = the value (contiguous like
+// the product, F32 or GT_T), 4 = bias [m] (F32, any stride) or a placeholder, 5 = residual [batch..., n, m]
+// (F32, any strides) or a placeholder.
+enum { EPI_PRODUCT = 1, EPI_BIAS = 2, EPI_GELU = 4, EPI_RESIDUAL = 8, EPI_CAST = 16 };
+
+__device__ __forceinline__ int epilogue_of(const gpuos_task* task) { return (int)(gpuos::arg_i64(task, 2) >> 8); }
+
+__device__ __forceinline__ const gpuos_tensor_ref* refs_of(const gpuos_task* task) {
+    return epilogue_of(task) != 0 ? (const gpuos_tensor_ref*)task->refs[0].data : task->refs;
+}
+
 struct MatmulView {
     const gpuos_tensor_ref& A;
     const gpuos_tensor_ref& B;
@@ -63,8 +81,29 @@ struct MatmulView {
     }
 };
 
+// Stores the product's value s at [batch][r][col] through the epilogue epi (see EPI_*).
+__device__ __forceinline__ void put(const MatmulView& v, const gpuos_task* task, int epi, long long batch, long long r,
+                                    long long col, GT_ACC s) {
+    const long long at = (batch * v.n + r) * v.m + col;
+    const GT_T p = GT_FROM_ACC<GT_T>(s);
+    if ((epi & EPI_PRODUCT) != 0) v.c[at] = p;
+#if GT_DTYPE == GPUOS_DTYPE_BF16 || GT_DTYPE == GPUOS_DTYPE_F16 || GT_DTYPE == GPUOS_DTYPE_F32
+    const gpuos_tensor_ref* R = (const gpuos_tensor_ref*)task->refs[0].data;
+    float f = (float)GT_TO_ACC(p);
+    if (epi & EPI_BIAS) f = f + ((const float*)R[4].data)[col * R[4].strides[R[4].ndim - 1]];
+    if (epi & EPI_GELU) f = f * 0.5f * erfcf(-f * 0.70710678118654752440f);
+    if (epi & EPI_RESIDUAL) {
+        const gpuos_tensor_ref& q = R[5];
+        f = f + ((const float*)q.data)[gt::offset_in(q, 0, v.nb, batch) + r * q.strides[v.nb] + col * q.strides[v.nb + 1]];
+    }
+    if (epi & EPI_CAST) ((GT_T*)R[3].data)[at] = GT_FROM_ACC<GT_T>((GT_ACC)f);
+    else ((float*)R[3].data)[at] = f;
+#endif
+}
+
+template <bool EPI>
 __device__ __noinline__ void tiled(const gpuos_task* task, unsigned int tile, const gpuos_env* env) {
-    const MatmulView v(task);
+    const MatmulView v(task, EPI ? refs_of(task) : task->refs, (int)gpuos::arg_i64(task, 0));
     const long long n = v.n, k = v.k, m = v.m, sa0 = v.sa0, sa1 = v.sa1, sb0 = v.sb0, sb1 = v.sb1;
     const long long tilesN = (n + BM - 1) / BM, tilesM = (m + BN - 1) / BN;
     GT_ACC* As = (GT_ACC*)env->smem;  // [BK][BM]
@@ -110,13 +149,16 @@ __device__ __noinline__ void tiled(const gpuos_task* task, unsigned int tile, co
             __syncthreads();
         }
         GT_T* out = v.c + batch * n * m;
+        const int epi = EPI ? epilogue_of(task) : 0;
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
             const long long r = row0 + ty + 16 * i;
 #pragma unroll
             for (int j = 0; j < 4; ++j) {
                 const long long col = col0 + tx + 16 * j;
-                if (r < n && col < m) out[r * m + col] = GT_FROM_ACC<GT_T>(acc[i][j]);
+                if (r >= n || col >= m) continue;
+                if constexpr (EPI) put(v, task, epi, batch, r, col, acc[i][j]);
+                else out[r * m + col] = GT_FROM_ACC<GT_T>(acc[i][j]);
             }
         }
     }
@@ -583,9 +625,9 @@ __device__ __forceinline__ long long chunk_of(long long k, unsigned int bytes) {
     return whole <= cap ? whole : cap;
 }
 
-template <int NR, int C>
+template <int NR, int C, bool EPI>
 __device__ __noinline__ void skinny_k(const gpuos_task* task, unsigned int tile, const gpuos_env* env) {
-    const MatmulView v(task);
+    const MatmulView v(task, EPI ? refs_of(task) : task->refs, (int)gpuos::arg_i64(task, 0));
     const long long span = gpuos::arg_i64(task, 3);
     const long long unitsPerBatch = (v.m + span - 1) / span;
     const long long kc = chunk_of<NR>(v.k, env->smemBytes);
@@ -596,6 +638,7 @@ __device__ __noinline__ void skinny_k(const gpuos_task* task, unsigned int tile,
     // body (U * VEC * NR staged values, U * C loads) would not fit 128 registers without spilling.
     constexpr int U0 = C == 1 ? 8 : (NR >= 4 ? 1 : 2), U1 = 64 / (VEC * NR) > 0 ? 64 / (VEC * NR) : 1;
     constexpr int U = U0 < U1 ? U0 : U1;
+    const int epi = EPI ? epilogue_of(task) : 0;
     for (long long u = tile; u < v.total; u += task->ntiles) {
         const long long batch = u / unitsPerBatch;
         const long long c0 = (u % unitsPerBatch) * span, c1 = c0 + span < v.m ? c0 + span : v.m;
@@ -679,15 +722,32 @@ __device__ __noinline__ void skinny_k(const gpuos_task* task, unsigned int tile,
                 }
             }
             if (j0 >= c1) continue;
+            if constexpr (!EPI) {
 #pragma unroll
-            for (int r = 0; r < NR; ++r)
+                for (int r = 0; r < NR; ++r)
 #pragma unroll
-                for (int q = 0; q < C; ++q) {
-                    GT_ACC s = acc[r][q];
+                    for (int q = 0; q < C; ++q) {
+                        GT_ACC s = acc[r][q];
 #pragma unroll
-                    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-                    if (lane == r * C + q && r < v.n && j0 + q < c1) out[r * v.m + j0 + q] = GT_FROM_ACC<GT_T>(s);
-                }
+                        for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+                        if (lane == r * C + q && r < v.n && j0 + q < c1) out[r * v.m + j0 + q] = GT_FROM_ACC<GT_T>(s);
+                    }
+            } else {
+                // lane r * C + q keeps (row r, column q)'s sum, then every lane stores its own: the epilogue's code
+                // once, not NR * C times
+                GT_ACC mine = 0;
+#pragma unroll
+                for (int r = 0; r < NR; ++r)
+#pragma unroll
+                    for (int q = 0; q < C; ++q) {
+                        GT_ACC s = acc[r][q];
+#pragma unroll
+                        for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+                        if (lane == r * C + q) mine = s;
+                    }
+                const int r = lane / C, q = lane % C;
+                if (lane < NR * C && r < v.n && j0 + q < c1) put(v, task, epi, batch, r, j0 + q, mine);
+            }
         }
     }
 }
@@ -773,8 +833,9 @@ __device__ __forceinline__ void skinny(const gpuos_task* task, unsigned int tile
     // from 4 rows on): then a warp takes the unit's columns 2 or 1 at a time (16 rows: 2 or 1).
     constexpr int C4 = sizeof(GT_ACC) == 4 ? (NR <= 4 ? 4 : 2) : (NR <= 2 ? 4 : NR == 4 ? 2 : 1);
     if (path == M_SKINNY_M) skinny_m<NR>(task, tile, env);
-    else if (gpuos::arg_i64(task, 4) == 4) skinny_k<NR, C4>(task, tile, env);
-    else skinny_k<NR, 1>(task, tile, env);
+    else if (epilogue_of(task) != 0) skinny_k<NR, 1, true>(task, tile, env);   // the planner gives it 1 column a warp
+    else if (gpuos::arg_i64(task, 4) == 4) skinny_k<NR, C4, false>(task, tile, env);
+    else skinny_k<NR, 1, false>(task, tile, env);
 }
 
 // One 16-byte load of a weight that does not take a place in L1: each weight byte is read once, while x, read
@@ -941,9 +1002,10 @@ __device__ __noinline__ void gemv(const gpuos_task* task, unsigned int tile, con
 }  // namespace
 
 GPUOS_OP {
-    const int path = (int)gpuos::arg_i64(task, 2);
+    const int path = (int)(gpuos::arg_i64(task, 2) & 255);
     if (path == M_TILED) {
-        tiled(task, tile, env);
+        if (epilogue_of(task) != 0) tiled<true>(task, tile, env);
+        else tiled<false>(task, tile, env);
         return;
     }
     if (path == M_GEMV) {
@@ -986,7 +1048,7 @@ GPUOS_OP {
         return;
     }
 #endif
-    const long long n = task->refs[0].sizes[gpuos::arg_i64(task, 0)];
+    const long long n = refs_of(task)[0].sizes[gpuos::arg_i64(task, 0)];
     if (n <= 1) skinny<1>(task, tile, env, path);
     else if (n <= 2) skinny<2>(task, tile, env, path);
     else if (n <= 4) skinny<4>(task, tile, env, path);

@@ -405,6 +405,12 @@ public final class BertEncoder implements AutoCloseable {
         return x.view(b, t, nh, dh).permute(0, 2, 1, 3).unsqueeze(1).expand(b, t, nh, t, dh);
     }
 
+    /** Gives back every kept capture, so the next batch of each shape is planned again (a bench's A/B of a planner switch). */
+    synchronized void dropCaptures() {
+        for (Captured c : captures.values()) c.close();
+        captures.clear();
+    }
+
     @Override
     public synchronized void close() {
         for (Captured c : captures.values()) c.close();

@@ -27,7 +27,7 @@ import java.util.stream.Stream;
  *   against HF's bf16 greedy tokens, with HF's top-2 gap where they first differ (random weights have near-ties
  *   that bf16 rounding in another order may flip: a report, not a pass/fail).</li>
  *   <li>BERT (all-MiniLM-L6-v2 config, f32 weights): the 1 x 16 and 32 x 128 id batches, products in f32 and in
- *   bf16, captured / recorded per batch / captured: median of 30 runs after 3 warm-ups, and the worst cosine
+ *   bf16, captured / captured without product epilogues / recorded per batch / captured: median of 30 runs after 3 warm-ups, and the worst cosine
  *   against HF's embeddings of the same ids.</li>
  *   <li>Llama again: the decode step's RoPE and cache writes in three tasks a layer and in one, alternated twice.</li>
  * </ul>
@@ -58,9 +58,11 @@ public final class ModelsBench {
             boolean sim = args.length > 3 && args[3].equals("sim");
             try (GpuOS os = sim ? GpuOS.on(GpuOSOptions.defaults(), dev.gpuos.SimulatedWorkerDevice.sink(2)) : GpuOS.start(GpuOSOptions.defaults())) {
                 GpuBackend gpu = new GpuBackend(os);
-                part(rows, "llama", () -> llama(gpu, llamaDir, hf, rows));
+                // -Dgpuos.bench.bertOnly=true: the BERT rows alone (bench/models/bert_epilogues.sh builds no Llama folder)
+                boolean bertOnly = Boolean.getBoolean("gpuos.bench.bertOnly");
+                if (!bertOnly) part(rows, "llama", () -> llama(gpu, llamaDir, hf, rows));
                 for (DType compute : new DType[]{DType.F32, DType.BF16}) part(rows, "bert " + compute, () -> bert(gpu, bertDir, hf, compute, rows));
-                part(rows, "llama decode A/B", () -> llamaForms(gpu, llamaDir, hf, rows));
+                if (!bertOnly) part(rows, "llama decode A/B", () -> llamaForms(gpu, llamaDir, hf, rows));
             }
         }
         System.out.println("== models bench");
@@ -200,11 +202,16 @@ public final class ModelsBench {
                 JsonArray idRows = c.getAsJsonArray("ids");
                 int[][] ids = new int[idRows.size()][];
                 for (int i = 0; i < ids.length; i++) ids[i] = HfFixtureChecks.ints(idRows.get(i));
-                // captured (the default), recorded per batch (-Dgpuos.bert.capture=false), captured again: one JVM
-                boolean was = BertEncoder.capture;
+                // captured (the default), captured without the products' epilogues
+                // (-Dgpuos.fusion.productEpilogues=false), recorded per batch (-Dgpuos.bert.capture=false), captured
+                // again: one JVM
+                boolean was = BertEncoder.capture, epiloguesWas = dev.gpuos.tensor.gpu.ProductFusionSwitch.setEpilogues(true);
                 try {
-                    for (boolean captured : new boolean[]{true, false, true}) {
+                    for (int mode = 0; mode < 4; mode++) {
+                        boolean captured = mode != 2, epilogues = mode != 1;
                         BertEncoder.capture = captured;
+                        dev.gpuos.tensor.gpu.ProductFusionSwitch.setEpilogues(epilogues);
+                        e.dropCaptures();   // each mode plans its captures with its own switches
                         float[][] emb = null;
                         for (int w = 0; w < 3; w++) emb = e.embedIds(ids);
                         double[] ms = new double[30];
@@ -223,10 +230,12 @@ public final class ModelsBench {
                         double worst = 1;
                         for (int i = 0; i < ids.length; i++) worst = Math.min(worst, HfFixtureChecks.cosine(HfFixtureChecks.floats(ref.get(i)), emb[i]));
                         rows.add(String.format(Locale.ROOT, "bert %s (%s products, %s): median %.3f ms (min %.3f, max %.3f, 30 runs); worst cosine vs HF f32 %.9f%s; %s",
-                                spec, compute, captured ? "captured" : "recorded", ms[15], ms[0], ms[29], worst, work, e.mode()));
+                                spec, compute, captured ? (epilogues ? "captured" : "captured, product epilogues off") : "recorded",
+                                ms[15], ms[0], ms[29], worst, work, e.mode()));
                     }
                 } finally {
                     BertEncoder.capture = was;
+                    dev.gpuos.tensor.gpu.ProductFusionSwitch.setEpilogues(epiloguesWas);
                 }
             }
         }

@@ -357,7 +357,8 @@ final class BatchPlanner {
             case TaskPlan.Run r -> r.task();
             case TaskPlan.Row r -> RowFusion.task(r.fused());
             case TaskPlan.Single s -> s.norm() != null ? FamilyTasks.matmulNorm(s.norm(), s.glu(), (MatmulNode) s.node())
-                    : s.glu() != null ? FamilyTasks.matmulGlu(s.glu()) : taskOf(s.node(), staged, captured);
+                    : s.glu() != null ? FamilyTasks.matmulGlu(s.glu())
+                    : s.pointwise() != null ? FamilyTasks.matmulEpilogue(s.pointwise()) : taskOf(s.node(), staged, captured);
         };
     }
 

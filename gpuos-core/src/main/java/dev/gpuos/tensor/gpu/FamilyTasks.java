@@ -165,6 +165,82 @@ final class FamilyTasks {
      */
     static volatile boolean productFusion = !"false".equals(System.getProperty("gpuos.fusion.products"));
 
+    /**
+     * Whether captured multi-row products take in the bias add, gelu, residual add and cast after them
+     * ({@link ProductEpilogue.Pointwise}, matmul.cu's EPI_* on M_SKINNY_K and M_TILED): on unless
+     * {@code -Dgpuos.fusion.productEpilogues=false}, which plans the separate tasks as before (the A/B; read at planning).
+     */
+    static volatile boolean productEpilogues = !"false".equals(System.getProperty("gpuos.fusion.productEpilogues"));
+
+    /** The batch dims of a product's output, coalesced with a's, b's, the output's and {@code more} tensors' strides. */
+    private static long[][] batchDims(MatmulNode n, Tensor... more) {
+        Tensor out = n.output();
+        int nb = out.rank() - 2;
+        int[] bd = Dims.range(0, nb);
+        long[][] strides = new long[3 + more.length][];
+        strides[0] = Dims.pick(n.a().strides(), bd);
+        strides[1] = Dims.pick(n.b().strides(), bd);
+        strides[2] = Dims.pick(out.strides(), bd);
+        for (int i = 0; i < more.length; i++) strides[3 + i] = Dims.pick(more[i].strides(), bd);
+        return Dims.coalesce(Dims.pick(out.shape(), bd), strides);
+    }
+
+    /** {@link #matmulPlan}'s plan for {@code n} with today's switches. */
+    private static long[] planOf(MatmulNode n, long batches) {
+        Tensor a = n.a(), b = n.b();
+        int rank = n.output().rank();
+        boolean halves = a.dtype() == DType.F16 || a.dtype() == DType.BF16;
+        return matmulPlan(batches, a.size(rank - 2), a.size(rank - 1), b.size(rank - 1), a.strides()[rank - 1],
+                b.strides()[rank - 2], skinny, gemv, tensorCores && halves, asyncTensorCores && halves);
+    }
+
+    /**
+     * Whether {@code n} is a float product planned on M_SKINNY_K or M_TILED with product epilogues on: then its
+     * pointwise successors can ride on its stores ({@link ProductEpilogue#matchPointwise}).
+     */
+    static boolean epiloguePlanned(MatmulNode n) {
+        DType t = n.a().dtype();
+        if (!productEpilogues || (t != DType.F32 && t != DType.F16 && t != DType.BF16)) return false;
+        if (n.b().dtype() != t || n.output().dtype() != t || n.output().rank() < 2) return false;
+        long path = planOf(n, Dims.product(batchDims(n)[0]))[0];
+        return path == PATH_SKINNY_K || path == PATH_TILED;
+    }
+
+    /**
+     * The product with its pointwise successors computed on store: the product's plan (M_SKINNY_K with 1 column a
+     * warp: the epilogue's form that fits the worker's registers), arg 2's bits from 8 on the epilogue's flags, the
+     * operands in an operand table (see EPI_* in matmul.cu for their order).
+     */
+    static KernelTask matmulEpilogue(ProductEpilogue.Pointwise e) {
+        MatmulNode n = e.product();
+        Tensor a = n.a(), b = n.b(), out = n.output(), value = e.output();
+        Tensor residual = e.residual() != null ? e.residual() : out;
+        int rank = out.rank();
+        long[][] c = batchDims(n, value, residual);
+        long rows = a.size(rank - 2), inner = a.size(rank - 1), cols = b.size(rank - 1);
+        long[] as = a.strides(), bs = b.strides(), os = out.strides(), vs = value.strides(), rs = residual.strides();
+        long[] plan = planOf(n, Dims.product(c[0]));
+        if (plan[0] == PATH_SKINNY_K) plan[3] = 1;
+        int ntiles = (int) Math.max(1, Math.min(plan[1], dev.gpuos.runtime.layout.Layouts.MAX_TILES_PER_TASK));
+        GpuView valueView = GpuView.of(value, Dims.concat(c[0], rows, cols), Dims.concat(c[4], vs[rank - 2], vs[rank - 1]));
+        Tensor bias = e.bias();
+        List<GpuView> refs = List.of(
+                GpuView.of(a, Dims.concat(c[0], rows, inner), Dims.concat(c[1], as[rank - 2], as[rank - 1])),
+                GpuView.of(b, Dims.concat(c[0], inner, cols), Dims.concat(c[2], bs[rank - 2], bs[rank - 1])),
+                e.storeProduct() ? GpuView.of(out, Dims.concat(c[0], rows, cols), Dims.concat(c[3], os[rank - 2], os[rank - 1])) : valueView,
+                valueView,
+                GpuView.of(bias, new long[]{cols}, new long[]{bias.strides()[bias.rank() - 1]}),
+                e.residual() != null
+                        ? GpuView.of(residual, Dims.concat(c[0], rows, cols), Dims.concat(c[5], rs[rank - 2], rs[rank - 1]))
+                        : valueView);
+        List<OpNode> nodes = new ArrayList<>();
+        nodes.add(n);
+        nodes.addAll(e.members());
+        return new KernelTask(OperatorSources.familyOperator(Family.MATMUL, a.dtype()), ntiles, 1, refs,
+                new long[]{c[0].length, plan[1], plan[0] | ((long) e.flags() << 8), plan[2], plan[3]}, nodes,
+                Family.MATMUL.smemBytes());
+    }
+
     static KernelTask matmul(MatmulNode n) {
         Tensor a = n.a(), b = n.b(), out = n.output();
         int rank = out.rank(), nb = rank - 2;
@@ -174,9 +250,7 @@ final class FamilyTasks {
         long rows = a.size(rank - 2), inner = a.size(rank - 1), cols = b.size(rank - 1);
         long batches = Dims.product(c[0]);
         long[] as = a.strides(), bs = b.strides(), os = out.strides();
-        boolean halves = a.dtype() == DType.F16 || a.dtype() == DType.BF16;
-        long[] plan = matmulPlan(batches, rows, inner, cols, as[rank - 1], bs[rank - 2], skinny, gemv,
-                tensorCores && halves, asyncTensorCores && halves);
+        long[] plan = planOf(n, batches);
         int ntiles = (int) Math.max(1, Math.min(plan[1], dev.gpuos.runtime.layout.Layouts.MAX_TILES_PER_TASK));
         List<GpuView> refs = List.of(
                 GpuView.of(a, Dims.concat(c[0], rows, inner), Dims.concat(c[1], as[rank - 2], as[rank - 1])),

@@ -86,6 +86,94 @@ final class ProductEpilogue {
         return new Glu(product, members, !im.unstored(gu.storage(), from, to));
     }
 
+    /**
+     * A multi-row product's pointwise successors computed where it is stored (matmul.cu's EPI_*, on M_SKINNY_K and
+     * M_TILED): BERT's {@code x @ W^T + bias}, then gelu or a residual add, then the cast back to the product's dtype
+     * where the next product reads it. Each is a separate task otherwise (and a dependent hand-off).
+     *
+     * @param bias         the [m] bias (F32) the first member adds
+     * @param gelu         whether gelu (erf form) follows
+     * @param residual     the F32 tensor of the product's shape added next, or null
+     * @param cast         whether the value is cast back to the product's dtype (else it is F32)
+     * @param storeProduct whether the product itself is read elsewhere and must be stored
+     */
+    record Pointwise(MatmulNode product, List<ElementwiseNode> members, Tensor bias, boolean gelu, Tensor residual,
+                     boolean cast, boolean storeProduct) {
+        Tensor output() { return members.getLast().output(); }
+
+        /** matmul.cu's epilogue flags (EPI_*). */
+        int flags() {
+            return (storeProduct ? 1 : 0) | 2 | (gelu ? 4 : 0) | (residual != null ? 8 : 0) | (cast ? 16 : 0);
+        }
+    }
+
+    /**
+     * The pointwise successors of a multi-row {@code product} in {@code after} (the fusion group that follows it) that
+     * its task can compute, or null: in a captured program, on a product M_SKINNY_K or M_TILED runs
+     * ({@link FamilyTasks#epiloguePlanned}), an F32 add of a bias row first, then optionally in this order gelu, an
+     * F32 add of a tensor of the product's shape, a cast to the product's dtype; every intermediate F32 and read by
+     * no one else. The fused task rounds where the separate tasks do (the product to its dtype, each F32 step once),
+     * so its values are theirs.
+     */
+    static Pointwise matchPointwise(MatmulNode product, List<ElementwiseNode> after, Intermediates im) {
+        if (im.isEmpty() || after.isEmpty() || !FamilyTasks.epiloguePlanned(product)) return null;
+        Tensor p = product.output();
+        DType t = p.dtype();
+        ElementwiseNode first = after.getFirst();
+        if (first.op() != ElementwiseOp.ADD || first.operandType() != DType.F32 || first.output().dtype() != DType.F32) return null;
+        Operand o0 = first.operands().get(0), o1 = first.operands().get(1);
+        Operand other = same(o0, p) ? o1 : same(o1, p) ? o0 : null;
+        if (!(other instanceof Tensor bias) || bias.dtype() != DType.F32 || !biasRow(bias, p) || bias.storage() == p.storage()) return null;
+        int end = 0;
+        Tensor value = first.output();
+        boolean gelu = false, cast = false;
+        Tensor residual = null;
+        if (end + 1 < after.size() && after.get(end + 1) instanceof ElementwiseNode n && n.op() == ElementwiseOp.GELU
+                && n.output().dtype() == DType.F32 && same(n.operands().getFirst(), value)) {
+            gelu = true;
+            value = n.output();
+            end++;
+        }
+        if (end + 1 < after.size() && after.get(end + 1) instanceof ElementwiseNode n && n.op() == ElementwiseOp.ADD
+                && n.operandType() == DType.F32 && n.output().dtype() == DType.F32) {
+            Operand a0 = n.operands().get(0), a1 = n.operands().get(1);
+            Operand r = same(a0, value) ? a1 : same(a1, value) ? a0 : null;
+            if (r instanceof Tensor res && res.dtype() == DType.F32 && Arrays.equals(res.shape(), p.shape())
+                    && res.storage() != p.storage() && !writtenBy(res, after.subList(0, end + 1))) {
+                residual = res;
+                value = n.output();
+                end++;
+            }
+        }
+        if (t != DType.F32 && end + 1 < after.size() && after.get(end + 1) instanceof ElementwiseNode n
+                && n.op() == ElementwiseOp.CAST && n.output().dtype() == t && same(n.operands().getFirst(), value)) {
+            cast = true;
+            value = n.output();
+            end++;
+        }
+        // the value is stored where the product is: contiguous, of its shape
+        if (!value.isContiguous() || !Arrays.equals(value.shape(), p.shape())) return null;
+        List<ElementwiseNode> members = List.copyOf(after.subList(0, end + 1));
+        int from = im.position(product), to = im.position(members.getLast());
+        if (to - from != members.size()) return null;   // the members follow the product in the work list
+        for (int m = 0; m + 1 < members.size(); m++) {
+            if (!im.unstored(members.get(m).output().storage(), from, to)) return null;
+        }
+        return new Pointwise(product, members, bias, gelu, residual, cast, !im.unstored(p.storage(), from, to));
+    }
+
+    /** Whether {@code b} is one row of {@code p}'s last dim broadcast over every other dim. */
+    private static boolean biasRow(Tensor b, Tensor p) {
+        if (b.rank() == 0 || b.rank() > p.rank() || b.size(-1) != p.size(-1)) return false;
+        for (int d = 0; d + 1 < b.rank(); d++) if (b.size(d) != 1 && b.strides()[d] != 0) return false;
+        return true;
+    }
+
+    private static boolean writtenBy(Tensor t, List<ElementwiseNode> nodes) {
+        for (ElementwiseNode n : nodes) if (n.output().storage() == t.storage()) return true;
+        return false;
+    }
+
     /** Whether {@code o} reads {@code t} element for element (an earlier member's output). */
     private static boolean same(Operand o, Tensor t) {
         return o instanceof Tensor v && ElementwiseKernels.sameView(v, t);

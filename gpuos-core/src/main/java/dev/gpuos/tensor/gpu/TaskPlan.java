@@ -45,13 +45,16 @@ final class TaskPlan {
     record Row(RowFusion.Fused fused) implements Item {}
 
     /**
-     * A node alone, or a product with the gated linear unit it computes too ({@code glu}, else null) and the
-     * rms_norm that makes its x ({@code norm}, else null).
+     * A node alone, or a product with the gated linear unit it computes too ({@code glu}, else null), the
+     * rms_norm that makes its x ({@code norm}, else null) or the pointwise ops after it ({@code pointwise}, else null).
      */
-    record Single(OpNode node, ProductEpilogue.Glu glu, ProductPrologue.Norm norm) implements Item {
-        Single(OpNode node) { this(node, null, null); }
+    record Single(OpNode node, ProductEpilogue.Glu glu, ProductPrologue.Norm norm, ProductEpilogue.Pointwise pointwise)
+            implements Item {
+        Single(OpNode node) { this(node, null, null, null); }
 
-        Single(OpNode node, ProductEpilogue.Glu glu) { this(node, glu, null); }
+        Single(OpNode node, ProductEpilogue.Glu glu) { this(node, glu, null, null); }
+
+        Single(OpNode node, ProductEpilogue.Glu glu, ProductPrologue.Norm norm) { this(node, glu, norm, null); }
     }
 
     /**
@@ -136,6 +139,15 @@ final class TaskPlan {
                     i++;
                     continue;
                 }
+                ProductEpilogue.Pointwise pw = ProductEpilogue.matchPointwise(product, g.nodes(), intermediates);
+                if (pw != null) {
+                    runs(pending, intermediates, flows, sink);
+                    sink.item(new Single(node, null, null, pw));
+                    pending = g.nodes().subList(pw.members().size(), g.nodes().size());
+                    flows = g.flows();
+                    i++;
+                    continue;
+                }
             }
             runs(pending, intermediates, fuse && flows, sink);
             pending = List.of();
@@ -171,7 +183,8 @@ final class TaskPlan {
         public void item(Item item) {
             Row r = held;
             held = null;
-            if (r != null && item instanceof Single s && s.node() instanceof MatmulNode product && s.norm() == null) {
+            if (r != null && item instanceof Single s && s.node() instanceof MatmulNode product && s.norm() == null
+                    && s.pointwise() == null) {
                 ProductPrologue.Norm norm = ProductPrologue.match(r.fused(), product, intermediates);
                 if (norm != null) {
                     next.item(new Single(product, s.glu(), norm));

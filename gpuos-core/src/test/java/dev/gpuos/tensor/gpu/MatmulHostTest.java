@@ -100,6 +100,7 @@ class MatmulHostTest {
                 }
             }
         }
+        if (t == DType.BF16 || t == DType.F32) lines.addAll(epilogueCases(t));
         for (int i = 0; i < shapes.size(); i++) {
             long[] c = shapes.get(i);
             // one-row products on M_GEMV where their strides allow it; the narrow ones (a few units each: the
@@ -181,6 +182,40 @@ class MatmulHostTest {
                 for (int q = 0; q < 12; q++) line.append(' ').append(c[q]);
                 for (long v : plan) line.append(' ').append(v);
                 lines.add(line.append(' ').append(ntiles).append(' ').append(c[12]).toString());
+            }
+        }
+        return lines;
+    }
+
+    /**
+     * Products with an epilogue (EPI_* in matmul.cu; {@link ProductEpilogue.Pointwise}), planned as
+     * {@link FamilyTasks#matmulEpilogue} plans them: M_SKINNY_K with 1 column a warp (16 rows as BERT batch 1's, and 5),
+     * M_TILED (70 rows; F16/BF16 get it with tensor cores off), k whole or in staged chunks, batches; bias alone,
+     * bias + gelu (+ the cast back), bias + residual, all four, the product stored or not. The harness compares the
+     * value bit for bit with the separate tasks' over the plain product.
+     */
+    private static List<String> epilogueCases(DType t) {
+        List<String> lines = new ArrayList<>();
+        boolean halves = t != DType.F32;
+        String[][] forms = {{"epi-bias", "2"}, {"epi-gelu-cast", halves ? "22" : "6"}, {"epi-res-store", "11"},
+                {"epi-gelu-res-cast-store", halves ? "31" : "15"}};
+        long[][] shapes = {
+                {1, 0, 0, 16, 384, 70, 384, 1, 1, 384, 0, 0},      // BERT batch 1: 16 rows, k whole
+                {1, 0, 0, 16, 600, 40, 600, 1, 1, 601, 0, 1},      // k in chunks, misaligned weight rows
+                {3, 5 * 7, 0, 5, 7, 9, 7, 1, 1, 7, 0, 0},          // batches, a broadcast weight
+                {2, 70 * 40, 0, 70, 40, 70, 40, 1, 1, 40, 0, 0}};  // tiled
+        int i = 0;
+        for (long[] c : shapes) {
+            long[] plan = FamilyTasks.matmulPlan(c[0], c[3], c[4], c[5], c[7], c[8], true, true, false);
+            if (plan[0] == FamilyTasks.PATH_SKINNY_K) plan[3] = 1;
+            assertTrue(plan[0] == FamilyTasks.PATH_SKINNY_K || plan[0] == FamilyTasks.PATH_TILED, java.util.Arrays.toString(plan));
+            for (String[] form : forms) {
+                StringBuilder line = new StringBuilder(form[0]);
+                for (long v : c) line.append(' ').append(v);
+                line.append(' ').append(plan[0] | (Long.parseLong(form[1]) << 8));
+                for (int q = 1; q < 4; q++) line.append(' ').append(plan[q]);
+                long ntiles = i++ % 3 == 2 ? Math.min(3, plan[1]) : Math.min(plan[1], 4096);
+                lines.add(line.append(' ').append(ntiles).toString());
             }
         }
         return lines;

@@ -113,6 +113,84 @@ static const double RTOL = 0;
 #endif
 
 
+// The epilogue (bias, gelu, residual, cast; EPI_* in matmul.cu) over the product the plain task stored in c: the
+// same task again with the epilogue's flags and its operand table, its value compared BIT FOR BIT with what the
+// separate elementwise tasks compute from c (f32 add, ElementwiseOp.GELU's erfc form, f32 add, the cast's
+// rounding), and the product it stores (EPI_PRODUCT) with c itself. Bias [m] with stride 2; residual
+// [nbat, n, m] with padded rows.
+static int check_epilogue(const char* name, const gpuos_task& plain, int epi, long long path, long long nbat,
+                          long long n, long long k, long long m, long long sAb, long long sBb, long long sa0,
+                          long long sa1, long long sb0, long long sb1, const std::vector<GT_T>& c, unsigned smemBytes,
+                          std::mt19937& rng) {
+#if GT_DTYPE == GPUOS_DTYPE_BF16 || GT_DTYPE == GPUOS_DTYPE_F16 || GT_DTYPE == GPUOS_DTYPE_F32
+    std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+    const long long total = nbat * n * m, rp = m + 3;
+    std::vector<float> bias(2 * m), res(nbat * n * rp), valueF(total + 1, 0.0f);
+    std::vector<GT_T> product(total + 1), valueT(total + 1);
+    for (float& x : bias) x = u(rng);
+    for (float& x : res) x = u(rng);
+    memset(product.data(), 0, product.size() * sizeof(GT_T));
+    memset(valueT.data(), 0, valueT.size() * sizeof(GT_T));
+    auto ref3 = [](void* data, int dtype, long long s0, long long s1, long long s2, long long t0, long long t1, long long t2) {
+        gpuos_tensor_ref r{};
+        r.data = (unsigned long long)data;
+        r.dtype = (unsigned char)dtype;
+        r.ndim = 3;
+        r.sizes[0] = (int)s0; r.sizes[1] = (int)s1; r.sizes[2] = (int)s2;
+        r.strides[0] = t0; r.strides[1] = t1; r.strides[2] = t2;
+        return r;
+    };
+    const bool cast = (epi & 16) != 0;
+    gpuos_tensor_ref table[6];
+    table[0] = plain.refs[0];
+    table[1] = plain.refs[1];
+    table[2] = ref3(product.data(), GT_DTYPE, nbat, n, m, n * m, m, 1);
+    table[3] = cast ? ref3(valueT.data(), GT_DTYPE, nbat, n, m, n * m, m, 1)
+                    : ref3(valueF.data(), GPUOS_DTYPE_F32, nbat, n, m, n * m, m, 1);
+    table[4] = gpuos_tensor_ref{};
+    table[4].data = (unsigned long long)bias.data();
+    table[4].dtype = GPUOS_DTYPE_F32;
+    table[4].ndim = 1;
+    table[4].sizes[0] = (int)m;
+    table[4].strides[0] = 2;
+    table[5] = ref3(res.data(), GPUOS_DTYPE_F32, nbat, n, m, n * rp, rp, 1);
+    gpuos_task task = plain;
+    task.args[2] = (unsigned long long)(path | ((long long)epi << 8));
+    task.refs[0].data = (unsigned long long)table;
+    for (int i = 1; i < 4; ++i) task.refs[i] = gpuos_tensor_ref{};   // everything comes through the table
+    run_blocks(task, matmul_op, smemBytes);
+    int bad = 0;
+    for (long long bi = 0; bi < nbat; ++bi)
+        for (long long i = 0; i < n; ++i)
+            for (long long j = 0; j < m; ++j) {
+                const long long at = (bi * n + i) * m + j;
+                float f = (float)GT_TO_ACC(c[at]);
+                f = f + bias[2 * j];
+                if (epi & 4) f = f * 0.5f * erfcf(-f * 0.70710678118654752440f);
+                if (epi & 8) f = f + res[(bi * n + i) * rp + j];
+                bool ok;
+                if (cast) {
+                    const GT_T want = GT_FROM_ACC<GT_T>((GT_ACC)f);
+                    ok = memcmp(&want, &valueT[at], sizeof(GT_T)) == 0;
+                } else {
+                    ok = memcmp(&f, &valueF[at], sizeof(float)) == 0;
+                }
+                const GT_T zero{};
+                const bool productOk = memcmp((epi & 1) ? &c[at] : &zero, &product[at], sizeof(GT_T)) == 0;
+                if ((!ok || !productOk) && bad++ < 3) {
+                    printf("FAIL %s epilogue %d nbat %lld n %lld k %lld m %lld path %lld: [%lld][%lld][%lld] value %g, "
+                           "the separate tasks' %g; product %s\n", name, epi, nbat, n, k, m, path, bi, i, j,
+                           cast ? (double)GT_TO_ACC(valueT[at]) : (double)valueF[at], (double)f,
+                           productOk ? "ok" : "differs");
+                }
+            }
+    return bad;
+#else
+    printf("FAIL %s: an epilogue on a non-float product\n", name);
+    return 1;
+#endif
+}
+
 int main() {
     std::mt19937 rng(7);
     std::uniform_int_distribution<int> quarter(-8, 8);
@@ -122,6 +200,9 @@ int main() {
     while (scanf("%63s %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", name,
                  &nbat, &sAb, &sBb, &n, &k, &m, &sa0, &sa1, &sb0, &sb1, &offA, &offB, &path, &units, &span, &warpCols,
                  &ntiles, &smemBytes) == 19) {
+        // arg 2's bits from 8 on: an epilogue (EPI_* in matmul.cu), run after the plain product (below)
+        const int epi = (int)(path >> 8);
+        path &= 255;
         const long long lenA = offA + (nbat - 1) * sAb + (n - 1) * sa0 + (k - 1) * sa1 + 1;
         const long long lenB = offB + (nbat - 1) * sBb + (k - 1) * sb0 + (m - 1) * sb1 + 1;
         // 64-byte aligned bases, like device allocations; a little slack past the end.
@@ -187,6 +268,9 @@ int main() {
         }
         run_blocks(task, matmul_op, (unsigned)smemBytes);
         cases++;
+        int epiFailures = 0;
+        if (epi != 0) epiFailures = check_epilogue(name, task, epi, path, nbat, n, k, m, sAb, sBb, sa0, sa1, sb0, sb1, c,
+                                                   (unsigned)smemBytes, rng);
         const double atol = RTOL * 16 * std::sqrt((double)k + 1);
         bool bad = false;
         if (hostCopiesInFlight != 0 || hostPrimitiveFaults != 0) {
@@ -279,7 +363,7 @@ int main() {
                         bad = true;
                     }
                 }
-        failures += bad;
+        failures += bad || epiFailures != 0;
         free(a);
         free(b);
     }

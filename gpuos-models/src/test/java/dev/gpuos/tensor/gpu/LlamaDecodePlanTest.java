@@ -52,6 +52,7 @@ class LlamaDecodePlanTest {
                 if (s.norm() != null) all.addAll(s.norm().nodes());
                 all.add(s.node());
                 if (s.glu() != null) all.addAll(s.glu().members());
+                if (s.pointwise() != null) all.addAll(s.pointwise().members());
                 yield all;
             }
         };
@@ -87,7 +88,8 @@ class LlamaDecodePlanTest {
                 case TaskPlan.Run r -> "elementwise";
                 case TaskPlan.Row r -> "row-fused " + r.fused().kind;
                 case TaskPlan.Single s -> !(s.node() instanceof MatmulNode) ? s.node().opName()
-                        : (s.norm() != null ? "norm+" : "") + "matmul" + (s.glu() != null ? "+glu" : "");
+                        : (s.norm() != null ? "norm+" : "") + "matmul" + (s.glu() != null ? "+glu" : "")
+                        + (s.pointwise() != null ? "+epilogue" : "");
             };
             out.merge(k, 1, Integer::sum);
         }
@@ -100,27 +102,63 @@ class LlamaDecodePlanTest {
         return new StepPlan(items, longestChain(items), kinds(items));
     }
 
-    /** BERT's captured forward pass (what one replay runs): tasks per layer, f32 and bf16 products. */
+    /**
+     * BERT's captured forward pass (what one replay runs): tasks per layer and the longest chain, f32 and bf16
+     * products, with the products' pointwise epilogues ({@link ProductEpilogue.Pointwise}) and without them
+     * ({@code -Dgpuos.fusion.productEpilogues=false}, today's plan before them).
+     */
     @Test
     void bertForwardTasksPerLayer() {
-        for (DType compute : new DType[]{DType.F32, DType.BF16}) {
-            NodeRecorder rec = new NodeRecorder();
-            try (dev.gpuos.model.BertEncoder e = dev.gpuos.model.BertEncoder.load(ModelTestAccess.fixture("bert-tiny"), rec, compute, LoadProgress.NONE);
-                 dev.gpuos.tensor.TensorScope scope = dev.gpuos.tensor.TensorScope.open(rec)) {
-                int layers = e.config().layers();
-                StepPlan p = planOf(rec, () -> ModelTestAccess.recordForward(e, scope, 2, 16));
-                System.out.printf(Locale.ROOT, "bert forward (%s products, %d layers, 2 x 16): %d tasks, longest dependent chain %d; %s%n",
-                        compute, layers, p.items().size(), p.chain(), p.kinds());
-                if (Boolean.getBoolean("gpuos.test.verbose")) {
-                    for (TaskPlan.Item item : p.items()) System.out.println("  " + nodesOf(item).stream().map(OpNode::opName).toList());
+        boolean was = FamilyTasks.productEpilogues;
+        try {
+            for (DType compute : new DType[]{DType.F32, DType.BF16}) {
+                Map<Boolean, StepPlan> plans = new LinkedHashMap<>();
+                for (boolean epilogues : new boolean[]{false, true}) {
+                    FamilyTasks.productEpilogues = epilogues;
+                    NodeRecorder rec = new NodeRecorder();
+                    try (dev.gpuos.model.BertEncoder e = dev.gpuos.model.BertEncoder.load(ModelTestAccess.fixture("bert-tiny"), rec, compute, LoadProgress.NONE);
+                         dev.gpuos.tensor.TensorScope scope = dev.gpuos.tensor.TensorScope.open(rec)) {
+                        int layers = e.config().layers();
+                        StepPlan p = planOf(rec, () -> ModelTestAccess.recordForward(e, scope, 1, 16));
+                        plans.put(epilogues, p);
+                        System.out.printf(Locale.ROOT, "bert forward (%s products, %d layers, 1 x 16, product epilogues %s): %d tasks, longest dependent chain %d; %s%n",
+                                compute, layers, epilogues ? "on" : "off", p.items().size(), p.chain(), p.kinds());
+                        if (Boolean.getBoolean("gpuos.test.verbose")) {
+                            for (TaskPlan.Item item : p.items()) System.out.println("  " + nodesOf(item).stream().map(OpNode::opName).toList());
+                        }
+                        assertEquals(layers, p.kinds().get("attention"), p.kinds().toString());
+                        if (!epilogues) {
+                            // per layer: qkv, o, intermediate, output; scores, softmax and @ values are one attention task
+                            assertEquals(4 * layers, p.kinds().get("matmul"), p.kinds().toString());
+                            // elementwise: per layer the qkv bias add and the intermediate's bias + GELU; the padding
+                            // mask and bias (no copy of attention's output: it is already [b, t, h]; no cast of the bias alone)
+                            assertEquals(2 * layers + 1, p.kinds().get("elementwise"), p.kinds().toString());
+                            // the two residual + LayerNorm rows take their bias and residual adds in
+                            assertEquals(2 * layers + 1, p.kinds().get("row-fused LAYER"), p.kinds().toString());   // and the embeddings' one
+                        } else {
+                            // every product takes its bias (qkv: and the cast; intermediate: GELU and the cast; o and
+                            // output: the residual), so the LayerNorm after o and output reads one tensor
+                            assertEquals(4 * layers, p.kinds().get("matmul+epilogue"), p.kinds().toString());
+                            assertEquals(null, p.kinds().get("matmul"), p.kinds().toString());
+                            assertEquals(1, p.kinds().get("elementwise"), p.kinds().toString());
+                            for (TaskPlan.Item item : p.items()) {
+                                if (item instanceof TaskPlan.Single s && s.pointwise() != null) {
+                                    ProductEpilogue.Pointwise pw = s.pointwise();
+                                    assertEquals(compute != DType.F32 && pw.residual() == null, pw.cast(), "cast, " + pw.members());
+                                    assertEquals(false, pw.storeProduct(), "nothing else reads a product");
+                                }
+                            }
+                        }
+                    }
                 }
-                // per layer: qkv, o, intermediate, output; scores, softmax and @ values are one attention task
-                assertEquals(4 * layers, p.kinds().get("matmul"), p.kinds().toString());
-                assertEquals(layers, p.kinds().get("attention"), p.kinds().toString());
-                // elementwise: per layer the qkv bias add and the intermediate's bias + GELU; the padding mask and
-                // bias (no copy of attention's output: it is already [b, t, h]; no cast of the bias alone)
-                assertEquals(2 * layers + 1, p.kinds().get("elementwise"), p.kinds().toString());
+                StepPlan off = plans.get(false), on = plans.get(true);
+                // two elementwise tasks a layer fewer, and as many links fewer on the chain
+                int layers = 2;
+                assertEquals(off.items().size() - 2 * layers, on.items().size(), compute + ": tasks");
+                assertEquals(off.chain() - 2 * layers, on.chain(), compute + ": chain");
             }
+        } finally {
+            FamilyTasks.productEpilogues = was;
         }
     }
 

@@ -14,4 +14,14 @@ public final class ProductFusionSwitch {
         FamilyTasks.productFusion = on;
         return was;
     }
+
+    /**
+     * Sets the multi-row products' pointwise epilogues ({@code -Dgpuos.fusion.productEpilogues}: bias, gelu, residual,
+     * cast computed on the product's stores); returns what it was.
+     */
+    public static boolean setEpilogues(boolean on) {
+        boolean was = FamilyTasks.productEpilogues;
+        FamilyTasks.productEpilogues = on;
+        return was;
+    }
 }

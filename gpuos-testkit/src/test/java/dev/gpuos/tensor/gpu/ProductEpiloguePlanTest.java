@@ -126,4 +126,72 @@ class ProductEpiloguePlanTest {
             FamilyTasks.productFusion = was;
         }
     }
+    /** {@code program(x @ W^T, bias, residual)}: x [rows, K], W [2 UNITS, K] of {@code t}, bias [2 UNITS] and residual [rows, 2 UNITS] F32. */
+    private static List<TaskPlan.Item> pointwisePlan(DType t, long rows, boolean capture, Function<Tensor[], List<Tensor>> program) {
+        NodeRecorder rec = new NodeRecorder();
+        try (TensorScope s = TensorScope.open(rec)) {
+            Tensor x = s.ones(t, rows, K), w = s.ones(t, 2 * UNITS, K), b = s.ones(DType.F32, 2 * UNITS),
+                    r = s.ones(DType.F32, rows, 2 * UNITS);
+            Captured c = rec.capture(() -> program.apply(new Tensor[]{x.matmul(w.transpose(0, 1)), b, r}));
+            return TaskPlan.of(c.work(), capture ? Intermediates.of(c.work(), c.internal()) : Intermediates.NONE, true);
+        }
+    }
+
+    private static ProductEpilogue.Pointwise pointwise(List<TaskPlan.Item> plan) {
+        return assertInstanceOf(TaskPlan.Single.class, plan.getFirst()).pointwise();
+    }
+
+    /**
+     * BERT's forms after a multi-row product (16 rows: M_SKINNY_K; 70 F32 rows: M_TILED) are taken into its task
+     * ({@link ProductEpilogue.Pointwise}); forms whose fused value would differ, or whose intermediates others read,
+     * are not; streamed submissions and M_MMA products (16-bit, 70 rows) keep the separate tasks, as does the switch off.
+     */
+    @Test
+    void biasGeluResidualAfterAMultiRowProductRideOnItsStoresWhereTheValueIsTheSeparateTasks() {
+        for (DType t : new DType[]{DType.BF16, DType.F16, DType.F32}) {
+            for (long rows : t == DType.F32 ? new long[]{16, 70} : new long[]{16}) {
+                String ctx = t + " " + rows + " rows";
+                List<TaskPlan.Item> plan = pointwisePlan(t, rows, true, o -> List.of(o[0].add(o[1]).to(t)));
+                assertEquals(1, plan.size(), ctx + ": " + plan);
+                ProductEpilogue.Pointwise p = pointwise(plan);
+                assertEquals(t != DType.F32, p.cast(), ctx);
+                assertFalse(p.storeProduct() || p.gelu() || p.residual() != null, ctx);
+
+                plan = pointwisePlan(t, rows, true, o -> List.of(o[0].add(o[1]).gelu().to(t), o[0]));
+                assertEquals(1, plan.size(), ctx + ": " + plan);
+                p = pointwise(plan);
+                assertTrue(p.gelu() && p.storeProduct(), ctx + ": gelu, and the returned product stored");
+
+                plan = pointwisePlan(t, rows, true, o -> List.of(o[1].add(o[0]).add(o[2])));   // bias first: the same f32 sum
+                assertEquals(1, plan.size(), ctx + ": " + plan);
+                p = pointwise(plan);
+                assertTrue(p.residual() != null && !p.cast(), ctx);
+                assertEquals(2 | 8, p.flags(), ctx);
+
+                // the biased value read elsewhere: not an intermediate, so the gelu stays a task of its own
+                plan = pointwisePlan(t, rows, true, o -> {
+                    Tensor biased = o[0].add(o[1]);
+                    return List.of(biased.gelu(), biased);
+                });
+                assertNull(pointwise(plan), ctx + ": " + plan);
+                // gelu of the product before the bias: not a form the epilogue has
+                assertNull(pointwise(pointwisePlan(t, rows, true, o -> List.of(o[0].gelu().add(o[1])))), ctx);
+                // a bias of the product's 16-bit dtype: the add would round in that dtype
+                if (t != DType.F32) {
+                    assertNull(pointwise(pointwisePlan(t, rows, true, o -> List.of(o[0].add(o[1].to(t))))), ctx);
+                }
+                // streamed: every member's value may be read later
+                assertNull(pointwise(pointwisePlan(t, rows, false, o -> List.of(o[0].add(o[1])))), ctx);
+            }
+        }
+        // 16-bit products of more than 16 rows run M_MMA, which has no epilogue
+        assertNull(pointwise(pointwisePlan(DType.BF16, 70, true, o -> List.of(o[0].add(o[1])))));
+        boolean was = FamilyTasks.productEpilogues;
+        try {
+            FamilyTasks.productEpilogues = false;
+            assertNull(pointwise(pointwisePlan(DType.F32, 16, true, o -> List.of(o[0].add(o[1])))), "the switch off");
+        } finally {
+            FamilyTasks.productEpilogues = was;
+        }
+    }
 }
