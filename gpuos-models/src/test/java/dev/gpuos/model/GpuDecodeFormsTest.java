@@ -1,8 +1,6 @@
 package dev.gpuos.model;
 
 import dev.gpuos.GpuOS;
-import dev.gpuos.GpuOSOptions;
-import dev.gpuos.cuda.Driver;
 import dev.gpuos.tensor.Backend;
 import dev.gpuos.tensor.DType;
 import dev.gpuos.tensor.cpu.CpuBackend;
@@ -20,7 +18,6 @@ import java.util.SplittableRandom;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Session 17's forms on the GPU, each against its other form on the same GPU and against the CPU backend: the
@@ -34,17 +31,7 @@ class GpuDecodeFormsTest {
 
     @BeforeAll
     static void start() {
-        boolean ok;
-        String why;
-        try {
-            ok = Driver.isAvailable();
-            why = ok ? "" : Driver.unavailableReason();
-        } catch (Throwable t) {
-            ok = false;
-            why = t.toString();
-        }
-        assumeTrue(ok, "no GPU: " + why);
-        os = GpuOS.start(GpuOSOptions.defaults());
+        os = GpuModelTests.startOrSkip();
         gpu = new GpuBackend(os);
     }
 

@@ -1,15 +1,12 @@
 package dev.gpuos.model;
 
 import dev.gpuos.GpuOS;
-import dev.gpuos.GpuOSOptions;
-import dev.gpuos.cuda.Driver;
 import dev.gpuos.tensor.gpu.GpuBackend;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The Hugging Face fixture checks of HfFixtureTest on the GPU backend. */
 @Tag("gpu")
@@ -19,17 +16,7 @@ class GpuHfFixtureTest {
 
     @BeforeAll
     static void start() {
-        boolean ok;
-        String why;
-        try {
-            ok = Driver.isAvailable();
-            why = ok ? "" : Driver.unavailableReason();
-        } catch (Throwable t) {
-            ok = false;
-            why = t.toString();
-        }
-        assumeTrue(ok, "no GPU: " + why);
-        os = GpuOS.start(GpuOSOptions.defaults());
+        os = GpuModelTests.startOrSkip();
         gpu = new GpuBackend(os);
     }
 
