@@ -222,6 +222,48 @@ class ProtocolRaceTest {
         }
     }
 
+    /**
+     * The log laps a delayed writer: the worker that reserved record 0 stores it only after record FAULT_LOG (its
+     * entry's next owner) is in. It must drop record 0, not store its older tag over the newer record (the agent
+     * then waited for a tag that never came: CI saw this as a 10 s timeout under load) nor its fields under the
+     * newer tag (another task's fault).
+     */
+    @Test
+    void aWriterTheFaultLogLappedDropsItsRecord() {
+        var deviceRef = new SimulatedDevice[1];
+        var probe = new SimulatedWorker.Probe() {
+            @Override
+            public void workerReservedFault(long index) {
+                if (index == 0) {
+                    waitUntil(() -> deviceRef[0].deviceFaultSeq(Layouts.FAULT_LOG) >= 0, "record FAULT_LOG was written");
+                }
+            }
+        };
+        try (var device = new SimulatedDevice(128, 256); var queue = queueOn(device)) {
+            deviceRef[0] = device;
+            device.launch(List.of((t, tile) -> {}), SimulatedWorker.Config.DEFAULT.withProbe(probe));
+            var batch = new TaskBatch();
+            for (int i = 0; i < 100; i++) {
+                batch.add(5, 1, 1);                                   // all fault
+            }
+            long end = submit(queue, batch);
+            var f = assertThrows(TaskFaultException.class, () -> queue.await(0, end, 10 * SEC));
+            assertTrue(f.seq() >= 0 && f.seq() < 100, "fault of seq " + f.seq());
+            assertEquals(100, device.deviceFaultCount());
+            assertTrue(device.deviceFaultSeq(0) < 0, "record 0 was dropped, not stored over record FAULT_LOG");
+            // Every record mirrored names the task it was reported for (the records' seqs are distinct tasks).
+            var seen = new java.util.HashSet<Long>();
+            long mirrored = device.control().faultCount();
+            for (long i = Math.max(0, mirrored - Layouts.FAULT_LOG); i < mirrored; i++) {
+                long seq = device.control().faultSeq(i);
+                if (seq >= 0) {
+                    assertTrue(seq < 100 && seen.add(seq), "record " + i + " names task " + seq);
+                }
+            }
+            assertTrue(queue.faults().lost() >= 100 - Layouts.FAULT_LOG, "lost " + queue.faults().lost());
+        }
+    }
+
     /** Writes a one-tile descriptor straight into the host ring, as corrupted memory would. */
     private static void forge(SimulatedDevice device, long slotSeq, long seqField, long tileBase) {
         var ring = device.hostRing();

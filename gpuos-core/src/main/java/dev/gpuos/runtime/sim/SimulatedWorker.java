@@ -62,6 +62,8 @@ public final class SimulatedWorker {
      */
     private static final long DONE_FAULTED = 1L << 63;
     private static final int TILE_FAULTED = 1 << 31;
+    /** kFaultBusy of worker.cu: a fault log entry's tag while its writer fills it. */
+    private static final long FAULT_BUSY = 1L << 63;
     /**
      * Runs (worker.cu's kRunMember): the agent marks the device ring's seal word of a task whose only dependency is
      * the task before it, both single tiles, staged and published together (RUN_MEMBER), and of the task before it
@@ -90,6 +92,9 @@ public final class SimulatedWorker {
 
         /** A run's leader is about to run member {@code seq} (see RUN_MEMBER). */
         default void workerRunsMember(long seq) {}
+
+        /** A worker just reserved fault log index {@code index} and has not claimed its entry yet. */
+        default void workerReservedFault(long index) {}
 
         Probe NONE = new Probe() {};
     }
@@ -502,7 +507,8 @@ public final class SimulatedWorker {
     /**
      * Copies device fault records {@code [mirrored, reserved)} to the host page in order, waiting for entries
      * still being written (their writers are a few stores away). Records a newer one overwrote before they
-     * were copied are skipped: the host sees the gap and counts them lost, and mirroring goes on.
+     * were copied are skipped: the host sees the gap and counts them lost, and mirroring goes on. An entry is
+     * read as a seqlock (see {@link #reportFault}): its tag, the fields, the tag again.
      */
     private long mirrorFaults(MemorySegment st, HostControl ctrl, long mirrored, long reserved) {
         int ns = 32;
@@ -511,35 +517,59 @@ public final class SimulatedWorker {
                 mirrored = reserved - Layouts.FAULT_LOG;
                 continue;
             }
+            long want = mirrored + 1;
             long e = FAULT_LOG + (mirrored % Layouts.FAULT_LOG) * FAULT_ENTRY_BYTES;
             long tag = (long) LONG.getAcquire(st, e + ENTRY_TAG);
-            if (tag < mirrored + 1) {
-                nap(ns); // reserved, not yet written
+            if ((tag & ~FAULT_BUSY) > want) {
+                ++mirrored; // overwritten (or being overwritten) by a record FAULT_LOG newer: lost
+                ns = 32;
+                continue;
+            }
+            if (tag != want) {
+                nap(ns); // reserved, not yet written (or being written)
                 ns = Math.min(ns * 2, config.spinMaxNs());
                 continue;
             }
-            if (tag == mirrored + 1) {
-                long seq = st.get(ValueLayout.JAVA_LONG, e + ENTRY_SEQ);
-                long word = st.get(ValueLayout.JAVA_LONG, e + ENTRY_WORD);
-                VarHandle.fullFence();
-                // A record FAULT_LOG newer may have been reserved, and be overwriting the entry, meanwhile.
-                if ((long) LONG.getAcquire(st, FAULT_COUNT) - mirrored <= Layouts.FAULT_LOG) {
-                    ctrl.agentFault(mirrored, seq, (int) (word >>> 32), (int) word);
-                }
+            long seq = st.get(ValueLayout.JAVA_LONG, e + ENTRY_SEQ);
+            long word = st.get(ValueLayout.JAVA_LONG, e + ENTRY_WORD);
+            VarHandle.fullFence();
+            if ((long) LONG.getAcquire(st, e + ENTRY_TAG) != want) {
+                continue; // a newer record claimed the entry while we read it: the next look counts it lost
             }
+            ctrl.agentFault(mirrored, seq, (int) (word >>> 32), (int) word);
             ++mirrored;
             ns = 32;
         }
         return mirrored;
     }
 
-    /** report_fault: reserve an entry, fill it, write its tag last with release. */
-    private static void reportFault(MemorySegment st, long seq, int code, int op) {
+    /**
+     * report_fault: reserve an index, claim its entry, fill it, store the tag last with release. The claim is a CAS
+     * of the tag to {@code index + 1 | FAULT_BUSY}, taken only from an older, finished record: a writer delayed
+     * past a record FAULT_LOG newer (the log lapped it) drops its own record rather than store an older tag, or
+     * older fields under the newer tag, over the newer one (an older tag left the agent waiting for one that
+     * could never come; older fields would have mirrored another task's fault). Waiting for an older writer
+     * between its claim and its tag is waiting a few stores.
+     */
+    private void reportFault(MemorySegment st, long seq, int code, int op) {
         long index = (long) LONG.getAndAdd(st, FAULT_COUNT, 1L);
+        config.probe().workerReservedFault(index);
+        long want = index + 1;
         long e = FAULT_LOG + (index % Layouts.FAULT_LOG) * FAULT_ENTRY_BYTES;
+        for (;;) {
+            long tag = (long) LONG.getAcquire(st, e + ENTRY_TAG);
+            if ((tag & ~FAULT_BUSY) >= want) {
+                return; // a newer record holds the entry: this one is lost, and the host sees the gap
+            }
+            if ((tag & FAULT_BUSY) != 0) {
+                nap(32);
+            } else if (LONG.compareAndSet(st, e + ENTRY_TAG, tag, want | FAULT_BUSY)) {
+                break;
+            }
+        }
         st.set(ValueLayout.JAVA_LONG, e + ENTRY_SEQ, seq);
         st.set(ValueLayout.JAVA_LONG, e + ENTRY_WORD, ((long) code << 32) | (op & 0xFFFFFFFFL));
-        LONG.setRelease(st, e + ENTRY_TAG, index + 1);
+        LONG.setRelease(st, e + ENTRY_TAG, want);
     }
 
     // --------------------------------------------------------------------------------------------- worker

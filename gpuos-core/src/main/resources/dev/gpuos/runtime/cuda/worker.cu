@@ -148,14 +148,31 @@ __device__ __forceinline__ unsigned int stage_tid() { return threadIdx.x < 32 ? 
 __device__ __forceinline__ void stage_sync() { asm volatile("bar.sync 1, %0;" :: "n"(kStageThreads) : "memory"); }
 
 // Faults are logged, not fatal: the task still counts as finished (so nothing waits forever) and the host
-// fails its future from the log the agent mirrors.
+// fails its future from the log the agent mirrors. An entry is claimed by a CAS of its tag to index + 1 with
+// kFaultBusy set, only from an older, finished record; the fields follow, the tag's release store last. A writer
+// the log lapped (a record GPUOS_FAULT_LOG newer already holds the entry, e.g. 264 blocks faulting at once) drops
+// its own record: storing its older tag there left the agent waiting for a tag that could never come, and its
+// older fields under the newer tag would have mirrored another task's fault. Waiting for an older writer between
+// its claim and its tag is waiting a few stores.
+constexpr unsigned long long kFaultBusy = 1ull << 63;
 __device__ void report_fault(gpuos_queue_state* st, unsigned long long seq, unsigned int code, unsigned int op) {
     const unsigned long long index = atomicAdd(&st->faultCount, 1ull);
     __threadfence();  // the reservation is visible before the entry changes (mirror_faults relies on it)
     gpuos_fault_entry* e = &st->faultLog[index % GPUOS_FAULT_LOG];
+    const unsigned long long want = index + 1;
+    for (;;) {
+        const unsigned long long tag = ld_acquire_gpu(&e->tag);
+        if ((tag & ~kFaultBusy) >= want) return;  // a newer record holds the entry: ours is lost, the host sees the gap
+        if (tag & kFaultBusy) {
+            __nanosleep(32);
+        } else if (atomicCAS(&e->tag, tag, want | kFaultBusy) == tag) {
+            break;
+        }
+    }
+    __threadfence();  // the claim is visible before the fields change (mirror_faults rereads the tag after them)
     e->seq = seq;
     e->word = ((unsigned long long)code << 32) | op;
-    st_release_gpu(&e->tag, index + 1);
+    st_release_gpu(&e->tag, want);
 }
 
 __device__ __forceinline__ uint4 ld_volatile_v4(const uint4* p) {
@@ -168,7 +185,8 @@ __device__ __forceinline__ uint4 ld_volatile_v4(const uint4* p) {
 // Copies device fault records [mirrored, reserved) to the host page in order; returns the new count. An entry
 // still being written (reserved, tag not yet stored) is waited for: its writer is a few stores away. Records a
 // newer one overwrote before they were copied are skipped: the host sees the gap and counts them as lost, and
-// mirroring goes on (waiting for a tag that can no longer appear would stop it for good).
+// mirroring goes on (waiting for a tag that can no longer appear would stop it for good). An entry is read as a
+// seqlock (report_fault): its tag, the fields, the tag again.
 __device__ unsigned long long mirror_faults(gpuos_queue_state* st, gpuos_host_control* ctrl,
                                             unsigned long long mirrored, unsigned long long reserved,
                                             unsigned int spinMaxNs) {
@@ -179,25 +197,27 @@ __device__ unsigned long long mirror_faults(gpuos_queue_state* st, gpuos_host_co
             mirrored = reserved - GPUOS_FAULT_LOG;
             continue;
         }
+        const unsigned long long want = mirrored + 1;
         const gpuos_fault_entry* e = &st->faultLog[mirrored % GPUOS_FAULT_LOG];
         const unsigned long long tag = ld_acquire_gpu(&e->tag);
-        if (tag < mirrored + 1) {
+        if ((tag & ~kFaultBusy) > want) {  // overwritten (or being overwritten) by a record GPUOS_FAULT_LOG newer
+            ++mirrored;
+            ns = 32;
+            continue;
+        }
+        if (tag != want) {  // reserved, not yet written (or being written)
             __nanosleep(ns);
             if (ns < spinMaxNs) ns *= 2;
             continue;
         }
-        if (tag == mirrored + 1) {
-            const unsigned long long seq = *(volatile const unsigned long long*)&e->seq;
-            const unsigned long long word = *(volatile const unsigned long long*)&e->word;
-            __threadfence();
-            // A record FAULT_LOG newer may have been reserved, and be overwriting this entry, meanwhile.
-            if (ld_relaxed_gpu(&st->faultCount) - mirrored <= GPUOS_FAULT_LOG) {
-                gpuos_fault_entry* m = &ctrl->faultLog[mirrored % GPUOS_FAULT_LOG];
-                st_relaxed_sys(&m->seq, seq);
-                st_relaxed_sys(&m->word, word);
-                st_relaxed_sys(&m->tag, mirrored + 1);
-            }
-        }
+        const unsigned long long seq = *(volatile const unsigned long long*)&e->seq;
+        const unsigned long long word = *(volatile const unsigned long long*)&e->word;
+        __threadfence();
+        if (ld_relaxed_gpu(&e->tag) != want) continue;  // claimed by a newer record meanwhile: counted lost next look
+        gpuos_fault_entry* m = &ctrl->faultLog[mirrored % GPUOS_FAULT_LOG];
+        st_relaxed_sys(&m->seq, seq);
+        st_relaxed_sys(&m->word, word);
+        st_relaxed_sys(&m->tag, mirrored + 1);
         ++mirrored;
         ns = 32;
     }
