@@ -96,7 +96,16 @@ public final class SafetensorsFile implements AutoCloseable {
                 throw new ModelFormatException(file + ": header length " + headerBytes + " does not fit the file ("
                         + all.byteSize() + " bytes): truncated or not a safetensors file");
             }
-            String header = new String(all.asSlice(8, headerBytes).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+            String header;
+            try {
+                header = StandardCharsets.UTF_8.newDecoder()
+                        .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+                        .decode(all.asSlice(8, headerBytes).asByteBuffer()).toString();
+            } catch (java.nio.charset.CharacterCodingException e) {
+                // A lenient decode would turn bad bytes into U+FFFD and rename tensors.
+                throw new ModelFormatException(file + ": the header is not valid UTF-8: corrupt or not a safetensors file", e);
+            }
             MemorySegment data = all.asSlice(8 + headerBytes);
             JsonFile json = JsonFile.parse(file, header);
             Map<String, Entry> entries = new LinkedHashMap<>();
@@ -112,6 +121,7 @@ public final class SafetensorsFile implements AutoCloseable {
                 }
                 entries.put(e.getKey(), entry(json.objectAt(e.getKey(), e.getValue()), e.getKey(), data.byteSize()));
             }
+            checkLayout(file, entries.values(), data.byteSize());
             return new SafetensorsFile(file, arena, data, Collections.unmodifiableMap(entries), Collections.unmodifiableMap(metadata));
         } catch (NoSuchFileException e) {
             arena.close();
@@ -122,6 +132,36 @@ public final class SafetensorsFile implements AutoCloseable {
         } catch (RuntimeException e) {
             arena.close();
             throw e;
+        }
+    }
+
+    /**
+     * The tensors' byte ranges must tile the data section, as the safetensors reference reader requires: sorted by
+     * offset they start at 0, each begins where the one before ended (no overlap: two weights sharing bytes would
+     * load another tensor's values without an error; no hole), and the last ends at the file's end. Zero-size
+     * tensors may sit at any boundary.
+     */
+    private static void checkLayout(Path file, java.util.Collection<Entry> entries, long dataBytes) {
+        Entry[] sorted = entries.toArray(Entry[]::new);
+        Arrays.sort(sorted, java.util.Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
+        long at = 0;
+        Entry previous = null;
+        for (Entry e : sorted) {
+            if (e.begin() < at) {
+                throw ModelFormatException.at(file, e.name() + ".data_offsets", "bytes [" + e.begin() + ", " + e.end()
+                        + ") overlap " + previous.name() + "'s [" + previous.begin() + ", " + previous.end() + ")");
+            }
+            if (e.begin() > at) {
+                throw ModelFormatException.at(file, e.name() + ".data_offsets", "starts at byte " + e.begin()
+                        + " of the data section, but " + (previous == null ? "the section starts at 0" : previous.name()
+                        + " ends at " + at) + ": the header leaves bytes no tensor owns (corrupt header)");
+            }
+            if (e.end() > e.begin()) previous = e;
+            at = e.end();
+        }
+        if (at != dataBytes) {
+            throw new ModelFormatException(file + ": the tensors end at byte " + at + " of the data section, but the file holds "
+                    + dataBytes + " data bytes: " + (dataBytes - at) + " trailing bytes no tensor owns (corrupt header)");
         }
     }
 
@@ -138,26 +178,43 @@ public final class SafetensorsFile implements AutoCloseable {
         long numel = 1;
         for (int i = 0; i < shape.length; i++) {
             JsonElement s = shapeJson.get(i);
-            if (!(s instanceof JsonPrimitive p) || !p.isNumber() || p.getAsDouble() < 0 || p.getAsDouble() != Math.rint(p.getAsDouble())) {
-                throw spec.error("shape", "expected non-negative whole numbers, got " + shapeJson);
+            shape[i] = wholeNumber(s);
+            if (shape[i] < 0) throw spec.error("shape", "expected non-negative whole numbers, got " + shapeJson);
+            try {
+                numel = Math.multiplyExact(numel, shape[i]);
+            } catch (ArithmeticException e) {
+                throw spec.error("shape", shapeJson + " has more elements than a long can count");
             }
-            shape[i] = p.getAsLong();
-            numel = Math.multiplyExact(numel, shape[i]);
         }
         JsonArray offsets = spec.array("data_offsets");
         if (offsets.size() != 2) throw spec.error("data_offsets", "expected [begin, end], got " + offsets);
-        long begin = offsets.get(0).getAsLong(), end = offsets.get(1).getAsLong();
-        if (begin < 0 || end < begin) throw spec.error("data_offsets", "invalid range " + offsets);
+        long begin = wholeNumber(offsets.get(0)), end = wholeNumber(offsets.get(1));
+        if (begin < 0 || end < begin) throw spec.error("data_offsets", "expected two whole numbers 0 <= begin <= end, got " + offsets);
         if (end > dataBytes) {
             throw spec.error("data_offsets", "tensor ends at byte " + end + " of the data section, but the file holds only "
                     + dataBytes + " data bytes: the file is truncated");
         }
-        long expected = Math.multiplyExact(numel, type.byteSize);
+        long expected;
+        try {
+            expected = Math.multiplyExact(numel, type.byteSize);
+        } catch (ArithmeticException e) {
+            throw spec.error("shape", Arrays.toString(shape) + " of " + type + " is more bytes than a long can count");
+        }
         if (end - begin != expected) {
             throw spec.error("data_offsets", "holds " + (end - begin) + " bytes but " + type + " " + Arrays.toString(shape)
                     + " needs " + expected);
         }
         return new Entry(name, type, shape, begin, end);
+    }
+
+    /** {@code e} as a long if it is a whole number that fits one, else -1 (every caller wants a non-negative value). */
+    private static long wholeNumber(JsonElement e) {
+        if (!(e instanceof JsonPrimitive p) || !p.isNumber()) return -1;
+        try {
+            return p.getAsBigDecimal().longValueExact();   // 1.5, 1e30 and 2^64 are errors, not 1, garbage and 0
+        } catch (NumberFormatException | ArithmeticException ex) {
+            return -1;
+        }
     }
 
     public Path file() { return file; }

@@ -92,6 +92,61 @@ class SafetensorsFileTest {
         }
     }
 
+    /** A header whose ranges overlap, leave a hole or stop short of the file's end loads no tensor (HF rejects it too). */
+    @Test
+    void rangesMustTileTheDataSection() throws IOException {
+        Path file = dir.resolve("x.safetensors");
+        // b reuses a's last 4 bytes: without the check, b would load a's values.
+        writeRaw(file, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12);
+        var e = assertThrows(ModelFormatException.class, () -> SafetensorsFile.open(file));
+        assertTrue(e.getMessage().contains(file.toString()) && e.getMessage().contains("b.data_offsets")
+                && e.getMessage().contains("overlap a"), e.getMessage());
+        writeRaw(file, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}}", 16);
+        e = assertThrows(ModelFormatException.class, () -> SafetensorsFile.open(file));
+        assertTrue(e.getMessage().contains("b.data_offsets") && e.getMessage().contains("a ends at 8"), e.getMessage());
+        writeRaw(file, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 12);
+        e = assertThrows(ModelFormatException.class, () -> SafetensorsFile.open(file));
+        assertTrue(e.getMessage().contains("4 trailing bytes"), e.getMessage());
+        // Header order is free, and zero-size tensors may sit on any boundary.
+        writeRaw(file, "{\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]},"
+                + "\"z\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[8,8]},"
+                + "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 12);
+        try (SafetensorsFile st = SafetensorsFile.open(file)) {
+            assertEquals(3, st.entries().size());
+        }
+    }
+
+    @Test
+    void numbersThatAreNotWholeLongsAreErrorsNotRoundedOrWrapped() throws IOException {
+        Path file = dir.resolve("x.safetensors");
+        String[][] cases = {
+            {"[2]", "[0,8.5]", "w.data_offsets"},                     // was read as 8
+            {"[2]", "[\"0\",8]", "w.data_offsets"},                    // a string
+            {"[18446744073709551616]", "[0,0]", "w.shape"},             // 2^64: was read as 0 elements
+            {"[1.5]", "[0,4]", "w.shape"},
+            {"[4294967296,4294967296]", "[0,0]", "w.shape"},            // 2^64 elements: overflows the count
+            {"[2305843009213693952]", "[0,0]", "w.shape"},              // 2^61 F32 elements: overflows the bytes
+        };
+        for (String[] c : cases) {
+            writeRaw(file, "{\"w\":{\"dtype\":\"F32\",\"shape\":" + c[0] + ",\"data_offsets\":" + c[1] + "}}", 8);
+            var e = assertThrows(ModelFormatException.class, () -> SafetensorsFile.open(file), c[0] + " " + c[1]);
+            assertTrue(e.getMessage().contains(file.toString()) && e.getMessage().contains(c[2]), e.getMessage());
+        }
+    }
+
+    @Test
+    void aHeaderThatIsNotUtf8IsAnError() throws IOException {
+        Path file = dir.resolve("x.safetensors");
+        byte[] h = "{\"w\u00ff\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        var b = java.nio.ByteBuffer.allocate(8 + h.length + 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(h.length).put(h);
+        Files.write(file, b.array());
+        var e = assertThrows(ModelFormatException.class, () -> SafetensorsFile.open(file));
+        assertTrue(e.getMessage().contains(file.toString()) && e.getMessage().contains("UTF-8"), e.getMessage());
+    }
+
     private static void writeRaw(Path file, String header, int dataBytes) throws IOException {
         byte[] h = header.getBytes(java.nio.charset.StandardCharsets.UTF_8);
         var b = java.nio.ByteBuffer.allocate(8 + h.length + dataBytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
