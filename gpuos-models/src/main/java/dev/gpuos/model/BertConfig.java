@@ -13,7 +13,7 @@ public record BertConfig(int vocabSize, int hiddenSize, int layers, int heads, i
         ModelFolder.requireType(c, "bert");
         BertConfig cfg = new BertConfig(c.integer("vocab_size", 1), c.integer("hidden_size", 1), c.integer("num_hidden_layers", 1),
                 c.integer("num_attention_heads", 1), c.integer("intermediate_size", 1), c.integer("max_position_embeddings", 1),
-                c.integer("type_vocab_size", 1, 2), c.number("layer_norm_eps", 1e-12), c.string("hidden_act", "gelu"),
+                c.integer("type_vocab_size", 1, 2), c.finite("layer_norm_eps", 1e-12, 0, true), c.string("hidden_act", "gelu"),
                 ModelFolder.declaredDType(c));
         if (cfg.hiddenSize % cfg.heads != 0) {
             throw c.error("num_attention_heads", cfg.heads + " does not divide hidden_size " + cfg.hiddenSize);

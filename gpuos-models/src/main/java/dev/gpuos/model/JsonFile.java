@@ -128,6 +128,29 @@ public final class JsonFile {
         return has(key) ? number(key) : fallback;
     }
 
+    /**
+     * A finite number above {@code min} (or at least it, when {@code orEqual}), {@code fallback} when absent: an eps
+     * below 0 or a RoPE base of 0 would give NaN or garbage values, not an error, further down.
+     */
+    public double finite(String key, double fallback, double min, boolean orEqual) {
+        if (!has(key)) return fallback;
+        double v = number(key);
+        if (!Double.isFinite(v) || v < min || (!orEqual && v == min)) {
+            throw error(key, "expected a finite number " + (orEqual ? ">= " : "> ") + min + ", got " + get(key));
+        }
+        return v;
+    }
+
+    /** Element {@code i} of array {@code key} as a whole number that fits an int and is at least {@code min}. */
+    public int integerAt(String key, int i, int min) {
+        JsonElement e = array(key).get(i);
+        double v = e instanceof JsonPrimitive p && p.isNumber() ? p.getAsDouble() : Double.NaN;
+        if (v != Math.rint(v) || v < min || v > Integer.MAX_VALUE) {
+            throw error(key, "element " + i + ": expected a whole number >= " + min + ", got " + brief(e));
+        }
+        return (int) v;
+    }
+
     /** A whole number that fits an int and is at least {@code min}. */
     public int integer(String key, int min) {
         double v = number(key);

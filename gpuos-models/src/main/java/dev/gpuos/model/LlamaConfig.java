@@ -30,10 +30,10 @@ public record LlamaConfig(int vocabSize, int hiddenSize, int intermediateSize, i
         RopeScaling scaling;
         if (c.has("rope_parameters")) {
             JsonFile rp = c.object("rope_parameters");
-            theta = rp.number("rope_theta", c.number("rope_theta", 10000.0));
+            theta = rp.finite("rope_theta", c.finite("rope_theta", 10000.0, 0, false), 0, false);
             scaling = ropeScaling(rp);
         } else {
-            theta = c.number("rope_theta", 10000.0);
+            theta = c.finite("rope_theta", 10000.0, 0, false);
             scaling = c.has("rope_scaling") ? ropeScaling(c.object("rope_scaling")) : null;
         }
         int[] eos;
@@ -42,13 +42,13 @@ public record LlamaConfig(int vocabSize, int hiddenSize, int intermediateSize, i
         } else if (c.get("eos_token_id").isJsonArray()) {
             var arr = c.array("eos_token_id");
             eos = new int[arr.size()];
-            for (int i = 0; i < eos.length; i++) eos[i] = arr.get(i).getAsInt();
+            for (int i = 0; i < eos.length; i++) eos[i] = c.integerAt("eos_token_id", i, 0);
         } else {
             eos = new int[]{c.integer("eos_token_id", 0)};
         }
         return new LlamaConfig(c.integer("vocab_size", 1), hidden, c.integer("intermediate_size", 1),
                 c.integer("num_hidden_layers", 1), heads, kvHeads, headDim, c.integer("max_position_embeddings", 1, 2048),
-                c.number("rms_norm_eps", 1e-6), theta, scaling, c.bool("tie_word_embeddings", false),
+                c.finite("rms_norm_eps", 1e-6, 0, true), theta, scaling, c.bool("tie_word_embeddings", false),
                 c.integer("bos_token_id", 0, -1), eos, ModelFolder.declaredDType(c));
     }
 
@@ -56,8 +56,16 @@ public record LlamaConfig(int vocabSize, int hiddenSize, int intermediateSize, i
         String type = r.has("rope_type") ? r.string("rope_type") : r.string("type", "default");
         return switch (type) {
             case "default" -> null;
-            case "llama3" -> new RopeScaling(r.number("factor"), r.number("low_freq_factor"), r.number("high_freq_factor"),
-                    r.integer("original_max_position_embeddings", 1));
+            case "llama3" -> {
+                for (String key : new String[]{"factor", "low_freq_factor", "high_freq_factor"}) r.get(key);   // required
+                var s = new RopeScaling(r.finite("factor", 0, 0, false), r.finite("low_freq_factor", 0, 0, false),
+                        r.finite("high_freq_factor", 0, 0, false), r.integer("original_max_position_embeddings", 1));
+                // transformers divides by (high - low) for the band between them
+                if (!(s.highFreqFactor() > s.lowFreqFactor())) {
+                    throw r.error("high_freq_factor", s.highFreqFactor() + " must exceed low_freq_factor " + s.lowFreqFactor());
+                }
+                yield s;
+            }
             default -> throw r.error("rope_type", "unsupported RoPE scaling '" + type + "' (supported: default, llama3)");
         };
     }

@@ -209,6 +209,33 @@ class LlamaModelTest {
         assertTrue(e.getMessage().contains("config.json: missing"), e.getMessage());
     }
 
+    /** Numbers that would give NaN or garbage values further down are config errors naming the field. */
+    @Test
+    void configNumbersThatWouldComputeGarbageAreNamed() throws IOException {
+        Path folder = TinyModels.writeLlama(dir.resolve("n"), TinyModels.llamaConfig(true), "F32", 1);
+        String[][] cases = {   // {object ("" = top level), key, value as JSON, field named}
+            {"", "rms_norm_eps", "-1e-5", "rms_norm_eps"},
+            {"rope_parameters", "rope_theta", "0", "rope_parameters.rope_theta"},
+            {"rope_parameters", "factor", "-8", "rope_parameters.factor"},
+            {"rope_parameters", "high_freq_factor", "1.0", "rope_parameters.high_freq_factor"},   // = low: a division by 0
+            {"", "eos_token_id", "[257, 1.5]", "eos_token_id"},
+            {"", "eos_token_id", "[\"257\"]", "eos_token_id"},
+        };
+        for (String[] c : cases) {
+            JsonObject cfg = TinyModels.llamaConfig(true);
+            JsonObject at = c[0].isEmpty() ? cfg : cfg.getAsJsonObject(c[0]);
+            at.add(c[1], com.google.gson.JsonParser.parseString(c[2]));
+            Files.writeString(folder.resolve("config.json"), cfg.toString());
+            var e = assertThrows(ModelFormatException.class, () -> LlamaConfig.read(folder), c[1] + " = " + c[2]);
+            assertTrue(e.getMessage().contains("config.json: " + c[3]), e.getMessage());
+        }
+        JsonObject cfg = TinyModels.llamaConfig(true);
+        cfg.getAsJsonObject("rope_parameters").remove("low_freq_factor");
+        Files.writeString(folder.resolve("config.json"), cfg.toString());
+        var e = assertThrows(ModelFormatException.class, () -> LlamaConfig.read(folder));
+        assertTrue(e.getMessage().contains("rope_parameters.low_freq_factor: missing"), e.getMessage());
+    }
+
     @Test
     void tokenizerWithIdsPastTheEmbeddingTableIsNamed() throws IOException {
         JsonObject cfg = TinyModels.llamaConfig(true);
