@@ -267,13 +267,22 @@ public final class Tokenizer {
     private static Map<String, Integer> vocab(JsonFile spec) {
         Map<String, Integer> vocab = new HashMap<>();
         for (Map.Entry<String, JsonElement> e : spec.object("vocab").json().entrySet()) {
-            JsonElement v = e.getValue();
-            if (!v.isJsonPrimitive() || !v.getAsJsonPrimitive().isNumber()) {
-                throw spec.error("vocab", "the id of '" + e.getKey() + "' is not a number: " + v);
-            }
-            vocab.put(e.getKey(), v.getAsInt());
+            vocab.put(e.getKey(), id(spec, "vocab", "the id of '" + e.getKey() + "'", e.getValue()));
         }
         return vocab;
+    }
+
+    private static boolean isString(JsonElement e) {
+        return e.isJsonPrimitive() && e.getAsJsonPrimitive().isString();
+    }
+
+    /** A token id: a whole number from 0 to Integer.MAX_VALUE (1.5 or -1 would be read as a different token). */
+    private static int id(JsonFile spec, String field, String what, JsonElement v) {
+        double d = v != null && v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber() ? v.getAsDouble() : Double.NaN;
+        if (d != Math.rint(d) || d < 0 || d > Integer.MAX_VALUE) {
+            throw spec.error(field, what + " is not a token id (a whole number >= 0): " + v);
+        }
+        return (int) d;
     }
 
     private static TokenModel model(JsonFile spec) {
@@ -300,9 +309,10 @@ public final class Tokenizer {
                 for (int i = 0; i < arr.size(); i++) {
                     JsonElement m = arr.get(i);
                     String[] pair;
-                    if (m.isJsonArray() && m.getAsJsonArray().size() == 2) {
+                    if (m.isJsonArray() && m.getAsJsonArray().size() == 2 && isString(m.getAsJsonArray().get(0))
+                            && isString(m.getAsJsonArray().get(1))) {
                         pair = new String[]{m.getAsJsonArray().get(0).getAsString(), m.getAsJsonArray().get(1).getAsString()};
-                    } else if (m.isJsonPrimitive()) {
+                    } else if (isString(m)) {
                         String s = m.getAsString();
                         int space = s.indexOf(' ', 1);
                         if (space < 0 || s.indexOf(' ', space + 1) >= 0) throw spec.error("merges[" + i + "]", "expected \"a b\", got \"" + s + "\"");
@@ -338,7 +348,7 @@ public final class Tokenizer {
                     for (Map.Entry<String, JsonElement> e : spec.object("special_tokens").json().entrySet()) {
                         JsonArray ids = spec.objectAt("special_tokens." + e.getKey(), e.getValue()).array("ids");
                         int[] arr = new int[ids.size()];
-                        for (int i = 0; i < arr.length; i++) arr[i] = ids.get(i).getAsInt();
+                        for (int i = 0; i < arr.length; i++) arr[i] = id(spec, "special_tokens." + e.getKey() + ".ids", "element " + i, ids.get(i));
                         special.put(e.getKey(), arr);
                     }
                 }
@@ -360,7 +370,10 @@ public final class Tokenizer {
             }
             case "BertProcessing", "RobertaProcessing" -> {
                 JsonArray cls = spec.array("cls"), sep = spec.array("sep");
-                yield new PostProcessor.Template(java.util.Arrays.asList(new int[]{cls.get(1).getAsInt()}, null, new int[]{sep.get(1).getAsInt()}));
+                if (cls.size() != 2) throw spec.error("cls", "expected [token, id], got " + cls);
+                if (sep.size() != 2) throw spec.error("sep", "expected [token, id], got " + sep);
+                yield new PostProcessor.Template(java.util.Arrays.asList(new int[]{id(spec, "cls", "the id", cls.get(1))}, null,
+                        new int[]{id(spec, "sep", "the id", sep.get(1))}));
             }
             case "ByteLevel" -> PostProcessor.Identity.INSTANCE;
             case "Sequence" -> {
