@@ -55,7 +55,17 @@ public final class ModelWeights implements AutoCloseable {
                 JsonFile json = JsonFile.read(index);
                 var shards = new java.util.LinkedHashSet<String>();
                 for (Map.Entry<String, JsonElement> e : json.object("weight_map").json().entrySet()) {
-                    shards.add(e.getValue().getAsString());
+                    JsonElement v = e.getValue();
+                    if (!v.isJsonPrimitive() || !v.getAsJsonPrimitive().isString()) {
+                        throw json.error("weight_map." + e.getKey(), "expected a shard file name, got " + v);
+                    }
+                    String shard = v.getAsString();
+                    // HF writes plain names beside the index; a path out of the folder would load some other file
+                    Path at = folder.resolve(shard).normalize();
+                    if (shard.isEmpty() || Path.of(shard).isAbsolute() || !at.startsWith(folder.normalize()) || at.equals(folder.normalize())) {
+                        throw json.error("weight_map." + e.getKey(), "shard '" + shard + "' is not a file inside " + folder);
+                    }
+                    shards.add(shard);
                 }
                 for (String shard : shards) files.add(SafetensorsFile.open(folder.resolve(shard)));
             } else {

@@ -209,6 +209,52 @@ class LlamaModelTest {
         assertTrue(e.getMessage().contains("config.json: missing"), e.getMessage());
     }
 
+    /**
+     * A sharded folder (model.safetensors.index.json and its shards, as save_pretrained writes a large model) loads
+     * the same weights as one file; an index naming a shard outside the folder, or not by a string, is refused.
+     */
+    @Test
+    void shardedWeightsLoadAsOneFileAndShardsStayInTheFolder() throws IOException {
+        Path single = TinyModels.writeLlama(dir.resolve("single"), TinyModels.llamaConfig(false), "F32", 5);
+        Path sharded = Files.createDirectories(dir.resolve("sharded"));
+        Files.copy(single.resolve("config.json"), sharded.resolve("config.json"));
+        Files.copy(single.resolve("tokenizer.json"), sharded.resolve("tokenizer.json"));
+        SafetensorsWriter[] shards = {new SafetensorsWriter(), new SafetensorsWriter()};
+        String[] names = {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"};
+        JsonObject map = new JsonObject();
+        try (SafetensorsFile st = SafetensorsFile.open(single.resolve("model.safetensors"))) {
+            int i = 0;
+            for (var e : st.entries().values()) {
+                float[] v = st.bytes(e).toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED
+                        .withOrder(java.nio.ByteOrder.LITTLE_ENDIAN));
+                shards[i % 2].add(e.name(), "F32", e.shape(), v);
+                map.addProperty(e.name(), names[i % 2]);
+                i++;
+            }
+        }
+        for (int k = 0; k < 2; k++) shards[k].write(sharded.resolve(names[k]));
+        JsonObject index = new JsonObject();
+        index.add("weight_map", map);
+        Files.writeString(sharded.resolve("model.safetensors.index.json"), index.toString());
+        int[] ids = {256, 72, 101, 108, 108};
+        float[] expected, actual;
+        try (LlamaModel m = LlamaModel.load(single, CpuBackend.eager(), 16, LoadProgress.NONE)) {
+            expected = m.forwardAll(ids);
+        }
+        try (LlamaModel m = LlamaModel.load(sharded, CpuBackend.eager(), 16, LoadProgress.NONE)) {
+            actual = m.forwardAll(ids);
+        }
+        assertArrayEquals(expected, actual);
+
+        for (String bad : new String[]{"\"../single/model.safetensors\"", "\"" + single.resolve("model.safetensors") + "\"", "7", "\"\""}) {
+            JsonObject wrong = index.deepCopy();
+            wrong.getAsJsonObject("weight_map").add("model.norm.weight", com.google.gson.JsonParser.parseString(bad));
+            Files.writeString(sharded.resolve("model.safetensors.index.json"), wrong.toString());
+            var e = assertThrows(ModelFormatException.class, () -> LlamaModel.load(sharded, CpuBackend.eager(), 16, LoadProgress.NONE), bad);
+            assertTrue(e.getMessage().contains("model.safetensors.index.json: weight_map.model.norm.weight"), e.getMessage());
+        }
+    }
+
     /** Numbers that would give NaN or garbage values further down are config errors naming the field. */
     @Test
     void configNumbersThatWouldComputeGarbageAreNamed() throws IOException {
