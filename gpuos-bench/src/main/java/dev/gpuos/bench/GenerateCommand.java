@@ -118,9 +118,15 @@ final class GenerateCommand implements CliCommand {
             ModelBackend.ProgressBar bar = new ModelBackend.ProgressBar(err);
             try {
                 // the decode step attends over the whole cache, so size it to this prompt and --max-tokens
-                LlamaConfig.read(model);   // config.json first: its errors say more than the tokenizer's
+                LlamaConfig cfg = LlamaConfig.read(model);   // config.json first: its errors say more than the tokenizer's
                 int promptTokens = Tokenizer.load(model.resolve("tokenizer.json")).encode(prompt).length;
-                llama = LlamaModel.load(model, b.backend(), (promptTokens + maxTokens + 63) / 64 * 64,
+                long need = (long) promptTokens + maxTokens;   // an int sum wraps at --max-tokens near 2^31
+                if (need > cfg.maxPositions()) {   // say so before loading gigabytes of weights
+                    err.println("generate: the prompt has " + promptTokens + " tokens; with --max-tokens " + maxTokens
+                            + " that is " + need + " positions, more than the model's max_position_embeddings " + cfg.maxPositions());
+                    return 1;
+                }
+                llama = LlamaModel.load(model, b.backend(), (int) ((need + 63) / 64 * 64),
                         f32 ? dev.gpuos.tensor.DType.F32 : null, bar);
             } catch (ModelFormatException e) {
                 bar.end();

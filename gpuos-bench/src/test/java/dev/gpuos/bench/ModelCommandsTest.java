@@ -39,6 +39,19 @@ class ModelCommandsTest {
         assertTrue(log.contains("8 tokens") && log.contains("tok/s"), log);
     }
 
+    /** More positions than the model has is an error before any weight loads, also where an int sum would wrap. */
+    @Test
+    void generateBeyondTheModelsPositionsIsRefusedUpFront() throws Exception {
+        for (String n : new String[]{"100000", String.valueOf(Integer.MAX_VALUE)}) {
+            errBytes.reset();
+            int status = new GenerateCommand(out, err).run(List.of("--model", FIXTURES.resolve("llama-tiny").toString(),
+                    "--prompt", "The quick brown fox", "--max-tokens", n, "--backend", "cpu"));
+            String log = errBytes.toString(StandardCharsets.UTF_8);
+            assertEquals(1, status, log);
+            assertTrue(log.contains("max_position_embeddings") && !log.contains("loaded in"), log);
+        }
+    }
+
     @Test
     void embedWritesJsonOfUnitVectors() throws Exception {
         Path json = dir.resolve("e.json");
