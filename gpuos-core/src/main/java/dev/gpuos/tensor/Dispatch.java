@@ -88,6 +88,20 @@ final class Dispatch {
     }
 
     /** A copy of {@code shape}, which must have no negative size and at most {@link Layout#MAX_NUMEL} elements. */
+    /** A thread that never runs: a segment it may access is accessible from any thread (shared, global or heap). */
+    private static final Thread NO_OWNER = Thread.ofPlatform().unstarted(() -> { });
+
+    /**
+     * {@code data}, or a heap copy of it when it is confined to the calling thread: a batching backend may read an
+     * upload's data in a flush on another thread, where a confined segment throws; copied now, on its owner thread,
+     * every backend takes it alike.
+     */
+    static java.lang.foreign.MemorySegment readableFromAnyThread(java.lang.foreign.MemorySegment data) {
+        if (data.isAccessibleBy(NO_OWNER)) return data;
+        long bytes = data.byteSize();
+        return java.lang.foreign.MemorySegment.ofArray(new long[(int) Math.ceilDiv(bytes, 8)]).asSlice(0, bytes).copyFrom(data);
+    }
+
     static long[] checkShape(long[] shape) {
         Objects.requireNonNull(shape, "shape");
         for (long s : shape) {

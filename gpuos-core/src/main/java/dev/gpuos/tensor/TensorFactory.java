@@ -153,6 +153,7 @@ public sealed interface TensorFactory permits TensorScope {
             throw new ShapeMismatchException("data has " + data.byteSize() + " bytes but " + dtype + " shape "
                     + java.util.Arrays.toString(s) + " needs " + bytes);
         }
+        data = Dispatch.readableFromAnyThread(data);
         Tensor out = Dispatch.allocate(scope(), backend(), dtype, s);
         return Dispatch.submitFresh(new UploadNode(data, out));
     }

@@ -139,7 +139,7 @@ final class CpuElementwise {
 
     static void upload(UploadNode node) {
         Tensor out = node.output();
-        MemorySegment.copy(node.hostData(), 0, CpuBackend.segment(out), out.storageOffset() * out.dtype().byteSize(),
-                node.hostData().byteSize());
+        MemorySegment data = node.readableData();
+        MemorySegment.copy(data, 0, CpuBackend.segment(out), out.storageOffset() * out.dtype().byteSize(), data.byteSize());
     }
 }

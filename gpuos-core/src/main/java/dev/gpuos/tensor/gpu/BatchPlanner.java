@@ -311,14 +311,15 @@ final class BatchPlanner {
                 }
                 GpuStorage target = GpuStorage.of(u.output());
                 long offset = u.output().storageOffset() * u.output().dtype().byteSize();
+                java.lang.foreign.MemorySegment data = u.readableData();
                 if (!touched.contains(target) && target.idle(completed)) {
-                    os.upload(target.block(), offset, u.hostData());
+                    os.upload(target.block(), offset, data);
                     counters.directUploads.increment();
                     continue;
                 }
-                DeviceBlock stage = os.allocate(u.hostData().byteSize());
+                DeviceBlock stage = os.allocate(data.byteSize());
                 staged.put(u, stage);
-                os.upload(stage, 0, u.hostData());
+                os.upload(stage, 0, data);
                 counters.stagedUploads.increment();
             }
             if (touched != null) {

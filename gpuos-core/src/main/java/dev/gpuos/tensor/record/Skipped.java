@@ -3,11 +3,12 @@ package dev.gpuos.tensor.record;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.TensorClosedException;
 import dev.gpuos.tensor.op.OpNode;
+import dev.gpuos.tensor.op.UploadNode;
 
 /**
  * Recorded nodes that cannot run when their submission is built, for every batching backend: a node touching a
- * buffer released meanwhile (a tensor closed by another thread after the op passed its open check), or reading
- * one whose contents were never computed. Such a node is skipped and what it writes is marked never computed,
+ * buffer released meanwhile (a tensor closed by another thread after the op passed its open check), reading
+ * one whose contents were never computed, or an upload whose caller's segment was closed. Such a node is skipped and what it writes is marked never computed,
  * with the reason: reading that tensor (or computing from it) then throws, while the rest of the submission,
  * other threads' ops included, runs.
  */
@@ -16,6 +17,9 @@ public final class Skipped {
 
     /** Why {@code node} cannot run now, or null if it can. */
     public static RuntimeException why(OpNode node) {
+        if (node instanceof UploadNode u && !u.hostData().scope().isAlive()) {
+            return u.dataClosed();   // the caller's segment: only what the upload writes fails, not its submission
+        }
         if (node.output().storage().isReleased()) {  // what every node writes (OpNode.writes)
             return new TensorClosedException(node.opName() + " wrote a tensor whose buffer was released (its scope "
                     + "closed) before the op ran");
@@ -53,7 +57,8 @@ public final class Skipped {
 
     /** A tensor never computed because a scope closed under it is a closed tensor: TensorClosedException. */
     private static IllegalStateException notComputed(RuntimeException cause) {
-        String message = "this tensor's data was never computed: " + cause.getMessage();
+        String prefix = "this tensor's data was never computed: ", why = String.valueOf(cause.getMessage());
+        String message = why.startsWith(prefix) ? why : prefix + why;   // passed on from a tensor it was computed from
         if (cause instanceof TensorClosedException) {
             TensorClosedException e = new TensorClosedException(message);
             e.initCause(cause);
