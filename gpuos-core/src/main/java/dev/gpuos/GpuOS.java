@@ -553,6 +553,11 @@ public final class GpuOS implements AutoCloseable {
         return device.config().smemBytes();
     }
 
+    /** Whether {@link #close} was called: the device memory of every tensor on it is gone. */
+    public boolean isClosed() {
+        return closed;
+    }
+
     private void checkOpen() {
         if (closed) {
             throw new IllegalStateException("GpuOS is closed");

@@ -528,7 +528,10 @@ public final class GpuBackend implements Backend {
         } catch (RuntimeException e) {
             // Nothing of this submission ran: reading (or computing from) its outputs must fail, not return garbage;
             // the failure is theirs alone (a later read of an unrelated tensor, on any thread, must not throw it).
-            IllegalStateException why = new IllegalStateException("a submission writing it failed (" + e.getMessage() + ")", e);
+            IllegalStateException why = os.isClosed()
+                    ? new IllegalStateException("its op was still pending when its GpuOS closed (read or sync what you"
+                            + " need before closing the GpuOS)", e)
+                    : new IllegalStateException("a submission writing it failed (" + e.getMessage() + ")", e);
             for (OpNode n : submission.nodes()) Skipped.skip(n, why);
         }
     }

@@ -97,8 +97,9 @@ final class GpuStorage implements Storage, DeviceBuffer {
             if (s > 0) os.releaseSmall(smalls, s);
             if (b > 0) os.release(blocks, b);
         } catch (IllegalStateException closed) {
-            // The GpuOS closed before the GC found these buffers: its arena, and the blocks with it, are gone.
-            if (!unreachable) throw closed;
+            // The GpuOS closed before these buffers' scope closed or the GC found them: its arena, and the blocks
+            // with it, are gone; closing a scope afterwards has nothing left to give back (and must not throw).
+            if (!unreachable && !os.isClosed()) throw closed;
         }
     }
 
