@@ -111,10 +111,9 @@ public final class ElementwiseFusion {
 
         boolean fits(ElementwiseNode next) {
             if (!sameShape(outputs[0].layout(), next.output().layout())) return false;
-            List<Tensor> inputs = next.inputs();
             boolean readsMember = false;
-            for (int k = 0; k < inputs.size(); k++) {
-                Tensor t = inputs.get(k);
+            for (int k = 0, in = next.inputCount(); k < in; k++) {
+                Tensor t = next.input(k);
                 Storage s = t.storage();
                 for (int m = 0; m < n; m++) {
                     if (written[m] != s) continue;
