@@ -2,7 +2,6 @@ package dev.gpuos.tensor.gpu;
 
 import dev.gpuos.runtime.layout.Layouts;
 import dev.gpuos.tensor.DType;
-import dev.gpuos.tensor.Operand;
 import dev.gpuos.tensor.Scalar;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;

@@ -31,9 +31,12 @@ public final class ElementwiseNode implements OpNode {
     private record Wide(List<Operand> operands, List<Tensor> inputs, Storage[] reads) {}
 
     public ElementwiseNode(ElementwiseOp op, List<Operand> operands, Tensor output, DType operandType, double[] params) {
-        this(op, operands.size() == 2 && operands.get(0) instanceof Tensor a && operands.get(1) instanceof Tensor b
-                ? null : List.copyOf(operands), operands.size() == 2 && operands.get(0) instanceof Tensor a ? a : null,
-                operands.size() == 2 && operands.get(1) instanceof Tensor b ? b : null, output, operandType, params);
+        this(op, twoTensors(operands) ? null : List.copyOf(operands), twoTensors(operands) ? (Tensor) operands.get(0) : null,
+                twoTensors(operands) ? (Tensor) operands.get(1) : null, output, operandType, params);
+    }
+
+    private static boolean twoTensors(List<Operand> operands) {
+        return operands.size() == 2 && operands.get(0) instanceof Tensor && operands.get(1) instanceof Tensor;
     }
 
     /** A binary op of two tensors ({@code a} and {@code b} not null): no operand list. */
