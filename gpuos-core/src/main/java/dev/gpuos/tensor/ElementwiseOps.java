@@ -25,7 +25,26 @@ final class ElementwiseOps {
         checkOperands(op, 2);
         if (a == null) Dispatch.require(op.opName(), operandName(op, 0), null);
         if (b == null) Dispatch.require(op.opName(), operandName(op, 1), null);
+        if (a instanceof Tensor x && b instanceof Tensor y && x.dtype() == y.dtype()
+                && x.layout().hasShape(y.layout().shapeArray())) {
+            return binary(op, params, x, y);
+        }
         return apply(op, params, List.of(a, b));
+    }
+
+    /**
+     * Two tensors of one dtype and shape (most ops of a streamed loop): what {@link #apply(ElementwiseOp, double[],
+     * List)} does for them (the same checks in the same order), with no operand list (the node keeps both in fields).
+     */
+    private static Tensor binary(ElementwiseOp op, double[] params, Tensor x, Tensor y) {
+        x.ensureOpen();
+        y.ensureOpen();
+        Dispatch.checkSameBackend(op.opName(), x.backend(), y);
+        DType promoted = x.dtype();  // one dtype: what TypePromotion gives whatever the ranks
+        op.checkAccepts(promoted);
+        Layout layout = x.layout();
+        Tensor out = Dispatch.allocateResult(x, op.resultType(promoted), Layout.contiguousLike(layout, layout.shapeArray()));
+        return Dispatch.submitFresh(new ElementwiseNode(op, x, y, out, op.operandType(promoted), params));
     }
 
     private static void checkOperands(ElementwiseOp op, int count) {

@@ -18,7 +18,8 @@ import java.util.List;
  */
 public record FusionGroup(List<ElementwiseNode> nodes, boolean flows) {
     public FusionGroup {
-        nodes = List.copyOf(nodes);
+        // A plan's own groups are read-only views of the list it planned (ElementwiseFusion.Slice): no copy.
+        if (!(nodes instanceof ElementwiseFusion.Slice)) nodes = List.copyOf(nodes);
     }
 
     /**

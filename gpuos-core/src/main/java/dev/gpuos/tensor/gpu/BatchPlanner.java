@@ -293,16 +293,24 @@ final class BatchPlanner {
      */
     private List<OpNode> prepare(Submission submission, long completed, Map<OpNode, DeviceBlock> staged, boolean capture) {
         List<OpNode> nodes = submission.nodes();
-        List<OpNode> work = new ArrayList<>(nodes.size());
+        // The submission's own list (read-only) while every node so far stays: a copy only from the first node
+        // dropped or uploaded directly (most submissions have none; a copy was 4 bytes per op).
+        List<OpNode> work = null;
         boolean uploads = false;
         for (int i = 0; i < nodes.size() && !uploads; i++) uploads = nodes.get(i) instanceof UploadNode;
         // Only an upload asks whether an earlier node of this submission touches its target.
         Set<Storage> touched = uploads ? Collections.newSetFromMap(new IdentityHashMap<>()) : null;
         for (int i = 0; i < nodes.size(); i++) {
             OpNode node = nodes.get(i);
-            if (!capture && Skipped.skipIfUnrunnable(node)) continue;
+            if (!capture && Skipped.skipIfUnrunnable(node)) {
+                if (work == null) work = new ArrayList<>(nodes.subList(0, i));
+                continue;
+            }
             if (capture) for (Storage s : node.reads()) Skipped.checkComputed(s);
-            if (node.output().numel() == 0) continue;
+            if (node.output().numel() == 0) {
+                if (work == null) work = new ArrayList<>(nodes.subList(0, i));
+                continue;
+            }
             if (node instanceof UploadNode u) {
                 if (capture) {
                     throw new IllegalArgumentException("a captured program may not upload host data (tensors created"
@@ -315,6 +323,7 @@ final class BatchPlanner {
                 if (!touched.contains(target) && target.idle(completed)) {
                     os.upload(target.block(), offset, data);
                     counters.directUploads.increment();
+                    if (work == null) work = new ArrayList<>(nodes.subList(0, i));
                     continue;
                 }
                 DeviceBlock stage = os.allocate(data.byteSize());
@@ -326,9 +335,9 @@ final class BatchPlanner {
                 touched.addAll(node.reads());
                 touched.addAll(node.writes());
             }
-            work.add(node);
+            if (work != null) work.add(node);
         }
-        return work;
+        return work == null ? nodes : work;
     }
 
     /** The tasks of a submission's nodes and their operators (compiled and swapped in when new). */
@@ -422,9 +431,8 @@ final class BatchPlanner {
 
     /** Whether neither what {@code n} reads nor what it writes carries fault ids, taints or a failure. */
     private static boolean untainted(OpNode n) {
-        List<Storage> reads = n.reads();
-        for (int i = 0; i < reads.size(); i++) {
-            GpuStorage s = (GpuStorage) reads.get(i);
+        for (int i = 0, r = n.readCount(); i < r; i++) {
+            GpuStorage s = (GpuStorage) n.read(i);
             if (s.faultIds() != null || s.replayTaints() != null) return false;
         }
         GpuStorage target = (GpuStorage) n.output().storage();

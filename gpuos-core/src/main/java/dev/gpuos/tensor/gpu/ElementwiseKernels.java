@@ -144,24 +144,25 @@ final class ElementwiseKernels {
         void add() {
             int m = count;
             ElementwiseNode node = group.get(first + m);
-            List<Operand> operands = node.operands();
+            int operandCount = node.operandCount();
             inputsBefore = inputCount;
             argsBefore = argCount;
             if (sourceStart.length < m + 2) sourceStart = Arrays.copyOf(sourceStart, 2 * m + 2);
             if (paramSlots.length < 2 * m + 2) paramSlots = Arrays.copyOf(paramSlots, 4 * m + 4);
             int base = sourceStart[m];
-            if (sources.length < base + operands.size()) sources = Arrays.copyOf(sources, 2 * (base + operands.size()));
-            for (int k = 0; k < operands.size(); k++) {
-                if (operands.get(k) instanceof Scalar s) {
+            if (sources.length < base + operandCount) sources = Arrays.copyOf(sources, 2 * (base + operandCount));
+            for (int k = 0; k < operandCount; k++) {
+                Operand o = node.operand(k);
+                if (o instanceof Scalar s) {
                     sources[base + k] = Source.arg(argCount);
                     addArg(scalarBits(s, node.operandType(), node.computeType()));
                 } else {
-                    Tensor t = (Tensor) operands.get(k);
+                    Tensor t = (Tensor) o;
                     int producer = producer(m, t);
                     sources[base + k] = producer >= 0 ? Source.member(producer) : Source.input(inputIndex(t));
                 }
             }
-            sourceStart[m + 1] = base + operands.size();
+            sourceStart[m + 1] = base + operandCount;
             int read = node.op().paramsRead(node.computeType());
             paramSlots[2 * m] = paramSlots[2 * m + 1] = -1;
             if (read != 0) {
@@ -183,14 +184,14 @@ final class ElementwiseKernels {
          */
         int refsWithNextAtLeast() {
             if (!intermediates.isEmpty()) return 0;
-            List<Tensor> in = group.get(first + count).inputs();
+            ElementwiseNode next = group.get(first + count);
             int fresh = 0;
             operands:
-            for (int k = 0; k < in.size(); k++) {
-                Tensor t = in.get(k);
+            for (int k = 0, n = next.inputCount(); k < n; k++) {
+                Tensor t = next.input(k);
                 for (int i = 0; i < inputCount; i++) if (sameView(inputs[i], t)) continue operands;
                 for (int m = 0; m < count; m++) if (sameView(member(m).output(), t)) continue operands;
-                for (int j = 0; j < k; j++) if (sameView(in.get(j), t)) continue operands;
+                for (int j = 0; j < k; j++) if (sameView(next.input(j), t)) continue operands;
                 fresh++;
             }
             return inputCount + fresh + count + 1;
@@ -517,9 +518,9 @@ final class ElementwiseKernels {
             written[i] = nodes.get(i).output().storage();
         }
         for (int i = 0; i < parent.length; i++) {
-            List<Operand> operands = nodes.get(i).operands();
-            for (int k = 0; k < operands.size(); k++) {
-                if (!(operands.get(k) instanceof Tensor t)) continue;
+            ElementwiseNode node = nodes.get(i);
+            for (int k = 0, n = node.inputCount(); k < n; k++) {
+                Tensor t = node.input(k);
                 Storage s = t.storage();
                 for (int j = i - 1; j >= 0; j--) {
                     if (written[j] == s && sameView(nodes.get(j).output(), t)) {

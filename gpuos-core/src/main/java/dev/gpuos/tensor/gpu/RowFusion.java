@@ -2,7 +2,6 @@ package dev.gpuos.tensor.gpu;
 
 import dev.gpuos.runtime.layout.Layouts;
 import dev.gpuos.tensor.DType;
-import dev.gpuos.tensor.Operand;
 import dev.gpuos.tensor.Scalar;
 import dev.gpuos.tensor.Storage;
 import dev.gpuos.tensor.Tensor;
@@ -219,14 +218,13 @@ final class RowFusion {
         }
 
         private void addMember(int m, ElementwiseNode node) {
-            List<Operand> operands = node.operands();
-            Source[] src = new Source[operands.size()];
-            for (int k = 0; k < operands.size(); k++) {
-                if (operands.get(k) instanceof Scalar s) {
+            Source[] src = new Source[node.operandCount()];
+            for (int k = 0; k < src.length; k++) {
+                if (node.operand(k) instanceof Scalar s) {
                     src[k] = Source.arg(args.size());
                     args.add(ElementwiseKernels.scalarBits(s, node.operandType(), node.computeType()));
                 } else {
-                    src[k] = source(m, (Tensor) operands.get(k));
+                    src[k] = source(m, (Tensor) node.operand(k));
                 }
             }
             sources.add(src);

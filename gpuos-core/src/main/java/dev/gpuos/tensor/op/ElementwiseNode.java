@@ -16,41 +16,54 @@ import java.util.List;
  */
 public final class ElementwiseNode implements OpNode {
     private final ElementwiseOp op;
-    private final List<Operand> operands;
     private final Tensor output;
     private final DType operandType;
     private final double[] params;
-    // Asked for several times per node while a batching backend plans: found once. The usual node reads at most
-    // two buffers, kept in fields (a list per node was 24 of its bytes); more are kept in an array.
-    private final List<Tensor> inputs;
-    private final Storage read0, read1;
-    private final Storage[] moreReads;  // every buffer read, when more than two; else null
-    private final int readCount;
-    private List<Storage> reads;  // made when asked for (racy: any thread makes an equal list)
+    // Per op on the recording path, and asked for several times per node while a batching backend plans. The
+    // usual node is a binary op of two tensors: it keeps them in fields (an operand list per node was 24 bytes and
+    // an object the planner touched again per pass), and the distinct buffers it reads are theirs. Any other node
+    // (a scalar operand, a ternary op) keeps its operands, tensors and buffers in a Wide.
+    private final Tensor in0, in1;  // the usual node's operands, or null
+    private final Wide wide;  // null for the usual node
+    private final byte readCount;
+
+    /** A node that is not two tensors: its operands as given, its tensors and the distinct buffers they are in. */
+    private record Wide(List<Operand> operands, List<Tensor> inputs, Storage[] reads) {}
 
     public ElementwiseNode(ElementwiseOp op, List<Operand> operands, Tensor output, DType operandType, double[] params) {
+        this(op, twoTensors(operands) ? null : List.copyOf(operands), twoTensors(operands) ? (Tensor) operands.get(0) : null,
+                twoTensors(operands) ? (Tensor) operands.get(1) : null, output, operandType, params);
+    }
+
+    private static boolean twoTensors(List<Operand> operands) {
+        return operands.size() == 2 && operands.get(0) instanceof Tensor && operands.get(1) instanceof Tensor;
+    }
+
+    /** A binary op of two tensors ({@code a} and {@code b} not null): no operand list. */
+    public ElementwiseNode(ElementwiseOp op, Tensor a, Tensor b, Tensor output, DType operandType, double[] params) {
+        this(op, null, java.util.Objects.requireNonNull(a, "a"), java.util.Objects.requireNonNull(b, "b"), output,
+                operandType, params);
+    }
+
+    private ElementwiseNode(ElementwiseOp op, List<Operand> general, Tensor a, Tensor b, Tensor output,
+                            DType operandType, double[] params) {
         this.op = op;
-        this.operands = List.copyOf(operands);
         this.output = output;
         this.operandType = operandType;
         this.params = params.length == 0 ? params : params.clone();
-        // Per op on the recording path: the usual node reads only tensors (its operand list is its input list).
-        int tensors = 0;
-        for (Operand o : this.operands) if (o instanceof Tensor) tensors++;
-        if (tensors == this.operands.size() && tensors <= 2) {
-            @SuppressWarnings("unchecked") List<Tensor> all = (List<Tensor>) (List<?>) this.operands;
-            this.inputs = all;
-            Storage s0 = tensors == 0 ? null : all.get(0).storage(), s1 = tensors < 2 ? null : all.get(1).storage();
-            this.read0 = s0;
-            this.read1 = s1 == s0 ? null : s1;
-            this.readCount = s0 == null ? 0 : read1 == null ? 1 : 2;
-            this.moreReads = null;
+        if (general == null) {
+            this.in0 = a;
+            this.in1 = b;
+            this.wide = null;
+            this.readCount = (byte) (a.storage() == b.storage() ? 1 : 2);
             return;
         }
+        int tensors = 0;
+        for (Operand o : general) if (o instanceof Tensor) tensors++;
         Tensor[] in = new Tensor[tensors];
         Storage[] rd = new Storage[tensors];
         int t = 0, storages = 0;
-        for (Operand o : this.operands) {
+        for (Operand o : general) {
             if (o instanceof Tensor x) {
                 in[t++] = x;
                 Storage s = x.storage();
@@ -59,16 +72,26 @@ public final class ElementwiseNode implements OpNode {
                 if (!seen) rd[storages++] = s;
             }
         }
-        this.inputs = List.of(in);
-        this.readCount = storages;
-        this.read0 = storages > 0 ? rd[0] : null;
-        this.read1 = storages > 1 ? rd[1] : null;
-        this.moreReads = storages > 2 ? java.util.Arrays.copyOf(rd, storages) : null;
+        this.in0 = null;
+        this.in1 = null;
+        this.wide = new Wide(general, List.of(in), java.util.Arrays.copyOf(rd, storages));
+        this.readCount = (byte) storages;
     }
 
     public ElementwiseOp op() { return op; }
 
-    public List<Operand> operands() { return operands; }
+    /** The operands in order, scalars included (a list made per call for a binary op of two tensors). */
+    public List<Operand> operands() { return wide == null ? List.of(in0, in1) : wide.operands; }
+
+    /** How many operands, scalars included: {@code operands().size()} without the list. */
+    public int operandCount() { return wide == null ? 2 : wide.operands.size(); }
+
+    /** Operand {@code k}: {@code operands().get(k)} without the list. */
+    public Operand operand(int k) {
+        if (wide != null) return wide.operands.get(k);
+        java.util.Objects.checkIndex(k, 2);
+        return k == 0 ? in0 : in1;
+    }
 
     @Override
     public Tensor output() { return output; }
@@ -82,17 +105,22 @@ public final class ElementwiseNode implements OpNode {
     public String opName() { return op.opName(); }
 
     @Override
-    public List<Tensor> inputs() { return inputs; }
+    public List<Tensor> inputs() { return wide == null ? List.of(in0, in1) : wide.inputs; }
+
+    @Override
+    public int inputCount() { return wide == null ? 2 : wide.inputs.size(); }
+
+    @Override
+    public Tensor input(int k) {
+        if (wide != null) return wide.inputs.get(k);
+        java.util.Objects.checkIndex(k, 2);
+        return k == 0 ? in0 : in1;
+    }
 
     @Override
     public List<Storage> reads() {
-        List<Storage> r = reads;
-        if (r == null) {
-            r = moreReads != null ? List.of(moreReads) : readCount == 2 ? List.of(read0, read1)
-                    : readCount == 1 ? List.of(read0) : List.of();
-            reads = r;
-        }
-        return r;
+        if (wide != null) return List.of(wide.reads);
+        return readCount == 2 ? List.of(in0.storage(), in1.storage()) : List.of(in0.storage());
     }
 
     @Override
@@ -100,17 +128,16 @@ public final class ElementwiseNode implements OpNode {
 
     @Override
     public Storage read(int i) {
-        if (moreReads != null) return moreReads[i];
+        if (wide != null) return wide.reads[i];
         java.util.Objects.checkIndex(i, readCount);
-        return i == 0 ? read0 : read1;
+        return i == 0 ? in0.storage() : in1.storage();
     }
-
 
     /** Op parameters (p0, p1 of the CUDA template), e.g. the slope of leaky_relu; a copy. */
     public double[] params() { return params.clone(); }
 
     @Override
     public String toString() {
-        return "ElementwiseNode[" + op.opName() + " " + operands + " -> " + output + "]";
+        return "ElementwiseNode[" + op.opName() + " " + operands() + " -> " + output + "]";
     }
 }

@@ -25,6 +25,16 @@ public sealed interface OpNode
     /** Tensors read, in operand order (scalars excluded). */
     List<Tensor> inputs();
 
+    /** How many tensors it reads: {@code inputs().size()}, without the list (the planner asks per node). */
+    default int inputCount() {
+        return inputs().size();
+    }
+
+    /** Tensor {@code k} read: {@code inputs().get(k)}. */
+    default Tensor input(int k) {
+        return inputs().get(k);
+    }
+
     /** The view written. Its storage may hold other views too (cat writes slices of one buffer). */
     Tensor output();
 
