@@ -91,14 +91,14 @@ final class RowFusedSource {
         s.append(table ? "    const gpuos_tensor_ref* R = gt::operand_table(task);\n" : "    const gpuos_tensor_ref* R = task->refs;\n");
         for (int m = 0; m < run.members().length; m++) if (m != p) ElementwiseSource.declareArgs(run.members()[m], s);
         s.append("    const long long mode = gpuos::arg_i64(task, 0);\n");
-        s.append("    const gt::Team team = gt::make_team((mode & 256) != 0);\n");
+        if (!f.warp()) s.append("    const gt::Team team = gt::make_team((mode & 256) != 0);\n");
         s.append("    const gt::RowIndexer<").append(n).append("> ix(R, (int)(mode & 255));\n");
         boolean maxes = f.kind() == RowFusion.Kind.SOFTMAX || f.kind() == RowFusion.Kind.LOG_SOFTMAX
                 || f.kind() == RowFusion.Kind.MAX;
         if (f.kind() == RowFusion.Kind.LAYER || f.kind() == RowFusion.Kind.RMS) {
             s.append("    const double eps = gpuos::arg_f64(task, 1);\n");
         }
-        s.append("    double* scratch = (double*)env->smem;\n");
+        if (!f.warp()) s.append("    double* scratch = (double*)env->smem;\n");
         if (f.kind() != RowFusion.Kind.MAX && f.kind() != RowFusion.Kind.MIN) {
             s.append("    auto add = [](double p, double q) { return p + q; };\n");
         }
