@@ -12,6 +12,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -104,5 +106,32 @@ class RowFusedRoundTripsTest {
             }
             System.out.print(table);
         }
+    }
+
+    @Test
+    void aWarpsAndABlocksResidentRowNeverShareAnOperator() {
+        NodeRecorder rec = new NodeRecorder();
+        boolean was = RowFusion.rowRegisters;
+        RowFusion.rowRegisters = true;
+        try (TensorScope s = TensorScope.open(rec)) {
+            // Both hold 8 elements a thread of the same 3 inputs; one is a warp's row, the other the block's.
+            RowFusion.Fused warp = ((TaskPlan.Row) RowFusionPlanTest.captured(RowFusionPlanTest.normChain(rec, s, DType.F32, 3, 64)).get(1)).fused();
+            RowFusion.Fused block = ((TaskPlan.Row) RowFusionPlanTest.captured(RowFusionPlanTest.normChain(rec, s, DType.F32, 3, 2048)).get(1)).fused();
+            assertEquals(8, RowFusion.residentElements(warp));
+            assertEquals(8, RowFusion.residentElements(block));
+            assertNotEquals(RowFusion.operator(warp).key(), RowFusion.operator(block).key());
+            assertTrue(RowFusion.source(warp).contains("warp_reduce(") && RowFusion.source(block).contains("block_reduce("));
+        } finally {
+            RowFusion.rowRegisters = was;
+        }
+    }
+
+    @Test
+    void theSwitchTakesTrueOrFalseAndNamesAnythingElse() {
+        assertEquals(false, RowFusion.rowRegistersProperty(null));
+        assertEquals(false, RowFusion.rowRegistersProperty("false"));
+        assertEquals(true, RowFusion.rowRegistersProperty("true"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RowFusion.rowRegistersProperty("yes"));
+        assertTrue(e.getMessage().contains("gpuos.fusion.rowRegisters") && e.getMessage().contains("'yes'"), e.getMessage());
     }
 }
