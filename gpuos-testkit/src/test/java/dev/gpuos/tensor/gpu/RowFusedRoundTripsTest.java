@@ -80,7 +80,8 @@ class RowFusedRoundTripsTest {
                     new Probe("rms_norm step (1, 64), a warp's row", RowFusionPlanTest.normChain(rec, s, DType.F32, 3, 64), 1),
                     new Probe("BERT layer_norm (128, 768) + residual", rec.capture(() -> List.of(bert.add(bertR).layerNorm(bw, bb))), 0),
                     new Probe("layer_norm (4, 96) + residual, relu", rec.capture(() -> List.of(ln.add(lnR).layerNorm(w, b).relu())), 0),
-                    new Probe("softmax (512, 64) * 2", rec.capture(() -> List.of(scores.softmax(-1).mul(2.0))), 0));
+                    new Probe("softmax (512, 64) * 2", rec.capture(() -> List.of(scores.softmax(-1).mul(2.0))), 0),
+                    new Probe("rms_norm step (1, 4096), not resident", RowFusionPlanTest.normChain(rec, s, DType.F32, 3, 4096), 1));
             StringBuilder table = new StringBuilder("[row round trips] per row: round trips / block barriers, today -> rowRegisters\n");
             boolean was = RowFusion.rowRegisters;
             try {
@@ -93,7 +94,13 @@ class RowFusedRoundTripsTest {
                     Waits after = waits(RowFusion.source(next), next.len, next.blockTeams);
                     table.append(String.format("  %-40s %s team: %d / %d -> %d / %d%n", p.name(), today.blockTeams ? "block" : "warp",
                             before.roundTrips(), before.barriers(), after.roundTrips(), after.barriers()));
-                    // Every probe's row fits registers with the switch on: one round trip; a warp's row no barrier.
+                    if (p.name().contains("not resident")) {
+                        // Too long for registers: the chunked passes either way, one round trip a chunk.
+                        assertEquals(before, after, p.name());
+                        assertTrue(before.roundTrips() >= 3, p.name());
+                        continue;
+                    }
+                    // Every other probe's row fits registers with the switch on: one round trip; a warp's row no barrier.
                     assertEquals(1, after.roundTrips(), p.name());
                     if (!next.blockTeams) {
                         assertEquals(0, after.barriers(), p.name());
