@@ -521,6 +521,9 @@ final class RowFusion {
         for (int i = 0; i < inputs.length; i++) inputs[i] = f.inputs.get(i).dtype();
         int r = RowFusedSource.residentElements(inputs, warp ? RowFusedSource.WARP_RESIDENT : RowFusedSource.CHUNK);
         if (r == 0 || f.len > (long) r * (warp ? 32 : Layouts.BLOCK_THREADS)) return 0;
+        // A warp's row holds the power of two that covers it, not the most its inputs allow: a (512, 64) softmax
+        // unrolls 2 elements a lane, not 32 guarded ones (fewer registers, a smaller frame under the call's ABI).
+        while (warp && r > 1 && f.len <= (long) (r / 2) * 32) r /= 2;
         int reductionOut = f.kind.reduces() ? f.outRef[f.prologue.size()] : -1;
         for (int k = 0; k + 1 < f.dims.length; k++) {
             if (k != reductionOut && f.dims[1 + k][f.rowDims] != 1) return 0;

@@ -74,6 +74,7 @@ class RowFusedRoundTripsTest {
             Tensor w = s.ones(DType.F32, 96), b = s.ones(DType.F32, 96);
             Tensor bert = s.ones(DType.F32, 128, 768), bertR = s.ones(DType.F32, 128, 768);
             Tensor bw = s.ones(DType.F32, 768), bb = s.ones(DType.F32, 768);
+            Tensor many = s.ones(DType.F32, 256, 256), manyR = s.ones(DType.F32, 256, 256), manyW = s.ones(DType.F32, 256);
             List<Probe> probes = List.of(
                     new Probe("W7 step, rms_norm (1, 2048) F32", RowFusionPlanTest.normChain(rec, s, DType.F32, 3, 2048), 1),
                     new Probe("W7 step, rms_norm (1, 2048) BF16", RowFusionPlanTest.normChain(rec, s, DType.BF16, 3, 2048), 1),
@@ -81,6 +82,8 @@ class RowFusedRoundTripsTest {
                     new Probe("BERT layer_norm (128, 768) + residual", rec.capture(() -> List.of(bert.add(bertR).layerNorm(bw, bb))), 0),
                     new Probe("layer_norm (4, 96) + residual, relu", rec.capture(() -> List.of(ln.add(lnR).layerNorm(w, b).relu())), 0),
                     new Probe("softmax (512, 64) * 2", rec.capture(() -> List.of(scores.softmax(-1).mul(2.0))), 0),
+                    new Probe("rms_norm(x + r) * w, (256, 256)", rec.capture(
+                            () -> List.of(many.add(manyR).rmsNorm(new long[]{256}, null, 1e-6).mul(manyW))), 0),
                     new Probe("rms_norm step (1, 4096), not resident", RowFusionPlanTest.normChain(rec, s, DType.F32, 3, 4096), 1));
             StringBuilder table = new StringBuilder("[row round trips] per row: round trips / block barriers, today -> rowRegisters\n");
             boolean was = RowFusion.rowRegisters;
@@ -121,8 +124,11 @@ class RowFusedRoundTripsTest {
         boolean was = RowFusion.rowRegisters;
         RowFusion.rowRegisters = true;
         try (TensorScope s = TensorScope.open(rec)) {
-            // Both hold 8 elements a thread of the same 3 inputs; one is a warp's row, the other the block's.
-            RowFusion.Fused warp = ((TaskPlan.Row) RowFusionPlanTest.captured(RowFusionPlanTest.normChain(rec, s, DType.F32, 3, 64)).get(1)).fused();
+            // Both hold 8 elements a thread of the same 3 inputs; one is a warp's row (256 rows of 256), the other
+            // the block's (one row of 2048).
+            Tensor x = s.ones(DType.F32, 256, 256), r = s.ones(DType.F32, 256, 256), w = s.ones(DType.F32, 256);
+            RowFusion.Fused warp = ((TaskPlan.Row) RowFusionPlanTest.captured(rec.capture(
+                    () -> List.of(x.add(r).rmsNorm(new long[]{256}, null, 1e-6).mul(w)))).get(0)).fused();
             RowFusion.Fused block = ((TaskPlan.Row) RowFusionPlanTest.captured(RowFusionPlanTest.normChain(rec, s, DType.F32, 3, 2048)).get(1)).fused();
             assertEquals(8, RowFusion.residentElements(warp));
             assertEquals(8, RowFusion.residentElements(block));
