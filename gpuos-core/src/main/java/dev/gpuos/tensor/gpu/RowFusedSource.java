@@ -25,6 +25,12 @@ import java.util.List;
  * where neither does alone) with a compile-time step between a thread's elements, and stays within the cap
  * without spilling (RowFusionCompileTest).
  *
+ * <p>With {@link RowFusion#rowRegisters} (off by default until a GPU compares), a WARP team's row is resident too
+ * (up to {@link #WARP_RESIDENT} elements a lane, 8 rows a tile, one a warp): one load round trip and no barrier at
+ * all, where the chunked warp form waits for one round trip per pass (rms_norm 2, layer_norm and softmax 3); and a
+ * block's reduction reads the 8 warps' values all in flight. A lane accumulates its elements in the chunked form's
+ * order (i = lane, lane + 32, ...) and the shuffles combine as team_reduce's do, so the values are the same.
+ *
  * <p>Task interface: operands (inline, or in the operand table past 4) are the memory inputs, then the stored
  * outputs, all viewed over the row op's shape as [row dims..., column dims...] (a reduction's output with zero
  * strides along the column dims: each row's value lies at its row base); args[0] = number of row dims |
@@ -39,9 +45,15 @@ final class RowFusedSource {
     /** Register words (32-bit) a thread may hold of a resident row's inputs: what is left under the cap. */
     static final int RESIDENT_WORDS = 40;
 
-    /** Inputs a resident row reads (set while its body renders: every pass shares the one load). */
-    private record Form(int elements, java.util.TreeSet<Integer> read) {
-        static final Form CHUNKED = new Form(0, null);
+    /** Elements a lane of a warp-resident row may hold (within {@link #RESIDENT_WORDS}). */
+    static final int WARP_RESIDENT = 32;
+
+    /**
+     * Inputs a resident row reads (set while its body renders: every pass shares the one load); {@code warp}: a
+     * warp holds the row; {@code registers}: the rowRegisters form of the block reduction.
+     */
+    private record Form(int elements, java.util.TreeSet<Integer> read, boolean warp, boolean registers) {
+        static final Form CHUNKED = new Form(0, null, false, false);
 
         boolean resident() { return elements > 0; }
     }
@@ -51,14 +63,17 @@ final class RowFusedSource {
      *                 row op: its dtype and store slot)
      * @param rowInput where the row op's input comes from
      * @param weight   input index of a norm's weight, or -1; {@code bias} likewise
+     * @param resident elements a thread holds of a resident row, 0 for the chunked form
+     * @param warp     a resident row is a warp's (rowRegisters), not the block's
+     * @param registers the rowRegisters form ({@link RowFusion#rowRegisters}) of a resident row
      */
     record Structure(RowFusion.Kind kind, ElementwiseSource.Structure run, int rowMember, Source rowInput,
-                     int weight, int bias, int resident) {
+                     int weight, int bias, int resident, boolean warp, boolean registers) {
 
         /** The chunked form, for rows of any length and layout. */
         Structure(RowFusion.Kind kind, ElementwiseSource.Structure run, int rowMember, Source rowInput, int weight,
                   int bias) {
-            this(kind, run, rowMember, rowInput, weight, bias, 0);
+            this(kind, run, rowMember, rowInput, weight, bias, 0, false, false);
         }
     }
 
@@ -76,14 +91,14 @@ final class RowFusedSource {
         s.append(table ? "    const gpuos_tensor_ref* R = gt::operand_table(task);\n" : "    const gpuos_tensor_ref* R = task->refs;\n");
         for (int m = 0; m < run.members().length; m++) if (m != p) ElementwiseSource.declareArgs(run.members()[m], s);
         s.append("    const long long mode = gpuos::arg_i64(task, 0);\n");
-        s.append("    const gt::Team team = gt::make_team((mode & 256) != 0);\n");
+        if (!f.warp()) s.append("    const gt::Team team = gt::make_team((mode & 256) != 0);\n");
         s.append("    const gt::RowIndexer<").append(n).append("> ix(R, (int)(mode & 255));\n");
         boolean maxes = f.kind() == RowFusion.Kind.SOFTMAX || f.kind() == RowFusion.Kind.LOG_SOFTMAX
                 || f.kind() == RowFusion.Kind.MAX;
         if (f.kind() == RowFusion.Kind.LAYER || f.kind() == RowFusion.Kind.RMS) {
             s.append("    const double eps = gpuos::arg_f64(task, 1);\n");
         }
-        s.append("    double* scratch = (double*)env->smem;\n");
+        if (!f.warp()) s.append("    double* scratch = (double*)env->smem;\n");
         if (f.kind() != RowFusion.Kind.MAX && f.kind() != RowFusion.Kind.MIN) {
             s.append("    auto add = [](double p, double q) { return p + q; };\n");
         }
@@ -94,8 +109,15 @@ final class RowFusedSource {
         }
         s.append("    long long begin, end;\n");
         s.append("    gt::tile_rows(task, tile, ix.rows, &begin, &end);\n");
-        if (f.resident() > 0) s.append(BLOCK_REDUCE);
-        s.append("    for (long long row = begin + team.index; row < end; row += team.count) {\n");
+        if (f.warp()) {
+            // A warp per row, 8 rows a tile at once; indices from threadIdx (the host harness runs a real block).
+            s.append(WARP_REDUCE);
+            s.append("    const unsigned int lane = threadIdx.x & 31u;\n");
+            s.append("    for (long long row = begin + (threadIdx.x >> 5); row < end; row += GPUOS_BLOCK_THREADS / 32) {\n");
+        } else {
+            if (f.resident() > 0) s.append(f.registers() ? BLOCK_REDUCE_IN_FLIGHT : BLOCK_REDUCE);
+            s.append("    for (long long row = begin + team.index; row < end; row += team.count) {\n");
+        }
         s.append("        long long b[").append(n).append("], cs[").append(n).append("];\n");
         s.append("        ix.row(row, b, cs);\n");
         // The row's data pointers, read from the records per row (registers stay free for the walk).
@@ -106,7 +128,7 @@ final class RowFusedSource {
         }
         if (f.resident() > 0) {
             // The whole row in registers: one load of every input, then every pass and reduction from there.
-            Form form = new Form(f.resident(), new java.util.TreeSet<>());
+            Form form = new Form(f.resident(), new java.util.TreeSet<>(), f.warp(), f.registers());
             StringBuilder r = new StringBuilder();
             rowBody(f, t, r, form);
             s.append("        const int len32 = (int)ix.len;\n");
@@ -115,7 +137,7 @@ final class RowFusedSource {
                         .append(f.resident()).append("];\n");
             }
             if (!form.read().isEmpty()) {
-                openResidentLoop(n, f.resident(), true, s);
+                openResidentLoop(n, form, true, s);
                 for (int k : form.read()) s.append("            p").append(k).append("[u] = r").append(k).append("[o[").append(k).append("]];\n");
                 s.append("            }\n            }\n");
             }
@@ -168,7 +190,7 @@ final class RowFusedSource {
                 int out = run.members()[p].outRef();
                 String v = f.kind() == RowFusion.Kind.MEAN ? "acc / (double)ix.len" : "acc";
                 if (out >= 0) {
-                    s.append("        if (team.lane == 0) r").append(out).append("[0] = gt::from_f64<").append(t).append(">(")
+                    s.append(form.warp() ? "        if (lane == 0) r" : "        if (team.lane == 0) r").append(out).append("[0] = gt::from_f64<").append(t).append(">(")
                             .append(v).append(");\n");
                 }
             }
@@ -180,6 +202,7 @@ final class RowFusedSource {
      * barrier ({@link #BLOCK_REDUCE}): one barrier per reduction instead of two.
      */
     private static String reduce(Form form, String v, String combine) {
+        if (form.warp()) return "warp_reduce(" + v + ", " + combine + ")";
         return form.resident() ? "block_reduce(" + v + ", " + combine + ")" : "gt::team_reduce(team, " + v + ", " + combine + ", scratch)";
     }
 
@@ -208,14 +231,40 @@ final class RowFusedSource {
             """;
 
     /**
+     * {@link #BLOCK_REDUCE} with the warps' values read with their count known at compile time: the eight
+     * shared-memory loads are in flight together, then combined in the same order (the runtime bound left one
+     * dependent load a combine). rowRegisters only.
+     */
+    private static final String BLOCK_REDUCE_IN_FLIGHT = BLOCK_REDUCE.replace(
+            "for (unsigned int w = 1; w < blockDim.x >> 5; ++w)",
+            "#pragma unroll\n        for (unsigned int w = 1; w < GPUOS_BLOCK_THREADS / 32; ++w)");
+
+    /**
+     * A warp-resident row's reduction: team_reduce's shuffles in its order, and nothing else (a warp owns the row:
+     * no shared memory, no barrier, so the warps of a tile never wait for each other).
+     */
+    private static final String WARP_REDUCE = """
+                auto warp_reduce = [](double v, auto combine) {
+                    #pragma unroll
+                    for (int s = 16; s > 0; s >>= 1) v = combine(v, __shfl_xor_sync(0xffffffffu, v, s));
+                    return v;
+                };
+            """;
+
+    /**
      * Elements per thread of the resident form for these inputs, 0 if it has none: a power of two up to 8 whose
      * loads of every input fit {@link #RESIDENT_WORDS}. A (1, 2048) row of W7's chain (3 inputs, F32 or BF16): 8,
      * 24 words.
      */
     static int residentElements(DType[] inputs) {
+        return residentElements(inputs, CHUNK);
+    }
+
+    /** ... at most {@code max} elements a thread (a power of two). */
+    static int residentElements(DType[] inputs, int max) {
         int words = 0;
         for (DType in : inputs) words += (in.byteSize() + 3) / 4;
-        int r = 8;
+        int r = max;
         while (r > 1 && r * words > RESIDENT_WORDS) r /= 2;
         return words == 0 || r * words > RESIDENT_WORDS ? 0 : r;
     }
@@ -326,7 +375,7 @@ final class RowFusedSource {
         if (form.resident()) {
             // The registers the row's one load filled (render declares and loads form.read()).
             form.read().addAll(read);
-            openResidentLoop(n, form.elements(), body.contains("o["), s);
+            openResidentLoop(n, form, body.contains("o["), s);
             s.append(body);
             s.append("            }\n            }\n");
             return;
@@ -376,10 +425,11 @@ final class RowFusedSource {
      * for each u of a resident row's {@code elements} per thread whose element i (thread + u * block size) is in
      * the row, its offsets o (dense: i in every operand; closed by two braces).
      */
-    private static void openResidentLoop(int refs, int elements, boolean offsets, StringBuilder s) {
+    private static void openResidentLoop(int refs, Form form, boolean offsets, StringBuilder s) {
         s.append("            #pragma unroll\n");
-        s.append("            for (int u = 0; u < ").append(elements).append("; ++u) {\n");
-        s.append("            const int i = (int)threadIdx.x + u * GPUOS_BLOCK_THREADS;\n");
+        s.append("            for (int u = 0; u < ").append(form.elements()).append("; ++u) {\n");
+        s.append(form.warp() ? "            const int i = (int)lane + u * 32;\n"
+                : "            const int i = (int)threadIdx.x + u * GPUOS_BLOCK_THREADS;\n");
         s.append("            if (i < len32) {\n");
         if (!offsets) return;
         s.append("            long long o[").append(refs).append("];\n");

@@ -482,8 +482,24 @@ final class RowFusion {
         }
         DType[] inputs = new DType[f.inputs.size()];
         for (int i = 0; i < inputs.length; i++) inputs[i] = f.inputs.get(i).dtype();
+        int resident = residentElements(f);
         return new RowFusedSource.Structure(f.kind, new ElementwiseSource.Structure(inputs, members), p, f.rowInput,
-                f.weight, f.bias, residentElements(f));
+                f.weight, f.bias, resident, resident > 0 && !f.blockTeams, resident > 0 && rowRegisters);
+    }
+
+    /**
+     * {@code -Dgpuos.fusion.rowRegisters=true}: rows a WARP holds in registers get the resident form too (one load
+     * of every input, reductions by shuffles alone: no barrier), and a block's resident reduction combines the warps'
+     * values with every shared-memory read in flight at once. Off by default until a GPU run compares them
+     * (RowChainLegs, NormChainBench, the decode step; bench/row_registers_ab.sh); read at planning, and part of the
+     * operator's key. Values are unchanged (same per-lane order, same combining order), see {@link RowFusedSource}.
+     */
+    static volatile boolean rowRegisters = rowRegistersProperty(System.getProperty("gpuos.fusion.rowRegisters"));
+
+    static boolean rowRegistersProperty(String value) {
+        if (value == null || value.equals("false")) return false;
+        if (value.equals("true")) return true;
+        throw new IllegalArgumentException("-Dgpuos.fusion.rowRegisters must be true or false, not '" + value + "'");
     }
 
     /**
@@ -493,14 +509,19 @@ final class RowFusion {
      * registers. Its operator is compiled for that form alone: both forms in one function spilled under the
      * worker's 128-register cap where neither does alone (RowFusionCompileTest). Measured on the H100 (GPU check
      * chain-4-1, RowChainLegs 2048, one call): W7's row operator 2.66 us resident against 4.93 chunked (F32; BF16
-     * 2.94 / 5.15), a dependent link 3.92 against 5.81 us.
+     * 2.94 / 5.15), a dependent link 3.92 against 5.81 us. With {@link #rowRegisters}, a WARP team's row too (up to
+     * {@link RowFusedSource#WARP_RESIDENT} elements a lane: a short row's softmax or norm, 8 rows a tile).
      */
     static int residentElements(Fused f) {
-        if (!f.blockTeams || f.dims[0].length - f.rowDims != 1) return 0;
+        boolean warp = !f.blockTeams;
+        if ((warp && !rowRegisters) || f.dims[0].length - f.rowDims != 1) return 0;
         DType[] inputs = new DType[f.inputs.size()];
         for (int i = 0; i < inputs.length; i++) inputs[i] = f.inputs.get(i).dtype();
-        int r = RowFusedSource.residentElements(inputs);
-        if (r == 0 || f.len > (long) r * Layouts.BLOCK_THREADS) return 0;
+        int r = RowFusedSource.residentElements(inputs, warp ? RowFusedSource.WARP_RESIDENT : RowFusedSource.CHUNK);
+        if (r == 0 || f.len > (long) r * (warp ? 32 : Layouts.BLOCK_THREADS)) return 0;
+        // A warp's row holds the power of two that covers it, not the most its inputs allow: a (512, 64) softmax
+        // unrolls 2 elements a lane, not 32 guarded ones (fewer registers, a smaller frame under the call's ABI).
+        while (warp && r > 1 && f.len <= (long) (r / 2) * 32) r /= 2;
         int reductionOut = f.kind.reduces() ? f.outRef[f.prologue.size()] : -1;
         for (int k = 0; k + 1 < f.dims.length; k++) {
             if (k != reductionOut && f.dims[1 + k][f.rowDims] != 1) return 0;
@@ -511,7 +532,8 @@ final class RowFusion {
     /** Everything the renderer reads, compactly (equal keys render equal sources). */
     private static String structureKey(Fused f) {
         StringBuilder k = new StringBuilder(64 + 16 * f.memberCount());
-        k.append(f.kind.ordinal()).append((char) ('A' + f.dtype.ordinal())).append('r').append(residentElements(f)).append('|');
+        k.append(f.kind.ordinal()).append((char) ('A' + f.dtype.ordinal())).append('r').append(residentElements(f))
+                .append(rowRegisters && residentElements(f) > 0 ? (f.blockTeams ? "R|" : "RW|") : "|");
         for (int i = 0; i < f.inputs.size(); i++) {
             k.append((char) ('A' + f.inputs.get(i).dtype().ordinal())).append(f.param.get(i) ? "w" : "");
         }

@@ -82,10 +82,29 @@ class RowFusedHostTest {
 
     @Test
     void generatedFusedOperatorsMatchTheCpuBackendOnTheHost() throws Exception {
+        runCases(false);
+    }
+
+    /**
+     * {@code -Dgpuos.fusion.rowRegisters=true}: the warp-resident rows run by a block of 256 host threads, 8 rows a
+     * tile, each warp's shuffles emulated; and the block-resident rows' reduction with its reads in flight.
+     */
+    @Test
+    void rowRegisterFormsMatchTheCpuBackendOnTheHost() throws Exception {
+        boolean was = RowFusion.rowRegisters;
+        RowFusion.rowRegisters = true;
+        try {
+            runCases(true);
+        } finally {
+            RowFusion.rowRegisters = was;
+        }
+    }
+
+    private void runCases(boolean registers) throws Exception {
         Nvcc.assumeInstalled();
         SplittableRandom r = new SplittableRandom(3);
         StringBuilder ops = new StringBuilder(), casesCode = new StringBuilder(), calls = new StringBuilder();
-        int opCount = 0, tasks = 0, tables = 0, rows = 0, residentTasks = 0;
+        int opCount = 0, tasks = 0, tables = 0, rows = 0, residentTasks = 0, warpResident = 0;
         List<Case> cases = cases();
         for (int c = 0; c < cases.size(); c++) {
             Case k = cases.get(c);
@@ -192,6 +211,10 @@ class RowFusedHostTest {
                     }
                     body.append("        ").append(resident ? "runBlockRows(" : row ? "runRows(" : "run(").append(fn).append(", &task);\n    }\n");
                     if (resident) residentTasks++;
+                    if (resident && !((TaskPlan.Row) item).fused().blockTeams) {
+                        warpResident++;
+                        assertTrue(source.contains("warp_reduce(") && !source.contains("__syncthreads"), source);
+                    }
                 }
                 body.insert(tasksAt, scratchDecl);
                 // Returned tensors the plan stored are compared; a captured intermediate kept in a register is not.
@@ -207,6 +230,7 @@ class RowFusedHostTest {
         }
         assertTrue(tables >= 4 && rows >= 8, tasks + " tasks, " + tables + " with tables, " + rows + " row-fused");
         assertTrue(residentTasks >= 4 && residentTasks < rows, residentTasks + " of " + rows + " row-fused tasks resident");
+        assertTrue(registers ? warpResident >= 8 : warpResident == 0, warpResident + " warp-resident row tasks");
         String harness;
         try (InputStream in = RowFusedHostTest.class.getResourceAsStream("row_fused_host.cu")) {
             harness = new String(in.readAllBytes(), StandardCharsets.UTF_8);
@@ -214,8 +238,8 @@ class RowFusedHostTest {
         String source = harness.replace("//@WALK@", OperatorSources.WALK).replace("//@OPERATORS@", ops)
                 .replace("//@CASES@", casesCode).replace("//@CALLS@", calls);
         String out = buildAndRun(source);
-        System.out.println("[row fused host] " + cases.size() + " cases, " + tasks + " tasks (" + rows + " row-fused, "
-                + residentTasks + " of them resident, " + tables + " with operand tables): " + out.strip());
+        System.out.println("[row fused host" + (registers ? ", rowRegisters" : "") + "] " + cases.size() + " cases, " + tasks + " tasks (" + rows + " row-fused, "
+                + residentTasks + " of them resident, " + warpResident + " by a warp, " + tables + " with operand tables): " + out.strip());
         Matcher m = Pattern.compile("cases (\\d+) fails (\\d+)").matcher(out);
         assertTrue(m.find(), out);
         assertEquals(cases.size(), Integer.parseInt(m.group(1)), out);

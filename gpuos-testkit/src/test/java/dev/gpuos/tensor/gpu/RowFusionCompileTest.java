@@ -88,6 +88,15 @@ class RowFusionCompileTest {
     void fusedOperatorsStayWithinTheWorkersRegisterCapWithoutSpilling() throws Exception {
         Nvcc.assumeInstalled();
         Map<String, String> probes = probes();
+        // The rowRegisters forms (warp-resident rows, the block reduction's reads in flight) under the same bounds.
+        boolean was = RowFusion.rowRegisters;
+        RowFusion.rowRegisters = true;
+        try {
+            for (var e : probes().entrySet()) if (!probes.containsValue(e.getValue())) probes.put("reg_" + e.getKey(), e.getValue());
+        } finally {
+            RowFusion.rowRegisters = was;
+        }
+        assertTrue(probes.values().stream().anyMatch(v -> v.contains("warp_reduce(")), "no warp-resident probe");
         assertTrue(probes.keySet().stream().anyMatch(k -> k.startsWith("widest")), probes.keySet().toString());
         assertTrue(probes.values().stream().anyMatch(v -> v.contains("len32")) && probes.values().stream().anyMatch(v -> v.contains("i0 +")),
                 "the probes cover both forms of row-fused operators, resident and chunked");
