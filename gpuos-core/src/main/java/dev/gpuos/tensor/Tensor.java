@@ -241,6 +241,7 @@ public final class Tensor implements Operand {
     /** Conversion to another dtype (a new tensor), or this tensor if the dtype is already {@code target}. */
     public Tensor to(DType target) {
         ensureOpen();
+        Dispatch.require("to", "target", target);
         return target == dtype ? this : ElementwiseOps.cast(this, target);
     }
 
@@ -250,8 +251,9 @@ public final class Tensor implements Operand {
      * new. The way to feed new inputs to a captured GPU program. Returns this tensor.
      *
      * @throws ShapeMismatchException   if {@code source} does not broadcast to this shape
-     * @throws IllegalArgumentException if this view writes some element twice (a zero stride), or source and
-     *                                  destination are different views of one buffer
+     * @throws IllegalArgumentException if this view writes some element twice (a zero stride, or strides that
+     *                                  overlap as an {@code asStrided} view may), or source and destination are
+     *                                  different views of one buffer
      */
     public Tensor copyFrom(Tensor source) {
         Dispatch.commonBackend("copyFrom", this, source);
@@ -262,12 +264,57 @@ public final class Tensor implements Operand {
                         + ", so it would write some elements more than once; copy into a contiguous tensor");
             }
         }
+        if (placesTwoElementsAtOnePlace(shape, strides)) {
+            // Which write lands last would be the backend's order (a race on the GPU): no defined value to give.
+            throw new IllegalArgumentException("copyFrom: destination " + this + " has strides " + Arrays.toString(strides)
+                    + " that place two of its elements at one address, so it would write some elements more than once;"
+                    + " copy into a contiguous tensor");
+        }
         if (source.storage() == storage && !source.layout().equals(layout)) {
             throw new IllegalArgumentException("copyFrom: source " + source + " and destination " + this
                     + " are different views of one buffer; copy from source.contiguous() instead");
         }
         Dispatch.submitInto(ElementwiseOps.castInto(source, this));
         return this;
+    }
+
+    /** Elements the exact overlap check enumerates; a larger view that the stride test cannot clear is refused. */
+    private static final long OVERLAP_ENUMERATION_LIMIT = 1 << 20;
+
+    /**
+     * Whether two indices of a view with non-zero strides map to one element. Views made by slicing, permuting and
+     * narrowing pass the first test (each stride, smallest first, steps past everything the smaller dims reach);
+     * only an {@code asStrided} view can fail it, and then small views are decided exactly.
+     */
+    private static boolean placesTwoElementsAtOnePlace(long[] shape, long[] strides) {
+        int n = 0;
+        long numel = 1;
+        Integer[] dims = new Integer[shape.length];
+        for (int d = 0; d < shape.length; d++) {
+            numel *= shape[d];
+            if (shape[d] > 1) dims[n++] = d;
+        }
+        if (numel == 0) return false;
+        Arrays.sort(dims, 0, n, (x, y) -> Long.compare(strides[x], strides[y]));
+        long reach = 0;  // the farthest offset the dims so far reach; bounded by the storage, so no overflow
+        boolean separate = true;
+        for (int i = 0; i < n && separate; i++) {
+            separate = strides[dims[i]] > reach;
+            reach += (shape[dims[i]] - 1) * strides[dims[i]];
+        }
+        if (separate) return false;
+        if (numel > OVERLAP_ENUMERATION_LIMIT) return true;
+        long[] offsets = new long[(int) numel];
+        long[] index = new long[shape.length];
+        for (int k = 0; k < offsets.length; k++) {
+            long off = 0;
+            for (int d = 0; d < shape.length; d++) off += index[d] * strides[d];
+            offsets[k] = off;
+            for (int d = shape.length - 1; d >= 0 && ++index[d] == shape[d]; d--) index[d] = 0;
+        }
+        Arrays.sort(offsets);
+        for (int k = 1; k < offsets.length; k++) if (offsets[k] == offsets[k - 1]) return true;
+        return false;
     }
 
     // --- elementwise -------------------------------------------------------------------------------------------------
