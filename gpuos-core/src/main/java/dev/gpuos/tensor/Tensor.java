@@ -101,7 +101,7 @@ public final class Tensor implements Operand {
     /** A view with a new shape if strides allow it, else a contiguous copy; one size may be -1. */
     public Tensor reshape(long... shape) {
         ensureOpen();
-        long[] resolved = Layout.inferShape(shape, numel());
+        long[] resolved = Layout.inferShape(Dispatch.require("reshape", "shape", shape), numel());
         Layout l = layout.viewAs(resolved);
         return l != null ? withLayout(l) : contiguous().view(resolved);
     }
@@ -109,7 +109,7 @@ public final class Tensor implements Operand {
     /** Like reshape, but never copies: throws ShapeMismatchException if strides cannot express the shape. */
     public Tensor view(long... shape) {
         ensureOpen();
-        long[] resolved = Layout.inferShape(shape, numel());
+        long[] resolved = Layout.inferShape(Dispatch.require("view", "shape", shape), numel());
         Layout l = layout.viewAs(resolved);
         if (l == null) {
             throw new ShapeMismatchException("view " + Arrays.toString(resolved) + " is not compatible with "
@@ -120,7 +120,7 @@ public final class Tensor implements Operand {
 
     public Tensor flatten() { return reshape(-1); }
 
-    public Tensor permute(int... dims) { return withLayout(layout.permute(dims)); }
+    public Tensor permute(int... dims) { return withLayout(layout.permute(Dispatch.require("permute", "dims", dims))); }
 
     public Tensor transpose(int dim0, int dim1) {
         int[] order = new int[rank()];
@@ -175,7 +175,7 @@ public final class Tensor implements Operand {
     /** Broadcasts size-1 dimensions (and new leading ones) to {@code sizes} with zero strides; -1 keeps a size. */
     public Tensor expand(long... sizes) {
         ensureOpen();
-        long[] target = sizes.clone();
+        long[] target = Dispatch.require("expand", "sizes", sizes).clone();
         int lead = target.length - rank();
         if (lead < 0) {
             throw new ShapeMismatchException("expand to " + Arrays.toString(sizes) + " has fewer dimensions than "
@@ -578,6 +578,7 @@ public final class Tensor implements Operand {
      * of a few hundred KiB costs the JVM the first touch of its pages, often more than the copy itself).
      */
     public void copyTo(float[] destination) {
+        Dispatch.require("copyTo", "destination", destination);
         if (destination.length != numel()) {
             throw new ShapeMismatchException("copyTo needs an array of " + numel() + " elements for " + this
                     + ", got " + destination.length);

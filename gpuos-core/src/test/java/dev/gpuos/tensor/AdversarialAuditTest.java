@@ -8,6 +8,7 @@ import dev.gpuos.runtime.sim.SimOp;
 import dev.gpuos.runtime.sim.SimulatedWorker;
 import dev.gpuos.tensor.cpu.CpuBackend;
 import dev.gpuos.tensor.gpu.GpuBackend;
+import dev.gpuos.tensor.op.ElementwiseOp;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -89,6 +90,62 @@ class AdversarialAuditTest {
             var e = assertThrows(NullPointerException.class, () -> s.ones(DType.F32, 2).to(null));
             assertEquals("to: target is null", e.getMessage());
         });
+    }
+
+    /** Found: null array arguments threw the JDK's "Cannot read the array length" messages. */
+    @Test
+    void nullArrayArgumentsAreNamed() {
+        onEveryBackend(s -> {
+            Tensor a = s.ones(DType.F32, 2);
+            assertEquals("reshape: shape is null", assertThrows(NullPointerException.class, () -> a.reshape((long[]) null)).getMessage());
+            assertEquals("view: shape is null", assertThrows(NullPointerException.class, () -> a.view((long[]) null)).getMessage());
+            assertEquals("permute: dims is null", assertThrows(NullPointerException.class, () -> a.permute((int[]) null)).getMessage());
+            assertEquals("expand: sizes is null", assertThrows(NullPointerException.class, () -> a.expand((long[]) null)).getMessage());
+            assertEquals("copyTo: destination is null", assertThrows(NullPointerException.class, () -> a.copyTo(null)).getMessage());
+            assertEquals("elementwise: op is null", assertThrows(NullPointerException.class,
+                    () -> Tensor.elementwise(null, new double[0], a)).getMessage());
+            assertEquals("relu: params is null", assertThrows(NullPointerException.class,
+                    () -> Tensor.elementwise(ElementwiseOp.RELU, null, a)).getMessage());
+            assertEquals("add: operands is null", assertThrows(NullPointerException.class,
+                    () -> Tensor.elementwise(ElementwiseOp.ADD, new double[0], (Operand[]) null)).getMessage());
+        });
+    }
+
+    /**
+     * Found: Tensor.elementwise with fewer params than the op reads failed the eager CPU backend with a bare
+     * ArrayIndexOutOfBoundsException, the batched one only at the read, and the GPU backend recorded it, to compute
+     * with whatever its task's argument word held. Every op given the params it reads computes on the CPU.
+     */
+    @Test
+    void elementwiseWithTooFewParamsIsRefusedAtTheCall() {
+        onEveryBackend(s -> {
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> Tensor.elementwise(ElementwiseOp.LEAKY_RELU, new double[0], s.ones(DType.F32, 2)));
+            assertEquals("leaky_relu takes 1 parameter, got 0", e.getMessage());
+        });
+        List<String> wrong = new ArrayList<>();
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            for (ElementwiseOp op : ElementwiseOp.values()) {
+                Operand[] operands = new Operand[op.arity()];
+                for (int i = 0; i < operands.length; i++) operands[i] = op == ElementwiseOp.WHERE && i == 0
+                        ? s.tensor(new boolean[]{true, false}, 2) : s.tensor(new float[]{-0.5f, 2f}, 2);
+                double[] params = {0.25, 0.75};
+                int needed = 0;
+                while (needed <= 2) {
+                    try {
+                        Tensor.elementwise(op, Arrays.copyOf(params, needed), operands).toDoubleArray();
+                        break;
+                    } catch (IllegalArgumentException refused) {
+                        needed++;
+                    } catch (RuntimeException other) {
+                        wrong.add(op + " with " + needed + " params: " + other);
+                        break;
+                    }
+                }
+                if (needed > 2) wrong.add(op + " refused even 2 params");
+            }
+        }
+        assertEquals(List.of(), wrong);
     }
 
     /**
