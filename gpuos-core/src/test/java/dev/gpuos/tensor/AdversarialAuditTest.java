@@ -92,6 +92,22 @@ class AdversarialAuditTest {
         });
     }
 
+    /** Found: tensor(long[], I32) wrapped 2^40 to 0, where full(2^40, I32) and torch.tensor refuse it. */
+    @Test
+    void longDataAnI32CannotHoldIsRefused() {
+        onEveryBackend(s -> {
+            var e = assertThrows(IllegalArgumentException.class, () -> s.tensor(new long[]{5, 1L << 40}, DType.I32, 2));
+            assertTrue(e.getMessage().contains("data[1] = 1099511627776") && e.getMessage().contains("I32"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> s.tensor(new long[]{Integer.MIN_VALUE - 1L}, DType.I32, 1));
+            Tensor edge = s.tensor(new long[]{Integer.MIN_VALUE, Integer.MAX_VALUE}, DType.I32, 2);
+            assertEquals(DType.I32, edge.dtype());
+        });
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            assertArrayEquals(new int[]{Integer.MIN_VALUE, Integer.MAX_VALUE},
+                    s.tensor(new long[]{Integer.MIN_VALUE, Integer.MAX_VALUE}, DType.I32, 2).toIntArray());
+        }
+    }
+
     /** Found: null array arguments threw the JDK's "Cannot read the array length" messages. */
     @Test
     void nullArrayArgumentsAreNamed() {
