@@ -287,20 +287,20 @@ public final class Tensor implements Operand {
      * only an {@code asStrided} view can fail it, and then small views are decided exactly.
      */
     private static boolean placesTwoElementsAtOnePlace(long[] shape, long[] strides) {
-        int n = 0;
         long numel = 1;
-        Integer[] dims = new Integer[shape.length];
-        for (int d = 0; d < shape.length; d++) {
-            numel *= shape[d];
-            if (shape[d] > 1) dims[n++] = d;
-        }
+        for (long size : shape) numel *= size;
         if (numel == 0) return false;
-        Arrays.sort(dims, 0, n, (x, y) -> Long.compare(strides[x], strides[y]));
-        long reach = 0;  // the farthest offset the dims so far reach; bounded by the storage, so no overflow
+        // O(rank^2) without sorting, so a copyFrom per decode step allocates nothing here; ties go by dim index.
         boolean separate = true;
-        for (int i = 0; i < n && separate; i++) {
-            separate = strides[dims[i]] > reach;
-            reach += (shape[dims[i]] - 1) * strides[dims[i]];
+        for (int i = 0; i < shape.length && separate; i++) {
+            if (shape[i] <= 1) continue;
+            long reach = 0;  // the farthest offset the smaller-strided dims reach; bounded by the storage, no overflow
+            for (int j = 0; j < shape.length; j++) {
+                if (j != i && shape[j] > 1 && (strides[j] < strides[i] || (strides[j] == strides[i] && j < i))) {
+                    reach += (shape[j] - 1) * strides[j];
+                }
+            }
+            separate = strides[i] > reach;
         }
         if (separate) return false;
         if (numel > OVERLAP_ENUMERATION_LIMIT) return true;

@@ -83,6 +83,48 @@ class AdversarialAuditTest {
         }
     }
 
+    /** copyFrom accepts exactly the strided views whose elements are all distinct (random small layouts). */
+    @Test
+    void copyFromRefusesExactlyTheOverlappingLayouts() {
+        java.util.Random r = new java.util.Random(19);
+        int refused = 0, accepted = 0;
+        try (TensorScope s = TensorScope.open(CpuBackend.eager())) {
+            for (int k = 0; k < 600; k++) {
+                int rank = 1 + r.nextInt(3);
+                long[] shape = new long[rank], strides = new long[rank];
+                long extent = 1;
+                for (int d = 0; d < rank; d++) {
+                    shape[d] = 1 + r.nextInt(4);
+                    strides[d] = 1 + r.nextInt(6);
+                    extent += (shape[d] - 1) * strides[d];
+                }
+                java.util.Set<Long> seen = new java.util.HashSet<>();
+                boolean distinct = true;
+                long n = 1;
+                for (long size : shape) n *= size;
+                for (long e = 0; e < n; e++) {
+                    long off = 0, rest = e;
+                    for (int d = rank - 1; d >= 0; d--) {
+                        off += (rest % shape[d]) * strides[d];
+                        rest /= shape[d];
+                    }
+                    distinct &= seen.add(off);
+                }
+                Tensor view = s.zeros(DType.F32, extent).asStrided(shape, strides, 0);
+                String what = Arrays.toString(shape) + " strides " + Arrays.toString(strides);
+                if (distinct) {
+                    view.copyFrom(s.ones(DType.F32, 1));
+                    assertEquals(n, (long) view.sum().item(), what);
+                    accepted++;
+                } else {
+                    assertThrows(IllegalArgumentException.class, () -> view.copyFrom(s.ones(DType.F32, 1)), what);
+                    refused++;
+                }
+            }
+        }
+        assertTrue(refused > 50 && accepted > 50, refused + " refused, " + accepted + " accepted");
+    }
+
     /** Found: to(null) threw the JDK's "Cannot invoke DType.byteSize()" message instead of naming the argument. */
     @Test
     void toNullNamesTheArgument() {
