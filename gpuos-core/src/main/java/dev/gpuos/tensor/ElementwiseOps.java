@@ -13,6 +13,15 @@ final class ElementwiseOps {
     static final double[] NO_PARAMS = new double[0];
 
     static Tensor apply(ElementwiseOp op, double[] params, Operand... operandArray) {
+        Dispatch.require("elementwise", "op", op);
+        Dispatch.require(op.opName(), "params", params);
+        Dispatch.require(op.opName(), "operands", operandArray);
+        // Short params read past the array on the CPU but as whatever the task word holds on the GPU.
+        int needed = paramsNeeded(op);
+        if (params.length < needed) {
+            throw new IllegalArgumentException(op.opName() + " takes " + needed + (needed == 1 ? " parameter" : " parameters")
+                    + ", got " + params.length);
+        }
         checkOperands(op, operandArray.length);
         for (int i = 0; i < operandArray.length; i++) {
             if (operandArray[i] == null) Dispatch.require(op.opName(), operandName(op, i), null);
@@ -45,6 +54,12 @@ final class ElementwiseOps {
         Layout layout = x.layout();
         Tensor out = Dispatch.allocateResult(x, op.resultType(promoted), Layout.contiguousLike(layout, layout.shapeArray()));
         return Dispatch.submitFresh(new ElementwiseNode(op, x, y, out, op.operandType(promoted), params));
+    }
+
+    /** p0 and p1 as any compute type's expression reads them: 0, 1 or 2. */
+    private static int paramsNeeded(ElementwiseOp op) {
+        int mask = op.paramsRead(DType.F32) | op.paramsRead(DType.F64) | op.paramsRead(DType.I64);
+        return (mask & 2) != 0 ? 2 : mask & 1;
     }
 
     private static void checkOperands(ElementwiseOp op, int count) {

@@ -101,7 +101,7 @@ public final class Tensor implements Operand {
     /** A view with a new shape if strides allow it, else a contiguous copy; one size may be -1. */
     public Tensor reshape(long... shape) {
         ensureOpen();
-        long[] resolved = Layout.inferShape(shape, numel());
+        long[] resolved = Layout.inferShape(Dispatch.require("reshape", "shape", shape), numel());
         Layout l = layout.viewAs(resolved);
         return l != null ? withLayout(l) : contiguous().view(resolved);
     }
@@ -109,7 +109,7 @@ public final class Tensor implements Operand {
     /** Like reshape, but never copies: throws ShapeMismatchException if strides cannot express the shape. */
     public Tensor view(long... shape) {
         ensureOpen();
-        long[] resolved = Layout.inferShape(shape, numel());
+        long[] resolved = Layout.inferShape(Dispatch.require("view", "shape", shape), numel());
         Layout l = layout.viewAs(resolved);
         if (l == null) {
             throw new ShapeMismatchException("view " + Arrays.toString(resolved) + " is not compatible with "
@@ -120,7 +120,7 @@ public final class Tensor implements Operand {
 
     public Tensor flatten() { return reshape(-1); }
 
-    public Tensor permute(int... dims) { return withLayout(layout.permute(dims)); }
+    public Tensor permute(int... dims) { return withLayout(layout.permute(Dispatch.require("permute", "dims", dims))); }
 
     public Tensor transpose(int dim0, int dim1) {
         int[] order = new int[rank()];
@@ -175,7 +175,7 @@ public final class Tensor implements Operand {
     /** Broadcasts size-1 dimensions (and new leading ones) to {@code sizes} with zero strides; -1 keeps a size. */
     public Tensor expand(long... sizes) {
         ensureOpen();
-        long[] target = sizes.clone();
+        long[] target = Dispatch.require("expand", "sizes", sizes).clone();
         int lead = target.length - rank();
         if (lead < 0) {
             throw new ShapeMismatchException("expand to " + Arrays.toString(sizes) + " has fewer dimensions than "
@@ -241,6 +241,7 @@ public final class Tensor implements Operand {
     /** Conversion to another dtype (a new tensor), or this tensor if the dtype is already {@code target}. */
     public Tensor to(DType target) {
         ensureOpen();
+        Dispatch.require("to", "target", target);
         return target == dtype ? this : ElementwiseOps.cast(this, target);
     }
 
@@ -250,8 +251,9 @@ public final class Tensor implements Operand {
      * new. The way to feed new inputs to a captured GPU program. Returns this tensor.
      *
      * @throws ShapeMismatchException   if {@code source} does not broadcast to this shape
-     * @throws IllegalArgumentException if this view writes some element twice (a zero stride), or source and
-     *                                  destination are different views of one buffer
+     * @throws IllegalArgumentException if this view writes some element twice (a zero stride, or strides that
+     *                                  overlap as an {@code asStrided} view may), or source and destination are
+     *                                  different views of one buffer
      */
     public Tensor copyFrom(Tensor source) {
         Dispatch.commonBackend("copyFrom", this, source);
@@ -262,12 +264,57 @@ public final class Tensor implements Operand {
                         + ", so it would write some elements more than once; copy into a contiguous tensor");
             }
         }
+        if (placesTwoElementsAtOnePlace(shape, strides)) {
+            // Which write lands last would be the backend's order (a race on the GPU): no defined value to give.
+            throw new IllegalArgumentException("copyFrom: destination " + this + " has strides " + Arrays.toString(strides)
+                    + " that place two of its elements at one address, so it would write some elements more than once;"
+                    + " copy into a contiguous tensor");
+        }
         if (source.storage() == storage && !source.layout().equals(layout)) {
             throw new IllegalArgumentException("copyFrom: source " + source + " and destination " + this
                     + " are different views of one buffer; copy from source.contiguous() instead");
         }
         Dispatch.submitInto(ElementwiseOps.castInto(source, this));
         return this;
+    }
+
+    /** Elements the exact overlap check enumerates; a larger view that the stride test cannot clear is refused. */
+    private static final long OVERLAP_ENUMERATION_LIMIT = 1 << 20;
+
+    /**
+     * Whether two indices of a view with non-zero strides map to one element. Views made by slicing, permuting and
+     * narrowing pass the first test (each stride, smallest first, steps past everything the smaller dims reach);
+     * only an {@code asStrided} view can fail it, and then small views are decided exactly.
+     */
+    private static boolean placesTwoElementsAtOnePlace(long[] shape, long[] strides) {
+        long numel = 1;
+        for (long size : shape) numel *= size;
+        if (numel == 0) return false;
+        // O(rank^2) without sorting, so a copyFrom per decode step allocates nothing here; ties go by dim index.
+        boolean separate = true;
+        for (int i = 0; i < shape.length && separate; i++) {
+            if (shape[i] <= 1) continue;
+            long reach = 0;  // the farthest offset the smaller-strided dims reach; bounded by the storage, no overflow
+            for (int j = 0; j < shape.length; j++) {
+                if (j != i && shape[j] > 1 && (strides[j] < strides[i] || (strides[j] == strides[i] && j < i))) {
+                    reach += (shape[j] - 1) * strides[j];
+                }
+            }
+            separate = strides[i] > reach;
+        }
+        if (separate) return false;
+        if (numel > OVERLAP_ENUMERATION_LIMIT) return true;
+        long[] offsets = new long[(int) numel];
+        long[] index = new long[shape.length];
+        for (int k = 0; k < offsets.length; k++) {
+            long off = 0;
+            for (int d = 0; d < shape.length; d++) off += index[d] * strides[d];
+            offsets[k] = off;
+            for (int d = shape.length - 1; d >= 0 && ++index[d] == shape[d]; d--) index[d] = 0;
+        }
+        Arrays.sort(offsets);
+        for (int k = 1; k < offsets.length; k++) if (offsets[k] == offsets[k - 1]) return true;
+        return false;
     }
 
     // --- elementwise -------------------------------------------------------------------------------------------------
@@ -531,6 +578,7 @@ public final class Tensor implements Operand {
      * of a few hundred KiB costs the JVM the first touch of its pages, often more than the copy itself).
      */
     public void copyTo(float[] destination) {
+        Dispatch.require("copyTo", "destination", destination);
         if (destination.length != numel()) {
             throw new ShapeMismatchException("copyTo needs an array of " + numel() + " elements for " + this
                     + ", got " + destination.length);

@@ -178,8 +178,21 @@ public sealed interface TensorFactory permits TensorScope {
 
     default Tensor tensor(long[] data, long... shape) { return tensor(data, DType.I64, shape); }
 
+    /**
+     * {@code data} converted to {@code dtype}. Like torch.tensor, an element an I32 cannot hold is refused, not
+     * wrapped (I32 is the one integral dtype narrower than the data).
+     */
     default Tensor tensor(long[] data, DType dtype, long... shape) {
-        return upload(dtype, shape, data, data == null ? 0 : data.length, (m, i) -> HostElements.setLong(m, dtype, i, data[i]));
+        return upload(dtype, shape, data, data == null ? 0 : data.length,
+                (m, i) -> HostElements.setLong(m, dtype, i, dtype == DType.I32 ? intElement(data, i) : data[i]));
+    }
+
+    private static long intElement(long[] data, int i) {
+        if (data[i] != (int) data[i]) {
+            throw new IllegalArgumentException("tensor: data[" + i + "] = " + data[i] + " cannot be converted to type I32"
+                    + " without overflow (I32 holds integers -2147483648 to 2147483647)");
+        }
+        return data[i];
     }
 
     default Tensor tensor(boolean[] data, long... shape) {

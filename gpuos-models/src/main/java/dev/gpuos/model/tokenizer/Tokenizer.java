@@ -320,6 +320,12 @@ public final class Tokenizer {
                     } else {
                         throw spec.error("merges[" + i + "]", "expected \"a b\" or [\"a\", \"b\"], got " + m);
                     }
+                    // As tokenizers (MergeTokenOutOfVocabulary): a merge outside the vocabulary is a corrupt file.
+                    for (String token : new String[]{pair[0], pair[1], pair[0] + pair[1]}) {
+                        if (!vocab.containsKey(token)) {
+                            throw spec.error("merges[" + i + "]", "'" + token + "' of the merge " + m + " is not in model.vocab");
+                        }
+                    }
                     merges.add(pair);
                 }
                 Integer unkId = null;

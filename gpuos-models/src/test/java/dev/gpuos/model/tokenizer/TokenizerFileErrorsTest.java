@@ -86,4 +86,25 @@ class TokenizerFileErrorsTest {
             merges.set(1, (JsonElement) new JsonObject());
         }, "model.merges[1]");
     }
+
+    /**
+     * Found in session 19's audit: a merge naming a token the vocabulary lacks (its parts or their join) was
+     * dropped without a word, so a corrupt file tokenized as some other tokenizer would; tokenizers refuses to
+     * load it (MergeTokenOutOfVocabulary), and so does this loader now, naming the merge.
+     */
+    @Test
+    void mergesOutsideTheVocabularyAreNamed() throws Exception {
+        JsonArray joinMissing = new JsonArray();
+        joinMissing.add("Q");
+        joinMissing.add("Z");
+        for (JsonElement bad : new JsonElement[]{new com.google.gson.JsonPrimitive("\u00ff\u00fe \u00fd"), joinMissing}) {
+            assertNamed("llama-tiny", j -> {
+                JsonArray merges = j.getAsJsonObject("model").getAsJsonArray("merges");
+                vocab(j).remove("QZ");
+                merges.set(2, bad);
+            }, "model.merges[2]");
+        }
+        // Every fixture merge is in its vocabulary, as tokenizers requires: the check refuses nothing real.
+        assertTrue(Tokenizer.load(mutated("llama-tiny", j -> {})) != null);
+    }
 }
