@@ -336,12 +336,26 @@ public final class TaskQueue implements AutoCloseable {
      * died.
      */
     public void await(long from, long to, long timeoutNanos) {
+        boolean interrupted = false;
+        try {
+            interrupted = awaitUninterruptibly(from, to, timeoutNanos);
+        } finally {
+            // The wait is not interruptible (the tasks run anyway); the caller keeps its interrupt status.
+            if (interrupted) Thread.currentThread().interrupt();
+        }
+    }
+
+    /** {@link #await}'s loop; returns whether the thread was interrupted meanwhile (its status cleared). */
+    private boolean awaitUninterruptibly(long from, long to, long timeoutNanos) {
+        boolean interrupted = false;
         long lostBefore = faults.lost();
         long start = System.nanoTime();
         long lastCheck = start;
         long seenCompleted = -1;
         int spins = 0;
         while (control.completed() < to) {
+            // A park returns at once while the status is set: without clearing it the wait would spin a core.
+            if (Thread.interrupted()) interrupted = true;
             RuntimeException d = dead;
             if (d != null) {
                 throw new WorkerDeadException("worker died while waiting for tasks [" + from + ", " + to + ")", d);
@@ -373,6 +387,7 @@ public final class TaskQueue implements AutoCloseable {
                     + dev.gpuos.runtime.layout.Layouts.FAULT_LOG + " faults at once); tasks [" + from + ", " + to
                     + ") may include faulted ones");
         }
+        return interrupted;
     }
 
     /**
