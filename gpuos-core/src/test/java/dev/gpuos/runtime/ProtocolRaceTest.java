@@ -75,6 +75,15 @@ class ProtocolRaceTest {
         return queue.submit(batch, SlotResolver.IDENTITY, 5 * SEC);
     }
 
+    /** Submits {@code n} one-tile tasks of operator slot 5, which the launched device lacks: every one faults. */
+    private static long submitFaulting(TaskQueue queue, int n) {
+        var batch = new TaskBatch();
+        for (int i = 0; i < n; i++) {
+            batch.add(5, 1, 1);
+        }
+        return submit(queue, batch);
+    }
+
     /**
      * Tile-map entries may be written only for tasks that are being published: the agent stages more tasks
      * than fit, and entries of the unpublished ones wrap onto tickets that are published but not yet taken.
@@ -203,14 +212,10 @@ class ProtocolRaceTest {
         try (var device = new SimulatedDevice(128, 256); var queue = queueOn(device)) {
             deviceRef[0] = device;
             device.launch(List.of((t, tile) -> {}), SimulatedWorker.Config.DEFAULT.withProbe(probe));
-            var batch = new TaskBatch();
-            for (int i = 0; i < 100; i++) {
-                batch.add(5, 1, 1);                                   // all fault
-            }
-            submit(queue, batch);
+            submitFaulting(queue, 100);
             var burst = assertThrows(TaskFaultException.class, () -> queue.await(0, 100, 10 * SEC));
             assertTrue(burst.seq() >= 0 && burst.seq() < 100, "fault of seq " + burst.seq());
-            batch.clear();
+            var batch = new TaskBatch();
             batch.add(6, 1, 1);
             long end = submit(queue, batch);
             var f = assertThrows(TaskFaultException.class, () -> queue.await(end - 1, end, 10 * SEC));
@@ -242,11 +247,7 @@ class ProtocolRaceTest {
         try (var device = new SimulatedDevice(128, 256); var queue = queueOn(device)) {
             deviceRef[0] = device;
             device.launch(List.of((t, tile) -> {}), SimulatedWorker.Config.DEFAULT.withProbe(probe));
-            var batch = new TaskBatch();
-            for (int i = 0; i < 100; i++) {
-                batch.add(5, 1, 1);                                   // all fault
-            }
-            long end = submit(queue, batch);
+            long end = submitFaulting(queue, 100);
             var f = assertThrows(TaskFaultException.class, () -> queue.await(0, end, 10 * SEC));
             assertTrue(f.seq() >= 0 && f.seq() < 100, "fault of seq " + f.seq());
             assertEquals(100, device.deviceFaultCount());
