@@ -144,11 +144,24 @@ public final class JsonFile {
     /** Element {@code i} of array {@code key} as a whole number that fits an int and is at least {@code min}. */
     public int integerAt(String key, int i, int min) {
         JsonElement e = array(key).get(i);
-        double v = e instanceof JsonPrimitive p && p.isNumber() ? p.getAsDouble() : Double.NaN;
-        if (v != Math.rint(v) || v < min || v > Integer.MAX_VALUE) {
+        Long v = wholeLong(e);
+        if (v == null || v < min || v > Integer.MAX_VALUE) {
             throw error(key, "element " + i + ": expected a whole number >= " + min + ", got " + brief(e));
         }
-        return (int) v;
+        return (int) (long) v;
+    }
+
+    /**
+     * {@code e} as a whole number that fits a long, else null: 1.5, 1e30, 2^64 or a string are not read as 1,
+     * garbage, 0 or anything else.
+     */
+    public static Long wholeLong(JsonElement e) {
+        if (!(e instanceof JsonPrimitive p) || !p.isNumber()) return null;
+        try {
+            return p.getAsBigDecimal().longValueExact();
+        } catch (NumberFormatException | ArithmeticException ex) {
+            return null;
+        }
     }
 
     /** A whole number that fits an int and is at least {@code min}. */
@@ -166,13 +179,8 @@ public final class JsonFile {
 
     public long longValue(String key, long min) {
         JsonElement e = get(key);
-        long v;
-        try {
-            if (!(e instanceof JsonPrimitive p) || !p.isNumber()) throw new NumberFormatException();
-            v = p.getAsBigDecimal().longValueExact();
-        } catch (NumberFormatException | ArithmeticException ex) {
-            throw error(key, "expected a whole number, got " + brief(e));
-        }
+        Long v = wholeLong(e);
+        if (v == null) throw error(key, "expected a whole number, got " + brief(e));
         if (v < min) throw error(key, "expected a whole number >= " + min + ", got " + v);
         return v;
     }

@@ -178,7 +178,7 @@ public final class SafetensorsFile implements AutoCloseable {
         long numel = 1;
         for (int i = 0; i < shape.length; i++) {
             JsonElement s = shapeJson.get(i);
-            shape[i] = wholeNumber(s);
+            shape[i] = nonNegative(s);
             if (shape[i] < 0) throw spec.error("shape", "expected non-negative whole numbers, got " + shapeJson);
             try {
                 numel = Math.multiplyExact(numel, shape[i]);
@@ -188,7 +188,7 @@ public final class SafetensorsFile implements AutoCloseable {
         }
         JsonArray offsets = spec.array("data_offsets");
         if (offsets.size() != 2) throw spec.error("data_offsets", "expected [begin, end], got " + offsets);
-        long begin = wholeNumber(offsets.get(0)), end = wholeNumber(offsets.get(1));
+        long begin = nonNegative(offsets.get(0)), end = nonNegative(offsets.get(1));
         if (begin < 0 || end < begin) throw spec.error("data_offsets", "expected two whole numbers 0 <= begin <= end, got " + offsets);
         if (end > dataBytes) {
             throw spec.error("data_offsets", "tensor ends at byte " + end + " of the data section, but the file holds only "
@@ -207,14 +207,10 @@ public final class SafetensorsFile implements AutoCloseable {
         return new Entry(name, type, shape, begin, end);
     }
 
-    /** {@code e} as a long if it is a whole number that fits one, else -1 (every caller wants a non-negative value). */
-    private static long wholeNumber(JsonElement e) {
-        if (!(e instanceof JsonPrimitive p) || !p.isNumber()) return -1;
-        try {
-            return p.getAsBigDecimal().longValueExact();   // 1.5, 1e30 and 2^64 are errors, not 1, garbage and 0
-        } catch (NumberFormatException | ArithmeticException ex) {
-            return -1;
-        }
+    /** {@code e} as a whole long, -1 when it is not one (every caller then reports a number below 0). */
+    private static long nonNegative(JsonElement e) {
+        Long v = JsonFile.wholeLong(e);
+        return v == null ? -1 : v;
     }
 
     public Path file() { return file; }

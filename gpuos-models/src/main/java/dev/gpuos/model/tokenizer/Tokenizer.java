@@ -278,11 +278,11 @@ public final class Tokenizer {
 
     /** A token id: a whole number from 0 to Integer.MAX_VALUE (1.5 or -1 would be read as a different token). */
     private static int id(JsonFile spec, String field, String what, JsonElement v) {
-        double d = v != null && v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber() ? v.getAsDouble() : Double.NaN;
-        if (d != Math.rint(d) || d < 0 || d > Integer.MAX_VALUE) {
+        Long id = JsonFile.wholeLong(v);
+        if (id == null || id < 0 || id > Integer.MAX_VALUE) {
             throw spec.error(field, what + " is not a token id (a whole number >= 0): " + v);
         }
-        return (int) d;
+        return (int) (long) id;
     }
 
     private static TokenModel model(JsonFile spec) {
